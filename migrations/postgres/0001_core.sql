@@ -1,0 +1,71 @@
+-- Core schema: subscribers, their topics, broadcasts and the delivery queue.
+-- Times are milliseconds since the Unix epoch (BIGINT).
+
+CREATE TABLE subscribers (
+    id              BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    channel         TEXT    NOT NULL CHECK (channel IN ('telegram', 'whatsapp')),
+    address         TEXT    NOT NULL,
+    language        TEXT    NOT NULL DEFAULT 'de',
+    status          TEXT    NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'stopped', 'gone')),
+    created_at      BIGINT  NOT NULL,
+    last_inbound_at BIGINT,
+    UNIQUE (channel, address)
+);
+
+CREATE TABLE subscriptions (
+    topic         TEXT    NOT NULL,
+    subscriber_id BIGINT  NOT NULL REFERENCES subscribers (id) ON DELETE CASCADE,
+    PRIMARY KEY (topic, subscriber_id)
+);
+
+CREATE INDEX subscriptions_by_subscriber ON subscriptions (subscriber_id);
+
+CREATE TABLE broadcasts (
+    id               BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    topic            TEXT    NOT NULL,
+    kind             TEXT    NOT NULL DEFAULT 'announcement',
+    priority         BIGINT  NOT NULL,
+    text             TEXT    NOT NULL,
+    status           TEXT    NOT NULL,
+    idempotency_key  TEXT    UNIQUE,
+    request_hash     TEXT,
+    created_by       TEXT,
+    created_at       BIGINT  NOT NULL,
+    released_at      BIGINT,
+    fanout_cursor    BIGINT  NOT NULL DEFAULT 0,
+    fanout_done_at   BIGINT,
+    finished_at      BIGINT,
+    cancelled_at     BIGINT
+);
+
+CREATE INDEX broadcasts_by_status ON broadcasts (status, priority);
+
+CREATE TABLE deliveries (
+    id            BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    broadcast_id  BIGINT  NOT NULL REFERENCES broadcasts (id),
+    subscriber_id BIGINT  NOT NULL REFERENCES subscribers (id) ON DELETE CASCADE,
+    channel       TEXT    NOT NULL,
+    priority      BIGINT  NOT NULL,
+    status        TEXT    NOT NULL DEFAULT 'pending',
+    due_at        BIGINT  NOT NULL,
+    attempts      INTEGER  NOT NULL DEFAULT 0,
+    lease_until   BIGINT,
+    leased_by     TEXT,
+    last_error    TEXT,
+    sent_at       BIGINT,
+    platform_id   TEXT,
+    UNIQUE (broadcast_id, subscriber_id)
+);
+
+-- The claim reads this index in order: highest priority, then earliest due, then oldest.
+CREATE INDEX deliveries_claim ON deliveries (channel, priority DESC, due_at, id)
+    WHERE status = 'pending';
+CREATE INDEX deliveries_leased ON deliveries (lease_until) WHERE status = 'leased';
+CREATE INDEX deliveries_by_subscriber ON deliveries (subscriber_id);
+
+CREATE TABLE lanes (
+    channel      TEXT PRIMARY KEY,
+    paused_until BIGINT,
+    pause_reason TEXT,
+    updated_at   BIGINT  NOT NULL
+);

@@ -1,0 +1,77 @@
+//! The edge to the messenger platforms. A `Channel` sends one message to one address and says,
+//! in the queue's terms, what became of it; everything platform-specific stays behind it.
+
+pub mod telegram;
+pub mod whatsapp;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::domain::{BroadcastKind, ChannelKind, Priority};
+
+/// One message to one recipient, as the lane hands it to a channel.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub address: String,
+    pub text: String,
+    pub kind: BroadcastKind,
+    pub priority: Priority,
+    /// Deliver without sound (quiet hours). Alerts never set it.
+    pub silent: bool,
+    pub language: String,
+}
+
+/// What became of one send, classified at the adapter edge.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SendOutcome {
+    Sent {
+        platform_id: Option<String>,
+    },
+    /// The platform throttles the whole lane: nothing goes out before `after` has passed.
+    LaneThrottled {
+        after: Duration,
+        reason: String,
+    },
+    /// Only this recipient must wait (e.g. WhatsApp's pair rate limit).
+    RecipientThrottled {
+        after: Duration,
+        reason: String,
+    },
+    /// Worth trying again later: 5xx, network errors, time-outs.
+    Transient(String),
+    /// Will never work as it is: kept as the delivery's failure reason.
+    Permanent(String),
+    /// The recipient blocked us or no longer exists: mark the subscriber gone.
+    RecipientGone(String),
+}
+
+#[async_trait]
+pub trait Channel: Send + Sync {
+    fn kind(&self) -> ChannelKind;
+    async fn send(&self, message: &Outgoing) -> SendOutcome;
+}
+
+/// The HTTP client every adapter uses: our own time-outs, keep-alive, a pool large enough for
+/// the lane's concurrency.
+pub fn http_client(timeout: Duration, pool: usize) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(5)))
+        .pool_max_idle_per_host(pool)
+        .tcp_nodelay(true)
+        .build()
+}
+
+/// A network error as text without the URL: Telegram's URL carries the bot token.
+pub(crate) fn describe_reqwest_error(err: reqwest::Error) -> String {
+    let err = err.without_url();
+    let mut text = err.to_string();
+    let mut source = std::error::Error::source(&err);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}

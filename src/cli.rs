@@ -1,0 +1,260 @@
+//! The operator's and press office's commands: `migrate`, `broadcast`, `cancel`, `stats` and
+//! `demo`. Each returns what to print; errors reach `main` with their context.
+
+use anyhow::{Context, bail};
+use serde_json::json;
+
+use crate::config::Config;
+use crate::demo::{self, DemoOptions};
+use crate::domain::{BroadcastKind, BroadcastText, ChannelKind, DeliveryStatus, Priority};
+use crate::i18n::Texts;
+use crate::service::open_store;
+use crate::store::{NewBroadcast, StoreError};
+
+/// What `amtsbote broadcast` was asked to do.
+#[derive(Debug, Clone)]
+pub struct BroadcastRequest {
+    pub topic: String,
+    pub text: String,
+    pub priority: Option<Priority>,
+    pub kind: BroadcastKind,
+    pub idempotency_key: Option<String>,
+    pub yes: bool,
+    pub json: bool,
+}
+
+pub async fn migrate(config: &Config) -> anyhow::Result<()> {
+    open_store(config).await?;
+    eprintln!("database is up to date");
+    Ok(())
+}
+
+pub async fn broadcast(
+    config: &Config,
+    req: BroadcastRequest,
+    texts: &Texts,
+) -> anyhow::Result<()> {
+    let lang = Texts::terminal_language();
+    let topic_config = config.topic(&req.topic).map_err(anyhow::Error::msg)?;
+    let text = BroadcastText::parse(&req.text).map_err(|e| anyhow::anyhow!("--text: {e}"))?;
+    let priority = req.priority.unwrap_or(topic_config.priority);
+    let store = open_store(config).await?;
+    let recipients = store.recipient_count(&topic_config.id).await?;
+
+    if !req.json {
+        println!(
+            "{}",
+            texts.get(
+                lang,
+                "cli-preview-header",
+                &[
+                    ("kind", req.kind.as_str().into()),
+                    ("topic", topic_config.id.as_str().into()),
+                    ("priority", priority.as_str().into()),
+                ]
+            )
+        );
+        println!("────────\n{}\n────────", text.as_str());
+        println!(
+            "{}",
+            texts.get(
+                lang,
+                "cli-preview-recipients",
+                &[
+                    ("total", recipients.total().into()),
+                    ("telegram", recipients.telegram.into()),
+                    ("whatsapp", recipients.whatsapp.into()),
+                ]
+            )
+        );
+    }
+    if !req.yes {
+        if req.json {
+            println!(
+                "{}",
+                json!({"id": null, "recipients": recipients.total(), "by_channel": recipients})
+            );
+        } else {
+            println!("{}", texts.get(lang, "cli-preview-not-sent", &[]));
+        }
+        return Ok(());
+    }
+    let created = store
+        .create_broadcast(&NewBroadcast {
+            topic: topic_config.id.clone(),
+            kind: req.kind,
+            priority,
+            text,
+            idempotency_key: req.idempotency_key.clone(),
+            created_by: Some(format!("cli:{}", whoami())),
+            release: true,
+        })
+        .await;
+    let created = match created {
+        Err(StoreError::IdempotencyConflict) => {
+            bail!("--idempotency-key was already used for a different broadcast; nothing was sent")
+        }
+        other => other?,
+    };
+    let id = created.broadcast.id;
+    if req.json {
+        println!(
+            "{}",
+            json!({"id": id, "recipients": recipients.total(), "by_channel": recipients})
+        );
+    } else if created.created {
+        println!(
+            "{}",
+            texts.get(
+                lang,
+                "cli-released",
+                &[("id", id.into()), ("total", recipients.total().into())]
+            )
+        );
+    } else {
+        println!(
+            "{}",
+            texts.get(
+                lang,
+                "cli-already-created",
+                &[
+                    ("id", id.into()),
+                    ("status", created.broadcast.status.as_str().into()),
+                ]
+            )
+        );
+    }
+    Ok(())
+}
+
+pub async fn cancel(config: &Config, id: i64, texts: &Texts) -> anyhow::Result<()> {
+    let lang = Texts::terminal_language();
+    let store = open_store(config).await?;
+    let key = if store.cancel_broadcast(id).await? {
+        "cli-cancelled"
+    } else {
+        "cli-not-cancelled"
+    };
+    println!("{}", texts.get(lang, key, &[("id", id.into())]));
+    Ok(())
+}
+
+pub async fn stats(
+    config: &Config,
+    id: Option<i64>,
+    as_json: bool,
+    texts: &Texts,
+) -> anyhow::Result<()> {
+    let lang = Texts::terminal_language();
+    let store = open_store(config).await?;
+    let broadcasts = match id {
+        Some(id) => vec![
+            store
+                .broadcast(id)
+                .await?
+                .with_context(|| format!("broadcast {id} does not exist"))?,
+        ],
+        None => store.list_broadcasts(20).await?,
+    };
+    let lanes = store.lane_states().await?;
+    let now = crate::domain::now_ms();
+    let mut rows = Vec::new();
+    for b in &broadcasts {
+        rows.push((b, store.broadcast_stats(b.id).await?));
+    }
+    if as_json {
+        let list: Vec<_> = rows
+            .iter()
+            .map(|(b, s)| json!({"broadcast": b, "deliveries": s.counts}))
+            .collect();
+        let lanes: Vec<_> = lanes
+            .iter()
+            .map(|l| json!({"channel": l.channel, "paused": l.paused_until.is_some_and(|u| u > now), "paused_until": l.paused_until, "reason": l.pause_reason}))
+            .collect();
+        println!("{}", json!({"broadcasts": list, "lanes": lanes}));
+        return Ok(());
+    }
+    for l in lanes
+        .iter()
+        .filter(|l| l.paused_until.is_some_and(|u| u > now))
+    {
+        let until = l
+            .paused_until
+            .and_then(chrono::DateTime::from_timestamp_millis)
+            .map(|t| t.to_rfc3339())
+            .unwrap_or_default();
+        println!(
+            "{}",
+            texts.get(
+                lang,
+                "stats-lane-paused",
+                &[
+                    ("channel", l.channel.as_str().into()),
+                    ("until", until.into()),
+                    ("reason", l.pause_reason.clone().unwrap_or_default().into()),
+                ]
+            )
+        );
+    }
+    if rows.is_empty() {
+        println!("{}", texts.get(lang, "stats-none", &[]));
+        return Ok(());
+    }
+    println!(
+        "{:>6}  {:<10} {:<12} {:<8} {:<9} {:>8} {:>8} {:>8} {:>7} {:>7} {:>9}",
+        "id",
+        "status",
+        "kind",
+        "topic",
+        "channel",
+        "pending",
+        "leased",
+        "sent",
+        "failed",
+        "gone",
+        "cancelled"
+    );
+    for (b, s) in &rows {
+        for c in ChannelKind::ALL {
+            let n = |st: DeliveryStatus| s.count(c, st);
+            println!(
+                "{:>6}  {:<10} {:<12} {:<8} {:<9} {:>8} {:>8} {:>8} {:>7} {:>7} {:>9}",
+                b.id,
+                b.status.as_str(),
+                b.kind.as_str(),
+                b.topic,
+                c.as_str(),
+                n(DeliveryStatus::Pending),
+                n(DeliveryStatus::Leased),
+                n(DeliveryStatus::Sent),
+                n(DeliveryStatus::Failed),
+                n(DeliveryStatus::Gone),
+                n(DeliveryStatus::Cancelled),
+            );
+        }
+    }
+    Ok(())
+}
+
+pub async fn demo(
+    config: &Config,
+    options: DemoOptions,
+    as_json: bool,
+    texts: &Texts,
+) -> anyhow::Result<()> {
+    let lang = Texts::terminal_language();
+    let report = demo::run(config, options, texts, lang).await?;
+    if as_json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        println!("{}", demo::summary(&report, texts, lang));
+    }
+    if report.lost > 0 {
+        bail!("{} messages were lost", report.lost);
+    }
+    Ok(())
+}
+
+fn whoami() -> String {
+    std::env::var("USER").unwrap_or_else(|_| "operator".into())
+}

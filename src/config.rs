@@ -1,0 +1,474 @@
+//! Configuration: an optional TOML file, overridden by environment variables. A file key
+//! `section.key` is the variable `AMTSBOTE_SECTION_KEY`. Every value is checked at start-up; a
+//! bad one stops the program with exit code 2 and names the variable or key.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use crate::domain::{Priority, Topic};
+use crate::queue::{EngineSettings, LaneSettings, RetryPolicy};
+
+/// A configuration error: what is wrong, naming the variable or key.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+/// Every key the file may have, by section; the environment names follow from them.
+const KNOWN: &[(&str, &[&str])] = &[
+    ("database", &["url"]),
+    ("http", &["listen"]),
+    ("telegram", &["token", "api_url", "rate", "concurrency"]),
+    (
+        "whatsapp",
+        &[
+            "api_url",
+            "phone_number_id",
+            "access_token",
+            "app_secret",
+            "verify_token",
+            "rate",
+            "concurrency",
+        ],
+    ),
+    (
+        "queue",
+        &[
+            "lease_secs",
+            "send_timeout_ms",
+            "max_attempts",
+            "retry_initial_ms",
+            "retry_max_secs",
+            "batch_max",
+            "fanout_chunk",
+            "poll_ms",
+        ],
+    ),
+    ("log", &["format"]),
+];
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://amtsbote.db?mode=rwc";
+pub const DEFAULT_TELEGRAM_API_URL: &str = "https://api.telegram.org";
+pub const DEFAULT_WHATSAPP_API_URL: &str = "https://graph.facebook.com/v23.0";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopicConfig {
+    pub id: Topic,
+    pub label_de: String,
+    pub label_en: String,
+    pub priority: Priority,
+}
+
+#[derive(Debug, Clone)]
+pub struct TelegramConfig {
+    pub token: SecretString,
+    pub api_url: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct WhatsappConfig {
+    pub api_url: String,
+    pub phone_number_id: String,
+    pub access_token: SecretString,
+    pub app_secret: Option<SecretString>,
+    pub verify_token: Option<SecretString>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub http_listen: SocketAddr,
+    pub telegram: Option<TelegramConfig>,
+    pub telegram_lane: LaneSettings,
+    pub whatsapp: Option<WhatsappConfig>,
+    pub whatsapp_lane: LaneSettings,
+    pub engine: EngineSettings,
+    pub topics: Vec<TopicConfig>,
+    pub log_format: LogFormat,
+}
+
+impl Config {
+    /// Reads `path` (or `./amtsbote.toml` when it exists) and the process environment.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let env: HashMap<String, String> = std::env::vars().collect();
+        let default = PathBuf::from("amtsbote.toml");
+        let path = match path {
+            Some(p) => Some(p.to_path_buf()),
+            None if default.exists() => Some(default),
+            None => None,
+        };
+        let file = match &path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|e| {
+                    ConfigError(format!("cannot read config file {}: {e}", p.display()))
+                })?;
+                Some((p.display().to_string(), text))
+            }
+            None => None,
+        };
+        Config::from_sources(file.as_ref().map(|(n, t)| (n.as_str(), t.as_str())), &env)
+    }
+
+    /// Builds the configuration from a file's text (with its name, for messages) and variables.
+    pub fn from_sources(
+        file: Option<(&str, &str)>,
+        env: &HashMap<String, String>,
+    ) -> Result<Config, ConfigError> {
+        let s = Settings::new(file, env)?;
+        let rate = |section: &str, default: u32| {
+            s.get::<u32>(
+                section,
+                "rate",
+                "a whole number of messages per second (0 = unlimited)",
+            )
+            .map(|v| v.unwrap_or(default))
+        };
+        let retry = RetryPolicy {
+            max_attempts: s
+                .get::<i32>("queue", "max_attempts", "a whole number ≥ 1")?
+                .unwrap_or(10)
+                .max(1),
+            initial: Duration::from_millis(
+                s.get("queue", "retry_initial_ms", "milliseconds")?
+                    .unwrap_or(2000),
+            ),
+            max: Duration::from_secs(s.get("queue", "retry_max_secs", "seconds")?.unwrap_or(600)),
+            ..RetryPolicy::default()
+        };
+        let lane = |section: &str, default_rate: u32| -> Result<LaneSettings, ConfigError> {
+            let defaults = LaneSettings::default();
+            Ok(LaneSettings {
+                rate: rate(section, default_rate)?,
+                concurrency: s
+                    .get::<usize>(
+                        section,
+                        "concurrency",
+                        "a whole number of parallel sends ≥ 1",
+                    )?
+                    .unwrap_or(defaults.concurrency)
+                    .max(1),
+                batch_max: s
+                    .get::<u32>("queue", "batch_max", "a whole number ≥ 1")?
+                    .unwrap_or(defaults.batch_max)
+                    .max(1),
+                send_timeout: Duration::from_millis(
+                    s.get("queue", "send_timeout_ms", "milliseconds")?
+                        .unwrap_or(10_000),
+                ),
+                lease: Duration::from_secs(s.get("queue", "lease_secs", "seconds")?.unwrap_or(60)),
+                idle_poll: Duration::from_millis(
+                    s.get("queue", "poll_ms", "milliseconds")?.unwrap_or(500),
+                ),
+                retry: retry.clone(),
+            })
+        };
+        let telegram_lane = lane("telegram", 30)?;
+        let whatsapp_lane = lane("whatsapp", 80)?;
+
+        let telegram = s
+            .get::<String>("telegram", "token", "the bot token")?
+            .filter(|t| !t.is_empty())
+            .map(|token| {
+                Ok::<_, ConfigError>(TelegramConfig {
+                    token: SecretString::from(token),
+                    api_url: s
+                        .get::<String>("telegram", "api_url", "a URL")?
+                        .unwrap_or_else(|| DEFAULT_TELEGRAM_API_URL.into()),
+                })
+            });
+        let telegram = telegram.transpose()?;
+        let whatsapp = match (
+            s.get::<String>("whatsapp", "phone_number_id", "the phone number id")?,
+            s.get::<String>("whatsapp", "access_token", "the access token")?,
+        ) {
+            (Some(id), Some(token)) if !id.is_empty() && !token.is_empty() => {
+                Some(WhatsappConfig {
+                    api_url: s
+                        .get::<String>("whatsapp", "api_url", "a URL")?
+                        .unwrap_or_else(|| DEFAULT_WHATSAPP_API_URL.into()),
+                    phone_number_id: id,
+                    access_token: SecretString::from(token),
+                    app_secret: s
+                        .get::<String>("whatsapp", "app_secret", "the app secret")?
+                        .map(SecretString::from),
+                    verify_token: s
+                        .get::<String>("whatsapp", "verify_token", "the webhook verify token")?
+                        .map(SecretString::from),
+                })
+            }
+            _ => None,
+        };
+
+        let database_url = s
+            .get::<String>("database", "url", "a sqlite:// or postgres:// URL")?
+            .unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
+            return Err(s.invalid(
+                "database",
+                "url",
+                &database_url,
+                "a sqlite:// or postgres:// URL",
+            ));
+        }
+
+        let log_format = match s.get::<String>("log", "format", "text or json")?.as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => return Err(s.invalid("log", "format", other, "text or json")),
+        };
+
+        let engine = EngineSettings {
+            fan_out_chunk: s
+                .get::<u32>("queue", "fanout_chunk", "a whole number of deliveries ≥ 1")?
+                .unwrap_or(10_000)
+                .max(1),
+            ..EngineSettings::default()
+        };
+
+        Ok(Config {
+            database_url,
+            http_listen: s
+                .get("http", "listen", "an address like 127.0.0.1:8080")?
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            telegram,
+            telegram_lane,
+            whatsapp,
+            whatsapp_lane,
+            engine,
+            topics: s.topics()?,
+            log_format,
+        })
+    }
+
+    pub fn topic(&self, id: &str) -> Result<&TopicConfig, String> {
+        self.topics
+            .iter()
+            .find(|t| t.id.as_str() == id)
+            .ok_or_else(|| {
+                let valid: Vec<&str> = self.topics.iter().map(|t| t.id.as_str()).collect();
+                format!("unknown topic '{id}'; valid topics: {}", valid.join(", "))
+            })
+    }
+}
+
+/// The default topics: news, traffic and alerts.
+pub fn default_topics() -> Vec<TopicConfig> {
+    let topic = |id: &str, de: &str, en: &str, priority| TopicConfig {
+        id: Topic::parse(id).unwrap_or_else(|e| unreachable!("{e}")),
+        label_de: de.into(),
+        label_en: en.into(),
+        priority,
+    };
+    vec![
+        topic("news", "Nachrichten", "News", Priority::Normal),
+        topic("traffic", "Verkehr", "Traffic", Priority::Urgent),
+        topic("alerts", "Warnungen", "Alerts", Priority::Alert),
+    ]
+}
+
+/// The raw sources, read key by key with the error naming where a bad value came from.
+struct Settings<'a> {
+    file_name: String,
+    file: BTreeMap<String, toml::Value>,
+    env: &'a HashMap<String, String>,
+}
+
+impl<'a> Settings<'a> {
+    fn new(
+        file: Option<(&str, &str)>,
+        env: &'a HashMap<String, String>,
+    ) -> Result<Self, ConfigError> {
+        let (file_name, table) = match file {
+            Some((name, text)) => {
+                let table: toml::Table = text.parse().map_err(|e| {
+                    ConfigError(format!("config file {name} is not valid TOML: {e}"))
+                })?;
+                (name.to_string(), table)
+            }
+            None => (String::new(), toml::Table::new()),
+        };
+        for (section, value) in &table {
+            if section == "topics" {
+                continue;
+            }
+            let Some((_, keys)) = KNOWN.iter().find(|(s, _)| s == section) else {
+                return Err(ConfigError(format!(
+                    "config file {file_name}: unknown section [{section}]"
+                )));
+            };
+            let Some(inner) = value.as_table() else {
+                return Err(ConfigError(format!(
+                    "config file {file_name}: [{section}] must be a table"
+                )));
+            };
+            for key in inner.keys() {
+                if !keys.contains(&key.as_str()) {
+                    return Err(ConfigError(format!(
+                        "config file {file_name}: unknown key {section}.{key}; known: {}",
+                        keys.join(", ")
+                    )));
+                }
+            }
+        }
+        Ok(Settings {
+            file_name,
+            file: table.into_iter().collect(),
+            env,
+        })
+    }
+
+    fn var(section: &str, key: &str) -> String {
+        format!("AMTSBOTE_{}_{}", section.to_uppercase(), key.to_uppercase())
+    }
+
+    fn invalid(&self, section: &str, key: &str, value: &str, expected: &str) -> ConfigError {
+        let var = Self::var(section, key);
+        if self.env.contains_key(&var) {
+            ConfigError(format!(
+                "{var}: invalid value '{value}', expected {expected}"
+            ))
+        } else {
+            ConfigError(format!(
+                "{section}.{key} in {}: invalid value '{value}', expected {expected}",
+                self.file_name
+            ))
+        }
+    }
+
+    fn get<T: FromStr>(
+        &self,
+        section: &str,
+        key: &str,
+        expected: &str,
+    ) -> Result<Option<T>, ConfigError> {
+        let var = Self::var(section, key);
+        let raw = if let Some(v) = self.env.get(&var) {
+            v.clone()
+        } else {
+            match self.file.get(section).and_then(|s| s.get(key)) {
+                None => return Ok(None),
+                Some(toml::Value::String(s)) => s.clone(),
+                Some(toml::Value::Integer(i)) => i.to_string(),
+                Some(toml::Value::Float(f)) => f.to_string(),
+                Some(toml::Value::Boolean(b)) => b.to_string(),
+                Some(other) => other.to_string(),
+            }
+        };
+        raw.trim()
+            .parse::<T>()
+            .map(Some)
+            .map_err(|_| self.invalid(section, key, &raw, expected))
+    }
+
+    fn topics(&self) -> Result<Vec<TopicConfig>, ConfigError> {
+        let Some(value) = self.file.get("topics") else {
+            return Ok(default_topics());
+        };
+        let topics: Vec<TopicConfig> = value.clone().try_into().map_err(|e| {
+            ConfigError(format!(
+                "[[topics]] in {}: {e}; each needs id, label_de, label_en and priority",
+                self.file_name
+            ))
+        })?;
+        if topics.is_empty() {
+            return Err(ConfigError(format!(
+                "[[topics]] in {}: at least one topic is needed",
+                self.file_name
+            )));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for t in &topics {
+            if !seen.insert(t.id.as_str()) {
+                return Err(ConfigError(format!(
+                    "[[topics]] in {}: topic '{}' is listed twice",
+                    self.file_name, t.id
+                )));
+            }
+        }
+        Ok(topics)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_need_nothing() {
+        let c = Config::from_sources(None, &env(&[])).expect("defaults");
+        assert_eq!(c.database_url, DEFAULT_DATABASE_URL);
+        assert_eq!(c.http_listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.telegram_lane.rate, 30);
+        assert_eq!(c.whatsapp_lane.rate, 80);
+        assert!(c.telegram.is_none() && c.whatsapp.is_none());
+        let ids: Vec<&str> = c.topics.iter().map(|t| t.id.as_str()).collect();
+        assert_eq!(ids, ["news", "traffic", "alerts"]);
+        assert_eq!(c.topic("traffic").map(|t| t.priority), Ok(Priority::Urgent));
+    }
+
+    #[test]
+    fn the_environment_overrides_the_file() {
+        let file = "[telegram]\nrate = 10\n[http]\nlisten = \"0.0.0.0:9000\"\n";
+        let c = Config::from_sources(
+            Some(("a.toml", file)),
+            &env(&[("AMTSBOTE_TELEGRAM_RATE", "0")]),
+        )
+        .expect("valid");
+        assert_eq!(c.telegram_lane.rate, 0);
+        assert_eq!(c.http_listen.to_string(), "0.0.0.0:9000");
+    }
+
+    #[test]
+    fn a_bad_value_names_its_variable_or_key() {
+        let err =
+            Config::from_sources(None, &env(&[("AMTSBOTE_WHATSAPP_RATE", "fast")])).unwrap_err();
+        assert!(
+            err.0
+                .starts_with("AMTSBOTE_WHATSAPP_RATE: invalid value 'fast'"),
+            "{err}"
+        );
+        let err = Config::from_sources(
+            Some(("a.toml", "[http]\nlisten = \"nowhere\"\n")),
+            &env(&[]),
+        )
+        .unwrap_err();
+        assert!(err.0.starts_with("http.listen in a.toml"), "{err}");
+        let err =
+            Config::from_sources(Some(("a.toml", "[http]\nlisen = 1\n")), &env(&[])).unwrap_err();
+        assert!(err.0.contains("unknown key http.lisen"), "{err}");
+        let err = Config::from_sources(None, &env(&[("AMTSBOTE_DATABASE_URL", "mysql://x")]))
+            .unwrap_err();
+        assert!(err.0.starts_with("AMTSBOTE_DATABASE_URL"), "{err}");
+    }
+
+    #[test]
+    fn topics_come_from_the_file() {
+        let file = "[[topics]]\nid = \"waste\"\nlabel_de = \"Abfall\"\nlabel_en = \"Waste\"\npriority = \"low\"\n";
+        let c = Config::from_sources(Some(("a.toml", file)), &env(&[])).expect("valid");
+        assert_eq!(c.topics.len(), 1);
+        assert_eq!(c.topics[0].priority, Priority::Low);
+        assert!(c.topic("news").unwrap_err().contains("valid topics: waste"));
+    }
+}

@@ -1,0 +1,474 @@
+//! `amtsbote demo`: the newcomer's first command and our benchmark. It runs the production
+//! queue and channel adapters against the simulated platforms on 127.0.0.1, releases a news
+//! broadcast to every subscriber and, once a tenth of it has arrived, an alert; then it reports
+//! what the simulators actually received.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use secrecy::SecretString;
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::domain::{BroadcastKind, BroadcastStatus, BroadcastText, ChannelKind, Priority, Topic};
+use crate::i18n::Texts;
+use crate::queue::{Engine, LaneSettings};
+use crate::service::{LaneSpec, telegram_lane, whatsapp_lane};
+use crate::simulator::{Received, Simulator};
+use crate::store::{self, NewBroadcast, NewSubscriber, Store};
+
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    pub subscribers: u64,
+    pub telegram_rate: u32,
+    pub whatsapp_rate: u32,
+    pub database_url: Option<String>,
+}
+
+/// What the demo measured, all of it at the simulators.
+#[derive(Debug, Clone, Serialize)]
+pub struct DemoReport {
+    pub subscribers: u64,
+    pub database: &'static str,
+    pub news_expected: u64,
+    pub news_delivered: u64,
+    pub alert_expected: u64,
+    pub alert_delivered: u64,
+    pub lost: u64,
+    pub duplicates: u64,
+    pub telegram_rate_configured: u32,
+    pub telegram_rate_achieved: f64,
+    pub telegram_max_1s: u64,
+    pub whatsapp_rate_configured: u32,
+    pub whatsapp_rate_achieved: f64,
+    pub whatsapp_max_1s: u64,
+    pub deliveries_per_s: f64,
+    pub fanout_ms: i64,
+    pub news_pending_at_alert: u64,
+    pub alert_first_send_ms: f64,
+    pub alert_complete_s: f64,
+    /// 1.05 × the alert's recipients on its slowest lane ÷ that lane's rate (0 when unlimited).
+    pub alert_complete_bound_s: f64,
+    pub peak_rss_mb: f64,
+    pub elapsed_s: f64,
+}
+
+pub async fn run(
+    config: &Config,
+    options: DemoOptions,
+    texts: &Texts,
+    lang: &str,
+) -> anyhow::Result<DemoReport> {
+    let started = Instant::now();
+    let shutdown = CancellationToken::new();
+    let sim = Simulator::start(shutdown.clone())
+        .await
+        .context("starting the simulated platforms")?;
+
+    let tmp = tempfile::tempdir().context("creating a temporary directory")?;
+    let url = match &options.database_url {
+        Some(u) => u.clone(),
+        None => format!("sqlite://{}?mode=rwc", tmp.path().join("demo.db").display()),
+    };
+    let store = store::connect(&url)
+        .await
+        .context("opening the demo database")?;
+    store
+        .migrate()
+        .await
+        .context("migrating the demo database")?;
+    store.release_all_leases().await?;
+
+    eprintln!(
+        "{}",
+        texts.get(
+            lang,
+            "demo-setup",
+            &[
+                ("subscribers", options.subscribers.into()),
+                ("telegram_rate", options.telegram_rate.into()),
+                ("whatsapp_rate", options.whatsapp_rate.into()),
+            ]
+        )
+    );
+    let news_topic = Topic::parse("news").map_err(anyhow::Error::msg)?;
+    let alerts_topic = Topic::parse("alerts").map_err(anyhow::Error::msg)?;
+    seed(
+        &*store,
+        options.subscribers,
+        &[news_topic.clone(), alerts_topic.clone()],
+    )
+    .await?;
+
+    let lanes = lanes(config, &options, &sim)?;
+    let engine = Engine::start(
+        store.clone(),
+        lanes,
+        config.engine.clone(),
+        shutdown.clone(),
+    );
+
+    let run_id = format!("{:x}", chrono::Utc::now().timestamp_millis() % 0xFFFFFF);
+    let news_text = texts.get(lang, "demo-news-text", &[("run", run_id.as_str().into())]);
+    let alert_text = texts.get(lang, "demo-alert-text", &[("run", run_id.as_str().into())]);
+
+    let news_expected = store.recipient_count(&news_topic).await?;
+    let alert_expected = store.recipient_count(&alerts_topic).await?;
+    let news = release(
+        &*store,
+        &engine,
+        &news_topic,
+        BroadcastKind::Announcement,
+        Priority::Normal,
+        &news_text,
+    )
+    .await?;
+
+    let bars = Bars::new(&news_expected.total(), &alert_expected.total());
+    let tenth = (news_expected.total() / 10).max(1) as usize;
+    loop {
+        let arrived = sim.count_text(&news_text).values().sum::<usize>();
+        bars.set(&sim, &news_text, &alert_text);
+        if arrived >= tenth || news_expected.total() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let news_pending_at_alert = news_expected
+        .total()
+        .saturating_sub(sim.count_text(&news_text).values().sum::<usize>() as u64);
+    let alert_released_at = sim.elapsed();
+    let alert = release(
+        &*store,
+        &engine,
+        &alerts_topic,
+        BroadcastKind::Alert,
+        Priority::Alert,
+        &alert_text,
+    )
+    .await?;
+    bars.println(texts.get(
+        lang,
+        "demo-alert-released",
+        &[(
+            "news",
+            (news_expected.total() - news_pending_at_alert).into(),
+        )],
+    ));
+
+    // Wait until both broadcasts are done in the store, with a deadline far beyond the rates.
+    let slowest = |rate: u32, n: u64| {
+        if rate == 0 {
+            0.0
+        } else {
+            n as f64 / f64::from(rate)
+        }
+    };
+    let planned = slowest(
+        options.telegram_rate,
+        news_expected.telegram + alert_expected.telegram,
+    )
+    .max(slowest(
+        options.whatsapp_rate,
+        news_expected.whatsapp + alert_expected.whatsapp,
+    ));
+    let deadline = Instant::now()
+        + Duration::from_secs_f64(planned * 2.0 + 60.0 + options.subscribers as f64 / 2000.0);
+    loop {
+        bars.set(&sim, &news_text, &alert_text);
+        let done = |b: Option<crate::store::Broadcast>| {
+            b.is_some_and(|b| b.status == BroadcastStatus::Done)
+        };
+        if done(store.broadcast(news).await?) && done(store.broadcast(alert).await?) {
+            break;
+        }
+        if Instant::now() > deadline {
+            tracing::error!(
+                "demo deadline passed before every delivery ended; reporting what arrived"
+            );
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    bars.finish(&sim, &news_text, &alert_text);
+    let fanout_ms = match store.broadcast(news).await? {
+        Some(b) => b
+            .fanout_done_at
+            .zip(b.released_at)
+            .map(|(d, r)| d - r)
+            .unwrap_or(-1),
+        None => -1,
+    };
+    shutdown.cancel();
+    engine.join().await;
+
+    let received = sim.received();
+    let measure = Measure::new(&received);
+    let (news_delivered, news_dupes) = measure.distinct(&news_text);
+    let (alert_delivered, alert_dupes) = measure.distinct(&alert_text);
+    let alert_times: Vec<Duration> = received
+        .iter()
+        .filter(|r| *r.text == *alert_text)
+        .map(|r| r.at)
+        .collect();
+    let since_release = |d: Option<&Duration>| {
+        d.map(|d| d.saturating_sub(alert_released_at).as_secs_f64())
+            .unwrap_or(-1.0)
+    };
+    let alert_bound = 1.05
+        * slowest(options.telegram_rate, alert_expected.telegram)
+            .max(slowest(options.whatsapp_rate, alert_expected.whatsapp));
+    let (tg_rate, tg_max) = measure.lane(ChannelKind::Telegram);
+    let (wa_rate, wa_max) = measure.lane(ChannelKind::Whatsapp);
+    let total_span = measure.span(None);
+    Ok(DemoReport {
+        subscribers: options.subscribers,
+        database: if url.starts_with("postgres") {
+            "postgres"
+        } else {
+            "sqlite"
+        },
+        news_expected: news_expected.total(),
+        news_delivered,
+        alert_expected: alert_expected.total(),
+        alert_delivered,
+        lost: (news_expected.total() - news_delivered.min(news_expected.total()))
+            + (alert_expected.total() - alert_delivered.min(alert_expected.total())),
+        duplicates: news_dupes + alert_dupes,
+        telegram_rate_configured: options.telegram_rate,
+        telegram_rate_achieved: round(tg_rate, 1),
+        telegram_max_1s: tg_max,
+        whatsapp_rate_configured: options.whatsapp_rate,
+        whatsapp_rate_achieved: round(wa_rate, 1),
+        whatsapp_max_1s: wa_max,
+        deliveries_per_s: round(
+            if total_span > 0.0 {
+                received.len() as f64 / total_span
+            } else {
+                0.0
+            },
+            1,
+        ),
+        fanout_ms,
+        news_pending_at_alert,
+        alert_first_send_ms: round(since_release(alert_times.iter().min()) * 1000.0, 1),
+        alert_complete_s: round(since_release(alert_times.iter().max()), 3),
+        alert_complete_bound_s: round(alert_bound, 3),
+        peak_rss_mb: round(peak_rss_mb(), 1),
+        elapsed_s: round(started.elapsed().as_secs_f64(), 2),
+    })
+}
+
+/// The human summary of a report.
+pub fn summary(report: &DemoReport, texts: &Texts, lang: &str) -> String {
+    let value = serde_json::to_value(report).unwrap_or_default();
+    let mut args: Vec<(&str, fluent_bundle::FluentValue<'_>)> = Vec::new();
+    if let Some(map) = value.as_object() {
+        for (k, v) in map {
+            let v: fluent_bundle::FluentValue<'_> = match v {
+                serde_json::Value::Number(n) => n.as_f64().unwrap_or_default().into(),
+                other => other.to_string().into(),
+            };
+            args.push((k.as_str(), v));
+        }
+    }
+    texts.get(lang, "demo-summary", &args)
+}
+
+fn round(v: f64, digits: i32) -> f64 {
+    let f = 10f64.powi(digits);
+    (v * f).round() / f
+}
+
+/// The demo's subscribers: even numbers on Telegram, odd on WhatsApp, all on `topics`.
+async fn seed(store: &dyn Store, n: u64, topics: &[Topic]) -> anyhow::Result<()> {
+    let subscribers: Vec<NewSubscriber> = (0..n)
+        .map(|i| {
+            let (channel, address) = if i % 2 == 0 {
+                (ChannelKind::Telegram, format!("{}", 100_000_000 + i))
+            } else {
+                (ChannelKind::Whatsapp, format!("49151{i:08}"))
+            };
+            NewSubscriber {
+                channel,
+                address,
+                language: "de".into(),
+                topics: topics.to_vec(),
+            }
+        })
+        .collect();
+    store
+        .add_subscribers(&subscribers)
+        .await
+        .context("adding the demo subscribers")?;
+    Ok(())
+}
+
+fn lanes(config: &Config, options: &DemoOptions, sim: &Simulator) -> anyhow::Result<Vec<LaneSpec>> {
+    let lane = |base: &LaneSettings, rate: u32| LaneSettings {
+        rate,
+        ..base.clone()
+    };
+    Ok(vec![
+        telegram_lane(
+            &sim.telegram_url,
+            SecretString::from("123456:demo-token"),
+            lane(&config.telegram_lane, options.telegram_rate),
+        )?,
+        whatsapp_lane(
+            &sim.whatsapp_url,
+            "100000000000001",
+            SecretString::from("demo-access-token"),
+            lane(&config.whatsapp_lane, options.whatsapp_rate),
+        )?,
+    ])
+}
+
+async fn release(
+    store: &dyn Store,
+    engine: &Engine,
+    topic: &Topic,
+    kind: BroadcastKind,
+    priority: Priority,
+    text: &str,
+) -> anyhow::Result<i64> {
+    let created = store
+        .create_broadcast(&NewBroadcast {
+            topic: topic.clone(),
+            kind,
+            priority,
+            text: BroadcastText::parse(text).map_err(anyhow::Error::msg)?,
+            idempotency_key: None,
+            created_by: Some("demo".into()),
+            release: true,
+        })
+        .await?;
+    engine.signals.released();
+    Ok(created.broadcast.id)
+}
+
+/// Counts over what the simulators received.
+struct Measure<'a> {
+    received: &'a [Received],
+}
+
+impl<'a> Measure<'a> {
+    fn new(received: &'a [Received]) -> Self {
+        Measure { received }
+    }
+
+    /// (recipients reached, extra copies) for one text.
+    fn distinct(&self, text: &str) -> (u64, u64) {
+        let mut per: HashMap<(ChannelKind, &str), u64> = HashMap::new();
+        for r in self.received.iter().filter(|r| &*r.text == text) {
+            *per.entry((r.channel, r.address.as_str())).or_default() += 1;
+        }
+        let dupes = per.values().map(|n| n - 1).sum();
+        (per.len() as u64, dupes)
+    }
+
+    fn times(&self, channel: Option<ChannelKind>) -> Vec<Duration> {
+        let mut t: Vec<Duration> = self
+            .received
+            .iter()
+            .filter(|r| channel.is_none_or(|c| r.channel == c))
+            .map(|r| r.at)
+            .collect();
+        t.sort();
+        t
+    }
+
+    fn span(&self, channel: Option<ChannelKind>) -> f64 {
+        let t = self.times(channel);
+        match (t.first(), t.last()) {
+            (Some(a), Some(b)) => (*b - *a).as_secs_f64(),
+            _ => 0.0,
+        }
+    }
+
+    /// (messages per second over the lane's active span, most messages in any one second).
+    fn lane(&self, channel: ChannelKind) -> (f64, u64) {
+        let t = self.times(Some(channel));
+        let span = self.span(Some(channel));
+        let rate = if span > 0.0 {
+            t.len() as f64 / span
+        } else {
+            0.0
+        };
+        let mut max = 0;
+        let mut lo = 0;
+        for hi in 0..t.len() {
+            while t[hi] - t[lo] >= Duration::from_secs(1) {
+                lo += 1;
+            }
+            max = max.max(hi - lo + 1);
+        }
+        (rate, max as u64)
+    }
+}
+
+/// Peak resident memory of this process (VmHWM), in MiB.
+pub fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|kb| kb.parse::<f64>().ok())
+            })
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+/// One progress bar per lane on stderr (hidden when stderr is not a terminal).
+struct Bars {
+    multi: MultiProgress,
+    lanes: Vec<(ChannelKind, ProgressBar)>,
+}
+
+impl Bars {
+    fn new(news: &u64, alert: &u64) -> Bars {
+        let multi = MultiProgress::new();
+        let style = ProgressStyle::with_template("{prefix:>9} [{bar:40}] {pos}/{len} {per_sec}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
+        let lanes = ChannelKind::ALL
+            .iter()
+            .map(|c| {
+                let bar = multi.add(ProgressBar::new((news + alert) / 2));
+                bar.set_style(style.clone());
+                bar.set_prefix(c.as_str());
+                (*c, bar)
+            })
+            .collect();
+        Bars { multi, lanes }
+    }
+
+    fn set(&self, sim: &Simulator, news: &str, alert: &str) {
+        let (n, a) = (sim.count_text(news), sim.count_text(alert));
+        for (c, bar) in &self.lanes {
+            bar.set_position(
+                (n.get(c).copied().unwrap_or(0) + a.get(c).copied().unwrap_or(0)) as u64,
+            );
+        }
+    }
+
+    fn println(&self, line: String) {
+        if self.multi.println(&line).is_err()
+            || self.lanes.first().is_some_and(|(_, b)| b.is_hidden())
+        {
+            eprintln!("{line}");
+        }
+    }
+
+    fn finish(&self, sim: &Simulator, news: &str, alert: &str) {
+        self.set(sim, news, alert);
+        for (_, bar) in &self.lanes {
+            bar.finish();
+        }
+    }
+}

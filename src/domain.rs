@@ -1,0 +1,344 @@
+//! The city's vocabulary as checked types: channels, topics, priorities, kinds and statuses.
+//! Everything that crosses a boundary (CLI, config, database, HTTP) is parsed into these once;
+//! the rest of the code trusts them.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// A messenger platform a subscriber is reached on. Each has its own lane in the dispatcher.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChannelKind {
+    Telegram,
+    Whatsapp,
+}
+
+impl ChannelKind {
+    pub const ALL: [ChannelKind; 2] = [ChannelKind::Telegram, ChannelKind::Whatsapp];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChannelKind::Telegram => "telegram",
+            ChannelKind::Whatsapp => "whatsapp",
+        }
+    }
+}
+
+impl fmt::Display for ChannelKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ChannelKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "telegram" => Ok(ChannelKind::Telegram),
+            "whatsapp" => Ok(ChannelKind::Whatsapp),
+            other => Err(format!(
+                "unknown channel '{other}', expected telegram or whatsapp"
+            )),
+        }
+    }
+}
+
+/// How urgently a delivery is sent. Higher overtakes lower in every lane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Priority {
+    Low = 0,
+    Normal = 1,
+    Urgent = 2,
+    Alert = 3,
+}
+
+impl Priority {
+    pub fn as_i16(self) -> i16 {
+        self as i16
+    }
+
+    pub fn from_i16(v: i16) -> Option<Self> {
+        Some(match v {
+            0 => Priority::Low,
+            1 => Priority::Normal,
+            2 => Priority::Urgent,
+            3 => Priority::Alert,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Priority::Low => "low",
+            Priority::Normal => "normal",
+            Priority::Urgent => "urgent",
+            Priority::Alert => "alert",
+        }
+    }
+}
+
+impl fmt::Display for Priority {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Priority {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "alert" => Ok(Priority::Alert),
+            "urgent" => Ok(Priority::Urgent),
+            "normal" => Ok(Priority::Normal),
+            "low" => Ok(Priority::Low),
+            other => Err(format!(
+                "unknown priority '{other}', expected alert, urgent, normal or low"
+            )),
+        }
+    }
+}
+
+/// What a broadcast is: an ordinary announcement, or one of the three steps of an alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BroadcastKind {
+    Announcement,
+    Alert,
+    Update,
+    Allclear,
+}
+
+impl BroadcastKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BroadcastKind::Announcement => "announcement",
+            BroadcastKind::Alert => "alert",
+            BroadcastKind::Update => "update",
+            BroadcastKind::Allclear => "allclear",
+        }
+    }
+
+    /// Alerts, updates and all-clears always sound, whatever quiet hours say.
+    pub fn is_alert(self) -> bool {
+        !matches!(self, BroadcastKind::Announcement)
+    }
+}
+
+impl FromStr for BroadcastKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "announcement" => Ok(BroadcastKind::Announcement),
+            "alert" => Ok(BroadcastKind::Alert),
+            "update" => Ok(BroadcastKind::Update),
+            "allclear" => Ok(BroadcastKind::Allclear),
+            other => Err(format!(
+                "unknown kind '{other}', expected announcement, alert, update or allclear"
+            )),
+        }
+    }
+}
+
+/// A topic id: lower-case ASCII letters, digits, `-` and `_`, 1 to 32 characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Topic(String);
+
+impl Topic {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        let ok = !s.is_empty()
+            && s.len() <= 32
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        if ok {
+            Ok(Topic(s.to_string()))
+        } else {
+            Err(format!(
+                "invalid topic id '{s}': use 1-32 lower-case letters, digits, '-' or '_'"
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Topic {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Topic::parse(&s)
+    }
+}
+
+impl From<Topic> for String {
+    fn from(t: Topic) -> String {
+        t.0
+    }
+}
+
+impl fmt::Display for Topic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The text of a broadcast: not blank, at most [`BroadcastText::MAX_CHARS`] characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BroadcastText(String);
+
+impl BroadcastText {
+    /// Telegram allows 4096 characters per message; longer texts are split by the adapter, up to
+    /// this many in all.
+    pub const MAX_CHARS: usize = 16_384;
+
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let trimmed = s.trim();
+        if trimmed.is_empty() {
+            return Err("the text is empty".into());
+        }
+        let n = trimmed.chars().count();
+        if n > Self::MAX_CHARS {
+            return Err(format!(
+                "the text has {n} characters, at most {} are allowed",
+                Self::MAX_CHARS
+            ));
+        }
+        Ok(BroadcastText(trimmed.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Where a broadcast is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BroadcastStatus {
+    Draft,
+    Released,
+    Sending,
+    Done,
+    Cancelled,
+}
+
+impl BroadcastStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BroadcastStatus::Draft => "draft",
+            BroadcastStatus::Released => "released",
+            BroadcastStatus::Sending => "sending",
+            BroadcastStatus::Done => "done",
+            BroadcastStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl FromStr for BroadcastStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "draft" => BroadcastStatus::Draft,
+            "released" => BroadcastStatus::Released,
+            "sending" => BroadcastStatus::Sending,
+            "done" => BroadcastStatus::Done,
+            "cancelled" => BroadcastStatus::Cancelled,
+            other => return Err(format!("unknown broadcast status '{other}'")),
+        })
+    }
+}
+
+/// Where one delivery (one message to one subscriber) is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryStatus {
+    Pending,
+    Leased,
+    Sent,
+    Failed,
+    Gone,
+    Cancelled,
+}
+
+impl DeliveryStatus {
+    pub const ALL: [DeliveryStatus; 6] = [
+        DeliveryStatus::Pending,
+        DeliveryStatus::Leased,
+        DeliveryStatus::Sent,
+        DeliveryStatus::Failed,
+        DeliveryStatus::Gone,
+        DeliveryStatus::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Leased => "leased",
+            DeliveryStatus::Sent => "sent",
+            DeliveryStatus::Failed => "failed",
+            DeliveryStatus::Gone => "gone",
+            DeliveryStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl FromStr for DeliveryStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        DeliveryStatus::ALL
+            .into_iter()
+            .find(|d| d.as_str() == s)
+            .ok_or_else(|| format!("unknown delivery status '{s}'"))
+    }
+}
+
+/// Milliseconds since the Unix epoch: the one time unit in the database.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn priorities_order_alert_first() {
+        assert!(Priority::Alert > Priority::Urgent);
+        assert!(Priority::Urgent > Priority::Normal);
+        assert!(Priority::Normal > Priority::Low);
+        for p in [
+            Priority::Low,
+            Priority::Normal,
+            Priority::Urgent,
+            Priority::Alert,
+        ] {
+            assert_eq!(Priority::from_i16(p.as_i16()), Some(p));
+            assert_eq!(p.as_str().parse::<Priority>(), Ok(p));
+        }
+    }
+
+    #[test]
+    fn topics_reject_what_is_not_an_id() {
+        assert!(Topic::parse("news").is_ok());
+        assert!(Topic::parse("road-works_2").is_ok());
+        assert!(Topic::parse("").is_err());
+        assert!(Topic::parse("News").is_err());
+        assert!(Topic::parse("a b").is_err());
+        assert!(Topic::parse(&"x".repeat(33)).is_err());
+    }
+
+    #[test]
+    fn texts_must_not_be_blank_or_huge() {
+        assert!(BroadcastText::parse("  ").is_err());
+        assert_eq!(
+            BroadcastText::parse(" hi ").map(|t| t.0),
+            Ok("hi".to_string())
+        );
+        assert!(BroadcastText::parse(&"x".repeat(BroadcastText::MAX_CHARS + 1)).is_err());
+    }
+}

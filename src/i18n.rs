@@ -1,0 +1,125 @@
+//! Every text a person reads comes from `messages/{de,en}.ftl` (Project Fluent), compiled into
+//! the binary so that it runs from any directory.
+
+use std::collections::HashMap;
+
+use fluent_bundle::concurrent::FluentBundle;
+use fluent_bundle::{FluentArgs, FluentResource, FluentValue};
+use unic_langid::LanguageIdentifier;
+
+const SOURCES: [(&str, &str); 2] = [
+    ("de", include_str!("../messages/de.ftl")),
+    ("en", include_str!("../messages/en.ftl")),
+];
+
+/// The default language of citizens and staff.
+pub const DEFAULT_LANGUAGE: &str = "de";
+
+pub struct Texts {
+    bundles: HashMap<&'static str, FluentBundle<FluentResource>>,
+}
+
+impl Texts {
+    /// Loads the embedded message files; a syntax error in them is a bug caught by the tests.
+    pub fn load() -> Result<Texts, String> {
+        let mut bundles = HashMap::new();
+        for (lang, source) in SOURCES {
+            let resource = FluentResource::try_new(source.to_string())
+                .map_err(|(_, errs)| format!("messages/{lang}.ftl: {errs:?}"))?;
+            let id: LanguageIdentifier = lang.parse().map_err(|e| format!("{lang}: {e}"))?;
+            let mut bundle = FluentBundle::new_concurrent(vec![id]);
+            // Terminal and chat output: no Unicode isolation marks around arguments.
+            bundle.set_use_isolating(false);
+            bundle
+                .add_resource(resource)
+                .map_err(|errs| format!("messages/{lang}.ftl: {errs:?}"))?;
+            bundles.insert(lang, bundle);
+        }
+        Ok(Texts { bundles })
+    }
+
+    /// The languages there are texts for.
+    pub fn languages(&self) -> Vec<&'static str> {
+        let mut l: Vec<_> = self.bundles.keys().copied().collect();
+        l.sort();
+        l
+    }
+
+    /// The text `key` in `lang` (falling back to German), with `args` filled in. A missing key
+    /// shows as the key itself, so a gap is visible but never an error for the reader.
+    pub fn get(&self, lang: &str, key: &str, args: &[(&str, FluentValue<'_>)]) -> String {
+        let bundle = self
+            .bundles
+            .get(lang)
+            .or_else(|| self.bundles.get(DEFAULT_LANGUAGE));
+        let Some(bundle) = bundle else {
+            return key.to_string();
+        };
+        let Some(pattern) = bundle.get_message(key).and_then(|m| m.value()) else {
+            tracing::error!(key, lang, "missing text");
+            return key.to_string();
+        };
+        let mut fargs = FluentArgs::new();
+        for (k, v) in args {
+            fargs.set(*k, v.clone());
+        }
+        let mut errors = vec![];
+        let text = bundle.format_pattern(pattern, Some(&fargs), &mut errors);
+        if !errors.is_empty() {
+            tracing::error!(key, lang, ?errors, "text has unfilled arguments");
+        }
+        text.into_owned()
+    }
+
+    /// The language for the operator's terminal: German when `LANG` says so, else English.
+    pub fn terminal_language() -> &'static str {
+        match std::env::var("LANG") {
+            Ok(l) if l.starts_with("de") => "de",
+            _ => "en",
+        }
+    }
+}
+
+/// Message keys of one .ftl source, in order.
+pub fn keys_of(source: &str) -> Vec<String> {
+    source
+        .lines()
+        .filter(|l| !l.starts_with([' ', '#', '\t']) && !l.is_empty())
+        .filter_map(|l| l.split_once('=').map(|(k, _)| k.trim().to_string()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_exists_in_every_language() {
+        let de = keys_of(SOURCES[0].1);
+        let en = keys_of(SOURCES[1].1);
+        assert!(!de.is_empty());
+        let missing_in_en: Vec<_> = de.iter().filter(|k| !en.contains(k)).collect();
+        let missing_in_de: Vec<_> = en.iter().filter(|k| !de.contains(k)).collect();
+        assert!(
+            missing_in_en.is_empty(),
+            "missing in en.ftl: {missing_in_en:?}"
+        );
+        assert!(
+            missing_in_de.is_empty(),
+            "missing in de.ftl: {missing_in_de:?}"
+        );
+    }
+
+    #[test]
+    fn texts_fill_in_their_arguments() {
+        let texts = Texts::load().expect("valid .ftl files");
+        assert_eq!(texts.languages(), ["de", "en"]);
+        let s = texts.get("en", "cli-cancelled", &[("id", 7.into())]);
+        assert_eq!(
+            s,
+            "Broadcast #7 is cancelled; nothing more of it will be sent."
+        );
+        let s = texts.get("fr", "cli-cancelled", &[("id", 7.into())]);
+        assert!(s.starts_with("Meldung #7"), "{s}");
+    }
+}

@@ -1,0 +1,15 @@
+//! Amtsbote: a city's broadcast bot for news, traffic notices and emergency alerts over Telegram
+//! and WhatsApp, with a durable queue in which alerts overtake everything else.
+//! This file only wires the modules; see DESIGN.md for the picture.
+
+pub mod channels;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod domain;
+pub mod http;
+pub mod i18n;
+pub mod queue;
+pub mod service;
+pub mod simulator;
+pub mod store;

@@ -1,0 +1,186 @@
+//! The `amtsbote` command line: parses arguments and configuration, sets up logging and hands
+//! over to the library. Exit codes: 0 done, 1 failed, 2 bad configuration or usage.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use amtsbote::cli::{self, BroadcastRequest};
+use amtsbote::config::{Config, LogFormat};
+use amtsbote::demo::DemoOptions;
+use amtsbote::domain::{BroadcastKind, Priority};
+use amtsbote::i18n::Texts;
+
+#[derive(Parser)]
+#[command(
+    name = "amtsbote",
+    version,
+    about = "City news, traffic notices and emergency alerts over Telegram and WhatsApp"
+)]
+struct Cli {
+    /// Configuration file (TOML); default ./amtsbote.toml when it exists.
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the service: every configured channel, the queue and the HTTP side.
+    Run,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Preview a broadcast with its recipient count; send it with --yes.
+    Broadcast {
+        #[arg(long)]
+        topic: String,
+        #[arg(long)]
+        text: String,
+        /// alert, urgent, normal or low; default: the topic's priority.
+        #[arg(long, value_parser = parse_priority)]
+        priority: Option<Priority>,
+        /// announcement, alert, update or allclear.
+        #[arg(long, default_value = "announcement", value_parser = parse_kind)]
+        kind: BroadcastKind,
+        /// A retried command with the same key creates nothing new.
+        #[arg(long, value_name = "KEY")]
+        idempotency_key: Option<String>,
+        /// Send it (without, only the preview is shown).
+        #[arg(long)]
+        yes: bool,
+        /// Print {id, recipients} as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Cancel a broadcast: nothing not yet sent will be.
+    Cancel { id: i64 },
+    /// Progress per broadcast: deliveries per status and channel; lane pauses.
+    Stats {
+        id: Option<i64>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the whole path against simulated platforms on 127.0.0.1 and measure it.
+    Demo {
+        #[arg(long, default_value_t = 1000)]
+        subscribers: u64,
+        /// Messages per second on the Telegram lane (0 = unlimited); default AMTSBOTE_TELEGRAM_RATE.
+        #[arg(long)]
+        telegram_rate: Option<u32>,
+        /// Messages per second on the WhatsApp lane (0 = unlimited); default AMTSBOTE_WHATSAPP_RATE.
+        #[arg(long)]
+        whatsapp_rate: Option<u32>,
+        /// Database to use instead of a temporary SQLite file.
+        #[arg(long)]
+        database_url: Option<String>,
+        /// Print one JSON line with the measurements.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn parse_priority(s: &str) -> Result<Priority, String> {
+    s.parse()
+}
+
+fn parse_kind(s: &str) -> Result<BroadcastKind, String> {
+    s.parse()
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("amtsbote: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    // The demo prints its own progress; its logs would only bury it.
+    let quiet = matches!(cli.command, Command::Demo { .. });
+    init_logging(
+        config.log_format,
+        if quiet { "warn" } else { "info,sqlx=warn" },
+    );
+    let texts = match Texts::load() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("amtsbote: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("amtsbote: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Run => amtsbote::service::run(config).await,
+            Command::Migrate => cli::migrate(&config).await,
+            Command::Broadcast {
+                topic,
+                text,
+                priority,
+                kind,
+                idempotency_key,
+                yes,
+                json,
+            } => {
+                let req = BroadcastRequest {
+                    topic,
+                    text,
+                    priority,
+                    kind,
+                    idempotency_key,
+                    yes,
+                    json,
+                };
+                cli::broadcast(&config, req, &texts).await
+            }
+            Command::Cancel { id } => cli::cancel(&config, id, &texts).await,
+            Command::Stats { id, json } => cli::stats(&config, id, json, &texts).await,
+            Command::Demo {
+                subscribers,
+                telegram_rate,
+                whatsapp_rate,
+                database_url,
+                json,
+            } => {
+                let options = DemoOptions {
+                    subscribers,
+                    telegram_rate: telegram_rate.unwrap_or(config.telegram_lane.rate),
+                    whatsapp_rate: whatsapp_rate.unwrap_or(config.whatsapp_lane.rate),
+                    database_url,
+                };
+                cli::demo(&config, options, json, &texts).await
+            }
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "command failed");
+            eprintln!("amtsbote: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs go to stderr; `RUST_LOG` filters (default info; warn for the demo), `AMTSBOTE_LOG_FORMAT=json` for JSON lines.
+fn init_logging(format: LogFormat, default_filter: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}

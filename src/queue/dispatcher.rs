@@ -1,0 +1,321 @@
+//! A lane: claims small batches of one channel's deliveries in queue order, sends them through
+//! the rate limit with bounded concurrency, and writes every outcome back under its lease.
+//! Anything more urgent enqueued meanwhile makes the lane put back what it still holds and
+//! claim again, so an alert never waits behind more than one send slot.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::sync::{Semaphore, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use super::limiter::LaneLimiter;
+use super::{LanePause, LaneSettings, Wake};
+use crate::channels::{Channel, Outgoing, SendOutcome};
+use crate::domain::{ChannelKind, now_ms};
+use crate::store::{Ack, AckOutcome, ClaimedDelivery, Store};
+
+pub struct Lane {
+    channel: Arc<dyn Channel>,
+    store: Arc<dyn Store>,
+    settings: LaneSettings,
+    wake: Arc<Wake>,
+    pause: Arc<LanePause>,
+    instance: String,
+}
+
+static LEASE_SEQ: AtomicU64 = AtomicU64::new(0);
+
+impl Lane {
+    pub fn new(
+        channel: Arc<dyn Channel>,
+        store: Arc<dyn Store>,
+        settings: LaneSettings,
+        wake: Arc<Wake>,
+        pause: Arc<LanePause>,
+        instance: String,
+    ) -> Self {
+        Lane {
+            channel,
+            store,
+            settings,
+            wake,
+            pause,
+            instance,
+        }
+    }
+
+    fn kind(&self) -> ChannelKind {
+        self.channel.kind()
+    }
+
+    /// Runs until `shutdown`: then stops claiming, finishes the sends in flight, writes their
+    /// outcomes and puts back what it had claimed but not sent.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let kind = self.kind();
+        tracing::info!(lane = %kind, rate = self.settings.rate, "lane started");
+        let limiter = LaneLimiter::new(self.settings.rate);
+        let concurrency = self.settings.concurrency.max(1);
+        let slots = Arc::new(Semaphore::new(concurrency));
+        let (acks, ack_rx) = mpsc::channel::<Ack>(4096);
+        let writer = tokio::spawn(write_acks(self.store.clone(), ack_rx, kind));
+        let batch = self.settings.batch_size();
+        let mut failures = 0u32;
+
+        'claiming: while !shutdown.is_cancelled() {
+            if let Some(until) = self.pause.until_ms() {
+                let wait = Duration::from_millis((until - now_ms()).max(0) as u64);
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => continue,
+                    _ = shutdown.cancelled() => break,
+                }
+            }
+            self.wake.reset();
+            let lease = format!(
+                "{}:{kind}:{}",
+                self.instance,
+                LEASE_SEQ.fetch_add(1, Ordering::Relaxed)
+            );
+            let now = now_ms();
+            let lease_until = now + self.settings.lease.as_millis() as i64;
+            let claimed = match self
+                .store
+                .claim(kind, &lease, batch, now, lease_until)
+                .await
+            {
+                Ok(c) => {
+                    failures = 0;
+                    c
+                }
+                Err(e) => {
+                    failures += 1;
+                    let wait = Duration::from_millis(50 * 2u64.pow(failures.min(7)));
+                    tracing::warn!(lane = %kind, error = %e, retry_in_ms = wait.as_millis() as u64, "claim failed");
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => continue,
+                        _ = shutdown.cancelled() => break,
+                    }
+                }
+            };
+            if claimed.is_empty() {
+                let wait = match self.store.next_due(kind).await {
+                    Ok(Some(due)) => Duration::from_millis((due - now).max(1) as u64),
+                    _ => self.settings.idle_poll,
+                }
+                .min(self.settings.idle_poll);
+                tokio::select! {
+                    _ = self.wake.notified() => {}
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = shutdown.cancelled() => break,
+                }
+                continue;
+            }
+
+            let mut rest = claimed.into_iter();
+            while let Some(delivery) = rest.next() {
+                let interrupted = shutdown.is_cancelled()
+                    || self.wake.outranks(delivery.priority)
+                    || self.pause.until_ms().is_some();
+                let mut ready = !interrupted;
+                if ready && let Some(limiter) = &limiter {
+                    tokio::select! {
+                        _ = limiter.ready() => {}
+                        _ = shutdown.cancelled() => ready = false,
+                    }
+                }
+                let slot = if ready {
+                    tokio::select! {
+                        slot = slots.clone().acquire_owned() => slot.ok(),
+                        _ = shutdown.cancelled() => None,
+                    }
+                } else {
+                    None
+                };
+                let Some(slot) = slot else {
+                    put_back(&acks, &lease, std::iter::once(delivery).chain(rest)).await;
+                    continue 'claiming;
+                };
+                let send = Send {
+                    channel: self.channel.clone(),
+                    settings: self.settings.clone(),
+                    pause: self.pause.clone(),
+                    store: self.store.clone(),
+                    acks: acks.clone(),
+                    lease: lease.clone(),
+                };
+                tokio::spawn(async move {
+                    send.deliver(delivery).await;
+                    drop(slot);
+                });
+            }
+        }
+
+        // Every slot back means every send in flight has queued its outcome.
+        let _all = slots.acquire_many(concurrency as u32).await;
+        drop(acks);
+        if let Err(e) = writer.await {
+            tracing::error!(lane = %kind, error = %e, "acknowledgement writer ended abnormally");
+        }
+        tracing::info!(lane = %kind, "lane stopped");
+    }
+}
+
+async fn put_back(
+    acks: &mpsc::Sender<Ack>,
+    lease: &str,
+    deliveries: impl Iterator<Item = ClaimedDelivery>,
+) {
+    for d in deliveries {
+        let ack = Ack {
+            delivery_id: d.id,
+            lease: lease.to_string(),
+            outcome: AckOutcome::Release,
+        };
+        if acks.send(ack).await.is_err() {
+            // The writer is gone; the lease will expire and return the row to the queue.
+            return;
+        }
+    }
+}
+
+/// Everything one send task needs.
+struct Send {
+    channel: Arc<dyn Channel>,
+    settings: LaneSettings,
+    pause: Arc<LanePause>,
+    store: Arc<dyn Store>,
+    acks: mpsc::Sender<Ack>,
+    lease: String,
+}
+
+impl Send {
+    async fn deliver(self, d: ClaimedDelivery) {
+        let message = Outgoing {
+            address: d.address.clone(),
+            text: d.text.clone(),
+            kind: d.kind,
+            priority: d.priority,
+            silent: false,
+            language: d.language.clone(),
+        };
+        let kind = self.channel.kind();
+        let outcome =
+            match tokio::time::timeout(self.settings.send_timeout, self.channel.send(&message))
+                .await
+            {
+                Ok(outcome) => outcome,
+                Err(_) => SendOutcome::Transient(format!(
+                    "no answer within {} ms",
+                    self.settings.send_timeout.as_millis()
+                )),
+            };
+        if let SendOutcome::LaneThrottled { after, reason } = &outcome {
+            let until = now_ms() + after.as_millis() as i64;
+            if self.pause.extend(until) {
+                tracing::warn!(lane = %kind, pause_ms = after.as_millis() as u64, reason = %reason, "platform throttles the lane; pausing");
+                if let Err(e) = self.store.set_lane_pause(kind, until, reason).await {
+                    tracing::warn!(lane = %kind, error = %e, "could not record the lane pause");
+                }
+            }
+        }
+        let outcome = ack_outcome(&d, outcome, &self.settings);
+        if let AckOutcome::Failed { error, .. } = &outcome {
+            tracing::warn!(lane = %kind, delivery = d.id, broadcast = d.broadcast_id, error = %error, "delivery failed");
+        }
+        let ack = Ack {
+            delivery_id: d.id,
+            lease: self.lease,
+            outcome,
+        };
+        if self.acks.send(ack).await.is_err() {
+            tracing::error!(lane = %kind, delivery = d.id, "outcome not recorded: writer gone");
+        }
+    }
+}
+
+/// Turns what the platform said into what the queue records.
+pub fn ack_outcome(
+    d: &ClaimedDelivery,
+    outcome: SendOutcome,
+    settings: &LaneSettings,
+) -> AckOutcome {
+    let now = now_ms();
+    let retry_at = |after: Duration| now + after.as_millis() as i64;
+    match outcome {
+        SendOutcome::Sent { platform_id } => AckOutcome::Sent {
+            at: now,
+            platform_id,
+        },
+        // The platform refused everyone, not this message: no attempt is used up.
+        SendOutcome::LaneThrottled { after, reason } => AckOutcome::Retry {
+            due_at: retry_at(after),
+            attempts: d.attempts,
+            error: reason,
+        },
+        SendOutcome::RecipientThrottled { after, reason } => {
+            failed_or_retry(d.attempts + 1, retry_at(after), reason, settings)
+        }
+        SendOutcome::Transient(reason) => {
+            let attempts = d.attempts + 1;
+            failed_or_retry(
+                attempts,
+                retry_at(settings.retry.delay(attempts)),
+                reason,
+                settings,
+            )
+        }
+        SendOutcome::Permanent(error) => AckOutcome::Failed {
+            attempts: d.attempts + 1,
+            error,
+        },
+        SendOutcome::RecipientGone(error) => AckOutcome::Gone { error },
+    }
+}
+
+fn failed_or_retry(
+    attempts: i32,
+    due_at: i64,
+    error: String,
+    settings: &LaneSettings,
+) -> AckOutcome {
+    if attempts >= settings.retry.max_attempts {
+        AckOutcome::Failed {
+            attempts,
+            error: format!("gave up after {attempts} attempts: {error}"),
+        }
+    } else {
+        AckOutcome::Retry {
+            due_at,
+            attempts,
+            error,
+        }
+    }
+}
+
+/// Writes outcomes in batches: whatever has arrived while the last batch was written. A batch
+/// that cannot be written is retried until it is; the lane waits meanwhile (back-pressure).
+async fn write_acks(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Ack>, kind: ChannelKind) {
+    let mut batch = Vec::with_capacity(512);
+    while rx.recv_many(&mut batch, 512).await > 0 {
+        let mut failures = 0u32;
+        loop {
+            match store.acknowledge(&batch).await {
+                Ok(applied) => {
+                    let lost = batch.len() as u64 - applied;
+                    if lost > 0 {
+                        tracing::warn!(lane = %kind, deliveries = lost, "lease lost before the outcome was written; another claim owns them now");
+                    }
+                    break;
+                }
+                Err(e) => {
+                    failures += 1;
+                    let wait = Duration::from_millis(50 * 2u64.pow(failures.min(7)));
+                    tracing::warn!(lane = %kind, error = %e, outcomes = batch.len(), retry_in_ms = wait.as_millis() as u64, "could not write outcomes; retrying");
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+        batch.clear();
+    }
+}

@@ -1,0 +1,97 @@
+//! A lane's rate limit: a GCRA token bucket (`governor`) whose burst is about 1 % of the rate
+//! and whose steady rate leaves room for that burst, so that no one-second window sees more than
+//! the configured rate.
+
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultDirectRateLimiter, Quota};
+
+/// How much later than planned a message may arrive at the platform (client and network
+/// scheduling): the steady rate is lowered by this fraction so that bunching stays under the cap.
+const ARRIVAL_JITTER: f64 = 0.005;
+
+pub struct LaneLimiter {
+    limiter: DefaultDirectRateLimiter,
+    clock: DefaultClock,
+}
+
+impl LaneLimiter {
+    /// `None` for 0, which means unlimited.
+    pub fn new(rate_per_second: u32) -> Option<Self> {
+        Some(LaneLimiter {
+            limiter: DefaultDirectRateLimiter::direct(Self::quota_for(rate_per_second)?),
+            clock: DefaultClock::default(),
+        })
+    }
+
+    /// The bucket for a lane of `rate` messages per second; `None` for unlimited.
+    pub fn quota_for(rate: u32) -> Option<Quota> {
+        let rate = NonZeroU32::new(rate)?;
+        let burst = Self::burst_for(rate.get());
+        let steady = f64::from(rate.get() - burst + 1) / (1.0 + ARRIVAL_JITTER);
+        Quota::with_period(Duration::from_secs_f64(1.0 / steady))
+            .map(|q| q.allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN)))
+    }
+
+    /// About 1 % of the rate, at least one message.
+    pub fn burst_for(rate: u32) -> u32 {
+        (rate / 100).max(1)
+    }
+
+    /// Waits until the next message may go out.
+    pub async fn ready(&self) {
+        while let Err(not_until) = self.limiter.check() {
+            tokio::time::sleep(not_until.wait_time_from(self.clock.now())).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_is_unlimited_and_bursts_stay_small() {
+        assert!(LaneLimiter::new(0).is_none());
+        assert_eq!(LaneLimiter::burst_for(30), 1);
+        assert_eq!(LaneLimiter::burst_for(1000), 10);
+    }
+
+    #[test]
+    fn no_one_second_window_sees_more_than_the_rate() {
+        use governor::clock::FakeRelativeClock;
+        for rate in [30u32, 80, 1000] {
+            // Ask every 50 µs for ten seconds on a fake clock and count what the bucket lets through.
+            let clock = FakeRelativeClock::default();
+            let quota = LaneLimiter::quota_for(rate).expect("a limited lane");
+            let limiter = governor::RateLimiter::direct_with_clock(quota, clock.clone());
+            let step = Duration::from_micros(50);
+            let mut stamps = Vec::new();
+            for i in 0..200_000u32 {
+                if limiter.check().is_ok() {
+                    stamps.push(step * i);
+                }
+                clock.advance(step);
+            }
+            let mut max_in_window = 0;
+            let mut lo = 0;
+            for hi in 0..stamps.len() {
+                while stamps[hi] - stamps[lo] >= Duration::from_secs(1) {
+                    lo += 1;
+                }
+                max_in_window = max_in_window.max(hi - lo + 1);
+            }
+            let achieved = stamps.len() as f64 / 10.0;
+            assert!(
+                max_in_window <= rate as usize,
+                "rate {rate}: {max_in_window} in one second"
+            );
+            assert!(
+                achieved >= 0.96 * f64::from(rate),
+                "rate {rate}: only {achieved}/s"
+            );
+        }
+    }
+}

@@ -1,0 +1,310 @@
+//! The durable priority queue at work: fan-out writes deliveries, one lane per channel claims
+//! and sends them, housekeeping returns expired leases and closes finished broadcasts.
+//! `Engine::start` runs all of it for `amtsbote run` and for the demo alike.
+
+pub mod dispatcher;
+pub mod fanout;
+pub mod limiter;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI16, AtomicI64, Ordering};
+use std::time::Duration;
+
+use rand::Rng;
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::channels::Channel;
+use crate::domain::{ChannelKind, Priority, now_ms};
+use crate::store::Store;
+
+pub use dispatcher::Lane;
+
+/// How retries back off: exponentially from `initial` to `max`, with ± `jitter` spread.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    pub max_attempts: i32,
+    pub initial: Duration,
+    pub max: Duration,
+    pub factor: f64,
+    pub jitter: f64,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 10,
+            initial: Duration::from_secs(2),
+            max: Duration::from_secs(600),
+            factor: 2.0,
+            jitter: 0.2,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait before attempt number `attempt + 1`, given `attempt` failures so far (≥ 1).
+    pub fn delay(&self, attempt: i32) -> Duration {
+        let exp = self.factor.powi(attempt.saturating_sub(1).clamp(0, 30));
+        let base = (self.initial.as_secs_f64() * exp).min(self.max.as_secs_f64());
+        let spread = if self.jitter > 0.0 {
+            rand::rng().random_range(-self.jitter..=self.jitter)
+        } else {
+            0.0
+        };
+        Duration::from_secs_f64((base * (1.0 + spread)).max(0.0))
+    }
+}
+
+/// How one lane works.
+#[derive(Debug, Clone)]
+pub struct LaneSettings {
+    /// Messages per second; 0 = unlimited.
+    pub rate: u32,
+    pub concurrency: usize,
+    pub batch_max: u32,
+    pub send_timeout: Duration,
+    pub lease: Duration,
+    pub idle_poll: Duration,
+    pub retry: RetryPolicy,
+}
+
+impl LaneSettings {
+    /// About 100 ms of the lane's rate, so that an alert waits at most that long behind news.
+    pub fn batch_size(&self) -> u32 {
+        if self.rate == 0 {
+            self.batch_max
+        } else {
+            (self.rate / 10).clamp(1, self.batch_max)
+        }
+    }
+}
+
+impl Default for LaneSettings {
+    fn default() -> Self {
+        LaneSettings {
+            rate: 0,
+            concurrency: 64,
+            batch_max: 500,
+            send_timeout: Duration::from_secs(10),
+            lease: Duration::from_secs(60),
+            idle_poll: Duration::from_millis(500),
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// A lane's wake-up: a notification plus the highest priority enqueued since its last claim,
+/// which tells the lane whether to put back what it holds and claim again.
+#[derive(Debug)]
+pub struct Wake {
+    notify: Notify,
+    raised: AtomicI16,
+}
+
+impl Default for Wake {
+    fn default() -> Self {
+        Wake {
+            notify: Notify::new(),
+            raised: AtomicI16::new(-1),
+        }
+    }
+}
+
+impl Wake {
+    pub fn raise(&self, priority: Priority) {
+        self.raised.fetch_max(priority.as_i16(), Ordering::SeqCst);
+        self.notify.notify_one();
+    }
+
+    /// Called right before a claim: what was enqueued until now, the claim will see.
+    fn reset(&self) {
+        self.raised.store(-1, Ordering::SeqCst);
+    }
+
+    /// True when something more urgent than `priority` was enqueued since the last claim.
+    fn outranks(&self, priority: Priority) -> bool {
+        self.raised.load(Ordering::SeqCst) > priority.as_i16()
+    }
+
+    async fn notified(&self) {
+        self.notify.notified().await;
+    }
+}
+
+/// A lane pause the platform asked for ("retry after"), shared with stats and health.
+#[derive(Debug, Default)]
+pub struct LanePause {
+    until_ms: AtomicI64,
+}
+
+impl LanePause {
+    /// Pauses until `until_ms` unless a longer pause is already on.
+    pub fn extend(&self, until_ms: i64) -> bool {
+        self.until_ms.fetch_max(until_ms, Ordering::SeqCst) < until_ms
+    }
+
+    pub fn until_ms(&self) -> Option<i64> {
+        let until = self.until_ms.load(Ordering::SeqCst);
+        (until > now_ms()).then_some(until)
+    }
+}
+
+/// Wake-ups shared by everything that enqueues: fan-out raises the lanes, a release raises
+/// fan-out.
+#[derive(Debug, Default)]
+pub struct Signals {
+    lanes: HashMap<ChannelKind, Arc<Wake>>,
+    pauses: HashMap<ChannelKind, Arc<LanePause>>,
+    fan_out: Notify,
+}
+
+impl Signals {
+    pub fn new() -> Self {
+        Signals {
+            lanes: ChannelKind::ALL
+                .iter()
+                .map(|c| (*c, Arc::new(Wake::default())))
+                .collect(),
+            pauses: ChannelKind::ALL
+                .iter()
+                .map(|c| (*c, Arc::new(LanePause::default())))
+                .collect(),
+            fan_out: Notify::new(),
+        }
+    }
+
+    /// Deliveries of `priority` were enqueued: every lane looks at once.
+    pub fn enqueued(&self, priority: Priority) {
+        for wake in self.lanes.values() {
+            wake.raise(priority);
+        }
+    }
+
+    /// A broadcast was released: fan-out starts at once instead of at its next poll.
+    pub fn released(&self) {
+        self.fan_out.notify_one();
+    }
+
+    pub fn wake(&self, channel: ChannelKind) -> Arc<Wake> {
+        self.lanes.get(&channel).cloned().unwrap_or_default()
+    }
+
+    pub fn pause(&self, channel: ChannelKind) -> Arc<LanePause> {
+        self.pauses.get(&channel).cloned().unwrap_or_default()
+    }
+}
+
+/// How fan-out and housekeeping work.
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    pub instance: String,
+    pub fan_out_chunk: u32,
+    pub poll: Duration,
+    pub housekeeping: Duration,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        EngineSettings {
+            instance: format!("{}-{}", hostname(), std::process::id()),
+            fan_out_chunk: 10_000,
+            poll: Duration::from_millis(250),
+            housekeeping: Duration::from_millis(500),
+        }
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "amtsbote".into())
+}
+
+/// The running queue: fan-out, one lane per channel, housekeeping. Each task yields its name
+/// when it ends, so whoever waits on `tasks` can say which part stopped.
+pub struct Engine {
+    pub signals: Arc<Signals>,
+    pub tasks: JoinSet<String>,
+}
+
+impl Engine {
+    pub fn start(
+        store: Arc<dyn Store>,
+        lanes: Vec<(Arc<dyn Channel>, LaneSettings)>,
+        settings: EngineSettings,
+        shutdown: CancellationToken,
+    ) -> Engine {
+        let signals = Arc::new(Signals::new());
+        let mut tasks = JoinSet::new();
+        let fan_out = fanout::run(
+            store.clone(),
+            signals.clone(),
+            settings.clone(),
+            shutdown.clone(),
+        );
+        tasks.spawn(async move {
+            fan_out.await;
+            "fan-out".to_string()
+        });
+        let keeping = housekeeping(store.clone(), settings.housekeeping, shutdown.clone());
+        tasks.spawn(async move {
+            keeping.await;
+            "housekeeping".to_string()
+        });
+        for (channel, lane_settings) in lanes {
+            let kind = channel.kind();
+            let lane = Lane::new(
+                channel,
+                store.clone(),
+                lane_settings,
+                signals.wake(kind),
+                signals.pause(kind),
+                settings.instance.clone(),
+            );
+            let running = lane.run(shutdown.clone());
+            tasks.spawn(async move {
+                running.await;
+                format!("{kind} lane")
+            });
+        }
+        Engine { signals, tasks }
+    }
+
+    /// Waits for every task; call after cancelling the shutdown token.
+    pub async fn join(mut self) {
+        while let Some(ended) = self.tasks.join_next().await {
+            match ended {
+                Ok(name) => tracing::debug!(task = %name, "stopped"),
+                Err(e) => tracing::error!(error = %e, "a queue task ended abnormally"),
+            }
+        }
+    }
+}
+
+/// Returns expired leases to the queue and closes broadcasts with nothing left to send.
+async fn housekeeping(store: Arc<dyn Store>, every: Duration, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.cancelled() => return,
+        }
+        match store.reclaim_expired(now_ms()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(deliveries = n, "leases expired; returned to the queue"),
+            Err(e) => tracing::warn!(error = %e, "could not return expired leases; will retry"),
+        }
+        match store.finish_broadcasts().await {
+            Ok(done) => {
+                for id in done {
+                    tracing::info!(broadcast = id, "broadcast done");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not close finished broadcasts; will retry"),
+        }
+    }
+}

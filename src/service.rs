@@ -1,0 +1,176 @@
+//! `amtsbote run`: opens the store, starts every configured channel's lane, fan-out,
+//! housekeeping and the HTTP side, and stops them all in order on SIGTERM or Ctrl-C.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::Context;
+use secrecy::SecretString;
+use tokio_util::sync::CancellationToken;
+
+use crate::channels::telegram::TelegramChannel;
+use crate::channels::whatsapp::WhatsappChannel;
+use crate::channels::{Channel, http_client};
+use crate::config::Config;
+use crate::http;
+use crate::queue::{Engine, LaneSettings};
+use crate::store::{self, Store};
+
+/// Opens the configured store and brings its schema up to date.
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    let store = store::connect(&config.database_url)
+        .await
+        .context("opening the database (AMTSBOTE_DATABASE_URL)")?;
+    store.migrate().await.context("migrating the database")?;
+    Ok(store)
+}
+
+pub type LaneSpec = (Arc<dyn Channel>, LaneSettings);
+
+/// A Telegram lane sending through the Bot API at `api_url`.
+pub fn telegram_lane(
+    api_url: &str,
+    token: SecretString,
+    lane: LaneSettings,
+) -> anyhow::Result<LaneSpec> {
+    let client =
+        http_client(lane.send_timeout, lane.concurrency).context("building the HTTP client")?;
+    Ok((Arc::new(TelegramChannel::new(client, api_url, token)), lane))
+}
+
+/// A WhatsApp lane sending through the Graph API at `api_url`.
+pub fn whatsapp_lane(
+    api_url: &str,
+    phone_number_id: &str,
+    token: SecretString,
+    lane: LaneSettings,
+) -> anyhow::Result<LaneSpec> {
+    let client =
+        http_client(lane.send_timeout, lane.concurrency).context("building the HTTP client")?;
+    Ok((
+        Arc::new(WhatsappChannel::new(
+            client,
+            api_url,
+            phone_number_id,
+            token,
+        )),
+        lane,
+    ))
+}
+
+/// The lanes of the channels that are configured.
+pub fn configured_lanes(config: &Config) -> anyhow::Result<Vec<LaneSpec>> {
+    let mut lanes = Vec::new();
+    match &config.telegram {
+        Some(tg) => lanes.push(telegram_lane(
+            &tg.api_url,
+            tg.token.clone(),
+            config.telegram_lane.clone(),
+        )?),
+        None => tracing::info!("Telegram is off: AMTSBOTE_TELEGRAM_TOKEN is not set"),
+    }
+    match &config.whatsapp {
+        Some(wa) => lanes.push(whatsapp_lane(
+            &wa.api_url,
+            &wa.phone_number_id,
+            wa.access_token.clone(),
+            config.whatsapp_lane.clone(),
+        )?),
+        None => tracing::info!(
+            "WhatsApp is off: AMTSBOTE_WHATSAPP_PHONE_NUMBER_ID and AMTSBOTE_WHATSAPP_ACCESS_TOKEN are not both set"
+        ),
+    }
+    Ok(lanes)
+}
+
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let store = open_store(&config).await?;
+    // One instance per database (see README): leases left behind belong to an earlier life of
+    // this instance, so they go back to the queue at once instead of after they expire.
+    let released = store
+        .release_all_leases()
+        .await
+        .context("releasing old leases")?;
+    if released > 0 {
+        tracing::warn!(
+            deliveries = released,
+            "returned deliveries leased before the last stop to the queue"
+        );
+    }
+    let lanes = configured_lanes(&config)?;
+    if lanes.is_empty() {
+        tracing::warn!(
+            "no channel is configured: serving the HTTP side only; accepted broadcasts wait in the queue"
+        );
+    }
+
+    let shutdown = CancellationToken::new();
+    let mut engine = Engine::start(
+        store.clone(),
+        lanes,
+        config.engine.clone(),
+        shutdown.clone(),
+    );
+    let queue_running = Arc::new(AtomicBool::new(true));
+    let router = http::router(http::AppState {
+        store: store.clone(),
+        queue_running: queue_running.clone(),
+    });
+    let mut http_task = tokio::spawn(http::serve(config.http_listen, router, shutdown.clone()));
+
+    let outcome = tokio::select! {
+        signal = stop_signal() => {
+            tracing::info!(signal, "stopping: no new claims, finishing sends in flight");
+            Ok(())
+        }
+        served = &mut http_task => {
+            let err = match served {
+                Ok(Ok(())) => anyhow::anyhow!("the HTTP server stopped"),
+                Ok(Err(e)) => anyhow::Error::new(e).context(format!("HTTP server on {}", config.http_listen)),
+                Err(e) => anyhow::Error::new(e).context("HTTP server task"),
+            };
+            tracing::error!(error = format!("{err:#}"), "HTTP side stopped; shutting down");
+            Err(err)
+        }
+        Some(ended) = engine.tasks.join_next() => {
+            let which = match ended {
+                Ok(name) => name,
+                Err(e) => format!("a queue task ({e})"),
+            };
+            tracing::error!(task = %which, "queue task stopped unexpectedly; shutting down");
+            Err(anyhow::anyhow!("{which} stopped unexpectedly"))
+        }
+    };
+    queue_running.store(false, Ordering::SeqCst);
+    shutdown.cancel();
+    engine.join().await;
+    if !http_task.is_finished() {
+        let _ = http_task.await;
+    }
+    tracing::info!("stopped");
+    outcome
+}
+
+/// Resolves with the name of the first stop signal (SIGTERM or Ctrl-C).
+async fn stop_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = tokio::signal::ctrl_c() => "SIGINT",
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops the service");
+                let _ = tokio::signal::ctrl_c().await;
+                "SIGINT"
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "SIGINT"
+    }
+}

@@ -1,0 +1,374 @@
+//! Local stand-ins for the Telegram Bot API and the WhatsApp Cloud API: HTTP servers on
+//! 127.0.0.1 that take `sendMessage` and `/{phone-number-id}/messages` in the real wire format,
+//! answer like the platforms do (including their errors, on request), and record what arrived
+//! and when. The demo measures with them; the tests use them as fake platforms.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::domain::ChannelKind;
+
+/// A misbehaviour the simulator shows for the next requests of a channel.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fault {
+    /// 429 with `retry_after` (Telegram) or error 130429 (WhatsApp).
+    TooManyRequests { retry_after_secs: u64 },
+    /// 502 Bad Gateway with no JSON body.
+    ServerError,
+    /// No answer for this long, then 504.
+    Hang(Duration),
+}
+
+/// One message that arrived.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub channel: ChannelKind,
+    pub address: String,
+    /// Shared between all messages with the same text, so a large demo stays small.
+    pub text: Arc<str>,
+    pub silent: bool,
+    /// Since the simulator started.
+    pub at: Duration,
+}
+
+#[derive(Default)]
+struct Faults {
+    queued: HashMap<ChannelKind, VecDeque<Fault>>,
+    blocked: HashSet<(ChannelKind, String)>,
+}
+
+struct SimState {
+    started: Instant,
+    received: Mutex<Vec<Received>>,
+    faults: Mutex<Faults>,
+    /// Each distinct text once, with how often it arrived per channel.
+    texts: Mutex<HashMap<Arc<str>, [usize; 2]>>,
+    requests: AtomicU64,
+    /// Requests answered with a throttle, by channel, with the time they arrived (µs).
+    throttled_at: Mutex<Vec<(ChannelKind, Duration)>>,
+    next_id: AtomicI64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic elsewhere must not hide what was recorded.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A running pair of simulated platforms.
+#[derive(Clone)]
+pub struct Simulator {
+    state: Arc<SimState>,
+    /// The Bot API base, as `AMTSBOTE_TELEGRAM_API_URL` expects it.
+    pub telegram_url: String,
+    /// The Graph API base with version, as `AMTSBOTE_WHATSAPP_API_URL` expects it.
+    pub whatsapp_url: String,
+}
+
+impl Simulator {
+    /// Starts both simulated platforms on free ports of 127.0.0.1; they stop with `shutdown`.
+    pub async fn start(shutdown: CancellationToken) -> std::io::Result<Simulator> {
+        let state = Arc::new(SimState {
+            started: Instant::now(),
+            received: Mutex::new(Vec::with_capacity(4096)),
+            faults: Mutex::new(Faults::default()),
+            texts: Mutex::new(HashMap::new()),
+            requests: AtomicU64::new(0),
+            throttled_at: Mutex::new(Vec::new()),
+            next_id: AtomicI64::new(1),
+        });
+        let telegram = Router::new()
+            .route("/{bot}/sendMessage", post(telegram_send))
+            .with_state(state.clone());
+        let whatsapp = Router::new()
+            .route("/{version}/{phone}/messages", post(whatsapp_send))
+            .with_state(state.clone());
+        let tg = serve(telegram, shutdown.clone()).await?;
+        let wa = serve(whatsapp, shutdown).await?;
+        Ok(Simulator {
+            state,
+            telegram_url: format!("http://{tg}"),
+            whatsapp_url: format!("http://{wa}/v23.0"),
+        })
+    }
+
+    /// The next `times` requests to `channel` show `fault`.
+    pub fn inject(&self, channel: ChannelKind, fault: Fault, times: usize) {
+        let mut f = lock(&self.state.faults);
+        let q = f.queued.entry(channel).or_default();
+        q.extend(std::iter::repeat_n(fault, times));
+    }
+
+    /// From now on `address` has blocked the bot (Telegram 403) or is not on WhatsApp (131026).
+    pub fn block(&self, channel: ChannelKind, address: &str) {
+        lock(&self.state.faults)
+            .blocked
+            .insert((channel, address.to_string()));
+    }
+
+    /// Everything that arrived so far, in arrival order.
+    pub fn received(&self) -> Vec<Received> {
+        lock(&self.state.received).clone()
+    }
+
+    pub fn received_count(&self) -> usize {
+        lock(&self.state.received).len()
+    }
+
+    /// How many messages with exactly `text` arrived, per channel.
+    pub fn count_text(&self, text: &str) -> HashMap<ChannelKind, usize> {
+        let counts = lock(&self.state.texts)
+            .get(text)
+            .copied()
+            .unwrap_or_default();
+        ChannelKind::ALL
+            .iter()
+            .map(|c| (*c, counts[channel_slot(*c)]))
+            .collect()
+    }
+
+    /// Every request, accepted or not.
+    pub fn requests(&self) -> u64 {
+        self.state.requests.load(Ordering::Relaxed)
+    }
+
+    /// When throttle answers were given, per channel.
+    pub fn throttled_at(&self) -> Vec<(ChannelKind, Duration)> {
+        lock(&self.state.throttled_at).clone()
+    }
+
+    /// Time since the simulator started, on the clock `Received::at` uses.
+    pub fn elapsed(&self) -> Duration {
+        self.state.started.elapsed()
+    }
+}
+
+fn channel_slot(channel: ChannelKind) -> usize {
+    match channel {
+        ChannelKind::Telegram => 0,
+        ChannelKind::Whatsapp => 1,
+    }
+}
+
+async fn serve(
+    router: Router,
+    shutdown: CancellationToken,
+) -> std::io::Result<std::net::SocketAddr> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        let served = axum::serve(listener, router)
+            .with_graceful_shutdown(async move { shutdown.cancelled().await })
+            .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "simulated platform stopped");
+        }
+    });
+    Ok(addr)
+}
+
+impl SimState {
+    /// Decides how to answer: a queued fault, a blocked recipient, or success (recorded).
+    async fn answer(
+        &self,
+        channel: ChannelKind,
+        address: &str,
+        text: &str,
+        silent: bool,
+    ) -> Result<i64, Refusal> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let (fault, blocked) = {
+            let mut f = lock(&self.faults);
+            let fault = f.queued.get_mut(&channel).and_then(|q| q.pop_front());
+            (fault, f.blocked.contains(&(channel, address.to_string())))
+        };
+        match fault {
+            Some(Fault::TooManyRequests { retry_after_secs }) => {
+                lock(&self.throttled_at).push((channel, self.started.elapsed()));
+                return Err(Refusal::Throttled(retry_after_secs));
+            }
+            Some(Fault::ServerError) => return Err(Refusal::ServerError),
+            Some(Fault::Hang(d)) => {
+                tokio::time::sleep(d).await;
+                return Err(Refusal::Timeout);
+            }
+            None => {}
+        }
+        if blocked {
+            return Err(Refusal::Gone);
+        }
+        let text = {
+            let mut texts = lock(&self.texts);
+            let slot = channel_slot(channel);
+            let known = texts.get_key_value(text).map(|(t, _)| t.clone());
+            match known {
+                Some(t) => {
+                    if let Some(counts) = texts.get_mut(&t) {
+                        counts[slot] += 1;
+                    }
+                    t
+                }
+                None => {
+                    let t: Arc<str> = Arc::from(text);
+                    let mut counts = [0; 2];
+                    counts[slot] = 1;
+                    texts.insert(t.clone(), counts);
+                    t
+                }
+            }
+        };
+        let at = self.started.elapsed();
+        lock(&self.received).push(Received {
+            channel,
+            address: address.to_string(),
+            text,
+            silent,
+            at,
+        });
+        Ok(self.next_id.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+enum Refusal {
+    Throttled(u64),
+    ServerError,
+    Timeout,
+    Gone,
+}
+
+fn telegram_error(status: StatusCode, description: &str, parameters: Option<Value>) -> Response {
+    let mut body = json!({"ok": false, "error_code": status.as_u16(), "description": description});
+    if let Some(p) = parameters {
+        body["parameters"] = p;
+    }
+    (status, Json(body)).into_response()
+}
+
+async fn telegram_send(
+    State(state): State<Arc<SimState>>,
+    Path(bot): Path<String>,
+    body: Bytes,
+) -> Response {
+    if !bot.starts_with("bot") || bot.len() < 4 {
+        return telegram_error(StatusCode::NOT_FOUND, "Not Found", None);
+    }
+    let Ok(req) = serde_json::from_slice::<Value>(&body) else {
+        return telegram_error(
+            StatusCode::BAD_REQUEST,
+            "Bad Request: can't parse JSON",
+            None,
+        );
+    };
+    let chat_id = match &req["chat_id"] {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        _ => {
+            return telegram_error(
+                StatusCode::BAD_REQUEST,
+                "Bad Request: chat_id is empty",
+                None,
+            );
+        }
+    };
+    let Some(text) = req["text"].as_str().filter(|t| !t.is_empty()) else {
+        return telegram_error(
+            StatusCode::BAD_REQUEST,
+            "Bad Request: message text is empty",
+            None,
+        );
+    };
+    let silent = req["disable_notification"].as_bool().unwrap_or(false);
+    match state.answer(ChannelKind::Telegram, &chat_id, text, silent).await {
+        Ok(message_id) => Json(json!({
+            "ok": true,
+            "result": {
+                "message_id": message_id,
+                "from": {"id": 1, "is_bot": true, "first_name": "Amtsbote", "username": "amtsbote_bot"},
+                "chat": {"id": chat_id.parse::<i64>().unwrap_or_default(), "type": "private"},
+                "date": chrono::Utc::now().timestamp(),
+                "text": text,
+            }
+        }))
+        .into_response(),
+        Err(Refusal::Throttled(after)) => telegram_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            &format!("Too Many Requests: retry after {after}"),
+            Some(json!({"retry_after": after})),
+        ),
+        Err(Refusal::ServerError) => (StatusCode::BAD_GATEWAY, "<html>502 Bad Gateway</html>").into_response(),
+        Err(Refusal::Timeout) => (StatusCode::GATEWAY_TIMEOUT, "").into_response(),
+        Err(Refusal::Gone) => telegram_error(StatusCode::FORBIDDEN, "Forbidden: bot was blocked by the user", None),
+    }
+}
+
+fn graph_error(status: StatusCode, code: i64, message: &str) -> Response {
+    let body = json!({"error": {
+        "message": message, "type": "OAuthException", "code": code,
+        "error_data": {"messaging_product": "whatsapp", "details": message},
+        "fbtrace_id": "AmtsboteSimulator"
+    }});
+    (status, Json(body)).into_response()
+}
+
+async fn whatsapp_send(
+    State(state): State<Arc<SimState>>,
+    Path((_version, _phone)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let authorized = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("Bearer ") && v.len() > 7);
+    if !authorized {
+        return graph_error(StatusCode::UNAUTHORIZED, 190, "Invalid OAuth access token.");
+    }
+    let Ok(req) = serde_json::from_slice::<Value>(&body) else {
+        return graph_error(StatusCode::BAD_REQUEST, 100, "(#100) Invalid parameter");
+    };
+    let Some(to) = req["to"].as_str() else {
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            100,
+            "(#100) The parameter to is required.",
+        );
+    };
+    let text = match req["type"].as_str() {
+        Some("text") => req["text"]["body"].as_str().map(str::to_string),
+        Some("template") => req["template"]["components"][0]["parameters"][0]["text"]
+            .as_str()
+            .map(str::to_string),
+        Some("interactive") => req["interactive"]["body"]["text"]
+            .as_str()
+            .map(str::to_string),
+        _ => None,
+    };
+    let Some(text) = text.filter(|t| !t.is_empty()) else {
+        return graph_error(StatusCode::BAD_REQUEST, 100, "(#100) Invalid parameter");
+    };
+    match state.answer(ChannelKind::Whatsapp, to, &text, false).await {
+        Ok(n) => Json(json!({
+            "messaging_product": "whatsapp",
+            "contacts": [{"input": to, "wa_id": to}],
+            "messages": [{"id": format!("wamid.SIM{n:020}")}],
+        }))
+        .into_response(),
+        Err(Refusal::Throttled(_)) => {
+            graph_error(StatusCode::BAD_REQUEST, 130429, "(#130429) Rate limit hit")
+        }
+        Err(Refusal::ServerError) => (StatusCode::BAD_GATEWAY, "Bad Gateway").into_response(),
+        Err(Refusal::Timeout) => (StatusCode::GATEWAY_TIMEOUT, "").into_response(),
+        Err(Refusal::Gone) => graph_error(StatusCode::BAD_REQUEST, 131026, "Message undeliverable"),
+    }
+}

@@ -1,0 +1,363 @@
+//! The part of the `Store` contract that reads the same on both databases, written once and
+//! expanded for each store type. Each store supplies `pool`, `begin_write()` and the methods
+//! where the databases differ (connect, migrate, bulk writes) and the claim's two statements.
+
+/// Expands to the shared methods of `Store` for `$store` (over `sqlx::$db`), plus the
+/// store-specific methods passed in `{ ... }`.
+macro_rules! impl_store {
+    ($store:ty, $db:ty, { $($specific:tt)* }) => {
+        impl $store {
+            /// Applies one acknowledgement inside `tx`; 0 when the lease is no longer ours.
+            async fn apply_ack(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                ack: &$crate::store::Ack,
+            ) -> $crate::store::StoreResult<u64> {
+                use $crate::store::{sql, AckOutcome};
+                let id = ack.delivery_id;
+                let lease = ack.lease.as_str();
+                let done = match &ack.outcome {
+                    AckOutcome::Sent { at, platform_id } => sqlx::query(sql::ACK_SENT)
+                        .bind(id).bind(lease).bind(*at).bind(platform_id.as_deref())
+                        .execute(&mut **tx).await?.rows_affected(),
+                    AckOutcome::Retry { due_at, attempts, error } => sqlx::query(sql::ACK_RETRY)
+                        .bind(id).bind(lease).bind(*due_at).bind(*attempts).bind(error.as_str())
+                        .execute(&mut **tx).await?.rows_affected(),
+                    AckOutcome::Failed { attempts, error } => sqlx::query(sql::ACK_FAILED)
+                        .bind(id).bind(lease).bind(*attempts).bind(error.as_str())
+                        .execute(&mut **tx).await?.rows_affected(),
+                    AckOutcome::Release => sqlx::query(sql::ACK_RELEASE)
+                        .bind(id).bind(lease)
+                        .execute(&mut **tx).await?.rows_affected(),
+                    AckOutcome::Gone { error } => {
+                        let subscriber: Option<(i64,)> = sqlx::query_as(sql::ACK_GONE)
+                            .bind(id).bind(lease).bind(error.as_str())
+                            .fetch_optional(&mut **tx).await?;
+                        match subscriber {
+                            Some((subscriber_id,)) => {
+                                sqlx::query(sql::MARK_SUBSCRIBER_GONE).bind(subscriber_id)
+                                    .execute(&mut **tx).await?;
+                                sqlx::query(sql::CLOSE_DELIVERIES_OF_GONE).bind(subscriber_id)
+                                    .execute(&mut **tx).await?;
+                                1
+                            }
+                            None => 0,
+                        }
+                    }
+                };
+                Ok(done)
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::store::Store for $store {
+            async fn ping(&self) -> $crate::store::StoreResult<()> {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn recipient_count(
+                &self,
+                topic: &$crate::domain::Topic,
+            ) -> $crate::store::StoreResult<$crate::store::RecipientCount> {
+                let rows: Vec<(String, i64)> = sqlx::query_as($crate::store::sql::RECIPIENT_COUNT)
+                    .bind(topic.as_str())
+                    .fetch_all(&self.pool)
+                    .await?;
+                $crate::store::recipients_from_rows(rows)
+            }
+
+            async fn create_broadcast(
+                &self,
+                new: &$crate::store::NewBroadcast,
+            ) -> $crate::store::StoreResult<$crate::store::Created> {
+                use $crate::store::{sql, StoreError};
+                let now = $crate::domain::now_ms();
+                let hash = new.request_hash();
+                let status = if new.release { "released" } else { "draft" };
+                let inserted: Option<(i64,)> = sqlx::query_as(sql::INSERT_BROADCAST)
+                    .bind(new.topic.as_str())
+                    .bind(new.kind.as_str())
+                    .bind(i64::from(new.priority.as_i16()))
+                    .bind(new.text.as_str())
+                    .bind(status)
+                    .bind(new.idempotency_key.as_deref())
+                    .bind(hash.as_str())
+                    .bind(new.created_by.as_deref())
+                    .bind(now)
+                    .bind(new.release.then_some(now))
+                    .fetch_optional(&self.pool)
+                    .await?;
+                let (id, created) = match inserted {
+                    Some((id,)) => (id, true),
+                    None => {
+                        let key = new.idempotency_key.as_deref().unwrap_or_default();
+                        let (id, earlier): (i64, Option<String>) =
+                            sqlx::query_as(sql::BROADCAST_HASH_BY_KEY)
+                                .bind(key)
+                                .fetch_one(&self.pool)
+                                .await?;
+                        if earlier.as_deref() != Some(hash.as_str()) {
+                            return Err(StoreError::IdempotencyConflict);
+                        }
+                        (id, false)
+                    }
+                };
+                let broadcast = self.broadcast(id).await?.ok_or(StoreError::UnknownBroadcast(id))?;
+                Ok($crate::store::Created { broadcast, created })
+            }
+
+            async fn release_broadcast(
+                &self,
+                id: i64,
+            ) -> $crate::store::StoreResult<$crate::store::Broadcast> {
+                use $crate::domain::BroadcastStatus;
+                use $crate::store::{sql, StoreError};
+                sqlx::query(sql::RELEASE_BROADCAST)
+                    .bind(id)
+                    .bind($crate::domain::now_ms())
+                    .execute(&self.pool)
+                    .await?;
+                let b = self.broadcast(id).await?.ok_or(StoreError::UnknownBroadcast(id))?;
+                match b.status {
+                    BroadcastStatus::Released | BroadcastStatus::Sending | BroadcastStatus::Done => Ok(b),
+                    other => Err(StoreError::WrongStatus {
+                        id,
+                        status: other.as_str().to_string(),
+                        wanted: "only a draft can be released",
+                    }),
+                }
+            }
+
+            async fn broadcast(
+                &self,
+                id: i64,
+            ) -> $crate::store::StoreResult<Option<$crate::store::Broadcast>> {
+                let row: Option<$crate::store::BroadcastRow> =
+                    sqlx::query_as($crate::store::sql::BROADCAST_BY_ID)
+                        .bind(id)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                row.map($crate::store::broadcast_from_row).transpose()
+            }
+
+            async fn list_broadcasts(
+                &self,
+                limit: u32,
+            ) -> $crate::store::StoreResult<Vec<$crate::store::Broadcast>> {
+                let rows: Vec<$crate::store::BroadcastRow> =
+                    sqlx::query_as($crate::store::sql::BROADCASTS_RECENT)
+                        .bind(i64::from(limit))
+                        .fetch_all(&self.pool)
+                        .await?;
+                rows.into_iter().map($crate::store::broadcast_from_row).collect()
+            }
+
+            async fn cancel_broadcast(&self, id: i64) -> $crate::store::StoreResult<bool> {
+                use $crate::store::{sql, StoreError};
+                let mut tx = self.begin_write().await?;
+                let n = sqlx::query(sql::CANCEL_BROADCAST)
+                    .bind(id)
+                    .bind($crate::domain::now_ms())
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if n == 0 {
+                    tx.rollback().await?;
+                    return match self.broadcast(id).await? {
+                        Some(_) => Ok(false),
+                        None => Err(StoreError::UnknownBroadcast(id)),
+                    };
+                }
+                sqlx::query(sql::CANCEL_DELIVERIES).bind(id).execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn broadcast_stats(
+                &self,
+                id: i64,
+            ) -> $crate::store::StoreResult<$crate::store::BroadcastStats> {
+                let rows: Vec<(String, String, i64)> =
+                    sqlx::query_as($crate::store::sql::BROADCAST_STATS)
+                        .bind(id)
+                        .fetch_all(&self.pool)
+                        .await?;
+                $crate::store::stats_from_rows(rows)
+            }
+
+            async fn broadcasts_to_fan_out(
+                &self,
+            ) -> $crate::store::StoreResult<Vec<$crate::store::Broadcast>> {
+                let rows: Vec<$crate::store::BroadcastRow> =
+                    sqlx::query_as($crate::store::sql::BROADCASTS_TO_FAN_OUT)
+                        .fetch_all(&self.pool)
+                        .await?;
+                rows.into_iter().map($crate::store::broadcast_from_row).collect()
+            }
+
+            async fn fan_out_chunk(
+                &self,
+                id: i64,
+                chunk: u32,
+            ) -> $crate::store::StoreResult<$crate::store::FanOutStep> {
+                use $crate::store::{sql, FanOutStep, StoreError};
+                let now = $crate::domain::now_ms();
+                let mut tx = self.begin_write().await?;
+                let state: Option<(String, i64, String, i64)> = sqlx::query_as(sql::FAN_OUT_STATE)
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let Some((topic, priority, status, cursor)) = state else {
+                    return Err(StoreError::UnknownBroadcast(id));
+                };
+                if status != "released" {
+                    return Ok(FanOutStep { inserted: 0, done: true });
+                }
+                let (last, count): (Option<i64>, i64) = sqlx::query_as(sql::FAN_OUT_NEXT_CHUNK)
+                    .bind(topic.as_str())
+                    .bind(cursor)
+                    .bind(i64::from(chunk))
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let mut inserted = 0;
+                if let Some(last) = last {
+                    inserted = sqlx::query(sql::FAN_OUT_INSERT)
+                        .bind(id)
+                        .bind(priority)
+                        .bind(now)
+                        .bind(topic.as_str())
+                        .bind(cursor)
+                        .bind(last)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                    sqlx::query(sql::FAN_OUT_ADVANCE).bind(id).bind(last).execute(&mut *tx).await?;
+                }
+                let done = count < i64::from(chunk);
+                if done {
+                    sqlx::query(sql::FAN_OUT_COMPLETE).bind(id).bind(now).execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(FanOutStep { inserted, done })
+            }
+
+            async fn finish_broadcasts(&self) -> $crate::store::StoreResult<Vec<i64>> {
+                let rows: Vec<(i64,)> = sqlx::query_as($crate::store::sql::FINISH_BROADCASTS)
+                    .bind($crate::domain::now_ms())
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok(rows.into_iter().map(|(id,)| id).collect())
+            }
+
+            async fn acknowledge(
+                &self,
+                acks: &[$crate::store::Ack],
+            ) -> $crate::store::StoreResult<u64> {
+                if acks.is_empty() {
+                    return Ok(0);
+                }
+                let mut tx = self.begin_write().await?;
+                let applied = self.acknowledge_in(&mut tx, acks).await?;
+                tx.commit().await?;
+                Ok(applied)
+            }
+
+            async fn reclaim_expired(&self, now: i64) -> $crate::store::StoreResult<u64> {
+                Ok(sqlx::query($crate::store::sql::RECLAIM_EXPIRED)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected())
+            }
+
+            async fn release_all_leases(&self) -> $crate::store::StoreResult<u64> {
+                Ok(sqlx::query($crate::store::sql::RELEASE_ALL_LEASES)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected())
+            }
+
+            async fn next_due(
+                &self,
+                channel: $crate::domain::ChannelKind,
+            ) -> $crate::store::StoreResult<Option<i64>> {
+                let (due,): (Option<i64>,) = sqlx::query_as($crate::store::sql::NEXT_DUE)
+                    .bind(channel.as_str())
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(due)
+            }
+
+            async fn open_deliveries(&self) -> $crate::store::StoreResult<u64> {
+                let (n,): (i64,) = sqlx::query_as($crate::store::sql::OPEN_DELIVERIES)
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(n as u64)
+            }
+
+            async fn set_lane_pause(
+                &self,
+                channel: $crate::domain::ChannelKind,
+                until: i64,
+                reason: &str,
+            ) -> $crate::store::StoreResult<()> {
+                sqlx::query($crate::store::sql::SET_LANE_PAUSE)
+                    .bind(channel.as_str())
+                    .bind(until)
+                    .bind(reason)
+                    .bind($crate::domain::now_ms())
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn lane_states(
+                &self,
+            ) -> $crate::store::StoreResult<Vec<$crate::store::LaneState>> {
+                let rows: Vec<(String, Option<i64>, Option<i64>, Option<String>)> =
+                    sqlx::query_as($crate::store::sql::LANE_STATES)
+                        .fetch_all(&self.pool)
+                        .await?;
+                rows.into_iter().map($crate::store::lane_from_row).collect()
+            }
+
+            async fn claim(
+                &self,
+                channel: $crate::domain::ChannelKind,
+                lease: &str,
+                limit: u32,
+                now: i64,
+                lease_until: i64,
+            ) -> $crate::store::StoreResult<Vec<$crate::store::ClaimedDelivery>> {
+                let mut tx = self.begin_write().await?;
+                let ids: Vec<(i64,)> = sqlx::query_as(Self::CLAIM)
+                    .bind(lease)
+                    .bind(lease_until)
+                    .bind(channel.as_str())
+                    .bind(now)
+                    .bind(i64::from(limit))
+                    .fetch_all(&mut *tx)
+                    .await?;
+                if ids.is_empty() {
+                    tx.rollback().await?;
+                    return Ok(Vec::new());
+                }
+                let ids: Vec<i64> = ids.into_iter().map(|(id,)| id).collect();
+                let rows: Vec<$crate::store::ClaimRow> = sqlx::query_as(Self::CLAIMED)
+                    .bind(Self::id_list(ids))
+                    .fetch_all(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                let mut claimed = rows
+                    .into_iter()
+                    .map($crate::store::claimed_from_row)
+                    .collect::<$crate::store::StoreResult<Vec<_>>>()?;
+                $crate::store::sort_claimed(&mut claimed);
+                Ok(claimed)
+            }
+
+            $($specific)*
+        }
+    };
+}
+pub(crate) use impl_store;

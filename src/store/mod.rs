@@ -1,0 +1,404 @@
+//! The `Store` contract: everything Amtsbote keeps, behind one trait with a SQLite and a Postgres
+//! implementation. The delivery queue lives here too: the database is the queue, so a crash loses
+//! nothing that was accepted.
+
+mod common;
+mod postgres;
+mod sql;
+mod sqlite;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+use crate::domain::{
+    BroadcastKind, BroadcastStatus, BroadcastText, ChannelKind, DeliveryStatus, Priority, Topic,
+};
+
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
+
+/// Errors of the store. Database errors keep their cause; the others are for the caller to show.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("broadcast {0} does not exist")]
+    UnknownBroadcast(i64),
+    #[error("broadcast {id} is {status}, {wanted}")]
+    WrongStatus {
+        id: i64,
+        status: String,
+        wanted: &'static str,
+    },
+    #[error("the idempotency key was already used for a different request")]
+    IdempotencyConflict,
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Opens the store that `url` names: `sqlite:…` or `postgres://…`.
+pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PostgresStore::connect(url).await?))
+    } else {
+        Ok(Arc::new(SqliteStore::connect(url).await?))
+    }
+}
+
+/// A new broadcast as the press office or emergency staff composed it.
+#[derive(Debug, Clone)]
+pub struct NewBroadcast {
+    pub topic: Topic,
+    pub kind: BroadcastKind,
+    pub priority: Priority,
+    pub text: BroadcastText,
+    pub idempotency_key: Option<String>,
+    pub created_by: Option<String>,
+    /// `false` creates a draft that waits for [`Store::release_broadcast`].
+    pub release: bool,
+}
+
+impl NewBroadcast {
+    /// A fingerprint of what was asked, so a retried request with the same key can be told from
+    /// a different request that reuses the key.
+    pub fn request_hash(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        for part in [
+            self.topic.as_str(),
+            self.kind.as_str(),
+            self.priority.as_str(),
+            self.text.as_str(),
+            if self.release { "release" } else { "draft" },
+        ] {
+            h.update(part.as_bytes());
+            h.update([0u8]);
+        }
+        hex::encode(h.finalize())
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Broadcast {
+    pub id: i64,
+    pub topic: String,
+    pub kind: BroadcastKind,
+    pub priority: Priority,
+    pub text: String,
+    pub status: BroadcastStatus,
+    pub created_at: i64,
+    pub released_at: Option<i64>,
+    pub fanout_done_at: Option<i64>,
+    pub finished_at: Option<i64>,
+}
+
+/// What `create_broadcast` did: made a new one, or found the one made earlier with the same key.
+#[derive(Debug, Clone)]
+pub struct Created {
+    pub broadcast: Broadcast,
+    pub created: bool,
+}
+
+/// How many active subscribers a topic reaches, per channel.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RecipientCount {
+    pub telegram: u64,
+    pub whatsapp: u64,
+}
+
+impl RecipientCount {
+    pub fn total(&self) -> u64 {
+        self.telegram + self.whatsapp
+    }
+
+    pub fn add(&mut self, channel: ChannelKind, n: u64) {
+        match channel {
+            ChannelKind::Telegram => self.telegram += n,
+            ChannelKind::Whatsapp => self.whatsapp += n,
+        }
+    }
+}
+
+/// One step of a resumable fan-out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FanOutStep {
+    pub inserted: u64,
+    pub done: bool,
+}
+
+/// A delivery a lane has leased: everything needed to send it.
+#[derive(Debug, Clone)]
+pub struct ClaimedDelivery {
+    pub id: i64,
+    pub broadcast_id: i64,
+    pub subscriber_id: i64,
+    pub priority: Priority,
+    pub kind: BroadcastKind,
+    pub attempts: i32,
+    pub address: String,
+    pub language: String,
+    pub text: String,
+}
+
+/// What became of a leased delivery. Each is applied only while the lease is still ours.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AckOutcome {
+    Sent {
+        at: i64,
+        platform_id: Option<String>,
+    },
+    /// Back to the queue at `due_at`; `attempts` is the new attempt count.
+    Retry {
+        due_at: i64,
+        attempts: i32,
+        error: String,
+    },
+    Failed {
+        attempts: i32,
+        error: String,
+    },
+    /// The recipient is gone (blocked the bot, deleted the account): the subscriber is marked
+    /// and every delivery still open for them is closed.
+    Gone {
+        error: String,
+    },
+    /// Not sent, not tried: back to the queue as it was (shutdown, preemption).
+    Release,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ack {
+    pub delivery_id: i64,
+    pub lease: String,
+    pub outcome: AckOutcome,
+}
+
+/// Per-broadcast progress: counts per channel and status.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct BroadcastStats {
+    pub counts: BTreeMap<ChannelKind, BTreeMap<DeliveryStatus, u64>>,
+}
+
+impl BroadcastStats {
+    pub fn count(&self, channel: ChannelKind, status: DeliveryStatus) -> u64 {
+        self.counts
+            .get(&channel)
+            .and_then(|m| m.get(&status))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    pub fn total(&self, status: DeliveryStatus) -> u64 {
+        ChannelKind::ALL
+            .iter()
+            .map(|c| self.count(*c, status))
+            .sum()
+    }
+}
+
+/// A lane's last pause as the platform asked for it.
+#[derive(Debug, Clone, Serialize)]
+pub struct LaneState {
+    pub channel: ChannelKind,
+    pub paused_until: Option<i64>,
+    pub pause_reason: Option<String>,
+    pub updated_at: i64,
+}
+
+/// A subscriber to seed in bulk (the demo, tests, imports).
+#[derive(Debug, Clone)]
+pub struct NewSubscriber {
+    pub channel: ChannelKind,
+    pub address: String,
+    pub language: String,
+    pub topics: Vec<Topic>,
+}
+
+/// The contract both stores fulfil; `tests/store_contract.rs` runs one suite against both.
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Applies the migrations that are not yet applied.
+    async fn migrate(&self) -> StoreResult<()>;
+    /// A cheap round trip, for readiness.
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// Adds subscribers with their topics; existing (channel, address) pairs are left as they are.
+    /// Returns how many were new.
+    async fn add_subscribers(&self, subscribers: &[NewSubscriber]) -> StoreResult<u64>;
+    async fn recipient_count(&self, topic: &Topic) -> StoreResult<RecipientCount>;
+
+    /// Creates a broadcast, or returns the one created earlier with the same idempotency key.
+    async fn create_broadcast(&self, new: &NewBroadcast) -> StoreResult<Created>;
+    /// draft → released; a no-op on a broadcast already released.
+    async fn release_broadcast(&self, id: i64) -> StoreResult<Broadcast>;
+    async fn broadcast(&self, id: i64) -> StoreResult<Option<Broadcast>>;
+    async fn list_broadcasts(&self, limit: u32) -> StoreResult<Vec<Broadcast>>;
+    /// Cancels a broadcast and every delivery not yet sent. False when it had already ended.
+    async fn cancel_broadcast(&self, id: i64) -> StoreResult<bool>;
+    async fn broadcast_stats(&self, id: i64) -> StoreResult<BroadcastStats>;
+
+    /// The released broadcasts whose fan-out is not complete, highest priority first.
+    async fn broadcasts_to_fan_out(&self) -> StoreResult<Vec<Broadcast>>;
+    /// Writes the next chunk of deliveries for a released broadcast in one transaction and moves
+    /// its cursor. Running it twice never writes a delivery twice.
+    async fn fan_out_chunk(&self, id: i64, chunk: u32) -> StoreResult<FanOutStep>;
+    /// sending → done for every broadcast with no open delivery left. Returns their ids.
+    async fn finish_broadcasts(&self) -> StoreResult<Vec<i64>>;
+
+    /// Leases up to `limit` due deliveries of one channel, highest priority first.
+    async fn claim(
+        &self,
+        channel: ChannelKind,
+        lease: &str,
+        limit: u32,
+        now: i64,
+        lease_until: i64,
+    ) -> StoreResult<Vec<ClaimedDelivery>>;
+    /// Applies outcomes; each only while its lease is still held. Returns how many applied.
+    async fn acknowledge(&self, acks: &[Ack]) -> StoreResult<u64>;
+    /// Returns leases that ran out to the queue.
+    async fn reclaim_expired(&self, now: i64) -> StoreResult<u64>;
+    /// Returns every lease to the queue: at start, when this is the only instance.
+    async fn release_all_leases(&self) -> StoreResult<u64>;
+    /// When the earliest pending delivery of a channel falls due.
+    async fn next_due(&self, channel: ChannelKind) -> StoreResult<Option<i64>>;
+    /// Open deliveries (pending or leased) of all broadcasts.
+    async fn open_deliveries(&self) -> StoreResult<u64>;
+
+    async fn set_lane_pause(
+        &self,
+        channel: ChannelKind,
+        until: i64,
+        reason: &str,
+    ) -> StoreResult<()>;
+    async fn lane_states(&self) -> StoreResult<Vec<LaneState>>;
+}
+
+/// The columns every broadcast query reads, in the order of [`BroadcastRow`].
+macro_rules! broadcast_columns {
+    () => {
+        "id, topic, kind, priority, text, status, created_at, released_at, fanout_done_at, finished_at"
+    };
+}
+pub(crate) use broadcast_columns;
+
+pub(crate) type BroadcastRow = (
+    i64,
+    String,
+    String,
+    i64,
+    String,
+    String,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+);
+
+pub(crate) fn broadcast_from_row(r: BroadcastRow) -> StoreResult<Broadcast> {
+    let (
+        id,
+        topic,
+        kind,
+        priority,
+        text,
+        status,
+        created_at,
+        released_at,
+        fanout_done_at,
+        finished_at,
+    ) = r;
+    Ok(Broadcast {
+        id,
+        topic,
+        kind: kind.parse().map_err(StoreError::Corrupt)?,
+        priority: priority_from_db(priority)?,
+        text,
+        status: status.parse().map_err(StoreError::Corrupt)?,
+        created_at,
+        released_at,
+        fanout_done_at,
+        finished_at,
+    })
+}
+
+/// The columns a claim reads, in the order of [`ClaimRow`]; `d`, `s`, `b` are the aliases of
+/// deliveries, subscribers and broadcasts.
+macro_rules! claim_columns {
+    () => {
+        "d.id, d.broadcast_id, d.subscriber_id, d.priority, b.kind, d.attempts, s.address, s.language, b.text"
+    };
+}
+pub(crate) use claim_columns;
+
+pub(crate) type ClaimRow = (i64, i64, i64, i64, String, i32, String, String, String);
+
+pub(crate) fn claimed_from_row(r: ClaimRow) -> StoreResult<ClaimedDelivery> {
+    let (id, broadcast_id, subscriber_id, priority, kind, attempts, address, language, text) = r;
+    Ok(ClaimedDelivery {
+        id,
+        broadcast_id,
+        subscriber_id,
+        priority: priority_from_db(priority)?,
+        kind: kind.parse().map_err(StoreError::Corrupt)?,
+        attempts,
+        address,
+        language,
+        text,
+    })
+}
+
+/// Claims come back in whatever order the database returned them; lanes send in queue order.
+pub(crate) fn sort_claimed(rows: &mut [ClaimedDelivery]) {
+    rows.sort_by_key(|d| (std::cmp::Reverse(d.priority), d.id));
+}
+
+fn priority_from_db(v: i64) -> StoreResult<Priority> {
+    i16::try_from(v)
+        .ok()
+        .and_then(Priority::from_i16)
+        .ok_or_else(|| StoreError::Corrupt(format!("priority {v}")))
+}
+
+pub(crate) fn stats_from_rows(rows: Vec<(String, String, i64)>) -> StoreResult<BroadcastStats> {
+    let mut stats = BroadcastStats::default();
+    for (channel, status, n) in rows {
+        let channel: ChannelKind = channel.parse().map_err(StoreError::Corrupt)?;
+        let status: DeliveryStatus = status.parse().map_err(StoreError::Corrupt)?;
+        *stats
+            .counts
+            .entry(channel)
+            .or_default()
+            .entry(status)
+            .or_default() += n as u64;
+    }
+    Ok(stats)
+}
+
+pub(crate) fn recipients_from_rows(rows: Vec<(String, i64)>) -> StoreResult<RecipientCount> {
+    let mut count = RecipientCount::default();
+    for (channel, n) in rows {
+        let channel: ChannelKind = channel.parse().map_err(StoreError::Corrupt)?;
+        count.add(channel, n as u64);
+    }
+    Ok(count)
+}
+
+pub(crate) fn lane_from_row(
+    r: (String, Option<i64>, Option<i64>, Option<String>),
+) -> StoreResult<LaneState> {
+    let (channel, paused_until, updated_at, pause_reason) = r;
+    Ok(LaneState {
+        channel: channel.parse().map_err(StoreError::Corrupt)?,
+        paused_until,
+        pause_reason,
+        updated_at: updated_at.unwrap_or(0),
+    })
+}

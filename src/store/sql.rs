@@ -1,0 +1,121 @@
+//! SQL both stores run as written: SQLite understands Postgres' `$n` placeholders, `ON CONFLICT`
+//! and `RETURNING`, so only the statements that differ live in the store modules.
+
+use super::broadcast_columns;
+
+pub const BROADCAST_BY_ID: &str = concat!(
+    "SELECT ",
+    broadcast_columns!(),
+    " FROM broadcasts WHERE id = $1"
+);
+pub const BROADCASTS_RECENT: &str = concat!(
+    "SELECT ",
+    broadcast_columns!(),
+    " FROM broadcasts ORDER BY id DESC LIMIT $1"
+);
+pub const BROADCASTS_TO_FAN_OUT: &str = concat!(
+    "SELECT ",
+    broadcast_columns!(),
+    " FROM broadcasts WHERE status = 'released' ORDER BY priority DESC, id"
+);
+pub const BROADCAST_HASH_BY_KEY: &str =
+    "SELECT id, request_hash FROM broadcasts WHERE idempotency_key = $1";
+pub const INSERT_BROADCAST: &str = "INSERT INTO broadcasts \
+    (topic, kind, priority, text, status, idempotency_key, request_hash, created_by, created_at, released_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+    ON CONFLICT (idempotency_key) DO NOTHING RETURNING id";
+pub const RELEASE_BROADCAST: &str = "UPDATE broadcasts SET status = 'released', released_at = $2 WHERE id = $1 AND status = 'draft'";
+pub const CANCEL_BROADCAST: &str = "UPDATE broadcasts SET status = 'cancelled', cancelled_at = $2 \
+    WHERE id = $1 AND status IN ('draft', 'released', 'sending')";
+pub const CANCEL_DELIVERIES: &str = "UPDATE deliveries SET status = 'cancelled', last_error = 'broadcast cancelled' \
+    WHERE broadcast_id = $1 AND status IN ('pending', 'leased')";
+pub const BROADCAST_STATS: &str = "SELECT channel, status, COUNT(*) FROM deliveries \
+    WHERE broadcast_id = $1 GROUP BY channel, status";
+pub const RECIPIENT_COUNT: &str = "SELECT s.channel, COUNT(*) FROM subscriptions t \
+    JOIN subscribers s ON s.id = t.subscriber_id \
+    WHERE t.topic = $1 AND s.status = 'active' GROUP BY s.channel";
+
+pub const FAN_OUT_STATE: &str =
+    "SELECT topic, priority, status, fanout_cursor FROM broadcasts WHERE id = $1";
+pub const FAN_OUT_NEXT_CHUNK: &str = "SELECT MAX(subscriber_id), COUNT(*) FROM \
+    (SELECT subscriber_id FROM subscriptions WHERE topic = $1 AND subscriber_id > $2 \
+     ORDER BY subscriber_id LIMIT $3) AS chunk";
+pub const FAN_OUT_INSERT: &str = "INSERT INTO deliveries \
+    (broadcast_id, subscriber_id, channel, priority, status, due_at) \
+    SELECT $1, s.id, s.channel, $2, 'pending', $3 FROM subscriptions t \
+    JOIN subscribers s ON s.id = t.subscriber_id \
+    WHERE t.topic = $4 AND t.subscriber_id > $5 AND t.subscriber_id <= $6 AND s.status = 'active' \
+    ON CONFLICT (broadcast_id, subscriber_id) DO NOTHING";
+pub const FAN_OUT_ADVANCE: &str =
+    "UPDATE broadcasts SET fanout_cursor = $2 WHERE id = $1 AND fanout_cursor < $2";
+pub const FAN_OUT_COMPLETE: &str = "UPDATE broadcasts SET status = 'sending', fanout_done_at = $2 \
+    WHERE id = $1 AND status = 'released'";
+pub const FINISH_BROADCASTS: &str = "UPDATE broadcasts SET status = 'done', finished_at = $1 \
+    WHERE status = 'sending' AND NOT EXISTS (SELECT 1 FROM deliveries d \
+    WHERE d.broadcast_id = broadcasts.id AND d.status IN ('pending', 'leased')) RETURNING id";
+
+/// The claim's inner select; Postgres appends `FOR UPDATE SKIP LOCKED`.
+macro_rules! claim_update {
+    ($lock:literal) => {
+        concat!(
+            "UPDATE deliveries SET status = 'leased', leased_by = $1, lease_until = $2 \
+             WHERE id IN (SELECT id FROM deliveries \
+             WHERE channel = $3 AND status = 'pending' AND due_at <= $4 \
+             ORDER BY priority DESC, due_at, id LIMIT $5 ",
+            $lock,
+            ") RETURNING id"
+        )
+    };
+}
+pub(crate) use claim_update;
+
+/// Reads what was just claimed; the store appends how it names the list of ids.
+macro_rules! claimed_rows {
+    ($ids:literal) => {
+        concat!(
+            "SELECT ",
+            $crate::store::claim_columns!(),
+            " FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id \
+             JOIN broadcasts b ON b.id = d.broadcast_id WHERE d.id ",
+            $ids
+        )
+    };
+}
+pub(crate) use claimed_rows;
+
+pub const ACK_SENT: &str = "UPDATE deliveries SET status = 'sent', sent_at = $3, platform_id = $4, \
+    lease_until = NULL, last_error = NULL \
+    WHERE id = $1 AND leased_by = $2 AND status IN ('leased', 'cancelled')";
+pub const ACK_RETRY: &str = "UPDATE deliveries SET status = 'pending', due_at = $3, attempts = $4, \
+    last_error = $5, leased_by = NULL, lease_until = NULL \
+    WHERE id = $1 AND leased_by = $2 AND status = 'leased'";
+pub const ACK_FAILED: &str = "UPDATE deliveries SET status = 'failed', attempts = $3, last_error = $4, \
+    lease_until = NULL WHERE id = $1 AND leased_by = $2 AND status = 'leased'";
+pub const ACK_RELEASE: &str = "UPDATE deliveries SET status = 'pending', leased_by = NULL, lease_until = NULL \
+    WHERE id = $1 AND leased_by = $2 AND status = 'leased'";
+pub const ACK_GONE: &str = "UPDATE deliveries SET status = 'gone', last_error = $3, lease_until = NULL \
+    WHERE id = $1 AND leased_by = $2 AND status IN ('leased', 'cancelled') RETURNING subscriber_id";
+pub const MARK_SUBSCRIBER_GONE: &str = "UPDATE subscribers SET status = 'gone' WHERE id = $1";
+pub const CLOSE_DELIVERIES_OF_GONE: &str = "UPDATE deliveries SET status = 'gone', \
+    last_error = 'recipient gone' WHERE subscriber_id = $1 AND status = 'pending'";
+
+pub const RECLAIM_EXPIRED: &str = "UPDATE deliveries SET status = 'pending', leased_by = NULL, \
+    lease_until = NULL WHERE status = 'leased' AND lease_until < $1";
+pub const RELEASE_ALL_LEASES: &str = "UPDATE deliveries SET status = 'pending', leased_by = NULL, \
+    lease_until = NULL WHERE status = 'leased'";
+pub const NEXT_DUE: &str =
+    "SELECT MIN(due_at) FROM deliveries WHERE channel = $1 AND status = 'pending'";
+pub const OPEN_DELIVERIES: &str =
+    "SELECT COUNT(*) FROM deliveries WHERE status IN ('pending', 'leased')";
+
+pub const SET_LANE_PAUSE: &str = "INSERT INTO lanes (channel, paused_until, pause_reason, updated_at) \
+    VALUES ($1, $2, $3, $4) ON CONFLICT (channel) DO UPDATE SET \
+    paused_until = excluded.paused_until, pause_reason = excluded.pause_reason, \
+    updated_at = excluded.updated_at";
+pub const LANE_STATES: &str =
+    "SELECT channel, paused_until, updated_at, pause_reason FROM lanes ORDER BY channel";
+
+pub const INSERT_SUBSCRIBER: &str = "INSERT INTO subscribers (channel, address, language, status, created_at) \
+    VALUES ($1, $2, $3, 'active', $4) ON CONFLICT (channel, address) DO NOTHING RETURNING id";
+pub const INSERT_SUBSCRIPTION: &str =
+    "INSERT INTO subscriptions (topic, subscriber_id) VALUES ($1, $2) ON CONFLICT DO NOTHING";
