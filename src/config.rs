@@ -235,7 +235,7 @@ impl Config {
         let engine = EngineSettings {
             fan_out_chunk: s
                 .get::<u32>("queue", "fanout_chunk", "a whole number of deliveries ≥ 1")?
-                .unwrap_or(10_000)
+                .unwrap_or(EngineSettings::default().fan_out_chunk)
                 .max(1),
             ..EngineSettings::default()
         };

@@ -64,7 +64,7 @@ pub async fn run(
 ) -> anyhow::Result<DemoReport> {
     let started = Instant::now();
     let shutdown = CancellationToken::new();
-    let sim = Simulator::start(shutdown.clone())
+    let sim = Simulator::start_expecting(shutdown.clone(), (options.subscribers * 2) as usize)
         .await
         .context("starting the simulated platforms")?;
 
@@ -205,7 +205,7 @@ pub async fn run(
     shutdown.cancel();
     engine.join().await;
 
-    let received = sim.received();
+    let received = sim.take_received();
     let measure = Measure::new(&received);
     let (news_delivered, news_dupes) = measure.distinct(&news_text);
     let (alert_delivered, alert_dupes) = measure.distinct(&alert_text);
@@ -285,7 +285,19 @@ fn round(v: f64, digits: i32) -> f64 {
 
 /// The demo's subscribers: even numbers on Telegram, odd on WhatsApp, all on `topics`.
 async fn seed(store: &dyn Store, n: u64, topics: &[Topic]) -> anyhow::Result<()> {
-    let subscribers: Vec<NewSubscriber> = (0..n)
+    // In slices, so that a large demo never holds every subscriber in memory at once.
+    for start in (0..n).step_by(10_000) {
+        seed_slice(store, start..(start + 10_000).min(n), topics).await?;
+    }
+    Ok(())
+}
+
+async fn seed_slice(
+    store: &dyn Store,
+    range: std::ops::Range<u64>,
+    topics: &[Topic],
+) -> anyhow::Result<()> {
+    let subscribers: Vec<NewSubscriber> = range
         .map(|i| {
             let (channel, address) = if i % 2 == 0 {
                 (ChannelKind::Telegram, format!("{}", 100_000_000 + i))
@@ -364,7 +376,7 @@ impl<'a> Measure<'a> {
     fn distinct(&self, text: &str) -> (u64, u64) {
         let mut per: HashMap<(ChannelKind, &str), u64> = HashMap::new();
         for r in self.received.iter().filter(|r| &*r.text == text) {
-            *per.entry((r.channel, r.address.as_str())).or_default() += 1;
+            *per.entry((r.channel, &*r.address)).or_default() += 1;
         }
         let dupes = per.values().map(|n| n - 1).sum();
         (per.len() as u64, dupes)

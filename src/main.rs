@@ -81,6 +81,11 @@ enum Command {
     },
 }
 
+// mimalloc keeps peak memory flat under many sending threads, where glibc's per-thread arenas
+// fragment (the 100k demo peaked about 30 MiB higher with them) and is no slower.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn parse_priority(s: &str) -> Result<Priority, String> {
     s.parse()
 }
@@ -89,7 +94,14 @@ fn parse_kind(s: &str) -> Result<BroadcastKind, String> {
     s.parse()
 }
 
+/// mimalloc's `mi_option_purge_delay` (15 in its `mi_option_e`; the -sys crate names no constant).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
 fn main() -> ExitCode {
+    // Give freed memory back to the system at once instead of after 10 ms: a long-running service
+    // should hold what it uses, not what it used at its peak.
+    // SAFETY: sets a plain integer option; mimalloc allows this at any time.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
     let cli = Cli::parse();
     let config = match Config::load(cli.config.as_deref()) {
         Ok(c) => c,

@@ -35,7 +35,7 @@ pub enum Fault {
 #[derive(Debug, Clone)]
 pub struct Received {
     pub channel: ChannelKind,
-    pub address: String,
+    pub address: Box<str>,
     /// Shared between all messages with the same text, so a large demo stays small.
     pub text: Arc<str>,
     pub silent: bool,
@@ -79,9 +79,18 @@ pub struct Simulator {
 impl Simulator {
     /// Starts both simulated platforms on free ports of 127.0.0.1; they stop with `shutdown`.
     pub async fn start(shutdown: CancellationToken) -> std::io::Result<Simulator> {
+        Simulator::start_expecting(shutdown, 4096).await
+    }
+
+    /// Like `start`, with room for `expected` messages reserved up front, so that a large demo
+    /// never holds the record twice while it grows.
+    pub async fn start_expecting(
+        shutdown: CancellationToken,
+        expected: usize,
+    ) -> std::io::Result<Simulator> {
         let state = Arc::new(SimState {
             started: Instant::now(),
-            received: Mutex::new(Vec::with_capacity(4096)),
+            received: Mutex::new(Vec::with_capacity(expected)),
             faults: Mutex::new(Faults::default()),
             texts: Mutex::new(HashMap::new()),
             requests: AtomicU64::new(0),
@@ -120,6 +129,11 @@ impl Simulator {
     /// Everything that arrived so far, in arrival order.
     pub fn received(&self) -> Vec<Received> {
         lock(&self.state.received).clone()
+    }
+
+    /// Hands over the record of what arrived, leaving it empty (no copy of a large record).
+    pub fn take_received(&self) -> Vec<Received> {
+        std::mem::take(&mut *lock(&self.state.received))
     }
 
     pub fn received_count(&self) -> usize {
@@ -231,7 +245,7 @@ impl SimState {
         let at = self.started.elapsed();
         lock(&self.received).push(Received {
             channel,
-            address: address.to_string(),
+            address: address.into(),
             text,
             silent,
             at,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use super::limiter::LaneLimiter;
@@ -48,6 +48,39 @@ impl Lane {
 
     fn kind(&self) -> ChannelKind {
         self.channel.kind()
+    }
+
+    /// Something else should go first: shutdown, a lane pause, or a more urgent delivery.
+    fn interrupted(&self, next: &ClaimedDelivery, shutdown: &CancellationToken) -> bool {
+        shutdown.is_cancelled()
+            || self.wake.outranks(next.priority)
+            || self.pause.until_ms().is_some()
+    }
+
+    /// Waits for the rate limit and a free send slot for `next`; `None` when the lane should put
+    /// back what it holds instead. Checked again after each wait: a send that finished meanwhile
+    /// may have paused the lane.
+    async fn next_slot(
+        &self,
+        next: &ClaimedDelivery,
+        limiter: Option<&LaneLimiter>,
+        slots: &Arc<Semaphore>,
+        shutdown: &CancellationToken,
+    ) -> Option<OwnedSemaphorePermit> {
+        if self.interrupted(next, shutdown) {
+            return None;
+        }
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot.ok()?,
+            _ = shutdown.cancelled() => return None,
+        };
+        if let Some(limiter) = limiter {
+            tokio::select! {
+                _ = limiter.ready() => {}
+                _ = shutdown.cancelled() => return None,
+            }
+        }
+        (!self.interrupted(next, shutdown)).then_some(slot)
     }
 
     /// Runs until `shutdown`: then stops claiming, finishes the sends in flight, writes their
@@ -114,24 +147,9 @@ impl Lane {
 
             let mut rest = claimed.into_iter();
             while let Some(delivery) = rest.next() {
-                let interrupted = shutdown.is_cancelled()
-                    || self.wake.outranks(delivery.priority)
-                    || self.pause.until_ms().is_some();
-                let mut ready = !interrupted;
-                if ready && let Some(limiter) = &limiter {
-                    tokio::select! {
-                        _ = limiter.ready() => {}
-                        _ = shutdown.cancelled() => ready = false,
-                    }
-                }
-                let slot = if ready {
-                    tokio::select! {
-                        slot = slots.clone().acquire_owned() => slot.ok(),
-                        _ = shutdown.cancelled() => None,
-                    }
-                } else {
-                    None
-                };
+                let slot = self
+                    .next_slot(&delivery, limiter.as_ref(), &slots, &shutdown)
+                    .await;
                 let Some(slot) = slot else {
                     put_back(&acks, &lease, std::iter::once(delivery).chain(rest)).await;
                     continue 'claiming;

@@ -2,6 +2,7 @@
 //! chunk per transaction, highest priority first, so an alert released during a large news
 //! fan-out gets its first chunk written next.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,6 +11,9 @@ use tokio_util::sync::CancellationToken;
 use super::{EngineSettings, Signals};
 use crate::store::Store;
 
+/// The first chunk of every broadcast.
+const FIRST_CHUNK: u32 = 1_000;
+
 pub async fn run(
     store: Arc<dyn Store>,
     signals: Arc<Signals>,
@@ -17,17 +21,26 @@ pub async fn run(
     shutdown: CancellationToken,
 ) {
     let mut failures = 0u32;
+    // Broadcasts this worker has started: their first chunk is small, so the first sends
+    // (above all an alert's) can start while the rest is written.
+    let mut started: HashSet<i64> = HashSet::new();
     while !shutdown.is_cancelled() {
         let step = async {
             let pending = store.broadcasts_to_fan_out().await?;
             let Some(next) = pending.first() else {
                 return Ok(false);
             };
-            let step = store.fan_out_chunk(next.id, settings.fan_out_chunk).await?;
+            let chunk = if started.insert(next.id) {
+                settings.fan_out_chunk.min(FIRST_CHUNK)
+            } else {
+                settings.fan_out_chunk
+            };
+            let step = store.fan_out_chunk(next.id, chunk).await?;
             if step.inserted > 0 {
                 signals.enqueued(next.priority);
             }
             if step.done {
+                started.remove(&next.id);
                 tracing::info!(broadcast = next.id, "fan-out complete");
             }
             Ok::<_, crate::store::StoreError>(true)

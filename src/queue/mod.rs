@@ -86,7 +86,7 @@ impl Default for LaneSettings {
     fn default() -> Self {
         LaneSettings {
             rate: 0,
-            concurrency: 64,
+            concurrency: 32,
             batch_max: 500,
             send_timeout: Duration::from_secs(10),
             lease: Duration::from_secs(60),
@@ -210,7 +210,7 @@ impl Default for EngineSettings {
     fn default() -> Self {
         EngineSettings {
             instance: format!("{}-{}", hostname(), std::process::id()),
-            fan_out_chunk: 10_000,
+            fan_out_chunk: 25_000,
             poll: Duration::from_millis(250),
             housekeeping: Duration::from_millis(500),
         }

@@ -1,6 +1,24 @@
 //! The part of the `Store` contract that reads the same on both databases, written once and
 //! expanded for each store type. Each store supplies `pool`, `begin_write()` and the methods
-//! where the databases differ (connect, migrate, bulk writes) and the claim's two statements.
+//! where the databases differ (connect, migrate, acknowledgements) and the statements that name
+//! lists (`CLAIMED`, `INSERT_SUBSCRIBERS`, `INSERT_SUBSCRIPTIONS`: a JSON array bound as text).
+
+/// A write transaction; on SQLite it also holds this process's turn to write, so writers queue
+/// in order instead of meeting SQLite's sleeping busy handler.
+pub(crate) struct WriteTx<DB: sqlx::Database> {
+    pub tx: sqlx::Transaction<'static, DB>,
+    pub _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl<DB: sqlx::Database> WriteTx<DB> {
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.tx.rollback().await
+    }
+}
 
 /// Expands to the shared methods of `Store` for `$store` (over `sqlx::$db`), plus the
 /// store-specific methods passed in `{ ... }`.
@@ -9,7 +27,7 @@ macro_rules! impl_store {
         impl $store {
             /// Applies one acknowledgement inside `tx`; 0 when the lease is no longer ours.
             async fn apply_ack(
-                tx: &mut sqlx::Transaction<'static, $db>,
+                tx: &mut $crate::store::common::WriteTx<$db>,
                 ack: &$crate::store::Ack,
             ) -> $crate::store::StoreResult<u64> {
                 use $crate::store::{sql, AckOutcome};
@@ -18,26 +36,26 @@ macro_rules! impl_store {
                 let done = match &ack.outcome {
                     AckOutcome::Sent { at, platform_id } => sqlx::query(sql::ACK_SENT)
                         .bind(id).bind(lease).bind(*at).bind(platform_id.as_deref())
-                        .execute(&mut **tx).await?.rows_affected(),
+                        .execute(&mut *tx.tx).await?.rows_affected(),
                     AckOutcome::Retry { due_at, attempts, error } => sqlx::query(sql::ACK_RETRY)
                         .bind(id).bind(lease).bind(*due_at).bind(*attempts).bind(error.as_str())
-                        .execute(&mut **tx).await?.rows_affected(),
+                        .execute(&mut *tx.tx).await?.rows_affected(),
                     AckOutcome::Failed { attempts, error } => sqlx::query(sql::ACK_FAILED)
                         .bind(id).bind(lease).bind(*attempts).bind(error.as_str())
-                        .execute(&mut **tx).await?.rows_affected(),
+                        .execute(&mut *tx.tx).await?.rows_affected(),
                     AckOutcome::Release => sqlx::query(sql::ACK_RELEASE)
                         .bind(id).bind(lease)
-                        .execute(&mut **tx).await?.rows_affected(),
+                        .execute(&mut *tx.tx).await?.rows_affected(),
                     AckOutcome::Gone { error } => {
                         let subscriber: Option<(i64,)> = sqlx::query_as(sql::ACK_GONE)
                             .bind(id).bind(lease).bind(error.as_str())
-                            .fetch_optional(&mut **tx).await?;
+                            .fetch_optional(&mut *tx.tx).await?;
                         match subscriber {
                             Some((subscriber_id,)) => {
                                 sqlx::query(sql::MARK_SUBSCRIBER_GONE).bind(subscriber_id)
-                                    .execute(&mut **tx).await?;
+                                    .execute(&mut *tx.tx).await?;
                                 sqlx::query(sql::CLOSE_DELIVERIES_OF_GONE).bind(subscriber_id)
-                                    .execute(&mut **tx).await?;
+                                    .execute(&mut *tx.tx).await?;
                                 1
                             }
                             None => 0,
@@ -74,6 +92,7 @@ macro_rules! impl_store {
                 let now = $crate::domain::now_ms();
                 let hash = new.request_hash();
                 let status = if new.release { "released" } else { "draft" };
+                let mut tx = self.begin_write().await?;
                 let inserted: Option<(i64,)> = sqlx::query_as(sql::INSERT_BROADCAST)
                     .bind(new.topic.as_str())
                     .bind(new.kind.as_str())
@@ -85,8 +104,9 @@ macro_rules! impl_store {
                     .bind(new.created_by.as_deref())
                     .bind(now)
                     .bind(new.release.then_some(now))
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&mut *tx.tx)
                     .await?;
+                tx.commit().await?;
                 let (id, created) = match inserted {
                     Some((id,)) => (id, true),
                     None => {
@@ -112,11 +132,13 @@ macro_rules! impl_store {
             ) -> $crate::store::StoreResult<$crate::store::Broadcast> {
                 use $crate::domain::BroadcastStatus;
                 use $crate::store::{sql, StoreError};
+                let mut tx = self.begin_write().await?;
                 sqlx::query(sql::RELEASE_BROADCAST)
                     .bind(id)
                     .bind($crate::domain::now_ms())
-                    .execute(&self.pool)
+                    .execute(&mut *tx.tx)
                     .await?;
+                tx.commit().await?;
                 let b = self.broadcast(id).await?.ok_or(StoreError::UnknownBroadcast(id))?;
                 match b.status {
                     BroadcastStatus::Released | BroadcastStatus::Sending | BroadcastStatus::Done => Ok(b),
@@ -158,7 +180,7 @@ macro_rules! impl_store {
                 let n = sqlx::query(sql::CANCEL_BROADCAST)
                     .bind(id)
                     .bind($crate::domain::now_ms())
-                    .execute(&mut *tx)
+                    .execute(&mut *tx.tx)
                     .await?
                     .rows_affected();
                 if n == 0 {
@@ -168,7 +190,7 @@ macro_rules! impl_store {
                         None => Err(StoreError::UnknownBroadcast(id)),
                     };
                 }
-                sqlx::query(sql::CANCEL_DELIVERIES).bind(id).execute(&mut *tx).await?;
+                sqlx::query(sql::CANCEL_DELIVERIES).bind(id).execute(&mut *tx.tx).await?;
                 tx.commit().await?;
                 Ok(true)
             }
@@ -183,6 +205,14 @@ macro_rules! impl_store {
                         .fetch_all(&self.pool)
                         .await?;
                 $crate::store::stats_from_rows(rows)
+            }
+
+            async fn failure_reasons(&self, id: i64) -> $crate::store::StoreResult<Vec<(String, u64)>> {
+                let rows: Vec<(String, i64)> = sqlx::query_as($crate::store::sql::FAILURE_REASONS)
+                    .bind(id)
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok(rows.into_iter().map(|(r, n)| (r, n as u64)).collect())
             }
 
             async fn broadcasts_to_fan_out(
@@ -205,7 +235,7 @@ macro_rules! impl_store {
                 let mut tx = self.begin_write().await?;
                 let state: Option<(String, i64, String, i64)> = sqlx::query_as(sql::FAN_OUT_STATE)
                     .bind(id)
-                    .fetch_optional(&mut *tx)
+                    .fetch_optional(&mut *tx.tx)
                     .await?;
                 let Some((topic, priority, status, cursor)) = state else {
                     return Err(StoreError::UnknownBroadcast(id));
@@ -217,7 +247,7 @@ macro_rules! impl_store {
                     .bind(topic.as_str())
                     .bind(cursor)
                     .bind(i64::from(chunk))
-                    .fetch_one(&mut *tx)
+                    .fetch_one(&mut *tx.tx)
                     .await?;
                 let mut inserted = 0;
                 if let Some(last) = last {
@@ -228,25 +258,41 @@ macro_rules! impl_store {
                         .bind(topic.as_str())
                         .bind(cursor)
                         .bind(last)
-                        .execute(&mut *tx)
+                        .execute(&mut *tx.tx)
                         .await?
                         .rows_affected();
-                    sqlx::query(sql::FAN_OUT_ADVANCE).bind(id).bind(last).execute(&mut *tx).await?;
+                    sqlx::query(sql::FAN_OUT_ADVANCE).bind(id).bind(last).execute(&mut *tx.tx).await?;
                 }
                 let done = count < i64::from(chunk);
                 if done {
-                    sqlx::query(sql::FAN_OUT_COMPLETE).bind(id).bind(now).execute(&mut *tx).await?;
+                    sqlx::query(sql::FAN_OUT_COMPLETE).bind(id).bind(now).execute(&mut *tx.tx).await?;
                 }
                 tx.commit().await?;
                 Ok(FanOutStep { inserted, done })
             }
 
             async fn finish_broadcasts(&self) -> $crate::store::StoreResult<Vec<i64>> {
-                let rows: Vec<(i64,)> = sqlx::query_as($crate::store::sql::FINISH_BROADCASTS)
-                    .bind($crate::domain::now_ms())
+                use $crate::store::sql;
+                // Find candidates with a plain read, so the scan never holds up writers; then
+                // close each one under the write lock, checking again.
+                let candidates: Vec<(i64,)> = sqlx::query_as(sql::FINISHED_BROADCASTS)
                     .fetch_all(&self.pool)
                     .await?;
-                Ok(rows.into_iter().map(|(id,)| id).collect())
+                let mut done = Vec::new();
+                for (id,) in candidates {
+                    let mut tx = self.begin_write().await?;
+                    let n = sqlx::query(sql::FINISH_BROADCAST)
+                        .bind(id)
+                        .bind($crate::domain::now_ms())
+                        .execute(&mut *tx.tx)
+                        .await?
+                        .rows_affected();
+                    tx.commit().await?;
+                    if n > 0 {
+                        done.push(id);
+                    }
+                }
+                Ok(done)
             }
 
             async fn acknowledge(
@@ -263,18 +309,24 @@ macro_rules! impl_store {
             }
 
             async fn reclaim_expired(&self, now: i64) -> $crate::store::StoreResult<u64> {
-                Ok(sqlx::query($crate::store::sql::RECLAIM_EXPIRED)
+                let mut tx = self.begin_write().await?;
+                let n = sqlx::query($crate::store::sql::RECLAIM_EXPIRED)
                     .bind(now)
-                    .execute(&self.pool)
+                    .execute(&mut *tx.tx)
                     .await?
-                    .rows_affected())
+                    .rows_affected();
+                tx.commit().await?;
+                Ok(n)
             }
 
             async fn release_all_leases(&self) -> $crate::store::StoreResult<u64> {
-                Ok(sqlx::query($crate::store::sql::RELEASE_ALL_LEASES)
-                    .execute(&self.pool)
+                let mut tx = self.begin_write().await?;
+                let n = sqlx::query($crate::store::sql::RELEASE_ALL_LEASES)
+                    .execute(&mut *tx.tx)
                     .await?
-                    .rows_affected())
+                    .rows_affected();
+                tx.commit().await?;
+                Ok(n)
             }
 
             async fn next_due(
@@ -301,13 +353,15 @@ macro_rules! impl_store {
                 until: i64,
                 reason: &str,
             ) -> $crate::store::StoreResult<()> {
+                let mut tx = self.begin_write().await?;
                 sqlx::query($crate::store::sql::SET_LANE_PAUSE)
                     .bind(channel.as_str())
                     .bind(until)
                     .bind(reason)
                     .bind($crate::domain::now_ms())
-                    .execute(&self.pool)
+                    .execute(&mut *tx.tx)
                     .await?;
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -336,7 +390,7 @@ macro_rules! impl_store {
                     .bind(channel.as_str())
                     .bind(now)
                     .bind(i64::from(limit))
-                    .fetch_all(&mut *tx)
+                    .fetch_all(&mut *tx.tx)
                     .await?;
                 if ids.is_empty() {
                     tx.rollback().await?;
@@ -345,7 +399,7 @@ macro_rules! impl_store {
                 let ids: Vec<i64> = ids.into_iter().map(|(id,)| id).collect();
                 let rows: Vec<$crate::store::ClaimRow> = sqlx::query_as(Self::CLAIMED)
                     .bind(Self::id_list(ids))
-                    .fetch_all(&mut *tx)
+                    .fetch_all(&mut *tx.tx)
                     .await?;
                 tx.commit().await?;
                 let mut claimed = rows
@@ -354,6 +408,43 @@ macro_rules! impl_store {
                     .collect::<$crate::store::StoreResult<Vec<_>>>()?;
                 $crate::store::sort_claimed(&mut claimed);
                 Ok(claimed)
+            }
+
+            async fn add_subscribers(
+                &self,
+                subscribers: &[$crate::store::NewSubscriber],
+            ) -> $crate::store::StoreResult<u64> {
+                let now = $crate::domain::now_ms();
+                let mut added = 0;
+                for chunk in subscribers.chunks(10_000) {
+                    let people: Vec<serde_json::Value> = chunk
+                        .iter()
+                        .map(|s| serde_json::json!({"c": s.channel.as_str(), "a": s.address, "l": s.language}))
+                        .collect();
+                    let mut tx = self.begin_write().await?;
+                    let rows: Vec<(i64, String, String)> = sqlx::query_as(Self::INSERT_SUBSCRIBERS)
+                        .bind(serde_json::Value::from(people).to_string())
+                        .bind(now)
+                        .fetch_all(&mut *tx.tx)
+                        .await?;
+                    added += rows.len() as u64;
+                    let by_key: std::collections::HashMap<(&str, &str), &$crate::store::NewSubscriber> = chunk
+                        .iter()
+                        .map(|s| ((s.channel.as_str(), s.address.as_str()), s))
+                        .collect();
+                    let mut pairs = Vec::new();
+                    for (id, channel, address) in &rows {
+                        if let Some(s) = by_key.get(&(channel.as_str(), address.as_str())) {
+                            pairs.extend(s.topics.iter().map(|t| serde_json::json!([t.as_str(), id])));
+                        }
+                    }
+                    sqlx::query(Self::INSERT_SUBSCRIPTIONS)
+                        .bind(serde_json::Value::from(pairs).to_string())
+                        .execute(&mut *tx.tx)
+                        .await?;
+                    tx.commit().await?;
+                }
+                Ok(added)
             }
 
             $($specific)*

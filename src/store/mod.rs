@@ -6,6 +6,7 @@ mod common;
 mod postgres;
 mod sql;
 mod sqlite;
+pub mod testing;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -243,6 +244,8 @@ pub trait Store: Send + Sync {
     /// Cancels a broadcast and every delivery not yet sent. False when it had already ended.
     async fn cancel_broadcast(&self, id: i64) -> StoreResult<bool>;
     async fn broadcast_stats(&self, id: i64) -> StoreResult<BroadcastStats>;
+    /// Why deliveries of a broadcast failed: each reason with how often, most frequent first.
+    async fn failure_reasons(&self, id: i64) -> StoreResult<Vec<(String, u64)>>;
 
     /// The released broadcasts whose fan-out is not complete, highest priority first.
     async fn broadcasts_to_fan_out(&self) -> StoreResult<Vec<Broadcast>>;

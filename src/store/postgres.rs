@@ -4,12 +4,11 @@
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{PgPool, Postgres};
 
-use super::common::impl_store;
+use super::common::{WriteTx, impl_store};
 use super::sql::{claim_update, claimed_rows};
-use super::{Ack, AckOutcome, NewSubscriber, StoreResult};
-use crate::domain::now_ms;
+use super::{Ack, AckOutcome, StoreResult};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -17,12 +16,6 @@ const ACK_SENT_MANY: &str = "UPDATE deliveries d SET status = 'sent', sent_at = 
     platform_id = u.platform_id, lease_until = NULL, last_error = NULL \
     FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[]) AS u(id, lease, sent_at, platform_id) \
     WHERE d.id = u.id AND d.leased_by = u.lease AND d.status IN ('leased', 'cancelled')";
-
-const INSERT_SUBSCRIBERS: &str = "INSERT INTO subscribers (channel, address, language, status, created_at) \
-    SELECT c, a, l, 'active', $4 FROM unnest($1::text[], $2::text[], $3::text[]) AS u(c, a, l) \
-    ON CONFLICT (channel, address) DO NOTHING RETURNING id, channel, address";
-const INSERT_SUBSCRIPTIONS: &str = "INSERT INTO subscriptions (topic, subscriber_id) \
-    SELECT * FROM unnest($1::text[], $2::bigint[]) ON CONFLICT DO NOTHING";
 
 pub struct PostgresStore {
     pool: PgPool,
@@ -47,16 +40,21 @@ impl PostgresStore {
         ids
     }
 
-    async fn begin_write(&self) -> StoreResult<Transaction<'static, Postgres>> {
-        Ok(self.pool.begin().await?)
+    const INSERT_SUBSCRIBERS: &str = "INSERT INTO subscribers (channel, address, language, status, created_at) \
+        SELECT e ->> 'c', e ->> 'a', e ->> 'l', 'active', $2 FROM jsonb_array_elements($1::jsonb) AS e \
+        ON CONFLICT (channel, address) DO NOTHING RETURNING id, channel, address";
+    const INSERT_SUBSCRIPTIONS: &str = "INSERT INTO subscriptions (topic, subscriber_id) \
+        SELECT e ->> 0, (e ->> 1)::bigint FROM jsonb_array_elements($1::jsonb) AS e ON CONFLICT DO NOTHING";
+
+    async fn begin_write(&self) -> StoreResult<WriteTx<Postgres>> {
+        Ok(WriteTx {
+            tx: self.pool.begin().await?,
+            _turn: None,
+        })
     }
 
     /// Sent acknowledgements, by far the most, go in one statement; the rest one by one.
-    async fn acknowledge_in(
-        &self,
-        tx: &mut Transaction<'static, Postgres>,
-        acks: &[Ack],
-    ) -> StoreResult<u64> {
+    async fn acknowledge_in(&self, tx: &mut WriteTx<Postgres>, acks: &[Ack]) -> StoreResult<u64> {
         let (mut ids, mut leases, mut at, mut platform_ids) = (vec![], vec![], vec![], vec![]);
         let mut applied = 0;
         for ack in acks {
@@ -75,7 +73,7 @@ impl PostgresStore {
                 .bind(leases)
                 .bind(at)
                 .bind(platform_ids)
-                .execute(&mut **tx)
+                .execute(&mut *tx.tx)
                 .await?
                 .rows_affected();
         }
@@ -87,44 +85,5 @@ impl_store!(PostgresStore, Postgres, {
     async fn migrate(&self) -> StoreResult<()> {
         MIGRATOR.run(&self.pool).await?;
         Ok(())
-    }
-
-    async fn add_subscribers(&self, subscribers: &[NewSubscriber]) -> StoreResult<u64> {
-        let now = now_ms();
-        let mut added = 0;
-        for chunk in subscribers.chunks(10_000) {
-            let mut tx = self.begin_write().await?;
-            let channels: Vec<&str> = chunk.iter().map(|s| s.channel.as_str()).collect();
-            let addresses: Vec<&str> = chunk.iter().map(|s| s.address.as_str()).collect();
-            let languages: Vec<&str> = chunk.iter().map(|s| s.language.as_str()).collect();
-            let rows: Vec<(i64, String, String)> = sqlx::query_as(INSERT_SUBSCRIBERS)
-                .bind(channels)
-                .bind(addresses)
-                .bind(languages)
-                .bind(now)
-                .fetch_all(&mut *tx)
-                .await?;
-            added += rows.len() as u64;
-            let by_key: std::collections::HashMap<(&str, &str), &NewSubscriber> = chunk
-                .iter()
-                .map(|s| ((s.channel.as_str(), s.address.as_str()), s))
-                .collect();
-            let (mut topics, mut ids) = (Vec::new(), Vec::new());
-            for (id, channel, address) in &rows {
-                if let Some(s) = by_key.get(&(channel.as_str(), address.as_str())) {
-                    for t in &s.topics {
-                        topics.push(t.as_str().to_string());
-                        ids.push(*id);
-                    }
-                }
-            }
-            sqlx::query(INSERT_SUBSCRIPTIONS)
-                .bind(topics)
-                .bind(ids)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-        }
-        Ok(added)
     }
 });

@@ -31,6 +31,8 @@ pub const CANCEL_DELIVERIES: &str = "UPDATE deliveries SET status = 'cancelled',
     WHERE broadcast_id = $1 AND status IN ('pending', 'leased')";
 pub const BROADCAST_STATS: &str = "SELECT channel, status, COUNT(*) FROM deliveries \
     WHERE broadcast_id = $1 GROUP BY channel, status";
+pub const FAILURE_REASONS: &str = "SELECT COALESCE(last_error, ''), COUNT(*) FROM deliveries \
+    WHERE broadcast_id = $1 AND status = 'failed' GROUP BY last_error ORDER BY COUNT(*) DESC LIMIT 20";
 pub const RECIPIENT_COUNT: &str = "SELECT s.channel, COUNT(*) FROM subscriptions t \
     JOIN subscribers s ON s.id = t.subscriber_id \
     WHERE t.topic = $1 AND s.status = 'active' GROUP BY s.channel";
@@ -50,9 +52,20 @@ pub const FAN_OUT_ADVANCE: &str =
     "UPDATE broadcasts SET fanout_cursor = $2 WHERE id = $1 AND fanout_cursor < $2";
 pub const FAN_OUT_COMPLETE: &str = "UPDATE broadcasts SET status = 'sending', fanout_done_at = $2 \
     WHERE id = $1 AND status = 'released'";
-pub const FINISH_BROADCASTS: &str = "UPDATE broadcasts SET status = 'done', finished_at = $1 \
-    WHERE status = 'sending' AND NOT EXISTS (SELECT 1 FROM deliveries d \
-    WHERE d.broadcast_id = broadcasts.id AND d.status IN ('pending', 'leased')) RETURNING id";
+macro_rules! nothing_open {
+    () => {
+        "NOT EXISTS (SELECT 1 FROM deliveries d \
+         WHERE d.broadcast_id = broadcasts.id AND d.status IN ('pending', 'leased'))"
+    };
+}
+pub const FINISHED_BROADCASTS: &str = concat!(
+    "SELECT id FROM broadcasts WHERE status = 'sending' AND ",
+    nothing_open!()
+);
+pub const FINISH_BROADCAST: &str = concat!(
+    "UPDATE broadcasts SET status = 'done', finished_at = $2 WHERE id = $1 AND status = 'sending' AND ",
+    nothing_open!()
+);
 
 /// The claim's inner select; Postgres appends `FOR UPDATE SKIP LOCKED`.
 macro_rules! claim_update {
@@ -114,8 +127,3 @@ pub const SET_LANE_PAUSE: &str = "INSERT INTO lanes (channel, paused_until, paus
     updated_at = excluded.updated_at";
 pub const LANE_STATES: &str =
     "SELECT channel, paused_until, updated_at, pause_reason FROM lanes ORDER BY channel";
-
-pub const INSERT_SUBSCRIBER: &str = "INSERT INTO subscribers (channel, address, language, status, created_at) \
-    VALUES ($1, $2, $3, 'active', $4) ON CONFLICT (channel, address) DO NOTHING RETURNING id";
-pub const INSERT_SUBSCRIPTION: &str =
-    "INSERT INTO subscriptions (topic, subscriber_id) VALUES ($1, $2) ON CONFLICT DO NOTHING";

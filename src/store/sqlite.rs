@@ -2,20 +2,23 @@
 //! `BEGIN IMMEDIATE`, so two writers never deadlock on a lock upgrade.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Sqlite, SqlitePool, Transaction};
+use sqlx::{Sqlite, SqlitePool};
+use tokio::sync::Mutex;
 
-use super::common::impl_store;
-use super::sql::{self, claim_update, claimed_rows};
-use super::{Ack, NewSubscriber, StoreResult};
-use crate::domain::now_ms;
+use super::common::{WriteTx, impl_store};
+use super::sql::{claim_update, claimed_rows};
+use super::{Ack, StoreResult};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// One writer at a time inside this process (see `WriteTx`).
+    write_turn: Arc<Mutex<()>>,
 }
 
 impl SqliteStore {
@@ -28,12 +31,15 @@ impl SqliteStore {
             // A large fan-out chunk holds the write lock for a while; waiting beats failing.
             .busy_timeout(Duration::from_secs(30))
             .pragma("temp_store", "memory")
-            .pragma("cache_size", "-16000");
+            .pragma("cache_size", "-4000");
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
             .await?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore {
+            pool,
+            write_turn: Arc::new(Mutex::new(())),
+        })
     }
 
     const CLAIM: &str = claim_update!("");
@@ -44,15 +50,21 @@ impl SqliteStore {
         serde_json::Value::from(ids).to_string()
     }
 
-    async fn begin_write(&self) -> StoreResult<Transaction<'static, Sqlite>> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    const INSERT_SUBSCRIBERS: &str = "INSERT INTO subscribers (channel, address, language, status, created_at) \
+        SELECT value ->> 'c', value ->> 'a', value ->> 'l', 'active', $2 FROM json_each($1) WHERE true \
+        ON CONFLICT (channel, address) DO NOTHING RETURNING id, channel, address";
+    const INSERT_SUBSCRIPTIONS: &str = "INSERT INTO subscriptions (topic, subscriber_id) \
+        SELECT value ->> 0, value ->> 1 FROM json_each($1) WHERE true ON CONFLICT DO NOTHING";
+
+    async fn begin_write(&self) -> StoreResult<WriteTx<Sqlite>> {
+        let turn = self.write_turn.clone().lock_owned().await;
+        Ok(WriteTx {
+            tx: self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            _turn: Some(turn),
+        })
     }
 
-    async fn acknowledge_in(
-        &self,
-        tx: &mut Transaction<'static, Sqlite>,
-        acks: &[Ack],
-    ) -> StoreResult<u64> {
+    async fn acknowledge_in(&self, tx: &mut WriteTx<Sqlite>, acks: &[Ack]) -> StoreResult<u64> {
         let mut applied = 0;
         for ack in acks {
             applied += Self::apply_ack(tx, ack).await?;
@@ -65,33 +77,5 @@ impl_store!(SqliteStore, Sqlite, {
     async fn migrate(&self) -> StoreResult<()> {
         MIGRATOR.run(&self.pool).await?;
         Ok(())
-    }
-
-    async fn add_subscribers(&self, subscribers: &[NewSubscriber]) -> StoreResult<u64> {
-        let now = now_ms();
-        let mut added = 0;
-        for chunk in subscribers.chunks(20_000) {
-            let mut tx = self.begin_write().await?;
-            for s in chunk {
-                let id: Option<(i64,)> = sqlx::query_as(sql::INSERT_SUBSCRIBER)
-                    .bind(s.channel.as_str())
-                    .bind(s.address.as_str())
-                    .bind(s.language.as_str())
-                    .bind(now)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                let Some((id,)) = id else { continue };
-                added += 1;
-                for topic in &s.topics {
-                    sqlx::query(sql::INSERT_SUBSCRIPTION)
-                        .bind(topic.as_str())
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-            }
-            tx.commit().await?;
-        }
-        Ok(added)
     }
 });

@@ -1,0 +1,291 @@
+//! What every black-box test needs: a fresh database of either kind, simulated platforms, the
+//! queue running against them with test-sized timings, and waiting on observable conditions.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use amtsbote::domain::{
+    BroadcastKind, BroadcastStatus, BroadcastText, ChannelKind, Priority, Topic,
+};
+use amtsbote::queue::{Engine, EngineSettings, LaneSettings, RetryPolicy};
+use amtsbote::service::{telegram_lane, whatsapp_lane};
+use amtsbote::simulator::Simulator;
+use amtsbote::store::{self, NewBroadcast, NewSubscriber, Store};
+use secrecy::SecretString;
+use tokio_util::sync::CancellationToken;
+
+/// Logs stay silent unless TEST_LOG is set.
+pub fn init_logs() {
+    if std::env::var_os("TEST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("info,sqlx=warn")
+            .with_test_writer()
+            .try_init();
+    }
+}
+
+/// A database for one test; the SQLite file or Postgres database goes away with it.
+pub struct TestDb {
+    pub url: String,
+    pub store: Arc<dyn Store>,
+    _dir: Option<tempfile::TempDir>,
+    postgres_admin: Option<String>,
+}
+
+impl TestDb {
+    pub async fn sqlite() -> TestDb {
+        init_logs();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
+        let store = store::connect(&url).await.expect("open sqlite");
+        store.migrate().await.expect("migrate sqlite");
+        TestDb {
+            url,
+            store,
+            _dir: Some(dir),
+            postgres_admin: None,
+        }
+    }
+
+    /// A fresh Postgres database, or None when AMTSBOTE_TEST_POSTGRES_URL is unset outside CI.
+    /// In CI (CI=true) a missing variable or an unreachable server fails the test.
+    pub async fn postgres() -> Option<TestDb> {
+        init_logs();
+        let admin = match std::env::var("AMTSBOTE_TEST_POSTGRES_URL") {
+            Ok(url) if !url.is_empty() => url,
+            _ if std::env::var("CI").as_deref() == Ok("true") => {
+                panic!(
+                    "CI=true but AMTSBOTE_TEST_POSTGRES_URL is not set: the Postgres tests must run in CI"
+                )
+            }
+            _ => {
+                eprintln!("skipped: set AMTSBOTE_TEST_POSTGRES_URL to run the Postgres tests");
+                return None;
+            }
+        };
+        let url = store::testing::fresh_postgres_database(&admin)
+            .await
+            .unwrap_or_else(|e| {
+                panic!("cannot create a test database through AMTSBOTE_TEST_POSTGRES_URL: {e}")
+            });
+        let store = store::connect(&url).await.expect("open postgres");
+        store.migrate().await.expect("migrate postgres");
+        Some(TestDb {
+            url,
+            store,
+            _dir: None,
+            postgres_admin: Some(admin),
+        })
+    }
+
+    /// A second, independent connection to the same database (as after a restart).
+    pub async fn reopen(&self) -> Arc<dyn Store> {
+        store::connect(&self.url).await.expect("reopen")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some(admin) = self.postgres_admin.take() {
+            let url = self.url.clone();
+            // Dropping a database needs its own runtime: the test's may be shutting down.
+            let _ = std::thread::spawn(move || {
+                if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    let _ = rt.block_on(store::testing::drop_postgres_database(&admin, &url));
+                }
+            })
+            .join();
+        }
+    }
+}
+
+pub fn topic(id: &str) -> Topic {
+    Topic::parse(id).expect("valid topic")
+}
+
+/// Subscribers on `topics`: Telegram chat ids from 1000, WhatsApp numbers from 4915100000000.
+pub async fn seed(store: &dyn Store, telegram: u64, whatsapp: u64, topics: &[&str]) {
+    let topics: Vec<Topic> = topics.iter().map(|t| topic(t)).collect();
+    let mut people = Vec::new();
+    for i in 0..telegram {
+        people.push(NewSubscriber {
+            channel: ChannelKind::Telegram,
+            address: (1000 + i).to_string(),
+            language: "de".into(),
+            topics: topics.clone(),
+        });
+    }
+    for i in 0..whatsapp {
+        people.push(NewSubscriber {
+            channel: ChannelKind::Whatsapp,
+            address: (4_915_100_000_000u64 + i).to_string(),
+            language: "de".into(),
+            topics: topics.clone(),
+        });
+    }
+    store
+        .add_subscribers(&people)
+        .await
+        .expect("seed subscribers");
+}
+
+pub fn new_broadcast(topic_id: &str, priority: Priority, text: &str) -> NewBroadcast {
+    NewBroadcast {
+        topic: topic(topic_id),
+        kind: if priority == Priority::Alert {
+            BroadcastKind::Alert
+        } else {
+            BroadcastKind::Announcement
+        },
+        priority,
+        text: BroadcastText::parse(text).expect("valid text"),
+        idempotency_key: None,
+        created_by: Some("test".into()),
+        release: true,
+    }
+}
+
+/// Lane timings for tests: fast retries and polls, short time-outs.
+pub fn test_lane(rate: u32) -> LaneSettings {
+    LaneSettings {
+        rate,
+        concurrency: 16,
+        batch_max: 100,
+        send_timeout: Duration::from_millis(500),
+        lease: Duration::from_secs(30),
+        idle_poll: Duration::from_millis(50),
+        retry: RetryPolicy {
+            max_attempts: 5,
+            initial: Duration::from_millis(50),
+            max: Duration::from_millis(400),
+            factor: 2.0,
+            jitter: 0.1,
+        },
+    }
+}
+
+/// The queue at work against simulated platforms.
+pub struct TestApp {
+    pub store: Arc<dyn Store>,
+    pub sim: Simulator,
+    pub engine: Option<Engine>,
+    pub shutdown: CancellationToken,
+    sim_shutdown: CancellationToken,
+}
+
+impl TestApp {
+    /// Releases a broadcast and wakes fan-out; returns its id.
+    pub async fn release(&self, new: NewBroadcast) -> i64 {
+        let created = self
+            .store
+            .create_broadcast(&new)
+            .await
+            .expect("create broadcast");
+        if let Some(e) = &self.engine {
+            e.signals.released();
+        }
+        created.broadcast.id
+    }
+
+    /// Waits until the broadcast is done (every delivery ended).
+    pub async fn wait_done(&self, id: i64, within: Duration) {
+        let store = self.store.clone();
+        wait_until(within, &format!("broadcast {id} done"), move || {
+            let store = store.clone();
+            async move {
+                matches!(store.broadcast(id).await, Ok(Some(b)) if b.status == BroadcastStatus::Done)
+            }
+        })
+        .await;
+    }
+
+    /// Stops the queue the way SIGTERM does and waits for it.
+    pub async fn stop(&mut self) {
+        self.shutdown.cancel();
+        if let Some(engine) = self.engine.take() {
+            engine.join().await;
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+        self.sim_shutdown.cancel();
+    }
+}
+
+/// Starts the queue with a Telegram and a WhatsApp lane against fresh simulators.
+pub async fn spawn_app(
+    store: Arc<dyn Store>,
+    telegram: LaneSettings,
+    whatsapp: LaneSettings,
+) -> TestApp {
+    let sim_shutdown = CancellationToken::new();
+    let sim = Simulator::start(sim_shutdown.clone())
+        .await
+        .expect("simulators");
+    spawn_app_with(store, sim, sim_shutdown, telegram, whatsapp)
+}
+
+pub fn spawn_app_with(
+    store: Arc<dyn Store>,
+    sim: Simulator,
+    sim_shutdown: CancellationToken,
+    telegram: LaneSettings,
+    whatsapp: LaneSettings,
+) -> TestApp {
+    let shutdown = CancellationToken::new();
+    let lanes = vec![
+        telegram_lane(
+            &sim.telegram_url,
+            SecretString::from("42:test-token"),
+            telegram,
+        )
+        .expect("telegram lane"),
+        whatsapp_lane(
+            &sim.whatsapp_url,
+            "1234",
+            SecretString::from("wa-token"),
+            whatsapp,
+        )
+        .expect("whatsapp lane"),
+    ];
+    let settings = EngineSettings {
+        fan_out_chunk: 500,
+        poll: Duration::from_millis(50),
+        housekeeping: Duration::from_millis(50),
+        ..EngineSettings::default()
+    };
+    let engine = Engine::start(store.clone(), lanes, settings, shutdown.clone());
+    TestApp {
+        store,
+        sim,
+        engine: Some(engine),
+        shutdown,
+        sim_shutdown,
+    }
+}
+
+/// Polls `condition` until it holds, failing the test with `what` after `within`.
+pub async fn wait_until<F, Fut>(within: Duration, what: &str, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        if condition().await {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {within:?} waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}

@@ -1,0 +1,7 @@
+//! The black-box tests: one binary, sharing `helpers`.
+
+mod cli;
+mod dispatch;
+mod faults;
+mod helpers;
+mod store_contract;

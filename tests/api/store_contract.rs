@@ -1,0 +1,565 @@
+//! One contract, two stores: every case runs against SQLite and against Postgres.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use amtsbote::domain::{BroadcastStatus, ChannelKind, DeliveryStatus, Priority, now_ms};
+use amtsbote::store::{Ack, AckOutcome, Store, StoreError};
+
+use crate::helpers::{TestDb, new_broadcast, seed};
+
+/// Generates `sqlite::case` and `postgres::case` for every contract case.
+macro_rules! contract {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    super::$case(crate::helpers::TestDb::sqlite().await).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    if let Some(db) = crate::helpers::TestDb::postgres().await {
+                        super::$case(db).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+contract!(
+    fan_out_writes_one_delivery_per_active_subscriber_in_resumable_chunks,
+    fan_out_never_writes_a_delivery_twice,
+    a_draft_is_not_fanned_out_until_released,
+    an_idempotency_key_returns_the_first_broadcast_and_refuses_another_request,
+    claims_hand_out_alerts_before_news_and_never_the_same_delivery_twice,
+    acknowledgements_need_the_current_lease,
+    expired_leases_return_to_the_queue,
+    retries_wait_until_due_and_failures_keep_their_reason,
+    a_gone_recipient_is_skipped_from_then_on,
+    cancelling_stops_everything_not_yet_sent,
+    a_broadcast_is_done_when_no_delivery_is_open,
+    lane_pauses_are_recorded,
+);
+
+async fn fan_out_all(store: &dyn Store, id: i64, chunk: u32) -> (u64, u32) {
+    let (mut written, mut steps) = (0, 0);
+    loop {
+        let step = store.fan_out_chunk(id, chunk).await.expect("fan-out chunk");
+        written += step.inserted;
+        steps += 1;
+        if step.done {
+            return (written, steps);
+        }
+    }
+}
+
+async fn claim_all(
+    store: &dyn Store,
+    channel: ChannelKind,
+    lease: &str,
+) -> Vec<amtsbote::store::ClaimedDelivery> {
+    let now = now_ms();
+    store
+        .claim(channel, lease, 10_000, now, now + 60_000)
+        .await
+        .expect("claim")
+}
+
+async fn fan_out_writes_one_delivery_per_active_subscriber_in_resumable_chunks(db: TestDb) {
+    seed(&*db.store, 13, 12, &["news"]).await;
+    seed(&*db.store, 0, 0, &[]).await;
+    let id = db
+        .store
+        .create_broadcast(&new_broadcast("news", Priority::Normal, "hello"))
+        .await
+        .unwrap()
+        .broadcast
+        .id;
+
+    // One chunk, then a "crash": a fresh connection resumes from the stored cursor.
+    let first = db.store.fan_out_chunk(id, 10).await.unwrap();
+    assert_eq!((first.inserted, first.done), (10, false));
+    let restarted = db.reopen().await;
+    let (rest, steps) = fan_out_all(&*restarted, id, 10).await;
+    assert_eq!(rest, 15);
+    assert_eq!(steps, 2);
+
+    let stats = db.store.broadcast_stats(id).await.unwrap();
+    assert_eq!(
+        stats.count(ChannelKind::Telegram, DeliveryStatus::Pending),
+        13
+    );
+    assert_eq!(
+        stats.count(ChannelKind::Whatsapp, DeliveryStatus::Pending),
+        12
+    );
+    let b = db.store.broadcast(id).await.unwrap().unwrap();
+    assert_eq!(b.status, BroadcastStatus::Sending);
+    assert!(b.fanout_done_at.is_some());
+}
+
+async fn fan_out_never_writes_a_delivery_twice(db: TestDb) {
+    seed(&*db.store, 30, 0, &["news"]).await;
+    let id = db
+        .store
+        .create_broadcast(&new_broadcast("news", Priority::Normal, "hello"))
+        .await
+        .unwrap()
+        .broadcast
+        .id;
+    // Two workers (two instances) race over the same broadcast.
+    let (a, b) = tokio::join!(
+        fan_out_all(&*db.store, id, 7),
+        fan_out_all(&*db.store, id, 7)
+    );
+    assert_eq!(a.0 + b.0, 30);
+    assert_eq!(db.store.fan_out_chunk(id, 7).await.unwrap().inserted, 0);
+    assert_eq!(
+        db.store
+            .broadcast_stats(id)
+            .await
+            .unwrap()
+            .total(DeliveryStatus::Pending),
+        30
+    );
+}
+
+async fn a_draft_is_not_fanned_out_until_released(db: TestDb) {
+    seed(&*db.store, 3, 3, &["news"]).await;
+    let mut draft = new_broadcast("news", Priority::Normal, "later");
+    draft.release = false;
+    let id = db
+        .store
+        .create_broadcast(&draft)
+        .await
+        .unwrap()
+        .broadcast
+        .id;
+    assert!(db.store.broadcasts_to_fan_out().await.unwrap().is_empty());
+    assert_eq!(db.store.fan_out_chunk(id, 100).await.unwrap().inserted, 0);
+
+    let released = db.store.release_broadcast(id).await.unwrap();
+    assert_eq!(released.status, BroadcastStatus::Released);
+    assert_eq!(db.store.broadcasts_to_fan_out().await.unwrap().len(), 1);
+    assert_eq!(fan_out_all(&*db.store, id, 100).await.0, 6);
+    assert!(matches!(
+        db.store.release_broadcast(999).await,
+        Err(StoreError::UnknownBroadcast(999))
+    ));
+}
+
+async fn an_idempotency_key_returns_the_first_broadcast_and_refuses_another_request(db: TestDb) {
+    let mut req = new_broadcast("news", Priority::Normal, "road closed");
+    req.idempotency_key = Some("cms-4711".into());
+    let first = db.store.create_broadcast(&req).await.unwrap();
+    let again = db.store.create_broadcast(&req).await.unwrap();
+    assert!(first.created && !again.created);
+    assert_eq!(first.broadcast.id, again.broadcast.id);
+    assert_eq!(db.store.list_broadcasts(10).await.unwrap().len(), 1);
+
+    let mut other = req.clone();
+    other.text = amtsbote::domain::BroadcastText::parse("road open").unwrap();
+    assert!(matches!(
+        db.store.create_broadcast(&other).await,
+        Err(StoreError::IdempotencyConflict)
+    ));
+}
+
+async fn claims_hand_out_alerts_before_news_and_never_the_same_delivery_twice(db: TestDb) {
+    seed(&*db.store, 40, 0, &["news", "alerts"]).await;
+    let news = db
+        .store
+        .create_broadcast(&new_broadcast("news", Priority::Normal, "news"))
+        .await
+        .unwrap()
+        .broadcast
+        .id;
+    fan_out_all(&*db.store, news, 1000).await;
+    let alert = db
+        .store
+        .create_broadcast(&new_broadcast("alerts", Priority::Alert, "alert"))
+        .await
+        .unwrap()
+        .broadcast
+        .id;
+    fan_out_all(&*db.store, alert, 1000).await;
+
+    let now = now_ms();
+    let first = db
+        .store
+        .claim(ChannelKind::Telegram, "a", 30, now, now + 60_000)
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 30);
+    assert!(
+        first
+            .iter()
+            .all(|d| d.broadcast_id == alert && d.priority == Priority::Alert)
+    );
+    assert!(
+        first.windows(2).all(|w| w[0].id < w[1].id),
+        "claims come back in queue order"
+    );
+    assert!(
+        first
+            .iter()
+            .all(|d| d.text == "alert" && !d.address.is_empty())
+    );
+
+    // Four claimers race for the rest: every delivery is handed out exactly once.
+    let store: Arc<dyn Store> = db.store.clone();
+    let racers = (0..4).map(|i| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let mut got = Vec::new();
+            loop {
+                let now = now_ms();
+                let batch = store
+                    .claim(
+                        ChannelKind::Telegram,
+                        &format!("r{i}"),
+                        3,
+                        now,
+                        now + 60_000,
+                    )
+                    .await
+                    .unwrap();
+                if batch.is_empty() {
+                    return got;
+                }
+                got.extend(batch.into_iter().map(|d| d.id));
+            }
+        })
+    });
+    let mut seen: HashSet<i64> = first.iter().map(|d| d.id).collect();
+    for racer in racers {
+        for id in racer.await.unwrap() {
+            assert!(seen.insert(id), "delivery {id} claimed twice");
+        }
+    }
+    assert_eq!(seen.len(), 80);
+    assert!(
+        claim_all(&*db.store, ChannelKind::Whatsapp, "w")
+            .await
+            .is_empty()
+    );
+}
+
+async fn acknowledgements_need_the_current_lease(db: TestDb) {
+    seed(&*db.store, 2, 0, &["news"]).await;
+    let id = db
+        .store
+        .create_broadcast(&new_broadcast("news", Priority::Normal, "n"))
+        .await
+        .unwrap()
+        .broadcast
+        .id;
+    fan_out_all(&*db.store, id, 10).await;
+    let claimed = claim_all(&*db.store, ChannelKind::Telegram, "mine").await;
+    let sent = |lease: &str, d: i64| Ack {
+        delivery_id: d,
+        lease: lease.into(),
+        outcome: AckOutcome::Sent {
+            at: now_ms(),
+            platform_id: Some("m1".into()),
+        },
+    };
+    assert_eq!(
+        db.store
+            .acknowledge(&[sent("not-mine", claimed[0].id)])
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        db.store
+            .acknowledge(&[sent("mine", claimed[0].id), sent("mine", claimed[1].id)])
+            .await
+            .unwrap(),
+        2
+    );
+    // A second acknowledgement of the same send changes nothing.
+    let released = Ack {
+        delivery_id: claimed[0].id,
+        lease: "mine".into(),
+        outcome: AckOutcome::Release,
+    };
+    assert_eq!(db.store.acknowledge(&[released]).await.unwrap(), 0);
+    assert_eq!(
+        db.store
+            .broadcast_stats(id)
+            .await
+            .unwrap()
+            .total(DeliveryStatus::Sent),
+        2
+    );
+}
+
+async fn expired_leases_return_to_the_queue(db: TestDb) {
+    seed(&*db.store, 3, 0, &["news"]).await;
+    let id = db
+        .store
+        .create_broadcast(&new_broadcast("news", Priority::Normal, "n"))
+        .await
+        .unwrap()
+        .broadcast
+        .id;
+    fan_out_all(&*db.store, id, 10).await;
+    let now = now_ms();
+    let claimed = db
+        .store
+        .claim(ChannelKind::Telegram, "old", 10, now, now + 1_000)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 3);
+    assert_eq!(db.store.reclaim_expired(now + 500).await.unwrap(), 0);
+    assert_eq!(db.store.reclaim_expired(now + 1_001).await.unwrap(), 3);
+
+    let again = claim_all(&*db.store, ChannelKind::Telegram, "new").await;
+    assert_eq!(again.len(), 3);
+    // The old owner's late acknowledgement is refused: the new lease owns the rows.
+    let late = Ack {
+        delivery_id: claimed[0].id,
+        lease: "old".into(),
+        outcome: AckOutcome::Sent {
+            at: now,
+            platform_id: None,
+        },
+    };
+    assert_eq!(db.store.acknowledge(&[late]).await.unwrap(), 0);
+    assert_eq!(db.store.release_all_leases().await.unwrap(), 3);
+    assert_eq!(db.store.open_deliveries().await.unwrap(), 3);
+}
+
+async fn retries_wait_until_due_and_failures_keep_their_reason(db: TestDb) {
+    seed(&*db.store, 2, 0, &["news"]).await;
+    let id = db
+        .store
+        .create_broadcast(&new_broadcast("news", Priority::Normal, "n"))
+        .await
+        .unwrap()
+        .broadcast
+        .id;
+    fan_out_all(&*db.store, id, 10).await;
+    let claimed = claim_all(&*db.store, ChannelKind::Telegram, "l").await;
+    let due = now_ms() + 60_000;
+    db.store
+        .acknowledge(&[
+            Ack {
+                delivery_id: claimed[0].id,
+                lease: "l".into(),
+                outcome: AckOutcome::Retry {
+                    due_at: due,
+                    attempts: 1,
+                    error: "HTTP 502".into(),
+                },
+            },
+            Ack {
+                delivery_id: claimed[1].id,
+                lease: "l".into(),
+                outcome: AckOutcome::Failed {
+                    attempts: 1,
+                    error: "400: text is empty".into(),
+                },
+            },
+        ])
+        .await
+        .unwrap();
+    assert!(
+        claim_all(&*db.store, ChannelKind::Telegram, "l2")
+            .await
+            .is_empty(),
+        "not due yet"
+    );
+    assert_eq!(
+        db.store.next_due(ChannelKind::Telegram).await.unwrap(),
+        Some(due)
+    );
+    let later = db
+        .store
+        .claim(ChannelKind::Telegram, "l3", 10, due, due + 1000)
+        .await
+        .unwrap();
+    assert_eq!(later.len(), 1);
+    assert_eq!(later[0].attempts, 1);
+    let stats = db.store.broadcast_stats(id).await.unwrap();
+    assert_eq!(stats.total(DeliveryStatus::Failed), 1);
+}
+
+async fn a_gone_recipient_is_skipped_from_then_on(db: TestDb) {
+    seed(&*db.store, 2, 0, &["news"]).await;
+    let a = db
+        .store
+        .create_broadcast(&new_broadcast("news", Priority::Normal, "one"))
+        .await
+        .unwrap()
+        .broadcast
+        .id;
+    let b = db
+        .store
+        .create_broadcast(&new_broadcast("news", Priority::Normal, "two"))
+        .await
+        .unwrap()
+        .broadcast
+        .id;
+    fan_out_all(&*db.store, a, 10).await;
+    fan_out_all(&*db.store, b, 10).await;
+    let now = now_ms();
+    let first = db
+        .store
+        .claim(ChannelKind::Telegram, "l", 1, now, now + 60_000)
+        .await
+        .unwrap();
+    let gone = Ack {
+        delivery_id: first[0].id,
+        lease: "l".into(),
+        outcome: AckOutcome::Gone {
+            error: "403: blocked".into(),
+        },
+    };
+    assert_eq!(db.store.acknowledge(&[gone]).await.unwrap(), 1);
+
+    // Their delivery of the other broadcast is closed too, and the next broadcast skips them.
+    let rest = claim_all(&*db.store, ChannelKind::Telegram, "l2").await;
+    assert_eq!(rest.len(), 2);
+    assert!(
+        rest.iter()
+            .all(|d| d.subscriber_id != first[0].subscriber_id)
+    );
+    assert_eq!(
+        db.store
+            .recipient_count(&crate::helpers::topic("news"))
+            .await
+            .unwrap()
+            .telegram,
+        1
+    );
+    let c = db
+        .store
+        .create_broadcast(&new_broadcast("news", Priority::Normal, "three"))
+        .await
+        .unwrap()
+        .broadcast
+        .id;
+    assert_eq!(fan_out_all(&*db.store, c, 10).await.0, 1);
+}
+
+async fn cancelling_stops_everything_not_yet_sent(db: TestDb) {
+    seed(&*db.store, 5, 5, &["news"]).await;
+    let id = db
+        .store
+        .create_broadcast(&new_broadcast("news", Priority::Normal, "n"))
+        .await
+        .unwrap()
+        .broadcast
+        .id;
+    fan_out_all(&*db.store, id, 100).await;
+    let now = now_ms();
+    let in_flight = db
+        .store
+        .claim(ChannelKind::Telegram, "l", 2, now, now + 60_000)
+        .await
+        .unwrap();
+    assert!(db.store.cancel_broadcast(id).await.unwrap());
+    assert!(
+        claim_all(&*db.store, ChannelKind::Telegram, "l2")
+            .await
+            .is_empty()
+    );
+    assert!(
+        claim_all(&*db.store, ChannelKind::Whatsapp, "l3")
+            .await
+            .is_empty()
+    );
+    // A send already under way when the cancel came is still recorded as sent.
+    let ack = Ack {
+        delivery_id: in_flight[0].id,
+        lease: "l".into(),
+        outcome: AckOutcome::Sent {
+            at: now,
+            platform_id: None,
+        },
+    };
+    assert_eq!(db.store.acknowledge(&[ack]).await.unwrap(), 1);
+    let stats = db.store.broadcast_stats(id).await.unwrap();
+    assert_eq!(stats.total(DeliveryStatus::Sent), 1);
+    assert_eq!(stats.total(DeliveryStatus::Cancelled), 9);
+    assert!(
+        !db.store.cancel_broadcast(id).await.unwrap(),
+        "already ended"
+    );
+    assert!(db.store.finish_broadcasts().await.unwrap().is_empty());
+    assert_eq!(
+        db.store.broadcast(id).await.unwrap().unwrap().status,
+        BroadcastStatus::Cancelled
+    );
+    assert!(matches!(
+        db.store.cancel_broadcast(12345).await,
+        Err(StoreError::UnknownBroadcast(_))
+    ));
+}
+
+async fn a_broadcast_is_done_when_no_delivery_is_open(db: TestDb) {
+    seed(&*db.store, 2, 1, &["news"]).await;
+    let id = db
+        .store
+        .create_broadcast(&new_broadcast("news", Priority::Normal, "n"))
+        .await
+        .unwrap()
+        .broadcast
+        .id;
+    fan_out_all(&*db.store, id, 100).await;
+    let tg = claim_all(&*db.store, ChannelKind::Telegram, "t").await;
+    let acks: Vec<Ack> = tg
+        .iter()
+        .map(|d| Ack {
+            delivery_id: d.id,
+            lease: "t".into(),
+            outcome: AckOutcome::Sent {
+                at: now_ms(),
+                platform_id: None,
+            },
+        })
+        .collect();
+    db.store.acknowledge(&acks).await.unwrap();
+    assert!(
+        db.store.finish_broadcasts().await.unwrap().is_empty(),
+        "WhatsApp still pending"
+    );
+    let wa = claim_all(&*db.store, ChannelKind::Whatsapp, "w").await;
+    let ack = Ack {
+        delivery_id: wa[0].id,
+        lease: "w".into(),
+        outcome: AckOutcome::Sent {
+            at: now_ms(),
+            platform_id: None,
+        },
+    };
+    db.store.acknowledge(&[ack]).await.unwrap();
+    assert_eq!(db.store.finish_broadcasts().await.unwrap(), vec![id]);
+    let b = db.store.broadcast(id).await.unwrap().unwrap();
+    assert_eq!(b.status, BroadcastStatus::Done);
+    assert!(b.finished_at.is_some());
+}
+
+async fn lane_pauses_are_recorded(db: TestDb) {
+    let until = now_ms() + 5_000;
+    db.store
+        .set_lane_pause(ChannelKind::Telegram, until, "429: retry after 5")
+        .await
+        .unwrap();
+    db.store
+        .set_lane_pause(ChannelKind::Telegram, until + 1, "429: retry after 6")
+        .await
+        .unwrap();
+    let lanes = db.store.lane_states().await.unwrap();
+    assert_eq!(lanes.len(), 1);
+    assert_eq!(lanes[0].paused_until, Some(until + 1));
+    assert_eq!(lanes[0].pause_reason.as_deref(), Some("429: retry after 6"));
+}
