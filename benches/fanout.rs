@@ -7,6 +7,9 @@ use std::time::Instant;
 use amtsbote::domain::{BroadcastKind, BroadcastText, ChannelKind, Priority, Topic};
 use amtsbote::store::{self, NewBroadcast, NewSubscriber, Store};
 
+/// The service's own chunk size.
+const CHUNK: u32 = 25_000;
+
 async fn measure(store: &dyn Store, database: &str, n: u64, chunk: u32) -> anyhow::Result<()> {
     let topic = Topic::parse("news").map_err(anyhow::Error::msg)?;
     let seed_started = Instant::now();
@@ -70,14 +73,14 @@ async fn main() -> anyhow::Result<()> {
         );
         let store = store::connect(&url).await?;
         store.migrate().await?;
-        measure(&*store, "sqlite", n, 10_000).await?;
+        measure(&*store, "sqlite", n, CHUNK).await?;
     }
     if let Ok(admin) = std::env::var("AMTSBOTE_TEST_POSTGRES_URL") {
         for &n in sizes.iter().filter(|n| **n <= 100_000) {
             let url = amtsbote::store::testing::fresh_postgres_database(&admin).await?;
             let store = store::connect(&url).await?;
             store.migrate().await?;
-            measure(&*store, "postgres", n, 10_000).await?;
+            measure(&*store, "postgres", n, CHUNK).await?;
             amtsbote::store::testing::drop_postgres_database(&admin, &url).await?;
         }
     }

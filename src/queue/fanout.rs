@@ -1,15 +1,18 @@
 //! Fan-out: turns a released broadcast into one delivery per active subscriber of its topic, a
-//! chunk per transaction, highest priority first, so an alert released during a large news
-//! fan-out gets its first chunk written next.
+//! chunk per transaction, resumable from the cursor stored with each chunk. Every released
+//! broadcast gets its own task, so an alert released during a large news fan-out starts at once
+//! instead of after it; its first chunk is small so the first alerts go out while the rest is
+//! written.
 
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::{EngineSettings, Signals};
-use crate::store::Store;
+use crate::store::{Broadcast, Store};
 
 /// The first chunk of every broadcast.
 const FIRST_CHUNK: u32 = 1_000;
@@ -20,50 +23,90 @@ pub async fn run(
     settings: EngineSettings,
     shutdown: CancellationToken,
 ) {
+    let running: Arc<Mutex<HashSet<i64>>> = Arc::default();
+    let mut tasks = JoinSet::new();
     let mut failures = 0u32;
-    // Broadcasts this worker has started: their first chunk is small, so the first sends
-    // (above all an alert's) can start while the rest is written.
-    let mut started: HashSet<i64> = HashSet::new();
     while !shutdown.is_cancelled() {
-        let step = async {
-            let pending = store.broadcasts_to_fan_out().await?;
-            let Some(next) = pending.first() else {
-                return Ok(false);
-            };
-            let chunk = if started.insert(next.id) {
-                settings.fan_out_chunk.min(FIRST_CHUNK)
-            } else {
-                settings.fan_out_chunk
-            };
-            let step = store.fan_out_chunk(next.id, chunk).await?;
-            if step.inserted > 0 {
-                signals.enqueued(next.priority);
-            }
-            if step.done {
-                started.remove(&next.id);
-                tracing::info!(broadcast = next.id, "fan-out complete");
-            }
-            Ok::<_, crate::store::StoreError>(true)
-        };
-        match step.await {
-            Ok(true) => failures = 0,
-            Ok(false) => {
+        match store.broadcasts_to_fan_out().await {
+            Ok(released) => {
                 failures = 0;
+                for broadcast in released {
+                    let fresh = running
+                        .lock()
+                        .map(|mut r| r.insert(broadcast.id))
+                        .unwrap_or(false);
+                    if fresh {
+                        let job = fan_out(
+                            store.clone(),
+                            signals.clone(),
+                            broadcast,
+                            settings.fan_out_chunk,
+                            shutdown.clone(),
+                        );
+                        let running = running.clone();
+                        tasks.spawn(async move {
+                            let id = job.await;
+                            if let Ok(mut r) = running.lock() {
+                                r.remove(&id);
+                            }
+                        });
+                    }
+                }
                 tokio::select! {
                     _ = signals.fan_out.notified() => {}
                     _ = tokio::time::sleep(settings.poll) => {}
-                    _ = shutdown.cancelled() => return,
+                    Some(_) = tasks.join_next() => {}
+                    _ = shutdown.cancelled() => break,
                 }
             }
             Err(e) => {
                 failures += 1;
                 let wait = Duration::from_millis(100 * 2u64.pow(failures.min(6)));
-                tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "fan-out failed; will resume from its cursor");
+                tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "cannot list broadcasts to fan out; will retry");
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}
-                    _ = shutdown.cancelled() => return,
+                    _ = shutdown.cancelled() => break,
                 }
             }
         }
     }
+    // Each chunk is its own transaction: stopping between chunks leaves a consistent cursor.
+    while tasks.join_next().await.is_some() {}
+}
+
+/// Writes one broadcast's deliveries chunk by chunk until done or shut down; returns its id.
+async fn fan_out(
+    store: Arc<dyn Store>,
+    signals: Arc<Signals>,
+    broadcast: Broadcast,
+    chunk: u32,
+    shutdown: CancellationToken,
+) -> i64 {
+    let mut size = chunk.min(FIRST_CHUNK);
+    let mut failures = 0u32;
+    while !shutdown.is_cancelled() {
+        match store.fan_out_chunk(broadcast.id, size).await {
+            Ok(step) => {
+                failures = 0;
+                size = chunk;
+                if step.inserted > 0 {
+                    signals.enqueued(broadcast.priority);
+                }
+                if step.done {
+                    tracing::info!(broadcast = broadcast.id, "fan-out complete");
+                    break;
+                }
+            }
+            Err(e) => {
+                failures += 1;
+                let wait = Duration::from_millis(100 * 2u64.pow(failures.min(6)));
+                tracing::warn!(broadcast = broadcast.id, error = %e, retry_in_ms = wait.as_millis() as u64, "fan-out failed; will resume from its cursor");
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = shutdown.cancelled() => break,
+                }
+            }
+        }
+    }
+    broadcast.id
 }

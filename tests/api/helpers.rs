@@ -289,3 +289,69 @@ where
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+/// The built `amtsbote` binary with a clean environment of its own.
+pub fn amtsbote() -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_amtsbote"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("AMTSBOTE_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("AMTSBOTE_HTTP_LISTEN", "127.0.0.1:0")
+        .kill_on_drop(true);
+    cmd
+}
+
+/// A TCP proxy the test owns: `cut` drops every connection and refuses new ones until
+/// `restore`, so a test can take the database away without touching the shared server.
+pub struct TcpProxy {
+    pub addr: std::net::SocketAddr,
+    up: Arc<std::sync::atomic::AtomicBool>,
+    generation: tokio::sync::watch::Sender<u64>,
+}
+
+impl TcpProxy {
+    pub async fn start(upstream: String) -> TcpProxy {
+        use std::sync::atomic::Ordering;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("proxy bind");
+        let addr = listener.local_addr().expect("proxy addr");
+        let up = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let (generation, _) = tokio::sync::watch::channel(0u64);
+        let (up2, gen2) = (up.clone(), generation.clone());
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !up2.load(Ordering::SeqCst) {
+                    continue; // dropped: connection refused in effect
+                }
+                let mut cut = gen2.subscribe();
+                let upstream = upstream.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(&upstream).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = cut.changed() => {}
+                    }
+                });
+            }
+        });
+        TcpProxy {
+            addr,
+            up,
+            generation,
+        }
+    }
+
+    pub fn cut(&self) {
+        self.up.store(false, std::sync::atomic::Ordering::SeqCst);
+        self.generation.send_modify(|g| *g += 1);
+    }
+
+    pub fn restore(&self) {
+        self.up.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
