@@ -11,6 +11,7 @@ cli-not-cancelled = Meldung #{ $id } war schon beendet; nichts abzubrechen.
 
 ## CLI: amtsbote stats
 stats-none = Noch keine Meldungen.
+stats-failure = #{ $id }: { $count } fehlgeschlagen: { $reason }
 stats-lane-paused = Kanal { $channel } pausiert bis { $until } (die Plattform sagt: { $reason }).
 
 ## Die Demo

@@ -11,6 +11,7 @@ cli-not-cancelled = Broadcast #{ $id } had already ended; nothing to cancel.
 
 ## CLI: amtsbote stats
 stats-none = No broadcasts yet.
+stats-failure = #{ $id }: { $count } failed: { $reason }
 stats-lane-paused = Lane { $channel } is paused until { $until } (platform said: { $reason }).
 
 ## The demo

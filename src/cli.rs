@@ -160,12 +160,16 @@ pub async fn stats(
     let now = crate::domain::now_ms();
     let mut rows = Vec::new();
     for b in &broadcasts {
-        rows.push((b, store.broadcast_stats(b.id).await?));
+        rows.push((
+            b,
+            store.broadcast_stats(b.id).await?,
+            store.failure_reasons(b.id).await?,
+        ));
     }
     if as_json {
         let list: Vec<_> = rows
             .iter()
-            .map(|(b, s)| json!({"broadcast": b, "deliveries": s.counts}))
+            .map(|(b, s, f)| json!({"broadcast": b, "deliveries": s.counts, "failures": f}))
             .collect();
         let lanes: Vec<_> = lanes
             .iter()
@@ -214,7 +218,7 @@ pub async fn stats(
         "gone",
         "cancelled"
     );
-    for (b, s) in &rows {
+    for (b, s, _) in &rows {
         for c in ChannelKind::ALL {
             let n = |st: DeliveryStatus| s.count(c, st);
             println!(
@@ -230,6 +234,22 @@ pub async fn stats(
                 n(DeliveryStatus::Failed),
                 n(DeliveryStatus::Gone),
                 n(DeliveryStatus::Cancelled),
+            );
+        }
+    }
+    for (b, _, failures) in &rows {
+        for (reason, n) in failures {
+            println!(
+                "{}",
+                texts.get(
+                    lang,
+                    "stats-failure",
+                    &[
+                        ("id", b.id.into()),
+                        ("count", (*n).into()),
+                        ("reason", reason.as_str().into()),
+                    ]
+                )
             );
         }
     }

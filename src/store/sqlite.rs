@@ -31,7 +31,7 @@ impl SqliteStore {
             // A large fan-out chunk holds the write lock for a while; waiting beats failing.
             .busy_timeout(Duration::from_secs(30))
             .pragma("temp_store", "memory")
-            .pragma("cache_size", "-4000");
+            .pragma("cache_size", "-8000");
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
