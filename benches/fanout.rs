@@ -37,6 +37,7 @@ async fn measure(store: &dyn Store, database: &str, n: u64, chunk: u32) -> anyho
             text: BroadcastText::parse("bench").map_err(anyhow::Error::msg)?,
             idempotency_key: None,
             created_by: None,
+            parent_id: None,
             release: true,
         })
         .await?;

@@ -25,3 +25,79 @@ demo-summary =
     WhatsApp: { $whatsapp_rate_achieved }/s erreicht (eingestellt { $whatsapp_rate_configured }), höchstens { $whatsapp_max_1s } in einer Sekunde.
     Nachrichten-Fan-out: { $fanout_ms } ms. Warnung: erste Nachricht { $alert_first_send_ms } ms nach Freigabe, alle in { $alert_complete_s } s.
     Spitzenspeicher: { $peak_rss_mb } MiB.
+
+## Gespräch: Bürgerinnen und Bürger
+welcome = Willkommen beim Nachrichtendienst Ihrer Stadt! Sie erhalten jetzt Warnungen. Wählen Sie unten weitere Themen; /hilfe zeigt alles, was Sie tun können.
+help-citizen =
+    /themen – Themen wählen
+    /abonnieren THEMA, /abbestellen THEMA – nach Namen
+    /sprache de|en – Sprache
+    /stop – keine Nachrichten mehr (bis /start)
+    /loeschen – alle Ihre Daten löschen
+help-pointer = Das habe ich nicht verstanden. /hilfe zeigt, was ich kann.
+error-try-again = Entschuldigung, bei uns ist etwas schiefgegangen. Bitte versuchen Sie es gleich noch einmal.
+topics-header = Ihre Themen (antippen zum Ein- und Ausschalten):
+unknown-topic = Unbekanntes Thema „{ $topic }“. Themen: { $valid }
+subscribed = Sie erhalten jetzt: { $topic }.
+unsubscribed = Sie erhalten nicht mehr: { $topic }.
+unsubscribed-alerts = Sie erhalten keine { $topic } mehr. Achtung: Sie werden dann nicht über Notfälle in der Stadt informiert. /abonnieren Warnungen schaltet sie wieder ein.
+language-set = Ab jetzt schreibe ich auf Deutsch.
+language-unknown = Verfügbare Sprachen: { $valid }
+stopped = Sie erhalten keine Nachrichten mehr. Mit /start geht es wieder los.
+button-delete = Alle meine Daten löschen
+delete-ask = Damit löschen wir alles, was wir über Sie speichern (Abonnement, Themen, Sprache). Tippen Sie auf den Knopf oder senden Sie innerhalb von 15 Minuten /loeschen { $code }.
+delete-bad-code = Der Code ist falsch oder abgelaufen. Mit /loeschen erhalten Sie einen neuen.
+delete-done = Alle Ihre Daten sind gelöscht. Auf Wiedersehen!
+
+## Gespräch: Mitarbeitende
+help-staff =
+    Mitarbeitende:
+    /meldung THEMA TEXT – Meldung als Vorschau
+    /warnung TEXT – Warnung an alle mit Warnungen, als Vorschau
+    /aktualisierung ID TEXT, /entwarnung ID TEXT – Folgemeldungen zur Warnung ID
+    /confirm CODE, /cancel CODE – Vorschau senden oder verwerfen
+    /status [ID] – Fortschritt; /stop_broadcast ID – Ungesendetes stoppen
+staff-refused = Entschuldigung, das dürfen nur Mitarbeitende der Stadt.
+usage-announce = So geht es: /meldung THEMA TEXT
+usage-alert = So geht es: /warnung TEXT
+usage-follow-up = So geht es: /aktualisierung ID TEXT oder /entwarnung ID TEXT (ID der Warnung)
+usage-status = So geht es: /status [ID]
+usage-stop-broadcast = So geht es: /stop_broadcast ID
+not-an-alert = Meldung #{ $id } ist keine Warnung.
+bad-text = Der Text kann nicht gesendet werden: { $reason }.
+kind-announcement = Meldung
+kind-alert = WARNUNG
+kind-update = Aktualisierung der Warnung
+kind-allclear = Entwarnung
+button-send = Senden
+button-cancel = Abbrechen
+preview =
+    Vorschau der { $kind } (Thema { $topic }, Priorität { $priority }), genau so, wie die Empfänger sie sehen:
+
+    { $text }
+
+    Empfänger: { $total } (Telegram { $telegram }, WhatsApp { $whatsapp })
+    Senden: /confirm { $code } · Abbrechen: /cancel { $code }
+preview-needs-approval =
+    Vorschau der { $kind } (Thema { $topic }), genau so, wie die Empfänger sie sehen:
+
+    { $text }
+
+    Empfänger: { $total } (Telegram { $telegram }, WhatsApp { $whatsapp })
+    Ein anderes Mitglied des Notfallteams muss sie freigeben: /confirm { $code }
+preview-approve =
+    Bitte geben Sie diese { $kind } frei (Thema { $topic }):
+
+    { $text }
+
+    Empfänger: { $total } (Telegram { $telegram }, WhatsApp { $whatsapp })
+    Freigeben: /confirm { $code } · Verwerfen: /cancel { $code }
+confirm-own = Ihre eigene Warnung können Sie nicht selbst freigeben: Das muss ein anderes Mitglied des Notfallteams tun.
+confirm-unknown = Code { $code } ist unbekannt, abgelaufen oder schon benutzt.
+preview-cancelled = Verworfen; es wurde nichts gesendet.
+released = Meldung #{ $id } ist freigegeben und unterwegs.
+broadcast-stopped = Meldung #{ $id } ist gestoppt; was noch nicht gesendet war, wird nicht mehr gesendet.
+broadcast-not-stopped = Meldung #{ $id } war schon beendet.
+broadcast-unknown = Es gibt keine Meldung #{ $id }.
+status-line = #{ $id } { $status } ({ $kind }, { $topic }): Telegram gesendet { $tg_sent }, offen { $tg_open }, fehlgeschlagen { $tg_failed }, weg { $tg_gone } · WhatsApp gesendet { $wa_sent }, offen { $wa_open }, fehlgeschlagen { $wa_failed }, weg { $wa_gone }
+status-paused = Der Kanal { $channel } ist von der Plattform noch { $seconds } Sekunden pausiert.

@@ -25,3 +25,79 @@ demo-summary =
     WhatsApp: { $whatsapp_rate_achieved }/s achieved (configured { $whatsapp_rate_configured }), at most { $whatsapp_max_1s } in any second.
     News fan-out: { $fanout_ms } ms. Alert: first message { $alert_first_send_ms } ms after release, all in { $alert_complete_s } s.
     Peak memory: { $peak_rss_mb } MiB.
+
+## Conversation: citizens
+welcome = Welcome to your city's news service! You now receive alerts. Choose more topics below; /help shows everything you can do.
+help-citizen =
+    /topics – choose topics
+    /subscribe TOPIC, /unsubscribe TOPIC – by name
+    /language de|en – language
+    /stop – no more messages (until /start)
+    /delete – erase all your data
+help-pointer = I did not understand that. /help shows what I can do.
+error-try-again = Sorry, something went wrong on our side. Please try again in a moment.
+topics-header = Your topics (tap to switch on or off):
+unknown-topic = Unknown topic “{ $topic }”. Topics: { $valid }
+subscribed = You now receive: { $topic }.
+unsubscribed = You no longer receive: { $topic }.
+unsubscribed-alerts = You no longer receive { $topic }. Warning: you will not be told about emergencies in the city. /subscribe alerts switches them back on.
+language-set = From now on I write in English.
+language-unknown = Available languages: { $valid }
+stopped = You will receive no more messages. /start switches them on again.
+button-delete = Erase all my data
+delete-ask = This erases everything we keep about you (subscription, topics, language). Tap the button or send /delete { $code } within 15 minutes.
+delete-bad-code = That code is wrong or expired. Send /delete to get a new one.
+delete-done = All your data is erased. Goodbye!
+
+## Conversation: staff
+help-staff =
+    Staff:
+    /announce TOPIC TEXT – preview an announcement
+    /alert TEXT – preview an alert to everyone on alerts
+    /update ID TEXT, /allclear ID TEXT – follow-ups to alert ID
+    /confirm CODE, /cancel CODE – send or drop a preview
+    /status [ID] – progress; /stop_broadcast ID – stop what is not sent yet
+staff-refused = Sorry, only city staff may do that.
+usage-announce = Usage: /announce TOPIC TEXT
+usage-alert = Usage: /alert TEXT
+usage-follow-up = Usage: /update ID TEXT or /allclear ID TEXT (ID of the alert)
+usage-status = Usage: /status [ID]
+usage-stop-broadcast = Usage: /stop_broadcast ID
+not-an-alert = Broadcast #{ $id } is not an alert.
+bad-text = The text cannot be sent: { $reason }.
+kind-announcement = announcement
+kind-alert = ALERT
+kind-update = alert update
+kind-allclear = all-clear
+button-send = Send
+button-cancel = Cancel
+preview =
+    Preview of the { $kind } (topic { $topic }, priority { $priority }), exactly as recipients will see it:
+
+    { $text }
+
+    Recipients: { $total } (Telegram { $telegram }, WhatsApp { $whatsapp })
+    Send: /confirm { $code } · Cancel: /cancel { $code }
+preview-needs-approval =
+    Preview of the { $kind } (topic { $topic }), exactly as recipients will see it:
+
+    { $text }
+
+    Recipients: { $total } (Telegram { $telegram }, WhatsApp { $whatsapp })
+    Another member of the emergency team must confirm it: /confirm { $code }
+preview-approve =
+    Please approve this { $kind } (topic { $topic }):
+
+    { $text }
+
+    Recipients: { $total } (Telegram { $telegram }, WhatsApp { $whatsapp })
+    Approve: /confirm { $code } · Drop: /cancel { $code }
+confirm-own = You cannot approve your own alert: another member of the emergency team must.
+confirm-unknown = Code { $code } is unknown, expired or already used.
+preview-cancelled = Dropped; nothing was sent.
+released = Broadcast #{ $id } is released and on its way.
+broadcast-stopped = Broadcast #{ $id } is stopped; what was not sent yet will not be.
+broadcast-not-stopped = Broadcast #{ $id } had already ended.
+broadcast-unknown = There is no broadcast #{ $id }.
+status-line = #{ $id } { $status } ({ $kind }, { $topic }): Telegram sent { $tg_sent }, open { $tg_open }, failed { $tg_failed }, gone { $tg_gone } · WhatsApp sent { $wa_sent }, open { $wa_open }, failed { $wa_failed }, gone { $wa_gone }
+status-paused = The { $channel } lane is paused by the platform for { $seconds } more seconds.

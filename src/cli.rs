@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::config::Config;
 use crate::demo::{self, DemoOptions};
-use crate::domain::{BroadcastKind, BroadcastText, ChannelKind, DeliveryStatus, Priority};
+use crate::domain::{BroadcastKind, BroadcastText, ChannelKind, DeliveryStatus, Priority, Role};
 use crate::i18n::Texts;
 use crate::service::open_store;
 use crate::store::{NewBroadcast, StoreError};
@@ -87,6 +87,7 @@ pub async fn broadcast(
             text,
             idempotency_key: req.idempotency_key.clone(),
             created_by: Some(format!("cli:{}", whoami())),
+            parent_id: None,
             release: true,
         })
         .await;
@@ -277,4 +278,86 @@ pub async fn demo(
 
 fn whoami() -> String {
     std::env::var("USER").unwrap_or_else(|_| "operator".into())
+}
+
+/// Checks a staff address: Telegram user ids are integers, WhatsApp numbers digits without `+`.
+fn staff_address(channel: ChannelKind, address: &str) -> anyhow::Result<String> {
+    let a = address.trim();
+    let ok = match channel {
+        ChannelKind::Telegram => a.parse::<i64>().is_ok(),
+        ChannelKind::Whatsapp => {
+            !a.is_empty() && a.len() <= 15 && a.bytes().all(|b| b.is_ascii_digit())
+        }
+    };
+    if !ok {
+        bail!(
+            "--address: expected a Telegram user id (a number) or a WhatsApp number in digits without +, got '{a}'"
+        );
+    }
+    Ok(a.to_string())
+}
+
+pub async fn staff_add(
+    config: &Config,
+    channel: ChannelKind,
+    address: &str,
+    role: Role,
+) -> anyhow::Result<()> {
+    let address = staff_address(channel, address)?;
+    let store = open_store(config).await?;
+    store.set_staff(channel, &address, role).await?;
+    store
+        .audit(
+            &format!("cli:{}", whoami()),
+            "staff-add",
+            &format!("{channel}:{address} as {}", role.as_str()),
+        )
+        .await?;
+    println!("{channel}:{address} is now {}", role.as_str());
+    Ok(())
+}
+
+pub async fn staff_remove(
+    config: &Config,
+    channel: ChannelKind,
+    address: &str,
+) -> anyhow::Result<()> {
+    let address = staff_address(channel, address)?;
+    let store = open_store(config).await?;
+    if !store.remove_staff(channel, &address).await? {
+        bail!("{channel}:{address} is not staff");
+    }
+    store
+        .audit(
+            &format!("cli:{}", whoami()),
+            "staff-remove",
+            &format!("{channel}:{address}"),
+        )
+        .await?;
+    println!("{channel}:{address} is no longer staff");
+    Ok(())
+}
+
+pub async fn staff_list(config: &Config) -> anyhow::Result<()> {
+    let store = open_store(config).await?;
+    for m in store.list_staff().await? {
+        println!(
+            "{:<9} {:<16} {}",
+            m.channel.as_str(),
+            m.address,
+            m.role.as_str()
+        );
+    }
+    Ok(())
+}
+
+pub async fn audit(config: &Config, limit: u32) -> anyhow::Result<()> {
+    let store = open_store(config).await?;
+    for e in store.audit_log(limit).await? {
+        let at = chrono::DateTime::from_timestamp_millis(e.at)
+            .map(|t| t.to_rfc3339())
+            .unwrap_or_default();
+        println!("{at}  {:<22} {:<16} {}", e.actor, e.action, e.detail);
+    }
+    Ok(())
 }

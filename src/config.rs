@@ -50,6 +50,7 @@ const KNOWN: &[(&str, &[&str])] = &[
         ],
     ),
     ("log", &["format"]),
+    ("alerts", &["require_second_approval"]),
 ];
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://amtsbote.db?mode=rwc";
@@ -97,6 +98,8 @@ pub struct Config {
     pub engine: EngineSettings,
     pub topics: Vec<TopicConfig>,
     pub log_format: LogFormat,
+    /// A different emergency member must confirm an alert, update or all-clear.
+    pub second_approval: bool,
 }
 
 impl Config {
@@ -252,6 +255,9 @@ impl Config {
             engine,
             topics: s.topics()?,
             log_format,
+            second_approval: s
+                .get::<bool>("alerts", "require_second_approval", "true or false")?
+                .unwrap_or(false),
         })
     }
 

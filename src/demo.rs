@@ -355,6 +355,7 @@ async fn release(
             text: BroadcastText::parse(text).map_err(anyhow::Error::msg)?,
             idempotency_key: None,
             created_by: Some("demo".into()),
+            parent_id: None,
             release: true,
         })
         .await?;

@@ -297,6 +297,81 @@ impl FromStr for DeliveryStatus {
     }
 }
 
+/// What a staff member may do. `admin` may do everything press and emergency may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Press,
+    Emergency,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Press => "press",
+            Role::Emergency => "emergency",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn may_announce(self) -> bool {
+        // Emergency staff may also send what the press office may.
+        true
+    }
+
+    pub fn may_alert(self) -> bool {
+        matches!(self, Role::Emergency | Role::Admin)
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "press" => Ok(Role::Press),
+            "emergency" => Ok(Role::Emergency),
+            "admin" => Ok(Role::Admin),
+            other => Err(format!(
+                "unknown role '{other}', expected press, emergency or admin"
+            )),
+        }
+    }
+}
+
+/// Whether a subscriber receives messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SubscriberStatus {
+    Active,
+    /// Said /stop: nothing until /start.
+    Stopped,
+    /// Blocked the bot or no longer exists.
+    Gone,
+}
+
+impl SubscriberStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubscriberStatus::Active => "active",
+            SubscriberStatus::Stopped => "stopped",
+            SubscriberStatus::Gone => "gone",
+        }
+    }
+}
+
+impl FromStr for SubscriberStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "active" => Ok(SubscriberStatus::Active),
+            "stopped" => Ok(SubscriberStatus::Stopped),
+            "gone" => Ok(SubscriberStatus::Gone),
+            other => Err(format!("unknown subscriber status '{other}'")),
+        }
+    }
+}
+
 /// Milliseconds since the Unix epoch: the one time unit in the database.
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()

@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 use amtsbote::cli::{self, BroadcastRequest};
 use amtsbote::config::{Config, LogFormat};
 use amtsbote::demo::DemoOptions;
-use amtsbote::domain::{BroadcastKind, Priority};
+use amtsbote::domain::{BroadcastKind, ChannelKind, Priority, Role};
 use amtsbote::i18n::Texts;
 
 #[derive(Parser)]
@@ -62,6 +62,16 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Staff who may announce (press), alert (emergency) or both (admin).
+    Staff {
+        #[command(subcommand)]
+        action: StaffAction,
+    },
+    /// The audit log of staff actions, newest first.
+    Audit {
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
     /// Run the whole path against simulated platforms on 127.0.0.1 and measure it.
     Demo {
         #[arg(long, default_value_t = 1000)]
@@ -85,6 +95,35 @@ enum Command {
 // fragment (the 100k demo peaked about 30 MiB higher with them) and is no slower.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[derive(Subcommand)]
+enum StaffAction {
+    /// Add a staff member, or change their role.
+    Add {
+        #[arg(long, value_parser = parse_channel)]
+        channel: ChannelKind,
+        /// Telegram user id, or WhatsApp number in digits without +.
+        #[arg(long)]
+        address: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+    },
+    Remove {
+        #[arg(long, value_parser = parse_channel)]
+        channel: ChannelKind,
+        #[arg(long)]
+        address: String,
+    },
+    List,
+}
+
+fn parse_channel(s: &str) -> Result<ChannelKind, String> {
+    s.parse()
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    s.parse()
+}
 
 fn parse_priority(s: &str) -> Result<Priority, String> {
     s.parse()
@@ -156,6 +195,18 @@ fn main() -> ExitCode {
             }
             Command::Cancel { id } => cli::cancel(&config, id, &texts).await,
             Command::Stats { id, json } => cli::stats(&config, id, json, &texts).await,
+            Command::Staff { action } => match action {
+                StaffAction::Add {
+                    channel,
+                    address,
+                    role,
+                } => cli::staff_add(&config, channel, &address, role).await,
+                StaffAction::Remove { channel, address } => {
+                    cli::staff_remove(&config, channel, &address).await
+                }
+                StaffAction::List => cli::staff_list(&config).await,
+            },
+            Command::Audit { limit } => cli::audit(&config, limit).await,
             Command::Demo {
                 subscribers,
                 telegram_rate,

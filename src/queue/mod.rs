@@ -298,6 +298,9 @@ async fn housekeeping(store: Arc<dyn Store>, every: Duration, shutdown: Cancella
             Ok(n) => tracing::warn!(deliveries = n, "leases expired; returned to the queue"),
             Err(e) => tracing::warn!(error = %e, "could not return expired leases; will retry"),
         }
+        if let Err(e) = store.expire_confirmations(now_ms()).await {
+            tracing::warn!(error = %e, "could not delete expired confirmations; will retry");
+        }
         match store.finish_broadcasts().await {
             Ok(done) => {
                 for id in done {

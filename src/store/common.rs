@@ -25,6 +25,17 @@ impl<DB: sqlx::Database> WriteTx<DB> {
 macro_rules! impl_store {
     ($store:ty, $db:ty, { $($specific:tt)* }) => {
         impl $store {
+            /// Runs one statement as its own write transaction; returns the rows it touched.
+            async fn write_one(
+                &self,
+                query: sqlx::query::Query<'_, $db, <$db as sqlx::Database>::Arguments>,
+            ) -> $crate::store::StoreResult<u64> {
+                let mut tx = self.begin_write().await?;
+                let n = query.execute(&mut *tx.tx).await?.rows_affected();
+                tx.commit().await?;
+                Ok(n)
+            }
+
             /// Applies one acknowledgement inside `tx`; 0 when the lease is no longer ours.
             async fn apply_ack(
                 tx: &mut $crate::store::common::WriteTx<$db>,
@@ -104,6 +115,7 @@ macro_rules! impl_store {
                     .bind(new.created_by.as_deref())
                     .bind(now)
                     .bind(new.release.then_some(now))
+                    .bind(new.parent_id)
                     .fetch_optional(&mut *tx.tx)
                     .await?;
                 tx.commit().await?;
@@ -233,29 +245,33 @@ macro_rules! impl_store {
                 use $crate::store::{sql, FanOutStep, StoreError};
                 let now = $crate::domain::now_ms();
                 let mut tx = self.begin_write().await?;
-                let state: Option<(String, i64, String, i64)> = sqlx::query_as(sql::FAN_OUT_STATE)
-                    .bind(id)
-                    .fetch_optional(&mut *tx.tx)
-                    .await?;
-                let Some((topic, priority, status, cursor)) = state else {
+                let state: Option<(String, i64, String, i64, Option<i64>)> =
+                    sqlx::query_as(sql::FAN_OUT_STATE)
+                        .bind(id)
+                        .fetch_optional(&mut *tx.tx)
+                        .await?;
+                let Some((topic, priority, status, cursor, parent)) = state else {
                     return Err(StoreError::UnknownBroadcast(id));
                 };
                 if status != "released" {
                     return Ok(FanOutStep { inserted: 0, done: true });
                 }
-                let (last, count): (Option<i64>, i64) = sqlx::query_as(sql::FAN_OUT_NEXT_CHUNK)
-                    .bind(topic.as_str())
+                let next = match parent {
+                    Some(p) => sqlx::query_as(sql::FOLLOW_UP_NEXT_CHUNK).bind(p),
+                    None => sqlx::query_as(sql::FAN_OUT_NEXT_CHUNK).bind(topic.clone()),
+                };
+                let (last, count): (Option<i64>, i64) = next
                     .bind(cursor)
                     .bind(i64::from(chunk))
                     .fetch_one(&mut *tx.tx)
                     .await?;
                 let mut inserted = 0;
                 if let Some(last) = last {
-                    inserted = sqlx::query(sql::FAN_OUT_INSERT)
-                        .bind(id)
-                        .bind(priority)
-                        .bind(now)
-                        .bind(topic.as_str())
+                    let insert = match parent {
+                        Some(p) => sqlx::query(sql::FOLLOW_UP_INSERT).bind(id).bind(priority).bind(now).bind(p),
+                        None => sqlx::query(sql::FAN_OUT_INSERT).bind(id).bind(priority).bind(now).bind(topic.clone()),
+                    };
+                    inserted = insert
                         .bind(cursor)
                         .bind(last)
                         .execute(&mut *tx.tx)
@@ -445,6 +461,262 @@ macro_rules! impl_store {
                     tx.commit().await?;
                 }
                 Ok(added)
+            }
+
+            async fn subscriber(
+                &self,
+                channel: $crate::domain::ChannelKind,
+                address: &str,
+            ) -> $crate::store::StoreResult<Option<$crate::store::Subscriber>> {
+                use $crate::store::sql;
+                let row: Option<$crate::store::SubscriberRow> = sqlx::query_as(sql::SUBSCRIBER_BY_ADDRESS)
+                    .bind(channel.as_str())
+                    .bind(address)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                let Some(row) = row else { return Ok(None) };
+                let topics: Vec<(String,)> = sqlx::query_as(sql::TOPICS_OF).bind(row.0).fetch_all(&self.pool).await?;
+                $crate::store::subscriber_from_row(row, topics.into_iter().map(|(t,)| t).collect()).map(Some)
+            }
+
+            async fn ensure_subscriber(
+                &self,
+                channel: $crate::domain::ChannelKind,
+                address: &str,
+                language: &str,
+            ) -> $crate::store::StoreResult<$crate::store::Subscriber> {
+                use $crate::store::{sql, StoreError};
+                self.write_one(
+                    sqlx::query(sql::INSERT_SUBSCRIBER)
+                        .bind(channel.as_str())
+                        .bind(address.to_string())
+                        .bind(language.to_string())
+                        .bind($crate::domain::now_ms()),
+                )
+                .await?;
+                self.subscriber(channel, address)
+                    .await?
+                    .ok_or_else(|| StoreError::Corrupt(format!("subscriber {channel}:{address} vanished")))
+            }
+
+            async fn set_subscription(
+                &self,
+                subscriber_id: i64,
+                topic: &$crate::domain::Topic,
+                on: bool,
+            ) -> $crate::store::StoreResult<()> {
+                use $crate::store::sql;
+                let sql = if on { sql::SUBSCRIBE } else { sql::UNSUBSCRIBE };
+                self.write_one(sqlx::query(sql).bind(topic.as_str().to_string()).bind(subscriber_id)).await?;
+                Ok(())
+            }
+
+            async fn set_language(&self, subscriber_id: i64, language: &str) -> $crate::store::StoreResult<()> {
+                self.write_one(
+                    sqlx::query($crate::store::sql::SET_LANGUAGE).bind(subscriber_id).bind(language.to_string()),
+                )
+                .await?;
+                Ok(())
+            }
+
+            async fn set_subscriber_status(
+                &self,
+                subscriber_id: i64,
+                status: $crate::domain::SubscriberStatus,
+            ) -> $crate::store::StoreResult<()> {
+                self.write_one(
+                    sqlx::query($crate::store::sql::SET_SUBSCRIBER_STATUS).bind(subscriber_id).bind(status.as_str()),
+                )
+                .await?;
+                Ok(())
+            }
+
+            async fn mark_gone(
+                &self,
+                channel: $crate::domain::ChannelKind,
+                address: &str,
+            ) -> $crate::store::StoreResult<bool> {
+                use $crate::store::sql;
+                let Some(s) = self.subscriber(channel, address).await? else { return Ok(false) };
+                let mut tx = self.begin_write().await?;
+                sqlx::query(sql::MARK_SUBSCRIBER_GONE).bind(s.id).execute(&mut *tx.tx).await?;
+                sqlx::query(sql::CLOSE_DELIVERIES_OF_GONE).bind(s.id).execute(&mut *tx.tx).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn erase_subscriber(
+                &self,
+                channel: $crate::domain::ChannelKind,
+                address: &str,
+            ) -> $crate::store::StoreResult<bool> {
+                use $crate::store::sql;
+                let found = self.subscriber(channel, address).await?;
+                let mut tx = self.begin_write().await?;
+                if let Some(s) = &found {
+                    for q in [sql::ERASE_DELIVERIES, sql::ERASE_SUBSCRIPTIONS, sql::ERASE_SUBSCRIBER] {
+                        sqlx::query(q).bind(s.id).execute(&mut *tx.tx).await?;
+                    }
+                }
+                let confirmations = sqlx::query(sql::ERASE_CONFIRMATIONS)
+                    .bind(channel.as_str())
+                    .bind(address)
+                    .execute(&mut *tx.tx)
+                    .await?
+                    .rows_affected();
+                tx.commit().await?;
+                Ok(found.is_some() || confirmations > 0)
+            }
+
+            async fn follow_up_recipient_count(
+                &self,
+                parent_id: i64,
+            ) -> $crate::store::StoreResult<$crate::store::RecipientCount> {
+                let rows: Vec<(String, i64)> = sqlx::query_as($crate::store::sql::FOLLOW_UP_RECIPIENTS)
+                    .bind(parent_id)
+                    .fetch_all(&self.pool)
+                    .await?;
+                $crate::store::recipients_from_rows(rows)
+            }
+
+            async fn set_staff(
+                &self,
+                channel: $crate::domain::ChannelKind,
+                address: &str,
+                role: $crate::domain::Role,
+            ) -> $crate::store::StoreResult<()> {
+                self.write_one(
+                    sqlx::query($crate::store::sql::SET_STAFF)
+                        .bind(channel.as_str())
+                        .bind(address.to_string())
+                        .bind(role.as_str())
+                        .bind($crate::domain::now_ms()),
+                )
+                .await?;
+                Ok(())
+            }
+
+            async fn remove_staff(
+                &self,
+                channel: $crate::domain::ChannelKind,
+                address: &str,
+            ) -> $crate::store::StoreResult<bool> {
+                let n = self
+                    .write_one(sqlx::query($crate::store::sql::REMOVE_STAFF).bind(channel.as_str()).bind(address.to_string()))
+                    .await?;
+                Ok(n > 0)
+            }
+
+            async fn staff_role(
+                &self,
+                channel: $crate::domain::ChannelKind,
+                address: &str,
+            ) -> $crate::store::StoreResult<Option<$crate::domain::Role>> {
+                let row: Option<(String,)> = sqlx::query_as($crate::store::sql::STAFF_ROLE)
+                    .bind(channel.as_str())
+                    .bind(address)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(|(r,)| r.parse().map_err($crate::store::StoreError::Corrupt)).transpose()
+            }
+
+            async fn list_staff(&self) -> $crate::store::StoreResult<Vec<$crate::store::StaffMember>> {
+                use $crate::store::StoreError;
+                let rows: Vec<(String, String, String, i64)> =
+                    sqlx::query_as($crate::store::sql::LIST_STAFF).fetch_all(&self.pool).await?;
+                rows.into_iter()
+                    .map(|(c, address, r, added_at)| {
+                        Ok($crate::store::StaffMember {
+                            channel: c.parse().map_err(StoreError::Corrupt)?,
+                            address,
+                            role: r.parse().map_err(StoreError::Corrupt)?,
+                            added_at,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn audit(&self, actor: &str, action: &str, detail: &str) -> $crate::store::StoreResult<()> {
+                self.write_one(
+                    sqlx::query($crate::store::sql::INSERT_AUDIT)
+                        .bind($crate::domain::now_ms())
+                        .bind(actor.to_string())
+                        .bind(action.to_string())
+                        .bind(detail.to_string()),
+                )
+                .await?;
+                Ok(())
+            }
+
+            async fn audit_log(&self, limit: u32) -> $crate::store::StoreResult<Vec<$crate::store::AuditEntry>> {
+                let rows: Vec<(i64, String, String, String)> = sqlx::query_as($crate::store::sql::AUDIT_LOG)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(at, actor, action, detail)| $crate::store::AuditEntry { at, actor, action, detail })
+                    .collect())
+            }
+
+            async fn put_confirmation(&self, c: &$crate::store::Confirmation) -> $crate::store::StoreResult<()> {
+                self.write_one(
+                    sqlx::query($crate::store::sql::PUT_CONFIRMATION)
+                        .bind(c.code.clone())
+                        .bind(c.action.clone())
+                        .bind(c.payload.clone())
+                        .bind(c.author_channel.as_str())
+                        .bind(c.author_address.clone())
+                        .bind(c.created_at)
+                        .bind(c.expires_at),
+                )
+                .await?;
+                Ok(())
+            }
+
+            async fn confirmation(
+                &self,
+                code: &str,
+            ) -> $crate::store::StoreResult<Option<$crate::store::Confirmation>> {
+                let row: Option<$crate::store::ConfirmationRow> = sqlx::query_as($crate::store::sql::CONFIRMATION)
+                    .bind(code)
+                    .bind($crate::domain::now_ms())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map($crate::store::confirmation_from_row).transpose()
+            }
+
+            async fn take_confirmation(
+                &self,
+                code: &str,
+            ) -> $crate::store::StoreResult<Option<$crate::store::Confirmation>> {
+                let mut tx = self.begin_write().await?;
+                let row: Option<$crate::store::ConfirmationRow> =
+                    sqlx::query_as($crate::store::sql::TAKE_CONFIRMATION)
+                        .bind(code)
+                        .bind($crate::domain::now_ms())
+                        .fetch_optional(&mut *tx.tx)
+                        .await?;
+                tx.commit().await?;
+                row.map($crate::store::confirmation_from_row).transpose()
+            }
+
+            async fn expire_confirmations(&self, now: i64) -> $crate::store::StoreResult<u64> {
+                self.write_one(sqlx::query($crate::store::sql::EXPIRE_CONFIRMATIONS).bind(now)).await
+            }
+
+            async fn channel_state(&self, key: &str) -> $crate::store::StoreResult<Option<String>> {
+                let row: Option<(String,)> = sqlx::query_as($crate::store::sql::GET_STATE)
+                    .bind(key)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.map(|(v,)| v))
+            }
+
+            async fn set_channel_state(&self, key: &str, value: &str) -> $crate::store::StoreResult<()> {
+                self.write_one(sqlx::query($crate::store::sql::SET_STATE).bind(key.to_string()).bind(value.to_string()))
+                    .await?;
+                Ok(())
             }
 
             $($specific)*

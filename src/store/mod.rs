@@ -15,7 +15,8 @@ use async_trait::async_trait;
 use serde::Serialize;
 
 use crate::domain::{
-    BroadcastKind, BroadcastStatus, BroadcastText, ChannelKind, DeliveryStatus, Priority, Topic,
+    BroadcastKind, BroadcastStatus, BroadcastText, ChannelKind, DeliveryStatus, Priority, Role,
+    SubscriberStatus, Topic,
 };
 
 pub use postgres::PostgresStore;
@@ -62,6 +63,8 @@ pub struct NewBroadcast {
     pub text: BroadcastText,
     pub idempotency_key: Option<String>,
     pub created_by: Option<String>,
+    /// The alert an update or all-clear refers to: it goes to that alert's recipients.
+    pub parent_id: Option<i64>,
     /// `false` creates a draft that waits for [`Store::release_broadcast`].
     pub release: bool,
 }
@@ -78,6 +81,7 @@ impl NewBroadcast {
             self.priority.as_str(),
             self.text.as_str(),
             if self.release { "release" } else { "draft" },
+            &self.parent_id.map(|p| p.to_string()).unwrap_or_default(),
         ] {
             h.update(part.as_bytes());
             h.update([0u8]);
@@ -222,6 +226,46 @@ pub struct NewSubscriber {
     pub topics: Vec<Topic>,
 }
 
+/// A citizen as the conversation sees them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscriber {
+    pub id: i64,
+    pub channel: ChannelKind,
+    pub address: String,
+    pub language: String,
+    pub status: SubscriberStatus,
+    pub topics: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StaffMember {
+    pub channel: ChannelKind,
+    pub address: String,
+    pub role: Role,
+    pub added_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditEntry {
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub detail: String,
+}
+
+/// Something waiting for a second step: a broadcast preview or an erasure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Confirmation {
+    pub code: String,
+    pub action: String,
+    /// JSON, owned by the conversation.
+    pub payload: String,
+    pub author_channel: ChannelKind,
+    pub author_address: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
 /// The contract both stores fulfil; `tests/store_contract.rs` runs one suite against both.
 #[async_trait]
 pub trait Store: Send + Sync {
@@ -274,6 +318,57 @@ pub trait Store: Send + Sync {
     async fn next_due(&self, channel: ChannelKind) -> StoreResult<Option<i64>>;
     /// Open deliveries (pending or leased) of all broadcasts.
     async fn open_deliveries(&self) -> StoreResult<u64>;
+
+    /// The subscriber at (channel, address), if any.
+    async fn subscriber(
+        &self,
+        channel: ChannelKind,
+        address: &str,
+    ) -> StoreResult<Option<Subscriber>>;
+    /// Adds the subscriber if new (active, in `language`); returns them as they are now.
+    async fn ensure_subscriber(
+        &self,
+        channel: ChannelKind,
+        address: &str,
+        language: &str,
+    ) -> StoreResult<Subscriber>;
+    async fn set_subscription(
+        &self,
+        subscriber_id: i64,
+        topic: &Topic,
+        on: bool,
+    ) -> StoreResult<()>;
+    async fn set_language(&self, subscriber_id: i64, language: &str) -> StoreResult<()>;
+    async fn set_subscriber_status(
+        &self,
+        subscriber_id: i64,
+        status: SubscriberStatus,
+    ) -> StoreResult<()>;
+    /// The recipient told the platform to stop (blocked the bot): marked gone, open deliveries closed.
+    async fn mark_gone(&self, channel: ChannelKind, address: &str) -> StoreResult<bool>;
+    /// Erases every row that holds this address: subscriber, subscriptions, deliveries,
+    /// confirmations. True when there was anything.
+    async fn erase_subscriber(&self, channel: ChannelKind, address: &str) -> StoreResult<bool>;
+    /// Active recipients of an alert's follow-up: the alert's recipients, per channel.
+    async fn follow_up_recipient_count(&self, parent_id: i64) -> StoreResult<RecipientCount>;
+
+    async fn set_staff(&self, channel: ChannelKind, address: &str, role: Role) -> StoreResult<()>;
+    async fn remove_staff(&self, channel: ChannelKind, address: &str) -> StoreResult<bool>;
+    async fn staff_role(&self, channel: ChannelKind, address: &str) -> StoreResult<Option<Role>>;
+    async fn list_staff(&self) -> StoreResult<Vec<StaffMember>>;
+
+    async fn audit(&self, actor: &str, action: &str, detail: &str) -> StoreResult<()>;
+    async fn audit_log(&self, limit: u32) -> StoreResult<Vec<AuditEntry>>;
+
+    async fn put_confirmation(&self, c: &Confirmation) -> StoreResult<()>;
+    async fn confirmation(&self, code: &str) -> StoreResult<Option<Confirmation>>;
+    /// Removes and returns it; None when already taken (a double click) or unknown.
+    async fn take_confirmation(&self, code: &str) -> StoreResult<Option<Confirmation>>;
+    /// Deletes confirmations past their time (an erasure code holds an address).
+    async fn expire_confirmations(&self, now: i64) -> StoreResult<u64>;
+
+    async fn channel_state(&self, key: &str) -> StoreResult<Option<String>>;
+    async fn set_channel_state(&self, key: &str, value: &str) -> StoreResult<()>;
 
     async fn set_lane_pause(
         &self,
@@ -392,6 +487,38 @@ pub(crate) fn recipients_from_rows(rows: Vec<(String, i64)>) -> StoreResult<Reci
         count.add(channel, n as u64);
     }
     Ok(count)
+}
+
+pub(crate) type SubscriberRow = (i64, String, String, String, String);
+
+pub(crate) fn subscriber_from_row(
+    r: SubscriberRow,
+    topics: Vec<String>,
+) -> StoreResult<Subscriber> {
+    let (id, channel, address, language, status) = r;
+    Ok(Subscriber {
+        id,
+        channel: channel.parse().map_err(StoreError::Corrupt)?,
+        address,
+        language,
+        status: status.parse().map_err(StoreError::Corrupt)?,
+        topics,
+    })
+}
+
+pub(crate) type ConfirmationRow = (String, String, String, String, String, i64, i64);
+
+pub(crate) fn confirmation_from_row(r: ConfirmationRow) -> StoreResult<Confirmation> {
+    let (code, action, payload, author_channel, author_address, created_at, expires_at) = r;
+    Ok(Confirmation {
+        code,
+        action,
+        payload,
+        author_channel: author_channel.parse().map_err(StoreError::Corrupt)?,
+        author_address,
+        created_at,
+        expires_at,
+    })
 }
 
 pub(crate) fn lane_from_row(

@@ -21,8 +21,8 @@ pub const BROADCASTS_TO_FAN_OUT: &str = concat!(
 pub const BROADCAST_HASH_BY_KEY: &str =
     "SELECT id, request_hash FROM broadcasts WHERE idempotency_key = $1";
 pub const INSERT_BROADCAST: &str = "INSERT INTO broadcasts \
-    (topic, kind, priority, text, status, idempotency_key, request_hash, created_by, created_at, released_at) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+    (topic, kind, priority, text, status, idempotency_key, request_hash, created_by, created_at, released_at, parent_id) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
     ON CONFLICT (idempotency_key) DO NOTHING RETURNING id";
 pub const RELEASE_BROADCAST: &str = "UPDATE broadcasts SET status = 'released', released_at = $2 WHERE id = $1 AND status = 'draft'";
 pub const CANCEL_BROADCAST: &str = "UPDATE broadcasts SET status = 'cancelled', cancelled_at = $2 \
@@ -38,7 +38,20 @@ pub const RECIPIENT_COUNT: &str = "SELECT s.channel, COUNT(*) FROM subscriptions
     WHERE t.topic = $1 AND s.status = 'active' GROUP BY s.channel";
 
 pub const FAN_OUT_STATE: &str =
-    "SELECT topic, priority, status, fanout_cursor FROM broadcasts WHERE id = $1";
+    "SELECT topic, priority, status, fanout_cursor, parent_id FROM broadcasts WHERE id = $1";
+/// A follow-up's next chunk: from its alert's deliveries instead of the topic.
+pub const FOLLOW_UP_NEXT_CHUNK: &str = "SELECT MAX(subscriber_id), COUNT(*) FROM \
+    (SELECT subscriber_id FROM deliveries WHERE broadcast_id = $1 AND subscriber_id > $2 \
+     ORDER BY subscriber_id LIMIT $3) AS chunk";
+pub const FOLLOW_UP_INSERT: &str = "INSERT INTO deliveries \
+    (broadcast_id, subscriber_id, channel, priority, status, due_at) \
+    SELECT $1, s.id, s.channel, $2, 'pending', $3 FROM deliveries p \
+    JOIN subscribers s ON s.id = p.subscriber_id \
+    WHERE p.broadcast_id = $4 AND p.subscriber_id > $5 AND p.subscriber_id <= $6 AND s.status = 'active' \
+    ON CONFLICT (broadcast_id, subscriber_id) DO NOTHING";
+pub const FOLLOW_UP_RECIPIENTS: &str = "SELECT s.channel, COUNT(*) FROM deliveries p \
+    JOIN subscribers s ON s.id = p.subscriber_id \
+    WHERE p.broadcast_id = $1 AND s.status = 'active' GROUP BY s.channel";
 pub const FAN_OUT_NEXT_CHUNK: &str = "SELECT MAX(subscriber_id), COUNT(*) FROM \
     (SELECT subscriber_id FROM subscriptions WHERE topic = $1 AND subscriber_id > $2 \
      ORDER BY subscriber_id LIMIT $3) AS chunk";
@@ -127,3 +140,53 @@ pub const SET_LANE_PAUSE: &str = "INSERT INTO lanes (channel, paused_until, paus
     updated_at = excluded.updated_at";
 pub const LANE_STATES: &str =
     "SELECT channel, paused_until, updated_at, pause_reason FROM lanes ORDER BY channel";
+
+pub const SUBSCRIBER_BY_ADDRESS: &str = "SELECT id, channel, address, language, status FROM subscribers WHERE channel = $1 AND address = $2";
+pub const TOPICS_OF: &str =
+    "SELECT topic FROM subscriptions WHERE subscriber_id = $1 ORDER BY topic";
+pub const INSERT_SUBSCRIBER: &str = "INSERT INTO subscribers (channel, address, language, status, created_at) \
+    VALUES ($1, $2, $3, 'active', $4) ON CONFLICT (channel, address) DO NOTHING";
+pub const SUBSCRIBE: &str =
+    "INSERT INTO subscriptions (topic, subscriber_id) VALUES ($1, $2) ON CONFLICT DO NOTHING";
+pub const UNSUBSCRIBE: &str = "DELETE FROM subscriptions WHERE topic = $1 AND subscriber_id = $2";
+pub const SET_LANGUAGE: &str = "UPDATE subscribers SET language = $2 WHERE id = $1";
+pub const SET_SUBSCRIBER_STATUS: &str = "UPDATE subscribers SET status = $2 WHERE id = $1";
+pub const ERASE_DELIVERIES: &str = "DELETE FROM deliveries WHERE subscriber_id = $1";
+pub const ERASE_SUBSCRIPTIONS: &str = "DELETE FROM subscriptions WHERE subscriber_id = $1";
+pub const ERASE_SUBSCRIBER: &str = "DELETE FROM subscribers WHERE id = $1";
+pub const ERASE_CONFIRMATIONS: &str =
+    "DELETE FROM confirmations WHERE author_channel = $1 AND author_address = $2";
+
+pub const SET_STAFF: &str = "INSERT INTO staff (channel, address, role, added_at) VALUES ($1, $2, $3, $4) \
+    ON CONFLICT (channel, address) DO UPDATE SET role = excluded.role";
+pub const REMOVE_STAFF: &str = "DELETE FROM staff WHERE channel = $1 AND address = $2";
+pub const STAFF_ROLE: &str = "SELECT role FROM staff WHERE channel = $1 AND address = $2";
+pub const LIST_STAFF: &str =
+    "SELECT channel, address, role, added_at FROM staff ORDER BY channel, address";
+
+pub const INSERT_AUDIT: &str =
+    "INSERT INTO audit (at, actor, action, detail) VALUES ($1, $2, $3, $4)";
+pub const AUDIT_LOG: &str = "SELECT at, actor, action, detail FROM audit ORDER BY id DESC LIMIT $1";
+
+pub const PUT_CONFIRMATION: &str = "INSERT INTO confirmations \
+    (code, action, payload, author_channel, author_address, created_at, expires_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7)";
+macro_rules! confirmation_columns {
+    () => {
+        "code, action, payload, author_channel, author_address, created_at, expires_at"
+    };
+}
+pub const CONFIRMATION: &str = concat!(
+    "SELECT ",
+    confirmation_columns!(),
+    " FROM confirmations WHERE code = $1 AND expires_at > $2"
+);
+pub const TAKE_CONFIRMATION: &str = concat!(
+    "DELETE FROM confirmations WHERE code = $1 AND expires_at > $2 RETURNING ",
+    confirmation_columns!()
+);
+pub const EXPIRE_CONFIRMATIONS: &str = "DELETE FROM confirmations WHERE expires_at <= $1";
+
+pub const GET_STATE: &str = "SELECT value FROM channel_state WHERE key = $1";
+pub const SET_STATE: &str = "INSERT INTO channel_state (key, value) VALUES ($1, $2) \
+    ON CONFLICT (key) DO UPDATE SET value = excluded.value";

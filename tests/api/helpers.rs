@@ -145,6 +145,7 @@ pub fn new_broadcast(topic_id: &str, priority: Priority, text: &str) -> NewBroad
         text: BroadcastText::parse(text).expect("valid text"),
         idempotency_key: None,
         created_by: Some("test".into()),
+        parent_id: None,
         release: true,
     }
 }

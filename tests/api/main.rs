@@ -1,6 +1,7 @@
 //! The black-box tests: one binary, sharing `helpers`.
 
 mod cli;
+mod conversation;
 mod dispatch;
 mod faults;
 mod helpers;

@@ -1,0 +1,477 @@
+//! The conversation: what citizens and staff say to the bot and what it answers, written once
+//! for every channel. Adapters turn a platform's update into an `Incoming` and render the
+//! `Reply`s; commands, roles and confirmations live here.
+
+mod staff;
+
+use std::sync::Arc;
+
+use fluent_bundle::FluentValue;
+
+use crate::config::TopicConfig;
+use crate::domain::{ChannelKind, SubscriberStatus};
+use crate::i18n::{DEFAULT_LANGUAGE, Texts};
+use crate::queue::Signals;
+use crate::store::{Store, StoreError, Subscriber};
+
+/// One message or button press from a person, as every adapter delivers it.
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    pub channel: ChannelKind,
+    /// Where answers go (the private chat).
+    pub chat: String,
+    /// Who it is: staff roles are looked up by this, never by a group's chat.
+    pub sender: String,
+    pub private: bool,
+    /// The language the platform reports for the person (`de`, `en-US`, …).
+    pub language_hint: Option<String>,
+    pub input: Input,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    Text(String),
+    /// A button press: its data, and the message it sits under (to update it in place).
+    Button {
+        data: String,
+        callback_id: Option<String>,
+        message_id: Option<String>,
+    },
+    /// The person blocked the bot.
+    Blocked,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Button {
+    pub label: String,
+    pub data: String,
+}
+
+/// What the bot says back, channel-independent. Texts are plain; adapters escape them.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    Send {
+        to: String,
+        text: String,
+        buttons: Vec<Vec<Button>>,
+    },
+    Edit {
+        to: String,
+        message_id: String,
+        text: String,
+        buttons: Vec<Vec<Button>>,
+    },
+    AnswerButton {
+        callback_id: String,
+        text: Option<String>,
+    },
+}
+
+/// What the conversation needs from the rest of the service.
+pub struct Conversation {
+    pub store: Arc<dyn Store>,
+    pub texts: Arc<Texts>,
+    pub topics: Vec<TopicConfig>,
+    pub signals: Option<Arc<Signals>>,
+    /// `alerts.require_second_approval`: a different emergency member must confirm an alert.
+    pub second_approval: bool,
+}
+
+/// The topic everyone gets on /start.
+pub const ALERTS_TOPIC: &str = "alerts";
+
+type Args<'a> = Vec<(&'a str, FluentValue<'a>)>;
+
+impl Conversation {
+    /// Handles one incoming message; errors become a short apology, never a trace.
+    pub async fn handle(&self, msg: &Incoming) -> Vec<Reply> {
+        if !msg.private {
+            // In groups the bot stays silent.
+            return Vec::new();
+        }
+        match self.dispatch(msg).await {
+            Ok(replies) => replies,
+            Err(e) => {
+                tracing::error!(channel = %msg.channel, error = %e, "could not handle a message");
+                let lang = self.hint_language(msg);
+                vec![self.say(msg, &lang, "error-try-again", vec![])]
+            }
+        }
+    }
+
+    async fn dispatch(&self, msg: &Incoming) -> Result<Vec<Reply>, StoreError> {
+        match &msg.input {
+            Input::Blocked => {
+                if self.store.mark_gone(msg.channel, &msg.chat).await? {
+                    tracing::info!(channel = %msg.channel, "a subscriber blocked the bot; marked gone");
+                }
+                Ok(Vec::new())
+            }
+            Input::Button {
+                data,
+                callback_id,
+                message_id,
+            } => {
+                self.button(msg, data, callback_id.as_deref(), message_id.as_deref())
+                    .await
+            }
+            Input::Text(text) => self.text(msg, text).await,
+        }
+    }
+
+    async fn text(&self, msg: &Incoming, text: &str) -> Result<Vec<Reply>, StoreError> {
+        let (command, rest) = parse_command(text, msg.channel);
+        let lang = self.language_of(msg).await?;
+        let rest = rest.trim();
+        match command.as_deref() {
+            Some("start" | "anmelden") => self.start(msg).await,
+            Some("topics" | "themen") => {
+                let s = self.subscriber(msg).await?;
+                Ok(vec![self.topic_keyboard(msg, &s, None)])
+            }
+            Some("subscribe" | "abonnieren") => self.subscribe_by_text(msg, rest, true).await,
+            Some("unsubscribe" | "abbestellen") => self.subscribe_by_text(msg, rest, false).await,
+            Some("language" | "sprache") => self.set_language(msg, rest).await,
+            Some("help" | "hilfe") => {
+                let mut replies = vec![self.say(msg, &lang, "help-citizen", vec![])];
+                if self
+                    .store
+                    .staff_role(msg.channel, &msg.sender)
+                    .await?
+                    .is_some()
+                {
+                    replies.push(self.say(msg, &lang, "help-staff", vec![]));
+                }
+                Ok(replies)
+            }
+            Some("stop") => {
+                if let Some(s) = self.store.subscriber(msg.channel, &msg.chat).await? {
+                    self.store
+                        .set_subscriber_status(s.id, SubscriberStatus::Stopped)
+                        .await?;
+                }
+                Ok(vec![self.say(msg, &lang, "stopped", vec![])])
+            }
+            Some("delete" | "loeschen" | "löschen") => self.delete(msg, &lang, rest).await,
+            Some(staff) if staff::is_staff_command(staff) => {
+                self.staff(msg, &lang, staff, rest).await
+            }
+            _ => Ok(vec![self.say(msg, &lang, "help-pointer", vec![])]),
+        }
+    }
+
+    async fn start(&self, msg: &Incoming) -> Result<Vec<Reply>, StoreError> {
+        let lang = self.hint_language(msg);
+        let s = self
+            .store
+            .ensure_subscriber(msg.channel, &msg.chat, &lang)
+            .await?;
+        if s.status != SubscriberStatus::Active {
+            self.store
+                .set_subscriber_status(s.id, SubscriberStatus::Active)
+                .await?;
+        }
+        if let Some(alerts) = self.topic(ALERTS_TOPIC) {
+            self.store.set_subscription(s.id, &alerts.id, true).await?;
+        }
+        let s = self.subscriber(msg).await?;
+        Ok(vec![
+            self.say(msg, &s.language, "welcome", vec![]),
+            self.topic_keyboard(msg, &s, None),
+        ])
+    }
+
+    async fn subscribe_by_text(
+        &self,
+        msg: &Incoming,
+        name: &str,
+        on: bool,
+    ) -> Result<Vec<Reply>, StoreError> {
+        let s = self.subscriber(msg).await?;
+        let Some(topic) = self.find_topic(name) else {
+            let valid = self.topic_list(&s.language);
+            return Ok(vec![self.say(
+                msg,
+                &s.language,
+                "unknown-topic",
+                vec![("topic", name.to_string().into()), ("valid", valid.into())],
+            )]);
+        };
+        self.store.set_subscription(s.id, &topic.id, on).await?;
+        let label = self.label(topic, &s.language);
+        let key = match (on, topic.id.as_str() == ALERTS_TOPIC) {
+            (true, _) => "subscribed",
+            (false, true) => "unsubscribed-alerts",
+            (false, false) => "unsubscribed",
+        };
+        Ok(vec![self.say(
+            msg,
+            &s.language,
+            key,
+            vec![("topic", label.into())],
+        )])
+    }
+
+    async fn set_language(&self, msg: &Incoming, wanted: &str) -> Result<Vec<Reply>, StoreError> {
+        let s = self.subscriber(msg).await?;
+        let wanted = wanted.to_ascii_lowercase();
+        if !self.texts.languages().contains(&wanted.as_str()) {
+            return Ok(vec![self.say(
+                msg,
+                &s.language,
+                "language-unknown",
+                vec![("valid", self.texts.languages().join(", ").into())],
+            )]);
+        }
+        self.store.set_language(s.id, &wanted).await?;
+        Ok(vec![self.say(msg, &wanted, "language-set", vec![])])
+    }
+
+    async fn delete(
+        &self,
+        msg: &Incoming,
+        lang: &str,
+        code: &str,
+    ) -> Result<Vec<Reply>, StoreError> {
+        if code.is_empty() {
+            let code = staff::new_code();
+            self.store
+                .put_confirmation(&staff::confirmation(&code, "erase", "{}", msg, 15 * 60))
+                .await?;
+            let button = Button {
+                label: self.texts.get(lang, "button-delete", &[]),
+                data: format!("d:{code}"),
+            };
+            let text = self
+                .texts
+                .get(lang, "delete-ask", &[("code", code.as_str().into())]);
+            return Ok(vec![Reply::Send {
+                to: msg.chat.clone(),
+                text,
+                buttons: vec![vec![button]],
+            }]);
+        }
+        self.erase(msg, lang, code).await
+    }
+
+    async fn erase(
+        &self,
+        msg: &Incoming,
+        lang: &str,
+        code: &str,
+    ) -> Result<Vec<Reply>, StoreError> {
+        let pending = self.store.confirmation(&code.to_ascii_uppercase()).await?;
+        let valid = pending.is_some_and(|c| {
+            c.action == "erase" && c.author_channel == msg.channel && c.author_address == msg.chat
+        });
+        if !valid {
+            return Ok(vec![self.say(msg, lang, "delete-bad-code", vec![])]);
+        }
+        self.store.erase_subscriber(msg.channel, &msg.chat).await?;
+        tracing::info!(channel = %msg.channel, "a subscriber erased their data");
+        Ok(vec![self.say(msg, lang, "delete-done", vec![])])
+    }
+
+    async fn button(
+        &self,
+        msg: &Incoming,
+        data: &str,
+        callback_id: Option<&str>,
+        message_id: Option<&str>,
+    ) -> Result<Vec<Reply>, StoreError> {
+        let lang = self.language_of(msg).await?;
+        let mut replies = match data.split_once(':') {
+            Some(("t", topic)) => {
+                let s = self.subscriber(msg).await?;
+                match self.topic(topic) {
+                    Some(t) => {
+                        let on = !s.topics.iter().any(|x| x == t.id.as_str());
+                        self.store.set_subscription(s.id, &t.id, on).await?;
+                        let s = self.subscriber(msg).await?;
+                        let mut replies = vec![self.topic_keyboard(msg, &s, message_id)];
+                        if !on && t.id.as_str() == ALERTS_TOPIC {
+                            let label = self.label(t, &s.language);
+                            replies.push(self.say(
+                                msg,
+                                &s.language,
+                                "unsubscribed-alerts",
+                                vec![("topic", label.into())],
+                            ));
+                        }
+                        replies
+                    }
+                    None => vec![self.say(msg, &lang, "help-pointer", vec![])],
+                }
+            }
+            Some(("d", code)) => self.erase(msg, &lang, code).await?,
+            Some(("c", code)) => self.staff(msg, &lang, "confirm", code).await?,
+            Some(("x", code)) => self.staff(msg, &lang, "cancel", code).await?,
+            _ => vec![self.say(msg, &lang, "help-pointer", vec![])],
+        };
+        if let Some(id) = callback_id {
+            replies.insert(
+                0,
+                Reply::AnswerButton {
+                    callback_id: id.to_string(),
+                    text: None,
+                },
+            );
+        }
+        Ok(replies)
+    }
+
+    /// The subscriber behind a message, added (without topics) if new.
+    async fn subscriber(&self, msg: &Incoming) -> Result<Subscriber, StoreError> {
+        match self.store.subscriber(msg.channel, &msg.chat).await? {
+            Some(s) => Ok(s),
+            None => {
+                self.store
+                    .ensure_subscriber(msg.channel, &msg.chat, &self.hint_language(msg))
+                    .await
+            }
+        }
+    }
+
+    async fn language_of(&self, msg: &Incoming) -> Result<String, StoreError> {
+        Ok(match self.store.subscriber(msg.channel, &msg.chat).await? {
+            Some(s) => s.language,
+            None => self.hint_language(msg),
+        })
+    }
+
+    fn hint_language(&self, msg: &Incoming) -> String {
+        let hint = msg.language_hint.as_deref().unwrap_or(DEFAULT_LANGUAGE);
+        let short = hint
+            .split(['-', '_'])
+            .next()
+            .unwrap_or(DEFAULT_LANGUAGE)
+            .to_ascii_lowercase();
+        if self.texts.languages().contains(&short.as_str()) {
+            short
+        } else {
+            DEFAULT_LANGUAGE.to_string()
+        }
+    }
+
+    fn topic(&self, id: &str) -> Option<&TopicConfig> {
+        self.topics.iter().find(|t| t.id.as_str() == id)
+    }
+
+    /// A topic by its id or its German or English label, in any case.
+    fn find_topic(&self, name: &str) -> Option<&TopicConfig> {
+        let name = name.trim().to_lowercase();
+        if name.is_empty() {
+            return None;
+        }
+        self.topics.iter().find(|t| {
+            t.id.as_str() == name
+                || t.label_de.to_lowercase() == name
+                || t.label_en.to_lowercase() == name
+        })
+    }
+
+    fn label(&self, t: &TopicConfig, lang: &str) -> String {
+        if lang == "en" {
+            t.label_en.clone()
+        } else {
+            t.label_de.clone()
+        }
+    }
+
+    fn topic_list(&self, lang: &str) -> String {
+        self.topics
+            .iter()
+            .map(|t| format!("{} ({})", self.label(t, lang), t.id))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    fn topic_keyboard(&self, msg: &Incoming, s: &Subscriber, message_id: Option<&str>) -> Reply {
+        let buttons = self
+            .topics
+            .iter()
+            .map(|t| {
+                let on = s.topics.iter().any(|x| x == t.id.as_str());
+                vec![Button {
+                    label: format!(
+                        "{} {}",
+                        if on { "✅" } else { "⬜" },
+                        self.label(t, &s.language)
+                    ),
+                    data: format!("t:{}", t.id),
+                }]
+            })
+            .collect();
+        let text = self.texts.get(&s.language, "topics-header", &[]);
+        match message_id {
+            Some(id) => Reply::Edit {
+                to: msg.chat.clone(),
+                message_id: id.to_string(),
+                text,
+                buttons,
+            },
+            None => Reply::Send {
+                to: msg.chat.clone(),
+                text,
+                buttons,
+            },
+        }
+    }
+
+    fn say(&self, msg: &Incoming, lang: &str, key: &str, args: Args<'_>) -> Reply {
+        Reply::Send {
+            to: msg.chat.clone(),
+            text: self.texts.get(lang, key, &args),
+            buttons: Vec::new(),
+        }
+    }
+}
+
+/// Splits `/command@bot rest` into the command (lower case, without slash) and the rest. On
+/// WhatsApp commands also work without the slash.
+pub fn parse_command(text: &str, channel: ChannelKind) -> (Option<String>, &str) {
+    let text = text.trim();
+    let (first, rest) = match text.split_once(char::is_whitespace) {
+        Some((f, r)) => (f, r),
+        None => (text, ""),
+    };
+    let word = match first.strip_prefix('/') {
+        Some(w) => w,
+        None if channel == ChannelKind::Whatsapp => first,
+        None => return (None, text),
+    };
+    let word = word.split('@').next().unwrap_or(word).to_lowercase();
+    if word.is_empty() {
+        (None, text)
+    } else {
+        (Some(word), rest)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_lose_their_slash_bot_name_and_case() {
+        assert_eq!(
+            parse_command("/Start", ChannelKind::Telegram),
+            (Some("start".into()), "")
+        );
+        assert_eq!(
+            parse_command(
+                "/announce@amtsbote_bot news Straße gesperrt",
+                ChannelKind::Telegram
+            ),
+            (Some("announce".into()), "news Straße gesperrt")
+        );
+        assert_eq!(
+            parse_command("hallo", ChannelKind::Telegram),
+            (None, "hallo")
+        );
+        assert_eq!(
+            parse_command("STOP", ChannelKind::Whatsapp),
+            (Some("stop".into()), "")
+        );
+    }
+}

@@ -1,0 +1,323 @@
+//! The conversation, channel-independent: citizens subscribe and leave, staff preview and
+//! confirm, and what they confirm reaches exactly the right people.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use amtsbote::config::default_topics;
+use amtsbote::conversation::{Conversation, Incoming, Input, Reply};
+use amtsbote::domain::{ChannelKind, Role, SubscriberStatus};
+use amtsbote::i18n::Texts;
+use sqlx::{Column, Row};
+
+use crate::helpers::{TestApp, TestDb, spawn_app, test_lane};
+
+fn conversation(app: &TestApp, second_approval: bool) -> Conversation {
+    Conversation {
+        store: app.store.clone(),
+        texts: Arc::new(Texts::load().unwrap()),
+        topics: default_topics(),
+        signals: app.engine.as_ref().map(|e| e.signals.clone()),
+        second_approval,
+    }
+}
+
+fn says(who: &str, text: &str) -> Incoming {
+    Incoming {
+        channel: ChannelKind::Telegram,
+        chat: who.into(),
+        sender: who.into(),
+        private: true,
+        language_hint: Some("en".into()),
+        input: Input::Text(text.into()),
+    }
+}
+
+fn presses(who: &str, data: &str) -> Incoming {
+    Incoming {
+        input: Input::Button {
+            data: data.into(),
+            callback_id: Some("cb1".into()),
+            message_id: Some("77".into()),
+        },
+        ..says(who, "")
+    }
+}
+
+fn texts_of(replies: &[Reply]) -> String {
+    replies
+        .iter()
+        .filter_map(|r| match r {
+            Reply::Send { text, .. } | Reply::Edit { text, .. } => Some(text.as_str()),
+            Reply::AnswerButton { .. } => None,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The confirmation code in a preview ("/confirm CODE").
+fn code_in(replies: &[Reply]) -> String {
+    let text = texts_of(replies);
+    let at = text.find("/confirm ").expect("a preview with a code");
+    text[at + 9..at + 15].to_string()
+}
+
+#[tokio::test]
+async fn citizens_pick_topics_and_an_announcement_reaches_only_its_topic() {
+    let db = TestDb::sqlite().await;
+    let app = spawn_app(db.store.clone(), test_lane(0), test_lane(0)).await;
+    let talk = conversation(&app, false);
+    for who in ["101", "102", "103"] {
+        let r = talk.handle(&says(who, "/start")).await;
+        assert!(texts_of(&r).contains("Welcome"), "{r:?}");
+    }
+    let toggled = talk.handle(&presses("101", "t:news")).await;
+    assert!(matches!(&toggled[0], Reply::AnswerButton { .. }));
+    assert!(
+        matches!(&toggled[1], Reply::Edit { message_id, .. } if message_id == "77"),
+        "updated in place"
+    );
+    let r = talk.handle(&says("102", "/subscribe Traffic")).await;
+    assert!(texts_of(&r).contains("You now receive: Traffic"));
+    let r = talk.handle(&says("103", "/subscribe weather")).await;
+    assert!(texts_of(&r).contains(
+        "Unknown topic “weather”. Topics: News (news), Traffic (traffic), Alerts (alerts)"
+    ));
+    let r = talk.handle(&says("103", "what is this?")).await;
+    assert!(texts_of(&r).contains("/help"));
+
+    db.store
+        .set_staff(ChannelKind::Telegram, "900", Role::Press)
+        .await
+        .unwrap();
+    let preview = talk
+        .handle(&says("900", "/announce news Hauptstraße ab 9 Uhr gesperrt"))
+        .await;
+    let shown = texts_of(&preview);
+    assert!(
+        shown.contains("Hauptstraße ab 9 Uhr gesperrt")
+            && shown.contains("Recipients: 1 (Telegram 1, WhatsApp 0)"),
+        "{shown}"
+    );
+    assert!(
+        db.store.list_broadcasts(10).await.unwrap().is_empty(),
+        "nothing before confirmation"
+    );
+    let code = code_in(&preview);
+    let confirmed = talk.handle(&presses("900", &format!("c:{code}"))).await;
+    assert!(
+        texts_of(&confirmed).contains("is released"),
+        "{confirmed:?}"
+    );
+    let again = talk.handle(&says("900", &format!("/confirm {code}"))).await;
+    assert!(
+        texts_of(&again).contains("already used"),
+        "a second click sends nothing"
+    );
+
+    let id = db.store.list_broadcasts(1).await.unwrap()[0].id;
+    app.wait_done(id, Duration::from_secs(20)).await;
+    let got = app.sim.received();
+    let news: Vec<_> = got
+        .iter()
+        .filter(|r| &*r.text == "Hauptstraße ab 9 Uhr gesperrt")
+        .collect();
+    assert_eq!(news.len(), 1);
+    assert_eq!(&*news[0].address, "101");
+    let audit = db.store.audit_log(10).await.unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action == "confirm" && e.actor == "telegram:900")
+    );
+}
+
+#[tokio::test]
+async fn people_who_are_not_staff_cannot_announce_or_alert() {
+    let db = TestDb::sqlite().await;
+    let app = spawn_app(db.store.clone(), test_lane(0), test_lane(0)).await;
+    let talk = conversation(&app, false);
+    db.store
+        .set_staff(ChannelKind::Telegram, "900", Role::Press)
+        .await
+        .unwrap();
+    for (who, text) in [
+        ("555", "/announce news hi"),
+        ("555", "/alert Feuer"),
+        ("900", "/alert Feuer"),
+        ("555", "/confirm ABCDEF"),
+    ] {
+        let r = talk.handle(&says(who, text)).await;
+        assert!(
+            texts_of(&r).contains("only city staff"),
+            "{who} {text}: {r:?}"
+        );
+    }
+    assert!(db.store.list_broadcasts(10).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_second_emergency_member_must_approve_an_alert_when_configured() {
+    let db = TestDb::sqlite().await;
+    let app = spawn_app(db.store.clone(), test_lane(0), test_lane(0)).await;
+    let talk = conversation(&app, true);
+    talk.handle(&says("101", "/start")).await;
+    db.store
+        .set_staff(ChannelKind::Telegram, "901", Role::Emergency)
+        .await
+        .unwrap();
+    db.store
+        .set_staff(ChannelKind::Telegram, "902", Role::Emergency)
+        .await
+        .unwrap();
+    db.store
+        .set_staff(ChannelKind::Telegram, "903", Role::Press)
+        .await
+        .unwrap();
+
+    let preview = talk
+        .handle(&says("901", "/alert Hochwasser am Neckar"))
+        .await;
+    let to: Vec<&str> = preview
+        .iter()
+        .filter_map(|r| match r {
+            Reply::Send { to, .. } => Some(to.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        to,
+        ["901", "902"],
+        "the preview goes to every emergency member"
+    );
+    let code = code_in(&preview);
+    assert!(
+        texts_of(&talk.handle(&says("901", &format!("/confirm {code}"))).await)
+            .contains("cannot approve your own")
+    );
+    assert!(
+        texts_of(&talk.handle(&says("903", &format!("/confirm {code}"))).await)
+            .contains("only city staff")
+    );
+    assert!(db.store.list_broadcasts(10).await.unwrap().is_empty());
+    assert!(
+        texts_of(&talk.handle(&says("902", &format!("/confirm {code}"))).await)
+            .contains("is released")
+    );
+
+    let alert = db.store.list_broadcasts(1).await.unwrap()[0].clone();
+    app.wait_done(alert.id, Duration::from_secs(20)).await;
+    // The all-clear goes to the alert's recipients, with the same preview and approval.
+    let preview = talk
+        .handle(&says(
+            "902",
+            &format!("/allclear {} Entwarnung: Pegel sinkt", alert.id),
+        ))
+        .await;
+    assert!(texts_of(&preview).contains("Recipients: 1"));
+    talk.handle(&says("901", &format!("/confirm {}", code_in(&preview))))
+        .await;
+    let all_clear = db.store.list_broadcasts(1).await.unwrap()[0].clone();
+    assert_eq!(all_clear.kind, amtsbote::domain::BroadcastKind::Allclear);
+    app.wait_done(all_clear.id, Duration::from_secs(20)).await;
+    assert_eq!(
+        app.sim.count_text("Entwarnung: Pegel sinkt")[&ChannelKind::Telegram],
+        1
+    );
+}
+
+#[tokio::test]
+async fn stop_blocks_and_delete_leave_the_right_traces() {
+    let db = TestDb::sqlite().await;
+    let app = spawn_app(db.store.clone(), test_lane(0), test_lane(0)).await;
+    let talk = conversation(&app, false);
+    talk.handle(&says("4242", "/start")).await;
+    talk.handle(&says("4242", "/stop")).await;
+    let s = db
+        .store
+        .subscriber(ChannelKind::Telegram, "4242")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(s.status, SubscriberStatus::Stopped);
+    talk.handle(&says("4243", "/start")).await;
+    talk.handle(&Incoming {
+        input: Input::Blocked,
+        ..says("4243", "")
+    })
+    .await;
+    let s = db
+        .store
+        .subscriber(ChannelKind::Telegram, "4243")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(s.status, SubscriberStatus::Gone);
+
+    // Erasure: a delivery, a topic, a pending code — then nothing with the chat id anywhere.
+    talk.handle(&says("4242", "/start")).await;
+    db.store
+        .set_staff(ChannelKind::Telegram, "900", Role::Press)
+        .await
+        .unwrap();
+    let preview = talk.handle(&says("900", "/announce alerts x")).await;
+    assert!(texts_of(&preview).contains("only city staff"));
+    let preview = talk.handle(&says("900", "/announce news x")).await;
+    talk.handle(&says("4242", "/subscribe news")).await;
+    talk.handle(&says("900", &format!("/confirm {}", code_in(&preview))))
+        .await;
+    let id = db.store.list_broadcasts(1).await.unwrap()[0].id;
+    app.wait_done(id, Duration::from_secs(20)).await;
+    let ask = talk.handle(&says("4242", "/delete")).await;
+    let text = texts_of(&ask);
+    let at = text.find("/delete ").unwrap();
+    let code = &text[at + 8..at + 14];
+    assert!(
+        texts_of(&talk.handle(&says("4242", "/delete WRONG1")).await).contains("wrong or expired")
+    );
+    assert!(
+        texts_of(&talk.handle(&says("4242", &format!("/delete {code}"))).await).contains("erased")
+    );
+    assert_eq!(rows_mentioning(&db, "4242").await, Vec::<String>::new());
+    assert!(
+        !rows_mentioning(&db, "4243").await.is_empty(),
+        "others are untouched"
+    );
+}
+
+/// Every (table, column) of the SQLite schema holding `needle` as its value.
+async fn rows_mentioning(db: &TestDb, needle: &str) -> Vec<String> {
+    let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
+    let tables: Vec<(String,)> = sqlx::query_as(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert!(tables.len() >= 8, "{tables:?}");
+    let mut found = Vec::new();
+    for (table,) in tables {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT * FROM \"{table}\"")))
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+        for row in rows {
+            for (i, col) in row.columns().iter().enumerate() {
+                let text = row
+                    .try_get::<Option<String>, _>(i)
+                    .ok()
+                    .flatten()
+                    .or_else(|| {
+                        row.try_get::<Option<i64>, _>(i)
+                            .ok()
+                            .flatten()
+                            .map(|v| v.to_string())
+                    });
+                if text.is_some_and(|t| t.contains(needle)) {
+                    found.push(format!("{table}.{}", col.name()));
+                }
+            }
+        }
+    }
+    found
+}
