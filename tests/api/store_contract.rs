@@ -45,6 +45,8 @@ contract!(
     cancelling_stops_everything_not_yet_sent,
     a_broadcast_is_done_when_no_delivery_is_open,
     lane_pauses_are_recorded,
+    the_conversation_state_round_trips,
+    an_alerts_follow_up_goes_to_its_recipients,
 );
 
 async fn fan_out_all(store: &dyn Store, id: i64, chunk: u32) -> (u64, u32) {
@@ -562,4 +564,194 @@ async fn lane_pauses_are_recorded(db: TestDb) {
     assert_eq!(lanes.len(), 1);
     assert_eq!(lanes[0].paused_until, Some(until + 1));
     assert_eq!(lanes[0].pause_reason.as_deref(), Some("429: retry after 6"));
+}
+
+async fn the_conversation_state_round_trips(db: TestDb) {
+    use amtsbote::domain::{Role, SubscriberStatus};
+    use amtsbote::store::Confirmation;
+    let news = crate::helpers::topic("news");
+    let s = db
+        .store
+        .ensure_subscriber(ChannelKind::Telegram, "77", "en")
+        .await
+        .unwrap();
+    assert_eq!(
+        db.store
+            .ensure_subscriber(ChannelKind::Telegram, "77", "de")
+            .await
+            .unwrap()
+            .id,
+        s.id
+    );
+    db.store.set_subscription(s.id, &news, true).await.unwrap();
+    db.store.set_language(s.id, "de").await.unwrap();
+    let s = db
+        .store
+        .subscriber(ChannelKind::Telegram, "77")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (s.language.as_str(), s.topics.clone()),
+        ("de", vec!["news".to_string()])
+    );
+    db.store
+        .set_subscriber_status(s.id, SubscriberStatus::Stopped)
+        .await
+        .unwrap();
+    assert_eq!(db.store.recipient_count(&news).await.unwrap().total(), 0);
+
+    db.store
+        .set_staff(ChannelKind::Whatsapp, "4917012345", Role::Press)
+        .await
+        .unwrap();
+    db.store
+        .set_staff(ChannelKind::Whatsapp, "4917012345", Role::Admin)
+        .await
+        .unwrap();
+    assert_eq!(
+        db.store
+            .staff_role(ChannelKind::Whatsapp, "4917012345")
+            .await
+            .unwrap(),
+        Some(Role::Admin)
+    );
+    assert_eq!(db.store.list_staff().await.unwrap().len(), 1);
+    assert!(
+        db.store
+            .remove_staff(ChannelKind::Whatsapp, "4917012345")
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        db.store
+            .staff_role(ChannelKind::Whatsapp, "4917012345")
+            .await
+            .unwrap(),
+        None
+    );
+
+    db.store.audit("cli:ops", "staff-add", "x").await.unwrap();
+    assert_eq!(db.store.audit_log(5).await.unwrap()[0].action, "staff-add");
+
+    let now = now_ms();
+    let c = Confirmation {
+        code: "ABC234".into(),
+        action: "erase".into(),
+        payload: "{}".into(),
+        author_channel: ChannelKind::Telegram,
+        author_address: "77".into(),
+        created_at: now,
+        expires_at: now + 60_000,
+    };
+    db.store.put_confirmation(&c).await.unwrap();
+    assert_eq!(
+        db.store.confirmation("ABC234").await.unwrap(),
+        Some(c.clone())
+    );
+    assert_eq!(
+        db.store.take_confirmation("ABC234").await.unwrap(),
+        Some(c.clone())
+    );
+    assert_eq!(
+        db.store.take_confirmation("ABC234").await.unwrap(),
+        None,
+        "taken once"
+    );
+    let old = Confirmation {
+        code: "OLD234".into(),
+        expires_at: now - 1,
+        ..c
+    };
+    db.store.put_confirmation(&old).await.unwrap();
+    assert_eq!(
+        db.store.confirmation("OLD234").await.unwrap(),
+        None,
+        "expired"
+    );
+    assert_eq!(db.store.expire_confirmations(now).await.unwrap(), 1);
+
+    db.store
+        .set_channel_state("telegram.offset", "41")
+        .await
+        .unwrap();
+    db.store
+        .set_channel_state("telegram.offset", "42")
+        .await
+        .unwrap();
+    assert_eq!(
+        db.store
+            .channel_state("telegram.offset")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("42")
+    );
+
+    assert!(
+        db.store
+            .erase_subscriber(ChannelKind::Telegram, "77")
+            .await
+            .unwrap()
+    );
+    assert!(
+        db.store
+            .subscriber(ChannelKind::Telegram, "77")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        !db.store
+            .erase_subscriber(ChannelKind::Telegram, "77")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !db.store
+            .mark_gone(ChannelKind::Telegram, "77")
+            .await
+            .unwrap()
+    );
+}
+
+async fn an_alerts_follow_up_goes_to_its_recipients(db: TestDb) {
+    seed(&*db.store, 4, 2, &["alerts"]).await;
+    let alert = db
+        .store
+        .create_broadcast(&new_broadcast("alerts", Priority::Alert, "a"))
+        .await
+        .unwrap()
+        .broadcast
+        .id;
+    fan_out_all(&*db.store, alert, 100).await;
+    // Someone new after the alert does not get its all-clear; someone gone neither.
+    seed(&*db.store, 0, 0, &[]).await;
+    db.store
+        .ensure_subscriber(ChannelKind::Telegram, "new", "de")
+        .await
+        .unwrap();
+    db.store
+        .mark_gone(ChannelKind::Telegram, "1000")
+        .await
+        .unwrap();
+    assert_eq!(
+        db.store
+            .follow_up_recipient_count(alert)
+            .await
+            .unwrap()
+            .total(),
+        5
+    );
+    let mut follow_up = new_broadcast("alerts", Priority::Alert, "all clear");
+    follow_up.kind = amtsbote::domain::BroadcastKind::Allclear;
+    follow_up.parent_id = Some(alert);
+    let id = db
+        .store
+        .create_broadcast(&follow_up)
+        .await
+        .unwrap()
+        .broadcast
+        .id;
+    assert_eq!(fan_out_all(&*db.store, id, 2).await.0, 5);
 }
