@@ -101,3 +101,12 @@ broadcast-not-stopped = Meldung #{ $id } war schon beendet.
 broadcast-unknown = Es gibt keine Meldung #{ $id }.
 status-line = #{ $id } { $status } ({ $kind }, { $topic }): Telegram gesendet { $tg_sent }, offen { $tg_open }, fehlgeschlagen { $tg_failed }, weg { $tg_gone } · WhatsApp gesendet { $wa_sent }, offen { $wa_open }, fehlgeschlagen { $wa_failed }, weg { $wa_gone }
 status-paused = Der Kanal { $channel } ist von der Plattform noch { $seconds } Sekunden pausiert.
+
+## Telegram-Befehlsmenü
+cmd-start = Abonnieren (Warnungen) und Themen wählen
+cmd-topics = Themen wählen
+cmd-language = Sprache: /sprache de oder en
+cmd-help = Was ich kann
+cmd-stop = Keine Nachrichten mehr
+cmd-delete = Alle meine Daten löschen
+cmd-status = Mitarbeitende: Fortschritt der Meldungen

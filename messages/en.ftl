@@ -101,3 +101,12 @@ broadcast-not-stopped = Broadcast #{ $id } had already ended.
 broadcast-unknown = There is no broadcast #{ $id }.
 status-line = #{ $id } { $status } ({ $kind }, { $topic }): Telegram sent { $tg_sent }, open { $tg_open }, failed { $tg_failed }, gone { $tg_gone } · WhatsApp sent { $wa_sent }, open { $wa_open }, failed { $wa_failed }, gone { $wa_gone }
 status-paused = The { $channel } lane is paused by the platform for { $seconds } more seconds.
+
+## Telegram command menu
+cmd-start = Subscribe (alerts) and choose topics
+cmd-topics = Choose topics
+cmd-language = Language: /language de or en
+cmd-help = What I can do
+cmd-stop = No more messages
+cmd-delete = Erase all my data
+cmd-status = Staff: progress of broadcasts

@@ -192,6 +192,16 @@ impl Config {
                 })
             });
         let telegram = telegram.transpose()?;
+        if let Some(tg) = &telegram
+            && url::Url::parse(&tg.api_url).is_err()
+        {
+            return Err(s.invalid(
+                "telegram",
+                "api_url",
+                &tg.api_url,
+                "a URL like https://api.telegram.org",
+            ));
+        }
         let whatsapp = match (
             s.get::<String>("whatsapp", "phone_number_id", "the phone number id")?,
             s.get::<String>("whatsapp", "access_token", "the access token")?,

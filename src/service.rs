@@ -1,18 +1,22 @@
 //! `amtsbote run`: opens the store, starts every configured channel's lane, fan-out,
-//! housekeeping and the HTTP side, and stops them all in order on SIGTERM or Ctrl-C.
+//! housekeeping, Telegram polling and the HTTP side, and stops them all in order on SIGTERM or Ctrl-C.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use anyhow::Context;
 use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
-use crate::channels::telegram::TelegramChannel;
+use crate::channels::telegram::{self, TelegramChannel};
+use crate::channels::telegram_updates;
 use crate::channels::whatsapp::WhatsappChannel;
 use crate::channels::{Channel, http_client};
 use crate::config::Config;
+use crate::conversation::Conversation;
 use crate::http;
+use crate::i18n::Texts;
 use crate::queue::{Engine, LaneSettings};
 use crate::store::{self, Store};
 
@@ -35,7 +39,9 @@ pub fn telegram_lane(
 ) -> anyhow::Result<LaneSpec> {
     let client =
         http_client(lane.send_timeout, lane.concurrency).context("building the HTTP client")?;
-    Ok((Arc::new(TelegramChannel::new(client, api_url, token)), lane))
+    let channel = TelegramChannel::new(client, api_url, token)
+        .context("AMTSBOTE_TELEGRAM_API_URL is not a URL")?;
+    Ok((Arc::new(channel), lane))
 }
 
 /// A WhatsApp lane sending through the Graph API at `api_url`.
@@ -111,6 +117,32 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         config.engine.clone(),
         shutdown.clone(),
     );
+    let texts = Arc::new(Texts::load().map_err(anyhow::Error::msg)?);
+    let conversation = Arc::new(Conversation {
+        store: store.clone(),
+        texts: texts.clone(),
+        topics: config.topics.clone(),
+        signals: Some(engine.signals.clone()),
+        second_approval: config.second_approval,
+    });
+    if let Some(tg) = &config.telegram {
+        // Long polls need a client that waits longer than Telegram holds the request.
+        let timeout = Duration::from_secs(u64::from(telegram_updates::LONG_POLL_SECS) + 10);
+        let client = http_client(timeout, 2).context("building the HTTP client")?;
+        let bot = telegram::bot(client, &tg.api_url, &tg.token)
+            .context("AMTSBOTE_TELEGRAM_API_URL is not a URL")?;
+        let polling = telegram_updates::run(
+            bot,
+            conversation.clone(),
+            store.clone(),
+            texts.clone(),
+            shutdown.clone(),
+        );
+        engine.tasks.spawn(async move {
+            polling.await;
+            "Telegram polling".to_string()
+        });
+    }
     let queue_running = Arc::new(AtomicBool::new(true));
     let router = http::router(http::AppState {
         store: store.clone(),

@@ -29,6 +29,8 @@ pub enum Fault {
     ServerError,
     /// No answer for this long, then 504.
     Hang(Duration),
+    /// This exact answer, e.g. a recorded platform error from tests/fixtures.
+    Respond { status: u16, body: Vec<u8> },
 }
 
 /// One message that arrived.
@@ -39,8 +41,24 @@ pub struct Received {
     /// Shared between all messages with the same text, so a large demo stays small.
     pub text: Arc<str>,
     pub silent: bool,
+    /// The buttons under the message, as sent (`reply_markup`), if any.
+    pub markup: Option<Box<Value>>,
     /// Since the simulator started.
     pub at: Duration,
+}
+
+/// A Bot API call other than `sendMessage`, as the bot made it.
+#[derive(Debug, Clone)]
+pub struct BotCall {
+    pub method: String,
+    pub body: Value,
+}
+
+/// Updates waiting for the bot's next `getUpdates`.
+#[derive(Default)]
+struct Inbox {
+    next_id: i64,
+    updates: VecDeque<Value>,
 }
 
 #[derive(Default)]
@@ -59,6 +77,9 @@ struct SimState {
     /// Requests answered with a throttle, by channel, with the time they arrived (µs).
     throttled_at: Mutex<Vec<(ChannelKind, Duration)>>,
     next_id: AtomicI64,
+    inbox: Mutex<Inbox>,
+    inbox_changed: tokio::sync::Notify,
+    calls: Mutex<Vec<BotCall>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -96,9 +117,15 @@ impl Simulator {
             requests: AtomicU64::new(0),
             throttled_at: Mutex::new(Vec::new()),
             next_id: AtomicI64::new(1),
+            inbox: Mutex::new(Inbox {
+                next_id: 100_000,
+                updates: VecDeque::new(),
+            }),
+            inbox_changed: tokio::sync::Notify::new(),
+            calls: Mutex::new(Vec::new()),
         });
         let telegram = Router::new()
-            .route("/{bot}/sendMessage", post(telegram_send))
+            .route("/{bot}/{method}", post(telegram_method))
             .with_state(state.clone());
         let whatsapp = Router::new()
             .route("/{version}/{phone}/messages", post(whatsapp_send))
@@ -124,6 +151,32 @@ impl Simulator {
         lock(&self.state.faults)
             .blocked
             .insert((channel, address.to_string()));
+    }
+
+    /// Queues an update (a Bot API `Update` object; its `update_id` is set here) for the bot's
+    /// next `getUpdates`. Returns the id given.
+    pub fn push_update(&self, mut update: Value) -> i64 {
+        let id = {
+            let mut inbox = lock(&self.state.inbox);
+            inbox.next_id += 1;
+            let id = inbox.next_id;
+            update["update_id"] = json!(id);
+            inbox.updates.push_back(update);
+            id
+        };
+        self.state.inbox_changed.notify_waiters();
+        id
+    }
+
+    /// Updates not yet confirmed by a later `getUpdates` offset.
+    pub fn unconfirmed_updates(&self) -> usize {
+        lock(&self.state.inbox).updates.len()
+    }
+
+    /// Bot API calls other than `sendMessage` and `getUpdates`, method names in lower case
+    /// (`answercallbackquery`, `editmessagetext`, `setmycommands`, …).
+    pub fn calls(&self) -> Vec<BotCall> {
+        lock(&self.state.calls).clone()
     }
 
     /// Everything that arrived so far, in arrival order.
@@ -200,6 +253,7 @@ impl SimState {
         address: &str,
         text: &str,
         silent: bool,
+        markup: Option<&Value>,
     ) -> Result<i64, Refusal> {
         self.requests.fetch_add(1, Ordering::Relaxed);
         let (fault, blocked) = {
@@ -217,6 +271,7 @@ impl SimState {
                 tokio::time::sleep(d).await;
                 return Err(Refusal::Timeout);
             }
+            Some(Fault::Respond { status, body }) => return Err(Refusal::Raw(status, body)),
             None => {}
         }
         if blocked {
@@ -248,6 +303,7 @@ impl SimState {
             address: address.into(),
             text,
             silent,
+            markup: markup.filter(|m| !m.is_null()).map(|m| Box::new(m.clone())),
             at,
         });
         Ok(self.next_id.fetch_add(1, Ordering::Relaxed))
@@ -255,6 +311,7 @@ impl SimState {
 }
 
 enum Refusal {
+    Raw(u16, Vec<u8>),
     Throttled(u64),
     ServerError,
     Timeout,
@@ -269,11 +326,20 @@ fn telegram_error(status: StatusCode, description: &str, parameters: Option<Valu
     (status, Json(body)).into_response()
 }
 
-async fn telegram_send(
-    State(state): State<Arc<SimState>>,
-    Path(bot): Path<String>,
+/// Bot API method names are case-insensitive (teloxide writes `SendMessage`).
+async fn telegram_method(
+    state: State<Arc<SimState>>,
+    Path((bot, method)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
+    match method.to_ascii_lowercase().as_str() {
+        "sendmessage" => telegram_send(state, bot, body).await,
+        "getupdates" => telegram_updates(state, body).await,
+        _ => telegram_call(state, method, body).await,
+    }
+}
+
+async fn telegram_send(State(state): State<Arc<SimState>>, bot: String, body: Bytes) -> Response {
     if !bot.starts_with("bot") || bot.len() < 4 {
         return telegram_error(StatusCode::NOT_FOUND, "Not Found", None);
     }
@@ -303,13 +369,13 @@ async fn telegram_send(
         );
     };
     let silent = req["disable_notification"].as_bool().unwrap_or(false);
-    match state.answer(ChannelKind::Telegram, &chat_id, text, silent).await {
+    match state.answer(ChannelKind::Telegram, &chat_id, text, silent, req.get("reply_markup")).await {
         Ok(message_id) => Json(json!({
             "ok": true,
             "result": {
                 "message_id": message_id,
                 "from": {"id": 1, "is_bot": true, "first_name": "Amtsbote", "username": "amtsbote_bot"},
-                "chat": {"id": chat_id.parse::<i64>().unwrap_or_default(), "type": "private"},
+                "chat": {"id": chat_id.parse::<i64>().unwrap_or_default(), "type": "private", "first_name": "Bürger"},
                 "date": chrono::Utc::now().timestamp(),
                 "text": text,
             }
@@ -320,10 +386,69 @@ async fn telegram_send(
             &format!("Too Many Requests: retry after {after}"),
             Some(json!({"retry_after": after})),
         ),
+        Err(Refusal::Raw(status, body)) => raw(status, body),
         Err(Refusal::ServerError) => (StatusCode::BAD_GATEWAY, "<html>502 Bad Gateway</html>").into_response(),
         Err(Refusal::Timeout) => (StatusCode::GATEWAY_TIMEOUT, "").into_response(),
         Err(Refusal::Gone) => telegram_error(StatusCode::FORBIDDEN, "Forbidden: bot was blocked by the user", None),
     }
+}
+
+fn raw(status: u16, body: Vec<u8>) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, [("content-type", "application/json")], body).into_response()
+}
+
+/// `getUpdates`: hands out what is queued from `offset` on, waiting up to a second (not the
+/// asked-for long-poll timeout, so tests and shutdowns stay quick) when nothing is.
+async fn telegram_updates(State(state): State<Arc<SimState>>, body: Bytes) -> Response {
+    let req: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let offset = req["offset"].as_i64().unwrap_or(0);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+    loop {
+        let changed = state.inbox_changed.notified();
+        let ready: Vec<Value> = {
+            let mut inbox = lock(&state.inbox);
+            while inbox
+                .updates
+                .front()
+                .and_then(|u| u["update_id"].as_i64())
+                .is_some_and(|id| id < offset)
+            {
+                inbox.updates.pop_front();
+            }
+            inbox.updates.iter().cloned().collect()
+        };
+        if !ready.is_empty() || tokio::time::Instant::now() >= deadline {
+            return Json(json!({"ok": true, "result": ready})).into_response();
+        }
+        let _ = tokio::time::timeout_at(deadline, changed).await;
+    }
+}
+
+/// The other Bot API methods the bot uses: recorded, answered like Telegram does.
+async fn telegram_call(
+    State(state): State<Arc<SimState>>,
+    method: String,
+    body: Bytes,
+) -> Response {
+    let req: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let method = method.to_ascii_lowercase();
+    lock(&state.calls).push(BotCall {
+        method: method.clone(),
+        body: req.clone(),
+    });
+    let result = match method.as_str() {
+        "getme" => {
+            json!({"id": 1, "is_bot": true, "first_name": "Amtsbote", "username": "amtsbote_bot"})
+        }
+        "editmessagetext" => json!({
+            "message_id": req["message_id"], "date": chrono::Utc::now().timestamp(),
+            "chat": {"id": req["chat_id"], "type": "private", "first_name": "Bürger"}, "text": req["text"],
+            "from": {"id": 1, "is_bot": true, "first_name": "Amtsbote", "username": "amtsbote_bot"},
+        }),
+        _ => json!(true),
+    };
+    Json(json!({"ok": true, "result": result})).into_response()
 }
 
 fn graph_error(status: StatusCode, code: i64, message: &str) -> Response {
@@ -371,13 +496,23 @@ async fn whatsapp_send(
     let Some(text) = text.filter(|t| !t.is_empty()) else {
         return graph_error(StatusCode::BAD_REQUEST, 100, "(#100) Invalid parameter");
     };
-    match state.answer(ChannelKind::Whatsapp, to, &text, false).await {
+    match state
+        .answer(
+            ChannelKind::Whatsapp,
+            to,
+            &text,
+            false,
+            req.get("interactive"),
+        )
+        .await
+    {
         Ok(n) => Json(json!({
             "messaging_product": "whatsapp",
             "contacts": [{"input": to, "wa_id": to}],
             "messages": [{"id": format!("wamid.SIM{n:020}")}],
         }))
         .into_response(),
+        Err(Refusal::Raw(status, body)) => raw(status, body),
         Err(Refusal::Throttled(_)) => {
             graph_error(StatusCode::BAD_REQUEST, 130429, "(#130429) Rate limit hit")
         }

@@ -2,6 +2,7 @@
 //! in the queue's terms, what became of it; everything platform-specific stays behind it.
 
 pub mod telegram;
+pub mod telegram_updates;
 pub mod whatsapp;
 
 use std::time::Duration;
@@ -44,6 +45,10 @@ pub enum SendOutcome {
     Permanent(String),
     /// The recipient blocked us or no longer exists: mark the subscriber gone.
     RecipientGone(String),
+    /// The chat has a new address (a group became a supergroup): update it and send again.
+    Moved {
+        address: String,
+    },
 }
 
 #[async_trait]

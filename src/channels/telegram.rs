@@ -1,30 +1,49 @@
-//! Sending to Telegram through the Bot API's `sendMessage`, and reading its answers into
-//! `SendOutcome`s. The token lives only in the request path and never in an error or log line.
+//! Sending to Telegram with teloxide's `Bot` (on our own HTTP client and time-outs), and reading
+//! its errors into `SendOutcome`s. Broadcast text goes out in HTML parse mode, escaped, split at
+//! paragraph or sentence boundaries when longer than Telegram's 4096 characters. The token lives
+//! only inside `Bot` and never reaches an error or log line.
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
-use serde_json::json;
+use teloxide::RequestError;
+use teloxide::prelude::*;
+use teloxide::types::{LinkPreviewOptions, ParseMode};
 
-use super::{Channel, Outgoing, SendOutcome, describe_reqwest_error};
+use super::{Channel, Outgoing, SendOutcome};
 use crate::domain::ChannelKind;
 
+/// Telegram's limit for one message's text.
+pub const MAX_MESSAGE_CHARS: usize = 4096;
+
 pub struct TelegramChannel {
-    client: reqwest::Client,
-    api_url: String,
+    bot: Bot,
     token: SecretString,
 }
 
 impl TelegramChannel {
-    pub fn new(client: reqwest::Client, api_url: &str, token: SecretString) -> Self {
-        TelegramChannel {
-            client,
-            api_url: api_url.trim_end_matches('/').to_string(),
+    pub fn new(
+        client: reqwest::Client,
+        api_url: &str,
+        token: SecretString,
+    ) -> Result<Self, url::ParseError> {
+        Ok(TelegramChannel {
+            bot: bot(client, api_url, &token)?,
             token,
-        }
+        })
     }
+}
+
+/// A teloxide `Bot` on our client, pointed at `api_url` (the official server, a local Bot API
+/// server, or a test fake).
+pub fn bot(
+    client: reqwest::Client,
+    api_url: &str,
+    token: &SecretString,
+) -> Result<Bot, url::ParseError> {
+    let url = url::Url::parse(api_url)?;
+    Ok(Bot::with_client(token.expose_secret(), client).set_api_url(url))
 }
 
 #[async_trait]
@@ -34,55 +53,42 @@ impl Channel for TelegramChannel {
     }
 
     async fn send(&self, message: &Outgoing) -> SendOutcome {
-        let url = format!(
-            "{}/bot{}/sendMessage",
-            self.api_url,
-            self.token.expose_secret()
-        );
-        let body = json!({
-            "chat_id": message.address,
-            "text": message.text,
-            "disable_notification": message.silent,
-            "link_preview_options": {"is_disabled": true},
-        });
-        let response = match self.client.post(url).json(&body).send().await {
-            Ok(r) => r,
-            Err(e) => return SendOutcome::Transient(describe_reqwest_error(e)),
+        let Ok(chat) = message.address.parse::<i64>() else {
+            return SendOutcome::Permanent(format!(
+                "'{}' is not a Telegram chat id",
+                message.address
+            ));
         };
-        let status = response.status().as_u16();
-        match response.bytes().await {
-            Ok(bytes) => classify(status, &bytes),
-            Err(e) => SendOutcome::Transient(describe_reqwest_error(e)),
+        let mut last = None;
+        for part in split_message(&message.text, MAX_MESSAGE_CHARS) {
+            let sent = self
+                .bot
+                .send_message(ChatId(chat), escape_html(&part))
+                .parse_mode(ParseMode::Html)
+                .disable_notification(message.silent)
+                .link_preview_options(no_preview())
+                .await;
+            match sent {
+                Ok(m) => last = Some(m.id.0.to_string()),
+                Err(e) => return classify(e, &self.token),
+            }
         }
+        SendOutcome::Sent { platform_id: last }
     }
 }
 
-#[derive(Deserialize)]
-struct ApiAnswer {
-    ok: bool,
-    #[serde(default)]
-    result: Option<SentMessage>,
-    #[serde(default)]
-    error_code: Option<u16>,
-    #[serde(default)]
-    description: Option<String>,
-    #[serde(default)]
-    parameters: Option<ResponseParameters>,
+pub(crate) fn no_preview() -> LinkPreviewOptions {
+    LinkPreviewOptions {
+        is_disabled: true,
+        url: None,
+        prefer_small_media: false,
+        prefer_large_media: false,
+        show_above_text: false,
+    }
 }
 
-#[derive(Deserialize)]
-struct SentMessage {
-    message_id: i64,
-}
-
-#[derive(Deserialize)]
-struct ResponseParameters {
-    retry_after: Option<u64>,
-    migrate_to_chat_id: Option<i64>,
-}
-
-/// Descriptions that mean the recipient cannot be reached again (they arrive under 400 and 403,
-/// and teloxide turns some of them into `ApiError::Unknown`, so the text is what counts).
+/// Descriptions that mean the recipient cannot be reached again. They arrive under 400 and 403,
+/// and teloxide turns some into `ApiError::Unknown`, so the text is what counts.
 const GONE: [&str; 6] = [
     "bot was blocked by the user",
     "user is deactivated",
@@ -92,125 +98,164 @@ const GONE: [&str; 6] = [
     "peer_id_invalid",
 ];
 
-/// Reads a Bot API answer (HTTP status and body) into a `SendOutcome`.
-pub fn classify(status: u16, body: &[u8]) -> SendOutcome {
-    let answer: ApiAnswer = match serde_json::from_slice(body) {
-        Ok(a) => a,
-        Err(_) if status >= 500 => return SendOutcome::Transient(format!("HTTP {status}")),
-        Err(e) => {
-            return SendOutcome::Transient(format!("HTTP {status}, unreadable answer: {e}"));
+/// Reads a teloxide error into a `SendOutcome`; `token` is blotted out of any text, to be sure.
+pub fn classify(err: RequestError, token: &SecretString) -> SendOutcome {
+    match err {
+        RequestError::RetryAfter(after) => SendOutcome::LaneThrottled {
+            after: after.duration().max(Duration::from_secs(1)),
+            reason: format!("429: Too Many Requests: retry after {}", after.seconds()),
+        },
+        RequestError::MigrateToChatId(to) => SendOutcome::Moved {
+            address: to.0.to_string(),
+        },
+        RequestError::Api(api) => {
+            let reason = api.to_string();
+            let lower = reason.to_lowercase();
+            if GONE.iter().any(|g| lower.contains(g)) {
+                SendOutcome::RecipientGone(reason)
+            } else if lower.contains("internal server error")
+                || lower.contains("bad gateway")
+                || lower.contains("gateway timeout")
+            {
+                SendOutcome::Transient(reason)
+            } else {
+                SendOutcome::Permanent(reason)
+            }
         }
-    };
-    if answer.ok {
-        return SendOutcome::Sent {
-            platform_id: answer.result.map(|m| m.message_id.to_string()),
-        };
+        RequestError::Network(e) => {
+            // reqwest's own text carries the request URL, and with it the token: describe the
+            // kind and the causes only.
+            let kind = if e.is_timeout() {
+                "time-out"
+            } else if e.is_connect() {
+                "cannot connect"
+            } else {
+                "network error"
+            };
+            let mut text = kind.to_string();
+            let mut source = std::error::Error::source(&*e);
+            while let Some(s) = source {
+                text.push_str(": ");
+                text.push_str(&s.to_string());
+                source = s.source();
+            }
+            SendOutcome::Transient(redact(&text, token))
+        }
+        // A 5xx with an HTML page arrives here, after teloxide's own pause.
+        RequestError::InvalidJson { source, .. } => {
+            SendOutcome::Transient(format!("unreadable answer from the Bot API: {source}"))
+        }
+        RequestError::Io(e) => SendOutcome::Transient(redact(&e.to_string(), token)),
     }
-    let code = answer.error_code.unwrap_or(status);
-    let description = answer.description.unwrap_or_default();
-    let reason = format!("{code}: {description}");
-    if let Some(after) = answer.parameters.as_ref().and_then(|p| p.retry_after) {
-        return SendOutcome::LaneThrottled {
-            after: Duration::from_secs(after),
-            reason,
-        };
+}
+
+fn redact(text: &str, token: &SecretString) -> String {
+    let t = token.expose_secret();
+    if t.is_empty() {
+        text.to_string()
+    } else {
+        text.replace(t, "<token>")
     }
-    if code == 429 {
-        return SendOutcome::LaneThrottled {
-            after: Duration::from_secs(1),
-            reason,
-        };
+}
+
+/// Escapes text for Telegram's HTML parse mode.
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            c => out.push(c),
+        }
     }
-    if answer
-        .parameters
-        .as_ref()
-        .and_then(|p| p.migrate_to_chat_id)
-        .is_some()
-    {
-        // The group became a supergroup; citizens subscribe in private chats, so this is rare.
-        return SendOutcome::Permanent(reason);
+    out
+}
+
+/// The length Telegram counts after escaping (it counts characters of the escaped text).
+fn escaped_len(text: &str) -> usize {
+    text.chars()
+        .map(|c| match c {
+            '<' | '>' => 4,
+            '&' => 5,
+            _ => 1,
+        })
+        .sum()
+}
+
+/// Splits `text` into parts whose escaped form fits `max` characters: at paragraph breaks if
+/// possible, else after a sentence, else at a space, else hard.
+pub fn split_message(text: &str, max: usize) -> Vec<String> {
+    let mut parts = Vec::new();
+    let mut rest = text.trim();
+    while escaped_len(rest) > max {
+        // The longest prefix that fits, in characters of the original.
+        let mut budget = 0;
+        let mut fit = 0;
+        for (i, c) in rest.char_indices() {
+            budget += escaped_len(c.encode_utf8(&mut [0; 4]));
+            if budget > max {
+                break;
+            }
+            fit = i + c.len_utf8();
+        }
+        let window = &rest[..fit];
+        let cut = window
+            .rfind("\n\n")
+            .map(|i| i + 2)
+            .or_else(|| {
+                window
+                    .match_indices(['.', '!', '?'])
+                    .filter(|(i, _)| window[i + 1..].starts_with(char::is_whitespace))
+                    .map(|(i, _)| i + 1)
+                    .next_back()
+            })
+            .or_else(|| window.rfind(char::is_whitespace))
+            .filter(|i| *i > 0)
+            .unwrap_or(fit);
+        parts.push(rest[..cut].trim().to_string());
+        rest = rest[cut..].trim_start();
     }
-    let lower = description.to_lowercase();
-    if GONE.iter().any(|g| lower.contains(g)) {
-        return SendOutcome::RecipientGone(reason);
+    if !rest.is_empty() || parts.is_empty() {
+        parts.push(rest.to_string());
     }
-    if code >= 500 || status >= 500 {
-        return SendOutcome::Transient(reason);
-    }
-    SendOutcome::Permanent(reason)
+    parts
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn fixture(name: &str) -> Vec<u8> {
-        let path = format!(
-            "{}/tests/fixtures/telegram/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    #[test]
+    fn html_is_escaped() {
+        assert_eq!(escape_html("a<b> & c"), "a&lt;b&gt; &amp; c");
     }
 
     #[test]
-    fn a_sent_message_keeps_its_id() {
-        let out = classify(200, &fixture("sendMessage_response_ok.json"));
-        assert!(
-            matches!(
-                out,
-                SendOutcome::Sent {
-                    platform_id: Some(_)
-                }
-            ),
-            "{out:?}"
-        );
+    fn short_texts_stay_whole() {
+        assert_eq!(split_message("Hallo", 4096), vec!["Hallo"]);
     }
 
     #[test]
-    fn blocked_deactivated_and_unknown_chats_are_gone() {
-        for (status, name) in [
-            (403, "error_403_bot_blocked_by_user.json"),
-            (403, "error_403_user_is_deactivated.json"),
-            (400, "error_400_chat_not_found.json"),
-        ] {
-            let out = classify(status, &fixture(name));
-            assert!(
-                matches!(out, SendOutcome::RecipientGone(_)),
-                "{name}: {out:?}"
-            );
-        }
-        let unknown = br#"{"ok":false,"error_code":403,"description":"Forbidden: bot can't initiate conversation with a user"}"#;
-        assert!(matches!(
-            classify(403, unknown),
-            SendOutcome::RecipientGone(_)
-        ));
+    fn long_texts_split_at_paragraphs_then_sentences() {
+        let para = "Satz eins ist hier. ".repeat(150); // 3000 characters
+        let text = format!("{}\n\n{}", para.trim(), para.trim());
+        let parts = split_message(&text, 4096);
+        assert_eq!(parts.len(), 2);
+        assert!(parts.iter().all(|p| p.ends_with('.')));
+
+        let one = "Ein Satz. ".repeat(500); // 5000 characters, no paragraph
+        let parts = split_message(&one, 4096);
+        assert_eq!(parts.len(), 2);
+        assert!(parts[0].ends_with("Satz.") && parts[0].chars().count() <= 4096);
+        assert_eq!(parts.concat().replace(' ', ""), one.replace(' ', ""));
     }
 
     #[test]
-    fn too_many_requests_pauses_the_lane_for_retry_after() {
-        let out = classify(429, &fixture("error_429_too_many_requests.json"));
-        assert_eq!(
-            out,
-            SendOutcome::LaneThrottled {
-                after: Duration::from_secs(2282),
-                reason: "429: Too Many Requests: retry after 2282".into()
-            }
-        );
-    }
-
-    #[test]
-    fn server_errors_are_transient_and_bad_requests_permanent() {
-        assert!(matches!(
-            classify(502, b"<html>bad gateway</html>"),
-            SendOutcome::Transient(_)
-        ));
-        let bad =
-            br#"{"ok":false,"error_code":400,"description":"Bad Request: message text is empty"}"#;
-        assert!(matches!(classify(400, bad), SendOutcome::Permanent(_)));
-        let migrated = fixture("error_400_group_chat_migrated.json");
-        assert!(matches!(
-            classify(400, &migrated),
-            SendOutcome::Permanent(_)
-        ));
+    fn escaping_counts_toward_the_limit() {
+        let text = "&".repeat(1000); // escapes to 5000 characters
+        let parts = split_message(&text, 4096);
+        assert!(parts.iter().all(|p| escape_html(p).chars().count() <= 4096));
+        assert_eq!(parts.concat(), text);
     }
 }

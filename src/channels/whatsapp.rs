@@ -113,6 +113,7 @@ pub fn classify(status: u16, body: &[u8]) -> SendOutcome {
                 reason: "HTTP 429".into(),
             };
         }
+        Err(_) if status >= 500 => return SendOutcome::Transient(format!("HTTP {status}")),
         Err(e) => return SendOutcome::Transient(format!("HTTP {status}, unreadable answer: {e}")),
     };
     if let Some(err) = answer.error {

@@ -288,6 +288,7 @@ pub fn ack_outcome(
             error,
         },
         SendOutcome::RecipientGone(error) => AckOutcome::Gone { error },
+        SendOutcome::Moved { address } => AckOutcome::Moved { address },
     }
 }
 

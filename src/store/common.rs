@@ -57,6 +57,19 @@ macro_rules! impl_store {
                     AckOutcome::Release => sqlx::query(sql::ACK_RELEASE)
                         .bind(id).bind(lease)
                         .execute(&mut *tx.tx).await?.rows_affected(),
+                    AckOutcome::Moved { address } => {
+                        let moved = sqlx::query(sql::MOVE_SUBSCRIBER)
+                            .bind(address.as_str()).bind(id).bind(lease)
+                            .execute(&mut *tx.tx).await?.rows_affected();
+                        if moved > 0 {
+                            sqlx::query(sql::ACK_RELEASE).bind(id).bind(lease)
+                                .execute(&mut *tx.tx).await?.rows_affected()
+                        } else {
+                            let error = format!("chat moved to {address}, which is subscribed already");
+                            sqlx::query(sql::ACK_FAILED).bind(id).bind(lease).bind(1i32).bind(error)
+                                .execute(&mut *tx.tx).await?.rows_affected()
+                        }
+                    }
                     AckOutcome::Gone { error } => {
                         let subscriber: Option<(i64,)> = sqlx::query_as(sql::ACK_GONE)
                             .bind(id).bind(lease).bind(error.as_str())

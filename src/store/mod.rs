@@ -176,6 +176,10 @@ pub enum AckOutcome {
     },
     /// Not sent, not tried: back to the queue as it was (shutdown, preemption).
     Release,
+    /// The chat moved to `address`: the subscriber follows it and the delivery goes again.
+    Moved {
+        address: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]

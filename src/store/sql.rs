@@ -121,6 +121,9 @@ pub const ACK_RELEASE: &str = "UPDATE deliveries SET status = 'pending', leased_
     WHERE id = $1 AND leased_by = $2 AND status = 'leased'";
 pub const ACK_GONE: &str = "UPDATE deliveries SET status = 'gone', last_error = $3, lease_until = NULL \
     WHERE id = $1 AND leased_by = $2 AND status IN ('leased', 'cancelled') RETURNING subscriber_id";
+pub const MOVE_SUBSCRIBER: &str = "UPDATE subscribers SET address = $1 \
+    WHERE id = (SELECT subscriber_id FROM deliveries WHERE id = $2 AND leased_by = $3 AND status = 'leased') \
+    AND NOT EXISTS (SELECT 1 FROM subscribers o WHERE o.channel = subscribers.channel AND o.address = $1)";
 pub const MARK_SUBSCRIBER_GONE: &str = "UPDATE subscribers SET status = 'gone' WHERE id = $1";
 pub const CLOSE_DELIVERIES_OF_GONE: &str = "UPDATE deliveries SET status = 'gone', \
     last_error = 'recipient gone' WHERE subscriber_id = $1 AND status = 'pending'";

@@ -177,10 +177,10 @@ async fn server_errors_and_hung_sends_are_retried_until_delivered() {
 #[tokio::test]
 async fn a_delivery_that_keeps_failing_ends_failed_with_its_last_error() {
     let db = TestDb::sqlite().await;
-    seed(&*db.store, 1, 0, &["news"]).await;
+    seed(&*db.store, 0, 1, &["news"]).await;
     let app = spawn_app(db.store.clone(), test_lane(0), test_lane(0)).await;
     app.sim
-        .inject(ChannelKind::Telegram, Fault::ServerError, 100);
+        .inject(ChannelKind::Whatsapp, Fault::ServerError, 100);
     let id = app
         .release(new_broadcast("news", Priority::Normal, "n"))
         .await;

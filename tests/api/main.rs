@@ -6,3 +6,4 @@ mod dispatch;
 mod faults;
 mod helpers;
 mod store_contract;
+mod telegram;
