@@ -189,3 +189,98 @@ async fn run_without_channels_serves_health_and_stops_on_sigterm() {
     assert!(log.contains("no channel is configured"), "{log}");
     assert!(log.contains("Telegram is off"), "{log}");
 }
+
+#[tokio::test]
+async fn staff_are_added_listed_removed_and_audited() {
+    let db = TestDb::sqlite().await;
+    let add = run_cli(
+        &db,
+        &[
+            "staff",
+            "add",
+            "--channel",
+            "telegram",
+            "--address",
+            "12345",
+            "--role",
+            "emergency",
+        ],
+    )
+    .await;
+    assert!(
+        add.status.success(),
+        "{}",
+        String::from_utf8_lossy(&add.stderr)
+    );
+    let bad = run_cli(
+        &db,
+        &[
+            "staff",
+            "add",
+            "--channel",
+            "whatsapp",
+            "--address",
+            "+49 170",
+            "--role",
+            "press",
+        ],
+    )
+    .await;
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("digits without +"));
+    let role = run_cli(
+        &db,
+        &[
+            "staff",
+            "add",
+            "--channel",
+            "telegram",
+            "--address",
+            "1",
+            "--role",
+            "mayor",
+        ],
+    )
+    .await;
+    assert_eq!(role.status.code(), Some(2), "clap refuses an unknown role");
+
+    let list = run_cli(&db, &["staff", "list"]).await;
+    assert!(String::from_utf8_lossy(&list.stdout).contains("12345"));
+    assert!(
+        run_cli(
+            &db,
+            &[
+                "staff",
+                "remove",
+                "--channel",
+                "telegram",
+                "--address",
+                "12345"
+            ]
+        )
+        .await
+        .status
+        .success()
+    );
+    assert!(
+        !run_cli(
+            &db,
+            &[
+                "staff",
+                "remove",
+                "--channel",
+                "telegram",
+                "--address",
+                "12345"
+            ]
+        )
+        .await
+        .status
+        .success()
+    );
+    let audit = String::from_utf8_lossy(&run_cli(&db, &["audit"]).await.stdout).to_string();
+    assert!(
+        audit.contains("staff-add") && audit.contains("staff-remove"),
+        "{audit}"
+    );
+}

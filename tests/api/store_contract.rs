@@ -47,6 +47,7 @@ contract!(
     lane_pauses_are_recorded,
     the_conversation_state_round_trips,
     an_alerts_follow_up_goes_to_its_recipients,
+    a_moved_chat_takes_its_subscriber_along,
 );
 
 async fn fan_out_all(store: &dyn Store, id: i64, chunk: u32) -> (u64, u32) {
@@ -754,4 +755,52 @@ async fn an_alerts_follow_up_goes_to_its_recipients(db: TestDb) {
         .broadcast
         .id;
     assert_eq!(fan_out_all(&*db.store, id, 2).await.0, 5);
+}
+
+async fn a_moved_chat_takes_its_subscriber_along(db: TestDb) {
+    seed(&*db.store, 2, 0, &["news"]).await;
+    let id = db
+        .store
+        .create_broadcast(&new_broadcast("news", Priority::Normal, "n"))
+        .await
+        .unwrap()
+        .broadcast
+        .id;
+    fan_out_all(&*db.store, id, 10).await;
+    let claimed = claim_all(&*db.store, ChannelKind::Telegram, "l").await;
+    let moved = |d: i64, to: &str| Ack {
+        delivery_id: d,
+        lease: "l".into(),
+        outcome: AckOutcome::Moved { address: to.into() },
+    };
+    // The first moves to a new id and goes again; the second would collide with the first's old
+    // id... which is free now, so it may; a collision with a taken id fails with the reason.
+    assert_eq!(
+        db.store
+            .acknowledge(&[moved(claimed[0].id, "-1001")])
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        db.store
+            .acknowledge(&[moved(claimed[1].id, "-1001")])
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(
+        db.store
+            .subscriber(ChannelKind::Telegram, "-1001")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let again = claim_all(&*db.store, ChannelKind::Telegram, "l2").await;
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].address, "-1001");
+    assert_eq!(
+        db.store.failure_reasons(id).await.unwrap()[0].0,
+        "chat moved to -1001, which is subscribed already"
+    );
 }
