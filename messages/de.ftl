@@ -110,3 +110,8 @@ cmd-help = Was ich kann
 cmd-stop = Keine Nachrichten mehr
 cmd-delete = Alle meine Daten löschen
 cmd-status = Mitarbeitende: Fortschritt der Meldungen
+
+## WhatsApp
+wa-list-button = Auswählen
+welcome-whatsapp = Hallo! Hier ist der Nachrichtendienst Ihrer Stadt. Senden Sie START, um Warnungen zu erhalten und Themen zu wählen; HILFE zeigt alles, was Sie tun können.
+preview-whatsapp-version = WhatsApp-Empfänger außerhalb des 24-Stunden-Fensters erhalten sie so: { $text }

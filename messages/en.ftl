@@ -110,3 +110,8 @@ cmd-help = What I can do
 cmd-stop = No more messages
 cmd-delete = Erase all my data
 cmd-status = Staff: progress of broadcasts
+
+## WhatsApp
+wa-list-button = Choose
+welcome-whatsapp = Hello! This is your city's news service. Send START to receive alerts and choose topics; HELP shows everything you can do.
+preview-whatsapp-version = WhatsApp recipients outside the 24-hour window receive it as: { $text }

@@ -11,7 +11,8 @@ use std::time::Duration;
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use crate::domain::{Priority, Topic};
+use crate::channels::whatsapp::Template;
+use crate::domain::{BroadcastKind, Priority, Topic};
 use crate::queue::{EngineSettings, LaneSettings, RetryPolicy};
 
 /// A configuration error: what is wrong, naming the variable or key.
@@ -77,8 +78,9 @@ pub struct WhatsappConfig {
     pub api_url: String,
     pub phone_number_id: String,
     pub access_token: SecretString,
-    pub app_secret: Option<SecretString>,
-    pub verify_token: Option<SecretString>,
+    pub app_secret: SecretString,
+    pub verify_token: SecretString,
+    pub templates: HashMap<BroadcastKind, Template>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -213,12 +215,17 @@ impl Config {
                         .unwrap_or_else(|| DEFAULT_WHATSAPP_API_URL.into()),
                     phone_number_id: id,
                     access_token: SecretString::from(token),
-                    app_secret: s
-                        .get::<String>("whatsapp", "app_secret", "the app secret")?
-                        .map(SecretString::from),
-                    verify_token: s
-                        .get::<String>("whatsapp", "verify_token", "the webhook verify token")?
-                        .map(SecretString::from),
+                    app_secret: SecretString::from(s.required(
+                        "whatsapp",
+                        "app_secret",
+                        "the app secret for webhook signatures",
+                    )?),
+                    verify_token: SecretString::from(s.required(
+                        "whatsapp",
+                        "verify_token",
+                        "the verify token of the webhook handshake",
+                    )?),
+                    templates: s.templates()?,
                 })
             }
             _ => None,
@@ -391,6 +398,35 @@ impl<'a> Settings<'a> {
             .map_err(|_| self.invalid(section, key, &raw, expected))
     }
 
+    /// A value that must be there (naming the variable when it is not).
+    fn required(&self, section: &str, key: &str, what: &str) -> Result<String, ConfigError> {
+        match self.get::<String>(section, key, what)? {
+            Some(v) if !v.is_empty() => Ok(v),
+            _ => Err(ConfigError(format!(
+                "{} ({section}.{key}) is missing: {what} is needed when WhatsApp is on",
+                Self::var(section, key)
+            ))),
+        }
+    }
+
+    fn templates(&self) -> Result<HashMap<BroadcastKind, Template>, ConfigError> {
+        let mut templates = HashMap::new();
+        for kind in [
+            BroadcastKind::Announcement,
+            BroadcastKind::Alert,
+            BroadcastKind::Update,
+            BroadcastKind::Allclear,
+        ] {
+            let key = format!("template_{}", kind.as_str());
+            if let Some(raw) = self.get::<String>("whatsapp", &key, "name:language")? {
+                let t =
+                    Template::parse(&raw).map_err(|e| self.invalid("whatsapp", &key, &raw, &e))?;
+                templates.insert(kind, t);
+            }
+        }
+        Ok(templates)
+    }
+
     fn topics(&self) -> Result<Vec<TopicConfig>, ConfigError> {
         let Some(value) = self.file.get("topics") else {
             return Ok(default_topics());
@@ -477,6 +513,32 @@ mod tests {
         let err = Config::from_sources(None, &env(&[("AMTSBOTE_DATABASE_URL", "mysql://x")]))
             .unwrap_err();
         assert!(err.0.starts_with("AMTSBOTE_DATABASE_URL"), "{err}");
+    }
+
+    #[test]
+    fn whatsapp_needs_its_webhook_secrets_and_reads_templates() {
+        let on = [
+            ("AMTSBOTE_WHATSAPP_PHONE_NUMBER_ID", "123"),
+            ("AMTSBOTE_WHATSAPP_ACCESS_TOKEN", "t"),
+        ];
+        let err = Config::from_sources(None, &env(&on)).unwrap_err();
+        assert!(err.0.starts_with("AMTSBOTE_WHATSAPP_APP_SECRET"), "{err}");
+        let mut all = on.to_vec();
+        all.push(("AMTSBOTE_WHATSAPP_APP_SECRET", "s"));
+        let err = Config::from_sources(None, &env(&all)).unwrap_err();
+        assert!(err.0.starts_with("AMTSBOTE_WHATSAPP_VERIFY_TOKEN"), "{err}");
+        all.push(("AMTSBOTE_WHATSAPP_VERIFY_TOKEN", "v"));
+        all.push(("AMTSBOTE_WHATSAPP_TEMPLATE_ALERT", "stadt_warnung:de"));
+        let c = Config::from_sources(None, &env(&all)).expect("valid");
+        let wa = c.whatsapp.expect("WhatsApp on");
+        assert_eq!(wa.templates[&BroadcastKind::Alert].name, "stadt_warnung");
+        all.push(("AMTSBOTE_WHATSAPP_TEMPLATE_UPDATE", "kaputt"));
+        let err = Config::from_sources(None, &env(&all)).unwrap_err();
+        assert!(
+            err.0
+                .starts_with("AMTSBOTE_WHATSAPP_TEMPLATE_UPDATE: invalid value 'kaputt'"),
+            "{err}"
+        );
     }
 
     #[test]

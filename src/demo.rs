@@ -4,6 +4,7 @@
 //! what the simulators actually received.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -12,6 +13,8 @@ use secrecy::SecretString;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
+use crate::channels::Channel;
+use crate::channels::whatsapp::Template;
 use crate::config::Config;
 use crate::domain::{BroadcastKind, BroadcastStatus, BroadcastText, ChannelKind, Priority, Topic};
 use crate::i18n::Texts;
@@ -330,12 +333,35 @@ fn lanes(config: &Config, options: &DemoOptions, sim: &Simulator) -> anyhow::Res
             SecretString::from("123456:demo-token"),
             lane(&config.telegram_lane, options.telegram_rate),
         )?,
-        whatsapp_lane(
-            &sim.whatsapp_url,
-            "100000000000001",
-            SecretString::from("demo-access-token"),
-            lane(&config.whatsapp_lane, options.whatsapp_rate),
-        )?,
+        {
+            // The demo's subscribers never wrote to the city: outside the 24-hour window every
+            // WhatsApp message goes as a template, as it would for real.
+            let templates = [
+                BroadcastKind::Announcement,
+                BroadcastKind::Alert,
+                BroadcastKind::Update,
+                BroadcastKind::Allclear,
+            ]
+            .into_iter()
+            .map(|k| {
+                (
+                    k,
+                    Template {
+                        name: format!("amtsbote_demo_{}", k.as_str()),
+                        language: "de".into(),
+                    },
+                )
+            })
+            .collect();
+            let (channel, lane) = whatsapp_lane(
+                &sim.whatsapp_url,
+                "100000000000001",
+                SecretString::from("demo-access-token"),
+                templates,
+                lane(&config.whatsapp_lane, options.whatsapp_rate),
+            )?;
+            (channel as Arc<dyn Channel>, lane)
+        },
     ])
 }
 

@@ -1,6 +1,7 @@
 //! `amtsbote run`: opens the store, starts every configured channel's lane, fan-out,
 //! housekeeping, Telegram polling and the HTTP side, and stops them all in order on SIGTERM or Ctrl-C.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -10,11 +11,12 @@ use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
 use crate::channels::telegram::{self, TelegramChannel};
-use crate::channels::telegram_updates;
-use crate::channels::whatsapp::WhatsappChannel;
+use crate::channels::whatsapp::{Template, WhatsappChannel};
 use crate::channels::{Channel, http_client};
+use crate::channels::{telegram_updates, whatsapp_webhook};
 use crate::config::Config;
 use crate::conversation::Conversation;
+use crate::domain::BroadcastKind;
 use crate::http;
 use crate::i18n::Texts;
 use crate::queue::{Engine, LaneSettings};
@@ -44,13 +46,15 @@ pub fn telegram_lane(
     Ok((Arc::new(channel), lane))
 }
 
-/// A WhatsApp lane sending through the Graph API at `api_url`.
+/// A WhatsApp lane sending through the Graph API at `api_url`; the channel is also what the
+/// webhook answers through.
 pub fn whatsapp_lane(
     api_url: &str,
     phone_number_id: &str,
     token: SecretString,
+    templates: HashMap<BroadcastKind, Template>,
     lane: LaneSettings,
-) -> anyhow::Result<LaneSpec> {
+) -> anyhow::Result<(Arc<WhatsappChannel>, LaneSettings)> {
     let client =
         http_client(lane.send_timeout, lane.concurrency).context("building the HTTP client")?;
     Ok((
@@ -59,13 +63,17 @@ pub fn whatsapp_lane(
             api_url,
             phone_number_id,
             token,
+            templates,
         )),
         lane,
     ))
 }
 
-/// The lanes of the channels that are configured.
-pub fn configured_lanes(config: &Config) -> anyhow::Result<Vec<LaneSpec>> {
+/// The lanes of the channels that are configured, and the WhatsApp channel for the webhook's
+/// answers when WhatsApp is on.
+pub fn configured_lanes(
+    config: &Config,
+) -> anyhow::Result<(Vec<LaneSpec>, Option<Arc<WhatsappChannel>>)> {
     let mut lanes = Vec::new();
     match &config.telegram {
         Some(tg) => lanes.push(telegram_lane(
@@ -75,18 +83,26 @@ pub fn configured_lanes(config: &Config) -> anyhow::Result<Vec<LaneSpec>> {
         )?),
         None => tracing::info!("Telegram is off: AMTSBOTE_TELEGRAM_TOKEN is not set"),
     }
-    match &config.whatsapp {
-        Some(wa) => lanes.push(whatsapp_lane(
-            &wa.api_url,
-            &wa.phone_number_id,
-            wa.access_token.clone(),
-            config.whatsapp_lane.clone(),
-        )?),
-        None => tracing::info!(
-            "WhatsApp is off: AMTSBOTE_WHATSAPP_PHONE_NUMBER_ID and AMTSBOTE_WHATSAPP_ACCESS_TOKEN are not both set"
-        ),
-    }
-    Ok(lanes)
+    let whatsapp = match &config.whatsapp {
+        Some(wa) => {
+            let (channel, lane) = whatsapp_lane(
+                &wa.api_url,
+                &wa.phone_number_id,
+                wa.access_token.clone(),
+                wa.templates.clone(),
+                config.whatsapp_lane.clone(),
+            )?;
+            lanes.push((channel.clone() as Arc<dyn Channel>, lane));
+            Some(channel)
+        }
+        None => {
+            tracing::info!(
+                "WhatsApp is off: AMTSBOTE_WHATSAPP_PHONE_NUMBER_ID and AMTSBOTE_WHATSAPP_ACCESS_TOKEN are not both set"
+            );
+            None
+        }
+    };
+    Ok((lanes, whatsapp))
 }
 
 pub async fn run(config: Config) -> anyhow::Result<()> {
@@ -103,7 +119,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             "returned deliveries leased before the last stop to the queue"
         );
     }
-    let lanes = configured_lanes(&config)?;
+    let (lanes, whatsapp) = configured_lanes(&config)?;
     if lanes.is_empty() {
         tracing::warn!(
             "no channel is configured: serving the HTTP side only; accepted broadcasts wait in the queue"
@@ -144,10 +160,23 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         });
     }
     let queue_running = Arc::new(AtomicBool::new(true));
-    let router = http::router(http::AppState {
+    let mut router = http::router(http::AppState {
         store: store.clone(),
         queue_running: queue_running.clone(),
     });
+    if let (Some(wa), Some(channel)) = (&config.whatsapp, whatsapp) {
+        router = router.merge(whatsapp_webhook::router(Arc::new(
+            whatsapp_webhook::WebhookState {
+                app_secret: wa.app_secret.clone(),
+                verify_token: wa.verify_token.clone(),
+                store: store.clone(),
+                conversation: conversation.clone(),
+                texts: texts.clone(),
+                channel,
+            },
+        )));
+        tracing::info!("WhatsApp webhook listening at /webhooks/whatsapp");
+    }
     let mut http_task = tokio::spawn(http::serve(config.http_listen, router, shutdown.clone()));
 
     let outcome = tokio::select! {

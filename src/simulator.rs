@@ -502,7 +502,7 @@ async fn whatsapp_send(
             to,
             &text,
             false,
-            req.get("interactive"),
+            req.get("template").or_else(|| req.get("interactive")),
         )
         .await
     {

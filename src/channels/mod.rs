@@ -4,6 +4,7 @@
 pub mod telegram;
 pub mod telegram_updates;
 pub mod whatsapp;
+pub mod whatsapp_webhook;
 
 use std::time::Duration;
 
@@ -21,6 +22,10 @@ pub struct Outgoing {
     /// Deliver without sound (quiet hours). Alerts never set it.
     pub silent: bool,
     pub language: String,
+    /// When the recipient last wrote to us (ms): WhatsApp's 24-hour window.
+    pub last_inbound_at: Option<i64>,
+    /// Send as a template even inside the window (the platform refused free text).
+    pub force_template: bool,
 }
 
 /// What became of one send, classified at the adapter edge.

@@ -1,20 +1,52 @@
 //! Sending through the WhatsApp Business Cloud API (`POST {base}/{phone-number-id}/messages`
-//! with a bearer token) and reading Graph API answers into `SendOutcome`s.
+//! with a bearer token) and reading Graph API answers into `SendOutcome`s. Inside a person's
+//! 24-hour window a broadcast goes as free text; outside it, as the approved template of its
+//! kind with the text, flattened to a valid template parameter, as its one body parameter.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::{Channel, Outgoing, SendOutcome, describe_reqwest_error};
-use crate::domain::ChannelKind;
+use crate::domain::{BroadcastKind, ChannelKind, now_ms};
+
+/// Free text is allowed this long after the person's last message.
+pub const WINDOW_MS: i64 = 24 * 3600 * 1000;
+/// Meta's limit for one template parameter.
+pub const TEMPLATE_PARAM_MAX: usize = 1024;
+
+/// An approved message template: `name:language`, e.g. `stadt_meldung:de`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    pub name: String,
+    pub language: String,
+}
+
+impl Template {
+    pub fn parse(s: &str) -> Result<Template, String> {
+        match s.trim().split_once(':') {
+            Some((n, l)) if !n.is_empty() && !l.is_empty() && !n.contains(char::is_whitespace) => {
+                Ok(Template {
+                    name: n.to_string(),
+                    language: l.to_string(),
+                })
+            }
+            _ => Err(format!(
+                "invalid template '{s}', expected name:language like stadt_meldung:de"
+            )),
+        }
+    }
+}
 
 pub struct WhatsappChannel {
     client: reqwest::Client,
     messages_url: String,
     token: SecretString,
+    templates: HashMap<BroadcastKind, Template>,
 }
 
 impl WhatsappChannel {
@@ -23,6 +55,7 @@ impl WhatsappChannel {
         api_url: &str,
         phone_number_id: &str,
         token: SecretString,
+        templates: HashMap<BroadcastKind, Template>,
     ) -> Self {
         WhatsappChannel {
             client,
@@ -31,29 +64,17 @@ impl WhatsappChannel {
                 api_url.trim_end_matches('/')
             ),
             token,
+            templates,
         }
     }
-}
 
-#[async_trait]
-impl Channel for WhatsappChannel {
-    fn kind(&self) -> ChannelKind {
-        ChannelKind::Whatsapp
-    }
-
-    async fn send(&self, message: &Outgoing) -> SendOutcome {
-        let body = json!({
-            "messaging_product": "whatsapp",
-            "recipient_type": "individual",
-            "to": message.address,
-            "type": "text",
-            "text": {"preview_url": false, "body": message.text},
-        });
+    /// Posts one message body; the answer classified.
+    pub async fn post(&self, body: &Value) -> SendOutcome {
         let response = match self
             .client
             .post(&self.messages_url)
             .bearer_auth(self.token.expose_secret())
-            .json(&body)
+            .json(body)
             .send()
             .await
         {
@@ -66,6 +87,75 @@ impl Channel for WhatsappChannel {
             Err(e) => SendOutcome::Transient(describe_reqwest_error(e)),
         }
     }
+
+    /// The body for a broadcast to `message.address`: free text inside the window, else the
+    /// template of its kind; `Err` when a template is needed and none is configured.
+    pub fn broadcast_body(&self, message: &Outgoing, now: i64) -> Result<Value, String> {
+        let in_window = message.last_inbound_at.is_some_and(|t| now - t < WINDOW_MS);
+        if in_window && !message.force_template {
+            return Ok(text_body(&message.address, &message.text));
+        }
+        let Some(t) = self.templates.get(&message.kind) else {
+            return Err(format!(
+                "outside the 24-hour window and no template for {} is configured (AMTSBOTE_WHATSAPP_TEMPLATE_{})",
+                message.kind.as_str(),
+                message.kind.as_str().to_uppercase()
+            ));
+        };
+        Ok(json!({
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": message.address,
+            "type": "template",
+            "template": {
+                "name": t.name,
+                "language": {"code": t.language},
+                "components": [{"type": "body", "parameters": [{"type": "text", "text": template_parameter(&message.text)}]}],
+            },
+        }))
+    }
+}
+
+pub fn text_body(to: &str, text: &str) -> Value {
+    json!({
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": to,
+        "type": "text",
+        "text": {"preview_url": false, "body": text},
+    })
+}
+
+#[async_trait]
+impl Channel for WhatsappChannel {
+    fn kind(&self) -> ChannelKind {
+        ChannelKind::Whatsapp
+    }
+
+    async fn send(&self, message: &Outgoing) -> SendOutcome {
+        match self.broadcast_body(message, now_ms()) {
+            Ok(body) => self.post(&body).await,
+            Err(reason) => SendOutcome::Permanent(reason),
+        }
+    }
+}
+
+/// Text as a template parameter: no newlines or tabs, no run of more than four spaces, at most
+/// 1024 characters, cut after a sentence (else a word) with "…" when longer.
+pub fn template_parameter(text: &str) -> String {
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() <= TEMPLATE_PARAM_MAX {
+        return flat;
+    }
+    let budget: String = flat.chars().take(TEMPLATE_PARAM_MAX - 1).collect();
+    let cut = budget
+        .match_indices(['.', '!', '?'])
+        .map(|(i, _)| i + 1)
+        .rfind(|i| budget[*i..].starts_with(' ') || *i == budget.len())
+        .filter(|i| *i > TEMPLATE_PARAM_MAX / 2)
+        .or_else(|| budget.rfind(' '))
+        .unwrap_or(budget.len());
+    format!("{}…", budget[..cut].trim_end())
 }
 
 #[derive(Deserialize)]
@@ -101,7 +191,8 @@ struct ErrorData {
 const THROTTLE_CODES: [i64; 4] = [4, 80007, 130429, 131048];
 /// Pair rate limit: one recipient gets about one message per six seconds.
 const PAIR_RATE_LIMIT: i64 = 131056;
-const UNDELIVERABLE: i64 = 131026;
+pub const UNDELIVERABLE: i64 = 131026;
+pub const OUTSIDE_WINDOW: i64 = 131047;
 
 /// Reads a Graph API answer (HTTP status and body) into a `SendOutcome`.
 pub fn classify(status: u16, body: &[u8]) -> SendOutcome {
@@ -122,9 +213,16 @@ pub fn classify(status: u16, body: &[u8]) -> SendOutcome {
             .trim_end()
             .to_string();
         return match err.code {
+            131048 => {
+                tracing::error!(reason = %reason, "WhatsApp reports spam rate limiting: messages are being reported or blocked");
+                SendOutcome::LaneThrottled {
+                    after: Duration::from_secs(60),
+                    reason,
+                }
+            }
+            // Meta names no wait; back off for a few seconds.
             c if THROTTLE_CODES.contains(&c) || status == 429 => SendOutcome::LaneThrottled {
-                // Meta names no wait; back off for a few seconds, growing on repeats.
-                after: Duration::from_secs(if c == 131048 { 60 } else { 5 }),
+                after: Duration::from_secs(5),
                 reason,
             },
             PAIR_RATE_LIMIT => SendOutcome::RecipientThrottled {
@@ -180,12 +278,10 @@ mod tests {
     #[test]
     fn an_invalid_parameter_is_permanent_with_its_reason() {
         match classify(400, &fixture("send_error_100_invalid_parameter.json")) {
-            SendOutcome::Permanent(reason) => {
-                assert!(
-                    reason.starts_with("100: (#100) Invalid parameter"),
-                    "{reason}"
-                )
-            }
+            SendOutcome::Permanent(reason) => assert!(
+                reason.starts_with("100: (#100) Invalid parameter"),
+                "{reason}"
+            ),
             other => panic!("{other:?}"),
         }
     }
@@ -199,5 +295,41 @@ mod tests {
             classify(400, pair),
             SendOutcome::RecipientThrottled { .. }
         ));
+        for code in [4, 80007, 131048] {
+            let body = format!(r#"{{"error":{{"code":{code},"message":"x"}}}}"#);
+            assert!(
+                matches!(
+                    classify(400, body.as_bytes()),
+                    SendOutcome::LaneThrottled { .. }
+                ),
+                "{code}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_long_multi_line_text_becomes_a_valid_template_parameter() {
+        let text = "Hochwasser am Neckar.\n\n\tDie Uferstraße ist gesperrt.     Bitte meiden Sie das Gebiet. ".repeat(30);
+        let p = template_parameter(&text);
+        assert!(
+            p.chars().count() <= TEMPLATE_PARAM_MAX,
+            "{}",
+            p.chars().count()
+        );
+        assert!(!p.contains('\n') && !p.contains('\t') && !p.contains("     "));
+        assert!(p.ends_with(".…"), "cut after a sentence: {p}");
+        assert_eq!(template_parameter("Kurz\nund gut"), "Kurz und gut");
+    }
+
+    #[test]
+    fn templates_are_name_and_language() {
+        assert_eq!(
+            Template::parse("stadt_meldung:de"),
+            Ok(Template {
+                name: "stadt_meldung".into(),
+                language: "de".into()
+            })
+        );
+        assert!(Template::parse("stadt_meldung").is_err());
     }
 }

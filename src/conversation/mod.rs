@@ -156,7 +156,21 @@ impl Conversation {
             Some(staff) if staff::is_staff_command(staff) => {
                 self.staff(msg, &lang, staff, rest).await
             }
-            _ => Ok(vec![self.say(msg, &lang, "help-pointer", vec![])]),
+            _ => {
+                // On WhatsApp anyone may write first: a stranger learns how to subscribe.
+                let stranger = msg.channel == ChannelKind::Whatsapp
+                    && self
+                        .store
+                        .subscriber(msg.channel, &msg.chat)
+                        .await?
+                        .is_none();
+                let key = if stranger {
+                    "welcome-whatsapp"
+                } else {
+                    "help-pointer"
+                };
+                Ok(vec![self.say(msg, &lang, key, vec![])])
+            }
         }
     }
 

@@ -286,6 +286,21 @@ impl Conversation {
                 },
             ]]
         };
+        // WhatsApp recipients outside their window get the template version: show it too.
+        let flat = crate::channels::whatsapp::template_parameter(text.as_str());
+        let whatsapp_differs = recipients.whatsapp > 0 && flat != text.as_str();
+        let preview_text = |lang: &str, key: &str| {
+            let mut t = self.texts.get(lang, key, &args(lang));
+            if whatsapp_differs {
+                t.push_str("\n\n");
+                t.push_str(&self.texts.get(
+                    lang,
+                    "preview-whatsapp-version",
+                    &[("text", flat.as_str().into())],
+                ));
+            }
+            t
+        };
         let key = if needs_second {
             "preview-needs-approval"
         } else {
@@ -293,7 +308,7 @@ impl Conversation {
         };
         let mut replies = vec![Reply::Send {
             to: msg.chat.clone(),
-            text: self.texts.get(lang, key, &args(lang)),
+            text: preview_text(lang, key),
             buttons: buttons(lang),
         }];
         if needs_second {
@@ -306,7 +321,7 @@ impl Conversation {
                     let lang = self.staff_language(member.channel, &member.address).await?;
                     replies.push(Reply::Send {
                         to: member.address.clone(),
-                        text: self.texts.get(&lang, "preview-approve", &args(&lang)),
+                        text: preview_text(&lang, "preview-approve"),
                         buttons: buttons(&lang),
                     });
                 }

@@ -216,6 +216,8 @@ impl Send {
             priority: d.priority,
             silent: false,
             language: d.language.clone(),
+            last_inbound_at: d.last_inbound_at,
+            force_template: d.force_template,
         };
         let kind = self.channel.kind();
         let outcome =

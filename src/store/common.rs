@@ -549,12 +549,8 @@ macro_rules! impl_store {
                 channel: $crate::domain::ChannelKind,
                 address: &str,
             ) -> $crate::store::StoreResult<bool> {
-                use $crate::store::sql;
                 let Some(s) = self.subscriber(channel, address).await? else { return Ok(false) };
-                let mut tx = self.begin_write().await?;
-                sqlx::query(sql::MARK_SUBSCRIBER_GONE).bind(s.id).execute(&mut *tx.tx).await?;
-                sqlx::query(sql::CLOSE_DELIVERIES_OF_GONE).bind(s.id).execute(&mut *tx.tx).await?;
-                tx.commit().await?;
+                self.mark_subscriber_gone(s.id).await?;
                 Ok(true)
             }
 
@@ -716,6 +712,82 @@ macro_rules! impl_store {
 
             async fn expire_confirmations(&self, now: i64) -> $crate::store::StoreResult<u64> {
                 self.write_one(sqlx::query($crate::store::sql::EXPIRE_CONFIRMATIONS).bind(now)).await
+            }
+
+            async fn first_sight(&self, message_id: &str) -> $crate::store::StoreResult<bool> {
+                let n = self
+                    .write_one(
+                        sqlx::query($crate::store::sql::FIRST_SIGHT)
+                            .bind(message_id.to_string())
+                            .bind($crate::domain::now_ms()),
+                    )
+                    .await?;
+                Ok(n > 0)
+            }
+
+            async fn touch_inbound(
+                &self,
+                channel: $crate::domain::ChannelKind,
+                address: &str,
+                at: i64,
+            ) -> $crate::store::StoreResult<()> {
+                self.write_one(
+                    sqlx::query($crate::store::sql::TOUCH_INBOUND)
+                        .bind(channel.as_str())
+                        .bind(address.to_string())
+                        .bind(at),
+                )
+                .await?;
+                Ok(())
+            }
+
+            async fn record_platform_status(
+                &self,
+                platform_id: &str,
+                status: &str,
+                error: Option<&str>,
+            ) -> $crate::store::StoreResult<Option<$crate::store::StatusChange>> {
+                let mut tx = self.begin_write().await?;
+                let row: Option<(i64, i64, i64)> = sqlx::query_as($crate::store::sql::RECORD_PLATFORM_STATUS)
+                    .bind(platform_id)
+                    .bind(status)
+                    .bind(error)
+                    .fetch_optional(&mut *tx.tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(row.map(|(delivery_id, subscriber_id, force)| $crate::store::StatusChange {
+                    delivery_id,
+                    subscriber_id,
+                    force_template: force != 0,
+                }))
+            }
+
+            async fn resend_as_template(&self, delivery_id: i64) -> $crate::store::StoreResult<bool> {
+                let n = self
+                    .write_one(
+                        sqlx::query($crate::store::sql::RESEND_AS_TEMPLATE)
+                            .bind(delivery_id)
+                            .bind($crate::domain::now_ms()),
+                    )
+                    .await?;
+                Ok(n > 0)
+            }
+
+            async fn fail_sent_delivery(&self, delivery_id: i64, error: &str) -> $crate::store::StoreResult<()> {
+                self.write_one(
+                    sqlx::query($crate::store::sql::FAIL_SENT_DELIVERY).bind(delivery_id).bind(error.to_string()),
+                )
+                .await?;
+                Ok(())
+            }
+
+            async fn mark_subscriber_gone(&self, subscriber_id: i64) -> $crate::store::StoreResult<()> {
+                use $crate::store::sql;
+                let mut tx = self.begin_write().await?;
+                sqlx::query(sql::MARK_SUBSCRIBER_GONE).bind(subscriber_id).execute(&mut *tx.tx).await?;
+                sqlx::query(sql::CLOSE_DELIVERIES_OF_GONE).bind(subscriber_id).execute(&mut *tx.tx).await?;
+                tx.commit().await?;
+                Ok(())
             }
 
             async fn channel_state(&self, key: &str) -> $crate::store::StoreResult<Option<String>> {

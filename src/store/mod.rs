@@ -150,6 +150,18 @@ pub struct ClaimedDelivery {
     pub address: String,
     pub language: String,
     pub text: String,
+    /// The subscriber's last message to us (WhatsApp's 24-hour window), ms.
+    pub last_inbound_at: Option<i64>,
+    /// Send as a template even inside the window (after a 131047 failure).
+    pub force_template: bool,
+}
+
+/// A status report from the platform about a sent message, applied forward only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusChange {
+    pub delivery_id: i64,
+    pub subscriber_id: i64,
+    pub force_template: bool,
 }
 
 /// What became of a leased delivery. Each is applied only while the lease is still ours.
@@ -371,6 +383,25 @@ pub trait Store: Send + Sync {
     /// Deletes confirmations past their time (an erasure code holds an address).
     async fn expire_confirmations(&self, now: i64) -> StoreResult<u64>;
 
+    /// Records an incoming message id; false when it was seen before (a retried webhook).
+    async fn first_sight(&self, message_id: &str) -> StoreResult<bool>;
+    /// The person wrote to us at `at` (ms): their WhatsApp window is open from then.
+    async fn touch_inbound(&self, channel: ChannelKind, address: &str, at: i64) -> StoreResult<()>;
+    /// Applies a platform status (`sent` < `delivered` < `read`; `failed` only over `sent` or
+    /// none) to the delivery with that platform id. `None` when it changed nothing.
+    async fn record_platform_status(
+        &self,
+        platform_id: &str,
+        status: &str,
+        error: Option<&str>,
+    ) -> StoreResult<Option<StatusChange>>;
+    /// Sends a delivery again as a template, once.
+    async fn resend_as_template(&self, delivery_id: i64) -> StoreResult<bool>;
+    /// A delivery the platform reported as failed after accepting it.
+    async fn fail_sent_delivery(&self, delivery_id: i64, error: &str) -> StoreResult<()>;
+    /// Marks a subscriber gone by id, closing their open deliveries.
+    async fn mark_subscriber_gone(&self, subscriber_id: i64) -> StoreResult<()>;
+
     async fn channel_state(&self, key: &str) -> StoreResult<Option<String>>;
     async fn set_channel_state(&self, key: &str, value: &str) -> StoreResult<()>;
 
@@ -435,15 +466,40 @@ pub(crate) fn broadcast_from_row(r: BroadcastRow) -> StoreResult<Broadcast> {
 /// deliveries, subscribers and broadcasts.
 macro_rules! claim_columns {
     () => {
-        "d.id, d.broadcast_id, d.subscriber_id, d.priority, b.kind, d.attempts, s.address, s.language, b.text"
+        "d.id, d.broadcast_id, d.subscriber_id, d.priority, b.kind, d.attempts, s.address, s.language, b.text, \
+         s.last_inbound_at, d.force_template"
     };
 }
 pub(crate) use claim_columns;
 
-pub(crate) type ClaimRow = (i64, i64, i64, i64, String, i32, String, String, String);
+pub(crate) type ClaimRow = (
+    i64,
+    i64,
+    i64,
+    i64,
+    String,
+    i32,
+    String,
+    String,
+    String,
+    Option<i64>,
+    i64,
+);
 
 pub(crate) fn claimed_from_row(r: ClaimRow) -> StoreResult<ClaimedDelivery> {
-    let (id, broadcast_id, subscriber_id, priority, kind, attempts, address, language, text) = r;
+    let (
+        id,
+        broadcast_id,
+        subscriber_id,
+        priority,
+        kind,
+        attempts,
+        address,
+        language,
+        text,
+        last_inbound_at,
+        force_template,
+    ) = r;
     Ok(ClaimedDelivery {
         id,
         broadcast_id,
@@ -454,6 +510,8 @@ pub(crate) fn claimed_from_row(r: ClaimRow) -> StoreResult<ClaimedDelivery> {
         address,
         language,
         text,
+        last_inbound_at,
+        force_template: force_template != 0,
     })
 }
 

@@ -193,3 +193,21 @@ pub const EXPIRE_CONFIRMATIONS: &str = "DELETE FROM confirmations WHERE expires_
 pub const GET_STATE: &str = "SELECT value FROM channel_state WHERE key = $1";
 pub const SET_STATE: &str = "INSERT INTO channel_state (key, value) VALUES ($1, $2) \
     ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+
+pub const FIRST_SIGHT: &str = "INSERT INTO inbound_messages (message_id, received_at) VALUES ($1, $2) \
+    ON CONFLICT (message_id) DO NOTHING";
+pub const TOUCH_INBOUND: &str = "UPDATE subscribers SET last_inbound_at = $3 \
+    WHERE channel = $1 AND address = $2 AND (last_inbound_at IS NULL OR last_inbound_at < $3)";
+pub const RECORD_PLATFORM_STATUS: &str = "UPDATE deliveries SET platform_status = CAST($2 AS TEXT), platform_error = $3 \
+    WHERE channel = 'whatsapp' AND platform_id = $1 AND ( \
+      (CAST($2 AS TEXT) = 'failed' AND (platform_status IS NULL OR platform_status = 'sent')) \
+      OR (CAST($2 AS TEXT) <> 'failed' AND \
+        COALESCE(CASE platform_status WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 \
+                 WHEN 'failed' THEN 4 END, 0) \
+        < CASE CAST($2 AS TEXT) WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 ELSE 0 END)) \
+    RETURNING id, subscriber_id, force_template";
+pub const RESEND_AS_TEMPLATE: &str = "UPDATE deliveries SET status = 'pending', force_template = 1, due_at = $2, \
+    leased_by = NULL, lease_until = NULL, platform_status = NULL \
+    WHERE id = $1 AND force_template = 0 AND status = 'sent'";
+pub const FAIL_SENT_DELIVERY: &str =
+    "UPDATE deliveries SET status = 'failed', last_error = $2 WHERE id = $1 AND status = 'sent'";

@@ -169,6 +169,28 @@ pub fn test_lane(rate: u32) -> LaneSettings {
     }
 }
 
+/// One approved template per kind, as a city would configure them.
+pub fn test_templates()
+-> std::collections::HashMap<BroadcastKind, amtsbote::channels::whatsapp::Template> {
+    [
+        BroadcastKind::Announcement,
+        BroadcastKind::Alert,
+        BroadcastKind::Update,
+        BroadcastKind::Allclear,
+    ]
+    .into_iter()
+    .map(|k| {
+        (
+            k,
+            amtsbote::channels::whatsapp::Template {
+                name: format!("stadt_{}", k.as_str()),
+                language: "de".into(),
+            },
+        )
+    })
+    .collect()
+}
+
 /// The queue at work against simulated platforms.
 pub struct TestApp {
     pub store: Arc<dyn Store>,
@@ -248,13 +270,17 @@ pub fn spawn_app_with(
             telegram,
         )
         .expect("telegram lane"),
-        whatsapp_lane(
-            &sim.whatsapp_url,
-            "1234",
-            SecretString::from("wa-token"),
-            whatsapp,
-        )
-        .expect("whatsapp lane"),
+        {
+            let (channel, lane) = whatsapp_lane(
+                &sim.whatsapp_url,
+                "1234",
+                SecretString::from("wa-token"),
+                test_templates(),
+                whatsapp,
+            )
+            .expect("whatsapp lane");
+            (channel as Arc<dyn amtsbote::channels::Channel>, lane)
+        },
     ];
     let settings = EngineSettings {
         fan_out_chunk: 500,

@@ -287,6 +287,8 @@ async fn recorded_telegram_errors_are_classified_through_teloxide() {
         priority: Priority::Normal,
         silent: true,
         language: "de".into(),
+        last_inbound_at: None,
+        force_template: false,
     };
     let raw = |name: &str| {
         std::fs::read(format!(

@@ -1,0 +1,445 @@
+//! The WhatsApp webhook (`/webhooks/whatsapp`): Meta's GET handshake, and POSTed events checked
+//! against `X-Hub-Signature-256` (HMAC-SHA256 of the raw body with the app secret, compared in
+//! constant time) before anything is read. Incoming messages go through the same conversation
+//! as Telegram, once per message id; status events move a sent message forward only.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use hmac::{Hmac, Mac};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+use super::SendOutcome;
+use super::whatsapp::{OUTSIDE_WINDOW, UNDELIVERABLE, WhatsappChannel, text_body};
+use crate::conversation::{Button, Conversation, Incoming, Input, Reply};
+use crate::domain::ChannelKind;
+use crate::i18n::Texts;
+use crate::store::{Store, StoreError};
+
+/// Larger bodies are refused with 413 before they are read further.
+pub const MAX_BODY: usize = 1024 * 1024;
+
+pub struct WebhookState {
+    pub app_secret: SecretString,
+    pub verify_token: SecretString,
+    pub store: Arc<dyn Store>,
+    pub conversation: Arc<Conversation>,
+    pub texts: Arc<Texts>,
+    /// Sends the conversation's answers.
+    pub channel: Arc<WhatsappChannel>,
+}
+
+pub fn router(state: Arc<WebhookState>) -> Router {
+    Router::new()
+        .route("/webhooks/whatsapp", get(handshake).post(receive))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(state)
+}
+
+/// True when `header` is `sha256=<hex>` of the HMAC-SHA256 of `body` keyed with `secret`.
+pub fn signature_valid(secret: &[u8], body: &[u8], header: Option<&str>) -> bool {
+    let Some(hex_sig) = header.and_then(|h| h.trim().strip_prefix("sha256=")) else {
+        return false;
+    };
+    let Ok(given) = hex::decode(hex_sig) else {
+        return false;
+    };
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret) else {
+        return false;
+    };
+    mac.update(body);
+    mac.verify_slice(&given).is_ok()
+}
+
+async fn handshake(
+    State(state): State<Arc<WebhookState>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let mode_ok = q.get("hub.mode").is_some_and(|m| m == "subscribe");
+    let token_ok = q.get("hub.verify_token").is_some_and(|t| {
+        bool::from(
+            t.as_bytes()
+                .ct_eq(state.verify_token.expose_secret().as_bytes()),
+        )
+    });
+    match (mode_ok && token_ok, q.get("hub.challenge")) {
+        (true, Some(challenge)) => (StatusCode::OK, challenge.clone()).into_response(),
+        _ => {
+            tracing::warn!("WhatsApp webhook handshake refused: wrong mode or verify token");
+            StatusCode::FORBIDDEN.into_response()
+        }
+    }
+}
+
+async fn receive(
+    State(state): State<Arc<WebhookState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let header = headers
+        .get("x-hub-signature-256")
+        .and_then(|v| v.to_str().ok());
+    if !signature_valid(state.app_secret.expose_secret().as_bytes(), &body, header) {
+        tracing::warn!(
+            signed = header.is_some(),
+            "WhatsApp webhook with a missing or wrong signature; ignored"
+        );
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let value: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::warn!(error = %e, "WhatsApp webhook body is not JSON; ignored");
+            return (StatusCode::BAD_REQUEST, "malformed JSON").into_response();
+        }
+    };
+    let payload: Payload = match serde_json::from_value(value) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::info!(error = %e, "WhatsApp webhook of a shape we do not handle; ignored");
+            return StatusCode::OK.into_response();
+        }
+    };
+    match process(&state, payload).await {
+        Ok(()) => StatusCode::OK.into_response(),
+        Err(e) => {
+            // Meta retries what we do not acknowledge; handling is idempotent on message ids.
+            tracing::error!(error = %e, "WhatsApp webhook could not be processed; Meta will retry");
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Payload {
+    #[serde(default)]
+    entry: Vec<Entry>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Entry {
+    #[serde(default)]
+    changes: Vec<Change>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Change {
+    #[serde(default)]
+    value: ChangeValue,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ChangeValue {
+    #[serde(default)]
+    messages: Vec<InMessage>,
+    #[serde(default)]
+    statuses: Vec<StatusEvent>,
+    #[serde(default)]
+    errors: Vec<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+struct InMessage {
+    from: String,
+    id: String,
+    #[serde(default)]
+    timestamp: Option<String>,
+    #[serde(default)]
+    text: Option<TextBody>,
+    #[serde(default)]
+    interactive: Option<Interactive>,
+    #[serde(default)]
+    button: Option<QuickReply>,
+}
+
+#[derive(Debug, Deserialize)]
+struct TextBody {
+    body: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Interactive {
+    #[serde(default)]
+    button_reply: Option<Choice>,
+    #[serde(default)]
+    list_reply: Option<Choice>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Choice {
+    id: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct QuickReply {
+    #[serde(default)]
+    payload: Option<String>,
+    #[serde(default)]
+    text: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct StatusEvent {
+    id: String,
+    status: String,
+    #[serde(default)]
+    errors: Vec<StatusError>,
+}
+
+#[derive(Debug, Deserialize)]
+struct StatusError {
+    code: i64,
+    #[serde(default)]
+    title: Option<String>,
+}
+
+async fn process(state: &WebhookState, payload: Payload) -> Result<(), StoreError> {
+    for change in payload.entry.into_iter().flat_map(|e| e.changes) {
+        for err in &change.value.errors {
+            tracing::error!(error = %err, "WhatsApp reports an error for the number");
+        }
+        for status in change.value.statuses {
+            apply_status(state, status).await?;
+        }
+        for message in change.value.messages {
+            if !state.store.first_sight(&message.id).await? {
+                tracing::debug!("WhatsApp message seen before; ignored");
+                continue;
+            }
+            let input = match (&message.text, &message.interactive, &message.button) {
+                (Some(t), _, _) => Input::Text(t.body.clone()),
+                (_, Some(i), _) => match i.button_reply.as_ref().or(i.list_reply.as_ref()) {
+                    Some(c) => Input::Button {
+                        data: c.id.clone(),
+                        callback_id: None,
+                        message_id: None,
+                    },
+                    None => Input::Text(String::new()),
+                },
+                (_, _, Some(b)) => match (&b.payload, &b.text) {
+                    (Some(p), _) => Input::Button {
+                        data: p.clone(),
+                        callback_id: None,
+                        message_id: None,
+                    },
+                    (None, Some(t)) => Input::Text(t.clone()),
+                    (None, None) => Input::Text(String::new()),
+                },
+                // Pictures, voice, locations: the conversation answers with its help pointer.
+                _ => Input::Text(String::new()),
+            };
+            let from = message.from.trim().to_string();
+            let incoming = Incoming {
+                channel: ChannelKind::Whatsapp,
+                chat: from.clone(),
+                sender: from.clone(),
+                private: true,
+                language_hint: None,
+                input,
+            };
+            let replies = state.conversation.handle(&incoming).await;
+            // The person's 24-hour window opens with their own message's time.
+            let at = message
+                .timestamp
+                .as_deref()
+                .and_then(|t| t.parse::<i64>().ok())
+                .map(|s| s * 1000)
+                .unwrap_or_else(crate::domain::now_ms);
+            state
+                .store
+                .touch_inbound(ChannelKind::Whatsapp, &from, at)
+                .await?;
+            let (channel, texts) = (state.channel.clone(), state.texts.clone());
+            tokio::spawn(async move { render(&channel, &texts, replies).await });
+        }
+    }
+    Ok(())
+}
+
+async fn apply_status(state: &WebhookState, status: StatusEvent) -> Result<(), StoreError> {
+    let error = status.errors.first();
+    let reason = error.map(|e| format!("{}: {}", e.code, e.title.as_deref().unwrap_or("")));
+    let Some(change) = state
+        .store
+        .record_platform_status(&status.id, &status.status, reason.as_deref())
+        .await?
+    else {
+        return Ok(()); // unknown message, a duplicate, or out of order behind a later status
+    };
+    if status.status != "failed" {
+        return Ok(());
+    }
+    let reason = reason.unwrap_or_else(|| "failed".into());
+    match error.map(|e| e.code) {
+        Some(OUTSIDE_WINDOW) if !change.force_template => {
+            if state.store.resend_as_template(change.delivery_id).await? {
+                tracing::info!(
+                    delivery = change.delivery_id,
+                    "outside the 24-hour window; sending again as template"
+                );
+            }
+        }
+        Some(UNDELIVERABLE) => {
+            state
+                .store
+                .fail_sent_delivery(change.delivery_id, &reason)
+                .await?;
+            state
+                .store
+                .mark_subscriber_gone(change.subscriber_id)
+                .await?;
+        }
+        _ => {
+            state
+                .store
+                .fail_sent_delivery(change.delivery_id, &reason)
+                .await?
+        }
+    }
+    Ok(())
+}
+
+/// WhatsApp's limits for interactive messages.
+const BUTTON_TITLE_MAX: usize = 20;
+const ROW_TITLE_MAX: usize = 24;
+const BODY_MAX: usize = 1024;
+
+fn clip(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(max - 1).collect::<String>())
+    }
+}
+
+/// The body of one reply: text, up to three reply buttons, or a list (topic choice).
+pub fn reply_body(to: &str, text: &str, buttons: &[Vec<Button>], list_button: &str) -> Vec<Value> {
+    let all: Vec<&Button> = buttons.iter().flatten().collect();
+    if all.is_empty() {
+        return vec![text_body(to, text)];
+    }
+    let mut bodies = Vec::new();
+    let body_text = if text.chars().count() > BODY_MAX {
+        bodies.push(text_body(to, text));
+        "…".to_string()
+    } else {
+        text.to_string()
+    };
+    let interactive = if all.len() <= 3 {
+        json!({
+            "type": "button",
+            "body": {"text": body_text},
+            "action": {"buttons": all.iter().map(|b| json!({"type": "reply", "reply": {"id": b.data, "title": clip(&b.label, BUTTON_TITLE_MAX)}})).collect::<Vec<_>>()},
+        })
+    } else {
+        json!({
+            "type": "list",
+            "body": {"text": body_text},
+            "action": {
+                "button": clip(list_button, BUTTON_TITLE_MAX),
+                "sections": [{"rows": all.iter().take(10).map(|b| json!({"id": b.data, "title": clip(&b.label, ROW_TITLE_MAX)})).collect::<Vec<_>>()}],
+            },
+        })
+    };
+    bodies.push(json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": to, "type": "interactive", "interactive": interactive}));
+    bodies
+}
+
+/// Sends the conversation's answers; WhatsApp cannot edit, so an edit is a new message.
+pub async fn render(channel: &WhatsappChannel, texts: &Texts, replies: Vec<Reply>) {
+    for reply in replies {
+        let (to, text, buttons) = match reply {
+            Reply::Send { to, text, buttons }
+            | Reply::Edit {
+                to, text, buttons, ..
+            } => (to, text, buttons),
+            Reply::AnswerButton { .. } => continue,
+        };
+        let list_button = texts.get(crate::i18n::DEFAULT_LANGUAGE, "wa-list-button", &[]);
+        for body in reply_body(&to, &text, &buttons, &list_button) {
+            match channel.post(&body).await {
+                SendOutcome::Sent { .. } => {}
+                other => {
+                    tracing::warn!(outcome = ?other, "a WhatsApp reply could not be delivered")
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> Vec<u8> {
+        std::fs::read(format!(
+            "{}/tests/fixtures/whatsapp/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap_or_default()
+    }
+
+    #[test]
+    fn the_recorded_signature_vector_checks_out_and_nothing_else_does() {
+        let vector: Value =
+            serde_json::from_slice(&fixture("x_hub_signature_256_vector.json")).unwrap_or_default();
+        let secret = vector["app_secret"].as_str().unwrap_or_default().as_bytes();
+        let header = vector["x_hub_signature_256"].as_str();
+        let body = fixture("x_hub_signature_256_body.json");
+        assert_eq!(body.len(), 511, "the body file must stay byte for byte");
+        assert!(signature_valid(secret, &body, header));
+        let mut altered = body.clone();
+        altered[100] ^= 1;
+        assert!(!signature_valid(secret, &altered, header));
+        assert!(!signature_valid(b"another secret", &body, header));
+        assert!(!signature_valid(secret, &body, None));
+        assert!(!signature_valid(secret, &body, Some("sha256=zz")));
+        assert!(!signature_valid(
+            secret,
+            &body,
+            header.map(|h| h.trim_start_matches("sha256="))
+        ));
+    }
+
+    #[test]
+    fn topic_choices_become_a_list_and_confirmations_buttons() {
+        let b = |l: &str, d: &str| Button {
+            label: l.into(),
+            data: d.into(),
+        };
+        let list = reply_body(
+            "49",
+            "Themen",
+            &[
+                vec![b("✅ Nachrichten", "t:news")],
+                vec![b("⬜ Verkehr", "t:traffic")],
+                vec![b("✅ Warnungen", "t:alerts")],
+                vec![b("⬜ Abfall", "t:waste")],
+            ],
+            "Auswählen",
+        );
+        assert_eq!(list[0]["interactive"]["type"], "list");
+        assert_eq!(
+            list[0]["interactive"]["action"]["sections"][0]["rows"][3]["id"],
+            "t:waste"
+        );
+        let buttons = reply_body(
+            "49",
+            "Vorschau",
+            &[vec![b("Senden", "c:ABC"), b("Abbrechen", "x:ABC")]],
+            "x",
+        );
+        assert_eq!(buttons[0]["interactive"]["type"], "button");
+        assert_eq!(reply_body("49", "Hallo", &[], "x")[0]["type"], "text");
+    }
+}
