@@ -322,7 +322,7 @@ fn clip(s: &str, max: usize) -> String {
     }
 }
 
-/// The body of one reply: text, up to three reply buttons, or a list (topic choice).
+/// The bodies of one reply: text, up to three reply buttons, or a list (topic choice).
 pub fn reply_body(to: &str, text: &str, buttons: &[Vec<Button>], list_button: &str) -> Vec<Value> {
     let all: Vec<&Button> = buttons.iter().flatten().collect();
     if all.is_empty() {
@@ -335,7 +335,9 @@ pub fn reply_body(to: &str, text: &str, buttons: &[Vec<Button>], list_button: &s
     } else {
         text.to_string()
     };
-    let interactive = if all.len() <= 3 {
+    // Topic choices are a list (as WhatsApp users know them); Send/Cancel are reply buttons.
+    let topic_choice = all.iter().all(|b| b.data.starts_with("t:"));
+    let interactive = if all.len() <= 3 && !topic_choice {
         json!({
             "type": "button",
             "body": {"text": body_text},

@@ -7,3 +7,4 @@ mod faults;
 mod helpers;
 mod store_contract;
 mod telegram;
+mod whatsapp;

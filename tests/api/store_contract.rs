@@ -48,6 +48,7 @@ contract!(
     the_conversation_state_round_trips,
     an_alerts_follow_up_goes_to_its_recipients,
     a_moved_chat_takes_its_subscriber_along,
+    platform_statuses_move_forward_and_a_refused_message_goes_again_once,
 );
 
 async fn fan_out_all(store: &dyn Store, id: i64, chunk: u32) -> (u64, u32) {
@@ -802,5 +803,154 @@ async fn a_moved_chat_takes_its_subscriber_along(db: TestDb) {
     assert_eq!(
         db.store.failure_reasons(id).await.unwrap()[0].0,
         "chat moved to -1001, which is subscribed already"
+    );
+}
+
+async fn platform_statuses_move_forward_and_a_refused_message_goes_again_once(db: TestDb) {
+    assert!(db.store.first_sight("wamid.A").await.unwrap());
+    assert!(
+        !db.store.first_sight("wamid.A").await.unwrap(),
+        "a retried webhook"
+    );
+    seed(&*db.store, 0, 1, &["news"]).await;
+    let (addr, t0) = ("4915100000000", now_ms());
+    db.store
+        .touch_inbound(ChannelKind::Whatsapp, addr, t0)
+        .await
+        .unwrap();
+    db.store
+        .touch_inbound(ChannelKind::Whatsapp, addr, t0 - 1000)
+        .await
+        .unwrap();
+    let id = db
+        .store
+        .create_broadcast(&new_broadcast("news", Priority::Normal, "n"))
+        .await
+        .unwrap()
+        .broadcast
+        .id;
+    fan_out_all(&*db.store, id, 10).await;
+    let claimed = claim_all(&*db.store, ChannelKind::Whatsapp, "w").await;
+    assert_eq!(
+        claimed[0].last_inbound_at,
+        Some(t0),
+        "the window only moves forward"
+    );
+    assert!(!claimed[0].force_template);
+    let sent = Ack {
+        delivery_id: claimed[0].id,
+        lease: "w".into(),
+        outcome: AckOutcome::Sent {
+            at: now_ms(),
+            platform_id: Some("wamid.X".into()),
+        },
+    };
+    db.store.acknowledge(&[sent]).await.unwrap();
+
+    let record = |s: &'static str, e: Option<&'static str>| {
+        let store = db.store.clone();
+        async move { store.record_platform_status("wamid.X", s, e).await.unwrap() }
+    };
+    assert!(record("delivered", None).await.is_some());
+    assert!(record("sent", None).await.is_none(), "no step back");
+    assert!(
+        record("delivered", None).await.is_none(),
+        "a duplicate changes nothing"
+    );
+    assert!(
+        record("failed", Some("131047: Re-engagement message"))
+            .await
+            .is_none(),
+        "failed replaces only sent"
+    );
+    assert!(record("read", None).await.is_some());
+    assert!(
+        db.store
+            .record_platform_status("wamid.unknown", "read", None)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Another send, refused later: it goes again as template, once.
+    let b = db
+        .store
+        .create_broadcast(&new_broadcast("news", Priority::Normal, "m"))
+        .await
+        .unwrap()
+        .broadcast
+        .id;
+    fan_out_all(&*db.store, b, 10).await;
+    let claimed = claim_all(&*db.store, ChannelKind::Whatsapp, "w2").await;
+    let sent = Ack {
+        delivery_id: claimed[0].id,
+        lease: "w2".into(),
+        outcome: AckOutcome::Sent {
+            at: now_ms(),
+            platform_id: Some("wamid.Y".into()),
+        },
+    };
+    db.store.acknowledge(&[sent]).await.unwrap();
+    let change = db
+        .store
+        .record_platform_status("wamid.Y", "failed", Some("131047: x"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!change.force_template);
+    assert!(
+        db.store
+            .resend_as_template(change.delivery_id)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !db.store
+            .resend_as_template(change.delivery_id)
+            .await
+            .unwrap(),
+        "once"
+    );
+    let again = claim_all(&*db.store, ChannelKind::Whatsapp, "w3").await;
+    assert!(again[0].force_template);
+    let sent = Ack {
+        delivery_id: again[0].id,
+        lease: "w3".into(),
+        outcome: AckOutcome::Sent {
+            at: now_ms(),
+            platform_id: Some("wamid.Z".into()),
+        },
+    };
+    db.store.acknowledge(&[sent]).await.unwrap();
+    let change = db
+        .store
+        .record_platform_status("wamid.Z", "failed", Some("131047: x"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(change.force_template);
+    db.store
+        .fail_sent_delivery(change.delivery_id, "131047: x")
+        .await
+        .unwrap();
+    assert_eq!(
+        db.store
+            .broadcast_stats(b)
+            .await
+            .unwrap()
+            .total(DeliveryStatus::Failed),
+        1
+    );
+    db.store
+        .mark_subscriber_gone(change.subscriber_id)
+        .await
+        .unwrap();
+    assert_eq!(
+        db.store
+            .recipient_count(&crate::helpers::topic("news"))
+            .await
+            .unwrap()
+            .total(),
+        0
     );
 }
