@@ -39,6 +39,7 @@ async fn measure(store: &dyn Store, database: &str, n: u64, chunk: u32) -> anyho
             created_by: None,
             parent_id: None,
             release: true,
+            scheduled_at: None,
         })
         .await?;
     let started = Instant::now();

@@ -115,3 +115,20 @@ cmd-status = Mitarbeitende: Fortschritt der Meldungen
 wa-list-button = Auswählen
 welcome-whatsapp = Hallo! Hier ist der Nachrichtendienst Ihrer Stadt. Senden Sie START, um Warnungen zu erhalten und Themen zu wählen; HILFE zeigt alles, was Sie tun können.
 preview-whatsapp-version = WhatsApp-Empfänger außerhalb des 24-Stunden-Fensters erhalten sie so: { $text }
+
+## Planung
+usage-schedule =
+    So geht es: /schedule 2026-12-01 08:00 THEMA TEXT (Ortszeit)
+    oder /schedule_cron S M H TAG MONAT WOCHENTAG THEMA TEXT, z. B. /schedule_cron 0 0 8 * * Thu news …
+bad-schedule = Diese Planung geht nicht: { $reason }
+preview-at = Geplant für { $at }.
+preview-recurring = Wiederholt sich ({ $expr }), nächstes Mal am { $next }.
+scheduled-ok = Meldung #{ $id } ist für { $at } geplant. /scheduled zeigt alles Geplante; /unschedule { $id } entfernt sie.
+schedule-created = Planung { $id } ist eingerichtet; nächstes Mal am { $next }. /unschedule { $id } entfernt sie.
+planned-once = #{ $id } am { $at } ({ $topic }): { $text }
+planned-recurring = { $id } { $expr }, nächstes Mal am { $next } ({ $topic }): { $text }
+planned-none = Nichts ist geplant.
+unscheduled = { $id } ist aus der Planung entfernt.
+unschedule-unknown = { $id } ist nicht geplant (#ID für eine Meldung, S ID für eine wiederkehrende).
+schedule-missed = Meldung #{ $id } war geplant, während der Dienst nicht lief, und ist jetzt zu spät: Sie wurde nicht gesendet.
+schedule-missed-recurring = Planung S{ $id } war fällig, während der Dienst nicht lief, und wurde diesmal ausgelassen.

@@ -115,3 +115,20 @@ cmd-status = Staff: progress of broadcasts
 wa-list-button = Choose
 welcome-whatsapp = Hello! This is your city's news service. Send START to receive alerts and choose topics; HELP shows everything you can do.
 preview-whatsapp-version = WhatsApp recipients outside the 24-hour window receive it as: { $text }
+
+## Schedules
+usage-schedule =
+    Usage: /schedule 2026-12-01 08:00 TOPIC TEXT (city time)
+    or /schedule_cron S M H DAY MONTH WEEKDAY TOPIC TEXT, e.g. /schedule_cron 0 0 8 * * Thu news …
+bad-schedule = That schedule does not work: { $reason }
+preview-at = Planned for { $at }.
+preview-recurring = Repeats ({ $expr }), next on { $next }.
+scheduled-ok = Broadcast #{ $id } is planned for { $at }. /scheduled lists what is planned; /unschedule { $id } removes it.
+schedule-created = Schedule { $id } is set; next on { $next }. /unschedule { $id } removes it.
+planned-once = #{ $id } on { $at } ({ $topic }): { $text }
+planned-recurring = { $id } { $expr }, next on { $next } ({ $topic }): { $text }
+planned-none = Nothing is planned.
+unscheduled = { $id } is removed from the plan.
+unschedule-unknown = { $id } is not planned (use #ID for one broadcast, S ID for a recurring one).
+schedule-missed = Broadcast #{ $id } was planned while the service was down and is now too late: it was not sent.
+schedule-missed-recurring = Schedule S{ $id } fell due while the service was down and was skipped this time.

@@ -89,6 +89,7 @@ pub async fn broadcast(
             created_by: Some(format!("cli:{}", whoami())),
             parent_id: None,
             release: true,
+            scheduled_at: None,
         })
         .await;
     let created = match created {

@@ -52,6 +52,7 @@ const KNOWN: &[(&str, &[&str])] = &[
     ),
     ("log", &["format"]),
     ("alerts", &["require_second_approval"]),
+    ("schedule", &["timezone", "grace_minutes"]),
 ];
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://amtsbote.db?mode=rwc";
@@ -65,6 +66,18 @@ pub struct TopicConfig {
     pub label_de: String,
     pub label_en: String,
     pub priority: Priority,
+}
+
+/// A recurring broadcast from the config file (`[[schedules]]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleConfig {
+    /// Six fields: second minute hour day month weekday, city time.
+    pub cron: String,
+    pub topic: Topic,
+    pub text: String,
+    #[serde(default)]
+    pub priority: Option<Priority>,
 }
 
 #[derive(Debug, Clone)]
@@ -102,6 +115,11 @@ pub struct Config {
     pub log_format: LogFormat,
     /// A different emergency member must confirm an alert, update or all-clear.
     pub second_approval: bool,
+    /// The city's time zone: schedules and times shown to people.
+    pub tz: chrono_tz::Tz,
+    /// How late a schedule may still fire after the service was down.
+    pub schedule_grace: Duration,
+    pub schedules: Vec<ScheduleConfig>,
 }
 
 impl Config {
@@ -275,6 +293,19 @@ impl Config {
             second_approval: s
                 .get::<bool>("alerts", "require_second_approval", "true or false")?
                 .unwrap_or(false),
+            tz: s
+                .get::<chrono_tz::Tz>(
+                    "schedule",
+                    "timezone",
+                    "an IANA time zone like Europe/Berlin",
+                )?
+                .unwrap_or(chrono_tz::Europe::Berlin),
+            schedule_grace: Duration::from_secs(
+                60 * s
+                    .get::<u64>("schedule", "grace_minutes", "whole minutes")?
+                    .unwrap_or(30),
+            ),
+            schedules: s.schedules()?,
         })
     }
 
@@ -326,7 +357,7 @@ impl<'a> Settings<'a> {
             None => (String::new(), toml::Table::new()),
         };
         for (section, value) in &table {
-            if section == "topics" {
+            if section == "topics" || section == "schedules" {
                 continue;
             }
             let Some((_, keys)) = KNOWN.iter().find(|(s, _)| s == section) else {
@@ -425,6 +456,23 @@ impl<'a> Settings<'a> {
             }
         }
         Ok(templates)
+    }
+
+    fn schedules(&self) -> Result<Vec<ScheduleConfig>, ConfigError> {
+        let Some(value) = self.file.get("schedules") else {
+            return Ok(Vec::new());
+        };
+        let list: Vec<ScheduleConfig> = value.clone().try_into().map_err(|e| {
+            ConfigError(format!(
+                "[[schedules]] in {}: {e}; each needs cron, topic and text",
+                self.file_name
+            ))
+        })?;
+        for s in &list {
+            crate::schedule::Recurrence::parse(&s.cron)
+                .map_err(|e| ConfigError(format!("[[schedules]] in {}: {e}", self.file_name)))?;
+        }
+        Ok(list)
     }
 
     fn topics(&self) -> Result<Vec<TopicConfig>, ConfigError> {

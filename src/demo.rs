@@ -383,6 +383,7 @@ async fn release(
             created_by: Some("demo".into()),
             parent_id: None,
             release: true,
+            scheduled_at: None,
         })
         .await?;
     engine.signals.released();

@@ -221,16 +221,22 @@ impl BroadcastText {
 #[serde(rename_all = "lowercase")]
 pub enum BroadcastStatus {
     Draft,
+    /// Confirmed, waiting for its time.
+    Scheduled,
     Released,
     Sending,
     Done,
     Cancelled,
+    /// Its time passed while the service was down, longer ago than the grace period.
+    Missed,
 }
 
 impl BroadcastStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             BroadcastStatus::Draft => "draft",
+            BroadcastStatus::Scheduled => "scheduled",
+            BroadcastStatus::Missed => "missed",
             BroadcastStatus::Released => "released",
             BroadcastStatus::Sending => "sending",
             BroadcastStatus::Done => "done",
@@ -244,6 +250,8 @@ impl FromStr for BroadcastStatus {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(match s {
             "draft" => BroadcastStatus::Draft,
+            "scheduled" => BroadcastStatus::Scheduled,
+            "missed" => BroadcastStatus::Missed,
             "released" => BroadcastStatus::Released,
             "sending" => BroadcastStatus::Sending,
             "done" => BroadcastStatus::Done,

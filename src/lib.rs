@@ -11,6 +11,7 @@ pub mod domain;
 pub mod http;
 pub mod i18n;
 pub mod queue;
+pub mod schedule;
 pub mod service;
 pub mod simulator;
 pub mod store;

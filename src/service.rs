@@ -16,11 +16,12 @@ use crate::channels::{Channel, http_client};
 use crate::channels::{telegram_updates, whatsapp_webhook};
 use crate::config::Config;
 use crate::conversation::Conversation;
-use crate::domain::BroadcastKind;
+use crate::domain::{BroadcastKind, ChannelKind};
 use crate::http;
 use crate::i18n::Texts;
 use crate::queue::{Engine, LaneSettings};
 use crate::store::{self, Store};
+use sha2::Digest;
 
 /// Opens the configured store and brings its schema up to date.
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
@@ -140,13 +141,55 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         topics: config.topics.clone(),
         signals: Some(engine.signals.clone()),
         second_approval: config.second_approval,
+        tz: config.tz,
     });
+    // Schedules from the config file, added once each (keyed by their content).
+    for sc in &config.schedules {
+        let recurrence =
+            crate::schedule::Recurrence::parse(&sc.cron).map_err(anyhow::Error::msg)?;
+        let topic = config
+            .topic(sc.topic.as_str())
+            .map_err(anyhow::Error::msg)?;
+        let next = recurrence
+            .next_after(config.tz, chrono::Utc::now())
+            .context("a [[schedules]] entry never fires")?;
+        let source = format!(
+            "config:{}",
+            hex::encode(sha2::Sha256::digest(format!(
+                "{}|{}|{}",
+                sc.cron, sc.topic, sc.text
+            )))
+        );
+        store
+            .create_schedule(&crate::store::NewSchedule {
+                topic: topic.id.clone(),
+                kind: if topic.id.as_str() == crate::conversation::ALERTS_TOPIC {
+                    BroadcastKind::Alert
+                } else {
+                    BroadcastKind::Announcement
+                },
+                priority: sc.priority.unwrap_or(topic.priority),
+                text: crate::domain::BroadcastText::parse(&sc.text).map_err(anyhow::Error::msg)?,
+                cron: recurrence.expr,
+                next_at: next.timestamp_millis(),
+                created_by: Some("config".into()),
+                source: Some(source),
+            })
+            .await?;
+    }
+    let mut notice = StaffNotices {
+        texts: texts.clone(),
+        store: store.clone(),
+        telegram: None,
+        whatsapp: whatsapp.clone(),
+    };
     if let Some(tg) = &config.telegram {
         // Long polls need a client that waits longer than Telegram holds the request.
         let timeout = Duration::from_secs(u64::from(telegram_updates::LONG_POLL_SECS) + 10);
         let client = http_client(timeout, 2).context("building the HTTP client")?;
         let bot = telegram::bot(client, &tg.api_url, &tg.token)
             .context("AMTSBOTE_TELEGRAM_API_URL is not a URL")?;
+        notice.telegram = Some(bot.clone());
         let polling = telegram_updates::run(
             bot,
             conversation.clone(),
@@ -159,6 +202,18 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             "Telegram polling".to_string()
         });
     }
+    let scheduler = crate::schedule::Scheduler {
+        store: store.clone(),
+        signals: Some(engine.signals.clone()),
+        tz: config.tz,
+        grace: config.schedule_grace,
+        notice: Some(Arc::new(notice)),
+    };
+    let scheduling = scheduler.run(shutdown.clone());
+    engine.tasks.spawn(async move {
+        scheduling.await;
+        "scheduler".to_string()
+    });
     let queue_running = Arc::new(AtomicBool::new(true));
     let mut router = http::router(http::AppState {
         store: store.clone(),
@@ -233,5 +288,40 @@ async fn stop_signal() -> &'static str {
     {
         let _ = tokio::signal::ctrl_c().await;
         "SIGINT"
+    }
+}
+
+/// Tells staff about missed schedules in their own chat.
+struct StaffNotices {
+    texts: Arc<Texts>,
+    store: Arc<dyn Store>,
+    telegram: Option<teloxide::Bot>,
+    whatsapp: Option<Arc<WhatsappChannel>>,
+}
+
+#[async_trait::async_trait]
+impl crate::schedule::StaffNotice for StaffNotices {
+    async fn tell(&self, channel: ChannelKind, address: &str, key: &str, id: i64) {
+        let lang = match self.store.subscriber(channel, address).await {
+            Ok(Some(s)) => s.language,
+            _ => crate::i18n::DEFAULT_LANGUAGE.to_string(),
+        };
+        let text = self.texts.get(&lang, key, &[("id", id.into())]);
+        let reply = crate::conversation::Reply::Send {
+            to: address.to_string(),
+            text,
+            buttons: Vec::new(),
+        };
+        match (channel, &self.telegram, &self.whatsapp) {
+            (ChannelKind::Telegram, Some(bot), _) => {
+                telegram_updates::render(bot, vec![reply]).await
+            }
+            (ChannelKind::Whatsapp, _, Some(wa)) => {
+                whatsapp_webhook::render(wa, &self.texts, vec![reply]).await
+            }
+            _ => {
+                tracing::warn!(%channel, "cannot tell the planner about a missed schedule: channel off")
+            }
+        }
     }
 }

@@ -41,8 +41,9 @@ pub struct Received {
     /// Shared between all messages with the same text, so a large demo stays small.
     pub text: Arc<str>,
     pub silent: bool,
-    /// The buttons under the message, as sent (`reply_markup`), if any.
-    pub markup: Option<Box<Value>>,
+    /// The buttons under the message (`reply_markup`, WhatsApp's `interactive`) or the
+    /// WhatsApp template, as sent; shared between identical ones, so a large demo stays small.
+    pub markup: Option<Arc<Value>>,
     /// Since the simulator started.
     pub at: Duration,
 }
@@ -80,6 +81,7 @@ struct SimState {
     inbox: Mutex<Inbox>,
     inbox_changed: tokio::sync::Notify,
     calls: Mutex<Vec<BotCall>>,
+    markups: Mutex<HashMap<String, Arc<Value>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -123,6 +125,7 @@ impl Simulator {
             }),
             inbox_changed: tokio::sync::Notify::new(),
             calls: Mutex::new(Vec::new()),
+            markups: Mutex::new(HashMap::new()),
         });
         let telegram = Router::new()
             .route("/{bot}/{method}", post(telegram_method))
@@ -246,6 +249,14 @@ async fn serve(
 }
 
 impl SimState {
+    fn intern_markup(&self, markup: &Value) -> Arc<Value> {
+        let key = markup.to_string();
+        lock(&self.markups)
+            .entry(key)
+            .or_insert_with(|| Arc::new(markup.clone()))
+            .clone()
+    }
+
     /// Decides how to answer: a queued fault, a blocked recipient, or success (recorded).
     async fn answer(
         &self,
@@ -303,7 +314,9 @@ impl SimState {
             address: address.into(),
             text,
             silent,
-            markup: markup.filter(|m| !m.is_null()).map(|m| Box::new(m.clone())),
+            markup: markup
+                .filter(|m| !m.is_null())
+                .map(|m| self.intern_markup(m)),
             at,
         });
         Ok(self.next_id.fetch_add(1, Ordering::Relaxed))

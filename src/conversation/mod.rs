@@ -75,6 +75,8 @@ pub struct Conversation {
     pub signals: Option<Arc<Signals>>,
     /// `alerts.require_second_approval`: a different emergency member must confirm an alert.
     pub second_approval: bool,
+    /// The city's time zone, for schedules and the times shown to staff.
+    pub tz: chrono_tz::Tz,
 }
 
 /// The topic everyone gets on /start.

@@ -11,7 +11,11 @@ use crate::domain::{
 };
 use crate::store::{Confirmation, NewBroadcast, RecipientCount, StoreError};
 
-const COMMANDS: [&str; 16] = [
+const COMMANDS: [&str; 20] = [
+    "schedule",
+    "schedule_cron",
+    "scheduled",
+    "unschedule",
     "announce",
     "meldung",
     "alert",
@@ -70,6 +74,34 @@ struct Draft {
     priority: Priority,
     text: String,
     parent_id: Option<i64>,
+    /// A one-off time (ms) to send at.
+    #[serde(default)]
+    scheduled_at: Option<i64>,
+    /// A recurring schedule instead of one broadcast.
+    #[serde(default)]
+    cron: Option<String>,
+}
+
+/// What follows the first `n` words of `s`, spacing inside kept.
+fn after_words(s: &str, n: usize) -> &str {
+    let mut rest = s.trim_start();
+    for _ in 0..n {
+        rest = rest
+            .split_once(char::is_whitespace)
+            .map(|(_, r)| r.trim_start())
+            .unwrap_or("");
+    }
+    rest
+}
+
+/// The first words of a text, for lists.
+fn short(text: &str) -> String {
+    let s: String = text.chars().take(40).collect();
+    if s.len() < text.len() {
+        format!("{s}…")
+    } else {
+        s
+    }
 }
 
 fn actor(msg: &Incoming) -> String {
@@ -119,6 +151,8 @@ impl Conversation {
                         priority: t.priority,
                         text: text.to_string(),
                         parent_id: None,
+                        scheduled_at: None,
+                        cron: None,
                     },
                 )
                 .await
@@ -136,6 +170,8 @@ impl Conversation {
                     priority: Priority::Alert,
                     text: rest.to_string(),
                     parent_id: None,
+                    scheduled_at: None,
+                    cron: None,
                 };
                 self.preview(msg, lang, draft).await
             }
@@ -171,6 +207,8 @@ impl Conversation {
                     priority: Priority::Alert,
                     text: text.to_string(),
                     parent_id: Some(parent),
+                    scheduled_at: None,
+                    cron: None,
                 };
                 self.preview(msg, lang, draft).await
             }
@@ -193,6 +231,56 @@ impl Conversation {
                 }
             }
             "status" => self.status(msg, lang, rest).await,
+            "schedule" | "schedule_cron" => {
+                let Some(draft) = self.schedule_draft(command, rest) else {
+                    return Ok(vec![self.say(msg, lang, "usage-schedule", vec![])]);
+                };
+                match draft {
+                    Ok(d) if d.kind.is_alert() && !role.may_alert() => {
+                        Ok(vec![self.say(msg, lang, "staff-refused", vec![])])
+                    }
+                    Ok(d) => self.preview(msg, lang, d).await,
+                    Err(reason) => Ok(vec![self.say(
+                        msg,
+                        lang,
+                        "bad-schedule",
+                        vec![("reason", reason.into())],
+                    )]),
+                }
+            }
+            "scheduled" => self.planned(msg, lang).await,
+            "unschedule" => {
+                let id = rest.trim().trim_start_matches('#');
+                let done = match id.strip_prefix(['S', 's']) {
+                    Some(sid) => match sid.parse::<i64>() {
+                        Ok(sid) => self.store.delete_schedule(sid).await?,
+                        Err(_) => false,
+                    },
+                    None => match id.parse::<i64>() {
+                        Ok(bid) => match self.store.broadcast(bid).await? {
+                            Some(b) if b.status == crate::domain::BroadcastStatus::Scheduled => {
+                                self.store.cancel_broadcast(bid).await?
+                            }
+                            _ => false,
+                        },
+                        Err(_) => false,
+                    },
+                };
+                if done {
+                    self.store.audit(&actor(msg), "unschedule", id).await?;
+                }
+                let key = if done {
+                    "unscheduled"
+                } else {
+                    "unschedule-unknown"
+                };
+                Ok(vec![self.say(
+                    msg,
+                    lang,
+                    key,
+                    vec![("id", rest.trim().to_string().into())],
+                )])
+            }
             "stop_broadcast" | "meldung_stoppen" => {
                 let Ok(id) = rest.trim().trim_start_matches('#').parse::<i64>() else {
                     return Ok(vec![self.say(msg, lang, "usage-stop-broadcast", vec![])]);
@@ -291,6 +379,27 @@ impl Conversation {
         let whatsapp_differs = recipients.whatsapp > 0 && flat != text.as_str();
         let preview_text = |lang: &str, key: &str| {
             let mut t = self.texts.get(lang, key, &args(lang));
+            if let Some(at) = draft.scheduled_at {
+                t.push_str("\n");
+                t.push_str(&self.texts.get(
+                    lang,
+                    "preview-at",
+                    &[("at", self.local_time(at).into())],
+                ));
+            }
+            if let Some(expr) = &draft.cron {
+                let next = crate::schedule::Recurrence::parse(expr)
+                    .ok()
+                    .and_then(|r| r.next_after(self.tz, chrono::Utc::now()))
+                    .map(|t| self.local_time(t.timestamp_millis()))
+                    .unwrap_or_default();
+                t.push_str("\n");
+                t.push_str(&self.texts.get(
+                    lang,
+                    "preview-recurring",
+                    &[("expr", expr.clone().into()), ("next", next.into())],
+                ));
+            }
             if whatsapp_differs {
                 t.push_str("\n\n");
                 t.push_str(&self.texts.get(
@@ -371,6 +480,46 @@ impl Conversation {
         ) else {
             return Ok(unknown());
         };
+        if let Some(expr) = &draft.cron {
+            let Ok(recurrence) = crate::schedule::Recurrence::parse(expr) else {
+                return Ok(unknown());
+            };
+            let Some(next) = recurrence.next_after(self.tz, chrono::Utc::now()) else {
+                return Ok(unknown());
+            };
+            let id = self
+                .store
+                .create_schedule(&crate::store::NewSchedule {
+                    topic,
+                    kind: draft.kind,
+                    priority: draft.priority,
+                    text,
+                    cron: recurrence.expr.clone(),
+                    next_at: next.timestamp_millis(),
+                    created_by: Some(actor(msg)),
+                    source: None,
+                })
+                .await?;
+            self.store
+                .audit(
+                    &actor(msg),
+                    "schedule",
+                    &format!(
+                        "S{id}: {} on {} at {}",
+                        draft.kind.as_str(),
+                        draft.topic,
+                        recurrence.expr
+                    ),
+                )
+                .await?;
+            let next = self.local_time(next.timestamp_millis());
+            return Ok(vec![self.say(
+                msg,
+                lang,
+                "schedule-created",
+                vec![("id", format!("S{id}").into()), ("next", next.into())],
+            )]);
+        }
         let created = self
             .store
             .create_broadcast(&NewBroadcast {
@@ -382,8 +531,25 @@ impl Conversation {
                 created_by: Some(actor(msg)),
                 parent_id: draft.parent_id,
                 release: true,
+                scheduled_at: draft.scheduled_at,
             })
             .await?;
+        if let Some(at) = draft.scheduled_at {
+            let id = created.broadcast.id;
+            self.store
+                .audit(
+                    &actor(msg),
+                    "schedule",
+                    &format!("broadcast {id}: {} on {}", draft.kind.as_str(), draft.topic),
+                )
+                .await?;
+            return Ok(vec![self.say(
+                msg,
+                lang,
+                "scheduled-ok",
+                vec![("id", id.into()), ("at", self.local_time(at).into())],
+            )]);
+        }
         if let Some(signals) = &self.signals {
             signals.released();
         }
@@ -504,6 +670,102 @@ impl Conversation {
             text: lines.join("\n"),
             buttons: Vec::new(),
         }])
+    }
+
+    /// `/schedule DATE TIME TOPIC TEXT` or `/schedule_cron S M H DOM MON DOW TOPIC TEXT` as a
+    /// draft; `None` when the words are too few, `Err` when they do not make sense.
+    fn schedule_draft(&self, command: &str, rest: &str) -> Option<Result<Draft, String>> {
+        let words: Vec<&str> = rest.split_whitespace().collect();
+        let when_words = if command == "schedule" { 2 } else { 6 };
+        if words.len() < when_words + 2 {
+            return None;
+        }
+        let when = words[..when_words].join(" ");
+        let topic_word = words[when_words];
+        let text = after_words(rest, when_words + 1).to_string();
+        Some((|| {
+            let t = self.find_topic(topic_word).ok_or_else(|| {
+                format!(
+                    "unknown topic '{topic_word}'; topics: {}",
+                    self.topic_list("en")
+                )
+            })?;
+            let kind = if t.id.as_str() == super::ALERTS_TOPIC {
+                BroadcastKind::Alert
+            } else {
+                BroadcastKind::Announcement
+            };
+            let mut draft = Draft {
+                topic: t.id.to_string(),
+                kind,
+                priority: t.priority,
+                text,
+                parent_id: None,
+                scheduled_at: None,
+                cron: None,
+            };
+            if command == "schedule" {
+                let at = crate::schedule::parse_time(&when, self.tz)?;
+                if at <= chrono::Utc::now() {
+                    return Err(format!("{when} has passed"));
+                }
+                draft.scheduled_at = Some(at.timestamp_millis());
+            } else {
+                draft.cron = Some(crate::schedule::Recurrence::parse(&when)?.expr);
+            }
+            Ok(draft)
+        })())
+    }
+
+    /// What is planned: one-off broadcasts (#id) and recurring schedules (S id).
+    async fn planned(&self, msg: &Incoming, lang: &str) -> Result<Vec<Reply>, StoreError> {
+        let mut lines = Vec::new();
+        for b in self.store.scheduled_broadcasts().await? {
+            let at = self.local_time(b.scheduled_at.unwrap_or_default());
+            lines.push(self.texts.get(
+                lang,
+                "planned-once",
+                &[
+                    ("id", b.id.into()),
+                    ("at", at.into()),
+                    ("topic", b.topic.clone().into()),
+                    ("text", short(&b.text).into()),
+                ],
+            ));
+        }
+        for s in self.store.schedules().await? {
+            let next = self.local_time(s.next_at);
+            lines.push(self.texts.get(
+                lang,
+                "planned-recurring",
+                &[
+                    ("id", format!("S{}", s.id).into()),
+                    ("expr", s.cron.clone().into()),
+                    ("next", next.into()),
+                    ("topic", s.topic.clone().into()),
+                    ("text", short(&s.text).into()),
+                ],
+            ));
+        }
+        if lines.is_empty() {
+            lines.push(self.texts.get(lang, "planned-none", &[]));
+        }
+        Ok(vec![Reply::Send {
+            to: msg.chat.clone(),
+            text: lines.join("\n"),
+            buttons: Vec::new(),
+        }])
+    }
+
+    /// A time as the city reads it.
+    pub(super) fn local_time(&self, ms: i64) -> String {
+        chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
+            .map(|t| {
+                t.with_timezone(&self.tz)
+                    .format("%Y-%m-%d %H:%M %Z")
+                    .to_string()
+            })
+            .unwrap_or_default()
     }
 
     async fn staff_language(

@@ -115,7 +115,11 @@ macro_rules! impl_store {
                 use $crate::store::{sql, StoreError};
                 let now = $crate::domain::now_ms();
                 let hash = new.request_hash();
-                let status = if new.release { "released" } else { "draft" };
+                let status = match (new.release, new.scheduled_at) {
+                    (false, _) => "draft",
+                    (true, Some(_)) => "scheduled",
+                    (true, None) => "released",
+                };
                 let mut tx = self.begin_write().await?;
                 let inserted: Option<(i64,)> = sqlx::query_as(sql::INSERT_BROADCAST)
                     .bind(new.topic.as_str())
@@ -127,8 +131,9 @@ macro_rules! impl_store {
                     .bind(hash.as_str())
                     .bind(new.created_by.as_deref())
                     .bind(now)
-                    .bind(new.release.then_some(now))
+                    .bind((status == "released").then_some(now))
                     .bind(new.parent_id)
+                    .bind(new.scheduled_at)
                     .fetch_optional(&mut *tx.tx)
                     .await?;
                 tx.commit().await?;
@@ -166,7 +171,10 @@ macro_rules! impl_store {
                 tx.commit().await?;
                 let b = self.broadcast(id).await?.ok_or(StoreError::UnknownBroadcast(id))?;
                 match b.status {
-                    BroadcastStatus::Released | BroadcastStatus::Sending | BroadcastStatus::Done => Ok(b),
+                    BroadcastStatus::Released
+                    | BroadcastStatus::Scheduled
+                    | BroadcastStatus::Sending
+                    | BroadcastStatus::Done => Ok(b),
                     other => Err(StoreError::WrongStatus {
                         id,
                         status: other.as_str().to_string(),
@@ -788,6 +796,76 @@ macro_rules! impl_store {
                 sqlx::query(sql::CLOSE_DELIVERIES_OF_GONE).bind(subscriber_id).execute(&mut *tx.tx).await?;
                 tx.commit().await?;
                 Ok(())
+            }
+
+            async fn due_scheduled(&self, now: i64) -> $crate::store::StoreResult<Vec<$crate::store::Broadcast>> {
+                let rows: Vec<$crate::store::BroadcastRow> =
+                    sqlx::query_as($crate::store::sql::DUE_SCHEDULED).bind(now).fetch_all(&self.pool).await?;
+                rows.into_iter().map($crate::store::broadcast_from_row).collect()
+            }
+
+            async fn release_scheduled(&self, id: i64, now: i64) -> $crate::store::StoreResult<bool> {
+                Ok(self.write_one(sqlx::query($crate::store::sql::RELEASE_SCHEDULED).bind(id).bind(now)).await? > 0)
+            }
+
+            async fn mark_missed(&self, id: i64) -> $crate::store::StoreResult<bool> {
+                Ok(self.write_one(sqlx::query($crate::store::sql::MARK_MISSED).bind(id)).await? > 0)
+            }
+
+            async fn scheduled_broadcasts(&self) -> $crate::store::StoreResult<Vec<$crate::store::Broadcast>> {
+                let rows: Vec<$crate::store::BroadcastRow> =
+                    sqlx::query_as($crate::store::sql::SCHEDULED_BROADCASTS).fetch_all(&self.pool).await?;
+                rows.into_iter().map($crate::store::broadcast_from_row).collect()
+            }
+
+            async fn create_schedule(&self, new: &$crate::store::NewSchedule) -> $crate::store::StoreResult<i64> {
+                use $crate::store::{sql, StoreError};
+                let mut tx = self.begin_write().await?;
+                let id: Option<(i64,)> = sqlx::query_as(sql::INSERT_SCHEDULE)
+                    .bind(new.topic.as_str())
+                    .bind(new.kind.as_str())
+                    .bind(i64::from(new.priority.as_i16()))
+                    .bind(new.text.as_str())
+                    .bind(new.cron.as_str())
+                    .bind(new.next_at)
+                    .bind(new.created_by.as_deref())
+                    .bind($crate::domain::now_ms())
+                    .bind(new.source.as_deref())
+                    .fetch_optional(&mut *tx.tx)
+                    .await?;
+                tx.commit().await?;
+                match id {
+                    Some((id,)) => Ok(id),
+                    None => {
+                        let (id,): (i64,) = sqlx::query_as(sql::SCHEDULE_BY_SOURCE)
+                            .bind(new.source.as_deref())
+                            .fetch_optional(&self.pool)
+                            .await?
+                            .ok_or_else(|| StoreError::Corrupt("schedule source vanished".into()))?;
+                        Ok(id)
+                    }
+                }
+            }
+
+            async fn due_schedules(&self, now: i64) -> $crate::store::StoreResult<Vec<$crate::store::Schedule>> {
+                let rows: Vec<$crate::store::ScheduleRow> =
+                    sqlx::query_as($crate::store::sql::DUE_SCHEDULES).bind(now).fetch_all(&self.pool).await?;
+                rows.into_iter().map($crate::store::schedule_from_row).collect()
+            }
+
+            async fn advance_schedule(&self, id: i64, next_at: Option<i64>) -> $crate::store::StoreResult<()> {
+                self.write_one(sqlx::query($crate::store::sql::ADVANCE_SCHEDULE).bind(id).bind(next_at)).await?;
+                Ok(())
+            }
+
+            async fn schedules(&self) -> $crate::store::StoreResult<Vec<$crate::store::Schedule>> {
+                let rows: Vec<$crate::store::ScheduleRow> =
+                    sqlx::query_as($crate::store::sql::SCHEDULES).fetch_all(&self.pool).await?;
+                rows.into_iter().map($crate::store::schedule_from_row).collect()
+            }
+
+            async fn delete_schedule(&self, id: i64) -> $crate::store::StoreResult<bool> {
+                Ok(self.write_one(sqlx::query($crate::store::sql::DELETE_SCHEDULE).bind(id)).await? > 0)
             }
 
             async fn channel_state(&self, key: &str) -> $crate::store::StoreResult<Option<String>> {

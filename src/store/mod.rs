@@ -67,6 +67,8 @@ pub struct NewBroadcast {
     pub parent_id: Option<i64>,
     /// `false` creates a draft that waits for [`Store::release_broadcast`].
     pub release: bool,
+    /// Released at this time (ms) instead of at once.
+    pub scheduled_at: Option<i64>,
 }
 
 impl NewBroadcast {
@@ -82,6 +84,7 @@ impl NewBroadcast {
             self.text.as_str(),
             if self.release { "release" } else { "draft" },
             &self.parent_id.map(|p| p.to_string()).unwrap_or_default(),
+            &self.scheduled_at.map(|p| p.to_string()).unwrap_or_default(),
         ] {
             h.update(part.as_bytes());
             h.update([0u8]);
@@ -102,6 +105,9 @@ pub struct Broadcast {
     pub released_at: Option<i64>,
     pub fanout_done_at: Option<i64>,
     pub finished_at: Option<i64>,
+    pub scheduled_at: Option<i64>,
+    /// The staff member (`channel:address`), `cli:user`, `api:token-name` or `demo`.
+    pub created_by: Option<String>,
 }
 
 /// What `create_broadcast` did: made a new one, or found the one made earlier with the same key.
@@ -240,6 +246,57 @@ pub struct NewSubscriber {
     pub address: String,
     pub language: String,
     pub topics: Vec<Topic>,
+}
+
+/// A recurring broadcast.
+#[derive(Debug, Clone, Serialize)]
+pub struct Schedule {
+    pub id: i64,
+    pub topic: String,
+    pub kind: BroadcastKind,
+    pub priority: Priority,
+    pub text: String,
+    pub cron: String,
+    pub next_at: i64,
+    pub created_by: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewSchedule {
+    pub topic: Topic,
+    pub kind: BroadcastKind,
+    pub priority: Priority,
+    pub text: BroadcastText,
+    pub cron: String,
+    pub next_at: i64,
+    pub created_by: Option<String>,
+    /// Set for schedules from the config file, so a restart does not add them again.
+    pub source: Option<String>,
+}
+
+pub(crate) type ScheduleRow = (
+    i64,
+    String,
+    String,
+    i64,
+    String,
+    String,
+    Option<i64>,
+    Option<String>,
+);
+
+pub(crate) fn schedule_from_row(r: ScheduleRow) -> StoreResult<Schedule> {
+    let (id, topic, kind, priority, text, cron, next_at, created_by) = r;
+    Ok(Schedule {
+        id,
+        topic,
+        kind: kind.parse().map_err(StoreError::Corrupt)?,
+        priority: priority_from_db(priority)?,
+        text,
+        cron,
+        next_at: next_at.unwrap_or_default(),
+        created_by,
+    })
 }
 
 /// A citizen as the conversation sees them.
@@ -402,6 +459,21 @@ pub trait Store: Send + Sync {
     /// Marks a subscriber gone by id, closing their open deliveries.
     async fn mark_subscriber_gone(&self, subscriber_id: i64) -> StoreResult<()>;
 
+    /// One-off broadcasts whose time has come.
+    async fn due_scheduled(&self, now: i64) -> StoreResult<Vec<Broadcast>>;
+    /// scheduled → released; false when it was no longer scheduled.
+    async fn release_scheduled(&self, id: i64, now: i64) -> StoreResult<bool>;
+    /// scheduled → missed.
+    async fn mark_missed(&self, id: i64) -> StoreResult<bool>;
+    async fn scheduled_broadcasts(&self) -> StoreResult<Vec<Broadcast>>;
+    /// Adds a recurring schedule (once per `source`); returns its id.
+    async fn create_schedule(&self, new: &NewSchedule) -> StoreResult<i64>;
+    async fn due_schedules(&self, now: i64) -> StoreResult<Vec<Schedule>>;
+    /// Moves a schedule to its next firing, or stops it (`None`).
+    async fn advance_schedule(&self, id: i64, next_at: Option<i64>) -> StoreResult<()>;
+    async fn schedules(&self) -> StoreResult<Vec<Schedule>>;
+    async fn delete_schedule(&self, id: i64) -> StoreResult<bool>;
+
     async fn channel_state(&self, key: &str) -> StoreResult<Option<String>>;
     async fn set_channel_state(&self, key: &str, value: &str) -> StoreResult<()>;
 
@@ -417,7 +489,8 @@ pub trait Store: Send + Sync {
 /// The columns every broadcast query reads, in the order of [`BroadcastRow`].
 macro_rules! broadcast_columns {
     () => {
-        "id, topic, kind, priority, text, status, created_at, released_at, fanout_done_at, finished_at"
+        "id, topic, kind, priority, text, status, created_at, released_at, fanout_done_at, finished_at, \
+         scheduled_at, created_by"
     };
 }
 pub(crate) use broadcast_columns;
@@ -433,6 +506,8 @@ pub(crate) type BroadcastRow = (
     Option<i64>,
     Option<i64>,
     Option<i64>,
+    Option<i64>,
+    Option<String>,
 );
 
 pub(crate) fn broadcast_from_row(r: BroadcastRow) -> StoreResult<Broadcast> {
@@ -447,6 +522,8 @@ pub(crate) fn broadcast_from_row(r: BroadcastRow) -> StoreResult<Broadcast> {
         released_at,
         fanout_done_at,
         finished_at,
+        scheduled_at,
+        created_by,
     ) = r;
     Ok(Broadcast {
         id,
@@ -459,6 +536,8 @@ pub(crate) fn broadcast_from_row(r: BroadcastRow) -> StoreResult<Broadcast> {
         released_at,
         fanout_done_at,
         finished_at,
+        scheduled_at,
+        created_by,
     })
 }
 

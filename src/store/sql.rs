@@ -21,12 +21,12 @@ pub const BROADCASTS_TO_FAN_OUT: &str = concat!(
 pub const BROADCAST_HASH_BY_KEY: &str =
     "SELECT id, request_hash FROM broadcasts WHERE idempotency_key = $1";
 pub const INSERT_BROADCAST: &str = "INSERT INTO broadcasts \
-    (topic, kind, priority, text, status, idempotency_key, request_hash, created_by, created_at, released_at, parent_id) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+    (topic, kind, priority, text, status, idempotency_key, request_hash, created_by, created_at, released_at, parent_id, scheduled_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
     ON CONFLICT (idempotency_key) DO NOTHING RETURNING id";
 pub const RELEASE_BROADCAST: &str = "UPDATE broadcasts SET status = 'released', released_at = $2 WHERE id = $1 AND status = 'draft'";
 pub const CANCEL_BROADCAST: &str = "UPDATE broadcasts SET status = 'cancelled', cancelled_at = $2 \
-    WHERE id = $1 AND status IN ('draft', 'released', 'sending')";
+    WHERE id = $1 AND status IN ('draft', 'scheduled', 'released', 'sending')";
 pub const CANCEL_DELIVERIES: &str = "UPDATE deliveries SET status = 'cancelled', last_error = 'broadcast cancelled' \
     WHERE broadcast_id = $1 AND status IN ('pending', 'leased')";
 pub const BROADCAST_STATS: &str = "SELECT channel, status, COUNT(*) FROM deliveries \
@@ -211,3 +211,38 @@ pub const RESEND_AS_TEMPLATE: &str = "UPDATE deliveries SET status = 'pending', 
     WHERE id = $1 AND force_template = 0 AND status = 'sent'";
 pub const FAIL_SENT_DELIVERY: &str =
     "UPDATE deliveries SET status = 'failed', last_error = $2 WHERE id = $1 AND status = 'sent'";
+
+pub const DUE_SCHEDULED: &str = concat!(
+    "SELECT ",
+    broadcast_columns!(),
+    " FROM broadcasts WHERE status = 'scheduled' AND scheduled_at <= $1 ORDER BY scheduled_at"
+);
+pub const SCHEDULED_BROADCASTS: &str = concat!(
+    "SELECT ",
+    broadcast_columns!(),
+    " FROM broadcasts WHERE status = 'scheduled' ORDER BY scheduled_at"
+);
+pub const RELEASE_SCHEDULED: &str = "UPDATE broadcasts SET status = 'released', released_at = $2 WHERE id = $1 AND status = 'scheduled'";
+pub const MARK_MISSED: &str =
+    "UPDATE broadcasts SET status = 'missed' WHERE id = $1 AND status = 'scheduled'";
+pub const INSERT_SCHEDULE: &str = "INSERT INTO schedules \
+    (topic, kind, priority, text, cron, next_at, created_by, created_at, source) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (source) DO NOTHING RETURNING id";
+pub const SCHEDULE_BY_SOURCE: &str = "SELECT id FROM schedules WHERE source = $1";
+macro_rules! schedule_columns {
+    () => {
+        "id, topic, kind, priority, text, cron, next_at, created_by"
+    };
+}
+pub const DUE_SCHEDULES: &str = concat!(
+    "SELECT ",
+    schedule_columns!(),
+    " FROM schedules WHERE next_at IS NOT NULL AND next_at <= $1 ORDER BY next_at"
+);
+pub const SCHEDULES: &str = concat!(
+    "SELECT ",
+    schedule_columns!(),
+    " FROM schedules WHERE next_at IS NOT NULL ORDER BY next_at"
+);
+pub const ADVANCE_SCHEDULE: &str = "UPDATE schedules SET next_at = $2 WHERE id = $1";
+pub const DELETE_SCHEDULE: &str = "DELETE FROM schedules WHERE id = $1";

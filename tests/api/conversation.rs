@@ -19,6 +19,7 @@ fn conversation(app: &TestApp, second_approval: bool) -> Conversation {
         topics: default_topics(),
         signals: app.engine.as_ref().map(|e| e.signals.clone()),
         second_approval,
+        tz: chrono_tz::Europe::Berlin,
     }
 }
 

@@ -147,6 +147,7 @@ pub fn new_broadcast(topic_id: &str, priority: Priority, text: &str) -> NewBroad
         created_by: Some("test".into()),
         parent_id: None,
         release: true,
+        scheduled_at: None,
     }
 }
 

@@ -53,6 +53,7 @@ fn start_polling(app: &TestApp, second_approval: bool) {
         topics: default_topics(),
         signals: app.engine.as_ref().map(|e| e.signals.clone()),
         second_approval,
+        tz: chrono_tz::Europe::Berlin,
     });
     let client = amtsbote::channels::http_client(Duration::from_secs(5), 2).unwrap();
     let bot = bot(
@@ -86,7 +87,8 @@ async fn reply_to(sim: &Simulator, chat: i64, needle: &str) -> (String, Option<V
                     .into_iter()
                     .find(|r| *r.address == chat && r.text.contains(&n));
                 let got = hit.is_some();
-                *f.lock().unwrap() = hit.map(|r| (r.text.to_string(), r.markup.map(|m| *m)));
+                *f.lock().unwrap() =
+                    hit.map(|r| (r.text.to_string(), r.markup.map(|m| (*m).clone())));
                 got
             }
         },

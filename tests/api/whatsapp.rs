@@ -106,6 +106,7 @@ async fn start_webhook(app: &TestApp) -> Webhook {
         topics: default_topics(),
         signals: app.engine.as_ref().map(|e| e.signals.clone()),
         second_approval: false,
+        tz: chrono_tz::Europe::Berlin,
     });
     let client = amtsbote::channels::http_client(Duration::from_secs(5), 4).unwrap();
     let channel = Arc::new(WhatsappChannel::new(

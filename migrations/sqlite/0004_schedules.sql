@@ -1,0 +1,19 @@
+-- Schedules: one-off broadcasts wait in status 'scheduled'; recurring ones live here.
+
+ALTER TABLE broadcasts ADD COLUMN scheduled_at INTEGER;
+CREATE INDEX broadcasts_scheduled ON broadcasts (scheduled_at) WHERE status = 'scheduled';
+
+CREATE TABLE schedules (
+    id         INTEGER PRIMARY KEY,
+    topic      TEXT    NOT NULL,
+    kind       TEXT    NOT NULL,
+    priority   INTEGER NOT NULL,
+    text       TEXT    NOT NULL,
+    cron       TEXT    NOT NULL,
+    -- When it fires next; NULL once it has stopped.
+    next_at    INTEGER,
+    created_by TEXT,
+    created_at INTEGER NOT NULL,
+    -- Where it came from when not from a person: a config file entry.
+    source     TEXT    UNIQUE
+);

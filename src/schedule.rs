@@ -1,0 +1,292 @@
+//! Schedules: one-off broadcasts that wait for their time, and recurring ones from cron
+//! expressions, both in the city's time zone. Times that do not exist (spring forward) fire at
+//! the first valid instant after them; times that occur twice (fall back) fire once. A schedule
+//! that fell due while the service was down fires on start if it is at most the grace period
+//! late, and is otherwise marked missed and reported to whoever planned it.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, LocalResult, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use tokio_util::sync::CancellationToken;
+
+use crate::domain::{BroadcastText, ChannelKind, Topic};
+use crate::queue::Signals;
+use crate::store::{NewBroadcast, Store, StoreError};
+
+/// The instant a local wall-clock time means in `tz`: in a gap, the first valid instant after
+/// it; when it occurs twice, the earlier.
+pub fn local_to_instant(tz: Tz, wall: NaiveDateTime) -> DateTime<Utc> {
+    let mut probe = wall;
+    loop {
+        match tz.from_local_datetime(&probe) {
+            LocalResult::Single(t) => return t.with_timezone(&Utc),
+            LocalResult::Ambiguous(earlier, _) => return earlier.with_timezone(&Utc),
+            // Gaps are at most a few hours; step a minute at a time to the first valid one.
+            LocalResult::None => probe += chrono::Duration::minutes(1),
+        }
+    }
+}
+
+/// Parses `2026-12-01 08:00` (city time) or an RFC 3339 time with offset.
+pub fn parse_time(s: &str, tz: Tz) -> Result<DateTime<Utc>, String> {
+    let s = s.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    for format in [
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M:%S",
+    ] {
+        if let Ok(naive) = NaiveDateTime::parse_from_str(s, format) {
+            return Ok(local_to_instant(tz, naive));
+        }
+    }
+    Err(format!(
+        "'{s}' is not a time; use YYYY-MM-DD HH:MM (city time) or RFC 3339"
+    ))
+}
+
+/// A recurring schedule: the first six cron fields (sec min hour day month weekday).
+#[derive(Debug, Clone)]
+pub struct Recurrence {
+    schedule: cron::Schedule,
+    pub expr: String,
+}
+
+impl Recurrence {
+    pub fn parse(expr: &str) -> Result<Recurrence, String> {
+        let fields: Vec<&str> = expr.split_whitespace().collect();
+        if fields.len() != 6 {
+            return Err(format!(
+                "'{expr}' needs six fields: second minute hour day month weekday, e.g. 0 0 8 * * Thu"
+            ));
+        }
+        let expr = fields.join(" ");
+        let schedule = cron::Schedule::from_str(&expr).map_err(|e| format!("'{expr}': {e}"))?;
+        Ok(Recurrence { schedule, expr })
+    }
+
+    /// The next firing strictly after `after`. The expression is read in wall-clock time, then
+    /// each wall-clock time is placed in `tz` (see [`local_to_instant`]), so a daylight-saving
+    /// change neither skips nor doubles a firing.
+    pub fn next_after(&self, tz: Tz, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let wall_after = after.with_timezone(&tz).naive_local();
+        // Start a little before, so a wall time moved forward by a gap is not passed over.
+        let start = Utc.from_utc_datetime(&(wall_after - chrono::Duration::hours(3)));
+        self.schedule
+            .after(&start)
+            .take(1000)
+            .map(|wall| local_to_instant(tz, wall.naive_utc()))
+            .find(|t| *t > after)
+    }
+}
+
+/// Tells the staff member who planned something that it was missed.
+#[async_trait]
+pub trait StaffNotice: Send + Sync {
+    async fn tell(&self, channel: ChannelKind, address: &str, key: &str, id: i64);
+}
+
+pub struct Scheduler {
+    pub store: Arc<dyn Store>,
+    pub signals: Option<Arc<Signals>>,
+    pub tz: Tz,
+    pub grace: Duration,
+    pub notice: Option<Arc<dyn StaffNotice>>,
+}
+
+impl Scheduler {
+    /// Fires what is due at `now` (ms); the clock is passed in so tests can choose it.
+    pub async fn tick(&self, now: i64) -> Result<(), StoreError> {
+        let grace = self.grace.as_millis() as i64;
+        for b in self.store.due_scheduled(now).await? {
+            let due = b.scheduled_at.unwrap_or(now);
+            if now - due <= grace {
+                if self.store.release_scheduled(b.id, now).await? {
+                    tracing::info!(broadcast = b.id, "scheduled broadcast released");
+                    if let Some(s) = &self.signals {
+                        s.released();
+                    }
+                }
+            } else if self.store.mark_missed(b.id).await? {
+                tracing::warn!(
+                    broadcast = b.id,
+                    late_s = (now - due) / 1000,
+                    "scheduled broadcast missed its time"
+                );
+                self.report(b.created_by.as_deref(), "schedule-missed", b.id)
+                    .await;
+            }
+        }
+        for s in self.store.due_schedules(now).await? {
+            let recurrence = match Recurrence::parse(&s.cron) {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::error!(schedule = s.id, error = %e, "a stored schedule has a bad expression; stopped");
+                    self.store.advance_schedule(s.id, None).await?;
+                    continue;
+                }
+            };
+            let (Ok(topic), Ok(text)) = (Topic::parse(&s.topic), BroadcastText::parse(&s.text))
+            else {
+                self.store.advance_schedule(s.id, None).await?;
+                continue;
+            };
+            let new = NewBroadcast {
+                topic,
+                kind: s.kind,
+                priority: s.priority,
+                text,
+                // The firing's own key: a restart in the middle of a tick fires nothing twice.
+                idempotency_key: Some(format!("schedule:{}:{}", s.id, s.next_at)),
+                created_by: s.created_by.clone(),
+                parent_id: None,
+                release: true,
+                scheduled_at: None,
+            };
+            if now - s.next_at <= grace {
+                let created = self.store.create_broadcast(&new).await?;
+                tracing::info!(
+                    schedule = s.id,
+                    broadcast = created.broadcast.id,
+                    "recurring broadcast released"
+                );
+                if let Some(sig) = &self.signals {
+                    sig.released();
+                }
+            } else {
+                tracing::warn!(
+                    schedule = s.id,
+                    late_s = (now - s.next_at) / 1000,
+                    "recurring broadcast missed its time"
+                );
+                self.report(s.created_by.as_deref(), "schedule-missed-recurring", s.id)
+                    .await;
+            }
+            let from =
+                DateTime::<Utc>::from_timestamp_millis(now.max(s.next_at)).unwrap_or_else(Utc::now);
+            let next = recurrence
+                .next_after(self.tz, from)
+                .map(|t| t.timestamp_millis());
+            self.store.advance_schedule(s.id, next).await?;
+        }
+        Ok(())
+    }
+
+    async fn report(&self, created_by: Option<&str>, key: &str, id: i64) {
+        let (Some(notice), Some(by)) = (&self.notice, created_by) else {
+            return;
+        };
+        // Staff actors are written `channel:address`.
+        if let Some((channel, address)) = by.split_once(':')
+            && let Ok(channel) = channel.parse::<ChannelKind>()
+        {
+            notice.tell(channel, address, key, id).await;
+        }
+    }
+
+    /// Ticks every second until `shutdown`.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = shutdown.cancelled() => return,
+            }
+            if let Err(e) = self.tick(crate::domain::now_ms()).await {
+                tracing::warn!(error = %e, "schedules could not be checked; will retry");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn berlin(s: &str) -> DateTime<Utc> {
+        parse_time(s, chrono_tz::Europe::Berlin).expect("a time")
+    }
+
+    #[test]
+    fn local_times_in_gaps_and_overlaps() {
+        // 2026-03-29 02:30 does not exist in Berlin: the first valid instant after is 03:00 CEST.
+        assert_eq!(
+            berlin("2026-03-29 02:30").to_rfc3339(),
+            "2026-03-29T01:00:00+00:00"
+        );
+        // 2026-10-25 02:30 happens twice: the first one (CEST) counts.
+        assert_eq!(
+            berlin("2026-10-25 02:30").to_rfc3339(),
+            "2026-10-25T00:30:00+00:00"
+        );
+        assert_eq!(
+            berlin("2026-12-01 08:00").to_rfc3339(),
+            "2026-12-01T07:00:00+00:00"
+        );
+        assert_eq!(
+            berlin("2026-12-01T08:00:00+02:00").to_rfc3339(),
+            "2026-12-01T06:00:00+00:00"
+        );
+        assert!(parse_time("tomorrow", chrono_tz::Europe::Berlin).is_err());
+    }
+
+    #[test]
+    fn a_daily_schedule_fires_once_a_day_across_both_changes() {
+        let tz = chrono_tz::Europe::Berlin;
+        let at_0230 = Recurrence::parse("0 30 2 * * *").expect("valid");
+        let mut t = berlin("2026-03-27 12:00");
+        let mut fired = Vec::new();
+        for _ in 0..4 {
+            t = at_0230.next_after(tz, t).expect("next");
+            fired.push(t.with_timezone(&tz).format("%m-%d %H:%M %Z").to_string());
+        }
+        assert_eq!(
+            fired,
+            [
+                "03-28 02:30 CET",
+                "03-29 03:00 CEST",
+                "03-30 02:30 CEST",
+                "03-31 02:30 CEST"
+            ]
+        );
+
+        let mut t = berlin("2026-10-23 12:00");
+        let mut fired = Vec::new();
+        for _ in 0..4 {
+            t = at_0230.next_after(tz, t).expect("next");
+            fired.push(t.with_timezone(&tz).format("%m-%d %H:%M %Z").to_string());
+        }
+        assert_eq!(
+            fired,
+            [
+                "10-24 02:30 CEST",
+                "10-25 02:30 CEST",
+                "10-26 02:30 CET",
+                "10-27 02:30 CET"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_thursday_digest_at_eight() {
+        let tz = chrono_tz::Europe::Berlin;
+        let digest = Recurrence::parse("0 0 8 * * Thu").expect("valid");
+        let next = digest
+            .next_after(tz, berlin("2026-11-25 12:00"))
+            .expect("next");
+        assert_eq!(
+            next.with_timezone(&tz).to_rfc3339(),
+            "2026-11-26T08:00:00+01:00"
+        );
+        assert!(Recurrence::parse("0 8 * * Thu").is_err(), "five fields");
+        assert!(Recurrence::parse("0 0 25 * * *").is_err());
+    }
+}
