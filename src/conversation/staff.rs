@@ -380,7 +380,7 @@ impl Conversation {
         let preview_text = |lang: &str, key: &str| {
             let mut t = self.texts.get(lang, key, &args(lang));
             if let Some(at) = draft.scheduled_at {
-                t.push_str("\n");
+                t.push('\n');
                 t.push_str(&self.texts.get(
                     lang,
                     "preview-at",
@@ -393,7 +393,7 @@ impl Conversation {
                     .and_then(|r| r.next_after(self.tz, chrono::Utc::now()))
                     .map(|t| self.local_time(t.timestamp_millis()))
                     .unwrap_or_default();
-                t.push_str("\n");
+                t.push('\n');
                 t.push_str(&self.texts.get(
                     lang,
                     "preview-recurring",
