@@ -18,6 +18,8 @@ pub struct BroadcastRequest {
     pub text: String,
     pub priority: Option<Priority>,
     pub kind: BroadcastKind,
+    /// A time to send at, city time or RFC 3339.
+    pub at: Option<String>,
     pub idempotency_key: Option<String>,
     pub yes: bool,
     pub json: bool,
@@ -38,6 +40,17 @@ pub async fn broadcast(
     let topic_config = config.topic(&req.topic).map_err(anyhow::Error::msg)?;
     let text = BroadcastText::parse(&req.text).map_err(|e| anyhow::anyhow!("--text: {e}"))?;
     let priority = req.priority.unwrap_or(topic_config.priority);
+    let scheduled_at = match &req.at {
+        Some(at) => {
+            let t = crate::schedule::parse_time(at, config.tz)
+                .map_err(|e| anyhow::anyhow!("--at: {e}"))?;
+            if t <= chrono::Utc::now() {
+                bail!("--at: {at} has passed");
+            }
+            Some(t.timestamp_millis())
+        }
+        None => None,
+    };
     let store = open_store(config).await?;
     let recipients = store.recipient_count(&topic_config.id).await?;
 
@@ -89,7 +102,7 @@ pub async fn broadcast(
             created_by: Some(format!("cli:{}", whoami())),
             parent_id: None,
             release: true,
-            scheduled_at: None,
+            scheduled_at,
         })
         .await;
     let created = match created {

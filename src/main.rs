@@ -44,6 +44,9 @@ enum Command {
         /// announcement, alert, update or allclear.
         #[arg(long, default_value = "announcement", value_parser = parse_kind)]
         kind: BroadcastKind,
+        /// Send at this time instead of now: "2026-12-01 08:00" (city time) or RFC 3339.
+        #[arg(long, value_name = "TIME")]
+        at: Option<String>,
         /// A retried command with the same key creates nothing new.
         #[arg(long, value_name = "KEY")]
         idempotency_key: Option<String>,
@@ -178,6 +181,7 @@ fn main() -> ExitCode {
                 text,
                 priority,
                 kind,
+                at,
                 idempotency_key,
                 yes,
                 json,
@@ -187,6 +191,7 @@ fn main() -> ExitCode {
                     text,
                     priority,
                     kind,
+                    at,
                     idempotency_key,
                     yes,
                     json,

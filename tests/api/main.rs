@@ -5,6 +5,7 @@ mod conversation;
 mod dispatch;
 mod faults;
 mod helpers;
+mod schedules;
 mod store_contract;
 mod telegram;
 mod whatsapp;
