@@ -53,6 +53,7 @@ const KNOWN: &[(&str, &[&str])] = &[
     ("log", &["format"]),
     ("alerts", &["require_second_approval"]),
     ("schedule", &["timezone", "grace_minutes"]),
+    ("api", &["token", "emergency_token", "tokens"]),
 ];
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://amtsbote.db?mode=rwc";
@@ -120,6 +121,8 @@ pub struct Config {
     /// How late a schedule may still fire after the service was down.
     pub schedule_grace: Duration,
     pub schedules: Vec<ScheduleConfig>,
+    /// Bearer tokens of the HTTP API with their roles.
+    pub api_tokens: Vec<crate::api::ApiToken>,
 }
 
 impl Config {
@@ -306,6 +309,7 @@ impl Config {
                     .unwrap_or(30),
             ),
             schedules: s.schedules()?,
+            api_tokens: s.api_tokens()?,
         })
     }
 
@@ -456,6 +460,58 @@ impl<'a> Settings<'a> {
             }
         }
         Ok(templates)
+    }
+
+    fn api_tokens(&self) -> Result<Vec<crate::api::ApiToken>, ConfigError> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Entry {
+            name: String,
+            token: String,
+            role: crate::domain::Role,
+        }
+        let mut tokens = Vec::new();
+        for (key, name, role) in [
+            ("token", "press", crate::domain::Role::Press),
+            (
+                "emergency_token",
+                "emergency",
+                crate::domain::Role::Emergency,
+            ),
+        ] {
+            if let Some(t) = self
+                .get::<String>("api", key, "a token")
+                .map(|t| t.filter(|t| !t.is_empty()))?
+            {
+                tokens.push(crate::api::ApiToken {
+                    name: name.into(),
+                    token: SecretString::from(t),
+                    role,
+                });
+            }
+        }
+        if let Some(list) = self.file.get("api").and_then(|a| a.get("tokens")) {
+            let entries: Vec<Entry> = list.clone().try_into().map_err(|e| {
+                ConfigError(format!(
+                    "[[api.tokens]] in {}: {e}; each needs name, token and role",
+                    self.file_name
+                ))
+            })?;
+            for e in entries {
+                if e.token.len() < 16 {
+                    return Err(ConfigError(format!(
+                        "[[api.tokens]] '{}' in {}: a token needs at least 16 characters",
+                        e.name, self.file_name
+                    )));
+                }
+                tokens.push(crate::api::ApiToken {
+                    name: e.name,
+                    token: SecretString::from(e.token),
+                    role: e.role,
+                });
+            }
+        }
+        Ok(tokens)
     }
 
     fn schedules(&self) -> Result<Vec<ScheduleConfig>, ConfigError> {

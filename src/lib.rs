@@ -2,6 +2,7 @@
 //! and WhatsApp, with a durable queue in which alerts overtake everything else.
 //! This file only wires the modules; see DESIGN.md for the picture.
 
+pub mod api;
 pub mod channels;
 pub mod cli;
 pub mod config;

@@ -219,6 +219,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         store: store.clone(),
         queue_running: queue_running.clone(),
     });
+    router = router.merge(crate::api::router(Arc::new(crate::api::ApiState {
+        store: store.clone(),
+        signals: Some(engine.signals.clone()),
+        topics: config.topics.clone(),
+        tokens: config.api_tokens.clone(),
+        tz: config.tz,
+    })));
+    if config.api_tokens.is_empty() {
+        tracing::info!("the HTTP API answers 401 to everyone: no AMTSBOTE_API_TOKEN is set");
+    }
     if let (Some(wa), Some(channel)) = (&config.whatsapp, whatsapp) {
         router = router.merge(whatsapp_webhook::router(Arc::new(
             whatsapp_webhook::WebhookState {

@@ -5,6 +5,7 @@ mod conversation;
 mod dispatch;
 mod faults;
 mod helpers;
+mod http_api;
 mod schedules;
 mod store_contract;
 mod telegram;
