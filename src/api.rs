@@ -111,14 +111,14 @@ fn store_failed(e: StoreError) -> Response {
 }
 
 /// The token's owner, or the 401 to answer.
-fn authorize(state: &ApiState, headers: &HeaderMap) -> Result<ApiToken, Response> {
+fn authorize(state: &ApiState, headers: &HeaderMap) -> Result<ApiToken, Refusal> {
     let given = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
     let Some(given) = given else {
-        return Err(fail(StatusCode::UNAUTHORIZED, "missing bearer token", None));
+        return Err(refuse(StatusCode::UNAUTHORIZED, "missing bearer token", None));
     };
     // Every token is compared, in constant time, so timing tells nothing about which matched.
     let mut found = None;
@@ -129,7 +129,7 @@ fn authorize(state: &ApiState, headers: &HeaderMap) -> Result<ApiToken, Response
     }
     found.ok_or_else(|| {
         tracing::warn!("API request with an unknown token");
-        fail(StatusCode::UNAUTHORIZED, "unknown bearer token", None)
+        refuse(StatusCode::UNAUTHORIZED, "unknown bearer token", None)
     })
 }
 
@@ -204,8 +204,8 @@ fn view(b: &Broadcast, counts: serde_json::Value) -> BroadcastView {
 }
 
 /// Checks a request field by field; the error names the field.
-fn validate(state: &ApiState, req: &BroadcastRequest) -> Result<(NewBroadcast, bool), Response> {
-    let bad = |field: &str, e: String| fail(StatusCode::UNPROCESSABLE_ENTITY, e, Some(field));
+fn validate(state: &ApiState, req: &BroadcastRequest) -> Result<(NewBroadcast, bool), Refusal> {
+    let bad = |field: &str, e: String| refuse(StatusCode::UNPROCESSABLE_ENTITY, e, Some(field));
     let topic_id = req
         .topic
         .as_deref()
@@ -276,7 +276,7 @@ async fn create_broadcast(
 ) -> Response {
     let token = match authorize(&state, &headers) {
         Ok(t) => t,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let req: BroadcastRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
@@ -290,7 +290,7 @@ async fn create_broadcast(
     };
     let (mut new, is_alert) = match validate(&state, &req) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     if is_alert && !token.role.may_alert() {
         return fail(
@@ -373,7 +373,7 @@ async fn list_broadcasts(
     Query(q): Query<ListQuery>,
 ) -> Response {
     if let Err(r) = authorize(&state, &headers) {
-        return r;
+        return r.into_response();
     }
     let wanted = match q
         .status
@@ -407,7 +407,7 @@ async fn get_broadcast(
     Path(id): Path<i64>,
 ) -> Response {
     if let Err(r) = authorize(&state, &headers) {
-        return r;
+        return r.into_response();
     }
     match state.store.broadcast(id).await {
         Ok(Some(b)) => match state.store.broadcast_stats(id).await {
@@ -444,7 +444,7 @@ async fn confirm_broadcast(
 ) -> Response {
     let token = match authorize(&state, &headers) {
         Ok(t) => t,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let b = match state.store.broadcast(id).await {
         Ok(Some(b)) => b,
@@ -511,7 +511,7 @@ async fn cancel_broadcast(
 ) -> Response {
     let token = match authorize(&state, &headers) {
         Ok(t) => t,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     match state.store.cancel_broadcast(id).await {
         Ok(true) => {
@@ -555,7 +555,7 @@ async fn cancel_broadcast(
     security(("bearer" = [])))]
 async fn stats(State(state): State<Arc<ApiState>>, headers: HeaderMap) -> Response {
     if let Err(r) = authorize(&state, &headers) {
-        return r;
+        return r.into_response();
     }
     let mut topics = serde_json::Map::new();
     for t in &state.topics {
