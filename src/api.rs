@@ -90,15 +90,27 @@ pub struct ApiError {
     field: Option<String>,
 }
 
-fn fail(status: StatusCode, error: impl Into<String>, field: Option<&str>) -> Response {
-    (
+/// An answer other than success, before it becomes a response.
+pub struct Refusal(StatusCode, ApiError);
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        (self.0, Json(self.1)).into_response()
+    }
+}
+
+fn refuse(status: StatusCode, error: impl Into<String>, field: Option<&str>) -> Refusal {
+    Refusal(
         status,
-        Json(ApiError {
+        ApiError {
             error: error.into(),
             field: field.map(str::to_string),
-        }),
+        },
     )
-        .into_response()
+}
+
+fn fail(status: StatusCode, error: impl Into<String>, field: Option<&str>) -> Response {
+    refuse(status, error, field).into_response()
 }
 
 fn store_failed(e: StoreError) -> Response {
@@ -118,7 +130,11 @@ fn authorize(state: &ApiState, headers: &HeaderMap) -> Result<ApiToken, Refusal>
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
     let Some(given) = given else {
-        return Err(refuse(StatusCode::UNAUTHORIZED, "missing bearer token", None));
+        return Err(refuse(
+            StatusCode::UNAUTHORIZED,
+            "missing bearer token",
+            None,
+        ));
     };
     // Every token is compared, in constant time, so timing tells nothing about which matched.
     let mut found = None;
