@@ -108,6 +108,7 @@ pub fn configured_lanes(
 
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let store = open_store(&config).await?;
+    crate::http::metrics_handle();
     // One instance per database (see README): leases left behind belong to an earlier life of
     // this instance, so they go back to the queue at once instead of after they expire.
     let released = store

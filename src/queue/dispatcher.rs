@@ -220,6 +220,7 @@ impl Send {
             force_template: d.force_template,
         };
         let kind = self.channel.kind();
+        let started = std::time::Instant::now();
         let outcome =
             match tokio::time::timeout(self.settings.send_timeout, self.channel.send(&message))
                 .await
@@ -230,7 +231,11 @@ impl Send {
                     self.settings.send_timeout.as_millis()
                 )),
             };
+        metrics::histogram!("amtsbote_send_seconds", "channel" => kind.as_str())
+            .record(started.elapsed().as_secs_f64());
         if let SendOutcome::LaneThrottled { after, reason } = &outcome {
+            metrics::counter!("amtsbote_lane_pauses_total", "channel" => kind.as_str())
+                .increment(1);
             let until = now_ms() + after.as_millis() as i64;
             if self.pause.extend(until) {
                 tracing::warn!(lane = %kind, pause_ms = after.as_millis() as u64, reason = %reason, "platform throttles the lane; pausing");
@@ -240,6 +245,15 @@ impl Send {
             }
         }
         let outcome = ack_outcome(&d, outcome, &self.settings);
+        let label = match &outcome {
+            AckOutcome::Sent { .. } => "sent",
+            AckOutcome::Retry { .. } => "retry",
+            AckOutcome::Failed { .. } => "failed",
+            AckOutcome::Gone { .. } => "gone",
+            AckOutcome::Release => "released",
+            AckOutcome::Moved { .. } => "moved",
+        };
+        metrics::counter!("amtsbote_deliveries_total", "channel" => kind.as_str(), "outcome" => label).increment(1);
         if let AckOutcome::Failed { error, .. } = &outcome {
             tracing::warn!(lane = %kind, delivery = d.id, broadcast = d.broadcast_id, error = %error, "delivery failed");
         }

@@ -868,6 +868,23 @@ macro_rules! impl_store {
                 Ok(self.write_one(sqlx::query($crate::store::sql::DELETE_SCHEDULE).bind(id)).await? > 0)
             }
 
+            async fn queue_depth(&self) -> $crate::store::StoreResult<Vec<($crate::domain::Priority, u64)>> {
+                let rows: Vec<(i64, i64)> = sqlx::query_as($crate::store::sql::QUEUE_DEPTH).fetch_all(&self.pool).await?;
+                rows.into_iter()
+                    .map(|(p, n)| Ok(($crate::store::priority_from_db(p)?, n as u64)))
+                    .collect()
+            }
+
+            async fn subscriber_counts(
+                &self,
+            ) -> $crate::store::StoreResult<Vec<($crate::domain::ChannelKind, String, u64)>> {
+                let rows: Vec<(String, String, i64)> =
+                    sqlx::query_as($crate::store::sql::SUBSCRIBER_COUNTS).fetch_all(&self.pool).await?;
+                rows.into_iter()
+                    .map(|(c, t, n)| Ok((c.parse().map_err($crate::store::StoreError::Corrupt)?, t, n as u64)))
+                    .collect()
+            }
+
             async fn channel_state(&self, key: &str) -> $crate::store::StoreResult<Option<String>> {
                 let row: Option<(String,)> = sqlx::query_as($crate::store::sql::GET_STATE)
                     .bind(key)

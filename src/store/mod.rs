@@ -474,6 +474,11 @@ pub trait Store: Send + Sync {
     async fn schedules(&self) -> StoreResult<Vec<Schedule>>;
     async fn delete_schedule(&self, id: i64) -> StoreResult<bool>;
 
+    /// Pending deliveries per priority.
+    async fn queue_depth(&self) -> StoreResult<Vec<(Priority, u64)>>;
+    /// Active subscribers per channel and topic.
+    async fn subscriber_counts(&self) -> StoreResult<Vec<(ChannelKind, String, u64)>>;
+
     async fn channel_state(&self, key: &str) -> StoreResult<Option<String>>;
     async fn set_channel_state(&self, key: &str, value: &str) -> StoreResult<()>;
 
@@ -599,7 +604,7 @@ pub(crate) fn sort_claimed(rows: &mut [ClaimedDelivery]) {
     rows.sort_by_key(|d| (std::cmp::Reverse(d.priority), d.id));
 }
 
-fn priority_from_db(v: i64) -> StoreResult<Priority> {
+pub(crate) fn priority_from_db(v: i64) -> StoreResult<Priority> {
     i16::try_from(v)
         .ok()
         .and_then(Priority::from_i16)

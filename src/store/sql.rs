@@ -246,3 +246,8 @@ pub const SCHEDULES: &str = concat!(
 );
 pub const ADVANCE_SCHEDULE: &str = "UPDATE schedules SET next_at = $2 WHERE id = $1";
 pub const DELETE_SCHEDULE: &str = "DELETE FROM schedules WHERE id = $1";
+
+pub const QUEUE_DEPTH: &str =
+    "SELECT priority, COUNT(*) FROM deliveries WHERE status = 'pending' GROUP BY priority";
+pub const SUBSCRIBER_COUNTS: &str = "SELECT s.channel, t.topic, COUNT(*) FROM subscriptions t \
+    JOIN subscribers s ON s.id = t.subscriber_id WHERE s.status = 'active' GROUP BY s.channel, t.topic";

@@ -6,6 +6,7 @@ mod dispatch;
 mod faults;
 mod helpers;
 mod http_api;
+mod ops;
 mod schedules;
 mod store_contract;
 mod telegram;

@@ -1,0 +1,108 @@
+//! What the operator sees of a running service: Prometheus metrics without personal data.
+
+use std::time::Duration;
+
+use amtsbote::domain::BroadcastStatus;
+use amtsbote::simulator::Simulator;
+use tokio_util::sync::CancellationToken;
+
+use crate::helpers::{TestDb, amtsbote, seed, wait_until};
+
+#[tokio::test]
+async fn metrics_parse_as_prometheus_text_and_hold_no_address_or_token() {
+    let db = TestDb::sqlite().await;
+    seed(&*db.store, 4, 0, &["news"]).await;
+    let shutdown = CancellationToken::new();
+    let sim = Simulator::start(shutdown.clone()).await.unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let token = "4242:metrics-secret-token";
+    let _service = amtsbote()
+        .env("AMTSBOTE_DATABASE_URL", &db.url)
+        .env("AMTSBOTE_HTTP_LISTEN", format!("127.0.0.1:{port}"))
+        .env("AMTSBOTE_TELEGRAM_TOKEN", token)
+        .env("AMTSBOTE_TELEGRAM_API_URL", &sim.telegram_url)
+        .env("AMTSBOTE_API_TOKEN", "api-secret-token-0123456789")
+        .stderr(std::process::Stdio::null())
+        .arg("run")
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let (c, b) = (client.clone(), base.clone());
+    wait_until(Duration::from_secs(20), "/readyz", move || {
+        let (c, b) = (c.clone(), b.clone());
+        async move { matches!(c.get(format!("{b}/readyz")).send().await, Ok(r) if r.status() == 200) }
+    })
+    .await;
+    let created = client
+        .post(format!("{base}/api/v1/broadcasts"))
+        .bearer_auth("api-secret-token-0123456789")
+        .json(&serde_json::json!({"topic": "news", "text": "Metrik"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let id = created.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let store = db.store.clone();
+    wait_until(Duration::from_secs(20), "broadcast done", move || {
+        let store = store.clone();
+        async move {
+            matches!(store.broadcast(id).await, Ok(Some(b)) if b.status == BroadcastStatus::Done)
+        }
+    })
+    .await;
+
+    let text = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in text
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
+        let (series, value) = line
+            .rsplit_once(' ')
+            .unwrap_or_else(|| panic!("not a sample: {line}"));
+        assert!(value.parse::<f64>().is_ok(), "value of {line}");
+        let name = series.split('{').next().unwrap();
+        assert!(
+            name.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'),
+            "name of {line}"
+        );
+    }
+    assert!(
+        text.contains(r#"amtsbote_deliveries_total{channel="telegram",outcome="sent"} 4"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"amtsbote_subscribers{channel="telegram",topic="news"} 4"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"amtsbote_queue_depth{priority="alert"} 0"#),
+        "{text}"
+    );
+    assert!(text.contains("amtsbote_send_seconds_bucket"), "{text}");
+    // Subscriber addresses could only appear as label values; tokens anywhere.
+    for address in ["1000", "1001", "1002", "1003"] {
+        assert!(
+            !text.contains(&format!("\"{address}\"")),
+            "{address} appears in /metrics"
+        );
+    }
+    for secret in ["metrics-secret-token", "api-secret-token"] {
+        assert!(!text.contains(secret), "{secret} appears in /metrics");
+    }
+    shutdown.cancel();
+}
