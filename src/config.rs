@@ -53,6 +53,7 @@ const KNOWN: &[(&str, &[&str])] = &[
     ("log", &["format"]),
     ("alerts", &["require_second_approval"]),
     ("schedule", &["timezone", "grace_minutes"]),
+    ("quiet_hours", &["enabled", "start", "end"]),
     ("api", &["token", "emergency_token", "tokens"]),
 ];
 
@@ -67,6 +68,17 @@ pub struct TopicConfig {
     pub label_de: String,
     pub label_en: String,
     pub priority: Priority,
+    /// During quiet hours: `silent` (default) or `hold` until they end. Alerts ignore both.
+    #[serde(default)]
+    pub quiet: QuietPolicy,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QuietPolicy {
+    #[default]
+    Silent,
+    Hold,
 }
 
 /// A recurring broadcast from the config file (`[[schedules]]`).
@@ -173,6 +185,38 @@ impl Config {
             max: Duration::from_secs(s.get("queue", "retry_max_secs", "seconds")?.unwrap_or(600)),
             ..RetryPolicy::default()
         };
+        let tz = s
+            .get::<chrono_tz::Tz>(
+                "schedule",
+                "timezone",
+                "an IANA time zone like Europe/Berlin",
+            )?
+            .unwrap_or(chrono_tz::Europe::Berlin);
+        let topics = s.topics()?;
+        let clock = |key: &str, default: &str| -> Result<chrono::NaiveTime, ConfigError> {
+            let raw = s
+                .get::<String>("quiet_hours", key, "a time like 22:00")?
+                .unwrap_or_else(|| default.into());
+            chrono::NaiveTime::parse_from_str(raw.trim(), "%H:%M")
+                .map_err(|_| s.invalid("quiet_hours", key, &raw, "a time like 22:00"))
+        };
+        let quiet = if s
+            .get::<bool>("quiet_hours", "enabled", "true or false")?
+            .unwrap_or(true)
+        {
+            Some(std::sync::Arc::new(crate::schedule::QuietHours {
+                start: clock("start", "22:00")?,
+                end: clock("end", "07:00")?,
+                tz,
+                hold: topics
+                    .iter()
+                    .filter(|t| t.quiet == QuietPolicy::Hold)
+                    .map(|t| t.id.to_string())
+                    .collect(),
+            }))
+        } else {
+            None
+        };
         let lane = |section: &str, default_rate: u32| -> Result<LaneSettings, ConfigError> {
             let defaults = LaneSettings::default();
             Ok(LaneSettings {
@@ -198,6 +242,7 @@ impl Config {
                     s.get("queue", "poll_ms", "milliseconds")?.unwrap_or(500),
                 ),
                 retry: retry.clone(),
+                quiet: quiet.clone(),
             })
         };
         let telegram_lane = lane("telegram", 30)?;
@@ -291,7 +336,7 @@ impl Config {
             whatsapp,
             whatsapp_lane,
             engine,
-            topics: s.topics()?,
+            topics,
             log_format,
             second_approval: s
                 .get::<bool>("alerts", "require_second_approval", "true or false")?
@@ -331,6 +376,7 @@ pub fn default_topics() -> Vec<TopicConfig> {
         label_de: de.into(),
         label_en: en.into(),
         priority,
+        quiet: QuietPolicy::Silent,
     };
     vec![
         topic("news", "Nachrichten", "News", Priority::Normal),
@@ -643,6 +689,31 @@ mod tests {
                 .starts_with("AMTSBOTE_WHATSAPP_TEMPLATE_UPDATE: invalid value 'kaputt'"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn quiet_hours_default_to_the_night_and_topics_may_hold() {
+        let c = Config::from_sources(None, &env(&[])).expect("defaults");
+        let q = c.telegram_lane.quiet.expect("on by default");
+        assert_eq!(
+            (q.start.to_string(), q.end.to_string()),
+            ("22:00:00".into(), "07:00:00".into())
+        );
+        let file = "[[topics]]\nid = \"waste\"\nlabel_de = \"Abfall\"\nlabel_en = \"Waste\"\npriority = \"low\"\nquiet = \"hold\"\n";
+        let c = Config::from_sources(
+            Some(("a.toml", file)),
+            &env(&[("AMTSBOTE_QUIET_HOURS_START", "23:30")]),
+        )
+        .expect("valid");
+        let q = c.whatsapp_lane.quiet.expect("on");
+        assert!(q.holds("waste"));
+        assert_eq!(q.start.to_string(), "23:30:00");
+        let err =
+            Config::from_sources(None, &env(&[("AMTSBOTE_QUIET_HOURS_END", "7 Uhr")])).unwrap_err();
+        assert!(err.0.starts_with("AMTSBOTE_QUIET_HOURS_END"), "{err}");
+        let off = Config::from_sources(None, &env(&[("AMTSBOTE_QUIET_HOURS_ENABLED", "false")]))
+            .expect("valid");
+        assert!(off.telegram_lane.quiet.is_none());
     }
 
     #[test]

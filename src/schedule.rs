@@ -31,6 +31,43 @@ pub fn local_to_instant(tz: Tz, wall: NaiveDateTime) -> DateTime<Utc> {
     }
 }
 
+/// Quiet hours in the city's time zone: news goes silently or waits; alerts always sound.
+#[derive(Debug, Clone)]
+pub struct QuietHours {
+    pub start: chrono::NaiveTime,
+    pub end: chrono::NaiveTime,
+    pub tz: Tz,
+    /// Topics held until the window ends; the others go out without sound.
+    pub hold: std::collections::HashSet<String>,
+}
+
+impl QuietHours {
+    pub fn is_quiet(&self, now: DateTime<Utc>) -> bool {
+        let t = now.with_timezone(&self.tz).time();
+        if self.start <= self.end {
+            t >= self.start && t < self.end
+        } else {
+            t >= self.start || t < self.end
+        }
+    }
+
+    pub fn holds(&self, topic: &str) -> bool {
+        self.hold.contains(topic)
+    }
+
+    /// The first end of the window after `now`.
+    pub fn ends_after(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        let local = now.with_timezone(&self.tz);
+        let today = local_to_instant(self.tz, local.date_naive().and_time(self.end));
+        if today > now {
+            today
+        } else {
+            let tomorrow = local.date_naive() + chrono::Duration::days(1);
+            local_to_instant(self.tz, tomorrow.and_time(self.end))
+        }
+    }
+}
+
 /// Parses `2026-12-01 08:00` (city time) or an RFC 3339 time with offset.
 pub fn parse_time(s: &str, tz: Tz) -> Result<DateTime<Utc>, String> {
     let s = s.trim();
@@ -272,6 +309,28 @@ mod tests {
                 "10-26 02:30 CET",
                 "10-27 02:30 CET"
             ]
+        );
+    }
+
+    #[test]
+    fn quiet_hours_wrap_around_midnight() {
+        let q = QuietHours {
+            start: chrono::NaiveTime::from_hms_opt(22, 0, 0).unwrap_or_default(),
+            end: chrono::NaiveTime::from_hms_opt(7, 0, 0).unwrap_or_default(),
+            tz: chrono_tz::Europe::Berlin,
+            hold: Default::default(),
+        };
+        assert!(q.is_quiet(berlin("2026-12-01 23:30")));
+        assert!(q.is_quiet(berlin("2026-12-02 06:59")));
+        assert!(!q.is_quiet(berlin("2026-12-02 07:00")));
+        assert!(!q.is_quiet(berlin("2026-12-01 21:59")));
+        assert_eq!(
+            q.ends_after(berlin("2026-12-01 23:30")),
+            berlin("2026-12-02 07:00")
+        );
+        assert_eq!(
+            q.ends_after(berlin("2026-12-02 03:00")),
+            berlin("2026-12-02 07:00")
         );
     }
 

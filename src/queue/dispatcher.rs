@@ -209,12 +209,35 @@ struct Send {
 
 impl Send {
     async fn deliver(self, d: ClaimedDelivery) {
+        // Quiet hours: alerts always sound; other topics go silently or wait for the morning.
+        let quiet = self
+            .settings
+            .quiet
+            .as_ref()
+            .filter(|q| !d.kind.is_alert() && q.is_quiet(chrono::Utc::now()));
+        if let Some(q) = quiet
+            && q.holds(&d.topic)
+        {
+            let ack = Ack {
+                delivery_id: d.id,
+                lease: self.lease,
+                outcome: AckOutcome::Retry {
+                    due_at: q.ends_after(chrono::Utc::now()).timestamp_millis(),
+                    attempts: d.attempts,
+                    error: "held for quiet hours".into(),
+                },
+            };
+            if self.acks.send(ack).await.is_err() {
+                tracing::error!(delivery = d.id, "outcome not recorded: writer gone");
+            }
+            return;
+        }
         let message = Outgoing {
             address: d.address.clone(),
             text: d.text.clone(),
             kind: d.kind,
             priority: d.priority,
-            silent: false,
+            silent: quiet.is_some(),
             language: d.language.clone(),
             last_inbound_at: d.last_inbound_at,
             force_template: d.force_template,

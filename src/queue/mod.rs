@@ -69,6 +69,8 @@ pub struct LaneSettings {
     pub lease: Duration,
     pub idle_poll: Duration,
     pub retry: RetryPolicy,
+    /// Quiet hours, if the city has them: news silent or held, alerts always sound.
+    pub quiet: Option<Arc<crate::schedule::QuietHours>>,
 }
 
 impl LaneSettings {
@@ -92,6 +94,7 @@ impl Default for LaneSettings {
             lease: Duration::from_secs(60),
             idle_poll: Duration::from_millis(500),
             retry: RetryPolicy::default(),
+            quiet: None,
         }
     }
 }

@@ -160,6 +160,7 @@ pub struct ClaimedDelivery {
     pub last_inbound_at: Option<i64>,
     /// Send as a template even inside the window (after a 131047 failure).
     pub force_template: bool,
+    pub topic: String,
 }
 
 /// A status report from the platform about a sent message, applied forward only.
@@ -551,7 +552,7 @@ pub(crate) fn broadcast_from_row(r: BroadcastRow) -> StoreResult<Broadcast> {
 macro_rules! claim_columns {
     () => {
         "d.id, d.broadcast_id, d.subscriber_id, d.priority, b.kind, d.attempts, s.address, s.language, b.text, \
-         s.last_inbound_at, d.force_template"
+         s.last_inbound_at, d.force_template, b.topic"
     };
 }
 pub(crate) use claim_columns;
@@ -568,6 +569,7 @@ pub(crate) type ClaimRow = (
     String,
     Option<i64>,
     i64,
+    String,
 );
 
 pub(crate) fn claimed_from_row(r: ClaimRow) -> StoreResult<ClaimedDelivery> {
@@ -583,6 +585,7 @@ pub(crate) fn claimed_from_row(r: ClaimRow) -> StoreResult<ClaimedDelivery> {
         text,
         last_inbound_at,
         force_template,
+        topic,
     ) = r;
     Ok(ClaimedDelivery {
         id,
@@ -596,6 +599,7 @@ pub(crate) fn claimed_from_row(r: ClaimRow) -> StoreResult<ClaimedDelivery> {
         text,
         last_inbound_at,
         force_template: force_template != 0,
+        topic,
     })
 }
 

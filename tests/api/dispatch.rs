@@ -269,3 +269,78 @@ async fn stopping_mid_broadcast_puts_back_what_was_not_sent_and_a_restart_finish
         "a graceful stop sends nothing twice"
     );
 }
+
+#[tokio::test]
+async fn quiet_hours_send_news_silently_hold_what_waits_and_let_alerts_sound() {
+    use amtsbote::schedule::QuietHours;
+    use chrono::Timelike;
+    let db = TestDb::sqlite().await;
+    seed(&*db.store, 3, 0, &["news", "traffic", "alerts"]).await;
+    // A window around now, whatever the time of the test run.
+    let tz = chrono_tz::Europe::Berlin;
+    let now = chrono::Utc::now().with_timezone(&tz);
+    let hm = |h: i64| {
+        let t = now + chrono::Duration::hours(h);
+        chrono::NaiveTime::from_hms_opt(t.hour(), t.minute(), 0).unwrap()
+    };
+    let quiet = std::sync::Arc::new(QuietHours {
+        start: hm(-1),
+        end: hm(1),
+        tz,
+        hold: ["traffic".to_string()].into(),
+    });
+    let mut lane = test_lane(0);
+    lane.quiet = Some(quiet.clone());
+    let app = spawn_app(db.store.clone(), lane.clone(), lane).await;
+
+    let news = app
+        .release(new_broadcast("news", Priority::Normal, "leise"))
+        .await;
+    let traffic = app
+        .release(new_broadcast("traffic", Priority::Urgent, "morgen früh"))
+        .await;
+    let alert = app
+        .release(new_broadcast("alerts", Priority::Alert, "laut"))
+        .await;
+    app.wait_done(news, Duration::from_secs(20)).await;
+    app.wait_done(alert, Duration::from_secs(20)).await;
+    let received = app.sim.received();
+    assert!(
+        received
+            .iter()
+            .filter(|r| &*r.text == "leise")
+            .all(|r| r.silent)
+    );
+    assert_eq!(received.iter().filter(|r| &*r.text == "leise").count(), 3);
+    assert!(
+        received
+            .iter()
+            .filter(|r| &*r.text == "laut")
+            .all(|r| !r.silent),
+        "alerts always sound"
+    );
+    assert_eq!(received.iter().filter(|r| &*r.text == "laut").count(), 3);
+
+    // Held, not lost: pending until the window ends.
+    let store = db.store.clone();
+    wait_until(Duration::from_secs(20), "traffic held", || {
+        let store = store.clone();
+        async move {
+            store
+                .broadcast_stats(traffic)
+                .await
+                .unwrap()
+                .total(DeliveryStatus::Pending)
+                == 3
+        }
+    })
+    .await;
+    assert!(!received.iter().any(|r| &*r.text == "morgen früh"));
+    let due = db
+        .store
+        .next_due(ChannelKind::Telegram)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(due, quiet.ends_after(chrono::Utc::now()).timestamp_millis());
+}

@@ -160,6 +160,7 @@ pub fn test_lane(rate: u32) -> LaneSettings {
         send_timeout: Duration::from_millis(500),
         lease: Duration::from_secs(30),
         idle_poll: Duration::from_millis(50),
+        quiet: None,
         retry: RetryPolicy {
             max_attempts: 5,
             initial: Duration::from_millis(50),
