@@ -35,6 +35,10 @@ const KNOWN: &[(&str, &[&str])] = &[
             "verify_token",
             "rate",
             "concurrency",
+            "template_announcement",
+            "template_alert",
+            "template_update",
+            "template_allclear",
         ],
     ),
     (
@@ -714,6 +718,29 @@ mod tests {
         let off = Config::from_sources(None, &env(&[("AMTSBOTE_QUIET_HOURS_ENABLED", "false")]))
             .expect("valid");
         assert!(off.telegram_lane.quiet.is_none());
+    }
+
+    #[test]
+    fn the_example_config_is_valid_as_shipped_and_with_every_key_set() {
+        let text = include_str!("../deploy/amtsbote.toml");
+        Config::from_sources(Some(("deploy/amtsbote.toml", text)), &env(&[])).expect("as shipped");
+        let uncommented: String = text
+            .lines()
+            .map(|l| {
+                let t = l.strip_prefix("# ").unwrap_or(l);
+                let setting = t.starts_with("[[")
+                    || t.split_once(" = ").is_some_and(|(k, _)| {
+                        k.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                    });
+                if setting { t } else { l }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let c = Config::from_sources(Some(("uncommented", &uncommented)), &env(&[]))
+            .expect("every key set");
+        assert_eq!(c.topics.len(), 3);
+        assert_eq!(c.schedules.len(), 1);
+        assert_eq!(c.api_tokens.len(), 1);
     }
 
     #[test]
