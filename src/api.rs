@@ -122,6 +122,20 @@ fn store_failed(e: StoreError) -> Response {
     )
 }
 
+/// Writes a staff action of this token to the audit log; the 503 to answer if it cannot.
+async fn audit(
+    state: &ApiState,
+    token: &ApiToken,
+    action: &str,
+    detail: &str,
+) -> Result<(), Response> {
+    state
+        .store
+        .audit(&format!("api:{}", token.name), action, detail)
+        .await
+        .map_err(store_failed)
+}
+
 /// The token's owner, or the 401 to answer.
 fn authorize(state: &ApiState, headers: &HeaderMap) -> Result<ApiToken, Refusal> {
     let given = headers
@@ -350,12 +364,8 @@ async fn create_broadcast(
             new.kind.as_str(),
             new.topic
         );
-        if let Err(e) = state
-            .store
-            .audit(&format!("api:{}", token.name), "api-create", &detail)
-            .await
-        {
-            return store_failed(e);
+        if let Err(r) = audit(&state, &token, "api-create", &detail).await {
+            return r;
         }
     }
     let b = &created.broadcast;
@@ -495,16 +505,8 @@ async fn confirm_broadcast(
             if let Some(s) = &state.signals {
                 s.released();
             }
-            if let Err(e) = state
-                .store
-                .audit(
-                    &format!("api:{}", token.name),
-                    "api-confirm",
-                    &format!("broadcast {id}"),
-                )
-                .await
-            {
-                return store_failed(e);
+            if let Err(r) = audit(&state, &token, "api-confirm", &format!("broadcast {id}")).await {
+                return r;
             }
             Json(view(&b, json!({}))).into_response()
         }
@@ -531,16 +533,8 @@ async fn cancel_broadcast(
     };
     match state.store.cancel_broadcast(id).await {
         Ok(true) => {
-            if let Err(e) = state
-                .store
-                .audit(
-                    &format!("api:{}", token.name),
-                    "api-cancel",
-                    &format!("broadcast {id}"),
-                )
-                .await
-            {
-                return store_failed(e);
+            if let Err(r) = audit(&state, &token, "api-cancel", &format!("broadcast {id}")).await {
+                return r;
             }
             match state.store.broadcast(id).await {
                 Ok(Some(b)) => Json(view(&b, json!({}))).into_response(),

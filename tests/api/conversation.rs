@@ -10,7 +10,7 @@ use amtsbote::domain::{ChannelKind, Role, SubscriberStatus};
 use amtsbote::i18n::Texts;
 use sqlx::{Column, Row};
 
-use crate::helpers::{TestApp, TestDb, spawn_app, test_lane};
+use crate::helpers::{TestApp, TestDb, confirm_code, reply_text, says, spawn_app, test_lane};
 
 fn conversation(app: &TestApp, second_approval: bool) -> Conversation {
     Conversation {
@@ -20,17 +20,6 @@ fn conversation(app: &TestApp, second_approval: bool) -> Conversation {
         signals: app.engine.as_ref().map(|e| e.signals.clone()),
         second_approval,
         tz: chrono_tz::Europe::Berlin,
-    }
-}
-
-fn says(who: &str, text: &str) -> Incoming {
-    Incoming {
-        channel: ChannelKind::Telegram,
-        chat: who.into(),
-        sender: who.into(),
-        private: true,
-        language_hint: Some("en".into()),
-        input: Input::Text(text.into()),
     }
 }
 
@@ -45,22 +34,13 @@ fn presses(who: &str, data: &str) -> Incoming {
     }
 }
 
-fn texts_of(replies: &[Reply]) -> String {
-    replies
-        .iter()
-        .filter_map(|r| match r {
-            Reply::Send { text, .. } | Reply::Edit { text, .. } => Some(text.as_str()),
-            Reply::AnswerButton { .. } => None,
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 /// The confirmation code in a preview ("/confirm CODE").
 fn code_in(replies: &[Reply]) -> String {
-    let text = texts_of(replies);
-    let at = text.find("/confirm ").expect("a preview with a code");
-    text[at + 9..at + 15].to_string()
+    confirm_code(&texts_of(replies))
+}
+
+fn texts_of(replies: &[Reply]) -> String {
+    reply_text(replies)
 }
 
 #[tokio::test]

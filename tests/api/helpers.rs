@@ -384,3 +384,64 @@ impl TcpProxy {
         self.up.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 }
+
+/// A private Telegram message from `who` (an English speaker) to the conversation.
+pub fn says(who: &str, text: &str) -> amtsbote::conversation::Incoming {
+    amtsbote::conversation::Incoming {
+        channel: ChannelKind::Telegram,
+        chat: who.into(),
+        sender: who.into(),
+        private: true,
+        language_hint: Some("en".into()),
+        input: amtsbote::conversation::Input::Text(text.into()),
+    }
+}
+
+/// The texts of the messages among `replies` (sent or edited), one per line.
+pub fn reply_text(replies: &[amtsbote::conversation::Reply]) -> String {
+    use amtsbote::conversation::Reply;
+    replies
+        .iter()
+        .filter_map(|r| match r {
+            Reply::Send { text, .. } | Reply::Edit { text, .. } => Some(text.as_str()),
+            Reply::AnswerButton { .. } => None,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The code of a preview's "/confirm CODE".
+pub fn confirm_code(text: &str) -> String {
+    let at = text.find("/confirm ").expect("a preview with a code");
+    text[at + 9..at + 15].to_string()
+}
+
+/// Waits for the latest message the simulators received for `to` containing `needle`.
+pub async fn message_to(sim: &Simulator, to: &str, needle: &str) -> amtsbote::simulator::Received {
+    let found = Arc::new(std::sync::Mutex::new(None));
+    let (s, f, to2, n) = (
+        sim.clone(),
+        found.clone(),
+        to.to_string(),
+        needle.to_string(),
+    );
+    wait_until(
+        Duration::from_secs(20),
+        &format!("a message to {to} with “{needle}”"),
+        move || {
+            let (s, f, to, n) = (s.clone(), f.clone(), to2.clone(), n.clone());
+            async move {
+                let hit = s
+                    .received()
+                    .into_iter()
+                    .rfind(|r| *r.address == to && r.text.contains(&n));
+                let got = hit.is_some();
+                *f.lock().unwrap_or_else(|p| p.into_inner()) = hit;
+                got
+            }
+        },
+    )
+    .await;
+    let hit = found.lock().unwrap_or_else(|p| p.into_inner()).take();
+    hit.expect("found")
+}

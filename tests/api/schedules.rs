@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use amtsbote::config::default_topics;
-use amtsbote::conversation::{Conversation, Incoming, Input, Reply};
+use amtsbote::conversation::{Conversation, Reply};
 use amtsbote::domain::{
     BroadcastKind, BroadcastStatus, BroadcastText, ChannelKind, Priority, Role,
 };
@@ -14,7 +14,7 @@ use amtsbote::schedule::{Recurrence, Scheduler, StaffNotice, parse_time};
 use amtsbote::store::{NewSchedule, Store};
 use chrono_tz::Europe::Berlin;
 
-use crate::helpers::{TestDb, new_broadcast, topic};
+use crate::helpers::{TestDb, confirm_code, new_broadcast, reply_text, says, topic};
 
 fn at(s: &str) -> i64 {
     parse_time(s, Berlin).unwrap().timestamp_millis()
@@ -152,31 +152,12 @@ async fn a_planned_broadcast_survives_a_restart_and_a_late_one_is_reported_not_s
     );
 }
 
-fn says(who: &str, text: &str) -> Incoming {
-    Incoming {
-        channel: ChannelKind::Telegram,
-        chat: who.into(),
-        sender: who.into(),
-        private: true,
-        language_hint: Some("en".into()),
-        input: Input::Text(text.into()),
-    }
-}
-
 fn text_of(replies: &[Reply]) -> String {
-    replies
-        .iter()
-        .filter_map(|r| match r {
-            Reply::Send { text, .. } => Some(text.clone()),
-            _ => None,
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
+    reply_text(replies)
 }
 
 fn code_in(text: &str) -> String {
-    let i = text.find("/confirm ").unwrap();
-    text[i + 9..i + 15].to_string()
+    confirm_code(text)
 }
 
 #[tokio::test]

@@ -15,7 +15,9 @@ use amtsbote::simulator::{Fault, Simulator};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestDb, new_broadcast, seed, spawn_app, test_lane, wait_until};
+use crate::helpers::{
+    TestApp, TestDb, message_to, new_broadcast, seed, spawn_app, test_lane, wait_until,
+};
 
 fn fixture(name: &str) -> Value {
     let path = format!(
@@ -71,30 +73,10 @@ fn start_polling(app: &TestApp, second_approval: bool) {
     ));
 }
 
-/// Waits for the bot's next message to `chat` containing `needle`; returns its text and markup.
+/// Waits for the bot's message to `chat` containing `needle`; returns its text and markup.
 async fn reply_to(sim: &Simulator, chat: i64, needle: &str) -> (String, Option<Value>) {
-    let chat = chat.to_string();
-    let found = Arc::new(std::sync::Mutex::new(None));
-    let (s, f, n) = (sim.clone(), found.clone(), needle.to_string());
-    wait_until(
-        Duration::from_secs(20),
-        &format!("a reply to {chat} with “{needle}”"),
-        move || {
-            let (s, f, n, chat) = (s.clone(), f.clone(), n.clone(), chat.clone());
-            async move {
-                let hit = s
-                    .received()
-                    .into_iter()
-                    .find(|r| *r.address == chat && r.text.contains(&n));
-                let got = hit.is_some();
-                *f.lock().unwrap() =
-                    hit.map(|r| (r.text.to_string(), r.markup.map(|m| (*m).clone())));
-                got
-            }
-        },
-    )
-    .await;
-    found.lock().unwrap().take().unwrap()
+    let r = message_to(sim, &chat.to_string(), needle).await;
+    (r.text.to_string(), r.markup.map(|m| (*m).clone()))
 }
 
 /// The callback data of the first button whose data starts with `prefix`.

@@ -139,28 +139,7 @@ async fn start_webhook(app: &TestApp) -> Webhook {
 }
 
 async fn message_to(app: &TestApp, to: &str, needle: &str) -> Received {
-    let sim = app.sim.clone();
-    let (to, needle) = (to.to_string(), needle.to_string());
-    let found = Arc::new(std::sync::Mutex::new(None));
-    let f = found.clone();
-    wait_until(
-        Duration::from_secs(20),
-        &format!("a WhatsApp message to {to} with “{needle}”"),
-        move || {
-            let (sim, to, needle, f) = (sim.clone(), to.clone(), needle.clone(), f.clone());
-            async move {
-                let hit = sim
-                    .received()
-                    .into_iter()
-                    .rfind(|r| *r.address == to && r.text.contains(&needle));
-                let got = hit.is_some();
-                *f.lock().unwrap() = hit;
-                got
-            }
-        },
-    )
-    .await;
-    found.lock().unwrap().take().unwrap()
+    crate::helpers::message_to(&app.sim, to, needle).await
 }
 
 #[tokio::test]
