@@ -112,6 +112,7 @@ impl Lane {
             );
             let now = now_ms();
             let lease_until = now + self.settings.lease.as_millis() as i64;
+            let claim_started = std::time::Instant::now();
             let claimed = match self
                 .store
                 .claim(kind, &lease, batch, now, lease_until)
@@ -119,6 +120,7 @@ impl Lane {
             {
                 Ok(c) => {
                     failures = 0;
+                    tracing::debug!(lane = %kind, claimed = c.len(), top = c.first().map(|d| d.priority.as_str()), ms = claim_started.elapsed().as_millis() as u64, "claim");
                     c
                 }
                 Err(e) => {

@@ -15,7 +15,7 @@ use super::{EngineSettings, Signals};
 use crate::store::{Broadcast, Store};
 
 /// The first chunk of every broadcast.
-const FIRST_CHUNK: u32 = 1_000;
+const FIRST_CHUNK: u32 = 200;
 
 pub async fn run(
     store: Arc<dyn Store>,
@@ -85,8 +85,15 @@ async fn fan_out(
     let mut size = chunk.min(FIRST_CHUNK);
     let mut failures = 0u32;
     while !shutdown.is_cancelled() {
+        let started = std::time::Instant::now();
         match store.fan_out_chunk(broadcast.id, size).await {
             Ok(step) => {
+                tracing::debug!(
+                    broadcast = broadcast.id,
+                    inserted = step.inserted,
+                    ms = started.elapsed().as_millis() as u64,
+                    "fan-out chunk"
+                );
                 failures = 0;
                 size = chunk;
                 if step.inserted > 0 {

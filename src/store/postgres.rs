@@ -32,7 +32,7 @@ impl PostgresStore {
         Ok(PostgresStore { pool })
     }
 
-    const CLAIM: &str = claim_update!("FOR UPDATE SKIP LOCKED");
+    const CLAIM: &str = claim_update!("= ANY(ARRAY(", " FOR UPDATE SKIP LOCKED))");
     const CLAIMED: &str = claimed_rows!("= ANY($1)");
 
     /// How the claimed ids are bound to `CLAIMED`.

@@ -80,16 +80,19 @@ pub const FINISH_BROADCAST: &str = concat!(
     nothing_open!()
 );
 
-/// The claim's inner select; Postgres appends `FOR UPDATE SKIP LOCKED`.
+/// The claim: the inner select picks the ids in queue order, the update leases them. SQLite
+/// takes them `IN (…)`; Postgres locks them with `SKIP LOCKED` and takes `= ANY(ARRAY(…))`,
+/// which keeps the update on primary-key lookups (`IN` let the planner scan the whole table).
 macro_rules! claim_update {
-    ($lock:literal) => {
+    ($open:literal, $close:literal) => {
         concat!(
-            "UPDATE deliveries SET status = 'leased', leased_by = $1, lease_until = $2 \
-             WHERE id IN (SELECT id FROM deliveries \
+            "UPDATE deliveries SET status = 'leased', leased_by = $1, lease_until = $2 WHERE id ",
+            $open,
+            "SELECT id FROM deliveries \
              WHERE channel = $3 AND status = 'pending' AND due_at <= $4 \
-             ORDER BY priority DESC, due_at, id LIMIT $5 ",
-            $lock,
-            ") RETURNING id"
+             ORDER BY priority DESC, due_at, id LIMIT $5",
+            $close,
+            " RETURNING id"
         )
     };
 }

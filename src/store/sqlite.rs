@@ -42,7 +42,7 @@ impl SqliteStore {
         })
     }
 
-    const CLAIM: &str = claim_update!("");
+    const CLAIM: &str = claim_update!("IN (", ")");
     const CLAIMED: &str = claimed_rows!("IN (SELECT value FROM json_each($1))");
 
     /// How the claimed ids are bound to `CLAIMED`.
