@@ -100,10 +100,12 @@ impl IntoResponse for Refusal {
 }
 
 fn refuse(status: StatusCode, error: impl Into<String>, field: Option<&str>) -> Refusal {
+    let error = error.into();
+    tracing::info!(status = status.as_u16(), error = %error, field, "API request refused");
     Refusal(
         status,
         ApiError {
-            error: error.into(),
+            error,
             field: field.map(str::to_string),
         },
     )

@@ -235,7 +235,9 @@ async fn register_menu(bot: &Bot, texts: &Texts) {
             request = request.language_code(lang.to_string());
         }
         if let Err(e) = request.await {
-            tracing::warn!(error = %e, lang, "cannot register the command menu");
+            // Described through `classify`: a network error's own text carries the token.
+            let reason = super::telegram::classify(e, &secrecy::SecretString::from(String::new()));
+            tracing::warn!(error = ?reason, lang, "cannot register the command menu");
         }
     }
 }
