@@ -106,3 +106,42 @@ async fn metrics_parse_as_prometheus_text_and_hold_no_address_or_token() {
     }
     shutdown.cancel();
 }
+
+#[tokio::test]
+async fn the_bot_token_never_reaches_the_logs_when_telegram_is_unreachable() {
+    let db = TestDb::sqlite().await;
+    let dir = tempfile::tempdir().unwrap();
+    let log_path = dir.path().join("stderr.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let token = "987654:very-secret-bot-token";
+    let mut service = amtsbote()
+        .env("AMTSBOTE_DATABASE_URL", &db.url)
+        .env("AMTSBOTE_TELEGRAM_TOKEN", token)
+        // Nothing listens on port 1: every Bot API call fails with a network error.
+        .env("AMTSBOTE_TELEGRAM_API_URL", "http://127.0.0.1:1")
+        .env("RUST_LOG", "debug")
+        .stderr(std::process::Stdio::from(log))
+        .arg("run")
+        .spawn()
+        .unwrap();
+    let path = log_path.clone();
+    wait_until(
+        Duration::from_secs(20),
+        "failed Bot API calls in the log",
+        move || {
+            let path = path.clone();
+            async move {
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                text.contains("getUpdates failed") && text.contains("command menu")
+            }
+        },
+    )
+    .await;
+    service.kill().await.unwrap();
+    let text = std::fs::read_to_string(&log_path).unwrap();
+    assert!(
+        !text.contains("very-secret-bot-token"),
+        "the token is in the log:\n{text}"
+    );
+    assert!(!text.contains("987654:"), "part of the token is in the log");
+}
