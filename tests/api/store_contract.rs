@@ -51,6 +51,16 @@ contract!(
     platform_statuses_move_forward_and_a_refused_message_goes_again_once,
 );
 
+/// Creates a broadcast; returns its id.
+async fn create(store: &dyn Store, new: amtsbote::store::NewBroadcast) -> i64 {
+    store
+        .create_broadcast(&new)
+        .await
+        .expect("create broadcast")
+        .broadcast
+        .id
+}
+
 async fn fan_out_all(store: &dyn Store, id: i64, chunk: u32) -> (u64, u32) {
     let (mut written, mut steps) = (0, 0);
     loop {
@@ -78,13 +88,7 @@ async fn claim_all(
 async fn fan_out_writes_one_delivery_per_active_subscriber_in_resumable_chunks(db: TestDb) {
     seed(&*db.store, 13, 12, &["news"]).await;
     seed(&*db.store, 0, 0, &[]).await;
-    let id = db
-        .store
-        .create_broadcast(&new_broadcast("news", Priority::Normal, "hello"))
-        .await
-        .unwrap()
-        .broadcast
-        .id;
+    let id = create(&*db.store, new_broadcast("news", Priority::Normal, "hello")).await;
 
     // One chunk, then a "crash": a fresh connection resumes from the stored cursor.
     let first = db.store.fan_out_chunk(id, 10).await.unwrap();
@@ -110,13 +114,7 @@ async fn fan_out_writes_one_delivery_per_active_subscriber_in_resumable_chunks(d
 
 async fn fan_out_never_writes_a_delivery_twice(db: TestDb) {
     seed(&*db.store, 30, 0, &["news"]).await;
-    let id = db
-        .store
-        .create_broadcast(&new_broadcast("news", Priority::Normal, "hello"))
-        .await
-        .unwrap()
-        .broadcast
-        .id;
+    let id = create(&*db.store, new_broadcast("news", Priority::Normal, "hello")).await;
     // Two workers (two instances) race over the same broadcast.
     let (a, b) = tokio::join!(
         fan_out_all(&*db.store, id, 7),
@@ -177,21 +175,13 @@ async fn an_idempotency_key_returns_the_first_broadcast_and_refuses_another_requ
 
 async fn claims_hand_out_alerts_before_news_and_never_the_same_delivery_twice(db: TestDb) {
     seed(&*db.store, 40, 0, &["news", "alerts"]).await;
-    let news = db
-        .store
-        .create_broadcast(&new_broadcast("news", Priority::Normal, "news"))
-        .await
-        .unwrap()
-        .broadcast
-        .id;
+    let news = create(&*db.store, new_broadcast("news", Priority::Normal, "news")).await;
     fan_out_all(&*db.store, news, 1000).await;
-    let alert = db
-        .store
-        .create_broadcast(&new_broadcast("alerts", Priority::Alert, "alert"))
-        .await
-        .unwrap()
-        .broadcast
-        .id;
+    let alert = create(
+        &*db.store,
+        new_broadcast("alerts", Priority::Alert, "alert"),
+    )
+    .await;
     fan_out_all(&*db.store, alert, 1000).await;
 
     let now = now_ms();
@@ -257,13 +247,7 @@ async fn claims_hand_out_alerts_before_news_and_never_the_same_delivery_twice(db
 
 async fn acknowledgements_need_the_current_lease(db: TestDb) {
     seed(&*db.store, 2, 0, &["news"]).await;
-    let id = db
-        .store
-        .create_broadcast(&new_broadcast("news", Priority::Normal, "n"))
-        .await
-        .unwrap()
-        .broadcast
-        .id;
+    let id = create(&*db.store, new_broadcast("news", Priority::Normal, "n")).await;
     fan_out_all(&*db.store, id, 10).await;
     let claimed = claim_all(&*db.store, ChannelKind::Telegram, "mine").await;
     let sent = |lease: &str, d: i64| Ack {
@@ -307,13 +291,7 @@ async fn acknowledgements_need_the_current_lease(db: TestDb) {
 
 async fn expired_leases_return_to_the_queue(db: TestDb) {
     seed(&*db.store, 3, 0, &["news"]).await;
-    let id = db
-        .store
-        .create_broadcast(&new_broadcast("news", Priority::Normal, "n"))
-        .await
-        .unwrap()
-        .broadcast
-        .id;
+    let id = create(&*db.store, new_broadcast("news", Priority::Normal, "n")).await;
     fan_out_all(&*db.store, id, 10).await;
     let now = now_ms();
     let claimed = db
@@ -343,13 +321,7 @@ async fn expired_leases_return_to_the_queue(db: TestDb) {
 
 async fn retries_wait_until_due_and_failures_keep_their_reason(db: TestDb) {
     seed(&*db.store, 2, 0, &["news"]).await;
-    let id = db
-        .store
-        .create_broadcast(&new_broadcast("news", Priority::Normal, "n"))
-        .await
-        .unwrap()
-        .broadcast
-        .id;
+    let id = create(&*db.store, new_broadcast("news", Priority::Normal, "n")).await;
     fan_out_all(&*db.store, id, 10).await;
     let claimed = claim_all(&*db.store, ChannelKind::Telegram, "l").await;
     let due = now_ms() + 60_000;
@@ -398,20 +370,8 @@ async fn retries_wait_until_due_and_failures_keep_their_reason(db: TestDb) {
 
 async fn a_gone_recipient_is_skipped_from_then_on(db: TestDb) {
     seed(&*db.store, 2, 0, &["news"]).await;
-    let a = db
-        .store
-        .create_broadcast(&new_broadcast("news", Priority::Normal, "one"))
-        .await
-        .unwrap()
-        .broadcast
-        .id;
-    let b = db
-        .store
-        .create_broadcast(&new_broadcast("news", Priority::Normal, "two"))
-        .await
-        .unwrap()
-        .broadcast
-        .id;
+    let a = create(&*db.store, new_broadcast("news", Priority::Normal, "one")).await;
+    let b = create(&*db.store, new_broadcast("news", Priority::Normal, "two")).await;
     fan_out_all(&*db.store, a, 10).await;
     fan_out_all(&*db.store, b, 10).await;
     let now = now_ms();
@@ -444,25 +404,13 @@ async fn a_gone_recipient_is_skipped_from_then_on(db: TestDb) {
             .telegram,
         1
     );
-    let c = db
-        .store
-        .create_broadcast(&new_broadcast("news", Priority::Normal, "three"))
-        .await
-        .unwrap()
-        .broadcast
-        .id;
+    let c = create(&*db.store, new_broadcast("news", Priority::Normal, "three")).await;
     assert_eq!(fan_out_all(&*db.store, c, 10).await.0, 1);
 }
 
 async fn cancelling_stops_everything_not_yet_sent(db: TestDb) {
     seed(&*db.store, 5, 5, &["news"]).await;
-    let id = db
-        .store
-        .create_broadcast(&new_broadcast("news", Priority::Normal, "n"))
-        .await
-        .unwrap()
-        .broadcast
-        .id;
+    let id = create(&*db.store, new_broadcast("news", Priority::Normal, "n")).await;
     fan_out_all(&*db.store, id, 100).await;
     let now = now_ms();
     let in_flight = db
@@ -511,13 +459,7 @@ async fn cancelling_stops_everything_not_yet_sent(db: TestDb) {
 
 async fn a_broadcast_is_done_when_no_delivery_is_open(db: TestDb) {
     seed(&*db.store, 2, 1, &["news"]).await;
-    let id = db
-        .store
-        .create_broadcast(&new_broadcast("news", Priority::Normal, "n"))
-        .await
-        .unwrap()
-        .broadcast
-        .id;
+    let id = create(&*db.store, new_broadcast("news", Priority::Normal, "n")).await;
     fan_out_all(&*db.store, id, 100).await;
     let tg = claim_all(&*db.store, ChannelKind::Telegram, "t").await;
     let acks: Vec<Ack> = tg
@@ -719,13 +661,7 @@ async fn the_conversation_state_round_trips(db: TestDb) {
 
 async fn an_alerts_follow_up_goes_to_its_recipients(db: TestDb) {
     seed(&*db.store, 4, 2, &["alerts"]).await;
-    let alert = db
-        .store
-        .create_broadcast(&new_broadcast("alerts", Priority::Alert, "a"))
-        .await
-        .unwrap()
-        .broadcast
-        .id;
+    let alert = create(&*db.store, new_broadcast("alerts", Priority::Alert, "a")).await;
     fan_out_all(&*db.store, alert, 100).await;
     // Someone new after the alert does not get its all-clear; someone gone neither.
     seed(&*db.store, 0, 0, &[]).await;
@@ -760,13 +696,7 @@ async fn an_alerts_follow_up_goes_to_its_recipients(db: TestDb) {
 
 async fn a_moved_chat_takes_its_subscriber_along(db: TestDb) {
     seed(&*db.store, 2, 0, &["news"]).await;
-    let id = db
-        .store
-        .create_broadcast(&new_broadcast("news", Priority::Normal, "n"))
-        .await
-        .unwrap()
-        .broadcast
-        .id;
+    let id = create(&*db.store, new_broadcast("news", Priority::Normal, "n")).await;
     fan_out_all(&*db.store, id, 10).await;
     let claimed = claim_all(&*db.store, ChannelKind::Telegram, "l").await;
     let moved = |d: i64, to: &str| Ack {
@@ -822,13 +752,7 @@ async fn platform_statuses_move_forward_and_a_refused_message_goes_again_once(db
         .touch_inbound(ChannelKind::Whatsapp, addr, t0 - 1000)
         .await
         .unwrap();
-    let id = db
-        .store
-        .create_broadcast(&new_broadcast("news", Priority::Normal, "n"))
-        .await
-        .unwrap()
-        .broadcast
-        .id;
+    let id = create(&*db.store, new_broadcast("news", Priority::Normal, "n")).await;
     fan_out_all(&*db.store, id, 10).await;
     let claimed = claim_all(&*db.store, ChannelKind::Whatsapp, "w").await;
     assert_eq!(
@@ -873,13 +797,7 @@ async fn platform_statuses_move_forward_and_a_refused_message_goes_again_once(db
     );
 
     // Another send, refused later: it goes again as template, once.
-    let b = db
-        .store
-        .create_broadcast(&new_broadcast("news", Priority::Normal, "m"))
-        .await
-        .unwrap()
-        .broadcast
-        .id;
+    let b = create(&*db.store, new_broadcast("news", Priority::Normal, "m")).await;
     fan_out_all(&*db.store, b, 10).await;
     let claimed = claim_all(&*db.store, ChannelKind::Whatsapp, "w2").await;
     let sent = Ack {
