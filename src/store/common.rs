@@ -121,7 +121,7 @@ macro_rules! impl_store {
                     (true, None) => "released",
                 };
                 let mut tx = self.begin_write().await?;
-                let inserted: Option<(i64,)> = sqlx::query_as(sql::INSERT_BROADCAST)
+                let inserted: Option<$crate::store::BroadcastRow> = sqlx::query_as(sql::INSERT_BROADCAST)
                     .bind(new.topic.as_str())
                     .bind(new.kind.as_str())
                     .bind(i64::from(new.priority.as_i16()))
@@ -137,22 +137,22 @@ macro_rules! impl_store {
                     .fetch_optional(&mut *tx.tx)
                     .await?;
                 tx.commit().await?;
-                let (id, created) = match inserted {
-                    Some((id,)) => (id, true),
-                    None => {
-                        let key = new.idempotency_key.as_deref().unwrap_or_default();
-                        let (id, earlier): (i64, Option<String>) =
-                            sqlx::query_as(sql::BROADCAST_HASH_BY_KEY)
-                                .bind(key)
-                                .fetch_one(&self.pool)
-                                .await?;
-                        if earlier.as_deref() != Some(hash.as_str()) {
-                            return Err(StoreError::IdempotencyConflict);
-                        }
-                        (id, false)
-                    }
-                };
+                // The new row comes back from the insert itself: one round trip less on the
+                // way from an alert's release to its first send.
+                if let Some(row) = inserted {
+                    let broadcast = $crate::store::broadcast_from_row(row)?;
+                    return Ok($crate::store::Created { broadcast, created: true });
+                }
+                let key = new.idempotency_key.as_deref().unwrap_or_default();
+                let (id, earlier): (i64, Option<String>) = sqlx::query_as(sql::BROADCAST_HASH_BY_KEY)
+                    .bind(key)
+                    .fetch_one(&self.pool)
+                    .await?;
+                if earlier.as_deref() != Some(hash.as_str()) {
+                    return Err(StoreError::IdempotencyConflict);
+                }
                 let broadcast = self.broadcast(id).await?.ok_or(StoreError::UnknownBroadcast(id))?;
+                let created = false;
                 Ok($crate::store::Created { broadcast, created })
             }
 

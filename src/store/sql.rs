@@ -20,11 +20,17 @@ pub const BROADCASTS_TO_FAN_OUT: &str = concat!(
 );
 pub const BROADCAST_HASH_BY_KEY: &str =
     "SELECT id, request_hash FROM broadcasts WHERE idempotency_key = $1";
-pub const INSERT_BROADCAST: &str = "INSERT INTO broadcasts \
+pub const INSERT_BROADCAST: &str = concat!(
+    "INSERT INTO broadcasts \
     (topic, kind, priority, text, status, idempotency_key, request_hash, created_by, created_at, released_at, parent_id, scheduled_at) \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-    ON CONFLICT (idempotency_key) DO NOTHING RETURNING id";
-pub const RELEASE_BROADCAST: &str = "UPDATE broadcasts SET status = 'released', released_at = $2 WHERE id = $1 AND status = 'draft'";
+    ON CONFLICT (idempotency_key) DO NOTHING RETURNING ",
+    broadcast_columns!()
+);
+pub const RELEASE_BROADCAST: &str = "UPDATE broadcasts SET \
+    status = CASE WHEN scheduled_at IS NULL THEN 'released' ELSE 'scheduled' END, \
+    released_at = CASE WHEN scheduled_at IS NULL THEN $2 ELSE NULL END \
+    WHERE id = $1 AND status = 'draft'";
 pub const CANCEL_BROADCAST: &str = "UPDATE broadcasts SET status = 'cancelled', cancelled_at = $2 \
     WHERE id = $1 AND status IN ('draft', 'scheduled', 'released', 'sending')";
 pub const CANCEL_DELIVERIES: &str = "UPDATE deliveries SET status = 'cancelled', last_error = 'broadcast cancelled' \

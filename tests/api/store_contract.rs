@@ -150,6 +150,14 @@ async fn a_draft_is_not_fanned_out_until_released(db: TestDb) {
     assert_eq!(released.status, BroadcastStatus::Released);
     assert_eq!(db.store.broadcasts_to_fan_out().await.unwrap().len(), 1);
     assert_eq!(fan_out_all(&*db.store, id, 100).await.0, 6);
+    // A draft with a time waits for it once confirmed.
+    let mut later = new_broadcast("news", Priority::Normal, "later, planned");
+    later.release = false;
+    later.scheduled_at = Some(now_ms() + 3_600_000);
+    let later = create(&*db.store, later).await;
+    let confirmed = db.store.release_broadcast(later).await.unwrap();
+    assert_eq!(confirmed.status, BroadcastStatus::Scheduled);
+    assert_eq!(confirmed.released_at, None);
     assert!(matches!(
         db.store.release_broadcast(999).await,
         Err(StoreError::UnknownBroadcast(999))
