@@ -358,7 +358,7 @@ async fn create_broadcast(
         if created.broadcast.status == BroadcastStatus::Released
             && let Some(s) = &state.signals
         {
-            s.released();
+            s.released_broadcast(&created.broadcast);
         }
         let detail = format!(
             "broadcast {}: {} on {}",

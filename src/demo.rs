@@ -386,7 +386,7 @@ async fn release(
             scheduled_at: None,
         })
         .await?;
-    engine.signals.released();
+    engine.signals.released_broadcast(&created.broadcast);
     Ok(created.broadcast.id)
 }
 

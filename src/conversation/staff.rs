@@ -551,7 +551,7 @@ impl Conversation {
             )]);
         }
         if let Some(signals) = &self.signals {
-            signals.released();
+            signals.released_broadcast(&created.broadcast);
         }
         let id = created.broadcast.id;
         let by = if own {

@@ -25,32 +25,40 @@ pub async fn run(
 ) {
     let running: Arc<Mutex<HashSet<i64>>> = Arc::default();
     let mut tasks = JoinSet::new();
+    // Starts a fan-out task for a broadcast unless one runs already.
+    let start = |broadcast: Broadcast, tasks: &mut JoinSet<()>| {
+        let fresh = running
+            .lock()
+            .map(|mut r| r.insert(broadcast.id))
+            .unwrap_or(false);
+        if fresh {
+            let job = fan_out(
+                store.clone(),
+                signals.clone(),
+                broadcast,
+                settings.fan_out_chunk,
+                shutdown.clone(),
+            );
+            let running = running.clone();
+            tasks.spawn(async move {
+                let id = job.await;
+                if let Ok(mut r) = running.lock() {
+                    r.remove(&id);
+                }
+            });
+        }
+    };
     let mut failures = 0u32;
     while !shutdown.is_cancelled() {
+        // What this process released itself starts at once, before the store is asked.
+        for broadcast in signals.take_fresh() {
+            start(broadcast, &mut tasks);
+        }
         match store.broadcasts_to_fan_out().await {
             Ok(released) => {
                 failures = 0;
                 for broadcast in released {
-                    let fresh = running
-                        .lock()
-                        .map(|mut r| r.insert(broadcast.id))
-                        .unwrap_or(false);
-                    if fresh {
-                        let job = fan_out(
-                            store.clone(),
-                            signals.clone(),
-                            broadcast,
-                            settings.fan_out_chunk,
-                            shutdown.clone(),
-                        );
-                        let running = running.clone();
-                        tasks.spawn(async move {
-                            let id = job.await;
-                            if let Ok(mut r) = running.lock() {
-                                r.remove(&id);
-                            }
-                        });
-                    }
+                    start(broadcast, &mut tasks);
                 }
                 tokio::select! {
                     _ = signals.fan_out.notified() => {}

@@ -162,6 +162,8 @@ pub struct Signals {
     lanes: HashMap<ChannelKind, Arc<Wake>>,
     pauses: HashMap<ChannelKind, Arc<LanePause>>,
     fan_out: Notify,
+    /// Broadcasts released in this process, handed to fan-out before it asks the store.
+    fresh: std::sync::Mutex<Vec<crate::store::Broadcast>>,
 }
 
 impl Signals {
@@ -176,6 +178,7 @@ impl Signals {
                 .map(|c| (*c, Arc::new(LanePause::default())))
                 .collect(),
             fan_out: Notify::new(),
+            fresh: std::sync::Mutex::new(Vec::new()),
         }
     }
 
@@ -189,6 +192,24 @@ impl Signals {
     /// A broadcast was released: fan-out starts at once instead of at its next poll.
     pub fn released(&self) {
         self.fan_out.notify_one();
+    }
+
+    /// Like `released`, handing over the broadcast itself, so fan-out can start on it without
+    /// first asking the store what was released (one round trip less for an alert).
+    pub fn released_broadcast(&self, broadcast: &crate::store::Broadcast) {
+        if broadcast.status == crate::domain::BroadcastStatus::Released
+            && let Ok(mut fresh) = self.fresh.lock()
+        {
+            fresh.push(broadcast.clone());
+        }
+        self.fan_out.notify_one();
+    }
+
+    fn take_fresh(&self) -> Vec<crate::store::Broadcast> {
+        self.fresh
+            .lock()
+            .map(|mut f| std::mem::take(&mut *f))
+            .unwrap_or_default()
     }
 
     pub fn wake(&self, channel: ChannelKind) -> Arc<Wake> {
