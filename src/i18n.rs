@@ -80,18 +80,18 @@ impl Texts {
     }
 }
 
-/// Message keys of one .ftl source, in order.
-pub fn keys_of(source: &str) -> Vec<String> {
-    source
-        .lines()
-        .filter(|l| !l.starts_with([' ', '#', '\t']) && !l.is_empty())
-        .filter_map(|l| l.split_once('=').map(|(k, _)| k.trim().to_string()))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Message keys of one .ftl source, in order.
+    pub fn keys_of(source: &str) -> Vec<String> {
+        source
+            .lines()
+            .filter(|l| !l.starts_with([' ', '#', '\t']) && !l.is_empty())
+            .filter_map(|l| l.split_once('=').map(|(k, _)| k.trim().to_string()))
+            .collect()
+    }
 
     #[test]
     fn every_key_exists_in_every_language() {

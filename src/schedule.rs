@@ -277,16 +277,9 @@ mod tests {
 
     #[test]
     fn a_daily_schedule_fires_once_a_day_across_both_changes() {
-        let tz = chrono_tz::Europe::Berlin;
         let at_0230 = Recurrence::parse("0 30 2 * * *").expect("valid");
-        let mut t = berlin("2026-03-27 12:00");
-        let mut fired = Vec::new();
-        for _ in 0..4 {
-            t = at_0230.next_after(tz, t).expect("next");
-            fired.push(t.with_timezone(&tz).format("%m-%d %H:%M %Z").to_string());
-        }
         assert_eq!(
-            fired,
+            firings(&at_0230, "2026-03-27 12:00", 4),
             [
                 "03-28 02:30 CET",
                 "03-29 03:00 CEST",
@@ -294,15 +287,8 @@ mod tests {
                 "03-31 02:30 CEST"
             ]
         );
-
-        let mut t = berlin("2026-10-23 12:00");
-        let mut fired = Vec::new();
-        for _ in 0..4 {
-            t = at_0230.next_after(tz, t).expect("next");
-            fired.push(t.with_timezone(&tz).format("%m-%d %H:%M %Z").to_string());
-        }
         assert_eq!(
-            fired,
+            firings(&at_0230, "2026-10-23 12:00", 4),
             [
                 "10-24 02:30 CEST",
                 "10-25 02:30 CEST",
@@ -310,6 +296,18 @@ mod tests {
                 "10-27 02:30 CET"
             ]
         );
+    }
+
+    /// The next `n` firings after a Berlin time, as Berlin reads them.
+    fn firings(r: &Recurrence, from: &str, n: usize) -> Vec<String> {
+        let tz = chrono_tz::Europe::Berlin;
+        let mut t = berlin(from);
+        (0..n)
+            .map(|_| {
+                t = r.next_after(tz, t).expect("next");
+                t.with_timezone(&tz).format("%m-%d %H:%M %Z").to_string()
+            })
+            .collect()
     }
 
     #[test]

@@ -171,11 +171,6 @@ impl Simulator {
         id
     }
 
-    /// Updates not yet confirmed by a later `getUpdates` offset.
-    pub fn unconfirmed_updates(&self) -> usize {
-        lock(&self.state.inbox).updates.len()
-    }
-
     /// Bot API calls other than `sendMessage` and `getUpdates`, method names in lower case
     /// (`answercallbackquery`, `editmessagetext`, `setmycommands`, …).
     pub fn calls(&self) -> Vec<BotCall> {
