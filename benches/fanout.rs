@@ -38,7 +38,9 @@ async fn measure(store: &dyn Store, database: &str, n: u64, chunk: u32) -> anyho
             idempotency_key: None,
             created_by: None,
             parent_id: None,
-            release: true,
+            start: amtsbote::store::Start::Release,
+            author: None,
+            cron: None,
             scheduled_at: None,
         })
         .await?;

@@ -6,6 +6,8 @@ cli-preview-recipients = Empfänger: { $total } (Telegram { $telegram }, WhatsAp
 cli-preview-not-sent = Es wurde nichts gesendet. Mit --yes wird die Meldung versandt.
 cli-released = Meldung #{ $id } ist an { $total } Empfänger freigegeben. Ein laufendes `amtsbote run` stellt sie jetzt zu, sonst der nächste Start.
 cli-already-created = Meldung #{ $id } wurde mit diesem Idempotenzschlüssel schon angelegt (Status: { $status }). Es wurde nichts Neues gesendet.
+cli-awaiting = Meldung #{ $id } wartet auf die Freigabe durch ein zweites Mitglied des Notfallteams; ein laufendes `amtsbote run` fragt im Chat nach.
+cli-scheduled = Meldung #{ $id } ist geplant für { $at }.
 cli-cancelled = Meldung #{ $id } ist abgebrochen; davon wird nichts mehr gesendet.
 cli-not-cancelled = Meldung #{ $id } war schon beendet; nichts abzubrechen.
 
@@ -79,12 +81,13 @@ preview =
     Empfänger: { $total } (Telegram { $telegram }, WhatsApp { $whatsapp })
     Senden: /confirm { $code } · Abbrechen: /cancel { $code }
 preview-needs-approval =
-    Vorschau der { $kind } (Thema { $topic }), genau so, wie die Empfänger sie sehen:
+    Vorschau der { $kind } (Thema { $topic }, Priorität { $priority }), genau so, wie die Empfänger sie sehen:
 
     { $text }
 
     Empfänger: { $total } (Telegram { $telegram }, WhatsApp { $whatsapp })
-    Ein anderes Mitglied des Notfallteams muss sie freigeben: /confirm { $code }
+    Senden: /confirm { $code } · Abbrechen: /cancel { $code }
+    Nach dem Senden muss ein anderes Mitglied des Notfallteams sie freigeben.
 preview-approve =
     Bitte geben Sie diese { $kind } frei (Thema { $topic }):
 
@@ -92,6 +95,11 @@ preview-approve =
 
     Empfänger: { $total } (Telegram { $telegram }, WhatsApp { $whatsapp })
     Freigeben: /confirm { $code } · Verwerfen: /cancel { $code }
+awaits-approval = Meldung #{ $id } wartet auf Freigabe: Das Notfallteam ist gefragt. /stop_broadcast { $id } zieht sie zurück.
+approved = Meldung #{ $id } ist freigegeben und unterwegs.
+confirm-refused = Entschuldigung, das dürfen Sie mit diesem Code nicht. Er bleibt für jemanden gültig, der es darf.
+not-awaiting = Meldung #{ $id } ist { $status }: Mit diesem Code ist nichts mehr zu tun.
+schedule-refused = Entschuldigung, den Zeitplan einer Warnung darf nur das Notfallteam entfernen.
 confirm-own = Ihre eigene Warnung können Sie nicht selbst freigeben: Das muss ein anderes Mitglied des Notfallteams tun.
 confirm-unknown = Code { $code } ist unbekannt, abgelaufen oder schon benutzt.
 preview-cancelled = Verworfen; es wurde nichts gesendet.

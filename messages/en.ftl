@@ -6,6 +6,8 @@ cli-preview-recipients = Recipients: { $total } (Telegram { $telegram }, WhatsAp
 cli-preview-not-sent = Nothing was sent. Run the same command with --yes to send it.
 cli-released = Broadcast #{ $id } is released to { $total } recipients. A running `amtsbote run` delivers it now; otherwise the next start does.
 cli-already-created = Broadcast #{ $id } was already created with this idempotency key (status: { $status }). Nothing new was sent.
+cli-awaiting = Broadcast #{ $id } awaits approval by a second member of the emergency team; a running `amtsbote run` asks them in their chat.
+cli-scheduled = Broadcast #{ $id } is planned for { $at }.
 cli-cancelled = Broadcast #{ $id } is cancelled; nothing more of it will be sent.
 cli-not-cancelled = Broadcast #{ $id } had already ended; nothing to cancel.
 
@@ -79,12 +81,13 @@ preview =
     Recipients: { $total } (Telegram { $telegram }, WhatsApp { $whatsapp })
     Send: /confirm { $code } · Cancel: /cancel { $code }
 preview-needs-approval =
-    Preview of the { $kind } (topic { $topic }), exactly as recipients will see it:
+    Preview of the { $kind } (topic { $topic }, priority { $priority }), exactly as recipients will see it:
 
     { $text }
 
     Recipients: { $total } (Telegram { $telegram }, WhatsApp { $whatsapp })
-    Another member of the emergency team must confirm it: /confirm { $code }
+    Send: /confirm { $code } · Cancel: /cancel { $code }
+    After you send it, another member of the emergency team must approve it.
 preview-approve =
     Please approve this { $kind } (topic { $topic }):
 
@@ -92,6 +95,11 @@ preview-approve =
 
     Recipients: { $total } (Telegram { $telegram }, WhatsApp { $whatsapp })
     Approve: /confirm { $code } · Drop: /cancel { $code }
+awaits-approval = Broadcast #{ $id } awaits approval: the emergency team has been asked. /stop_broadcast { $id } withdraws it.
+approved = Broadcast #{ $id } is approved and on its way.
+confirm-refused = Sorry, you may not do that with this code. It stays valid for someone who may.
+not-awaiting = Broadcast #{ $id } is { $status }: there is nothing to do with this code any more.
+schedule-refused = Sorry, only the emergency team may remove an alert's schedule.
 confirm-own = You cannot approve your own alert: another member of the emergency team must.
 confirm-unknown = Code { $code } is unknown, expired or already used.
 preview-cancelled = Dropped; nothing was sent.

@@ -18,12 +18,11 @@ use utoipa::{OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::config::TopicConfig;
 use crate::domain::{
-    BroadcastKind, BroadcastStatus, BroadcastText, ChannelKind, DeliveryStatus, Priority, Role,
+    Actor, BroadcastKind, BroadcastStatus, ChannelKind, DeliveryStatus, Priority, Role,
 };
-use crate::queue::Signals;
-use crate::store::{Broadcast, NewBroadcast, RecipientCount, Store, StoreError};
+use crate::services::{BroadcastService, Outcome, ServiceError, Submission, When};
+use crate::store::{Broadcast, RecipientCount, StoreError};
 
 /// A bearer token and what it may do.
 #[derive(Debug, Clone)]
@@ -34,11 +33,8 @@ pub struct ApiToken {
 }
 
 pub struct ApiState {
-    pub store: Arc<dyn Store>,
-    pub signals: Option<Arc<Signals>>,
-    pub topics: Vec<TopicConfig>,
+    pub broadcasts: Arc<BroadcastService>,
     pub tokens: Vec<ApiToken>,
-    pub tz: chrono_tz::Tz,
 }
 
 #[derive(OpenApi)]
@@ -124,18 +120,36 @@ fn store_failed(e: StoreError) -> Response {
     )
 }
 
-/// Writes a staff action of this token to the audit log; the 503 to answer if it cannot.
-async fn audit(
-    state: &ApiState,
-    token: &ApiToken,
-    action: &str,
-    detail: &str,
-) -> Result<(), Response> {
-    state
-        .store
-        .audit(&format!("api:{}", token.name), action, detail)
-        .await
-        .map_err(store_failed)
+/// What the service said, as the API answers it.
+fn service_failed(e: ServiceError) -> Response {
+    match e {
+        ServiceError::Refused(r) => fail(StatusCode::FORBIDDEN, r.to_string(), None),
+        ServiceError::Invalid { field, message } => {
+            fail(StatusCode::UNPROCESSABLE_ENTITY, message, Some(field))
+        }
+        ServiceError::NotFound(id) => fail(
+            StatusCode::NOT_FOUND,
+            format!("broadcast {id} does not exist"),
+            None,
+        ),
+        e @ (ServiceError::WrongStatus { .. } | ServiceError::NoSchedule(_)) => {
+            fail(StatusCode::CONFLICT, e.to_string(), None)
+        }
+        ServiceError::UnknownCode => fail(StatusCode::NOT_FOUND, e.to_string(), None),
+        ServiceError::IdempotencyConflict => fail(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "this Idempotency-Key was used for a different request",
+            Some("Idempotency-Key"),
+        ),
+        ServiceError::Store(e) => store_failed(e),
+    }
+}
+
+fn actor(token: &ApiToken) -> Actor {
+    Actor::Token {
+        name: token.name.clone(),
+        role: token.role,
+    }
 }
 
 /// The token's owner, or the 401 to answer.
@@ -179,6 +193,8 @@ pub struct BroadcastRequest {
     scheduled_at: Option<String>,
     /// true: wait for POST /api/v1/broadcasts/{id}/confirm.
     draft: Option<bool>,
+    /// The alert an update or all-clear follows (required for those kinds).
+    parent_id: Option<i64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -235,65 +251,44 @@ fn view(b: &Broadcast, counts: serde_json::Value) -> BroadcastView {
     }
 }
 
-/// Checks a request field by field; the error names the field.
-fn validate(state: &ApiState, req: &BroadcastRequest) -> Result<(NewBroadcast, bool), Refusal> {
+/// Reads a request field by field into a submission; the error names the field. The service
+/// checks the rest (topic, text, kinds and parents, who may).
+fn submission(state: &ApiState, req: &BroadcastRequest) -> Result<Submission, Refusal> {
     let bad = |field: &str, e: String| refuse(StatusCode::UNPROCESSABLE_ENTITY, e, Some(field));
-    let topic_id = req
+    let topic = req
         .topic
-        .as_deref()
+        .clone()
         .ok_or_else(|| bad("topic", "topic is required".into()))?;
-    let topic = state
-        .topics
-        .iter()
-        .find(|t| t.id.as_str() == topic_id)
-        .ok_or_else(|| {
-            let valid: Vec<&str> = state.topics.iter().map(|t| t.id.as_str()).collect();
-            bad(
-                "topic",
-                format!("unknown topic '{topic_id}'; valid: {}", valid.join(", ")),
-            )
-        })?;
-    let text = BroadcastText::parse(req.text.as_deref().unwrap_or_default())
-        .map_err(|e| bad("text", e))?;
-    let priority = match &req.priority {
-        Some(p) => p.parse::<Priority>().map_err(|e| bad("priority", e))?,
-        None => topic.priority,
+    let priority = req
+        .priority
+        .as_deref()
+        .map(str::parse::<Priority>)
+        .transpose()
+        .map_err(|e| bad("priority", e))?;
+    let kind = req
+        .kind
+        .as_deref()
+        .map(str::parse::<BroadcastKind>)
+        .transpose()
+        .map_err(|e| bad("kind", e))?;
+    let when = match &req.scheduled_at {
+        Some(t) => When::At(
+            crate::schedule::parse_time(t, state.broadcasts.tz())
+                .map_err(|e| bad("scheduled_at", e))?
+                .timestamp_millis(),
+        ),
+        None => When::Now,
     };
-    let default_kind = if topic.id.as_str() == crate::conversation::ALERTS_TOPIC {
-        BroadcastKind::Alert
-    } else {
-        BroadcastKind::Announcement
-    };
-    let kind = match &req.kind {
-        Some(k) => k.parse::<BroadcastKind>().map_err(|e| bad("kind", e))?,
-        None => default_kind,
-    };
-    let scheduled_at = match &req.scheduled_at {
-        Some(t) => {
-            let at =
-                crate::schedule::parse_time(t, state.tz).map_err(|e| bad("scheduled_at", e))?;
-            if at <= chrono::Utc::now() {
-                return Err(bad("scheduled_at", format!("{t} has passed")));
-            }
-            Some(at.timestamp_millis())
-        }
-        None => None,
-    };
-    let is_alert = topic.id.as_str() == crate::conversation::ALERTS_TOPIC
-        || priority == Priority::Alert
-        || kind.is_alert();
-    let new = NewBroadcast {
-        topic: topic.id.clone(),
+    Ok(Submission {
+        topic,
         kind,
         priority,
-        text,
+        text: req.text.clone().unwrap_or_default(),
+        parent_id: req.parent_id,
+        when,
+        draft: req.draft.unwrap_or(false),
         idempotency_key: None,
-        created_by: None,
-        parent_id: None,
-        release: !req.draft.unwrap_or(false),
-        scheduled_at,
-    };
-    Ok((new, is_alert))
+    })
 }
 
 #[utoipa::path(post, path = "/api/v1/broadcasts", request_body = BroadcastRequest,
@@ -320,63 +315,29 @@ async fn create_broadcast(
             );
         }
     };
-    let (mut new, is_alert) = match validate(&state, &req) {
+    let mut submission = match submission(&state, &req) {
         Ok(v) => v,
         Err(r) => return r.into_response(),
     };
-    if is_alert && !token.role.may_alert() {
-        return fail(
-            StatusCode::FORBIDDEN,
-            "this token may not send alerts",
-            None,
-        );
-    }
     let key = headers
         .get("idempotency-key")
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .filter(|k| !k.is_empty());
     // Keys are per token, so two systems cannot collide.
-    new.idempotency_key = key.map(|k| format!("api:{}:{k}", token.name));
-    new.created_by = Some(format!("api:{}", token.name));
-    let recipients = match state.store.recipient_count(&new.topic).await {
-        Ok(r) => r,
-        Err(e) => return store_failed(e),
-    };
-    let created = match state.store.create_broadcast(&new).await {
+    submission.idempotency_key = key.map(|k| format!("api:{}:{k}", token.name));
+    let created = match state.broadcasts.submit(&actor(&token), submission).await {
         Ok(c) => c,
-        Err(StoreError::IdempotencyConflict) => {
-            return fail(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "this Idempotency-Key was used for a different request",
-                Some("Idempotency-Key"),
-            );
-        }
-        Err(e) => return store_failed(e),
+        Err(e) => return service_failed(e),
     };
-    if created.created {
-        if created.broadcast.status == BroadcastStatus::Released
-            && let Some(s) = &state.signals
-        {
-            s.released_broadcast(&created.broadcast);
-        }
-        let detail = format!(
-            "broadcast {}: {} on {}",
-            created.broadcast.id,
-            new.kind.as_str(),
-            new.topic
-        );
-        if let Err(r) = audit(&state, &token, "api-create", &detail).await {
-            return r;
-        }
-    }
+    let recipients = &created.recipients;
     let b = &created.broadcast;
     let answer = BroadcastCreated {
         id: b.id,
         status: b.status.as_str().into(),
         topic: b.topic.clone(),
         priority: b.priority.as_str().into(),
-        recipients: Recipients::from(&recipients),
+        recipients: Recipients::from(recipients),
     };
     let status = if created.created {
         StatusCode::CREATED
@@ -412,13 +373,14 @@ async fn list_broadcasts(
         Ok(w) => w,
         Err(e) => return fail(StatusCode::UNPROCESSABLE_ENTITY, e, Some("status")),
     };
-    let list = match state.store.list_broadcasts(100).await {
+    let store = state.broadcasts.store();
+    let list = match store.list_broadcasts(100).await {
         Ok(l) => l,
         Err(e) => return store_failed(e),
     };
     let mut out = Vec::new();
     for b in list.iter().filter(|b| wanted.is_none_or(|w| b.status == w)) {
-        match state.store.broadcast_stats(b.id).await {
+        match store.broadcast_stats(b.id).await {
             Ok(s) => out.push(view(b, json!(s.counts))),
             Err(e) => return store_failed(e),
         }
@@ -437,8 +399,9 @@ async fn get_broadcast(
     if let Err(r) = authorize(&state, &headers) {
         return r.into_response();
     }
-    match state.store.broadcast(id).await {
-        Ok(Some(b)) => match state.store.broadcast_stats(id).await {
+    let store = state.broadcasts.store();
+    match store.broadcast(id).await {
+        Ok(Some(b)) => match store.broadcast_stats(id).await {
             Ok(s) => {
                 let mut counts = serde_json::Map::new();
                 for c in ChannelKind::ALL {
@@ -474,55 +437,22 @@ async fn confirm_broadcast(
         Ok(t) => t,
         Err(r) => return r.into_response(),
     };
-    let b = match state.store.broadcast(id).await {
-        Ok(Some(b)) => b,
-        Ok(None) => {
-            return fail(
-                StatusCode::NOT_FOUND,
-                format!("broadcast {id} does not exist"),
-                None,
-            );
-        }
-        Err(e) => return store_failed(e),
-    };
-    let is_alert = b.kind.is_alert()
-        || b.priority == Priority::Alert
-        || b.topic == crate::conversation::ALERTS_TOPIC;
-    if is_alert && !token.role.may_alert() {
-        return fail(
-            StatusCode::FORBIDDEN,
-            "this token may not send alerts",
-            None,
-        );
-    }
-    if b.status != BroadcastStatus::Draft {
-        return fail(
-            StatusCode::CONFLICT,
-            format!("broadcast {id} is {}, not a draft", b.status.as_str()),
-            None,
-        );
-    }
-    match state.store.release_broadcast(id).await {
-        Ok(b) => {
-            if let Some(s) = &state.signals {
-                s.released();
-            }
-            if let Err(r) = audit(&state, &token, "api-confirm", &format!("broadcast {id}")).await {
-                return r;
-            }
+    match state.broadcasts.confirm(&actor(&token), id).await {
+        Ok(outcome) => {
+            let b = match outcome {
+                Outcome::Released(b)
+                | Outcome::Scheduled(b)
+                | Outcome::AwaitingApproval(b)
+                | Outcome::Recurring { broadcast: b, .. } => b,
+            };
             Json(view(&b, json!({}))).into_response()
         }
-        Err(StoreError::WrongStatus { status, .. }) => fail(
-            StatusCode::CONFLICT,
-            format!("broadcast {id} is {status}"),
-            None,
-        ),
-        Err(e) => store_failed(e),
+        Err(e) => service_failed(e),
     }
 }
 
 #[utoipa::path(post, path = "/api/v1/broadcasts/{id}/cancel", params(("id" = i64, Path)),
-    responses((status = 200, body = BroadcastView), (status = 401, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError)),
+    responses((status = 200, body = BroadcastView), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError)),
     security(("bearer" = [])))]
 async fn cancel_broadcast(
     State(state): State<Arc<ApiState>>,
@@ -533,32 +463,9 @@ async fn cancel_broadcast(
         Ok(t) => t,
         Err(r) => return r.into_response(),
     };
-    match state.store.cancel_broadcast(id).await {
-        Ok(true) => {
-            if let Err(r) = audit(&state, &token, "api-cancel", &format!("broadcast {id}")).await {
-                return r;
-            }
-            match state.store.broadcast(id).await {
-                Ok(Some(b)) => Json(view(&b, json!({}))).into_response(),
-                Ok(None) => fail(
-                    StatusCode::NOT_FOUND,
-                    format!("broadcast {id} does not exist"),
-                    None,
-                ),
-                Err(e) => store_failed(e),
-            }
-        }
-        Ok(false) => fail(
-            StatusCode::CONFLICT,
-            format!("broadcast {id} has already ended"),
-            None,
-        ),
-        Err(StoreError::UnknownBroadcast(_)) => fail(
-            StatusCode::NOT_FOUND,
-            format!("broadcast {id} does not exist"),
-            None,
-        ),
-        Err(e) => store_failed(e),
+    match state.broadcasts.cancel(&actor(&token), id).await {
+        Ok(b) => Json(view(&b, json!({}))).into_response(),
+        Err(e) => service_failed(e),
     }
 }
 
@@ -570,8 +477,8 @@ async fn stats(State(state): State<Arc<ApiState>>, headers: HeaderMap) -> Respon
         return r.into_response();
     }
     let mut topics = serde_json::Map::new();
-    for t in &state.topics {
-        match state.store.recipient_count(&t.id).await {
+    for t in state.broadcasts.topics() {
+        match state.broadcasts.store().recipient_count(&t.id).await {
             Ok(r) => {
                 topics.insert(t.id.to_string(), json!(Recipients::from(&r)));
             }

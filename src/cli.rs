@@ -6,10 +6,47 @@ use serde_json::json;
 
 use crate::config::Config;
 use crate::demo::{self, DemoOptions};
-use crate::domain::{BroadcastKind, BroadcastText, ChannelKind, DeliveryStatus, Priority, Role};
+use crate::domain::{
+    Actor, BroadcastKind, BroadcastStatus, ChannelKind, DeliveryStatus, Priority, Role,
+};
 use crate::i18n::Texts;
 use crate::service::open_store;
-use crate::store::{NewBroadcast, StoreError};
+use crate::services::{BroadcastService, ServiceError, Submission, When};
+
+/// A request the CLI refuses (the policy, bad input): exit code 2, as for bad usage.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Refused(pub String);
+
+/// The broadcast service for one CLI command: no queue runs in this process; a running
+/// `amtsbote run` picks up what it writes.
+async fn service(config: &Config) -> anyhow::Result<BroadcastService> {
+    Ok(BroadcastService::new(
+        open_store(config).await?,
+        config.topics.clone(),
+        config.second_approval,
+        config.tz,
+        None,
+    ))
+}
+
+fn operator() -> Actor {
+    Actor::Operator { user: whoami() }
+}
+
+/// The service's answer as the CLI reports it: refusals and bad input exit with 2.
+fn cli_error(e: ServiceError) -> anyhow::Error {
+    match e {
+        ServiceError::Store(e) => anyhow::Error::new(e),
+        ServiceError::Invalid { field, message } => {
+            anyhow::Error::new(Refused(format!("--{}: {message}", field.replace('_', "-"))))
+        }
+        ServiceError::IdempotencyConflict => anyhow::Error::new(Refused(
+            "--idempotency-key was already used for a different broadcast; nothing was sent".into(),
+        )),
+        other => anyhow::Error::new(Refused(other.to_string())),
+    }
+}
 
 /// What `amtsbote broadcast` was asked to do.
 #[derive(Debug, Clone)]
@@ -18,6 +55,8 @@ pub struct BroadcastRequest {
     pub text: String,
     pub priority: Option<Priority>,
     pub kind: BroadcastKind,
+    /// The alert an update or all-clear follows.
+    pub parent_id: Option<i64>,
     /// A time to send at, city time or RFC 3339.
     pub at: Option<String>,
     pub idempotency_key: Option<String>,
@@ -37,22 +76,30 @@ pub async fn broadcast(
     texts: &Texts,
 ) -> anyhow::Result<()> {
     let lang = Texts::terminal_language();
-    let topic_config = config.topic(&req.topic).map_err(anyhow::Error::msg)?;
-    let text = BroadcastText::parse(&req.text).map_err(|e| anyhow::anyhow!("--text: {e}"))?;
-    let priority = req.priority.unwrap_or(topic_config.priority);
-    let scheduled_at = match &req.at {
-        Some(at) => {
-            let t = crate::schedule::parse_time(at, config.tz)
-                .map_err(|e| anyhow::anyhow!("--at: {e}"))?;
-            if t <= chrono::Utc::now() {
-                bail!("--at: {at} has passed");
-            }
-            Some(t.timestamp_millis())
-        }
-        None => None,
+    let when = match &req.at {
+        Some(at) => When::At(
+            crate::schedule::parse_time(at, config.tz)
+                .map_err(|e| Refused(format!("--at: {e}")))?
+                .timestamp_millis(),
+        ),
+        None => When::Now,
     };
-    let store = open_store(config).await?;
-    let recipients = store.recipient_count(&topic_config.id).await?;
+    let submission = Submission {
+        topic: req.topic.clone(),
+        kind: Some(req.kind),
+        priority: req.priority,
+        text: req.text.clone(),
+        parent_id: req.parent_id,
+        when,
+        draft: false,
+        idempotency_key: req.idempotency_key.clone(),
+    };
+    let service = service(config).await?;
+    let actor = operator();
+    let (kind, priority, recipients) = service
+        .preview(&actor, &submission)
+        .await
+        .map_err(cli_error)?;
 
     if !req.json {
         println!(
@@ -61,13 +108,13 @@ pub async fn broadcast(
                 lang,
                 "cli-preview-header",
                 &[
-                    ("kind", req.kind.as_str().into()),
-                    ("topic", topic_config.id.as_str().into()),
+                    ("kind", kind.as_str().into()),
+                    ("topic", req.topic.as_str().into()),
                     ("priority", priority.as_str().into()),
                 ]
             )
         );
-        println!("────────\n{}\n────────", text.as_str());
+        println!("────────\n{}\n────────", req.text.trim());
         println!(
             "{}",
             texts.get(
@@ -92,63 +139,66 @@ pub async fn broadcast(
         }
         return Ok(());
     }
-    let created = store
-        .create_broadcast(&NewBroadcast {
-            topic: topic_config.id.clone(),
-            kind: req.kind,
-            priority,
-            text,
-            idempotency_key: req.idempotency_key.clone(),
-            created_by: Some(format!("cli:{}", whoami())),
-            parent_id: None,
-            release: true,
-            scheduled_at,
-        })
-        .await;
-    let created = match created {
-        Err(StoreError::IdempotencyConflict) => {
-            bail!("--idempotency-key was already used for a different broadcast; nothing was sent")
-        }
-        other => other?,
-    };
-    let id = created.broadcast.id;
+    let created = service
+        .submit(&actor, submission)
+        .await
+        .map_err(cli_error)?;
+    let b = &created.broadcast;
+    let id = b.id;
+    let recipients = &created.recipients;
     if req.json {
         println!(
             "{}",
-            json!({"id": id, "recipients": recipients.total(), "by_channel": recipients})
+            json!({"id": id, "status": b.status.as_str(), "recipients": recipients.total(), "by_channel": recipients})
         );
-    } else if created.created {
-        println!(
-            "{}",
-            texts.get(
-                lang,
-                "cli-released",
-                &[("id", id.into()), ("total", recipients.total().into())]
-            )
-        );
-    } else {
+    } else if !created.created {
         println!(
             "{}",
             texts.get(
                 lang,
                 "cli-already-created",
-                &[
-                    ("id", id.into()),
-                    ("status", created.broadcast.status.as_str().into()),
-                ]
+                &[("id", id.into()), ("status", b.status.as_str().into())]
             )
         );
+    } else {
+        let line = match b.status {
+            BroadcastStatus::AwaitingApproval => {
+                texts.get(lang, "cli-awaiting", &[("id", id.into())])
+            }
+            BroadcastStatus::Scheduled => {
+                let at = b
+                    .scheduled_at
+                    .and_then(chrono::DateTime::from_timestamp_millis)
+                    .map(|t| {
+                        t.with_timezone(&config.tz)
+                            .format("%Y-%m-%d %H:%M %Z")
+                            .to_string()
+                    })
+                    .unwrap_or_default();
+                texts.get(
+                    lang,
+                    "cli-scheduled",
+                    &[("id", id.into()), ("at", at.into())],
+                )
+            }
+            _ => texts.get(
+                lang,
+                "cli-released",
+                &[("id", id.into()), ("total", recipients.total().into())],
+            ),
+        };
+        println!("{line}");
     }
     Ok(())
 }
 
 pub async fn cancel(config: &Config, id: i64, texts: &Texts) -> anyhow::Result<()> {
     let lang = Texts::terminal_language();
-    let store = open_store(config).await?;
-    let key = if store.cancel_broadcast(id).await? {
-        "cli-cancelled"
-    } else {
-        "cli-not-cancelled"
+    let service = service(config).await?;
+    let key = match service.cancel(&operator(), id).await {
+        Ok(_) => "cli-cancelled",
+        Err(ServiceError::WrongStatus { .. }) => "cli-not-cancelled",
+        Err(e) => return Err(cli_error(e)),
     };
     println!("{}", texts.get(lang, key, &[("id", id.into())]));
     Ok(())

@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use crate::channels::whatsapp::Template;
 use crate::domain::{BroadcastKind, Priority, Topic};
+pub use crate::domain::{QuietPolicy, TopicConfig, default_topics};
 use crate::queue::{EngineSettings, LaneSettings, RetryPolicy};
 
 /// A configuration error: what is wrong, naming the variable or key.
@@ -64,26 +65,6 @@ const KNOWN: &[(&str, &[&str])] = &[
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://amtsbote.db?mode=rwc";
 pub const DEFAULT_TELEGRAM_API_URL: &str = "https://api.telegram.org";
 pub const DEFAULT_WHATSAPP_API_URL: &str = "https://graph.facebook.com/v23.0";
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TopicConfig {
-    pub id: Topic,
-    pub label_de: String,
-    pub label_en: String,
-    pub priority: Priority,
-    /// During quiet hours: `silent` (default) or `hold` until they end. Alerts ignore both.
-    #[serde(default)]
-    pub quiet: QuietPolicy,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum QuietPolicy {
-    #[default]
-    Silent,
-    Hold,
-}
 
 /// A recurring broadcast from the config file (`[[schedules]]`).
 #[derive(Debug, Clone, Deserialize)]
@@ -371,22 +352,6 @@ impl Config {
                 format!("unknown topic '{id}'; valid topics: {}", valid.join(", "))
             })
     }
-}
-
-/// The default topics: news, traffic and alerts.
-pub fn default_topics() -> Vec<TopicConfig> {
-    let topic = |id: &str, de: &str, en: &str, priority| TopicConfig {
-        id: Topic::parse(id).unwrap_or_else(|e| unreachable!("{e}")),
-        label_de: de.into(),
-        label_en: en.into(),
-        priority,
-        quiet: QuietPolicy::Silent,
-    };
-    vec![
-        topic("news", "Nachrichten", "News", Priority::Normal),
-        topic("traffic", "Verkehr", "Traffic", Priority::Urgent),
-        topic("alerts", "Warnungen", "Alerts", Priority::Alert),
-    ]
 }
 
 /// The raw sources, read key by key with the error naming where a bad value came from.

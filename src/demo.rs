@@ -16,12 +16,13 @@ use tokio_util::sync::CancellationToken;
 use crate::channels::Channel;
 use crate::channels::whatsapp::Template;
 use crate::config::Config;
-use crate::domain::{BroadcastKind, BroadcastStatus, BroadcastText, ChannelKind, Priority, Topic};
+use crate::domain::{Actor, BroadcastKind, BroadcastStatus, ChannelKind, Priority, Topic};
 use crate::i18n::Texts;
 use crate::queue::{Engine, LaneSettings};
 use crate::service::{LaneSpec, telegram_lane, whatsapp_lane};
+use crate::services::{BroadcastService, QueueWake, Submission, When};
 use crate::simulator::{Received, Simulator};
-use crate::store::{self, NewBroadcast, NewSubscriber, Store};
+use crate::store::{self, NewSubscriber, Store};
 
 #[derive(Debug, Clone)]
 pub struct DemoOptions {
@@ -114,6 +115,14 @@ pub async fn run(
         shutdown.clone(),
     );
 
+    // The demo's scripted staff approve at once: it measures the queue, not the people.
+    let broadcasts = BroadcastService::new(
+        store.clone(),
+        config.topics.clone(),
+        false,
+        config.tz,
+        Some(engine.signals.clone() as Arc<dyn QueueWake>),
+    );
     let run_id = format!("{:x}", chrono::Utc::now().timestamp_millis() % 0xFFFFFF);
     let news_text = texts.get(lang, "demo-news-text", &[("run", run_id.as_str().into())]);
     let alert_text = texts.get(lang, "demo-alert-text", &[("run", run_id.as_str().into())]);
@@ -121,8 +130,7 @@ pub async fn run(
     let news_expected = store.recipient_count(&news_topic).await?;
     let alert_expected = store.recipient_count(&alerts_topic).await?;
     let news = release(
-        &*store,
-        &engine,
+        &broadcasts,
         &news_topic,
         BroadcastKind::Announcement,
         Priority::Normal,
@@ -145,8 +153,7 @@ pub async fn run(
         .saturating_sub(sim.count_text(&news_text).values().sum::<usize>() as u64);
     let alert_released_at = sim.elapsed();
     let alert = release(
-        &*store,
-        &engine,
+        &broadcasts,
         &alerts_topic,
         BroadcastKind::Alert,
         Priority::Alert,
@@ -365,29 +372,34 @@ fn lanes(config: &Config, options: &DemoOptions, sim: &Simulator) -> anyhow::Res
     ])
 }
 
+/// Releases a broadcast the way the CLI does: through the broadcast service, as the operator.
 async fn release(
-    store: &dyn Store,
-    engine: &Engine,
+    broadcasts: &BroadcastService,
     topic: &Topic,
     kind: BroadcastKind,
     priority: Priority,
     text: &str,
 ) -> anyhow::Result<i64> {
-    let created = store
-        .create_broadcast(&NewBroadcast {
-            topic: topic.clone(),
-            kind,
-            priority,
-            text: BroadcastText::parse(text).map_err(anyhow::Error::msg)?,
-            idempotency_key: None,
-            created_by: Some("demo".into()),
-            parent_id: None,
-            release: true,
-            scheduled_at: None,
-        })
-        .await?;
-    engine.signals.released_broadcast(&created.broadcast);
-    Ok(created.broadcast.id)
+    let operator = Actor::Operator {
+        user: "demo".into(),
+    };
+    let submitted = broadcasts
+        .submit(
+            &operator,
+            Submission {
+                topic: topic.to_string(),
+                kind: Some(kind),
+                priority: Some(priority),
+                text: text.to_string(),
+                parent_id: None,
+                when: When::Now,
+                draft: false,
+                idempotency_key: None,
+            },
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(submitted.broadcast.id)
 }
 
 /// Counts over what the simulators received.

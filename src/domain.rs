@@ -220,7 +220,11 @@ impl BroadcastText {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BroadcastStatus {
+    /// Composed, waiting for its author's confirmation.
     Draft,
+    /// Confirmed by its author; waits for a second person (the two-person rule).
+    #[serde(rename = "awaiting_approval")]
+    AwaitingApproval,
     /// Confirmed, waiting for its time.
     Scheduled,
     Released,
@@ -229,12 +233,40 @@ pub enum BroadcastStatus {
     Cancelled,
     /// Its time passed while the service was down, longer ago than the grace period.
     Missed,
+    /// A confirmed recurring draft: the schedule it became fires copies of it.
+    Recurring,
 }
 
 impl BroadcastStatus {
+    pub const ALL: [BroadcastStatus; 9] = [
+        BroadcastStatus::Draft,
+        BroadcastStatus::AwaitingApproval,
+        BroadcastStatus::Scheduled,
+        BroadcastStatus::Released,
+        BroadcastStatus::Sending,
+        BroadcastStatus::Done,
+        BroadcastStatus::Cancelled,
+        BroadcastStatus::Missed,
+        BroadcastStatus::Recurring,
+    ];
+
+    /// Not yet sent and not ended: what a cancel can still stop.
+    pub fn is_open(self) -> bool {
+        matches!(
+            self,
+            BroadcastStatus::Draft
+                | BroadcastStatus::AwaitingApproval
+                | BroadcastStatus::Scheduled
+                | BroadcastStatus::Released
+                | BroadcastStatus::Sending
+        )
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             BroadcastStatus::Draft => "draft",
+            BroadcastStatus::AwaitingApproval => "awaiting_approval",
+            BroadcastStatus::Recurring => "recurring",
             BroadcastStatus::Scheduled => "scheduled",
             BroadcastStatus::Missed => "missed",
             BroadcastStatus::Released => "released",
@@ -250,6 +282,8 @@ impl FromStr for BroadcastStatus {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(match s {
             "draft" => BroadcastStatus::Draft,
+            "awaiting_approval" => BroadcastStatus::AwaitingApproval,
+            "recurring" => BroadcastStatus::Recurring,
             "scheduled" => BroadcastStatus::Scheduled,
             "missed" => BroadcastStatus::Missed,
             "released" => BroadcastStatus::Released,
@@ -378,6 +412,157 @@ impl FromStr for SubscriberStatus {
             other => Err(format!("unknown subscriber status '{other}'")),
         }
     }
+}
+
+/// The topic everyone gets on /start, and where alerts go.
+pub const ALERTS_TOPIC: &str = "alerts";
+
+/// Whether a broadcast is a matter for the emergency staff: an alert, update or all-clear, a
+/// broadcast of alert priority, or anything on the alerts topic.
+pub fn is_alert_class(kind: BroadcastKind, priority: Priority, topic: &str) -> bool {
+    kind.is_alert() || priority == Priority::Alert || topic == ALERTS_TOPIC
+}
+
+/// A topic as the city configured it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopicConfig {
+    pub id: Topic,
+    pub label_de: String,
+    pub label_en: String,
+    pub priority: Priority,
+    /// During quiet hours: `silent` (default) or `hold` until they end. Alerts ignore both.
+    #[serde(default)]
+    pub quiet: QuietPolicy,
+}
+
+impl TopicConfig {
+    /// What a broadcast on this topic is unless said otherwise.
+    pub fn default_kind(&self) -> BroadcastKind {
+        if self.id.as_str() == ALERTS_TOPIC {
+            BroadcastKind::Alert
+        } else {
+            BroadcastKind::Announcement
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QuietPolicy {
+    #[default]
+    Silent,
+    Hold,
+}
+
+/// The default topics: news, traffic and alerts.
+pub fn default_topics() -> Vec<TopicConfig> {
+    let topic = |id: &str, de: &str, en: &str, priority| TopicConfig {
+        id: Topic::parse(id).unwrap_or_else(|e| unreachable!("{e}")),
+        label_de: de.into(),
+        label_en: en.into(),
+        priority,
+        quiet: QuietPolicy::Silent,
+    };
+    vec![
+        topic("news", "Nachrichten", "News", Priority::Normal),
+        topic("traffic", "Verkehr", "Traffic", Priority::Urgent),
+        topic("alerts", "Warnungen", "Alerts", Priority::Alert),
+    ]
+}
+
+/// Who acts. The policy decides by this; the audit log and the two-person rule name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    /// A staff person acting through one of their addresses.
+    Staff {
+        person: String,
+        role: Role,
+        channel: ChannelKind,
+        address: String,
+    },
+    /// The city's CMS (or another system) through an API token.
+    Token { name: String, role: Role },
+    /// The operator at the server's command line: the administrator.
+    Operator { user: String },
+    /// The scheduler, firing what someone planned (and was allowed to plan).
+    Scheduler { planned_by: Option<String> },
+}
+
+impl Actor {
+    /// The role the policy looks at; `None` for the scheduler, which only fires what was planned.
+    pub fn role(&self) -> Option<Role> {
+        match self {
+            Actor::Staff { role, .. } | Actor::Token { role, .. } => Some(*role),
+            Actor::Operator { .. } => Some(Role::Admin),
+            Actor::Scheduler { .. } => None,
+        }
+    }
+
+    /// Who this is, as the two-person rule compares them: every address of a person gives the
+    /// same answer.
+    pub fn identity(&self) -> String {
+        match self {
+            Actor::Staff { person, .. } => format!("person:{person}"),
+            Actor::Token { name, .. } => format!("token:{name}"),
+            Actor::Operator { user } => format!("operator:{user}"),
+            Actor::Scheduler { planned_by } => {
+                format!("scheduler:{}", planned_by.as_deref().unwrap_or("config"))
+            }
+        }
+    }
+
+    /// How the audit log and `created_by` name it: staff as `channel:address` (where missed
+    /// schedules are reported), the others by kind and name.
+    pub fn label(&self) -> String {
+        match self {
+            Actor::Staff {
+                channel, address, ..
+            } => format!("{channel}:{address}"),
+            Actor::Token { name, .. } => format!("api:{name}"),
+            Actor::Operator { user } => format!("cli:{user}"),
+            Actor::Scheduler { planned_by } => {
+                planned_by.clone().unwrap_or_else(|| "config".into())
+            }
+        }
+    }
+
+    /// The audit log's actor: the person and the address used.
+    pub fn audit_name(&self) -> String {
+        match self {
+            Actor::Staff { person, .. } => {
+                let address = self.label();
+                if *person == address {
+                    address
+                } else {
+                    format!("{person} ({address})")
+                }
+            }
+            Actor::Scheduler { .. } => format!("scheduler for {}", self.label()),
+            other => other.label(),
+        }
+    }
+}
+
+/// WhatsApp's limit for one template parameter.
+pub const TEMPLATE_PARAM_MAX: usize = 1024;
+
+/// Text as a template parameter: no newlines or tabs, no run of more than four spaces, at most
+/// 1024 characters, cut after a sentence (else a word) with "…" when longer.
+pub fn template_parameter(text: &str) -> String {
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() <= TEMPLATE_PARAM_MAX {
+        return flat;
+    }
+    let budget: String = flat.chars().take(TEMPLATE_PARAM_MAX - 1).collect();
+    let cut = budget
+        .match_indices(['.', '!', '?'])
+        .map(|(i, _)| i + 1)
+        .rfind(|i| budget[*i..].starts_with(' ') || *i == budget.len())
+        .filter(|i| *i > TEMPLATE_PARAM_MAX / 2)
+        .or_else(|| budget.rfind(' '))
+        .unwrap_or(budget.len());
+    format!("{}…", budget[..cut].trim_end())
 }
 
 /// Milliseconds since the Unix epoch: the one time unit in the database.

@@ -14,5 +14,6 @@ pub mod i18n;
 pub mod queue;
 pub mod schedule;
 pub mod service;
+pub mod services;
 pub mod simulator;
 pub mod store;

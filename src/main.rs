@@ -44,6 +44,9 @@ enum Command {
         /// announcement, alert, update or allclear.
         #[arg(long, default_value = "announcement", value_parser = parse_kind)]
         kind: BroadcastKind,
+        /// The alert an update or all-clear follows (required for those kinds).
+        #[arg(long, value_name = "ID")]
+        parent: Option<i64>,
         /// Send at this time instead of now: "2026-12-01 08:00" (city time) or RFC 3339.
         #[arg(long, value_name = "TIME")]
         at: Option<String>,
@@ -181,6 +184,7 @@ fn main() -> ExitCode {
                 text,
                 priority,
                 kind,
+                parent,
                 at,
                 idempotency_key,
                 yes,
@@ -191,6 +195,7 @@ fn main() -> ExitCode {
                     text,
                     priority,
                     kind,
+                    parent_id: parent,
                     at,
                     idempotency_key,
                     yes,
@@ -231,6 +236,11 @@ fn main() -> ExitCode {
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref::<cli::Refused>().is_some() => {
+            tracing::warn!(error = format!("{e:#}"), "command refused");
+            eprintln!("amtsbote: {e:#}");
+            ExitCode::from(2)
+        }
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "command failed");
             eprintln!("amtsbote: {e:#}");

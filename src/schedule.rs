@@ -13,9 +13,9 @@ use chrono::{DateTime, LocalResult, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use tokio_util::sync::CancellationToken;
 
-use crate::domain::{BroadcastText, ChannelKind, Topic};
-use crate::queue::Signals;
-use crate::store::{NewBroadcast, Store, StoreError};
+use crate::domain::ChannelKind;
+use crate::services::{BroadcastService, ServiceError};
+use crate::store::{Store, StoreError};
 
 /// The instant a local wall-clock time means in `tz`: in a gap, the first valid instant after
 /// it; when it occurs twice, the earlier.
@@ -124,6 +124,13 @@ impl Recurrence {
     }
 }
 
+fn store_error(e: ServiceError) -> StoreError {
+    match e {
+        ServiceError::Store(e) => e,
+        other => StoreError::Corrupt(other.to_string()),
+    }
+}
+
 /// Tells the staff member who planned something that it was missed.
 #[async_trait]
 pub trait StaffNotice: Send + Sync {
@@ -132,7 +139,8 @@ pub trait StaffNotice: Send + Sync {
 
 pub struct Scheduler {
     pub store: Arc<dyn Store>,
-    pub signals: Option<Arc<Signals>>,
+    /// Fires and releases through the broadcast service, as every way in does.
+    pub broadcasts: Arc<BroadcastService>,
     pub tz: Tz,
     pub grace: Duration,
     pub notice: Option<Arc<dyn StaffNotice>>,
@@ -145,11 +153,13 @@ impl Scheduler {
         for b in self.store.due_scheduled(now).await? {
             let due = b.scheduled_at.unwrap_or(now);
             if now - due <= grace {
-                if self.store.release_scheduled(b.id, now).await? {
+                if self
+                    .broadcasts
+                    .release_due(&b, now)
+                    .await
+                    .map_err(store_error)?
+                {
                     tracing::info!(broadcast = b.id, "scheduled broadcast released");
-                    if let Some(s) = &self.signals {
-                        s.released();
-                    }
                 }
             } else if self.store.mark_missed(b.id).await? {
                 tracing::warn!(
@@ -170,32 +180,21 @@ impl Scheduler {
                     continue;
                 }
             };
-            let (Ok(topic), Ok(text)) = (Topic::parse(&s.topic), BroadcastText::parse(&s.text))
-            else {
-                self.store.advance_schedule(s.id, None).await?;
-                continue;
-            };
-            let new = NewBroadcast {
-                topic,
-                kind: s.kind,
-                priority: s.priority,
-                text,
-                // The firing's own key: a restart in the middle of a tick fires nothing twice.
-                idempotency_key: Some(format!("schedule:{}:{}", s.id, s.next_at)),
-                created_by: s.created_by.clone(),
-                parent_id: None,
-                release: true,
-                scheduled_at: None,
-            };
             if now - s.next_at <= grace {
-                let created = self.store.create_broadcast(&new).await?;
-                tracing::info!(
-                    schedule = s.id,
-                    broadcast = created.broadcast.id,
-                    "recurring broadcast released"
-                );
-                if let Some(sig) = &self.signals {
-                    sig.released();
+                // The firing has its own idempotency key: a restart in the middle of a tick
+                // fires nothing twice.
+                match self.broadcasts.fire(&s).await {
+                    Ok(b) => tracing::info!(
+                        schedule = s.id,
+                        broadcast = b.id,
+                        "recurring broadcast released"
+                    ),
+                    Err(ServiceError::Store(e)) => return Err(e),
+                    Err(e) => {
+                        tracing::error!(schedule = s.id, error = %e, "a stored schedule cannot fire any more; stopped");
+                        self.store.advance_schedule(s.id, None).await?;
+                        continue;
+                    }
                 }
             } else {
                 tracing::warn!(

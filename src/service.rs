@@ -16,11 +16,12 @@ use crate::channels::{Channel, http_client};
 use crate::channels::{telegram_updates, whatsapp_webhook};
 use crate::config::Config;
 use crate::conversation::Conversation;
-use crate::domain::{BroadcastKind, ChannelKind};
+use crate::domain::{BroadcastKind, ChannelKind, Role};
 use crate::http;
 use crate::i18n::Texts;
 use crate::queue::{Engine, LaneSettings};
-use crate::store::{self, Store};
+use crate::services::{BroadcastService, QueueWake};
+use crate::store::{self, Store, StoreError};
 use sha2::Digest;
 
 /// Opens the configured store and brings its schema up to date.
@@ -136,24 +137,20 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         shutdown.clone(),
     );
     let texts = Arc::new(Texts::load().map_err(anyhow::Error::msg)?);
+    let broadcasts = Arc::new(BroadcastService::new(
+        store.clone(),
+        config.topics.clone(),
+        config.second_approval,
+        config.tz,
+        Some(engine.signals.clone() as Arc<dyn QueueWake>),
+    ));
     let conversation = Arc::new(Conversation {
         store: store.clone(),
         texts: texts.clone(),
-        topics: config.topics.clone(),
-        signals: Some(engine.signals.clone()),
-        second_approval: config.second_approval,
-        tz: config.tz,
+        broadcasts: broadcasts.clone(),
     });
     // Schedules from the config file, added once each (keyed by their content).
     for sc in &config.schedules {
-        let recurrence =
-            crate::schedule::Recurrence::parse(&sc.cron).map_err(anyhow::Error::msg)?;
-        let topic = config
-            .topic(sc.topic.as_str())
-            .map_err(anyhow::Error::msg)?;
-        let next = recurrence
-            .next_after(config.tz, chrono::Utc::now())
-            .context("a [[schedules]] entry never fires")?;
         let source = format!(
             "config:{}",
             hex::encode(sha2::Sha256::digest(format!(
@@ -161,22 +158,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 sc.cron, sc.topic, sc.text
             )))
         );
-        store
-            .create_schedule(&crate::store::NewSchedule {
-                topic: topic.id.clone(),
-                kind: if topic.id.as_str() == crate::conversation::ALERTS_TOPIC {
-                    BroadcastKind::Alert
-                } else {
-                    BroadcastKind::Announcement
-                },
-                priority: sc.priority.unwrap_or(topic.priority),
-                text: crate::domain::BroadcastText::parse(&sc.text).map_err(anyhow::Error::msg)?,
-                cron: recurrence.expr,
-                next_at: next.timestamp_millis(),
-                created_by: Some("config".into()),
-                source: Some(source),
-            })
-            .await?;
+        broadcasts
+            .plan_from_config(&sc.topic, &sc.text, sc.priority, &sc.cron, &source)
+            .await
+            .map_err(|e| anyhow::anyhow!("[[schedules]] entry '{}': {e}", sc.cron))?;
     }
     let mut notice = StaffNotices {
         texts: texts.clone(),
@@ -203,12 +188,23 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             "Telegram polling".to_string()
         });
     }
+    let notice = Arc::new(notice);
+    let courier = ApprovalCourier {
+        broadcasts: broadcasts.clone(),
+        conversation: conversation.clone(),
+        notices: notice.clone(),
+    };
+    let asking = courier.run(shutdown.clone());
+    engine.tasks.spawn(async move {
+        asking.await;
+        "approval requests".to_string()
+    });
     let scheduler = crate::schedule::Scheduler {
         store: store.clone(),
-        signals: Some(engine.signals.clone()),
+        broadcasts: broadcasts.clone(),
         tz: config.tz,
         grace: config.schedule_grace,
-        notice: Some(Arc::new(notice)),
+        notice: Some(notice),
     };
     let scheduling = scheduler.run(shutdown.clone());
     engine.tasks.spawn(async move {
@@ -221,11 +217,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         queue_running: queue_running.clone(),
     });
     router = router.merge(crate::api::router(Arc::new(crate::api::ApiState {
-        store: store.clone(),
-        signals: Some(engine.signals.clone()),
-        topics: config.topics.clone(),
+        broadcasts: broadcasts.clone(),
         tokens: config.api_tokens.clone(),
-        tz: config.tz,
     })));
     if config.api_tokens.is_empty() {
         tracing::info!("the HTTP API answers 401 to everyone: no AMTSBOTE_API_TOKEN is set");
@@ -302,12 +295,117 @@ async fn stop_signal() -> &'static str {
     }
 }
 
-/// Tells staff about missed schedules in their own chat.
-struct StaffNotices {
-    texts: Arc<Texts>,
-    store: Arc<dyn Store>,
-    telegram: Option<teloxide::Bot>,
-    whatsapp: Option<Arc<WhatsappChannel>>,
+/// Tells staff in their own chat: missed schedules, requests for approval.
+pub struct StaffNotices {
+    pub texts: Arc<Texts>,
+    pub store: Arc<dyn Store>,
+    pub telegram: Option<teloxide::Bot>,
+    pub whatsapp: Option<Arc<WhatsappChannel>>,
+}
+
+impl StaffNotices {
+    /// Sends replies to staff on `channel`; false when that channel is off.
+    pub async fn send(
+        &self,
+        channel: ChannelKind,
+        replies: Vec<crate::conversation::Reply>,
+    ) -> bool {
+        match (channel, &self.telegram, &self.whatsapp) {
+            (ChannelKind::Telegram, Some(bot), _) => {
+                telegram_updates::render(bot, replies).await;
+                true
+            }
+            (ChannelKind::Whatsapp, _, Some(wa)) => {
+                whatsapp_webhook::render(wa, &self.texts, replies).await;
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Asks the emergency staff to approve what awaits approval, in their chats: at once for what
+/// this process submitted, at the next look for what another process did (the CLI).
+pub struct ApprovalCourier {
+    pub broadcasts: Arc<BroadcastService>,
+    pub conversation: Arc<Conversation>,
+    pub notices: Arc<StaffNotices>,
+}
+
+impl ApprovalCourier {
+    /// Sends every request not sent yet; returns how many people were asked.
+    pub async fn deliver(&self) -> Result<usize, StoreError> {
+        let store = self.broadcasts.store();
+        let mut asked = 0;
+        for b in store.approvals_to_request().await? {
+            // Claimed first: each request goes out once, even with a second process looking.
+            if !store
+                .approval_requested(b.id, crate::domain::now_ms())
+                .await?
+            {
+                continue;
+            }
+            let mut approvers = Vec::new();
+            for m in store.list_staff().await? {
+                if !matches!(m.role, Role::Emergency | Role::Admin) {
+                    continue;
+                }
+                let Some(actor) =
+                    crate::services::staff_actor(&**store, m.channel, &m.address).await?
+                else {
+                    continue;
+                };
+                if b.author.as_deref() != Some(actor.identity().as_str()) {
+                    approvers.push(m);
+                }
+            }
+            let Some(first) = approvers.first() else {
+                tracing::warn!(
+                    broadcast = b.id,
+                    "an alert awaits approval but there is no other emergency member to ask"
+                );
+                continue;
+            };
+            let code = self
+                .broadcasts
+                .approval_code(b.id, first.channel, &first.address)
+                .await
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            for m in &approvers {
+                let reply = self
+                    .conversation
+                    .approval_request(m.channel, &m.address, &b, &code)
+                    .await?;
+                if self.notices.send(m.channel, vec![reply]).await {
+                    asked += 1;
+                } else {
+                    tracing::warn!(channel = %m.channel, broadcast = b.id, "cannot ask an approver: channel off");
+                }
+            }
+            tracing::info!(
+                broadcast = b.id,
+                approvers = approvers.len(),
+                "approval requested"
+            );
+        }
+        Ok(asked)
+    }
+
+    /// Looks when this process asks, and every two seconds for other processes.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut tick = tokio::time::interval(Duration::from_secs(2));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = self.broadcasts.approvals_waiting() => {}
+                _ = shutdown.cancelled() => return,
+            }
+            if let Err(e) = self.deliver().await {
+                tracing::warn!(error = %e, "approval requests could not be sent; will retry");
+            }
+        }
+    }
 }
 
 #[async_trait::async_trait]
@@ -323,16 +421,8 @@ impl crate::schedule::StaffNotice for StaffNotices {
             text,
             buttons: Vec::new(),
         };
-        match (channel, &self.telegram, &self.whatsapp) {
-            (ChannelKind::Telegram, Some(bot), _) => {
-                telegram_updates::render(bot, vec![reply]).await
-            }
-            (ChannelKind::Whatsapp, _, Some(wa)) => {
-                whatsapp_webhook::render(wa, &self.texts, vec![reply]).await
-            }
-            _ => {
-                tracing::warn!(%channel, "cannot tell the planner about a missed schedule: channel off")
-            }
+        if !self.send(channel, vec![reply]).await {
+            tracing::warn!(%channel, "cannot tell the planner about a missed schedule: channel off");
         }
     }
 }

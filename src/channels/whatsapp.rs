@@ -17,7 +17,7 @@ use crate::domain::{BroadcastKind, ChannelKind, now_ms};
 /// Free text is allowed this long after the person's last message.
 pub const WINDOW_MS: i64 = 24 * 3600 * 1000;
 /// Meta's limit for one template parameter.
-pub const TEMPLATE_PARAM_MAX: usize = 1024;
+pub use crate::domain::TEMPLATE_PARAM_MAX;
 
 /// An approved message template: `name:language`, e.g. `stadt_meldung:de`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,23 +140,7 @@ impl Channel for WhatsappChannel {
     }
 }
 
-/// Text as a template parameter: no newlines or tabs, no run of more than four spaces, at most
-/// 1024 characters, cut after a sentence (else a word) with "…" when longer.
-pub fn template_parameter(text: &str) -> String {
-    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if flat.chars().count() <= TEMPLATE_PARAM_MAX {
-        return flat;
-    }
-    let budget: String = flat.chars().take(TEMPLATE_PARAM_MAX - 1).collect();
-    let cut = budget
-        .match_indices(['.', '!', '?'])
-        .map(|(i, _)| i + 1)
-        .rfind(|i| budget[*i..].starts_with(' ') || *i == budget.len())
-        .filter(|i| *i > TEMPLATE_PARAM_MAX / 2)
-        .or_else(|| budget.rfind(' '))
-        .unwrap_or(budget.len());
-    format!("{}…", budget[..cut].trim_end())
-}
+pub use crate::domain::template_parameter;
 
 #[derive(Deserialize)]
 struct Answer {

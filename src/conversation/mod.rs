@@ -2,17 +2,21 @@
 //! for every channel. Adapters turn a platform's update into an `Incoming` and render the
 //! `Reply`s; commands, roles and confirmations live here.
 
+pub mod command;
 mod staff;
 
 use std::sync::Arc;
 
 use fluent_bundle::FluentValue;
 
-use crate::config::TopicConfig;
-use crate::domain::{ChannelKind, SubscriberStatus};
+use crate::domain::{ChannelKind, SubscriberStatus, TopicConfig};
 use crate::i18n::{DEFAULT_LANGUAGE, Texts};
-use crate::queue::Signals;
+use crate::services::BroadcastService;
 use crate::store::{Store, StoreError, Subscriber};
+use command::{ButtonData, Word};
+
+pub use crate::domain::ALERTS_TOPIC;
+pub use command::parse_command;
 
 /// One message or button press from a person, as every adapter delivers it.
 #[derive(Debug, Clone)]
@@ -71,16 +75,9 @@ pub enum Reply {
 pub struct Conversation {
     pub store: Arc<dyn Store>,
     pub texts: Arc<Texts>,
-    pub topics: Vec<TopicConfig>,
-    pub signals: Option<Arc<Signals>>,
-    /// `alerts.require_second_approval`: a different emergency member must confirm an alert.
-    pub second_approval: bool,
-    /// The city's time zone, for schedules and the times shown to staff.
-    pub tz: chrono_tz::Tz,
+    /// Everything staff do to broadcasts goes through here.
+    pub broadcasts: Arc<BroadcastService>,
 }
-
-/// The topic everyone gets on /start.
-pub const ALERTS_TOPIC: &str = "alerts";
 
 type Args<'a> = Vec<(&'a str, FluentValue<'a>)>;
 
@@ -122,19 +119,34 @@ impl Conversation {
     }
 
     async fn text(&self, msg: &Incoming, text: &str) -> Result<Vec<Reply>, StoreError> {
-        let (command, rest) = parse_command(text, msg.channel);
+        let command = command::parse(text, msg.channel);
         let lang = self.language_of(msg).await?;
-        let rest = rest.trim();
-        match command.as_deref() {
-            Some("start" | "anmelden") => self.start(msg).await,
-            Some("topics" | "themen") => {
+        let Some(command) = command else {
+            // On WhatsApp anyone may write first: a stranger learns how to subscribe.
+            let stranger = msg.channel == ChannelKind::Whatsapp
+                && self
+                    .store
+                    .subscriber(msg.channel, &msg.chat)
+                    .await?
+                    .is_none();
+            let key = if stranger {
+                "welcome-whatsapp"
+            } else {
+                "help-pointer"
+            };
+            return Ok(vec![self.say(msg, &lang, key, vec![])]);
+        };
+        let rest = command.rest;
+        match command.word {
+            Word::Start => self.start(msg).await,
+            Word::Topics => {
                 let s = self.subscriber(msg).await?;
                 Ok(vec![self.topic_keyboard(msg, &s, None)])
             }
-            Some("subscribe" | "abonnieren") => self.subscribe_by_text(msg, rest, true).await,
-            Some("unsubscribe" | "abbestellen") => self.subscribe_by_text(msg, rest, false).await,
-            Some("language" | "sprache") => self.set_language(msg, rest).await,
-            Some("help" | "hilfe") => {
+            Word::Subscribe => self.subscribe_by_text(msg, rest, true).await,
+            Word::Unsubscribe => self.subscribe_by_text(msg, rest, false).await,
+            Word::Language => self.set_language(msg, rest).await,
+            Word::Help => {
                 let mut replies = vec![self.say(msg, &lang, "help-citizen", vec![])];
                 if self
                     .store
@@ -146,7 +158,7 @@ impl Conversation {
                 }
                 Ok(replies)
             }
-            Some("stop") => {
+            Word::Stop => {
                 if let Some(s) = self.store.subscriber(msg.channel, &msg.chat).await? {
                     self.store
                         .set_subscriber_status(s.id, SubscriberStatus::Stopped)
@@ -154,25 +166,8 @@ impl Conversation {
                 }
                 Ok(vec![self.say(msg, &lang, "stopped", vec![])])
             }
-            Some("delete" | "loeschen" | "löschen") => self.delete(msg, &lang, rest).await,
-            Some(staff) if staff::is_staff_command(staff) => {
-                self.staff(msg, &lang, staff, rest).await
-            }
-            _ => {
-                // On WhatsApp anyone may write first: a stranger learns how to subscribe.
-                let stranger = msg.channel == ChannelKind::Whatsapp
-                    && self
-                        .store
-                        .subscriber(msg.channel, &msg.chat)
-                        .await?
-                        .is_none();
-                let key = if stranger {
-                    "welcome-whatsapp"
-                } else {
-                    "help-pointer"
-                };
-                Ok(vec![self.say(msg, &lang, key, vec![])])
-            }
+            Word::Delete => self.delete(msg, &lang, rest).await,
+            staff => self.staff(msg, &lang, staff, rest).await,
         }
     }
 
@@ -250,13 +245,23 @@ impl Conversation {
         code: &str,
     ) -> Result<Vec<Reply>, StoreError> {
         if code.is_empty() {
-            let code = staff::new_code();
+            let code = crate::services::broadcasts::new_code();
+            let now = crate::domain::now_ms();
             self.store
-                .put_confirmation(&staff::confirmation(&code, "erase", "{}", msg, 15 * 60))
+                .put_confirmation(&crate::store::Confirmation {
+                    code: code.clone(),
+                    action: "erase".into(),
+                    payload: "{}".into(),
+                    author_channel: msg.channel,
+                    author_address: msg.chat.clone(),
+                    created_at: now,
+                    expires_at: now + 15 * 60 * 1000,
+                    broadcast_id: None,
+                })
                 .await?;
             let button = Button {
                 label: self.texts.get(lang, "button-delete", &[]),
-                data: format!("d:{code}"),
+                data: ButtonData::Erase(code.clone()).encode(),
             };
             let text = self
                 .texts
@@ -296,10 +301,10 @@ impl Conversation {
         message_id: Option<&str>,
     ) -> Result<Vec<Reply>, StoreError> {
         let lang = self.language_of(msg).await?;
-        let mut replies = match data.split_once(':') {
-            Some(("t", topic)) => {
+        let mut replies = match ButtonData::parse(data) {
+            Some(ButtonData::Topic(topic)) => {
                 let s = self.subscriber(msg).await?;
-                match self.topic(topic) {
+                match self.topic(&topic) {
                     Some(t) => {
                         let on = !s.topics.iter().any(|x| x == t.id.as_str());
                         self.store.set_subscription(s.id, &t.id, on).await?;
@@ -319,10 +324,10 @@ impl Conversation {
                     None => vec![self.say(msg, &lang, "help-pointer", vec![])],
                 }
             }
-            Some(("d", code)) => self.erase(msg, &lang, code).await?,
-            Some(("c", code)) => self.staff(msg, &lang, "confirm", code).await?,
-            Some(("x", code)) => self.staff(msg, &lang, "cancel", code).await?,
-            _ => vec![self.say(msg, &lang, "help-pointer", vec![])],
+            Some(ButtonData::Erase(code)) => self.erase(msg, &lang, &code).await?,
+            Some(ButtonData::Confirm(code)) => self.staff(msg, &lang, Word::Confirm, &code).await?,
+            Some(ButtonData::Drop(code)) => self.staff(msg, &lang, Word::Cancel, &code).await?,
+            None => vec![self.say(msg, &lang, "help-pointer", vec![])],
         };
         if let Some(id) = callback_id {
             replies.insert(
@@ -369,8 +374,12 @@ impl Conversation {
         }
     }
 
+    fn topics(&self) -> &[TopicConfig] {
+        self.broadcasts.topics()
+    }
+
     fn topic(&self, id: &str) -> Option<&TopicConfig> {
-        self.topics.iter().find(|t| t.id.as_str() == id)
+        self.broadcasts.topic(id)
     }
 
     /// A topic by its id or its German or English label, in any case.
@@ -379,7 +388,7 @@ impl Conversation {
         if name.is_empty() {
             return None;
         }
-        self.topics.iter().find(|t| {
+        self.topics().iter().find(|t| {
             t.id.as_str() == name
                 || t.label_de.to_lowercase() == name
                 || t.label_en.to_lowercase() == name
@@ -395,7 +404,7 @@ impl Conversation {
     }
 
     fn topic_list(&self, lang: &str) -> String {
-        self.topics
+        self.topics()
             .iter()
             .map(|t| format!("{} ({})", self.label(t, lang), t.id))
             .collect::<Vec<_>>()
@@ -404,7 +413,7 @@ impl Conversation {
 
     fn topic_keyboard(&self, msg: &Incoming, s: &Subscriber, message_id: Option<&str>) -> Reply {
         let buttons = self
-            .topics
+            .topics()
             .iter()
             .map(|t| {
                 let on = s.topics.iter().any(|x| x == t.id.as_str());
@@ -414,7 +423,7 @@ impl Conversation {
                         if on { "✅" } else { "⬜" },
                         self.label(t, &s.language)
                     ),
-                    data: format!("t:{}", t.id),
+                    data: ButtonData::Topic(t.id.to_string()).encode(),
                 }]
             })
             .collect();
@@ -440,54 +449,5 @@ impl Conversation {
             text: self.texts.get(lang, key, &args),
             buttons: Vec::new(),
         }
-    }
-}
-
-/// Splits `/command@bot rest` into the command (lower case, without slash) and the rest. On
-/// WhatsApp commands also work without the slash.
-pub fn parse_command(text: &str, channel: ChannelKind) -> (Option<String>, &str) {
-    let text = text.trim();
-    let (first, rest) = match text.split_once(char::is_whitespace) {
-        Some((f, r)) => (f, r),
-        None => (text, ""),
-    };
-    let word = match first.strip_prefix('/') {
-        Some(w) => w,
-        None if channel == ChannelKind::Whatsapp => first,
-        None => return (None, text),
-    };
-    let word = word.split('@').next().unwrap_or(word).to_lowercase();
-    if word.is_empty() {
-        (None, text)
-    } else {
-        (Some(word), rest)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn commands_lose_their_slash_bot_name_and_case() {
-        assert_eq!(
-            parse_command("/Start", ChannelKind::Telegram),
-            (Some("start".into()), "")
-        );
-        assert_eq!(
-            parse_command(
-                "/announce@amtsbote_bot news Straße gesperrt",
-                ChannelKind::Telegram
-            ),
-            (Some("announce".into()), "news Straße gesperrt")
-        );
-        assert_eq!(
-            parse_command("hallo", ChannelKind::Telegram),
-            (None, "hallo")
-        );
-        assert_eq!(
-            parse_command("STOP", ChannelKind::Whatsapp),
-            (Some("stop".into()), "")
-        );
     }
 }

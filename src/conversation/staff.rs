@@ -1,86 +1,13 @@
-//! Staff commands: announce, alert, update, all-clear with preview and confirmation; status and
-//! stop of a broadcast. Every staff action goes to the audit log, which never holds a citizen's
-//! address.
+//! Staff commands: announce, alert, update, all-clear with preview and confirmation; schedules;
+//! status and stop of a broadcast. Everything that creates, confirms, approves or cancels a
+//! broadcast goes through the broadcast service, which asks the one policy and writes the audit
+//! log (never a citizen's address).
 
-use rand::Rng;
-use serde::{Deserialize, Serialize};
-
+use super::command::{self, ButtonData, Word};
 use super::{ALERTS_TOPIC, Args, Button, Conversation, Incoming, Reply};
-use crate::domain::{
-    BroadcastKind, BroadcastText, ChannelKind, DeliveryStatus, Priority, Role, now_ms,
-};
-use crate::store::{Confirmation, NewBroadcast, RecipientCount, StoreError};
-
-const COMMANDS: [&str; 20] = [
-    "schedule",
-    "schedule_cron",
-    "scheduled",
-    "unschedule",
-    "announce",
-    "meldung",
-    "alert",
-    "warnung",
-    "update",
-    "aktualisierung",
-    "allclear",
-    "entwarnung",
-    "confirm",
-    "bestaetigen",
-    "cancel",
-    "abbrechen",
-    "status",
-    "stop_broadcast",
-    "meldung_stoppen",
-    "staff",
-];
-
-pub(super) fn is_staff_command(word: &str) -> bool {
-    COMMANDS.contains(&word)
-}
-
-/// A six-character code for typed confirmations (no 0/O or 1/I to misread).
-pub(super) fn new_code() -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-    let mut rng = rand::rng();
-    (0..6)
-        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
-        .collect()
-}
-
-pub(super) fn confirmation(
-    code: &str,
-    action: &str,
-    payload: &str,
-    msg: &Incoming,
-    ttl_secs: i64,
-) -> Confirmation {
-    let now = now_ms();
-    Confirmation {
-        code: code.to_string(),
-        action: action.to_string(),
-        payload: payload.to_string(),
-        author_channel: msg.channel,
-        author_address: msg.sender.clone(),
-        created_at: now,
-        expires_at: now + ttl_secs * 1000,
-    }
-}
-
-/// What a preview will send once confirmed.
-#[derive(Debug, Serialize, Deserialize)]
-struct Draft {
-    topic: String,
-    kind: BroadcastKind,
-    priority: Priority,
-    text: String,
-    parent_id: Option<i64>,
-    /// A one-off time (ms) to send at.
-    #[serde(default)]
-    scheduled_at: Option<i64>,
-    /// A recurring schedule instead of one broadcast.
-    #[serde(default)]
-    cron: Option<String>,
-}
+use crate::domain::{Actor, BroadcastKind, ChannelKind, DeliveryStatus, now_ms};
+use crate::services::{Outcome, Refusal, ServiceError, Submission, When};
+use crate::store::{Broadcast, RecipientCount, StoreError};
 
 /// What follows the first `n` words of `s`, spacing inside kept.
 fn after_words(s: &str, n: usize) -> &str {
@@ -104,482 +31,403 @@ fn short(text: &str) -> String {
     }
 }
 
-fn actor(msg: &Incoming) -> String {
-    format!("{}:{}", msg.channel, msg.sender)
+/// A draft as staff typed it: `None` when the words do not fit the command (usage).
+fn submission(
+    conversation: &Conversation,
+    word: Word,
+    rest: &str,
+) -> Option<Result<Submission, String>> {
+    let draft = |topic: String, kind: Option<BroadcastKind>, text: &str| Submission {
+        topic,
+        kind,
+        priority: None,
+        text: text.to_string(),
+        parent_id: None,
+        when: When::Now,
+        draft: true,
+        idempotency_key: None,
+    };
+    let topic_id = |word: &str| -> Result<String, String> {
+        conversation
+            .find_topic(word)
+            .map(|t| t.id.to_string())
+            .ok_or_else(|| word.to_string())
+    };
+    match word {
+        Word::Announce => {
+            let (topic, text) = rest.split_once(char::is_whitespace)?;
+            Some(topic_id(topic).map(|t| draft(t, None, text)))
+        }
+        Word::Alert => {
+            if rest.is_empty() {
+                return None;
+            }
+            Some(Ok(draft(
+                ALERTS_TOPIC.into(),
+                Some(BroadcastKind::Alert),
+                rest,
+            )))
+        }
+        Word::Update | Word::Allclear => {
+            let (id, text) = rest.split_once(char::is_whitespace)?;
+            let parent = command::broadcast_id(id)?;
+            let mut d = draft(ALERTS_TOPIC.into(), command::follow_up_kind(word), text);
+            d.parent_id = Some(parent);
+            Some(Ok(d))
+        }
+        Word::Schedule | Word::ScheduleCron => {
+            let words: Vec<&str> = rest.split_whitespace().collect();
+            let when_words = if word == Word::Schedule { 2 } else { 6 };
+            if words.len() < when_words + 2 {
+                return None;
+            }
+            let when = words[..when_words].join(" ");
+            let text = after_words(rest, when_words + 1);
+            Some((|| {
+                let topic = topic_id(words[when_words]).map_err(|w| {
+                    format!(
+                        "unknown topic '{w}'; topics: {}",
+                        conversation.topic_list("en")
+                    )
+                })?;
+                let mut d = draft(topic, None, text);
+                d.when = if word == Word::Schedule {
+                    let tz = conversation.broadcasts.tz();
+                    When::At(crate::schedule::parse_time(&when, tz)?.timestamp_millis())
+                } else {
+                    When::Every(when)
+                };
+                Ok(d)
+            })())
+        }
+        _ => None,
+    }
 }
 
 impl Conversation {
+    /// The staff person behind a message, as the policy sees them.
+    async fn actor(&self, msg: &Incoming) -> Result<Option<Actor>, StoreError> {
+        crate::services::staff_actor(&*self.store, msg.channel, &msg.sender).await
+    }
+
     pub(super) async fn staff(
         &self,
         msg: &Incoming,
         lang: &str,
-        command: &str,
+        word: Word,
         rest: &str,
     ) -> Result<Vec<Reply>, StoreError> {
-        let Some(role) = self.store.staff_role(msg.channel, &msg.sender).await? else {
-            tracing::info!(channel = %msg.channel, command, "a staff command from someone who is not staff; refused");
+        let Some(actor) = self.actor(msg).await? else {
+            tracing::info!(channel = %msg.channel, command = ?word, "a staff command from someone who is not staff; refused");
             return Ok(vec![self.say(msg, lang, "staff-refused", vec![])]);
         };
-        match command {
-            "announce" | "meldung" => {
-                let Some((topic, text)) = rest.split_once(char::is_whitespace) else {
-                    return Ok(vec![self.say(msg, lang, "usage-announce", vec![])]);
+        let say = |key: &str, args: Args<'_>| vec![self.say(msg, lang, key, args)];
+        match word {
+            Word::Announce
+            | Word::Alert
+            | Word::Update
+            | Word::Allclear
+            | Word::Schedule
+            | Word::ScheduleCron => {
+                let usage = match word {
+                    Word::Announce => "usage-announce",
+                    Word::Alert => "usage-alert",
+                    Word::Update | Word::Allclear => "usage-follow-up",
+                    _ => "usage-schedule",
                 };
-                let Some(t) = self.find_topic(topic) else {
-                    let valid = self.topic_list(lang);
-                    return Ok(vec![self.say(
-                        msg,
-                        lang,
+                match submission(self, word, rest) {
+                    None => Ok(say(usage, vec![])),
+                    Some(Err(reason)) if matches!(word, Word::Schedule | Word::ScheduleCron) => {
+                        Ok(say("bad-schedule", vec![("reason", reason.into())]))
+                    }
+                    Some(Err(topic)) => Ok(say(
                         "unknown-topic",
-                        vec![("topic", topic.to_string().into()), ("valid", valid.into())],
-                    )]);
-                };
-                if t.id.as_str() == ALERTS_TOPIC && !role.may_alert() {
-                    return Ok(vec![self.say(msg, lang, "staff-refused", vec![])]);
+                        vec![
+                            ("topic", topic.into()),
+                            ("valid", self.topic_list(lang).into()),
+                        ],
+                    )),
+                    Some(Ok(s)) => self.preview(msg, lang, &actor, s).await,
                 }
-                let kind = if t.id.as_str() == ALERTS_TOPIC {
-                    BroadcastKind::Alert
-                } else {
-                    BroadcastKind::Announcement
-                };
-                self.preview(
-                    msg,
-                    lang,
-                    Draft {
-                        topic: t.id.to_string(),
-                        kind,
-                        priority: t.priority,
-                        text: text.to_string(),
-                        parent_id: None,
-                        scheduled_at: None,
-                        cron: None,
-                    },
-                )
-                .await
             }
-            "alert" | "warnung" => {
-                if !role.may_alert() {
-                    return Ok(vec![self.say(msg, lang, "staff-refused", vec![])]);
-                }
-                if rest.is_empty() {
-                    return Ok(vec![self.say(msg, lang, "usage-alert", vec![])]);
-                }
-                let draft = Draft {
-                    topic: ALERTS_TOPIC.into(),
-                    kind: BroadcastKind::Alert,
-                    priority: Priority::Alert,
-                    text: rest.to_string(),
-                    parent_id: None,
-                    scheduled_at: None,
-                    cron: None,
-                };
-                self.preview(msg, lang, draft).await
-            }
-            "update" | "aktualisierung" | "allclear" | "entwarnung" => {
-                if !role.may_alert() {
-                    return Ok(vec![self.say(msg, lang, "staff-refused", vec![])]);
-                }
-                let kind = if matches!(command, "update" | "aktualisierung") {
-                    BroadcastKind::Update
-                } else {
-                    BroadcastKind::Allclear
-                };
-                let parsed = rest.split_once(char::is_whitespace).and_then(|(id, text)| {
-                    Some((id.trim_start_matches('#').parse::<i64>().ok()?, text))
-                });
-                let Some((parent, text)) = parsed else {
-                    return Ok(vec![self.say(msg, lang, "usage-follow-up", vec![])]);
-                };
-                match self.store.broadcast(parent).await? {
-                    Some(b) if b.kind == BroadcastKind::Alert => {}
-                    _ => {
-                        return Ok(vec![self.say(
-                            msg,
-                            lang,
-                            "not-an-alert",
-                            vec![("id", parent.into())],
-                        )]);
-                    }
-                }
-                let draft = Draft {
-                    topic: ALERTS_TOPIC.into(),
-                    kind,
-                    priority: Priority::Alert,
-                    text: text.to_string(),
-                    parent_id: Some(parent),
-                    scheduled_at: None,
-                    cron: None,
-                };
-                self.preview(msg, lang, draft).await
-            }
-            "confirm" | "bestaetigen" => self.confirm(msg, lang, role, rest).await,
-            "cancel" | "abbrechen" => {
+            Word::Confirm => {
                 let code = rest.trim().to_ascii_uppercase();
-                match self.store.take_confirmation(&code).await? {
-                    Some(c) if c.action == "broadcast" => {
-                        self.store
-                            .audit(&actor(msg), "cancel-preview", &format!("code {code}"))
-                            .await?;
-                        Ok(vec![self.say(msg, lang, "preview-cancelled", vec![])])
-                    }
-                    _ => Ok(vec![self.say(
-                        msg,
-                        lang,
-                        "confirm-unknown",
-                        vec![("code", code.into())],
-                    )]),
+                match self.broadcasts.use_code(&actor, &code).await {
+                    Ok(outcome) => Ok(self.outcome(msg, lang, &outcome)),
+                    Err(e) => self.refusal(msg, lang, e, &code),
                 }
             }
-            "status" => self.status(msg, lang, rest).await,
-            "schedule" | "schedule_cron" => {
-                let Some(draft) = self.schedule_draft(command, rest) else {
-                    return Ok(vec![self.say(msg, lang, "usage-schedule", vec![])]);
-                };
-                match draft {
-                    Ok(d) if d.kind.is_alert() && !role.may_alert() => {
-                        Ok(vec![self.say(msg, lang, "staff-refused", vec![])])
-                    }
-                    Ok(d) => self.preview(msg, lang, d).await,
-                    Err(reason) => Ok(vec![self.say(
-                        msg,
-                        lang,
-                        "bad-schedule",
-                        vec![("reason", reason.into())],
-                    )]),
+            Word::Cancel => {
+                let code = rest.trim().to_ascii_uppercase();
+                match self.broadcasts.drop_code(&actor, &code).await {
+                    Ok(_) => Ok(say("preview-cancelled", vec![])),
+                    Err(e) => self.refusal(msg, lang, e, &code),
                 }
             }
-            "scheduled" => self.planned(msg, lang).await,
-            "unschedule" => {
+            Word::Status => self.status(msg, lang, rest).await,
+            Word::Scheduled => self.planned(msg, lang).await,
+            Word::Unschedule => {
                 let id = rest.trim().trim_start_matches('#');
-                let done = match id.strip_prefix(['S', 's']) {
-                    Some(sid) => match sid.parse::<i64>() {
-                        Ok(sid) => self.store.delete_schedule(sid).await?,
-                        Err(_) => false,
-                    },
+                let result = match id.strip_prefix(['S', 's']).map(str::parse::<i64>) {
+                    Some(Ok(sid)) => self
+                        .broadcasts
+                        .remove_schedule(&actor, sid)
+                        .await
+                        .map(|_| ()),
+                    Some(Err(_)) => Err(ServiceError::NoSchedule(0)),
                     None => match id.parse::<i64>() {
-                        Ok(bid) => match self.store.broadcast(bid).await? {
-                            Some(b) if b.status == crate::domain::BroadcastStatus::Scheduled => {
-                                self.store.cancel_broadcast(bid).await?
-                            }
-                            _ => false,
-                        },
-                        Err(_) => false,
+                        Ok(bid) => self.broadcasts.unschedule(&actor, bid).await.map(|_| ()),
+                        Err(_) => Err(ServiceError::NoSchedule(0)),
                     },
                 };
-                if done {
-                    self.store.audit(&actor(msg), "unschedule", id).await?;
+                let id_arg = vec![("id", rest.trim().to_string().into())];
+                match result {
+                    Ok(()) => Ok(say("unscheduled", id_arg)),
+                    Err(ServiceError::Refused(_)) => Ok(say("staff-refused", vec![])),
+                    Err(ServiceError::Store(e)) => Err(e),
+                    Err(_) => Ok(say("unschedule-unknown", id_arg)),
                 }
-                let key = if done {
-                    "unscheduled"
-                } else {
-                    "unschedule-unknown"
-                };
-                Ok(vec![self.say(
-                    msg,
-                    lang,
-                    key,
-                    vec![("id", rest.trim().to_string().into())],
-                )])
             }
-            "stop_broadcast" | "meldung_stoppen" => {
-                let Ok(id) = rest.trim().trim_start_matches('#').parse::<i64>() else {
-                    return Ok(vec![self.say(msg, lang, "usage-stop-broadcast", vec![])]);
+            Word::StopBroadcast => {
+                let Some(id) = command::broadcast_id(rest) else {
+                    return Ok(say("usage-stop-broadcast", vec![]));
                 };
-                let key = match self.store.cancel_broadcast(id).await {
-                    Ok(true) => {
-                        self.store
-                            .audit(&actor(msg), "stop-broadcast", &format!("broadcast {id}"))
-                            .await?;
-                        "broadcast-stopped"
-                    }
-                    Ok(false) => "broadcast-not-stopped",
-                    Err(StoreError::UnknownBroadcast(_)) => "broadcast-unknown",
-                    Err(e) => return Err(e),
+                let key = match self.broadcasts.cancel(&actor, id).await {
+                    Ok(_) => "broadcast-stopped",
+                    Err(ServiceError::WrongStatus { .. }) => "broadcast-not-stopped",
+                    Err(ServiceError::NotFound(_)) => "broadcast-unknown",
+                    Err(ServiceError::Refused(_)) => "staff-refused",
+                    Err(ServiceError::Store(e)) => return Err(e),
+                    Err(e) => return Err(StoreError::Corrupt(e.to_string())),
                 };
-                Ok(vec![self.say(msg, lang, key, vec![("id", id.into())])])
+                Ok(say(key, vec![("id", id.into())]))
             }
-            _ => Ok(vec![self.say(msg, lang, "help-staff", vec![])]),
+            _ => Ok(say("help-staff", vec![])),
         }
+    }
+
+    /// What a confirmation or approval did, in the chat's words.
+    fn outcome(&self, msg: &Incoming, lang: &str, outcome: &Outcome) -> Vec<Reply> {
+        let b = outcome.broadcast();
+        let (key, args): (&str, Args<'_>) = match outcome {
+            Outcome::Released(b) if b.approved_by.is_some() => {
+                ("approved", vec![("id", b.id.into())])
+            }
+            Outcome::Released(b) => ("released", vec![("id", b.id.into())]),
+            Outcome::AwaitingApproval(b) => ("awaits-approval", vec![("id", b.id.into())]),
+            Outcome::Scheduled(b) => (
+                "scheduled-ok",
+                vec![
+                    ("id", b.id.into()),
+                    (
+                        "at",
+                        self.local_time(b.scheduled_at.unwrap_or_default()).into(),
+                    ),
+                ],
+            ),
+            Outcome::Recurring {
+                schedule_id,
+                next_at,
+                ..
+            } => (
+                "schedule-created",
+                vec![
+                    ("id", format!("S{schedule_id}").into()),
+                    ("next", self.local_time(*next_at).into()),
+                ],
+            ),
+        };
+        tracing::info!(
+            broadcast = b.id,
+            kind = b.kind.as_str(),
+            status = b.status.as_str(),
+            "confirmed in the chat"
+        );
+        vec![self.say(msg, lang, key, args)]
+    }
+
+    /// A refused or failed code, in the chat's words; the store's own failures go up.
+    fn refusal(
+        &self,
+        msg: &Incoming,
+        lang: &str,
+        e: ServiceError,
+        code: &str,
+    ) -> Result<Vec<Reply>, StoreError> {
+        let (key, args): (&str, Args<'_>) = match e {
+            ServiceError::Refused(Refusal::OwnApproval) => ("confirm-own", vec![]),
+            ServiceError::Refused(Refusal::NotStaff) => ("staff-refused", vec![]),
+            ServiceError::Refused(_) => ("confirm-refused", vec![]),
+            ServiceError::WrongStatus { id, status, .. } => (
+                "not-awaiting",
+                vec![("id", id.into()), ("status", status.as_str().into())],
+            ),
+            ServiceError::Store(e) => return Err(e),
+            _ => ("confirm-unknown", vec![("code", code.to_string().into())]),
+        };
+        Ok(vec![self.say(msg, lang, key, args)])
     }
 
     async fn preview(
         &self,
         msg: &Incoming,
         lang: &str,
-        draft: Draft,
+        actor: &Actor,
+        submission: Submission,
     ) -> Result<Vec<Reply>, StoreError> {
-        let text = match BroadcastText::parse(&draft.text) {
-            Ok(t) => t,
-            Err(e) => {
+        let parent = submission.parent_id;
+        let submitted = match self.broadcasts.submit(actor, submission).await {
+            Ok(s) => s,
+            Err(ServiceError::Invalid {
+                field: "text",
+                message,
+            }) => {
                 return Ok(vec![self.say(
                     msg,
                     lang,
                     "bad-text",
-                    vec![("reason", e.into())],
+                    vec![("reason", message.into())],
                 )]);
             }
-        };
-        let recipients = match draft.parent_id {
-            Some(p) => self.store.follow_up_recipient_count(p).await?,
-            None => match crate::domain::Topic::parse(&draft.topic) {
-                Ok(t) => self.store.recipient_count(&t).await?,
-                Err(_) => RecipientCount::default(),
-            },
-        };
-        let code = new_code();
-        let payload =
-            serde_json::to_string(&draft).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        self.store
-            .put_confirmation(&confirmation(&code, "broadcast", &payload, msg, 3600))
-            .await?;
-        self.store
-            .audit(
-                &actor(msg),
-                "preview",
-                &format!(
-                    "{} on {} ({} recipients), code {code}",
-                    draft.kind.as_str(),
-                    draft.topic,
-                    recipients.total()
-                ),
-            )
-            .await?;
-        let needs_second = draft.kind.is_alert() && self.second_approval;
-        let args = |lang: &str| -> Args<'static> {
-            vec![
-                (
-                    "kind",
-                    self.texts
-                        .get(lang, &format!("kind-{}", draft.kind.as_str()), &[])
-                        .into(),
-                ),
-                ("topic", draft.topic.clone().into()),
-                ("priority", draft.priority.as_str().into()),
-                ("text", text.as_str().to_string().into()),
-                ("total", recipients.total().into()),
-                ("telegram", recipients.telegram.into()),
-                ("whatsapp", recipients.whatsapp.into()),
-                ("code", code.clone().into()),
-            ]
-        };
-        let buttons = |lang: &str| {
-            vec![vec![
-                Button {
-                    label: self.texts.get(lang, "button-send", &[]),
-                    data: format!("c:{code}"),
-                },
-                Button {
-                    label: self.texts.get(lang, "button-cancel", &[]),
-                    data: format!("x:{code}"),
-                },
-            ]]
-        };
-        // WhatsApp recipients outside their window get the template version: show it too.
-        let flat = crate::channels::whatsapp::template_parameter(text.as_str());
-        let whatsapp_differs = recipients.whatsapp > 0 && flat != text.as_str();
-        let preview_text = |lang: &str, key: &str| {
-            let mut t = self.texts.get(lang, key, &args(lang));
-            if let Some(at) = draft.scheduled_at {
-                t.push('\n');
-                t.push_str(&self.texts.get(
+            Err(ServiceError::Invalid {
+                field: "parent_id", ..
+            }) => {
+                return Ok(vec![self.say(
+                    msg,
                     lang,
-                    "preview-at",
-                    &[("at", self.local_time(at).into())],
-                ));
+                    "not-an-alert",
+                    vec![("id", parent.unwrap_or_default().into())],
+                )]);
             }
-            if let Some(expr) = &draft.cron {
-                let next = crate::schedule::Recurrence::parse(expr)
-                    .ok()
-                    .and_then(|r| r.next_after(self.tz, chrono::Utc::now()))
-                    .map(|t| self.local_time(t.timestamp_millis()))
-                    .unwrap_or_default();
-                t.push('\n');
-                t.push_str(&self.texts.get(
+            Err(ServiceError::Invalid { message, .. }) => {
+                return Ok(vec![self.say(
+                    msg,
                     lang,
-                    "preview-recurring",
-                    &[("expr", expr.clone().into()), ("next", next.into())],
-                ));
+                    "bad-schedule",
+                    vec![("reason", message.into())],
+                )]);
             }
-            if whatsapp_differs {
-                t.push_str("\n\n");
-                t.push_str(&self.texts.get(
-                    lang,
-                    "preview-whatsapp-version",
-                    &[("text", flat.as_str().into())],
-                ));
+            Err(ServiceError::Refused(_)) => {
+                return Ok(vec![self.say(msg, lang, "staff-refused", vec![])]);
             }
-            t
+            Err(ServiceError::Store(e)) => return Err(e),
+            Err(e) => return Err(StoreError::Corrupt(e.to_string())),
         };
+        let Some(code) = submitted.code.clone() else {
+            return Err(StoreError::Corrupt(format!(
+                "draft {} has no code",
+                submitted.broadcast.id
+            )));
+        };
+        let b = &submitted.broadcast;
+        let needs_second = self.broadcasts.second_approval()
+            && crate::domain::is_alert_class(b.kind, b.priority, &b.topic);
         let key = if needs_second {
             "preview-needs-approval"
         } else {
             "preview"
         };
-        let mut replies = vec![Reply::Send {
+        Ok(vec![Reply::Send {
             to: msg.chat.clone(),
-            text: preview_text(lang, key),
-            buttons: buttons(lang),
-        }];
-        if needs_second {
-            // Every other emergency member on this channel gets the preview to approve.
-            for member in self.store.list_staff().await? {
-                if member.channel == msg.channel
-                    && member.address != msg.sender
-                    && member.role.may_alert()
-                {
-                    let lang = self.staff_language(member.channel, &member.address).await?;
-                    replies.push(Reply::Send {
-                        to: member.address.clone(),
-                        text: preview_text(&lang, "preview-approve"),
-                        buttons: buttons(&lang),
-                    });
-                }
-            }
-        }
-        Ok(replies)
+            text: self.preview_text(lang, key, b, &submitted.recipients, &code),
+            buttons: self.code_buttons(lang, &code),
+        }])
     }
 
-    async fn confirm(
+    /// Send (or Approve) and Cancel (or Drop) for a code.
+    fn code_buttons(&self, lang: &str, code: &str) -> Vec<Vec<Button>> {
+        vec![vec![
+            Button {
+                label: self.texts.get(lang, "button-send", &[]),
+                data: ButtonData::Confirm(code.to_string()).encode(),
+            },
+            Button {
+                label: self.texts.get(lang, "button-cancel", &[]),
+                data: ButtonData::Drop(code.to_string()).encode(),
+            },
+        ]]
+    }
+
+    /// A broadcast as staff preview or approve it, with its recipients and when it goes.
+    fn preview_text(
         &self,
-        msg: &Incoming,
         lang: &str,
-        role: Role,
+        key: &str,
+        b: &Broadcast,
+        recipients: &RecipientCount,
         code: &str,
-    ) -> Result<Vec<Reply>, StoreError> {
-        let code = code.trim().to_ascii_uppercase();
-        let unknown = || {
-            vec![self.say(
-                msg,
+    ) -> String {
+        let args: Args<'_> = vec![
+            (
+                "kind",
+                self.texts
+                    .get(lang, &format!("kind-{}", b.kind.as_str()), &[])
+                    .into(),
+            ),
+            ("topic", b.topic.clone().into()),
+            ("priority", b.priority.as_str().into()),
+            ("text", b.text.clone().into()),
+            ("total", recipients.total().into()),
+            ("telegram", recipients.telegram.into()),
+            ("whatsapp", recipients.whatsapp.into()),
+            ("code", code.to_string().into()),
+        ];
+        let mut t = self.texts.get(lang, key, &args);
+        if let Some(at) = b.scheduled_at {
+            t.push('\n');
+            t.push_str(
+                &self
+                    .texts
+                    .get(lang, "preview-at", &[("at", self.local_time(at).into())]),
+            );
+        }
+        if let Some(expr) = &b.cron {
+            let next = crate::schedule::Recurrence::parse(expr)
+                .ok()
+                .and_then(|r| r.next_after(self.broadcasts.tz(), chrono::Utc::now()))
+                .map(|t| self.local_time(t.timestamp_millis()))
+                .unwrap_or_default();
+            t.push('\n');
+            t.push_str(&self.texts.get(
                 lang,
-                "confirm-unknown",
-                vec![("code", code.clone().into())],
-            )]
-        };
-        let Some(pending) = self.store.confirmation(&code).await? else {
-            return Ok(unknown());
-        };
-        if pending.action != "broadcast" {
-            return Ok(unknown());
+                "preview-recurring",
+                &[("expr", expr.clone().into()), ("next", next.into())],
+            ));
         }
-        let draft: Draft = serde_json::from_str(&pending.payload)
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        if draft.kind.is_alert() && !role.may_alert() {
-            return Ok(vec![self.say(msg, lang, "staff-refused", vec![])]);
-        }
-        let own = pending.author_channel == msg.channel && pending.author_address == msg.sender;
-        if draft.kind.is_alert() && self.second_approval && own {
-            return Ok(vec![self.say(msg, lang, "confirm-own", vec![])]);
-        }
-        // Taken once: a second click or a second approver finds nothing.
-        if self.store.take_confirmation(&code).await?.is_none() {
-            return Ok(unknown());
-        }
-        let (Ok(topic), Ok(text)) = (
-            crate::domain::Topic::parse(&draft.topic),
-            BroadcastText::parse(&draft.text),
-        ) else {
-            return Ok(unknown());
-        };
-        if let Some(expr) = &draft.cron {
-            let Ok(recurrence) = crate::schedule::Recurrence::parse(expr) else {
-                return Ok(unknown());
-            };
-            let Some(next) = recurrence.next_after(self.tz, chrono::Utc::now()) else {
-                return Ok(unknown());
-            };
-            let id = self
-                .store
-                .create_schedule(&crate::store::NewSchedule {
-                    topic,
-                    kind: draft.kind,
-                    priority: draft.priority,
-                    text,
-                    cron: recurrence.expr.clone(),
-                    next_at: next.timestamp_millis(),
-                    created_by: Some(actor(msg)),
-                    source: None,
-                })
-                .await?;
-            self.store
-                .audit(
-                    &actor(msg),
-                    "schedule",
-                    &format!(
-                        "S{id}: {} on {} at {}",
-                        draft.kind.as_str(),
-                        draft.topic,
-                        recurrence.expr
-                    ),
-                )
-                .await?;
-            let next = self.local_time(next.timestamp_millis());
-            return Ok(vec![self.say(
-                msg,
+        // WhatsApp recipients outside their window get the template version: show it too.
+        let flat = crate::domain::template_parameter(&b.text);
+        if recipients.whatsapp > 0 && flat != b.text {
+            t.push_str("\n\n");
+            t.push_str(&self.texts.get(
                 lang,
-                "schedule-created",
-                vec![("id", format!("S{id}").into()), ("next", next.into())],
-            )]);
+                "preview-whatsapp-version",
+                &[("text", flat.as_str().into())],
+            ));
         }
-        let created = self
-            .store
-            .create_broadcast(&NewBroadcast {
-                topic,
-                kind: draft.kind,
-                priority: draft.priority,
-                text,
-                idempotency_key: Some(format!("confirm:{code}")),
-                created_by: Some(actor(msg)),
-                parent_id: draft.parent_id,
-                release: true,
-                scheduled_at: draft.scheduled_at,
-            })
-            .await?;
-        if let Some(at) = draft.scheduled_at {
-            let id = created.broadcast.id;
-            self.store
-                .audit(
-                    &actor(msg),
-                    "schedule",
-                    &format!("broadcast {id}: {} on {}", draft.kind.as_str(), draft.topic),
-                )
-                .await?;
-            return Ok(vec![self.say(
-                msg,
-                lang,
-                "scheduled-ok",
-                vec![("id", id.into()), ("at", self.local_time(at).into())],
-            )]);
-        }
-        if let Some(signals) = &self.signals {
-            signals.released_broadcast(&created.broadcast);
-        }
-        let id = created.broadcast.id;
-        let by = if own {
-            "confirm".to_string()
-        } else {
-            format!(
-                "approve (author {}:{})",
-                pending.author_channel, pending.author_address
-            )
+        t
+    }
+
+    /// The request to approve broadcast `b` with `code`, for one emergency member.
+    pub async fn approval_request(
+        &self,
+        channel: ChannelKind,
+        address: &str,
+        b: &Broadcast,
+        code: &str,
+    ) -> Result<Reply, StoreError> {
+        let lang = self.staff_language(channel, address).await?;
+        let recipients = match b.parent_id {
+            Some(p) => self.store.follow_up_recipient_count(p).await?,
+            None => match crate::domain::Topic::parse(&b.topic) {
+                Ok(t) => self.store.recipient_count(&t).await?,
+                Err(_) => RecipientCount::default(),
+            },
         };
-        self.store
-            .audit(
-                &actor(msg),
-                &by,
-                &format!("broadcast {id}: {} on {}", draft.kind.as_str(), draft.topic),
-            )
-            .await?;
-        tracing::info!(
-            broadcast = id,
-            kind = draft.kind.as_str(),
-            "broadcast confirmed in the chat"
-        );
-        Ok(vec![self.say(
-            msg,
-            lang,
-            "released",
-            vec![("id", id.into())],
-        )])
+        Ok(Reply::Send {
+            to: address.to_string(),
+            text: self.preview_text(&lang, "preview-approve", b, &recipients, code),
+            buttons: self.code_buttons(&lang, code),
+        })
     }
 
     async fn status(
@@ -672,51 +520,6 @@ impl Conversation {
         }])
     }
 
-    /// `/schedule DATE TIME TOPIC TEXT` or `/schedule_cron S M H DOM MON DOW TOPIC TEXT` as a
-    /// draft; `None` when the words are too few, `Err` when they do not make sense.
-    fn schedule_draft(&self, command: &str, rest: &str) -> Option<Result<Draft, String>> {
-        let words: Vec<&str> = rest.split_whitespace().collect();
-        let when_words = if command == "schedule" { 2 } else { 6 };
-        if words.len() < when_words + 2 {
-            return None;
-        }
-        let when = words[..when_words].join(" ");
-        let topic_word = words[when_words];
-        let text = after_words(rest, when_words + 1).to_string();
-        Some((|| {
-            let t = self.find_topic(topic_word).ok_or_else(|| {
-                format!(
-                    "unknown topic '{topic_word}'; topics: {}",
-                    self.topic_list("en")
-                )
-            })?;
-            let kind = if t.id.as_str() == super::ALERTS_TOPIC {
-                BroadcastKind::Alert
-            } else {
-                BroadcastKind::Announcement
-            };
-            let mut draft = Draft {
-                topic: t.id.to_string(),
-                kind,
-                priority: t.priority,
-                text,
-                parent_id: None,
-                scheduled_at: None,
-                cron: None,
-            };
-            if command == "schedule" {
-                let at = crate::schedule::parse_time(&when, self.tz)?;
-                if at <= chrono::Utc::now() {
-                    return Err(format!("{when} has passed"));
-                }
-                draft.scheduled_at = Some(at.timestamp_millis());
-            } else {
-                draft.cron = Some(crate::schedule::Recurrence::parse(&when)?.expr);
-            }
-            Ok(draft)
-        })())
-    }
-
     /// What is planned: one-off broadcasts (#id) and recurring schedules (S id).
     async fn planned(&self, msg: &Incoming, lang: &str) -> Result<Vec<Reply>, StoreError> {
         let mut lines = Vec::new();
@@ -761,7 +564,7 @@ impl Conversation {
     pub(super) fn local_time(&self, ms: i64) -> String {
         chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
             .map(|t| {
-                t.with_timezone(&self.tz)
+                t.with_timezone(&self.broadcasts.tz())
                     .format("%Y-%m-%d %H:%M %Z")
                     .to_string()
             })

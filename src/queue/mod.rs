@@ -221,6 +221,12 @@ impl Signals {
     }
 }
 
+impl crate::services::QueueWake for Signals {
+    fn released(&self, broadcast: &crate::store::Broadcast) {
+        self.released_broadcast(broadcast);
+    }
+}
+
 /// How fan-out and housekeeping work.
 #[derive(Debug, Clone)]
 pub struct EngineSettings {

@@ -115,10 +115,11 @@ macro_rules! impl_store {
                 use $crate::store::{sql, StoreError};
                 let now = $crate::domain::now_ms();
                 let hash = new.request_hash();
-                let status = match (new.release, new.scheduled_at) {
-                    (false, _) => "draft",
-                    (true, Some(_)) => "scheduled",
-                    (true, None) => "released",
+                let status = match (new.start, new.scheduled_at) {
+                    ($crate::store::Start::Draft, _) => "draft",
+                    ($crate::store::Start::AwaitingApproval, _) => "awaiting_approval",
+                    ($crate::store::Start::Release, Some(_)) => "scheduled",
+                    ($crate::store::Start::Release, None) => "released",
                 };
                 let mut tx = self.begin_write().await?;
                 let inserted: Option<$crate::store::BroadcastRow> = sqlx::query_as(sql::INSERT_BROADCAST)
@@ -134,6 +135,8 @@ macro_rules! impl_store {
                     .bind((status == "released").then_some(now))
                     .bind(new.parent_id)
                     .bind(new.scheduled_at)
+                    .bind(new.author.as_deref())
+                    .bind(new.cron.as_deref())
                     .fetch_optional(&mut *tx.tx)
                     .await?;
                 tx.commit().await?;
@@ -181,6 +184,101 @@ macro_rules! impl_store {
                         wanted: "only a draft can be released",
                     }),
                 }
+            }
+
+            async fn release_from(
+                &self,
+                id: i64,
+                from: $crate::domain::BroadcastStatus,
+                approved_by: Option<&str>,
+            ) -> $crate::store::StoreResult<Option<$crate::store::Broadcast>> {
+                let mut tx = self.begin_write().await?;
+                let row: Option<$crate::store::BroadcastRow> = sqlx::query_as($crate::store::sql::RELEASE_FROM)
+                    .bind(id)
+                    .bind($crate::domain::now_ms())
+                    .bind(from.as_str())
+                    .bind(approved_by)
+                    .fetch_optional(&mut *tx.tx)
+                    .await?;
+                tx.commit().await?;
+                row.map($crate::store::broadcast_from_row).transpose()
+            }
+
+            async fn await_approval(
+                &self,
+                id: i64,
+            ) -> $crate::store::StoreResult<Option<$crate::store::Broadcast>> {
+                let mut tx = self.begin_write().await?;
+                let row: Option<$crate::store::BroadcastRow> = sqlx::query_as($crate::store::sql::AWAIT_APPROVAL)
+                    .bind(id)
+                    .fetch_optional(&mut *tx.tx)
+                    .await?;
+                tx.commit().await?;
+                row.map($crate::store::broadcast_from_row).transpose()
+            }
+
+            async fn make_recurring(
+                &self,
+                id: i64,
+                from: $crate::domain::BroadcastStatus,
+                next_at: i64,
+                approved_by: Option<&str>,
+            ) -> $crate::store::StoreResult<Option<i64>> {
+                use $crate::store::sql;
+                let now = $crate::domain::now_ms();
+                let mut tx = self.begin_write().await?;
+                let row: Option<(String, String, i64, String, Option<String>, Option<String>)> =
+                    sqlx::query_as(sql::MAKE_RECURRING)
+                        .bind(id)
+                        .bind(from.as_str())
+                        .bind(approved_by)
+                        .fetch_optional(&mut *tx.tx)
+                        .await?;
+                let Some((topic, kind, priority, text, cron, created_by)) = row else {
+                    tx.rollback().await?;
+                    return Ok(None);
+                };
+                let Some(cron) = cron else {
+                    tx.rollback().await?;
+                    return Err($crate::store::StoreError::Corrupt(format!("broadcast {id} has no cron expression")));
+                };
+                let (schedule_id,): (i64,) = sqlx::query_as(sql::INSERT_SCHEDULE)
+                    .bind(topic)
+                    .bind(kind)
+                    .bind(priority)
+                    .bind(text)
+                    .bind(cron)
+                    .bind(next_at)
+                    .bind(created_by)
+                    .bind(now)
+                    .bind(None::<String>)
+                    .fetch_one(&mut *tx.tx)
+                    .await?;
+                sqlx::query(sql::SET_SCHEDULE_OF).bind(id).bind(schedule_id).execute(&mut *tx.tx).await?;
+                tx.commit().await?;
+                Ok(Some(schedule_id))
+            }
+
+            async fn approvals_to_request(
+                &self,
+            ) -> $crate::store::StoreResult<Vec<$crate::store::Broadcast>> {
+                let rows: Vec<$crate::store::BroadcastRow> =
+                    sqlx::query_as($crate::store::sql::APPROVALS_TO_REQUEST)
+                        .fetch_all(&self.pool)
+                        .await?;
+                rows.into_iter().map($crate::store::broadcast_from_row).collect()
+            }
+
+            async fn approval_requested(&self, id: i64, at: i64) -> $crate::store::StoreResult<bool> {
+                Ok(self.write_one(sqlx::query($crate::store::sql::APPROVAL_REQUESTED).bind(id).bind(at)).await? > 0)
+            }
+
+            async fn schedule(&self, id: i64) -> $crate::store::StoreResult<Option<$crate::store::Schedule>> {
+                let row: Option<$crate::store::ScheduleRow> = sqlx::query_as($crate::store::sql::SCHEDULE_BY_ID)
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map($crate::store::schedule_from_row).transpose()
             }
 
             async fn broadcast(
@@ -685,7 +783,8 @@ macro_rules! impl_store {
                         .bind(c.author_channel.as_str())
                         .bind(c.author_address.clone())
                         .bind(c.created_at)
-                        .bind(c.expires_at),
+                        .bind(c.expires_at)
+                        .bind(c.broadcast_id),
                 )
                 .await?;
                 Ok(())

@@ -54,6 +54,27 @@ pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
     }
 }
 
+/// How a new broadcast starts its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    /// Waits for its author's confirmation.
+    Draft,
+    /// Confirmed by its author; waits for a second person.
+    AwaitingApproval,
+    /// Released at once, or scheduled when it has a time.
+    Release,
+}
+
+impl Start {
+    fn as_str(self) -> &'static str {
+        match self {
+            Start::Draft => "draft",
+            Start::AwaitingApproval => "awaiting_approval",
+            Start::Release => "release",
+        }
+    }
+}
+
 /// A new broadcast as the press office or emergency staff composed it.
 #[derive(Debug, Clone)]
 pub struct NewBroadcast {
@@ -62,16 +83,42 @@ pub struct NewBroadcast {
     pub priority: Priority,
     pub text: BroadcastText,
     pub idempotency_key: Option<String>,
+    /// Who composed it, as shown (`channel:address`, `api:name`, `cli:user`).
     pub created_by: Option<String>,
+    /// Who composed it, as the two-person rule compares people ([`crate::domain::Actor::identity`]).
+    pub author: Option<String>,
     /// The alert an update or all-clear refers to: it goes to that alert's recipients.
     pub parent_id: Option<i64>,
-    /// `false` creates a draft that waits for [`Store::release_broadcast`].
-    pub release: bool,
+    pub start: Start,
     /// Released at this time (ms) instead of at once.
     pub scheduled_at: Option<i64>,
+    /// A recurring draft: the schedule's cron expression.
+    pub cron: Option<String>,
 }
 
 impl NewBroadcast {
+    /// A broadcast released at once, with nothing else set.
+    pub fn released(
+        topic: Topic,
+        kind: BroadcastKind,
+        priority: Priority,
+        text: BroadcastText,
+    ) -> Self {
+        NewBroadcast {
+            topic,
+            kind,
+            priority,
+            text,
+            idempotency_key: None,
+            created_by: None,
+            author: None,
+            parent_id: None,
+            start: Start::Release,
+            scheduled_at: None,
+            cron: None,
+        }
+    }
+
     /// A fingerprint of what was asked, so a retried request with the same key can be told from
     /// a different request that reuses the key.
     pub fn request_hash(&self) -> String {
@@ -82,9 +129,10 @@ impl NewBroadcast {
             self.kind.as_str(),
             self.priority.as_str(),
             self.text.as_str(),
-            if self.release { "release" } else { "draft" },
+            self.start.as_str(),
             &self.parent_id.map(|p| p.to_string()).unwrap_or_default(),
             &self.scheduled_at.map(|p| p.to_string()).unwrap_or_default(),
+            self.cron.as_deref().unwrap_or_default(),
         ] {
             h.update(part.as_bytes());
             h.update([0u8]);
@@ -108,6 +156,14 @@ pub struct Broadcast {
     pub scheduled_at: Option<i64>,
     /// The staff member (`channel:address`), `cli:user`, `api:token-name` or `demo`.
     pub created_by: Option<String>,
+    /// The alert an update or all-clear follows.
+    pub parent_id: Option<i64>,
+    /// Who composed it, as the two-person rule compares people.
+    pub author: Option<String>,
+    /// Who approved it under the two-person rule.
+    pub approved_by: Option<String>,
+    /// A recurring draft's cron expression.
+    pub cron: Option<String>,
 }
 
 /// What `create_broadcast` did: made a new one, or found the one made earlier with the same key.
@@ -338,6 +394,8 @@ pub struct Confirmation {
     pub author_address: String,
     pub created_at: i64,
     pub expires_at: i64,
+    /// The broadcast a code sends, approves or drops.
+    pub broadcast_id: Option<i64>,
 }
 
 /// The contract both stores fulfil; `tests/store_contract.rs` runs one suite against both.
@@ -357,6 +415,31 @@ pub trait Store: Send + Sync {
     async fn create_broadcast(&self, new: &NewBroadcast) -> StoreResult<Created>;
     /// draft → released; a no-op on a broadcast already released.
     async fn release_broadcast(&self, id: i64) -> StoreResult<Broadcast>;
+    /// `from` → released (or scheduled, when it has a time), naming the approver if any.
+    /// `None` when it was no longer `from` (someone else acted first).
+    async fn release_from(
+        &self,
+        id: i64,
+        from: BroadcastStatus,
+        approved_by: Option<&str>,
+    ) -> StoreResult<Option<Broadcast>>;
+    /// draft → awaiting_approval; `None` when it was no longer a draft.
+    async fn await_approval(&self, id: i64) -> StoreResult<Option<Broadcast>>;
+    /// A confirmed recurring draft becomes its schedule, in one transaction: `from` → recurring,
+    /// and the schedule's id. `None` when it was no longer `from`.
+    async fn make_recurring(
+        &self,
+        id: i64,
+        from: BroadcastStatus,
+        next_at: i64,
+        approved_by: Option<&str>,
+    ) -> StoreResult<Option<i64>>;
+    /// Broadcasts awaiting approval whose approvers have not been asked yet.
+    async fn approvals_to_request(&self) -> StoreResult<Vec<Broadcast>>;
+    /// The approvers of `id` were asked; false when someone else asked first.
+    async fn approval_requested(&self, id: i64, at: i64) -> StoreResult<bool>;
+    /// One recurring schedule.
+    async fn schedule(&self, id: i64) -> StoreResult<Option<Schedule>>;
     async fn broadcast(&self, id: i64) -> StoreResult<Option<Broadcast>>;
     async fn list_broadcasts(&self, limit: u32) -> StoreResult<Vec<Broadcast>>;
     /// Cancels a broadcast and every delivery not yet sent. False when it had already ended.
@@ -496,7 +579,7 @@ pub trait Store: Send + Sync {
 macro_rules! broadcast_columns {
     () => {
         "id, topic, kind, priority, text, status, created_at, released_at, fanout_done_at, finished_at, \
-         scheduled_at, created_by"
+         scheduled_at, created_by, parent_id, author, approved_by, cron"
     };
 }
 pub(crate) use broadcast_columns;
@@ -514,6 +597,10 @@ pub(crate) type BroadcastRow = (
     Option<i64>,
     Option<i64>,
     Option<String>,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
 );
 
 pub(crate) fn broadcast_from_row(r: BroadcastRow) -> StoreResult<Broadcast> {
@@ -530,6 +617,10 @@ pub(crate) fn broadcast_from_row(r: BroadcastRow) -> StoreResult<Broadcast> {
         finished_at,
         scheduled_at,
         created_by,
+        parent_id,
+        author,
+        approved_by,
+        cron,
     ) = r;
     Ok(Broadcast {
         id,
@@ -544,6 +635,10 @@ pub(crate) fn broadcast_from_row(r: BroadcastRow) -> StoreResult<Broadcast> {
         finished_at,
         scheduled_at,
         created_by,
+        parent_id,
+        author,
+        approved_by,
+        cron,
     })
 }
 
@@ -656,10 +751,28 @@ pub(crate) fn subscriber_from_row(
     })
 }
 
-pub(crate) type ConfirmationRow = (String, String, String, String, String, i64, i64);
+pub(crate) type ConfirmationRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    Option<i64>,
+);
 
 pub(crate) fn confirmation_from_row(r: ConfirmationRow) -> StoreResult<Confirmation> {
-    let (code, action, payload, author_channel, author_address, created_at, expires_at) = r;
+    let (
+        code,
+        action,
+        payload,
+        author_channel,
+        author_address,
+        created_at,
+        expires_at,
+        broadcast_id,
+    ) = r;
     Ok(Confirmation {
         code,
         action,
@@ -668,6 +781,7 @@ pub(crate) fn confirmation_from_row(r: ConfirmationRow) -> StoreResult<Confirmat
         author_address,
         created_at,
         expires_at,
+        broadcast_id,
     })
 }
 

@@ -22,8 +22,8 @@ pub const BROADCAST_HASH_BY_KEY: &str =
     "SELECT id, request_hash FROM broadcasts WHERE idempotency_key = $1";
 pub const INSERT_BROADCAST: &str = concat!(
     "INSERT INTO broadcasts \
-    (topic, kind, priority, text, status, idempotency_key, request_hash, created_by, created_at, released_at, parent_id, scheduled_at) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+    (topic, kind, priority, text, status, idempotency_key, request_hash, created_by, created_at, released_at, parent_id, scheduled_at, author, cron) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
     ON CONFLICT (idempotency_key) DO NOTHING RETURNING ",
     broadcast_columns!()
 );
@@ -31,8 +31,31 @@ pub const RELEASE_BROADCAST: &str = "UPDATE broadcasts SET \
     status = CASE WHEN scheduled_at IS NULL THEN 'released' ELSE 'scheduled' END, \
     released_at = CASE WHEN scheduled_at IS NULL THEN $2 ELSE NULL END \
     WHERE id = $1 AND status = 'draft'";
+pub const RELEASE_FROM: &str = concat!(
+    "UPDATE broadcasts SET \
+    status = CASE WHEN scheduled_at IS NULL THEN 'released' ELSE 'scheduled' END, \
+    released_at = CASE WHEN scheduled_at IS NULL THEN $2 ELSE NULL END, \
+    approved_by = COALESCE($4, approved_by) \
+    WHERE id = $1 AND status = $3 RETURNING ",
+    broadcast_columns!()
+);
+pub const AWAIT_APPROVAL: &str = concat!(
+    "UPDATE broadcasts SET status = 'awaiting_approval' WHERE id = $1 AND status = 'draft' RETURNING ",
+    broadcast_columns!()
+);
+pub const MAKE_RECURRING: &str = "UPDATE broadcasts SET status = 'recurring', approved_by = COALESCE($3, approved_by) \
+    WHERE id = $1 AND status = $2 \
+    RETURNING topic, kind, priority, text, cron, created_by";
+pub const SET_SCHEDULE_OF: &str = "UPDATE broadcasts SET schedule_id = $2 WHERE id = $1";
+pub const APPROVALS_TO_REQUEST: &str = concat!(
+    "SELECT ",
+    broadcast_columns!(),
+    " FROM broadcasts WHERE status = 'awaiting_approval' AND approval_requested_at IS NULL ORDER BY id"
+);
+pub const APPROVAL_REQUESTED: &str = "UPDATE broadcasts SET approval_requested_at = $2 \
+    WHERE id = $1 AND approval_requested_at IS NULL";
 pub const CANCEL_BROADCAST: &str = "UPDATE broadcasts SET status = 'cancelled', cancelled_at = $2 \
-    WHERE id = $1 AND status IN ('draft', 'scheduled', 'released', 'sending')";
+    WHERE id = $1 AND status IN ('draft', 'awaiting_approval', 'scheduled', 'released', 'sending')";
 pub const CANCEL_DELIVERIES: &str = "UPDATE deliveries SET status = 'cancelled', last_error = 'broadcast cancelled' \
     WHERE broadcast_id = $1 AND status IN ('pending', 'leased')";
 pub const BROADCAST_STATS: &str = "SELECT channel, status, COUNT(*) FROM deliveries \
@@ -46,18 +69,33 @@ pub const RECIPIENT_COUNT: &str = "SELECT s.channel, COUNT(*) FROM subscriptions
 pub const FAN_OUT_STATE: &str =
     "SELECT topic, priority, status, fanout_cursor, parent_id FROM broadcasts WHERE id = $1";
 /// A follow-up's next chunk: from its alert's deliveries instead of the topic.
-pub const FOLLOW_UP_NEXT_CHUNK: &str = "SELECT MAX(subscriber_id), COUNT(*) FROM \
-    (SELECT subscriber_id FROM deliveries WHERE broadcast_id = $1 AND subscriber_id > $2 \
-     ORDER BY subscriber_id LIMIT $3) AS chunk";
+/// Who a follow-up reaches: those who were sent the alert or still have it coming, never those
+/// whose delivery was cancelled (or failed, or who are gone).
+macro_rules! follow_up_audience {
+    () => {
+        "p.status IN ('pending', 'leased', 'sent')"
+    };
+}
+pub const FOLLOW_UP_NEXT_CHUNK: &str = concat!(
+    "SELECT MAX(subscriber_id), COUNT(*) FROM \
+    (SELECT p.subscriber_id FROM deliveries p WHERE p.broadcast_id = $1 AND p.subscriber_id > $2 AND ",
+    follow_up_audience!(),
+    " ORDER BY p.subscriber_id LIMIT $3) AS chunk"
+);
 pub const FOLLOW_UP_INSERT: &str = "INSERT INTO deliveries \
     (broadcast_id, subscriber_id, channel, priority, status, due_at) \
     SELECT $1, s.id, s.channel, $2, 'pending', $3 FROM deliveries p \
     JOIN subscribers s ON s.id = p.subscriber_id \
-    WHERE p.broadcast_id = $4 AND p.subscriber_id > $5 AND p.subscriber_id <= $6 AND s.status = 'active' \
+    WHERE p.broadcast_id = $4 AND p.subscriber_id > $5 AND p.subscriber_id <= $6 AND s.status = 'active' AND \
+    p.status IN ('pending', 'leased', 'sent') \
     ON CONFLICT (broadcast_id, subscriber_id) DO NOTHING";
-pub const FOLLOW_UP_RECIPIENTS: &str = "SELECT s.channel, COUNT(*) FROM deliveries p \
+pub const FOLLOW_UP_RECIPIENTS: &str = concat!(
+    "SELECT s.channel, COUNT(*) FROM deliveries p \
     JOIN subscribers s ON s.id = p.subscriber_id \
-    WHERE p.broadcast_id = $1 AND s.status = 'active' GROUP BY s.channel";
+    WHERE p.broadcast_id = $1 AND s.status = 'active' AND ",
+    follow_up_audience!(),
+    " GROUP BY s.channel"
+);
 pub const FAN_OUT_NEXT_CHUNK: &str = "SELECT MAX(subscriber_id), COUNT(*) FROM \
     (SELECT subscriber_id FROM subscriptions WHERE topic = $1 AND subscriber_id > $2 \
      ORDER BY subscriber_id LIMIT $3) AS chunk";
@@ -181,11 +219,11 @@ pub const INSERT_AUDIT: &str =
 pub const AUDIT_LOG: &str = "SELECT at, actor, action, detail FROM audit ORDER BY id DESC LIMIT $1";
 
 pub const PUT_CONFIRMATION: &str = "INSERT INTO confirmations \
-    (code, action, payload, author_channel, author_address, created_at, expires_at) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7)";
+    (code, action, payload, author_channel, author_address, created_at, expires_at, broadcast_id) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 macro_rules! confirmation_columns {
     () => {
-        "code, action, payload, author_channel, author_address, created_at, expires_at"
+        "code, action, payload, author_channel, author_address, created_at, expires_at, broadcast_id"
     };
 }
 pub const CONFIRMATION: &str = concat!(
@@ -252,6 +290,11 @@ pub const SCHEDULES: &str = concat!(
     "SELECT ",
     schedule_columns!(),
     " FROM schedules WHERE next_at IS NOT NULL ORDER BY next_at"
+);
+pub const SCHEDULE_BY_ID: &str = concat!(
+    "SELECT ",
+    schedule_columns!(),
+    " FROM schedules WHERE id = $1"
 );
 pub const ADVANCE_SCHEDULE: &str = "UPDATE schedules SET next_at = $2 WHERE id = $1";
 pub const DELETE_SCHEDULE: &str = "DELETE FROM schedules WHERE id = $1";

@@ -85,7 +85,7 @@ async fn broadcast_shows_a_preview_and_sends_only_with_yes() {
         ],
     )
     .await;
-    assert_eq!(other.status.code(), Some(1));
+    assert_eq!(other.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&other.stderr).contains("idempotency-key was already used"));
 }
 
@@ -93,7 +93,7 @@ async fn broadcast_shows_a_preview_and_sends_only_with_yes() {
 async fn bad_input_gets_a_clear_error() {
     let db = TestDb::sqlite().await;
     let unknown = run_cli(&db, &["broadcast", "--topic", "weather", "--text", "x"]).await;
-    assert_eq!(unknown.status.code(), Some(1));
+    assert_eq!(unknown.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&unknown.stderr);
     assert!(
         stderr.contains("unknown topic 'weather'; valid topics: news, traffic, alerts"),

@@ -1,26 +1,23 @@
 //! The conversation, channel-independent: citizens subscribe and leave, staff preview and
 //! confirm, and what they confirm reaches exactly the right people.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use amtsbote::config::default_topics;
 use amtsbote::conversation::{Conversation, Incoming, Input, Reply};
 use amtsbote::domain::{ChannelKind, Role, SubscriberStatus};
-use amtsbote::i18n::Texts;
 use sqlx::{Column, Row};
 
-use crate::helpers::{TestApp, TestDb, confirm_code, reply_text, says, spawn_app, test_lane};
+use std::sync::Arc;
+
+use amtsbote::domain::BroadcastStatus;
+
+use crate::helpers::{
+    TestApp, TestDb, ask_approvers, confirm_code, message_to, reply_text, says, spawn_app,
+    test_lane,
+};
 
 fn conversation(app: &TestApp, second_approval: bool) -> Conversation {
-    Conversation {
-        store: app.store.clone(),
-        texts: Arc::new(Texts::load().unwrap()),
-        topics: default_topics(),
-        signals: app.engine.as_ref().map(|e| e.signals.clone()),
-        second_approval,
-        tz: chrono_tz::Europe::Berlin,
-    }
+    crate::helpers::conversation_of(app, second_approval)
 }
 
 fn presses(who: &str, data: &str) -> Incoming {
@@ -80,9 +77,17 @@ async fn citizens_pick_topics_and_an_announcement_reaches_only_its_topic() {
             && shown.contains("Recipients: 1 (Telegram 1, WhatsApp 0)"),
         "{shown}"
     );
-    assert!(
-        db.store.list_broadcasts(10).await.unwrap().is_empty(),
-        "nothing before confirmation"
+    let drafts = db.store.list_broadcasts(10).await.unwrap();
+    assert_eq!(drafts.len(), 1, "the preview is a draft row");
+    assert_eq!(drafts[0].status, amtsbote::domain::BroadcastStatus::Draft);
+    assert_eq!(
+        db.store
+            .broadcast_stats(drafts[0].id)
+            .await
+            .unwrap()
+            .total(amtsbote::domain::DeliveryStatus::Pending),
+        0,
+        "nothing is queued before confirmation"
     );
     let code = code_in(&preview);
     let confirmed = talk.handle(&presses("900", &format!("c:{code}"))).await;
@@ -156,38 +161,64 @@ async fn a_second_emergency_member_must_approve_an_alert_when_configured() {
         .await
         .unwrap();
 
+    let talk = Arc::new(talk);
     let preview = talk
         .handle(&says("901", "/alert Hochwasser am Neckar"))
         .await;
-    let to: Vec<&str> = preview
-        .iter()
-        .filter_map(|r| match r {
-            Reply::Send { to, .. } => Some(to.as_str()),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(
-        to,
-        ["901", "902"],
-        "the preview goes to every emergency member"
-    );
+    assert!(texts_of(&preview).contains("another member of the emergency team must approve"));
     let code = code_in(&preview);
+    // A press member cannot use the emergency preview's code, and the code stays valid.
     assert!(
-        texts_of(&talk.handle(&says("901", &format!("/confirm {code}"))).await)
-            .contains("cannot approve your own")
+        texts_of(&talk.handle(&says("903", &format!("/cancel {code}"))).await)
+            .contains("may not do that with this code")
     );
     assert!(
         texts_of(&talk.handle(&says("903", &format!("/confirm {code}"))).await)
-            .contains("only city staff")
+            .contains("may not do that with this code")
     );
-    assert!(db.store.list_broadcasts(10).await.unwrap().is_empty());
     assert!(
-        texts_of(&talk.handle(&says("902", &format!("/confirm {code}"))).await)
-            .contains("is released")
+        texts_of(&talk.handle(&says("901", &format!("/confirm {code}"))).await)
+            .contains("awaits approval")
     );
-
     let alert = db.store.list_broadcasts(1).await.unwrap()[0].clone();
+    assert_eq!(alert.status, BroadcastStatus::AwaitingApproval);
+    assert_eq!(ask_approvers(&app, &talk).await, 1, "only 902 is asked");
+    let request = message_to(&app.sim, "902", "Hochwasser am Neckar").await;
+    let approve = confirm_code(&request.text);
+    assert!(
+        texts_of(
+            &talk
+                .handle(&says("901", &format!("/confirm {approve}")))
+                .await
+        )
+        .contains("cannot approve your own")
+    );
+    assert!(
+        texts_of(
+            &talk
+                .handle(&says("903", &format!("/confirm {approve}")))
+                .await
+        )
+        .contains("may not do that with this code")
+    );
+    assert_eq!(
+        db.store.broadcast(alert.id).await.unwrap().unwrap().status,
+        BroadcastStatus::AwaitingApproval,
+        "refusals leave it waiting"
+    );
+    assert!(
+        texts_of(
+            &talk
+                .handle(&says("902", &format!("/confirm {approve}")))
+                .await
+        )
+        .contains("is approved")
+    );
     app.wait_done(alert.id, Duration::from_secs(20)).await;
+    let audit = db.store.audit_log(1).await.unwrap();
+    assert_eq!(audit[0].action, "approve");
+    assert!(audit[0].actor.contains("telegram:902"), "{:?}", audit[0]);
+
     // The all-clear goes to the alert's recipients, with the same preview and approval.
     let preview = talk
         .handle(&says(
@@ -196,8 +227,15 @@ async fn a_second_emergency_member_must_approve_an_alert_when_configured() {
         ))
         .await;
     assert!(texts_of(&preview).contains("Recipients: 1"));
-    talk.handle(&says("901", &format!("/confirm {}", code_in(&preview))))
+    talk.handle(&says("902", &format!("/confirm {}", code_in(&preview))))
         .await;
+    ask_approvers(&app, &talk).await;
+    let request = message_to(&app.sim, "901", "Entwarnung: Pegel sinkt").await;
+    talk.handle(&says(
+        "901",
+        &format!("/confirm {}", confirm_code(&request.text)),
+    ))
+    .await;
     let all_clear = db.store.list_broadcasts(1).await.unwrap()[0].clone();
     assert_eq!(all_clear.kind, amtsbote::domain::BroadcastKind::Allclear);
     app.wait_done(all_clear.id, Duration::from_secs(20)).await;

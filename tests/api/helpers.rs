@@ -5,13 +5,17 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use amtsbote::config::default_topics;
+use amtsbote::conversation::Conversation;
 use amtsbote::domain::{
     BroadcastKind, BroadcastStatus, BroadcastText, ChannelKind, Priority, Topic,
 };
+use amtsbote::i18n::Texts;
 use amtsbote::queue::{Engine, EngineSettings, LaneSettings, RetryPolicy};
 use amtsbote::service::{telegram_lane, whatsapp_lane};
+use amtsbote::services::BroadcastService;
 use amtsbote::simulator::Simulator;
-use amtsbote::store::{self, NewBroadcast, NewSubscriber, Store};
+use amtsbote::store::{self, NewBroadcast, NewSubscriber, Start, Store};
 use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
@@ -145,9 +149,38 @@ pub fn new_broadcast(topic_id: &str, priority: Priority, text: &str) -> NewBroad
         text: BroadcastText::parse(text).expect("valid text"),
         idempotency_key: None,
         created_by: Some("test".into()),
+        author: None,
         parent_id: None,
-        release: true,
+        start: Start::Release,
         scheduled_at: None,
+        cron: None,
+    }
+}
+
+/// The broadcast service on `store`, waking `app`'s queue when there is one.
+pub fn broadcasts_on(
+    store: Arc<dyn Store>,
+    app: Option<&TestApp>,
+    second_approval: bool,
+) -> Arc<BroadcastService> {
+    let queue = app
+        .and_then(|a| a.engine.as_ref())
+        .map(|e| e.signals.clone() as Arc<dyn amtsbote::services::QueueWake>);
+    Arc::new(BroadcastService::new(
+        store,
+        default_topics(),
+        second_approval,
+        chrono_tz::Europe::Berlin,
+        queue,
+    ))
+}
+
+/// The conversation as `run` builds it, over `app`'s store and queue.
+pub fn conversation_of(app: &TestApp, second_approval: bool) -> Conversation {
+    Conversation {
+        store: app.store.clone(),
+        texts: Arc::new(Texts::load().expect("texts")),
+        broadcasts: broadcasts_on(app.store.clone(), Some(app), second_approval),
     }
 }
 
@@ -444,4 +477,27 @@ pub async fn message_to(sim: &Simulator, to: &str, needle: &str) -> amtsbote::si
     .await;
     let hit = found.lock().unwrap_or_else(|p| p.into_inner()).take();
     hit.expect("found")
+}
+
+/// Asks the emergency staff for every approval due, through the simulated platforms, as the
+/// running service does.
+pub async fn ask_approvers(app: &TestApp, conversation: &Arc<Conversation>) -> usize {
+    let client = amtsbote::channels::http_client(Duration::from_secs(5), 2).expect("client");
+    let bot = amtsbote::channels::telegram::bot(
+        client,
+        &app.sim.telegram_url,
+        &SecretString::from("42:test-token"),
+    )
+    .expect("bot");
+    let courier = amtsbote::service::ApprovalCourier {
+        broadcasts: conversation.broadcasts.clone(),
+        conversation: conversation.clone(),
+        notices: Arc::new(amtsbote::service::StaffNotices {
+            texts: conversation.texts.clone(),
+            store: app.store.clone(),
+            telegram: Some(bot),
+            whatsapp: None,
+        }),
+    };
+    courier.deliver().await.expect("approval requests")
 }

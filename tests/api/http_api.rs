@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use amtsbote::api::{ApiState, ApiToken, router};
-use amtsbote::config::default_topics;
 use amtsbote::domain::Role;
 use reqwest::StatusCode;
 use secrecy::SecretString;
@@ -52,9 +51,7 @@ impl Api {
 
 async fn start(app: &TestApp) -> Api {
     let state = Arc::new(ApiState {
-        store: app.store.clone(),
-        signals: app.engine.as_ref().map(|e| e.signals.clone()),
-        topics: default_topics(),
+        broadcasts: crate::helpers::broadcasts_on(app.store.clone(), Some(app), false),
         tokens: vec![
             ApiToken {
                 name: "cms".into(),
@@ -67,7 +64,6 @@ async fn start(app: &TestApp) -> Api {
                 role: Role::Emergency,
             },
         ],
-        tz: chrono_tz::Europe::Berlin,
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -4,7 +4,6 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use amtsbote::config::default_topics;
 use amtsbote::conversation::{Conversation, Reply};
 use amtsbote::domain::{
     BroadcastKind, BroadcastStatus, BroadcastText, ChannelKind, Priority, Role,
@@ -35,8 +34,8 @@ impl StaffNotice for Told {
 
 fn scheduler(store: Arc<dyn Store>, told: Arc<Told>) -> Scheduler {
     Scheduler {
+        broadcasts: crate::helpers::broadcasts_on(store.clone(), None, false),
         store,
-        signals: None,
         tz: Berlin,
         grace: Duration::from_secs(30 * 60),
         notice: Some(told),
@@ -170,10 +169,7 @@ async fn staff_plan_list_and_remove_schedules_in_the_chat() {
     let talk = Conversation {
         store: db.store.clone(),
         texts: Arc::new(Texts::load().unwrap()),
-        topics: default_topics(),
-        signals: None,
-        second_approval: false,
-        tz: Berlin,
+        broadcasts: crate::helpers::broadcasts_on(db.store.clone(), None, false),
     };
     let preview = text_of(
         &talk

@@ -135,7 +135,7 @@ async fn fan_out_never_writes_a_delivery_twice(db: TestDb) {
 async fn a_draft_is_not_fanned_out_until_released(db: TestDb) {
     seed(&*db.store, 3, 3, &["news"]).await;
     let mut draft = new_broadcast("news", Priority::Normal, "later");
-    draft.release = false;
+    draft.start = amtsbote::store::Start::Draft;
     let id = db
         .store
         .create_broadcast(&draft)
@@ -152,7 +152,7 @@ async fn a_draft_is_not_fanned_out_until_released(db: TestDb) {
     assert_eq!(fan_out_all(&*db.store, id, 100).await.0, 6);
     // A draft with a time waits for it once confirmed.
     let mut later = new_broadcast("news", Priority::Normal, "later, planned");
-    later.release = false;
+    later.start = amtsbote::store::Start::Draft;
     later.scheduled_at = Some(now_ms() + 3_600_000);
     let later = create(&*db.store, later).await;
     let confirmed = db.store.release_broadcast(later).await.unwrap();
@@ -595,6 +595,7 @@ async fn the_conversation_state_round_trips(db: TestDb) {
         author_address: "77".into(),
         created_at: now,
         expires_at: now + 60_000,
+        broadcast_id: Some(7),
     };
     db.store.put_confirmation(&c).await.unwrap();
     assert_eq!(

@@ -7,8 +7,6 @@ use std::time::Duration;
 
 use amtsbote::channels::telegram::{TelegramChannel, bot};
 use amtsbote::channels::{Channel, Outgoing, SendOutcome, telegram_updates};
-use amtsbote::config::default_topics;
-use amtsbote::conversation::Conversation;
 use amtsbote::domain::{BroadcastKind, ChannelKind, Priority, Role, SubscriberStatus};
 use amtsbote::i18n::Texts;
 use amtsbote::simulator::{Fault, Simulator};
@@ -49,14 +47,7 @@ fn press(user: i64, data: &str) -> Value {
 /// Starts Telegram polling on the app's simulator; returns the conversation's settings.
 fn start_polling(app: &TestApp, second_approval: bool) {
     let texts = Arc::new(Texts::load().unwrap());
-    let conversation = Arc::new(Conversation {
-        store: app.store.clone(),
-        texts: texts.clone(),
-        topics: default_topics(),
-        signals: app.engine.as_ref().map(|e| e.signals.clone()),
-        second_approval,
-        tz: chrono_tz::Europe::Berlin,
-    });
+    let conversation = Arc::new(crate::helpers::conversation_of(app, second_approval));
     let client = amtsbote::channels::http_client(Duration::from_secs(5), 2).unwrap();
     let bot = bot(
         client,

@@ -7,8 +7,6 @@ use std::time::Duration;
 
 use amtsbote::channels::whatsapp::WhatsappChannel;
 use amtsbote::channels::whatsapp_webhook::{self, WebhookState};
-use amtsbote::config::default_topics;
-use amtsbote::conversation::Conversation;
 use amtsbote::domain::{ChannelKind, DeliveryStatus, Priority, Role, now_ms};
 use amtsbote::i18n::Texts;
 use amtsbote::simulator::{Fault, Received};
@@ -100,14 +98,7 @@ impl Webhook {
 
 async fn start_webhook(app: &TestApp) -> Webhook {
     let texts = Arc::new(Texts::load().unwrap());
-    let conversation = Arc::new(Conversation {
-        store: app.store.clone(),
-        texts: texts.clone(),
-        topics: default_topics(),
-        signals: app.engine.as_ref().map(|e| e.signals.clone()),
-        second_approval: false,
-        tz: chrono_tz::Europe::Berlin,
-    });
+    let conversation = Arc::new(crate::helpers::conversation_of(app, false));
     let client = amtsbote::channels::http_client(Duration::from_secs(5), 4).unwrap();
     let channel = Arc::new(WhatsappChannel::new(
         client,

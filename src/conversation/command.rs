@@ -1,0 +1,245 @@
+//! What people type and press, parsed once into typed values: the command words (with their
+//! German aliases), their arguments, and button data. The Telegram command menu is generated
+//! from the same table.
+
+use crate::domain::{BroadcastKind, ChannelKind};
+
+/// A command word, whatever language it was typed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Word {
+    Start,
+    Topics,
+    Subscribe,
+    Unsubscribe,
+    Language,
+    Help,
+    Stop,
+    Delete,
+    Announce,
+    Alert,
+    Update,
+    Allclear,
+    Confirm,
+    Cancel,
+    Status,
+    Schedule,
+    ScheduleCron,
+    Scheduled,
+    Unschedule,
+    StopBroadcast,
+}
+
+/// Every word, its spellings, and the menu text key for those in the menu.
+const WORDS: [(Word, &[&str], Option<&str>); 20] = [
+    (Word::Start, &["start", "anmelden"], Some("cmd-start")),
+    (Word::Topics, &["topics", "themen"], Some("cmd-topics")),
+    (Word::Subscribe, &["subscribe", "abonnieren"], None),
+    (Word::Unsubscribe, &["unsubscribe", "abbestellen"], None),
+    (
+        Word::Language,
+        &["language", "sprache"],
+        Some("cmd-language"),
+    ),
+    (Word::Help, &["help", "hilfe"], Some("cmd-help")),
+    (Word::Stop, &["stop"], Some("cmd-stop")),
+    (
+        Word::Delete,
+        &["delete", "loeschen", "löschen"],
+        Some("cmd-delete"),
+    ),
+    (Word::Announce, &["announce", "meldung"], None),
+    (Word::Alert, &["alert", "warnung"], None),
+    (Word::Update, &["update", "aktualisierung"], None),
+    (Word::Allclear, &["allclear", "entwarnung"], None),
+    (Word::Confirm, &["confirm", "bestaetigen"], None),
+    (Word::Cancel, &["cancel", "abbrechen"], None),
+    (Word::Status, &["status"], Some("cmd-status")),
+    (Word::Schedule, &["schedule"], None),
+    (Word::ScheduleCron, &["schedule_cron"], None),
+    (Word::Scheduled, &["scheduled"], None),
+    (Word::Unschedule, &["unschedule"], None),
+    (
+        Word::StopBroadcast,
+        &["stop_broadcast", "meldung_stoppen"],
+        None,
+    ),
+];
+
+impl Word {
+    pub fn parse(word: &str) -> Option<Word> {
+        WORDS
+            .iter()
+            .find(|(_, spellings, _)| spellings.contains(&word))
+            .map(|(w, _, _)| *w)
+    }
+
+    /// Commands only staff may use.
+    pub fn is_staff(self) -> bool {
+        !matches!(
+            self,
+            Word::Start
+                | Word::Topics
+                | Word::Subscribe
+                | Word::Unsubscribe
+                | Word::Language
+                | Word::Help
+                | Word::Stop
+                | Word::Delete
+        )
+    }
+}
+
+/// The command menu: each command's first spelling and the key of its description.
+pub fn menu() -> Vec<(&'static str, &'static str)> {
+    WORDS
+        .iter()
+        .filter_map(|(_, spellings, key)| Some((spellings[0], (*key)?)))
+        .collect()
+}
+
+/// A command with its arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Command<'a> {
+    pub word: Word,
+    /// What follows the command word, trimmed.
+    pub rest: &'a str,
+}
+
+/// Splits `/command@bot rest` into a known command and the rest. On WhatsApp commands also work
+/// without the slash. `None`: not a command we know.
+pub fn parse(text: &str, channel: ChannelKind) -> Option<Command<'_>> {
+    let (word, rest) = parse_command(text, channel);
+    Some(Command {
+        word: Word::parse(&word?)?,
+        rest: rest.trim(),
+    })
+}
+
+/// Splits `/command@bot rest` into the command (lower case, without slash) and the rest.
+pub fn parse_command(text: &str, channel: ChannelKind) -> (Option<String>, &str) {
+    let text = text.trim();
+    let (first, rest) = match text.split_once(char::is_whitespace) {
+        Some((f, r)) => (f, r),
+        None => (text, ""),
+    };
+    let word = match first.strip_prefix('/') {
+        Some(w) => w,
+        None if channel == ChannelKind::Whatsapp => first,
+        None => return (None, text),
+    };
+    let word = word.split('@').next().unwrap_or(word).to_lowercase();
+    if word.is_empty() {
+        (None, text)
+    } else {
+        (Some(word), rest)
+    }
+}
+
+/// A follow-up's kind for its command word.
+pub fn follow_up_kind(word: Word) -> Option<BroadcastKind> {
+    match word {
+        Word::Update => Some(BroadcastKind::Update),
+        Word::Allclear => Some(BroadcastKind::Allclear),
+        _ => None,
+    }
+}
+
+/// A broadcast id as staff type it: `42` or `#42`.
+pub fn broadcast_id(s: &str) -> Option<i64> {
+    s.trim().trim_start_matches('#').parse().ok()
+}
+
+/// What a button carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ButtonData {
+    /// Toggle a topic.
+    Topic(String),
+    /// Erase my data (the code of the request).
+    Erase(String),
+    /// Send a draft or approve a broadcast (its code).
+    Confirm(String),
+    /// Drop a draft or a request for approval (its code).
+    Drop(String),
+}
+
+impl ButtonData {
+    pub fn parse(data: &str) -> Option<ButtonData> {
+        let (kind, value) = data.split_once(':')?;
+        let value = value.to_string();
+        Some(match kind {
+            "t" => ButtonData::Topic(value),
+            "d" => ButtonData::Erase(value),
+            "c" => ButtonData::Confirm(value),
+            "x" => ButtonData::Drop(value),
+            _ => return None,
+        })
+    }
+
+    /// As the platforms carry it (Telegram allows 64 bytes).
+    pub fn encode(&self) -> String {
+        match self {
+            ButtonData::Topic(v) => format!("t:{v}"),
+            ButtonData::Erase(v) => format!("d:{v}"),
+            ButtonData::Confirm(v) => format!("c:{v}"),
+            ButtonData::Drop(v) => format!("x:{v}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_lose_their_slash_bot_name_and_case() {
+        assert_eq!(
+            parse_command("/Start", ChannelKind::Telegram),
+            (Some("start".into()), "")
+        );
+        assert_eq!(
+            parse(
+                "/announce@amtsbote_bot news Straße gesperrt",
+                ChannelKind::Telegram
+            ),
+            Some(Command {
+                word: Word::Announce,
+                rest: "news Straße gesperrt"
+            })
+        );
+        assert_eq!(parse("hallo", ChannelKind::Telegram), None);
+        assert_eq!(parse("/hallo", ChannelKind::Telegram), None);
+        assert_eq!(
+            parse("STOP", ChannelKind::Whatsapp).map(|c| c.word),
+            Some(Word::Stop)
+        );
+        assert_eq!(
+            parse("/Entwarnung 4 vorbei", ChannelKind::Telegram).map(|c| c.word),
+            Some(Word::Allclear)
+        );
+    }
+
+    #[test]
+    fn buttons_read_back_what_they_wrote() {
+        for b in [
+            ButtonData::Topic("news".into()),
+            ButtonData::Erase("ABC234".into()),
+            ButtonData::Confirm("ABC234".into()),
+            ButtonData::Drop("ABC234".into()),
+        ] {
+            assert_eq!(ButtonData::parse(&b.encode()), Some(b));
+        }
+        assert_eq!(ButtonData::parse("z:1"), None);
+        assert_eq!(ButtonData::parse("nonsense"), None);
+    }
+
+    #[test]
+    fn the_menu_holds_citizen_commands_and_status() {
+        let words: Vec<&str> = menu().iter().map(|(w, _)| *w).collect();
+        assert_eq!(
+            words,
+            [
+                "start", "topics", "language", "help", "stop", "delete", "status"
+            ]
+        );
+    }
+}

@@ -1,0 +1,844 @@
+//! The broadcast service: submit (a draft with preview and recipient counts, or released at
+//! once), confirm, approve, cancel, follow up, schedule, get and list. Validation, the policy,
+//! idempotency, the audit entry and the wake-up of the queue happen here, once.
+
+use std::sync::Arc;
+
+use rand::Rng;
+use tokio::sync::Notify;
+
+use super::policy::{self, Action, Refusal, Subject};
+use crate::domain::{
+    Actor, BroadcastKind, BroadcastStatus, BroadcastText, Priority, Topic, TopicConfig, now_ms,
+};
+use crate::store::{
+    Broadcast, Confirmation, NewBroadcast, RecipientCount, Schedule, Start, Store, StoreError,
+};
+
+/// How long a draft's code stays valid, and an approval request's.
+const SEND_CODE_TTL_MS: i64 = 3_600_000;
+const APPROVE_CODE_TTL_MS: i64 = 24 * 3_600_000;
+
+/// Wakes the queue when a broadcast was released (the engine implements it).
+pub trait QueueWake: Send + Sync {
+    fn released(&self, broadcast: &Broadcast);
+}
+
+/// When a submitted broadcast goes out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum When {
+    Now,
+    /// At this time (ms); it must lie ahead.
+    At(i64),
+    /// Again and again: a cron expression in city time (six fields).
+    Every(String),
+}
+
+/// A broadcast as someone asked for it, before validation.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    /// A topic id.
+    pub topic: String,
+    /// Default: the topic's (alert on the alerts topic, else announcement).
+    pub kind: Option<BroadcastKind>,
+    /// Default: the topic's.
+    pub priority: Option<Priority>,
+    pub text: String,
+    /// The alert an update or all-clear follows.
+    pub parent_id: Option<i64>,
+    pub when: When,
+    /// Wait for the author's confirmation instead of going out (or to approval) at once.
+    pub draft: bool,
+    /// A retried request with the same key creates nothing new.
+    pub idempotency_key: Option<String>,
+}
+
+/// What a submission became.
+#[derive(Debug, Clone)]
+pub struct Submitted {
+    pub broadcast: Broadcast,
+    pub recipients: RecipientCount,
+    /// False when the idempotency key found the one made earlier.
+    pub created: bool,
+    /// A draft's code for the author (`/confirm CODE`, `/cancel CODE`, the buttons).
+    pub code: Option<String>,
+    /// A recurring draft's first firing (ms).
+    pub next_at: Option<i64>,
+}
+
+/// What a confirmation or approval did.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Released(Broadcast),
+    Scheduled(Broadcast),
+    /// Waits for a second person; the emergency staff are asked.
+    AwaitingApproval(Broadcast),
+    /// A recurring draft became schedule `schedule_id`, next firing at `next_at` (ms).
+    Recurring {
+        broadcast: Broadcast,
+        schedule_id: i64,
+        next_at: i64,
+    },
+}
+
+impl Outcome {
+    pub fn broadcast(&self) -> &Broadcast {
+        match self {
+            Outcome::Released(b)
+            | Outcome::Scheduled(b)
+            | Outcome::AwaitingApproval(b)
+            | Outcome::Recurring { broadcast: b, .. } => b,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("{0}")]
+    Refused(#[from] Refusal),
+    #[error("{field}: {message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+    #[error("broadcast {0} does not exist")]
+    NotFound(i64),
+    #[error("schedule S{0} does not exist")]
+    NoSchedule(i64),
+    #[error("broadcast {id} is {status}: {wanted}", status = status.as_str())]
+    WrongStatus {
+        id: i64,
+        status: BroadcastStatus,
+        wanted: &'static str,
+    },
+    #[error("the code is unknown, expired or already used")]
+    UnknownCode,
+    #[error("the idempotency key was already used for a different request")]
+    IdempotencyConflict,
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::IdempotencyConflict => ServiceError::IdempotencyConflict,
+            StoreError::UnknownBroadcast(id) => ServiceError::NotFound(id),
+            other => ServiceError::Store(other),
+        }
+    }
+}
+
+pub type ServiceResult<T> = Result<T, ServiceError>;
+
+fn invalid(field: &'static str, message: impl Into<String>) -> ServiceError {
+    ServiceError::Invalid {
+        field,
+        message: message.into(),
+    }
+}
+
+/// A submission after validation.
+struct Checked<'a> {
+    topic: &'a TopicConfig,
+    kind: BroadcastKind,
+    priority: Priority,
+    text: BroadcastText,
+    parent_id: Option<i64>,
+    scheduled_at: Option<i64>,
+    cron: Option<(String, i64)>,
+}
+
+pub struct BroadcastService {
+    store: Arc<dyn Store>,
+    topics: Vec<TopicConfig>,
+    second_approval: bool,
+    tz: chrono_tz::Tz,
+    queue: Option<Arc<dyn QueueWake>>,
+    /// Raised when a broadcast starts to await approval: whoever asks the staff looks at once.
+    approvals: Notify,
+}
+
+impl BroadcastService {
+    pub fn new(
+        store: Arc<dyn Store>,
+        topics: Vec<TopicConfig>,
+        second_approval: bool,
+        tz: chrono_tz::Tz,
+        queue: Option<Arc<dyn QueueWake>>,
+    ) -> Self {
+        BroadcastService {
+            store,
+            topics,
+            second_approval,
+            tz,
+            queue,
+            approvals: Notify::new(),
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn topics(&self) -> &[TopicConfig] {
+        &self.topics
+    }
+
+    pub fn tz(&self) -> chrono_tz::Tz {
+        self.tz
+    }
+
+    pub fn second_approval(&self) -> bool {
+        self.second_approval
+    }
+
+    /// Resolves when a broadcast started to await approval in this process.
+    pub async fn approvals_waiting(&self) {
+        self.approvals.notified().await
+    }
+
+    pub fn topic(&self, id: &str) -> Option<&TopicConfig> {
+        self.topics.iter().find(|t| t.id.as_str() == id)
+    }
+
+    async fn checked(&self, s: &Submission) -> ServiceResult<Checked<'_>> {
+        let topic = self.topic(s.topic.trim()).ok_or_else(|| {
+            let valid: Vec<&str> = self.topics.iter().map(|t| t.id.as_str()).collect();
+            invalid(
+                "topic",
+                format!(
+                    "unknown topic '{}'; valid topics: {}",
+                    s.topic.trim(),
+                    valid.join(", ")
+                ),
+            )
+        })?;
+        let text = BroadcastText::parse(&s.text).map_err(|e| invalid("text", e))?;
+        let kind = s.kind.unwrap_or_else(|| topic.default_kind());
+        // Alerts, updates and all-clears go first unless said otherwise.
+        let priority = s.priority.unwrap_or(match kind {
+            BroadcastKind::Announcement => topic.priority,
+            _ => Priority::Alert,
+        });
+        let now = chrono::Utc::now();
+        let (scheduled_at, cron) = match &s.when {
+            When::Now => (None, None),
+            When::At(at) => {
+                if *at <= now.timestamp_millis() {
+                    return Err(invalid("scheduled_at", "the time has passed"));
+                }
+                (Some(*at), None)
+            }
+            When::Every(expr) => {
+                let r = crate::schedule::Recurrence::parse(expr).map_err(|e| invalid("cron", e))?;
+                let next = r
+                    .next_after(self.tz, now)
+                    .ok_or_else(|| invalid("cron", format!("'{expr}' never fires")))?;
+                (None, Some((r.expr, next.timestamp_millis())))
+            }
+        };
+        if s.parent_id.is_some() && (scheduled_at.is_some() || cron.is_some()) {
+            return Err(invalid(
+                "scheduled_at",
+                "an update or all-clear goes out now, not later",
+            ));
+        }
+        Ok(Checked {
+            topic,
+            kind,
+            priority,
+            text,
+            parent_id: s.parent_id,
+            scheduled_at,
+            cron,
+        })
+    }
+
+    /// A follow-up's parent must be an alert that was released. Checked after the policy, so
+    /// someone who may not follow up learns nothing about the parent.
+    async fn check_parent(&self, kind: BroadcastKind, parent: Option<i64>) -> ServiceResult<()> {
+        let parent = match (kind, parent) {
+            (BroadcastKind::Update | BroadcastKind::Allclear, None) => {
+                return Err(invalid(
+                    "parent_id",
+                    "an update or all-clear needs the id of the alert it follows",
+                ));
+            }
+            (BroadcastKind::Announcement | BroadcastKind::Alert, Some(_)) => {
+                return Err(invalid(
+                    "parent_id",
+                    "only an update or all-clear follows an alert",
+                ));
+            }
+            (_, None) => return Ok(()),
+            (_, Some(parent)) => parent,
+        };
+        let released = match self.store.broadcast(parent).await? {
+            Some(p) => p.kind == BroadcastKind::Alert && p.released_at.is_some(),
+            None => false,
+        };
+        if released {
+            Ok(())
+        } else {
+            Err(invalid(
+                "parent_id",
+                format!("broadcast {parent} is not an alert that was released"),
+            ))
+        }
+    }
+
+    /// Who a broadcast on `topic` (or following `parent`) reaches now.
+    pub async fn recipients(
+        &self,
+        topic: &Topic,
+        parent: Option<i64>,
+    ) -> ServiceResult<RecipientCount> {
+        Ok(match parent {
+            Some(p) => self.store.follow_up_recipient_count(p).await?,
+            None => self.store.recipient_count(topic).await?,
+        })
+    }
+
+    /// Validates and asks the policy without writing anything: what `submit` would send.
+    pub async fn preview(
+        &self,
+        actor: &Actor,
+        s: &Submission,
+    ) -> ServiceResult<(BroadcastKind, Priority, RecipientCount)> {
+        let c = self.checked(s).await?;
+        let identity = actor.identity();
+        policy::decide(
+            actor,
+            Action::Submit,
+            &Subject::new(c.kind, c.priority, c.topic.id.as_str(), Some(&identity)),
+        )?;
+        self.check_parent(c.kind, c.parent_id).await?;
+        let recipients = self.recipients(&c.topic.id, c.parent_id).await?;
+        Ok((c.kind, c.priority, recipients))
+    }
+
+    /// Creates a broadcast: a draft for its author to confirm, or released (scheduled, or
+    /// awaiting a second person) at once.
+    pub async fn submit(&self, actor: &Actor, s: Submission) -> ServiceResult<Submitted> {
+        let c = self.checked(&s).await?;
+        let identity = actor.identity();
+        let subject = Subject::new(c.kind, c.priority, c.topic.id.as_str(), Some(&identity));
+        if let Err(refusal) = policy::decide(actor, Action::Submit, &subject) {
+            tracing::info!(actor = %actor.audit_name(), kind = c.kind.as_str(), topic = %c.topic.id, "submission refused: {refusal}");
+            return Err(refusal.into());
+        }
+        self.check_parent(c.kind, c.parent_id).await?;
+        let recurring = c.cron.is_some();
+        let start = if s.draft || recurring {
+            Start::Draft
+        } else if policy::needs_second_approval(actor, &subject, self.second_approval) {
+            Start::AwaitingApproval
+        } else {
+            Start::Release
+        };
+        let new = NewBroadcast {
+            topic: c.topic.id.clone(),
+            kind: c.kind,
+            priority: c.priority,
+            text: c.text,
+            idempotency_key: s.idempotency_key.clone(),
+            created_by: Some(actor.label()),
+            author: Some(identity.clone()),
+            parent_id: c.parent_id,
+            start,
+            scheduled_at: c.scheduled_at,
+            cron: c.cron.as_ref().map(|(expr, _)| expr.clone()),
+        };
+        let created = self.store.create_broadcast(&new).await?;
+        let mut broadcast = created.broadcast;
+        // Counted after the queue was woken: an alert's first send does not wait for the count.
+        if created.created && broadcast.status == BroadcastStatus::Released {
+            self.wake_queue(&broadcast);
+        }
+        let recipients = self.recipients(&new.topic, new.parent_id).await?;
+        if !created.created {
+            return Ok(Submitted {
+                broadcast,
+                recipients,
+                created: false,
+                code: None,
+                next_at: None,
+            });
+        }
+        let mut next_at = c.cron.as_ref().map(|(_, next)| *next);
+        if broadcast.status == BroadcastStatus::AwaitingApproval {
+            self.approvals.notify_one();
+        }
+        // A recurring broadcast that needs no confirmation becomes its schedule at once.
+        if recurring && !s.draft {
+            match self.confirm_checked(actor, &broadcast).await? {
+                Outcome::Recurring {
+                    next_at: n,
+                    broadcast: b,
+                    ..
+                } => {
+                    next_at = Some(n);
+                    broadcast = b;
+                }
+                other => broadcast = other.broadcast().clone(),
+            }
+        }
+        let code = if broadcast.status == BroadcastStatus::Draft {
+            self.new_code(actor, "send", broadcast.id, SEND_CODE_TTL_MS)
+                .await?
+        } else {
+            None
+        };
+        let what = if broadcast.status == BroadcastStatus::Draft {
+            "draft"
+        } else {
+            "submit"
+        };
+        self.audit(
+            actor,
+            what,
+            &format!(
+                "broadcast {}: {} on {} ({} recipients), {}",
+                broadcast.id,
+                broadcast.kind.as_str(),
+                broadcast.topic,
+                recipients.total(),
+                broadcast.status.as_str()
+            ),
+        )
+        .await?;
+        Ok(Submitted {
+            broadcast,
+            recipients,
+            created: true,
+            code,
+            next_at,
+        })
+    }
+
+    /// A code for `actor` to act on broadcast `id` (only people in a chat get codes).
+    async fn new_code(
+        &self,
+        actor: &Actor,
+        action: &str,
+        id: i64,
+        ttl_ms: i64,
+    ) -> ServiceResult<Option<String>> {
+        let Actor::Staff {
+            channel, address, ..
+        } = actor
+        else {
+            return Ok(None);
+        };
+        Ok(Some(
+            self.put_code(action, id, *channel, address, ttl_ms).await?,
+        ))
+    }
+
+    async fn put_code(
+        &self,
+        action: &str,
+        id: i64,
+        channel: crate::domain::ChannelKind,
+        address: &str,
+        ttl_ms: i64,
+    ) -> ServiceResult<String> {
+        let code = new_code();
+        let now = now_ms();
+        self.store
+            .put_confirmation(&Confirmation {
+                code: code.clone(),
+                action: action.to_string(),
+                payload: "{}".into(),
+                author_channel: channel,
+                author_address: address.to_string(),
+                created_at: now,
+                expires_at: now + ttl_ms,
+                broadcast_id: Some(id),
+            })
+            .await?;
+        Ok(code)
+    }
+
+    /// The code the emergency staff approve broadcast `id` with; `asked` is where the request
+    /// goes first (the code is shared by every approver).
+    pub async fn approval_code(
+        &self,
+        id: i64,
+        channel: crate::domain::ChannelKind,
+        address: &str,
+    ) -> ServiceResult<String> {
+        self.put_code("approve", id, channel, address, APPROVE_CODE_TTL_MS)
+            .await
+    }
+
+    pub async fn get(&self, id: i64) -> ServiceResult<Broadcast> {
+        self.store
+            .broadcast(id)
+            .await?
+            .ok_or(ServiceError::NotFound(id))
+    }
+
+    /// The author (or anyone who may submit it) confirms a draft.
+    pub async fn confirm(&self, actor: &Actor, id: i64) -> ServiceResult<Outcome> {
+        let b = self.get(id).await?;
+        self.check_confirm(actor, &b)?;
+        self.confirm_checked(actor, &b).await
+    }
+
+    fn check_confirm(&self, actor: &Actor, b: &Broadcast) -> ServiceResult<()> {
+        if b.status != BroadcastStatus::Draft {
+            return Err(ServiceError::WrongStatus {
+                id: b.id,
+                status: b.status,
+                wanted: "only a draft can be confirmed",
+            });
+        }
+        if let Err(refusal) = policy::decide(actor, Action::Send, &Subject::of(b)) {
+            tracing::info!(actor = %actor.audit_name(), broadcast = b.id, "confirmation refused: {refusal}");
+            return Err(refusal.into());
+        }
+        Ok(())
+    }
+
+    async fn confirm_checked(&self, actor: &Actor, b: &Broadcast) -> ServiceResult<Outcome> {
+        if policy::needs_second_approval(actor, &Subject::of(b), self.second_approval) {
+            let Some(waiting) = self.store.await_approval(b.id).await? else {
+                return Err(self.moved_on(b.id, "only a draft can be confirmed").await);
+            };
+            self.approvals.notify_one();
+            self.audit(
+                actor,
+                "confirm",
+                &format!("broadcast {}: awaits approval", b.id),
+            )
+            .await?;
+            return Ok(Outcome::AwaitingApproval(waiting));
+        }
+        let outcome = self.release(b, BroadcastStatus::Draft, None).await?;
+        self.audit(
+            actor,
+            "confirm",
+            &format!(
+                "broadcast {}: {} on {}, {}",
+                b.id,
+                b.kind.as_str(),
+                b.topic,
+                outcome.broadcast().status.as_str()
+            ),
+        )
+        .await?;
+        Ok(outcome)
+    }
+
+    async fn release(
+        &self,
+        b: &Broadcast,
+        from: BroadcastStatus,
+        approved_by: Option<&str>,
+    ) -> ServiceResult<Outcome> {
+        if let Some(expr) = &b.cron {
+            let r = crate::schedule::Recurrence::parse(expr).map_err(|e| invalid("cron", e))?;
+            let next = r
+                .next_after(self.tz, chrono::Utc::now())
+                .ok_or_else(|| invalid("cron", format!("'{expr}' never fires")))?
+                .timestamp_millis();
+            let Some(schedule_id) = self
+                .store
+                .make_recurring(b.id, from, next, approved_by)
+                .await?
+            else {
+                return Err(self.moved_on(b.id, "it was handled meanwhile").await);
+            };
+            let broadcast = self.get(b.id).await?;
+            return Ok(Outcome::Recurring {
+                broadcast,
+                schedule_id,
+                next_at: next,
+            });
+        }
+        let Some(released) = self.store.release_from(b.id, from, approved_by).await? else {
+            return Err(self.moved_on(b.id, "it was handled meanwhile").await);
+        };
+        if released.status == BroadcastStatus::Released {
+            self.wake_queue(&released);
+            Ok(Outcome::Released(released))
+        } else {
+            Ok(Outcome::Scheduled(released))
+        }
+    }
+
+    /// The error for a broadcast whose status changed under us.
+    async fn moved_on(&self, id: i64, wanted: &'static str) -> ServiceError {
+        match self.store.broadcast(id).await {
+            Ok(Some(b)) => ServiceError::WrongStatus {
+                id,
+                status: b.status,
+                wanted,
+            },
+            Ok(None) => ServiceError::NotFound(id),
+            Err(e) => e.into(),
+        }
+    }
+
+    /// A second person approves a broadcast awaiting approval.
+    pub async fn approve(&self, actor: &Actor, id: i64) -> ServiceResult<Outcome> {
+        let b = self.get(id).await?;
+        self.check_approve(actor, &b)?;
+        self.approve_checked(actor, &b).await
+    }
+
+    fn check_approve(&self, actor: &Actor, b: &Broadcast) -> ServiceResult<()> {
+        if b.status != BroadcastStatus::AwaitingApproval {
+            return Err(ServiceError::WrongStatus {
+                id: b.id,
+                status: b.status,
+                wanted: "only a broadcast awaiting approval can be approved",
+            });
+        }
+        if let Err(refusal) = policy::decide(actor, Action::Approve, &Subject::of(b)) {
+            tracing::info!(actor = %actor.audit_name(), broadcast = b.id, "approval refused: {refusal}");
+            return Err(refusal.into());
+        }
+        Ok(())
+    }
+
+    async fn approve_checked(&self, actor: &Actor, b: &Broadcast) -> ServiceResult<Outcome> {
+        let identity = actor.identity();
+        let outcome = self
+            .release(b, BroadcastStatus::AwaitingApproval, Some(&identity))
+            .await?;
+        self.audit(
+            actor,
+            "approve",
+            &format!(
+                "broadcast {}: {} on {} (author {}), {}",
+                b.id,
+                b.kind.as_str(),
+                b.topic,
+                b.created_by.as_deref().unwrap_or("?"),
+                outcome.broadcast().status.as_str()
+            ),
+        )
+        .await?;
+        Ok(outcome)
+    }
+
+    /// `/confirm CODE` or a Send/Approve button: sends the author's draft, or approves. The
+    /// policy is asked before the code is taken, so a refused attempt leaves it valid.
+    pub async fn use_code(&self, actor: &Actor, code: &str) -> ServiceResult<Outcome> {
+        let (code, action, b) = self.code_target(code).await?;
+        match action.as_str() {
+            "send" => {
+                self.check_confirm(actor, &b)?;
+                self.take(&code).await?;
+                self.confirm_checked(actor, &b).await
+            }
+            "approve" => {
+                self.check_approve(actor, &b)?;
+                self.take(&code).await?;
+                self.approve_checked(actor, &b).await
+            }
+            _ => Err(ServiceError::UnknownCode),
+        }
+    }
+
+    /// A code as typed, what it is for, and the broadcast it points at.
+    async fn code_target(&self, code: &str) -> ServiceResult<(String, String, Broadcast)> {
+        let code = code.trim().to_ascii_uppercase();
+        let c = self
+            .store
+            .confirmation(&code)
+            .await?
+            .ok_or(ServiceError::UnknownCode)?;
+        let id = c.broadcast_id.ok_or(ServiceError::UnknownCode)?;
+        Ok((code, c.action, self.get(id).await?))
+    }
+
+    async fn take(&self, code: &str) -> ServiceResult<()> {
+        match self.store.take_confirmation(code).await? {
+            Some(_) => Ok(()),
+            None => Err(ServiceError::UnknownCode),
+        }
+    }
+
+    /// `/cancel CODE` or a Drop button: drops the draft or the request for approval.
+    pub async fn drop_code(&self, actor: &Actor, code: &str) -> ServiceResult<Broadcast> {
+        let (code, _, b) = self.code_target(code).await?;
+        self.check_cancel(actor, &b)?;
+        let id = b.id;
+        if !matches!(
+            b.status,
+            BroadcastStatus::Draft | BroadcastStatus::AwaitingApproval
+        ) {
+            return Err(ServiceError::WrongStatus {
+                id,
+                status: b.status,
+                wanted: "only a draft or a broadcast awaiting approval can be dropped",
+            });
+        }
+        self.take(&code).await?;
+        self.cancel_checked(actor, &b, "drop").await
+    }
+
+    /// Cancels a broadcast: whatever was not sent yet never will be.
+    pub async fn cancel(&self, actor: &Actor, id: i64) -> ServiceResult<Broadcast> {
+        let b = self.get(id).await?;
+        self.check_cancel(actor, &b)?;
+        self.cancel_checked(actor, &b, "cancel").await
+    }
+
+    fn check_cancel(&self, actor: &Actor, b: &Broadcast) -> ServiceResult<()> {
+        if let Err(refusal) = policy::decide(actor, Action::Cancel, &Subject::of(b)) {
+            tracing::info!(actor = %actor.audit_name(), broadcast = b.id, "cancel refused: {refusal}");
+            return Err(refusal.into());
+        }
+        Ok(())
+    }
+
+    async fn cancel_checked(
+        &self,
+        actor: &Actor,
+        b: &Broadcast,
+        what: &str,
+    ) -> ServiceResult<Broadcast> {
+        if !self.store.cancel_broadcast(b.id).await? {
+            return Err(self.moved_on(b.id, "it has already ended").await);
+        }
+        self.audit(
+            actor,
+            what,
+            &format!("broadcast {}: {} on {}", b.id, b.kind.as_str(), b.topic),
+        )
+        .await?;
+        self.get(b.id).await
+    }
+
+    /// Cancels a one-off broadcast that waits for its time (and nothing else).
+    pub async fn unschedule(&self, actor: &Actor, id: i64) -> ServiceResult<Broadcast> {
+        let b = self.get(id).await?;
+        self.check_cancel(actor, &b)?;
+        if b.status != BroadcastStatus::Scheduled {
+            return Err(ServiceError::WrongStatus {
+                id,
+                status: b.status,
+                wanted: "only a scheduled broadcast can be unscheduled",
+            });
+        }
+        self.cancel_checked(actor, &b, "unschedule").await
+    }
+
+    /// Stops a recurring schedule.
+    pub async fn remove_schedule(&self, actor: &Actor, id: i64) -> ServiceResult<Schedule> {
+        let s = self
+            .store
+            .schedule(id)
+            .await?
+            .ok_or(ServiceError::NoSchedule(id))?;
+        if let Err(refusal) = policy::decide(
+            actor,
+            Action::Cancel,
+            &Subject::new(s.kind, s.priority, &s.topic, None),
+        ) {
+            tracing::info!(actor = %actor.audit_name(), schedule = id, "unschedule refused: {refusal}");
+            return Err(refusal.into());
+        }
+        if !self.store.delete_schedule(id).await? {
+            return Err(ServiceError::NoSchedule(id));
+        }
+        self.audit(
+            actor,
+            "unschedule",
+            &format!("S{id}: {} on {}", s.kind.as_str(), s.topic),
+        )
+        .await?;
+        Ok(s)
+    }
+
+    /// Adds a recurring schedule from the config file, once per `source`.
+    pub async fn plan_from_config(
+        &self,
+        topic: &Topic,
+        text: &str,
+        priority: Option<Priority>,
+        cron: &str,
+        source: &str,
+    ) -> ServiceResult<i64> {
+        let t = self
+            .topic(topic.as_str())
+            .ok_or_else(|| invalid("topic", format!("unknown topic '{topic}' in [[schedules]]")))?;
+        let r = crate::schedule::Recurrence::parse(cron).map_err(|e| invalid("cron", e))?;
+        let next = r
+            .next_after(self.tz, chrono::Utc::now())
+            .ok_or_else(|| invalid("cron", format!("'{cron}' never fires")))?;
+        let text = BroadcastText::parse(text).map_err(|e| invalid("text", e))?;
+        Ok(self
+            .store
+            .create_schedule(&crate::store::NewSchedule {
+                topic: t.id.clone(),
+                kind: t.default_kind(),
+                priority: priority.unwrap_or(t.priority),
+                text,
+                cron: r.expr,
+                next_at: next.timestamp_millis(),
+                created_by: Some("config".into()),
+                source: Some(source.to_string()),
+            })
+            .await?)
+    }
+
+    /// The scheduler fires one firing of a recurring schedule (idempotent per firing).
+    pub async fn fire(&self, s: &Schedule) -> ServiceResult<Broadcast> {
+        let actor = Actor::Scheduler {
+            planned_by: s.created_by.clone(),
+        };
+        let submitted = self
+            .submit(
+                &actor,
+                Submission {
+                    topic: s.topic.clone(),
+                    kind: Some(s.kind),
+                    priority: Some(s.priority),
+                    text: s.text.clone(),
+                    parent_id: None,
+                    when: When::Now,
+                    draft: false,
+                    idempotency_key: Some(format!("schedule:{}:{}", s.id, s.next_at)),
+                },
+            )
+            .await?;
+        Ok(submitted.broadcast)
+    }
+
+    /// A one-off broadcast's time has come.
+    pub async fn release_due(&self, b: &Broadcast, now: i64) -> ServiceResult<bool> {
+        let released = self.store.release_scheduled(b.id, now).await?;
+        if released && let Some(b) = self.store.broadcast(b.id).await? {
+            self.wake_queue(&b);
+        }
+        Ok(released)
+    }
+
+    fn wake_queue(&self, b: &Broadcast) {
+        if let Some(q) = &self.queue {
+            q.released(b);
+        }
+    }
+
+    async fn audit(&self, actor: &Actor, action: &str, detail: &str) -> ServiceResult<()> {
+        self.store
+            .audit(&actor.audit_name(), action, detail)
+            .await?;
+        Ok(())
+    }
+}
+
+/// A six-character code for typed confirmations (no 0/O or 1/I to misread).
+pub fn new_code() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::rng();
+    (0..6)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect()
+}

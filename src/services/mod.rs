@@ -1,0 +1,30 @@
+//! The application layer: what every way in (chat, API, CLI, schedules) calls to create,
+//! confirm, approve and cancel broadcasts, with the one policy that decides who may.
+
+pub mod broadcasts;
+pub mod policy;
+
+pub use broadcasts::{
+    BroadcastService, Outcome, QueueWake, ServiceError, Submission, Submitted, When,
+};
+pub use policy::{Action, Refusal, Subject};
+
+use crate::domain::{Actor, ChannelKind};
+use crate::store::{Store, StoreError};
+
+/// The staff person writing from `address`, as the policy sees them; `None` for everyone else.
+pub async fn staff_actor(
+    store: &dyn Store,
+    channel: ChannelKind,
+    address: &str,
+) -> Result<Option<Actor>, StoreError> {
+    Ok(store
+        .staff_role(channel, address)
+        .await?
+        .map(|role| Actor::Staff {
+            person: format!("{channel}:{address}"),
+            role,
+            channel,
+            address: address.to_string(),
+        }))
+}
