@@ -273,7 +273,7 @@ fn submission(state: &ApiState, req: &BroadcastRequest) -> Result<Submission, Re
         .map_err(|e| bad("kind", e))?;
     let when = match &req.scheduled_at {
         Some(t) => When::At(
-            crate::schedule::parse_time(t, state.broadcasts.tz())
+            crate::domain::time::parse_time(t, state.broadcasts.tz())
                 .map_err(|e| bad("scheduled_at", e))?
                 .timestamp_millis(),
         ),

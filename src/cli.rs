@@ -78,7 +78,7 @@ pub async fn broadcast(
     let lang = Texts::terminal_language();
     let when = match &req.at {
         Some(at) => When::At(
-            crate::schedule::parse_time(at, config.tz)
+            crate::domain::time::parse_time(at, config.tz)
                 .map_err(|e| Refused(format!("--at: {e}")))?
                 .timestamp_millis(),
         ),

@@ -189,7 +189,7 @@ impl Config {
             .get::<bool>("quiet_hours", "enabled", "true or false")?
             .unwrap_or(true)
         {
-            Some(std::sync::Arc::new(crate::schedule::QuietHours {
+            Some(std::sync::Arc::new(crate::domain::time::QuietHours {
                 start: clock("start", "22:00")?,
                 end: clock("end", "07:00")?,
                 tz,
@@ -540,7 +540,7 @@ impl<'a> Settings<'a> {
             ))
         })?;
         for s in &list {
-            crate::schedule::Recurrence::parse(&s.cron)
+            crate::domain::time::Recurrence::parse(&s.cron)
                 .map_err(|e| ConfigError(format!("[[schedules]] in {}: {e}", self.file_name)))?;
         }
         Ok(list)

@@ -2,6 +2,8 @@
 //! Everything that crosses a boundary (CLI, config, database, HTTP) is parsed into these once;
 //! the rest of the code trusts them.
 
+pub mod time;
+
 use std::fmt;
 use std::str::FromStr;
 

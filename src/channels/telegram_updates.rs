@@ -23,17 +23,6 @@ const OFFSET_KEY: &str = "telegram.offset";
 /// Seconds a `getUpdates` waits for news; the client's time-out must be longer.
 pub const LONG_POLL_SECS: u32 = 25;
 
-/// The commands of the menu, with their text keys.
-const MENU: [(&str, &str); 7] = [
-    ("start", "cmd-start"),
-    ("topics", "cmd-topics"),
-    ("language", "cmd-language"),
-    ("help", "cmd-help"),
-    ("stop", "cmd-stop"),
-    ("delete", "cmd-delete"),
-    ("status", "cmd-status"),
-];
-
 /// Polls until `shutdown`, handing every update to the conversation.
 pub async fn run(
     bot: Bot,
@@ -226,9 +215,9 @@ pub async fn render(bot: &Bot, replies: Vec<Reply>) {
 /// The command menu, in German (the default) and English.
 async fn register_menu(bot: &Bot, texts: &Texts) {
     for lang in texts.languages() {
-        let commands: Vec<BotCommand> = MENU
-            .iter()
-            .map(|(c, key)| BotCommand::new(*c, texts.get(lang, key, &[])))
+        let commands: Vec<BotCommand> = crate::conversation::command::menu()
+            .into_iter()
+            .map(|(c, key)| BotCommand::new(c, texts.get(lang, key, &[])))
             .collect();
         let mut request = bot.set_my_commands(commands);
         if lang != crate::i18n::DEFAULT_LANGUAGE {

@@ -93,7 +93,7 @@ fn submission(
                 let mut d = draft(topic, None, text);
                 d.when = if word == Word::Schedule {
                     let tz = conversation.broadcasts.tz();
-                    When::At(crate::schedule::parse_time(&when, tz)?.timestamp_millis())
+                    When::At(crate::domain::time::parse_time(&when, tz)?.timestamp_millis())
                 } else {
                     When::Every(when)
                 };
@@ -382,7 +382,7 @@ impl Conversation {
             );
         }
         if let Some(expr) = &b.cron {
-            let next = crate::schedule::Recurrence::parse(expr)
+            let next = crate::domain::time::Recurrence::parse(expr)
                 .ok()
                 .and_then(|r| r.next_after(self.broadcasts.tz(), chrono::Utc::now()))
                 .map(|t| self.local_time(t.timestamp_millis()))

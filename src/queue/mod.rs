@@ -70,7 +70,7 @@ pub struct LaneSettings {
     pub idle_poll: Duration,
     pub retry: RetryPolicy,
     /// Quiet hours, if the city has them: news silent or held, alerts always sound.
-    pub quiet: Option<Arc<crate::schedule::QuietHours>>,
+    pub quiet: Option<Arc<crate::domain::time::QuietHours>>,
 }
 
 impl LaneSettings {

@@ -231,7 +231,8 @@ impl BroadcastService {
                 (Some(*at), None)
             }
             When::Every(expr) => {
-                let r = crate::schedule::Recurrence::parse(expr).map_err(|e| invalid("cron", e))?;
+                let r =
+                    crate::domain::time::Recurrence::parse(expr).map_err(|e| invalid("cron", e))?;
                 let next = r
                     .next_after(self.tz, now)
                     .ok_or_else(|| invalid("cron", format!("'{expr}' never fires")))?;
@@ -539,7 +540,7 @@ impl BroadcastService {
         approved_by: Option<&str>,
     ) -> ServiceResult<Outcome> {
         if let Some(expr) = &b.cron {
-            let r = crate::schedule::Recurrence::parse(expr).map_err(|e| invalid("cron", e))?;
+            let r = crate::domain::time::Recurrence::parse(expr).map_err(|e| invalid("cron", e))?;
             let next = r
                 .next_after(self.tz, chrono::Utc::now())
                 .ok_or_else(|| invalid("cron", format!("'{expr}' never fires")))?
@@ -768,7 +769,7 @@ impl BroadcastService {
         let t = self
             .topic(topic.as_str())
             .ok_or_else(|| invalid("topic", format!("unknown topic '{topic}' in [[schedules]]")))?;
-        let r = crate::schedule::Recurrence::parse(cron).map_err(|e| invalid("cron", e))?;
+        let r = crate::domain::time::Recurrence::parse(cron).map_err(|e| invalid("cron", e))?;
         let next = r
             .next_after(self.tz, chrono::Utc::now())
             .ok_or_else(|| invalid("cron", format!("'{cron}' never fires")))?;

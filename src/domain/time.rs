@@ -1,0 +1,219 @@
+//! Time in the city's words: wall-clock times placed in the city's time zone, quiet hours, and
+//! recurring schedules from cron expressions. Times that do not exist (spring forward) fire at
+//! the first valid instant after them; times that occur twice (fall back) fire once. No I/O.
+
+use std::str::FromStr;
+
+use chrono::{DateTime, LocalResult, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+
+/// The instant a local wall-clock time means in `tz`: in a gap, the first valid instant after
+/// it; when it occurs twice, the earlier.
+pub fn local_to_instant(tz: Tz, wall: NaiveDateTime) -> DateTime<Utc> {
+    let mut probe = wall;
+    loop {
+        match tz.from_local_datetime(&probe) {
+            LocalResult::Single(t) => return t.with_timezone(&Utc),
+            LocalResult::Ambiguous(earlier, _) => return earlier.with_timezone(&Utc),
+            // Gaps are at most a few hours; step a minute at a time to the first valid one.
+            LocalResult::None => probe += chrono::Duration::minutes(1),
+        }
+    }
+}
+
+/// Quiet hours in the city's time zone: news goes silently or waits; alerts always sound.
+#[derive(Debug, Clone)]
+pub struct QuietHours {
+    pub start: chrono::NaiveTime,
+    pub end: chrono::NaiveTime,
+    pub tz: Tz,
+    /// Topics held until the window ends; the others go out without sound.
+    pub hold: std::collections::HashSet<String>,
+}
+
+impl QuietHours {
+    pub fn is_quiet(&self, now: DateTime<Utc>) -> bool {
+        let t = now.with_timezone(&self.tz).time();
+        if self.start <= self.end {
+            t >= self.start && t < self.end
+        } else {
+            t >= self.start || t < self.end
+        }
+    }
+
+    pub fn holds(&self, topic: &str) -> bool {
+        self.hold.contains(topic)
+    }
+
+    /// The first end of the window after `now`.
+    pub fn ends_after(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        let local = now.with_timezone(&self.tz);
+        let today = local_to_instant(self.tz, local.date_naive().and_time(self.end));
+        if today > now {
+            today
+        } else {
+            let tomorrow = local.date_naive() + chrono::Duration::days(1);
+            local_to_instant(self.tz, tomorrow.and_time(self.end))
+        }
+    }
+}
+
+/// Parses `2026-12-01 08:00` (city time) or an RFC 3339 time with offset.
+pub fn parse_time(s: &str, tz: Tz) -> Result<DateTime<Utc>, String> {
+    let s = s.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    for format in [
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M:%S",
+    ] {
+        if let Ok(naive) = NaiveDateTime::parse_from_str(s, format) {
+            return Ok(local_to_instant(tz, naive));
+        }
+    }
+    Err(format!(
+        "'{s}' is not a time; use YYYY-MM-DD HH:MM (city time) or RFC 3339"
+    ))
+}
+
+/// A recurring schedule: the first six cron fields (sec min hour day month weekday).
+#[derive(Debug, Clone)]
+pub struct Recurrence {
+    schedule: cron::Schedule,
+    pub expr: String,
+}
+
+impl Recurrence {
+    pub fn parse(expr: &str) -> Result<Recurrence, String> {
+        let fields: Vec<&str> = expr.split_whitespace().collect();
+        if fields.len() != 6 {
+            return Err(format!(
+                "'{expr}' needs six fields: second minute hour day month weekday, e.g. 0 0 8 * * Thu"
+            ));
+        }
+        let expr = fields.join(" ");
+        let schedule = cron::Schedule::from_str(&expr).map_err(|e| format!("'{expr}': {e}"))?;
+        Ok(Recurrence { schedule, expr })
+    }
+
+    /// The next firing strictly after `after`. The expression is read in wall-clock time, then
+    /// each wall-clock time is placed in `tz` (see [`local_to_instant`]), so a daylight-saving
+    /// change neither skips nor doubles a firing.
+    pub fn next_after(&self, tz: Tz, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let wall_after = after.with_timezone(&tz).naive_local();
+        // Start a little before, so a wall time moved forward by a gap is not passed over.
+        let start = Utc.from_utc_datetime(&(wall_after - chrono::Duration::hours(3)));
+        self.schedule
+            .after(&start)
+            .take(1000)
+            .map(|wall| local_to_instant(tz, wall.naive_utc()))
+            .find(|t| *t > after)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn berlin(s: &str) -> DateTime<Utc> {
+        parse_time(s, chrono_tz::Europe::Berlin).expect("a time")
+    }
+
+    #[test]
+    fn local_times_in_gaps_and_overlaps() {
+        // 2026-03-29 02:30 does not exist in Berlin: the first valid instant after is 03:00 CEST.
+        assert_eq!(
+            berlin("2026-03-29 02:30").to_rfc3339(),
+            "2026-03-29T01:00:00+00:00"
+        );
+        // 2026-10-25 02:30 happens twice: the first one (CEST) counts.
+        assert_eq!(
+            berlin("2026-10-25 02:30").to_rfc3339(),
+            "2026-10-25T00:30:00+00:00"
+        );
+        assert_eq!(
+            berlin("2026-12-01 08:00").to_rfc3339(),
+            "2026-12-01T07:00:00+00:00"
+        );
+        assert_eq!(
+            berlin("2026-12-01T08:00:00+02:00").to_rfc3339(),
+            "2026-12-01T06:00:00+00:00"
+        );
+        assert!(parse_time("tomorrow", chrono_tz::Europe::Berlin).is_err());
+    }
+
+    #[test]
+    fn a_daily_schedule_fires_once_a_day_across_both_changes() {
+        let at_0230 = Recurrence::parse("0 30 2 * * *").expect("valid");
+        assert_eq!(
+            firings(&at_0230, "2026-03-27 12:00", 4),
+            [
+                "03-28 02:30 CET",
+                "03-29 03:00 CEST",
+                "03-30 02:30 CEST",
+                "03-31 02:30 CEST"
+            ]
+        );
+        assert_eq!(
+            firings(&at_0230, "2026-10-23 12:00", 4),
+            [
+                "10-24 02:30 CEST",
+                "10-25 02:30 CEST",
+                "10-26 02:30 CET",
+                "10-27 02:30 CET"
+            ]
+        );
+    }
+
+    /// The next `n` firings after a Berlin time, as Berlin reads them.
+    fn firings(r: &Recurrence, from: &str, n: usize) -> Vec<String> {
+        let tz = chrono_tz::Europe::Berlin;
+        let mut t = berlin(from);
+        (0..n)
+            .map(|_| {
+                t = r.next_after(tz, t).expect("next");
+                t.with_timezone(&tz).format("%m-%d %H:%M %Z").to_string()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn quiet_hours_wrap_around_midnight() {
+        let q = QuietHours {
+            start: chrono::NaiveTime::from_hms_opt(22, 0, 0).unwrap_or_default(),
+            end: chrono::NaiveTime::from_hms_opt(7, 0, 0).unwrap_or_default(),
+            tz: chrono_tz::Europe::Berlin,
+            hold: Default::default(),
+        };
+        assert!(q.is_quiet(berlin("2026-12-01 23:30")));
+        assert!(q.is_quiet(berlin("2026-12-02 06:59")));
+        assert!(!q.is_quiet(berlin("2026-12-02 07:00")));
+        assert!(!q.is_quiet(berlin("2026-12-01 21:59")));
+        assert_eq!(
+            q.ends_after(berlin("2026-12-01 23:30")),
+            berlin("2026-12-02 07:00")
+        );
+        assert_eq!(
+            q.ends_after(berlin("2026-12-02 03:00")),
+            berlin("2026-12-02 07:00")
+        );
+    }
+
+    #[test]
+    fn a_thursday_digest_at_eight() {
+        let tz = chrono_tz::Europe::Berlin;
+        let digest = Recurrence::parse("0 0 8 * * Thu").expect("valid");
+        let next = digest
+            .next_after(tz, berlin("2026-11-25 12:00"))
+            .expect("next");
+        assert_eq!(
+            next.with_timezone(&tz).to_rfc3339(),
+            "2026-11-26T08:00:00+01:00"
+        );
+        assert!(Recurrence::parse("0 8 * * Thu").is_err(), "five fields");
+        assert!(Recurrence::parse("0 0 25 * * *").is_err());
+    }
+}
