@@ -319,7 +319,7 @@ pub async fn staff_add(
 ) -> anyhow::Result<()> {
     let address = staff_address(channel, address)?;
     let store = open_store(config).await?;
-    store.set_staff(channel, &address, role).await?;
+    store.set_staff(channel, &address, role, None).await?;
     store
         .audit(
             &format!("cli:{}", whoami()),
