@@ -1,5 +1,6 @@
-//! The operator's and press office's commands: `migrate`, `broadcast`, `cancel`, `stats` and
-//! `demo`. Each returns what to print; errors reach `main` with their context.
+//! The operator's and press office's commands: `migrate`, `broadcast`, `cancel`, `stats`,
+//! `staff`, `audit` and `demo`. Each returns what to print; errors reach `main` with their
+//! context, and a [`Refused`] one makes `main` exit with code 2.
 
 use anyhow::{Context, bail};
 use serde_json::json;
@@ -7,16 +8,12 @@ use serde_json::json;
 use crate::config::Config;
 use crate::demo::{self, DemoOptions};
 use crate::domain::{
-    Actor, BroadcastKind, BroadcastStatus, ChannelKind, DeliveryStatus, Priority, Role,
+    Actor, BroadcastKind, BroadcastStatus, ChannelKind, DeliveryStatus, PersonName, Priority, Role,
 };
 use crate::i18n::Texts;
 use crate::service::open_store;
 use crate::services::{BroadcastService, ServiceError, Submission, When};
-
-/// A request the CLI refuses (the policy, bad input): exit code 2, as for bad usage.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct Refused(pub String);
+use crate::store::{StaffMember, StoreError};
 
 /// The broadcast service for one CLI command: no queue runs in this process; a running
 /// `amtsbote run` picks up what it writes.
@@ -361,56 +358,120 @@ fn staff_address(channel: ChannelKind, address: &str) -> anyhow::Result<String> 
     Ok(a.to_string())
 }
 
+/// What `amtsbote staff remove` removes.
+#[derive(Debug, Clone)]
+pub enum StaffTarget {
+    /// A person with every address they have.
+    Person(PersonName),
+    /// One address; its person keeps their other addresses.
+    Address(ChannelKind, String),
+}
+
+/// A command refused as given, and nothing was changed: a change the store refused, or a form
+/// of arguments the parser should not have let through. `main` exits with code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Refused(pub String);
+
+/// `Anna: telegram:901`, or `telegram:901` for an address that is a person of its own.
+fn person_and_address(m: &StaffMember) -> String {
+    if m.is_own_person() {
+        m.address_label()
+    } else {
+        format!("{}: {}", m.person, m.address_label())
+    }
+}
+
 pub async fn staff_add(
     config: &Config,
     channel: ChannelKind,
     address: &str,
     role: Role,
+    person: Option<&PersonName>,
 ) -> anyhow::Result<()> {
     let address = staff_address(channel, address)?;
     let store = open_store(config).await?;
-    store.set_staff(channel, &address, role).await?;
+    let member = match store
+        .set_staff(channel, &address, role, person.map(PersonName::as_str))
+        .await
+    {
+        Err(StoreError::StaffConflict(why)) => return Err(Refused(why).into()),
+        other => other?,
+    };
+    let who = person_and_address(&member);
     store
         .audit(
             &format!("cli:{}", whoami()),
             "staff-add",
-            &format!("{channel}:{address} as {}", role.as_str()),
+            &format!("{who} as {}", member.role.as_str()),
         )
         .await?;
-    println!("{channel}:{address} is now {}", role.as_str());
+    println!("{who} is now {}", member.role.as_str());
     Ok(())
 }
 
-pub async fn staff_remove(
-    config: &Config,
-    channel: ChannelKind,
-    address: &str,
-) -> anyhow::Result<()> {
-    let address = staff_address(channel, address)?;
+pub async fn staff_remove(config: &Config, target: StaffTarget) -> anyhow::Result<()> {
     let store = open_store(config).await?;
-    if !store.remove_staff(channel, &address).await? {
-        bail!("{channel}:{address} is not staff");
-    }
+    let (removed, detail) = match target {
+        StaffTarget::Address(channel, address) => {
+            let address = staff_address(channel, &address)?;
+            // Read first only to name the person in the audit log.
+            let who = match store.staff_member(channel, &address).await? {
+                Some(m) => person_and_address(&m),
+                None => StaffMember::own_person(channel, &address),
+            };
+            if !store.remove_staff(channel, &address).await? {
+                bail!("{who} is not staff");
+            }
+            (who.clone(), who)
+        }
+        StaffTarget::Person(person) => {
+            let addresses: Vec<String> = store
+                .list_staff()
+                .await?
+                .iter()
+                .filter(|m| m.person == person.as_str())
+                .map(StaffMember::address_label)
+                .collect();
+            let n = store.remove_person(person.as_str()).await?;
+            if n == 0 {
+                bail!("{person} is not staff");
+            }
+            let plural = if n == 1 { "" } else { "es" };
+            (
+                format!("{person} ({n} address{plural})"),
+                format!("{person}: {}", addresses.join(", ")),
+            )
+        }
+    };
     store
-        .audit(
-            &format!("cli:{}", whoami()),
-            "staff-remove",
-            &format!("{channel}:{address}"),
-        )
+        .audit(&format!("cli:{}", whoami()), "staff-remove", &detail)
         .await?;
-    println!("{channel}:{address} is no longer staff");
+    println!("{removed} is no longer staff");
     Ok(())
 }
 
+/// Each person with their role, then their addresses indented below.
 pub async fn staff_list(config: &Config) -> anyhow::Result<()> {
     let store = open_store(config).await?;
-    for m in store.list_staff().await? {
-        println!(
-            "{:<9} {:<16} {}",
-            m.channel.as_str(),
-            m.address,
-            m.role.as_str()
-        );
+    let staff = store.list_staff().await?;
+    let mut current: Option<(&str, Role)> = None;
+    for m in &staff {
+        let role = match current {
+            Some((person, role)) if person == m.person => role,
+            _ => {
+                println!("{:<32} {}", m.person, m.role.as_str());
+                current = Some((&m.person, m.role));
+                m.role
+            }
+        };
+        // One role per person is what the store keeps; a row that differs says so.
+        let differs = if m.role == role {
+            String::new()
+        } else {
+            format!("  ({})", m.role.as_str())
+        };
+        println!("    {:<9} {}{differs}", m.channel.as_str(), m.address);
     }
     Ok(())
 }

@@ -189,6 +189,43 @@ impl fmt::Display for Topic {
     }
 }
 
+/// The name that makes several staff addresses one person: 1 to 64 letters (umlauts and other
+/// letters too), digits, spaces, `.`, `-` and `_`. It has no `:`, so it never collides with the
+/// `channel:address` that names an address without a person.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PersonName(String);
+
+impl PersonName {
+    pub const MAX_CHARS: usize = 64;
+
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        let n = s.chars().count();
+        let ok = (1..=Self::MAX_CHARS).contains(&n)
+            && s.chars().all(|c| {
+                c.is_alphabetic() || c.is_ascii_digit() || matches!(c, ' ' | '.' | '-' | '_')
+            });
+        if ok {
+            Ok(PersonName(s.to_string()))
+        } else {
+            Err(format!(
+                "invalid person name '{s}': use 1-{} letters, digits, spaces, '.', '-' or '_'",
+                Self::MAX_CHARS
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for PersonName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// The text of a broadcast: not blank, at most [`BroadcastText::MAX_CHARS`] characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BroadcastText(String);
@@ -600,6 +637,21 @@ mod tests {
         assert!(Topic::parse("News").is_err());
         assert!(Topic::parse("a b").is_err());
         assert!(Topic::parse(&"x".repeat(33)).is_err());
+    }
+
+    #[test]
+    fn person_names_are_names_and_never_an_address() {
+        assert_eq!(
+            PersonName::parse(" Jürgen Weiß-Müller ").map(|p| p.0),
+            Ok("Jürgen Weiß-Müller".to_string())
+        );
+        assert!(PersonName::parse("Dr. A_B 2").is_ok());
+        assert!(PersonName::parse(&"ä".repeat(PersonName::MAX_CHARS)).is_ok());
+        assert!(PersonName::parse(&"ä".repeat(PersonName::MAX_CHARS + 1)).is_err());
+        assert!(PersonName::parse("   ").is_err());
+        assert!(PersonName::parse("telegram:901").is_err());
+        assert!(PersonName::parse("Anna\tB").is_err());
+        assert!(PersonName::parse("Anna;DROP").is_err());
     }
 
     #[test]

@@ -1,15 +1,16 @@
 //! The `amtsbote` command line: parses arguments and configuration, sets up logging and hands
-//! over to the library. Exit codes: 0 done, 1 failed, 2 bad configuration or usage.
+//! over to the library. Exit codes: 0 done, 1 failed, 2 bad configuration or usage, or refused
+//! (nothing was changed).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{ArgGroup, Parser, Subcommand};
 
-use amtsbote::cli::{self, BroadcastRequest};
+use amtsbote::cli::{self, BroadcastRequest, Refused, StaffTarget};
 use amtsbote::config::{Config, LogFormat};
 use amtsbote::demo::DemoOptions;
-use amtsbote::domain::{BroadcastKind, ChannelKind, Priority, Role};
+use amtsbote::domain::{BroadcastKind, ChannelKind, PersonName, Priority, Role};
 use amtsbote::i18n::Texts;
 
 #[derive(Parser)]
@@ -104,7 +105,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Subcommand)]
 enum StaffAction {
-    /// Add a staff member, or change their role.
+    /// Add a staff address, or change the role of a person who has only this address.
     Add {
         #[arg(long, value_parser = parse_channel)]
         channel: ChannelKind,
@@ -113,13 +114,29 @@ enum StaffAction {
         address: String,
         #[arg(long, value_parser = parse_role)]
         role: Role,
+        /// The person this address belongs to: addresses with the same person are one person
+        /// with one role. Without it, the address is a person of its own.
+        #[arg(long, value_parser = parse_person, value_name = "NAME")]
+        person: Option<PersonName>,
     },
+    /// Remove one address (--channel and --address), or a person with all their addresses (--person).
+    #[command(
+        group(ArgGroup::new("who").required(true).args(["person", "address"])),
+        override_usage = "amtsbote staff remove --person <NAME>\n       \
+                          amtsbote staff remove --channel <CHANNEL> --address <ADDRESS>"
+    )]
     Remove {
-        #[arg(long, value_parser = parse_channel)]
-        channel: ChannelKind,
-        #[arg(long)]
-        address: String,
+        /// The person to remove, with every address they have.
+        #[arg(long, value_parser = parse_person, value_name = "NAME", conflicts_with = "channel")]
+        person: Option<PersonName>,
+        /// With --address: the channel of the one address to remove.
+        #[arg(long, value_parser = parse_channel, requires = "address")]
+        channel: Option<ChannelKind>,
+        /// With --channel: the address to remove; its person keeps their other addresses.
+        #[arg(long, requires = "channel")]
+        address: Option<String>,
     },
+    /// Staff by person: the person's role, then each of their addresses.
     List,
 }
 
@@ -129,6 +146,10 @@ fn parse_channel(s: &str) -> Result<ChannelKind, String> {
 
 fn parse_role(s: &str) -> Result<Role, String> {
     s.parse()
+}
+
+fn parse_person(s: &str) -> Result<PersonName, String> {
+    PersonName::parse(s)
 }
 
 fn parse_priority(s: &str) -> Result<Priority, String> {
@@ -210,10 +231,25 @@ fn main() -> ExitCode {
                     channel,
                     address,
                     role,
-                } => cli::staff_add(&config, channel, &address, role).await,
-                StaffAction::Remove { channel, address } => {
-                    cli::staff_remove(&config, channel, &address).await
-                }
+                    person,
+                } => cli::staff_add(&config, channel, &address, role, person.as_ref()).await,
+                StaffAction::Remove {
+                    person,
+                    channel,
+                    address,
+                } => match (person, channel, address) {
+                    (Some(person), None, None) => {
+                        cli::staff_remove(&config, StaffTarget::Person(person)).await
+                    }
+                    (None, Some(channel), Some(address)) => {
+                        cli::staff_remove(&config, StaffTarget::Address(channel, address)).await
+                    }
+                    // clap lets through only the two forms; this says so should that change.
+                    _ => Err(Refused(
+                        "staff remove: give either --person NAME or --channel C --address A".into(),
+                    )
+                    .into()),
+                },
                 StaffAction::List => cli::staff_list(&config).await,
             },
             Command::Audit { limit } => cli::audit(&config, limit).await,
@@ -236,9 +272,9 @@ fn main() -> ExitCode {
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) if e.downcast_ref::<cli::Refused>().is_some() => {
-            tracing::warn!(error = format!("{e:#}"), "command refused");
-            eprintln!("amtsbote: {e:#}");
+        // Refused as asked: not a failure to log, but the caller must know nothing changed.
+        Err(e) if e.is::<Refused>() => {
+            eprintln!("amtsbote: {e}");
             ExitCode::from(2)
         }
         Err(e) => {

@@ -1,7 +1,8 @@
 //! The part of the `Store` contract that reads the same on both databases, written once and
 //! expanded for each store type. Each store supplies `pool`, `begin_write()` and the methods
 //! where the databases differ (connect, migrate, acknowledgements) and the statements that name
-//! lists (`CLAIMED`, `INSERT_SUBSCRIBERS`, `INSERT_SUBSCRIPTIONS`: a JSON array bound as text).
+//! lists (`CLAIMED`, `INSERT_SUBSCRIBERS`, `INSERT_SUBSCRIPTIONS`: a JSON array bound as text)
+//! or lock (`LOCK_STAFF`).
 
 /// A write transaction; on SQLite it also holds this process's turn to write, so writers queue
 /// in order instead of meeting SQLite's sleeping busy handler.
@@ -699,16 +700,61 @@ macro_rules! impl_store {
                 channel: $crate::domain::ChannelKind,
                 address: &str,
                 role: $crate::domain::Role,
-            ) -> $crate::store::StoreResult<()> {
-                self.write_one(
-                    sqlx::query($crate::store::sql::SET_STAFF)
-                        .bind(channel.as_str())
-                        .bind(address.to_string())
-                        .bind(role.as_str())
-                        .bind($crate::domain::now_ms()),
-                )
-                .await?;
-                Ok(())
+                person: Option<&str>,
+            ) -> $crate::store::StoreResult<$crate::store::StaffMember> {
+                use $crate::store::{sql, StaffMember, StaffRow, StoreError};
+                let person = person
+                    .map(str::to_string)
+                    .unwrap_or_else(|| StaffMember::own_person(channel, address));
+                let mut tx = self.begin_write().await?;
+                if let Some(lock) = Self::LOCK_STAFF {
+                    sqlx::query(lock).execute(&mut *tx.tx).await?;
+                }
+                let current: Option<StaffRow> = sqlx::query_as(sql::STAFF_MEMBER)
+                    .bind(channel.as_str())
+                    .bind(address)
+                    .fetch_optional(&mut *tx.tx)
+                    .await?;
+                let others: Vec<(String,)> = sqlx::query_as(sql::OTHER_ROLES_OF_PERSON)
+                    .bind(person.as_str())
+                    .bind(channel.as_str())
+                    .bind(address)
+                    .fetch_all(&mut *tx.tx)
+                    .await?;
+                let others = others
+                    .into_iter()
+                    .map(|(r,)| r.parse().map_err(StoreError::Corrupt))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let owner = current.as_ref().map(|(p, ..)| p.as_str());
+                if let Err(refused) =
+                    $crate::store::check_staff_change(channel, address, role, &person, owner, &others)
+                {
+                    tx.rollback().await?;
+                    return Err(refused);
+                }
+                let row: StaffRow = sqlx::query_as(sql::SET_STAFF)
+                    .bind(channel.as_str())
+                    .bind(address)
+                    .bind(role.as_str())
+                    .bind($crate::domain::now_ms())
+                    .bind(person.as_str())
+                    .fetch_one(&mut *tx.tx)
+                    .await?;
+                tx.commit().await?;
+                $crate::store::staff_from_row(row)
+            }
+
+            async fn staff_member(
+                &self,
+                channel: $crate::domain::ChannelKind,
+                address: &str,
+            ) -> $crate::store::StoreResult<Option<$crate::store::StaffMember>> {
+                let row: Option<$crate::store::StaffRow> = sqlx::query_as($crate::store::sql::STAFF_MEMBER)
+                    .bind(channel.as_str())
+                    .bind(address)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map($crate::store::staff_from_row).transpose()
             }
 
             async fn remove_staff(
@@ -722,33 +768,29 @@ macro_rules! impl_store {
                 Ok(n > 0)
             }
 
+            async fn remove_person(&self, person: &str) -> $crate::store::StoreResult<u64> {
+                self.write_one(sqlx::query($crate::store::sql::REMOVE_PERSON).bind(person.to_string())).await
+            }
+
             async fn staff_role(
                 &self,
                 channel: $crate::domain::ChannelKind,
                 address: &str,
             ) -> $crate::store::StoreResult<Option<$crate::domain::Role>> {
-                let row: Option<(String,)> = sqlx::query_as($crate::store::sql::STAFF_ROLE)
-                    .bind(channel.as_str())
-                    .bind(address)
-                    .fetch_optional(&self.pool)
-                    .await?;
-                row.map(|(r,)| r.parse().map_err($crate::store::StoreError::Corrupt)).transpose()
+                Ok(self.staff_member(channel, address).await?.map(|m| m.role))
             }
 
             async fn list_staff(&self) -> $crate::store::StoreResult<Vec<$crate::store::StaffMember>> {
-                use $crate::store::StoreError;
-                let rows: Vec<(String, String, String, i64)> =
+                let rows: Vec<$crate::store::StaffRow> =
                     sqlx::query_as($crate::store::sql::LIST_STAFF).fetch_all(&self.pool).await?;
-                rows.into_iter()
-                    .map(|(c, address, r, added_at)| {
-                        Ok($crate::store::StaffMember {
-                            channel: c.parse().map_err(StoreError::Corrupt)?,
-                            address,
-                            role: r.parse().map_err(StoreError::Corrupt)?,
-                            added_at,
-                        })
-                    })
-                    .collect()
+                let mut staff = rows
+                    .into_iter()
+                    .map($crate::store::staff_from_row)
+                    .collect::<$crate::store::StoreResult<Vec<_>>>()?;
+                staff.sort_by(|a, b| {
+                    (&a.person, a.channel, &a.address).cmp(&(&b.person, b.channel, &b.address))
+                });
+                Ok(staff)
             }
 
             async fn audit(&self, actor: &str, action: &str, detail: &str) -> $crate::store::StoreResult<()> {

@@ -41,6 +41,10 @@ pub enum StoreError {
     IdempotencyConflict,
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// A staff change that would give a person two roles or an address two people; nothing
+    /// was changed. The message says why, for the caller to show.
+    #[error("{0}")]
+    StaffConflict(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -367,12 +371,87 @@ pub struct Subscriber {
     pub topics: Vec<String>,
 }
 
+/// One address of a staff person. All addresses of a person have the person's one role.
 #[derive(Debug, Clone, Serialize)]
 pub struct StaffMember {
+    pub person: String,
     pub channel: ChannelKind,
     pub address: String,
     pub role: Role,
     pub added_at: i64,
+}
+
+impl StaffMember {
+    /// The person an address added without a person is: itself, as `channel:address`.
+    pub fn own_person(channel: ChannelKind, address: &str) -> String {
+        format!("{channel}:{address}")
+    }
+
+    /// `channel:address`.
+    pub fn address_label(&self) -> String {
+        Self::own_person(self.channel, &self.address)
+    }
+
+    /// True when this address is a person of its own (added without a person).
+    pub fn is_own_person(&self) -> bool {
+        self.person == self.address_label()
+    }
+}
+
+/// The columns every staff query reads, in the order of [`StaffRow`].
+macro_rules! staff_columns {
+    () => {
+        "person, channel, address, role, added_at"
+    };
+}
+pub(crate) use staff_columns;
+
+pub(crate) type StaffRow = (String, String, String, String, i64);
+
+pub(crate) fn staff_from_row(r: StaffRow) -> StoreResult<StaffMember> {
+    let (person, channel, address, role, added_at) = r;
+    Ok(StaffMember {
+        person,
+        channel: channel.parse().map_err(StoreError::Corrupt)?,
+        address,
+        role: role.parse().map_err(StoreError::Corrupt)?,
+        added_at,
+    })
+}
+
+/// Whether giving `channel:address` to `person` with `role` keeps every person at one role and
+/// every address at one person. `owner` is who has the address now; `others` are the roles of
+/// the person's other addresses.
+pub(crate) fn check_staff_change(
+    channel: ChannelKind,
+    address: &str,
+    role: Role,
+    person: &str,
+    owner: Option<&str>,
+    others: &[Role],
+) -> StoreResult<()> {
+    if let Some(owner) = owner.filter(|o| *o != person) {
+        let message = if person == StaffMember::own_person(channel, address) {
+            // Asked without a person: the address would leave the person it belongs to.
+            format!(
+                "{channel}:{address} belongs to {owner} (give {owner} as its person, or remove it from {owner} first)"
+            )
+        } else {
+            format!(
+                "{channel}:{address} belongs to {owner}, not to {person} (remove it from {owner} first)"
+            )
+        };
+        return Err(StoreError::StaffConflict(message));
+    }
+    if let Some(other) = others.iter().find(|r| **r != role) {
+        return Err(StoreError::StaffConflict(format!(
+            "{person} is {}, so an address of theirs cannot be {}: a person has one role \
+             (to change it, remove {person} and add their addresses again)",
+            other.as_str(),
+            role.as_str()
+        )));
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -509,9 +588,29 @@ pub trait Store: Send + Sync {
     /// Active recipients of an alert's follow-up: the alert's recipients, per channel.
     async fn follow_up_recipient_count(&self, parent_id: i64) -> StoreResult<RecipientCount>;
 
-    async fn set_staff(&self, channel: ChannelKind, address: &str, role: Role) -> StoreResult<()>;
+    /// Adds an address to a person (None: the address is a person of its own, named
+    /// `channel:address`), or changes the role of a person who has only this address. Refused
+    /// with [`StoreError::StaffConflict`] when the person already has another role, or the
+    /// address belongs to another person; then nothing changes.
+    async fn set_staff(
+        &self,
+        channel: ChannelKind,
+        address: &str,
+        role: Role,
+        person: Option<&str>,
+    ) -> StoreResult<StaffMember>;
+    async fn staff_member(
+        &self,
+        channel: ChannelKind,
+        address: &str,
+    ) -> StoreResult<Option<StaffMember>>;
+    /// Removes one address of a person; false when it was not staff.
     async fn remove_staff(&self, channel: ChannelKind, address: &str) -> StoreResult<bool>;
+    /// Removes every address of a person; how many.
+    async fn remove_person(&self, person: &str) -> StoreResult<u64>;
+    /// The role of the person this address belongs to.
     async fn staff_role(&self, channel: ChannelKind, address: &str) -> StoreResult<Option<Role>>;
+    /// Ordered by person, channel, address.
     async fn list_staff(&self) -> StoreResult<Vec<StaffMember>>;
 
     async fn audit(&self, actor: &str, action: &str, detail: &str) -> StoreResult<()>;

@@ -46,6 +46,10 @@ impl PostgresStore {
     const INSERT_SUBSCRIPTIONS: &str = "INSERT INTO subscriptions (topic, subscriber_id) \
         SELECT e ->> 0, (e ->> 1)::bigint FROM jsonb_array_elements($1::jsonb) AS e ON CONFLICT DO NOTHING";
 
+    /// A staff change reads before it writes, and the rows it must see may not exist yet:
+    /// the table lock (which only writers wait for) keeps two changes from passing the same check.
+    const LOCK_STAFF: Option<&str> = Some("LOCK TABLE staff IN SHARE ROW EXCLUSIVE MODE");
+
     async fn begin_write(&self) -> StoreResult<WriteTx<Postgres>> {
         Ok(WriteTx {
             tx: self.pool.begin().await?,

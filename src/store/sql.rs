@@ -1,7 +1,7 @@
 //! SQL both stores run as written: SQLite understands Postgres' `$n` placeholders, `ON CONFLICT`
 //! and `RETURNING`, so only the statements that differ live in the store modules.
 
-use super::broadcast_columns;
+use super::{broadcast_columns, staff_columns};
 
 pub const BROADCAST_BY_ID: &str = concat!(
     "SELECT ",
@@ -207,12 +207,25 @@ pub const ERASE_SUBSCRIBER: &str = "DELETE FROM subscribers WHERE id = $1";
 pub const ERASE_CONFIRMATIONS: &str =
     "DELETE FROM confirmations WHERE author_channel = $1 AND author_address = $2";
 
-pub const SET_STAFF: &str = "INSERT INTO staff (channel, address, role, added_at) VALUES ($1, $2, $3, $4) \
-    ON CONFLICT (channel, address) DO UPDATE SET role = excluded.role";
+pub const SET_STAFF: &str = concat!(
+    "INSERT INTO staff (channel, address, role, added_at, person) VALUES ($1, $2, $3, $4, $5) \
+    ON CONFLICT (channel, address) DO UPDATE SET role = excluded.role, person = excluded.person \
+    RETURNING ",
+    staff_columns!()
+);
+/// The roles of a person's addresses other than ($2, $3).
+pub const OTHER_ROLES_OF_PERSON: &str = "SELECT DISTINCT role FROM staff \
+    WHERE person = $1 AND NOT (channel = $2 AND address = $3)";
+pub const STAFF_MEMBER: &str = concat!(
+    "SELECT ",
+    staff_columns!(),
+    " FROM staff WHERE channel = $1 AND address = $2"
+);
 pub const REMOVE_STAFF: &str = "DELETE FROM staff WHERE channel = $1 AND address = $2";
-pub const STAFF_ROLE: &str = "SELECT role FROM staff WHERE channel = $1 AND address = $2";
-pub const LIST_STAFF: &str =
-    "SELECT channel, address, role, added_at FROM staff ORDER BY channel, address";
+pub const REMOVE_PERSON: &str = "DELETE FROM staff WHERE person = $1";
+/// Unordered: the stores collate text differently (Postgres by locale), so the list is sorted
+/// after reading.
+pub const LIST_STAFF: &str = concat!("SELECT ", staff_columns!(), " FROM staff");
 
 pub const INSERT_AUDIT: &str =
     "INSERT INTO audit (at, actor, action, detail) VALUES ($1, $2, $3, $4)";

@@ -284,3 +284,143 @@ async fn staff_are_added_listed_removed_and_audited() {
         "{audit}"
     );
 }
+
+#[tokio::test]
+async fn staff_are_people_on_the_command_line() {
+    staff_addresses_of_a_person_share_a_role_and_go_together(TestDb::sqlite().await).await;
+}
+
+#[tokio::test]
+async fn staff_are_people_on_the_command_line_with_postgres() {
+    if let Some(db) = TestDb::postgres().await {
+        staff_addresses_of_a_person_share_a_role_and_go_together(db).await;
+    }
+}
+
+/// `staff add` with these flags; `--person` when `person` is not empty.
+fn staff_add(channel: &str, address: &str, role: &str, person: &str) -> Vec<String> {
+    let mut args = [
+        "staff",
+        "add",
+        "--channel",
+        channel,
+        "--address",
+        address,
+        "--role",
+        role,
+    ]
+    .map(String::from)
+    .to_vec();
+    if !person.is_empty() {
+        args.extend(["--person".to_string(), person.to_string()]);
+    }
+    args
+}
+
+async fn run_cli_with(db: &TestDb, args: &[String]) -> std::process::Output {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run_cli(db, &args).await
+}
+
+async fn staff_addresses_of_a_person_share_a_role_and_go_together(db: TestDb) {
+    let added = run_cli_with(&db, &staff_add("telegram", "901", "emergency", "Anna")).await;
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    assert!(String::from_utf8_lossy(&added.stdout).contains("Anna: telegram:901 is now emergency"));
+    for (channel, address, role, person) in [
+        ("whatsapp", "4917012345", "emergency", "Anna"),
+        ("telegram", "902", "press", ""),
+    ] {
+        let out = run_cli_with(&db, &staff_add(channel, address, role, person)).await;
+        assert!(out.status.success(), "{address}");
+    }
+
+    let refused = run_cli_with(&db, &staff_add("whatsapp", "4917099999", "press", "Anna")).await;
+    assert_eq!(refused.status.code(), Some(2), "a refusal exits with 2");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("Anna is emergency"), "{stderr}");
+    assert!(
+        db.store
+            .staff_member(amtsbote::domain::ChannelKind::Whatsapp, "4917099999")
+            .await
+            .unwrap()
+            .is_none(),
+        "nothing was added"
+    );
+    let bad_name = run_cli_with(&db, &staff_add("telegram", "903", "press", "telegram:1")).await;
+    assert_eq!(bad_name.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad_name.stderr).contains("invalid person name"));
+
+    let list = run_cli(&db, &["staff", "list"]).await;
+    let list = String::from_utf8_lossy(&list.stdout);
+    let lines: Vec<Vec<&str>> = list
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            vec!["Anna", "emergency"],
+            vec!["telegram", "901"],
+            vec!["whatsapp", "4917012345"],
+            vec!["telegram:902", "press"],
+            vec!["telegram", "902"],
+        ],
+        "{list}"
+    );
+    assert!(
+        list.lines().nth(1).is_some_and(|l| l.starts_with("    ")),
+        "addresses are indented under their person: {list}"
+    );
+
+    for both_or_neither in [
+        "--person Anna --channel telegram --address 902",
+        "--person Anna --channel telegram",
+        "--channel telegram",
+        "",
+    ] {
+        let args: Vec<&str> = ["staff", "remove"]
+            .into_iter()
+            .chain(both_or_neither.split_whitespace())
+            .collect();
+        let out = run_cli(&db, &args).await;
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+    }
+    assert_eq!(
+        db.store.list_staff().await.unwrap().len(),
+        3,
+        "nothing was removed"
+    );
+
+    let removed = run_cli(&db, &["staff", "remove", "--person", "Anna"]).await;
+    assert!(
+        removed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&removed.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&removed.stdout).contains("Anna (2 addresses) is no longer staff")
+    );
+    let left: Vec<String> = db
+        .store
+        .list_staff()
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| m.person.clone())
+        .collect();
+    assert_eq!(left, ["telegram:902"]);
+    let again = run_cli(&db, &["staff", "remove", "--person", "Anna"]).await;
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("Anna is not staff"));
+
+    let audit = String::from_utf8_lossy(&run_cli(&db, &["audit"]).await.stdout).to_string();
+    assert!(audit.contains("Anna: telegram:901 as emergency"), "{audit}");
+    assert!(
+        audit.contains("Anna: telegram:901, whatsapp:4917012345"),
+        "{audit}"
+    );
+}

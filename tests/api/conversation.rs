@@ -65,7 +65,7 @@ async fn citizens_pick_topics_and_an_announcement_reaches_only_its_topic() {
     assert!(texts_of(&r).contains("/help"));
 
     db.store
-        .set_staff(ChannelKind::Telegram, "900", Role::Press)
+        .set_staff(ChannelKind::Telegram, "900", Role::Press, None)
         .await
         .unwrap();
     let preview = talk
@@ -124,7 +124,7 @@ async fn people_who_are_not_staff_cannot_announce_or_alert() {
     let app = spawn_app(db.store.clone(), test_lane(0), test_lane(0)).await;
     let talk = conversation(&app, false);
     db.store
-        .set_staff(ChannelKind::Telegram, "900", Role::Press)
+        .set_staff(ChannelKind::Telegram, "900", Role::Press, None)
         .await
         .unwrap();
     for (who, text) in [
@@ -149,15 +149,15 @@ async fn a_second_emergency_member_must_approve_an_alert_when_configured() {
     let talk = conversation(&app, true);
     talk.handle(&says("101", "/start")).await;
     db.store
-        .set_staff(ChannelKind::Telegram, "901", Role::Emergency)
+        .set_staff(ChannelKind::Telegram, "901", Role::Emergency, None)
         .await
         .unwrap();
     db.store
-        .set_staff(ChannelKind::Telegram, "902", Role::Emergency)
+        .set_staff(ChannelKind::Telegram, "902", Role::Emergency, None)
         .await
         .unwrap();
     db.store
-        .set_staff(ChannelKind::Telegram, "903", Role::Press)
+        .set_staff(ChannelKind::Telegram, "903", Role::Press, None)
         .await
         .unwrap();
 
@@ -276,7 +276,7 @@ async fn stop_blocks_and_delete_leave_the_right_traces() {
     // Erasure: a delivery, a topic, a pending code — then nothing with the chat id anywhere.
     talk.handle(&says("4242", "/start")).await;
     db.store
-        .set_staff(ChannelKind::Telegram, "900", Role::Press)
+        .set_staff(ChannelKind::Telegram, "900", Role::Press, None)
         .await
         .unwrap();
     let preview = talk.handle(&says("900", "/announce alerts x")).await;

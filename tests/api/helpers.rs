@@ -39,11 +39,16 @@ pub struct TestDb {
 
 impl TestDb {
     pub async fn sqlite() -> TestDb {
+        let db = TestDb::sqlite_unmigrated().await;
+        db.store.migrate().await.expect("migrate sqlite");
+        db
+    }
+
+    async fn sqlite_unmigrated() -> TestDb {
         init_logs();
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
         let store = store::connect(&url).await.expect("open sqlite");
-        store.migrate().await.expect("migrate sqlite");
         TestDb {
             url,
             store,
@@ -68,19 +73,58 @@ impl TestDb {
                 return None;
             }
         };
+        let db = TestDb::postgres_unmigrated(admin).await;
+        db.store.migrate().await.expect("migrate postgres");
+        Some(db)
+    }
+
+    async fn postgres_unmigrated(admin: String) -> TestDb {
         let url = store::testing::fresh_postgres_database(&admin)
             .await
             .unwrap_or_else(|e| {
                 panic!("cannot create a test database through AMTSBOTE_TEST_POSTGRES_URL: {e}")
             });
         let store = store::connect(&url).await.expect("open postgres");
-        store.migrate().await.expect("migrate postgres");
-        Some(TestDb {
+        TestDb {
             url,
             store,
             _dir: None,
             postgres_admin: Some(admin),
-        })
+        }
+    }
+
+    /// Another database of the same kind as an older Amtsbote left it: migrated up to
+    /// `version`, then `statements` run. For seeing what the later migrations make of its rows.
+    pub async fn another_as_left_at(&self, version: i64, statements: &[&'static str]) -> TestDb {
+        let (db, dir) = match &self.postgres_admin {
+            Some(admin) => (TestDb::postgres_unmigrated(admin.clone()).await, "postgres"),
+            None => (TestDb::sqlite_unmigrated().await, "sqlite"),
+        };
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("migrations")
+            .join(dir);
+        let migrator = sqlx::migrate::Migrator::new(dir)
+            .await
+            .expect("read migrations");
+        // The same steps on either kind of pool.
+        macro_rules! migrate_and_write {
+            ($pool:ty) => {{
+                let pool = <$pool>::connect(&db.url).await.expect("connect");
+                migrator.run_to(version, &pool).await.expect("migrate");
+                for statement in statements {
+                    sqlx::query(*statement)
+                        .execute(&pool)
+                        .await
+                        .expect(statement);
+                }
+                pool.close().await;
+            }};
+        }
+        match db.postgres_admin {
+            Some(_) => migrate_and_write!(sqlx::PgPool),
+            None => migrate_and_write!(sqlx::SqlitePool),
+        }
+        db
     }
 
     /// A second, independent connection to the same database (as after a restart).

@@ -163,7 +163,7 @@ fn code_in(text: &str) -> String {
 async fn staff_plan_list_and_remove_schedules_in_the_chat() {
     let db = TestDb::sqlite().await;
     db.store
-        .set_staff(ChannelKind::Telegram, "900", Role::Press)
+        .set_staff(ChannelKind::Telegram, "900", Role::Press, None)
         .await
         .unwrap();
     let talk = Conversation {

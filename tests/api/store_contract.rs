@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use amtsbote::domain::{BroadcastStatus, ChannelKind, DeliveryStatus, Priority, now_ms};
+use amtsbote::domain::{BroadcastStatus, ChannelKind, DeliveryStatus, Priority, Role, now_ms};
 use amtsbote::store::{Ack, AckOutcome, Store, StoreError};
 
 use crate::helpers::{TestDb, new_broadcast, seed};
@@ -49,6 +49,10 @@ contract!(
     an_alerts_follow_up_goes_to_its_recipients,
     a_moved_chat_takes_its_subscriber_along,
     platform_statuses_move_forward_and_a_refused_message_goes_again_once,
+    addresses_given_the_same_person_are_one_person,
+    a_second_role_for_a_person_is_refused_and_changes_nothing,
+    staff_from_before_people_are_people_of_their_own,
+    removing_a_person_removes_every_address_they_have,
 );
 
 /// Creates a broadcast; returns its id.
@@ -519,7 +523,7 @@ async fn lane_pauses_are_recorded(db: TestDb) {
 }
 
 async fn the_conversation_state_round_trips(db: TestDb) {
-    use amtsbote::domain::{Role, SubscriberStatus};
+    use amtsbote::domain::SubscriberStatus;
     use amtsbote::store::Confirmation;
     let news = crate::helpers::topic("news");
     let s = db
@@ -554,11 +558,11 @@ async fn the_conversation_state_round_trips(db: TestDb) {
     assert_eq!(db.store.recipient_count(&news).await.unwrap().total(), 0);
 
     db.store
-        .set_staff(ChannelKind::Whatsapp, "4917012345", Role::Press)
+        .set_staff(ChannelKind::Whatsapp, "4917012345", Role::Press, None)
         .await
         .unwrap();
     db.store
-        .set_staff(ChannelKind::Whatsapp, "4917012345", Role::Admin)
+        .set_staff(ChannelKind::Whatsapp, "4917012345", Role::Admin, None)
         .await
         .unwrap();
     assert_eq!(
@@ -879,5 +883,248 @@ async fn platform_statuses_move_forward_and_a_refused_message_goes_again_once(db
             .unwrap()
             .total(),
         0
+    );
+}
+
+/// (person, channel:address, role) of every staff address, as listed.
+async fn staff_rows(store: &dyn Store) -> Vec<(String, String, Role)> {
+    store
+        .list_staff()
+        .await
+        .expect("list staff")
+        .iter()
+        .map(|m| (m.person.clone(), m.address_label(), m.role))
+        .collect()
+}
+
+fn row(person: &str, address: &str, role: Role) -> (String, String, Role) {
+    (person.to_string(), address.to_string(), role)
+}
+
+/// Anna, emergency, on Telegram 901 and WhatsApp 4917012345; her Telegram address as added.
+async fn add_anna_on_both_channels(store: &dyn Store) -> amtsbote::store::StaffMember {
+    let anna = store
+        .set_staff(ChannelKind::Telegram, "901", Role::Emergency, Some("Anna"))
+        .await
+        .unwrap();
+    store
+        .set_staff(
+            ChannelKind::Whatsapp,
+            "4917012345",
+            Role::Emergency,
+            Some("Anna"),
+        )
+        .await
+        .unwrap();
+    anna
+}
+
+async fn addresses_given_the_same_person_are_one_person(db: TestDb) {
+    let store = &*db.store;
+    let anna = add_anna_on_both_channels(store).await;
+    assert_eq!((anna.person.as_str(), anna.role), ("Anna", Role::Emergency));
+    let own = store
+        .set_staff(ChannelKind::Telegram, "902", Role::Press, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        own.person, "telegram:902",
+        "without a person, an address is its own"
+    );
+
+    let on_whatsapp = store
+        .staff_member(ChannelKind::Whatsapp, "4917012345")
+        .await
+        .unwrap()
+        .expect("Anna's WhatsApp address is staff");
+    assert_eq!(on_whatsapp.person, "Anna");
+    assert_eq!(
+        store
+            .staff_role(ChannelKind::Whatsapp, "4917012345")
+            .await
+            .unwrap(),
+        Some(Role::Emergency)
+    );
+    assert_eq!(
+        staff_rows(store).await,
+        [
+            row("Anna", "telegram:901", Role::Emergency),
+            row("Anna", "whatsapp:4917012345", Role::Emergency),
+            row("telegram:902", "telegram:902", Role::Press),
+        ]
+    );
+
+    // Adding an address again as it is changes nothing; a person with one address may change role.
+    let again = store
+        .set_staff(ChannelKind::Telegram, "901", Role::Emergency, Some("Anna"))
+        .await
+        .unwrap();
+    assert_eq!(again.added_at, anna.added_at);
+    store
+        .set_staff(ChannelKind::Telegram, "902", Role::Admin, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .staff_role(ChannelKind::Telegram, "902")
+            .await
+            .unwrap(),
+        Some(Role::Admin)
+    );
+    assert!(
+        store
+            .staff_member(ChannelKind::Telegram, "903")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+async fn a_second_role_for_a_person_is_refused_and_changes_nothing(db: TestDb) {
+    let store = &*db.store;
+    add_anna_on_both_channels(store).await;
+    let before = staff_rows(store).await;
+
+    let refusals = [
+        // A new address would make Anna press as well.
+        (
+            ChannelKind::Whatsapp,
+            "4917099999",
+            Role::Press,
+            Some("Anna"),
+            "Anna is emergency",
+        ),
+        // So would one of hers: she has another address.
+        (
+            ChannelKind::Telegram,
+            "901",
+            Role::Admin,
+            Some("Anna"),
+            "Anna is emergency",
+        ),
+        // Her address cannot become Ben's, nor a person of its own.
+        (
+            ChannelKind::Telegram,
+            "901",
+            Role::Emergency,
+            Some("Ben"),
+            "belongs to Anna",
+        ),
+        (
+            ChannelKind::Telegram,
+            "901",
+            Role::Emergency,
+            None,
+            "belongs to Anna",
+        ),
+    ];
+    for (channel, address, role, person, why) in refusals {
+        match store.set_staff(channel, address, role, person).await {
+            Err(StoreError::StaffConflict(message)) => {
+                assert!(message.contains(why), "{message}")
+            }
+            other => panic!("{channel}:{address} as {person:?} {role:?}: {other:?}"),
+        }
+    }
+    assert_eq!(staff_rows(store).await, before, "a refusal changes nothing");
+
+    // Two changes at once that cannot both hold: exactly one is made.
+    let (press, emergency) = tokio::join!(
+        store.set_staff(ChannelKind::Telegram, "905", Role::Press, Some("Cara")),
+        store.set_staff(
+            ChannelKind::Whatsapp,
+            "4917055555",
+            Role::Emergency,
+            Some("Cara")
+        ),
+    );
+    assert!(
+        press.is_ok() != emergency.is_ok(),
+        "{press:?} / {emergency:?}"
+    );
+    let cara: Vec<Role> = store
+        .list_staff()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.person == "Cara")
+        .map(|m| m.role)
+        .collect();
+    assert_eq!(cara.len(), 1, "{cara:?}");
+}
+
+async fn staff_from_before_people_are_people_of_their_own(db: TestDb) {
+    let old = db
+        .another_as_left_at(
+            4,
+            &[
+                "INSERT INTO staff (channel, address, role, added_at) VALUES ('telegram', '900', 'press', 11)",
+                "INSERT INTO staff (channel, address, role, added_at) \
+                 VALUES ('whatsapp', '4917012345', 'emergency', 12)",
+            ],
+        )
+        .await;
+    old.store
+        .migrate()
+        .await
+        .expect("the later migrations apply");
+    assert_eq!(
+        staff_rows(&*old.store).await,
+        [
+            row("telegram:900", "telegram:900", Role::Press),
+            row(
+                "whatsapp:4917012345",
+                "whatsapp:4917012345",
+                Role::Emergency
+            ),
+        ]
+    );
+    let member = old
+        .store
+        .staff_member(ChannelKind::Telegram, "900")
+        .await
+        .unwrap()
+        .expect("still staff");
+    assert_eq!(member.added_at, 11);
+    // Each is still a person of its own: a role change needs no person.
+    old.store
+        .set_staff(ChannelKind::Telegram, "900", Role::Admin, None)
+        .await
+        .unwrap();
+}
+
+async fn removing_a_person_removes_every_address_they_have(db: TestDb) {
+    let store = &*db.store;
+    for (channel, address, person) in [
+        (ChannelKind::Telegram, "901", "Anna"),
+        (ChannelKind::Whatsapp, "4917012345", "Anna"),
+        (ChannelKind::Telegram, "902", "Ben"),
+        (ChannelKind::Whatsapp, "4917022222", "Ben"),
+    ] {
+        store
+            .set_staff(channel, address, Role::Emergency, Some(person))
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.remove_person("Anna").await.unwrap(), 2);
+    assert_eq!(store.remove_person("Anna").await.unwrap(), 0);
+    assert_eq!(
+        store
+            .staff_role(ChannelKind::Telegram, "901")
+            .await
+            .unwrap(),
+        None
+    );
+
+    // One address goes alone; the person keeps the other.
+    assert!(
+        store
+            .remove_staff(ChannelKind::Telegram, "902")
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        staff_rows(store).await,
+        [row("Ben", "whatsapp:4917022222", Role::Emergency)]
     );
 }

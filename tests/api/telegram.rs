@@ -90,7 +90,7 @@ async fn a_citizen_subscribes_and_a_confirmed_announcement_reaches_each_subscrib
     let app = spawn_app(db.store.clone(), test_lane(0), test_lane(0)).await;
     start_polling(&app, false);
     db.store
-        .set_staff(ChannelKind::Telegram, "900", Role::Press)
+        .set_staff(ChannelKind::Telegram, "900", Role::Press, None)
         .await
         .unwrap();
 
@@ -192,7 +192,7 @@ async fn an_alert_confirmed_in_the_chat_overtakes_a_draining_news_broadcast() {
     let db = TestDb::sqlite().await;
     seed(&*db.store, 5000, 0, &["news", "alerts"]).await;
     db.store
-        .set_staff(ChannelKind::Telegram, "901", Role::Emergency)
+        .set_staff(ChannelKind::Telegram, "901", Role::Emergency, None)
         .await
         .unwrap();
     let app = spawn_app(db.store.clone(), test_lane(1000), test_lane(0)).await;

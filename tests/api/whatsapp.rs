@@ -394,7 +394,7 @@ async fn throttle_codes_pause_the_lane_and_an_alert_confirmed_over_whatsapp_reac
     seed(&*db.store, 3, 3, &["alerts"]).await;
     let staff = "4917012345678";
     db.store
-        .set_staff(ChannelKind::Whatsapp, staff, Role::Emergency)
+        .set_staff(ChannelKind::Whatsapp, staff, Role::Emergency, None)
         .await
         .unwrap();
     let app = spawn_app(db.store.clone(), test_lane(0), test_lane(0)).await;
