@@ -72,6 +72,8 @@ kind-alert = WARNUNG
 kind-update = Aktualisierung der Warnung
 kind-allclear = Entwarnung
 button-send = Senden
+button-approve = Freigeben
+button-drop = Verwerfen
 button-cancel = Abbrechen
 preview =
     Vorschau der { $kind } (Thema { $topic }, Priorität { $priority }), genau so, wie die Empfänger sie sehen:
@@ -100,6 +102,7 @@ approved = Meldung #{ $id } ist freigegeben und unterwegs.
 confirm-refused = Entschuldigung, das dürfen Sie mit diesem Code nicht. Er bleibt für jemanden gültig, der es darf.
 not-awaiting = Meldung #{ $id } ist { $status }: Mit diesem Code ist nichts mehr zu tun.
 schedule-refused = Entschuldigung, den Zeitplan einer Warnung darf nur das Notfallteam entfernen.
+needs-emergency = Entschuldigung, das darf bei einer Warnung, Aktualisierung oder Entwarnung nur das Notfallteam. Es wurde nichts geändert.
 confirm-own = Ihre eigene Warnung können Sie nicht selbst freigeben: Das muss ein anderes Mitglied des Notfallteams tun.
 confirm-unknown = Code { $code } ist unbekannt, abgelaufen oder schon benutzt.
 preview-cancelled = Verworfen; es wurde nichts gesendet.

@@ -72,6 +72,8 @@ kind-alert = ALERT
 kind-update = alert update
 kind-allclear = all-clear
 button-send = Send
+button-approve = Approve
+button-drop = Drop
 button-cancel = Cancel
 preview =
     Preview of the { $kind } (topic { $topic }, priority { $priority }), exactly as recipients will see it:
@@ -100,6 +102,7 @@ approved = Broadcast #{ $id } is approved and on its way.
 confirm-refused = Sorry, you may not do that with this code. It stays valid for someone who may.
 not-awaiting = Broadcast #{ $id } is { $status }: there is nothing to do with this code any more.
 schedule-refused = Sorry, only the emergency team may remove an alert's schedule.
+needs-emergency = Sorry, only the emergency team may do that to an alert, update or all-clear. Nothing was changed.
 confirm-own = You cannot approve your own alert: another member of the emergency team must.
 confirm-unknown = Code { $code } is unknown, expired or already used.
 preview-cancelled = Dropped; nothing was sent.

@@ -1,7 +1,6 @@
 //! The HTTP side for the operator: health, readiness and Prometheus metrics. The WhatsApp
 //! webhook and the API join this router in `service`.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -111,13 +110,11 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<serde_json::V
 }
 
 /// Serves `router` on `addr` until `shutdown`.
-pub async fn serve(
-    addr: SocketAddr,
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
     router: Router,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    tracing::info!(%addr, "HTTP listening");
     axum::serve(listener, router)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await

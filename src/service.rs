@@ -107,168 +107,236 @@ pub fn configured_lanes(
     Ok((lanes, whatsapp))
 }
 
+/// `amtsbote run`: the whole service until SIGTERM or Ctrl-C.
 pub async fn run(config: Config) -> anyhow::Result<()> {
-    let store = open_store(&config).await?;
-    crate::http::metrics_handle();
-    // One instance per database (see README): leases left behind belong to an earlier life of
-    // this instance, so they go back to the queue at once instead of after they expire.
-    let released = store
-        .release_all_leases()
-        .await
-        .context("releasing old leases")?;
-    if released > 0 {
-        tracing::warn!(
-            deliveries = released,
-            "returned deliveries leased before the last stop to the queue"
-        );
-    }
-    let (lanes, whatsapp) = configured_lanes(&config)?;
-    if lanes.is_empty() {
-        tracing::warn!(
-            "no channel is configured: serving the HTTP side only; accepted broadcasts wait in the queue"
-        );
+    let app = Application::build(config).await?;
+    app.run_until_stopped(stop_signal()).await
+}
+
+/// The whole service, built from a `Config`: `run`, `demo` and the tests start this, so a test
+/// runs what production runs. The HTTP listener is bound in `build` (port 0 picks a free one).
+pub struct Application {
+    pub store: Arc<dyn Store>,
+    pub broadcasts: Arc<BroadcastService>,
+    pub conversation: Arc<Conversation>,
+    pub notices: Arc<StaffNotices>,
+    /// Cancel it to stop everything (what `run_until_stopped` does when its signal comes).
+    pub shutdown: CancellationToken,
+    engine: Engine,
+    http_task: tokio::task::JoinHandle<std::io::Result<()>>,
+    local_addr: std::net::SocketAddr,
+    queue_running: Arc<AtomicBool>,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> anyhow::Result<Application> {
+        let store = open_store(&config).await?;
+        Self::build_on(config, store).await
     }
 
-    let shutdown = CancellationToken::new();
-    let mut engine = Engine::start(
-        store.clone(),
-        lanes,
-        config.engine.clone(),
-        shutdown.clone(),
-    );
-    let texts = Arc::new(Texts::load().map_err(anyhow::Error::msg)?);
-    let broadcasts = Arc::new(BroadcastService::new(
-        store.clone(),
-        config.topics.clone(),
-        config.second_approval,
-        config.tz,
-        Some(engine.signals.clone() as Arc<dyn QueueWake>),
-    ));
-    let conversation = Arc::new(Conversation {
-        store: store.clone(),
-        texts: texts.clone(),
-        broadcasts: broadcasts.clone(),
-    });
-    // Schedules from the config file, added once each (keyed by their content).
-    for sc in &config.schedules {
-        let source = format!(
-            "config:{}",
-            hex::encode(sha2::Sha256::digest(format!(
-                "{}|{}|{}",
-                sc.cron, sc.topic, sc.text
-            )))
-        );
-        broadcasts
-            .plan_from_config(&sc.topic, &sc.text, sc.priority, &sc.cron, &source)
+    /// Like `build`, on a store that is already open and migrated.
+    pub async fn build_on(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Application> {
+        crate::http::metrics_handle();
+        // One instance per database (see README): leases left behind belong to an earlier life of
+        // this instance, so they go back to the queue at once instead of after they expire.
+        let released = store
+            .release_all_leases()
             .await
-            .map_err(|e| anyhow::anyhow!("[[schedules]] entry '{}': {e}", sc.cron))?;
-    }
-    let mut notice = StaffNotices {
-        texts: texts.clone(),
-        store: store.clone(),
-        telegram: None,
-        whatsapp: whatsapp.clone(),
-    };
-    if let Some(tg) = &config.telegram {
-        // Long polls need a client that waits longer than Telegram holds the request.
-        let timeout = Duration::from_secs(u64::from(telegram_updates::LONG_POLL_SECS) + 10);
-        let client = http_client(timeout, 2).context("building the HTTP client")?;
-        let bot = telegram::bot(client, &tg.api_url, &tg.token)
-            .context("AMTSBOTE_TELEGRAM_API_URL is not a URL")?;
-        notice.telegram = Some(bot.clone());
-        let polling = telegram_updates::run(
-            bot,
-            conversation.clone(),
+            .context("releasing old leases")?;
+        if released > 0 {
+            tracing::warn!(
+                deliveries = released,
+                "returned deliveries leased before the last stop to the queue"
+            );
+        }
+        let (lanes, whatsapp) = configured_lanes(&config)?;
+        if lanes.is_empty() {
+            tracing::warn!(
+                "no channel is configured: serving the HTTP side only; accepted broadcasts wait in the queue"
+            );
+        }
+
+        let shutdown = CancellationToken::new();
+        let mut engine = Engine::start(
             store.clone(),
-            texts.clone(),
+            lanes,
+            config.engine.clone(),
             shutdown.clone(),
         );
-        engine.tasks.spawn(async move {
-            polling.await;
-            "Telegram polling".to_string()
+        let texts = Arc::new(Texts::load().map_err(anyhow::Error::msg)?);
+        let broadcasts = Arc::new(BroadcastService::new(
+            store.clone(),
+            config.topics.clone(),
+            config.second_approval,
+            config.tz,
+            Some(engine.signals.clone() as Arc<dyn QueueWake>),
+        ));
+        let conversation = Arc::new(Conversation {
+            store: store.clone(),
+            texts: texts.clone(),
+            broadcasts: broadcasts.clone(),
         });
+        // Schedules from the config file, added once each (keyed by their content).
+        for sc in &config.schedules {
+            let source = format!(
+                "config:{}",
+                hex::encode(sha2::Sha256::digest(format!(
+                    "{}|{}|{}",
+                    sc.cron, sc.topic, sc.text
+                )))
+            );
+            broadcasts
+                .plan_from_config(&sc.topic, &sc.text, sc.priority, &sc.cron, &source)
+                .await
+                .map_err(|e| anyhow::anyhow!("[[schedules]] entry '{}': {e}", sc.cron))?;
+        }
+        let mut notice = StaffNotices {
+            texts: texts.clone(),
+            store: store.clone(),
+            telegram: None,
+            whatsapp: whatsapp.clone(),
+        };
+        if let Some(tg) = &config.telegram {
+            // Long polls need a client that waits longer than Telegram holds the request.
+            let timeout = Duration::from_secs(u64::from(telegram_updates::LONG_POLL_SECS) + 10);
+            let client = http_client(timeout, 2).context("building the HTTP client")?;
+            let bot = telegram::bot(client, &tg.api_url, &tg.token)
+                .context("AMTSBOTE_TELEGRAM_API_URL is not a URL")?;
+            notice.telegram = Some(bot.clone());
+            let polling = telegram_updates::run(
+                bot,
+                conversation.clone(),
+                store.clone(),
+                texts.clone(),
+                shutdown.clone(),
+            );
+            engine.tasks.spawn(async move {
+                polling.await;
+                "Telegram polling".to_string()
+            });
+        }
+        let notices = Arc::new(notice);
+        let courier = ApprovalCourier {
+            broadcasts: broadcasts.clone(),
+            conversation: conversation.clone(),
+            notices: notices.clone(),
+        };
+        let asking = courier.run(shutdown.clone());
+        engine.tasks.spawn(async move {
+            asking.await;
+            "approval requests".to_string()
+        });
+        let scheduler = crate::schedule::Scheduler {
+            store: store.clone(),
+            broadcasts: broadcasts.clone(),
+            tz: config.tz,
+            grace: config.schedule_grace,
+            notice: Some(notices.clone() as Arc<dyn crate::schedule::StaffNotice>),
+        };
+        let scheduling = scheduler.run(shutdown.clone());
+        engine.tasks.spawn(async move {
+            scheduling.await;
+            "scheduler".to_string()
+        });
+        let queue_running = Arc::new(AtomicBool::new(true));
+        let mut router = http::router(http::AppState {
+            store: store.clone(),
+            queue_running: queue_running.clone(),
+        });
+        router = router.merge(crate::api::router(Arc::new(crate::api::ApiState {
+            broadcasts: broadcasts.clone(),
+            tokens: config.api_tokens.clone(),
+        })));
+        if config.api_tokens.is_empty() {
+            tracing::info!("the HTTP API answers 401 to everyone: no AMTSBOTE_API_TOKEN is set");
+        }
+        if let (Some(wa), Some(channel)) = (&config.whatsapp, whatsapp) {
+            router = router.merge(whatsapp_webhook::router(Arc::new(
+                whatsapp_webhook::WebhookState {
+                    app_secret: wa.app_secret.clone(),
+                    verify_token: wa.verify_token.clone(),
+                    store: store.clone(),
+                    conversation: conversation.clone(),
+                    texts: texts.clone(),
+                    channel,
+                },
+            )));
+            tracing::info!("WhatsApp webhook listening at /webhooks/whatsapp");
+        }
+        let listener = tokio::net::TcpListener::bind(config.http_listen)
+            .await
+            .with_context(|| format!("binding the HTTP listener on {}", config.http_listen))?;
+        let local_addr = listener.local_addr().context("reading the bound address")?;
+        tracing::info!(addr = %local_addr, "HTTP listening");
+        let http_task = tokio::spawn(http::serve_on(listener, router, shutdown.clone()));
+        Ok(Application {
+            store,
+            broadcasts,
+            conversation,
+            notices,
+            shutdown,
+            engine,
+            http_task,
+            local_addr,
+            queue_running,
+        })
     }
-    let notice = Arc::new(notice);
-    let courier = ApprovalCourier {
-        broadcasts: broadcasts.clone(),
-        conversation: conversation.clone(),
-        notices: notice.clone(),
-    };
-    let asking = courier.run(shutdown.clone());
-    engine.tasks.spawn(async move {
-        asking.await;
-        "approval requests".to_string()
-    });
-    let scheduler = crate::schedule::Scheduler {
-        store: store.clone(),
-        broadcasts: broadcasts.clone(),
-        tz: config.tz,
-        grace: config.schedule_grace,
-        notice: Some(notice),
-    };
-    let scheduling = scheduler.run(shutdown.clone());
-    engine.tasks.spawn(async move {
-        scheduling.await;
-        "scheduler".to_string()
-    });
-    let queue_running = Arc::new(AtomicBool::new(true));
-    let mut router = http::router(http::AppState {
-        store: store.clone(),
-        queue_running: queue_running.clone(),
-    });
-    router = router.merge(crate::api::router(Arc::new(crate::api::ApiState {
-        broadcasts: broadcasts.clone(),
-        tokens: config.api_tokens.clone(),
-    })));
-    if config.api_tokens.is_empty() {
-        tracing::info!("the HTTP API answers 401 to everyone: no AMTSBOTE_API_TOKEN is set");
-    }
-    if let (Some(wa), Some(channel)) = (&config.whatsapp, whatsapp) {
-        router = router.merge(whatsapp_webhook::router(Arc::new(
-            whatsapp_webhook::WebhookState {
-                app_secret: wa.app_secret.clone(),
-                verify_token: wa.verify_token.clone(),
-                store: store.clone(),
-                conversation: conversation.clone(),
-                texts: texts.clone(),
-                channel,
-            },
-        )));
-        tracing::info!("WhatsApp webhook listening at /webhooks/whatsapp");
-    }
-    let mut http_task = tokio::spawn(http::serve(config.http_listen, router, shutdown.clone()));
 
-    let outcome = tokio::select! {
-        signal = stop_signal() => {
-            tracing::info!(signal, "stopping: no new claims, finishing sends in flight");
-            Ok(())
-        }
-        served = &mut http_task => {
-            let err = match served {
-                Ok(Ok(())) => anyhow::anyhow!("the HTTP server stopped"),
-                Ok(Err(e)) => anyhow::Error::new(e).context(format!("HTTP server on {}", config.http_listen)),
-                Err(e) => anyhow::Error::new(e).context("HTTP server task"),
-            };
-            tracing::error!(error = format!("{err:#}"), "HTTP side stopped; shutting down");
-            Err(err)
-        }
-        Some(ended) = engine.tasks.join_next() => {
-            let which = match ended {
-                Ok(name) => name,
-                Err(e) => format!("a queue task ({e})"),
-            };
-            tracing::error!(task = %which, "queue task stopped unexpectedly; shutting down");
-            Err(anyhow::anyhow!("{which} stopped unexpectedly"))
-        }
-    };
-    queue_running.store(false, Ordering::SeqCst);
-    shutdown.cancel();
-    engine.join().await;
-    if !http_task.is_finished() {
-        let _ = http_task.await;
+    /// The port the HTTP side listens on.
+    pub fn port(&self) -> u16 {
+        self.local_addr.port()
     }
-    tracing::info!("stopped");
-    outcome
+
+    pub fn local_addr(&self) -> std::net::SocketAddr {
+        self.local_addr
+    }
+
+    /// Runs until `stop` resolves (with the signal's name) or a part stops unexpectedly; then
+    /// stops every part in order.
+    pub async fn run_until_stopped(
+        self,
+        stop: impl std::future::Future<Output = &'static str>,
+    ) -> anyhow::Result<()> {
+        let Application {
+            mut engine,
+            mut http_task,
+            shutdown,
+            queue_running,
+            local_addr,
+            ..
+        } = self;
+        let outcome = tokio::select! {
+            signal = stop => {
+                tracing::info!(signal, "stopping: no new claims, finishing sends in flight");
+                Ok(())
+            }
+            served = &mut http_task => {
+                let err = match served {
+                    Ok(Ok(())) => anyhow::anyhow!("the HTTP server stopped"),
+                    Ok(Err(e)) => anyhow::Error::new(e).context(format!("HTTP server on {local_addr}")),
+                    Err(e) => anyhow::Error::new(e).context("HTTP server task"),
+                };
+                tracing::error!(error = format!("{err:#}"), "HTTP side stopped; shutting down");
+                Err(err)
+            }
+            Some(ended) = engine.tasks.join_next() => {
+                let which = match ended {
+                    Ok(name) => name,
+                    Err(e) => format!("a queue task ({e})"),
+                };
+                tracing::error!(task = %which, "queue task stopped unexpectedly; shutting down");
+                Err(anyhow::anyhow!("{which} stopped unexpectedly"))
+            }
+        };
+        queue_running.store(false, Ordering::SeqCst);
+        shutdown.cancel();
+        engine.join().await;
+        if !http_task.is_finished() {
+            let _ = http_task.await;
+        }
+        tracing::info!("stopped");
+        outcome
+    }
 }
 
 /// Resolves with the name of the first stop signal (SIGTERM or Ctrl-C).

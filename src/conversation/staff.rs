@@ -104,6 +104,15 @@ fn submission(
     }
 }
 
+/// The chat's words for a refusal of the policy.
+fn refusal_key(r: Refusal) -> &'static str {
+    match r {
+        Refusal::NeedsEmergency => "needs-emergency",
+        Refusal::OwnApproval => "confirm-own",
+        Refusal::NotStaff | Refusal::NotAPerson => "staff-refused",
+    }
+}
+
 impl Conversation {
     /// The staff person behind a message, as the policy sees them.
     async fn actor(&self, msg: &Incoming) -> Result<Option<Actor>, StoreError> {
@@ -183,7 +192,7 @@ impl Conversation {
                 let id_arg = vec![("id", rest.trim().to_string().into())];
                 match result {
                     Ok(()) => Ok(say("unscheduled", id_arg)),
-                    Err(ServiceError::Refused(_)) => Ok(say("staff-refused", vec![])),
+                    Err(ServiceError::Refused(r)) => Ok(say(refusal_key(r), vec![])),
                     Err(ServiceError::Store(e)) => Err(e),
                     Err(_) => Ok(say("unschedule-unknown", id_arg)),
                 }
@@ -196,7 +205,7 @@ impl Conversation {
                     Ok(_) => "broadcast-stopped",
                     Err(ServiceError::WrongStatus { .. }) => "broadcast-not-stopped",
                     Err(ServiceError::NotFound(_)) => "broadcast-unknown",
-                    Err(ServiceError::Refused(_)) => "staff-refused",
+                    Err(ServiceError::Refused(r)) => refusal_key(r),
                     Err(ServiceError::Store(e)) => return Err(e),
                     Err(e) => return Err(StoreError::Corrupt(e.to_string())),
                 };
@@ -307,8 +316,8 @@ impl Conversation {
                     vec![("reason", message.into())],
                 )]);
             }
-            Err(ServiceError::Refused(_)) => {
-                return Ok(vec![self.say(msg, lang, "staff-refused", vec![])]);
+            Err(ServiceError::Refused(r)) => {
+                return Ok(vec![self.say(msg, lang, refusal_key(r), vec![])]);
             }
             Err(ServiceError::Store(e)) => return Err(e),
             Err(e) => return Err(StoreError::Corrupt(e.to_string())),
@@ -330,19 +339,24 @@ impl Conversation {
         Ok(vec![Reply::Send {
             to: msg.chat.clone(),
             text: self.preview_text(lang, key, b, &submitted.recipients, &code),
-            buttons: self.code_buttons(lang, &code),
+            buttons: self.code_buttons(lang, &code, false),
         }])
     }
 
-    /// Send (or Approve) and Cancel (or Drop) for a code.
-    fn code_buttons(&self, lang: &str, code: &str) -> Vec<Vec<Button>> {
+    /// Send and Cancel for a draft's code, or Approve and Drop for an approval's.
+    fn code_buttons(&self, lang: &str, code: &str, approval: bool) -> Vec<Vec<Button>> {
+        let (yes, no) = if approval {
+            ("button-approve", "button-drop")
+        } else {
+            ("button-send", "button-cancel")
+        };
         vec![vec![
             Button {
-                label: self.texts.get(lang, "button-send", &[]),
+                label: self.texts.get(lang, yes, &[]),
                 data: ButtonData::Confirm(code.to_string()).encode(),
             },
             Button {
-                label: self.texts.get(lang, "button-cancel", &[]),
+                label: self.texts.get(lang, no, &[]),
                 data: ButtonData::Drop(code.to_string()).encode(),
             },
         ]]
@@ -426,7 +440,7 @@ impl Conversation {
         Ok(Reply::Send {
             to: address.to_string(),
             text: self.preview_text(&lang, "preview-approve", b, &recipients, code),
-            buttons: self.code_buttons(&lang, code),
+            buttons: self.code_buttons(&lang, code, true),
         })
     }
 

@@ -19,11 +19,11 @@ pub async fn staff_actor(
     address: &str,
 ) -> Result<Option<Actor>, StoreError> {
     Ok(store
-        .staff_role(channel, address)
+        .staff_member(channel, address)
         .await?
-        .map(|role| Actor::Staff {
-            person: format!("{channel}:{address}"),
-            role,
+        .map(|m| Actor::Staff {
+            person: m.person,
+            role: m.role,
             channel,
             address: address.to_string(),
         }))

@@ -545,3 +545,150 @@ pub async fn ask_approvers(app: &TestApp, conversation: &Arc<Conversation>) -> u
     };
     courier.deliver().await.expect("approval requests")
 }
+
+/// The whole service as `amtsbote run` starts it (`Application`), against fresh simulators,
+/// with HTTP on a free port.
+pub struct Service {
+    pub sim: Simulator,
+    pub store: Arc<dyn Store>,
+    pub base: String,
+    stop: CancellationToken,
+    sim_shutdown: CancellationToken,
+    running: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+pub const PRESS_TOKEN: &str = "press-token-0123456789";
+pub const EMERGENCY_TOKEN: &str = "emergency-token-0123456789";
+pub const WEBHOOK_SECRET: &str = "amtsbote-fixture-secret-not-real";
+
+impl Service {
+    /// Starts it on `db` with `alerts.require_second_approval` as given; `extra` adds settings
+    /// (`AMTSBOTE_…` names).
+    pub async fn start(db: &TestDb, second_approval: bool, extra: &[(&str, &str)]) -> Service {
+        let sim_shutdown = CancellationToken::new();
+        let sim = Simulator::start(sim_shutdown.clone())
+            .await
+            .expect("simulators");
+        let mut env: std::collections::HashMap<String, String> = [
+            ("AMTSBOTE_DATABASE_URL", db.url.as_str()),
+            ("AMTSBOTE_HTTP_LISTEN", "127.0.0.1:0"),
+            ("AMTSBOTE_TELEGRAM_TOKEN", "42:test-token"),
+            ("AMTSBOTE_TELEGRAM_API_URL", sim.telegram_url.as_str()),
+            ("AMTSBOTE_TELEGRAM_RATE", "0"),
+            ("AMTSBOTE_WHATSAPP_API_URL", sim.whatsapp_url.as_str()),
+            ("AMTSBOTE_WHATSAPP_PHONE_NUMBER_ID", "1234"),
+            ("AMTSBOTE_WHATSAPP_ACCESS_TOKEN", "wa-token"),
+            ("AMTSBOTE_WHATSAPP_APP_SECRET", WEBHOOK_SECRET),
+            ("AMTSBOTE_WHATSAPP_VERIFY_TOKEN", "verify-me"),
+            ("AMTSBOTE_WHATSAPP_RATE", "0"),
+            (
+                "AMTSBOTE_WHATSAPP_TEMPLATE_ANNOUNCEMENT",
+                "stadt_announcement:de",
+            ),
+            ("AMTSBOTE_WHATSAPP_TEMPLATE_ALERT", "stadt_alert:de"),
+            ("AMTSBOTE_WHATSAPP_TEMPLATE_UPDATE", "stadt_update:de"),
+            ("AMTSBOTE_WHATSAPP_TEMPLATE_ALLCLEAR", "stadt_allclear:de"),
+            ("AMTSBOTE_QUEUE_POLL_MS", "50"),
+            ("AMTSBOTE_API_TOKEN", PRESS_TOKEN),
+            ("AMTSBOTE_API_EMERGENCY_TOKEN", EMERGENCY_TOKEN),
+            (
+                "AMTSBOTE_ALERTS_REQUIRE_SECOND_APPROVAL",
+                if second_approval { "true" } else { "false" },
+            ),
+        ]
+        .into_iter()
+        .chain(extra.iter().copied())
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        env.retain(|_, v| !v.is_empty());
+        let config = amtsbote::config::Config::from_sources(None, &env).expect("config");
+        let app = amtsbote::service::Application::build_on(config, db.store.clone())
+            .await
+            .expect("the service starts");
+        let base = format!("http://{}", app.local_addr());
+        let stop = CancellationToken::new();
+        let until = stop.clone();
+        let running = tokio::spawn(app.run_until_stopped(async move {
+            until.cancelled().await;
+            "test"
+        }));
+        Service {
+            sim,
+            store: db.store.clone(),
+            base,
+            stop,
+            sim_shutdown,
+            running: Some(running),
+        }
+    }
+
+    /// Waits until broadcast `id` is done (everything sent or ended).
+    pub async fn wait_done(&self, id: i64, within: Duration) {
+        let store = self.store.clone();
+        wait_until(within, &format!("broadcast {id} done"), move || {
+            let store = store.clone();
+            async move {
+                store
+                    .broadcast(id)
+                    .await
+                    .ok()
+                    .flatten()
+                    .is_some_and(|b| b.status == BroadcastStatus::Done)
+            }
+        })
+        .await;
+    }
+
+    /// Posts to the API with a bearer token; the status and the JSON answer.
+    pub async fn api(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<serde_json::Value>,
+    ) -> (reqwest::StatusCode, serde_json::Value) {
+        let mut req = reqwest::Client::new()
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().await.expect("API answers");
+        (
+            r.status(),
+            r.json().await.unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    /// Posts a WhatsApp webhook body, signed as Meta signs it.
+    pub async fn webhook(&self, body: &serde_json::Value) -> reqwest::StatusCode {
+        use hmac::{Hmac, Mac};
+        let raw = serde_json::to_vec(body).expect("json");
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(WEBHOOK_SECRET.as_bytes()).expect("key");
+        mac.update(&raw);
+        let sig = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+        reqwest::Client::new()
+            .post(format!("{}/webhooks/whatsapp", self.base))
+            .header("X-Hub-Signature-256", sig)
+            .body(raw)
+            .send()
+            .await
+            .expect("webhook answers")
+            .status()
+    }
+
+    /// Stops it as SIGTERM does and waits until it has.
+    pub async fn stop(&mut self) {
+        self.stop.cancel();
+        if let Some(r) = self.running.take() {
+            let _ = r.await;
+        }
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        self.stop.cancel();
+        self.sim_shutdown.cancel();
+    }
+}

@@ -6,6 +6,7 @@ mod dispatch;
 mod faults;
 mod helpers;
 mod http_api;
+mod one_way_in;
 mod ops;
 mod schedules;
 mod store_contract;

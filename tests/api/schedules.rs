@@ -248,7 +248,7 @@ async fn staff_plan_list_and_remove_schedules_in_the_chat() {
                 .handle(&says("900", "/schedule_cron 0 0 8 * * Thu alerts x"))
                 .await
         )
-        .contains("only city staff")
+        .contains("only the emergency team")
     );
 
     assert!(

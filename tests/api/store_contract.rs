@@ -47,6 +47,8 @@ contract!(
     lane_pauses_are_recorded,
     the_conversation_state_round_trips,
     an_alerts_follow_up_goes_to_its_recipients,
+    a_follow_up_skips_those_whose_alert_was_cancelled_before_it_reached_them,
+    drafts_wait_for_approval_and_are_released_once,
     a_moved_chat_takes_its_subscriber_along,
     platform_statuses_move_forward_and_a_refused_message_goes_again_once,
     addresses_given_the_same_person_are_one_person,
@@ -705,6 +707,108 @@ async fn an_alerts_follow_up_goes_to_its_recipients(db: TestDb) {
         .broadcast
         .id;
     assert_eq!(fan_out_all(&*db.store, id, 2).await.0, 5);
+}
+
+async fn a_follow_up_skips_those_whose_alert_was_cancelled_before_it_reached_them(db: TestDb) {
+    seed(&*db.store, 2, 3, &["alerts"]).await;
+    let alert = create(
+        &*db.store,
+        new_broadcast("alerts", Priority::Alert, "Evakuierung"),
+    )
+    .await;
+    fan_out_all(&*db.store, alert, 10).await;
+    // The two Telegram deliveries are sent; then the alert is cancelled before WhatsApp's went.
+    let sent: Vec<Ack> = claim_all(&*db.store, ChannelKind::Telegram, "l")
+        .await
+        .iter()
+        .map(|d| Ack {
+            delivery_id: d.id,
+            lease: "l".into(),
+            outcome: AckOutcome::Sent {
+                at: now_ms(),
+                platform_id: None,
+            },
+        })
+        .collect();
+    assert_eq!(db.store.acknowledge(&sent).await.unwrap(), 2);
+    assert!(db.store.cancel_broadcast(alert).await.unwrap());
+    let due = db.store.follow_up_recipient_count(alert).await.unwrap();
+    assert_eq!((due.telegram, due.whatsapp), (2, 0));
+    let mut update = new_broadcast("alerts", Priority::Alert, "Entwarnung");
+    update.kind = amtsbote::domain::BroadcastKind::Allclear;
+    update.parent_id = Some(alert);
+    let id = create(&*db.store, update).await;
+    assert_eq!(fan_out_all(&*db.store, id, 1).await.0, 2);
+    assert_eq!(
+        db.store
+            .broadcast_stats(id)
+            .await
+            .unwrap()
+            .count(ChannelKind::Whatsapp, DeliveryStatus::Pending),
+        0,
+        "no one whose alert was cancelled"
+    );
+}
+
+async fn drafts_wait_for_approval_and_are_released_once(db: TestDb) {
+    seed(&*db.store, 1, 0, &["alerts"]).await;
+    let mut draft = new_broadcast("alerts", Priority::Alert, "Sturm");
+    draft.start = amtsbote::store::Start::Draft;
+    let id = create(&*db.store, draft).await;
+    let waiting = db.store.await_approval(id).await.unwrap().expect("a draft");
+    assert_eq!(waiting.status, BroadcastStatus::AwaitingApproval);
+    assert!(db.store.await_approval(id).await.unwrap().is_none(), "once");
+    assert_eq!(db.store.approvals_to_request().await.unwrap().len(), 1);
+    assert!(db.store.approval_requested(id, now_ms()).await.unwrap());
+    assert!(
+        !db.store.approval_requested(id, now_ms()).await.unwrap(),
+        "asked once"
+    );
+    assert!(db.store.approvals_to_request().await.unwrap().is_empty());
+    assert!(
+        db.store
+            .release_from(id, BroadcastStatus::Draft, None)
+            .await
+            .unwrap()
+            .is_none(),
+        "no longer a draft"
+    );
+    let released = db
+        .store
+        .release_from(id, BroadcastStatus::AwaitingApproval, Some("person:Bert"))
+        .await
+        .unwrap()
+        .expect("released");
+    assert_eq!(released.status, BroadcastStatus::Released);
+    assert_eq!(released.approved_by.as_deref(), Some("person:Bert"));
+    assert!(
+        db.store
+            .release_from(id, BroadcastStatus::AwaitingApproval, Some("person:Cem"))
+            .await
+            .unwrap()
+            .is_none(),
+        "a second approval does nothing"
+    );
+
+    // A recurring draft becomes its schedule in one step.
+    let mut weekly = new_broadcast("alerts", Priority::Alert, "Probealarm");
+    weekly.start = amtsbote::store::Start::Draft;
+    weekly.cron = Some("0 0 12 * * Sat".into());
+    let weekly = create(&*db.store, weekly).await;
+    let schedule = db
+        .store
+        .make_recurring(weekly, BroadcastStatus::Draft, now_ms() + 60_000, None)
+        .await
+        .unwrap()
+        .expect("a schedule");
+    assert_eq!(
+        db.store.schedule(schedule).await.unwrap().unwrap().text,
+        "Probealarm"
+    );
+    assert_eq!(
+        db.store.broadcast(weekly).await.unwrap().unwrap().status,
+        BroadcastStatus::Recurring
+    );
 }
 
 async fn a_moved_chat_takes_its_subscriber_along(db: TestDb) {

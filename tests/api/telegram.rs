@@ -26,7 +26,7 @@ fn fixture(name: &str) -> Value {
 }
 
 /// The recorded /start update, as if `user` had typed `text`.
-fn message(user: i64, text: &str) -> Value {
+pub(crate) fn message(user: i64, text: &str) -> Value {
     let mut u = fixture("update_message_start_command.json");
     u["message"]["from"]["id"] = json!(user);
     u["message"]["chat"]["id"] = json!(user);
@@ -36,7 +36,7 @@ fn message(user: i64, text: &str) -> Value {
 }
 
 /// The recorded button press, as if `user` had pressed a button carrying `data`.
-fn press(user: i64, data: &str) -> Value {
+pub(crate) fn press(user: i64, data: &str) -> Value {
     let mut u = fixture("update_callback_query.json");
     u["callback_query"]["from"]["id"] = json!(user);
     u["callback_query"]["message"]["chat"]["id"] = json!(user);

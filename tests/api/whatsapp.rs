@@ -19,7 +19,7 @@ use crate::helpers::{
     TestApp, TestDb, new_broadcast, seed, spawn_app, test_lane, test_templates, wait_until,
 };
 
-const SECRET: &str = "amtsbote-fixture-secret-not-real";
+pub(crate) const SECRET: &str = "amtsbote-fixture-secret-not-real";
 const PERSON: &str = "491234567890";
 
 fn raw(name: &str) -> Vec<u8> {
@@ -34,14 +34,14 @@ fn fixture(name: &str) -> Value {
     serde_json::from_slice(&raw(name)).unwrap()
 }
 
-fn sign(body: &[u8]) -> String {
+pub(crate) fn sign(body: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
     mac.update(body);
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
 /// The recorded incoming text message, from `from`, saying `text`, with a fresh message id.
-fn says(from: &str, text: &str) -> Value {
+pub(crate) fn says(from: &str, text: &str) -> Value {
     let mut v = fixture("webhook_message_text.json");
     let m = &mut v["entry"][0]["changes"][0]["value"]["messages"][0];
     m["from"] = json!(from);
