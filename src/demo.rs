@@ -4,7 +4,6 @@
 //! what the simulators actually received.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -13,14 +12,13 @@ use secrecy::SecretString;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-use crate::channels::Channel;
 use crate::channels::whatsapp::Template;
 use crate::config::Config;
+use crate::config::{TelegramConfig, WhatsappConfig};
 use crate::domain::{Actor, BroadcastKind, BroadcastStatus, ChannelKind, Priority, Topic};
 use crate::i18n::Texts;
-use crate::queue::{Engine, LaneSettings};
-use crate::service::{LaneSpec, telegram_lane, whatsapp_lane};
-use crate::services::{BroadcastService, QueueWake, Submission, When};
+use crate::service::Application;
+use crate::services::{BroadcastService, Submission, When};
 use crate::simulator::{Received, Simulator};
 use crate::store::{self, NewSubscriber, Store};
 
@@ -107,22 +105,17 @@ pub async fn run(
     )
     .await?;
 
-    let lanes = lanes(config, &options, &sim)?;
-    let engine = Engine::start(
-        store.clone(),
-        lanes,
-        config.engine.clone(),
-        shutdown.clone(),
-    );
-
-    // The demo's scripted staff approve at once: it measures the queue, not the people.
-    let broadcasts = BroadcastService::new(
-        store.clone(),
-        config.topics.clone(),
-        false,
-        config.tz,
-        Some(engine.signals.clone() as Arc<dyn QueueWake>),
-    );
+    // The whole service, as `amtsbote run` starts it, against the simulated platforms.
+    let app = Application::build_on(demo_config(config, &options, &sim, &url), store.clone())
+        .await
+        .context("starting the service")?;
+    let broadcasts = app.broadcasts.clone();
+    let stop = CancellationToken::new();
+    let until = stop.clone();
+    let service = tokio::spawn(app.run_until_stopped(async move {
+        until.cancelled().await;
+        "end of the demo"
+    }));
     let run_id = format!("{:x}", chrono::Utc::now().timestamp_millis() % 0xFFFFFF);
     let news_text = texts.get(lang, "demo-news-text", &[("run", run_id.as_str().into())]);
     let alert_text = texts.get(lang, "demo-alert-text", &[("run", run_id.as_str().into())]);
@@ -212,8 +205,16 @@ pub async fn run(
             .unwrap_or(-1),
         None => -1,
     };
+    stop.cancel();
+    match service.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::error!(
+            error = format!("{e:#}"),
+            "the service stopped with an error"
+        ),
+        Err(e) => tracing::error!(error = %e, "the service task failed"),
+    }
     shutdown.cancel();
-    engine.join().await;
 
     let received = sim.take_received();
     let measure = Measure::new(&received);
@@ -329,47 +330,49 @@ async fn seed_slice(
     Ok(())
 }
 
-fn lanes(config: &Config, options: &DemoOptions, sim: &Simulator) -> anyhow::Result<Vec<LaneSpec>> {
-    let lane = |base: &LaneSettings, rate: u32| LaneSettings {
-        rate,
-        ..base.clone()
-    };
-    Ok(vec![
-        telegram_lane(
-            &sim.telegram_url,
-            SecretString::from("123456:demo-token"),
-            lane(&config.telegram_lane, options.telegram_rate),
-        )?,
-        {
-            // The demo's subscribers never wrote to the city: outside the 24-hour window every
-            // WhatsApp message goes as a template, as it would for real.
-            let templates = [
-                BroadcastKind::Announcement,
-                BroadcastKind::Alert,
-                BroadcastKind::Update,
-                BroadcastKind::Allclear,
-            ]
-            .into_iter()
-            .map(|k| {
-                (
-                    k,
-                    Template {
-                        name: format!("amtsbote_demo_{}", k.as_str()),
-                        language: "de".into(),
-                    },
-                )
-            })
-            .collect();
-            let (channel, lane) = whatsapp_lane(
-                &sim.whatsapp_url,
-                "100000000000001",
-                SecretString::from("demo-access-token"),
-                templates,
-                lane(&config.whatsapp_lane, options.whatsapp_rate),
-            )?;
-            (channel as Arc<dyn Channel>, lane)
-        },
-    ])
+/// The city's configuration pointed at the simulated platforms, with the demo's rates. Its
+/// scripted staff approve at once (the two-person rule is off): it measures the queue.
+fn demo_config(config: &Config, options: &DemoOptions, sim: &Simulator, url: &str) -> Config {
+    let mut demo = config.clone();
+    demo.database_url = url.to_string();
+    demo.http_listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    demo.telegram = Some(TelegramConfig {
+        token: SecretString::from("123456:demo-token"),
+        api_url: sim.telegram_url.clone(),
+    });
+    // The demo's subscribers never wrote to the city: outside the 24-hour window every
+    // WhatsApp message goes as a template, as it would for real.
+    let templates = [
+        BroadcastKind::Announcement,
+        BroadcastKind::Alert,
+        BroadcastKind::Update,
+        BroadcastKind::Allclear,
+    ]
+    .into_iter()
+    .map(|k| {
+        (
+            k,
+            Template {
+                name: format!("amtsbote_demo_{}", k.as_str()),
+                language: "de".into(),
+            },
+        )
+    })
+    .collect();
+    demo.whatsapp = Some(WhatsappConfig {
+        api_url: sim.whatsapp_url.clone(),
+        phone_number_id: "100000000000001".into(),
+        access_token: SecretString::from("demo-access-token"),
+        app_secret: SecretString::from("demo-app-secret"),
+        verify_token: SecretString::from("demo-verify-token"),
+        templates,
+    });
+    demo.telegram_lane.rate = options.telegram_rate;
+    demo.whatsapp_lane.rate = options.whatsapp_rate;
+    demo.second_approval = false;
+    demo.schedules = Vec::new();
+    demo.api_tokens = Vec::new();
+    demo
 }
 
 /// Releases a broadcast the way the CLI does: through the broadcast service, as the operator.
