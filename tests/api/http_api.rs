@@ -802,3 +802,52 @@ async fn the_openapi_document_states_what_the_handlers_enforce() {
         (&json!(1), &json!(200), &json!(50))
     );
 }
+
+#[tokio::test]
+async fn an_update_names_its_alert_and_reaches_the_alerts_recipients() {
+    let db = TestDb::sqlite().await;
+    seed(&*db.store, 2, 0, &["alerts"]).await;
+    let app = spawn_app(db.store.clone(), test_lane(0), test_lane(0)).await;
+    let api = start(&app).await;
+    let (_, alert) = api
+        .post(
+            "/api/v1/broadcasts",
+            Some(EMERGENCY),
+            &json!({"topic": "alerts", "text": "Hochwasser"}),
+            None,
+        )
+        .await;
+    let alert_id = alert["id"].as_i64().unwrap();
+    app.wait_done(alert_id, Duration::from_secs(20)).await;
+    // Someone who subscribes after the alert does not get its update.
+    seed(&*db.store, 3, 0, &["alerts"]).await;
+    for parent in [json!("7"), json!(1.5), json!(9.3e18)] {
+        let (status, refusal) = api
+            .post(
+                "/api/v1/broadcasts",
+                Some(EMERGENCY),
+                &json!({"topic": "alerts", "text": "x", "kind": "update", "parent_id": parent}),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{parent}");
+        assert_eq!(refusal["field"], "parent_id", "{parent}");
+    }
+    // JSON Schema counts 3.0 as an integer, so it is one.
+    let (status, update) = api
+        .post(
+            "/api/v1/broadcasts",
+            Some(EMERGENCY),
+            &json!({"topic": "alerts", "text": "Pegel sinkt", "kind": "update",
+                    "parent_id": alert_id as f64}),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{update}");
+    app.wait_done(update["id"].as_i64().unwrap(), Duration::from_secs(20))
+        .await;
+    assert_eq!(
+        app.sim.count_text("Pegel sinkt")[&amtsbote::domain::ChannelKind::Telegram],
+        2
+    );
+}
