@@ -2,27 +2,39 @@
 //! subscriber counts, and the OpenAPI document generated from these handlers. Bearer tokens carry
 //! roles: a press token may announce, an emergency token may also alert. The CMS request is the
 //! confirmation: a broadcast is released at once (or at `scheduled_at`) unless it is a draft.
+//! Handlers translate a checked request (see `extract`) into one call of their business part
+//! (`submit`, `confirm`, `cancel`, the store's reads) and render its result; every other answer
+//! is an [`ApiError`].
 
+mod doc;
+mod error;
+mod extract;
+
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use secrecy::{ExposeSecret, SecretString};
+use axum::extract::State;
+use axum::http::StatusCode;
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
-use subtle::ConstantTimeEq;
 use utoipa::{OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+pub use error::ApiError;
+pub use extract::Caller;
+
 use crate::domain::{
-    Actor, BroadcastKind, BroadcastStatus, ChannelKind, DeliveryStatus, Priority, Role,
+    Actor, BroadcastKind, BroadcastText, ChannelKind, DeliveryStatus, Priority, Role,
 };
-use crate::services::{BroadcastService, Outcome, ServiceError, Submission, When};
-use crate::store::{Broadcast, RecipientCount, StoreError};
+use crate::services::{BroadcastService, Submission, Submitted, When};
+use crate::store::{Broadcast, BroadcastStats, RecipientCount, Store};
+use doc::{KINDS, PRIORITIES, one_of};
+use extract::{
+    BroadcastId, BroadcastIdErrors, CallerErrors, IdempotencyKey, IdempotencyKeyErrors, JsonBody,
+    JsonBodyErrors, ListParams, ListQuery, ListQueryErrors, StoreErrors,
+};
 
 /// A bearer token and what it may do.
 #[derive(Debug, Clone)]
@@ -32,35 +44,22 @@ pub struct ApiToken {
     pub role: Role,
 }
 
+/// What every handler reads: the broadcast service (which every way in shares) and the tokens.
 pub struct ApiState {
     pub broadcasts: Arc<BroadcastService>,
     pub tokens: Vec<ApiToken>,
 }
 
-#[derive(OpenApi)]
-#[openapi(
-    info(title = "Amtsbote API", description = "Broadcasts for the city's CMS"),
-    modifiers(&BearerAuth)
-)]
-struct ApiDoc;
-
-struct BearerAuth;
-
-impl utoipa::Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-        if let Some(c) = openapi.components.as_mut() {
-            c.add_security_scheme(
-                "bearer",
-                SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-            );
-        }
+impl ApiState {
+    fn store(&self) -> &Arc<dyn Store> {
+        self.broadcasts.store()
     }
 }
 
 /// The API's routes and their OpenAPI document, from the same declarations.
 pub fn router(state: Arc<ApiState>) -> axum::Router {
-    let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let topics = state.broadcasts.topics().to_vec();
+    let (router, mut doc) = OpenApiRouter::with_openapi(doc::ApiDoc::openapi())
         .routes(routes!(create_broadcast, list_broadcasts))
         .routes(routes!(get_broadcast))
         .routes(routes!(confirm_broadcast))
@@ -68,133 +67,44 @@ pub fn router(state: Arc<ApiState>) -> axum::Router {
         .routes(routes!(stats))
         .with_state(state)
         .split_for_parts();
+    doc::offer_topics(&mut doc, &topics);
     let doc = Arc::new(doc);
-    router.route(
-        "/api/v1/openapi.json",
-        axum::routing::get(move || {
-            let doc = doc.clone();
-            async move { Json((*doc).clone()) }
-        }),
-    )
-}
-
-/// An error as the API answers it: `{"error": "…", "field": "…"}`.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ApiError {
-    error: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    field: Option<String>,
-}
-
-/// An answer other than success, before it becomes a response.
-pub struct Refusal(StatusCode, ApiError);
-
-impl IntoResponse for Refusal {
-    fn into_response(self) -> Response {
-        (self.0, Json(self.1)).into_response()
-    }
-}
-
-fn refuse(status: StatusCode, error: impl Into<String>, field: Option<&str>) -> Refusal {
-    let error = error.into();
-    tracing::info!(status = status.as_u16(), error = %error, field, "API request refused");
-    Refusal(
-        status,
-        ApiError {
-            error,
-            field: field.map(str::to_string),
-        },
-    )
-}
-
-fn fail(status: StatusCode, error: impl Into<String>, field: Option<&str>) -> Response {
-    refuse(status, error, field).into_response()
-}
-
-fn store_failed(e: StoreError) -> Response {
-    tracing::error!(error = %e, "API request failed in the store");
-    fail(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "the database is not available; try again",
-        None,
-    )
-}
-
-/// What the service said, as the API answers it.
-fn service_failed(e: ServiceError) -> Response {
-    match e {
-        ServiceError::Refused(r) => fail(StatusCode::FORBIDDEN, r.to_string(), None),
-        ServiceError::Invalid { field, message } => {
-            fail(StatusCode::UNPROCESSABLE_ENTITY, message, Some(field))
-        }
-        ServiceError::NotFound(id) => fail(
-            StatusCode::NOT_FOUND,
-            format!("broadcast {id} does not exist"),
-            None,
-        ),
-        e @ (ServiceError::WrongStatus { .. } | ServiceError::NoSchedule(_)) => {
-            fail(StatusCode::CONFLICT, e.to_string(), None)
-        }
-        ServiceError::UnknownCode => fail(StatusCode::NOT_FOUND, e.to_string(), None),
-        ServiceError::IdempotencyConflict => fail(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "this Idempotency-Key was used for a different request",
-            Some("Idempotency-Key"),
-        ),
-        ServiceError::Store(e) => store_failed(e),
-    }
-}
-
-fn actor(token: &ApiToken) -> Actor {
-    Actor::Token {
-        name: token.name.clone(),
-        role: token.role,
-    }
-}
-
-/// The token's owner, or the 401 to answer.
-fn authorize(state: &ApiState, headers: &HeaderMap) -> Result<ApiToken, Refusal> {
-    let given = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    let Some(given) = given else {
-        return Err(refuse(
-            StatusCode::UNAUTHORIZED,
-            "missing bearer token",
-            None,
-        ));
-    };
-    // Every token is compared, in constant time, so timing tells nothing about which matched.
-    let mut found = None;
-    for t in &state.tokens {
-        if bool::from(t.token.expose_secret().as_bytes().ct_eq(given.as_bytes())) {
-            found = Some(t.clone());
-        }
-    }
-    found.ok_or_else(|| {
-        tracing::warn!("API request with an unknown token");
-        refuse(StatusCode::UNAUTHORIZED, "unknown bearer token", None)
-    })
+    router
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "this method is not allowed here",
+            )
+        })
+        .route(
+            "/api/v1/openapi.json",
+            axum::routing::get(move || {
+                let doc = doc.clone();
+                async move { Json((*doc).clone()) }
+            }),
+        )
 }
 
 /// What the CMS sends.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BroadcastRequest {
+    #[schema(schema_with = doc::topic, required = true)]
     topic: Option<String>,
+    #[schema(schema_with = doc::text, required = true)]
     text: Option<String>,
-    /// alert, urgent, normal or low; default: the topic's.
+    #[schema(schema_with = doc::priority_or_default)]
     priority: Option<String>,
-    /// announcement, alert, update or allclear.
+    #[schema(schema_with = doc::kind_or_default)]
     kind: Option<String>,
-    /// RFC 3339; a time without offset is city time.
+    /// When to release it; a time without offset (`2031-01-01 08:00`) is also read, as city time.
+    #[schema(format = DateTime)]
     scheduled_at: Option<String>,
     /// true: wait for POST /api/v1/broadcasts/{id}/confirm.
     draft: Option<bool>,
-    /// The alert an update or all-clear follows (required for those kinds).
-    parent_id: Option<i64>,
+    /// The alert an update or all-clear follows.
+    #[schema(value_type = Option<i64>)]
+    parent_id: Option<serde_json::Number>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -217,8 +127,10 @@ impl From<&RecipientCount> for Recipients {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BroadcastCreated {
     id: i64,
+    #[schema(schema_with = doc::status)]
     status: String,
     topic: String,
+    #[schema(schema_with = doc::priority)]
     priority: String,
     recipients: Recipients,
 }
@@ -226,110 +138,146 @@ pub struct BroadcastCreated {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BroadcastView {
     id: i64,
+    #[schema(schema_with = doc::status)]
     status: String,
+    #[schema(schema_with = doc::kind)]
     kind: String,
     topic: String,
+    #[schema(schema_with = doc::priority)]
     priority: String,
+    #[schema(format = DateTime)]
     scheduled_at: Option<String>,
-    /// Deliveries per channel and status.
-    #[schema(value_type = Object)]
-    deliveries: serde_json::Value,
+    /// Deliveries per channel, then per delivery status.
+    deliveries: BTreeMap<String, BTreeMap<String, u64>>,
 }
 
-fn view(b: &Broadcast, counts: serde_json::Value) -> BroadcastView {
-    BroadcastView {
-        id: b.id,
-        status: b.status.as_str().into(),
-        kind: b.kind.as_str().into(),
-        topic: b.topic.clone(),
-        priority: b.priority.as_str().into(),
-        scheduled_at: b
-            .scheduled_at
-            .and_then(chrono::DateTime::from_timestamp_millis)
-            .map(|t| t.to_rfc3339()),
-        deliveries: counts,
+impl BroadcastView {
+    fn new(b: &Broadcast, stats: &BroadcastStats) -> Self {
+        let deliveries = ChannelKind::ALL
+            .iter()
+            .map(|c| {
+                let per_status = DeliveryStatus::ALL
+                    .iter()
+                    .map(|s| (s.as_str().to_string(), stats.count(*c, *s)))
+                    .collect();
+                (c.as_str().to_string(), per_status)
+            })
+            .collect();
+        BroadcastView {
+            id: b.id,
+            status: b.status.as_str().into(),
+            kind: b.kind.as_str().into(),
+            topic: b.topic.clone(),
+            priority: b.priority.as_str().into(),
+            scheduled_at: b
+                .scheduled_at
+                .and_then(chrono::DateTime::from_timestamp_millis)
+                .map(|t| t.to_rfc3339()),
+            deliveries,
+        }
     }
 }
 
+/// Active subscribers per topic.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubscriberCounts {
+    subscribers: BTreeMap<String, Recipients>,
+}
+
 /// Reads a request field by field into a submission; the error names the field. The service
-/// checks the rest (topic, text, kinds and parents, who may).
-fn submission(state: &ApiState, req: &BroadcastRequest) -> Result<Submission, Refusal> {
-    let bad = |field: &str, e: String| refuse(StatusCode::UNPROCESSABLE_ENTITY, e, Some(field));
+/// checks the rest (the topic, kinds and parents, who may) as for every way in.
+fn submission(state: &ApiState, req: &BroadcastRequest) -> Result<Submission, ApiError> {
     let topic = req
         .topic
         .clone()
-        .ok_or_else(|| bad("topic", "topic is required".into()))?;
+        .ok_or_else(|| ApiError::invalid("topic", "topic is required"))?;
+    let text = parse_text(req.text.as_deref()).map_err(|e| ApiError::invalid("text", e))?;
     let priority = req
         .priority
         .as_deref()
-        .map(str::parse::<Priority>)
+        .map(|p| one_of(&PRIORITIES, Priority::as_str, "priority", p))
         .transpose()
-        .map_err(|e| bad("priority", e))?;
+        .map_err(|e| ApiError::invalid("priority", e))?;
     let kind = req
         .kind
         .as_deref()
-        .map(str::parse::<BroadcastKind>)
+        .map(|k| one_of(&KINDS, BroadcastKind::as_str, "kind", k))
         .transpose()
-        .map_err(|e| bad("kind", e))?;
+        .map_err(|e| ApiError::invalid("kind", e))?;
     let when = match &req.scheduled_at {
         Some(t) => When::At(
             crate::domain::time::parse_time(t, state.broadcasts.tz())
-                .map_err(|e| bad("scheduled_at", e))?
+                .map_err(|e| ApiError::invalid("scheduled_at", e))?
                 .timestamp_millis(),
         ),
         None => When::Now,
     };
+    // JSON Schema counts 7.0 as an integer, so a client generated from the document may send it.
+    let parent_id = req
+        .parent_id
+        .as_ref()
+        .map(|n| {
+            n.as_i64()
+                .or_else(|| n.as_f64().and_then(extract::integral))
+                .ok_or_else(|| ApiError::invalid("parent_id", "parent_id must be a broadcast id"))
+        })
+        .transpose()?;
     Ok(Submission {
         topic,
         kind,
         priority,
-        text: req.text.clone().unwrap_or_default(),
-        parent_id: req.parent_id,
+        text: text.as_str().to_string(),
+        parent_id,
         when,
         draft: req.draft.unwrap_or(false),
         idempotency_key: None,
     })
 }
 
+fn actor(caller: &Caller) -> Actor {
+    Actor::Token {
+        name: caller.name.clone(),
+        role: caller.role,
+    }
+}
+
+/// The text as the document states it: at most `MAX_CHARS` as sent, not blank, no NUL.
+fn parse_text(raw: Option<&str>) -> Result<BroadcastText, String> {
+    let raw = raw.ok_or("text is required")?;
+    if raw.chars().count() > BroadcastText::MAX_CHARS {
+        return Err(format!(
+            "the text has {} characters, at most {} are allowed",
+            raw.chars().count(),
+            BroadcastText::MAX_CHARS
+        ));
+    }
+    if raw.contains('\0') {
+        return Err("the text contains a NUL character".into());
+    }
+    BroadcastText::parse(raw)
+}
+
 #[utoipa::path(post, path = "/api/v1/broadcasts", request_body = BroadcastRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "a retried request with the same key and body creates nothing new")),
-    responses((status = 201, body = BroadcastCreated), (status = 200, body = BroadcastCreated, description = "the same key and body again"),
-        (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 422, body = ApiError)),
+    params(("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$",
+        description = "1 to 255 visible ASCII characters; a retried request with the same key and body creates nothing new")),
+    responses(
+        (status = 201, body = BroadcastCreated, description = "The broadcast was created: released, scheduled, a draft, or awaiting a second person's approval (alerts, when the two-person rule is on)"),
+        (status = 200, body = BroadcastCreated, description = "The same key and body again: the broadcast created then"),
+        (status = 403, body = ApiError, description = "This token may not send alerts, updates or all-clears"),
+        CallerErrors, IdempotencyKeyErrors, JsonBodyErrors, StoreErrors,
+        (status = 400, body = ApiError, description = "The body is not JSON, or the Idempotency-Key is not 1 to 255 visible ASCII characters"),
+        (status = 422, body = ApiError, description = "A field is missing, unknown or has a value the API does not accept (also a `scheduled_at` that has passed), or the Idempotency-Key was used for a different request; `field` names it")),
     security(("bearer" = [])))]
 async fn create_broadcast(
     State(state): State<Arc<ApiState>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let token = match authorize(&state, &headers) {
-        Ok(t) => t,
-        Err(r) => return r.into_response(),
-    };
-    let req: BroadcastRequest = match serde_json::from_slice(&body) {
-        Ok(r) => r,
-        Err(e) => {
-            return fail(
-                StatusCode::BAD_REQUEST,
-                format!("unreadable body: {e}"),
-                None,
-            );
-        }
-    };
-    let mut submission = match submission(&state, &req) {
-        Ok(v) => v,
-        Err(r) => return r.into_response(),
-    };
-    let key = headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|k| !k.is_empty());
+    caller: Caller,
+    IdempotencyKey(key): IdempotencyKey,
+    JsonBody(req): JsonBody<BroadcastRequest>,
+) -> Result<(StatusCode, Json<BroadcastCreated>), ApiError> {
+    let mut submission = submission(&state, &req)?;
     // Keys are per token, so two systems cannot collide.
-    submission.idempotency_key = key.map(|k| format!("api:{}:{k}", token.name));
-    let created = match state.broadcasts.submit(&actor(&token), submission).await {
-        Ok(c) => c,
-        Err(e) => return service_failed(e),
-    };
+    submission.idempotency_key = key.map(|k| format!("{}:{k}", caller.actor()));
+    let created: Submitted = state.broadcasts.submit(&actor(&caller), submission).await?;
     let recipients = &created.recipients;
     let b = &created.broadcast;
     let answer = BroadcastCreated {
@@ -344,146 +292,99 @@ async fn create_broadcast(
     } else {
         StatusCode::OK
     };
-    (status, Json(answer)).into_response()
+    Ok((status, Json(answer)))
 }
 
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-struct ListQuery {
-    /// draft, scheduled, released, sending, done, cancelled or missed
-    status: Option<String>,
-}
-
-#[utoipa::path(get, path = "/api/v1/broadcasts", params(ListQuery),
-    responses((status = 200, body = [BroadcastView]), (status = 401, body = ApiError), (status = 422, body = ApiError)),
+#[utoipa::path(get, path = "/api/v1/broadcasts", params(ListParams),
+    responses((status = 200, body = [BroadcastView], description = "Newest first"),
+        CallerErrors, ListQueryErrors, StoreErrors),
     security(("bearer" = [])))]
 async fn list_broadcasts(
     State(state): State<Arc<ApiState>>,
-    headers: HeaderMap,
-    Query(q): Query<ListQuery>,
-) -> Response {
-    if let Err(r) = authorize(&state, &headers) {
-        return r.into_response();
-    }
-    let wanted = match q
-        .status
-        .as_deref()
-        .map(str::parse::<BroadcastStatus>)
-        .transpose()
-    {
-        Ok(w) => w,
-        Err(e) => return fail(StatusCode::UNPROCESSABLE_ENTITY, e, Some("status")),
-    };
-    let store = state.broadcasts.store();
-    let list = match store.list_broadcasts(100).await {
-        Ok(l) => l,
-        Err(e) => return store_failed(e),
-    };
-    let mut out = Vec::new();
-    for b in list.iter().filter(|b| wanted.is_none_or(|w| b.status == w)) {
-        match store.broadcast_stats(b.id).await {
-            Ok(s) => out.push(view(b, json!(s.counts))),
-            Err(e) => return store_failed(e),
-        }
-    }
-    Json(out).into_response()
+    _: Caller,
+    page: ListQuery,
+) -> Result<Json<Vec<BroadcastView>>, ApiError> {
+    let list = state
+        .store()
+        .list_broadcasts_page(page.status, page.before, page.limit)
+        .await?;
+    Ok(Json(views(&state, &list).await?))
 }
 
-#[utoipa::path(get, path = "/api/v1/broadcasts/{id}", params(("id" = i64, Path)),
-    responses((status = 200, body = BroadcastView), (status = 401, body = ApiError), (status = 404, body = ApiError)),
+/// The broadcasts with their delivery counts, read in one query.
+async fn views(state: &ApiState, list: &[Broadcast]) -> Result<Vec<BroadcastView>, ApiError> {
+    let ids: Vec<i64> = list.iter().map(|b| b.id).collect();
+    let stats = state.store().stats_of(&ids).await?;
+    let none = BroadcastStats::default();
+    Ok(list
+        .iter()
+        .map(|b| BroadcastView::new(b, stats.get(&b.id).unwrap_or(&none)))
+        .collect())
+}
+
+async fn view(state: &ApiState, b: Broadcast) -> Result<Json<BroadcastView>, ApiError> {
+    let stats = state.store().broadcast_stats(b.id).await?;
+    Ok(Json(BroadcastView::new(&b, &stats)))
+}
+
+#[utoipa::path(get, path = "/api/v1/broadcasts/{id}", params(("id" = i64, Path, description = "The broadcast's id")),
+    responses((status = 200, body = BroadcastView), CallerErrors, BroadcastIdErrors, StoreErrors),
     security(("bearer" = [])))]
 async fn get_broadcast(
     State(state): State<Arc<ApiState>>,
-    headers: HeaderMap,
-    Path(id): Path<i64>,
-) -> Response {
-    if let Err(r) = authorize(&state, &headers) {
-        return r.into_response();
-    }
-    let store = state.broadcasts.store();
-    match store.broadcast(id).await {
-        Ok(Some(b)) => match store.broadcast_stats(id).await {
-            Ok(s) => {
-                let mut counts = serde_json::Map::new();
-                for c in ChannelKind::ALL {
-                    let per: serde_json::Map<String, serde_json::Value> = DeliveryStatus::ALL
-                        .iter()
-                        .map(|st| (st.as_str().to_string(), json!(s.count(c, *st))))
-                        .collect();
-                    counts.insert(c.as_str().into(), per.into());
-                }
-                Json(view(&b, counts.into())).into_response()
-            }
-            Err(e) => store_failed(e),
-        },
-        Ok(None) => fail(
-            StatusCode::NOT_FOUND,
-            format!("broadcast {id} does not exist"),
-            None,
-        ),
-        Err(e) => store_failed(e),
-    }
+    _: Caller,
+    BroadcastId(id): BroadcastId,
+) -> Result<Json<BroadcastView>, ApiError> {
+    let b = state
+        .store()
+        .broadcast(id)
+        .await?
+        .ok_or_else(|| ApiError::no_such_broadcast(id))?;
+    view(&state, b).await
 }
 
-#[utoipa::path(post, path = "/api/v1/broadcasts/{id}/confirm", params(("id" = i64, Path)),
-    responses((status = 200, body = BroadcastView), (status = 401, body = ApiError), (status = 403, body = ApiError),
-        (status = 404, body = ApiError), (status = 409, body = ApiError)),
+#[utoipa::path(post, path = "/api/v1/broadcasts/{id}/confirm", params(("id" = i64, Path, description = "The draft's id")),
+    responses((status = 200, body = BroadcastView, description = "Released, scheduled when it has a time, or awaiting a second person's approval (alerts, when the two-person rule is on)"),
+        (status = 403, body = ApiError, description = "This token may not send alerts"),
+        (status = 409, body = ApiError, description = "The broadcast is not a draft"),
+        CallerErrors, BroadcastIdErrors, StoreErrors),
     security(("bearer" = [])))]
 async fn confirm_broadcast(
     State(state): State<Arc<ApiState>>,
-    headers: HeaderMap,
-    Path(id): Path<i64>,
-) -> Response {
-    let token = match authorize(&state, &headers) {
-        Ok(t) => t,
-        Err(r) => return r.into_response(),
-    };
-    match state.broadcasts.confirm(&actor(&token), id).await {
-        Ok(outcome) => {
-            let b = match outcome {
-                Outcome::Released(b)
-                | Outcome::Scheduled(b)
-                | Outcome::AwaitingApproval(b)
-                | Outcome::Recurring { broadcast: b, .. } => b,
-            };
-            Json(view(&b, json!({}))).into_response()
-        }
-        Err(e) => service_failed(e),
-    }
+    caller: Caller,
+    BroadcastId(id): BroadcastId,
+) -> Result<Json<BroadcastView>, ApiError> {
+    let outcome = state.broadcasts.confirm(&actor(&caller), id).await?;
+    view(&state, outcome.broadcast().clone()).await
 }
 
-#[utoipa::path(post, path = "/api/v1/broadcasts/{id}/cancel", params(("id" = i64, Path)),
-    responses((status = 200, body = BroadcastView), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError)),
+#[utoipa::path(post, path = "/api/v1/broadcasts/{id}/cancel", params(("id" = i64, Path, description = "The broadcast's id")),
+    responses((status = 200, body = BroadcastView, description = "Cancelled, with what was sent before"),
+        (status = 403, body = ApiError, description = "Only an emergency token may cancel an alert, update or all-clear"),
+        (status = 409, body = ApiError, description = "The broadcast has already ended"),
+        CallerErrors, BroadcastIdErrors, StoreErrors),
     security(("bearer" = [])))]
 async fn cancel_broadcast(
     State(state): State<Arc<ApiState>>,
-    headers: HeaderMap,
-    Path(id): Path<i64>,
-) -> Response {
-    let token = match authorize(&state, &headers) {
-        Ok(t) => t,
-        Err(r) => return r.into_response(),
-    };
-    match state.broadcasts.cancel(&actor(&token), id).await {
-        Ok(b) => Json(view(&b, json!({}))).into_response(),
-        Err(e) => service_failed(e),
-    }
+    caller: Caller,
+    BroadcastId(id): BroadcastId,
+) -> Result<Json<BroadcastView>, ApiError> {
+    let b = state.broadcasts.cancel(&actor(&caller), id).await?;
+    view(&state, b).await
 }
 
 #[utoipa::path(get, path = "/api/v1/stats",
-    responses((status = 200, description = "active subscribers per topic and channel"), (status = 401, body = ApiError)),
+    responses((status = 200, body = SubscriberCounts, description = "Active subscribers per topic and channel"),
+        CallerErrors, StoreErrors),
     security(("bearer" = [])))]
-async fn stats(State(state): State<Arc<ApiState>>, headers: HeaderMap) -> Response {
-    if let Err(r) = authorize(&state, &headers) {
-        return r.into_response();
-    }
-    let mut topics = serde_json::Map::new();
+async fn stats(
+    State(state): State<Arc<ApiState>>,
+    _: Caller,
+) -> Result<Json<SubscriberCounts>, ApiError> {
+    let mut subscribers = BTreeMap::new();
     for t in state.broadcasts.topics() {
-        match state.broadcasts.store().recipient_count(&t.id).await {
-            Ok(r) => {
-                topics.insert(t.id.to_string(), json!(Recipients::from(&r)));
-            }
-            Err(e) => return store_failed(e),
-        }
+        let r = state.store().recipient_count(&t.id).await?;
+        subscribers.insert(t.id.to_string(), Recipients::from(&r));
     }
-    Json(json!({"subscribers": topics})).into_response()
+    Ok(Json(SubscriberCounts { subscribers }))
 }

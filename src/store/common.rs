@@ -1,8 +1,8 @@
 //! The part of the `Store` contract that reads the same on both databases, written once and
 //! expanded for each store type. Each store supplies `pool`, `begin_write()` and the methods
 //! where the databases differ (connect, migrate, acknowledgements) and the statements that name
-//! lists (`CLAIMED`, `INSERT_SUBSCRIBERS`, `INSERT_SUBSCRIPTIONS`: a JSON array bound as text)
-//! or lock (`LOCK_STAFF`).
+//! lists (`CLAIMED`, `STATS_OF`, `INSERT_SUBSCRIBERS`, `INSERT_SUBSCRIPTIONS`: a JSON array bound
+//! as text) or lock (`LOCK_STAFF`).
 
 /// A write transaction; on SQLite it also holds this process's turn to write, so writers queue
 /// in order instead of meeting SQLite's sleeping busy handler.
@@ -1038,6 +1038,46 @@ macro_rules! impl_store {
                 self.write_one(sqlx::query($crate::store::sql::SET_STATE).bind(key.to_string()).bind(value.to_string()))
                     .await?;
                 Ok(())
+            }
+
+            async fn list_broadcasts_page(
+                &self,
+                status: Option<$crate::domain::BroadcastStatus>,
+                before: Option<i64>,
+                limit: u32,
+            ) -> $crate::store::StoreResult<Vec<$crate::store::Broadcast>> {
+                let rows: Vec<$crate::store::BroadcastRow> =
+                    sqlx::query_as($crate::store::sql::BROADCASTS_PAGE)
+                        .bind(status.map(|s| s.as_str()))
+                        .bind(before.unwrap_or(i64::MAX))
+                        .bind(i64::from(limit))
+                        .fetch_all(&self.pool)
+                        .await?;
+                rows.into_iter().map($crate::store::broadcast_from_row).collect()
+            }
+
+            async fn stats_of(
+                &self,
+                ids: &[i64],
+            ) -> $crate::store::StoreResult<std::collections::HashMap<i64, $crate::store::BroadcastStats>> {
+                let mut stats: std::collections::HashMap<i64, $crate::store::BroadcastStats> =
+                    ids.iter().map(|id| (*id, Default::default())).collect();
+                if ids.is_empty() {
+                    return Ok(stats);
+                }
+                let rows: Vec<(i64, String, String, i64)> = sqlx::query_as(Self::STATS_OF)
+                    .bind(Self::id_list(ids.to_vec()))
+                    .fetch_all(&self.pool)
+                    .await?;
+                let mut per_broadcast: std::collections::HashMap<i64, Vec<(String, String, i64)>> =
+                    std::collections::HashMap::new();
+                for (id, channel, status, n) in rows {
+                    per_broadcast.entry(id).or_default().push((channel, status, n));
+                }
+                for (id, rows) in per_broadcast {
+                    stats.insert(id, $crate::store::stats_from_rows(rows)?);
+                }
+                Ok(stats)
             }
 
             $($specific)*

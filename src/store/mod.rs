@@ -672,6 +672,21 @@ pub trait Store: Send + Sync {
         reason: &str,
     ) -> StoreResult<()>;
     async fn lane_states(&self) -> StoreResult<Vec<LaneState>>;
+
+    /// A page of broadcasts, newest first: those with `status` (any when None) and an id below
+    /// `before` (any when None), at most `limit`.
+    async fn list_broadcasts_page(
+        &self,
+        status: Option<BroadcastStatus>,
+        before: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<Broadcast>>;
+    /// Delivery counts of several broadcasts in one query; every id asked for is in the answer,
+    /// with empty counts when it has no deliveries (or does not exist).
+    async fn stats_of(
+        &self,
+        ids: &[i64],
+    ) -> StoreResult<std::collections::HashMap<i64, BroadcastStats>>;
 }
 
 /// The columns every broadcast query reads, in the order of [`BroadcastRow`].

@@ -7,7 +7,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres};
 
 use super::common::{WriteTx, impl_store};
-use super::sql::{claim_update, claimed_rows};
+use super::sql::{claim_update, claimed_rows, stats_of};
 use super::{Ack, AckOutcome, StoreResult};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -34,6 +34,7 @@ impl PostgresStore {
 
     const CLAIM: &str = claim_update!("= ANY(ARRAY(", " FOR UPDATE SKIP LOCKED))");
     const CLAIMED: &str = claimed_rows!("= ANY($1)");
+    const STATS_OF: &str = stats_of!("= ANY($1)");
 
     /// How the claimed ids are bound to `CLAIMED`.
     fn id_list(ids: Vec<i64>) -> Vec<i64> {

@@ -316,3 +316,23 @@ pub const QUEUE_DEPTH: &str =
     "SELECT priority, COUNT(*) FROM deliveries WHERE status = 'pending' GROUP BY priority";
 pub const SUBSCRIBER_COUNTS: &str = "SELECT s.channel, t.topic, COUNT(*) FROM subscriptions t \
     JOIN subscribers s ON s.id = t.subscriber_id WHERE s.status = 'active' GROUP BY s.channel, t.topic";
+
+/// A page of the list: `$1` a status or NULL for any, ids below `$2`, newest first.
+pub const BROADCASTS_PAGE: &str = concat!(
+    "SELECT ",
+    broadcast_columns!(),
+    " FROM broadcasts WHERE ($1 IS NULL OR status = $1) AND id < $2 ORDER BY id DESC LIMIT $3"
+);
+
+/// Delivery counts of several broadcasts; the store appends how it names the list of ids (as
+/// for `claimed_rows`).
+macro_rules! stats_of {
+    ($ids:literal) => {
+        concat!(
+            "SELECT broadcast_id, channel, status, COUNT(*) FROM deliveries WHERE broadcast_id ",
+            $ids,
+            " GROUP BY broadcast_id, channel, status"
+        )
+    };
+}
+pub(crate) use stats_of;

@@ -10,7 +10,7 @@ use sqlx::{Sqlite, SqlitePool};
 use tokio::sync::Mutex;
 
 use super::common::{WriteTx, impl_store};
-use super::sql::{claim_update, claimed_rows};
+use super::sql::{claim_update, claimed_rows, stats_of};
 use super::{Ack, StoreResult};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -44,6 +44,7 @@ impl SqliteStore {
 
     const CLAIM: &str = claim_update!("IN (", ")");
     const CLAIMED: &str = claimed_rows!("IN (SELECT value FROM json_each($1))");
+    const STATS_OF: &str = stats_of!("IN (SELECT value FROM json_each($1))");
 
     /// How the claimed ids are bound to `CLAIMED`.
     fn id_list(ids: Vec<i64>) -> String {

@@ -180,11 +180,22 @@ async fn bad_requests_get_clear_errors_naming_the_field() {
         .client
         .post(format!("{}/api/v1/broadcasts", api.base))
         .bearer_auth(PRESS)
+        .header("Content-Type", "application/json")
         .body("{topic:")
         .send()
         .await
         .unwrap();
     assert_eq!(raw.status(), StatusCode::BAD_REQUEST);
+    let not_json = api
+        .client
+        .post(format!("{}/api/v1/broadcasts", api.base))
+        .bearer_auth(PRESS)
+        .header("Content-Type", "text/plain")
+        .body(r#"{"topic": "news", "text": "x"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_json.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
     let long = "x".repeat(20_000);
     for (body, field) in [
         (json!({"topic": "weather", "text": "x"}), "topic"),
@@ -362,5 +373,480 @@ async fn the_openapi_document_matches_the_live_router() {
             .unwrap()
             .status(),
         StatusCode::METHOD_NOT_ALLOWED
+    );
+}
+
+/// The answer to a request: status, content type and body (Null when not JSON).
+async fn answer(req: reqwest::RequestBuilder) -> (StatusCode, String, Value) {
+    let r = req.send().await.unwrap();
+    let status = r.status();
+    let content_type = r
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    (status, content_type, r.json().await.unwrap_or(Value::Null))
+}
+
+/// Asserts the body is exactly `{"error": "<not empty>", "field": <string or null>}`.
+fn assert_refusal(body: &Value, what: &str) {
+    let object = body.as_object().unwrap_or_else(|| panic!("{what}: {body}"));
+    let mut keys: Vec<&str> = object.keys().map(String::as_str).collect();
+    keys.sort();
+    assert_eq!(keys, ["error", "field"], "{what}: {body}");
+    assert!(
+        !body["error"].as_str().unwrap_or_default().is_empty(),
+        "{what}: {body}"
+    );
+    assert!(
+        body["field"].is_string() || body["field"].is_null(),
+        "{what}: {body}"
+    );
+}
+
+#[tokio::test]
+async fn an_id_that_is_not_a_64_bit_integer_is_a_bad_request_naming_the_field() {
+    let db = TestDb::sqlite().await;
+    let app = spawn_app(db.store.clone(), test_lane(0), test_lane(0)).await;
+    let api = start(&app).await;
+    for (method, path) in [
+        ("GET", "/api/v1/broadcasts/9223372036854775808"),
+        ("GET", "/api/v1/broadcasts/-9223372036854775809"),
+        ("GET", "/api/v1/broadcasts/abc"),
+        ("POST", "/api/v1/broadcasts/1.5/confirm"),
+        ("POST", "/api/v1/broadcasts/9223372036854775808/cancel"),
+    ] {
+        let url = format!("{}{path}", api.base);
+        let req = match method {
+            "GET" => api.client.get(url),
+            _ => api.client.post(url),
+        };
+        let (status, content_type, body) = answer(req.bearer_auth(PRESS)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{method} {path}");
+        assert!(content_type.starts_with("application/json"), "{path}");
+        assert_refusal(&body, path);
+        assert_eq!(body["field"], "id", "{path}");
+    }
+    // The largest id is an id: there is just no such broadcast.
+    let (status, body) = api
+        .get("/api/v1/broadcasts/9223372036854775807", Some(PRESS))
+        .await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (StatusCode::NOT_FOUND, Some("id"))
+    );
+}
+
+#[tokio::test]
+async fn an_idempotency_key_that_is_not_visible_ascii_is_refused_and_creates_nothing() {
+    let db = TestDb::sqlite().await;
+    let app = spawn_app(db.store.clone(), test_lane(0), test_lane(0)).await;
+    let api = start(&app).await;
+    let body = json!({"topic": "news", "text": "Straßenfest"});
+    let too_long = "k".repeat(256);
+    let bad: [&[u8]; 5] = [
+        b"",
+        b"mit leerzeichen",
+        b"tab\there",
+        too_long.as_bytes(),
+        "schlüssel".as_bytes(),
+    ];
+    for key in bad {
+        let key = reqwest::header::HeaderValue::from_bytes(key).unwrap();
+        let req = api
+            .client
+            .post(format!("{}/api/v1/broadcasts", api.base))
+            .bearer_auth(PRESS)
+            .header("Idempotency-Key", key.clone())
+            .json(&body);
+        let (status, _, refusal) = answer(req).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{key:?}");
+        assert_refusal(&refusal, "bad key");
+        assert_eq!(refusal["field"], "Idempotency-Key", "{key:?}");
+    }
+    let twice = api
+        .client
+        .post(format!("{}/api/v1/broadcasts", api.base))
+        .bearer_auth(PRESS)
+        .header("Idempotency-Key", "a")
+        .header("Idempotency-Key", "b")
+        .json(&body);
+    assert_eq!(answer(twice).await.0, StatusCode::BAD_REQUEST);
+    assert!(db.store.list_broadcasts(10).await.unwrap().is_empty());
+
+    let longest: String = (b'!'..=b'~').cycle().take(255).map(char::from).collect();
+    let (status, _) = api
+        .post("/api/v1/broadcasts", Some(PRESS), &body, Some(&longest))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn the_list_pages_newest_first_with_limit_and_before() {
+    let db = TestDb::sqlite().await;
+    let app = spawn_app(db.store.clone(), test_lane(0), test_lane(0)).await;
+    let api = start(&app).await;
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        let draft = n % 2 == 1;
+        let (status, created) = api
+            .post(
+                "/api/v1/broadcasts",
+                Some(PRESS),
+                &json!({"topic": "news", "text": format!("Meldung {n}"), "draft": draft}),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+        ids.push(created["id"].as_i64().unwrap());
+    }
+    let page = |query: String| {
+        let api = &api;
+        async move {
+            let (status, list) = api
+                .get(&format!("/api/v1/broadcasts{query}"), Some(PRESS))
+                .await;
+            assert_eq!(status, StatusCode::OK, "{query}: {list}");
+            list.as_array()
+                .unwrap()
+                .iter()
+                .map(|b| b["id"].as_i64().unwrap())
+                .collect::<Vec<i64>>()
+        }
+    };
+    assert_eq!(
+        page(String::new()).await,
+        [ids[4], ids[3], ids[2], ids[1], ids[0]]
+    );
+    assert_eq!(page("?limit=2".into()).await, [ids[4], ids[3]]);
+    assert_eq!(
+        page(format!("?limit=2&before={}", ids[3])).await,
+        [ids[2], ids[1]]
+    );
+    assert_eq!(page(format!("?limit=2&before={}", ids[1])).await, [ids[0]]);
+    assert_eq!(page(format!("?before={}", ids[0])).await, Vec::<i64>::new());
+    assert_eq!(page("?status=draft&limit=1".into()).await, [ids[3]]);
+    assert_eq!(
+        page(format!("?status=draft&before={}", ids[3])).await,
+        [ids[1]]
+    );
+    // Each broadcast comes with its deliveries per channel and status, zeros included.
+    let (_, list) = api.get("/api/v1/broadcasts?limit=1", Some(PRESS)).await;
+    assert_eq!(list[0]["deliveries"]["whatsapp"]["pending"], 0);
+
+    for (query, field) in [
+        ("?limit=0", "limit"),
+        ("?limit=201", "limit"),
+        ("?limit=zehn", "limit"),
+        ("?before=gestern", "before"),
+        ("?before=9223372036854775808", "before"),
+        ("?status=Draft", "status"),
+    ] {
+        let (status, refusal) = api
+            .get(&format!("/api/v1/broadcasts{query}"), Some(PRESS))
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{query}");
+        assert_eq!(refusal["field"], field, "{query}");
+    }
+}
+
+#[tokio::test]
+async fn every_refusal_is_json_with_error_and_field_and_is_in_the_document() {
+    let db = TestDb::sqlite().await;
+    let app = spawn_app(db.store.clone(), test_lane(0), test_lane(0)).await;
+    let api = start(&app).await;
+    let (_, doc) = api.get("/api/v1/openapi.json", None).await;
+    let (_, released) = api
+        .post(
+            "/api/v1/broadcasts",
+            Some(PRESS),
+            &json!({"topic": "news", "text": "x"}),
+            None,
+        )
+        .await;
+    let (_, alert_draft) = api
+        .post(
+            "/api/v1/broadcasts",
+            Some(EMERGENCY),
+            &json!({"topic": "alerts", "text": "Sturm", "draft": true}),
+            None,
+        )
+        .await;
+    let url = |path: &str| format!("{}{path}", api.base);
+    let c = &api.client;
+    let create = || c.post(url("/api/v1/broadcasts")).bearer_auth(PRESS);
+    let news = json!({"topic": "news", "text": "x"});
+    let cases = [
+        (
+            "post",
+            "/api/v1/broadcasts",
+            c.post(url("/api/v1/broadcasts")).json(&news),
+            401,
+        ),
+        (
+            "get",
+            "/api/v1/broadcasts",
+            c.get(url("/api/v1/broadcasts")).bearer_auth("falsch"),
+            401,
+        ),
+        ("get", "/api/v1/stats", c.get(url("/api/v1/stats")), 401),
+        (
+            "get",
+            "/api/v1/broadcasts/{id}",
+            c.get(url("/api/v1/broadcasts/9223372036854775808"))
+                .bearer_auth(PRESS),
+            400,
+        ),
+        (
+            "get",
+            "/api/v1/broadcasts/{id}",
+            c.get(url("/api/v1/broadcasts/999")).bearer_auth(PRESS),
+            404,
+        ),
+        (
+            "post",
+            "/api/v1/broadcasts",
+            create()
+                .header("Content-Type", "application/json")
+                .body("{"),
+            400,
+        ),
+        (
+            "post",
+            "/api/v1/broadcasts",
+            create().header("Idempotency-Key", "").json(&news),
+            400,
+        ),
+        ("post", "/api/v1/broadcasts", create().body("{}"), 415),
+        (
+            "post",
+            "/api/v1/broadcasts",
+            create().json(&json!({"topic": "news", "text": "x", "to": 1})),
+            422,
+        ),
+        (
+            "post",
+            "/api/v1/broadcasts",
+            create().json(&json!({"topic": "news", "text": "x", "draft": "ja"})),
+            422,
+        ),
+        (
+            "post",
+            "/api/v1/broadcasts",
+            create().json(&json!({"topic": "alerts", "text": "x"})),
+            403,
+        ),
+        (
+            "post",
+            "/api/v1/broadcasts",
+            create()
+                .header("Content-Type", "application/json")
+                .body(vec![b' '; 3 << 20]),
+            413,
+        ),
+        (
+            "get",
+            "/api/v1/broadcasts",
+            c.get(url("/api/v1/broadcasts?limit=0")).bearer_auth(PRESS),
+            422,
+        ),
+        (
+            "get",
+            "/api/v1/broadcasts",
+            c.get(url("/api/v1/broadcasts?status=draft&status=done"))
+                .bearer_auth(PRESS),
+            400,
+        ),
+        (
+            "post",
+            "/api/v1/broadcasts/{id}/confirm",
+            c.post(url(&format!(
+                "/api/v1/broadcasts/{}/confirm",
+                released["id"]
+            )))
+            .bearer_auth(PRESS),
+            409,
+        ),
+        (
+            "post",
+            "/api/v1/broadcasts/{id}/confirm",
+            c.post(url(&format!(
+                "/api/v1/broadcasts/{}/confirm",
+                alert_draft["id"]
+            )))
+            .bearer_auth(PRESS),
+            403,
+        ),
+        (
+            "post",
+            "/api/v1/broadcasts/{id}/cancel",
+            c.post(url("/api/v1/broadcasts/999/cancel"))
+                .bearer_auth(PRESS),
+            404,
+        ),
+    ];
+    for (method, path, req, expected) in cases {
+        let what = format!("{method} {path} → {expected}");
+        let (status, content_type, body) = answer(req).await;
+        assert_eq!(status.as_u16(), expected, "{what}: {body}");
+        assert!(content_type.starts_with("application/json"), "{what}");
+        assert_refusal(&body, &what);
+        let documented = &doc["paths"][path][method]["responses"][expected.to_string()];
+        assert_eq!(
+            documented["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/ApiError",
+            "{what} is not documented"
+        );
+    }
+    // A method the route does not have: 405 with Allow, in the same shape.
+    let wrong_method = c
+        .delete(url("/api/v1/broadcasts/1"))
+        .bearer_auth(PRESS)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong_method.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert!(wrong_method.headers().contains_key("allow"));
+    assert_refusal(&wrong_method.json().await.unwrap(), "DELETE");
+}
+
+#[tokio::test]
+async fn a_store_failure_is_a_500_that_shows_no_sql() {
+    let db = TestDb::sqlite().await;
+    let app = spawn_app(db.store.clone(), test_lane(0), test_lane(0)).await;
+    let api = start(&app).await;
+    let news = json!({"topic": "news", "text": "x"});
+    api.post("/api/v1/broadcasts", Some(PRESS), &news, None)
+        .await;
+    let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
+    sqlx::query("ALTER TABLE deliveries RENAME TO deliveries_elsewhere")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let (status, body) = api.get("/api/v1/broadcasts", Some(PRESS)).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_refusal(&body, "store failure");
+    let error = body["error"].as_str().unwrap();
+    assert!(
+        !error.contains("deliveries") && !error.contains("SELECT"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn the_openapi_document_states_what_the_handlers_enforce() {
+    let db = TestDb::sqlite().await;
+    let app = spawn_app(db.store.clone(), test_lane(0), test_lane(0)).await;
+    let api = start(&app).await;
+    let (_, doc) = api.get("/api/v1/openapi.json", None).await;
+    let request = &doc["components"]["schemas"]["BroadcastRequest"];
+    let field = |name: &str| &request["properties"][name];
+    let topics: Vec<String> = amtsbote::config::default_topics()
+        .iter()
+        .map(|t| t.id.to_string())
+        .collect();
+    assert_eq!(field("topic")["enum"], json!(topics));
+    assert_eq!(
+        field("priority")["enum"],
+        json!(["alert", "urgent", "normal", "low", null])
+    );
+    assert_eq!(
+        field("kind")["enum"],
+        json!(["announcement", "alert", "update", "allclear", null])
+    );
+    assert_eq!(field("text")["minLength"], 1);
+    assert_eq!(field("text")["maxLength"], 16384);
+    assert!(field("text")["pattern"].is_string());
+    assert_eq!(field("scheduled_at")["format"], "date-time");
+    assert_eq!(field("parent_id")["format"], "int64");
+    assert_eq!(request["required"], json!(["topic", "text"]));
+    assert_eq!(request["additionalProperties"], false);
+
+    let create = &doc["paths"]["/api/v1/broadcasts"]["post"];
+    let key = &create["parameters"][0];
+    assert_eq!(key["name"], "Idempotency-Key");
+    assert_eq!(key["schema"]["type"], "string");
+    assert_eq!(key["schema"]["pattern"], "^[!-~]+$");
+    assert_eq!(key["schema"]["maxLength"], 255);
+    for path in [
+        "/api/v1/broadcasts/{id}",
+        "/api/v1/broadcasts/{id}/confirm",
+        "/api/v1/broadcasts/{id}/cancel",
+    ] {
+        let operation = doc["paths"][path]
+            .as_object()
+            .unwrap()
+            .values()
+            .next()
+            .unwrap();
+        assert_eq!(
+            operation["parameters"][0]["schema"]["format"], "int64",
+            "{path}"
+        );
+    }
+    let list = &doc["paths"]["/api/v1/broadcasts"]["get"]["parameters"];
+    let limit = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "limit")
+        .unwrap();
+    assert_eq!(
+        (
+            &limit["schema"]["minimum"],
+            &limit["schema"]["maximum"],
+            &limit["schema"]["default"]
+        ),
+        (&json!(1), &json!(200), &json!(50))
+    );
+}
+
+#[tokio::test]
+async fn an_update_names_its_alert_and_reaches_the_alerts_recipients() {
+    let db = TestDb::sqlite().await;
+    seed(&*db.store, 2, 0, &["alerts"]).await;
+    let app = spawn_app(db.store.clone(), test_lane(0), test_lane(0)).await;
+    let api = start(&app).await;
+    let (_, alert) = api
+        .post(
+            "/api/v1/broadcasts",
+            Some(EMERGENCY),
+            &json!({"topic": "alerts", "text": "Hochwasser"}),
+            None,
+        )
+        .await;
+    let alert_id = alert["id"].as_i64().unwrap();
+    app.wait_done(alert_id, Duration::from_secs(20)).await;
+    // Someone who subscribes after the alert does not get its update.
+    seed(&*db.store, 3, 0, &["alerts"]).await;
+    for parent in [json!("7"), json!(1.5), json!(9.3e18)] {
+        let (status, refusal) = api
+            .post(
+                "/api/v1/broadcasts",
+                Some(EMERGENCY),
+                &json!({"topic": "alerts", "text": "x", "kind": "update", "parent_id": parent}),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{parent}");
+        assert_eq!(refusal["field"], "parent_id", "{parent}");
+    }
+    // JSON Schema counts 3.0 as an integer, so it is one.
+    let (status, update) = api
+        .post(
+            "/api/v1/broadcasts",
+            Some(EMERGENCY),
+            &json!({"topic": "alerts", "text": "Pegel sinkt", "kind": "update",
+                    "parent_id": alert_id as f64}),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{update}");
+    app.wait_done(update["id"].as_i64().unwrap(), Duration::from_secs(20))
+        .await;
+    assert_eq!(
+        app.sim.count_text("Pegel sinkt")[&amtsbote::domain::ChannelKind::Telegram],
+        2
     );
 }

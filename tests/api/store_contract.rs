@@ -55,6 +55,8 @@ contract!(
     a_second_role_for_a_person_is_refused_and_changes_nothing,
     staff_from_before_people_are_people_of_their_own,
     removing_a_person_removes_every_address_they_have,
+    a_page_of_broadcasts_comes_newest_first_from_a_cursor,
+    the_counts_of_several_broadcasts_come_in_one_answer,
 );
 
 /// Creates a broadcast; returns its id.
@@ -1231,4 +1233,77 @@ async fn removing_a_person_removes_every_address_they_have(db: TestDb) {
         staff_rows(store).await,
         [row("Ben", "whatsapp:4917022222", Role::Emergency)]
     );
+}
+
+async fn a_page_of_broadcasts_comes_newest_first_from_a_cursor(db: TestDb) {
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        let mut b = new_broadcast("news", Priority::Normal, &format!("n{n}"));
+        if n % 2 != 0 {
+            b.start = amtsbote::store::Start::Draft;
+        }
+        ids.push(create(&*db.store, b).await);
+    }
+    let page = |status, before, limit| {
+        let store = db.store.clone();
+        async move {
+            store
+                .list_broadcasts_page(status, before, limit)
+                .await
+                .expect("page")
+                .iter()
+                .map(|b| b.id)
+                .collect::<Vec<i64>>()
+        }
+    };
+    assert_eq!(page(None, None, 2).await, [ids[4], ids[3]]);
+    assert_eq!(page(None, Some(ids[3]), 2).await, [ids[2], ids[1]]);
+    assert_eq!(page(None, Some(ids[1]), 2).await, [ids[0]]);
+    assert!(page(None, Some(ids[0]), 2).await.is_empty());
+    assert_eq!(
+        page(Some(BroadcastStatus::Draft), None, 10).await,
+        [ids[3], ids[1]]
+    );
+    assert_eq!(
+        page(Some(BroadcastStatus::Released), Some(ids[4]), 1).await,
+        [ids[2]]
+    );
+    assert!(page(Some(BroadcastStatus::Done), None, 10).await.is_empty());
+}
+
+async fn the_counts_of_several_broadcasts_come_in_one_answer(db: TestDb) {
+    seed(&*db.store, 3, 2, &["news", "traffic"]).await;
+    let news = create(&*db.store, new_broadcast("news", Priority::Normal, "n")).await;
+    let traffic = create(&*db.store, new_broadcast("traffic", Priority::Urgent, "t")).await;
+    let mut draft = new_broadcast("news", Priority::Normal, "later");
+    draft.start = amtsbote::store::Start::Draft;
+    let draft = create(&*db.store, draft).await;
+    fan_out_all(&*db.store, news, 100).await;
+    fan_out_all(&*db.store, traffic, 100).await;
+    claim_all(&*db.store, ChannelKind::Telegram, "l").await;
+    assert!(db.store.cancel_broadcast(traffic).await.unwrap());
+
+    let stats = db
+        .store
+        .stats_of(&[news, traffic, draft, 999_999])
+        .await
+        .unwrap();
+    assert_eq!(stats.len(), 4, "every id asked for is answered");
+    for id in [news, traffic] {
+        let one = db.store.broadcast_stats(id).await.unwrap();
+        assert_eq!(stats[&id].counts, one.counts, "broadcast {id}");
+    }
+    assert_eq!(
+        stats[&news].count(ChannelKind::Telegram, DeliveryStatus::Leased),
+        3
+    );
+    assert_eq!(
+        stats[&news].count(ChannelKind::Whatsapp, DeliveryStatus::Pending),
+        2
+    );
+    assert_eq!(stats[&traffic].total(DeliveryStatus::Cancelled), 5);
+    assert_eq!(stats[&traffic].total(DeliveryStatus::Leased), 0);
+    assert!(stats[&draft].counts.is_empty());
+    assert!(stats[&999_999].counts.is_empty());
+    assert!(db.store.stats_of(&[]).await.unwrap().is_empty());
 }
