@@ -239,12 +239,6 @@ impl BroadcastService {
                 (None, Some((r.expr, next.timestamp_millis())))
             }
         };
-        if s.parent_id.is_some() && (scheduled_at.is_some() || cron.is_some()) {
-            return Err(invalid(
-                "scheduled_at",
-                "an update or all-clear goes out now, not later",
-            ));
-        }
         Ok(Checked {
             topic,
             kind,
@@ -258,7 +252,8 @@ impl BroadcastService {
 
     /// A follow-up's parent must be an alert that was released. Checked after the policy, so
     /// someone who may not follow up learns nothing about the parent.
-    async fn check_parent(&self, kind: BroadcastKind, parent: Option<i64>) -> ServiceResult<()> {
+    async fn check_parent(&self, c: &Checked<'_>) -> ServiceResult<()> {
+        let (kind, parent) = (c.kind, c.parent_id);
         let parent = match (kind, parent) {
             (BroadcastKind::Update | BroadcastKind::Allclear, None) => {
                 return Err(invalid(
@@ -279,14 +274,19 @@ impl BroadcastService {
             Some(p) => p.kind == BroadcastKind::Alert && p.released_at.is_some(),
             None => false,
         };
-        if released {
-            Ok(())
-        } else {
-            Err(invalid(
+        if !released {
+            return Err(invalid(
                 "parent_id",
                 format!("broadcast {parent} is not an alert that was released"),
-            ))
+            ));
         }
+        if c.scheduled_at.is_some() || c.cron.is_some() {
+            return Err(invalid(
+                "scheduled_at",
+                "an update or all-clear goes out now, not later",
+            ));
+        }
+        Ok(())
     }
 
     /// Who a broadcast on `topic` (or following `parent`) reaches now.
@@ -314,7 +314,7 @@ impl BroadcastService {
             Action::Submit,
             &Subject::new(c.kind, c.priority, c.topic.id.as_str(), Some(&identity)),
         )?;
-        self.check_parent(c.kind, c.parent_id).await?;
+        self.check_parent(&c).await?;
         let recipients = self.recipients(&c.topic.id, c.parent_id).await?;
         Ok((c.kind, c.priority, recipients))
     }
@@ -329,7 +329,7 @@ impl BroadcastService {
             tracing::info!(actor = %actor.audit_name(), kind = c.kind.as_str(), topic = %c.topic.id, "submission refused: {refusal}");
             return Err(refusal.into());
         }
-        self.check_parent(c.kind, c.parent_id).await?;
+        self.check_parent(&c).await?;
         let recurring = c.cron.is_some();
         let start = if s.draft || recurring {
             Start::Draft
