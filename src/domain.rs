@@ -583,6 +583,58 @@ impl Actor {
     }
 }
 
+/// How retries back off: exponentially from `initial` to `max`, with ± `jitter` spread.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    pub max_attempts: i32,
+    pub initial: std::time::Duration,
+    pub max: std::time::Duration,
+    pub factor: f64,
+    pub jitter: f64,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 10,
+            initial: std::time::Duration::from_secs(2),
+            max: std::time::Duration::from_secs(600),
+            factor: 2.0,
+            jitter: 0.2,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Waiting for a database that does not answer (lanes, fan-out): 100 ms doubling to 6.4 s.
+    pub const STORE_OUTAGE: RetryPolicy = RetryPolicy::backoff(100, 6_400);
+    /// Waiting for a platform that does not answer a poll: 1 s doubling to 32 s.
+    pub const POLLING: RetryPolicy = RetryPolicy::backoff(1_000, 32_000);
+
+    /// Doubling from `initial_ms` to `max_ms`, with a little jitter, never giving up.
+    pub const fn backoff(initial_ms: u64, max_ms: u64) -> RetryPolicy {
+        RetryPolicy {
+            max_attempts: i32::MAX,
+            initial: std::time::Duration::from_millis(initial_ms),
+            max: std::time::Duration::from_millis(max_ms),
+            factor: 2.0,
+            jitter: 0.1,
+        }
+    }
+
+    /// The wait before attempt number `attempt + 1`, given `attempt` failures so far (≥ 1).
+    pub fn delay(&self, attempt: i32) -> std::time::Duration {
+        let exp = self.factor.powi(attempt.saturating_sub(1).clamp(0, 30));
+        let base = (self.initial.as_secs_f64() * exp).min(self.max.as_secs_f64());
+        let spread = if self.jitter > 0.0 {
+            rand::Rng::random_range(&mut rand::rng(), -self.jitter..=self.jitter)
+        } else {
+            0.0
+        };
+        std::time::Duration::from_secs_f64((base * (1.0 + spread)).max(0.0))
+    }
+}
+
 /// WhatsApp's limit for one template parameter.
 pub const TEMPLATE_PARAM_MAX: usize = 1024;
 

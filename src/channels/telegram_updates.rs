@@ -4,7 +4,6 @@
 //! is stored after each batch, so a restart neither loses nor repeats updates.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use teloxide::prelude::*;
 use teloxide::types::{
@@ -62,7 +61,7 @@ pub async fn run(
             }
             Err(e) => {
                 failures += 1;
-                let wait = Duration::from_millis(500 * 2u64.pow(failures.min(6)));
+                let wait = crate::domain::RetryPolicy::POLLING.delay(failures as i32);
                 // Errors from teloxide carry no token; network errors are described without URL.
                 let reason =
                     match super::telegram::classify(e, &secrecy::SecretString::from(String::new()))

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use super::limiter::LaneLimiter;
 use super::{LanePause, LaneSettings, Wake};
 use crate::channels::{Channel, Outgoing, SendOutcome};
-use crate::domain::{ChannelKind, now_ms};
+use crate::domain::{ChannelKind, RetryPolicy, now_ms};
 use crate::store::{Ack, AckOutcome, ClaimedDelivery, Store};
 
 pub struct Lane {
@@ -125,7 +125,7 @@ impl Lane {
                 }
                 Err(e) => {
                     failures += 1;
-                    let wait = Duration::from_millis(50 * 2u64.pow(failures.min(7)));
+                    let wait = RetryPolicy::STORE_OUTAGE.delay(failures as i32);
                     tracing::warn!(lane = %kind, error = %e, retry_in_ms = wait.as_millis() as u64, "claim failed");
                     tokio::select! {
                         _ = tokio::time::sleep(wait) => continue,
@@ -370,7 +370,7 @@ async fn write_acks(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Ack>, kind: Ch
                 }
                 Err(e) => {
                     failures += 1;
-                    let wait = Duration::from_millis(50 * 2u64.pow(failures.min(7)));
+                    let wait = RetryPolicy::STORE_OUTAGE.delay(failures as i32);
                     tracing::warn!(lane = %kind, error = %e, outcomes = batch.len(), retry_in_ms = wait.as_millis() as u64, "could not write outcomes; retrying");
                     tokio::time::sleep(wait).await;
                 }

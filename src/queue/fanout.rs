@@ -6,7 +6,6 @@
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -69,7 +68,7 @@ pub async fn run(
             }
             Err(e) => {
                 failures += 1;
-                let wait = Duration::from_millis(100 * 2u64.pow(failures.min(6)));
+                let wait = crate::domain::RetryPolicy::STORE_OUTAGE.delay(failures as i32);
                 tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "cannot list broadcasts to fan out; will retry");
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}
@@ -114,7 +113,7 @@ async fn fan_out(
             }
             Err(e) => {
                 failures += 1;
-                let wait = Duration::from_millis(100 * 2u64.pow(failures.min(6)));
+                let wait = crate::domain::RetryPolicy::STORE_OUTAGE.delay(failures as i32);
                 tracing::warn!(broadcast = broadcast.id, error = %e, retry_in_ms = wait.as_millis() as u64, "fan-out failed; will resume from its cursor");
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}

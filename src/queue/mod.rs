@@ -11,7 +11,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI16, AtomicI64, Ordering};
 use std::time::Duration;
 
-use rand::Rng;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -22,41 +21,7 @@ use crate::store::Store;
 
 pub use dispatcher::Lane;
 
-/// How retries back off: exponentially from `initial` to `max`, with ± `jitter` spread.
-#[derive(Debug, Clone)]
-pub struct RetryPolicy {
-    pub max_attempts: i32,
-    pub initial: Duration,
-    pub max: Duration,
-    pub factor: f64,
-    pub jitter: f64,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            max_attempts: 10,
-            initial: Duration::from_secs(2),
-            max: Duration::from_secs(600),
-            factor: 2.0,
-            jitter: 0.2,
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// The wait before attempt number `attempt + 1`, given `attempt` failures so far (≥ 1).
-    pub fn delay(&self, attempt: i32) -> Duration {
-        let exp = self.factor.powi(attempt.saturating_sub(1).clamp(0, 30));
-        let base = (self.initial.as_secs_f64() * exp).min(self.max.as_secs_f64());
-        let spread = if self.jitter > 0.0 {
-            rand::rng().random_range(-self.jitter..=self.jitter)
-        } else {
-            0.0
-        };
-        Duration::from_secs_f64((base * (1.0 + spread)).max(0.0))
-    }
-}
+pub use crate::domain::RetryPolicy;
 
 /// How one lane works.
 #[derive(Debug, Clone)]
