@@ -350,6 +350,7 @@ impl BroadcastService {
             start,
             scheduled_at: c.scheduled_at,
             cron: c.cron.as_ref().map(|(expr, _)| expr.clone()),
+            audit_actor: Some(actor.audit_name()),
         };
         let created = self.store.create_broadcast(&new).await?;
         let mut broadcast = created.broadcast;
@@ -391,24 +392,6 @@ impl BroadcastService {
         } else {
             None
         };
-        let what = if broadcast.status == BroadcastStatus::Draft {
-            "draft"
-        } else {
-            "submit"
-        };
-        self.audit(
-            actor,
-            what,
-            &format!(
-                "broadcast {}: {} on {} ({} recipients), {}",
-                broadcast.id,
-                broadcast.kind.as_str(),
-                broadcast.topic,
-                recipients.total(),
-                broadcast.status.as_str()
-            ),
-        )
-        .await?;
         Ok(Submitted {
             broadcast,
             recipients,

@@ -140,6 +140,23 @@ macro_rules! impl_store {
                     .bind(new.cron.as_deref())
                     .fetch_optional(&mut *tx.tx)
                     .await?;
+                if let (Some(row), Some(actor)) = (&inserted, &new.audit_actor) {
+                    let action = if status == "draft" { "draft" } else { "submit" };
+                    let detail = format!(
+                        "broadcast {}: {} on {}, {}",
+                        row.0,
+                        new.kind.as_str(),
+                        new.topic,
+                        status
+                    );
+                    sqlx::query(sql::INSERT_AUDIT)
+                        .bind(now)
+                        .bind(actor.as_str())
+                        .bind(action)
+                        .bind(detail)
+                        .execute(&mut *tx.tx)
+                        .await?;
+                }
                 tx.commit().await?;
                 // The new row comes back from the insert itself: one round trip less on the
                 // way from an alert's release to its first send.

@@ -98,6 +98,9 @@ pub struct NewBroadcast {
     pub scheduled_at: Option<i64>,
     /// A recurring draft: the schedule's cron expression.
     pub cron: Option<String>,
+    /// Who to name in the audit log: the entry is written in the same transaction as the
+    /// broadcast (one write less on an alert's way out).
+    pub audit_actor: Option<String>,
 }
 
 impl NewBroadcast {
@@ -120,6 +123,7 @@ impl NewBroadcast {
             start: Start::Release,
             scheduled_at: None,
             cron: None,
+            audit_actor: None,
         }
     }
 

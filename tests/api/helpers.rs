@@ -198,6 +198,7 @@ pub fn new_broadcast(topic_id: &str, priority: Priority, text: &str) -> NewBroad
         start: Start::Release,
         scheduled_at: None,
         cron: None,
+        audit_actor: None,
     }
 }
 
