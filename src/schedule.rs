@@ -128,7 +128,7 @@ impl Scheduler {
                 _ = tick.tick() => {}
                 _ = shutdown.cancelled() => return,
             }
-            if let Err(e) = self.tick(crate::domain::now_ms()).await {
+            if let Err(e) = self.tick(self.broadcasts.clock().now_ms()).await {
                 tracing::warn!(error = %e, "schedules could not be checked; will retry");
             }
         }

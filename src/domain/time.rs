@@ -7,6 +7,48 @@ use std::str::FromStr;
 use chrono::{DateTime, LocalResult, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
+/// Where "now" comes from: the system's clock in the service, a test's in tests. Injected into
+/// the broadcast service and the scheduler.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+
+    fn now_ms(&self) -> i64 {
+        self.now().timestamp_millis()
+    }
+}
+
+/// The system's clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// A clock that stands still until moved: for tests.
+#[derive(Debug, Default)]
+pub struct FixedClock(std::sync::atomic::AtomicI64);
+
+impl FixedClock {
+    pub fn at(t: DateTime<Utc>) -> Self {
+        FixedClock(std::sync::atomic::AtomicI64::new(t.timestamp_millis()))
+    }
+
+    pub fn set(&self, t: DateTime<Utc>) {
+        self.0
+            .store(t.timestamp_millis(), std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Clock for FixedClock {
+    fn now(&self) -> DateTime<Utc> {
+        DateTime::from_timestamp_millis(self.0.load(std::sync::atomic::Ordering::SeqCst))
+            .unwrap_or_default()
+    }
+}
+
 /// The instant a local wall-clock time means in `tz`: in a gap, the first valid instant after
 /// it; when it occurs twice, the earlier.
 pub fn local_to_instant(tz: Tz, wall: NaiveDateTime) -> DateTime<Utc> {

@@ -8,8 +8,9 @@ use rand::Rng;
 use tokio::sync::Notify;
 
 use super::policy::{self, Action, Refusal, Subject};
+use crate::domain::time::{Clock, SystemClock};
 use crate::domain::{
-    Actor, BroadcastKind, BroadcastStatus, BroadcastText, Priority, Topic, TopicConfig, now_ms,
+    Actor, BroadcastKind, BroadcastStatus, BroadcastText, Priority, Topic, TopicConfig,
 };
 use crate::store::{
     Broadcast, Confirmation, NewBroadcast, RecipientCount, Schedule, Start, Store, StoreError,
@@ -157,6 +158,7 @@ pub struct BroadcastService {
     queue: Option<Arc<dyn QueueWake>>,
     /// Raised when a broadcast starts to await approval: whoever asks the staff looks at once.
     approvals: Notify,
+    clock: Arc<dyn Clock>,
 }
 
 impl BroadcastService {
@@ -174,7 +176,18 @@ impl BroadcastService {
             tz,
             queue,
             approvals: Notify::new(),
+            clock: Arc::new(SystemClock),
         }
+    }
+
+    /// The same service reading time from `clock` (tests).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -221,7 +234,7 @@ impl BroadcastService {
             BroadcastKind::Announcement => topic.priority,
             _ => Priority::Alert,
         });
-        let now = chrono::Utc::now();
+        let now = self.clock.now();
         let (scheduled_at, cron) = match &s.when {
             When::Now => (None, None),
             When::At(at) => {
@@ -429,7 +442,7 @@ impl BroadcastService {
         ttl_ms: i64,
     ) -> ServiceResult<String> {
         let code = new_code();
-        let now = now_ms();
+        let now = self.clock.now_ms();
         self.store
             .put_confirmation(&Confirmation {
                 code: code.clone(),
@@ -525,7 +538,7 @@ impl BroadcastService {
         if let Some(expr) = &b.cron {
             let r = crate::domain::time::Recurrence::parse(expr).map_err(|e| invalid("cron", e))?;
             let next = r
-                .next_after(self.tz, chrono::Utc::now())
+                .next_after(self.tz, self.clock.now())
                 .ok_or_else(|| invalid("cron", format!("'{expr}' never fires")))?
                 .timestamp_millis();
             let Some(schedule_id) = self
@@ -754,7 +767,7 @@ impl BroadcastService {
             .ok_or_else(|| invalid("topic", format!("unknown topic '{topic}' in [[schedules]]")))?;
         let r = crate::domain::time::Recurrence::parse(cron).map_err(|e| invalid("cron", e))?;
         let next = r
-            .next_after(self.tz, chrono::Utc::now())
+            .next_after(self.tz, self.clock.now())
             .ok_or_else(|| invalid("cron", format!("'{cron}' never fires")))?;
         let text = BroadcastText::parse(text).map_err(|e| invalid("text", e))?;
         Ok(self

@@ -386,3 +386,47 @@ async fn the_cli_sends_alerts_to_approval_when_configured_and_refuses_with_exit_
     let out = cli(&["cancel", "999"]).await.expect("runs");
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[tokio::test]
+async fn the_service_reads_the_time_from_its_clock() {
+    use amtsbote::domain::Actor;
+    use amtsbote::domain::time::{FixedClock, parse_time};
+    use amtsbote::services::{ServiceError, Submission, When};
+    let db = TestDb::sqlite().await;
+    let berlin = chrono_tz::Europe::Berlin;
+    let clock = std::sync::Arc::new(FixedClock::at(
+        parse_time("2020-01-01 08:00", berlin).unwrap(),
+    ));
+    let service =
+        std::sync::Arc::try_unwrap(crate::helpers::broadcasts_on(db.store.clone(), None, false))
+            .ok()
+            .expect("the only handle")
+            .with_clock(clock.clone());
+    let at = |t: &str| When::At(parse_time(t, berlin).unwrap().timestamp_millis());
+    let plan = |when: When| Submission {
+        topic: "news".into(),
+        kind: None,
+        priority: None,
+        text: "Neujahrsempfang".into(),
+        parent_id: None,
+        when,
+        draft: false,
+        idempotency_key: None,
+    };
+    let operator = Actor::Operator {
+        user: "test".into(),
+    };
+    let planned = service
+        .submit(&operator, plan(at("2020-01-02 10:00")))
+        .await
+        .unwrap();
+    assert_eq!(planned.broadcast.status, BroadcastStatus::Scheduled);
+    clock.set(parse_time("2020-01-03 08:00", berlin).unwrap());
+    match service
+        .submit(&operator, plan(at("2020-01-02 10:00")))
+        .await
+    {
+        Err(ServiceError::Invalid { field, .. }) => assert_eq!(field, "scheduled_at"),
+        other => panic!("a time in the clock's past is refused: {other:?}"),
+    }
+}
