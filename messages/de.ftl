@@ -27,6 +27,7 @@ demo-summary =
     WhatsApp: { $whatsapp_rate_achieved }/s erreicht (eingestellt { $whatsapp_rate_configured }), höchstens { $whatsapp_max_1s } in einer Sekunde.
     Nachrichten-Fan-out: { $fanout_ms } ms. Warnung: erste Nachricht { $alert_first_send_ms } ms nach Freigabe, alle in { $alert_complete_s } s.
     Spitzenspeicher: { $peak_rss_mb } MiB.
+    Obergrenzen in diesem Lauf: { $ceiling_http_per_s } HTTP-Anfragen/s über Loopback (Durchsatz { $throughput_ratio } davon), bloßes Einfügen der Verteilung { $ceiling_insert_ms } ms (Verteilung { $fanout_ratio }× so lang).
 
 ## Gespräch: Bürgerinnen und Bürger
 welcome = Willkommen beim Nachrichtendienst Ihrer Stadt! Sie erhalten jetzt Warnungen. Wählen Sie unten weitere Themen; /hilfe zeigt alles, was Sie tun können.

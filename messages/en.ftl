@@ -27,6 +27,7 @@ demo-summary =
     WhatsApp: { $whatsapp_rate_achieved }/s achieved (configured { $whatsapp_rate_configured }), at most { $whatsapp_max_1s } in any second.
     News fan-out: { $fanout_ms } ms. Alert: first message { $alert_first_send_ms } ms after release, all in { $alert_complete_s } s.
     Peak memory: { $peak_rss_mb } MiB.
+    Ceilings in this run: { $ceiling_http_per_s } loopback HTTP requests/s (throughput { $throughput_ratio } of it), bare insert of the fan-out { $ceiling_insert_ms } ms (fan-out { $fanout_ratio }× it).
 
 ## Conversation: citizens
 welcome = Welcome to your city's news service! You now receive alerts. Choose more topics below; /help shows everything you can do.

@@ -56,6 +56,14 @@ pub struct DemoReport {
     pub alert_complete_bound_s: f64,
     pub peak_rss_mb: f64,
     pub elapsed_s: f64,
+    /// Loopback JSON POSTs per second in this run (`ceiling`): the send path's ceiling.
+    pub ceiling_http_per_s: f64,
+    /// A bare `INSERT … SELECT` of the news fan-out's rows in this run: the fan-out's ceiling.
+    pub ceiling_insert_ms: f64,
+    /// `deliveries_per_s` ÷ `ceiling_http_per_s`.
+    pub throughput_ratio: f64,
+    /// `fanout_ms` ÷ `ceiling_insert_ms`.
+    pub fanout_ratio: f64,
 }
 
 pub async fn run(
@@ -104,6 +112,15 @@ pub async fn run(
         &[news_topic.clone(), alerts_topic.clone()],
     )
     .await?;
+
+    // The ceilings first, on a quiet machine: the figures are read as ratios to them.
+    let (_, ceiling_insert_ms) = store
+        .fan_out_ceiling(&news_topic)
+        .await
+        .context("measuring the fan-out's ceiling")?;
+    let ceiling_http_per_s = crate::ceiling::http_posts_per_s(Duration::from_secs(2))
+        .await
+        .context("measuring the HTTP ceiling")?;
 
     // The whole service, as `amtsbote run` starts it, against the simulated platforms.
     let app = Application::build_on(demo_config(config, &options, &sim, &url), store.clone())
@@ -235,6 +252,11 @@ pub async fn run(
     let (tg_rate, tg_max) = measure.lane(ChannelKind::Telegram);
     let (wa_rate, wa_max) = measure.lane(ChannelKind::Whatsapp);
     let total_span = measure.span(None);
+    let deliveries_per_s = if total_span > 0.0 {
+        received.len() as f64 / total_span
+    } else {
+        0.0
+    };
     Ok(DemoReport {
         subscribers: options.subscribers,
         database: if url.starts_with("postgres") {
@@ -255,14 +277,7 @@ pub async fn run(
         whatsapp_rate_configured: options.whatsapp_rate,
         whatsapp_rate_achieved: round(wa_rate, 1),
         whatsapp_max_1s: wa_max,
-        deliveries_per_s: round(
-            if total_span > 0.0 {
-                received.len() as f64 / total_span
-            } else {
-                0.0
-            },
-            1,
-        ),
+        deliveries_per_s: round(deliveries_per_s, 1),
         fanout_ms,
         news_pending_at_alert,
         alert_first_send_ms: round(since_release(alert_times.iter().min()) * 1000.0, 1),
@@ -270,7 +285,19 @@ pub async fn run(
         alert_complete_bound_s: round(alert_bound, 3),
         peak_rss_mb: round(peak_rss_mb(), 1),
         elapsed_s: round(started.elapsed().as_secs_f64(), 2),
+        ceiling_http_per_s: round(ceiling_http_per_s, 1),
+        ceiling_insert_ms: round(ceiling_insert_ms, 1),
+        throughput_ratio: round(ratio(deliveries_per_s, ceiling_http_per_s), 3),
+        fanout_ratio: round(ratio(fanout_ms as f64, ceiling_insert_ms), 3),
     })
+}
+
+fn ratio(figure: f64, ceiling: f64) -> f64 {
+    if ceiling > 0.0 && figure >= 0.0 {
+        figure / ceiling
+    } else {
+        0.0
+    }
 }
 
 /// The human summary of a report.

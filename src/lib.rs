@@ -3,6 +3,7 @@
 //! This file only wires the modules; see DESIGN.md for the picture.
 
 pub mod api;
+pub mod ceiling;
 pub mod channels;
 pub mod cli;
 pub mod config;

@@ -669,6 +669,11 @@ pub trait Store: Send + Sync {
     async fn channel_state(&self, key: &str) -> StoreResult<Option<String>>;
     async fn set_channel_state(&self, key: &str, value: &str) -> StoreResult<()>;
 
+    /// The ceiling the fan-out is compared with: a bare `INSERT … SELECT` of every active
+    /// subscriber of `topic` into a scratch copy of the deliveries table (same indexes), then
+    /// dropped. Returns the rows and the insert's own time in ms.
+    async fn fan_out_ceiling(&self, topic: &Topic) -> StoreResult<(u64, f64)>;
+
     async fn set_lane_pause(
         &self,
         channel: ChannelKind,

@@ -91,4 +91,31 @@ impl_store!(PostgresStore, Postgres, {
         MIGRATOR.run(&self.pool).await?;
         Ok(())
     }
+
+    async fn fan_out_ceiling(&self, topic: &crate::domain::Topic) -> StoreResult<(u64, f64)> {
+        let mut tx = self.begin_write().await?;
+        for statement in [
+            "DROP TABLE IF EXISTS probe_deliveries",
+            "CREATE TABLE probe_deliveries (LIKE deliveries INCLUDING ALL)",
+        ] {
+            sqlx::query(statement).execute(&mut *tx.tx).await?;
+        }
+        tx.commit().await?;
+        // Timed like a fan-out chunk: one write transaction, its commit included.
+        let mut tx = self.begin_write().await?;
+        let started = std::time::Instant::now();
+        let rows = sqlx::query(super::sql::CEILING_INSERT)
+            .bind(topic.as_str())
+            .execute(&mut *tx.tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        let mut tx = self.begin_write().await?;
+        sqlx::query("DROP TABLE probe_deliveries")
+            .execute(&mut *tx.tx)
+            .await?;
+        tx.commit().await?;
+        Ok((rows, ms))
+    }
 });

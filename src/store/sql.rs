@@ -336,3 +336,10 @@ macro_rules! stats_of {
     };
 }
 pub(crate) use stats_of;
+
+/// The fan-out's ceiling: the same `INSERT … SELECT`, bare, into the scratch table.
+pub const CEILING_INSERT: &str = "INSERT INTO probe_deliveries \
+    (broadcast_id, subscriber_id, channel, priority, status, due_at) \
+    SELECT 0, s.id, s.channel, 1, 'pending', 0 FROM subscriptions t \
+    JOIN subscribers s ON s.id = t.subscriber_id WHERE t.topic = $1 AND s.status = 'active' \
+    ON CONFLICT (broadcast_id, subscriber_id) DO NOTHING";

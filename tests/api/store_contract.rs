@@ -49,6 +49,7 @@ contract!(
     an_alerts_follow_up_goes_to_its_recipients,
     a_follow_up_skips_those_whose_alert_was_cancelled_before_it_reached_them,
     drafts_wait_for_approval_and_are_released_once,
+    the_fan_out_ceiling_inserts_every_active_subscriber_and_leaves_nothing,
     a_moved_chat_takes_its_subscriber_along,
     platform_statuses_move_forward_and_a_refused_message_goes_again_once,
     addresses_given_the_same_person_are_one_person,
@@ -1306,4 +1307,19 @@ async fn the_counts_of_several_broadcasts_come_in_one_answer(db: TestDb) {
     assert!(stats[&draft].counts.is_empty());
     assert!(stats[&999_999].counts.is_empty());
     assert!(db.store.stats_of(&[]).await.unwrap().is_empty());
+}
+
+async fn the_fan_out_ceiling_inserts_every_active_subscriber_and_leaves_nothing(db: TestDb) {
+    seed(&*db.store, 6, 4, &["news"]).await;
+    db.store
+        .mark_gone(ChannelKind::Telegram, "1000")
+        .await
+        .unwrap();
+    let news = crate::helpers::topic("news");
+    let (rows, ms) = db.store.fan_out_ceiling(&news).await.unwrap();
+    assert_eq!(rows, 9);
+    assert!(ms >= 0.0);
+    // The scratch table is gone: a second probe starts afresh and the queue holds nothing.
+    assert_eq!(db.store.fan_out_ceiling(&news).await.unwrap().0, 9);
+    assert_eq!(db.store.open_deliveries().await.unwrap(), 0);
 }
