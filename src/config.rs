@@ -40,6 +40,7 @@ const KNOWN: &[(&str, &[&str])] = &[
             "template_alert",
             "template_update",
             "template_allclear",
+            "template_approval",
         ],
     ),
     (
@@ -92,6 +93,8 @@ pub struct WhatsappConfig {
     pub app_secret: SecretString,
     pub verify_token: SecretString,
     pub templates: HashMap<BroadcastKind, Template>,
+    /// Asks an approver outside the 24-hour window who has no other address to be asked on.
+    pub approval_template: Option<Template>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -277,6 +280,7 @@ impl Config {
                         "the verify token of the webhook handshake",
                     )?),
                     templates: s.templates()?,
+                    approval_template: s.template("template_approval")?,
                 })
             }
             _ => None,
@@ -468,13 +472,21 @@ impl<'a> Settings<'a> {
             BroadcastKind::Allclear,
         ] {
             let key = format!("template_{}", kind.as_str());
-            if let Some(raw) = self.get::<String>("whatsapp", &key, "name:language")? {
-                let t =
-                    Template::parse(&raw).map_err(|e| self.invalid("whatsapp", &key, &raw, &e))?;
+            if let Some(t) = self.template(&key)? {
                 templates.insert(kind, t);
             }
         }
         Ok(templates)
+    }
+
+    /// The template `whatsapp.{key}`, `name:language`, if set.
+    fn template(&self, key: &str) -> Result<Option<Template>, ConfigError> {
+        match self.get::<String>("whatsapp", key, "name:language")? {
+            Some(raw) => Template::parse(&raw)
+                .map(Some)
+                .map_err(|e| self.invalid("whatsapp", key, &raw, &e)),
+            None => Ok(None),
+        }
     }
 
     fn api_tokens(&self) -> Result<Vec<crate::api::ApiToken>, ConfigError> {
@@ -651,6 +663,11 @@ mod tests {
         let c = Config::from_sources(None, &env(&all)).expect("valid");
         let wa = c.whatsapp.expect("WhatsApp on");
         assert_eq!(wa.templates[&BroadcastKind::Alert].name, "stadt_warnung");
+        assert_eq!(wa.approval_template, None);
+        all.push(("AMTSBOTE_WHATSAPP_TEMPLATE_APPROVAL", "stadt_freigabe:de"));
+        let c = Config::from_sources(None, &env(&all)).expect("valid");
+        let approval = c.whatsapp.and_then(|wa| wa.approval_template);
+        assert_eq!(approval.map(|t| t.name), Some("stadt_freigabe".into()));
         all.push(("AMTSBOTE_WHATSAPP_TEMPLATE_UPDATE", "kaputt"));
         let err = Config::from_sources(None, &env(&all)).unwrap_err();
         assert!(

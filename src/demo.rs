@@ -393,6 +393,7 @@ fn demo_config(config: &Config, options: &DemoOptions, sim: &Simulator, url: &st
         app_secret: SecretString::from("demo-app-secret"),
         verify_token: SecretString::from("demo-verify-token"),
         templates,
+        approval_template: None,
     });
     demo.telegram_lane.rate = options.telegram_rate;
     demo.whatsapp_lane.rate = options.whatsapp_rate;

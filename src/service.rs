@@ -11,8 +11,8 @@ use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
 use crate::channels::telegram::{self, TelegramChannel};
-use crate::channels::whatsapp::{Template, WhatsappChannel};
-use crate::channels::{Channel, http_client};
+use crate::channels::whatsapp::{Template, WhatsappChannel, approval_template_body};
+use crate::channels::{Channel, SendOutcome, http_client};
 use crate::channels::{telegram_updates, whatsapp_webhook};
 use crate::config::Config;
 use crate::conversation::Conversation;
@@ -195,6 +195,10 @@ impl Application {
             store: store.clone(),
             telegram: None,
             whatsapp: whatsapp.clone(),
+            whatsapp_approval_template: config
+                .whatsapp
+                .as_ref()
+                .and_then(|wa| wa.approval_template.clone()),
         };
         if let Some(tg) = &config.telegram {
             // Long polls need a client that waits longer than Telegram holds the request.
@@ -369,6 +373,8 @@ pub struct StaffNotices {
     pub store: Arc<dyn Store>,
     pub telegram: Option<teloxide::Bot>,
     pub whatsapp: Option<Arc<WhatsappChannel>>,
+    /// For approvers outside WhatsApp's 24-hour window (`whatsapp.template_approval`).
+    pub whatsapp_approval_template: Option<Template>,
 }
 
 impl StaffNotices {
@@ -390,6 +396,39 @@ impl StaffNotices {
             _ => false,
         }
     }
+
+    /// Whether free text reaches this staff address now: always on Telegram when it is on; on
+    /// WhatsApp only within 24 hours of the person's last message that we know of.
+    async fn reachable(&self, channel: ChannelKind, address: &str) -> Result<bool, StoreError> {
+        Ok(match channel {
+            ChannelKind::Telegram => self.telegram.is_some(),
+            ChannelKind::Whatsapp => {
+                let last = self.store.last_inbound(channel, address).await?;
+                self.whatsapp.is_some()
+                    && last.is_some_and(|t| {
+                        crate::domain::now_ms() - t < crate::channels::whatsapp::WINDOW_MS
+                    })
+            }
+        })
+    }
+
+    /// Asks `address` on WhatsApp with the approval template; false when there is none (or
+    /// WhatsApp is off).
+    async fn ask_by_template(&self, address: &str, b: &store::Broadcast, code: &str) -> bool {
+        let (Some(wa), Some(template)) = (&self.whatsapp, &self.whatsapp_approval_template) else {
+            return false;
+        };
+        let body = approval_template_body(address, template, &b.text, code);
+        match wa.post(&body).await {
+            SendOutcome::Sent { .. } => {}
+            other => tracing::warn!(
+                outcome = ?other,
+                broadcast = b.id,
+                "the approval template could not be delivered"
+            ),
+        }
+        true
+    }
 }
 
 /// Asks the emergency staff to approve what awaits approval, in their chats: at once for what
@@ -401,7 +440,7 @@ pub struct ApprovalCourier {
 }
 
 impl ApprovalCourier {
-    /// Sends every request not sent yet; returns how many people were asked.
+    /// Sends every request not sent yet; returns how many addresses were asked.
     pub async fn deliver(&self) -> Result<usize, StoreError> {
         let store = self.broadcasts.store();
         let mut asked = 0;
@@ -440,7 +479,35 @@ impl ApprovalCourier {
                 .approval_code(b.id, first.channel, &first.address)
                 .await
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let mut reachable = Vec::with_capacity(approvers.len());
             for m in &approvers {
+                reachable.push(self.notices.reachable(m.channel, &m.address).await?);
+            }
+            for (m, open) in approvers.iter().zip(&reachable) {
+                // WhatsApp refuses free text outside the window (131047, reported only later):
+                // the person is asked on another address, or with the approval template.
+                if m.channel == ChannelKind::Whatsapp && !open {
+                    let elsewhere = approvers
+                        .iter()
+                        .zip(&reachable)
+                        .any(|(o, ok)| *ok && o.person == m.person);
+                    if elsewhere {
+                        tracing::info!(
+                            broadcast = b.id,
+                            "an approver outside WhatsApp's 24-hour window is asked on another address"
+                        );
+                        continue;
+                    }
+                    if self.notices.ask_by_template(&m.address, &b, &code).await {
+                        asked += 1;
+                        continue;
+                    }
+                    // Free text may still arrive: we know the window of subscribers only.
+                    tracing::warn!(
+                        broadcast = b.id,
+                        "an approver is outside WhatsApp's 24-hour window, has no other address and no approval template is set (AMTSBOTE_WHATSAPP_TEMPLATE_APPROVAL): trying free text, which WhatsApp will likely refuse"
+                    );
+                }
                 let reply = self
                     .conversation
                     .approval_request(m.channel, &m.address, &b, &code)

@@ -60,6 +60,8 @@ pub struct BotCall {
 struct Inbox {
     next_id: i64,
     updates: VecDeque<Value>,
+    /// How often `getUpdates` handed out each update, by id.
+    handed_out: HashMap<i64, usize>,
 }
 
 #[derive(Default)]
@@ -122,6 +124,7 @@ impl Simulator {
             inbox: Mutex::new(Inbox {
                 next_id: 100_000,
                 updates: VecDeque::new(),
+                handed_out: HashMap::new(),
             }),
             inbox_changed: tokio::sync::Notify::new(),
             calls: Mutex::new(Vec::new()),
@@ -157,7 +160,8 @@ impl Simulator {
     }
 
     /// Queues an update (a Bot API `Update` object; its `update_id` is set here) for the bot's
-    /// next `getUpdates`. Returns the id given.
+    /// next `getUpdates`. Returns the id given. Any JSON object is served as it is, so a test can
+    /// hand the bot updates teloxide cannot read.
     pub fn push_update(&self, mut update: Value) -> i64 {
         let id = {
             let mut inbox = lock(&self.state.inbox);
@@ -169,6 +173,16 @@ impl Simulator {
         };
         self.state.inbox_changed.notify_waiters();
         id
+    }
+
+    /// How often `getUpdates` handed out the update with `id` (the bot asks again from an offset
+    /// at or below an update it has not acknowledged).
+    pub fn handed_out(&self, id: i64) -> usize {
+        lock(&self.state.inbox)
+            .handed_out
+            .get(&id)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Bot API calls other than `sendMessage` and `getUpdates`, method names in lower case
@@ -424,7 +438,11 @@ async fn telegram_updates(State(state): State<Arc<SimState>>, body: Bytes) -> Re
             {
                 inbox.updates.pop_front();
             }
-            inbox.updates.iter().cloned().collect()
+            let ready: Vec<Value> = inbox.updates.iter().cloned().collect();
+            for id in ready.iter().filter_map(|u| u["update_id"].as_i64()) {
+                *inbox.handed_out.entry(id).or_insert(0) += 1;
+            }
+            ready
         };
         if !ready.is_empty() || tokio::time::Instant::now() >= deadline {
             return Json(json!({"ok": true, "result": ready})).into_response();

@@ -1,11 +1,19 @@
-//! Telegram's side of the conversation: long polling with teloxide (`getUpdates` for messages,
-//! button presses and `my_chat_member`), each update turned into an `Incoming`, and the
-//! conversation's `Reply`s rendered as messages, in-place edits and button answers. The offset
-//! is stored after each batch, so a restart neither loses nor repeats updates.
+//! Telegram's side of the conversation: long polling (`getUpdates` for messages, button presses
+//! and `my_chat_member`), each update read on its own and turned into an `Incoming`, and the
+//! conversation's `Reply`s rendered as messages, in-place edits and button answers, each with
+//! its own time-out. The offset is stored after each batch, so a restart neither loses nor
+//! repeats updates, and an update that cannot be read is skipped, never met again.
 
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
+use std::time::Duration;
 
+use serde::Serialize;
+use serde_json::Value;
+use teloxide::RequestError;
 use teloxide::prelude::*;
+use teloxide::requests::{JsonRequest, Payload};
 use teloxide::types::{
     AllowedUpdate, BotCommand, CallbackQueryId, ChatMemberKind, InlineKeyboardButton,
     InlineKeyboardMarkup, MessageId, UpdateKind,
@@ -21,6 +29,87 @@ use crate::store::Store;
 const OFFSET_KEY: &str = "telegram.offset";
 /// Seconds a `getUpdates` waits for news; the client's time-out must be longer.
 pub const LONG_POLL_SECS: u32 = 25;
+/// The update kinds the conversation handles, as `getUpdates` asks for them and as they are
+/// named in an update's JSON.
+const ASKED: [(AllowedUpdate, &str); 3] = [
+    (AllowedUpdate::Message, "message"),
+    (AllowedUpdate::CallbackQuery, "callback_query"),
+    (AllowedUpdate::MyChatMember, "my_chat_member"),
+];
+
+/// How long one reply (one Bot API call) may take. Without it a reply waits for the polling
+/// client's time-out (longer than a long poll), plus the 10 s teloxide sleeps after a 5xx, and
+/// the chat stands still meanwhile: replies are sent before the next `getUpdates`.
+pub const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
+/// A reply refused with 429 is sent again after its `retry_after`, at most this often in all,
+/// and only when the wait is at most `MAX_REPLY_WAIT` (the chat waits with it).
+const REPLY_ATTEMPTS: u32 = 3;
+const MAX_REPLY_WAIT: Duration = Duration::from_secs(10);
+
+/// `getUpdates` with each update left as JSON: teloxide reads a whole batch at once, and one
+/// update it cannot read must not take the batch (or, with a panic, the service) with it.
+#[derive(Debug, Clone, Serialize)]
+struct GetRawUpdates {
+    offset: i64,
+    timeout: u32,
+    allowed_updates: Vec<AllowedUpdate>,
+}
+
+impl Payload for GetRawUpdates {
+    type Output = Vec<Value>;
+    const NAME: &'static str = "GetUpdates";
+
+    fn timeout_hint(&self) -> Option<Duration> {
+        Some(Duration::from_secs(self.timeout.into()))
+    }
+}
+
+/// One update as `getUpdates` handed it over.
+#[derive(Debug)]
+pub enum ReadUpdate {
+    Update(Box<Update>),
+    /// A kind the bot did not ask for (Telegram or a proxy may send it all the same).
+    NotAsked,
+    /// teloxide cannot read it, or panicked trying; the reason names no content.
+    Unreadable(&'static str),
+}
+
+/// Reads one raw update: what the conversation does not handle is not parsed at all, and
+/// teloxide's parser runs with its panics caught (teloxide-core 0.13 unwraps in places, e.g. a
+/// `message_reaction` without `user` and `actor_chat`).
+pub fn read_update(raw: &Value) -> ReadUpdate {
+    let asked = raw
+        .as_object()
+        .is_some_and(|o| ASKED.iter().any(|(_, key)| o.contains_key(*key)));
+    if !asked {
+        return ReadUpdate::NotAsked;
+    }
+    match parse_isolated(raw) {
+        Ok(update) => ReadUpdate::Update(Box::new(update)),
+        Err(why) => ReadUpdate::Unreadable(why),
+    }
+}
+
+/// teloxide's `Update` from JSON, a panic inside the parser turned into an error.
+pub fn parse_isolated(raw: &Value) -> Result<Update, &'static str> {
+    // From text, as teloxide reads it: its `UpdateKind` reader asks for a borrowed key first,
+    // which a `Value` cannot lend, and then finds no key at all.
+    let text = raw.to_string();
+    match catch_unwind(AssertUnwindSafe(|| serde_json::from_str::<Update>(&text))) {
+        Ok(Ok(update)) if !matches!(update.kind, UpdateKind::Error(_)) => Ok(update),
+        // The error's text may quote the update's content: it is not passed on.
+        Ok(Ok(_)) | Ok(Err(_)) => Err("its content does not match teloxide's types"),
+        Err(_) => Err("teloxide panicked reading it"),
+    }
+}
+
+/// The update's kind (its one field besides `update_id`), for the log: a Bot API field name.
+fn kind_of(raw: &Value) -> String {
+    raw.as_object()
+        .and_then(|o| o.keys().find(|k| *k != "update_id"))
+        .map(|k| k.chars().take(64).collect())
+        .unwrap_or_default()
+}
 
 /// Polls until `shutdown`, handing every update to the conversation.
 pub async fn run(
@@ -31,7 +120,7 @@ pub async fn run(
     shutdown: CancellationToken,
 ) {
     register_menu(&bot, &texts).await;
-    let mut offset: i32 = match store.channel_state(OFFSET_KEY).await {
+    let mut offset: i64 = match store.channel_state(OFFSET_KEY).await {
         Ok(v) => v.and_then(|v| v.parse().ok()).unwrap_or(0),
         Err(e) => {
             tracing::warn!(error = %e, "cannot read the Telegram offset; starting from what Telegram still holds");
@@ -41,15 +130,14 @@ pub async fn run(
     let mut failures = 0u32;
     tracing::info!("Telegram polling started");
     while !shutdown.is_cancelled() {
-        let request = bot
-            .get_updates()
-            .offset(offset)
-            .timeout(LONG_POLL_SECS)
-            .allowed_updates([
-                AllowedUpdate::Message,
-                AllowedUpdate::CallbackQuery,
-                AllowedUpdate::MyChatMember,
-            ]);
+        let request = JsonRequest::new(
+            bot.clone(),
+            GetRawUpdates {
+                offset,
+                timeout: LONG_POLL_SECS,
+                allowed_updates: ASKED.iter().map(|(kind, _)| *kind).collect(),
+            },
+        );
         let updates = tokio::select! {
             r = request.send() => r,
             _ = shutdown.cancelled() => break,
@@ -78,15 +166,32 @@ pub async fn run(
                 }
             }
         };
-        for update in &updates {
-            offset = offset.max(update.id.0 as i32 + 1);
-            let Some(incoming) = incoming(update) else {
+        let batch = updates.len();
+        for raw in updates {
+            let Some(id) = raw.get("update_id").and_then(Value::as_i64) else {
+                tracing::warn!("an update without update_id; skipped");
+                continue;
+            };
+            // Past this update whatever becomes of it: one that cannot be read is not met again.
+            offset = offset.max(id + 1);
+            let update = match read_update(&raw) {
+                ReadUpdate::Update(u) => u,
+                ReadUpdate::NotAsked => {
+                    tracing::debug!(update = id, kind = %kind_of(&raw), "an update of a kind not asked for; skipped");
+                    continue;
+                }
+                ReadUpdate::Unreadable(why) => {
+                    tracing::warn!(update = id, kind = %kind_of(&raw), why, "an update that cannot be read; skipped");
+                    continue;
+                }
+            };
+            let Some(incoming) = incoming(&update) else {
                 continue;
             };
             let replies = conversation.handle(&incoming).await;
             render(&bot, replies).await;
         }
-        if !updates.is_empty()
+        if batch > 0
             && let Err(e) = store
                 .set_channel_state(OFFSET_KEY, &offset.to_string())
                 .await
@@ -154,6 +259,39 @@ fn keyboard(buttons: &[Vec<Button>]) -> Option<InlineKeyboardMarkup> {
     })
 }
 
+/// Why a reply did not arrive.
+enum ReplyFailure {
+    TimedOut,
+    Refused(RequestError),
+}
+
+/// One Bot API call of a reply, within `REPLY_TIMEOUT`, sent again after a 429's `retry_after`
+/// (Telegram has not taken the message then, so nothing arrives twice).
+async fn reply_call<T, F, Fut>(mut call: F) -> Result<T, ReplyFailure>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, RequestError>>,
+{
+    let mut attempt = 1;
+    loop {
+        match tokio::time::timeout(REPLY_TIMEOUT, call()).await {
+            Err(_) => return Err(ReplyFailure::TimedOut),
+            Ok(Ok(v)) => return Ok(v),
+            Ok(Err(RequestError::RetryAfter(after)))
+                if attempt < REPLY_ATTEMPTS && after.duration() <= MAX_REPLY_WAIT =>
+            {
+                tracing::info!(
+                    retry_after_s = after.seconds(),
+                    "a reply was refused with 429; sending it again after the wait"
+                );
+                tokio::time::sleep(after.duration()).await;
+                attempt += 1;
+            }
+            Ok(Err(e)) => return Err(ReplyFailure::Refused(e)),
+        }
+    }
+}
+
 /// Sends the conversation's answers. Texts are plain (no parse mode), so nothing needs escaping.
 pub async fn render(bot: &Bot, replies: Vec<Reply>) {
     for reply in replies {
@@ -174,7 +312,7 @@ pub async fn render(bot: &Bot, replies: Vec<Reply>) {
                     {
                         request = request.reply_markup(k);
                     }
-                    if let Err(e) = request.await {
+                    if let Err(e) = reply_call(|| request.send_ref()).await {
                         result = Err(e);
                         break;
                     }
@@ -194,19 +332,27 @@ pub async fn render(bot: &Bot, replies: Vec<Reply>) {
                 if let Some(k) = keyboard(&buttons) {
                     request = request.reply_markup(k);
                 }
-                request.await.map(|_| ())
+                reply_call(|| request.send_ref()).await.map(|_| ())
             }
             Reply::AnswerButton { callback_id, text } => {
                 let mut request = bot.answer_callback_query(CallbackQueryId(callback_id));
                 if let Some(t) = text {
                     request = request.text(t);
                 }
-                request.await.map(|_| ())
+                reply_call(|| request.send_ref()).await.map(|_| ())
             }
         };
-        if let Err(e) = result {
-            let reason = super::telegram::classify(e, &secrecy::SecretString::from(String::new()));
-            tracing::warn!(error = ?reason, "a reply could not be delivered");
+        match result {
+            Ok(()) => {}
+            Err(ReplyFailure::TimedOut) => tracing::warn!(
+                timeout_ms = REPLY_TIMEOUT.as_millis() as u64,
+                "a reply could not be delivered: no answer from the Bot API in time"
+            ),
+            Err(ReplyFailure::Refused(e)) => {
+                let reason =
+                    super::telegram::classify(e, &secrecy::SecretString::from(String::new()));
+                tracing::warn!(error = ?reason, "a reply could not be delivered");
+            }
         }
     }
 }
@@ -226,6 +372,53 @@ async fn register_menu(bot: &Bot, texts: &Texts) {
             // Described through `classify`: a network error's own text carries the token.
             let reason = super::telegram::classify(e, &secrecy::SecretString::from(String::new()));
             tracing::warn!(error = ?reason, lang, "cannot register the command menu");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// A reaction by neither a user nor a chat: teloxide-core 0.13 unwraps a `None` on it.
+    fn anonymous_reaction() -> Value {
+        json!({"update_id": 7, "message_reaction": {
+            "chat": {"id": 5, "type": "private", "first_name": "A"},
+            "message_id": 3, "date": 1_700_000_000,
+            "old_reaction": [], "new_reaction": [{"type": "emoji", "emoji": "👍"}]
+        }})
+    }
+
+    #[test]
+    fn a_panic_in_teloxide_s_parser_is_an_unreadable_update() {
+        assert_eq!(
+            parse_isolated(&anonymous_reaction()).err(),
+            Some("teloxide panicked reading it")
+        );
+        // Not asked for, so not even parsed.
+        assert!(matches!(
+            read_update(&anonymous_reaction()),
+            ReadUpdate::NotAsked
+        ));
+        assert_eq!(kind_of(&anonymous_reaction()), "message_reaction");
+    }
+
+    #[test]
+    fn a_message_teloxide_cannot_read_is_skipped_and_one_without_sender_is_not_a_command() {
+        let broken = json!({"update_id": 8, "message": {"chat": "not a chat"}});
+        assert!(matches!(
+            read_update(&broken),
+            ReadUpdate::Unreadable("its content does not match teloxide's types")
+        ));
+        let anonymous = json!({"update_id": 9, "message": {
+            "message_id": 1, "date": 1_700_000_000,
+            "chat": {"id": 5, "type": "private", "first_name": "A"}, "text": "/start"
+        }});
+        match read_update(&anonymous) {
+            ReadUpdate::Update(u) => assert!(incoming(&u).is_none()),
+            other => panic!("{other:?}"),
         }
     }
 }

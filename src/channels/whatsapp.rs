@@ -126,6 +126,25 @@ pub fn text_body(to: &str, text: &str) -> Value {
     })
 }
 
+/// The approval template to `to`: its body's two parameters are the text to approve (made a
+/// valid parameter) and the code the approver answers with (`/confirm CODE`).
+pub fn approval_template_body(to: &str, template: &Template, text: &str, code: &str) -> Value {
+    json!({
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": to,
+        "type": "template",
+        "template": {
+            "name": template.name,
+            "language": {"code": template.language},
+            "components": [{"type": "body", "parameters": [
+                {"type": "text", "text": template_parameter(text)},
+                {"type": "text", "text": code},
+            ]}],
+        },
+    })
+}
+
 #[async_trait]
 impl Channel for WhatsappChannel {
     fn kind(&self) -> ChannelKind {

@@ -810,6 +810,19 @@ macro_rules! impl_store {
                 Ok(staff)
             }
 
+            async fn last_inbound(
+                &self,
+                channel: $crate::domain::ChannelKind,
+                address: &str,
+            ) -> $crate::store::StoreResult<Option<i64>> {
+                let row: Option<(Option<i64>,)> = sqlx::query_as($crate::store::sql::LAST_INBOUND)
+                    .bind(channel.as_str())
+                    .bind(address)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.and_then(|(at,)| at))
+            }
+
             async fn audit(&self, actor: &str, action: &str, detail: &str) -> $crate::store::StoreResult<()> {
                 self.write_one(
                     sqlx::query($crate::store::sql::INSERT_AUDIT)

@@ -616,6 +616,9 @@ pub trait Store: Send + Sync {
     async fn staff_role(&self, channel: ChannelKind, address: &str) -> StoreResult<Option<Role>>;
     /// Ordered by person, channel, address.
     async fn list_staff(&self) -> StoreResult<Vec<StaffMember>>;
+    /// When this address last wrote to us (ms), as far as we know: the 24-hour window of
+    /// WhatsApp is kept for subscribers only, so for anyone else it is `None`.
+    async fn last_inbound(&self, channel: ChannelKind, address: &str) -> StoreResult<Option<i64>>;
 
     async fn audit(&self, actor: &str, action: &str, detail: &str) -> StoreResult<()>;
     async fn audit_log(&self, limit: u32) -> StoreResult<Vec<AuditEntry>>;

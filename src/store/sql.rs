@@ -226,6 +226,8 @@ pub const REMOVE_PERSON: &str = "DELETE FROM staff WHERE person = $1";
 /// Unordered: the stores collate text differently (Postgres by locale), so the list is sorted
 /// after reading.
 pub const LIST_STAFF: &str = concat!("SELECT ", staff_columns!(), " FROM staff");
+pub const LAST_INBOUND: &str =
+    "SELECT last_inbound_at FROM subscribers WHERE channel = $1 AND address = $2";
 
 pub const INSERT_AUDIT: &str =
     "INSERT INTO audit (at, actor, action, detail) VALUES ($1, $2, $3, $4)";

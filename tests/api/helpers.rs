@@ -542,6 +542,7 @@ pub async fn ask_approvers(app: &TestApp, conversation: &Arc<Conversation>) -> u
             store: app.store.clone(),
             telegram: Some(bot),
             whatsapp: None,
+            whatsapp_approval_template: None,
         }),
     };
     courier.deliver().await.expect("approval requests")
