@@ -127,6 +127,69 @@ impl TestDb {
         db
     }
 
+    /// Every value in every column of every table, as text, with its table and column: what
+    /// a test scans for personal data. The tables come from the database itself
+    /// (`sqlite_master`, `information_schema`), so a table added later is scanned too.
+    pub async fn every_value(&self) -> Vec<(String, String, String)> {
+        use sqlx::Row;
+        let mut values = Vec::new();
+        match &self.postgres_admin {
+            None => {
+                let pool = sqlx::SqlitePool::connect(&self.url).await.expect("connect");
+                let tables: Vec<(String,)> = sqlx::query_as(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+                )
+                .fetch_all(&pool)
+                .await
+                .expect("tables");
+                for (table,) in tables {
+                    let columns: Vec<(String,)> =
+                        sqlx::query_as("SELECT name FROM pragma_table_info($1)")
+                            .bind(&table)
+                            .fetch_all(&pool)
+                            .await
+                            .expect("columns");
+                    for (column,) in columns {
+                        // quote(): text as text, blobs as hex, numbers as digits.
+                        let sql = format!("SELECT quote(\"{column}\") FROM \"{table}\"");
+                        for row in sqlx::query(sqlx::AssertSqlSafe(sql))
+                            .fetch_all(&pool)
+                            .await
+                            .expect("values")
+                        {
+                            let v: Option<String> = row.try_get(0).expect("text");
+                            values.push((table.clone(), column.clone(), v.unwrap_or_default()));
+                        }
+                    }
+                }
+                pool.close().await;
+            }
+            Some(_) => {
+                let pool = sqlx::PgPool::connect(&self.url).await.expect("connect");
+                let columns: Vec<(String, String)> = sqlx::query_as(
+                    "SELECT table_name::text, column_name::text FROM information_schema.columns \
+                     WHERE table_schema = 'public' ORDER BY table_name, ordinal_position",
+                )
+                .fetch_all(&pool)
+                .await
+                .expect("columns");
+                for (table, column) in columns {
+                    let sql = format!("SELECT CAST(\"{column}\" AS TEXT) FROM \"{table}\"");
+                    for row in sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .fetch_all(&pool)
+                        .await
+                        .expect("values")
+                    {
+                        let v: Option<String> = row.try_get(0).expect("text");
+                        values.push((table.clone(), column.clone(), v.unwrap_or_default()));
+                    }
+                }
+                pool.close().await;
+            }
+        }
+        values
+    }
+
     /// A second, independent connection to the same database (as after a restart).
     pub async fn reopen(&self) -> Arc<dyn Store> {
         store::connect(&self.url).await.expect("reopen")
@@ -551,7 +614,11 @@ pub async fn ask_approvers(app: &TestApp, conversation: &Arc<Conversation>) -> u
 pub struct Service {
     pub sim: Simulator,
     pub store: Arc<dyn Store>,
+    /// Where the webhook and `/healthz` are served.
     pub base: String,
+    /// Where the API, `/metrics` and `/readyz` are served (`base` unless the admin listener
+    /// is set apart with `AMTSBOTE_HTTP_ADMIN_LISTEN`).
+    pub admin: String,
     stop: CancellationToken,
     sim_shutdown: CancellationToken,
     running: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -606,6 +673,7 @@ impl Service {
             .await
             .expect("the service starts");
         let base = format!("http://{}", app.local_addr());
+        let admin = format!("http://{}", app.admin_addr());
         let stop = CancellationToken::new();
         let until = stop.clone();
         let running = tokio::spawn(app.run_until_stopped(async move {
@@ -616,6 +684,7 @@ impl Service {
             sim,
             store: db.store.clone(),
             base,
+            admin,
             stop,
             sim_shutdown,
             running: Some(running),
@@ -648,7 +717,7 @@ impl Service {
         body: Option<serde_json::Value>,
     ) -> (reqwest::StatusCode, serde_json::Value) {
         let mut req = reqwest::Client::new()
-            .request(method, format!("{}{path}", self.base))
+            .request(method, format!("{}{path}", self.admin))
             .bearer_auth(token);
         if let Some(b) = body {
             req = req.json(&b);
