@@ -131,50 +131,18 @@ impl TestDb {
     /// a test scans for personal data. The tables come from the database itself
     /// (`sqlite_master`, `information_schema`), so a table added later is scanned too.
     pub async fn every_value(&self) -> Vec<(String, String, String)> {
-        use sqlx::Row;
-        let mut values = Vec::new();
-        match &self.postgres_admin {
-            None => {
-                let pool = sqlx::SqlitePool::connect(&self.url).await.expect("connect");
-                let tables: Vec<(String,)> = sqlx::query_as(
-                    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
-                )
-                .fetch_all(&pool)
-                .await
-                .expect("tables");
-                for (table,) in tables {
-                    let columns: Vec<(String,)> =
-                        sqlx::query_as("SELECT name FROM pragma_table_info($1)")
-                            .bind(&table)
-                            .fetch_all(&pool)
-                            .await
-                            .expect("columns");
-                    for (column,) in columns {
-                        // quote(): text as text, blobs as hex, numbers as digits.
-                        let sql = format!("SELECT quote(\"{column}\") FROM \"{table}\"");
-                        for row in sqlx::query(sqlx::AssertSqlSafe(sql))
-                            .fetch_all(&pool)
-                            .await
-                            .expect("values")
-                        {
-                            let v: Option<String> = row.try_get(0).expect("text");
-                            values.push((table.clone(), column.clone(), v.unwrap_or_default()));
-                        }
-                    }
-                }
-                pool.close().await;
-            }
-            Some(_) => {
-                let pool = sqlx::PgPool::connect(&self.url).await.expect("connect");
-                let columns: Vec<(String, String)> = sqlx::query_as(
-                    "SELECT table_name::text, column_name::text FROM information_schema.columns \
-                     WHERE table_schema = 'public' ORDER BY table_name, ordinal_position",
-                )
-                .fetch_all(&pool)
-                .await
-                .expect("columns");
+        // The same steps on either kind of pool: list the columns, then read each as text.
+        macro_rules! scan {
+            ($pool:ty, $columns:literal, $as_text:literal) => {{
+                use sqlx::Row;
+                let pool = <$pool>::connect(&self.url).await.expect("connect");
+                let columns: Vec<(String, String)> = sqlx::query_as($columns)
+                    .fetch_all(&pool)
+                    .await
+                    .expect("columns");
+                let mut values = Vec::new();
                 for (table, column) in columns {
-                    let sql = format!("SELECT CAST(\"{column}\" AS TEXT) FROM \"{table}\"");
+                    let sql = format!(concat!("SELECT ", $as_text, " FROM \"{}\""), column, table);
                     for row in sqlx::query(sqlx::AssertSqlSafe(sql))
                         .fetch_all(&pool)
                         .await
@@ -185,9 +153,24 @@ impl TestDb {
                     }
                 }
                 pool.close().await;
-            }
+                values
+            }};
         }
-        values
+        match &self.postgres_admin {
+            // quote(): text as text, blobs as hex, numbers as digits.
+            None => scan!(
+                sqlx::SqlitePool,
+                "SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p \
+                 WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'",
+                "quote(\"{}\")"
+            ),
+            Some(_) => scan!(
+                sqlx::PgPool,
+                "SELECT table_name::text, column_name::text FROM information_schema.columns \
+                 WHERE table_schema = 'public' ORDER BY table_name, ordinal_position",
+                "CAST(\"{}\" AS TEXT)"
+            ),
+        }
     }
 
     /// A second, independent connection to the same database (as after a restart).
