@@ -24,7 +24,16 @@ pub struct ConfigError(pub String);
 /// Every key the file may have, by section; the environment names follow from them.
 const KNOWN: &[(&str, &[&str])] = &[
     ("database", &["url"]),
-    ("http", &["listen"]),
+    (
+        "http",
+        &[
+            "listen",
+            "admin_listen",
+            "header_timeout_ms",
+            "request_timeout_ms",
+            "max_connections",
+        ],
+    ),
     ("telegram", &["token", "api_url", "rate", "concurrency"]),
     (
         "whatsapp",
@@ -107,6 +116,10 @@ pub enum LogFormat {
 pub struct Config {
     pub database_url: String,
     pub http_listen: SocketAddr,
+    /// When set, the API, `/metrics` and `/readyz` are served here and `http_listen` serves
+    /// only the webhook and `/healthz`.
+    pub http_admin_listen: Option<SocketAddr>,
+    pub http_limits: crate::http::Limits,
     pub telegram: Option<TelegramConfig>,
     pub telegram_lane: LaneSettings,
     pub whatsapp: Option<WhatsappConfig>,
@@ -315,11 +328,29 @@ impl Config {
             ..EngineSettings::default()
         };
 
+        let default_limits = crate::http::Limits::default();
+        let http_limits = crate::http::Limits {
+            header_read: s
+                .get::<u64>("http", "header_timeout_ms", "milliseconds ≥ 100")?
+                .map(|ms| Duration::from_millis(ms.max(100)))
+                .unwrap_or(default_limits.header_read),
+            request: s
+                .get::<u64>("http", "request_timeout_ms", "milliseconds ≥ 100")?
+                .map(|ms| Duration::from_millis(ms.max(100)))
+                .unwrap_or(default_limits.request),
+            max_connections: s
+                .get::<usize>("http", "max_connections", "a whole number ≥ 16")?
+                .map(|n| n.max(16))
+                .unwrap_or(default_limits.max_connections),
+        };
+
         Ok(Config {
             database_url,
             http_listen: s
                 .get("http", "listen", "an address like 127.0.0.1:8080")?
                 .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            http_admin_listen: s.get("http", "admin_listen", "an address like 127.0.0.1:8081")?,
+            http_limits,
             telegram,
             telegram_lane,
             whatsapp,

@@ -1,9 +1,11 @@
-//! The HTTP side for the operator: health, readiness and Prometheus metrics. The WhatsApp
-//! webhook and the API join this router in `service`.
+//! The HTTP side: health, readiness and Prometheus metrics for the operator, and the server
+//! that every route runs in, with its time-outs, body limit and connection cap (the WhatsApp
+//! webhook must face the internet). The webhook and the API join the routers in `service`.
 
-use std::sync::Arc;
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
@@ -12,9 +14,9 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::domain::Priority;
 use crate::store::Store;
 
 #[derive(Clone)]
@@ -24,9 +26,19 @@ pub struct AppState {
     pub queue_running: Arc<AtomicBool>,
 }
 
+/// Health, readiness and metrics on one router.
 pub fn router(state: AppState) -> Router {
+    health().merge(operator(state))
+}
+
+/// `/healthz`: the process answers. Served on every listener.
+pub fn health() -> Router {
+    Router::new().route("/healthz", get(|| async { "ok" }))
+}
+
+/// `/readyz` and `/metrics`: for the operator, on the admin listener when there is one.
+pub fn operator(state: AppState) -> Router {
     Router::new()
-        .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
         .with_state(state)
@@ -56,39 +68,14 @@ pub fn metrics_handle() -> Option<&'static PrometheusHandle> {
         .as_ref()
 }
 
-/// Prometheus text: counters from the lanes, and gauges read from the store at each scrape.
+/// Prometheus text: counters from the lanes, and the gauges housekeeping keeps current. A
+/// scrape asks the database nothing: the lanes need its connections more.
 /// Labels are channels, topics, priorities and outcomes only: never an address or a token.
-async fn metrics(State(state): State<AppState>) -> (StatusCode, String) {
-    let Some(handle) = metrics_handle() else {
-        return (StatusCode::SERVICE_UNAVAILABLE, String::new());
-    };
-    match state.store.queue_depth().await {
-        Ok(depth) => {
-            for p in [
-                Priority::Alert,
-                Priority::Urgent,
-                Priority::Normal,
-                Priority::Low,
-            ] {
-                let n = depth
-                    .iter()
-                    .find(|(q, _)| *q == p)
-                    .map(|(_, n)| *n)
-                    .unwrap_or(0);
-                metrics::gauge!("amtsbote_queue_depth", "priority" => p.as_str()).set(n as f64);
-            }
-        }
-        Err(e) => tracing::warn!(error = %e, "metrics: queue depth unavailable"),
+async fn metrics() -> (StatusCode, String) {
+    match metrics_handle() {
+        Some(handle) => (StatusCode::OK, handle.render()),
+        None => (StatusCode::SERVICE_UNAVAILABLE, String::new()),
     }
-    match state.store.subscriber_counts().await {
-        Ok(counts) => {
-            for (channel, topic, n) in counts {
-                metrics::gauge!("amtsbote_subscribers", "channel" => channel.as_str(), "topic" => topic).set(n as f64);
-            }
-        }
-        Err(e) => tracing::warn!(error = %e, "metrics: subscriber counts unavailable"),
-    }
-    (StatusCode::OK, handle.render())
 }
 
 async fn ready(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
@@ -109,13 +96,240 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<serde_json::V
     )
 }
 
-/// Serves `router` on `addr` until `shutdown`.
+/// How the HTTP side guards itself: it faces the internet (Meta must reach the webhook), so a
+/// client that opens connections and sends nothing, or half a request, must not use up the
+/// file descriptors the lanes and the database need.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// A connection that has not sent a request's headers within this is closed (the time runs
+    /// from the connection's start, and again after each answer while it is kept alive).
+    pub header_read: Duration,
+    /// Reading the body and answering must end within this, else 408.
+    pub request: Duration,
+    /// Connections open at once; at the cap, the oldest connection that is not in the middle of
+    /// a request makes room for a new one.
+    pub max_connections: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            header_read: Duration::from_secs(5),
+            request: Duration::from_secs(30),
+            max_connections: 1024,
+        }
+    }
+}
+
+/// The largest request body on any route (the webhook's limit; an API request is far smaller).
+pub const MAX_BODY: usize = 1024 * 1024;
+
+/// How many connections fit beside what the rest of the process needs: the open-file limit
+/// less `reserved` descriptors (database, lanes, logs), at least 16, at most `wanted`. Raises
+/// the soft open-file limit to the hard one first, as systemd expects of a server.
+pub fn connections_within_fd_limit(wanted: usize, reserved: u64) -> usize {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum {
+        let raised = rustix::process::Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        };
+        match setrlimit(Resource::Nofile, raised) {
+            Ok(()) => limit = raised,
+            Err(e) => tracing::debug!(error = %e, "cannot raise the open-file limit"),
+        }
+    }
+    let Some(files) = limit.current else {
+        return wanted;
+    };
+    let fit = usize::try_from(files.saturating_sub(reserved)).unwrap_or(usize::MAX);
+    let cap = wanted.min(fit).max(16);
+    if cap < wanted {
+        tracing::warn!(
+            open_files = files,
+            reserved,
+            connections = cap,
+            "the open-file limit allows fewer HTTP connections than http.max_connections; raise LimitNOFILE"
+        );
+    }
+    cap
+}
+
+/// The open connections, oldest first, and whether each is answering a request right now.
+#[derive(Default)]
+struct Connections {
+    next: AtomicU64,
+    open: Mutex<BTreeMap<u64, Arc<Connection>>>,
+    closed: Notify,
+}
+
+#[derive(Default)]
+struct Connection {
+    in_request: AtomicUsize,
+    evicted: AtomicBool,
+    evict: Notify,
+}
+
+/// Marks a connection as answering a request while it lives.
+struct InRequest(Arc<Connection>);
+
+impl Drop for InRequest {
+    fn drop(&mut self) {
+        self.0.in_request.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Connections {
+    fn add(&self) -> (u64, Arc<Connection>) {
+        let id = self.next.fetch_add(1, Ordering::SeqCst);
+        let c = Arc::new(Connection::default());
+        self.lock().insert(id, c.clone());
+        (id, c)
+    }
+
+    fn remove(&self, id: u64) {
+        self.lock().remove(&id);
+        self.closed.notify_waiters();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Arc<Connection>>> {
+        self.open.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Connections not told to close yet.
+    fn live(&self) -> usize {
+        self.lock()
+            .values()
+            .filter(|c| !c.evicted.load(Ordering::SeqCst))
+            .count()
+    }
+
+    /// Closes the oldest connection that waits for a request (sends its headers slowly, or
+    /// idles between requests); false when every one is answering a request.
+    fn evict_oldest_waiting(&self) -> bool {
+        let open = self.lock();
+        let oldest = open.values().find(|c| {
+            !c.evicted.load(Ordering::SeqCst) && c.in_request.load(Ordering::SeqCst) == 0
+        });
+        match oldest {
+            Some(c) => {
+                c.evicted.store(true, Ordering::SeqCst);
+                c.evict.notify_one();
+                true
+            }
+            None => false,
+        }
+    }
+
+    async fn until_empty(&self) {
+        loop {
+            let closed = self.closed.notified();
+            if self.lock().is_empty() {
+                return;
+            }
+            closed.await;
+        }
+    }
+}
+
+/// Serves `router` on `listener` until `shutdown`, within `limits`: headers must come within
+/// `header_read`, a request ends within `request`, bodies are at most [`MAX_BODY`], and at most
+/// `max_connections` are open. Connections the process could not accept for want of file
+/// descriptors make room by closing the oldest waiting one.
 pub async fn serve_on(
     listener: tokio::net::TcpListener,
     router: Router,
+    limits: Limits,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::service::TowerToHyperService;
+
+    let app = router
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            limits.request,
+        ));
+    let connections = Arc::new(Connections::default());
+    let mut refused_at: Option<std::time::Instant> = None;
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = shutdown.cancelled() => break,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(e) if is_out_of_files(&e) => {
+                // Log once a minute at most: a flood would fill the log.
+                if refused_at.is_none_or(|t| t.elapsed() > Duration::from_secs(60)) {
+                    tracing::warn!(error = %e, "HTTP: out of file descriptors; closing the oldest waiting connection");
+                    refused_at = Some(std::time::Instant::now());
+                }
+                if !connections.evict_oldest_waiting() {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                } else {
+                    // The evicted connection's task closes it; let it run.
+                    tokio::task::yield_now().await;
+                }
+                continue;
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "HTTP: a connection could not be accepted");
+                continue;
+            }
+        };
+        if connections.live() >= limits.max_connections && !connections.evict_oldest_waiting() {
+            drop(stream); // every connection is answering a request: this one waits its turn
+            continue;
+        }
+        let (id, conn) = connections.add();
+        let service = TowerToHyperService::new(app.clone());
+        let tracked = {
+            let conn = conn.clone();
+            hyper::service::service_fn(move |req| {
+                conn.in_request.fetch_add(1, Ordering::SeqCst);
+                let busy = InRequest(conn.clone());
+                let answer = hyper::service::Service::call(&service, req);
+                async move {
+                    let answered = answer.await;
+                    drop(busy);
+                    answered
+                }
+            })
+        };
+        let (connections, shutdown, header_read) =
+            (connections.clone(), shutdown.clone(), limits.header_read);
+        tokio::spawn(async move {
+            let mut http = hyper::server::conn::http1::Builder::new();
+            http.timer(TokioTimer::new())
+                .header_read_timeout(header_read);
+            let served = http.serve_connection(TokioIo::new(stream), tracked);
+            tokio::pin!(served);
+            tokio::select! {
+                done = served.as_mut() => {
+                    if let Err(e) = done {
+                        tracing::debug!(error = %e, "HTTP connection ended");
+                    }
+                }
+                _ = conn.evict.notified() => {} // dropped: the socket closes
+                _ = shutdown.cancelled() => {
+                    served.as_mut().graceful_shutdown();
+                    let _ = tokio::time::timeout(Duration::from_secs(10), served).await;
+                }
+            }
+            connections.remove(id);
+        });
+    }
+    // Answers in flight finish (each connection closes after its answer, within ten seconds).
+    let _ = tokio::time::timeout(Duration::from_secs(11), connections.until_empty()).await;
+    Ok(())
+}
+
+/// The process or the system has no file descriptor left for a new connection.
+fn is_out_of_files(e: &std::io::Error) -> bool {
+    let code = e.raw_os_error();
+    code == Some(rustix::io::Errno::MFILE.raw_os_error())
+        || code == Some(rustix::io::Errno::NFILE.raw_os_error())
 }

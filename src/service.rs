@@ -125,6 +125,8 @@ pub struct Application {
     engine: Engine,
     http_task: tokio::task::JoinHandle<std::io::Result<()>>,
     local_addr: std::net::SocketAddr,
+    /// The admin listener's address, when the API is served apart from the webhook.
+    admin_addr: Option<std::net::SocketAddr>,
     queue_running: Arc<AtomicBool>,
 }
 
@@ -243,19 +245,22 @@ impl Application {
             "scheduler".to_string()
         });
         let queue_running = Arc::new(AtomicBool::new(true));
-        let mut router = http::router(http::AppState {
+        // The operator's and the city's side: the API, readiness and metrics.
+        let admin = http::operator(http::AppState {
             store: store.clone(),
             queue_running: queue_running.clone(),
-        });
-        router = router.merge(crate::api::router(Arc::new(crate::api::ApiState {
+        })
+        .merge(crate::api::router(Arc::new(crate::api::ApiState {
             broadcasts: broadcasts.clone(),
             tokens: config.api_tokens.clone(),
         })));
         if config.api_tokens.is_empty() {
             tracing::info!("the HTTP API answers 401 to everyone: no AMTSBOTE_API_TOKEN is set");
         }
+        // What must face the internet: the webhook (Meta calls it) and the health check.
+        let mut public = http::health();
         if let (Some(wa), Some(channel)) = (&config.whatsapp, whatsapp) {
-            router = router.merge(whatsapp_webhook::router(Arc::new(
+            public = public.merge(whatsapp_webhook::router(Arc::new(
                 whatsapp_webhook::WebhookState {
                     app_secret: wa.app_secret.clone(),
                     verify_token: wa.verify_token.clone(),
@@ -267,12 +272,62 @@ impl Application {
             )));
             tracing::info!("WhatsApp webhook listening at /webhooks/whatsapp");
         }
-        let listener = tokio::net::TcpListener::bind(config.http_listen)
-            .await
-            .with_context(|| format!("binding the HTTP listener on {}", config.http_listen))?;
+        // File descriptors the HTTP side must leave to the rest: the database's connections,
+        // each lane's sends in flight, the Telegram poller, logs and the runtime.
+        let lanes_in_flight: usize = [
+            config
+                .telegram
+                .as_ref()
+                .map(|_| config.telegram_lane.concurrency),
+            config
+                .whatsapp
+                .as_ref()
+                .map(|_| config.whatsapp_lane.concurrency),
+        ]
+        .into_iter()
+        .flatten()
+        .sum();
+        let admin_connections = 64;
+        let reserved = 100
+            + lanes_in_flight as u64
+            + config
+                .http_admin_listen
+                .map_or(0, |_| admin_connections as u64);
+        let mut limits = config.http_limits.clone();
+        limits.max_connections =
+            http::connections_within_fd_limit(limits.max_connections, reserved);
+        let listener = bind(config.http_listen).await?;
         let local_addr = listener.local_addr().context("reading the bound address")?;
-        tracing::info!(addr = %local_addr, "HTTP listening");
-        let http_task = tokio::spawn(http::serve_on(listener, router, shutdown.clone()));
+        let (admin_addr, http_task) = match config.http_admin_listen {
+            None => {
+                tracing::info!(addr = %local_addr, connections = limits.max_connections, "HTTP listening");
+                let all = public.merge(admin);
+                let task = tokio::spawn(http::serve_on(listener, all, limits, shutdown.clone()));
+                (None, task)
+            }
+            Some(addr) => {
+                let admin_listener = bind(addr).await?;
+                let admin_addr = admin_listener
+                    .local_addr()
+                    .context("reading the bound address")?;
+                tracing::info!(addr = %local_addr, connections = limits.max_connections, "HTTP listening: webhook and /healthz");
+                tracing::info!(addr = %admin_addr, "HTTP listening: API, /metrics, /readyz");
+                let admin_limits = http::Limits {
+                    max_connections: admin_connections.min(limits.max_connections),
+                    ..limits.clone()
+                };
+                let admin = http::health().merge(admin);
+                let stop = shutdown.clone();
+                let task = tokio::spawn(async move {
+                    tokio::try_join!(
+                        http::serve_on(listener, public, limits, stop.clone()),
+                        http::serve_on(admin_listener, admin, admin_limits, stop),
+                    )
+                    .map(|_| ())
+                });
+                (Some(admin_addr), task)
+            }
+        };
         Ok(Application {
             store,
             broadcasts,
@@ -282,6 +337,7 @@ impl Application {
             engine,
             http_task,
             local_addr,
+            admin_addr,
             queue_running,
         })
     }
@@ -293,6 +349,12 @@ impl Application {
 
     pub fn local_addr(&self) -> std::net::SocketAddr {
         self.local_addr
+    }
+
+    /// Where the API, `/metrics` and `/readyz` are served: the admin listener when there is
+    /// one, else the one listener.
+    pub fn admin_addr(&self) -> std::net::SocketAddr {
+        self.admin_addr.unwrap_or(self.local_addr)
     }
 
     /// Runs until `stop` resolves (with the signal's name) or a part stops unexpectedly; then
@@ -341,6 +403,12 @@ impl Application {
         tracing::info!("stopped");
         outcome
     }
+}
+
+async fn bind(addr: std::net::SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding the HTTP listener on {addr}"))
 }
 
 /// Resolves with the name of the first stop signal (SIGTERM or Ctrl-C).

@@ -1,7 +1,8 @@
 //! The WhatsApp webhook (`/webhooks/whatsapp`): Meta's GET handshake, and POSTed events checked
 //! against `X-Hub-Signature-256` (HMAC-SHA256 of the raw body with the app secret, compared in
 //! constant time) before anything is read. Incoming messages go through the same conversation
-//! as Telegram, once per message id; status events move a sent message forward only.
+//! as Telegram, once per message id (remembered as a keyed hash only); status events move a
+//! sent message forward only.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -212,58 +213,85 @@ async fn process(state: &WebhookState, payload: Payload) -> Result<(), StoreErro
             apply_status(state, status).await?;
         }
         for message in change.value.messages {
-            if !state.store.first_sight(&message.id).await? {
+            let from = message.from.trim().to_string();
+            let now = crate::domain::now_ms();
+            if !state
+                .store
+                .claim_inbound(ChannelKind::Whatsapp, &from, &message.id, now)
+                .await?
+            {
                 tracing::debug!("WhatsApp message seen before; ignored");
                 continue;
             }
-            let input = match (&message.text, &message.interactive, &message.button) {
-                (Some(t), _, _) => Input::Text(t.body.clone()),
-                (_, Some(i), _) => match i.button_reply.as_ref().or(i.list_reply.as_ref()) {
-                    Some(c) => Input::Button {
-                        data: c.id.clone(),
-                        callback_id: None,
-                        message_id: None,
-                    },
-                    None => Input::Text(String::new()),
-                },
-                (_, _, Some(b)) => match (&b.payload, &b.text) {
-                    (Some(p), _) => Input::Button {
-                        data: p.clone(),
-                        callback_id: None,
-                        message_id: None,
-                    },
-                    (None, Some(t)) => Input::Text(t.clone()),
-                    (None, None) => Input::Text(String::new()),
-                },
-                // Pictures, voice, locations: the conversation answers with its help pointer.
-                _ => Input::Text(String::new()),
-            };
-            let from = message.from.trim().to_string();
-            let incoming = Incoming {
-                channel: ChannelKind::Whatsapp,
-                chat: from.clone(),
-                sender: from.clone(),
-                private: true,
-                language_hint: None,
-                input,
-            };
-            let replies = state.conversation.handle(&incoming).await;
-            // The person's 24-hour window opens with their own message's time.
-            let at = message
-                .timestamp
-                .as_deref()
-                .and_then(|t| t.parse::<i64>().ok())
-                .map(|s| s * 1000)
-                .unwrap_or_else(crate::domain::now_ms);
-            state
-                .store
-                .touch_inbound(ChannelKind::Whatsapp, &from, at)
-                .await?;
-            let (channel, texts) = (state.channel.clone(), state.texts.clone());
-            tokio::spawn(async move { render(&channel, &texts, replies).await });
+            match handle_message(state, &message, &from).await {
+                Ok(replies) => {
+                    let (channel, texts) = (state.channel.clone(), state.texts.clone());
+                    tokio::spawn(async move { render(&channel, &texts, replies).await });
+                }
+                Err(e) => {
+                    // Not recorded as handled: Meta's retry of this message gets through.
+                    if let Err(release) = state.store.release_inbound(&message.id).await {
+                        tracing::warn!(error = %release, "the claim on a WhatsApp message stays until it goes stale");
+                    }
+                    return Err(e);
+                }
+            }
         }
     }
     Ok(())
+}
+
+/// Hands one claimed message to the conversation and records it as handled; the answers are for
+/// the caller to send once that is written.
+async fn handle_message(
+    state: &WebhookState,
+    message: &InMessage,
+    from: &str,
+) -> Result<Vec<Reply>, StoreError> {
+    let input = match (&message.text, &message.interactive, &message.button) {
+        (Some(t), _, _) => Input::Text(t.body.clone()),
+        (_, Some(i), _) => match i.button_reply.as_ref().or(i.list_reply.as_ref()) {
+            Some(c) => Input::Button {
+                data: c.id.clone(),
+                callback_id: None,
+                message_id: None,
+            },
+            None => Input::Text(String::new()),
+        },
+        (_, _, Some(b)) => match (&b.payload, &b.text) {
+            (Some(p), _) => Input::Button {
+                data: p.clone(),
+                callback_id: None,
+                message_id: None,
+            },
+            (None, Some(t)) => Input::Text(t.clone()),
+            (None, None) => Input::Text(String::new()),
+        },
+        // Pictures, voice, locations: the conversation answers with its help pointer.
+        _ => Input::Text(String::new()),
+    };
+    let incoming = Incoming {
+        channel: ChannelKind::Whatsapp,
+        chat: from.to_string(),
+        sender: from.to_string(),
+        private: true,
+        language_hint: None,
+        input,
+    };
+    let replies = state.conversation.handle(&incoming).await;
+    // The person's 24-hour window opens with their own message's time.
+    let at = message
+        .timestamp
+        .as_deref()
+        .and_then(|t| t.parse::<i64>().ok())
+        .map(|s| s * 1000)
+        .unwrap_or_else(crate::domain::now_ms);
+    // One transaction: the window and "handled" are written together or not at all.
+    state
+        .store
+        .inbound_handled(ChannelKind::Whatsapp, from, &message.id, at)
+        .await?;
+    Ok(replies)
 }
 
 async fn apply_status(state: &WebhookState, status: StatusEvent) -> Result<(), StoreError> {

@@ -279,10 +279,21 @@ impl Engine {
     }
 }
 
-/// Returns expired leases to the queue and closes broadcasts with nothing left to send.
+/// Meta retries a webhook for up to seven days; an incoming message id is kept that long.
+pub const INBOUND_RETENTION_MS: i64 = 7 * 24 * 3600 * 1000;
+
+/// Every so many housekeeping rounds, the slower chores: the gauges `/metrics` shows and
+/// forgetting old incoming message ids.
+const SLOW_EVERY: u32 = 10;
+
+/// Returns expired leases to the queue and closes broadcasts with nothing left to send; every
+/// `SLOW_EVERY` rounds also refreshes the gauges and forgets incoming message ids past Meta's
+/// retry window.
 async fn housekeeping(store: Arc<dyn Store>, every: Duration, shutdown: CancellationToken) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut gauges = Gauges::default();
+    let mut round: u32 = 0;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -303,6 +314,67 @@ async fn housekeeping(store: Arc<dyn Store>, every: Duration, shutdown: Cancella
                 }
             }
             Err(e) => tracing::warn!(error = %e, "could not close finished broadcasts; will retry"),
+        }
+        // The first round too, so `/metrics` has its gauges from the start.
+        if round.is_multiple_of(SLOW_EVERY) {
+            gauges.refresh(&*store).await;
+            match store.forget_inbound(now_ms() - INBOUND_RETENTION_MS).await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(messages = n, "forgot old incoming message ids"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not forget old incoming message ids; will retry")
+                }
+            }
+        }
+        round = round.wrapping_add(1);
+    }
+}
+
+/// The gauges of `/metrics` that need the database (queue depth, subscribers): kept current
+/// here, so a scrape costs the pool the lanes use nothing.
+#[derive(Default)]
+struct Gauges {
+    /// Subscriber series set before: one that vanished from the counts is set to 0.
+    subscribers: std::collections::HashSet<(ChannelKind, String)>,
+}
+
+impl Gauges {
+    async fn refresh(&mut self, store: &dyn Store) {
+        match store.queue_depth().await {
+            Ok(depth) => {
+                for p in [
+                    Priority::Alert,
+                    Priority::Urgent,
+                    Priority::Normal,
+                    Priority::Low,
+                ] {
+                    let n = depth
+                        .iter()
+                        .find(|(q, _)| *q == p)
+                        .map(|(_, n)| *n)
+                        .unwrap_or(0);
+                    metrics::gauge!("amtsbote_queue_depth", "priority" => p.as_str()).set(n as f64);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "metrics: queue depth unavailable; will retry"),
+        }
+        match store.subscriber_counts().await {
+            Ok(counts) => {
+                let mut seen = std::collections::HashSet::new();
+                for (channel, topic, n) in counts {
+                    metrics::gauge!("amtsbote_subscribers", "channel" => channel.as_str(), "topic" => topic.clone())
+                        .set(n as f64);
+                    seen.insert((channel, topic));
+                }
+                for (channel, topic) in self.subscribers.difference(&seen) {
+                    metrics::gauge!("amtsbote_subscribers", "channel" => channel.as_str(), "topic" => topic.clone())
+                        .set(0.0);
+                }
+                self.subscribers.extend(seen);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "metrics: subscriber counts unavailable; will retry")
+            }
         }
     }
 }

@@ -215,7 +215,9 @@ impl BroadcastService {
         self.topics.iter().find(|t| t.id.as_str() == id)
     }
 
-    async fn checked(&self, s: &Submission) -> ServiceResult<Checked<'_>> {
+    /// Validates a submission; `retried` (its idempotency key made a broadcast before) lets a
+    /// time pass that has passed since the first request.
+    async fn checked(&self, s: &Submission, retried: bool) -> ServiceResult<Checked<'_>> {
         let topic = self.topic(s.topic.trim()).ok_or_else(|| {
             let valid: Vec<&str> = self.topics.iter().map(|t| t.id.as_str()).collect();
             invalid(
@@ -238,7 +240,7 @@ impl BroadcastService {
         let (scheduled_at, cron) = match &s.when {
             When::Now => (None, None),
             When::At(at) => {
-                if *at <= now.timestamp_millis() {
+                if *at <= now.timestamp_millis() && !retried {
                     return Err(invalid("scheduled_at", "the time has passed"));
                 }
                 (Some(*at), None)
@@ -320,7 +322,7 @@ impl BroadcastService {
         actor: &Actor,
         s: &Submission,
     ) -> ServiceResult<(BroadcastKind, Priority, RecipientCount)> {
-        let c = self.checked(s).await?;
+        let c = self.checked(s, false).await?;
         let identity = actor.identity();
         policy::decide(
             actor,
@@ -335,7 +337,17 @@ impl BroadcastService {
     /// Creates a broadcast: a draft for its author to confirm, or released (scheduled, or
     /// awaiting a second person) at once.
     pub async fn submit(&self, actor: &Actor, s: Submission) -> ServiceResult<Submitted> {
-        let c = self.checked(&s).await?;
+        // The key first: a retry answers with what the first request made, even when its
+        // `scheduled_at` has passed since (the store still compares the requests).
+        let retried = match &s.idempotency_key {
+            Some(key) => self
+                .store
+                .broadcast_by_idempotency_key(key)
+                .await?
+                .is_some(),
+            None => false,
+        };
+        let c = self.checked(&s, retried).await?;
         let identity = actor.identity();
         let subject = Subject::new(c.kind, c.priority, c.topic.id.as_str(), Some(&identity));
         if let Err(refusal) = policy::decide(actor, Action::Submit, &subject) {

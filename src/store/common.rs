@@ -26,6 +26,28 @@ impl<DB: sqlx::Database> WriteTx<DB> {
 macro_rules! impl_store {
     ($store:ty, $db:ty, { $($specific:tt)* }) => {
         impl $store {
+            /// The key of the keyed hashes for incoming message ids and senders: made at random
+            /// by the first process that needs it, then read from the database.
+            async fn pseudonym_key(&self) -> $crate::store::StoreResult<&$crate::store::PseudonymKey> {
+                use $crate::store::{sql, PseudonymKey};
+                self.pseudonym_key
+                    .get_or_try_init(|| async {
+                        let mut tx = self.begin_write().await?;
+                        sqlx::query(sql::INIT_STATE)
+                            .bind(sql::PSEUDONYM_KEY)
+                            .bind(PseudonymKey::fresh_hex())
+                            .execute(&mut *tx.tx)
+                            .await?;
+                        let (stored,): (String,) = sqlx::query_as(sql::GET_STATE)
+                            .bind(sql::PSEUDONYM_KEY)
+                            .fetch_one(&mut *tx.tx)
+                            .await?;
+                        tx.commit().await?;
+                        PseudonymKey::from_hex(&stored)
+                    })
+                    .await
+            }
+
             /// Runs one statement as its own write transaction; returns the rows it touched.
             async fn write_one(
                 &self,
@@ -107,6 +129,18 @@ macro_rules! impl_store {
                     .fetch_all(&self.pool)
                     .await?;
                 $crate::store::recipients_from_rows(rows)
+            }
+
+            async fn broadcast_by_idempotency_key(
+                &self,
+                key: &str,
+            ) -> $crate::store::StoreResult<Option<i64>> {
+                let row: Option<(i64, Option<String>)> =
+                    sqlx::query_as($crate::store::sql::BROADCAST_HASH_BY_KEY)
+                        .bind(key)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                Ok(row.map(|(id, _)| id))
             }
 
             async fn create_broadcast(
@@ -685,6 +719,7 @@ macro_rules! impl_store {
             ) -> $crate::store::StoreResult<bool> {
                 use $crate::store::sql;
                 let found = self.subscriber(channel, address).await?;
+                let sender_key = self.pseudonym_key().await?.sender(channel, address);
                 let mut tx = self.begin_write().await?;
                 if let Some(s) = &found {
                     for q in [sql::ERASE_DELIVERIES, sql::ERASE_SUBSCRIPTIONS, sql::ERASE_SUBSCRIBER] {
@@ -697,8 +732,13 @@ macro_rules! impl_store {
                     .execute(&mut *tx.tx)
                     .await?
                     .rows_affected();
+                let messages = sqlx::query(sql::ERASE_INBOUND)
+                    .bind(sender_key)
+                    .execute(&mut *tx.tx)
+                    .await?
+                    .rows_affected();
                 tx.commit().await?;
-                Ok(found.is_some() || confirmations > 0)
+                Ok(found.is_some() || confirmations > 0 || messages > 0)
             }
 
             async fn follow_up_recipient_count(
@@ -893,15 +933,72 @@ macro_rules! impl_store {
                 self.write_one(sqlx::query($crate::store::sql::EXPIRE_CONFIRMATIONS).bind(now)).await
             }
 
-            async fn first_sight(&self, message_id: &str) -> $crate::store::StoreResult<bool> {
-                let n = self
-                    .write_one(
-                        sqlx::query($crate::store::sql::FIRST_SIGHT)
-                            .bind(message_id.to_string())
-                            .bind($crate::domain::now_ms()),
-                    )
+            async fn claim_inbound(
+                &self,
+                channel: $crate::domain::ChannelKind,
+                sender: &str,
+                message_id: &str,
+                now: i64,
+            ) -> $crate::store::StoreResult<bool> {
+                let key = self.pseudonym_key().await?;
+                let mut tx = self.begin_write().await?;
+                let row: Option<(String,)> = sqlx::query_as($crate::store::sql::CLAIM_INBOUND)
+                    .bind(key.message(message_id))
+                    .bind(key.sender(channel, sender))
+                    .bind(now)
+                    .bind(now - $crate::store::INBOUND_CLAIM_MS)
+                    .fetch_optional(&mut *tx.tx)
                     .await?;
-                Ok(n > 0)
+                tx.commit().await?;
+                Ok(row.is_some())
+            }
+
+            async fn inbound_handled(
+                &self,
+                channel: $crate::domain::ChannelKind,
+                sender: &str,
+                message_id: &str,
+                window_at: i64,
+            ) -> $crate::store::StoreResult<()> {
+                use $crate::store::sql;
+                let key = self.pseudonym_key().await?;
+                let message = key.message(message_id);
+                let now = $crate::domain::now_ms();
+                let mut tx = self.begin_write().await?;
+                sqlx::query(sql::TOUCH_INBOUND)
+                    .bind(channel.as_str())
+                    .bind(sender.to_string())
+                    .bind(window_at)
+                    .execute(&mut *tx.tx)
+                    .await?;
+                let marked = sqlx::query(sql::INBOUND_HANDLED)
+                    .bind(message.as_str())
+                    .bind(now)
+                    .execute(&mut *tx.tx)
+                    .await?
+                    .rows_affected();
+                if marked == 0 {
+                    sqlx::query(sql::INBOUND_HANDLED_ANONYMOUS)
+                        .bind(message.as_str())
+                        .bind(now)
+                        .execute(&mut *tx.tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn release_inbound(&self, message_id: &str) -> $crate::store::StoreResult<()> {
+                let key = self.pseudonym_key().await?;
+                self.write_one(
+                    sqlx::query($crate::store::sql::RELEASE_INBOUND).bind(key.message(message_id)),
+                )
+                .await?;
+                Ok(())
+            }
+
+            async fn forget_inbound(&self, before: i64) -> $crate::store::StoreResult<u64> {
+                self.write_one(sqlx::query($crate::store::sql::FORGET_INBOUND).bind(before)).await
             }
 
             async fn touch_inbound(

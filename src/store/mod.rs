@@ -49,6 +49,53 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// How long a claim on an incoming message holds before another handler may take it over.
+pub const INBOUND_CLAIM_MS: i64 = 60_000;
+
+/// The key of the keyed hashes (HMAC-SHA256, hex) that stand for incoming message ids and their
+/// senders without revealing them. Made at random once per database and kept in it.
+#[derive(Clone)]
+pub(crate) struct PseudonymKey(hmac::Hmac<sha2::Sha256>);
+
+impl PseudonymKey {
+    fn from_hex(stored: &str) -> StoreResult<Self> {
+        use hmac::Mac;
+        let bytes = hex::decode(stored.trim())
+            .map_err(|e| StoreError::Corrupt(format!("the pseudonym key: {e}")))?;
+        if bytes.len() < 32 {
+            return Err(StoreError::Corrupt("the pseudonym key is too short".into()));
+        }
+        let mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&bytes)
+            .map_err(|e| StoreError::Corrupt(format!("the pseudonym key: {e}")))?;
+        Ok(PseudonymKey(mac))
+    }
+
+    fn fresh_hex() -> String {
+        hex::encode(rand::random::<[u8; 32]>())
+    }
+
+    /// `kind` keeps message ids and senders apart.
+    fn hash(&self, kind: &str, what: &str) -> String {
+        use hmac::Mac;
+        let mut mac = self.0.clone();
+        mac.update(kind.as_bytes());
+        mac.update(b"\0");
+        mac.update(what.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    fn message(&self, message_id: &str) -> String {
+        self.hash("message", message_id.trim())
+    }
+
+    fn sender(&self, channel: ChannelKind, address: &str) -> String {
+        self.hash(
+            "sender",
+            &format!("{}:{}", channel.as_str(), address.trim()),
+        )
+    }
+}
+
 /// Opens the store that `url` names: `sqlite:…` or `postgres://…`.
 pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
@@ -494,6 +541,8 @@ pub trait Store: Send + Sync {
     async fn add_subscribers(&self, subscribers: &[NewSubscriber]) -> StoreResult<u64>;
     async fn recipient_count(&self, topic: &Topic) -> StoreResult<RecipientCount>;
 
+    /// The id of the broadcast made with this idempotency key, if any.
+    async fn broadcast_by_idempotency_key(&self, key: &str) -> StoreResult<Option<i64>>;
     /// Creates a broadcast, or returns the one created earlier with the same idempotency key.
     async fn create_broadcast(&self, new: &NewBroadcast) -> StoreResult<Created>;
     /// draft → released; a no-op on a broadcast already released.
@@ -587,7 +636,8 @@ pub trait Store: Send + Sync {
     /// The recipient told the platform to stop (blocked the bot): marked gone, open deliveries closed.
     async fn mark_gone(&self, channel: ChannelKind, address: &str) -> StoreResult<bool>;
     /// Erases every row that holds this address: subscriber, subscriptions, deliveries,
-    /// confirmations. True when there was anything.
+    /// confirmations, and the incoming message ids remembered for them. True when there was
+    /// anything.
     async fn erase_subscriber(&self, channel: ChannelKind, address: &str) -> StoreResult<bool>;
     /// Active recipients of an alert's follow-up: the alert's recipients, per channel.
     async fn follow_up_recipient_count(&self, parent_id: i64) -> StoreResult<RecipientCount>;
@@ -630,8 +680,30 @@ pub trait Store: Send + Sync {
     /// Deletes confirmations past their time (an erasure code holds an address).
     async fn expire_confirmations(&self, now: i64) -> StoreResult<u64>;
 
-    /// Records an incoming message id; false when it was seen before (a retried webhook).
-    async fn first_sight(&self, message_id: &str) -> StoreResult<bool>;
+    /// Claims an incoming message for handling; false when it was handled before (a retried
+    /// webhook) or is being handled now. Its id and its sender are kept only as keyed hashes
+    /// (a WhatsApp message id carries the sender's number); a claim whose handler died goes
+    /// stale after [`INBOUND_CLAIM_MS`] and can be claimed again.
+    async fn claim_inbound(
+        &self,
+        channel: ChannelKind,
+        sender: &str,
+        message_id: &str,
+        now: i64,
+    ) -> StoreResult<bool>;
+    /// The claimed message was handled: recorded in one transaction with its effect on the
+    /// person's 24-hour window (opened at `window_at`, as [`Store::touch_inbound`]).
+    async fn inbound_handled(
+        &self,
+        channel: ChannelKind,
+        sender: &str,
+        message_id: &str,
+        window_at: i64,
+    ) -> StoreResult<()>;
+    /// Handling failed: the claim goes, so the platform's retry is handled.
+    async fn release_inbound(&self, message_id: &str) -> StoreResult<()>;
+    /// Forgets the incoming message ids received before `before` (ms); how many.
+    async fn forget_inbound(&self, before: i64) -> StoreResult<u64>;
     /// The person wrote to us at `at` (ms): their WhatsApp window is open from then.
     async fn touch_inbound(&self, channel: ChannelKind, address: &str, at: i64) -> StoreResult<()>;
     /// Applies a platform status (`sent` < `delivered` < `read`; `failed` only over `sent` or

@@ -19,6 +19,8 @@ const ACK_SENT_MANY: &str = "UPDATE deliveries d SET status = 'sent', sent_at = 
 
 pub struct PostgresStore {
     pool: PgPool,
+    /// Read from the database on first use.
+    pseudonym_key: tokio::sync::OnceCell<super::PseudonymKey>,
 }
 
 impl PostgresStore {
@@ -29,7 +31,10 @@ impl PostgresStore {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await?;
-        Ok(PostgresStore { pool })
+        Ok(PostgresStore {
+            pool,
+            pseudonym_key: tokio::sync::OnceCell::new(),
+        })
     }
 
     const CLAIM: &str = claim_update!("= ANY(ARRAY(", " FOR UPDATE SKIP LOCKED))");

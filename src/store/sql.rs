@@ -256,8 +256,28 @@ pub const GET_STATE: &str = "SELECT value FROM channel_state WHERE key = $1";
 pub const SET_STATE: &str = "INSERT INTO channel_state (key, value) VALUES ($1, $2) \
     ON CONFLICT (key) DO UPDATE SET value = excluded.value";
 
-pub const FIRST_SIGHT: &str = "INSERT INTO inbound_messages (message_id, received_at) VALUES ($1, $2) \
-    ON CONFLICT (message_id) DO NOTHING";
+/// The key of the keyed hashes that stand for incoming message ids and their senders.
+pub const PSEUDONYM_KEY: &str = "inbound_hmac_key";
+pub const INIT_STATE: &str =
+    "INSERT INTO channel_state (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING";
+/// A new message, or one whose claim went stale (its handler died): ours to handle.
+pub const CLAIM_INBOUND: &str = "INSERT INTO inbound_messages \
+    (message_key, sender_key, received_at, handled_at) VALUES ($1, $2, $3, NULL) \
+    ON CONFLICT (message_key) DO UPDATE SET received_at = excluded.received_at, \
+    sender_key = excluded.sender_key \
+    WHERE inbound_messages.handled_at IS NULL AND inbound_messages.received_at < $4 \
+    RETURNING message_key";
+pub const INBOUND_HANDLED: &str =
+    "UPDATE inbound_messages SET handled_at = $2 WHERE message_key = $1";
+/// The sender erased their data while their message was handled (`/delete`): the id is still
+/// remembered, without the sender.
+pub const INBOUND_HANDLED_ANONYMOUS: &str = "INSERT INTO inbound_messages \
+    (message_key, sender_key, received_at, handled_at) VALUES ($1, NULL, $2, $2) \
+    ON CONFLICT (message_key) DO NOTHING";
+pub const RELEASE_INBOUND: &str =
+    "DELETE FROM inbound_messages WHERE message_key = $1 AND handled_at IS NULL";
+pub const FORGET_INBOUND: &str = "DELETE FROM inbound_messages WHERE received_at < $1";
+pub const ERASE_INBOUND: &str = "DELETE FROM inbound_messages WHERE sender_key = $1";
 pub const TOUCH_INBOUND: &str = "UPDATE subscribers SET last_inbound_at = $3 \
     WHERE channel = $1 AND address = $2 AND (last_inbound_at IS NULL OR last_inbound_at < $3)";
 pub const RECORD_PLATFORM_STATUS: &str = "UPDATE deliveries SET platform_status = CAST($2 AS TEXT), platform_error = $3 \

@@ -19,6 +19,8 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// One writer at a time inside this process (see `WriteTx`).
     write_turn: Arc<Mutex<()>>,
+    /// Read from the database on first use.
+    pseudonym_key: tokio::sync::OnceCell<super::PseudonymKey>,
 }
 
 impl SqliteStore {
@@ -39,6 +41,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             pool,
             write_turn: Arc::new(Mutex::new(())),
+            pseudonym_key: tokio::sync::OnceCell::new(),
         })
     }
 

@@ -127,6 +127,52 @@ impl TestDb {
         db
     }
 
+    /// Every value in every column of every table, as text, with its table and column: what
+    /// a test scans for personal data. The tables come from the database itself
+    /// (`sqlite_master`, `information_schema`), so a table added later is scanned too.
+    pub async fn every_value(&self) -> Vec<(String, String, String)> {
+        // The same steps on either kind of pool: list the columns, then read each as text.
+        macro_rules! scan {
+            ($pool:ty, $columns:literal, $as_text:literal) => {{
+                use sqlx::Row;
+                let pool = <$pool>::connect(&self.url).await.expect("connect");
+                let columns: Vec<(String, String)> = sqlx::query_as($columns)
+                    .fetch_all(&pool)
+                    .await
+                    .expect("columns");
+                let mut values = Vec::new();
+                for (table, column) in columns {
+                    let sql = format!(concat!("SELECT ", $as_text, " FROM \"{}\""), column, table);
+                    for row in sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .fetch_all(&pool)
+                        .await
+                        .expect("values")
+                    {
+                        let v: Option<String> = row.try_get(0).expect("text");
+                        values.push((table.clone(), column.clone(), v.unwrap_or_default()));
+                    }
+                }
+                pool.close().await;
+                values
+            }};
+        }
+        match &self.postgres_admin {
+            // quote(): text as text, blobs as hex, numbers as digits.
+            None => scan!(
+                sqlx::SqlitePool,
+                "SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p \
+                 WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'",
+                "quote(\"{}\")"
+            ),
+            Some(_) => scan!(
+                sqlx::PgPool,
+                "SELECT table_name::text, column_name::text FROM information_schema.columns \
+                 WHERE table_schema = 'public' ORDER BY table_name, ordinal_position",
+                "CAST(\"{}\" AS TEXT)"
+            ),
+        }
+    }
+
     /// A second, independent connection to the same database (as after a restart).
     pub async fn reopen(&self) -> Arc<dyn Store> {
         store::connect(&self.url).await.expect("reopen")
@@ -553,7 +599,11 @@ pub async fn ask_approvers(app: &TestApp, conversation: &Arc<Conversation>) -> u
 pub struct Service {
     pub sim: Simulator,
     pub store: Arc<dyn Store>,
+    /// Where the webhook and `/healthz` are served.
     pub base: String,
+    /// Where the API, `/metrics` and `/readyz` are served (`base` unless the admin listener
+    /// is set apart with `AMTSBOTE_HTTP_ADMIN_LISTEN`).
+    pub admin: String,
     stop: CancellationToken,
     sim_shutdown: CancellationToken,
     running: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -608,6 +658,7 @@ impl Service {
             .await
             .expect("the service starts");
         let base = format!("http://{}", app.local_addr());
+        let admin = format!("http://{}", app.admin_addr());
         let stop = CancellationToken::new();
         let until = stop.clone();
         let running = tokio::spawn(app.run_until_stopped(async move {
@@ -618,6 +669,7 @@ impl Service {
             sim,
             store: db.store.clone(),
             base,
+            admin,
             stop,
             sim_shutdown,
             running: Some(running),
@@ -650,7 +702,7 @@ impl Service {
         body: Option<serde_json::Value>,
     ) -> (reqwest::StatusCode, serde_json::Value) {
         let mut req = reqwest::Client::new()
-            .request(method, format!("{}{path}", self.base))
+            .request(method, format!("{}{path}", self.admin))
             .bearer_auth(token);
         if let Some(b) = body {
             req = req.json(&b);

@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestDb, seed, spawn_app, test_lane};
+use crate::helpers::{TestApp, TestDb, seed, spawn_app, test_lane, wait_until};
 
 const PRESS: &str = "press-token-0123456789";
 const EMERGENCY: &str = "emergency-token-0123456789";
@@ -480,6 +480,69 @@ async fn an_idempotency_key_that_is_not_visible_ascii_is_refused_and_creates_not
         .post("/api/v1/broadcasts", Some(PRESS), &body, Some(&longest))
         .await;
     assert_eq!(status, StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn a_retry_whose_scheduled_time_has_passed_answers_with_the_broadcast_it_made() {
+    let db = TestDb::sqlite().await;
+    seed(&*db.store, 1, 0, &["news"]).await;
+    let app = spawn_app(db.store.clone(), test_lane(0), test_lane(0)).await;
+    let api = start(&app).await;
+    let at = chrono::Utc::now() + chrono::Duration::milliseconds(1500);
+    let body = json!({"topic": "news", "text": "Sperrung Brücke", "scheduled_at": at.to_rfc3339()});
+    let (status, first) = api
+        .post("/api/v1/broadcasts", Some(PRESS), &body, Some("cms-late-1"))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    assert_eq!(first["status"], "scheduled");
+    // The CMS did not see the answer and retries after the time has passed.
+    wait_until(Duration::from_secs(5), "the time passed", || async move {
+        chrono::Utc::now() > at
+    })
+    .await;
+    let (status, again) = api
+        .post("/api/v1/broadcasts", Some(PRESS), &body, Some("cms-late-1"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again["id"], first["id"]);
+    // Without the key, or with another body, a past time is still refused.
+    let (status, refused) = api
+        .post("/api/v1/broadcasts", Some(PRESS), &body, None)
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(refused["field"], "scheduled_at");
+    let other = json!({"topic": "news", "text": "etwas anderes", "scheduled_at": at.to_rfc3339()});
+    let (status, refused) = api
+        .post(
+            "/api/v1/broadcasts",
+            Some(PRESS),
+            &other,
+            Some("cms-late-1"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(refused["field"], "Idempotency-Key");
+    assert_eq!(db.store.list_broadcasts(10).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_text_with_a_nul_character_is_refused_naming_the_field() {
+    let db = TestDb::sqlite().await;
+    let app = spawn_app(db.store.clone(), test_lane(0), test_lane(0)).await;
+    let api = start(&app).await;
+    for text in ["Rathaus\u{0}geschlossen", "\u{0}"] {
+        let (status, refused) = api
+            .post(
+                "/api/v1/broadcasts",
+                Some(PRESS),
+                &json!({"topic": "news", "text": text}),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{text:?}");
+        assert_eq!(refused["field"], "text");
+    }
+    assert!(db.store.list_broadcasts(10).await.unwrap().is_empty());
 }
 
 #[tokio::test]

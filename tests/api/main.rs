@@ -9,6 +9,8 @@ mod helpers;
 mod http_api;
 mod one_way_in;
 mod ops;
+mod privacy;
+mod public_http;
 mod schedules;
 mod store_contract;
 mod telegram;
