@@ -481,9 +481,12 @@ macro_rules! impl_store {
                         .fetch_optional(&mut *tx.tx)
                         .await?;
                 let Some((topic, priority, status, cursor, parent)) = state else {
+                    tx.rollback().await?;
                     return Err(StoreError::UnknownBroadcast(id));
                 };
                 if status != "released" {
+                    // At once, not whenever the connection is used next: the row is locked.
+                    tx.rollback().await?;
                     return Ok(FanOutStep { inserted: 0, done: true });
                 }
                 let next = match parent {
