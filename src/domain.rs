@@ -378,6 +378,100 @@ impl FromStr for DeliveryStatus {
     }
 }
 
+/// What a platform reported about a message it had accepted, read where the report arrived.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlatformStatus {
+    Sent,
+    Delivered,
+    Read,
+    /// Accepted, then not delivered; `error` as the platform put it.
+    Failed {
+        failure: LateFailure,
+        error: String,
+    },
+}
+
+impl PlatformStatus {
+    /// The status as the platform names it, and as it is kept.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            PlatformStatus::Sent => "sent",
+            PlatformStatus::Delivered => "delivered",
+            PlatformStatus::Read => "read",
+            PlatformStatus::Failed { .. } => "failed",
+        }
+    }
+
+    pub fn error(&self) -> Option<&str> {
+        match self {
+            PlatformStatus::Failed { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+
+    pub fn failure(&self) -> Option<LateFailure> {
+        match self {
+            PlatformStatus::Failed { failure, .. } => Some(*failure),
+            _ => None,
+        }
+    }
+
+    /// Reads a status back from its kept parts (`as_str`, `error`, `failure`).
+    pub fn from_parts(
+        status: &str,
+        error: Option<String>,
+        failure: Option<&str>,
+    ) -> Result<Self, String> {
+        match (status, failure) {
+            ("sent", None) => Ok(PlatformStatus::Sent),
+            ("delivered", None) => Ok(PlatformStatus::Delivered),
+            ("read", None) => Ok(PlatformStatus::Read),
+            ("failed", Some(f)) => Ok(PlatformStatus::Failed {
+                failure: f.parse()?,
+                error: error.unwrap_or_default(),
+            }),
+            _ => Err(format!("unknown platform status '{status}'")),
+        }
+    }
+}
+
+/// Why a message the platform had accepted was not delivered, as far as the queue cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LateFailure {
+    /// Free-form text outside the 24-hour window: it goes again as a template, once.
+    OutsideWindow,
+    /// The recipient cannot be reached there: the delivery fails and the subscriber is gone.
+    RecipientGone,
+    /// Anything else: the delivery fails.
+    Refused,
+}
+
+impl LateFailure {
+    const ALL: [LateFailure; 3] = [
+        LateFailure::OutsideWindow,
+        LateFailure::RecipientGone,
+        LateFailure::Refused,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LateFailure::OutsideWindow => "outside_window",
+            LateFailure::RecipientGone => "recipient_gone",
+            LateFailure::Refused => "refused",
+        }
+    }
+}
+
+impl FromStr for LateFailure {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        LateFailure::ALL
+            .into_iter()
+            .find(|f| f.as_str() == s)
+            .ok_or_else(|| format!("unknown late failure '{s}'"))
+    }
+}
+
 /// What a staff member may do. `admin` may do everything press and emergency may.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -29,6 +29,8 @@ pub enum Fault {
     ServerError,
     /// No answer for this long, then 504.
     Hang(Duration),
+    /// No answer for this long, then the answer as usual (a platform under load).
+    Slow(Duration),
     /// This exact answer, e.g. a recorded platform error from tests/fixtures.
     Respond { status: u16, body: Vec<u8> },
 }
@@ -292,6 +294,7 @@ impl SimState {
                 return Err(Refusal::Timeout);
             }
             Some(Fault::Respond { status, body }) => return Err(Refusal::Raw(status, body)),
+            Some(Fault::Slow(d)) => tokio::time::sleep(d).await,
             None => {}
         }
         if blocked {

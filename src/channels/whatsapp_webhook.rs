@@ -23,9 +23,9 @@ use subtle::ConstantTimeEq;
 use super::SendOutcome;
 use super::whatsapp::{OUTSIDE_WINDOW, UNDELIVERABLE, WhatsappChannel, text_body};
 use crate::conversation::{Button, Conversation, Incoming, Input, Reply};
-use crate::domain::ChannelKind;
+use crate::domain::{ChannelKind, LateFailure, PlatformStatus};
 use crate::i18n::Texts;
-use crate::store::{Store, StoreError};
+use crate::store::{StatusApplied, Store, StoreError};
 
 /// Larger bodies are refused with 413 before they are read further.
 pub const MAX_BODY: usize = 1024 * 1024;
@@ -294,47 +294,50 @@ async fn handle_message(
     Ok(replies)
 }
 
-async fn apply_status(state: &WebhookState, status: StatusEvent) -> Result<(), StoreError> {
-    let error = status.errors.first();
-    let reason = error.map(|e| format!("{}: {}", e.code, e.title.as_deref().unwrap_or("")));
-    let Some(change) = state
-        .store
-        .record_platform_status(&status.id, &status.status, reason.as_deref())
-        .await?
-    else {
-        return Ok(()); // unknown message, a duplicate, or out of order behind a later status
-    };
-    if status.status != "failed" {
+async fn apply_status(state: &WebhookState, event: StatusEvent) -> Result<(), StoreError> {
+    let Some(status) = read_status(&event) else {
+        tracing::debug!(status = %event.status, "WhatsApp status we do not track; ignored");
         return Ok(());
-    }
-    let reason = reason.unwrap_or_else(|| "failed".into());
-    match error.map(|e| e.code) {
-        Some(OUTSIDE_WINDOW) if !change.force_template => {
-            if state.store.resend_as_template(change.delivery_id).await? {
-                tracing::info!(
-                    delivery = change.delivery_id,
-                    "outside the 24-hour window; sending again as template"
-                );
-            }
-        }
-        Some(UNDELIVERABLE) => {
-            state
-                .store
-                .fail_sent_delivery(change.delivery_id, &reason)
-                .await?;
-            state
-                .store
-                .mark_subscriber_gone(change.subscriber_id)
-                .await?;
-        }
-        _ => {
-            state
-                .store
-                .fail_sent_delivery(change.delivery_id, &reason)
-                .await?
-        }
+    };
+    // Unknown messages, duplicates and statuses behind a later one change nothing; a status
+    // that came before its send's outcome was written is kept until it is.
+    let applied = state
+        .store
+        .record_platform_status(&event.id, &status)
+        .await?;
+    if let StatusApplied::Applied {
+        delivery_id,
+        resent: true,
+    } = applied
+    {
+        tracing::info!(
+            delivery = delivery_id,
+            "outside the 24-hour window; sending again as template"
+        );
     }
     Ok(())
+}
+
+/// What a status event means for the queue: the WhatsApp error codes read here, once.
+fn read_status(event: &StatusEvent) -> Option<PlatformStatus> {
+    Some(match event.status.as_str() {
+        "sent" => PlatformStatus::Sent,
+        "delivered" => PlatformStatus::Delivered,
+        "read" => PlatformStatus::Read,
+        "failed" => {
+            let first = event.errors.first();
+            let error = first
+                .map(|e| format!("{}: {}", e.code, e.title.as_deref().unwrap_or("")))
+                .unwrap_or_else(|| "failed".into());
+            let failure = match first.map(|e| e.code) {
+                Some(OUTSIDE_WINDOW) => LateFailure::OutsideWindow,
+                Some(UNDELIVERABLE) => LateFailure::RecipientGone,
+                _ => LateFailure::Refused,
+            };
+            PlatformStatus::Failed { failure, error }
+        }
+        _ => return None,
+    })
 }
 
 /// WhatsApp's limits for interactive messages.
@@ -439,6 +442,37 @@ mod tests {
             &body,
             header.map(|h| h.trim_start_matches("sha256="))
         ));
+    }
+
+    #[test]
+    fn failed_statuses_are_read_by_their_code() {
+        let event = |status: &str, code: Option<i64>| StatusEvent {
+            id: "wamid.1".into(),
+            status: status.into(),
+            errors: code
+                .map(|code| StatusError {
+                    code,
+                    title: Some("t".into()),
+                })
+                .into_iter()
+                .collect(),
+        };
+        let failure = |code| read_status(&event("failed", code)).and_then(|s| s.failure());
+        assert_eq!(failure(Some(131047)), Some(LateFailure::OutsideWindow));
+        assert_eq!(failure(Some(131026)), Some(LateFailure::RecipientGone));
+        assert_eq!(failure(Some(131000)), Some(LateFailure::Refused));
+        assert_eq!(failure(None), Some(LateFailure::Refused));
+        assert_eq!(
+            read_status(&event("failed", Some(131047)))
+                .as_ref()
+                .and_then(|s| s.error()),
+            Some("131047: t")
+        );
+        assert_eq!(
+            read_status(&event("delivered", None)),
+            Some(PlatformStatus::Delivered)
+        );
+        assert_eq!(read_status(&event("deleted", None)), None);
     }
 
     #[test]

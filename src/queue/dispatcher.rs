@@ -1,20 +1,23 @@
 //! A lane: claims small batches of one channel's deliveries in queue order, sends them through
 //! the rate limit with bounded concurrency, and writes every outcome back under its lease.
 //! Anything more urgent enqueued meanwhile makes the lane put back what it still holds and
-//! claim again, so an alert never waits behind more than one send slot.
+//! claim again, so an alert never waits behind more than one send slot. A claim's lease is
+//! extended while its deliveries wait, go out and have their outcomes written, and a delivery
+//! it no longer holds is not sent: a slow platform never makes a message go twice.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::limiter::LaneLimiter;
 use super::{LanePause, LaneSettings, Wake};
 use crate::channels::{Channel, Outgoing, SendOutcome};
 use crate::domain::{ChannelKind, RetryPolicy, now_ms};
-use crate::store::{Ack, AckOutcome, ClaimedDelivery, Store};
+use crate::store::{Ack, AckOutcome, ClaimedDelivery, Store, StoreResult};
 
 pub struct Lane {
     channel: Arc<dyn Channel>,
@@ -91,8 +94,11 @@ impl Lane {
         let limiter = LaneLimiter::new(self.settings.rate);
         let concurrency = self.settings.concurrency.max(1);
         let slots = Arc::new(Semaphore::new(concurrency));
-        let (acks, ack_rx) = mpsc::channel::<Ack>(4096);
+        let (acks, ack_rx) = mpsc::channel::<Outcome>(4096);
         let writer = tokio::spawn(write_acks(self.store.clone(), ack_rx, kind));
+        // Keeps each claim's lease alive until its outcomes are written; ends with the lane.
+        let mut heartbeats = JoinSet::new();
+        let holding = CancellationToken::new();
         let batch = self.settings.batch_size();
         let mut failures = 0u32;
 
@@ -104,6 +110,7 @@ impl Lane {
                     _ = shutdown.cancelled() => break,
                 }
             }
+            while heartbeats.try_join_next().is_some() {}
             self.wake.reset();
             let lease = format!(
                 "{}:{kind}:{}",
@@ -147,22 +154,45 @@ impl Lane {
                 continue;
             }
 
+            let hold = Hold::new(
+                lease,
+                self.store.clone(),
+                self.settings.lease,
+                &claimed,
+                lease_until,
+            );
+            heartbeats.spawn(hold.clone().keep_alive(holding.clone()));
             let mut rest = claimed.into_iter();
             while let Some(delivery) = rest.next() {
                 let slot = self
                     .next_slot(&delivery, limiter.as_ref(), &slots, &shutdown)
                     .await;
                 let Some(slot) = slot else {
-                    put_back(&acks, &lease, std::iter::once(delivery).chain(rest)).await;
+                    put_back(&acks, &hold, std::iter::once(delivery).chain(rest)).await;
                     continue 'claiming;
                 };
+                // It may have waited for its slot longer than the lease lasts (a slow
+                // platform): what the lease no longer holds, another claim may own.
+                match hold.keeps(delivery.id).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::debug!(lane = %kind, delivery = delivery.id, "no longer held (lease lost or cancelled); not sent");
+                        hold.settle();
+                        continue;
+                    }
+                    Err(e) => {
+                        tracing::warn!(lane = %kind, error = %e, "could not extend the lease; putting back what is not sent");
+                        put_back(&acks, &hold, std::iter::once(delivery).chain(rest)).await;
+                        continue 'claiming;
+                    }
+                }
                 let send = Send {
                     channel: self.channel.clone(),
                     settings: self.settings.clone(),
                     pause: self.pause.clone(),
                     store: self.store.clone(),
                     acks: acks.clone(),
-                    lease: lease.clone(),
+                    hold: hold.clone(),
                 };
                 tokio::spawn(async move {
                     send.deliver(delivery).await;
@@ -177,22 +207,123 @@ impl Lane {
         if let Err(e) = writer.await {
             tracing::error!(lane = %kind, error = %e, "acknowledgement writer ended abnormally");
         }
+        holding.cancel();
+        while heartbeats.join_next().await.is_some() {}
         tracing::info!(lane = %kind, "lane stopped");
     }
 }
 
+/// An outcome on its way to the store, with the claim it settles.
+type Outcome = (Ack, Arc<Hold>);
+
+/// One claim's lease, kept alive while its deliveries wait for a slot, go out and have their
+/// outcomes written: every third of the lease the store extends it on the deliveries it still
+/// holds (a guarded update, like the acknowledgements). A delivery it no longer holds — the
+/// lease ran out while the store was slow, or the broadcast was cancelled — is not sent.
+struct Hold {
+    lease: String,
+    store: Arc<dyn Store>,
+    length: Duration,
+    /// The ids the store last confirmed held (sorted), and until when (ms).
+    held: Mutex<(Vec<i64>, i64)>,
+    /// One renewal at a time.
+    renewing: tokio::sync::Mutex<()>,
+    /// Deliveries whose outcome is neither written nor dropped.
+    open: AtomicUsize,
+    settled: Notify,
+}
+
+impl Hold {
+    fn new(
+        lease: String,
+        store: Arc<dyn Store>,
+        length: Duration,
+        claimed: &[ClaimedDelivery],
+        until: i64,
+    ) -> Arc<Hold> {
+        let mut ids: Vec<i64> = claimed.iter().map(|d| d.id).collect();
+        ids.sort_unstable();
+        Arc::new(Hold {
+            lease,
+            store,
+            length,
+            held: Mutex::new((ids, until)),
+            renewing: tokio::sync::Mutex::new(()),
+            open: AtomicUsize::new(claimed.len()),
+            settled: Notify::new(),
+        })
+    }
+
+    fn held(&self) -> std::sync::MutexGuard<'_, (Vec<i64>, i64)> {
+        // The data stays consistent even if a holder panicked: a plain replace.
+        self.held.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn until(&self) -> i64 {
+        self.held().1
+    }
+
+    /// Extends the lease on what it still holds, unless a renewal younger than `fresh` is
+    /// held already.
+    async fn renew(&self, fresh: Duration) -> StoreResult<()> {
+        let _turn = self.renewing.lock().await;
+        let length = self.length.as_millis() as i64;
+        if self.until() - now_ms() > length - fresh.as_millis() as i64 {
+            return Ok(());
+        }
+        let ids = self.held().0.clone();
+        let until = now_ms() + length;
+        let mut held = self.store.extend_lease(&self.lease, &ids, until).await?;
+        held.sort_unstable();
+        *self.held() = (held, until);
+        Ok(())
+    }
+
+    /// True when `id` may go out now: still held, for at least half the lease (renewed first
+    /// when less is left, as when the heartbeat is late behind a slow store).
+    async fn keeps(&self, id: i64) -> StoreResult<bool> {
+        if self.until() - now_ms() < self.length.as_millis() as i64 / 2 {
+            self.renew(self.length / 2).await?;
+        }
+        let held = self.held();
+        Ok(held.1 > now_ms() && held.0.binary_search(&id).is_ok())
+    }
+
+    /// One delivery's outcome is written, or it was dropped.
+    fn settle(&self) {
+        if self.open.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.settled.notify_one();
+        }
+    }
+
+    /// Renews every third of the lease until every outcome is settled or the lane stops.
+    async fn keep_alive(self: Arc<Self>, stop: CancellationToken) {
+        let every = (self.length / 3).max(Duration::from_millis(10));
+        while self.open.load(Ordering::Acquire) > 0 {
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = self.settled.notified() => return,
+                _ = stop.cancelled() => return,
+            }
+            if let Err(e) = self.renew(every).await {
+                tracing::warn!(lease = %self.lease, error = %e, "could not extend a lease; will try again");
+            }
+        }
+    }
+}
+
 async fn put_back(
-    acks: &mpsc::Sender<Ack>,
-    lease: &str,
+    acks: &mpsc::Sender<Outcome>,
+    hold: &Arc<Hold>,
     deliveries: impl Iterator<Item = ClaimedDelivery>,
 ) {
     for d in deliveries {
         let ack = Ack {
             delivery_id: d.id,
-            lease: lease.to_string(),
+            lease: hold.lease.clone(),
             outcome: AckOutcome::Release,
         };
-        if acks.send(ack).await.is_err() {
+        if acks.send((ack, hold.clone())).await.is_err() {
             // The writer is gone; the lease will expire and return the row to the queue.
             return;
         }
@@ -205,8 +336,8 @@ struct Send {
     settings: LaneSettings,
     pause: Arc<LanePause>,
     store: Arc<dyn Store>,
-    acks: mpsc::Sender<Ack>,
-    lease: String,
+    acks: mpsc::Sender<Outcome>,
+    hold: Arc<Hold>,
 }
 
 impl Send {
@@ -222,14 +353,14 @@ impl Send {
         {
             let ack = Ack {
                 delivery_id: d.id,
-                lease: self.lease,
+                lease: self.hold.lease.clone(),
                 outcome: AckOutcome::Retry {
                     due_at: q.ends_after(chrono::Utc::now()).timestamp_millis(),
                     attempts: d.attempts,
                     error: "held for quiet hours".into(),
                 },
             };
-            if self.acks.send(ack).await.is_err() {
+            if self.acks.send((ack, self.hold)).await.is_err() {
                 tracing::error!(delivery = d.id, "outcome not recorded: writer gone");
             }
             return;
@@ -284,10 +415,10 @@ impl Send {
         }
         let ack = Ack {
             delivery_id: d.id,
-            lease: self.lease,
+            lease: self.hold.lease.clone(),
             outcome,
         };
-        if self.acks.send(ack).await.is_err() {
+        if self.acks.send((ack, self.hold)).await.is_err() {
             tracing::error!(lane = %kind, delivery = d.id, "outcome not recorded: writer gone");
         }
     }
@@ -355,9 +486,10 @@ fn failed_or_retry(
 
 /// Writes outcomes in batches: whatever has arrived while the last batch was written. A batch
 /// that cannot be written is retried until it is; the lane waits meanwhile (back-pressure).
-async fn write_acks(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Ack>, kind: ChannelKind) {
-    let mut batch = Vec::with_capacity(512);
-    while rx.recv_many(&mut batch, 512).await > 0 {
+async fn write_acks(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Outcome>, kind: ChannelKind) {
+    let mut received = Vec::with_capacity(512);
+    while rx.recv_many(&mut received, 512).await > 0 {
+        let (batch, holds): (Vec<Ack>, Vec<Arc<Hold>>) = received.drain(..).unzip();
         let mut failures = 0u32;
         loop {
             match store.acknowledge(&batch).await {
@@ -365,6 +497,9 @@ async fn write_acks(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Ack>, kind: Ch
                     let lost = batch.len() as u64 - applied;
                     if lost > 0 {
                         tracing::warn!(lane = %kind, deliveries = lost, "lease lost before the outcome was written; another claim owns them now");
+                    }
+                    for hold in &holds {
+                        hold.settle();
                     }
                     break;
                 }
@@ -376,6 +511,5 @@ async fn write_acks(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Ack>, kind: Ch
                 }
             }
         }
-        batch.clear();
     }
 }

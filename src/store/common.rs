@@ -111,6 +111,116 @@ macro_rules! impl_store {
                 };
                 Ok(done)
             }
+
+            /// Applies a platform status to the delivery sent as `platform_id` inside `tx`;
+            /// `None` when no delivery was sent as `platform_id` (yet).
+            async fn apply_status_in(
+                tx: &mut $crate::store::common::WriteTx<$db>,
+                platform_id: &str,
+                status: &$crate::domain::PlatformStatus,
+            ) -> $crate::store::StoreResult<Option<$crate::store::StatusApplied>> {
+                use $crate::domain::{LateFailure, PlatformStatus};
+                use $crate::store::{sql, StatusApplied};
+                let record = || {
+                    sqlx::query_as::<_, (i64, i64, i64)>(sql::RECORD_PLATFORM_STATUS)
+                        .bind(platform_id)
+                        .bind(status.as_str())
+                        .bind(status.error())
+                };
+                let mut row = record().fetch_optional(&mut *tx.tx).await?;
+                if row.is_none() {
+                    let sent: Option<(i64,)> = sqlx::query_as(sql::DELIVERY_SENT_AS)
+                        .bind(platform_id)
+                        .fetch_optional(&mut *tx.tx)
+                        .await?;
+                    if sent.is_none() {
+                        return Ok(None);
+                    }
+                    // On Postgres each statement sees what was committed when it began: the
+                    // outcome may have been written between the two. Once more, now that it is.
+                    row = record().fetch_optional(&mut *tx.tx).await?;
+                }
+                let Some((delivery_id, subscriber_id, force_template)) = row else {
+                    return Ok(Some(StatusApplied::Unchanged));
+                };
+                let PlatformStatus::Failed { failure, error } = status else {
+                    return Ok(Some(StatusApplied::Applied { delivery_id, resent: false }));
+                };
+                if *failure == LateFailure::OutsideWindow && force_template == 0 {
+                    if let Some(lock) = Self::LOCK_BROADCAST_OF_DELIVERY {
+                        sqlx::query(lock).bind(delivery_id).execute(&mut *tx.tx).await?;
+                    }
+                    let resent = sqlx::query(sql::RESEND_AS_TEMPLATE)
+                        .bind(delivery_id)
+                        .bind($crate::domain::now_ms())
+                        .execute(&mut *tx.tx)
+                        .await?
+                        .rows_affected()
+                        > 0;
+                    if resent {
+                        return Ok(Some(StatusApplied::Applied { delivery_id, resent }));
+                    }
+                }
+                sqlx::query(sql::FAIL_SENT_DELIVERY)
+                    .bind(delivery_id)
+                    .bind(error.as_str())
+                    .execute(&mut *tx.tx)
+                    .await?;
+                if *failure == LateFailure::RecipientGone {
+                    sqlx::query(sql::MARK_SUBSCRIBER_GONE).bind(subscriber_id).execute(&mut *tx.tx).await?;
+                    sqlx::query(sql::CLOSE_DELIVERIES_OF_GONE).bind(subscriber_id).execute(&mut *tx.tx).await?;
+                }
+                Ok(Some(StatusApplied::Applied { delivery_id, resent: false }))
+            }
+
+            /// Applies the statuses kept for `platform_id`, in the order they came, once a
+            /// delivery was sent as it; `None` when there were none to apply (yet).
+            async fn apply_early_statuses(
+                &self,
+                platform_id: &str,
+            ) -> $crate::store::StoreResult<Option<$crate::store::StatusApplied>> {
+                use $crate::store::{sql, StatusApplied, StoreError};
+                let mut tx = self.begin_write().await?;
+                let mut kept: Vec<(i64, String, Option<String>, Option<String>)> =
+                    sqlx::query_as(sql::TAKE_EARLY_STATUSES)
+                        .bind(platform_id)
+                        .fetch_all(&mut *tx.tx)
+                        .await?;
+                if kept.is_empty() {
+                    tx.rollback().await?;
+                    return Ok(None);
+                }
+                kept.sort_by_key(|k| k.0);
+                let mut outcome = StatusApplied::Unchanged;
+                for (_, status, error, failure) in kept {
+                    let status = $crate::domain::PlatformStatus::from_parts(&status, error, failure.as_deref())
+                        .map_err(StoreError::Corrupt)?;
+                    let applied = Self::apply_status_in(&mut tx, platform_id, &status).await?;
+                    // A resend is what the caller wants to hear of; a later status does not hide it.
+                    if let Some(applied @ StatusApplied::Applied { .. }) = applied
+                        && !matches!(outcome, StatusApplied::Applied { resent: true, .. })
+                    {
+                        outcome = applied;
+                    }
+                }
+                tx.commit().await?;
+                Ok(Some(outcome))
+            }
+
+            /// Applies the statuses kept for any of `written`, platform ids just written.
+            async fn apply_early_statuses_of(
+                &self,
+                written: Vec<String>,
+            ) -> $crate::store::StoreResult<()> {
+                let early: Vec<(String,)> = sqlx::query_as(Self::EARLY_STATUSES_FOR)
+                    .bind(Self::text_list(written))
+                    .fetch_all(&self.pool)
+                    .await?;
+                for (platform_id,) in early {
+                    self.apply_early_statuses(&platform_id).await?;
+                }
+                Ok(())
+            }
         }
 
         #[async_trait::async_trait]
@@ -417,14 +527,17 @@ macro_rules! impl_store {
                 let now = $crate::domain::now_ms();
                 let mut tx = self.begin_write().await?;
                 let state: Option<(String, i64, String, i64, Option<i64>)> =
-                    sqlx::query_as(sql::FAN_OUT_STATE)
+                    sqlx::query_as(Self::FAN_OUT_STATE)
                         .bind(id)
                         .fetch_optional(&mut *tx.tx)
                         .await?;
                 let Some((topic, priority, status, cursor, parent)) = state else {
+                    tx.rollback().await?;
                     return Err(StoreError::UnknownBroadcast(id));
                 };
                 if status != "released" {
+                    // At once, not whenever the connection is used next: the row is locked.
+                    tx.rollback().await?;
                     return Ok(FanOutStep { inserted: 0, done: true });
                 }
                 let next = match parent {
@@ -492,7 +605,43 @@ macro_rules! impl_store {
                 let mut tx = self.begin_write().await?;
                 let applied = self.acknowledge_in(&mut tx, acks).await?;
                 tx.commit().await?;
+                // Only after the commit: a status kept before it is found here, one kept after
+                // it finds the written platform id (`record_platform_status`).
+                let written: Vec<String> = acks
+                    .iter()
+                    .filter_map(|a| match &a.outcome {
+                        $crate::store::AckOutcome::Sent { platform_id: Some(p), .. } => Some(p.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                if !written.is_empty()
+                    && let Err(e) = self.apply_early_statuses_of(written).await
+                {
+                    // The outcomes are written; the kept statuses stay, and go with the next
+                    // status for the same message.
+                    tracing::warn!(error = %e, "could not apply platform statuses that came early");
+                }
                 Ok(applied)
+            }
+
+            async fn extend_lease(
+                &self,
+                lease: &str,
+                ids: &[i64],
+                lease_until: i64,
+            ) -> $crate::store::StoreResult<Vec<i64>> {
+                if ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut tx = self.begin_write().await?;
+                let held: Vec<(i64,)> = sqlx::query_as(Self::EXTEND_LEASE)
+                    .bind(lease)
+                    .bind(lease_until)
+                    .bind(Self::id_list(ids.to_vec()))
+                    .fetch_all(&mut *tx.tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(held.into_iter().map(|(id,)| id).collect())
             }
 
             async fn reclaim_expired(&self, now: i64) -> $crate::store::StoreResult<u64> {
@@ -585,9 +734,18 @@ macro_rules! impl_store {
                 }
                 let ids: Vec<i64> = ids.into_iter().map(|(id,)| id).collect();
                 let rows: Vec<$crate::store::ClaimRow> = sqlx::query_as(Self::CLAIMED)
-                    .bind(Self::id_list(ids))
+                    .bind(Self::id_list(ids.clone()))
                     .fetch_all(&mut *tx.tx)
                     .await?;
+                if rows.len() < ids.len() {
+                    // Claimed, but not read back: the subscriber row is gone.
+                    let read: std::collections::HashSet<i64> = rows.iter().map(|r| r.0).collect();
+                    let orphans: Vec<i64> = ids.into_iter().filter(|id| !read.contains(id)).collect();
+                    sqlx::query(Self::CLOSE_ORPHANS)
+                        .bind(Self::id_list(orphans))
+                        .execute(&mut *tx.tx)
+                        .await?;
+                }
                 tx.commit().await?;
                 let mut claimed = rows
                     .into_iter()
@@ -1020,41 +1178,31 @@ macro_rules! impl_store {
             async fn record_platform_status(
                 &self,
                 platform_id: &str,
-                status: &str,
-                error: Option<&str>,
-            ) -> $crate::store::StoreResult<Option<$crate::store::StatusChange>> {
+                status: &$crate::domain::PlatformStatus,
+            ) -> $crate::store::StoreResult<$crate::store::StatusApplied> {
+                use $crate::store::{sql, StatusApplied};
                 let mut tx = self.begin_write().await?;
-                let row: Option<(i64, i64, i64)> = sqlx::query_as($crate::store::sql::RECORD_PLATFORM_STATUS)
+                if let Some(applied) = Self::apply_status_in(&mut tx, platform_id, status).await? {
+                    tx.commit().await?;
+                    return Ok(applied);
+                }
+                let now = $crate::domain::now_ms();
+                sqlx::query(sql::FORGET_EARLY_STATUSES)
+                    .bind(now - sql::EARLY_STATUS_KEPT_MS)
+                    .execute(&mut *tx.tx)
+                    .await?;
+                sqlx::query(sql::KEEP_EARLY_STATUS)
                     .bind(platform_id)
-                    .bind(status)
-                    .bind(error)
-                    .fetch_optional(&mut *tx.tx)
+                    .bind(status.as_str())
+                    .bind(status.error())
+                    .bind(status.failure().map(|f| f.as_str()))
+                    .bind(now)
+                    .execute(&mut *tx.tx)
                     .await?;
                 tx.commit().await?;
-                Ok(row.map(|(delivery_id, subscriber_id, force)| $crate::store::StatusChange {
-                    delivery_id,
-                    subscriber_id,
-                    force_template: force != 0,
-                }))
-            }
-
-            async fn resend_as_template(&self, delivery_id: i64) -> $crate::store::StoreResult<bool> {
-                let n = self
-                    .write_one(
-                        sqlx::query($crate::store::sql::RESEND_AS_TEMPLATE)
-                            .bind(delivery_id)
-                            .bind($crate::domain::now_ms()),
-                    )
-                    .await?;
-                Ok(n > 0)
-            }
-
-            async fn fail_sent_delivery(&self, delivery_id: i64, error: &str) -> $crate::store::StoreResult<()> {
-                self.write_one(
-                    sqlx::query($crate::store::sql::FAIL_SENT_DELIVERY).bind(delivery_id).bind(error.to_string()),
-                )
-                .await?;
-                Ok(())
+                // The send's outcome may have been written meanwhile, and looked for kept
+                // statuses before this one was: look once more.
+                Ok(self.apply_early_statuses(platform_id).await?.unwrap_or(StatusApplied::Kept))
             }
 
             async fn mark_subscriber_gone(&self, subscriber_id: i64) -> $crate::store::StoreResult<()> {

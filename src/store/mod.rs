@@ -15,8 +15,8 @@ use async_trait::async_trait;
 use serde::Serialize;
 
 use crate::domain::{
-    BroadcastKind, BroadcastStatus, BroadcastText, ChannelKind, DeliveryStatus, Priority, Role,
-    SubscriberStatus, Topic,
+    BroadcastKind, BroadcastStatus, BroadcastText, ChannelKind, DeliveryStatus, PlatformStatus,
+    Priority, Role, SubscriberStatus, Topic,
 };
 
 pub use postgres::PostgresStore;
@@ -274,12 +274,16 @@ pub struct ClaimedDelivery {
     pub topic: String,
 }
 
-/// A status report from the platform about a sent message, applied forward only.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StatusChange {
-    pub delivery_id: i64,
-    pub subscriber_id: i64,
-    pub force_template: bool,
+/// What a platform's status report did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusApplied {
+    /// It moved the delivery forward; `resent` when a refused free-form message goes again as
+    /// a template.
+    Applied { delivery_id: i64, resent: bool },
+    /// No send with this platform id is recorded (yet): it is kept and applied when it is.
+    Kept,
+    /// A duplicate, or behind a later status.
+    Unchanged,
 }
 
 /// What became of a leased delivery. Each is applied only while the lease is still ours.
@@ -598,7 +602,17 @@ pub trait Store: Send + Sync {
         lease_until: i64,
     ) -> StoreResult<Vec<ClaimedDelivery>>;
     /// Applies outcomes; each only while its lease is still held. Returns how many applied.
+    /// Platform statuses that arrived before a send's outcome are applied with it.
     async fn acknowledge(&self, acks: &[Ack]) -> StoreResult<u64>;
+    /// Extends `lease` to `lease_until` on those of `ids` it still holds (leased, neither
+    /// acknowledged nor cancelled); returns their ids. What it no longer holds, another claim
+    /// may own: the lane must not send it.
+    async fn extend_lease(
+        &self,
+        lease: &str,
+        ids: &[i64],
+        lease_until: i64,
+    ) -> StoreResult<Vec<i64>>;
     /// Returns leases that ran out to the queue.
     async fn reclaim_expired(&self, now: i64) -> StoreResult<u64>;
     /// Returns every lease to the queue: at start, when this is the only instance.
@@ -706,18 +720,16 @@ pub trait Store: Send + Sync {
     async fn forget_inbound(&self, before: i64) -> StoreResult<u64>;
     /// The person wrote to us at `at` (ms): their WhatsApp window is open from then.
     async fn touch_inbound(&self, channel: ChannelKind, address: &str, at: i64) -> StoreResult<()>;
-    /// Applies a platform status (`sent` < `delivered` < `read`; `failed` only over `sent` or
-    /// none) to the delivery with that platform id. `None` when it changed nothing.
+    /// Applies a platform's status report to the delivery sent as `platform_id`, in one
+    /// transaction: `sent` < `delivered` < `read`, and `failed` only over `sent` or none. A
+    /// failure sends a free-form message again as a template, once (never for a cancelled
+    /// broadcast), or fails the delivery (and marks its recipient gone). A report for a send
+    /// whose outcome is not written yet is kept and applied when it is.
     async fn record_platform_status(
         &self,
         platform_id: &str,
-        status: &str,
-        error: Option<&str>,
-    ) -> StoreResult<Option<StatusChange>>;
-    /// Sends a delivery again as a template, once.
-    async fn resend_as_template(&self, delivery_id: i64) -> StoreResult<bool>;
-    /// A delivery the platform reported as failed after accepting it.
-    async fn fail_sent_delivery(&self, delivery_id: i64, error: &str) -> StoreResult<()>;
+        status: &PlatformStatus,
+    ) -> StoreResult<StatusApplied>;
     /// Marks a subscriber gone by id, closing their open deliveries.
     async fn mark_subscriber_gone(&self, subscriber_id: i64) -> StoreResult<()>;
 

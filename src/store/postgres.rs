@@ -7,13 +7,17 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres};
 
 use super::common::{WriteTx, impl_store};
-use super::sql::{claim_update, claimed_rows, stats_of};
+use super::sql::{
+    claim_update, claimed_rows, close_orphans, early_statuses_for, extend_lease, fan_out_state,
+    stats_of,
+};
 use super::{Ack, AckOutcome, StoreResult};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 const ACK_SENT_MANY: &str = "UPDATE deliveries d SET status = 'sent', sent_at = u.sent_at, \
-    platform_id = u.platform_id, lease_until = NULL, last_error = NULL \
+    platform_id = u.platform_id, lease_until = NULL, last_error = NULL, platform_status = NULL, \
+    platform_error = NULL \
     FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[]) AS u(id, lease, sent_at, platform_id) \
     WHERE d.id = u.id AND d.leased_by = u.lease AND d.status IN ('leased', 'cancelled')";
 
@@ -41,9 +45,24 @@ impl PostgresStore {
     const CLAIMED: &str = claimed_rows!("= ANY($1)");
     const STATS_OF: &str = stats_of!("= ANY($1)");
 
+    const FAN_OUT_STATE: &str = fan_out_state!(" FOR UPDATE");
+    const CLOSE_ORPHANS: &str = close_orphans!("= ANY($1)");
+    const EXTEND_LEASE: &str = extend_lease!("= ANY($3)");
+    const EARLY_STATUSES_FOR: &str = early_statuses_for!("= ANY($1)");
+    /// A resend takes its broadcast's row first, as a cancel does: the cancel then sees the
+    /// resent delivery, or the resend sees the cancel.
+    const LOCK_BROADCAST_OF_DELIVERY: Option<&str> = Some(
+        "SELECT id FROM broadcasts WHERE id = (SELECT broadcast_id FROM deliveries WHERE id = $1) FOR UPDATE",
+    );
+
     /// How the claimed ids are bound to `CLAIMED`.
     fn id_list(ids: Vec<i64>) -> Vec<i64> {
         ids
+    }
+
+    /// How a list of texts is bound, as `id_list`.
+    fn text_list(texts: Vec<String>) -> Vec<String> {
+        texts
     }
 
     const INSERT_SUBSCRIBERS: &str = "INSERT INTO subscribers (channel, address, language, status, created_at) \

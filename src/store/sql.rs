@@ -66,8 +66,18 @@ pub const RECIPIENT_COUNT: &str = "SELECT s.channel, COUNT(*) FROM subscriptions
     JOIN subscribers s ON s.id = t.subscriber_id \
     WHERE t.topic = $1 AND s.status = 'active' GROUP BY s.channel";
 
-pub const FAN_OUT_STATE: &str =
-    "SELECT topic, priority, status, fanout_cursor, parent_id FROM broadcasts WHERE id = $1";
+/// A broadcast's fan-out state at the start of a chunk; the store appends how it locks the row
+/// (Postgres: `FOR UPDATE`), so a cancel waits for a chunk being written and sees its
+/// deliveries, and a chunk after a cancel sees the cancel. SQLite has one writer at a time.
+macro_rules! fan_out_state {
+    ($lock:literal) => {
+        concat!(
+            "SELECT topic, priority, status, fanout_cursor, parent_id FROM broadcasts WHERE id = $1",
+            $lock
+        )
+    };
+}
+pub(crate) use fan_out_state;
 /// A follow-up's next chunk: from its alert's deliveries instead of the topic.
 /// Who a follow-up reaches: those who were sent the alert or still have it coming, never those
 /// whose delivery was cancelled (or failed, or who are gone).
@@ -156,8 +166,37 @@ macro_rules! claimed_rows {
 }
 pub(crate) use claimed_rows;
 
+/// Closes claimed deliveries whose subscriber row is gone (erased while fan-out wrote them):
+/// there is no one to send them to, and leased again and again they would keep their
+/// broadcast open forever. `$1` is the list of ids, named as the store names lists.
+macro_rules! close_orphans {
+    ($ids:literal) => {
+        concat!(
+            "UPDATE deliveries SET status = 'gone', last_error = 'recipient erased', lease_until = NULL \
+             WHERE status = 'leased' AND id ",
+            $ids,
+            " AND NOT EXISTS (SELECT 1 FROM subscribers s WHERE s.id = deliveries.subscriber_id)"
+        )
+    };
+}
+pub(crate) use close_orphans;
+
+/// Extends lease `$1` to `$2` on those of the deliveries `$3` it still holds (leased, neither
+/// acknowledged nor cancelled) and names them.
+macro_rules! extend_lease {
+    ($ids:literal) => {
+        concat!(
+            "UPDATE deliveries SET lease_until = $2 WHERE leased_by = $1 AND status = 'leased' AND id ",
+            $ids,
+            " RETURNING id"
+        )
+    };
+}
+pub(crate) use extend_lease;
+
+/// A new message: the platform's statuses of an earlier one (before a template resend) go.
 pub const ACK_SENT: &str = "UPDATE deliveries SET status = 'sent', sent_at = $3, platform_id = $4, \
-    lease_until = NULL, last_error = NULL \
+    lease_until = NULL, last_error = NULL, platform_status = NULL, platform_error = NULL \
     WHERE id = $1 AND leased_by = $2 AND status IN ('leased', 'cancelled')";
 pub const ACK_RETRY: &str = "UPDATE deliveries SET status = 'pending', due_at = $3, attempts = $4, \
     last_error = $5, leased_by = NULL, lease_until = NULL \
@@ -288,11 +327,37 @@ pub const RECORD_PLATFORM_STATUS: &str = "UPDATE deliveries SET platform_status 
                  WHEN 'failed' THEN 4 END, 0) \
         < CASE CAST($2 AS TEXT) WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 ELSE 0 END)) \
     RETURNING id, subscriber_id, force_template";
+pub const DELIVERY_SENT_AS: &str =
+    "SELECT id FROM deliveries WHERE channel = 'whatsapp' AND platform_id = $1 LIMIT 1";
+/// Never for a cancelled broadcast: nothing of it goes out again.
 pub const RESEND_AS_TEMPLATE: &str = "UPDATE deliveries SET status = 'pending', force_template = 1, due_at = $2, \
     leased_by = NULL, lease_until = NULL, platform_status = NULL \
-    WHERE id = $1 AND force_template = 0 AND status = 'sent'";
+    WHERE id = $1 AND force_template = 0 AND status = 'sent' AND NOT EXISTS \
+    (SELECT 1 FROM broadcasts b WHERE b.id = deliveries.broadcast_id AND b.status = 'cancelled')";
 pub const FAIL_SENT_DELIVERY: &str =
     "UPDATE deliveries SET status = 'failed', last_error = $2 WHERE id = $1 AND status = 'sent'";
+/// How long a status for a send whose outcome is not written yet is kept (ms). The outcome is
+/// written within seconds; a status that matches nothing longer than this belongs to no
+/// delivery (a reply of the conversation).
+pub const EARLY_STATUS_KEPT_MS: i64 = 10 * 60 * 1000;
+pub const KEEP_EARLY_STATUS: &str = "INSERT INTO early_statuses \
+    (platform_id, status, error, failure, received_at) VALUES ($1, $2, $3, $4, $5)";
+pub const FORGET_EARLY_STATUSES: &str = "DELETE FROM early_statuses WHERE received_at < $1";
+/// Takes the statuses kept for `$1`, once a delivery was sent as `$1`; whoever takes them
+/// applies them, so the webhook and the acknowledgement never both do.
+pub const TAKE_EARLY_STATUSES: &str = "DELETE FROM early_statuses WHERE platform_id = $1 AND EXISTS \
+    (SELECT 1 FROM deliveries d WHERE d.channel = 'whatsapp' AND d.platform_id = $1) \
+    RETURNING id, status, error, failure";
+/// The platform ids among `$1` with statuses kept; the store appends how it names the list.
+macro_rules! early_statuses_for {
+    ($ids:literal) => {
+        concat!(
+            "SELECT DISTINCT platform_id FROM early_statuses WHERE platform_id ",
+            $ids
+        )
+    };
+}
+pub(crate) use early_statuses_for;
 
 pub const DUE_SCHEDULED: &str = concat!(
     "SELECT ",

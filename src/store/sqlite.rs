@@ -10,7 +10,10 @@ use sqlx::{Sqlite, SqlitePool};
 use tokio::sync::Mutex;
 
 use super::common::{WriteTx, impl_store};
-use super::sql::{claim_update, claimed_rows, stats_of};
+use super::sql::{
+    claim_update, claimed_rows, close_orphans, early_statuses_for, extend_lease, fan_out_state,
+    stats_of,
+};
 use super::{Ack, StoreResult};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -49,9 +52,21 @@ impl SqliteStore {
     const CLAIMED: &str = claimed_rows!("IN (SELECT value FROM json_each($1))");
     const STATS_OF: &str = stats_of!("IN (SELECT value FROM json_each($1))");
 
+    const FAN_OUT_STATE: &str = fan_out_state!("");
+    const CLOSE_ORPHANS: &str = close_orphans!("IN (SELECT value FROM json_each($1))");
+    const EXTEND_LEASE: &str = extend_lease!("IN (SELECT value FROM json_each($3))");
+    const EARLY_STATUSES_FOR: &str = early_statuses_for!("IN (SELECT value FROM json_each($1))");
+    /// Nothing to take: the one write lock keeps a resend and a cancel apart.
+    const LOCK_BROADCAST_OF_DELIVERY: Option<&str> = None;
+
     /// How the claimed ids are bound to `CLAIMED`.
     fn id_list(ids: Vec<i64>) -> String {
         serde_json::Value::from(ids).to_string()
+    }
+
+    /// How a list of texts is bound, as `id_list`.
+    fn text_list(texts: Vec<String>) -> String {
+        serde_json::Value::from(texts).to_string()
     }
 
     const INSERT_SUBSCRIBERS: &str = "INSERT INTO subscribers (channel, address, language, status, created_at) \

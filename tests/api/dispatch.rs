@@ -344,3 +344,90 @@ async fn quiet_hours_send_news_silently_hold_what_waits_and_let_alerts_sound() {
         .unwrap();
     assert_eq!(due, quiet.ends_after(chrono::Utc::now()).timestamp_millis());
 }
+
+/// An alert to `recipients` Telegram subscribers through a platform that takes `per_send` for
+/// each message, on a lane with `lane`'s lease; returns (messages received, people reached).
+async fn alert_through_a_slow_platform(
+    db: TestDb,
+    recipients: u64,
+    per_send: Duration,
+    lane: amtsbote::queue::LaneSettings,
+) -> (usize, usize) {
+    seed(&*db.store, recipients, 0, &["alerts"]).await;
+    let app = spawn_app(db.store.clone(), lane, test_lane(0)).await;
+    app.sim.inject(
+        ChannelKind::Telegram,
+        Fault::Slow(per_send),
+        3 * recipients as usize,
+    );
+    let id = app
+        .release(new_broadcast("alerts", Priority::Alert, "Sirenen"))
+        .await;
+    app.wait_done(id, Duration::from_secs(120)).await;
+    let got = per_address(&app.sim.received(), "Sirenen");
+    let stats = db.store.broadcast_stats(id).await.unwrap();
+    assert_eq!(stats.total(DeliveryStatus::Sent), recipients);
+    (got.values().sum(), got.len())
+}
+
+/// Sends that outlast the lease: the lane extends its lease while its deliveries wait for a
+/// slot and go out, so housekeeping never hands them to the next claim. The same shape as the
+/// measured case below, small enough to run with every test.
+async fn sends_outlasting_the_lease_arrive_once(db: TestDb) {
+    let lane = amtsbote::queue::LaneSettings {
+        concurrency: 4,
+        lease: Duration::from_millis(600),
+        send_timeout: Duration::from_secs(3),
+        ..test_lane(0)
+    };
+    let (received, reached) =
+        alert_through_a_slow_platform(db, 40, Duration::from_millis(300), lane).await;
+    assert_eq!(reached, 40);
+    assert_eq!(received, 40, "{} duplicates", received - reached);
+}
+
+#[tokio::test]
+async fn sends_outlasting_the_lease_arrive_once_sqlite() {
+    sends_outlasting_the_lease_arrive_once(TestDb::sqlite().await).await;
+}
+
+#[tokio::test]
+async fn sends_outlasting_the_lease_arrive_once_postgres() {
+    if let Some(db) = TestDb::postgres().await {
+        sends_outlasting_the_lease_arrive_once(db).await;
+    }
+}
+
+/// The case measured from outside (issue 11), through the whole service as `amtsbote run`
+/// builds it: an alert to 300 people, 2.5 s per send, `queue.lease_secs` = 5, the default
+/// concurrency; 116 duplicates were measured before leases were extended.
+/// About 25 s: `cargo test --test api measured_slow_platform -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore]
+async fn measured_slow_platform_sends_nothing_twice() {
+    let db = TestDb::sqlite().await;
+    seed(&*db.store, 300, 0, &["alerts"]).await;
+    let svc =
+        crate::helpers::Service::start(&db, false, &[("AMTSBOTE_QUEUE_LEASE_SECS", "5")]).await;
+    svc.sim.inject(
+        ChannelKind::Telegram,
+        Fault::Slow(Duration::from_millis(2500)),
+        3000,
+    );
+    let (status, answer) = svc
+        .api(
+            reqwest::Method::POST,
+            "/api/v1/broadcasts",
+            crate::helpers::EMERGENCY_TOKEN,
+            Some(serde_json::json!({"topic": "alerts", "text": "Sirenen", "priority": "alert", "kind": "alert"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{answer}");
+    let id = answer["id"].as_i64().unwrap();
+    svc.wait_done(id, Duration::from_secs(180)).await;
+    let got = per_address(&svc.sim.received(), "Sirenen");
+    let (received, reached): (usize, usize) = (got.values().sum(), got.len());
+    eprintln!("received {received}, reached {reached}");
+    assert_eq!(reached, 300);
+    assert_eq!(received, 300, "{} duplicates", received - reached);
+}

@@ -3,8 +3,11 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use amtsbote::domain::{BroadcastStatus, ChannelKind, DeliveryStatus, Priority, Role, now_ms};
-use amtsbote::store::{Ack, AckOutcome, Store, StoreError};
+use amtsbote::domain::{
+    BroadcastStatus, ChannelKind, DeliveryStatus, LateFailure, PlatformStatus, Priority, Role,
+    now_ms,
+};
+use amtsbote::store::{Ack, AckOutcome, StatusApplied, Store, StoreError};
 
 use crate::helpers::{TestDb, new_broadcast, seed};
 
@@ -52,6 +55,10 @@ contract!(
     the_fan_out_ceiling_inserts_every_active_subscriber_and_leaves_nothing,
     a_moved_chat_takes_its_subscriber_along,
     platform_statuses_move_forward_and_a_refused_message_goes_again_once,
+    a_status_that_comes_before_its_send_is_recorded_is_applied_with_it,
+    a_lease_is_extended_only_on_what_it_still_holds,
+    a_cancel_while_fan_out_writes_leaves_nothing_pending,
+    a_delivery_whose_subscriber_was_erased_meanwhile_is_closed,
     addresses_given_the_same_person_are_one_person,
     a_second_role_for_a_person_is_refused_and_changes_nothing,
     staff_from_before_people_are_people_of_their_own,
@@ -856,6 +863,30 @@ async fn a_moved_chat_takes_its_subscriber_along(db: TestDb) {
     );
 }
 
+/// A WhatsApp send of broadcast `b` to its one recipient, recorded as sent as `wamid`.
+async fn sent_as(store: &dyn Store, b: i64, lease: &str, wamid: &str) -> i64 {
+    fan_out_all(store, b, 10).await;
+    let claimed = claim_all(store, ChannelKind::Whatsapp, lease).await;
+    assert_eq!(claimed.len(), 1);
+    let sent = Ack {
+        delivery_id: claimed[0].id,
+        lease: lease.into(),
+        outcome: AckOutcome::Sent {
+            at: now_ms(),
+            platform_id: Some(wamid.into()),
+        },
+    };
+    assert_eq!(store.acknowledge(&[sent]).await.unwrap(), 1);
+    claimed[0].id
+}
+
+fn failed(failure: LateFailure, error: &str) -> PlatformStatus {
+    PlatformStatus::Failed {
+        failure,
+        error: error.into(),
+    }
+}
+
 async fn platform_statuses_move_forward_and_a_refused_message_goes_again_once(db: TestDb) {
     let wa = ChannelKind::Whatsapp;
     let claim = |at: i64| {
@@ -898,62 +929,55 @@ async fn platform_statuses_move_forward_and_a_refused_message_goes_again_once(db
     };
     db.store.acknowledge(&[sent]).await.unwrap();
 
-    let record = |s: &'static str, e: Option<&'static str>| {
+    let record = |s: PlatformStatus| {
         let store = db.store.clone();
-        async move { store.record_platform_status("wamid.X", s, e).await.unwrap() }
+        async move { store.record_platform_status("wamid.X", &s).await.unwrap() }
     };
-    assert!(record("delivered", None).await.is_some());
-    assert!(record("sent", None).await.is_none(), "no step back");
-    assert!(
-        record("delivered", None).await.is_none(),
+    let applied = |a: StatusApplied| matches!(a, StatusApplied::Applied { .. });
+    assert!(applied(record(PlatformStatus::Delivered).await));
+    assert_eq!(
+        record(PlatformStatus::Sent).await,
+        StatusApplied::Unchanged,
+        "no step back"
+    );
+    assert_eq!(
+        record(PlatformStatus::Delivered).await,
+        StatusApplied::Unchanged,
         "a duplicate changes nothing"
     );
-    assert!(
-        record("failed", Some("131047: Re-engagement message"))
-            .await
-            .is_none(),
+    assert_eq!(
+        record(failed(
+            LateFailure::OutsideWindow,
+            "131047: Re-engagement message"
+        ))
+        .await,
+        StatusApplied::Unchanged,
         "failed replaces only sent"
     );
-    assert!(record("read", None).await.is_some());
-    assert!(
-        db.store
-            .record_platform_status("wamid.unknown", "read", None)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(applied(record(PlatformStatus::Read).await));
 
     // Another send, refused later: it goes again as template, once.
     let b = create(&*db.store, new_broadcast("news", Priority::Normal, "m")).await;
-    fan_out_all(&*db.store, b, 10).await;
-    let claimed = claim_all(&*db.store, ChannelKind::Whatsapp, "w2").await;
-    let sent = Ack {
-        delivery_id: claimed[0].id,
-        lease: "w2".into(),
-        outcome: AckOutcome::Sent {
-            at: now_ms(),
-            platform_id: Some("wamid.Y".into()),
-        },
-    };
-    db.store.acknowledge(&[sent]).await.unwrap();
-    let change = db
-        .store
-        .record_platform_status("wamid.Y", "failed", Some("131047: x"))
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(!change.force_template);
-    assert!(
+    let delivery = sent_as(&*db.store, b, "w2", "wamid.Y").await;
+    let outside = failed(LateFailure::OutsideWindow, "131047: x");
+    assert_eq!(
         db.store
-            .resend_as_template(change.delivery_id)
-            .await
-            .unwrap()
-    );
-    assert!(
-        !db.store
-            .resend_as_template(change.delivery_id)
+            .record_platform_status("wamid.Y", &outside)
             .await
             .unwrap(),
+        StatusApplied::Applied {
+            delivery_id: delivery,
+            resent: true
+        }
+    );
+    assert!(
+        !matches!(
+            db.store
+                .record_platform_status("wamid.Y", &outside)
+                .await
+                .unwrap(),
+            StatusApplied::Applied { resent: true, .. }
+        ),
         "once"
     );
     let again = claim_all(&*db.store, ChannelKind::Whatsapp, "w3").await;
@@ -967,17 +991,24 @@ async fn platform_statuses_move_forward_and_a_refused_message_goes_again_once(db
         },
     };
     db.store.acknowledge(&[sent]).await.unwrap();
-    let change = db
-        .store
-        .record_platform_status("wamid.Z", "failed", Some("131047: x"))
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(change.force_template);
-    db.store
-        .fail_sent_delivery(change.delivery_id, "131047: x")
-        .await
-        .unwrap();
+    // The template's own statuses count from the start again.
+    assert!(applied(
+        db.store
+            .record_platform_status("wamid.Z", &PlatformStatus::Sent)
+            .await
+            .unwrap()
+    ));
+    assert_eq!(
+        db.store
+            .record_platform_status("wamid.Z", &outside)
+            .await
+            .unwrap(),
+        StatusApplied::Applied {
+            delivery_id: delivery,
+            resent: false
+        },
+        "a template refused ends failed"
+    );
     assert_eq!(
         db.store
             .broadcast_stats(b)
@@ -986,10 +1017,37 @@ async fn platform_statuses_move_forward_and_a_refused_message_goes_again_once(db
             .total(DeliveryStatus::Failed),
         1
     );
+
+    // A refused message of a cancelled broadcast does not go again.
+    let c = create(&*db.store, new_broadcast("news", Priority::Normal, "c")).await;
+    sent_as(&*db.store, c, "w4", "wamid.C").await;
+    assert!(db.store.cancel_broadcast(c).await.unwrap());
     db.store
-        .mark_subscriber_gone(change.subscriber_id)
+        .record_platform_status("wamid.C", &outside)
         .await
         .unwrap();
+    let stats = db.store.broadcast_stats(c).await.unwrap();
+    assert_eq!(stats.total(DeliveryStatus::Failed), 1);
+    assert_eq!(db.store.open_deliveries().await.unwrap(), 0);
+
+    // Undeliverable: the recipient is gone.
+    let d = create(&*db.store, new_broadcast("news", Priority::Normal, "d")).await;
+    sent_as(&*db.store, d, "w5", "wamid.D").await;
+    db.store
+        .record_platform_status(
+            "wamid.D",
+            &failed(LateFailure::RecipientGone, "131026: Message undeliverable"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        db.store
+            .broadcast_stats(d)
+            .await
+            .unwrap()
+            .total(DeliveryStatus::Failed),
+        1
+    );
     assert_eq!(
         db.store
             .recipient_count(&crate::helpers::topic("news"))
@@ -998,6 +1056,214 @@ async fn platform_statuses_move_forward_and_a_refused_message_goes_again_once(db
             .total(),
         0
     );
+}
+
+/// The send's outcome and the platform's report on it race: the lane writes the outcome
+/// (with the message id) a moment after the platform accepted the message, and the status
+/// webhook may come first. Whichever comes first, the status is applied.
+async fn a_status_that_comes_before_its_send_is_recorded_is_applied_with_it(db: TestDb) {
+    const PEOPLE: usize = 40;
+    seed(&*db.store, 0, PEOPLE as u64, &["news"]).await;
+    let id = create(&*db.store, new_broadcast("news", Priority::Normal, "früh")).await;
+    fan_out_all(&*db.store, id, 100).await;
+    let claimed = claim_all(&*db.store, ChannelKind::Whatsapp, "w").await;
+    assert_eq!(claimed.len(), PEOPLE);
+    let outside = failed(LateFailure::OutsideWindow, "131047: Re-engagement message");
+    let sent = |delivery_id: i64, wamid: &str| Ack {
+        delivery_id,
+        lease: "w".into(),
+        outcome: AckOutcome::Sent {
+            at: now_ms(),
+            platform_id: Some(wamid.into()),
+        },
+    };
+
+    // The status first: kept, then applied when the outcome is written.
+    assert_eq!(
+        db.store
+            .record_platform_status("wamid.E0", &outside)
+            .await
+            .unwrap(),
+        StatusApplied::Kept
+    );
+    assert_eq!(
+        db.store
+            .acknowledge(&[sent(claimed[0].id, "wamid.E0")])
+            .await
+            .unwrap(),
+        1
+    );
+    // The rest at the same time, in either order.
+    let mut both = tokio::task::JoinSet::new();
+    for (i, d) in claimed.iter().enumerate().skip(1) {
+        let (store, wamid) = (db.store.clone(), format!("wamid.E{i}"));
+        let (ack, outside) = (sent(d.id, &wamid), outside.clone());
+        both.spawn(async move {
+            let status = async {
+                store
+                    .record_platform_status(&wamid, &outside)
+                    .await
+                    .unwrap()
+            };
+            let outcome = async { store.acknowledge(&[ack]).await.unwrap() };
+            if i % 2 == 0 {
+                tokio::join!(status, outcome);
+            } else {
+                tokio::join!(outcome, status);
+            }
+        });
+    }
+    while let Some(done) = both.join_next().await {
+        done.unwrap();
+    }
+
+    let again = claim_all(&*db.store, ChannelKind::Whatsapp, "w2").await;
+    assert_eq!(again.len(), PEOPLE, "every refused message goes again");
+    assert!(again.iter().all(|d| d.force_template), "as a template");
+}
+
+async fn a_lease_is_extended_only_on_what_it_still_holds(db: TestDb) {
+    seed(&*db.store, 4, 0, &["news"]).await;
+    let id = create(&*db.store, new_broadcast("news", Priority::Normal, "n")).await;
+    fan_out_all(&*db.store, id, 10).await;
+    let now = now_ms();
+    let claimed = db
+        .store
+        .claim(ChannelKind::Telegram, "a", 10, now, now + 1_000)
+        .await
+        .unwrap();
+    let ids: Vec<i64> = claimed.iter().map(|d| d.id).collect();
+    let sent = Ack {
+        delivery_id: ids[0],
+        lease: "a".into(),
+        outcome: AckOutcome::Sent {
+            at: now,
+            platform_id: None,
+        },
+    };
+    db.store.acknowledge(&[sent]).await.unwrap();
+
+    let mut held = db
+        .store
+        .extend_lease("a", &ids, now + 60_000)
+        .await
+        .unwrap();
+    held.sort_unstable();
+    assert_eq!(held, ids[1..], "not what was acknowledged");
+    assert_eq!(
+        db.store.reclaim_expired(now + 2_000).await.unwrap(),
+        0,
+        "extended past the claim's end"
+    );
+    assert!(
+        db.store
+            .extend_lease("b", &ids, now + 60_000)
+            .await
+            .unwrap()
+            .is_empty(),
+        "not another lease's"
+    );
+
+    // Expired and handed to another claim: the old lease holds nothing any more.
+    assert_eq!(db.store.reclaim_expired(now + 61_000).await.unwrap(), 3);
+    let again = claim_all(&*db.store, ChannelKind::Telegram, "c").await;
+    assert_eq!(again.len(), 3);
+    assert!(
+        db.store
+            .extend_lease("a", &ids, now + 120_000)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Cancelled: nothing to hold for either.
+    assert!(db.store.cancel_broadcast(id).await.unwrap());
+    assert!(
+        db.store
+            .extend_lease("c", &ids, now + 120_000)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// Two fan-out workers and a cancel at once, again and again: after each round nothing of
+/// the cancelled broadcast is left to send.
+async fn a_cancel_while_fan_out_writes_leaves_nothing_pending(db: TestDb) {
+    seed(&*db.store, 3000, 0, &["news"]).await;
+    for round in 0..20u64 {
+        let id = create(&*db.store, new_broadcast("news", Priority::Normal, "n")).await;
+        let store = &*db.store;
+        let cancel = async {
+            tokio::time::sleep(std::time::Duration::from_millis(round % 10 * 3)).await;
+            store.cancel_broadcast(id).await.expect("cancel")
+        };
+        let (_, _, cancelled) = tokio::join!(
+            fan_out_all(store, id, 200),
+            fan_out_all(store, id, 200),
+            cancel
+        );
+        assert!(cancelled);
+        let stats = store.broadcast_stats(id).await.unwrap();
+        assert_eq!(
+            stats.total(DeliveryStatus::Pending),
+            0,
+            "round {round}: {stats:?}"
+        );
+        assert_eq!(
+            store.broadcast(id).await.unwrap().unwrap().status,
+            BroadcastStatus::Cancelled
+        );
+    }
+}
+
+/// Runs one statement on the test's database, outside the store.
+async fn execute(db: &TestDb, statement: &'static str) {
+    if db.url.starts_with("postgres") {
+        let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+        sqlx::query(statement).execute(&pool).await.unwrap();
+        pool.close().await;
+    } else {
+        let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
+        sqlx::query(statement).execute(&pool).await.unwrap();
+        pool.close().await;
+    }
+}
+
+async fn a_delivery_whose_subscriber_was_erased_meanwhile_is_closed(db: TestDb) {
+    seed(&*db.store, 2, 0, &["news"]).await;
+    let id = create(&*db.store, new_broadcast("news", Priority::Normal, "n")).await;
+    fan_out_all(&*db.store, id, 10).await;
+    // What an erasure racing a fan-out chunk leaves on Postgres: the chunk read the
+    // subscriber before the erasure deleted them, and wrote the delivery after the erasure
+    // had deleted their deliveries.
+    execute(&db, "DELETE FROM subscribers WHERE address = '1000'").await;
+
+    let claimed = claim_all(&*db.store, ChannelKind::Telegram, "l").await;
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].address, "1001");
+    assert_eq!(
+        db.store.open_deliveries().await.unwrap(),
+        1,
+        "closed, not leased again and again"
+    );
+    assert_eq!(
+        db.store
+            .broadcast_stats(id)
+            .await
+            .unwrap()
+            .count(ChannelKind::Telegram, DeliveryStatus::Gone),
+        1
+    );
+    let sent = Ack {
+        delivery_id: claimed[0].id,
+        lease: "l".into(),
+        outcome: AckOutcome::Sent {
+            at: now_ms(),
+            platform_id: None,
+        },
+    };
+    db.store.acknowledge(&[sent]).await.unwrap();
+    assert_eq!(db.store.finish_broadcasts().await.unwrap(), vec![id]);
 }
 
 /// (person, channel:address, role) of every staff address, as listed.
