@@ -193,6 +193,9 @@ struct QuickReply {
 struct StatusEvent {
     id: String,
     status: String,
+    /// The number the message went to.
+    #[serde(default)]
+    recipient_id: Option<String>,
     #[serde(default)]
     errors: Vec<StatusError>,
 }
@@ -303,7 +306,7 @@ async fn apply_status(state: &WebhookState, event: StatusEvent) -> Result<(), St
     // that came before its send's outcome was written is kept until it is.
     let applied = state
         .store
-        .record_platform_status(&event.id, &status)
+        .record_platform_status_for(&event.id, &status, event.recipient_id.as_deref())
         .await?;
     if let StatusApplied::Applied {
         delivery_id,
@@ -449,6 +452,7 @@ mod tests {
         let event = |status: &str, code: Option<i64>| StatusEvent {
             id: "wamid.1".into(),
             status: status.into(),
+            recipient_id: None,
             errors: code
                 .map(|code| StatusError {
                     code,

@@ -891,10 +891,14 @@ macro_rules! impl_store {
                     .await?
                     .rows_affected();
                 let messages = sqlx::query(sql::ERASE_INBOUND)
-                    .bind(sender_key)
+                    .bind(sender_key.clone())
                     .execute(&mut *tx.tx)
                     .await?
                     .rows_affected();
+                sqlx::query(sql::ERASE_EARLY_STATUSES)
+                    .bind(sender_key)
+                    .execute(&mut *tx.tx)
+                    .await?;
                 tx.commit().await?;
                 Ok(found.is_some() || confirmations > 0 || messages > 0)
             }
@@ -1175,12 +1179,21 @@ macro_rules! impl_store {
                 Ok(())
             }
 
-            async fn record_platform_status(
+            async fn record_platform_status_for(
                 &self,
                 platform_id: &str,
                 status: &$crate::domain::PlatformStatus,
+                recipient: Option<&str>,
             ) -> $crate::store::StoreResult<$crate::store::StatusApplied> {
                 use $crate::store::{sql, StatusApplied};
+                let recipient_key = match recipient {
+                    Some(r) => Some(
+                        self.pseudonym_key()
+                            .await?
+                            .sender($crate::domain::ChannelKind::Whatsapp, r),
+                    ),
+                    None => None,
+                };
                 let mut tx = self.begin_write().await?;
                 if let Some(applied) = Self::apply_status_in(&mut tx, platform_id, status).await? {
                     tx.commit().await?;
@@ -1197,6 +1210,7 @@ macro_rules! impl_store {
                     .bind(status.error())
                     .bind(status.failure().map(|f| f.as_str()))
                     .bind(now)
+                    .bind(recipient_key)
                     .execute(&mut *tx.tx)
                     .await?;
                 tx.commit().await?;

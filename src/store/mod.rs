@@ -729,6 +729,17 @@ pub trait Store: Send + Sync {
         &self,
         platform_id: &str,
         status: &PlatformStatus,
+    ) -> StoreResult<StatusApplied> {
+        self.record_platform_status_for(platform_id, status, None)
+            .await
+    }
+    /// The same, naming the recipient the report is about (a WhatsApp number): a kept report
+    /// holds it only as a keyed hash, which `erase_subscriber` finds.
+    async fn record_platform_status_for(
+        &self,
+        platform_id: &str,
+        status: &PlatformStatus,
+        recipient: Option<&str>,
     ) -> StoreResult<StatusApplied>;
     /// Marks a subscriber gone by id, closing their open deliveries.
     async fn mark_subscriber_gone(&self, subscriber_id: i64) -> StoreResult<()>;

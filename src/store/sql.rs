@@ -341,7 +341,8 @@ pub const FAIL_SENT_DELIVERY: &str =
 /// delivery (a reply of the conversation).
 pub const EARLY_STATUS_KEPT_MS: i64 = 10 * 60 * 1000;
 pub const KEEP_EARLY_STATUS: &str = "INSERT INTO early_statuses \
-    (platform_id, status, error, failure, received_at) VALUES ($1, $2, $3, $4, $5)";
+    (platform_id, status, error, failure, received_at, recipient_key) VALUES ($1, $2, $3, $4, $5, $6)";
+pub const ERASE_EARLY_STATUSES: &str = "DELETE FROM early_statuses WHERE recipient_key = $1";
 pub const FORGET_EARLY_STATUSES: &str = "DELETE FROM early_statuses WHERE received_at < $1";
 /// Takes the statuses kept for `$1`, once a delivery was sent as `$1`; whoever takes them
 /// applies them, so the webhook and the acknowledgement never both do.

@@ -103,6 +103,21 @@ async fn delete_leaves_no_row_that_holds_the_address(db: TestDb) {
     let ask = message_to(&svc.sim, &tg, "erases everything").await;
     let tg_code = code_after(&ask.text, "/delete ");
 
+    // A status report for a message with no delivery (a reply's) is kept a while, holding the
+    // message id: it goes with the person too.
+    let reply_id = wamid(WA_PERSON);
+    let mut report: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(format!(
+            "{}/tests/fixtures/whatsapp/webhook_status_delivered.json",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .expect("fixture"),
+    )
+    .expect("json");
+    report["entry"][0]["changes"][0]["value"]["statuses"][0]["id"] = json!(reply_id);
+    report["entry"][0]["changes"][0]["value"]["statuses"][0]["recipient_id"] = json!(WA_PERSON);
+    assert_eq!(svc.webhook(&report).await, StatusCode::OK);
+
     let before = db.every_value().await;
     let scanned: std::collections::HashSet<&str> =
         before.iter().map(|(t, _, _)| t.as_str()).collect();
@@ -112,6 +127,7 @@ async fn delete_leaves_no_row_that_holds_the_address(db: TestDb) {
         "deliveries",
         "confirmations",
         "inbound_messages",
+        "early_statuses",
     ] {
         assert!(
             scanned.contains(table),
@@ -138,6 +154,7 @@ async fn delete_leaves_no_row_that_holds_the_address(db: TestDb) {
 
     let after = db.every_value().await;
     let mut needles: Vec<String> = vec![WA_PERSON.into(), tg.clone()];
+    ids.push(reply_id);
     for id in &ids {
         needles.push(id.clone());
         needles.push(id.trim_start_matches("wamid.").to_string());
