@@ -88,7 +88,7 @@ impl Lane {
     pub async fn run(self, shutdown: CancellationToken) {
         let kind = self.kind();
         tracing::info!(lane = %kind, rate = self.settings.rate, "lane started");
-        let limiter = LaneLimiter::new(self.settings.rate);
+        let limiter = LaneLimiter::new(self.settings.rate).map(Arc::new);
         let concurrency = self.settings.concurrency.max(1);
         let slots = Arc::new(Semaphore::new(concurrency));
         let (acks, ack_rx) = mpsc::channel::<Ack>(4096);
@@ -150,7 +150,7 @@ impl Lane {
             let mut rest = claimed.into_iter();
             while let Some(delivery) = rest.next() {
                 let slot = self
-                    .next_slot(&delivery, limiter.as_ref(), &slots, &shutdown)
+                    .next_slot(&delivery, limiter.as_deref(), &slots, &shutdown)
                     .await;
                 let Some(slot) = slot else {
                     put_back(&acks, &lease, std::iter::once(delivery).chain(rest)).await;
@@ -163,6 +163,7 @@ impl Lane {
                     store: self.store.clone(),
                     acks: acks.clone(),
                     lease: lease.clone(),
+                    limiter: limiter.clone(),
                 };
                 tokio::spawn(async move {
                     send.deliver(delivery).await;
@@ -207,6 +208,8 @@ struct Send {
     store: Arc<dyn Store>,
     acks: mpsc::Sender<Ack>,
     lease: String,
+    /// The lane's rate limit: each part of a long text after the first waits for its own token.
+    limiter: Option<Arc<LaneLimiter>>,
 }
 
 impl Send {
@@ -245,19 +248,7 @@ impl Send {
             force_template: d.force_template,
         };
         let kind = self.channel.kind();
-        let started = std::time::Instant::now();
-        let outcome =
-            match tokio::time::timeout(self.settings.send_timeout, self.channel.send(&message))
-                .await
-            {
-                Ok(outcome) => outcome,
-                Err(_) => SendOutcome::Transient(format!(
-                    "no answer within {} ms",
-                    self.settings.send_timeout.as_millis()
-                )),
-            };
-        metrics::histogram!("amtsbote_send_seconds", "channel" => kind.as_str())
-            .record(started.elapsed().as_secs_f64());
+        let outcome = self.send_parts(&d, &message).await;
         if let SendOutcome::LaneThrottled { after, reason } = &outcome {
             metrics::counter!("amtsbote_lane_pauses_total", "channel" => kind.as_str())
                 .increment(1);
@@ -277,6 +268,7 @@ impl Send {
             AckOutcome::Gone { .. } => "gone",
             AckOutcome::Release => "released",
             AckOutcome::Moved { .. } => "moved",
+            AckOutcome::PartSent { .. } => "part",
         };
         metrics::counter!("amtsbote_deliveries_total", "channel" => kind.as_str(), "outcome" => label).increment(1);
         if let AckOutcome::Failed { error, .. } = &outcome {
@@ -290,6 +282,67 @@ impl Send {
         if self.acks.send(ack).await.is_err() {
             tracing::error!(lane = %kind, delivery = d.id, "outcome not recorded: writer gone");
         }
+    }
+}
+
+impl Send {
+    /// Sends the parts of `message` not sent before, each after a token of the rate limit (the
+    /// first took its token when its slot was given), and records each part that went out
+    /// while more follow, so that a retry starts after it. The outcome is the last part's, or
+    /// that of the part that failed.
+    async fn send_parts(&self, d: &ClaimedDelivery, message: &Outgoing) -> SendOutcome {
+        let parts = self.channel.parts(message, now_ms());
+        // A text splits the same way each time; should the way of sending have changed since
+        // (a WhatsApp window closed: one template instead), the last part still goes.
+        let first = usize::try_from(d.parts_sent)
+            .unwrap_or(0)
+            .min(parts.len().saturating_sub(1));
+        let mut outcome = SendOutcome::Permanent("nothing to send".into());
+        for (i, part) in parts.iter().enumerate().skip(first) {
+            if i > first
+                && let Some(limiter) = &self.limiter
+            {
+                limiter.ready().await;
+            }
+            outcome = self.send_one(part).await;
+            match &outcome {
+                SendOutcome::Sent { platform_id } if i + 1 < parts.len() => {
+                    let ack = Ack {
+                        delivery_id: d.id,
+                        lease: self.lease.clone(),
+                        outcome: AckOutcome::PartSent {
+                            parts_sent: i32::try_from(i + 1).unwrap_or(i32::MAX),
+                            platform_id: platform_id.clone(),
+                        },
+                    };
+                    if self.acks.send(ack).await.is_err() {
+                        tracing::error!(delivery = d.id, "part not recorded: writer gone");
+                    }
+                }
+                _ => break,
+            }
+        }
+        outcome
+    }
+
+    /// One platform message, within the lane's time-out per send.
+    async fn send_one(&self, message: &Outgoing) -> SendOutcome {
+        let started = std::time::Instant::now();
+        let outcome = match tokio::time::timeout(
+            self.settings.send_timeout,
+            self.channel.send(message),
+        )
+        .await
+        {
+            Ok(outcome) => outcome,
+            Err(_) => SendOutcome::Transient(format!(
+                "no answer within {} ms",
+                self.settings.send_timeout.as_millis()
+            )),
+        };
+        metrics::histogram!("amtsbote_send_seconds", "channel" => self.channel.kind().as_str())
+            .record(started.elapsed().as_secs_f64());
+        outcome
     }
 }
 
