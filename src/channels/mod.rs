@@ -78,7 +78,9 @@ pub(crate) fn split_outgoing(
         .into_iter()
         .map(|text| Outgoing {
             text,
-            ..message.clone()
+            address: message.address.clone(),
+            language: message.language.clone(),
+            ..*message
         })
         .collect()
 }

@@ -1370,10 +1370,10 @@ async fn the_parts_of_a_long_text_sent_are_remembered_under_the_lease(db: TestDb
     assert_eq!(stats.total(DeliveryStatus::Sent), 1);
     assert!(
         db.store
-            .record_platform_status("wamid.P3", "read", None)
+            .record_platform_status("wamid.P3", "failed", Some("131047"))
             .await
             .unwrap()
             .is_some(),
-        "the last part's id is the delivery's"
+        "the last part's id is the delivery's, and part 1's status does not hold back its own"
     );
 }
