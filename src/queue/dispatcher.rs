@@ -4,7 +4,7 @@
 //! claim again, so an alert never waits behind more than one send slot.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI16, AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use super::limiter::LaneLimiter;
 use super::{LanePause, LaneSettings, Wake};
 use crate::channels::{Channel, Outgoing, SendOutcome};
-use crate::domain::{ChannelKind, RetryPolicy, now_ms};
+use crate::domain::{ChannelKind, Priority, RetryPolicy, now_ms};
 use crate::store::{Ack, AckOutcome, ClaimedDelivery, Store};
 
 pub struct Lane {
@@ -23,6 +23,26 @@ pub struct Lane {
     wake: Arc<Wake>,
     pause: Arc<LanePause>,
     instance: String,
+    next_up: Arc<NextUp>,
+}
+
+/// The priority of the delivery the lane waits to send next. A send between the parts of a long
+/// text gives way when this outranks it, so that an alert never waits for another text's parts.
+#[derive(Debug, Default)]
+struct NextUp(AtomicI16);
+
+impl NextUp {
+    fn set(&self, priority: Priority) {
+        self.0.store(priority.as_i16(), Ordering::SeqCst);
+    }
+
+    fn raise_to(&self, priority: i16) {
+        self.0.fetch_max(priority, Ordering::SeqCst);
+    }
+
+    fn outranks(&self, priority: Priority) -> bool {
+        self.0.load(Ordering::SeqCst) > priority.as_i16()
+    }
 }
 
 static LEASE_SEQ: AtomicU64 = AtomicU64::new(0);
@@ -43,6 +63,7 @@ impl Lane {
             wake,
             pause,
             instance,
+            next_up: Arc::default(),
         }
     }
 
@@ -70,6 +91,7 @@ impl Lane {
         if self.interrupted(next, shutdown) {
             return None;
         }
+        self.next_up.set(next.priority);
         let slot = tokio::select! {
             slot = slots.clone().acquire_owned() => slot.ok()?,
             _ = shutdown.cancelled() => return None,
@@ -104,6 +126,10 @@ impl Lane {
                     _ = shutdown.cancelled() => break,
                 }
             }
+            // Whatever more urgent was enqueued stays ahead of the sends between parts while the
+            // claim runs, until the lane sets what it waits to send next.
+            self.next_up
+                .raise_to(self.wake.raised.load(Ordering::SeqCst));
             self.wake.reset();
             let lease = format!(
                 "{}:{kind}:{}",
@@ -164,6 +190,8 @@ impl Lane {
                     acks: acks.clone(),
                     lease: lease.clone(),
                     limiter: limiter.clone(),
+                    next_up: self.next_up.clone(),
+                    wake: self.wake.clone(),
                 };
                 tokio::spawn(async move {
                     send.deliver(delivery).await;
@@ -210,6 +238,8 @@ struct Send {
     lease: String,
     /// The lane's rate limit: each part of a long text after the first waits for its own token.
     limiter: Option<Arc<LaneLimiter>>,
+    next_up: Arc<NextUp>,
+    wake: Arc<Wake>,
 }
 
 impl Send {
@@ -248,7 +278,18 @@ impl Send {
             force_template: d.force_template,
         };
         let kind = self.channel.kind();
-        let outcome = self.send_parts(&d, &message).await;
+        let Some(outcome) = self.send_parts(&d, &message).await else {
+            // Something more urgent waits for the lane: the rest of this text goes after it.
+            let ack = Ack {
+                delivery_id: d.id,
+                lease: self.lease,
+                outcome: AckOutcome::Release,
+            };
+            if self.acks.send(ack).await.is_err() {
+                tracing::error!(lane = %kind, delivery = d.id, "outcome not recorded: writer gone");
+            }
+            return;
+        };
         if let SendOutcome::LaneThrottled { after, reason } = &outcome {
             metrics::counter!("amtsbote_lane_pauses_total", "channel" => kind.as_str())
                 .increment(1);
@@ -289,20 +330,30 @@ impl Send {
     /// Sends the parts of `message` not sent before, each after a token of the rate limit (the
     /// first took its token when its slot was given), and records each part that went out
     /// while more follow, so that a retry starts after it. The outcome is the last part's, or
-    /// that of the part that failed.
-    async fn send_parts(&self, d: &ClaimedDelivery, message: &Outgoing) -> SendOutcome {
+    /// that of the part that failed; `None` when the rest gives way to something more urgent
+    /// (or to a lane pause) and goes back to the queue.
+    async fn send_parts(&self, d: &ClaimedDelivery, message: &Outgoing) -> Option<SendOutcome> {
         let parts = self.channel.parts(message, now_ms());
         // A text splits the same way each time; should the way of sending have changed since
         // (a WhatsApp window closed: one template instead), the last part still goes.
         let first = usize::try_from(d.parts_sent)
             .unwrap_or(0)
             .min(parts.len().saturating_sub(1));
+        let give_way = || {
+            self.wake.outranks(d.priority)
+                || self.next_up.outranks(d.priority)
+                || self.pause.until_ms().is_some()
+        };
         let mut outcome = SendOutcome::Permanent("nothing to send".into());
         for (i, part) in parts.iter().enumerate().skip(first) {
-            if i > first
-                && let Some(limiter) = &self.limiter
-            {
-                limiter.ready().await;
+            if i > first {
+                let go = match &self.limiter {
+                    Some(limiter) => limiter.ready_unless(give_way).await,
+                    None => !give_way(),
+                };
+                if !go {
+                    return None;
+                }
             }
             outcome = self.send_one(part).await;
             match &outcome {
@@ -322,7 +373,7 @@ impl Send {
                 _ => break,
             }
         }
-        outcome
+        Some(outcome)
     }
 
     /// One platform message, within the lane's time-out per send.

@@ -47,6 +47,22 @@ impl LaneLimiter {
             tokio::time::sleep(not_until.wait_time_from(self.clock.now())).await;
         }
     }
+
+    /// Like `ready`, but asks `give_up` before each try and returns false, with no token taken,
+    /// once it says the message should not go after all.
+    pub async fn ready_unless(&self, give_up: impl Fn() -> bool) -> bool {
+        loop {
+            if give_up() {
+                return false;
+            }
+            match self.limiter.check() {
+                Ok(()) => return true,
+                Err(not_until) => {
+                    tokio::time::sleep(not_until.wait_time_from(self.clock.now())).await
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
