@@ -77,6 +77,17 @@ mod tests {
         assert_eq!(LaneLimiter::burst_for(1000), 10);
     }
 
+    #[tokio::test]
+    async fn a_wait_given_up_takes_no_token() {
+        let lane = LaneLimiter::new(1).expect("a limited lane");
+        assert!(!lane.ready_unless(|| true).await);
+        assert!(
+            lane.ready_unless(|| false).await,
+            "the token is still there"
+        );
+        assert!(lane.limiter.check().is_err(), "and now it is taken");
+    }
+
     #[test]
     fn no_one_second_window_sees_more_than_the_rate() {
         use governor::clock::FakeRelativeClock;
