@@ -2,6 +2,7 @@
 //! Everything that crosses a boundary (CLI, config, database, HTTP) is parsed into these once;
 //! the rest of the code trusts them.
 
+pub mod text;
 pub mod time;
 
 use std::fmt;
@@ -231,8 +232,8 @@ impl fmt::Display for PersonName {
 pub struct BroadcastText(String);
 
 impl BroadcastText {
-    /// Telegram allows 4096 characters per message; longer texts are split by the adapter, up to
-    /// this many in all.
+    /// One message holds 4096 characters on either platform; longer texts go out in parts
+    /// ([`text::split`]), up to this many characters in all.
     pub const MAX_CHARS: usize = 16_384;
 
     pub fn parse(s: &str) -> Result<Self, String> {

@@ -18,7 +18,8 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::domain::ChannelKind;
+use crate::domain::text::MESSAGE_MAX;
+use crate::domain::{ChannelKind, TEMPLATE_PARAM_MAX};
 
 /// A misbehaviour the simulator shows for the next requests of a channel.
 #[derive(Debug, Clone, PartialEq)]
@@ -68,7 +69,8 @@ struct Inbox {
 
 #[derive(Default)]
 struct Faults {
-    queued: HashMap<ChannelKind, VecDeque<Fault>>,
+    /// What the next requests of a channel show, in order; `None` answers as usual.
+    queued: HashMap<ChannelKind, VecDeque<Option<Fault>>>,
     blocked: HashSet<(ChannelKind, String)>,
 }
 
@@ -149,9 +151,16 @@ impl Simulator {
 
     /// The next `times` requests to `channel` show `fault`.
     pub fn inject(&self, channel: ChannelKind, fault: Fault, times: usize) {
+        self.inject_after(channel, 0, fault, times);
+    }
+
+    /// The `passed` next requests to `channel` are answered as usual, the `times` after them
+    /// show `fault` (e.g. the second part of a long text fails).
+    pub fn inject_after(&self, channel: ChannelKind, passed: usize, fault: Fault, times: usize) {
         let mut f = lock(&self.state.faults);
         let q = f.queued.entry(channel).or_default();
-        q.extend(std::iter::repeat_n(fault, times));
+        q.extend(std::iter::repeat_n(None, passed));
+        q.extend(std::iter::repeat_n(Some(fault), times));
     }
 
     /// From now on `address` has blocked the bot (Telegram 403) or is not on WhatsApp (131026).
@@ -280,7 +289,11 @@ impl SimState {
         self.requests.fetch_add(1, Ordering::Relaxed);
         let (fault, blocked) = {
             let mut f = lock(&self.faults);
-            let fault = f.queued.get_mut(&channel).and_then(|q| q.pop_front());
+            let fault = f
+                .queued
+                .get_mut(&channel)
+                .and_then(|q| q.pop_front())
+                .flatten();
             (fault, f.blocked.contains(&(channel, address.to_string())))
         };
         match fault {
@@ -393,6 +406,14 @@ async fn telegram_send(State(state): State<Arc<SimState>>, bot: String, body: By
             None,
         );
     };
+    // Telegram counts the text after entity parsing; counting the escaped text is stricter.
+    if text.chars().count() > MESSAGE_MAX {
+        return telegram_error(
+            StatusCode::BAD_REQUEST,
+            "Bad Request: message is too long",
+            None,
+        );
+    }
     let silent = req["disable_notification"].as_bool().unwrap_or(false);
     match state.answer(ChannelKind::Telegram, &chat_id, text, silent, req.get("reply_markup")).await {
         Ok(message_id) => Json(json!({
@@ -525,6 +546,17 @@ async fn whatsapp_send(
     let Some(text) = text.filter(|t| !t.is_empty()) else {
         return graph_error(StatusCode::BAD_REQUEST, 100, "(#100) Invalid parameter");
     };
+    let max = match req["type"].as_str() {
+        Some("template") => TEMPLATE_PARAM_MAX,
+        _ => MESSAGE_MAX,
+    };
+    if text.chars().count() > max {
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            100,
+            &format!("(#100) Param text['body'] must be at most {max} characters long."),
+        );
+    }
     match state
         .answer(
             ChannelKind::Whatsapp,

@@ -59,7 +59,30 @@ pub enum SendOutcome {
 #[async_trait]
 pub trait Channel: Send + Sync {
     fn kind(&self) -> ChannelKind;
+    /// The messages `message` goes out as at `now` (ms), in order: a text longer than one
+    /// message in parts, each with its own text. Never empty. The lane sends them one by one,
+    /// each through the rate limit, and remembers how many went out, so that a retry resumes
+    /// at the first part not sent.
+    fn parts(&self, message: &Outgoing, now: i64) -> Vec<Outgoing>;
+    /// Sends `message` as one platform message.
     async fn send(&self, message: &Outgoing) -> SendOutcome;
+}
+
+/// `message` in parts of `text::split`: one `Outgoing` per part, the rest unchanged.
+pub(crate) fn split_outgoing(
+    message: &Outgoing,
+    max: usize,
+    weight: impl Fn(char) -> usize,
+) -> Vec<Outgoing> {
+    crate::domain::text::split(&message.text, max, weight)
+        .into_iter()
+        .map(|text| Outgoing {
+            text,
+            address: message.address.clone(),
+            language: message.language.clone(),
+            ..*message
+        })
+        .collect()
 }
 
 /// The HTTP client every adapter uses: our own time-outs, keep-alive, a pool large enough for

@@ -1,7 +1,7 @@
 //! Sending to Telegram with teloxide's `Bot` (on our own HTTP client and time-outs), and reading
-//! its errors into `SendOutcome`s. Broadcast text goes out in HTML parse mode, escaped, split at
-//! paragraph or sentence boundaries when longer than Telegram's 4096 characters. The token lives
-//! only inside `Bot` and never reaches an error or log line.
+//! its errors into `SendOutcome`s. Broadcast text goes out in HTML parse mode, escaped, in parts
+//! (`domain::text::split`) when longer than Telegram's 4096 characters. The token lives only
+//! inside `Bot` and never reaches an error or log line.
 
 use std::time::Duration;
 
@@ -11,11 +11,9 @@ use teloxide::RequestError;
 use teloxide::prelude::*;
 use teloxide::types::{LinkPreviewOptions, ParseMode};
 
-use super::{Channel, Outgoing, SendOutcome};
+use super::{Channel, Outgoing, SendOutcome, split_outgoing};
 use crate::domain::ChannelKind;
-
-/// Telegram's limit for one message's text.
-pub const MAX_MESSAGE_CHARS: usize = 4096;
+use crate::domain::text::{MESSAGE_MAX, utf16_weight};
 
 pub struct TelegramChannel {
     bot: Bot,
@@ -52,6 +50,10 @@ impl Channel for TelegramChannel {
         ChannelKind::Telegram
     }
 
+    fn parts(&self, message: &Outgoing, _now: i64) -> Vec<Outgoing> {
+        split_outgoing(message, MESSAGE_MAX, escaped_weight)
+    }
+
     async fn send(&self, message: &Outgoing) -> SendOutcome {
         let Ok(chat) = message.address.parse::<i64>() else {
             return SendOutcome::Permanent(format!(
@@ -59,21 +61,19 @@ impl Channel for TelegramChannel {
                 message.address
             ));
         };
-        let mut last = None;
-        for part in split_message(&message.text, MAX_MESSAGE_CHARS) {
-            let sent = self
-                .bot
-                .send_message(ChatId(chat), escape_html(&part))
-                .parse_mode(ParseMode::Html)
-                .disable_notification(message.silent)
-                .link_preview_options(no_preview())
-                .await;
-            match sent {
-                Ok(m) => last = Some(m.id.0.to_string()),
-                Err(e) => return classify(e, &self.token),
-            }
+        let sent = self
+            .bot
+            .send_message(ChatId(chat), escape_html(&message.text))
+            .parse_mode(ParseMode::Html)
+            .disable_notification(message.silent)
+            .link_preview_options(no_preview())
+            .await;
+        match sent {
+            Ok(m) => SendOutcome::Sent {
+                platform_id: Some(m.id.0.to_string()),
+            },
+            Err(e) => classify(e, &self.token),
         }
-        SendOutcome::Sent { platform_id: last }
     }
 }
 
@@ -172,54 +172,14 @@ pub fn escape_html(text: &str) -> String {
     out
 }
 
-/// The length Telegram counts after escaping (it counts characters of the escaped text).
-fn escaped_len(text: &str) -> usize {
-    text.chars()
-        .map(|c| match c {
-            '<' | '>' => 4,
-            '&' => 5,
-            _ => 1,
-        })
-        .sum()
-}
-
-/// Splits `text` into parts whose escaped form fits `max` characters: at paragraph breaks if
-/// possible, else after a sentence, else at a space, else hard.
-pub fn split_message(text: &str, max: usize) -> Vec<String> {
-    let mut parts = Vec::new();
-    let mut rest = text.trim();
-    while escaped_len(rest) > max {
-        // The longest prefix that fits, in characters of the original.
-        let mut budget = 0;
-        let mut fit = 0;
-        for (i, c) in rest.char_indices() {
-            budget += escaped_len(c.encode_utf8(&mut [0; 4]));
-            if budget > max {
-                break;
-            }
-            fit = i + c.len_utf8();
-        }
-        let window = &rest[..fit];
-        let cut = window
-            .rfind("\n\n")
-            .map(|i| i + 2)
-            .or_else(|| {
-                window
-                    .match_indices(['.', '!', '?'])
-                    .filter(|(i, _)| window[i + 1..].starts_with(char::is_whitespace))
-                    .map(|(i, _)| i + 1)
-                    .next_back()
-            })
-            .or_else(|| window.rfind(char::is_whitespace))
-            .filter(|i| *i > 0)
-            .unwrap_or(fit);
-        parts.push(rest[..cut].trim().to_string());
-        rest = rest[cut..].trim_start();
+/// A character's weight in the escaped text, counted as Telegram may count it (in UTF-16 code
+/// units): what the 4096 of one message are measured in.
+pub fn escaped_weight(c: char) -> usize {
+    match c {
+        '<' | '>' => 4,
+        '&' => 5,
+        c => utf16_weight(c),
     }
-    if !rest.is_empty() || parts.is_empty() {
-        parts.push(rest.to_string());
-    }
-    parts
 }
 
 #[cfg(test)]
@@ -232,30 +192,15 @@ mod tests {
     }
 
     #[test]
-    fn short_texts_stay_whole() {
-        assert_eq!(split_message("Hallo", 4096), vec!["Hallo"]);
-    }
-
-    #[test]
-    fn long_texts_split_at_paragraphs_then_sentences() {
-        let para = "Satz eins ist hier. ".repeat(150); // 3000 characters
-        let text = format!("{}\n\n{}", para.trim(), para.trim());
-        let parts = split_message(&text, 4096);
-        assert_eq!(parts.len(), 2);
-        assert!(parts.iter().all(|p| p.ends_with('.')));
-
-        let one = "Ein Satz. ".repeat(500); // 5000 characters, no paragraph
-        let parts = split_message(&one, 4096);
-        assert_eq!(parts.len(), 2);
-        assert!(parts[0].ends_with("Satz.") && parts[0].chars().count() <= 4096);
-        assert_eq!(parts.concat().replace(' ', ""), one.replace(' ', ""));
-    }
-
-    #[test]
     fn escaping_counts_toward_the_limit() {
         let text = "&".repeat(1000); // escapes to 5000 characters
-        let parts = split_message(&text, 4096);
-        assert!(parts.iter().all(|p| escape_html(p).chars().count() <= 4096));
+        let parts = crate::domain::text::split(&text, MESSAGE_MAX, escaped_weight);
+        assert_eq!(parts.len(), 2);
+        assert!(
+            parts
+                .iter()
+                .all(|p| escape_html(p).chars().count() <= MESSAGE_MAX)
+        );
         assert_eq!(parts.concat(), text);
     }
 }

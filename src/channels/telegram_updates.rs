@@ -20,9 +20,9 @@ use teloxide::types::{
 };
 use tokio_util::sync::CancellationToken;
 
-use super::telegram::{MAX_MESSAGE_CHARS, split_message};
 use crate::conversation::{Button, Conversation, Incoming, Input, Reply};
 use crate::domain::ChannelKind;
+use crate::domain::text::{MESSAGE_MAX, split, utf16_weight};
 use crate::i18n::Texts;
 use crate::store::Store;
 
@@ -300,7 +300,7 @@ pub async fn render(bot: &Bot, replies: Vec<Reply>) {
                 let Ok(chat) = to.parse::<i64>() else {
                     continue;
                 };
-                let parts = split_message(&text, MAX_MESSAGE_CHARS);
+                let parts = split(&text, MESSAGE_MAX, utf16_weight);
                 let last = parts.len().saturating_sub(1);
                 let mut result = Ok(());
                 for (i, part) in parts.into_iter().enumerate() {

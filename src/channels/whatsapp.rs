@@ -11,7 +11,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Channel, Outgoing, SendOutcome, describe_reqwest_error};
+use super::{Channel, Outgoing, SendOutcome, describe_reqwest_error, split_outgoing};
+use crate::domain::text::{MESSAGE_MAX, utf16_weight};
 use crate::domain::{BroadcastKind, ChannelKind, now_ms};
 
 /// Free text is allowed this long after the person's last message.
@@ -91,8 +92,7 @@ impl WhatsappChannel {
     /// The body for a broadcast to `message.address`: free text inside the window, else the
     /// template of its kind; `Err` when a template is needed and none is configured.
     pub fn broadcast_body(&self, message: &Outgoing, now: i64) -> Result<Value, String> {
-        let in_window = message.last_inbound_at.is_some_and(|t| now - t < WINDOW_MS);
-        if in_window && !message.force_template {
+        if free_text(message, now) {
             return Ok(text_body(&message.address, &message.text));
         }
         let Some(t) = self.templates.get(&message.kind) else {
@@ -114,6 +114,13 @@ impl WhatsappChannel {
             },
         }))
     }
+}
+
+/// Whether `message` may go as free text at `now`: inside the 24-hour window, and not refused
+/// as free text before.
+fn free_text(message: &Outgoing, now: i64) -> bool {
+    let in_window = message.last_inbound_at.is_some_and(|t| now - t < WINDOW_MS);
+    in_window && !message.force_template
 }
 
 pub fn text_body(to: &str, text: &str) -> Value {
@@ -149,6 +156,20 @@ pub fn approval_template_body(to: &str, template: &Template, text: &str, code: &
 impl Channel for WhatsappChannel {
     fn kind(&self) -> ChannelKind {
         ChannelKind::Whatsapp
+    }
+
+    fn parts(&self, message: &Outgoing, now: i64) -> Vec<Outgoing> {
+        if free_text(message, now) {
+            split_outgoing(message, MESSAGE_MAX, utf16_weight)
+        } else {
+            // A template takes the text as one parameter, cut at 1,024 characters: one message.
+            // Pinned as a template, so that a window opening meanwhile cannot turn it into free
+            // text too long for one message.
+            vec![Outgoing {
+                force_template: true,
+                ..message.clone()
+            }]
+        }
     }
 
     async fn send(&self, message: &Outgoing) -> SendOutcome {
@@ -322,6 +343,51 @@ mod tests {
         assert!(!p.contains('\n') && !p.contains('\t') && !p.contains("     "));
         assert!(p.ends_with(".…"), "cut after a sentence: {p}");
         assert_eq!(template_parameter("Kurz\nund gut"), "Kurz und gut");
+    }
+
+    #[test]
+    fn free_text_goes_in_parts_and_a_template_as_one() {
+        let templates = [(
+            BroadcastKind::Announcement,
+            Template::parse("stadt:de").unwrap(),
+        )];
+        let channel = WhatsappChannel::new(
+            reqwest::Client::new(),
+            "http://127.0.0.1:9/v23.0",
+            "1234",
+            SecretString::from("t"),
+            templates.into_iter().collect(),
+        );
+        let now = now_ms();
+        let message = Outgoing {
+            address: "4915100000000".into(),
+            text: "Die Uferstraße ist gesperrt. ".repeat(350), // 10,150 characters
+            kind: BroadcastKind::Announcement,
+            priority: crate::domain::Priority::Normal,
+            silent: false,
+            language: "de".into(),
+            last_inbound_at: Some(now - 1000),
+            force_template: false,
+        };
+        let parts = channel.parts(&message, now);
+        assert_eq!(parts.len(), 3);
+        for part in &parts {
+            assert!(part.text.chars().count() <= MESSAGE_MAX);
+            let body = channel.broadcast_body(part, now).unwrap();
+            assert_eq!(body["type"], "text");
+        }
+
+        let outside = channel.parts(&message, now + WINDOW_MS);
+        assert_eq!(outside.len(), 1);
+        assert_eq!(
+            outside[0].text, message.text,
+            "the whole text, cut in the template"
+        );
+        // Pinned as a template: a window opened meanwhile does not make it free text.
+        let body = channel.broadcast_body(&outside[0], now).unwrap();
+        assert_eq!(body["type"], "template");
+        let parameter = body["template"]["components"][0]["parameters"][0]["text"].as_str();
+        assert!(parameter.is_some_and(|p| p.chars().count() <= TEMPLATE_PARAM_MAX));
     }
 
     #[test]

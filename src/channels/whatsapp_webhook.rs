@@ -23,6 +23,7 @@ use subtle::ConstantTimeEq;
 use super::SendOutcome;
 use super::whatsapp::{OUTSIDE_WINDOW, UNDELIVERABLE, WhatsappChannel, text_body};
 use crate::conversation::{Button, Conversation, Incoming, Input, Reply};
+use crate::domain::text::{MESSAGE_MAX, split, utf16_weight};
 use crate::domain::{ChannelKind, LateFailure, PlatformStatus};
 use crate::i18n::Texts;
 use crate::store::{StatusApplied, Store, StoreError};
@@ -356,15 +357,21 @@ fn clip(s: &str, max: usize) -> String {
     }
 }
 
-/// The bodies of one reply: text, up to three reply buttons, or a list (topic choice).
+/// The bodies of one reply: text (in parts when longer than one message), up to three reply
+/// buttons, or a list (topic choice).
 pub fn reply_body(to: &str, text: &str, buttons: &[Vec<Button>], list_button: &str) -> Vec<Value> {
     let all: Vec<&Button> = buttons.iter().flatten().collect();
+    let text_bodies = || {
+        split(text, MESSAGE_MAX, utf16_weight)
+            .into_iter()
+            .map(|part| text_body(to, &part))
+    };
     if all.is_empty() {
-        return vec![text_body(to, text)];
+        return text_bodies().collect();
     }
     let mut bodies = Vec::new();
     let body_text = if text.chars().count() > BODY_MAX {
-        bodies.push(text_body(to, text));
+        bodies.extend(text_bodies());
         "…".to_string()
     } else {
         text.to_string()
@@ -509,5 +516,17 @@ mod tests {
         );
         assert_eq!(buttons[0]["interactive"]["type"], "button");
         assert_eq!(reply_body("49", "Hallo", &[], "x")[0]["type"], "text");
+        // A preview of a long text: the text in parts of one message each, then the buttons.
+        let long = "Die Uferstraße ist gesperrt. ".repeat(350);
+        let preview = reply_body("49", &long, &[vec![b("Senden", "c:ABC")]], "x");
+        assert_eq!(preview.len(), 4);
+        assert!(preview[..3].iter().all(|body| {
+            body["type"] == "text"
+                && body["text"]["body"]
+                    .as_str()
+                    .is_some_and(|t| t.chars().count() <= MESSAGE_MAX)
+        }));
+        assert_eq!(preview[3]["type"], "interactive");
+        assert_eq!(reply_body("49", &long, &[], "x").len(), 3);
     }
 }

@@ -5,7 +5,7 @@
 //! extended while its deliveries wait, go out and have their outcomes written, and a delivery
 //! it no longer holds is not sent: a slow platform never makes a message go twice.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI16, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use super::limiter::LaneLimiter;
 use super::{LanePause, LaneSettings, Wake};
 use crate::channels::{Channel, Outgoing, SendOutcome};
-use crate::domain::{ChannelKind, RetryPolicy, now_ms};
+use crate::domain::{ChannelKind, Priority, RetryPolicy, now_ms};
 use crate::store::{Ack, AckOutcome, ClaimedDelivery, Store, StoreResult};
 
 pub struct Lane {
@@ -26,6 +26,26 @@ pub struct Lane {
     wake: Arc<Wake>,
     pause: Arc<LanePause>,
     instance: String,
+    next_up: Arc<NextUp>,
+}
+
+/// The priority of the delivery the lane waits to send next. A send between the parts of a long
+/// text gives way when this outranks it, so that an alert never waits for another text's parts.
+#[derive(Debug, Default)]
+struct NextUp(AtomicI16);
+
+impl NextUp {
+    fn set(&self, priority: Priority) {
+        self.0.store(priority.as_i16(), Ordering::SeqCst);
+    }
+
+    fn raise_to(&self, priority: i16) {
+        self.0.fetch_max(priority, Ordering::SeqCst);
+    }
+
+    fn outranks(&self, priority: Priority) -> bool {
+        self.0.load(Ordering::SeqCst) > priority.as_i16()
+    }
 }
 
 static LEASE_SEQ: AtomicU64 = AtomicU64::new(0);
@@ -46,6 +66,7 @@ impl Lane {
             wake,
             pause,
             instance,
+            next_up: Arc::default(),
         }
     }
 
@@ -73,6 +94,7 @@ impl Lane {
         if self.interrupted(next, shutdown) {
             return None;
         }
+        self.next_up.set(next.priority);
         let slot = tokio::select! {
             slot = slots.clone().acquire_owned() => slot.ok()?,
             _ = shutdown.cancelled() => return None,
@@ -91,7 +113,7 @@ impl Lane {
     pub async fn run(self, shutdown: CancellationToken) {
         let kind = self.kind();
         tracing::info!(lane = %kind, rate = self.settings.rate, "lane started");
-        let limiter = LaneLimiter::new(self.settings.rate);
+        let limiter = LaneLimiter::new(self.settings.rate).map(Arc::new);
         let concurrency = self.settings.concurrency.max(1);
         let slots = Arc::new(Semaphore::new(concurrency));
         let (acks, ack_rx) = mpsc::channel::<Outcome>(4096);
@@ -111,6 +133,10 @@ impl Lane {
                 }
             }
             while heartbeats.try_join_next().is_some() {}
+            // Whatever more urgent was enqueued stays ahead of the sends between parts while the
+            // claim runs, until the lane sets what it waits to send next.
+            self.next_up
+                .raise_to(self.wake.raised.load(Ordering::SeqCst));
             self.wake.reset();
             let lease = format!(
                 "{}:{kind}:{}",
@@ -165,7 +191,7 @@ impl Lane {
             let mut rest = claimed.into_iter();
             while let Some(delivery) = rest.next() {
                 let slot = self
-                    .next_slot(&delivery, limiter.as_ref(), &slots, &shutdown)
+                    .next_slot(&delivery, limiter.as_deref(), &slots, &shutdown)
                     .await;
                 let Some(slot) = slot else {
                     put_back(&acks, &hold, std::iter::once(delivery).chain(rest)).await;
@@ -193,6 +219,9 @@ impl Lane {
                     store: self.store.clone(),
                     acks: acks.clone(),
                     hold: hold.clone(),
+                    limiter: limiter.clone(),
+                    next_up: self.next_up.clone(),
+                    wake: self.wake.clone(),
                 };
                 tokio::spawn(async move {
                     send.deliver(delivery).await;
@@ -338,6 +367,10 @@ struct Send {
     store: Arc<dyn Store>,
     acks: mpsc::Sender<Outcome>,
     hold: Arc<Hold>,
+    /// The lane's rate limit: each part of a long text after the first waits for its own token.
+    limiter: Option<Arc<LaneLimiter>>,
+    next_up: Arc<NextUp>,
+    wake: Arc<Wake>,
 }
 
 impl Send {
@@ -376,19 +409,18 @@ impl Send {
             force_template: d.force_template,
         };
         let kind = self.channel.kind();
-        let started = std::time::Instant::now();
-        let outcome =
-            match tokio::time::timeout(self.settings.send_timeout, self.channel.send(&message))
-                .await
-            {
-                Ok(outcome) => outcome,
-                Err(_) => SendOutcome::Transient(format!(
-                    "no answer within {} ms",
-                    self.settings.send_timeout.as_millis()
-                )),
+        let Some(outcome) = self.send_parts(&d, &message).await else {
+            // Something more urgent waits for the lane: the rest of this text goes after it.
+            let ack = Ack {
+                delivery_id: d.id,
+                lease: self.hold.lease.clone(),
+                outcome: AckOutcome::Release,
             };
-        metrics::histogram!("amtsbote_send_seconds", "channel" => kind.as_str())
-            .record(started.elapsed().as_secs_f64());
+            if self.acks.send((ack, self.hold)).await.is_err() {
+                tracing::error!(lane = %kind, delivery = d.id, "outcome not recorded: writer gone");
+            }
+            return;
+        };
         if let SendOutcome::LaneThrottled { after, reason } = &outcome {
             metrics::counter!("amtsbote_lane_pauses_total", "channel" => kind.as_str())
                 .increment(1);
@@ -408,6 +440,7 @@ impl Send {
             AckOutcome::Gone { .. } => "gone",
             AckOutcome::Release => "released",
             AckOutcome::Moved { .. } => "moved",
+            AckOutcome::PartSent { .. } => "part",
         };
         metrics::counter!("amtsbote_deliveries_total", "channel" => kind.as_str(), "outcome" => label).increment(1);
         if let AckOutcome::Failed { error, .. } = &outcome {
@@ -421,6 +454,78 @@ impl Send {
         if self.acks.send((ack, self.hold)).await.is_err() {
             tracing::error!(lane = %kind, delivery = d.id, "outcome not recorded: writer gone");
         }
+    }
+}
+
+impl Send {
+    /// Sends the parts of `message` not sent before, each after a token of the rate limit (the
+    /// first took its token when its slot was given), and records each part that went out
+    /// while more follow, so that a retry starts after it. The outcome is the last part's, or
+    /// that of the part that failed; `None` when the rest gives way to something more urgent
+    /// (or to a lane pause) and goes back to the queue.
+    async fn send_parts(&self, d: &ClaimedDelivery, message: &Outgoing) -> Option<SendOutcome> {
+        let parts = self.channel.parts(message, now_ms());
+        // A text splits the same way each time; should the way of sending have changed since
+        // (a WhatsApp window closed: one template instead), the last part still goes.
+        let first = usize::try_from(d.parts_sent)
+            .unwrap_or(0)
+            .min(parts.len().saturating_sub(1));
+        let give_way = || {
+            self.wake.outranks(d.priority)
+                || self.next_up.outranks(d.priority)
+                || self.pause.until_ms().is_some()
+        };
+        let mut outcome = SendOutcome::Permanent("nothing to send".into());
+        for (i, part) in parts.iter().enumerate().skip(first) {
+            if i > first {
+                let go = match &self.limiter {
+                    Some(limiter) => limiter.ready_unless(give_way).await,
+                    None => !give_way(),
+                };
+                // A long text takes a while: each part goes only while the lease still holds.
+                if !go || !self.hold.keeps(d.id).await.unwrap_or(false) {
+                    return None;
+                }
+            }
+            outcome = self.send_one(part).await;
+            match &outcome {
+                SendOutcome::Sent { platform_id } if i + 1 < parts.len() => {
+                    let ack = Ack {
+                        delivery_id: d.id,
+                        lease: self.hold.lease.clone(),
+                        outcome: AckOutcome::PartSent {
+                            parts_sent: i32::try_from(i + 1).unwrap_or(i32::MAX),
+                            platform_id: platform_id.clone(),
+                        },
+                    };
+                    if self.acks.send((ack, self.hold.clone())).await.is_err() {
+                        tracing::error!(delivery = d.id, "part not recorded: writer gone");
+                    }
+                }
+                _ => break,
+            }
+        }
+        Some(outcome)
+    }
+
+    /// One platform message, within the lane's time-out per send.
+    async fn send_one(&self, message: &Outgoing) -> SendOutcome {
+        let started = std::time::Instant::now();
+        let outcome = match tokio::time::timeout(
+            self.settings.send_timeout,
+            self.channel.send(message),
+        )
+        .await
+        {
+            Ok(outcome) => outcome,
+            Err(_) => SendOutcome::Transient(format!(
+                "no answer within {} ms",
+                self.settings.send_timeout.as_millis()
+            )),
+        };
+        metrics::histogram!("amtsbote_send_seconds", "channel" => self.channel.kind().as_str())
+            .record(started.elapsed().as_secs_f64());
+        outcome
     }
 }
 
@@ -498,8 +603,11 @@ async fn write_acks(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Outcome>, kind
                     if lost > 0 {
                         tracing::warn!(lane = %kind, deliveries = lost, "lease lost before the outcome was written; another claim owns them now");
                     }
-                    for hold in &holds {
-                        hold.settle();
+                    // A part of a long text settles nothing: its delivery is still going out.
+                    for (ack, hold) in batch.iter().zip(&holds) {
+                        if !matches!(ack.outcome, AckOutcome::PartSent { .. }) {
+                            hold.settle();
+                        }
                     }
                     break;
                 }

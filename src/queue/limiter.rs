@@ -47,6 +47,22 @@ impl LaneLimiter {
             tokio::time::sleep(not_until.wait_time_from(self.clock.now())).await;
         }
     }
+
+    /// Like `ready`, but asks `give_up` before each try and returns false, with no token taken,
+    /// once it says the message should not go after all.
+    pub async fn ready_unless(&self, give_up: impl Fn() -> bool) -> bool {
+        loop {
+            if give_up() {
+                return false;
+            }
+            match self.limiter.check() {
+                Ok(()) => return true,
+                Err(not_until) => {
+                    tokio::time::sleep(not_until.wait_time_from(self.clock.now())).await
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -59,6 +75,17 @@ mod tests {
         assert_eq!(LaneLimiter::burst_for(30), 2);
         assert_eq!(LaneLimiter::burst_for(1), 1);
         assert_eq!(LaneLimiter::burst_for(1000), 10);
+    }
+
+    #[tokio::test]
+    async fn a_wait_given_up_takes_no_token() {
+        let lane = LaneLimiter::new(1).expect("a limited lane");
+        assert!(!lane.ready_unless(|| true).await);
+        assert!(
+            lane.ready_unless(|| false).await,
+            "the token is still there"
+        );
+        assert!(lane.limiter.check().is_err(), "and now it is taken");
     }
 
     #[test]

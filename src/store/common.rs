@@ -77,6 +77,9 @@ macro_rules! impl_store {
                     AckOutcome::Failed { attempts, error } => sqlx::query(sql::ACK_FAILED)
                         .bind(id).bind(lease).bind(*attempts).bind(error.as_str())
                         .execute(&mut *tx.tx).await?.rows_affected(),
+                    AckOutcome::PartSent { parts_sent, platform_id } => sqlx::query(sql::ACK_PART_SENT)
+                        .bind(id).bind(lease).bind(*parts_sent).bind(platform_id.as_deref())
+                        .execute(&mut *tx.tx).await?.rows_affected(),
                     AckOutcome::Release => sqlx::query(sql::ACK_RELEASE)
                         .bind(id).bind(lease)
                         .execute(&mut *tx.tx).await?.rows_affected(),

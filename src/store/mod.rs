@@ -272,6 +272,8 @@ pub struct ClaimedDelivery {
     /// Send as a template even inside the window (after a 131047 failure).
     pub force_template: bool,
     pub topic: String,
+    /// Parts of a long text an earlier attempt sent already: this one starts after them.
+    pub parts_sent: i32,
 }
 
 /// What a platform's status report did.
@@ -313,6 +315,12 @@ pub enum AckOutcome {
     /// The chat moved to `address`: the subscriber follows it and the delivery goes again.
     Moved {
         address: String,
+    },
+    /// The first `parts_sent` parts of a long text went out, the last as `platform_id`; the
+    /// lease stays, and a later attempt starts after them.
+    PartSent {
+        parts_sent: i32,
+        platform_id: Option<String>,
     },
 }
 
@@ -868,7 +876,7 @@ pub(crate) fn broadcast_from_row(r: BroadcastRow) -> StoreResult<Broadcast> {
 macro_rules! claim_columns {
     () => {
         "d.id, d.broadcast_id, d.subscriber_id, d.priority, b.kind, d.attempts, s.address, s.language, b.text, \
-         s.last_inbound_at, d.force_template, b.topic"
+         s.last_inbound_at, d.force_template, b.topic, d.parts_sent"
     };
 }
 pub(crate) use claim_columns;
@@ -886,6 +894,7 @@ pub(crate) type ClaimRow = (
     Option<i64>,
     i64,
     String,
+    i32,
 );
 
 pub(crate) fn claimed_from_row(r: ClaimRow) -> StoreResult<ClaimedDelivery> {
@@ -902,6 +911,7 @@ pub(crate) fn claimed_from_row(r: ClaimRow) -> StoreResult<ClaimedDelivery> {
         last_inbound_at,
         force_template,
         topic,
+        parts_sent,
     ) = r;
     Ok(ClaimedDelivery {
         id,
@@ -916,6 +926,7 @@ pub(crate) fn claimed_from_row(r: ClaimRow) -> StoreResult<ClaimedDelivery> {
         last_inbound_at,
         force_template: force_template != 0,
         topic,
+        parts_sent,
     })
 }
 

@@ -203,6 +203,11 @@ pub const ACK_RETRY: &str = "UPDATE deliveries SET status = 'pending', due_at = 
     WHERE id = $1 AND leased_by = $2 AND status = 'leased'";
 pub const ACK_FAILED: &str = "UPDATE deliveries SET status = 'failed', attempts = $3, last_error = $4, \
     lease_until = NULL WHERE id = $1 AND leased_by = $2 AND status = 'leased'";
+/// A part of a long text went out and more follow. The platform's statuses on the row are those
+/// of the message `platform_id` names: a new part starts with none.
+pub const ACK_PART_SENT: &str = "UPDATE deliveries SET parts_sent = $3, platform_id = $4, \
+    platform_status = NULL, platform_error = NULL \
+    WHERE id = $1 AND leased_by = $2 AND status IN ('leased', 'cancelled')";
 pub const ACK_RELEASE: &str = "UPDATE deliveries SET status = 'pending', leased_by = NULL, lease_until = NULL \
     WHERE id = $1 AND leased_by = $2 AND status = 'leased'";
 pub const ACK_GONE: &str = "UPDATE deliveries SET status = 'gone', last_error = $3, lease_until = NULL \

@@ -7,6 +7,7 @@ mod dispatch;
 mod faults;
 mod helpers;
 mod http_api;
+mod long_texts;
 mod one_way_in;
 mod ops;
 mod privacy;

@@ -65,6 +65,7 @@ contract!(
     removing_a_person_removes_every_address_they_have,
     a_page_of_broadcasts_comes_newest_first_from_a_cursor,
     the_counts_of_several_broadcasts_come_in_one_answer,
+    the_parts_of_a_long_text_sent_are_remembered_under_the_lease,
 );
 
 /// Creates a broadcast; returns its id.
@@ -1595,4 +1596,83 @@ async fn the_fan_out_ceiling_inserts_every_active_subscriber_and_leaves_nothing(
     // The scratch table is gone: a second probe starts afresh and the queue holds nothing.
     assert_eq!(db.store.fan_out_ceiling(&news).await.unwrap().0, 9);
     assert_eq!(db.store.open_deliveries().await.unwrap(), 0);
+}
+
+async fn the_parts_of_a_long_text_sent_are_remembered_under_the_lease(db: TestDb) {
+    seed(&*db.store, 0, 1, &["news"]).await;
+    let id = create(&*db.store, new_broadcast("news", Priority::Normal, "n")).await;
+    fan_out_all(&*db.store, id, 10).await;
+    let claimed = claim_all(&*db.store, ChannelKind::Whatsapp, "w").await;
+    assert_eq!(claimed[0].parts_sent, 0);
+    let ack = |lease: &str, outcome: AckOutcome| Ack {
+        delivery_id: claimed[0].id,
+        lease: lease.into(),
+        outcome,
+    };
+    let part = |n: i32, wamid: &str| AckOutcome::PartSent {
+        parts_sent: n,
+        platform_id: Some(wamid.into()),
+    };
+    assert_eq!(
+        db.store
+            .acknowledge(&[ack("not-mine", part(1, "wamid.P1"))])
+            .await
+            .unwrap(),
+        0,
+        "only under the lease"
+    );
+    let retry = AckOutcome::Retry {
+        due_at: now_ms(),
+        attempts: 1,
+        error: "HTTP 502".into(),
+    };
+    assert_eq!(
+        db.store
+            .acknowledge(&[ack("w", part(1, "wamid.P1")), ack("w", retry)])
+            .await
+            .unwrap(),
+        2
+    );
+    assert!(
+        matches!(
+            db.store
+                .record_platform_status("wamid.P1", &amtsbote::domain::PlatformStatus::Delivered)
+                .await
+                .unwrap(),
+            amtsbote::store::StatusApplied::Applied { .. }
+        ),
+        "the platform id of the last part sent is kept"
+    );
+    let again = claim_all(&*db.store, ChannelKind::Whatsapp, "w2").await;
+    assert_eq!(again[0].parts_sent, 1, "the retry starts after part 1");
+    assert_eq!(again[0].attempts, 1);
+    let sent = AckOutcome::Sent {
+        at: now_ms(),
+        platform_id: Some("wamid.P3".into()),
+    };
+    assert_eq!(
+        db.store
+            .acknowledge(&[ack("w2", part(2, "wamid.P2")), ack("w2", sent)])
+            .await
+            .unwrap(),
+        2
+    );
+    let stats = db.store.broadcast_stats(id).await.unwrap();
+    assert_eq!(stats.total(DeliveryStatus::Sent), 1);
+    assert!(
+        matches!(
+            db.store
+                .record_platform_status(
+                    "wamid.P3",
+                    &amtsbote::domain::PlatformStatus::Failed {
+                        failure: amtsbote::domain::LateFailure::OutsideWindow,
+                        error: "131047: outside the window".into(),
+                    }
+                )
+                .await
+                .unwrap(),
+            amtsbote::store::StatusApplied::Applied { .. }
+        ),
+        "the last part's id is the delivery's, and part 1's status does not hold back its own"
+    );
 }
