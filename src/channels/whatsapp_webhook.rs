@@ -98,16 +98,13 @@ async fn receive(
         );
         return StatusCode::UNAUTHORIZED.into_response();
     }
-    let value: Value = match serde_json::from_slice(&body) {
-        Ok(v) => v,
-        Err(e) => {
+    let payload = match read_body(&body) {
+        Ok(p) => p,
+        Err(BodyError::NotJson(e)) => {
             tracing::warn!(error = %e, "WhatsApp webhook body is not JSON; ignored");
             return (StatusCode::BAD_REQUEST, "malformed JSON").into_response();
         }
-    };
-    let payload: Payload = match serde_json::from_value(value) {
-        Ok(p) => p,
-        Err(e) => {
+        Err(BodyError::Shape(e)) => {
             tracing::info!(error = %e, "WhatsApp webhook of a shape we do not handle; ignored");
             return StatusCode::OK.into_response();
         }
@@ -122,8 +119,45 @@ async fn receive(
     }
 }
 
+/// Why a verified body is not read further.
+#[derive(Debug)]
+pub enum BodyError {
+    /// Not JSON at all (answered 400).
+    NotJson(serde_json::Error),
+    /// JSON of a shape we do not handle (acknowledged, so that Meta does not retry it).
+    Shape(serde_json::Error),
+}
+
+/// Reads a body whose signature was checked. Pure (no I/O), so the fuzzer reaches it.
+pub fn read_body(body: &[u8]) -> Result<Payload, BodyError> {
+    let value: Value = serde_json::from_slice(body).map_err(BodyError::NotJson)?;
+    serde_json::from_value(value).map_err(BodyError::Shape)
+}
+
+/// One message of a webhook, as the conversation reads it.
+#[derive(Debug, Clone)]
+pub struct InboundMessage {
+    /// Meta's message id (`wamid…`): handling is idempotent on it.
+    pub id: String,
+    pub incoming: Incoming,
+    /// When the person wrote it (ms since the epoch), if Meta says so in a readable way.
+    pub sent_at_ms: Option<i64>,
+}
+
+impl Payload {
+    /// The messages in the order Meta lists them (statuses and errors are not messages).
+    pub fn messages(&self) -> impl Iterator<Item = InboundMessage> + '_ {
+        self.entry
+            .iter()
+            .flat_map(|e| &e.changes)
+            .flat_map(|c| &c.value.messages)
+            .map(read_message)
+    }
+}
+
+/// A webhook's events as Meta sends them (only the fields we read).
 #[derive(Debug, Deserialize)]
-struct Payload {
+pub struct Payload {
     #[serde(default)]
     entry: Vec<Entry>,
 }
@@ -227,7 +261,7 @@ async fn process(state: &WebhookState, payload: Payload) -> Result<(), StoreErro
                 tracing::debug!("WhatsApp message seen before; ignored");
                 continue;
             }
-            match handle_message(state, &message, &from).await {
+            match handle_message(state, &message).await {
                 Ok(replies) => {
                     let (channel, texts) = (state.channel.clone(), state.texts.clone());
                     tokio::spawn(async move { render(&channel, &texts, replies).await });
@@ -250,8 +284,26 @@ async fn process(state: &WebhookState, payload: Payload) -> Result<(), StoreErro
 async fn handle_message(
     state: &WebhookState,
     message: &InMessage,
-    from: &str,
 ) -> Result<Vec<Reply>, StoreError> {
+    let InboundMessage {
+        incoming,
+        sent_at_ms,
+        ..
+    } = read_message(message);
+    let replies = state.conversation.handle(&incoming).await;
+    // The person's 24-hour window opens with their own message's time.
+    let at = sent_at_ms.unwrap_or_else(crate::domain::now_ms);
+    // One transaction: the window and "handled" are written together or not at all.
+    state
+        .store
+        .inbound_handled(ChannelKind::Whatsapp, &incoming.sender, &message.id, at)
+        .await?;
+    Ok(replies)
+}
+
+/// A message as the conversation reads it: text, a pressed button, or (pictures, voice,
+/// locations) an empty text that the conversation answers with its help pointer.
+fn read_message(message: &InMessage) -> InboundMessage {
     let input = match (&message.text, &message.interactive, &message.button) {
         (Some(t), _, _) => Input::Text(t.body.clone()),
         (_, Some(i), _) => match i.button_reply.as_ref().or(i.list_reply.as_ref()) {
@@ -274,28 +326,24 @@ async fn handle_message(
         // Pictures, voice, locations: the conversation answers with its help pointer.
         _ => Input::Text(String::new()),
     };
-    let incoming = Incoming {
-        channel: ChannelKind::Whatsapp,
-        chat: from.to_string(),
-        sender: from.to_string(),
-        private: true,
-        language_hint: None,
-        input,
-    };
-    let replies = state.conversation.handle(&incoming).await;
-    // The person's 24-hour window opens with their own message's time.
-    let at = message
-        .timestamp
-        .as_deref()
-        .and_then(|t| t.parse::<i64>().ok())
-        .map(|s| s * 1000)
-        .unwrap_or_else(crate::domain::now_ms);
-    // One transaction: the window and "handled" are written together or not at all.
-    state
-        .store
-        .inbound_handled(ChannelKind::Whatsapp, from, &message.id, at)
-        .await?;
-    Ok(replies)
+    let from = message.from.trim().to_string();
+    InboundMessage {
+        id: message.id.clone(),
+        incoming: Incoming {
+            channel: ChannelKind::Whatsapp,
+            chat: from.clone(),
+            sender: from,
+            private: true,
+            language_hint: None,
+            input,
+        },
+        sent_at_ms: message
+            .timestamp
+            .as_deref()
+            .and_then(|t| t.parse::<i64>().ok())
+            // Beyond what milliseconds hold it is no time; the arrival time counts then.
+            .and_then(|s| s.checked_mul(1000)),
+    }
 }
 
 async fn apply_status(state: &WebhookState, event: StatusEvent) -> Result<(), StoreError> {
@@ -451,6 +499,33 @@ mod tests {
             secret,
             &body,
             header.map(|h| h.trim_start_matches("sha256="))
+        ));
+    }
+
+    /// A message time beyond what milliseconds can hold overflowed (a panic in debug builds, a
+    /// wrapped window time in release): it is no time, so the arrival time counts.
+    #[test]
+    fn a_message_time_beyond_the_calendar_is_no_time() {
+        let body = br#"{"entry":[{"changes":[{"value":{"messages":[
+            {"from":" 491234 ","id":"wamid.1","timestamp":"9223372036854775807","text":{"body":"Hi"}},
+            {"from":"491234","id":"wamid.2","timestamp":"1653253313","button":{"payload":"t:news"}}
+        ]}}]}]}"#;
+        let Ok(payload) = read_body(body) else {
+            panic!("a readable body");
+        };
+        let messages: Vec<InboundMessage> = payload.messages().collect();
+        assert_eq!(messages.len(), 2);
+        assert_eq!(messages[0].sent_at_ms, None);
+        assert_eq!(messages[0].incoming.sender, "491234");
+        assert_eq!(messages[0].incoming.input, Input::Text("Hi".into()));
+        assert_eq!(messages[1].sent_at_ms, Some(1_653_253_313_000));
+        assert!(
+            matches!(&messages[1].incoming.input, Input::Button { data, .. } if data == "t:news")
+        );
+        assert!(matches!(read_body(b"{"), Err(BodyError::NotJson(_))));
+        assert!(matches!(
+            read_body(br#"{"entry":1}"#),
+            Err(BodyError::Shape(_))
         ));
     }
 

@@ -4,7 +4,7 @@
 
 use std::str::FromStr;
 
-use chrono::{DateTime, LocalResult, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, LocalResult, NaiveDateTime, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 
 /// Where "now" comes from: the system's clock in the service, a test's in tests. Injected into
@@ -103,17 +103,26 @@ impl QuietHours {
 /// Parses `2026-12-01 08:00` (city time) or an RFC 3339 time with offset.
 pub fn parse_time(s: &str, tz: Tz) -> Result<DateTime<Utc>, String> {
     let s = s.trim();
+    // chrono reads a 60th second as a leap second, an instant that has no millisecond of its
+    // own: nobody schedules for one, so it is no time.
+    let no_leap = |t: DateTime<Utc>| (t.nanosecond() < 1_000_000_000).then_some(t);
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    for format in [
-        "%Y-%m-%d %H:%M",
-        "%Y-%m-%dT%H:%M",
-        "%Y-%m-%d %H:%M:%S",
-        "%Y-%m-%dT%H:%M:%S",
-    ] {
-        if let Ok(naive) = NaiveDateTime::parse_from_str(s, format) {
-            return Ok(local_to_instant(tz, naive));
+        if let Some(t) = no_leap(t.with_timezone(&Utc)) {
+            return Ok(t);
+        }
+    } else {
+        for format in [
+            "%Y-%m-%d %H:%M",
+            "%Y-%m-%dT%H:%M",
+            "%Y-%m-%d %H:%M:%S",
+            "%Y-%m-%dT%H:%M:%S",
+        ] {
+            if let Some(t) = NaiveDateTime::parse_from_str(s, format)
+                .ok()
+                .and_then(|naive| no_leap(local_to_instant(tz, naive)))
+            {
+                return Ok(t);
+            }
         }
     }
     Err(format!(
@@ -148,9 +157,10 @@ impl Recurrence {
         let wall_after = after.with_timezone(&tz).naive_local();
         // Start a little before, so a wall time moved forward by a gap is not passed over.
         let start = Utc.from_utc_datetime(&(wall_after - chrono::Duration::hours(3)));
+        // No cap on the firings passed over: three hours of a schedule every second are 10,800,
+        // and a cap smaller than that dropped schedules that fire every few seconds.
         self.schedule
             .after(&start)
-            .take(1000)
             .map(|wall| local_to_instant(tz, wall.naive_utc()))
             .find(|t| *t > after)
     }
@@ -241,6 +251,28 @@ mod tests {
         assert_eq!(
             q.ends_after(berlin("2026-12-02 03:00")),
             berlin("2026-12-02 07:00")
+        );
+    }
+
+    /// Found by the `time_and_cron` fuzz target: `:60` read as a leap second, an instant that
+    /// does not read back from its own RFC 3339 form.
+    #[test]
+    fn a_sixtieth_second_is_no_time() {
+        let tz = chrono_tz::Europe::Berlin;
+        assert!(parse_time("2026-12-01 08:00:60", tz).is_err());
+        assert!(parse_time("226-10-25 02:0:60", tz).is_err());
+        assert!(parse_time("2026-12-01T08:00:60+01:00", tz).is_err());
+    }
+
+    /// A schedule firing every few seconds was dropped: the search began three hours back and
+    /// gave up after 1000 firings, all before "now".
+    #[test]
+    fn a_schedule_every_five_seconds_has_a_next_firing() {
+        let tz = chrono_tz::Europe::Berlin;
+        let every_5s = Recurrence::parse("*/5 * * * * *").expect("valid");
+        assert_eq!(
+            every_5s.next_after(tz, berlin("2026-12-01 08:00:02")),
+            Some(berlin("2026-12-01 08:00:05"))
         );
     }
 
