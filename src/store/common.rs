@@ -1372,6 +1372,32 @@ macro_rules! impl_store {
                 Ok(stats)
             }
 
+
+            async fn fan_out_ceiling(
+                &self,
+                topic: &$crate::domain::Topic,
+            ) -> $crate::store::StoreResult<(u64, f64)> {
+                let mut tx = self.begin_write().await?;
+                for &statement in Self::PROBE_TABLE {
+                    sqlx::query(statement).execute(&mut *tx.tx).await?;
+                }
+                tx.commit().await?;
+                // Timed like a fan-out chunk: one write transaction, its commit included.
+                let mut tx = self.begin_write().await?;
+                let started = std::time::Instant::now();
+                let rows = sqlx::query($crate::store::sql::CEILING_INSERT)
+                    .bind(topic.as_str())
+                    .execute(&mut *tx.tx)
+                    .await?
+                    .rows_affected();
+                tx.commit().await?;
+                let ms = started.elapsed().as_secs_f64() * 1000.0;
+                let mut tx = self.begin_write().await?;
+                sqlx::query("DROP TABLE probe_deliveries").execute(&mut *tx.tx).await?;
+                tx.commit().await?;
+                Ok((rows, ms))
+            }
+
             $($specific)*
         }
     };

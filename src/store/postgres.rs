@@ -41,6 +41,12 @@ impl PostgresStore {
         })
     }
 
+    /// The fan-out ceiling's scratch copy of `deliveries`, with the same indexes.
+    const PROBE_TABLE: &[&str] = &[
+        "DROP TABLE IF EXISTS probe_deliveries",
+        "CREATE TABLE probe_deliveries (LIKE deliveries INCLUDING ALL)",
+    ];
+
     const CLAIM: &str = claim_update!("= ANY(ARRAY(", " FOR UPDATE SKIP LOCKED))");
     const CLAIMED: &str = claimed_rows!("= ANY($1)");
     const STATS_OF: &str = stats_of!("= ANY($1)");
@@ -114,32 +120,5 @@ impl_store!(PostgresStore, Postgres, {
     async fn migrate(&self) -> StoreResult<()> {
         MIGRATOR.run(&self.pool).await?;
         Ok(())
-    }
-
-    async fn fan_out_ceiling(&self, topic: &crate::domain::Topic) -> StoreResult<(u64, f64)> {
-        let mut tx = self.begin_write().await?;
-        for statement in [
-            "DROP TABLE IF EXISTS probe_deliveries",
-            "CREATE TABLE probe_deliveries (LIKE deliveries INCLUDING ALL)",
-        ] {
-            sqlx::query(statement).execute(&mut *tx.tx).await?;
-        }
-        tx.commit().await?;
-        // Timed like a fan-out chunk: one write transaction, its commit included.
-        let mut tx = self.begin_write().await?;
-        let started = std::time::Instant::now();
-        let rows = sqlx::query(super::sql::CEILING_INSERT)
-            .bind(topic.as_str())
-            .execute(&mut *tx.tx)
-            .await?
-            .rows_affected();
-        tx.commit().await?;
-        let ms = started.elapsed().as_secs_f64() * 1000.0;
-        let mut tx = self.begin_write().await?;
-        sqlx::query("DROP TABLE probe_deliveries")
-            .execute(&mut *tx.tx)
-            .await?;
-        tx.commit().await?;
-        Ok((rows, ms))
     }
 });

@@ -48,6 +48,21 @@ impl SqliteStore {
         })
     }
 
+    /// The fan-out ceiling's scratch copy of `deliveries`, with the same indexes.
+    const PROBE_TABLE: &[&str] = &[
+        "DROP TABLE IF EXISTS probe_deliveries",
+        "CREATE TABLE probe_deliveries (id INTEGER PRIMARY KEY, broadcast_id INTEGER NOT NULL, \
+            subscriber_id INTEGER NOT NULL, channel TEXT NOT NULL, priority INTEGER NOT NULL, \
+            status TEXT NOT NULL DEFAULT 'pending', due_at INTEGER NOT NULL, \
+            attempts INTEGER NOT NULL DEFAULT 0, lease_until INTEGER, leased_by TEXT, \
+            last_error TEXT, sent_at INTEGER, platform_id TEXT, \
+            force_template INTEGER NOT NULL DEFAULT 0, platform_status TEXT, platform_error TEXT, \
+            UNIQUE (broadcast_id, subscriber_id))",
+        "CREATE INDEX probe_claim ON probe_deliveries (channel, priority DESC, due_at, id) \
+            WHERE status = 'pending'",
+        "CREATE INDEX probe_by_subscriber ON probe_deliveries (subscriber_id)",
+    ];
+
     const CLAIM: &str = claim_update!("IN (", ")");
     const CLAIMED: &str = claimed_rows!("IN (SELECT value FROM json_each($1))");
     const STATS_OF: &str = stats_of!("IN (SELECT value FROM json_each($1))");
@@ -100,41 +115,5 @@ impl_store!(SqliteStore, Sqlite, {
     async fn migrate(&self) -> StoreResult<()> {
         MIGRATOR.run(&self.pool).await?;
         Ok(())
-    }
-
-    async fn fan_out_ceiling(&self, topic: &crate::domain::Topic) -> StoreResult<(u64, f64)> {
-        let mut tx = self.begin_write().await?;
-        for statement in [
-            "DROP TABLE IF EXISTS probe_deliveries",
-            "CREATE TABLE probe_deliveries (id INTEGER PRIMARY KEY, broadcast_id INTEGER NOT NULL, \
-            subscriber_id INTEGER NOT NULL, channel TEXT NOT NULL, priority INTEGER NOT NULL, \
-            status TEXT NOT NULL DEFAULT 'pending', due_at INTEGER NOT NULL, \
-            attempts INTEGER NOT NULL DEFAULT 0, lease_until INTEGER, leased_by TEXT, \
-            last_error TEXT, sent_at INTEGER, platform_id TEXT, \
-            force_template INTEGER NOT NULL DEFAULT 0, platform_status TEXT, platform_error TEXT, \
-            UNIQUE (broadcast_id, subscriber_id))",
-            "CREATE INDEX probe_claim ON probe_deliveries (channel, priority DESC, due_at, id) \
-            WHERE status = 'pending'",
-            "CREATE INDEX probe_by_subscriber ON probe_deliveries (subscriber_id)",
-        ] {
-            sqlx::query(statement).execute(&mut *tx.tx).await?;
-        }
-        tx.commit().await?;
-        // Timed like a fan-out chunk: one write transaction, its commit included.
-        let mut tx = self.begin_write().await?;
-        let started = std::time::Instant::now();
-        let rows = sqlx::query(super::sql::CEILING_INSERT)
-            .bind(topic.as_str())
-            .execute(&mut *tx.tx)
-            .await?
-            .rows_affected();
-        tx.commit().await?;
-        let ms = started.elapsed().as_secs_f64() * 1000.0;
-        let mut tx = self.begin_write().await?;
-        sqlx::query("DROP TABLE probe_deliveries")
-            .execute(&mut *tx.tx)
-            .await?;
-        tx.commit().await?;
-        Ok((rows, ms))
     }
 });

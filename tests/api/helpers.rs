@@ -15,7 +15,7 @@ use amtsbote::queue::{Engine, EngineSettings, LaneSettings, RetryPolicy};
 use amtsbote::service::{telegram_lane, whatsapp_lane};
 use amtsbote::services::BroadcastService;
 use amtsbote::simulator::Simulator;
-use amtsbote::store::{self, NewBroadcast, NewSubscriber, Start, Store};
+use amtsbote::store::{self, NewBroadcast, NewSubscriber, Store};
 use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
@@ -228,23 +228,19 @@ pub async fn seed(store: &dyn Store, telegram: u64, whatsapp: u64, topics: &[&st
 }
 
 pub fn new_broadcast(topic_id: &str, priority: Priority, text: &str) -> NewBroadcast {
+    let kind = if priority == Priority::Alert {
+        BroadcastKind::Alert
+    } else {
+        BroadcastKind::Announcement
+    };
     NewBroadcast {
-        topic: topic(topic_id),
-        kind: if priority == Priority::Alert {
-            BroadcastKind::Alert
-        } else {
-            BroadcastKind::Announcement
-        },
-        priority,
-        text: BroadcastText::parse(text).expect("valid text"),
-        idempotency_key: None,
         created_by: Some("test".into()),
-        author: None,
-        parent_id: None,
-        start: Start::Release,
-        scheduled_at: None,
-        cron: None,
-        audit_actor: None,
+        ..NewBroadcast::released(
+            topic(topic_id),
+            kind,
+            priority,
+            BroadcastText::parse(text).expect("valid text"),
+        )
     }
 }
 
