@@ -149,10 +149,7 @@ async fn cancel_and_stats_show_where_a_broadcast_is() {
 #[tokio::test]
 async fn run_without_channels_serves_health_and_stops_on_sigterm() {
     let db = TestDb::sqlite().await;
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = crate::helpers::free_port();
     let child = amtsbote()
         .env("AMTSBOTE_DATABASE_URL", &db.url)
         .env("AMTSBOTE_HTTP_LISTEN", format!("127.0.0.1:{port}"))

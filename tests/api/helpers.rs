@@ -742,3 +742,11 @@ impl Drop for Service {
         self.sim_shutdown.cancel();
     }
 }
+
+/// A port nobody listens on now, for a process that binds it itself.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}

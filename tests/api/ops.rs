@@ -14,11 +14,7 @@ async fn metrics_parse_as_prometheus_text_and_hold_no_address_or_token() {
     seed(&*db.store, 4, 0, &["news"]).await;
     let shutdown = CancellationToken::new();
     let sim = Simulator::start(shutdown.clone()).await.unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::helpers::free_port();
     let token = "4242:metrics-secret-token";
     let _service = amtsbote()
         .env("AMTSBOTE_DATABASE_URL", &db.url)

@@ -177,11 +177,7 @@ async fn a_flood_of_half_requests_under_a_low_file_limit_neither_silences_the_we
     seed(&*db.store, 20, 0, &["alerts"]).await;
     let shutdown = CancellationToken::new();
     let sim = Simulator::start(shutdown.clone()).await.unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::helpers::free_port();
     let mut cmd = tokio::process::Command::new("bash");
     cmd.arg("-c")
         .arg("ulimit -n 256 && exec \"$0\" run")
