@@ -108,11 +108,51 @@ impl Lane {
         (!self.interrupted(next, shutdown)).then_some(slot)
     }
 
+    /// Readies a claim: whatever more urgent was enqueued until now stays ahead of the sends
+    /// between parts while the claim runs (until the lane sets what it waits to send next),
+    /// and the claim will see it. Returns the claim's lease and until when it holds.
+    fn begin_claim(&self) -> (String, i64) {
+        self.next_up
+            .raise_to(self.wake.raised.load(Ordering::SeqCst));
+        self.wake.reset();
+        let lease = format!(
+            "{}:{}:{}",
+            self.instance,
+            self.kind(),
+            LEASE_SEQ.fetch_add(1, Ordering::Relaxed)
+        );
+        (lease, now_ms() + self.settings.lease.as_millis() as i64)
+    }
+
+    /// Claims the next `batch` deliveries of the lane's channel in queue order.
+    async fn claim(&self, batch: u32) -> Claim {
+        let (lease, lease_until) = self.begin_claim();
+        Claim::run(self.store.clone(), self.kind(), lease, lease_until, batch).await
+    }
+
+    /// Starts the next claim in the background.
+    fn prefetch(&self, batch: u32) -> Prefetch {
+        let (lease, lease_until) = self.begin_claim();
+        let top = Arc::new(AtomicI16::new(-1));
+        let seen = top.clone();
+        let store = self.store.clone();
+        let kind = self.kind();
+        let task = tokio::spawn(async move {
+            let claim = Claim::run(store, kind, lease, lease_until, batch).await;
+            if let Ok(Some(first)) = claim.result.as_ref().map(|c| c.first()) {
+                seen.store(first.priority.as_i16(), Ordering::SeqCst);
+            }
+            claim
+        });
+        Prefetch { task, top }
+    }
+
     /// Runs until `shutdown`: then stops claiming, finishes the sends in flight, writes their
     /// outcomes and puts back what it had claimed but not sent.
     pub async fn run(self, shutdown: CancellationToken) {
         let kind = self.kind();
         tracing::info!(lane = %kind, rate = self.settings.rate, "lane started");
+        self.wake.set_running(true);
         let limiter = LaneLimiter::new(self.settings.rate).map(Arc::new);
         let concurrency = self.settings.concurrency.max(1);
         let slots = Arc::new(Semaphore::new(concurrency));
@@ -124,8 +164,15 @@ impl Lane {
         let batch = self.settings.batch_size();
         let mut failures = 0u32;
 
+        // The next claim, asked for while the current one's second half goes out, so that a
+        // slow store (Postgres under load: 15-50 ms a claim) leaves no gap in the lane's rate.
+        let mut prefetched: Option<Prefetch> = None;
+
         'claiming: while !shutdown.is_cancelled() {
             if let Some(until) = self.pause.until_ms() {
+                if let Some(p) = prefetched.take() {
+                    p.put_back(&self, &acks).await;
+                }
                 let wait = Duration::from_millis((until - now_ms()).max(0) as u64);
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => continue,
@@ -133,30 +180,21 @@ impl Lane {
                 }
             }
             while heartbeats.try_join_next().is_some() {}
-            // Whatever more urgent was enqueued stays ahead of the sends between parts while the
-            // claim runs, until the lane sets what it waits to send next.
-            self.next_up
-                .raise_to(self.wake.raised.load(Ordering::SeqCst));
-            self.wake.reset();
-            let lease = format!(
-                "{}:{kind}:{}",
-                self.instance,
-                LEASE_SEQ.fetch_add(1, Ordering::Relaxed)
-            );
-            let now = now_ms();
-            let lease_until = now + self.settings.lease.as_millis() as i64;
-            let claim_started = std::time::Instant::now();
-            let claimed = match self
-                .store
-                .claim(kind, &lease, batch, now, lease_until)
-                .await
-            {
-                Ok(c) => {
+            let claim = match prefetched.take() {
+                Some(p) => p.taken().await,
+                None => self.claim(batch).await,
+            };
+            self.wake.claim_done();
+            let (lease, lease_until, claimed) = match claim {
+                Claim {
+                    lease,
+                    lease_until,
+                    result: Ok(c),
+                } => {
                     failures = 0;
-                    tracing::debug!(lane = %kind, claimed = c.len(), top = c.first().map(|d| d.priority.as_str()), ms = claim_started.elapsed().as_millis() as u64, "claim");
-                    c
+                    (lease, lease_until, c)
                 }
-                Err(e) => {
+                Claim { result: Err(e), .. } => {
                     failures += 1;
                     let wait = RetryPolicy::STORE_OUTAGE.delay(failures as i32);
                     tracing::warn!(lane = %kind, error = %e, retry_in_ms = wait.as_millis() as u64, "claim failed");
@@ -167,6 +205,7 @@ impl Lane {
                 }
             };
             if claimed.is_empty() {
+                let now = now_ms();
                 let wait = match self.store.next_due(kind).await {
                     Ok(Some(due)) => Duration::from_millis((due - now).max(1) as u64),
                     _ => self.settings.idle_poll,
@@ -188,13 +227,33 @@ impl Lane {
                 lease_until,
             );
             heartbeats.spawn(hold.clone().keep_alive(holding.clone()));
+            let half = claimed.len() / 2;
             let mut rest = claimed.into_iter();
             while let Some(delivery) = rest.next() {
-                let slot = self
-                    .next_slot(&delivery, limiter.as_deref(), &slots, &shutdown)
-                    .await;
+                // Half of the claim left: ask for the next one now, unless something more
+                // urgent waits (then this claim is put back first and the next sees it).
+                if prefetched.is_none()
+                    && rest.len() < half.max(1)
+                    && !self.interrupted(&delivery, &shutdown)
+                {
+                    prefetched = Some(self.prefetch(batch));
+                }
+                // A prefetched claim that begins with something more urgent (enqueued while
+                // it ran) goes first: what this claim still holds goes back.
+                let overtaken = prefetched
+                    .as_ref()
+                    .is_some_and(|p| p.outranks(delivery.priority));
+                let slot = if overtaken {
+                    None
+                } else {
+                    self.next_slot(&delivery, limiter.as_deref(), &slots, &shutdown)
+                        .await
+                };
                 let Some(slot) = slot else {
                     put_back(&acks, &hold, std::iter::once(delivery).chain(rest)).await;
+                    if !overtaken && let Some(p) = prefetched.take() {
+                        p.put_back(&self, &acks).await;
+                    }
                     continue 'claiming;
                 };
                 // It may have waited for its slot longer than the lease lasts (a slow
@@ -229,6 +288,9 @@ impl Lane {
                 });
             }
         }
+        if let Some(p) = prefetched.take() {
+            p.put_back(&self, &acks).await;
+        }
 
         // Every slot back means every send in flight has queued its outcome.
         let _all = slots.acquire_many(concurrency as u32).await;
@@ -238,7 +300,83 @@ impl Lane {
         }
         holding.cancel();
         while heartbeats.join_next().await.is_some() {}
+        self.wake.set_running(false);
         tracing::info!(lane = %kind, "lane stopped");
+    }
+}
+
+/// A claim's answer, with the lease it was made under.
+struct Claim {
+    lease: String,
+    lease_until: i64,
+    result: StoreResult<Vec<ClaimedDelivery>>,
+}
+
+impl Claim {
+    async fn run(
+        store: Arc<dyn Store>,
+        kind: ChannelKind,
+        lease: String,
+        lease_until: i64,
+        batch: u32,
+    ) -> Claim {
+        let started = std::time::Instant::now();
+        let result = store
+            .claim(kind, &lease, batch, now_ms(), lease_until)
+            .await;
+        if let Ok(c) = &result {
+            tracing::debug!(lane = %kind, claimed = c.len(), top = c.first().map(|d| d.priority.as_str()), ms = started.elapsed().as_millis() as u64, "claim");
+        }
+        Claim {
+            lease,
+            lease_until,
+            result,
+        }
+    }
+}
+
+/// A claim made in the background while the one before it still sends.
+struct Prefetch {
+    task: tokio::task::JoinHandle<Claim>,
+    /// The priority of its first delivery once it has answered (-1 before).
+    top: Arc<AtomicI16>,
+}
+
+impl Prefetch {
+    /// True once it has answered with something more urgent than `priority`.
+    fn outranks(&self, priority: Priority) -> bool {
+        self.top.load(Ordering::SeqCst) > priority.as_i16()
+    }
+
+    async fn taken(self) -> Claim {
+        match self.task.await {
+            Ok(claim) => claim,
+            // Its rows stay leased until the lease runs out; then housekeeping returns them.
+            Err(e) => Claim {
+                lease: String::new(),
+                lease_until: 0,
+                result: Err(crate::store::StoreError::Corrupt(format!(
+                    "the claim task ended abnormally: {e}"
+                ))),
+            },
+        }
+    }
+
+    /// Returns what it claimed to the queue, unsent.
+    async fn put_back(self, lane: &Lane, acks: &mpsc::Sender<Outcome>) {
+        let claim = self.taken().await;
+        if let Ok(claimed) = claim.result
+            && !claimed.is_empty()
+        {
+            let hold = Hold::new(
+                claim.lease,
+                lane.store.clone(),
+                lane.settings.lease,
+                &claimed,
+                claim.lease_until,
+            );
+            put_back(acks, &hold, claimed.into_iter()).await;
+        }
     }
 }
 

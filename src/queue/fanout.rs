@@ -11,10 +11,14 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::{EngineSettings, Signals};
+use crate::domain::Priority;
 use crate::store::{Broadcast, Store};
 
 /// The first chunk of every broadcast.
 const FIRST_CHUNK: u32 = 200;
+
+/// How long an urgent broadcast's fan-out waits for the lanes to claim its first chunk.
+const LANES_FIRST: std::time::Duration = std::time::Duration::from_millis(50);
 
 pub async fn run(
     store: Arc<dyn Store>,
@@ -90,6 +94,7 @@ async fn fan_out(
     shutdown: CancellationToken,
 ) -> i64 {
     let mut size = chunk.min(FIRST_CHUNK);
+    let mut first = true;
     let mut failures = 0u32;
     while !shutdown.is_cancelled() {
         let started = std::time::Instant::now();
@@ -103,9 +108,19 @@ async fn fan_out(
                 );
                 failures = 0;
                 size = chunk;
-                if step.inserted > 0 {
+                if step.inserted > 0
+                    && first
+                    && !step.done
+                    && broadcast.priority >= Priority::Urgent
+                {
+                    // The lanes take the first chunk before the next one holds the writer.
+                    let claims = signals.next_claims();
+                    signals.enqueued(broadcast.priority);
+                    let _ = tokio::time::timeout(LANES_FIRST, claims).await;
+                } else if step.inserted > 0 {
                     signals.enqueued(broadcast.priority);
                 }
+                first = false;
                 if step.done {
                     tracing::info!(broadcast = broadcast.id, "fan-out complete");
                     break;

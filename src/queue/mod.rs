@@ -8,7 +8,7 @@ pub mod limiter;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI16, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI16, AtomicI64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::Notify;
@@ -70,6 +70,10 @@ impl Default for LaneSettings {
 pub struct Wake {
     notify: Notify,
     raised: AtomicI16,
+    /// Whether a lane runs on this wake-up (fan-out waits only for lanes that do).
+    running: AtomicBool,
+    /// A signal after each claim the lane has finished.
+    claimed: Notify,
 }
 
 impl Default for Wake {
@@ -77,6 +81,8 @@ impl Default for Wake {
         Wake {
             notify: Notify::new(),
             raised: AtomicI16::new(-1),
+            running: AtomicBool::new(false),
+            claimed: Notify::new(),
         }
     }
 }
@@ -99,6 +105,16 @@ impl Wake {
 
     async fn notified(&self) {
         self.notify.notified().await;
+    }
+
+    /// A claim of the lane has answered.
+    fn claim_done(&self) {
+        self.claimed.notify_waiters();
+    }
+
+    /// Whether a lane runs on this wake-up.
+    fn set_running(&self, running: bool) {
+        self.running.store(running, Ordering::SeqCst);
     }
 }
 
@@ -151,6 +167,26 @@ impl Signals {
     pub fn enqueued(&self, priority: Priority) {
         for wake in self.lanes.values() {
             wake.raise(priority);
+        }
+    }
+
+    /// Resolves once every running lane has finished a claim begun after this call: fan-out
+    /// lets the lanes take an urgent broadcast's first chunk before it writes the rest, since
+    /// on SQLite a claim waits for a chunk's transaction.
+    pub fn next_claims(&self) -> impl std::future::Future<Output = ()> + '_ {
+        let mut waiting: Vec<_> = self
+            .lanes
+            .values()
+            .filter(|w| w.running.load(Ordering::SeqCst))
+            .map(|w| Box::pin(w.claimed.notified()))
+            .collect();
+        for claimed in &mut waiting {
+            claimed.as_mut().enable();
+        }
+        async move {
+            for claimed in waiting {
+                claimed.await;
+            }
         }
     }
 
@@ -298,6 +334,9 @@ async fn housekeeping(store: Arc<dyn Store>, every: Duration, shutdown: Cancella
         tokio::select! {
             _ = tick.tick() => {}
             _ = shutdown.cancelled() => return,
+        }
+        if let Err(e) = store.upkeep().await {
+            tracing::warn!(error = %e, "database upkeep failed; will retry");
         }
         match store.reclaim_expired(now_ms()).await {
             Ok(0) => {}

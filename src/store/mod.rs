@@ -545,6 +545,11 @@ pub struct Confirmation {
 pub trait Store: Send + Sync {
     /// Applies the migrations that are not yet applied.
     async fn migrate(&self) -> StoreResult<()>;
+    /// Housekeeping's turn for the database's own upkeep, off the writers' path (SQLite: a
+    /// passive WAL checkpoint, so that no commit of a lane stops to copy the log).
+    async fn upkeep(&self) -> StoreResult<()> {
+        Ok(())
+    }
     /// A cheap round trip, for readiness.
     async fn ping(&self) -> StoreResult<()>;
 
