@@ -25,7 +25,7 @@ demo-summary =
     Zugestellt: Nachrichten { $news_delivered }, Warnung { $alert_delivered }; verloren { $lost }, doppelt { $duplicates }.
     Telegram: { $telegram_rate_achieved }/s erreicht (eingestellt { $telegram_rate_configured }), höchstens { $telegram_max_1s } in einer Sekunde.
     WhatsApp: { $whatsapp_rate_achieved }/s erreicht (eingestellt { $whatsapp_rate_configured }), höchstens { $whatsapp_max_1s } in einer Sekunde.
-    Nachrichten-Fan-out: { $fanout_ms } ms. Warnung: erste Nachricht { $alert_first_send_ms } ms nach Freigabe, alle in { $alert_complete_s } s.
+    Nachrichten-Fan-out: { $fanout_ms } ms. Warnung: erste Nachricht { $alert_first_send_ms } ms nach Freigabe ({ $alert_confirm_to_first_ms } ms nachdem die Einsatzleitung in Telegram auf Senden gedrückt hat), alle in { $alert_complete_s } s.
     Spitzenspeicher: { $peak_rss_mb } MiB.
     Obergrenzen in diesem Lauf: { $ceiling_http_per_s } HTTP-Anfragen/s über Loopback (Durchsatz { $throughput_ratio } davon), bloßes Einfügen der Verteilung { $ceiling_insert_ms } ms (Verteilung { $fanout_ratio }× so lang).
 

@@ -15,7 +15,8 @@ use tokio_util::sync::CancellationToken;
 use crate::channels::whatsapp::Template;
 use crate::config::Config;
 use crate::config::{TelegramConfig, WhatsappConfig};
-use crate::domain::{Actor, BroadcastKind, BroadcastStatus, ChannelKind, Priority, Topic};
+use crate::conversation::command::ButtonData;
+use crate::domain::{Actor, BroadcastKind, BroadcastStatus, ChannelKind, Priority, Role, Topic};
 use crate::i18n::Texts;
 use crate::service::Application;
 use crate::services::{BroadcastService, Submission, When};
@@ -50,7 +51,10 @@ pub struct DemoReport {
     pub deliveries_per_s: f64,
     pub fanout_ms: i64,
     pub news_pending_at_alert: u64,
+    /// From the release (as the store recorded it) to the alert's first message.
     pub alert_first_send_ms: f64,
+    /// From the emergency member's button press at the simulated Telegram to the first message.
+    pub alert_confirm_to_first_ms: f64,
     pub alert_complete_s: f64,
     /// 1.05 × the alert's recipients on its slowest lane ÷ that lane's rate (0 when unlimited).
     pub alert_complete_bound_s: f64,
@@ -113,6 +117,16 @@ pub async fn run(
     )
     .await?;
 
+    store
+        .set_staff(
+            ChannelKind::Telegram,
+            &DEMO_EMERGENCY.to_string(),
+            Role::Emergency,
+            Some("Demo-Einsatzleitung"),
+        )
+        .await
+        .context("adding the demo's emergency member")?;
+
     // The ceilings first, on a quiet machine: the figures are read as ratios to them.
     let (_, ceiling_insert_ms) = store
         .fan_out_ceiling(&news_topic)
@@ -161,15 +175,9 @@ pub async fn run(
     let news_pending_at_alert = news_expected
         .total()
         .saturating_sub(sim.count_text(&news_text).values().sum::<usize>() as u64);
-    let alert_released_at = sim.elapsed();
-    let alert = release(
-        &broadcasts,
-        &alerts_topic,
-        BroadcastKind::Alert,
-        Priority::Alert,
-        &alert_text,
-    )
-    .await?;
+    // The alert comes as it would on the day: an emergency member types it in Telegram and
+    // presses Send under the preview.
+    let (alert, pressed_at) = alert_by_chat(&sim, &*store, &alert_text).await?;
     bars.println(texts.get(
         lang,
         "demo-alert-released",
@@ -222,6 +230,15 @@ pub async fn run(
             .unwrap_or(-1),
         None => -1,
     };
+    // The release as the store recorded it, on the simulators' clock.
+    let sim_started_ms = crate::domain::now_ms() - sim.elapsed().as_millis() as i64;
+    let alert_released_at = match store.broadcast(alert).await? {
+        Some(b) => b
+            .released_at
+            .map(|r| Duration::from_millis((r - sim_started_ms).max(0) as u64))
+            .unwrap_or(pressed_at),
+        None => pressed_at,
+    };
     stop.cancel();
     match service.await {
         Ok(Ok(())) => {}
@@ -242,10 +259,11 @@ pub async fn run(
         .filter(|r| *r.text == *alert_text)
         .map(|r| r.at)
         .collect();
-    let since_release = |d: Option<&Duration>| {
-        d.map(|d| d.saturating_sub(alert_released_at).as_secs_f64())
+    let since = |from: Duration, d: Option<&Duration>| {
+        d.map(|d| d.saturating_sub(from).as_secs_f64())
             .unwrap_or(-1.0)
     };
+    let since_release = |d: Option<&Duration>| since(alert_released_at, d);
     let alert_bound = 1.05
         * slowest(options.telegram_rate, alert_expected.telegram)
             .max(slowest(options.whatsapp_rate, alert_expected.whatsapp));
@@ -281,6 +299,7 @@ pub async fn run(
         fanout_ms,
         news_pending_at_alert,
         alert_first_send_ms: round(since_release(alert_times.iter().min()) * 1000.0, 1),
+        alert_confirm_to_first_ms: round(since(pressed_at, alert_times.iter().min()) * 1000.0, 1),
         alert_complete_s: round(since_release(alert_times.iter().max()), 3),
         alert_complete_bound_s: round(alert_bound, 3),
         peak_rss_mb: round(peak_rss_mb(), 1),
@@ -431,6 +450,86 @@ async fn release(
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(submitted.broadcast.id)
+}
+
+/// The Telegram user id of the demo's emergency member.
+const DEMO_EMERGENCY: i64 = 990_000_001;
+
+/// A Telegram update as the Bot API serves it (the recorded fixtures), from the demo's
+/// emergency member.
+fn staff_update(
+    fixture: &str,
+    field: &str,
+    value: serde_json::Value,
+) -> anyhow::Result<serde_json::Value> {
+    let mut update: serde_json::Value =
+        serde_json::from_str(fixture).context("reading a recorded Telegram update")?;
+    let (object, from_chat) = if update.get("message").is_some() {
+        ("message", "/message/chat/id")
+    } else {
+        ("callback_query", "/callback_query/message/chat/id")
+    };
+    update[object]["from"]["id"] = DEMO_EMERGENCY.into();
+    if let Some(chat) = update.pointer_mut(from_chat) {
+        *chat = DEMO_EMERGENCY.into();
+    }
+    update[object][field] = value;
+    if object == "message" {
+        update[object]["entities"] = serde_json::json!([]);
+    }
+    Ok(update)
+}
+
+/// The emergency member sends `/alert TEXT`, waits for the preview and presses its Send button.
+/// Returns the alert's id and when the button was pressed (on the simulators' clock).
+async fn alert_by_chat(
+    sim: &Simulator,
+    store: &dyn Store,
+    text: &str,
+) -> anyhow::Result<(i64, Duration)> {
+    const MESSAGE: &str =
+        include_str!("../tests/fixtures/telegram/update_message_start_command.json");
+    const PRESS: &str = include_str!("../tests/fixtures/telegram/update_callback_query.json");
+    let staff = DEMO_EMERGENCY.to_string();
+    let asked = sim.elapsed();
+    sim.push_update(staff_update(
+        MESSAGE,
+        "text",
+        format!("/alert {text}").into(),
+    )?);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let send = loop {
+        let preview = sim
+            .received()
+            .into_iter()
+            .rev()
+            .filter(|r| r.at >= asked && *r.address == *staff)
+            .find_map(|r| {
+                let markup = r.markup?;
+                let rows = markup.get("inline_keyboard")?.as_array()?.clone();
+                rows.iter()
+                    .flat_map(|row| row.as_array().cloned().unwrap_or_default())
+                    .filter_map(|b| b.get("callback_data")?.as_str().map(str::to_string))
+                    .find(|d| matches!(ButtonData::parse(d), Some(ButtonData::Confirm(_))))
+            });
+        if let Some(data) = preview {
+            break data;
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the bot did not answer the emergency member's /alert with a preview"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    };
+    let draft = store
+        .list_broadcasts_page(Some(BroadcastStatus::Draft), None, 1)
+        .await?
+        .into_iter()
+        .next()
+        .context("the alert's draft is not in the store")?;
+    let pressed_at = sim.elapsed();
+    sim.push_update(staff_update(PRESS, "data", send.into())?);
+    Ok((draft.id, pressed_at))
 }
 
 /// Counts over what the simulators received.

@@ -5,6 +5,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use sqlx::ConnectOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool};
 use tokio::sync::Mutex;
@@ -40,7 +41,10 @@ impl SqliteStore {
             // Housekeeping checkpoints the log (`upkeep`), passively and off the writers'
             // path: a commit that checkpoints itself held the lanes' claims up to 250 ms. The
             // limit stays for processes without housekeeping (the CLI).
-            .pragma("wal_autocheckpoint", "20000");
+            .pragma("wal_autocheckpoint", "20000")
+            // The checkpoint runs beside the writers and may take seconds under load: only
+            // what holds up a caller that long is worth a warning.
+            .log_slow_statements(log::LevelFilter::Warn, Duration::from_secs(5));
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
