@@ -34,7 +34,10 @@ const KNOWN: &[(&str, &[&str])] = &[
             "max_connections",
         ],
     ),
-    ("telegram", &["token", "api_url", "rate", "concurrency"]),
+    (
+        "telegram",
+        &["token", "api_url", "rate", "concurrency", "reply_share"],
+    ),
     (
         "whatsapp",
         &[
@@ -45,6 +48,7 @@ const KNOWN: &[(&str, &[&str])] = &[
             "verify_token",
             "rate",
             "concurrency",
+            "reply_share",
             "template_announcement",
             "template_alert",
             "template_update",
@@ -244,6 +248,10 @@ impl Config {
                 ),
                 retry: retry.clone(),
                 quiet: quiet.clone(),
+                reply_share: s
+                    .get::<u32>(section, "reply_share", "a percentage from 0 to 100")?
+                    .unwrap_or(defaults.reply_share)
+                    .min(100),
             })
         };
         let telegram_lane = lane("telegram", 30)?;

@@ -271,6 +271,14 @@ pub fn conversation_of(app: &TestApp, second_approval: bool) -> Conversation {
     }
 }
 
+/// The budgets of `app`'s lanes, as the conversation's replies draw on them.
+pub fn paces_of(app: &TestApp) -> amtsbote::service::Paces {
+    app.engine
+        .as_ref()
+        .map(|e| amtsbote::service::Paces::of(&e.budgets))
+        .unwrap_or_default()
+}
+
 /// Lane timings for tests: fast retries and polls, short time-outs.
 pub fn test_lane(rate: u32) -> LaneSettings {
     LaneSettings {
@@ -281,6 +289,7 @@ pub fn test_lane(rate: u32) -> LaneSettings {
         lease: Duration::from_secs(30),
         idle_poll: Duration::from_millis(50),
         quiet: None,
+        reply_share: amtsbote::queue::DEFAULT_REPLY_SHARE,
         retry: RetryPolicy {
             max_attempts: 5,
             initial: Duration::from_millis(50),
@@ -585,6 +594,7 @@ pub async fn ask_approvers(app: &TestApp, conversation: &Arc<Conversation>) -> u
             telegram: Some(bot),
             whatsapp: None,
             whatsapp_approval_template: None,
+            paces: paces_of(app),
         }),
     };
     courier.deliver().await.expect("approval requests")
