@@ -16,8 +16,12 @@ use super::Addressee;
 use crate::conversation::Incoming;
 use crate::store::Store;
 
-/// One message's handling: the conversation's answer and its replies, as one future.
-pub type Job = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+/// One message's handling on a worker (the conversation's part: quick, in the database); what
+/// it returns runs after it off the workers (sending the answers, which wait for the lane's
+/// budget), and the chat's next message waits for both.
+pub type Job = Pin<Box<dyn Future<Output = Option<Followup>> + Send + 'static>>;
+/// What follows a handled message off the workers: sending its answers.
+pub type Followup = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
 /// Workers that take anyone's messages, staff first.
 pub const WORKERS: usize = 32;
@@ -148,19 +152,43 @@ impl Shared {
             let Queued { job, _room, .. } = next;
             // Its own task: a panic in one message's handling ends neither the worker nor
             // leaves the chat waiting for good.
-            if let Err(e) = tokio::spawn(job).await {
-                tracing::error!(error = %e, "handling a message ended abnormally");
-            }
-            drop(_room);
-            let (ready, empty) = {
-                let mut state = self.state();
-                let ready = state.done(key);
-                (ready, state.chats.is_empty())
+            let followup = match tokio::spawn(job).await {
+                Ok(followup) => followup,
+                Err(e) => {
+                    tracing::error!(error = %e, "handling a message ended abnormally");
+                    None
+                }
             };
-            self.wake(ready);
-            if empty {
-                self.idle.notify_waiters();
+            match followup {
+                None => {
+                    drop(_room);
+                    self.finish(key);
+                }
+                Some(followup) => {
+                    let shared = self.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = tokio::spawn(followup).await {
+                            tracing::error!(error = %e, "answering a message ended abnormally");
+                        }
+                        // Keeps its room until answered: the answers waiting are bounded too.
+                        drop(_room);
+                        shared.finish(key);
+                    });
+                }
             }
+        }
+    }
+
+    /// `key`'s message is done: its next one may be taken.
+    fn finish(&self, key: String) {
+        let (ready, empty) = {
+            let mut state = self.state();
+            let ready = state.done(key);
+            (ready, state.chats.is_empty())
+        };
+        self.wake(ready);
+        if empty {
+            self.idle.notify_waiters();
         }
     }
 }
@@ -270,8 +298,13 @@ mod tests {
     fn job(log: mpsc::UnboundedSender<(String, u32)>, chat: &str, n: u32, ms: u64) -> Job {
         let chat = chat.to_string();
         Box::pin(async move {
-            tokio::time::sleep(Duration::from_millis(ms)).await;
-            let _ = log.send((chat, n));
+            tokio::time::sleep(Duration::from_millis(ms / 2)).await;
+            // Half of it on the worker, half after it.
+            let followup: Followup = Box::pin(async move {
+                tokio::time::sleep(Duration::from_millis(ms - ms / 2)).await;
+                let _ = log.send((chat, n));
+            });
+            Some(followup)
         })
     }
 
@@ -349,6 +382,9 @@ mod tests {
         while let Some((chat, _)) = rx.recv().await {
             rest.push(chat);
         }
+        // The fourth came in only when the first was done and left its room.
+        assert_eq!(rest.first().map(String::as_str), Some("c1"));
+        rest.sort();
         assert_eq!(rest, ["c1", "c2", "c3", "c4"]);
         shutdown.cancel();
     }

@@ -24,7 +24,7 @@ use teloxide::types::{
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::intake::Intake;
+use super::intake::{Followup, Intake};
 use super::{Addressee, ReplyPace};
 use crate::conversation::{Button, Conversation, Incoming, Input, Reply};
 use crate::domain::ChannelKind;
@@ -196,7 +196,7 @@ pub async fn run(handling: UpdateHandling, shutdown: CancellationToken) {
         pace,
     } = handling;
     register_menu(&bot, &texts).await;
-    let mut offset: i64 = match store.channel_state(OFFSET_KEY).await {
+    let offset: i64 = match store.channel_state(OFFSET_KEY).await {
         Ok(v) => v.and_then(|v| v.parse().ok()).unwrap_or(0),
         Err(e) => {
             tracing::warn!(error = %e, "cannot read the Telegram offset; starting from what Telegram still holds");
@@ -209,6 +209,8 @@ pub async fn run(handling: UpdateHandling, shutdown: CancellationToken) {
         ..Progress::default()
     }));
     let changed = Arc::new(Notify::new());
+    // Wakes the poller when it waits for updates in hand to be handled.
+    let handled_some = Arc::new(Notify::new());
     // Ends after the polling below, once the last offset is stored.
     let keeper_stop = CancellationToken::new();
     let keeper = {
@@ -223,10 +225,16 @@ pub async fn run(handling: UpdateHandling, shutdown: CancellationToken) {
     let mut failures = 0u32;
     tracing::info!("Telegram polling started");
     while !shutdown.is_cancelled() {
+        // Asked from the first update not yet handled: Telegram forgets every update below the
+        // offset asked for, so asking past one in hand would lose it with a crash.
+        let (asked_from, read_past) = {
+            let p = progress.lock().unwrap_or_else(|p| p.into_inner());
+            (p.offset(), p.read_past)
+        };
         let request = JsonRequest::new(
             bot.clone(),
             GetRawUpdates {
-                offset,
+                offset: asked_from,
                 timeout: LONG_POLL_SECS,
                 allowed_updates: ASKED.iter().map(|(kind, _)| *kind).collect(),
             },
@@ -259,14 +267,21 @@ pub async fn run(handling: UpdateHandling, shutdown: CancellationToken) {
                 }
             }
         };
+        let mut new = 0usize;
+        let progressed = handled_some.notified();
         for raw in updates {
             let Some(id) = raw.get("update_id").and_then(Value::as_i64) else {
                 tracing::warn!("an update without update_id; skipped");
                 continue;
             };
+            if id < read_past {
+                // Taken in before and not yet handled: Telegram hands it out again.
+                continue;
+            }
+            new += 1;
             // Read past this update whatever becomes of it: one that cannot be read is not met
             // again; one handed to the intake keeps the stored offset until it is handled.
-            offset = offset.max(id + 1);
+            let offset = id + 1;
             let handed = match read_update(&raw) {
                 ReadUpdate::Update(update) => incoming(&update),
                 ReadUpdate::NotAsked => {
@@ -297,16 +312,29 @@ pub async fn run(handling: UpdateHandling, shutdown: CancellationToken) {
                     id,
                     progress: progress.clone(),
                     changed: changed.clone(),
+                    handled_some: handled_some.clone(),
                 };
                 Box::pin(async move {
-                    let _handled = handled;
                     let replies = conversation.handle(&incoming).await;
-                    render(&bot, &*pace, to, replies).await;
+                    drop(handled);
+                    let answers: Followup = Box::pin(async move {
+                        render(&bot, &*pace, to, replies).await;
+                    });
+                    Some(answers)
                 })
             };
             intake.submit(chat, to, job).await;
         }
         changed.notify_one();
+        if new == 0 && asked_from < read_past {
+            // Only updates in hand came back: asking again before one is handled brings the
+            // same ones again at once.
+            tokio::select! {
+                _ = progressed => {}
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = shutdown.cancelled() => break,
+            }
+        }
     }
     // What was handed over is handled before the offset is stored for the last time.
     let all_handled = || {
@@ -325,6 +353,16 @@ pub async fn run(handling: UpdateHandling, shutdown: CancellationToken) {
     if let Err(e) = keeper.await {
         tracing::error!(error = %e, "storing the Telegram offset ended abnormally");
     }
+    // Answers still on their way get a moment to go out (each call has its own time-out).
+    if tokio::time::timeout(REPLY_TIMEOUT, intake.drained())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            waiting = intake.pending(),
+            "stopping with answers not yet sent; what the messages did is stored"
+        );
+    }
     tracing::info!("Telegram polling stopped");
 }
 
@@ -333,6 +371,7 @@ struct Handled {
     id: i64,
     progress: Arc<Mutex<Progress>>,
     changed: Arc<Notify>,
+    handled_some: Arc<Notify>,
 }
 
 impl Drop for Handled {
@@ -343,6 +382,7 @@ impl Drop for Handled {
             .in_hand
             .remove(&self.id);
         self.changed.notify_one();
+        self.handled_some.notify_waiters();
     }
 }
 
@@ -537,6 +577,24 @@ mod tests {
             "message_id": 3, "date": 1_700_000_000,
             "old_reaction": [], "new_reaction": [{"type": "emoji", "emoji": "👍"}]
         }})
+    }
+
+    #[test]
+    fn the_offset_never_passes_an_update_in_hand() {
+        let mut p = Progress {
+            read_past: 10,
+            ..Progress::default()
+        };
+        assert_eq!(p.offset(), 10);
+        p.in_hand.extend([11, 12, 14]);
+        p.read_past = 15;
+        assert_eq!(p.offset(), 11, "11 is not handled yet");
+        p.in_hand.remove(&12);
+        assert_eq!(p.offset(), 11, "handled after it, 12 does not move it");
+        p.in_hand.remove(&11);
+        assert_eq!(p.offset(), 14);
+        p.in_hand.remove(&14);
+        assert_eq!(p.offset(), 15, "all handled: past everything read");
     }
 
     #[test]

@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use super::intake::Intake;
+use super::intake::{Followup, Intake};
 use super::whatsapp::{OUTSIDE_WINDOW, UNDELIVERABLE, WhatsappChannel, text_body};
 use super::{Addressee, ReplyPace, SendOutcome};
 use crate::conversation::{Button, Conversation, Incoming, Input, Reply};
@@ -282,7 +282,8 @@ async fn process(state: &WebhookState, payload: Payload) -> Result<(), StoreErro
 }
 
 /// Hands one claimed message to the intake and waits until it is handled (not until its
-/// answers are sent: they follow in the same turn of the chat, within the lane's budget).
+/// answers are sent: they follow in the chat's turn, within the lane's budget, and are lost
+/// with the process as before: what the message did is in the database).
 async fn through_intake(
     state: &WebhookState,
     message: InMessage,
@@ -303,10 +304,14 @@ async fn through_intake(
             match handle_message(&conversation, &*store, &message).await {
                 Ok(replies) => {
                     let _ = handled.send(Ok(()));
-                    render(&channel, &texts, &*pace, to, replies).await;
+                    let answers: Followup = Box::pin(async move {
+                        render(&channel, &texts, &*pace, to, replies).await;
+                    });
+                    Some(answers)
                 }
                 Err(e) => {
                     let _ = handled.send(Err(e));
+                    None
                 }
             }
         })

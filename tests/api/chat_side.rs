@@ -110,16 +110,28 @@ async fn an_update_teloxide_cannot_read_is_skipped_and_not_met_again_after_a_res
     );
     assert!(!log.contains("Geheimnis") && !log.contains("0151"), "{log}");
 
+    // Telegram hands out an update in hand again until it is handled (the offset asked for
+    // stays at it); after the restart none is handed out again.
+    let first_run: Vec<usize> = [reaction, no_sender, unreadable, start]
+        .iter()
+        .map(|id| sim.handed_out(*id))
+        .collect();
     let mut second = service("second.log");
     sim.push_update(message(4713, "/start"));
     message_to(&sim, "4713", "").await;
     assert!(second.try_wait().unwrap().is_none(), "the restart runs");
-    for id in [reaction, no_sender, unreadable, start] {
+    for (id, before) in [reaction, no_sender, unreadable, start]
+        .iter()
+        .zip(first_run)
+    {
         assert_eq!(
-            sim.handed_out(id),
-            1,
-            "update {id} handed out once in both runs"
+            sim.handed_out(*id),
+            before,
+            "update {id} not handed out again after the restart"
         );
+    }
+    for id in [reaction, no_sender, unreadable] {
+        assert_eq!(sim.handed_out(id), 1, "update {id} skipped at once");
     }
     stop(&second).await;
     assert!(second.wait().await.unwrap().success());

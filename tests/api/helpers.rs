@@ -722,19 +722,7 @@ impl Service {
 
     /// Posts a WhatsApp webhook body, signed as Meta signs it.
     pub async fn webhook(&self, body: &serde_json::Value) -> reqwest::StatusCode {
-        use hmac::{Hmac, Mac};
-        let raw = serde_json::to_vec(body).expect("json");
-        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(WEBHOOK_SECRET.as_bytes()).expect("key");
-        mac.update(&raw);
-        let sig = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
-        reqwest::Client::new()
-            .post(format!("{}/webhooks/whatsapp", self.base))
-            .header("X-Hub-Signature-256", sig)
-            .body(raw)
-            .send()
-            .await
-            .expect("webhook answers")
-            .status()
+        signed_webhook(self.base.clone(), body.clone()).await
     }
 
     /// Stops it as SIGTERM does and waits until it has.
@@ -751,6 +739,23 @@ impl Drop for Service {
         self.stop.cancel();
         self.sim_shutdown.cancel();
     }
+}
+
+/// Posts a WhatsApp webhook body to the service at `base`, signed as Meta signs it.
+pub async fn signed_webhook(base: String, body: serde_json::Value) -> reqwest::StatusCode {
+    use hmac::{Hmac, Mac};
+    let raw = serde_json::to_vec(&body).expect("json");
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(WEBHOOK_SECRET.as_bytes()).expect("key");
+    mac.update(&raw);
+    let sig = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+    reqwest::Client::new()
+        .post(format!("{base}/webhooks/whatsapp"))
+        .header("X-Hub-Signature-256", sig)
+        .body(raw)
+        .send()
+        .await
+        .expect("webhook answers")
+        .status()
 }
 
 /// A port nobody listens on now, for a process that binds it itself.
