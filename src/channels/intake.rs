@@ -4,7 +4,7 @@
 //! citizen holds), and with at most `capacity` citizens' messages taken in: a flood waits at the
 //! door (the Telegram poller stops reading, webhooks wait) instead of filling memory.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Addressee;
 use crate::conversation::Incoming;
+use crate::domain::ChannelKind;
 use crate::store::Store;
 
 /// One message's handling on a worker (the conversation's part: quick, in the database); what
@@ -201,6 +202,22 @@ pub async fn addressee(store: &dyn Store, incoming: &Incoming) -> Addressee {
         Err(e) => {
             tracing::warn!(error = %e, "cannot look up whether a sender is staff; handled as a citizen");
             Addressee::Citizen
+        }
+    }
+}
+
+/// The staff addresses on `channel` (none when the store cannot say: then everyone is
+/// handled as a citizen, which delays staff but loses nothing).
+pub async fn staff_addresses(store: &dyn Store, channel: ChannelKind) -> HashSet<String> {
+    match store.list_staff().await {
+        Ok(staff) => staff
+            .into_iter()
+            .filter(|m| m.channel == channel)
+            .map(|m| m.address)
+            .collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot list the staff; everyone is handled as a citizen for now");
+            HashSet::new()
         }
     }
 }

@@ -6,7 +6,7 @@
 //! none (it may repeat those handled after it), and an update that cannot be read is skipped,
 //! never met again.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex};
@@ -269,6 +269,12 @@ pub async fn run(handling: UpdateHandling, shutdown: CancellationToken) {
         };
         let mut new = 0usize;
         let progressed = handled_some.notified();
+        // Who is staff, once a batch: a flood of citizens costs no look-up each.
+        let staff = if updates.is_empty() {
+            HashSet::new()
+        } else {
+            super::intake::staff_addresses(&*store, ChannelKind::Telegram).await
+        };
         for raw in updates {
             let Some(id) = raw.get("update_id").and_then(Value::as_i64) else {
                 tracing::warn!("an update without update_id; skipped");
@@ -298,7 +304,11 @@ pub async fn run(handling: UpdateHandling, shutdown: CancellationToken) {
                 p.read_past = p.read_past.max(offset);
                 continue;
             };
-            let to = super::intake::addressee(&*store, &incoming).await;
+            let to = if staff.contains(&incoming.sender) {
+                Addressee::Staff
+            } else {
+                Addressee::Citizen
+            };
             {
                 let mut p = progress.lock().unwrap_or_else(|p| p.into_inner());
                 p.in_hand.insert(id);
