@@ -217,6 +217,12 @@ pub async fn run(
     let news_pending_at_alert = news_expected
         .total()
         .saturating_sub(sim.count_text(&news_text).values().sum::<usize>() as u64);
+    // The people who signed up meanwhile are on `alerts` too.
+    let alert_expected = if options.signups > 0 {
+        store.recipient_count(&alerts_topic).await?
+    } else {
+        alert_expected
+    };
     let alert_released_at = sim.elapsed();
     let alert = release(
         &broadcasts,
