@@ -663,6 +663,23 @@ mod tests {
     }
 
     #[test]
+    fn the_reply_share_is_a_percentage_per_lane() {
+        let file = "[whatsapp]\nreply_share = 30\n";
+        let c = Config::from_sources(
+            Some(("a.toml", file)),
+            &env(&[("AMTSBOTE_TELEGRAM_REPLY_SHARE", "250")]),
+        )
+        .expect("valid");
+        assert_eq!(c.telegram_lane.reply_share, 100, "at most all of it");
+        assert_eq!(c.whatsapp_lane.reply_share, 30);
+        let c = Config::from_sources(None, &env(&[])).expect("defaults");
+        assert_eq!(c.telegram_lane.reply_share, 15);
+        let err = Config::from_sources(None, &env(&[("AMTSBOTE_WHATSAPP_REPLY_SHARE", "half")]))
+            .unwrap_err();
+        assert!(err.0.starts_with("AMTSBOTE_WHATSAPP_REPLY_SHARE"), "{err}");
+    }
+
+    #[test]
     fn a_bad_value_names_its_variable_or_key() {
         let err =
             Config::from_sources(None, &env(&[("AMTSBOTE_WHATSAPP_RATE", "fast")])).unwrap_err();
