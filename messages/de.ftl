@@ -19,6 +19,8 @@ stats-lane-paused = Kanal { $channel } pausiert bis { $until } (die Plattform sa
 ## Die Demo
 demo-news-text = Stadtnachricht { $run }: Das Rathaus ist am Samstag von 10 bis 14 Uhr geöffnet.
 demo-alert-text = WARNUNG { $run }: Unwetterwarnung für das gesamte Stadtgebiet. Bleiben Sie im Haus.
+demo-staff-text = Baustelle { $run }: Die Brücke in der Hauptstraße ist am Montag gesperrt.
+demo-signups = Anmeldungen: { $answered } von { $signups } beantwortet, { $per_s } pro Sekunde, die langsamste nach { $slowest_ms } ms; die Vorschau der Pressestelle kam nach { $staff_ms } ms ({ $news_pending } Nachrichten standen zu Beginn noch aus).
 demo-setup = Demo: { $subscribers } Abonnenten (je zur Hälfte Telegram und WhatsApp), Kanäle mit { $telegram_rate } und { $whatsapp_rate } Nachrichten/s (0 = unbegrenzt).
 demo-alert-released = Warnung freigegeben, nachdem { $news } Nachrichten angekommen waren.
 demo-summary =

@@ -19,6 +19,8 @@ stats-lane-paused = Lane { $channel } is paused until { $until } (platform said:
 ## The demo
 demo-news-text = City news { $run }: the town hall opens on Saturday from 10 to 14 o'clock.
 demo-alert-text = ALERT { $run }: severe storm warning for the whole city area. Stay indoors.
+demo-staff-text = Road works { $run }: the bridge on Main Street is closed on Monday.
+demo-signups = Sign-ups: { $answered } of { $signups } answered, { $per_s } per second, the slowest after { $slowest_ms } ms; the press officer's preview came after { $staff_ms } ms ({ $news_pending } news messages still pending at the start).
 demo-setup = Demo: { $subscribers } subscribers (half Telegram, half WhatsApp), lanes at { $telegram_rate } and { $whatsapp_rate } messages/s (0 = unlimited).
 demo-alert-released = Alert released after { $news } news messages had arrived.
 demo-summary =

@@ -34,7 +34,10 @@ const KNOWN: &[(&str, &[&str])] = &[
             "max_connections",
         ],
     ),
-    ("telegram", &["token", "api_url", "rate", "concurrency"]),
+    (
+        "telegram",
+        &["token", "api_url", "rate", "concurrency", "reply_share"],
+    ),
     (
         "whatsapp",
         &[
@@ -45,6 +48,7 @@ const KNOWN: &[(&str, &[&str])] = &[
             "verify_token",
             "rate",
             "concurrency",
+            "reply_share",
             "template_announcement",
             "template_alert",
             "template_update",
@@ -244,6 +248,10 @@ impl Config {
                 ),
                 retry: retry.clone(),
                 quiet: quiet.clone(),
+                reply_share: s
+                    .get::<u32>(section, "reply_share", "a percentage from 0 to 100")?
+                    .unwrap_or(defaults.reply_share)
+                    .min(100),
             })
         };
         let telegram_lane = lane("telegram", 30)?;
@@ -652,6 +660,23 @@ mod tests {
         .expect("valid");
         assert_eq!(c.telegram_lane.rate, 0);
         assert_eq!(c.http_listen.to_string(), "0.0.0.0:9000");
+    }
+
+    #[test]
+    fn the_reply_share_is_a_percentage_per_lane() {
+        let file = "[whatsapp]\nreply_share = 30\n";
+        let c = Config::from_sources(
+            Some(("a.toml", file)),
+            &env(&[("AMTSBOTE_TELEGRAM_REPLY_SHARE", "250")]),
+        )
+        .expect("valid");
+        assert_eq!(c.telegram_lane.reply_share, 100, "at most all of it");
+        assert_eq!(c.whatsapp_lane.reply_share, 30);
+        let c = Config::from_sources(None, &env(&[])).expect("defaults");
+        assert_eq!(c.telegram_lane.reply_share, 15);
+        let err = Config::from_sources(None, &env(&[("AMTSBOTE_WHATSAPP_REPLY_SHARE", "half")]))
+            .unwrap_err();
+        assert!(err.0.starts_with("AMTSBOTE_WHATSAPP_REPLY_SHARE"), "{err}");
     }
 
     #[test]

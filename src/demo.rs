@@ -1,7 +1,10 @@
 //! `amtsbote demo`: the newcomer's first command and our benchmark. It runs the production
 //! queue and channel adapters against the simulated platforms on 127.0.0.1, releases a news
 //! broadcast to every subscriber and, once a tenth of it has arrived, an alert; then it reports
-//! what the simulators actually received.
+//! what the simulators actually received. With `--signups N`, N people sign up at once while
+//! the news drains, and a press officer asks for a preview meanwhile (see `signups`).
+
+pub mod signups;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -29,6 +32,8 @@ pub struct DemoOptions {
     pub telegram_rate: u32,
     pub whatsapp_rate: u32,
     pub database_url: Option<String>,
+    /// People who send `/start` at once while the news drains (0: none).
+    pub signups: u64,
 }
 
 /// What the demo measured, all of it at the simulators.
@@ -68,6 +73,9 @@ pub struct DemoReport {
     pub throughput_ratio: f64,
     /// `fanout_ms` ÷ `ceiling_insert_ms`.
     pub fanout_ratio: f64,
+    /// The sign-up surge (`--signups`), all zero without it.
+    #[serde(flatten)]
+    pub surge: signups::SignupReport,
 }
 
 pub async fn run(
@@ -78,7 +86,8 @@ pub async fn run(
 ) -> anyhow::Result<DemoReport> {
     let started = Instant::now();
     let shutdown = CancellationToken::new();
-    let sim = Simulator::start_expecting(shutdown.clone(), (options.subscribers * 2) as usize)
+    let expected = options.subscribers * 2 + options.signups * 2;
+    let sim = Simulator::start_expecting(shutdown.clone(), expected as usize)
         .await
         .context("starting the simulated platforms")?;
 
@@ -127,6 +136,9 @@ pub async fn run(
         .await
         .context("adding the demo's emergency member")?;
 
+    if options.signups > 0 {
+        signups::prepare(&*store).await?;
+    }
     // The ceilings first, on a quiet machine: the figures are read as ratios to them.
     let (_, ceiling_insert_ms) = store
         .fan_out_ceiling(&news_topic)
@@ -141,6 +153,7 @@ pub async fn run(
         .await
         .context("starting the service")?;
     let broadcasts = app.broadcasts.clone();
+    let base = format!("http://{}", app.local_addr());
     let stop = CancellationToken::new();
     let until = stop.clone();
     let service = tokio::spawn(app.run_until_stopped(async move {
@@ -163,6 +176,49 @@ pub async fn run(
     .await?;
 
     let bars = Bars::new(&news_expected.total(), &alert_expected.total());
+    let surge = if options.signups > 0 {
+        // The surge comes while the news drains (from its first message on).
+        let first_news = Instant::now() + Duration::from_secs(60);
+        while sim.count_text(&news_text).values().sum::<usize>() == 0
+            && news_expected.total() > 0
+            && Instant::now() < first_news
+        {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let arrived = sim.count_text(&news_text).values().sum::<usize>() as u64;
+        let slowest_reserve = [options.telegram_rate, options.whatsapp_rate]
+            .into_iter()
+            .filter(|r| *r > 0)
+            .map(|r| {
+                crate::queue::LaneBudget::reserved_for(
+                    r,
+                    config
+                        .telegram_lane
+                        .reply_share
+                        .min(config.whatsapp_lane.reply_share),
+                )
+            })
+            .min();
+        // Each lane sends N answers (half the people, two each), at worst at its reserve.
+        let within = Duration::from_secs(120)
+            + slowest_reserve
+                .map(|r| Duration::from_secs_f64(options.signups as f64 / f64::from(r.max(1))))
+                .unwrap_or_default();
+        signups::run(
+            signups::Surge {
+                sim: &sim,
+                base: base.clone(),
+                app_secret: DEMO_APP_SECRET.to_string(),
+                signups: options.signups,
+                staff_text: texts.get(lang, "demo-staff-text", &[("run", run_id.as_str().into())]),
+                within,
+            },
+            news_expected.total().saturating_sub(arrived),
+        )
+        .await?
+    } else {
+        signups::SignupReport::default()
+    };
     let tenth = (news_expected.total() / 10).max(1) as usize;
     loop {
         let arrived = sim.count_text(&news_text).values().sum::<usize>();
@@ -175,6 +231,12 @@ pub async fn run(
     let news_pending_at_alert = news_expected
         .total()
         .saturating_sub(sim.count_text(&news_text).values().sum::<usize>() as u64);
+    // The people who signed up meanwhile are on `alerts` too.
+    let alert_expected = if options.signups > 0 {
+        store.recipient_count(&alerts_topic).await?
+    } else {
+        alert_expected
+    };
     // The alert comes as it would on the day: an emergency member types it in Telegram and
     // presses Send under the preview.
     let (alert, pressed_at) = alert_by_chat(&sim, &*store, &alert_text).await?;
@@ -287,7 +349,8 @@ pub async fn run(
         alert_expected: alert_expected.total(),
         alert_delivered,
         lost: (news_expected.total() - news_delivered.min(news_expected.total()))
-            + (alert_expected.total() - alert_delivered.min(alert_expected.total())),
+            + (alert_expected.total() - alert_delivered.min(alert_expected.total()))
+            + (surge.signups - surge.signups_answered.min(surge.signups)),
         duplicates: news_dupes + alert_dupes,
         telegram_rate_configured: options.telegram_rate,
         telegram_rate_achieved: round(tg_rate, 1),
@@ -308,6 +371,12 @@ pub async fn run(
         ceiling_insert_ms: round(ceiling_insert_ms, 1),
         throughput_ratio: round(ratio(deliveries_per_s, ceiling_http_per_s), 3),
         fanout_ratio: round(ratio(fanout_ms as f64, ceiling_insert_ms), 3),
+        surge: signups::SignupReport {
+            signups_per_s: round(surge.signups_per_s, 1),
+            signup_slowest_ms: round(surge.signup_slowest_ms, 1),
+            staff_reply_ms: round(surge.staff_reply_ms, 1),
+            ..surge
+        },
     })
 }
 
@@ -332,7 +401,28 @@ pub fn summary(report: &DemoReport, texts: &Texts, lang: &str) -> String {
             args.push((k.as_str(), v));
         }
     }
-    texts.get(lang, "demo-summary", &args)
+    let mut text = texts.get(lang, "demo-summary", &args);
+    if report.surge.signups > 0 {
+        text.push('\n');
+        text.push_str(&signup_line(&report.surge, texts, lang));
+    }
+    text
+}
+
+/// The sign-up surge in one line.
+fn signup_line(report: &signups::SignupReport, texts: &Texts, lang: &str) -> String {
+    texts.get(
+        lang,
+        "demo-signups",
+        &[
+            ("signups", report.signups.into()),
+            ("answered", report.signups_answered.into()),
+            ("per_s", round(report.signups_per_s, 1).into()),
+            ("slowest_ms", round(report.signup_slowest_ms, 1).into()),
+            ("staff_ms", round(report.staff_reply_ms, 1).into()),
+            ("news_pending", report.news_pending_at_signups.into()),
+        ],
+    )
 }
 
 fn round(v: f64, digits: i32) -> f64 {
@@ -376,6 +466,9 @@ async fn seed_slice(
     Ok(())
 }
 
+/// The demo's WhatsApp app secret: the surge's webhooks are signed with it.
+const DEMO_APP_SECRET: &str = "demo-app-secret";
+
 /// The city's configuration pointed at the simulated platforms, with the demo's rates. Its
 /// scripted staff approve at once (the two-person rule is off): it measures the queue.
 fn demo_config(config: &Config, options: &DemoOptions, sim: &Simulator, url: &str) -> Config {
@@ -409,7 +502,7 @@ fn demo_config(config: &Config, options: &DemoOptions, sim: &Simulator, url: &st
         api_url: sim.whatsapp_url.clone(),
         phone_number_id: "100000000000001".into(),
         access_token: SecretString::from("demo-access-token"),
-        app_secret: SecretString::from("demo-app-secret"),
+        app_secret: SecretString::from(DEMO_APP_SECRET),
         verify_token: SecretString::from("demo-verify-token"),
         templates,
         approval_template: None,

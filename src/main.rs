@@ -92,6 +92,10 @@ enum Command {
         /// Database to use instead of a temporary SQLite file.
         #[arg(long)]
         database_url: Option<String>,
+        /// People who send /start at once (half Telegram, half WhatsApp webhooks) while the news
+        /// drains; a press officer asks for a preview meanwhile.
+        #[arg(long, default_value_t = 0)]
+        signups: u64,
         /// Print one JSON line with the measurements.
         #[arg(long)]
         json: bool,
@@ -255,6 +259,7 @@ fn main() -> ExitCode {
             Command::Audit { limit } => cli::audit(&config, limit).await,
             Command::Demo {
                 subscribers,
+                signups,
                 telegram_rate,
                 whatsapp_rate,
                 database_url,
@@ -265,6 +270,7 @@ fn main() -> ExitCode {
                     telegram_rate: telegram_rate.unwrap_or(config.telegram_lane.rate),
                     whatsapp_rate: whatsapp_rate.unwrap_or(config.whatsapp_lane.rate),
                     database_url,
+                    signups,
                 };
                 cli::demo(&config, options, json, &texts).await
             }

@@ -10,16 +10,17 @@ use anyhow::Context;
 use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
+use crate::channels::intake::Intake;
 use crate::channels::telegram::{self, TelegramChannel};
 use crate::channels::whatsapp::{Template, WhatsappChannel, approval_template_body};
-use crate::channels::{Channel, SendOutcome, http_client};
+use crate::channels::{Addressee, Channel, ReplyPace, SendOutcome, Unpaced, http_client};
 use crate::channels::{telegram_updates, whatsapp_webhook};
 use crate::config::Config;
 use crate::conversation::Conversation;
 use crate::domain::{BroadcastKind, ChannelKind, Role};
 use crate::http;
 use crate::i18n::Texts;
-use crate::queue::{Engine, LaneSettings};
+use crate::queue::{Engine, LaneBudget, LaneSettings};
 use crate::services::{BroadcastService, QueueWake};
 use crate::store::{self, Store, StoreError};
 use sha2::Digest;
@@ -192,11 +193,15 @@ impl Application {
                 .await
                 .map_err(|e| anyhow::anyhow!("[[schedules]] entry '{}': {e}", sc.cron))?;
         }
+        let paces = Paces::of(&engine.budgets);
+        // One intake for both channels: staff on either overtake citizens on both.
+        let intake = Intake::start_default(shutdown.clone());
         let mut notice = StaffNotices {
             texts: texts.clone(),
             store: store.clone(),
             telegram: None,
             whatsapp: whatsapp.clone(),
+            paces: paces.clone(),
             whatsapp_approval_template: config
                 .whatsapp
                 .as_ref()
@@ -210,10 +215,14 @@ impl Application {
                 .context("AMTSBOTE_TELEGRAM_API_URL is not a URL")?;
             notice.telegram = Some(bot.clone());
             let polling = telegram_updates::run(
-                bot,
-                conversation.clone(),
-                store.clone(),
-                texts.clone(),
+                telegram_updates::UpdateHandling {
+                    bot,
+                    conversation: conversation.clone(),
+                    store: store.clone(),
+                    texts: texts.clone(),
+                    intake: intake.clone(),
+                    pace: paces.telegram.clone(),
+                },
                 shutdown.clone(),
             );
             engine.tasks.spawn(async move {
@@ -268,6 +277,8 @@ impl Application {
                     conversation: conversation.clone(),
                     texts: texts.clone(),
                     channel,
+                    intake: intake.clone(),
+                    pace: paces.whatsapp.clone(),
                 },
             )));
             tracing::info!("WhatsApp webhook listening at /webhooks/whatsapp");
@@ -443,6 +454,41 @@ pub struct StaffNotices {
     pub whatsapp: Option<Arc<WhatsappChannel>>,
     /// For approvers outside WhatsApp's 24-hour window (`whatsapp.template_approval`).
     pub whatsapp_approval_template: Option<Template>,
+    /// The lanes' budgets these messages draw on, as staff replies.
+    pub paces: Paces,
+}
+
+/// The budget each platform's replies draw on: its lane's (see `queue::budget`).
+#[derive(Clone)]
+pub struct Paces {
+    pub telegram: Arc<dyn ReplyPace>,
+    pub whatsapp: Arc<dyn ReplyPace>,
+}
+
+impl Default for Paces {
+    /// No budget: replies go at once.
+    fn default() -> Self {
+        Paces {
+            telegram: Arc::new(Unpaced),
+            whatsapp: Arc::new(Unpaced),
+        }
+    }
+}
+
+impl Paces {
+    /// The budgets of the running lanes; a platform without a lane has none.
+    pub fn of(budgets: &HashMap<ChannelKind, Arc<LaneBudget>>) -> Paces {
+        let pace = |c: ChannelKind| -> Arc<dyn ReplyPace> {
+            match budgets.get(&c) {
+                Some(b) => b.clone(),
+                None => Arc::new(Unpaced),
+            }
+        };
+        Paces {
+            telegram: pace(ChannelKind::Telegram),
+            whatsapp: pace(ChannelKind::Whatsapp),
+        }
+    }
 }
 
 impl StaffNotices {
@@ -454,11 +500,19 @@ impl StaffNotices {
     ) -> bool {
         match (channel, &self.telegram, &self.whatsapp) {
             (ChannelKind::Telegram, Some(bot), _) => {
-                telegram_updates::render(bot, replies).await;
+                telegram_updates::render(bot, &*self.paces.telegram, Addressee::Staff, replies)
+                    .await;
                 true
             }
             (ChannelKind::Whatsapp, _, Some(wa)) => {
-                whatsapp_webhook::render(wa, &self.texts, replies).await;
+                whatsapp_webhook::render(
+                    wa,
+                    &self.texts,
+                    &*self.paces.whatsapp,
+                    Addressee::Staff,
+                    replies,
+                )
+                .await;
                 true
             }
             _ => false,

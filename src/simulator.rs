@@ -212,6 +212,15 @@ impl Simulator {
         std::mem::take(&mut *lock(&self.state.received))
     }
 
+    /// What arrived after the first `start` messages, in arrival order (for following the
+    /// record without copying all of it each time).
+    pub fn received_from(&self, start: usize) -> Vec<Received> {
+        lock(&self.state.received)
+            .get(start..)
+            .map(<[Received]>::to_vec)
+            .unwrap_or_default()
+    }
+
     pub fn received_count(&self) -> usize {
         lock(&self.state.received).len()
     }

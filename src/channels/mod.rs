@@ -1,6 +1,7 @@
 //! The edge to the messenger platforms. A `Channel` sends one message to one address and says,
 //! in the queue's terms, what became of it; everything platform-specific stays behind it.
 
+pub mod intake;
 pub mod telegram;
 pub mod telegram_updates;
 pub mod whatsapp;
@@ -83,6 +84,29 @@ pub(crate) fn split_outgoing(
             ..*message
         })
         .collect()
+}
+
+/// Whom the conversation answers, for the lane's budget: staff go first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Addressee {
+    Staff,
+    Citizen,
+}
+
+/// What the conversation's replies draw on: the budget of the lane of their platform (the
+/// platform counts replies and broadcasts against one bot or number).
+#[async_trait]
+pub trait ReplyPace: Send + Sync {
+    /// Waits until one reply message to `to` may go out.
+    async fn reply_turn(&self, to: Addressee);
+}
+
+/// No budget: replies go at once (a platform without a lane, or an unlimited one).
+pub struct Unpaced;
+
+#[async_trait]
+impl ReplyPace for Unpaced {
+    async fn reply_turn(&self, _to: Addressee) {}
 }
 
 /// The HTTP client every adapter uses: our own time-outs, keep-alive, a pool large enough for

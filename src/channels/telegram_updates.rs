@@ -1,12 +1,15 @@
 //! Telegram's side of the conversation: long polling (`getUpdates` for messages, button presses
 //! and `my_chat_member`), each update read on its own and turned into an `Incoming`, and the
 //! conversation's `Reply`s rendered as messages, in-place edits and button answers, each with
-//! its own time-out. The offset is stored after each batch, so a restart neither loses nor
-//! repeats updates, and an update that cannot be read is skipped, never met again.
+//! its own time-out. Updates are handled through the intake (at once, in order per chat, staff
+//! first); the offset stored is the first update not yet handled, so a crash or restart loses
+//! none (it may repeat those handled after it), and an update that cannot be read is skipped,
+//! never met again.
 
+use std::collections::{BTreeSet, HashSet};
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -18,8 +21,11 @@ use teloxide::types::{
     AllowedUpdate, BotCommand, CallbackQueryId, ChatMemberKind, InlineKeyboardButton,
     InlineKeyboardMarkup, MessageId, UpdateKind,
 };
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use super::intake::{Followup, Intake};
+use super::{Addressee, ReplyPace};
 use crate::conversation::{Button, Conversation, Incoming, Input, Reply};
 use crate::domain::ChannelKind;
 use crate::domain::text::{MESSAGE_MAX, split, utf16_weight};
@@ -111,29 +117,124 @@ fn kind_of(raw: &Value) -> String {
         .unwrap_or_default()
 }
 
-/// Polls until `shutdown`, handing every update to the conversation.
-pub async fn run(
-    bot: Bot,
-    conversation: Arc<Conversation>,
-    store: Arc<dyn Store>,
-    texts: Arc<Texts>,
-    shutdown: CancellationToken,
+/// The chat side of Telegram as `run` needs it: the conversation, where its work waits, and
+/// the lane's budget the replies draw on.
+pub struct UpdateHandling {
+    pub bot: Bot,
+    pub conversation: Arc<Conversation>,
+    pub store: Arc<dyn Store>,
+    pub texts: Arc<Texts>,
+    pub intake: Arc<Intake>,
+    pub pace: Arc<dyn ReplyPace>,
+}
+
+/// Which updates are handled: the offset to store is the first one not yet handled, so that a
+/// crash or restart repeats what was taken in but not handled instead of losing it.
+#[derive(Default)]
+struct Progress {
+    /// Handed to the intake and not yet handled.
+    in_hand: BTreeSet<i64>,
+    /// Past every update read so far.
+    read_past: i64,
+    /// Stored in the database.
+    stored: i64,
+}
+
+impl Progress {
+    fn offset(&self) -> i64 {
+        self.in_hand.first().copied().unwrap_or(self.read_past)
+    }
+}
+
+/// Stores the offset whenever updates were handled, never past one that was not.
+async fn keep_offset(
+    store: &dyn Store,
+    progress: &Mutex<Progress>,
+    changed: &Notify,
+    shutdown: &CancellationToken,
 ) {
+    loop {
+        let notified = changed.notified();
+        let offset = {
+            let p = progress.lock().unwrap_or_else(|p| p.into_inner());
+            (p.offset() > p.stored).then(|| p.offset())
+        };
+        if let Some(offset) = offset {
+            match store
+                .set_channel_state(OFFSET_KEY, &offset.to_string())
+                .await
+            {
+                Ok(()) => {
+                    let mut p = progress.lock().unwrap_or_else(|p| p.into_inner());
+                    p.stored = p.stored.max(offset);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot store the Telegram offset; updates may be seen twice after a restart");
+                }
+            }
+            continue;
+        }
+        if shutdown.is_cancelled() {
+            return;
+        }
+        tokio::select! {
+            _ = notified => {}
+            _ = shutdown.cancelled() => {}
+        }
+    }
+}
+
+/// Polls until `shutdown`, handing every update to the conversation through the intake; then
+/// waits for what it handed over and stores the offset past it.
+pub async fn run(handling: UpdateHandling, shutdown: CancellationToken) {
+    let UpdateHandling {
+        bot,
+        conversation,
+        store,
+        texts,
+        intake,
+        pace,
+    } = handling;
     register_menu(&bot, &texts).await;
-    let mut offset: i64 = match store.channel_state(OFFSET_KEY).await {
+    let offset: i64 = match store.channel_state(OFFSET_KEY).await {
         Ok(v) => v.and_then(|v| v.parse().ok()).unwrap_or(0),
         Err(e) => {
             tracing::warn!(error = %e, "cannot read the Telegram offset; starting from what Telegram still holds");
             0
         }
     };
+    let progress = Arc::new(Mutex::new(Progress {
+        read_past: offset,
+        stored: offset,
+        ..Progress::default()
+    }));
+    let changed = Arc::new(Notify::new());
+    // Wakes the poller when it waits for updates in hand to be handled.
+    let handled_some = Arc::new(Notify::new());
+    // Ends after the polling below, once the last offset is stored.
+    let keeper_stop = CancellationToken::new();
+    let keeper = {
+        let (store, progress, changed, stop) = (
+            store.clone(),
+            progress.clone(),
+            changed.clone(),
+            keeper_stop.clone(),
+        );
+        tokio::spawn(async move { keep_offset(&*store, &progress, &changed, &stop).await })
+    };
     let mut failures = 0u32;
     tracing::info!("Telegram polling started");
     while !shutdown.is_cancelled() {
+        // Asked from the first update not yet handled: Telegram forgets every update below the
+        // offset asked for, so asking past one in hand would lose it with a crash.
+        let (asked_from, read_past) = {
+            let p = progress.lock().unwrap_or_else(|p| p.into_inner());
+            (p.offset(), p.read_past)
+        };
         let request = JsonRequest::new(
             bot.clone(),
             GetRawUpdates {
-                offset,
+                offset: asked_from,
                 timeout: LONG_POLL_SECS,
                 allowed_updates: ASKED.iter().map(|(kind, _)| *kind).collect(),
             },
@@ -166,40 +267,133 @@ pub async fn run(
                 }
             }
         };
-        let batch = updates.len();
+        let mut new = 0usize;
+        let progressed = handled_some.notified();
+        // Who is staff, once a batch: a flood of citizens costs no look-up each.
+        let staff = if updates.is_empty() {
+            HashSet::new()
+        } else {
+            super::intake::staff_addresses(&*store, ChannelKind::Telegram).await
+        };
         for raw in updates {
             let Some(id) = raw.get("update_id").and_then(Value::as_i64) else {
                 tracing::warn!("an update without update_id; skipped");
                 continue;
             };
-            // Past this update whatever becomes of it: one that cannot be read is not met again.
-            offset = offset.max(id + 1);
-            let update = match read_update(&raw) {
-                ReadUpdate::Update(u) => u,
+            if id < read_past {
+                // Taken in before and not yet handled: Telegram hands it out again.
+                continue;
+            }
+            new += 1;
+            // Read past this update whatever becomes of it: one that cannot be read is not met
+            // again; one handed to the intake keeps the stored offset until it is handled.
+            let offset = id + 1;
+            let handed = match read_update(&raw) {
+                ReadUpdate::Update(update) => incoming(&update),
                 ReadUpdate::NotAsked => {
                     tracing::debug!(update = id, kind = %kind_of(&raw), "an update of a kind not asked for; skipped");
-                    continue;
+                    None
                 }
                 ReadUpdate::Unreadable(why) => {
                     tracing::warn!(update = id, kind = %kind_of(&raw), why, "an update that cannot be read; skipped");
-                    continue;
+                    None
                 }
             };
-            let Some(incoming) = incoming(&update) else {
+            let Some(incoming) = handed else {
+                let mut p = progress.lock().unwrap_or_else(|p| p.into_inner());
+                p.read_past = p.read_past.max(offset);
                 continue;
             };
-            let replies = conversation.handle(&incoming).await;
-            render(&bot, replies).await;
+            let to = if staff.contains(&incoming.sender) {
+                Addressee::Staff
+            } else {
+                Addressee::Citizen
+            };
+            {
+                let mut p = progress.lock().unwrap_or_else(|p| p.into_inner());
+                p.in_hand.insert(id);
+                p.read_past = p.read_past.max(offset);
+            }
+            let chat = format!("{}:{}", ChannelKind::Telegram, incoming.chat);
+            let job = {
+                let (bot, conversation, pace) = (bot.clone(), conversation.clone(), pace.clone());
+                // Whatever happens inside, the update counts as handled when this ends.
+                let handled = Handled {
+                    id,
+                    progress: progress.clone(),
+                    changed: changed.clone(),
+                    handled_some: handled_some.clone(),
+                };
+                Box::pin(async move {
+                    let replies = conversation.handle(&incoming).await;
+                    drop(handled);
+                    let answers: Followup = Box::pin(async move {
+                        render(&bot, &*pace, to, replies).await;
+                    });
+                    Some(answers)
+                })
+            };
+            intake.submit(chat, to, job).await;
         }
-        if batch > 0
-            && let Err(e) = store
-                .set_channel_state(OFFSET_KEY, &offset.to_string())
-                .await
-        {
-            tracing::warn!(error = %e, "cannot store the Telegram offset; updates may be seen twice after a restart");
+        changed.notify_one();
+        if new == 0 && asked_from < read_past {
+            // Only updates in hand came back: asking again before one is handled brings the
+            // same ones again at once.
+            tokio::select! {
+                _ = progressed => {}
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = shutdown.cancelled() => break,
+            }
         }
     }
+    // What was handed over is handled before the offset is stored for the last time.
+    let all_handled = || {
+        progress
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .in_hand
+            .is_empty()
+    };
+    while !all_handled() {
+        let notified = changed.notified();
+        let _ = tokio::time::timeout(std::time::Duration::from_millis(50), notified).await;
+    }
+    keeper_stop.cancel();
+    changed.notify_one();
+    if let Err(e) = keeper.await {
+        tracing::error!(error = %e, "storing the Telegram offset ended abnormally");
+    }
+    // Answers still on their way get a moment to go out (each call has its own time-out).
+    if tokio::time::timeout(REPLY_TIMEOUT, intake.drained())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            waiting = intake.pending(),
+            "stopping with answers not yet sent; what the messages did is stored"
+        );
+    }
     tracing::info!("Telegram polling stopped");
+}
+
+/// Marks an update handled when dropped (its handling ended, or was cut short).
+struct Handled {
+    id: i64,
+    progress: Arc<Mutex<Progress>>,
+    changed: Arc<Notify>,
+    handled_some: Arc<Notify>,
+}
+
+impl Drop for Handled {
+    fn drop(&mut self) {
+        self.progress
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .in_hand
+            .remove(&self.id);
+        self.changed.notify_one();
+        self.handled_some.notify_waiters();
+    }
 }
 
 /// What an update means to the conversation; `None` for what it does not handle.
@@ -292,8 +486,10 @@ where
     }
 }
 
-/// Sends the conversation's answers. Texts are plain (no parse mode), so nothing needs escaping.
-pub async fn render(bot: &Bot, replies: Vec<Reply>) {
+/// Sends the conversation's answers to `to`, each message after a turn of the lane's budget
+/// (`pace`). Texts are plain (no parse mode), so nothing needs escaping.
+pub async fn render(bot: &Bot, pace: &dyn ReplyPace, to: Addressee, replies: Vec<Reply>) {
+    let addressee = to;
     for reply in replies {
         let result = match reply {
             Reply::Send { to, text, buttons } => {
@@ -312,6 +508,7 @@ pub async fn render(bot: &Bot, replies: Vec<Reply>) {
                     {
                         request = request.reply_markup(k);
                     }
+                    pace.reply_turn(addressee).await;
                     if let Err(e) = reply_call(|| request.send_ref()).await {
                         result = Err(e);
                         break;
@@ -332,6 +529,7 @@ pub async fn render(bot: &Bot, replies: Vec<Reply>) {
                 if let Some(k) = keyboard(&buttons) {
                     request = request.reply_markup(k);
                 }
+                pace.reply_turn(addressee).await;
                 reply_call(|| request.send_ref()).await.map(|_| ())
             }
             Reply::AnswerButton { callback_id, text } => {
@@ -389,6 +587,24 @@ mod tests {
             "message_id": 3, "date": 1_700_000_000,
             "old_reaction": [], "new_reaction": [{"type": "emoji", "emoji": "👍"}]
         }})
+    }
+
+    #[test]
+    fn the_offset_never_passes_an_update_in_hand() {
+        let mut p = Progress {
+            read_past: 10,
+            ..Progress::default()
+        };
+        assert_eq!(p.offset(), 10);
+        p.in_hand.extend([11, 12, 14]);
+        p.read_past = 15;
+        assert_eq!(p.offset(), 11, "11 is not handled yet");
+        p.in_hand.remove(&12);
+        assert_eq!(p.offset(), 11, "handled after it, 12 does not move it");
+        p.in_hand.remove(&11);
+        assert_eq!(p.offset(), 14);
+        p.in_hand.remove(&14);
+        assert_eq!(p.offset(), 15, "all handled: past everything read");
     }
 
     #[test]

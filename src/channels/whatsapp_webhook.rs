@@ -20,8 +20,9 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use super::SendOutcome;
+use super::intake::{Followup, Intake};
 use super::whatsapp::{OUTSIDE_WINDOW, UNDELIVERABLE, WhatsappChannel, text_body};
+use super::{Addressee, ReplyPace, SendOutcome};
 use crate::conversation::{Button, Conversation, Incoming, Input, Reply};
 use crate::domain::text::{MESSAGE_MAX, split, utf16_weight};
 use crate::domain::{ChannelKind, LateFailure, PlatformStatus};
@@ -39,6 +40,10 @@ pub struct WebhookState {
     pub texts: Arc<Texts>,
     /// Sends the conversation's answers.
     pub channel: Arc<WhatsappChannel>,
+    /// Where messages wait to be handled: at once, in order per chat, staff first.
+    pub intake: Arc<Intake>,
+    /// The WhatsApp lane's budget, which the answers draw on.
+    pub pace: Arc<dyn ReplyPace>,
 }
 
 pub fn router(state: Arc<WebhookState>) -> Router {
@@ -261,14 +266,11 @@ async fn process(state: &WebhookState, payload: Payload) -> Result<(), StoreErro
                 tracing::debug!("WhatsApp message seen before; ignored");
                 continue;
             }
-            match handle_message(state, &message).await {
-                Ok(replies) => {
-                    let (channel, texts) = (state.channel.clone(), state.texts.clone());
-                    tokio::spawn(async move { render(&channel, &texts, replies).await });
-                }
-                Err(e) => {
+            match through_intake(state, message).await {
+                Ok(()) => {}
+                Err((e, id)) => {
                     // Not recorded as handled: Meta's retry of this message gets through.
-                    if let Err(release) = state.store.release_inbound(&message.id).await {
+                    if let Err(release) = state.store.release_inbound(&id).await {
                         tracing::warn!(error = %release, "the claim on a WhatsApp message stays until it goes stale");
                     }
                     return Err(e);
@@ -279,10 +281,57 @@ async fn process(state: &WebhookState, payload: Payload) -> Result<(), StoreErro
     Ok(())
 }
 
+/// Hands one claimed message to the intake and waits until it is handled (not until its
+/// answers are sent: they follow in the chat's turn, within the lane's budget, and are lost
+/// with the process as before: what the message did is in the database).
+async fn through_intake(
+    state: &WebhookState,
+    message: InMessage,
+) -> Result<(), (StoreError, String)> {
+    let incoming = read_message(&message).incoming;
+    let to = super::intake::addressee(&*state.store, &incoming).await;
+    let chat = format!("{}:{}", ChannelKind::Whatsapp, incoming.chat);
+    let (handled, outcome) = tokio::sync::oneshot::channel();
+    let id = message.id.clone();
+    let job = {
+        let (conversation, store) = (state.conversation.clone(), state.store.clone());
+        let (channel, texts, pace) = (
+            state.channel.clone(),
+            state.texts.clone(),
+            state.pace.clone(),
+        );
+        Box::pin(async move {
+            match handle_message(&conversation, &*store, &message).await {
+                Ok(replies) => {
+                    let _ = handled.send(Ok(()));
+                    let answers: Followup = Box::pin(async move {
+                        render(&channel, &texts, &*pace, to, replies).await;
+                    });
+                    Some(answers)
+                }
+                Err(e) => {
+                    let _ = handled.send(Err(e));
+                    None
+                }
+            }
+        })
+    };
+    state.intake.submit(chat, to, job).await;
+    match outcome.await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err((e, id)),
+        Err(_) => Err((
+            StoreError::Corrupt("the message's handling ended before it was done".into()),
+            id,
+        )),
+    }
+}
+
 /// Hands one claimed message to the conversation and records it as handled; the answers are for
 /// the caller to send once that is written.
 async fn handle_message(
-    state: &WebhookState,
+    conversation: &Conversation,
+    store: &dyn Store,
     message: &InMessage,
 ) -> Result<Vec<Reply>, StoreError> {
     let InboundMessage {
@@ -290,12 +339,11 @@ async fn handle_message(
         sent_at_ms,
         ..
     } = read_message(message);
-    let replies = state.conversation.handle(&incoming).await;
+    let replies = conversation.handle(&incoming).await;
     // The person's 24-hour window opens with their own message's time.
     let at = sent_at_ms.unwrap_or_else(crate::domain::now_ms);
     // One transaction: the window and "handled" are written together or not at all.
-    state
-        .store
+    store
         .inbound_handled(ChannelKind::Whatsapp, &incoming.sender, &message.id, at)
         .await?;
     Ok(replies)
@@ -446,8 +494,16 @@ pub fn reply_body(to: &str, text: &str, buttons: &[Vec<Button>], list_button: &s
     bodies
 }
 
-/// Sends the conversation's answers; WhatsApp cannot edit, so an edit is a new message.
-pub async fn render(channel: &WhatsappChannel, texts: &Texts, replies: Vec<Reply>) {
+/// Sends the conversation's answers to `to`, each message after a turn of the lane's budget
+/// (`pace`); WhatsApp cannot edit, so an edit is a new message.
+pub async fn render(
+    channel: &WhatsappChannel,
+    texts: &Texts,
+    pace: &dyn ReplyPace,
+    to: Addressee,
+    replies: Vec<Reply>,
+) {
+    let addressee = to;
     for reply in replies {
         let (to, text, buttons) = match reply {
             Reply::Send { to, text, buttons }
@@ -458,6 +514,7 @@ pub async fn render(channel: &WhatsappChannel, texts: &Texts, replies: Vec<Reply
         };
         let list_button = texts.get(crate::i18n::DEFAULT_LANGUAGE, "wa-list-button", &[]);
         for body in reply_body(&to, &text, &buttons, &list_button) {
+            pace.reply_turn(addressee).await;
             match channel.post(&body).await {
                 SendOutcome::Sent { .. } => {}
                 other => {

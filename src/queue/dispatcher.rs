@@ -13,7 +13,7 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::limiter::LaneLimiter;
+use super::budget::{LaneBudget, Waiter};
 use super::{LanePause, LaneSettings, Wake};
 use crate::channels::{Channel, Outgoing, SendOutcome};
 use crate::domain::{ChannelKind, Priority, RetryPolicy, now_ms};
@@ -27,6 +27,8 @@ pub struct Lane {
     pause: Arc<LanePause>,
     instance: String,
     next_up: Arc<NextUp>,
+    /// The rate limit, shared with the conversation's replies on this platform.
+    budget: Arc<LaneBudget>,
 }
 
 /// The priority of the delivery the lane waits to send next. A send between the parts of a long
@@ -58,6 +60,7 @@ impl Lane {
         wake: Arc<Wake>,
         pause: Arc<LanePause>,
         instance: String,
+        budget: Arc<LaneBudget>,
     ) -> Self {
         Lane {
             channel,
@@ -67,6 +70,7 @@ impl Lane {
             pause,
             instance,
             next_up: Arc::default(),
+            budget,
         }
     }
 
@@ -87,7 +91,7 @@ impl Lane {
     async fn next_slot(
         &self,
         next: &ClaimedDelivery,
-        limiter: Option<&LaneLimiter>,
+        limiter: Option<&LaneBudget>,
         slots: &Arc<Semaphore>,
         shutdown: &CancellationToken,
     ) -> Option<OwnedSemaphorePermit> {
@@ -101,7 +105,7 @@ impl Lane {
         };
         if let Some(limiter) = limiter {
             tokio::select! {
-                _ = limiter.ready() => {}
+                _ = limiter.ready(Waiter::Broadcast) => {}
                 _ = shutdown.cancelled() => return None,
             }
         }
@@ -153,7 +157,7 @@ impl Lane {
         let kind = self.kind();
         tracing::info!(lane = %kind, rate = self.settings.rate, "lane started");
         self.wake.set_running(true);
-        let limiter = LaneLimiter::new(self.settings.rate).map(Arc::new);
+        let limiter = Some(self.budget.clone()).filter(|b| b.is_limited());
         let concurrency = self.settings.concurrency.max(1);
         let slots = Arc::new(Semaphore::new(concurrency));
         let (acks, ack_rx) = mpsc::channel::<Outcome>(4096);
@@ -506,7 +510,7 @@ struct Send {
     acks: mpsc::Sender<Outcome>,
     hold: Arc<Hold>,
     /// The lane's rate limit: each part of a long text after the first waits for its own token.
-    limiter: Option<Arc<LaneLimiter>>,
+    limiter: Option<Arc<LaneBudget>>,
     next_up: Arc<NextUp>,
     wake: Arc<Wake>,
 }

@@ -2,6 +2,7 @@
 //! and sends them, housekeeping returns expired leases and closes finished broadcasts.
 //! `Engine::start` runs all of it for `amtsbote run` and for the demo alike.
 
+pub mod budget;
 pub mod dispatcher;
 pub mod fanout;
 pub mod limiter;
@@ -19,9 +20,13 @@ use crate::channels::Channel;
 use crate::domain::{ChannelKind, Priority, now_ms};
 use crate::store::Store;
 
+pub use budget::LaneBudget;
 pub use dispatcher::Lane;
 
 pub use crate::domain::RetryPolicy;
+
+/// Percent of a lane's rate kept for the conversation's replies, unless configured.
+pub const DEFAULT_REPLY_SHARE: u32 = 15;
 
 /// How one lane works.
 #[derive(Debug, Clone)]
@@ -36,6 +41,9 @@ pub struct LaneSettings {
     pub retry: RetryPolicy,
     /// Quiet hours, if the city has them: news silent or held, alerts always sound.
     pub quiet: Option<Arc<crate::domain::time::QuietHours>>,
+    /// Percent of `rate` kept for replies to people who just wrote (at least one message per
+    /// second), which broadcasts cannot take; replies take more while broadcasts do not wait.
+    pub reply_share: u32,
 }
 
 impl LaneSettings {
@@ -60,6 +68,7 @@ impl Default for LaneSettings {
             idle_poll: Duration::from_millis(500),
             retry: RetryPolicy::default(),
             quiet: None,
+            reply_share: DEFAULT_REPLY_SHARE,
         }
     }
 }
@@ -259,6 +268,8 @@ fn hostname() -> String {
 pub struct Engine {
     pub signals: Arc<Signals>,
     pub tasks: JoinSet<String>,
+    /// Each lane's rate budget, which the conversation's replies on its platform share.
+    pub budgets: HashMap<ChannelKind, Arc<LaneBudget>>,
 }
 
 impl Engine {
@@ -285,8 +296,14 @@ impl Engine {
             keeping.await;
             "housekeeping".to_string()
         });
+        let mut budgets = HashMap::new();
         for (channel, lane_settings) in lanes {
             let kind = channel.kind();
+            let budget = Arc::new(LaneBudget::new(
+                lane_settings.rate,
+                lane_settings.reply_share,
+            ));
+            budgets.insert(kind, budget.clone());
             let lane = Lane::new(
                 channel,
                 store.clone(),
@@ -294,6 +311,7 @@ impl Engine {
                 signals.wake(kind),
                 signals.pause(kind),
                 settings.instance.clone(),
+                budget,
             );
             let running = lane.run(shutdown.clone());
             tasks.spawn(async move {
@@ -301,7 +319,11 @@ impl Engine {
                 format!("{kind} lane")
             });
         }
-        Engine { signals, tasks }
+        Engine {
+            signals,
+            tasks,
+            budgets,
+        }
     }
 
     /// Waits for every task; call after cancelling the shutdown token.

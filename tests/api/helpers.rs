@@ -271,6 +271,14 @@ pub fn conversation_of(app: &TestApp, second_approval: bool) -> Conversation {
     }
 }
 
+/// The budgets of `app`'s lanes, as the conversation's replies draw on them.
+pub fn paces_of(app: &TestApp) -> amtsbote::service::Paces {
+    app.engine
+        .as_ref()
+        .map(|e| amtsbote::service::Paces::of(&e.budgets))
+        .unwrap_or_default()
+}
+
 /// Lane timings for tests: fast retries and polls, short time-outs.
 pub fn test_lane(rate: u32) -> LaneSettings {
     LaneSettings {
@@ -281,6 +289,7 @@ pub fn test_lane(rate: u32) -> LaneSettings {
         lease: Duration::from_secs(30),
         idle_poll: Duration::from_millis(50),
         quiet: None,
+        reply_share: amtsbote::queue::DEFAULT_REPLY_SHARE,
         retry: RetryPolicy {
             max_attempts: 5,
             initial: Duration::from_millis(50),
@@ -585,6 +594,7 @@ pub async fn ask_approvers(app: &TestApp, conversation: &Arc<Conversation>) -> u
             telegram: Some(bot),
             whatsapp: None,
             whatsapp_approval_template: None,
+            paces: paces_of(app),
         }),
     };
     courier.deliver().await.expect("approval requests")
@@ -712,19 +722,7 @@ impl Service {
 
     /// Posts a WhatsApp webhook body, signed as Meta signs it.
     pub async fn webhook(&self, body: &serde_json::Value) -> reqwest::StatusCode {
-        use hmac::{Hmac, Mac};
-        let raw = serde_json::to_vec(body).expect("json");
-        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(WEBHOOK_SECRET.as_bytes()).expect("key");
-        mac.update(&raw);
-        let sig = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
-        reqwest::Client::new()
-            .post(format!("{}/webhooks/whatsapp", self.base))
-            .header("X-Hub-Signature-256", sig)
-            .body(raw)
-            .send()
-            .await
-            .expect("webhook answers")
-            .status()
+        signed_webhook(self.base.clone(), body.clone()).await
     }
 
     /// Stops it as SIGTERM does and waits until it has.
@@ -741,6 +739,23 @@ impl Drop for Service {
         self.stop.cancel();
         self.sim_shutdown.cancel();
     }
+}
+
+/// Posts a WhatsApp webhook body to the service at `base`, signed as Meta signs it.
+pub async fn signed_webhook(base: String, body: serde_json::Value) -> reqwest::StatusCode {
+    use hmac::{Hmac, Mac};
+    let raw = serde_json::to_vec(&body).expect("json");
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(WEBHOOK_SECRET.as_bytes()).expect("key");
+    mac.update(&raw);
+    let sig = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+    reqwest::Client::new()
+        .post(format!("{base}/webhooks/whatsapp"))
+        .header("X-Hub-Signature-256", sig)
+        .body(raw)
+        .send()
+        .await
+        .expect("webhook answers")
+        .status()
 }
 
 /// A port nobody listens on now, for a process that binds it itself.

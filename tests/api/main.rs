@@ -13,6 +13,7 @@ mod ops;
 mod privacy;
 mod public_http;
 mod schedules;
+mod signups;
 mod store_contract;
 mod telegram;
 mod whatsapp;

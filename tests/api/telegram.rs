@@ -56,10 +56,14 @@ fn start_polling(app: &TestApp, second_approval: bool) {
     )
     .unwrap();
     tokio::spawn(telegram_updates::run(
-        bot,
-        conversation,
-        app.store.clone(),
-        texts,
+        telegram_updates::UpdateHandling {
+            bot,
+            conversation,
+            store: app.store.clone(),
+            texts,
+            intake: amtsbote::channels::intake::Intake::start_default(app.shutdown.clone()),
+            pace: crate::helpers::paces_of(app).telegram,
+        },
         app.shutdown.clone(),
     ));
 }

@@ -114,6 +114,8 @@ async fn start_webhook(app: &TestApp) -> Webhook {
         conversation,
         texts,
         channel,
+        intake: amtsbote::channels::intake::Intake::start_default(app.shutdown.clone()),
+        pace: crate::helpers::paces_of(app).whatsapp,
     }));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

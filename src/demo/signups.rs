@@ -1,0 +1,241 @@
+//! `amtsbote demo --signups N`: N people send `/start` at once, half as Telegram updates, half
+//! as signed WhatsApp webhooks, while the news broadcast drains; right after them a press
+//! officer asks for a preview on Telegram. Measured at the simulators: how many were answered
+//! (welcome and topic choice) and how fast, the slowest answer, and the officer's wait.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use hmac::{Hmac, Mac};
+use serde::Serialize;
+use serde_json::{Value, json};
+use tokio::sync::Semaphore;
+
+use crate::domain::{ChannelKind, Role};
+use crate::simulator::Simulator;
+use crate::store::Store;
+
+/// The press officer's Telegram user (and private chat) id.
+pub const STAFF_CHAT: i64 = 900_000_001;
+/// Messages that answer one `/start`: the welcome and the topic choice.
+const ANSWERS_PER_SIGNUP: u8 = 2;
+/// Webhooks in flight at once, as Meta's servers would send them.
+const WEBHOOKS_IN_FLIGHT: usize = 64;
+
+/// What the sign-up surge measured.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SignupReport {
+    pub signups: u64,
+    /// People who got both answers to their `/start`.
+    pub signups_answered: u64,
+    /// Answered people per second, from the first `/start` to the last answer.
+    pub signups_per_s: f64,
+    /// The longest time from a person's `/start` to their last answer.
+    pub signup_slowest_ms: f64,
+    /// From the officer's `/announce` to the preview at the simulator.
+    pub staff_reply_ms: f64,
+    /// News messages not yet delivered when the surge began.
+    pub news_pending_at_signups: u64,
+}
+
+/// Where the surge is sent.
+pub struct Surge<'a> {
+    pub sim: &'a Simulator,
+    /// The service's webhook base (`http://127.0.0.1:port`).
+    pub base: String,
+    pub app_secret: String,
+    pub signups: u64,
+    /// The text the officer announces (unique to the run, to find the preview by).
+    pub staff_text: String,
+    /// How long to wait for every answer at most.
+    pub within: Duration,
+}
+
+/// Makes the officer a press member, as `amtsbote staff add` does.
+pub async fn prepare(store: &dyn Store) -> anyhow::Result<()> {
+    store
+        .set_staff(
+            ChannelKind::Telegram,
+            &STAFF_CHAT.to_string(),
+            Role::Press,
+            None,
+        )
+        .await
+        .context("adding the demo's press officer")?;
+    Ok(())
+}
+
+/// A private `/start` (or any text) from Telegram user `user`, as the Bot API sends it.
+fn telegram_update(user: i64, text: &str) -> Value {
+    json!({"message": {
+        "message_id": 1,
+        "date": chrono::Utc::now().timestamp(),
+        "chat": {"id": user, "type": "private", "first_name": "Demo"},
+        "from": {"id": user, "is_bot": false, "first_name": "Demo", "language_code": "de"},
+        "text": text,
+    }})
+}
+
+/// A WhatsApp webhook body with one text message from `number`.
+fn whatsapp_body(number: &str, id: u64, text: &str) -> Vec<u8> {
+    let body = json!({"object": "whatsapp_business_account", "entry": [{"id": "0", "changes": [{
+        "field": "messages",
+        "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "4962210000", "phone_number_id": "100000000000001"},
+            "contacts": [{"profile": {"name": "Demo"}, "wa_id": number}],
+            "messages": [{
+                "from": number, "id": format!("wamid.DEMO{id:016}"),
+                "timestamp": chrono::Utc::now().timestamp().to_string(),
+                "type": "text", "text": {"body": text},
+            }],
+        },
+    }]}]});
+    body.to_string().into_bytes()
+}
+
+/// `X-Hub-Signature-256` of `body`, as Meta signs it.
+fn signature(secret: &str, body: &[u8]) -> anyhow::Result<String> {
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes())
+        .map_err(|e| anyhow::anyhow!("the app secret: {e}"))?;
+    mac.update(body);
+    Ok(format!(
+        "sha256={}",
+        hex::encode(mac.finalize().into_bytes())
+    ))
+}
+
+/// One person of the surge.
+#[derive(Default)]
+struct Person {
+    asked: Option<Duration>,
+    answers: u8,
+    last: Duration,
+}
+
+/// Sends the surge and the officer's request, and waits for every answer (or `within`).
+pub async fn run(surge: Surge<'_>, news_pending: u64) -> anyhow::Result<SignupReport> {
+    let sim = surge.sim;
+    let telegram = surge.signups.div_ceil(2);
+    let whatsapp = surge.signups / 2;
+    let mut people: HashMap<(ChannelKind, String), Person> =
+        HashMap::with_capacity(surge.signups as usize);
+    let numbers: Vec<String> = (0..whatsapp).map(|i| format!("49160{i:08}")).collect();
+    for n in &numbers {
+        people.insert((ChannelKind::Whatsapp, n.clone()), Person::default());
+    }
+    let mut cursor = sim.received_count();
+    let began = sim.elapsed();
+    for i in 0..telegram {
+        let user = 200_000_000 + i as i64;
+        people.insert(
+            (ChannelKind::Telegram, user.to_string()),
+            Person {
+                asked: Some(sim.elapsed()),
+                ..Person::default()
+            },
+        );
+        sim.push_update(telegram_update(user, "/start"));
+    }
+    // Meta's webhooks, many at once; each is answered once its message is handled.
+    let posting = {
+        let client = reqwest::Client::new();
+        let url = format!("{}/webhooks/whatsapp", surge.base);
+        let slots = Arc::new(Semaphore::new(WEBHOOKS_IN_FLIGHT));
+        let mut posts = tokio::task::JoinSet::new();
+        for (i, number) in numbers.iter().enumerate() {
+            let body = whatsapp_body(number, i as u64, "START");
+            let sig = signature(&surge.app_secret, &body)?;
+            let (client, url, slots, sim) =
+                (client.clone(), url.clone(), slots.clone(), sim.clone());
+            let number = number.clone();
+            posts.spawn(async move {
+                let _slot = slots.acquire_owned().await.ok();
+                let asked = sim.elapsed();
+                let sent = client
+                    .post(&url)
+                    .header("X-Hub-Signature-256", sig)
+                    .body(body)
+                    .send()
+                    .await;
+                let ok = sent.is_ok_and(|r| r.status().is_success());
+                (number, asked, ok)
+            });
+        }
+        posts
+    };
+    // The officer asks while the citizens wait.
+    let staff_asked = sim.elapsed();
+    sim.push_update(telegram_update(
+        STAFF_CHAT,
+        &format!("/announce news {}", surge.staff_text),
+    ));
+    let staff = STAFF_CHAT.to_string();
+    let mut staff_at: Option<Duration> = None;
+    let mut answered = 0u64;
+    let deadline = Instant::now() + surge.within;
+    while (answered < surge.signups || staff_at.is_none()) && Instant::now() < deadline {
+        let new = sim.received_from(cursor);
+        cursor += new.len();
+        for r in new {
+            if *r.address == *staff && r.text.contains(&surge.staff_text) {
+                staff_at.get_or_insert(r.at);
+            } else if let Some(p) = people.get_mut(&(r.channel, r.address.to_string())) {
+                p.answers += 1;
+                p.last = r.at;
+                if p.answers == ANSWERS_PER_SIGNUP {
+                    answered += 1;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut refused = 0u64;
+    let mut posts = posting;
+    while let Some(done) = posts.join_next().await {
+        match done {
+            Ok((number, asked, ok)) => {
+                refused += u64::from(!ok);
+                if let Some(p) = people.get_mut(&(ChannelKind::Whatsapp, number)) {
+                    p.asked = Some(asked);
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "a demo webhook task failed"),
+        }
+    }
+    if refused > 0 {
+        tracing::error!(webhooks = refused, "webhooks not acknowledged with 200");
+    }
+    let done: Vec<&Person> = people
+        .values()
+        .filter(|p| p.answers >= ANSWERS_PER_SIGNUP)
+        .collect();
+    let slowest = done
+        .iter()
+        .filter_map(|p| p.asked.map(|a| p.last.saturating_sub(a)))
+        .max()
+        .unwrap_or_default();
+    let span = done
+        .iter()
+        .map(|p| p.last)
+        .max()
+        .unwrap_or_default()
+        .saturating_sub(began)
+        .as_secs_f64();
+    Ok(SignupReport {
+        signups: surge.signups,
+        signups_answered: done.len() as u64,
+        signups_per_s: if span > 0.0 {
+            done.len() as f64 / span
+        } else {
+            0.0
+        },
+        signup_slowest_ms: slowest.as_secs_f64() * 1000.0,
+        staff_reply_ms: staff_at
+            .map(|t| t.saturating_sub(staff_asked).as_secs_f64() * 1000.0)
+            .unwrap_or(-1.0),
+        news_pending_at_signups: news_pending,
+    })
+}
