@@ -50,6 +50,8 @@ const KNOWN: &[(&str, &[&str])] = &[
             "template_update",
             "template_allclear",
             "template_approval",
+            "template_price",
+            "messaging_limit",
         ],
     ),
     (
@@ -70,6 +72,7 @@ const KNOWN: &[(&str, &[&str])] = &[
     ("schedule", &["timezone", "grace_minutes"]),
     ("quiet_hours", &["enabled", "start", "end"]),
     ("api", &["token", "emergency_token", "tokens"]),
+    ("dashboard", &["public_url"]),
 ];
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://amtsbote.db?mode=rwc";
@@ -136,6 +139,10 @@ pub struct Config {
     pub schedules: Vec<ScheduleConfig>,
     /// Bearer tokens of the HTTP API with their roles.
     pub api_tokens: Vec<crate::api::ApiToken>,
+    /// Where staff reach the dashboard (`dashboard.public_url`); the dashboard is off without it.
+    pub dashboard_url: Option<url::Url>,
+    /// What WhatsApp templates cost, and the number's messaging limit, for previews.
+    pub template_costs: crate::services::TemplateCosts,
 }
 
 impl Config {
@@ -375,6 +382,11 @@ impl Config {
             ),
             schedules: s.schedules()?,
             api_tokens: s.api_tokens()?,
+            dashboard_url: s.dashboard_url()?,
+            template_costs: crate::services::TemplateCosts {
+                price_eur: s.template_prices()?,
+                messaging_limit: s.messaging_limit()?,
+            },
         })
     }
 
@@ -496,18 +508,67 @@ impl<'a> Settings<'a> {
 
     fn templates(&self) -> Result<HashMap<BroadcastKind, Template>, ConfigError> {
         let mut templates = HashMap::new();
-        for kind in [
-            BroadcastKind::Announcement,
-            BroadcastKind::Alert,
-            BroadcastKind::Update,
-            BroadcastKind::Allclear,
-        ] {
+        for kind in BroadcastKind::ALL {
             let key = format!("template_{}", kind.as_str());
             if let Some(t) = self.template(&key)? {
                 templates.insert(kind, t);
             }
         }
         Ok(templates)
+    }
+
+    /// `dashboard.public_url`: an http(s) URL, or nothing.
+    fn dashboard_url(&self) -> Result<Option<url::Url>, ConfigError> {
+        let expected = "an http or https URL like https://amtsbote.stadt.de";
+        match self.get::<String>("dashboard", "public_url", expected)? {
+            Some(raw) if !raw.trim().is_empty() => match url::Url::parse(raw.trim()) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(Some(u)),
+                _ => Err(self.invalid("dashboard", "public_url", &raw, expected)),
+            },
+            _ => Ok(None),
+        }
+    }
+
+    /// `whatsapp.template_price`: EUR per template message, one price for every kind (`0.0456`)
+    /// or per kind (`announcement=0.0456, alert=0.0191`).
+    fn template_prices(&self) -> Result<HashMap<BroadcastKind, f64>, ConfigError> {
+        let expected = "EUR per template, e.g. 0.0456 or announcement=0.0456, alert=0.0191";
+        let Some(raw) = self.get::<String>("whatsapp", "template_price", expected)? else {
+            return Ok(HashMap::new());
+        };
+        let bad = || self.invalid("whatsapp", "template_price", &raw, expected);
+        let price = |v: &str| match v.trim().parse::<f64>() {
+            Ok(p) if p.is_finite() && p >= 0.0 => Ok(p),
+            _ => Err(bad()),
+        };
+        if !raw.contains('=') {
+            let p = price(&raw)?;
+            return Ok(BroadcastKind::ALL.iter().map(|k| (*k, p)).collect());
+        }
+        let mut prices = HashMap::new();
+        for part in raw.split(',').filter(|p| !p.trim().is_empty()) {
+            let (kind, value) = part.split_once('=').ok_or_else(bad)?;
+            let kind = BroadcastKind::ALL
+                .iter()
+                .find(|k| k.as_str() == kind.trim())
+                .ok_or_else(bad)?;
+            prices.insert(*kind, price(value)?);
+        }
+        Ok(prices)
+    }
+
+    /// `whatsapp.messaging_limit`: unique recipients per 24 h the number may start conversations
+    /// with (250, 1000, 10000, 100000) or `unlimited`; Meta starts a new number at 250.
+    fn messaging_limit(&self) -> Result<Option<u64>, ConfigError> {
+        let expected = "250, 1000, 10000, 100000 or unlimited";
+        match self.get::<String>("whatsapp", "messaging_limit", expected)? {
+            None => Ok(Some(250)),
+            Some(raw) if raw.trim() == "unlimited" => Ok(None),
+            Some(raw) => match raw.trim().parse::<u64>() {
+                Ok(n) if n > 0 => Ok(Some(n)),
+                _ => Err(self.invalid("whatsapp", "messaging_limit", &raw, expected)),
+            },
+        }
     }
 
     /// The template `whatsapp.{key}`, `name:language`, if set.

@@ -95,6 +95,9 @@ enum Command {
         /// Print one JSON line with the measurements.
         #[arg(long)]
         json: bool,
+        /// Keep the service and its dashboard running after the broadcasts until Ctrl-C.
+        #[arg(long)]
+        dashboard: bool,
     },
 }
 
@@ -138,6 +141,11 @@ enum StaffAction {
     },
     /// Staff by person: the person's role, then each of their addresses.
     List,
+    /// Print a one-time dashboard sign-in link (10 minutes) for a staff person.
+    LoginLink {
+        #[arg(long, value_parser = parse_person, value_name = "NAME")]
+        person: PersonName,
+    },
 }
 
 fn parse_channel(s: &str) -> Result<ChannelKind, String> {
@@ -251,6 +259,7 @@ fn main() -> ExitCode {
                     .into()),
                 },
                 StaffAction::List => cli::staff_list(&config).await,
+                StaffAction::LoginLink { person } => cli::login_link(&config, &person).await,
             },
             Command::Audit { limit } => cli::audit(&config, limit).await,
             Command::Demo {
@@ -259,12 +268,14 @@ fn main() -> ExitCode {
                 whatsapp_rate,
                 database_url,
                 json,
+                dashboard,
             } => {
                 let options = DemoOptions {
                     subscribers,
                     telegram_rate: telegram_rate.unwrap_or(config.telegram_lane.rate),
                     whatsapp_rate: whatsapp_rate.unwrap_or(config.whatsapp_lane.rate),
                     database_url,
+                    keep_dashboard: dashboard,
                 };
                 cli::demo(&config, options, json, &texts).await
             }
