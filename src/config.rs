@@ -739,6 +739,49 @@ mod tests {
     }
 
     #[test]
+    fn the_dashboard_url_template_prices_and_messaging_limit_are_read_and_checked() {
+        let c = Config::from_sources(None, &env(&[])).unwrap();
+        assert_eq!(c.dashboard_url, None, "the dashboard is off by default");
+        assert_eq!(c.template_costs.messaging_limit, Some(250));
+        assert!(c.template_costs.price_eur.is_empty());
+        let c = Config::from_sources(
+            None,
+            &env(&[
+                ("AMTSBOTE_DASHBOARD_PUBLIC_URL", "https://amtsbote.stadt.de"),
+                (
+                    "AMTSBOTE_WHATSAPP_TEMPLATE_PRICE",
+                    "announcement=0.0456, alert=0.0191",
+                ),
+                ("AMTSBOTE_WHATSAPP_MESSAGING_LIMIT", "unlimited"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            c.dashboard_url.map(|u| u.to_string()),
+            Some("https://amtsbote.stadt.de/".into())
+        );
+        assert_eq!(c.template_costs.messaging_limit, None);
+        assert_eq!(
+            c.template_costs.price_eur.get(&BroadcastKind::Announcement),
+            Some(&0.0456)
+        );
+        assert_eq!(c.template_costs.price_eur.get(&BroadcastKind::Update), None);
+        let file = "[whatsapp]\ntemplate_price = 0.05\nmessaging_limit = 1000\n";
+        let c = Config::from_sources(Some(("amtsbote.toml", file)), &env(&[])).unwrap();
+        assert_eq!(c.template_costs.price_eur.len(), 4);
+        assert_eq!(c.template_costs.messaging_limit, Some(1000));
+        for (var, bad) in [
+            ("AMTSBOTE_DASHBOARD_PUBLIC_URL", "ftp://x"),
+            ("AMTSBOTE_WHATSAPP_TEMPLATE_PRICE", "teuer"),
+            ("AMTSBOTE_WHATSAPP_TEMPLATE_PRICE", "warning=0.1"),
+            ("AMTSBOTE_WHATSAPP_MESSAGING_LIMIT", "0"),
+        ] {
+            let err = Config::from_sources(None, &env(&[(var, bad)])).unwrap_err();
+            assert!(err.0.starts_with(var), "{err}");
+        }
+    }
+
+    #[test]
     fn whatsapp_needs_its_webhook_secrets_and_reads_templates() {
         let on = [
             ("AMTSBOTE_WHATSAPP_PHONE_NUMBER_ID", "123"),

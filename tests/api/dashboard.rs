@@ -330,8 +330,10 @@ async fn assert_accessible(c: &Client, page: &str) {
 
 /// Saves a screenshot under target/screenshots, and under docs/ with
 /// AMTSBOTE_UPDATE_SCREENSHOTS=1 (the README shows those).
-async fn screenshot(c: &Client, name: &str) {
+async fn screenshot(c: &Client, name: &str, height: u32) {
+    c.set_window_size(1280, height).await.expect("window size");
     let png = c.screenshot().await.expect("screenshot");
+    c.set_window_size(1280, 1100).await.expect("window size");
     assert!(png.starts_with(b"\x89PNG"), "a PNG");
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = root.join("target/screenshots");
@@ -406,7 +408,7 @@ async fn press_signs_in_by_link_previews_with_counts_sends_and_watches_it_reach_
         "a preview writes nothing"
     );
     assert_accessible(&c, "compose with preview").await;
-    screenshot(&c, "dashboard-compose.png").await;
+    screenshot(&c, "dashboard-compose.png", 1700).await;
 
     // The chat's preview shows the same numbers, from the same function.
     d.service
@@ -444,7 +446,7 @@ async fn press_signs_in_by_link_previews_with_counts_sends_and_watches_it_reach_
         "nothing to cancel once done"
     );
     assert_accessible(&c, "live broadcast").await;
-    screenshot(&c, "dashboard-live.png").await;
+    screenshot(&c, "dashboard-live.png", 900).await;
     let b = d.db.store.broadcast(id).await.unwrap().unwrap();
     assert_eq!(b.status, BroadcastStatus::Done);
     assert!(b.created_by.unwrap_or_default().contains("900"));
