@@ -610,13 +610,7 @@ impl Conversation {
 
     /// A time as the city reads it.
     pub(super) fn local_time(&self, ms: i64) -> String {
-        chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
-            .map(|t| {
-                t.with_timezone(&self.broadcasts.tz())
-                    .format("%Y-%m-%d %H:%M %Z")
-                    .to_string()
-            })
-            .unwrap_or_default()
+        self.broadcasts.local_time(ms)
     }
 
     async fn staff_language(

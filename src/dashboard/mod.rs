@@ -193,9 +193,7 @@ pub fn router(state: Arc<DashboardState>) -> Router {
         .route("/dashboard/broadcasts", get(pages::broadcasts))
         .route("/dashboard/broadcasts/{id}", get(pages::broadcast))
         .route("/dashboard/broadcasts/{id}/events", get(pages::events))
-        .route("/dashboard/broadcasts/{id}/cancel", post(pages::cancel))
-        .route("/dashboard/broadcasts/{id}/approve", post(pages::approve))
-        .route("/dashboard/broadcasts/{id}/reject", post(pages::reject))
+        .route("/dashboard/broadcasts/{id}/{action}", post(pages::act))
         .route("/dashboard/approvals", get(pages::approvals))
         .route(
             "/dashboard/static/dashboard.css",

@@ -307,13 +307,7 @@ fn next_firings(state: &DashboardState, expr: &str) -> Vec<String> {
 }
 
 fn local_time(state: &DashboardState, ms: i64) -> String {
-    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
-        .map(|t| {
-            t.with_timezone(&state.broadcasts.tz())
-                .format("%Y-%m-%d %H:%M %Z")
-                .to_string()
-        })
-        .unwrap_or_default()
+    state.broadcasts.local_time(ms)
 }
 
 /// Preview (validate, count, price; nothing written) or send.
@@ -622,65 +616,47 @@ pub async fn events(
     Sse::new(stream).keep_alive(KeepAlive::default())
 }
 
-/// One action on a broadcast from a form (cancel, approve, reject).
-async fn act<F, Fut, T>(
-    state: &DashboardState,
-    staff: &Staff,
-    form: &CsrfForm,
-    id: i64,
-    then: &str,
-    call: F,
-) -> Response
-where
-    F: FnOnce() -> Fut,
-    Fut: std::future::Future<Output = Result<T, ServiceError>>,
-{
-    if let Some(refused) = staff.without_csrf(state, form.csrf.as_deref()) {
+/// One action on a broadcast from a form: `cancel`, `approve` or `reject`.
+pub async fn act(
+    State(state): Shared,
+    staff: Staff,
+    Path((id, action)): Path<(i64, String)>,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    if let Some(refused) = staff.without_csrf(&state, f.csrf.as_deref()) {
         return refused;
     }
-    match call().await {
-        Ok(_) => see_other(&then.replace("{id}", &id.to_string())),
-        Err(e) => service_error(state, staff.lang, e),
+    let actor = staff.actor();
+    let (done, then) = match action.as_str() {
+        "cancel" => (
+            state.broadcasts.cancel(actor, id).await.map(|_| ()),
+            "broadcast",
+        ),
+        "approve" => (
+            state.broadcasts.approve(actor, id).await.map(|_| ()),
+            "broadcast",
+        ),
+        "reject" => (
+            state.broadcasts.reject(actor, id).await.map(|_| ()),
+            "approvals",
+        ),
+        _ => {
+            return state.message(
+                StatusCode::NOT_FOUND,
+                staff.lang,
+                "dash-invalid",
+                &[
+                    ("field", "action".into()),
+                    ("reason", action.clone().into()),
+                ],
+            );
+        }
+    };
+    match done {
+        Ok(()) if then == "approvals" => see_other("/dashboard/approvals"),
+        Ok(()) => see_other(&format!("/dashboard/broadcasts/{id}")),
+        Err(e) => service_error(&state, staff.lang, e),
     }
-}
-
-pub async fn cancel(
-    State(state): Shared,
-    staff: Staff,
-    Path(id): Path<i64>,
-    Form(f): Form<CsrfForm>,
-) -> Response {
-    let actor = staff.actor().clone();
-    act(&state, &staff, &f, id, "/dashboard/broadcasts/{id}", || {
-        state.broadcasts.cancel(&actor, id)
-    })
-    .await
-}
-
-pub async fn approve(
-    State(state): Shared,
-    staff: Staff,
-    Path(id): Path<i64>,
-    Form(f): Form<CsrfForm>,
-) -> Response {
-    let actor = staff.actor().clone();
-    act(&state, &staff, &f, id, "/dashboard/broadcasts/{id}", || {
-        state.broadcasts.approve(&actor, id)
-    })
-    .await
-}
-
-pub async fn reject(
-    State(state): Shared,
-    staff: Staff,
-    Path(id): Path<i64>,
-    Form(f): Form<CsrfForm>,
-) -> Response {
-    let actor = staff.actor().clone();
-    act(&state, &staff, &f, id, "/dashboard/approvals", || {
-        state.broadcasts.reject(&actor, id)
-    })
-    .await
 }
 
 /// What awaits a second person's approval.

@@ -261,6 +261,17 @@ impl BroadcastService {
         self.reach(b.kind, &topic, b.parent_id).await
     }
 
+    /// A time (ms) as people read it: city time with its zone.
+    pub fn local_time(&self, ms: i64) -> String {
+        chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
+            .map(|t| {
+                t.with_timezone(&self.tz)
+                    .format("%Y-%m-%d %H:%M %Z")
+                    .to_string()
+            })
+            .unwrap_or_default()
+    }
+
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
     }
@@ -801,30 +812,47 @@ impl BroadcastService {
 
     /// Turns down a broadcast that awaits a second person's approval: it is never sent.
     pub async fn reject(&self, actor: &Actor, id: i64) -> ServiceResult<Broadcast> {
-        let b = self.get(id).await?;
-        self.check_cancel(actor, &b)?;
-        if b.status != BroadcastStatus::AwaitingApproval {
-            return Err(ServiceError::WrongStatus {
-                id,
-                status: b.status,
-                wanted: "only a broadcast awaiting approval can be rejected",
-            });
-        }
-        self.cancel_checked(actor, &b, "reject").await
+        self.cancel_from(
+            actor,
+            id,
+            BroadcastStatus::AwaitingApproval,
+            "only a broadcast awaiting approval can be rejected",
+            "reject",
+        )
+        .await
     }
 
     /// Cancels a one-off broadcast that waits for its time (and nothing else).
     pub async fn unschedule(&self, actor: &Actor, id: i64) -> ServiceResult<Broadcast> {
+        self.cancel_from(
+            actor,
+            id,
+            BroadcastStatus::Scheduled,
+            "only a scheduled broadcast can be unscheduled",
+            "unschedule",
+        )
+        .await
+    }
+
+    /// Cancels broadcast `id` only while it is `from` (audited as `what`).
+    async fn cancel_from(
+        &self,
+        actor: &Actor,
+        id: i64,
+        from: BroadcastStatus,
+        wanted: &'static str,
+        what: &str,
+    ) -> ServiceResult<Broadcast> {
         let b = self.get(id).await?;
         self.check_cancel(actor, &b)?;
-        if b.status != BroadcastStatus::Scheduled {
+        if b.status != from {
             return Err(ServiceError::WrongStatus {
                 id,
                 status: b.status,
-                wanted: "only a scheduled broadcast can be unscheduled",
+                wanted,
             });
         }
-        self.cancel_checked(actor, &b, "unschedule").await
+        self.cancel_checked(actor, &b, what).await
     }
 
     /// Stops a recurring schedule.
