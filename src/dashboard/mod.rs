@@ -39,6 +39,12 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("progress.html", include_str!("templates/progress.html")),
     ("broadcasts.html", include_str!("templates/broadcasts.html")),
     ("approvals.html", include_str!("templates/approvals.html")),
+    ("schedules.html", include_str!("templates/schedules.html")),
+    (
+        "subscribers.html",
+        include_str!("templates/subscribers.html"),
+    ),
+    ("audit.html", include_str!("templates/audit.html")),
 ];
 
 const STYLE: &str = include_str!("static/dashboard.css");
@@ -195,6 +201,13 @@ pub fn router(state: Arc<DashboardState>) -> Router {
         .route("/dashboard/broadcasts/{id}/events", get(pages::events))
         .route("/dashboard/broadcasts/{id}/{action}", post(pages::act))
         .route("/dashboard/approvals", get(pages::approvals))
+        .route("/dashboard/schedules", get(pages::schedules))
+        .route(
+            "/dashboard/schedules/{id}/remove",
+            post(pages::remove_schedule),
+        )
+        .route("/dashboard/subscribers", get(pages::subscribers))
+        .route("/dashboard/audit", get(pages::audit))
         .route(
             "/dashboard/static/dashboard.css",
             get(|| async { static_file("text/css; charset=utf-8", STYLE) }),

@@ -719,3 +719,115 @@ fn rate_chart(points: &[(i64, u64)], title: &str, empty: &str) -> String {
         xr = W,
     )
 }
+
+/// Recurring schedules, one-off broadcasts waiting for their time, and the missed ones.
+pub async fn schedules(State(state): Shared, staff: Staff) -> Response {
+    let store = state.broadcasts.store();
+    let (recurring, planned, missed) = match tokio::try_join!(
+        store.schedules(),
+        store.scheduled_broadcasts(),
+        store.list_broadcasts_page(Some(BroadcastStatus::Missed), None, 50),
+    ) {
+        Ok(lists) => lists,
+        Err(e) => return store_error(&state, staff.lang, e),
+    };
+    let recurring: Vec<Value> = recurring
+        .iter()
+        .map(|s| {
+            context! {
+                id => s.id, topic => s.topic.clone(), kind => s.kind.as_str(),
+                text => s.text.clone(), cron => s.cron.clone(),
+                next => local_time(&state, s.next_at),
+                by => s.created_by.clone().unwrap_or_default(),
+            }
+        })
+        .collect();
+    let none = BroadcastStats::default();
+    let planned: Vec<Row> = planned.iter().map(|b| row(&state, b, &none)).collect();
+    let missed: Vec<Row> = missed.iter().map(|b| row(&state, b, &none)).collect();
+    state.page(
+        StatusCode::OK,
+        "schedules.html",
+        context! { recurring, planned, missed, ..frame(&staff, "schedules") },
+    )
+}
+
+/// Stops a recurring schedule (as the policy allows).
+pub async fn remove_schedule(
+    State(state): Shared,
+    staff: Staff,
+    Path(id): Path<i64>,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    if let Some(refused) = staff.without_csrf(&state, f.csrf.as_deref()) {
+        return refused;
+    }
+    match state.broadcasts.remove_schedule(staff.actor(), id).await {
+        Ok(_) => see_other("/dashboard/schedules"),
+        Err(e) => service_error(&state, staff.lang, e),
+    }
+}
+
+/// Active subscribers per topic and channel (counts only: no address on any page).
+pub async fn subscribers(State(state): Shared, staff: Staff) -> Response {
+    let counts = match state.broadcasts.store().subscriber_counts().await {
+        Ok(c) => c,
+        Err(e) => return store_error(&state, staff.lang, e),
+    };
+    let topics: Vec<Value> = state
+        .broadcasts
+        .topics()
+        .iter()
+        .map(|t| {
+            let of = |c: ChannelKind| {
+                counts
+                    .iter()
+                    .filter(|(ch, topic, _)| *ch == c && topic == t.id.as_str())
+                    .map(|(_, _, n)| *n)
+                    .sum::<u64>()
+            };
+            let (telegram, whatsapp) = (of(ChannelKind::Telegram), of(ChannelKind::Whatsapp));
+            context! { id => t.id.as_str(), telegram, whatsapp, total => telegram + whatsapp }
+        })
+        .collect();
+    state.page(
+        StatusCode::OK,
+        "subscribers.html",
+        context! { topics, ..frame(&staff, "subscribers") },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct AuditFilter {
+    person: Option<String>,
+    action: Option<String>,
+}
+
+/// The newest 500 audit entries, filtered by person (part of the name) and action.
+pub async fn audit(State(state): Shared, staff: Staff, Query(q): Query<AuditFilter>) -> Response {
+    let entries = match state.broadcasts.store().audit_log(500).await {
+        Ok(e) => e,
+        Err(e) => return store_error(&state, staff.lang, e),
+    };
+    let person = q.person.unwrap_or_default().trim().to_lowercase();
+    let action = q.action.unwrap_or_default().trim().to_string();
+    let mut actions: Vec<String> = entries.iter().map(|e| e.action.clone()).collect();
+    actions.sort();
+    actions.dedup();
+    let rows: Vec<Value> = entries
+        .iter()
+        .filter(|e| person.is_empty() || e.actor.to_lowercase().contains(&person))
+        .filter(|e| action.is_empty() || e.action == action)
+        .map(|e| {
+            context! {
+                at => local_time(&state, e.at), actor => e.actor.clone(),
+                action => e.action.clone(), detail => e.detail.clone(),
+            }
+        })
+        .collect();
+    state.page(
+        StatusCode::OK,
+        "audit.html",
+        context! { rows, actions, person, action, ..frame(&staff, "audit") },
+    )
+}

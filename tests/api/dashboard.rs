@@ -702,3 +702,44 @@ async fn the_session_cookie_is_http_only_same_site_strict_and_the_dashboard_is_o
         .unwrap();
     assert_eq!(answer.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schedule_is_planned_with_its_next_firings_removed_and_every_page_is_accessible() {
+    let Some(d) = dashboard(false).await else {
+        return;
+    };
+    let c = d.signed_in(PRESS).await;
+    select(&c, "#topic", "news").await;
+    fill(&c, "#text", "Wochenmarkt heute bis 13 Uhr.").await;
+    click(&c, "#when-cron").await;
+    fill(&c, "#cron", "0 0 8 * * Sat").await;
+    click(&c, "#preview-button").await;
+    let firings = text_of(&c, "#firings").await;
+    assert_eq!(firings.lines().count(), 5, "{firings}");
+    assert!(firings.contains("08:00"), "city time: {firings}");
+    click(&c, "#send-button").await;
+    wait_for_status(&c, "recurring", Duration::from_secs(10)).await;
+
+    c.goto(&d.url("/dashboard/schedules")).await.unwrap();
+    assert!(text_of(&c, "#recurring").await.contains("0 0 8 * * Sat"));
+    assert_accessible(&c, "schedules").await;
+    let schedules = d.db.store.schedules().await.unwrap();
+    assert_eq!(schedules.len(), 1);
+    click(&c, &format!("#remove-{}", schedules[0].id)).await;
+    wait_for_path(&c, "/dashboard/schedules").await;
+    assert!(d.db.store.schedules().await.unwrap().is_empty());
+
+    c.goto(&d.url("/dashboard/subscribers")).await.unwrap();
+    assert_eq!(text_of(&c, "#news-telegram").await, "5");
+    assert_eq!(text_of(&c, "#news-whatsapp").await, "5");
+    assert_accessible(&c, "subscribers").await;
+
+    c.goto(&d.url("/dashboard/audit?person=paula&action=unschedule"))
+        .await
+        .unwrap();
+    let log = text_of(&c, "#audit-log").await;
+    assert!(log.contains("Paula") && log.contains("unschedule"), "{log}");
+    assert!(!log.contains("sign-in"), "filtered by action: {log}");
+    assert_accessible(&c, "audit log").await;
+    c.close().await.ok();
+}
