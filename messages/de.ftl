@@ -252,3 +252,6 @@ dash-audit-person = Person
 dash-audit-action = Aktion
 dash-audit-at = Zeit
 dash-audit-detail = Einzelheiten
+dash-subscribers-over-time = Aktive Abonnenten im Zeitverlauf (täglich)
+dash-subscribers-chart = Aktive Abonnenten von { $topic } je Tag
+dash-chart-no-days = Noch keine Tageszahlen.

@@ -252,3 +252,6 @@ dash-audit-person = Person
 dash-audit-action = Action
 dash-audit-at = Time
 dash-audit-detail = Detail
+dash-subscribers-over-time = Active subscribers over time (daily)
+dash-subscribers-chart = Active subscribers of { $topic } per day
+dash-chart-no-days = No daily counts yet.

@@ -254,6 +254,11 @@ impl Application {
             scheduling.await;
             "scheduler".to_string()
         });
+        let counting = keep_subscriber_days(store.clone(), config.tz, shutdown.clone());
+        engine.tasks.spawn(async move {
+            counting.await;
+            "daily subscriber counts".to_string()
+        });
         let queue_running = Arc::new(AtomicBool::new(true));
         // The operator's and the city's side: the API, readiness and metrics.
         let admin = http::operator(http::AppState {
@@ -434,6 +439,34 @@ impl Application {
         }
         tracing::info!("stopped");
         outcome
+    }
+}
+
+/// Keeps today's active subscribers per topic and channel (the dashboard's chart), at start and
+/// every ten minutes: counts only.
+async fn keep_subscriber_days(
+    store: Arc<dyn Store>,
+    tz: chrono_tz::Tz,
+    shutdown: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(Duration::from_secs(600));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.cancelled() => return,
+        }
+        let day = chrono::Utc::now()
+            .with_timezone(&tz)
+            .format("%Y-%m-%d")
+            .to_string();
+        let counted = match store.subscriber_counts().await {
+            Ok(counts) => store.record_subscriber_day(&day, &counts).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = counted {
+            tracing::warn!(error = %e, "the daily subscriber count could not be kept; will retry");
+        }
     }
 }
 

@@ -22,3 +22,13 @@ CREATE TABLE dashboard_sessions (
     expires_at BIGINT  NOT NULL
 );
 CREATE INDEX dashboard_sessions_by_expiry ON dashboard_sessions (expires_at);
+
+-- Active subscribers per day (city time), topic and channel, kept by housekeeping for the
+-- dashboard's chart: counts only, no one's address.
+CREATE TABLE subscriber_days (
+    day     TEXT    NOT NULL,
+    topic   TEXT    NOT NULL,
+    channel TEXT    NOT NULL,
+    count   BIGINT  NOT NULL,
+    PRIMARY KEY (day, topic, channel)
+);

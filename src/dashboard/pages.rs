@@ -688,6 +688,38 @@ pub async fn approvals(State(state): Shared, staff: Staff) -> Response {
     )
 }
 
+/// A daily count as an SVG bar chart with its first and last day, drawn on the server.
+fn daily_chart(days: &[(String, u64)], title: &str, empty: &str) -> String {
+    const W: f64 = 600.0;
+    const H: f64 = 140.0;
+    let title = escape_html(title);
+    let (Some(first), Some(last)) = (days.first(), days.last()) else {
+        return format!(
+            r#"<svg class="chart" viewBox="0 0 {W} 40" role="img" aria-label="{title}"><text x="8" y="24">{}</text></svg>"#,
+            escape_html(empty)
+        );
+    };
+    let peak = days.iter().map(|d| d.1).max().unwrap_or(1).max(1) as f64;
+    let bar = (W - 50.0) / days.len() as f64;
+    let mut bars = String::new();
+    for (i, (day, n)) in days.iter().enumerate() {
+        let h = (*n as f64 / peak) * (H - 35.0);
+        bars.push_str(&format!(
+            r#"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{h:.1}"><title>{}: {n}</title></rect>"#,
+            50.0 + i as f64 * bar,
+            H - 20.0 - h,
+            (bar - 1.0).max(1.0),
+            escape_html(day)
+        ));
+    }
+    format!(
+        r#"<svg class="chart" viewBox="0 0 {W} {H}" role="img" aria-label="{title}"><title>{title}</title><line x1="50" y1="{y}" x2="{W}" y2="{y}" class="axis"/><text x="0" y="14">{peak}</text><text x="0" y="{y}">0</text><text x="50" y="{H}">{}</text><text x="{W}" y="{H}" text-anchor="end">{}</text>{bars}</svg>"#,
+        escape_html(&first.0),
+        escape_html(&last.0),
+        y = H - 20.0,
+    )
+}
+
 /// Messages per second as an SVG bar chart, drawn on the server. `title` names it for screen
 /// readers; with no message sent yet it says `empty`.
 fn rate_chart(points: &[(i64, u64)], title: &str, empty: &str) -> String {
@@ -770,10 +802,16 @@ pub async fn remove_schedule(
 
 /// Active subscribers per topic and channel (counts only: no address on any page).
 pub async fn subscribers(State(state): Shared, staff: Staff) -> Response {
-    let counts = match state.broadcasts.store().subscriber_counts().await {
-        Ok(c) => c,
-        Err(e) => return store_error(&state, staff.lang, e),
-    };
+    let store = state.broadcasts.store();
+    let since = (state.broadcasts.clock().now() - chrono::Duration::days(90))
+        .with_timezone(&state.broadcasts.tz())
+        .format("%Y-%m-%d")
+        .to_string();
+    let (counts, days) =
+        match tokio::try_join!(store.subscriber_counts(), store.subscriber_days(&since)) {
+            Ok(c) => c,
+            Err(e) => return store_error(&state, staff.lang, e),
+        };
     let topics: Vec<Value> = state
         .broadcasts
         .topics()
@@ -787,7 +825,24 @@ pub async fn subscribers(State(state): Shared, staff: Staff) -> Response {
                     .sum::<u64>()
             };
             let (telegram, whatsapp) = (of(ChannelKind::Telegram), of(ChannelKind::Whatsapp));
-            context! { id => t.id.as_str(), telegram, whatsapp, total => telegram + whatsapp }
+            // The topic's daily totals over both channels, oldest first.
+            let mut daily: Vec<(String, u64)> = Vec::new();
+            for (day, _, _, n) in days.iter().filter(|d| d.1 == t.id.as_str()) {
+                match daily.last_mut() {
+                    Some((d, total)) if d == day => *total += n,
+                    _ => daily.push((day.clone(), *n)),
+                }
+            }
+            let title = state.texts.get(
+                staff.lang,
+                "dash-subscribers-chart",
+                &[("topic", t.id.as_str().into())],
+            );
+            let empty = state.texts.get(staff.lang, "dash-chart-no-days", &[]);
+            context! {
+                id => t.id.as_str(), telegram, whatsapp, total => telegram + whatsapp,
+                chart => daily_chart(&daily, &title, &empty),
+            }
         })
         .collect();
     state.page(

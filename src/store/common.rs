@@ -1428,6 +1428,40 @@ macro_rules! impl_store {
                 Ok(rows.into_iter().map(|(s, n)| (s, n.max(0) as u64)).collect())
             }
 
+            async fn record_subscriber_day(
+                &self,
+                day: &str,
+                counts: &[($crate::domain::ChannelKind, String, u64)],
+            ) -> $crate::store::StoreResult<()> {
+                let mut tx = self.begin_write().await?;
+                for (channel, topic, n) in counts {
+                    sqlx::query($crate::store::sql::RECORD_SUBSCRIBER_DAY)
+                        .bind(day)
+                        .bind(topic.as_str())
+                        .bind(channel.as_str())
+                        .bind(i64::try_from(*n).unwrap_or(i64::MAX))
+                        .execute(&mut *tx.tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn subscriber_days(
+                &self,
+                since: &str,
+            ) -> $crate::store::StoreResult<Vec<(String, String, $crate::domain::ChannelKind, u64)>> {
+                let rows: Vec<(String, String, String, i64)> = sqlx::query_as($crate::store::sql::SUBSCRIBER_DAYS)
+                    .bind(since)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.into_iter()
+                    .map(|(day, topic, channel, n)| {
+                        Ok((day, topic, channel.parse().map_err($crate::store::StoreError::Corrupt)?, n.max(0) as u64))
+                    })
+                    .collect()
+            }
+
             async fn put_login_link(&self, link: &$crate::store::LoginLink) -> $crate::store::StoreResult<()> {
                 self.write_one(
                     sqlx::query($crate::store::sql::PUT_LOGIN_LINK)

@@ -854,6 +854,19 @@ pub trait Store: Send + Sync {
     /// A broadcast's messages sent per second: (seconds since the epoch, messages), in order.
     async fn sent_per_second(&self, id: i64) -> StoreResult<Vec<(i64, u64)>>;
 
+    /// Keeps the day's active subscribers per channel and topic (`day` as YYYY-MM-DD, city
+    /// time); a later count of the same day replaces the earlier.
+    async fn record_subscriber_day(
+        &self,
+        day: &str,
+        counts: &[(ChannelKind, String, u64)],
+    ) -> StoreResult<()>;
+    /// The daily counts from `since` (YYYY-MM-DD) on: (day, topic, channel, count), by day.
+    async fn subscriber_days(
+        &self,
+        since: &str,
+    ) -> StoreResult<Vec<(String, String, ChannelKind, u64)>>;
+
     /// Keeps a dashboard login link (its hash).
     async fn put_login_link(&self, link: &LoginLink) -> StoreResult<()>;
     /// Uses the link with this hash once: the staff address it was made for, or `None` when it

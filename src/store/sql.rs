@@ -471,3 +471,7 @@ pub const FORGET_LOGIN_LINKS: &str = "DELETE FROM dashboard_links WHERE expires_
 /// A broadcast's messages sent per second (seconds since the epoch).
 pub const SENT_PER_SECOND: &str = "SELECT sent_at / 1000, COUNT(*) FROM deliveries \
     WHERE broadcast_id = $1 AND sent_at IS NOT NULL GROUP BY sent_at / 1000 ORDER BY 1";
+pub const RECORD_SUBSCRIBER_DAY: &str = "INSERT INTO subscriber_days (day, topic, channel, count) \
+    VALUES ($1, $2, $3, $4) ON CONFLICT (day, topic, channel) DO UPDATE SET count = excluded.count";
+pub const SUBSCRIBER_DAYS: &str = "SELECT day, topic, channel, count FROM subscriber_days \
+    WHERE day >= $1 ORDER BY day, topic, channel";

@@ -729,7 +729,31 @@ async fn a_schedule_is_planned_with_its_next_firings_removed_and_every_page_is_a
     wait_for_path(&c, "/dashboard/schedules").await;
     assert!(d.db.store.schedules().await.unwrap().is_empty());
 
+    // Housekeeping keeps today's count; the chart shows it.
+    let store = d.db.store.clone();
+    wait_until(
+        Duration::from_secs(10),
+        "today's subscriber count",
+        move || {
+            let store = store.clone();
+            async move {
+                store.subscriber_days("2000-01-01").await.is_ok_and(|days| {
+                    days.iter()
+                        .any(|(_, topic, _, n)| topic == "news" && *n == 5)
+                })
+            }
+        },
+    )
+    .await;
     c.goto(&d.url("/dashboard/subscribers")).await.unwrap();
+    let chart = c
+        .find(Locator::Css("#chart-news svg rect"))
+        .await
+        .expect("a bar for today");
+    assert!(
+        chart.html(false).await.unwrap().contains(": 10"),
+        "5 + 5 today"
+    );
     assert_eq!(text_of(&c, "#news-telegram").await, "5");
     assert_eq!(text_of(&c, "#news-whatsapp").await, "5");
     assert_accessible(&c, "subscribers").await;

@@ -70,6 +70,7 @@ contract!(
     a_session_ends_when_idle_at_its_absolute_end_or_on_sign_out,
     whatsapp_recipients_outside_their_window_are_counted,
     messages_sent_are_counted_per_second,
+    daily_subscriber_counts_are_kept_once_a_day,
 );
 
 /// Creates a broadcast; returns its id.
@@ -1844,4 +1845,45 @@ async fn messages_sent_are_counted_per_second(db: TestDb) {
         store.sent_per_second(id).await.unwrap(),
         vec![(second, 2), (second + 1, 1)]
     );
+}
+
+async fn daily_subscriber_counts_are_kept_once_a_day(db: TestDb) {
+    let store = &db.store;
+    let counts = |n: u64| {
+        vec![
+            (ChannelKind::Telegram, "news".to_string(), n),
+            (ChannelKind::Whatsapp, "news".to_string(), 1),
+        ]
+    };
+    store
+        .record_subscriber_day("2026-11-25", &counts(3))
+        .await
+        .unwrap();
+    store
+        .record_subscriber_day("2026-11-26", &counts(4))
+        .await
+        .unwrap();
+    store
+        .record_subscriber_day("2026-11-26", &counts(5))
+        .await
+        .unwrap();
+    let days = store.subscriber_days("2026-11-26").await.unwrap();
+    assert_eq!(
+        days,
+        vec![
+            (
+                "2026-11-26".to_string(),
+                "news".to_string(),
+                ChannelKind::Telegram,
+                5
+            ),
+            (
+                "2026-11-26".to_string(),
+                "news".to_string(),
+                ChannelKind::Whatsapp,
+                1
+            ),
+        ]
+    );
+    assert_eq!(store.subscriber_days("2026-01-01").await.unwrap().len(), 4);
 }
