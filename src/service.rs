@@ -442,13 +442,12 @@ impl Application {
     }
 }
 
-/// Keeps today's active subscribers per topic and channel (the dashboard's chart), at start and
-/// every ten minutes: counts only.
-async fn keep_subscriber_days(
-    store: Arc<dyn Store>,
-    tz: chrono_tz::Tz,
-    shutdown: CancellationToken,
-) {
+/// Runs `work` at once and then every ten minutes, until `shutdown`.
+async fn every_ten_minutes<F, Fut>(shutdown: CancellationToken, mut work: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
     let mut tick = tokio::time::interval(Duration::from_secs(600));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -456,6 +455,17 @@ async fn keep_subscriber_days(
             _ = tick.tick() => {}
             _ = shutdown.cancelled() => return,
         }
+        work().await;
+    }
+}
+
+/// Keeps today's active subscribers per topic and channel (the dashboard's chart): counts only.
+async fn keep_subscriber_days(
+    store: Arc<dyn Store>,
+    tz: chrono_tz::Tz,
+    shutdown: CancellationToken,
+) {
+    every_ten_minutes(shutdown, || async {
         let day = chrono::Utc::now()
             .with_timezone(&tz)
             .format("%Y-%m-%d")
@@ -467,22 +477,18 @@ async fn keep_subscriber_days(
         if let Err(e) = counted {
             tracing::warn!(error = %e, "the daily subscriber count could not be kept; will retry");
         }
-    }
+    })
+    .await
 }
 
-/// Deletes dashboard sessions and login links that can no longer be used, every ten minutes.
+/// Deletes dashboard sessions and login links that can no longer be used.
 async fn forget_sign_ins(sign_in: Arc<SignIn>, shutdown: CancellationToken) {
-    let mut tick = tokio::time::interval(Duration::from_secs(600));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = shutdown.cancelled() => return,
-        }
+    every_ten_minutes(shutdown, || async {
         if let Err(e) = sign_in.forget_expired().await {
             tracing::warn!(error = %e, "expired dashboard sessions could not be deleted; will retry");
         }
-    }
+    })
+    .await
 }
 
 async fn bind(addr: std::net::SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
