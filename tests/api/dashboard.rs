@@ -216,29 +216,37 @@ impl Dashboard {
     }
 }
 
+/// The element `css` on the page, waiting for the page to get there (a click's navigation
+/// may still be under way on a busy machine).
+async fn find(c: &Client, css: &str) -> fantoccini::elements::Element {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match c.find(Locator::Css(css)).await {
+            Ok(e) => return e,
+            Err(e) if Instant::now() > deadline => panic!("{css} at {}: {e}", path_of(c).await),
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
+
 async fn click(c: &Client, css: &str) {
-    c.find(Locator::Css(css))
+    find(c, css)
         .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
         .click()
         .await
         .unwrap_or_else(|e| panic!("click {css}: {e}"));
 }
 
 async fn text_of(c: &Client, css: &str) -> String {
-    c.find(Locator::Css(css))
+    find(c, css)
         .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
         .text()
         .await
         .unwrap_or_else(|e| panic!("text of {css}: {e}"))
 }
 
 async fn fill(c: &Client, css: &str, value: &str) {
-    let field = c
-        .find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"));
+    let field = find(c, css).await;
     field.clear().await.ok();
     field
         .send_keys(value)
@@ -247,9 +255,8 @@ async fn fill(c: &Client, css: &str, value: &str) {
 }
 
 async fn select(c: &Client, css: &str, value: &str) {
-    c.find(Locator::Css(css))
+    find(c, css)
         .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
         .select_by_value(value)
         .await
         .unwrap_or_else(|e| panic!("select {value} in {css}: {e}"));
@@ -746,10 +753,7 @@ async fn a_schedule_is_planned_with_its_next_firings_removed_and_every_page_is_a
     )
     .await;
     c.goto(&d.url("/dashboard/subscribers")).await.unwrap();
-    let chart = c
-        .find(Locator::Css("#chart-news svg rect"))
-        .await
-        .expect("a bar for today");
+    let chart = find(&c, "#chart-news svg rect").await;
     assert!(
         chart.html(false).await.unwrap().contains(": 10"),
         "5 + 5 today"
