@@ -100,6 +100,9 @@ struct Dashboard {
     db: TestDb,
     service: Service,
     driver: String,
+    /// One browser test at a time: Chromium is heavy, and the queue's timing tests share the
+    /// machine.
+    _turn: tokio::sync::MutexGuard<'static, ()>,
 }
 
 const PRESS: i64 = 900;
@@ -107,7 +110,9 @@ const EMERGENCY: i64 = 901;
 const SECOND_EMERGENCY: i64 = 902;
 
 async fn dashboard(second_approval: bool) -> Option<Dashboard> {
+    static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
     let driver = driver()?;
+    let turn = TURN.lock().await;
     let db = TestDb::sqlite().await;
     let store = db.store.clone();
     for (who, role, person) in [
@@ -139,6 +144,7 @@ async fn dashboard(second_approval: bool) -> Option<Dashboard> {
         db,
         service,
         driver,
+        _turn: turn,
     })
 }
 
