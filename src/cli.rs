@@ -451,6 +451,30 @@ pub async fn staff_remove(config: &Config, target: StaffTarget) -> anyhow::Resul
     Ok(())
 }
 
+/// Prints a one-time dashboard sign-in link for `person` (nothing else on stdout).
+pub async fn login_link(config: &Config, person: &PersonName) -> anyhow::Result<()> {
+    let Some(url) = &config.dashboard_url else {
+        bail!(Refused(
+            "the dashboard is off: set AMTSBOTE_DASHBOARD_PUBLIC_URL (dashboard.public_url)".into()
+        ));
+    };
+    let store = open_store(config).await?;
+    let sign_in = crate::services::SignIn::new(
+        store,
+        url,
+        std::sync::Arc::new(crate::domain::time::SystemClock),
+    );
+    match sign_in.login_link_for_person(person.as_str()).await? {
+        Some(link) => {
+            println!("{link}");
+            Ok(())
+        }
+        None => bail!(Refused(format!(
+            "{person} is not staff: add them first with amtsbote staff add"
+        ))),
+    }
+}
+
 /// Each person with their role, then their addresses indented below.
 pub async fn staff_list(config: &Config) -> anyhow::Result<()> {
     let store = open_store(config).await?;

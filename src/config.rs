@@ -54,6 +54,8 @@ const KNOWN: &[(&str, &[&str])] = &[
             "template_update",
             "template_allclear",
             "template_approval",
+            "template_price",
+            "messaging_limit",
         ],
     ),
     (
@@ -74,6 +76,7 @@ const KNOWN: &[(&str, &[&str])] = &[
     ("schedule", &["timezone", "grace_minutes"]),
     ("quiet_hours", &["enabled", "start", "end"]),
     ("api", &["token", "emergency_token", "tokens"]),
+    ("dashboard", &["public_url"]),
 ];
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://amtsbote.db?mode=rwc";
@@ -140,6 +143,10 @@ pub struct Config {
     pub schedules: Vec<ScheduleConfig>,
     /// Bearer tokens of the HTTP API with their roles.
     pub api_tokens: Vec<crate::api::ApiToken>,
+    /// Where staff reach the dashboard (`dashboard.public_url`); the dashboard is off without it.
+    pub dashboard_url: Option<url::Url>,
+    /// What WhatsApp templates cost, and the number's messaging limit, for previews.
+    pub template_costs: crate::services::TemplateCosts,
 }
 
 impl Config {
@@ -383,6 +390,11 @@ impl Config {
             ),
             schedules: s.schedules()?,
             api_tokens: s.api_tokens()?,
+            dashboard_url: s.dashboard_url()?,
+            template_costs: crate::services::TemplateCosts {
+                price_eur: s.template_prices()?,
+                messaging_limit: s.messaging_limit()?,
+            },
         })
     }
 
@@ -504,18 +516,67 @@ impl<'a> Settings<'a> {
 
     fn templates(&self) -> Result<HashMap<BroadcastKind, Template>, ConfigError> {
         let mut templates = HashMap::new();
-        for kind in [
-            BroadcastKind::Announcement,
-            BroadcastKind::Alert,
-            BroadcastKind::Update,
-            BroadcastKind::Allclear,
-        ] {
+        for kind in BroadcastKind::ALL {
             let key = format!("template_{}", kind.as_str());
             if let Some(t) = self.template(&key)? {
                 templates.insert(kind, t);
             }
         }
         Ok(templates)
+    }
+
+    /// `dashboard.public_url`: an http(s) URL, or nothing.
+    fn dashboard_url(&self) -> Result<Option<url::Url>, ConfigError> {
+        let expected = "an http or https URL like https://amtsbote.stadt.de";
+        match self.get::<String>("dashboard", "public_url", expected)? {
+            Some(raw) if !raw.trim().is_empty() => match url::Url::parse(raw.trim()) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(Some(u)),
+                _ => Err(self.invalid("dashboard", "public_url", &raw, expected)),
+            },
+            _ => Ok(None),
+        }
+    }
+
+    /// `whatsapp.template_price`: EUR per template message, one price for every kind (`0.0456`)
+    /// or per kind (`announcement=0.0456, alert=0.0191`).
+    fn template_prices(&self) -> Result<HashMap<BroadcastKind, f64>, ConfigError> {
+        let expected = "EUR per template, e.g. 0.0456 or announcement=0.0456, alert=0.0191";
+        let Some(raw) = self.get::<String>("whatsapp", "template_price", expected)? else {
+            return Ok(HashMap::new());
+        };
+        let bad = || self.invalid("whatsapp", "template_price", &raw, expected);
+        let price = |v: &str| match v.trim().parse::<f64>() {
+            Ok(p) if p.is_finite() && p >= 0.0 => Ok(p),
+            _ => Err(bad()),
+        };
+        if !raw.contains('=') {
+            let p = price(&raw)?;
+            return Ok(BroadcastKind::ALL.iter().map(|k| (*k, p)).collect());
+        }
+        let mut prices = HashMap::new();
+        for part in raw.split(',').filter(|p| !p.trim().is_empty()) {
+            let (kind, value) = part.split_once('=').ok_or_else(bad)?;
+            let kind = BroadcastKind::ALL
+                .iter()
+                .find(|k| k.as_str() == kind.trim())
+                .ok_or_else(bad)?;
+            prices.insert(*kind, price(value)?);
+        }
+        Ok(prices)
+    }
+
+    /// `whatsapp.messaging_limit`: unique recipients per 24 h the number may start conversations
+    /// with (250, 1000, 10000, 100000) or `unlimited`; Meta starts a new number at 250.
+    fn messaging_limit(&self) -> Result<Option<u64>, ConfigError> {
+        let expected = "250, 1000, 10000, 100000 or unlimited";
+        match self.get::<String>("whatsapp", "messaging_limit", expected)? {
+            None => Ok(Some(250)),
+            Some(raw) if raw.trim() == "unlimited" => Ok(None),
+            Some(raw) => match raw.trim().parse::<u64>() {
+                Ok(n) if n > 0 => Ok(Some(n)),
+                _ => Err(self.invalid("whatsapp", "messaging_limit", &raw, expected)),
+            },
+        }
     }
 
     /// The template `whatsapp.{key}`, `name:language`, if set.
@@ -700,6 +761,49 @@ mod tests {
         let err = Config::from_sources(None, &env(&[("AMTSBOTE_DATABASE_URL", "mysql://x")]))
             .unwrap_err();
         assert!(err.0.starts_with("AMTSBOTE_DATABASE_URL"), "{err}");
+    }
+
+    #[test]
+    fn the_dashboard_url_template_prices_and_messaging_limit_are_read_and_checked() {
+        let c = Config::from_sources(None, &env(&[])).unwrap();
+        assert_eq!(c.dashboard_url, None, "the dashboard is off by default");
+        assert_eq!(c.template_costs.messaging_limit, Some(250));
+        assert!(c.template_costs.price_eur.is_empty());
+        let c = Config::from_sources(
+            None,
+            &env(&[
+                ("AMTSBOTE_DASHBOARD_PUBLIC_URL", "https://amtsbote.stadt.de"),
+                (
+                    "AMTSBOTE_WHATSAPP_TEMPLATE_PRICE",
+                    "announcement=0.0456, alert=0.0191",
+                ),
+                ("AMTSBOTE_WHATSAPP_MESSAGING_LIMIT", "unlimited"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            c.dashboard_url.map(|u| u.to_string()),
+            Some("https://amtsbote.stadt.de/".into())
+        );
+        assert_eq!(c.template_costs.messaging_limit, None);
+        assert_eq!(
+            c.template_costs.price_eur.get(&BroadcastKind::Announcement),
+            Some(&0.0456)
+        );
+        assert_eq!(c.template_costs.price_eur.get(&BroadcastKind::Update), None);
+        let file = "[whatsapp]\ntemplate_price = 0.05\nmessaging_limit = 1000\n";
+        let c = Config::from_sources(Some(("amtsbote.toml", file)), &env(&[])).unwrap();
+        assert_eq!(c.template_costs.price_eur.len(), 4);
+        assert_eq!(c.template_costs.messaging_limit, Some(1000));
+        for (var, bad) in [
+            ("AMTSBOTE_DASHBOARD_PUBLIC_URL", "ftp://x"),
+            ("AMTSBOTE_WHATSAPP_TEMPLATE_PRICE", "teuer"),
+            ("AMTSBOTE_WHATSAPP_TEMPLATE_PRICE", "warning=0.1"),
+            ("AMTSBOTE_WHATSAPP_MESSAGING_LIMIT", "0"),
+        ] {
+            let err = Config::from_sources(None, &env(&[(var, bad)])).unwrap_err();
+            assert!(err.0.starts_with(var), "{err}");
+        }
     }
 
     #[test]

@@ -34,6 +34,8 @@ pub struct DemoOptions {
     pub database_url: Option<String>,
     /// People who send `/start` at once while the news drains (0: none).
     pub signups: u64,
+    /// Keep the service (and its dashboard) running after the figures until Ctrl-C.
+    pub keep_dashboard: bool,
 }
 
 /// What the demo measured, all of it at the simulators.
@@ -148,10 +150,43 @@ pub async fn run(
         .await
         .context("measuring the HTTP ceiling")?;
 
-    // The whole service, as `amtsbote run` starts it, against the simulated platforms.
-    let app = Application::build_on(demo_config(config, &options, &sim, &url), store.clone())
+    // The whole service, as `amtsbote run` starts it, against the simulated platforms, with
+    // its dashboard on a free local port and a demo administrator to sign in as.
+    let mut demo = demo_config(config, &options, &sim, &url);
+    let port = std::net::TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|l| l.local_addr())
+        .context("finding a free port for the dashboard")?
+        .port();
+    demo.http_listen = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    if demo.dashboard_url.is_none() {
+        demo.dashboard_url = url::Url::parse(&format!("http://127.0.0.1:{port}")).ok();
+    }
+    let app = Application::build_on(demo, store.clone())
         .await
         .context("starting the service")?;
+    if let Some(sign_in) = &app.sign_in {
+        store
+            .set_staff(
+                ChannelKind::Telegram,
+                "1",
+                crate::domain::Role::Admin,
+                Some("Demo"),
+            )
+            .await?;
+        if let Some(link) = sign_in.login_link(ChannelKind::Telegram, "1").await? {
+            eprintln!(
+                "{}",
+                texts.get(
+                    lang,
+                    "demo-dashboard",
+                    &[
+                        ("url", sign_in.dashboard_url().into()),
+                        ("link", link.into())
+                    ]
+                )
+            );
+        }
+    }
     let broadcasts = app.broadcasts.clone();
     let base = format!("http://{}", app.local_addr());
     let stop = CancellationToken::new();
@@ -284,6 +319,10 @@ pub async fn run(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     bars.finish(&sim, &news_text, &alert_text);
+    if options.keep_dashboard {
+        eprintln!("{}", texts.get(lang, "demo-dashboard-open", &[]));
+        let _ = tokio::signal::ctrl_c().await;
+    }
     let fanout_ms = match store.broadcast(news).await? {
         Some(b) => b
             .fanout_done_at

@@ -115,6 +115,13 @@ pub enum BroadcastKind {
 }
 
 impl BroadcastKind {
+    pub const ALL: [BroadcastKind; 4] = [
+        BroadcastKind::Announcement,
+        BroadcastKind::Alert,
+        BroadcastKind::Update,
+        BroadcastKind::Allclear,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             BroadcastKind::Announcement => "announcement",
@@ -732,6 +739,8 @@ impl RetryPolicy {
 
 /// WhatsApp's limit for one template parameter.
 pub const TEMPLATE_PARAM_MAX: usize = 1024;
+/// WhatsApp allows free text this long after a person's last message; later, only a template.
+pub const WHATSAPP_WINDOW_MS: i64 = 24 * 3600 * 1000;
 
 /// Text as a template parameter: no newlines or tabs, no run of more than four spaces, at most
 /// 1024 characters, cut after a sentence (else a word) with "…" when longer.

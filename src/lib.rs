@@ -8,6 +8,7 @@ pub mod channels;
 pub mod cli;
 pub mod config;
 pub mod conversation;
+pub mod dashboard;
 pub mod demo;
 pub mod domain;
 pub mod http;

@@ -99,6 +99,9 @@ enum Command {
         /// Print one JSON line with the measurements.
         #[arg(long)]
         json: bool,
+        /// Keep the service and its dashboard running after the broadcasts until Ctrl-C.
+        #[arg(long)]
+        dashboard: bool,
     },
 }
 
@@ -142,6 +145,11 @@ enum StaffAction {
     },
     /// Staff by person: the person's role, then each of their addresses.
     List,
+    /// Print a one-time dashboard sign-in link (10 minutes) for a staff person.
+    LoginLink {
+        #[arg(long, value_parser = parse_person, value_name = "NAME")]
+        person: PersonName,
+    },
 }
 
 fn parse_channel(s: &str) -> Result<ChannelKind, String> {
@@ -255,6 +263,7 @@ fn main() -> ExitCode {
                     .into()),
                 },
                 StaffAction::List => cli::staff_list(&config).await,
+                StaffAction::LoginLink { person } => cli::login_link(&config, &person).await,
             },
             Command::Audit { limit } => cli::audit(&config, limit).await,
             Command::Demo {
@@ -264,6 +273,7 @@ fn main() -> ExitCode {
                 whatsapp_rate,
                 database_url,
                 json,
+                dashboard,
             } => {
                 let options = DemoOptions {
                     subscribers,
@@ -271,6 +281,7 @@ fn main() -> ExitCode {
                     whatsapp_rate: whatsapp_rate.unwrap_or(config.whatsapp_lane.rate),
                     database_url,
                     signups,
+                    keep_dashboard: dashboard,
                 };
                 cli::demo(&config, options, json, &texts).await
             }

@@ -21,7 +21,7 @@ use crate::domain::{BroadcastKind, ChannelKind, Role};
 use crate::http;
 use crate::i18n::Texts;
 use crate::queue::{Engine, LaneBudget, LaneSettings};
-use crate::services::{BroadcastService, QueueWake};
+use crate::services::{BroadcastService, QueueWake, SignIn};
 use crate::store::{self, Store, StoreError};
 use sha2::Digest;
 
@@ -118,6 +118,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 /// runs what production runs. The HTTP listener is bound in `build` (port 0 picks a free one).
 pub struct Application {
     pub store: Arc<dyn Store>,
+    /// Dashboard sign-in, when `dashboard.public_url` is set.
+    pub sign_in: Option<Arc<SignIn>>,
     pub broadcasts: Arc<BroadcastService>,
     pub conversation: Arc<Conversation>,
     pub notices: Arc<StaffNotices>,
@@ -167,17 +169,25 @@ impl Application {
             shutdown.clone(),
         );
         let texts = Arc::new(Texts::load().map_err(anyhow::Error::msg)?);
-        let broadcasts = Arc::new(BroadcastService::new(
-            store.clone(),
-            config.topics.clone(),
-            config.second_approval,
-            config.tz,
-            Some(engine.signals.clone() as Arc<dyn QueueWake>),
-        ));
+        let broadcasts = Arc::new(
+            BroadcastService::new(
+                store.clone(),
+                config.topics.clone(),
+                config.second_approval,
+                config.tz,
+                Some(engine.signals.clone() as Arc<dyn QueueWake>),
+            )
+            .with_template_costs(config.template_costs.clone()),
+        );
+        let sign_in = config
+            .dashboard_url
+            .as_ref()
+            .map(|url| Arc::new(SignIn::new(store.clone(), url, broadcasts.clock().clone())));
         let conversation = Arc::new(Conversation {
             store: store.clone(),
             texts: texts.clone(),
             broadcasts: broadcasts.clone(),
+            sign_in: sign_in.clone(),
         });
         // Schedules from the config file, added once each (keyed by their content).
         for sc in &config.schedules {
@@ -253,6 +263,11 @@ impl Application {
             scheduling.await;
             "scheduler".to_string()
         });
+        let counting = keep_subscriber_days(store.clone(), config.tz, shutdown.clone());
+        engine.tasks.spawn(async move {
+            counting.await;
+            "daily subscriber counts".to_string()
+        });
         let queue_running = Arc::new(AtomicBool::new(true));
         // The operator's and the city's side: the API, readiness and metrics.
         let admin = http::operator(http::AppState {
@@ -263,6 +278,27 @@ impl Application {
             broadcasts: broadcasts.clone(),
             tokens: config.api_tokens.clone(),
         })));
+        let admin = match &sign_in {
+            Some(sign_in) => {
+                let state = crate::dashboard::DashboardState::new(
+                    broadcasts.clone(),
+                    sign_in.clone(),
+                    texts.clone(),
+                )
+                .map_err(anyhow::Error::msg)?;
+                tracing::info!(url = %sign_in.dashboard_url(), "dashboard on");
+                let forgetting = forget_sign_ins(sign_in.clone(), shutdown.clone());
+                engine.tasks.spawn(async move {
+                    forgetting.await;
+                    "dashboard sign-in housekeeping".to_string()
+                });
+                admin.merge(crate::dashboard::router(Arc::new(state)))
+            }
+            None => {
+                tracing::info!("the dashboard is off: AMTSBOTE_DASHBOARD_PUBLIC_URL is not set");
+                admin
+            }
+        };
         if config.api_tokens.is_empty() {
             tracing::info!("the HTTP API answers 401 to everyone: no AMTSBOTE_API_TOKEN is set");
         }
@@ -341,6 +377,7 @@ impl Application {
         };
         Ok(Application {
             store,
+            sign_in,
             broadcasts,
             conversation,
             notices,
@@ -414,6 +451,55 @@ impl Application {
         tracing::info!("stopped");
         outcome
     }
+}
+
+/// Runs `work` at once and then every ten minutes, until `shutdown`.
+async fn every_ten_minutes<F, Fut>(shutdown: CancellationToken, mut work: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut tick = tokio::time::interval(Duration::from_secs(600));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.cancelled() => return,
+        }
+        work().await;
+    }
+}
+
+/// Keeps today's active subscribers per topic and channel (the dashboard's chart): counts only.
+async fn keep_subscriber_days(
+    store: Arc<dyn Store>,
+    tz: chrono_tz::Tz,
+    shutdown: CancellationToken,
+) {
+    every_ten_minutes(shutdown, || async {
+        let day = chrono::Utc::now()
+            .with_timezone(&tz)
+            .format("%Y-%m-%d")
+            .to_string();
+        let counted = match store.subscriber_counts().await {
+            Ok(counts) => store.record_subscriber_day(&day, &counts).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = counted {
+            tracing::warn!(error = %e, "the daily subscriber count could not be kept; will retry");
+        }
+    })
+    .await
+}
+
+/// Deletes dashboard sessions and login links that can no longer be used.
+async fn forget_sign_ins(sign_in: Arc<SignIn>, shutdown: CancellationToken) {
+    every_ten_minutes(shutdown, || async {
+        if let Err(e) = sign_in.forget_expired().await {
+            tracing::warn!(error = %e, "expired dashboard sessions could not be deleted; will retry");
+        }
+    })
+    .await
 }
 
 async fn bind(addr: std::net::SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {

@@ -16,7 +16,7 @@ use crate::domain::text::{MESSAGE_MAX, utf16_weight};
 use crate::domain::{BroadcastKind, ChannelKind, now_ms};
 
 /// Free text is allowed this long after the person's last message.
-pub const WINDOW_MS: i64 = 24 * 3600 * 1000;
+pub const WINDOW_MS: i64 = crate::domain::WHATSAPP_WINDOW_MS;
 /// Meta's limit for one template parameter.
 pub use crate::domain::TEMPLATE_PARAM_MAX;
 

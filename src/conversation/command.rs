@@ -27,10 +27,12 @@ pub enum Word {
     Scheduled,
     Unschedule,
     StopBroadcast,
+    /// A one-time link to the dashboard.
+    Login,
 }
 
 /// Every word, its spellings, and the menu text key for those in the menu.
-const WORDS: [(Word, &[&str], Option<&str>); 20] = [
+const WORDS: [(Word, &[&str], Option<&str>); 21] = [
     (Word::Start, &["start", "anmelden"], Some("cmd-start")),
     (Word::Topics, &["topics", "themen"], Some("cmd-topics")),
     (Word::Subscribe, &["subscribe", "abonnieren"], None),
@@ -63,6 +65,7 @@ const WORDS: [(Word, &[&str], Option<&str>); 20] = [
         &["stop_broadcast", "meldung_stoppen"],
         None,
     ),
+    (Word::Login, &["login", "dashboard", "anmeldelink"], None),
 ];
 
 impl Word {

@@ -77,6 +77,8 @@ pub struct Conversation {
     pub texts: Arc<Texts>,
     /// Everything staff do to broadcasts goes through here.
     pub broadcasts: Arc<BroadcastService>,
+    /// Login links for `/login`; `None` when the dashboard is off.
+    pub sign_in: Option<Arc<crate::services::SignIn>>,
 }
 
 type Args<'a> = Vec<(&'a str, FluentValue<'a>)>;

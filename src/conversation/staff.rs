@@ -6,8 +6,8 @@
 use super::command::{self, ButtonData, Word};
 use super::{ALERTS_TOPIC, Args, Button, Conversation, Incoming, Reply};
 use crate::domain::{Actor, BroadcastKind, ChannelKind, DeliveryStatus, now_ms};
-use crate::services::{Outcome, Refusal, ServiceError, Submission, When};
-use crate::store::{Broadcast, RecipientCount, StoreError};
+use crate::services::{Outcome, Reach, Refusal, ServiceError, Submission, When};
+use crate::store::{Broadcast, StoreError};
 
 /// What follows the first `n` words of `s`, spacing inside kept.
 fn after_words(s: &str, n: usize) -> &str {
@@ -211,6 +211,13 @@ impl Conversation {
                 };
                 Ok(say(key, vec![("id", id.into())]))
             }
+            Word::Login => match &self.sign_in {
+                None => Ok(say("login-off", vec![])),
+                Some(sign_in) => match sign_in.login_link(msg.channel, &msg.sender).await? {
+                    Some(link) => Ok(say("login-link", vec![("link", link.into())])),
+                    None => Ok(say("staff-refused", vec![])),
+                },
+            },
             _ => Ok(say("help-staff", vec![])),
         }
     }
@@ -336,9 +343,10 @@ impl Conversation {
         } else {
             "preview"
         };
+        let reach = self.reach(b).await?;
         Ok(vec![Reply::Send {
             to: msg.chat.clone(),
-            text: self.preview_text(lang, key, b, &submitted.recipients, &code),
+            text: self.preview_text(lang, key, b, &reach, &code),
             buttons: self.code_buttons(lang, &code, false),
         }])
     }
@@ -368,9 +376,10 @@ impl Conversation {
         lang: &str,
         key: &str,
         b: &Broadcast,
-        recipients: &RecipientCount,
+        reach: &Reach,
         code: &str,
     ) -> String {
+        let recipients = &reach.recipients;
         let args: Args<'_> = vec![
             (
                 "kind",
@@ -408,6 +417,29 @@ impl Conversation {
                 &[("expr", expr.clone().into()), ("next", next.into())],
             ));
         }
+        // The same numbers as the dashboard's preview, from the same function.
+        if reach.whatsapp_templates > 0 {
+            t.push('\n');
+            t.push_str(&self.texts.get(
+                lang,
+                "reach-templates",
+                &[
+                    ("templates", reach.whatsapp_templates.into()),
+                    ("cost", reach.cost_text().into()),
+                ],
+            ));
+        }
+        if let Some(limit) = reach.over_limit {
+            t.push('\n');
+            t.push_str(&self.texts.get(
+                lang,
+                "reach-over-limit",
+                &[
+                    ("templates", reach.whatsapp_templates.into()),
+                    ("limit", limit.into()),
+                ],
+            ));
+        }
         // WhatsApp recipients outside their window get the template version: show it too.
         let flat = crate::domain::template_parameter(&b.text);
         if recipients.whatsapp > 0 && flat != b.text {
@@ -421,6 +453,14 @@ impl Conversation {
         t
     }
 
+    /// Who `b` reaches and what it costs (the service's one answer for every preview).
+    async fn reach(&self, b: &Broadcast) -> Result<Reach, StoreError> {
+        self.broadcasts.reach_of(b).await.map_err(|e| match e {
+            ServiceError::Store(e) => e,
+            other => StoreError::Corrupt(other.to_string()),
+        })
+    }
+
     /// The request to approve broadcast `b` with `code`, for one emergency member.
     pub async fn approval_request(
         &self,
@@ -430,16 +470,10 @@ impl Conversation {
         code: &str,
     ) -> Result<Reply, StoreError> {
         let lang = self.staff_language(channel, address).await?;
-        let recipients = match b.parent_id {
-            Some(p) => self.store.follow_up_recipient_count(p).await?,
-            None => match crate::domain::Topic::parse(&b.topic) {
-                Ok(t) => self.store.recipient_count(&t).await?,
-                Err(_) => RecipientCount::default(),
-            },
-        };
+        let reach = self.reach(b).await?;
         Ok(Reply::Send {
             to: address.to_string(),
-            text: self.preview_text(&lang, "preview-approve", b, &recipients, code),
+            text: self.preview_text(&lang, "preview-approve", b, &reach, code),
             buttons: self.code_buttons(&lang, code, true),
         })
     }
@@ -576,13 +610,7 @@ impl Conversation {
 
     /// A time as the city reads it.
     pub(super) fn local_time(&self, ms: i64) -> String {
-        chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
-            .map(|t| {
-                t.with_timezone(&self.broadcasts.tz())
-                    .format("%Y-%m-%d %H:%M %Z")
-                    .to_string()
-            })
-            .unwrap_or_default()
+        self.broadcasts.local_time(ms)
     }
 
     async fn staff_language(

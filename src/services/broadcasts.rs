@@ -150,8 +150,39 @@ struct Checked<'a> {
     cron: Option<(String, i64)>,
 }
 
+/// What a WhatsApp template costs and how many people the number may start conversations with.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TemplateCosts {
+    /// EUR per template message, per kind (`whatsapp.template_price`); a missing kind costs 0.
+    pub price_eur: std::collections::HashMap<BroadcastKind, f64>,
+    /// Unique recipients per 24 h the number may start conversations with
+    /// (`whatsapp.messaging_limit`); `None`: unlimited.
+    pub messaging_limit: Option<u64>,
+}
+
+/// Who a broadcast reaches and what it costs: the numbers every preview shows (chat and
+/// dashboard), from [`BroadcastService::reach`].
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Reach {
+    pub recipients: RecipientCount,
+    /// WhatsApp recipients outside their 24-hour window: they get the paid template.
+    pub whatsapp_templates: u64,
+    /// The templates' estimated cost in EUR.
+    pub cost_eur: f64,
+    /// The number's messaging limit, when the templates exceed it.
+    pub over_limit: Option<u64>,
+}
+
+impl Reach {
+    /// The cost as shown to people: two decimals.
+    pub fn cost_text(&self) -> String {
+        format!("{:.2}", self.cost_eur)
+    }
+}
+
 pub struct BroadcastService {
     store: Arc<dyn Store>,
+    costs: TemplateCosts,
     topics: Vec<TopicConfig>,
     second_approval: bool,
     tz: chrono_tz::Tz,
@@ -171,6 +202,7 @@ impl BroadcastService {
     ) -> Self {
         BroadcastService {
             store,
+            costs: TemplateCosts::default(),
             topics,
             second_approval,
             tz,
@@ -184,6 +216,60 @@ impl BroadcastService {
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
+    }
+
+    /// The same service pricing WhatsApp templates with `costs`.
+    pub fn with_template_costs(mut self, costs: TemplateCosts) -> Self {
+        self.costs = costs;
+        self
+    }
+
+    /// Who a broadcast of `kind` on `topic` (or following alert `parent`) reaches now, how many
+    /// of them get the paid WhatsApp template, its cost, and whether that passes the number's
+    /// messaging limit. The chat's and the dashboard's previews both show this.
+    pub async fn reach(
+        &self,
+        kind: BroadcastKind,
+        topic: &Topic,
+        parent: Option<i64>,
+    ) -> ServiceResult<Reach> {
+        let recipients = self.recipients(topic, parent).await?;
+        let window_start = self.clock.now_ms() - crate::domain::WHATSAPP_WINDOW_MS;
+        let whatsapp_templates = if recipients.whatsapp == 0 {
+            0
+        } else {
+            self.store
+                .whatsapp_outside_window(topic, parent, window_start)
+                .await?
+        };
+        let price = self.costs.price_eur.get(&kind).copied().unwrap_or(0.0);
+        let over_limit = self
+            .costs
+            .messaging_limit
+            .filter(|limit| whatsapp_templates > *limit);
+        Ok(Reach {
+            recipients,
+            whatsapp_templates,
+            cost_eur: whatsapp_templates as f64 * price,
+            over_limit,
+        })
+    }
+
+    /// [`reach`](Self::reach) of a broadcast that exists.
+    pub async fn reach_of(&self, b: &Broadcast) -> ServiceResult<Reach> {
+        let topic = Topic::parse(&b.topic).map_err(|e| invalid("topic", e))?;
+        self.reach(b.kind, &topic, b.parent_id).await
+    }
+
+    /// A time (ms) as people read it: city time with its zone.
+    pub fn local_time(&self, ms: i64) -> String {
+        chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
+            .map(|t| {
+                t.with_timezone(&self.tz)
+                    .format("%Y-%m-%d %H:%M %Z")
+                    .to_string()
+            })
+            .unwrap_or_default()
     }
 
     pub fn clock(&self) -> &Arc<dyn Clock> {
@@ -724,18 +810,49 @@ impl BroadcastService {
         self.get(b.id).await
     }
 
+    /// Turns down a broadcast that awaits a second person's approval: it is never sent.
+    pub async fn reject(&self, actor: &Actor, id: i64) -> ServiceResult<Broadcast> {
+        self.cancel_from(
+            actor,
+            id,
+            BroadcastStatus::AwaitingApproval,
+            "only a broadcast awaiting approval can be rejected",
+            "reject",
+        )
+        .await
+    }
+
     /// Cancels a one-off broadcast that waits for its time (and nothing else).
     pub async fn unschedule(&self, actor: &Actor, id: i64) -> ServiceResult<Broadcast> {
+        self.cancel_from(
+            actor,
+            id,
+            BroadcastStatus::Scheduled,
+            "only a scheduled broadcast can be unscheduled",
+            "unschedule",
+        )
+        .await
+    }
+
+    /// Cancels broadcast `id` only while it is `from` (audited as `what`).
+    async fn cancel_from(
+        &self,
+        actor: &Actor,
+        id: i64,
+        from: BroadcastStatus,
+        wanted: &'static str,
+        what: &str,
+    ) -> ServiceResult<Broadcast> {
         let b = self.get(id).await?;
         self.check_cancel(actor, &b)?;
-        if b.status != BroadcastStatus::Scheduled {
+        if b.status != from {
             return Err(ServiceError::WrongStatus {
                 id,
                 status: b.status,
-                wanted: "only a scheduled broadcast can be unscheduled",
+                wanted,
             });
         }
-        self.cancel_checked(actor, &b, "unschedule").await
+        self.cancel_checked(actor, &b, what).await
     }
 
     /// Stops a recurring schedule.

@@ -3,11 +3,14 @@
 
 pub mod broadcasts;
 pub mod policy;
+pub mod sign_in;
 
 pub use broadcasts::{
-    BroadcastService, Outcome, QueueWake, ServiceError, Submission, Submitted, When,
+    BroadcastService, Outcome, QueueWake, Reach, ServiceError, Submission, Submitted,
+    TemplateCosts, When,
 };
 pub use policy::{Action, Refusal, Subject};
+pub use sign_in::SignIn;
 
 use crate::domain::{Actor, ChannelKind};
 use crate::store::{Store, StoreError};

@@ -1398,6 +1398,150 @@ macro_rules! impl_store {
                 Ok((rows, ms))
             }
 
+            async fn whatsapp_outside_window(
+                &self,
+                topic: &$crate::domain::Topic,
+                parent_id: Option<i64>,
+                window_start: i64,
+            ) -> $crate::store::StoreResult<u64> {
+                use $crate::store::sql;
+                let (n,): (i64,) = match parent_id {
+                    Some(parent) => sqlx::query_as(sql::WHATSAPP_OUTSIDE_WINDOW_FOLLOW_UP)
+                        .bind(parent)
+                        .bind(window_start)
+                        .fetch_one(&self.pool)
+                        .await?,
+                    None => sqlx::query_as(sql::WHATSAPP_OUTSIDE_WINDOW)
+                        .bind(topic.as_str())
+                        .bind(window_start)
+                        .fetch_one(&self.pool)
+                        .await?,
+                };
+                Ok(n.max(0) as u64)
+            }
+
+            async fn sent_per_second(&self, id: i64) -> $crate::store::StoreResult<Vec<(i64, u64)>> {
+                let rows: Vec<(i64, i64)> = sqlx::query_as($crate::store::sql::SENT_PER_SECOND)
+                    .bind(id)
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok(rows.into_iter().map(|(s, n)| (s, n.max(0) as u64)).collect())
+            }
+
+            async fn record_subscriber_day(
+                &self,
+                day: &str,
+                counts: &[($crate::domain::ChannelKind, String, u64)],
+            ) -> $crate::store::StoreResult<()> {
+                let mut tx = self.begin_write().await?;
+                for (channel, topic, n) in counts {
+                    sqlx::query($crate::store::sql::RECORD_SUBSCRIBER_DAY)
+                        .bind(day)
+                        .bind(topic.as_str())
+                        .bind(channel.as_str())
+                        .bind(i64::try_from(*n).unwrap_or(i64::MAX))
+                        .execute(&mut *tx.tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn subscriber_days(
+                &self,
+                since: &str,
+            ) -> $crate::store::StoreResult<Vec<(String, String, $crate::domain::ChannelKind, u64)>> {
+                let rows: Vec<(String, String, String, i64)> = sqlx::query_as($crate::store::sql::SUBSCRIBER_DAYS)
+                    .bind(since)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.into_iter()
+                    .map(|(day, topic, channel, n)| {
+                        Ok((day, topic, channel.parse().map_err($crate::store::StoreError::Corrupt)?, n.max(0) as u64))
+                    })
+                    .collect()
+            }
+
+            async fn put_login_link(&self, link: &$crate::store::LoginLink) -> $crate::store::StoreResult<()> {
+                self.write_one(
+                    sqlx::query($crate::store::sql::PUT_LOGIN_LINK)
+                        .bind(link.token_hash.clone())
+                        .bind(link.channel.as_str())
+                        .bind(link.address.clone())
+                        .bind(link.created_at)
+                        .bind(link.expires_at),
+                )
+                .await?;
+                Ok(())
+            }
+
+            async fn take_login_link(
+                &self,
+                token_hash: &str,
+                now: i64,
+            ) -> $crate::store::StoreResult<Option<($crate::domain::ChannelKind, String)>> {
+                let mut tx = self.begin_write().await?;
+                let row: Option<(String, String)> = sqlx::query_as($crate::store::sql::TAKE_LOGIN_LINK)
+                    .bind(token_hash)
+                    .bind(now)
+                    .fetch_optional(&mut *tx.tx)
+                    .await?;
+                tx.commit().await?;
+                row.map(|(channel, address)| {
+                    Ok((channel.parse().map_err($crate::store::StoreError::Corrupt)?, address))
+                })
+                .transpose()
+            }
+
+            async fn put_session(&self, s: &$crate::store::DashboardSession) -> $crate::store::StoreResult<()> {
+                self.write_one(
+                    sqlx::query($crate::store::sql::PUT_SESSION)
+                        .bind(s.id_hash.clone())
+                        .bind(s.channel.as_str())
+                        .bind(s.address.clone())
+                        .bind(s.csrf.clone())
+                        .bind(s.created_at)
+                        .bind(s.last_seen)
+                        .bind(s.expires_at),
+                )
+                .await?;
+                Ok(())
+            }
+
+            async fn touch_session(
+                &self,
+                id_hash: &str,
+                now: i64,
+                idle_ms: i64,
+            ) -> $crate::store::StoreResult<Option<$crate::store::DashboardSession>> {
+                let mut tx = self.begin_write().await?;
+                let row: Option<$crate::store::SessionRow> = sqlx::query_as($crate::store::sql::TOUCH_SESSION)
+                    .bind(id_hash)
+                    .bind(now)
+                    .bind(now - idle_ms)
+                    .fetch_optional(&mut *tx.tx)
+                    .await?;
+                tx.commit().await?;
+                row.map($crate::store::session_from_row).transpose()
+            }
+
+            async fn end_session(&self, id_hash: &str) -> $crate::store::StoreResult<bool> {
+                let n = self
+                    .write_one(sqlx::query($crate::store::sql::END_SESSION).bind(id_hash.to_string()))
+                    .await?;
+                Ok(n > 0)
+            }
+
+            async fn forget_dashboard_sign_ins(&self, now: i64, idle_ms: i64) -> $crate::store::StoreResult<u64> {
+                let sessions = self
+                    .write_one(sqlx::query($crate::store::sql::FORGET_SESSIONS).bind(now).bind(now - idle_ms))
+                    .await?;
+                let links = self
+                    .write_one(sqlx::query($crate::store::sql::FORGET_LOGIN_LINKS).bind(now))
+                    .await?;
+                Ok(sessions + links)
+            }
+
             $($specific)*
         }
     };

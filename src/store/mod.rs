@@ -540,6 +540,44 @@ pub struct Confirmation {
     pub broadcast_id: Option<i64>,
 }
 
+/// A dashboard login link: the hash of its secret and the staff address it signs in as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginLink {
+    pub token_hash: String,
+    pub channel: ChannelKind,
+    pub address: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// A dashboard session: the hash of its cookie, the staff address it acts as, and its CSRF
+/// token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DashboardSession {
+    pub id_hash: String,
+    pub channel: ChannelKind,
+    pub address: String,
+    pub csrf: String,
+    pub created_at: i64,
+    pub last_seen: i64,
+    pub expires_at: i64,
+}
+
+pub(crate) type SessionRow = (String, String, String, String, i64, i64, i64);
+
+pub(crate) fn session_from_row(r: SessionRow) -> StoreResult<DashboardSession> {
+    let (id_hash, channel, address, csrf, created_at, last_seen, expires_at) = r;
+    Ok(DashboardSession {
+        id_hash,
+        channel: channel.parse().map_err(StoreError::Corrupt)?,
+        address,
+        csrf,
+        created_at,
+        last_seen,
+        expires_at,
+    })
+}
+
 /// The contract both stores fulfil; `tests/store_contract.rs` runs one suite against both.
 #[async_trait]
 pub trait Store: Send + Sync {
@@ -807,6 +845,55 @@ pub trait Store: Send + Sync {
         &self,
         ids: &[i64],
     ) -> StoreResult<std::collections::HashMap<i64, BroadcastStats>>;
+
+    /// Active WhatsApp subscribers of `topic` (or, for a follow-up, of alert `parent_id`'s
+    /// recipients) whose last message came at or before `window_start`: outside WhatsApp's
+    /// 24-hour window, so they get the paid template.
+    async fn whatsapp_outside_window(
+        &self,
+        topic: &Topic,
+        parent_id: Option<i64>,
+        window_start: i64,
+    ) -> StoreResult<u64>;
+
+    /// A broadcast's messages sent per second: (seconds since the epoch, messages), in order.
+    async fn sent_per_second(&self, id: i64) -> StoreResult<Vec<(i64, u64)>>;
+
+    /// Keeps the day's active subscribers per channel and topic (`day` as YYYY-MM-DD, city
+    /// time); a later count of the same day replaces the earlier.
+    async fn record_subscriber_day(
+        &self,
+        day: &str,
+        counts: &[(ChannelKind, String, u64)],
+    ) -> StoreResult<()>;
+    /// The daily counts from `since` (YYYY-MM-DD) on: (day, topic, channel, count), by day.
+    async fn subscriber_days(
+        &self,
+        since: &str,
+    ) -> StoreResult<Vec<(String, String, ChannelKind, u64)>>;
+
+    /// Keeps a dashboard login link (its hash).
+    async fn put_login_link(&self, link: &LoginLink) -> StoreResult<()>;
+    /// Uses the link with this hash once: the staff address it was made for, or `None` when it
+    /// is unknown, expired or used already.
+    async fn take_login_link(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> StoreResult<Option<(ChannelKind, String)>>;
+    async fn put_session(&self, session: &DashboardSession) -> StoreResult<()>;
+    /// The session with this hash, marked as seen at `now`; `None` when it is unknown, past its
+    /// absolute end, or was idle for `idle_ms` or longer.
+    async fn touch_session(
+        &self,
+        id_hash: &str,
+        now: i64,
+        idle_ms: i64,
+    ) -> StoreResult<Option<DashboardSession>>;
+    /// Signs out: true when the session existed.
+    async fn end_session(&self, id_hash: &str) -> StoreResult<bool>;
+    /// Deletes sessions and login links that can no longer be used.
+    async fn forget_dashboard_sign_ins(&self, now: i64, idle_ms: i64) -> StoreResult<u64>;
 }
 
 /// The columns every broadcast query reads, in the order of [`BroadcastRow`].

@@ -436,3 +436,42 @@ pub const CEILING_INSERT: &str = "INSERT INTO probe_deliveries \
     SELECT 0, s.id, s.channel, 1, 'pending', 0 FROM subscriptions t \
     JOIN subscribers s ON s.id = t.subscriber_id WHERE t.topic = $1 AND s.status = 'active' \
     ON CONFLICT (broadcast_id, subscriber_id) DO NOTHING";
+
+/// WhatsApp subscribers of a topic whose 24-hour window is closed at `$2` (its start): they get
+/// the paid template.
+pub const WHATSAPP_OUTSIDE_WINDOW: &str = "SELECT COUNT(*) FROM subscriptions t \
+    JOIN subscribers s ON s.id = t.subscriber_id \
+    WHERE t.topic = $1 AND s.status = 'active' AND s.channel = 'whatsapp' \
+    AND (s.last_inbound_at IS NULL OR s.last_inbound_at <= $2)";
+/// The same among a follow-up's recipients (those of alert `$1`).
+pub const WHATSAPP_OUTSIDE_WINDOW_FOLLOW_UP: &str = concat!(
+    "SELECT COUNT(*) FROM deliveries p \
+    JOIN subscribers s ON s.id = p.subscriber_id \
+    WHERE p.broadcast_id = $1 AND s.status = 'active' AND s.channel = 'whatsapp' \
+    AND (s.last_inbound_at IS NULL OR s.last_inbound_at <= $2) AND ",
+    follow_up_audience!()
+);
+
+pub const PUT_LOGIN_LINK: &str = "INSERT INTO dashboard_links \
+    (token_hash, channel, address, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)";
+/// Uses a link once: only an unused one that has not expired.
+pub const TAKE_LOGIN_LINK: &str = "UPDATE dashboard_links SET used_at = $2 \
+    WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 RETURNING channel, address";
+pub const PUT_SESSION: &str = "INSERT INTO dashboard_sessions \
+    (id_hash, channel, address, csrf, created_at, last_seen, expires_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7)";
+/// A live session, marked as seen at `$2`: not past its absolute end, and seen after `$3`.
+pub const TOUCH_SESSION: &str = "UPDATE dashboard_sessions SET last_seen = $2 \
+    WHERE id_hash = $1 AND expires_at > $2 AND last_seen > $3 \
+    RETURNING id_hash, channel, address, csrf, created_at, last_seen, expires_at";
+pub const END_SESSION: &str = "DELETE FROM dashboard_sessions WHERE id_hash = $1";
+pub const FORGET_SESSIONS: &str =
+    "DELETE FROM dashboard_sessions WHERE expires_at <= $1 OR last_seen <= $2";
+pub const FORGET_LOGIN_LINKS: &str = "DELETE FROM dashboard_links WHERE expires_at <= $1";
+/// A broadcast's messages sent per second (seconds since the epoch).
+pub const SENT_PER_SECOND: &str = "SELECT sent_at / 1000, COUNT(*) FROM deliveries \
+    WHERE broadcast_id = $1 AND sent_at IS NOT NULL GROUP BY sent_at / 1000 ORDER BY 1";
+pub const RECORD_SUBSCRIBER_DAY: &str = "INSERT INTO subscriber_days (day, topic, channel, count) \
+    VALUES ($1, $2, $3, $4) ON CONFLICT (day, topic, channel) DO UPDATE SET count = excluded.count";
+pub const SUBSCRIBER_DAYS: &str = "SELECT day, topic, channel, count FROM subscriber_days \
+    WHERE day >= $1 ORDER BY day, topic, channel";

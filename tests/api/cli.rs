@@ -421,3 +421,46 @@ async fn staff_addresses_of_a_person_share_a_role_and_go_together(db: TestDb) {
         "{audit}"
     );
 }
+
+#[tokio::test]
+async fn staff_login_link_prints_one_url_and_is_refused_without_the_dashboard() {
+    let db = TestDb::sqlite().await;
+    db.store
+        .set_staff(
+            amtsbote::domain::ChannelKind::Telegram,
+            "77",
+            amtsbote::domain::Role::Admin,
+            Some("Ada"),
+        )
+        .await
+        .unwrap();
+    let off = run_cli(&db, &["staff", "login-link", "--person", "Ada"]).await;
+    assert_eq!(off.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&off.stderr).contains("AMTSBOTE_DASHBOARD_PUBLIC_URL"));
+    let on = amtsbote()
+        .env("AMTSBOTE_DATABASE_URL", &db.url)
+        .env(
+            "AMTSBOTE_DASHBOARD_PUBLIC_URL",
+            "https://amtsbote.stadt.example",
+        )
+        .args(["staff", "login-link", "--person", "Ada"])
+        .output()
+        .await
+        .unwrap();
+    assert!(on.status.success());
+    let out = String::from_utf8(on.stdout).unwrap();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 1, "{out}");
+    assert!(lines[0].starts_with("https://amtsbote.stadt.example/dashboard/login?token="));
+    let unknown = amtsbote()
+        .env("AMTSBOTE_DATABASE_URL", &db.url)
+        .env(
+            "AMTSBOTE_DASHBOARD_PUBLIC_URL",
+            "https://amtsbote.stadt.example",
+        )
+        .args(["staff", "login-link", "--person", "Bob"])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status.code(), Some(2));
+}

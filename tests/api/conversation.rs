@@ -140,6 +140,34 @@ async fn people_who_are_not_staff_cannot_announce_or_alert() {
 }
 
 #[tokio::test]
+async fn login_links_are_for_staff_and_only_when_the_dashboard_is_on() {
+    let db = TestDb::sqlite().await;
+    let app = spawn_app(db.store.clone(), test_lane(0), test_lane(0)).await;
+    db.store
+        .set_staff(ChannelKind::Telegram, "900", Role::Press, Some("Paula"))
+        .await
+        .unwrap();
+    let off = conversation(&app, false);
+    let r = off.handle(&says("900", "/login")).await;
+    assert!(texts_of(&r).contains("not switched on"), "{r:?}");
+    let on = Conversation {
+        sign_in: Some(std::sync::Arc::new(amtsbote::services::SignIn::new(
+            db.store.clone(),
+            &url::Url::parse("https://amtsbote.example").unwrap(),
+            std::sync::Arc::new(amtsbote::domain::time::SystemClock),
+        ))),
+        ..off
+    };
+    let r = on.handle(&says("555", "/login")).await;
+    assert!(texts_of(&r).contains("only city staff"), "{r:?}");
+    let r = on.handle(&says("900", "/dashboard")).await;
+    assert!(
+        texts_of(&r).contains("https://amtsbote.example/dashboard/login?token="),
+        "{r:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_second_emergency_member_must_approve_an_alert_when_configured() {
     let db = TestDb::sqlite().await;
     let app = spawn_app(db.store.clone(), test_lane(0), test_lane(0)).await;

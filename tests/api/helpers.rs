@@ -268,6 +268,7 @@ pub fn conversation_of(app: &TestApp, second_approval: bool) -> Conversation {
         store: app.store.clone(),
         texts: Arc::new(Texts::load().expect("texts")),
         broadcasts: broadcasts_on(app.store.clone(), Some(app), second_approval),
+        sign_in: None,
     }
 }
 

@@ -3,6 +3,7 @@
 mod chat_side;
 mod cli;
 mod conversation;
+mod dashboard;
 mod dispatch;
 mod faults;
 mod helpers;

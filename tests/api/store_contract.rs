@@ -66,6 +66,11 @@ contract!(
     a_page_of_broadcasts_comes_newest_first_from_a_cursor,
     the_counts_of_several_broadcasts_come_in_one_answer,
     the_parts_of_a_long_text_sent_are_remembered_under_the_lease,
+    a_login_link_is_used_once_and_only_before_it_expires,
+    a_session_ends_when_idle_at_its_absolute_end_or_on_sign_out,
+    whatsapp_recipients_outside_their_window_are_counted,
+    messages_sent_are_counted_per_second,
+    daily_subscriber_counts_are_kept_once_a_day,
 );
 
 /// Creates a broadcast; returns its id.
@@ -1675,4 +1680,210 @@ async fn the_parts_of_a_long_text_sent_are_remembered_under_the_lease(db: TestDb
         ),
         "the last part's id is the delivery's, and part 1's status does not hold back its own"
     );
+}
+
+async fn a_login_link_is_used_once_and_only_before_it_expires(db: TestDb) {
+    use amtsbote::store::LoginLink;
+    let store = &db.store;
+    let now = now_ms();
+    let link = |hash: &str, expires_at: i64| LoginLink {
+        token_hash: hash.into(),
+        channel: ChannelKind::Telegram,
+        address: "900".into(),
+        created_at: now,
+        expires_at,
+    };
+    store
+        .put_login_link(&link("fresh", now + 600_000))
+        .await
+        .unwrap();
+    store.put_login_link(&link("stale", now - 1)).await.unwrap();
+    assert_eq!(
+        store.take_login_link("fresh", now).await.unwrap(),
+        Some((ChannelKind::Telegram, "900".to_string()))
+    );
+    assert_eq!(
+        store.take_login_link("fresh", now).await.unwrap(),
+        None,
+        "used"
+    );
+    assert_eq!(
+        store.take_login_link("stale", now).await.unwrap(),
+        None,
+        "expired"
+    );
+    assert_eq!(
+        store.take_login_link("never", now).await.unwrap(),
+        None,
+        "unknown"
+    );
+    // The expired link goes; the used one stays until its time (it signs nobody in).
+    assert_eq!(store.forget_dashboard_sign_ins(now, 1).await.unwrap(), 1);
+}
+
+async fn a_session_ends_when_idle_at_its_absolute_end_or_on_sign_out(db: TestDb) {
+    use amtsbote::store::DashboardSession;
+    let store = &db.store;
+    let t0 = 1_000_000_000;
+    let idle = 30 * 60_000;
+    let session = |hash: &str| DashboardSession {
+        id_hash: hash.into(),
+        channel: ChannelKind::Whatsapp,
+        address: "4915100000001".into(),
+        csrf: format!("csrf-{hash}"),
+        created_at: t0,
+        last_seen: t0,
+        expires_at: t0 + 8 * 3_600_000,
+    };
+    for h in ["a", "b", "c"] {
+        store.put_session(&session(h)).await.unwrap();
+    }
+    // Each request moves the idle end on; the absolute end stays.
+    let seen = store
+        .touch_session("a", t0 + idle - 1, idle)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(seen.last_seen, t0 + idle - 1);
+    assert_eq!(seen.csrf, "csrf-a");
+    assert_eq!(seen.channel, ChannelKind::Whatsapp);
+    assert!(
+        store
+            .touch_session("a", t0 + 2 * idle - 2, idle)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store
+            .touch_session("b", t0 + idle, idle)
+            .await
+            .unwrap()
+            .is_none(),
+        "idle"
+    );
+    let mut t = t0;
+    while t + idle / 2 < t0 + 8 * 3_600_000 {
+        t += idle / 2;
+        assert!(store.touch_session("c", t, idle).await.unwrap().is_some());
+    }
+    assert!(
+        store
+            .touch_session("c", t0 + 8 * 3_600_000, idle)
+            .await
+            .unwrap()
+            .is_none(),
+        "past the absolute end"
+    );
+    assert!(store.end_session("a").await.unwrap());
+    assert!(!store.end_session("a").await.unwrap());
+    assert!(
+        store
+            .touch_session("a", t0 + 2 * idle - 1, idle)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+async fn whatsapp_recipients_outside_their_window_are_counted(db: TestDb) {
+    let store = &db.store;
+    seed(&**store, 2, 3, &["news"]).await;
+    let now = now_ms();
+    let window_start = now - 24 * 3_600_000;
+    // One WhatsApp subscriber wrote an hour ago: free text reaches them.
+    store
+        .touch_inbound(ChannelKind::Whatsapp, "4915100000000", now - 3_600_000)
+        .await
+        .unwrap();
+    let news = amtsbote::domain::Topic::parse("news").unwrap();
+    assert_eq!(
+        store
+            .whatsapp_outside_window(&news, None, window_start)
+            .await
+            .unwrap(),
+        2
+    );
+    let id = create(&**store, new_broadcast("news", Priority::Normal, "Hallo")).await;
+    fan_out_all(&**store, id, 100).await;
+    assert_eq!(
+        store
+            .whatsapp_outside_window(&news, Some(id), window_start)
+            .await
+            .unwrap(),
+        2,
+        "a follow-up's recipients are the alert's"
+    );
+}
+
+async fn messages_sent_are_counted_per_second(db: TestDb) {
+    let store = &db.store;
+    seed(&**store, 3, 0, &["news"]).await;
+    let id = create(&**store, new_broadcast("news", Priority::Normal, "Hallo")).await;
+    fan_out_all(&**store, id, 100).await;
+    assert_eq!(store.sent_per_second(id).await.unwrap(), vec![]);
+    let now = now_ms();
+    let claimed = store
+        .claim(ChannelKind::Telegram, "lane", 10, now, now + 30_000)
+        .await
+        .unwrap();
+    let second = 1_800_000_000_i64;
+    let acks: Vec<Ack> = claimed
+        .iter()
+        .enumerate()
+        .map(|(i, d)| Ack {
+            delivery_id: d.id,
+            lease: "lane".into(),
+            outcome: AckOutcome::Sent {
+                at: second * 1000 + if i == 2 { 1500 } else { 100 },
+                platform_id: None,
+            },
+        })
+        .collect();
+    assert_eq!(store.acknowledge(&acks).await.unwrap(), 3);
+    assert_eq!(
+        store.sent_per_second(id).await.unwrap(),
+        vec![(second, 2), (second + 1, 1)]
+    );
+}
+
+async fn daily_subscriber_counts_are_kept_once_a_day(db: TestDb) {
+    let store = &db.store;
+    let counts = |n: u64| {
+        vec![
+            (ChannelKind::Telegram, "news".to_string(), n),
+            (ChannelKind::Whatsapp, "news".to_string(), 1),
+        ]
+    };
+    store
+        .record_subscriber_day("2026-11-25", &counts(3))
+        .await
+        .unwrap();
+    store
+        .record_subscriber_day("2026-11-26", &counts(4))
+        .await
+        .unwrap();
+    store
+        .record_subscriber_day("2026-11-26", &counts(5))
+        .await
+        .unwrap();
+    let days = store.subscriber_days("2026-11-26").await.unwrap();
+    assert_eq!(
+        days,
+        vec![
+            (
+                "2026-11-26".to_string(),
+                "news".to_string(),
+                ChannelKind::Telegram,
+                5
+            ),
+            (
+                "2026-11-26".to_string(),
+                "news".to_string(),
+                ChannelKind::Whatsapp,
+                1
+            ),
+        ]
+    );
+    assert_eq!(store.subscriber_days("2026-01-01").await.unwrap().len(), 4);
 }

@@ -1,0 +1,231 @@
+//! The dashboard for the press office and emergency staff (`/dashboard/`): one more way in,
+//! calling the same broadcast service as the chat, the API and the CLI, with the same policy.
+//! It owns sign-in by one-time link (the secrets live in `services::sign_in`), the session
+//! cookie and CSRF checks, and server-rendered pages (minijinja templates, texts from
+//! `messages/*.ftl`); the live broadcast page updates over server-sent events.
+
+mod pages;
+mod session;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use minijinja::value::Kwargs;
+use minijinja::{Environment, State, Value};
+
+use crate::i18n::Texts;
+use crate::services::{BroadcastService, SignIn};
+
+pub use session::Staff;
+
+/// What every page handler reads.
+pub struct DashboardState {
+    pub broadcasts: Arc<BroadcastService>,
+    pub sign_in: Arc<SignIn>,
+    pub texts: Arc<Texts>,
+    templates: Environment<'static>,
+}
+
+/// The templates, compiled into the binary like the texts.
+const TEMPLATES: &[(&str, &str)] = &[
+    ("base.html", include_str!("templates/base.html")),
+    ("message.html", include_str!("templates/message.html")),
+    ("login.html", include_str!("templates/login.html")),
+    ("compose.html", include_str!("templates/compose.html")),
+    ("broadcast.html", include_str!("templates/broadcast.html")),
+    ("progress.html", include_str!("templates/progress.html")),
+    ("broadcasts.html", include_str!("templates/broadcasts.html")),
+    ("approvals.html", include_str!("templates/approvals.html")),
+    ("schedules.html", include_str!("templates/schedules.html")),
+    (
+        "subscribers.html",
+        include_str!("templates/subscribers.html"),
+    ),
+    ("audit.html", include_str!("templates/audit.html")),
+];
+
+const STYLE: &str = include_str!("static/dashboard.css");
+const LIVE_SCRIPT: &str = include_str!("static/live.js");
+
+impl DashboardState {
+    pub fn new(
+        broadcasts: Arc<BroadcastService>,
+        sign_in: Arc<SignIn>,
+        texts: Arc<Texts>,
+    ) -> Result<DashboardState, String> {
+        let mut env = Environment::new();
+        for (name, source) in TEMPLATES {
+            env.add_template(name, source)
+                .map_err(|e| format!("dashboard template {name}: {e}"))?;
+        }
+        // `t("key", name=value)`: the text `key` in the page's language.
+        let t = texts.clone();
+        env.add_function(
+            "t",
+            move |state: &State, key: &str, kwargs: Kwargs| -> Result<String, minijinja::Error> {
+                let lang = state
+                    .lookup("lang")
+                    .and_then(|l| l.as_str().map(str::to_string))
+                    .unwrap_or_else(|| crate::i18n::DEFAULT_LANGUAGE.into());
+                let mut args: Vec<(&str, fluent_bundle::FluentValue<'_>)> = Vec::new();
+                for name in kwargs.args() {
+                    let v: Value = kwargs.get(name)?;
+                    let value = match v.as_i64() {
+                        Some(n) => n.into(),
+                        None => v.to_string().into(),
+                    };
+                    args.push((name, value));
+                }
+                Ok(t.get(&lang, key, &args))
+            },
+        );
+        Ok(DashboardState {
+            broadcasts,
+            sign_in,
+            texts,
+            templates: env,
+        })
+    }
+
+    /// Renders template `name` with `ctx` as an HTML page with `status`.
+    fn page(&self, status: StatusCode, name: &str, ctx: Value) -> Response {
+        match self
+            .templates
+            .get_template(name)
+            .and_then(|t| t.render(ctx))
+        {
+            Ok(html) => (status, html_headers(), html).into_response(),
+            Err(e) => {
+                tracing::error!(template = name, error = %e, "a dashboard page could not be rendered");
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+            }
+        }
+    }
+
+    /// Renders a fragment (no page around it), for server-sent events.
+    fn fragment(&self, name: &str, ctx: Value) -> String {
+        self.templates
+            .get_template(name)
+            .and_then(|t| t.render(ctx))
+            .unwrap_or_else(|e| {
+                tracing::error!(template = name, error = %e, "a dashboard fragment could not be rendered");
+                String::new()
+            })
+    }
+
+    /// A page with one message (a refusal, an error, "signed out") in `lang`.
+    fn message(
+        &self,
+        status: StatusCode,
+        lang: &str,
+        key: &str,
+        args: &[(&str, fluent_bundle::FluentValue<'_>)],
+    ) -> Response {
+        let message = self.texts.get(lang, key, args);
+        self.page(
+            status,
+            "message.html",
+            minijinja::context! { lang, key, message },
+        )
+    }
+}
+
+/// Pages are private and change with every request: never cached, never framed, scripts and
+/// styles only from here.
+fn html_headers() -> HeaderMap {
+    let mut h = HeaderMap::new();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+        ),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h
+}
+
+/// The page language: German unless the browser prefers English first.
+fn language(headers: &HeaderMap) -> &'static str {
+    let accept = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let first = accept
+        .split(',')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if first.starts_with("en") {
+        "en"
+    } else {
+        crate::i18n::DEFAULT_LANGUAGE
+    }
+}
+
+/// The dashboard's routes, all under `/dashboard`.
+pub fn router(state: Arc<DashboardState>) -> Router {
+    Router::new()
+        .route(
+            "/dashboard",
+            get(|| async { axum::response::Redirect::to("/dashboard/") }),
+        )
+        .route("/dashboard/", get(pages::home))
+        .route(
+            "/dashboard/login",
+            get(pages::login_page).post(pages::login),
+        )
+        .route("/dashboard/logout", post(pages::logout))
+        .route(
+            "/dashboard/compose",
+            get(pages::compose_page).post(pages::compose),
+        )
+        .route("/dashboard/broadcasts", get(pages::broadcasts))
+        .route("/dashboard/broadcasts/{id}", get(pages::broadcast))
+        .route("/dashboard/broadcasts/{id}/events", get(pages::events))
+        .route("/dashboard/broadcasts/{id}/{action}", post(pages::act))
+        .route("/dashboard/approvals", get(pages::approvals))
+        .route("/dashboard/schedules", get(pages::schedules))
+        .route(
+            "/dashboard/schedules/{id}/remove",
+            post(pages::remove_schedule),
+        )
+        .route("/dashboard/subscribers", get(pages::subscribers))
+        .route("/dashboard/audit", get(pages::audit))
+        .route(
+            "/dashboard/static/dashboard.css",
+            get(|| async { static_file("text/css; charset=utf-8", STYLE) }),
+        )
+        .route(
+            "/dashboard/static/live.js",
+            get(|| async { static_file("text/javascript; charset=utf-8", LIVE_SCRIPT) }),
+        )
+        .with_state(state)
+}
+
+fn static_file(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "max-age=3600"),
+        ],
+        body,
+    )
+        .into_response()
+}

@@ -1,0 +1,888 @@
+//! The dashboard's pages. Each handler reads a form or path, makes one call to the broadcast
+//! service (or a read of the store) and renders the result; the service and its policy decide.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use fluent_bundle::FluentValue;
+use minijinja::value::merge_maps;
+use minijinja::{Value, context};
+use serde::{Deserialize, Serialize};
+
+use super::session::{Staff, clear_cookie, see_other, session_cookie};
+use super::{DashboardState, language};
+use crate::channels::telegram::{escape_html, escaped_weight};
+use crate::domain::text::{MESSAGE_MAX, split, utf16_weight};
+use crate::domain::time::Recurrence;
+use crate::domain::{
+    BroadcastKind, BroadcastStatus, ChannelKind, DeliveryStatus, Priority, TEMPLATE_PARAM_MAX,
+    Topic, template_parameter,
+};
+use crate::services::{Refusal, ServiceError, Submission, When};
+use crate::store::{Broadcast, BroadcastStats};
+
+type Shared = State<Arc<DashboardState>>;
+
+/// What every signed-in page shows: the person, their role and the CSRF token for its forms.
+fn frame(staff: &Staff, nav: &str) -> Value {
+    let actor = staff.actor();
+    let person = match actor {
+        crate::domain::Actor::Staff { person, .. } => person.clone(),
+        other => other.audit_name(),
+    };
+    context! {
+        lang => staff.lang,
+        csrf => staff.session.csrf.clone(),
+        person,
+        role => actor.role().map(|r| r.as_str()).unwrap_or(""),
+        nav,
+    }
+}
+
+/// A service error as a page: refusals 403, unknown 404, wrong status 409, bad input 422.
+fn service_error(state: &DashboardState, lang: &str, e: ServiceError) -> Response {
+    let (status, key, args): (StatusCode, &str, Vec<(&str, FluentValue<'_>)>) = match e {
+        ServiceError::Refused(Refusal::NeedsEmergency) => {
+            (StatusCode::FORBIDDEN, "needs-emergency", vec![])
+        }
+        ServiceError::Refused(Refusal::OwnApproval) => {
+            (StatusCode::FORBIDDEN, "confirm-own", vec![])
+        }
+        ServiceError::Refused(_) => (StatusCode::FORBIDDEN, "staff-refused", vec![]),
+        ServiceError::NotFound(id) => (
+            StatusCode::NOT_FOUND,
+            "broadcast-unknown",
+            vec![("id", id.into())],
+        ),
+        ServiceError::WrongStatus { id, status, .. } => (
+            StatusCode::CONFLICT,
+            "not-awaiting",
+            vec![("id", id.into()), ("status", status.as_str().into())],
+        ),
+        ServiceError::Invalid { field, message } => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "dash-invalid",
+            vec![("field", field.into()), ("reason", message.into())],
+        ),
+        ServiceError::Store(e) => {
+            tracing::error!(error = %e, "dashboard: the store failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "dash-unavailable", vec![])
+        }
+        other => (
+            StatusCode::CONFLICT,
+            "dash-invalid",
+            vec![("field", "".into()), ("reason", other.to_string().into())],
+        ),
+    };
+    state.message(status, lang, key, &args)
+}
+
+fn store_error(state: &DashboardState, lang: &str, e: crate::store::StoreError) -> Response {
+    service_error(state, lang, ServiceError::Store(e))
+}
+
+/// `/dashboard/`: compose when signed in, else how to sign in.
+pub async fn home(staff: Result<Staff, Response>) -> Response {
+    match staff {
+        Ok(_) => see_other("/dashboard/compose"),
+        Err(signed_out) => signed_out,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct LoginQuery {
+    token: Option<String>,
+}
+
+/// The page a login link opens: a button that signs in. A GET uses nothing up, so a
+/// messenger's link preview cannot spend the link.
+pub async fn login_page(
+    State(state): Shared,
+    headers: HeaderMap,
+    Query(q): Query<LoginQuery>,
+) -> Response {
+    let lang = language(&headers);
+    match q.token.filter(|t| !t.is_empty()) {
+        Some(token) => state.page(StatusCode::OK, "login.html", context! { lang, token }),
+        None => state.message(StatusCode::UNAUTHORIZED, lang, "dash-signed-out", &[]),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    token: Option<String>,
+}
+
+/// Uses the link: a session cookie and on to compose, or a refusal.
+pub async fn login(State(state): Shared, headers: HeaderMap, Form(f): Form<LoginForm>) -> Response {
+    let lang = language(&headers);
+    let token = f.token.unwrap_or_default();
+    match state.sign_in.redeem(&token).await {
+        Ok(Some(opened)) => {
+            let mut r = see_other("/dashboard/compose");
+            r.headers_mut().insert(
+                header::SET_COOKIE,
+                session_cookie(&opened.secret, state.sign_in.secure()),
+            );
+            r
+        }
+        Ok(None) => state.message(StatusCode::FORBIDDEN, lang, "dash-link-refused", &[]),
+        Err(e) => store_error(&state, lang, e),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    csrf: Option<String>,
+}
+
+pub async fn logout(State(state): Shared, staff: Staff, Form(f): Form<CsrfForm>) -> Response {
+    if let Some(refused) = staff.without_csrf(&state, f.csrf.as_deref()) {
+        return refused;
+    }
+    if let Err(e) = state.sign_in.sign_out(&staff.session).await {
+        return store_error(&state, staff.lang, e);
+    }
+    let mut r = state.message(StatusCode::OK, staff.lang, "dash-signed-out-done", &[]);
+    r.headers_mut()
+        .insert(header::SET_COOKIE, clear_cookie(state.sign_in.secure()));
+    r
+}
+
+/// The compose form as typed; every field is kept to show it again with the preview.
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+pub struct ComposeForm {
+    #[serde(default)]
+    csrf: Option<String>,
+    #[serde(default)]
+    topic: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    priority: String,
+    #[serde(default)]
+    parent_id: String,
+    #[serde(default)]
+    text: String,
+    #[serde(default)]
+    when: String,
+    #[serde(default)]
+    at: String,
+    #[serde(default)]
+    cron: String,
+    #[serde(default)]
+    action: String,
+}
+
+/// The choices the compose form offers.
+fn compose_choices(state: &DashboardState, lang: &str) -> Value {
+    let topics: Vec<Value> = state
+        .broadcasts
+        .topics()
+        .iter()
+        .map(|t| {
+            let label = if lang == "en" {
+                &t.label_en
+            } else {
+                &t.label_de
+            };
+            context! { id => t.id.as_str(), label }
+        })
+        .collect();
+    let kinds: Vec<&str> = BroadcastKind::ALL.iter().map(|k| k.as_str()).collect();
+    let priorities: Vec<&str> = [
+        Priority::Low,
+        Priority::Normal,
+        Priority::Urgent,
+        Priority::Alert,
+    ]
+    .iter()
+    .map(|p| p.as_str())
+    .collect();
+    context! { topics, kinds, priorities }
+}
+
+pub async fn compose_page(State(state): Shared, staff: Staff) -> Response {
+    let form = ComposeForm {
+        when: "now".into(),
+        ..ComposeForm::default()
+    };
+    state.page(
+        StatusCode::OK,
+        "compose.html",
+        context! { form, ..merge_maps([compose_choices(&state, staff.lang), frame(&staff, "compose")]) },
+    )
+}
+
+/// The form as a submission; the error names the field.
+fn submission(state: &DashboardState, f: &ComposeForm) -> Result<Submission, ServiceError> {
+    let invalid = |field: &'static str, message: String| ServiceError::Invalid { field, message };
+    let kind = match f.kind.trim() {
+        "" => None,
+        k => Some(k.parse::<BroadcastKind>().map_err(|e| invalid("kind", e))?),
+    };
+    let priority = match f.priority.trim() {
+        "" => None,
+        p => Some(p.parse::<Priority>().map_err(|e| invalid("priority", e))?),
+    };
+    let parent_id = match f.parent_id.trim().trim_start_matches('#') {
+        "" => None,
+        p => Some(
+            p.parse::<i64>()
+                .map_err(|_| invalid("parent_id", format!("'{p}' is not a broadcast number")))?,
+        ),
+    };
+    let when = match f.when.as_str() {
+        "at" => When::At(
+            crate::domain::time::parse_time(&f.at, state.broadcasts.tz())
+                .map_err(|e| invalid("scheduled_at", e))?
+                .timestamp_millis(),
+        ),
+        "cron" => When::Every(f.cron.trim().to_string()),
+        _ => When::Now,
+    };
+    Ok(Submission {
+        topic: f.topic.trim().to_string(),
+        kind,
+        priority,
+        text: f.text.clone(),
+        parent_id,
+        when,
+        draft: false,
+        idempotency_key: None,
+    })
+}
+
+/// The preview of `text`: each channel's messages as citizens will see them.
+#[derive(Serialize)]
+struct Preview {
+    telegram_html: Vec<String>,
+    whatsapp_text: Vec<String>,
+    whatsapp_template: String,
+    template_chars: usize,
+    template_max: usize,
+    template_cut: bool,
+}
+
+fn preview_of(text: &str) -> Preview {
+    let flat = template_parameter(text);
+    let collapsed = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    Preview {
+        // Telegram gets the text HTML-escaped with parse mode HTML: this HTML is what it shows.
+        telegram_html: split(text, MESSAGE_MAX, escaped_weight)
+            .iter()
+            .map(|p| escape_html(p))
+            .collect(),
+        whatsapp_text: split(text, MESSAGE_MAX, utf16_weight),
+        template_chars: flat.chars().count(),
+        template_max: TEMPLATE_PARAM_MAX,
+        template_cut: flat != collapsed,
+        whatsapp_template: flat,
+    }
+}
+
+/// The next five firings of a cron expression, in city time.
+fn next_firings(state: &DashboardState, expr: &str) -> Vec<String> {
+    let Ok(r) = Recurrence::parse(expr) else {
+        return Vec::new();
+    };
+    let mut at = state.broadcasts.clock().now();
+    let mut firings = Vec::new();
+    for _ in 0..5 {
+        match r.next_after(state.broadcasts.tz(), at) {
+            Some(next) => {
+                firings.push(local_time(state, next.timestamp_millis()));
+                at = next;
+            }
+            None => break,
+        }
+    }
+    firings
+}
+
+fn local_time(state: &DashboardState, ms: i64) -> String {
+    state.broadcasts.local_time(ms)
+}
+
+/// Preview (validate, count, price; nothing written) or send.
+pub async fn compose(State(state): Shared, staff: Staff, Form(f): Form<ComposeForm>) -> Response {
+    if let Some(refused) = staff.without_csrf(&state, f.csrf.as_deref()) {
+        return refused;
+    }
+    let lang = staff.lang;
+    let render = |status: StatusCode, extra: Value| {
+        state.page(
+            status,
+            "compose.html",
+            context! { form => f.clone(), ..merge_maps([extra, compose_choices(&state, lang), frame(&staff, "compose")]) },
+        )
+    };
+    let error = |e: ServiceError| {
+        let status = match &e {
+            ServiceError::Refused(_) => StatusCode::FORBIDDEN,
+            ServiceError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        let message = match e {
+            ServiceError::Refused(Refusal::NeedsEmergency) => {
+                state.texts.get(lang, "needs-emergency", &[])
+            }
+            ServiceError::Refused(_) => state.texts.get(lang, "staff-refused", &[]),
+            ServiceError::Store(e) => {
+                tracing::error!(error = %e, "dashboard: the store failed");
+                state.texts.get(lang, "dash-unavailable", &[])
+            }
+            ServiceError::Invalid { field, message } => state.texts.get(
+                lang,
+                "dash-invalid",
+                &[("field", field.into()), ("reason", message.into())],
+            ),
+            other => other.to_string(),
+        };
+        render(status, context! { error => message })
+    };
+    let submission = match submission(&state, &f) {
+        Ok(s) => s,
+        Err(e) => return error(e),
+    };
+    let actor = staff.actor().clone();
+    if f.action == "send" {
+        return match state.broadcasts.submit(&actor, submission).await {
+            Ok(done) => see_other(&format!("/dashboard/broadcasts/{}", done.broadcast.id)),
+            Err(e) => error(e),
+        };
+    }
+    let (kind, _priority, _) = match state.broadcasts.preview(&actor, &submission).await {
+        Ok(p) => p,
+        Err(e) => return error(e),
+    };
+    let topic = match Topic::parse(&submission.topic) {
+        Ok(t) => t,
+        Err(e) => {
+            return error(ServiceError::Invalid {
+                field: "topic",
+                message: e,
+            });
+        }
+    };
+    let reach = match state
+        .broadcasts
+        .reach(kind, &topic, submission.parent_id)
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => return error(e),
+    };
+    let firings = match &submission.when {
+        When::Every(expr) => next_firings(&state, expr),
+        _ => Vec::new(),
+    };
+    render(
+        StatusCode::OK,
+        context! {
+            preview => preview_of(&submission.text),
+            reach => context! {
+                telegram => reach.recipients.telegram,
+                whatsapp => reach.recipients.whatsapp,
+                total => reach.recipients.total(),
+                templates => reach.whatsapp_templates,
+                cost => reach.cost_text(),
+                over_limit => reach.over_limit,
+            },
+            firings,
+        },
+    )
+}
+
+/// A broadcast as the pages show it.
+#[derive(Serialize)]
+struct Row {
+    id: i64,
+    topic: String,
+    kind: &'static str,
+    priority: &'static str,
+    status: &'static str,
+    text: String,
+    /// The text's start, for lists.
+    short: String,
+    created: String,
+    by: String,
+    scheduled: Option<String>,
+    sent: u64,
+    open: u64,
+    failed: u64,
+    can_end: bool,
+}
+
+fn row(state: &DashboardState, b: &Broadcast, stats: &BroadcastStats) -> Row {
+    Row {
+        id: b.id,
+        topic: b.topic.clone(),
+        kind: b.kind.as_str(),
+        priority: b.priority.as_str(),
+        status: b.status.as_str(),
+        text: b.text.clone(),
+        short: if b.text.chars().count() > 80 {
+            format!("{}…", b.text.chars().take(79).collect::<String>())
+        } else {
+            b.text.clone()
+        },
+        created: local_time(state, b.created_at),
+        by: b.created_by.clone().unwrap_or_default(),
+        scheduled: b.scheduled_at.map(|t| local_time(state, t)),
+        sent: stats.total(DeliveryStatus::Sent),
+        open: stats.total(DeliveryStatus::Pending) + stats.total(DeliveryStatus::Leased),
+        failed: stats.total(DeliveryStatus::Failed) + stats.total(DeliveryStatus::Gone),
+        can_end: b.status.is_open(),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ListFilter {
+    status: Option<String>,
+}
+
+pub async fn broadcasts(
+    State(state): Shared,
+    staff: Staff,
+    Query(q): Query<ListFilter>,
+) -> Response {
+    let status = q
+        .status
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .and_then(|s| s.parse::<BroadcastStatus>().ok());
+    let store = state.broadcasts.store();
+    let list = match store.list_broadcasts_page(status, None, 100).await {
+        Ok(l) => l,
+        Err(e) => return store_error(&state, staff.lang, e),
+    };
+    let ids: Vec<i64> = list.iter().map(|b| b.id).collect();
+    let stats = match store.stats_of(&ids).await {
+        Ok(s) => s,
+        Err(e) => return store_error(&state, staff.lang, e),
+    };
+    let none = BroadcastStats::default();
+    let rows: Vec<Row> = list
+        .iter()
+        .map(|b| row(&state, b, stats.get(&b.id).unwrap_or(&none)))
+        .collect();
+    let statuses: Vec<&str> = BroadcastStatus::ALL.iter().map(|s| s.as_str()).collect();
+    state.page(
+        StatusCode::OK,
+        "broadcasts.html",
+        context! {
+            rows,
+            statuses,
+            selected => status.map(|s| s.as_str()).unwrap_or(""),
+            ..frame(&staff, "broadcasts")
+        },
+    )
+}
+
+/// The live part of a broadcast's page: its status, deliveries per channel and status, the
+/// failures by reason and the rate chart. Rendered in the page and sent again by the events.
+async fn progress(
+    state: &DashboardState,
+    lang: &str,
+    csrf: &str,
+    id: i64,
+) -> Result<(Value, bool), ServiceError> {
+    let b = state.broadcasts.get(id).await?;
+    let store = state.broadcasts.store();
+    let stats = store.broadcast_stats(id).await?;
+    let failures: Vec<(String, u64)> = store.failure_reasons(id).await?;
+    let per_second = store.sent_per_second(id).await?;
+    let channels: Vec<Value> = ChannelKind::ALL
+        .iter()
+        .map(|c| {
+            let counts: Vec<u64> = DeliveryStatus::ALL
+                .iter()
+                .map(|s| stats.count(*c, *s))
+                .collect();
+            context! { name => c.as_str(), counts }
+        })
+        .collect();
+    let statuses: Vec<&str> = DeliveryStatus::ALL.iter().map(|s| s.as_str()).collect();
+    let ended = !b.status.is_open();
+    let chart = rate_chart(
+        &per_second,
+        &state.texts.get(lang, "dash-chart-title", &[]),
+        &state.texts.get(lang, "dash-chart-empty", &[]),
+    );
+    let ctx = context! {
+        lang,
+        csrf,
+        id,
+        b => row(state, &b, &stats),
+        channels,
+        statuses,
+        failures,
+        chart,
+        ended,
+    };
+    Ok((ctx, ended))
+}
+
+pub async fn broadcast(State(state): Shared, staff: Staff, Path(id): Path<i64>) -> Response {
+    let (live, _) = match progress(&state, staff.lang, &staff.session.csrf, id).await {
+        Ok(p) => p,
+        Err(e) => return service_error(&state, staff.lang, e),
+    };
+    let b = match state.broadcasts.get(id).await {
+        Ok(b) => b,
+        Err(e) => return service_error(&state, staff.lang, e),
+    };
+    let reach = state.broadcasts.reach_of(&b).await.ok();
+    let seen = fingerprint(&state.fragment("progress.html", live.clone()));
+    state.page(
+        StatusCode::OK,
+        "broadcast.html",
+        context! {
+            live,
+            seen,
+            id,
+            approved_by => b.approved_by,
+            total => reach.map(|r| r.recipients.total()),
+            ..frame(&staff, "broadcasts")
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct Seen {
+    seen: Option<u64>,
+}
+
+/// Tells one rendering of the live fragment from another.
+fn fingerprint(html: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    html.hash(&mut h);
+    h.finish()
+}
+
+/// Server-sent events for the live page: the progress fragment every half second, until the
+/// broadcast has ended (then one `end` event).
+pub async fn events(
+    State(state): Shared,
+    staff: Staff,
+    Path(id): Path<i64>,
+    Query(seen): Query<Seen>,
+) -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
+    let lang = staff.lang;
+    let csrf = staff.session.csrf.clone();
+    // Only what changed is sent: the page itself showed the fragment hashed as `seen`.
+    let stream = futures_util::stream::unfold(
+        (state, false, seen.seen.unwrap_or_default()),
+        move |(state, ended, mut shown)| {
+            let csrf = csrf.clone();
+            async move {
+                if ended {
+                    return None;
+                }
+                loop {
+                    match progress(&state, lang, &csrf, id).await {
+                        Ok((ctx, ended)) => {
+                            let html = state.fragment("progress.html", ctx);
+                            let hash = fingerprint(&html);
+                            if ended {
+                                let event = Event::default().event("end").data(html);
+                                return Some((Ok(event), (state, true, hash)));
+                            }
+                            if hash != shown {
+                                shown = hash;
+                                let event = Event::default().event("progress").data(html);
+                                return Some((Ok(event), (state, false, shown)));
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!(broadcast = id, error = %e, "dashboard: live progress unavailable");
+                            let event = Event::default().event("end").data("");
+                            return Some((Ok(event), (state, true, shown)));
+                        }
+                    }
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        },
+    );
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+/// One action on a broadcast from a form: `cancel`, `approve` or `reject`.
+pub async fn act(
+    State(state): Shared,
+    staff: Staff,
+    Path((id, action)): Path<(i64, String)>,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    if let Some(refused) = staff.without_csrf(&state, f.csrf.as_deref()) {
+        return refused;
+    }
+    let actor = staff.actor();
+    let (done, then) = match action.as_str() {
+        "cancel" => (
+            state.broadcasts.cancel(actor, id).await.map(|_| ()),
+            "broadcast",
+        ),
+        "approve" => (
+            state.broadcasts.approve(actor, id).await.map(|_| ()),
+            "broadcast",
+        ),
+        "reject" => (
+            state.broadcasts.reject(actor, id).await.map(|_| ()),
+            "approvals",
+        ),
+        _ => {
+            return state.message(
+                StatusCode::NOT_FOUND,
+                staff.lang,
+                "dash-invalid",
+                &[
+                    ("field", "action".into()),
+                    ("reason", action.clone().into()),
+                ],
+            );
+        }
+    };
+    match done {
+        Ok(()) if then == "approvals" => see_other("/dashboard/approvals"),
+        Ok(()) => see_other(&format!("/dashboard/broadcasts/{id}")),
+        Err(e) => service_error(&state, staff.lang, e),
+    }
+}
+
+/// What awaits a second person's approval.
+pub async fn approvals(State(state): Shared, staff: Staff) -> Response {
+    let store = state.broadcasts.store();
+    let list = match store
+        .list_broadcasts_page(Some(BroadcastStatus::AwaitingApproval), None, 100)
+        .await
+    {
+        Ok(l) => l,
+        Err(e) => return store_error(&state, staff.lang, e),
+    };
+    let mut items = Vec::new();
+    for b in &list {
+        let reach = match state.broadcasts.reach_of(b).await {
+            Ok(r) => r,
+            Err(e) => return service_error(&state, staff.lang, e),
+        };
+        items.push(context! {
+            b => row(&state, b, &BroadcastStats::default()),
+            total => reach.recipients.total(),
+            own => b.author.as_deref() == Some(staff.actor().identity().as_str()),
+        });
+    }
+    state.page(
+        StatusCode::OK,
+        "approvals.html",
+        context! { items, ..frame(&staff, "approvals") },
+    )
+}
+
+/// A daily count as an SVG bar chart with its first and last day, drawn on the server.
+fn daily_chart(days: &[(String, u64)], title: &str, empty: &str) -> String {
+    const W: f64 = 600.0;
+    const H: f64 = 140.0;
+    let title = escape_html(title);
+    let (Some(first), Some(last)) = (days.first(), days.last()) else {
+        return format!(
+            r#"<svg class="chart" viewBox="0 0 {W} 40" role="img" aria-label="{title}"><text x="8" y="24">{}</text></svg>"#,
+            escape_html(empty)
+        );
+    };
+    let peak = days.iter().map(|d| d.1).max().unwrap_or(1).max(1) as f64;
+    let bar = (W - 50.0) / days.len() as f64;
+    let mut bars = String::new();
+    for (i, (day, n)) in days.iter().enumerate() {
+        let h = (*n as f64 / peak) * (H - 35.0);
+        bars.push_str(&format!(
+            r#"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{h:.1}"><title>{}: {n}</title></rect>"#,
+            50.0 + i as f64 * bar,
+            H - 20.0 - h,
+            (bar - 1.0).max(1.0),
+            escape_html(day)
+        ));
+    }
+    format!(
+        r#"<svg class="chart" viewBox="0 0 {W} {H}" role="img" aria-label="{title}"><title>{title}</title><line x1="50" y1="{y}" x2="{W}" y2="{y}" class="axis"/><text x="0" y="14">{peak}</text><text x="0" y="{y}">0</text><text x="50" y="{H}">{}</text><text x="{W}" y="{H}" text-anchor="end">{}</text>{bars}</svg>"#,
+        escape_html(&first.0),
+        escape_html(&last.0),
+        y = H - 20.0,
+    )
+}
+
+/// Messages per second as an SVG bar chart, drawn on the server. `title` names it for screen
+/// readers; with no message sent yet it says `empty`.
+fn rate_chart(points: &[(i64, u64)], title: &str, empty: &str) -> String {
+    const W: f64 = 600.0;
+    const H: f64 = 160.0;
+    let title = escape_html(title);
+    let Some((first, last)) = points.first().zip(points.last()) else {
+        return format!(
+            r#"<svg class="chart" viewBox="0 0 {W} 40" role="img" aria-label="{title}"><text x="8" y="24">{}</text></svg>"#,
+            escape_html(empty)
+        );
+    };
+    let span = (last.0 - first.0 + 1).max(1) as f64;
+    let peak = points.iter().map(|p| p.1).max().unwrap_or(1).max(1) as f64;
+    let bar = (W - 40.0) / span;
+    let mut bars = String::new();
+    for (second, n) in points {
+        let x = 40.0 + (second - first.0) as f64 * bar;
+        let h = (*n as f64 / peak) * (H - 30.0);
+        bars.push_str(&format!(
+            r#"<rect x="{x:.1}" y="{:.1}" width="{:.1}" height="{h:.1}"><title>{n}/s</title></rect>"#,
+            H - 20.0 - h,
+            (bar - 1.0).max(1.0)
+        ));
+    }
+    format!(
+        r#"<svg class="chart" viewBox="0 0 {W} {H}" role="img" aria-label="{title}"><title>{title}</title><line x1="40" y1="{y}" x2="{W}" y2="{y}" class="axis"/><text x="0" y="14">{peak}/s</text><text x="0" y="{y}">0</text><text x="40" y="{H}">0 s</text><text x="{xr}" y="{H}" text-anchor="end">{span} s</text>{bars}</svg>"#,
+        y = H - 20.0,
+        xr = W,
+    )
+}
+
+/// Recurring schedules, one-off broadcasts waiting for their time, and the missed ones.
+pub async fn schedules(State(state): Shared, staff: Staff) -> Response {
+    let store = state.broadcasts.store();
+    let (recurring, planned, missed) = match tokio::try_join!(
+        store.schedules(),
+        store.scheduled_broadcasts(),
+        store.list_broadcasts_page(Some(BroadcastStatus::Missed), None, 50),
+    ) {
+        Ok(lists) => lists,
+        Err(e) => return store_error(&state, staff.lang, e),
+    };
+    let recurring: Vec<Value> = recurring
+        .iter()
+        .map(|s| {
+            context! {
+                id => s.id, topic => s.topic.clone(), kind => s.kind.as_str(),
+                text => s.text.clone(), cron => s.cron.clone(),
+                next => local_time(&state, s.next_at),
+                by => s.created_by.clone().unwrap_or_default(),
+            }
+        })
+        .collect();
+    let none = BroadcastStats::default();
+    let planned: Vec<Row> = planned.iter().map(|b| row(&state, b, &none)).collect();
+    let missed: Vec<Row> = missed.iter().map(|b| row(&state, b, &none)).collect();
+    state.page(
+        StatusCode::OK,
+        "schedules.html",
+        context! { recurring, planned, missed, ..frame(&staff, "schedules") },
+    )
+}
+
+/// Stops a recurring schedule (as the policy allows).
+pub async fn remove_schedule(
+    State(state): Shared,
+    staff: Staff,
+    Path(id): Path<i64>,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    if let Some(refused) = staff.without_csrf(&state, f.csrf.as_deref()) {
+        return refused;
+    }
+    match state.broadcasts.remove_schedule(staff.actor(), id).await {
+        Ok(_) => see_other("/dashboard/schedules"),
+        Err(e) => service_error(&state, staff.lang, e),
+    }
+}
+
+/// Active subscribers per topic and channel (counts only: no address on any page).
+pub async fn subscribers(State(state): Shared, staff: Staff) -> Response {
+    let store = state.broadcasts.store();
+    let since = (state.broadcasts.clock().now() - chrono::Duration::days(90))
+        .with_timezone(&state.broadcasts.tz())
+        .format("%Y-%m-%d")
+        .to_string();
+    let (counts, days) =
+        match tokio::try_join!(store.subscriber_counts(), store.subscriber_days(&since)) {
+            Ok(c) => c,
+            Err(e) => return store_error(&state, staff.lang, e),
+        };
+    let topics: Vec<Value> = state
+        .broadcasts
+        .topics()
+        .iter()
+        .map(|t| {
+            let of = |c: ChannelKind| {
+                counts
+                    .iter()
+                    .filter(|(ch, topic, _)| *ch == c && topic == t.id.as_str())
+                    .map(|(_, _, n)| *n)
+                    .sum::<u64>()
+            };
+            let (telegram, whatsapp) = (of(ChannelKind::Telegram), of(ChannelKind::Whatsapp));
+            // The topic's daily totals over both channels, oldest first.
+            let mut daily: Vec<(String, u64)> = Vec::new();
+            for (day, _, _, n) in days.iter().filter(|d| d.1 == t.id.as_str()) {
+                match daily.last_mut() {
+                    Some((d, total)) if d == day => *total += n,
+                    _ => daily.push((day.clone(), *n)),
+                }
+            }
+            let title = state.texts.get(
+                staff.lang,
+                "dash-subscribers-chart",
+                &[("topic", t.id.as_str().into())],
+            );
+            let empty = state.texts.get(staff.lang, "dash-chart-no-days", &[]);
+            context! {
+                id => t.id.as_str(), telegram, whatsapp, total => telegram + whatsapp,
+                chart => daily_chart(&daily, &title, &empty),
+            }
+        })
+        .collect();
+    state.page(
+        StatusCode::OK,
+        "subscribers.html",
+        context! { topics, ..frame(&staff, "subscribers") },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct AuditFilter {
+    person: Option<String>,
+    action: Option<String>,
+}
+
+/// The newest 500 audit entries, filtered by person (part of the name) and action.
+pub async fn audit(State(state): Shared, staff: Staff, Query(q): Query<AuditFilter>) -> Response {
+    let entries = match state.broadcasts.store().audit_log(500).await {
+        Ok(e) => e,
+        Err(e) => return store_error(&state, staff.lang, e),
+    };
+    let person = q.person.unwrap_or_default().trim().to_lowercase();
+    let action = q.action.unwrap_or_default().trim().to_string();
+    let mut actions: Vec<String> = entries.iter().map(|e| e.action.clone()).collect();
+    actions.sort();
+    actions.dedup();
+    let rows: Vec<Value> = entries
+        .iter()
+        .filter(|e| person.is_empty() || e.actor.to_lowercase().contains(&person))
+        .filter(|e| action.is_empty() || e.action == action)
+        .map(|e| {
+            context! {
+                at => local_time(&state, e.at), actor => e.actor.clone(),
+                action => e.action.clone(), detail => e.detail.clone(),
+            }
+        })
+        .collect();
+    state.page(
+        StatusCode::OK,
+        "audit.html",
+        context! { rows, actions, person, action, ..frame(&staff, "audit") },
+    )
+}

@@ -1,0 +1,779 @@
+//! The dashboard in a real headless Chromium (Debian's `chromium` and `chromidriver`, one
+//! chromedriver per test run), against the whole service: sign in by a link asked for in the
+//! chat, compose with preview and counts, send and watch the live page reach "done", the
+//! two-person rule in two browsers, and the refusals (a press member's alert and cancel of an
+//! alert, a stolen, reused, forged or expired link, a missing CSRF token, an expired session).
+//! axe-core (from npm, `npm ci`) checks every page for WCAG 2.1 A/AA violations. Without
+//! Chromium the tests are skipped, except with CI=true, where they fail.
+
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use amtsbote::domain::{BroadcastStatus, ChannelKind, Role};
+use fantoccini::{Client, ClientBuilder, Locator};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::helpers::{EMERGENCY_TOKEN, Service, TestDb, message_to, seed, wait_until};
+use crate::telegram::message;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// The chromedriver of this test run, started once; `None` (skip) when Chromium is missing
+/// outside CI.
+fn driver() -> Option<String> {
+    static DRIVER: OnceLock<Result<String, String>> = OnceLock::new();
+    match DRIVER.get_or_init(start_driver) {
+        Ok(url) => Some(url.clone()),
+        Err(why) if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("CI=true but the browser tests cannot run: {why}")
+        }
+        Err(why) => {
+            eprintln!("skipped: {why} (apt-get install chromium chromium-driver)");
+            None
+        }
+    }
+}
+
+fn start_driver() -> Result<String, String> {
+    if !std::path::Path::new(CHROMIUM).exists() {
+        return Err(format!("{CHROMIUM} is missing"));
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| format!("no free port: {e}"))?
+        .port();
+    let mut cmd = std::process::Command::new("chromedriver");
+    cmd.arg(format!("--port={port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    // chromedriver ends with the thread that started it, which lives as long as the test run.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        cmd.pre_exec(|| {
+            rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::TERM))
+                .map_err(|e| std::io::Error::from_raw_os_error(e.raw_os_error()))
+        });
+    }
+    let (started, result) = std::sync::mpsc::channel();
+    std::thread::spawn(move || match cmd.spawn() {
+        Ok(mut child) => {
+            let _ = started.send(Ok(()));
+            let _ = child.wait();
+        }
+        Err(e) => {
+            let _ = started.send(Err(format!("chromedriver cannot start: {e}")));
+        }
+    });
+    result.recv().map_err(|e| format!("chromedriver: {e}"))??;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if Instant::now() > deadline {
+            return Err("chromedriver did not start listening".into());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(format!("http://127.0.0.1:{port}"))
+}
+
+/// A fresh browser (its own profile, so its own cookies), English first.
+async fn browser(driver: &str) -> Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": CHROMIUM,
+            "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+                     "--disable-gpu", "--window-size=1280,1100", "--lang=en-US"],
+            "prefs": {"intl.accept_languages": "en-US,en"},
+        }),
+    );
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(driver)
+        .await
+        .expect("a Chromium session")
+}
+
+/// The dashboard on the whole service, with staff and subscribers.
+struct Dashboard {
+    db: TestDb,
+    service: Service,
+    driver: String,
+    /// One browser test at a time: Chromium is heavy, and the queue's timing tests share the
+    /// machine.
+    _turn: tokio::sync::MutexGuard<'static, ()>,
+}
+
+const PRESS: i64 = 900;
+const EMERGENCY: i64 = 901;
+const SECOND_EMERGENCY: i64 = 902;
+
+async fn dashboard(second_approval: bool) -> Option<Dashboard> {
+    static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let driver = driver()?;
+    let turn = TURN.lock().await;
+    let db = TestDb::sqlite().await;
+    let store = db.store.clone();
+    for (who, role, person) in [
+        (PRESS, Role::Press, "Paula"),
+        (EMERGENCY, Role::Emergency, "Emil"),
+        (SECOND_EMERGENCY, Role::Emergency, "Erika"),
+    ] {
+        store
+            .set_staff(ChannelKind::Telegram, &who.to_string(), role, Some(person))
+            .await
+            .expect("staff");
+    }
+    seed(&*store, 5, 5, &["news", "alerts"]).await;
+    let service = Service::start(
+        &db,
+        second_approval,
+        &[
+            // The links name this address; the tests open them on the service's own.
+            ("AMTSBOTE_DASHBOARD_PUBLIC_URL", "http://dashboard.example"),
+            (
+                "AMTSBOTE_WHATSAPP_TEMPLATE_PRICE",
+                "announcement=0.05, alert=0.02",
+            ),
+            ("AMTSBOTE_WHATSAPP_MESSAGING_LIMIT", "4"),
+        ],
+    )
+    .await;
+    Some(Dashboard {
+        db,
+        service,
+        driver,
+        _turn: turn,
+    })
+}
+
+impl Dashboard {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.service.admin)
+    }
+
+    /// Asks for a login link in the chat, as `user` would: the link the bot answers with,
+    /// opened on the service's address.
+    async fn login_link(&self, user: i64) -> String {
+        let sim = &self.service.sim;
+        let before = sim
+            .received()
+            .iter()
+            .filter(|r| *r.address == *user.to_string() && r.text.contains("/dashboard/login"))
+            .count();
+        sim.push_update(message(user, "/login"));
+        let to = user.to_string();
+        let sim2 = sim.clone();
+        wait_until(
+            Duration::from_secs(20),
+            "a login link in the chat",
+            move || {
+                let (sim, to) = (sim2.clone(), to.clone());
+                async move {
+                    sim.received()
+                        .iter()
+                        .filter(|r| *r.address == to && r.text.contains("/dashboard/login"))
+                        .count()
+                        > before
+                }
+            },
+        )
+        .await;
+        let reply = message_to(sim, &user.to_string(), "/dashboard/login").await;
+        let at = reply
+            .text
+            .find("http://dashboard.example/dashboard/login?token=")
+            .expect("the link names the public URL");
+        let link: String = reply.text[at..]
+            .chars()
+            .take_while(|c| !c.is_whitespace())
+            .collect();
+        link.replace("http://dashboard.example", &self.service.admin)
+    }
+
+    /// A browser signed in as `user` through the chat's link.
+    async fn signed_in(&self, user: i64) -> Client {
+        let c = browser(&self.driver).await;
+        let link = self.login_link(user).await;
+        c.goto(&link).await.expect("open the link");
+        click(&c, "#sign-in").await;
+        wait_for_path(&c, "/dashboard/compose").await;
+        c
+    }
+
+    async fn sql(&self, statement: &str) {
+        let pool = sqlx::SqlitePool::connect(&self.db.url).await.expect("db");
+        sqlx::query(sqlx::AssertSqlSafe(statement.to_string()))
+            .execute(&pool)
+            .await
+            .expect(statement);
+        pool.close().await;
+    }
+
+    async fn count(&self, query: &str) -> i64 {
+        let pool = sqlx::SqlitePool::connect(&self.db.url).await.expect("db");
+        let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(query.to_string()))
+            .fetch_one(&pool)
+            .await
+            .expect(query);
+        pool.close().await;
+        n
+    }
+}
+
+/// The element `css` on the page, waiting for the page to get there (a click's navigation
+/// may still be under way on a busy machine).
+async fn find(c: &Client, css: &str) -> fantoccini::elements::Element {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match c.find(Locator::Css(css)).await {
+            Ok(e) => return e,
+            Err(e) if Instant::now() > deadline => panic!("{css} at {}: {e}", path_of(c).await),
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
+
+async fn click(c: &Client, css: &str) {
+    find(c, css)
+        .await
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("click {css}: {e}"));
+}
+
+async fn text_of(c: &Client, css: &str) -> String {
+    find(c, css)
+        .await
+        .text()
+        .await
+        .unwrap_or_else(|e| panic!("text of {css}: {e}"))
+}
+
+async fn fill(c: &Client, css: &str, value: &str) {
+    let field = find(c, css).await;
+    field.clear().await.ok();
+    field
+        .send_keys(value)
+        .await
+        .unwrap_or_else(|e| panic!("type into {css}: {e}"));
+}
+
+async fn select(c: &Client, css: &str, value: &str) {
+    find(c, css)
+        .await
+        .select_by_value(value)
+        .await
+        .unwrap_or_else(|e| panic!("select {value} in {css}: {e}"));
+}
+
+async fn path_of(c: &Client) -> String {
+    c.current_url().await.expect("url").path().to_string()
+}
+
+async fn wait_for_path(c: &Client, path: &str) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let now = path_of(c).await;
+        if now == path {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the browser is at {now}, not {path}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The message key of a message page (a refusal, "signed out"), once the page is there.
+async fn message_key(c: &Client) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(e) = c.find(Locator::Css("#message")).await
+            && let Ok(Some(key)) = e.attr("data-key").await
+        {
+            return key;
+        }
+        if Instant::now() > deadline {
+            let page = c.source().await.unwrap_or_default();
+            panic!("no message page at {}:\n{page}", path_of(c).await);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// axe-core's WCAG 2.1 A and AA rules on the page in `c`; fails the test on any violation.
+async fn assert_accessible(c: &Client, page: &str) {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("node_modules/axe-core/axe.min.js");
+    let axe = match std::fs::read_to_string(&path) {
+        Ok(s) => s,
+        Err(e) if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!(
+                "CI=true but {} cannot be read ({e}): run npm ci",
+                path.display()
+            )
+        }
+        Err(_) => {
+            eprintln!("axe-core is missing (npm ci): {page} not checked");
+            return;
+        }
+    };
+    c.execute(&axe, vec![]).await.expect("inject axe-core");
+    let found = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})
+               .then(r => done(r.violations.map(v => v.id + ': ' + v.help + ' at ' +
+                   v.nodes.map(n => n.target.join(' ')).join(', '))))
+               .catch(e => done(['axe failed: ' + e]));",
+            vec![],
+        )
+        .await
+        .expect("run axe-core");
+    let violations: Vec<String> = serde_json::from_value(found).expect("a list");
+    assert!(
+        violations.is_empty(),
+        "WCAG 2.1 A/AA violations on {page}:\n{}",
+        violations.join("\n")
+    );
+}
+
+/// Saves a screenshot under target/screenshots, and under docs/ with
+/// AMTSBOTE_UPDATE_SCREENSHOTS=1 (the README shows those).
+async fn screenshot(c: &Client, name: &str, height: u32) {
+    c.set_window_size(1280, height).await.expect("window size");
+    let png = c.screenshot().await.expect("screenshot");
+    c.set_window_size(1280, 1100).await.expect("window size");
+    assert!(png.starts_with(b"\x89PNG"), "a PNG");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = root.join("target/screenshots");
+    std::fs::create_dir_all(&dir).expect("screenshot dir");
+    std::fs::write(dir.join(name), &png).expect("write screenshot");
+    if std::env::var("AMTSBOTE_UPDATE_SCREENSHOTS").as_deref() == Ok("1") {
+        std::fs::write(root.join("docs").join(name), &png).expect("write docs screenshot");
+    }
+}
+
+/// Waits until the live page shows `status` (the server-sent events update it).
+async fn wait_for_status(c: &Client, status: &str, within: Duration) {
+    let deadline = Instant::now() + within;
+    loop {
+        let shown = c
+            .find(Locator::Css("#status"))
+            .await
+            .ok()
+            .map(|e| async move { e.attr("data-status").await.ok().flatten() });
+        let shown = match shown {
+            Some(f) => f.await,
+            None => None,
+        };
+        if shown.as_deref() == Some(status) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the live page shows {shown:?}, not {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn broadcast_id(path: &str) -> i64 {
+    path.rsplit('/')
+        .next()
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_else(|| panic!("{path} names no broadcast"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn press_signs_in_by_link_previews_with_counts_sends_and_watches_it_reach_done() {
+    let Some(d) = dashboard(false).await else {
+        return;
+    };
+    let c = d.signed_in(PRESS).await;
+    assert!(text_of(&c, "#signed-in").await.contains("Paula"));
+    assert_accessible(&c, "compose").await;
+
+    let text = "Die Stadtbibliothek öffnet am Samstag <länger> & mit Lesung.";
+    select(&c, "#topic", "news").await;
+    fill(&c, "#text", text).await;
+    click(&c, "#preview-button").await;
+    wait_for_path(&c, "/dashboard/compose").await;
+    assert_eq!(text_of(&c, "#count-telegram").await, "5");
+    assert_eq!(text_of(&c, "#count-whatsapp").await, "5");
+    assert_eq!(text_of(&c, "#count-total").await, "10");
+    // Nobody wrote to the city: all five WhatsApp recipients get the paid template.
+    assert_eq!(text_of(&c, "#count-templates").await, "5");
+    assert_eq!(text_of(&c, "#cost").await, "0.25 EUR");
+    assert!(
+        text_of(&c, "#limit-warning").await.contains("limit of 4"),
+        "the messaging limit is exceeded"
+    );
+    // Telegram shows the HTML-escaped text as the text itself; the template as flattened.
+    assert_eq!(text_of(&c, "#telegram-1").await, text);
+    assert_eq!(text_of(&c, "#whatsapp-template").await, text);
+    assert_eq!(
+        d.count("SELECT COUNT(*) FROM broadcasts").await,
+        0,
+        "a preview writes nothing"
+    );
+    assert_accessible(&c, "compose with preview").await;
+    screenshot(&c, "dashboard-compose.png", 1700).await;
+
+    // The chat's preview shows the same numbers, from the same function.
+    d.service
+        .sim
+        .push_update(message(PRESS, &format!("/announce news {text}")));
+    let chat = message_to(&d.service.sim, &PRESS.to_string(), "0.25 EUR").await;
+    assert!(chat.text.contains(": 5 "), "{}", chat.text);
+
+    click(&c, "#send-button").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !path_of(&c).await.starts_with("/dashboard/broadcasts/") {
+        assert!(Instant::now() < deadline, "no broadcast page after sending");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let id = broadcast_id(&path_of(&c).await);
+    wait_for_status(&c, "done", Duration::from_secs(30)).await;
+    // The simulator's counts, shown live.
+    assert_eq!(text_of(&c, "#telegram-sent").await, "5");
+    assert_eq!(text_of(&c, "#whatsapp-sent").await, "5");
+    // Telegram was sent the HTML-escaped text (parse mode HTML), WhatsApp the text itself.
+    let escaped = amtsbote::channels::telegram::escape_html(text);
+    assert_eq!(
+        d.service
+            .sim
+            .count_text(&escaped)
+            .get(&ChannelKind::Telegram),
+        Some(&5)
+    );
+    assert_eq!(
+        d.service.sim.count_text(text).get(&ChannelKind::Whatsapp),
+        Some(&5)
+    );
+    assert!(
+        c.find(Locator::Css("#cancel-button")).await.is_err(),
+        "nothing to cancel once done"
+    );
+    assert_accessible(&c, "live broadcast").await;
+    screenshot(&c, "dashboard-live.png", 900).await;
+    let b = d.db.store.broadcast(id).await.unwrap().unwrap();
+    assert_eq!(b.status, BroadcastStatus::Done);
+    assert!(b.created_by.unwrap_or_default().contains("900"));
+
+    c.goto(&d.url("/dashboard/broadcasts")).await.unwrap();
+    assert!(
+        text_of(&c, "#broadcast-list")
+            .await
+            .contains(&format!("#{id}"))
+    );
+    assert_accessible(&c, "broadcasts").await;
+
+    // Signing out ends the session in the database.
+    assert_eq!(d.count("SELECT COUNT(*) FROM dashboard_sessions").await, 1);
+    click(&c, ".signout button").await;
+    assert_eq!(message_key(&c).await, "dash-signed-out-done");
+    assert_accessible(&c, "signed out").await;
+    assert_eq!(d.count("SELECT COUNT(*) FROM dashboard_sessions").await, 0);
+    c.goto(&d.url("/dashboard/compose")).await.unwrap();
+    assert_eq!(message_key(&c).await, "dash-signed-out");
+    c.close().await.ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_one_emergency_member_drafts_is_approved_by_another_in_a_second_browser() {
+    let Some(d) = dashboard(true).await else {
+        return;
+    };
+    let author = d.signed_in(EMERGENCY).await;
+    let text = "Warnung: Hochwasser an der Neckarwiese. Meiden Sie das Ufer.";
+    select(&author, "#topic", "alerts").await;
+    fill(&author, "#text", text).await;
+    click(&author, "#send-button").await;
+    wait_for_status(&author, "awaiting_approval", Duration::from_secs(10)).await;
+    let id = broadcast_id(&path_of(&author).await);
+
+    // The author cannot approve their own alert.
+    author.goto(&d.url("/dashboard/approvals")).await.unwrap();
+    click(&author, &format!("#approve-{id}")).await;
+    assert_eq!(message_key(&author).await, "confirm-own");
+    assert_eq!(
+        d.db.store.broadcast(id).await.unwrap().unwrap().status,
+        BroadcastStatus::AwaitingApproval
+    );
+
+    // A second person, in another browser, approves it.
+    let second = d.signed_in(SECOND_EMERGENCY).await;
+    second.goto(&d.url("/dashboard/approvals")).await.unwrap();
+    assert!(
+        text_of(&second, "#approval-list")
+            .await
+            .contains("Hochwasser")
+    );
+    assert_accessible(&second, "approvals").await;
+    click(&second, &format!("#approve-{id}")).await;
+    wait_for_path(&second, &format!("/dashboard/broadcasts/{id}")).await;
+    wait_for_status(&second, "done", Duration::from_secs(30)).await;
+    let b = d.db.store.broadcast(id).await.unwrap().unwrap();
+    assert_eq!(b.approved_by.as_deref(), Some("person:Erika"));
+    assert_eq!(d.service.sim.count_text(text).values().sum::<usize>(), 10);
+    author.close().await.ok();
+    second.close().await.ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_press_member_is_refused_the_alert_and_the_cancel_of_an_alert() {
+    let Some(d) = dashboard(false).await else {
+        return;
+    };
+    let c = d.signed_in(PRESS).await;
+    select(&c, "#topic", "alerts").await;
+    fill(&c, "#text", "Warnung: Stromausfall in der Altstadt.").await;
+    click(&c, "#preview-button").await;
+    assert!(
+        text_of(&c, "#error").await.contains("emergency team"),
+        "the preview is refused"
+    );
+    click(&c, "#send-button").await;
+    assert!(text_of(&c, "#error").await.contains("emergency team"));
+    assert_eq!(d.count("SELECT COUNT(*) FROM broadcasts").await, 0);
+    assert_accessible(&c, "compose refused").await;
+
+    // An alert planned by the emergency staff: the press member may see it, not cancel it.
+    let (status, created) = d
+        .service
+        .api(
+            Method::POST,
+            "/api/v1/broadcasts",
+            EMERGENCY_TOKEN,
+            Some(json!({"topic": "alerts", "text": "Probealarm der Sirenen.",
+                        "scheduled_at": "2099-01-01T10:00:00Z"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_i64().unwrap();
+    c.goto(&d.url(&format!("/dashboard/broadcasts/{id}")))
+        .await
+        .unwrap();
+    click(&c, "#cancel-button").await;
+    assert_eq!(message_key(&c).await, "needs-emergency");
+    assert_eq!(
+        d.db.store.broadcast(id).await.unwrap().unwrap().status,
+        BroadcastStatus::Scheduled
+    );
+    // An emergency member may.
+    let e = d.signed_in(EMERGENCY).await;
+    e.goto(&d.url(&format!("/dashboard/broadcasts/{id}")))
+        .await
+        .unwrap();
+    click(&e, "#cancel-button").await;
+    wait_for_status(&e, "cancelled", Duration::from_secs(10)).await;
+    c.close().await.ok();
+    e.close().await.ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stolen_reused_forged_and_expired_links_missing_csrf_and_expired_sessions_are_refused() {
+    let Some(d) = dashboard(false).await else {
+        return;
+    };
+    // The owner uses the link; whoever took a copy is refused it.
+    let owner = browser(&d.driver).await;
+    let link = d.login_link(PRESS).await;
+    owner.goto(&link).await.unwrap();
+    assert_accessible(&owner, "sign-in").await;
+    click(&owner, "#sign-in").await;
+    wait_for_path(&owner, "/dashboard/compose").await;
+    let thief = browser(&d.driver).await;
+    thief.goto(&link).await.unwrap();
+    click(&thief, "#sign-in").await;
+    assert_eq!(message_key(&thief).await, "dash-link-refused");
+    assert_accessible(&thief, "link refused").await;
+    thief.goto(&d.url("/dashboard/compose")).await.unwrap();
+    assert_eq!(message_key(&thief).await, "dash-signed-out");
+
+    // A made-up token, and a link past its ten minutes.
+    thief
+        .goto(&d.url(&format!("/dashboard/login?token={}", "ab".repeat(32))))
+        .await
+        .unwrap();
+    click(&thief, "#sign-in").await;
+    assert_eq!(message_key(&thief).await, "dash-link-refused");
+    let late = d.login_link(PRESS).await;
+    d.sql("UPDATE dashboard_links SET expires_at = created_at - 1 WHERE used_at IS NULL")
+        .await;
+    thief.goto(&late).await.unwrap();
+    click(&thief, "#sign-in").await;
+    assert_eq!(message_key(&thief).await, "dash-link-refused");
+
+    // A form without its CSRF token, or with another, changes nothing.
+    select(&owner, "#topic", "news").await;
+    fill(&owner, "#text", "Ohne Token gesendet").await;
+    owner
+        .execute(
+            "document.querySelector('form.compose input[name=csrf]').remove();",
+            vec![],
+        )
+        .await
+        .unwrap();
+    click(&owner, "#send-button").await;
+    assert_eq!(message_key(&owner).await, "dash-csrf-refused");
+    owner.goto(&d.url("/dashboard/compose")).await.unwrap();
+    fill(&owner, "#text", "Mit falschem Token gesendet").await;
+    owner
+        .execute(
+            "document.querySelector('form.compose input[name=csrf]').value = 'forged';",
+            vec![],
+        )
+        .await
+        .unwrap();
+    click(&owner, "#send-button").await;
+    assert_eq!(message_key(&owner).await, "dash-csrf-refused");
+    assert_eq!(d.count("SELECT COUNT(*) FROM broadcasts").await, 0);
+
+    // Thirty idle minutes end the session; so do eight hours, however busy.
+    d.sql("UPDATE dashboard_sessions SET last_seen = last_seen - 30 * 60 * 1000")
+        .await;
+    owner.goto(&d.url("/dashboard/compose")).await.unwrap();
+    assert_eq!(message_key(&owner).await, "dash-signed-out");
+    let busy = d.signed_in(EMERGENCY).await;
+    d.sql("UPDATE dashboard_sessions SET expires_at = last_seen")
+        .await;
+    busy.goto(&d.url("/dashboard/compose")).await.unwrap();
+    assert_eq!(message_key(&busy).await, "dash-signed-out");
+    owner.close().await.ok();
+    thief.close().await.ok();
+    busy.close().await.ok();
+}
+
+/// The cookie's attributes, read without a browser.
+#[tokio::test]
+async fn the_session_cookie_is_http_only_same_site_strict_and_the_dashboard_is_off_without_a_url() {
+    let db = TestDb::sqlite().await;
+    db.store
+        .set_staff(ChannelKind::Telegram, "900", Role::Press, Some("Paula"))
+        .await
+        .unwrap();
+    let service = Service::start(
+        &db,
+        false,
+        &[("AMTSBOTE_DASHBOARD_PUBLIC_URL", "https://amtsbote.example")],
+    )
+    .await;
+    let sign_in = amtsbote::services::SignIn::new(
+        db.store.clone(),
+        &url::Url::parse("https://amtsbote.example").unwrap(),
+        std::sync::Arc::new(amtsbote::domain::time::SystemClock),
+    );
+    let link = sign_in
+        .login_link(ChannelKind::Telegram, "900")
+        .await
+        .unwrap()
+        .unwrap();
+    let token = link.rsplit('=').next().unwrap().to_string();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let answer = client
+        .post(format!("{}/dashboard/login", service.admin))
+        .form(&[("token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+    let cookie = answer.headers()["set-cookie"].to_str().unwrap().to_string();
+    for attribute in ["HttpOnly", "SameSite=Strict", "Secure", "Path=/dashboard"] {
+        assert!(cookie.contains(attribute), "{attribute} in {cookie}");
+    }
+    assert!(
+        !cookie.contains(&token),
+        "the cookie is not the link's token"
+    );
+    // The database keeps hashes only.
+    let values = db.every_value().await;
+    let secret = cookie
+        .split(';')
+        .next()
+        .and_then(|kv| kv.split_once('='))
+        .map(|(_, v)| v.to_string())
+        .unwrap();
+    assert!(
+        !values
+            .iter()
+            .any(|(_, _, v)| v.contains(&token) || v.contains(&secret)),
+        "no secret in the database"
+    );
+
+    let off = TestDb::sqlite().await;
+    let service = Service::start(&off, false, &[]).await;
+    let answer = reqwest::get(format!("{}/dashboard/", service.admin))
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schedule_is_planned_with_its_next_firings_removed_and_every_page_is_accessible() {
+    let Some(d) = dashboard(false).await else {
+        return;
+    };
+    let c = d.signed_in(PRESS).await;
+    select(&c, "#topic", "news").await;
+    fill(&c, "#text", "Wochenmarkt heute bis 13 Uhr.").await;
+    click(&c, "#when-cron").await;
+    fill(&c, "#cron", "0 0 8 * * Sat").await;
+    click(&c, "#preview-button").await;
+    let firings = text_of(&c, "#firings").await;
+    assert_eq!(firings.lines().count(), 5, "{firings}");
+    assert!(firings.contains("08:00"), "city time: {firings}");
+    click(&c, "#send-button").await;
+    wait_for_status(&c, "recurring", Duration::from_secs(10)).await;
+
+    c.goto(&d.url("/dashboard/schedules")).await.unwrap();
+    assert!(text_of(&c, "#recurring").await.contains("0 0 8 * * Sat"));
+    assert_accessible(&c, "schedules").await;
+    let schedules = d.db.store.schedules().await.unwrap();
+    assert_eq!(schedules.len(), 1);
+    click(&c, &format!("#remove-{}", schedules[0].id)).await;
+    wait_for_path(&c, "/dashboard/schedules").await;
+    assert!(d.db.store.schedules().await.unwrap().is_empty());
+
+    // Housekeeping keeps today's count; the chart shows it.
+    let store = d.db.store.clone();
+    wait_until(
+        Duration::from_secs(10),
+        "today's subscriber count",
+        move || {
+            let store = store.clone();
+            async move {
+                store.subscriber_days("2000-01-01").await.is_ok_and(|days| {
+                    days.iter()
+                        .any(|(_, topic, _, n)| topic == "news" && *n == 5)
+                })
+            }
+        },
+    )
+    .await;
+    c.goto(&d.url("/dashboard/subscribers")).await.unwrap();
+    let chart = find(&c, "#chart-news svg rect").await;
+    assert!(
+        chart.html(false).await.unwrap().contains(": 10"),
+        "5 + 5 today"
+    );
+    assert_eq!(text_of(&c, "#news-telegram").await, "5");
+    assert_eq!(text_of(&c, "#news-whatsapp").await, "5");
+    assert_accessible(&c, "subscribers").await;
+
+    c.goto(&d.url("/dashboard/audit?person=paula&action=unschedule"))
+        .await
+        .unwrap();
+    let log = text_of(&c, "#audit-log").await;
+    assert!(log.contains("Paula") && log.contains("unschedule"), "{log}");
+    assert!(!log.contains("sign-in"), "filtered by action: {log}");
+    assert_accessible(&c, "audit log").await;
+    c.close().await.ok();
+}
