@@ -144,3 +144,11 @@ unscheduled = { $id } ist aus der Planung entfernt.
 unschedule-unknown = { $id } ist nicht geplant (#ID für eine Meldung, S ID für eine wiederkehrende).
 schedule-missed = Meldung #{ $id } war geplant, während der Dienst nicht lief, und ist jetzt zu spät: Sie wurde nicht gesendet.
 schedule-missed-recurring = Planung S{ $id } war fällig, während der Dienst nicht lief, und wurde diesmal ausgelassen.
+
+## Official warnings (NINA / CAP)
+warning-kind-alert = Amtliche Warnung
+warning-kind-update = Aktualisierung
+warning-kind-cancel = Entwarnung
+warning-source = Quelle: NINA / { $provider }, { $time }
+warning-sent-auto = Eine amtliche Warnung wurde automatisch als Meldung #{ $id } versandt. /status { $id }
+warning-auto-released = Die amtliche Warnung #{ $id } (extrem) wurde nicht rechtzeitig freigegeben und ist jetzt von selbst versandt worden. /status { $id }

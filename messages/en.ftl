@@ -144,3 +144,11 @@ unscheduled = { $id } is removed from the plan.
 unschedule-unknown = { $id } is not planned (use #ID for one broadcast, S ID for a recurring one).
 schedule-missed = Broadcast #{ $id } was planned while the service was down and is now too late: it was not sent.
 schedule-missed-recurring = Schedule S{ $id } fell due while the service was down and was skipped this time.
+
+## Official warnings (NINA / CAP)
+warning-kind-alert = Official warning
+warning-kind-update = Update
+warning-kind-cancel = All-clear
+warning-source = Source: NINA / { $provider }, { $time }
+warning-sent-auto = An official warning went out by itself as broadcast #{ $id }. /status { $id }
+warning-auto-released = Official warning #{ $id } (extreme) was not approved in time and has now gone out by itself. /status { $id }

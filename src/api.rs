@@ -227,6 +227,7 @@ fn submission(state: &ApiState, req: &BroadcastRequest) -> Result<Submission, Ap
         kind,
         priority,
         text: text.as_str().to_string(),
+        text_en: None,
         parent_id,
         when,
         draft: req.draft.unwrap_or(false),

@@ -24,7 +24,8 @@ async fn service(config: &Config) -> anyhow::Result<BroadcastService> {
         config.second_approval,
         config.tz,
         None,
-    ))
+    )
+    .with_feed_approval(config.warnings.as_ref().is_none_or(|w| w.approve)))
 }
 
 fn operator() -> Actor {
@@ -86,6 +87,7 @@ pub async fn broadcast(
         kind: Some(req.kind),
         priority: req.priority,
         text: req.text.clone(),
+        text_en: None,
         parent_id: req.parent_id,
         when,
         draft: false,

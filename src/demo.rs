@@ -422,6 +422,7 @@ async fn release(
                 kind: Some(kind),
                 priority: Some(priority),
                 text: text.to_string(),
+                text_en: None,
                 parent_id: None,
                 when: When::Now,
                 draft: false,

@@ -621,6 +621,8 @@ pub enum Actor {
     Operator { user: String },
     /// The scheduler, firing what someone planned (and was allowed to plan).
     Scheduler { planned_by: Option<String> },
+    /// The official warnings feed (NINA, CAP), carrying what the authorities published.
+    WarningsFeed,
 }
 
 impl Actor {
@@ -629,7 +631,7 @@ impl Actor {
         match self {
             Actor::Staff { role, .. } | Actor::Token { role, .. } => Some(*role),
             Actor::Operator { .. } => Some(Role::Admin),
-            Actor::Scheduler { .. } => None,
+            Actor::Scheduler { .. } | Actor::WarningsFeed => None,
         }
     }
 
@@ -643,6 +645,7 @@ impl Actor {
             Actor::Scheduler { planned_by } => {
                 format!("scheduler:{}", planned_by.as_deref().unwrap_or("config"))
             }
+            Actor::WarningsFeed => "feed:warnings".into(),
         }
     }
 
@@ -658,6 +661,7 @@ impl Actor {
             Actor::Scheduler { planned_by } => {
                 planned_by.clone().unwrap_or_else(|| "config".into())
             }
+            Actor::WarningsFeed => "warnings-feed".into(),
         }
     }
 

@@ -18,3 +18,4 @@ pub mod service;
 pub mod services;
 pub mod simulator;
 pub mod store;
+pub mod warnings;

@@ -120,6 +120,8 @@ pub struct Application {
     pub broadcasts: Arc<BroadcastService>,
     pub conversation: Arc<Conversation>,
     pub notices: Arc<StaffNotices>,
+    /// How the official warnings feed fares, when it is on.
+    pub warnings: Option<Arc<crate::warnings::FeedHealth>>,
     /// Cancel it to stop everything (what `run_until_stopped` does when its signal comes).
     pub shutdown: CancellationToken,
     engine: Engine,
@@ -166,13 +168,16 @@ impl Application {
             shutdown.clone(),
         );
         let texts = Arc::new(Texts::load().map_err(anyhow::Error::msg)?);
-        let broadcasts = Arc::new(BroadcastService::new(
-            store.clone(),
-            config.topics.clone(),
-            config.second_approval,
-            config.tz,
-            Some(engine.signals.clone() as Arc<dyn QueueWake>),
-        ));
+        let broadcasts = Arc::new(
+            BroadcastService::new(
+                store.clone(),
+                config.topics.clone(),
+                config.second_approval,
+                config.tz,
+                Some(engine.signals.clone() as Arc<dyn QueueWake>),
+            )
+            .with_feed_approval(config.warnings.as_ref().is_none_or(|w| w.approve)),
+        );
         let conversation = Arc::new(Conversation {
             store: store.clone(),
             texts: texts.clone(),
@@ -244,11 +249,32 @@ impl Application {
             scheduling.await;
             "scheduler".to_string()
         });
+        let warnings = match &config.warnings {
+            Some(settings) => {
+                let feed = crate::warnings::WarningsFeed::new(
+                    settings.clone(),
+                    broadcasts.clone(),
+                    texts.clone(),
+                    Some(notices.clone() as crate::warnings::Notice),
+                )
+                .map_err(anyhow::Error::msg)
+                .context("AMTSBOTE_WARNINGS_BASE_URL")?;
+                let health = feed.health();
+                let polling = feed.run(shutdown.clone());
+                engine.tasks.spawn(async move {
+                    polling.await;
+                    "official warnings".to_string()
+                });
+                Some(health)
+            }
+            None => None,
+        };
         let queue_running = Arc::new(AtomicBool::new(true));
         // The operator's and the city's side: the API, readiness and metrics.
         let admin = http::operator(http::AppState {
             store: store.clone(),
             queue_running: queue_running.clone(),
+            warnings: warnings.clone(),
         })
         .merge(crate::api::router(Arc::new(crate::api::ApiState {
             broadcasts: broadcasts.clone(),
@@ -333,6 +359,7 @@ impl Application {
             broadcasts,
             conversation,
             notices,
+            warnings,
             shutdown,
             engine,
             http_task,

@@ -42,6 +42,7 @@ fn submission(
         kind,
         priority: None,
         text: text.to_string(),
+        text_en: None,
         parent_id: None,
         when: When::Now,
         draft: true,

@@ -45,6 +45,8 @@ pub struct Submission {
     /// Default: the topic's.
     pub priority: Option<Priority>,
     pub text: String,
+    /// The text for subscribers who chose English, when there is one (official warnings).
+    pub text_en: Option<String>,
     /// The alert an update or all-clear follows.
     pub parent_id: Option<i64>,
     pub when: When,
@@ -145,6 +147,7 @@ struct Checked<'a> {
     kind: BroadcastKind,
     priority: Priority,
     text: BroadcastText,
+    text_en: Option<BroadcastText>,
     parent_id: Option<i64>,
     scheduled_at: Option<i64>,
     cron: Option<(String, i64)>,
@@ -154,6 +157,8 @@ pub struct BroadcastService {
     store: Arc<dyn Store>,
     topics: Vec<TopicConfig>,
     second_approval: bool,
+    /// `warnings.mode = approve`: what the feed submits waits for the emergency staff.
+    feed_approval: bool,
     tz: chrono_tz::Tz,
     queue: Option<Arc<dyn QueueWake>>,
     /// Raised when a broadcast starts to await approval: whoever asks the staff looks at once.
@@ -173,6 +178,7 @@ impl BroadcastService {
             store,
             topics,
             second_approval,
+            feed_approval: true,
             tz,
             queue,
             approvals: Notify::new(),
@@ -184,6 +190,20 @@ impl BroadcastService {
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
+    }
+
+    /// Whether what the warnings feed submits waits for the emergency staff (`approve`, the
+    /// default) or goes at once (`auto`).
+    pub fn with_feed_approval(mut self, approve: bool) -> Self {
+        self.feed_approval = approve;
+        self
+    }
+
+    fn approvals_rules(&self) -> policy::Approvals {
+        policy::Approvals {
+            second_person: self.second_approval,
+            feed: self.feed_approval,
+        }
     }
 
     pub fn clock(&self) -> &Arc<dyn Clock> {
@@ -230,6 +250,12 @@ impl BroadcastService {
             )
         })?;
         let text = BroadcastText::parse(&s.text).map_err(|e| invalid("text", e))?;
+        let text_en = s
+            .text_en
+            .as_deref()
+            .map(BroadcastText::parse)
+            .transpose()
+            .map_err(|e| invalid("text_en", e))?;
         let kind = s.kind.unwrap_or_else(|| topic.default_kind());
         // Alerts, updates and all-clears go first unless said otherwise.
         let priority = s.priority.unwrap_or(match kind {
@@ -259,6 +285,7 @@ impl BroadcastService {
             kind,
             priority,
             text,
+            text_en,
             parent_id: s.parent_id,
             scheduled_at,
             cron,
@@ -358,7 +385,7 @@ impl BroadcastService {
         let recurring = c.cron.is_some();
         let start = if s.draft || recurring {
             Start::Draft
-        } else if policy::needs_second_approval(actor, &subject, self.second_approval) {
+        } else if policy::needs_second_approval(actor, &subject, self.approvals_rules()) {
             Start::AwaitingApproval
         } else {
             Start::Release
@@ -368,6 +395,7 @@ impl BroadcastService {
             kind: c.kind,
             priority: c.priority,
             text: c.text,
+            text_en: c.text_en,
             idempotency_key: s.idempotency_key.clone(),
             created_by: Some(actor.label()),
             author: Some(identity.clone()),
@@ -512,7 +540,7 @@ impl BroadcastService {
     }
 
     async fn confirm_checked(&self, actor: &Actor, b: &Broadcast) -> ServiceResult<Outcome> {
-        if policy::needs_second_approval(actor, &Subject::of(b), self.second_approval) {
+        if policy::needs_second_approval(actor, &Subject::of(b), self.approvals_rules()) {
             let Some(waiting) = self.store.await_approval(b.id).await? else {
                 return Err(self.moved_on(b.id, "only a draft can be confirmed").await);
             };
@@ -632,6 +660,43 @@ impl BroadcastService {
         )
         .await?;
         Ok(outcome)
+    }
+
+    /// Releases a broadcast that waited for approval in vain: the warnings feed's own, when
+    /// the warning is grave and nobody acted in time (the feed judges both).
+    pub async fn release_unattended(&self, actor: &Actor, id: i64) -> ServiceResult<Outcome> {
+        let b = self.get(id).await?;
+        if b.status != BroadcastStatus::AwaitingApproval {
+            return Err(ServiceError::WrongStatus {
+                id,
+                status: b.status,
+                wanted: "only a broadcast awaiting approval can be released unattended",
+            });
+        }
+        if let Err(refusal) = policy::may_release_unattended(actor, &Subject::of(&b)) {
+            tracing::info!(actor = %actor.audit_name(), broadcast = id, "unattended release refused: {refusal}");
+            return Err(refusal.into());
+        }
+        let outcome = self
+            .release(&b, BroadcastStatus::AwaitingApproval, None)
+            .await?;
+        self.audit(
+            actor,
+            "auto-release",
+            &format!(
+                "broadcast {id}: {} on {}, nobody acted in time",
+                b.kind.as_str(),
+                b.topic
+            ),
+        )
+        .await?;
+        Ok(outcome)
+    }
+
+    /// Writes an audit entry for a decision made outside the service (the warnings feed's
+    /// skipped warnings).
+    pub async fn note(&self, actor: &Actor, action: &str, detail: &str) -> ServiceResult<()> {
+        self.audit(actor, action, detail).await
     }
 
     /// `/confirm CODE` or a Send/Approve button: sends the author's draft, or approves. The
@@ -810,6 +875,7 @@ impl BroadcastService {
                     kind: Some(s.kind),
                     priority: Some(s.priority),
                     text: s.text.clone(),
+                    text_en: None,
                     parent_id: None,
                     when: When::Now,
                     draft: false,

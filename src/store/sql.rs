@@ -22,8 +22,8 @@ pub const BROADCAST_HASH_BY_KEY: &str =
     "SELECT id, request_hash FROM broadcasts WHERE idempotency_key = $1";
 pub const INSERT_BROADCAST: &str = concat!(
     "INSERT INTO broadcasts \
-    (topic, kind, priority, text, status, idempotency_key, request_hash, created_by, created_at, released_at, parent_id, scheduled_at, author, cron) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+    (topic, kind, priority, text, status, idempotency_key, request_hash, created_by, created_at, released_at, parent_id, scheduled_at, author, cron, text_en) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
     ON CONFLICT (idempotency_key) DO NOTHING RETURNING ",
     broadcast_columns!()
 );
@@ -436,3 +436,14 @@ pub const CEILING_INSERT: &str = "INSERT INTO probe_deliveries \
     SELECT 0, s.id, s.channel, 1, 'pending', 0 FROM subscriptions t \
     JOIN subscribers s ON s.id = t.subscriber_id WHERE t.topic = $1 AND s.status = 'active' \
     ON CONFLICT (broadcast_id, subscriber_id) DO NOTHING";
+
+/// Official warnings: one row per identifier and version.
+pub const WARNING_KNOWN: &str = "SELECT 1 FROM warnings WHERE identifier = $1 AND version = $2";
+pub const INSERT_WARNING: &str = "INSERT INTO warnings \
+    (identifier, version, provider, msg_type, severity, headline, expires_at, decision, broadcast_id, seen_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (identifier, version) DO NOTHING";
+pub const WARNING_BROADCAST: &str = "SELECT broadcast_id FROM warnings \
+    WHERE identifier = $1 AND broadcast_id IS NOT NULL ORDER BY version DESC LIMIT 1";
+pub const LIST_WARNINGS: &str = "SELECT identifier, version, provider, msg_type, severity, headline, \
+    expires_at, decision, broadcast_id, seen_at FROM warnings \
+    ORDER BY seen_at DESC, identifier, version DESC LIMIT $1";
