@@ -33,6 +33,8 @@ struct Inner {
     dashboards: HashMap<String, Vec<(String, i64)>>,
     documents: HashMap<String, Value>,
     faults: VecDeque<ApiFault>,
+    /// Faults for document requests only (the dashboard answers).
+    document_faults: VecDeque<ApiFault>,
     /// When each id first appeared in a dashboard (since start).
     first_listed: HashMap<String, Duration>,
     requests: u64,
@@ -102,6 +104,14 @@ impl WarningApi {
         inner.faults.extend(std::iter::repeat_n(fault, times));
     }
 
+    /// The next `times` document requests show `fault`; dashboards answer as usual.
+    pub fn fail_documents(&self, fault: ApiFault, times: usize) {
+        let mut inner = lock(&self.state.inner);
+        inner
+            .document_faults
+            .extend(std::iter::repeat_n(fault, times));
+    }
+
     /// Requests answered (or refused) so far.
     pub fn requests(&self) -> u64 {
         lock(&self.state.inner).requests
@@ -119,10 +129,14 @@ impl WarningApi {
 }
 
 /// Takes the next fault, counting the request.
-fn next_fault(state: &ApiState) -> Option<ApiFault> {
+fn next_fault(state: &ApiState, document: bool) -> Option<ApiFault> {
     let mut inner = lock(&state.inner);
     inner.requests += 1;
-    inner.faults.pop_front()
+    match inner.faults.pop_front() {
+        Some(f) => Some(f),
+        None if document => inner.document_faults.pop_front(),
+        None => None,
+    }
 }
 
 async fn misbehave(fault: ApiFault, body: String) -> Response {
@@ -153,7 +167,7 @@ fn json_body(body: String) -> Response {
 }
 
 async fn dashboard(State(state): State<Arc<ApiState>>, Path(file): Path<String>) -> Response {
-    let fault = next_fault(&state);
+    let fault = next_fault(&state, false);
     let Some(ars) = file.strip_suffix(".json") else {
         return StatusCode::NOT_FOUND.into_response();
     };
@@ -179,7 +193,7 @@ async fn dashboard(State(state): State<Arc<ApiState>>, Path(file): Path<String>)
 }
 
 async fn warning(State(state): State<Arc<ApiState>>, Path(file): Path<String>) -> Response {
-    let fault = next_fault(&state);
+    let fault = next_fault(&state, true);
     let id = file.strip_suffix(".json").unwrap_or(&file);
     let Some(body) = lock(&state.inner).documents.get(id).map(Value::to_string) else {
         return StatusCode::NOT_FOUND.into_response();

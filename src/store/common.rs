@@ -1370,11 +1370,10 @@ macro_rules! impl_store {
             }
 
             async fn warnings(&self, limit: u32) -> $crate::store::StoreResult<Vec<$crate::store::WarningRecord>> {
-                let rows: Vec<$crate::store::WarningRow> = sqlx::query_as($crate::store::sql::LIST_WARNINGS)
+                Ok(sqlx::query_as($crate::store::sql::LIST_WARNINGS)
                     .bind(i64::from(limit))
                     .fetch_all(&self.pool)
-                    .await?;
-                Ok(rows.into_iter().map($crate::store::warning_from_row).collect())
+                    .await?)
             }
 
             async fn list_broadcasts_page(

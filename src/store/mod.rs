@@ -432,7 +432,7 @@ pub(crate) fn schedule_from_row(r: ScheduleRow) -> StoreResult<Schedule> {
 }
 
 /// One version of an official warning and what the bot did with it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct WarningRecord {
     pub identifier: String,
     pub version: i64,
@@ -447,46 +447,6 @@ pub struct WarningRecord {
     pub decision: String,
     pub broadcast_id: Option<i64>,
     pub seen_at: i64,
-}
-
-pub(crate) type WarningRow = (
-    String,
-    i64,
-    String,
-    String,
-    String,
-    String,
-    Option<i64>,
-    String,
-    Option<i64>,
-    i64,
-);
-
-pub(crate) fn warning_from_row(r: WarningRow) -> WarningRecord {
-    let (
-        identifier,
-        version,
-        provider,
-        msg_type,
-        severity,
-        headline,
-        expires_at,
-        decision,
-        broadcast_id,
-        seen_at,
-    ) = r;
-    WarningRecord {
-        identifier,
-        version,
-        provider,
-        msg_type,
-        severity,
-        headline,
-        expires_at,
-        decision,
-        broadcast_id,
-        seen_at,
-    }
 }
 
 /// A citizen as the conversation sees them.

@@ -463,6 +463,7 @@ mod tests {
 
     const MOWAS: &str = include_str!("../../tests/fixtures/nina/warning_mowas.json");
     const DWD: &str = include_str!("../../tests/fixtures/nina/warning_dwd_profile_ha_edited.json");
+    const NOW: &str = "2021-11-02T21:00:00+01:00";
 
     fn doc(text: &str) -> Document {
         serde_json::from_str(text).expect("fixture parses")
@@ -479,6 +480,12 @@ mod tests {
 
     fn at(s: &str) -> DateTime<Utc> {
         parse_time(s).expect("time")
+    }
+
+    /// Maps `d` for `r` at `now`, as listed on Düsseldorf's dashboard or not.
+    fn map_for(d: &Document, provider: Provider, listed: bool, r: &Rules, now: &str) -> Mapped {
+        let dus = Ars::parse("051110000000").expect("ars");
+        map(d, provider, listed.then_some(&dus), r, &texts(), at(now))
     }
 
     fn texts() -> Texts {
@@ -516,14 +523,12 @@ mod tests {
     #[test]
     fn the_mowas_update_maps_to_an_update_for_every_land_it_names() {
         let d = doc(MOWAS);
-        let now = at("2021-11-02T21:00:00+01:00");
-        let m = map(
+        let m = map_for(
             &d,
             Provider::Mowas,
-            None,
+            false,
             &rules("051110000000", Severity::Minor),
-            &texts(),
-            now,
+            NOW,
         );
         assert_eq!(m.identifier, "mow.DE-BW-S-SE018-20211102-18-001");
         assert_eq!(m.severity, Severity::Minor);
@@ -553,25 +558,22 @@ mod tests {
     #[test]
     fn below_the_minimum_an_alert_is_skipped_and_an_update_only_flagged() {
         let d = doc(MOWAS);
-        let now = at("2021-11-02T21:00:00+01:00");
-        let m = map(
+        let m = map_for(
             &d,
             Provider::Mowas,
-            None,
+            false,
             &rules("051110000000", Severity::Moderate),
-            &texts(),
-            now,
+            NOW,
         );
         assert!(m.outcome.expect("an update").below_minimum);
         let mut alert = d.clone();
         alert.msg_type = "Alert".into();
-        let m = map(
+        let m = map_for(
             &alert,
             Provider::Mowas,
-            None,
+            false,
             &rules("051110000000", Severity::Moderate),
-            &texts(),
-            now,
+            NOW,
         );
         assert_eq!(m.outcome, Err(Skip::TooMinor));
     }
@@ -579,13 +581,12 @@ mod tests {
     #[test]
     fn the_dwd_warning_is_moderate_urgent_with_its_link_and_source() {
         let d = doc(DWD);
-        let m = map(
+        let m = map_for(
             &d,
             Provider::Dwd,
-            Some(&Ars::parse("051110000000").expect("ars")),
+            true,
             &rules("051110000000", Severity::Moderate),
-            &texts(),
-            at("2021-11-01T06:00:00+01:00"),
+            "2021-11-01T06:00:00+01:00",
         );
         let plan = m.outcome.expect("sent");
         assert_eq!(plan.msg_type, MessageType::Alert);
@@ -605,15 +606,13 @@ mod tests {
     #[test]
     fn expired_foreign_exercise_and_unchosen_warnings_are_not_sent() {
         let dus = rules("051110000000", Severity::Minor);
-        let listed = Ars::parse("051110000000").expect("ars");
-        let now = at("2021-11-02T21:00:00+01:00");
         let mut expired = doc(DWD);
         expired.info[0].expires = Some("2021-11-02T20:00:00+01:00".into());
-        let m = map(&expired, Provider::Dwd, Some(&listed), &dus, &texts(), now);
+        let m = map_for(&expired, Provider::Dwd, true, &dus, NOW);
         assert_eq!(m.outcome, Err(Skip::Expired));
         // A cancel is still carried after the end: people wait for the all-clear.
         expired.msg_type = "Cancel".into();
-        let m = map(&expired, Provider::Dwd, Some(&listed), &dus, &texts(), now);
+        let m = map_for(&expired, Provider::Dwd, true, &dus, NOW);
         assert_eq!(m.outcome.map(|p| p.msg_type), Ok(MessageType::Cancel));
 
         // The MoWaS document names the Länder; Düsseldorf lies in NRW (05), Bremen (04)
@@ -624,22 +623,22 @@ mod tests {
                 p.value = "090000000000".into();
             }
         }
-        let m = map(&foreign, Provider::Mowas, None, &dus, &texts(), now);
+        let m = map_for(&foreign, Provider::Mowas, false, &dus, NOW);
         assert_eq!(m.outcome, Err(Skip::OutsideArea));
         let munich = rules("091620000000", Severity::Minor);
-        let m = map(&foreign, Provider::Mowas, None, &munich, &texts(), now);
+        let m = map_for(&foreign, Provider::Mowas, false, &munich, NOW);
         assert!(m.outcome.is_ok());
 
         let mut exercise = doc(MOWAS);
         exercise.status = "Exercise".into();
-        let m = map(&exercise, Provider::Mowas, None, &dus, &texts(), now);
+        let m = map_for(&exercise, Provider::Mowas, false, &dus, NOW);
         assert_eq!(m.outcome, Err(Skip::Exercise));
 
         let only_dwd = Rules {
             providers: vec![Provider::Dwd],
             ..dus.clone()
         };
-        let m = map(&doc(MOWAS), Provider::Mowas, None, &only_dwd, &texts(), now);
+        let m = map_for(&doc(MOWAS), Provider::Mowas, false, &only_dwd, NOW);
         assert_eq!(m.outcome, Err(Skip::ProviderOff));
     }
 
@@ -650,13 +649,12 @@ mod tests {
         en.language = Some("en-GB".into());
         en.headline = Some("Official WARNING of GALE-FORCE GUSTS".into());
         d.info.push(en);
-        let m = map(
+        let m = map_for(
             &d,
             Provider::Dwd,
-            Some(&Ars::parse("051110000000").expect("ars")),
+            true,
             &rules("051110000000", Severity::Moderate),
-            &texts(),
-            at("2021-11-01T06:00:00+01:00"),
+            "2021-11-01T06:00:00+01:00",
         );
         let plan = m.outcome.expect("sent");
         let en = plan.text_en.expect("english");

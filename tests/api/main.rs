@@ -15,4 +15,5 @@ mod public_http;
 mod schedules;
 mod store_contract;
 mod telegram;
+mod warnings;
 mod whatsapp;
