@@ -146,6 +146,11 @@ schedule-missed = Meldung #{ $id } war geplant, während der Dienst nicht lief, 
 schedule-missed-recurring = Planung S{ $id } war fällig, während der Dienst nicht lief, und wurde diesmal ausgelassen.
 
 ## Official warnings (NINA / CAP)
+demo-warning-published = Amtliche Warnung ({ $kind }) { $id } erscheint bei der simulierten Warn-API.
+demo-warnings-summary =
+    Amtliche Warnung zugestellt: { $warning_delivered } von { $warning_expected }, Aktualisierung { $update_delivered }, Entwarnung { $allclear_delivered }; verloren { $lost }, doppelt { $duplicates }.
+    Erste Nachricht { $warning_first_send_ms } ms nach dem ersten Erscheinen des Dokuments (Abfrage alle { $poll_seconds } s), alle in { $warning_complete_s } s (Grenze der Kanäle { $warning_complete_bound_s } s).
+    Aktualisierung bei allen nach { $update_complete_s } s, Entwarnung nach { $allclear_complete_s } s. Spitzenspeicher: { $peak_rss_mb } MiB.
 warning-kind-alert = Amtliche Warnung
 warning-kind-update = Aktualisierung
 warning-kind-cancel = Entwarnung

@@ -146,6 +146,11 @@ schedule-missed = Broadcast #{ $id } was planned while the service was down and 
 schedule-missed-recurring = Schedule S{ $id } fell due while the service was down and was skipped this time.
 
 ## Official warnings (NINA / CAP)
+demo-warning-published = Official warning ({ $kind }) { $id } appears at the simulated warning API.
+demo-warnings-summary =
+    Official warning delivered: { $warning_delivered } of { $warning_expected }, update { $update_delivered }, all-clear { $allclear_delivered }; lost { $lost }, duplicates { $duplicates }.
+    First message { $warning_first_send_ms } ms after the document first appeared (polled every { $poll_seconds } s), all in { $warning_complete_s } s (the lanes' bound { $warning_complete_bound_s } s).
+    Update with everyone after { $update_complete_s } s, all-clear after { $allclear_complete_s } s. Peak memory: { $peak_rss_mb } MiB.
 warning-kind-alert = Official warning
 warning-kind-update = Update
 warning-kind-cancel = All-clear

@@ -328,13 +328,37 @@ pub async fn demo(
 ) -> anyhow::Result<()> {
     let lang = Texts::terminal_language();
     let report = demo::run(config, options, texts, lang).await?;
+    let summary = demo::summary(&report, texts, lang);
+    print_report(&report, as_json, summary, report.lost)
+}
+
+/// `amtsbote demo --warnings`.
+pub async fn demo_warnings(
+    config: &Config,
+    options: DemoOptions,
+    as_json: bool,
+    texts: &Texts,
+) -> anyhow::Result<()> {
+    let lang = Texts::terminal_language();
+    let report = demo::warnings::run(config, options, texts, lang).await?;
+    let summary = demo::warnings::summary(&report, texts, lang);
+    print_report(&report, as_json, summary, report.lost)
+}
+
+/// One JSON line or the summary; a failure when anything was lost.
+fn print_report(
+    report: &impl serde::Serialize,
+    as_json: bool,
+    summary: String,
+    lost: u64,
+) -> anyhow::Result<()> {
     if as_json {
-        println!("{}", serde_json::to_string(&report)?);
+        println!("{}", serde_json::to_string(report)?);
     } else {
-        println!("{}", demo::summary(&report, texts, lang));
+        println!("{summary}");
     }
-    if report.lost > 0 {
-        bail!("{} messages were lost", report.lost);
+    if lost > 0 {
+        bail!("{lost} messages were lost");
     }
     Ok(())
 }

@@ -95,6 +95,10 @@ enum Command {
         /// Print one JSON line with the measurements.
         #[arg(long)]
         json: bool,
+        /// Instead: an official warning from a simulated warning API reaches every subscriber
+        /// without a human, then its update and its cancel.
+        #[arg(long)]
+        warnings: bool,
     },
 }
 
@@ -259,6 +263,7 @@ fn main() -> ExitCode {
                 whatsapp_rate,
                 database_url,
                 json,
+                warnings,
             } => {
                 let options = DemoOptions {
                     subscribers,
@@ -266,7 +271,11 @@ fn main() -> ExitCode {
                     whatsapp_rate: whatsapp_rate.unwrap_or(config.whatsapp_lane.rate),
                     database_url,
                 };
-                cli::demo(&config, options, json, &texts).await
+                if warnings {
+                    cli::demo_warnings(&config, options, json, &texts).await
+                } else {
+                    cli::demo(&config, options, json, &texts).await
+                }
             }
         }
     });

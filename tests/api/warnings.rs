@@ -459,3 +459,41 @@ async fn an_official_warning_reaches_every_subscriber_without_a_human(db: TestDb
     );
     svc.stop().await;
 }
+
+#[tokio::test]
+async fn the_warnings_demo_carries_warning_update_and_all_clear_to_everyone() {
+    let out = crate::helpers::amtsbote()
+        .args([
+            "demo",
+            "--warnings",
+            "--subscribers",
+            "40",
+            "--telegram-rate",
+            "0",
+            "--whatsapp-rate",
+            "0",
+            "--json",
+        ])
+        .output()
+        .await
+        .expect("run amtsbote");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_str(stdout.trim()).expect("one JSON line");
+    for key in [
+        "warning_delivered",
+        "update_delivered",
+        "allclear_delivered",
+    ] {
+        assert_eq!(report[key], json!(40), "{key}: {report}");
+    }
+    assert_eq!(report["lost"], json!(0));
+    assert_eq!(report["duplicates"], json!(0));
+    let first = report["warning_first_send_ms"].as_f64().expect("figure");
+    assert!((0.0..5_000.0).contains(&first), "{report}");
+    assert!(report["warning_complete_s"].as_f64().expect("figure") >= first / 1000.0);
+}
