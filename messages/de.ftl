@@ -146,6 +146,7 @@ schedule-missed = Meldung #{ $id } war geplant, während der Dienst nicht lief, 
 schedule-missed-recurring = Planung S{ $id } war fällig, während der Dienst nicht lief, und wurde diesmal ausgelassen.
 
 ## Official warnings (NINA / CAP)
+warnings-none-active = Keine aktive amtliche Warnung für das Gebiet.
 demo-warning-published = Amtliche Warnung ({ $kind }) { $id } erscheint bei der simulierten Warn-API.
 demo-warnings-summary =
     Amtliche Warnung zugestellt: { $warning_delivered } von { $warning_expected }, Aktualisierung { $update_delivered }, Entwarnung { $allclear_delivered }; verloren { $lost }, doppelt { $duplicates }.

@@ -146,6 +146,7 @@ schedule-missed = Broadcast #{ $id } was planned while the service was down and 
 schedule-missed-recurring = Schedule S{ $id } fell due while the service was down and was skipped this time.
 
 ## Official warnings (NINA / CAP)
+warnings-none-active = No active official warning for the area.
 demo-warning-published = Official warning ({ $kind }) { $id } appears at the simulated warning API.
 demo-warnings-summary =
     Official warning delivered: { $warning_delivered } of { $warning_expected }, update { $update_delivered }, all-clear { $allclear_delivered }; lost { $lost }, duplicates { $duplicates }.

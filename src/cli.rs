@@ -1,5 +1,5 @@
 //! The operator's and press office's commands: `migrate`, `broadcast`, `cancel`, `stats`,
-//! `staff`, `audit` and `demo`. Each returns what to print; errors reach `main` with their
+//! `staff`, `audit`, `warnings` and `demo`. Each returns what to print; errors reach `main` with their
 //! context, and a [`Refused`] one makes `main` exit with code 2.
 
 use anyhow::{Context, bail};
@@ -499,6 +499,78 @@ pub async fn staff_list(config: &Config) -> anyhow::Result<()> {
         };
         println!("    {:<9} {}{differs}", m.channel.as_str(), m.address);
     }
+    Ok(())
+}
+
+/// `amtsbote warnings status`: the warnings for the area that are still active (the latest
+/// version of each), and what the bot did with each.
+pub async fn warnings_status(config: &Config, as_json: bool, texts: &Texts) -> anyhow::Result<()> {
+    let store = open_store(config).await?;
+    let now = crate::domain::now_ms();
+    let mut seen = std::collections::HashSet::new();
+    let active: Vec<_> = store
+        .warnings(1000)
+        .await?
+        .into_iter()
+        .filter(|w| seen.insert(w.identifier.clone()))
+        .filter(|w| w.expires_at.is_none_or(|e| e > now) && w.msg_type != "Cancel")
+        .collect();
+    if as_json {
+        println!("{}", serde_json::to_string(&active)?);
+        return Ok(());
+    }
+    let lang = Texts::terminal_language();
+    if active.is_empty() {
+        println!("{}", texts.get(lang, "warnings-none-active", &[]));
+    }
+    for w in active {
+        let broadcast = w.broadcast_id.map(|b| format!("#{b}")).unwrap_or_default();
+        println!(
+            "{} v{}  {:<8} {:<9} {:<7} {:<18} {:<6} {}",
+            w.identifier,
+            w.version,
+            w.provider,
+            w.severity,
+            w.msg_type,
+            w.decision,
+            broadcast,
+            w.headline
+        );
+    }
+    Ok(())
+}
+
+/// `amtsbote warnings replay FILE [--send]`: one stored document (`warnings/{id}.json`)
+/// through the mapping and, with `send`, through the broadcast service as the feed would.
+pub async fn warnings_replay(
+    config: &Config,
+    file: &std::path::Path,
+    version: i64,
+    send: bool,
+) -> anyhow::Result<()> {
+    let Some(settings) = config.warnings.clone() else {
+        return Err(Refused(
+            "warnings are not configured: set AMTSBOTE_WARNINGS_ENABLED=true and AMTSBOTE_WARNINGS_ARS".into(),
+        )
+        .into());
+    };
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let doc: crate::warnings::nina::Document = serde_json::from_str(&text)
+        .map_err(|e| Refused(format!("{} is not a warning document: {e}", file.display())))?;
+    let texts = std::sync::Arc::new(Texts::load().map_err(anyhow::Error::msg)?);
+    let feed = crate::warnings::WarningsFeed::new(
+        settings,
+        std::sync::Arc::new(service(config).await?),
+        texts,
+        None,
+    )
+    .map_err(anyhow::Error::msg)?;
+    let handled = feed
+        .replay(&doc, version, send)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("{}", serde_json::to_string_pretty(&handled)?);
     Ok(())
 }
 

@@ -546,8 +546,8 @@ impl WarningsFeed {
         Ok(())
     }
 
-    /// Runs one stored document through the pipeline: a dry run, or with `send` as the feed
-    /// would (recorded, deduplicated).
+    /// Runs one stored document through the pipeline as if the first district's dashboard
+    /// listed it: a dry run, or with `send` as the feed would (recorded, deduplicated).
     pub async fn replay(
         &self,
         doc: &Document,
@@ -555,6 +555,7 @@ impl WarningsFeed {
         send: bool,
     ) -> Result<Handled, FeedError> {
         let provider = Provider::of(&doc.identifier, None);
+        let listed = self.settings.ars.first();
         let dispatch = if send {
             Dispatch::Send
         } else {
@@ -572,12 +573,12 @@ impl WarningsFeed {
                 )
                 .await?;
             let mut h = self
-                .handle(doc, version, provider, None, Dispatch::DryRun)
+                .handle(doc, version, provider, listed, Dispatch::DryRun)
                 .await?;
             h.decision = "duplicate".into();
             return Ok(h);
         }
-        self.handle(doc, version, provider, None, dispatch).await
+        self.handle(doc, version, provider, listed, dispatch).await
     }
 }
 
