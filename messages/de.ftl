@@ -145,6 +145,11 @@ unschedule-unknown = { $id } ist nicht geplant (#ID für eine Meldung, S ID für
 schedule-missed = Meldung #{ $id } war geplant, während der Dienst nicht lief, und ist jetzt zu spät: Sie wurde nicht gesendet.
 schedule-missed-recurring = Planung S{ $id } war fällig, während der Dienst nicht lief, und wurde diesmal ausgelassen.
 
+## Drills
+drill-marker = ÜBUNG / EXERCISE
+usage-drill = So geht es: /uebung TEXT — eine Übung des ganzen Warnwegs (Vorschau, Freigabe, Versand mit Vorrang), nur an die Mitarbeitenden.
+drill-report = Übung #{ $id } beendet: { $recipients } Empfänger, davon { $sent } erreicht; erste Nachricht { $first_ms } ms nach der Freigabe, alle nach { $complete_s } s.
+
 ## Official warnings (NINA / CAP)
 warnings-none-active = Keine aktive amtliche Warnung für das Gebiet.
 demo-warning-published = Amtliche Warnung ({ $kind }) { $id } erscheint bei der simulierten Warn-API.

@@ -145,6 +145,11 @@ unschedule-unknown = { $id } is not planned (use #ID for one broadcast, S ID for
 schedule-missed = Broadcast #{ $id } was planned while the service was down and is now too late: it was not sent.
 schedule-missed-recurring = Schedule S{ $id } fell due while the service was down and was skipped this time.
 
+## Drills
+drill-marker = ÜBUNG / EXERCISE
+usage-drill = How to: /drill TEXT — a drill of the whole alert path (preview, approval, sending at alert priority), to the staff only.
+drill-report = Drill #{ $id } finished: { $recipients } recipients, { $sent } reached; first message { $first_ms } ms after release, all after { $complete_s } s.
+
 ## Official warnings (NINA / CAP)
 warnings-none-active = No active official warning for the area.
 demo-warning-published = Official warning ({ $kind }) { $id } appears at the simulated warning API.

@@ -230,10 +230,15 @@ pub async fn stats(
             store.failure_reasons(b.id).await?,
         ));
     }
+    let mut drills = Vec::new();
+    for (b, _, _) in &rows {
+        drills.push(crate::services::DrillReport::of(&*store, b).await?);
+    }
     if as_json {
         let list: Vec<_> = rows
             .iter()
-            .map(|(b, s, f)| json!({"broadcast": b, "deliveries": s.counts, "failures": f}))
+            .zip(&drills)
+            .map(|((b, s, f), d)| json!({"broadcast": b, "deliveries": s.counts, "failures": f, "drill": d}))
             .collect();
         let lanes: Vec<_> = lanes
             .iter()
@@ -316,6 +321,10 @@ pub async fn stats(
                 )
             );
         }
+    }
+    for d in drills.iter().flatten() {
+        let args: Vec<_> = d.args().into_iter().map(|(k, v)| (k, v.into())).collect();
+        println!("{}", texts.get(lang, "drill-report", &args));
     }
     Ok(())
 }

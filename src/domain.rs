@@ -551,6 +551,10 @@ impl FromStr for SubscriberStatus {
 /// The topic everyone gets on /start, and where alerts go.
 pub const ALERTS_TOPIC: &str = "alerts";
 
+/// Where drills go: a topic of the service's own that only staff are on (nobody can subscribe
+/// to it: it is not in the catalogue).
+pub const DRILL_TOPIC: &str = "drill";
+
 /// Whether a broadcast is a matter for the emergency staff: an alert, update or all-clear, a
 /// broadcast of alert priority, or anything on the alerts topic.
 pub fn is_alert_class(kind: BroadcastKind, priority: Priority, topic: &str) -> bool {

@@ -5,7 +5,7 @@
 
 use super::command::{self, ButtonData, Word};
 use super::{ALERTS_TOPIC, Args, Button, Conversation, Incoming, Reply};
-use crate::domain::{Actor, BroadcastKind, ChannelKind, DeliveryStatus, now_ms};
+use crate::domain::{Actor, BroadcastKind, ChannelKind, DRILL_TOPIC, DeliveryStatus, now_ms};
 use crate::services::{Outcome, Refusal, ServiceError, Submission, When};
 use crate::store::{Broadcast, RecipientCount, StoreError};
 
@@ -59,15 +59,16 @@ fn submission(
             let (topic, text) = rest.split_once(char::is_whitespace)?;
             Some(topic_id(topic).map(|t| draft(t, None, text)))
         }
-        Word::Alert => {
+        Word::Alert | Word::Drill => {
             if rest.is_empty() {
                 return None;
             }
-            Some(Ok(draft(
-                ALERTS_TOPIC.into(),
-                Some(BroadcastKind::Alert),
-                rest,
-            )))
+            let topic = if word == Word::Drill {
+                DRILL_TOPIC
+            } else {
+                ALERTS_TOPIC
+            };
+            Some(Ok(draft(topic.into(), Some(BroadcastKind::Alert), rest)))
         }
         Word::Update | Word::Allclear => {
             let (id, text) = rest.split_once(char::is_whitespace)?;
@@ -135,6 +136,7 @@ impl Conversation {
         match word {
             Word::Announce
             | Word::Alert
+            | Word::Drill
             | Word::Update
             | Word::Allclear
             | Word::Schedule
@@ -142,6 +144,7 @@ impl Conversation {
                 let usage = match word {
                     Word::Announce => "usage-announce",
                     Word::Alert => "usage-alert",
+                    Word::Drill => "usage-drill",
                     Word::Update | Word::Allclear => "usage-follow-up",
                     _ => "usage-schedule",
                 };

@@ -10,7 +10,8 @@ use tokio::sync::Notify;
 use super::policy::{self, Action, Refusal, Subject};
 use crate::domain::time::{Clock, SystemClock};
 use crate::domain::{
-    Actor, BroadcastKind, BroadcastStatus, BroadcastText, Priority, Topic, TopicConfig,
+    Actor, BroadcastKind, BroadcastStatus, BroadcastText, DRILL_TOPIC, Priority, QuietPolicy,
+    Topic, TopicConfig,
 };
 use crate::store::{
     Broadcast, Confirmation, NewBroadcast, RecipientCount, Schedule, Start, Store, StoreError,
@@ -156,6 +157,8 @@ struct Checked<'a> {
 pub struct BroadcastService {
     store: Arc<dyn Store>,
     topics: Vec<TopicConfig>,
+    /// The service's own topic for drills: staff only, not in the catalogue.
+    drill: TopicConfig,
     second_approval: bool,
     /// `warnings.mode = approve`: what the feed submits waits for the emergency staff.
     feed_approval: bool,
@@ -177,6 +180,13 @@ impl BroadcastService {
         BroadcastService {
             store,
             topics,
+            drill: TopicConfig {
+                id: Topic::parse(DRILL_TOPIC).unwrap_or_else(|e| unreachable!("{e}")),
+                label_de: DRILL_TOPIC.into(),
+                label_en: DRILL_TOPIC.into(),
+                priority: Priority::Alert,
+                quiet: QuietPolicy::Silent,
+            },
             second_approval,
             feed_approval: true,
             tz,
@@ -231,14 +241,21 @@ impl BroadcastService {
         self.approvals.notified().await
     }
 
+    /// A topic of the catalogue (what citizens may subscribe to).
     pub fn topic(&self, id: &str) -> Option<&TopicConfig> {
         self.topics.iter().find(|t| t.id.as_str() == id)
+    }
+
+    /// A topic a broadcast may go to: the catalogue's, or the drill topic.
+    fn target(&self, id: &str) -> Option<&TopicConfig> {
+        self.topic(id)
+            .or_else(|| (id == DRILL_TOPIC).then_some(&self.drill))
     }
 
     /// Validates a submission; `retried` (its idempotency key made a broadcast before) lets a
     /// time pass that has passed since the first request.
     async fn checked(&self, s: &Submission, retried: bool) -> ServiceResult<Checked<'_>> {
-        let topic = self.topic(s.topic.trim()).ok_or_else(|| {
+        let topic = self.target(s.topic.trim()).ok_or_else(|| {
             let valid: Vec<&str> = self.topics.iter().map(|t| t.id.as_str()).collect();
             invalid(
                 "topic",
@@ -249,11 +266,13 @@ impl BroadcastService {
                 ),
             )
         })?;
-        let text = BroadcastText::parse(&s.text).map_err(|e| invalid("text", e))?;
+        let drill = topic.id.as_str() == DRILL_TOPIC;
+        let text =
+            BroadcastText::parse(&drill_marked(drill, &s.text)).map_err(|e| invalid("text", e))?;
         let text_en = s
             .text_en
             .as_deref()
-            .map(BroadcastText::parse)
+            .map(|t| BroadcastText::parse(&drill_marked(drill, t)))
             .transpose()
             .map_err(|e| invalid("text_en", e))?;
         let kind = s.kind.unwrap_or_else(|| topic.default_kind());
@@ -331,6 +350,24 @@ impl BroadcastService {
         Ok(())
     }
 
+    /// A drill reaches the staff only: every staff address is put on the drill topic (as a
+    /// subscriber of its own, on no other topic) before a drill is previewed or submitted.
+    async fn enlist_staff_for_drill(&self, topic: &Topic) -> ServiceResult<()> {
+        if topic.as_str() != DRILL_TOPIC {
+            return Ok(());
+        }
+        for m in self.store.list_staff().await? {
+            let s = self
+                .store
+                .ensure_subscriber(m.channel, &m.address, crate::i18n::DEFAULT_LANGUAGE)
+                .await?;
+            if !s.topics.iter().any(|t| t == DRILL_TOPIC) {
+                self.store.set_subscription(s.id, topic, true).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Who a broadcast on `topic` (or following `parent`) reaches now.
     pub async fn recipients(
         &self,
@@ -357,6 +394,7 @@ impl BroadcastService {
             &Subject::new(c.kind, c.priority, c.topic.id.as_str(), Some(&identity)),
         )?;
         self.check_parent(&c).await?;
+        self.enlist_staff_for_drill(&c.topic.id).await?;
         let recipients = self.recipients(&c.topic.id, c.parent_id).await?;
         Ok((c.kind, c.priority, recipients))
     }
@@ -382,6 +420,7 @@ impl BroadcastService {
             return Err(refusal.into());
         }
         self.check_parent(&c).await?;
+        self.enlist_staff_for_drill(&c.topic.id).await?;
         let recurring = c.cron.is_some();
         let start = if s.draft || recurring {
             Start::Draft
@@ -906,6 +945,16 @@ impl BroadcastService {
             .audit(&actor.audit_name(), action, detail)
             .await?;
         Ok(())
+    }
+}
+
+/// A drill's text starts with the drill mark (once).
+fn drill_marked(drill: bool, text: &str) -> String {
+    let mark = crate::i18n::drill_marker();
+    if drill && !text.trim_start().starts_with(mark) {
+        format!("{mark}\n\n{}", text.trim())
+    } else {
+        text.to_string()
     }
 }
 

@@ -1333,6 +1333,13 @@ macro_rules! impl_store {
                 Ok(())
             }
 
+            async fn sent_span(&self, id: i64) -> $crate::store::StoreResult<(Option<i64>, Option<i64>)> {
+                Ok(sqlx::query_as($crate::store::sql::SENT_SPAN)
+                    .bind(id)
+                    .fetch_one(&self.pool)
+                    .await?)
+            }
+
             async fn warning_known(&self, identifier: &str, version: i64) -> $crate::store::StoreResult<bool> {
                 let row: Option<(i32,)> = sqlx::query_as($crate::store::sql::WARNING_KNOWN)
                     .bind(identifier)

@@ -801,6 +801,9 @@ pub trait Store: Send + Sync {
     async fn channel_state(&self, key: &str) -> StoreResult<Option<String>>;
     async fn set_channel_state(&self, key: &str, value: &str) -> StoreResult<()>;
 
+    /// When the first and the last delivery of broadcast `id` were sent (ms), if any was.
+    async fn sent_span(&self, id: i64) -> StoreResult<(Option<i64>, Option<i64>)>;
+
     /// Whether this version of an official warning was handled already.
     async fn warning_known(&self, identifier: &str, version: i64) -> StoreResult<bool>;
     /// Records what the bot did with one version of a warning; false (and nothing changed)

@@ -447,3 +447,4 @@ pub const WARNING_BROADCAST: &str = "SELECT broadcast_id FROM warnings \
 pub const LIST_WARNINGS: &str = "SELECT identifier, version, provider, msg_type, severity, headline, \
     expires_at, decision, broadcast_id, seen_at FROM warnings \
     ORDER BY seen_at DESC, identifier, version DESC LIMIT $1";
+pub const SENT_SPAN: &str = "SELECT MIN(sent_at), MAX(sent_at) FROM deliveries WHERE broadcast_id = $1 AND sent_at IS NOT NULL";

@@ -223,8 +223,6 @@ pub enum Skip {
     OutsideArea,
     /// From a provider the city did not choose.
     ProviderOff,
-    /// `status` Exercise or Test: never to citizens.
-    Exercise,
     /// Not a warning we can read (a required field missing, an unknown `msgType`).
     Unreadable(String),
 }
@@ -237,7 +235,6 @@ impl Skip {
             Skip::TooMinor => "too_minor",
             Skip::OutsideArea => "outside_area",
             Skip::ProviderOff => "provider_off",
-            Skip::Exercise => "exercise",
             Skip::Unreadable(_) => "unreadable",
         }
     }
@@ -251,6 +248,8 @@ pub struct Plan {
     pub priority: Priority,
     /// Below `warnings.min_severity`: an update goes out only to follow what was sent.
     pub below_minimum: bool,
+    /// `status` Exercise or Test: a drill, to the staff only, never to citizens.
+    pub exercise: bool,
     pub text_de: String,
     pub text_en: Option<String>,
     /// The identifiers the document refers to (earlier warnings it updates or cancels).
@@ -298,7 +297,7 @@ pub fn map(
         severity,
         headline: headline.clone(),
         expires_at,
-        outcome: Err(Skip::Exercise),
+        outcome: Err(Skip::Unreadable(String::new())),
     };
     mapped.outcome = decide(doc, provider, listed_for, rules, texts, now, &mapped);
     mapped
@@ -322,12 +321,15 @@ fn decide(
         "cancel" => MessageType::Cancel,
         other => return Err(Skip::Unreadable(format!("msgType '{other}'"))),
     };
-    if matches!(
-        doc.status.trim().to_ascii_lowercase().as_str(),
-        "exercise" | "test" | "draft"
-    ) {
-        return Err(Skip::Exercise);
-    }
+    let exercise = match doc.status.trim().to_ascii_lowercase().as_str() {
+        "exercise" | "test" => true,
+        "draft" => {
+            return Err(Skip::Unreadable(
+                "status Draft: not for distribution".into(),
+            ));
+        }
+        _ => false,
+    };
     if provider != Provider::Cap && !rules.providers.contains(&provider) {
         return Err(Skip::ProviderOff);
     }
@@ -351,7 +353,7 @@ fn decide(
         return Err(Skip::Expired);
     }
     let below_minimum = m.severity.max(Severity::Minor) < rules.min_severity;
-    if below_minimum && msg_type == MessageType::Alert {
+    if below_minimum && msg_type == MessageType::Alert && !exercise {
         return Err(Skip::TooMinor);
     }
     let sent = parse_time(&doc.sent).unwrap_or(now);
@@ -366,6 +368,7 @@ fn decide(
         severity: m.severity,
         priority: m.severity.priority(),
         below_minimum,
+        exercise,
         text_de,
         text_en,
         references: doc.referenced_identifiers(),
@@ -632,7 +635,7 @@ mod tests {
         let mut exercise = doc(MOWAS);
         exercise.status = "Exercise".into();
         let m = map_for(&exercise, Provider::Mowas, false, &dus, NOW);
-        assert_eq!(m.outcome, Err(Skip::Exercise));
+        assert!(m.outcome.expect("a drill").exercise);
 
         let only_dwd = Rules {
             providers: vec![Provider::Dwd],

@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-use crate::domain::{ALERTS_TOPIC, Actor, BroadcastKind, BroadcastStatus, Role};
+use crate::domain::{ALERTS_TOPIC, Actor, BroadcastKind, BroadcastStatus, DRILL_TOPIC, Role};
 use crate::i18n::Texts;
 use crate::services::{BroadcastService, ServiceError, Submission, When};
 use crate::store::{Broadcast, Store, StoreError, WarningRecord};
@@ -421,6 +421,9 @@ impl WarningsFeed {
 
     /// What a send would do, without doing it (`warnings replay` without `--send`).
     async fn would(&self, mapped: &Mapped, plan: &Plan) -> Result<String, FeedError> {
+        if plan.exercise {
+            return Ok("would_send_drill".into());
+        }
         let parent = self.parent_of(&mapped.identifier, plan).await?;
         Ok(match step(plan, parent.as_ref()) {
             Step::Skip(why) => why.to_string(),
@@ -441,6 +444,29 @@ impl WarningsFeed {
         version: i64,
     ) -> Result<(String, Option<i64>), FeedError> {
         let feed = Actor::WarningsFeed;
+        let key = format!("warning:{}:{version}", mapped.identifier);
+        if plan.exercise {
+            // An exercise from the authorities is a drill: the staff only, marked as such.
+            let drill = Submission {
+                topic: DRILL_TOPIC.into(),
+                kind: Some(BroadcastKind::Alert),
+                priority: Some(crate::domain::Priority::Alert),
+                text: plan.text_de.clone(),
+                text_en: None,
+                parent_id: None,
+                when: When::Now,
+                draft: false,
+                idempotency_key: Some(key),
+            };
+            return match self.broadcasts.submit(&feed, drill).await {
+                Ok(s) => Ok(("drill".into(), Some(s.broadcast.id))),
+                Err(ServiceError::Store(e)) => Err(e.into()),
+                Err(e) => {
+                    tracing::warn!(warning = %mapped.identifier, error = %e, "the broadcast service refused a drill");
+                    Ok(("refused".into(), None))
+                }
+            };
+        }
         let parent = self.parent_of(&mapped.identifier, plan).await?;
         let (kind, parent_id) = match step(plan, parent.as_ref()) {
             Step::Skip(why) => return Ok((why.to_string(), None)),
@@ -470,7 +496,7 @@ impl WarningsFeed {
             parent_id,
             when: When::Now,
             draft: false,
-            idempotency_key: Some(format!("warning:{}:{version}", mapped.identifier)),
+            idempotency_key: Some(key),
         };
         let submitted = match self.broadcasts.submit(&feed, submission).await {
             Ok(s) => s,

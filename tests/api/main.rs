@@ -4,6 +4,7 @@ mod chat_side;
 mod cli;
 mod conversation;
 mod dispatch;
+mod drills;
 mod faults;
 mod helpers;
 mod http_api;

@@ -23,7 +23,7 @@ const DWD: &str = include_str!("../fixtures/nina/warning_dwd_profile_ha_edited.j
 
 crate::helpers::on_both_stores!(
     a_warning_goes_out_once_and_its_update_and_all_clear_follow_it,
-    expired_foreign_minor_and_exercise_warnings_are_recorded_and_not_sent,
+    expired_foreign_and_minor_warnings_are_not_sent_and_an_exercise_is_a_drill,
     the_same_warning_from_two_providers_or_districts_goes_out_once,
     a_feed_that_times_out_fails_or_breaks_off_is_counted_and_caught_up,
     in_approve_mode_the_staff_decide_and_a_newer_word_replaces_a_waiting_one,
@@ -153,7 +153,7 @@ async fn a_warning_goes_out_once_and_its_update_and_all_clear_follow_it(db: Test
     assert_eq!(db.store.warnings(10).await.expect("warnings").len(), 3);
 }
 
-async fn expired_foreign_minor_and_exercise_warnings_are_recorded_and_not_sent(db: TestDb) {
+async fn expired_foreign_and_minor_warnings_are_not_sent_and_an_exercise_is_a_drill(db: TestDb) {
     let (api, _stop) = api().await;
     let f = feed(&db.store, settings(&api, false));
     let mut expired = mowas("mow.old", "Alert", "Extreme");
@@ -173,19 +173,33 @@ async fn expired_foreign_minor_and_exercise_warnings_are_recorded_and_not_sent(d
         got,
         [
             ("mow.bavaria".to_string(), "outside_area".to_string()),
-            ("mow.drill".into(), "exercise".into()),
+            ("mow.drill".into(), "drill".into()),
             ("mow.minor".into(), "too_minor".into()),
             ("mow.old".into(), "expired".into()),
         ]
     );
-    assert!(report.handled.iter().all(|h| h.broadcast_id.is_none()));
-    assert!(db.store.list_broadcasts(10).await.expect("list").is_empty());
+    // Only the exercise became a broadcast: a drill, to the staff only, marked.
+    let made: Vec<_> = db.store.list_broadcasts(10).await.expect("list");
+    assert_eq!(made.len(), 1);
+    assert_eq!(made[0].topic, "drill");
+    assert!(
+        made[0]
+            .text
+            .starts_with("ÜBUNG / EXERCISE\n\nAmtliche Warnung: Großbrand mow.drill")
+    );
+    assert!(
+        report
+            .handled
+            .iter()
+            .filter(|h| h.identifier != "mow.drill")
+            .all(|h| h.broadcast_id.is_none())
+    );
     let audit = db.store.audit_log(50).await.expect("audit");
     for (id, why) in [
         ("mow.old", "expired"),
         ("mow.bavaria", "outside_area"),
         ("mow.minor", "too_minor"),
-        ("mow.drill", "exercise"),
+        ("mow.drill", "drill"),
     ] {
         assert!(
             audit
