@@ -160,6 +160,6 @@ demo-warnings-summary =
 warning-kind-alert = Amtliche Warnung
 warning-kind-update = Aktualisierung
 warning-kind-cancel = Entwarnung
-warning-source = Quelle: NINA / { $provider }, { $time }
+warning-source = Quelle: { $provider }, { $time }
 warning-sent-auto = Eine amtliche Warnung wurde automatisch als Meldung #{ $id } versandt. /status { $id }
 warning-auto-released = Die amtliche Warnung #{ $id } (extrem) wurde nicht rechtzeitig freigegeben und ist jetzt von selbst versandt worden. /status { $id }

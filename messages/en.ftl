@@ -160,6 +160,6 @@ demo-warnings-summary =
 warning-kind-alert = Official warning
 warning-kind-update = Update
 warning-kind-cancel = All-clear
-warning-source = Source: NINA / { $provider }, { $time }
+warning-source = Source: { $provider }, { $time }
 warning-sent-auto = An official warning went out by itself as broadcast #{ $id }. /status { $id }
 warning-auto-released = Official warning #{ $id } (extreme) was not approved in time and has now gone out by itself. /status { $id }

@@ -565,8 +565,13 @@ pub async fn warnings_replay(
     };
     let text =
         std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-    let doc: crate::warnings::nina::Document = serde_json::from_str(&text)
-        .map_err(|e| Refused(format!("{} is not a warning document: {e}", file.display())))?;
+    // A CAP 1.2 XML document, or the NINA API's JSON.
+    let doc = if text.trim_start().starts_with('<') {
+        crate::warnings::cap::parse(&text)
+    } else {
+        serde_json::from_str::<crate::warnings::nina::Document>(&text).map_err(|e| e.to_string())
+    }
+    .map_err(|e| Refused(format!("{} is not a warning document: {e}", file.display())))?;
     let texts = std::sync::Arc::new(Texts::load().map_err(anyhow::Error::msg)?);
     let feed = crate::warnings::WarningsFeed::new(
         settings,

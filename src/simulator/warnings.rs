@@ -32,6 +32,8 @@ struct Inner {
     /// By district: warning ids with their current version, in the order published.
     dashboards: HashMap<String, Vec<(String, i64)>>,
     documents: HashMap<String, Value>,
+    /// CAP XML documents by name, served at `/cap/{name}`.
+    cap: HashMap<String, String>,
     faults: VecDeque<ApiFault>,
     /// Faults for document requests only (the dashboard answers).
     document_faults: VecDeque<ApiFault>,
@@ -63,6 +65,7 @@ impl WarningApi {
         let router = Router::new()
             .route("/api31/dashboard/{file}", get(dashboard))
             .route("/api31/warnings/{file}", get(warning))
+            .route("/cap/{name}", get(cap_document))
             .with_state(state.clone());
         let addr = serve(router, shutdown).await?;
         Ok(WarningApi {
@@ -88,6 +91,14 @@ impl WarningApi {
         }
         inner.first_listed.entry(id.clone()).or_insert(at);
         inner.documents.insert(id, doc);
+    }
+
+    /// Serves `xml` at the returned URL (a CAP feed the city configured).
+    pub fn serve_cap(&self, name: &str, xml: &str) -> String {
+        lock(&self.state.inner)
+            .cap
+            .insert(name.to_string(), xml.to_string());
+        format!("{}/cap/{name}", self.url.trim_end_matches("/api31"))
     }
 
     /// Takes warning `id` off the dashboard of `ars` (it ended).
@@ -201,6 +212,22 @@ async fn warning(State(state): State<Arc<ApiState>>, Path(file): Path<String>) -
     match fault {
         Some(f) => misbehave(f, body).await,
         None => json_body(body),
+    }
+}
+
+async fn cap_document(State(state): State<Arc<ApiState>>, Path(name): Path<String>) -> Response {
+    let fault = next_fault(&state, true);
+    let Some(body) = lock(&state.inner).cap.get(&name).cloned() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    match fault {
+        Some(f) => misbehave(f, body).await,
+        None => (
+            StatusCode::OK,
+            [(axum::http::header::CONTENT_TYPE, "application/xml")],
+            body,
+        )
+            .into_response(),
     }
 }
 

@@ -140,12 +140,12 @@ impl Provider {
     /// How the source line names it.
     pub fn label(self) -> &'static str {
         match self {
-            Provider::Mowas => "MoWaS",
-            Provider::Dwd => "DWD",
-            Provider::Katwarn => "KATWARN",
-            Provider::Biwapp => "BIWAPP",
-            Provider::Lhp => "LHP",
-            Provider::Police => "Polizei",
+            Provider::Mowas => "NINA / MoWaS",
+            Provider::Dwd => "NINA / DWD",
+            Provider::Katwarn => "NINA / KATWARN",
+            Provider::Biwapp => "NINA / BIWAPP",
+            Provider::Lhp => "NINA / LHP",
+            Provider::Police => "NINA / Polizei",
             Provider::Cap => "CAP",
         }
     }

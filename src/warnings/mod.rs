@@ -3,6 +3,7 @@
 //! the broadcast service as one more caller (`Actor::WarningsFeed`); the policy decides.
 //! Every version is recorded once in the database, so nothing goes out twice.
 
+pub mod cap;
 pub mod mapping;
 pub mod nina;
 
@@ -269,6 +270,16 @@ impl WarningsFeed {
                 }
             }
         }
+        for url in &self.settings.cap_feeds {
+            match self.poll_cap(url).await {
+                Ok(Some(h)) => report.handled.push(h),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(feed = %url, error = %e, "CAP feed unavailable");
+                    report.failure.get_or_insert(e);
+                }
+            }
+        }
         if let Err(e) = self.release_unattended().await {
             tracing::warn!(error = %e, "cannot look for unattended warnings; next poll");
         }
@@ -289,6 +300,31 @@ impl WarningsFeed {
             );
         }
         report
+    }
+
+    /// One CAP 1.2 document at `url`: handled like a NINA warning (version 1: a CAP message
+    /// never changes, a change is a new message that refers to it); `None` when known.
+    async fn poll_cap(&self, url: &str) -> Result<Option<Handled>, FetchError> {
+        let xml = self.client.get_text(url).await?;
+        let doc = cap::parse(&xml).map_err(FetchError::Invalid)?;
+        match self.store().warning_known(&doc.identifier, 1).await {
+            Ok(true) => return Ok(None),
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot check a warning against the database; next poll");
+                return Ok(None);
+            }
+        }
+        match self
+            .handle(&doc, 1, Some(Provider::Cap), None, Dispatch::Send)
+            .await
+        {
+            Ok(h) => Ok(Some(h)),
+            Err(e) => {
+                tracing::warn!(warning = %doc.identifier, error = %e, "warning not handled; next poll");
+                Ok(None)
+            }
+        }
     }
 
     /// Maps one document and (with `Dispatch::Send`) carries and records it; a dry run only
@@ -580,7 +616,7 @@ impl WarningsFeed {
         version: i64,
         send: bool,
     ) -> Result<Handled, FeedError> {
-        let provider = Provider::of(&doc.identifier, None);
+        let provider = Provider::of(&doc.identifier, None).or(Some(Provider::Cap));
         let listed = self.settings.ars.first();
         let dispatch = if send {
             Dispatch::Send

@@ -29,6 +29,7 @@ crate::helpers::on_both_stores!(
     in_approve_mode_the_staff_decide_and_a_newer_word_replaces_a_waiting_one,
     an_extreme_warning_nobody_approves_goes_out_by_itself,
     an_official_warning_reaches_every_subscriber_without_a_human,
+    a_cap_feed_is_read_with_the_same_mapping_once,
 );
 
 /// The MoWaS fixture as a fresh warning: `msg_type`, `severity`, for North Rhine-Westphalia
@@ -510,4 +511,34 @@ async fn the_warnings_demo_carries_warning_update_and_all_clear_to_everyone() {
     let first = report["warning_first_send_ms"].as_f64().expect("figure");
     assert!((0.0..5_000.0).contains(&first), "{report}");
     assert!(report["warning_complete_s"].as_f64().expect("figure") >= first / 1000.0);
+}
+
+async fn a_cap_feed_is_read_with_the_same_mapping_once(db: TestDb) {
+    let (api, _stop) = api().await;
+    let storm = include_str!("../fixtures/nina/cap12_oasis_example_a2_severe_thunderstorm.xml")
+        .replace("2003-06-17T16:00:00-07:00", "2099-06-17T16:00:00-07:00");
+    let feed_url = api.serve_cap("storm.xml", &storm);
+    let broken = api.serve_cap("broken.xml", "<alert><identifier>x</ident");
+    let mut s = settings(&api, false);
+    s.ars.clear();
+    s.ars.push(Ars::parse(DUSSELDORF).expect("ars"));
+    s.cap_feeds = vec![feed_url, broken];
+    let f = feed(&db.store, s);
+    let report = f.poll_once().await;
+    assert_eq!(
+        report.failure.as_ref().map(|e| e.outcome()),
+        Some("invalid"),
+        "the broken document counts"
+    );
+    let alert = the_one(&db, &report, "KSTO1055887203", "sent").await;
+    assert_eq!(alert.priority, Priority::Alert, "Severe");
+    assert!(
+        alert
+            .text
+            .starts_with("Amtliche Warnung: SEVERE THUNDERSTORM WARNING"),
+        "{}",
+        alert.text
+    );
+    assert!(alert.text.contains("Quelle: CAP, 17.06.2003 23:57"), "{}", alert.text);
+    assert!(f.poll_once().await.handled.is_empty(), "once");
 }
