@@ -272,8 +272,7 @@ impl WarningsFeed {
         }
         for url in &self.settings.cap_feeds {
             match self.poll_cap(url).await {
-                Ok(Some(h)) => report.handled.push(h),
-                Ok(None) => {}
+                Ok(h) => report.handled.extend(h),
                 Err(e) => {
                     tracing::warn!(feed = %url, error = %e, "CAP feed unavailable");
                     report.failure.get_or_insert(e);
@@ -302,11 +301,39 @@ impl WarningsFeed {
         report
     }
 
-    /// One CAP 1.2 document at `url`: handled like a NINA warning (version 1: a CAP message
-    /// never changes, a change is a new message that refers to it); `None` when known.
-    async fn poll_cap(&self, url: &str) -> Result<Option<Handled>, FetchError> {
-        let xml = self.client.get_text(url).await?;
-        let doc = cap::parse(&xml).map_err(FetchError::Invalid)?;
+    /// One CAP feed: a CAP 1.2 document, or an Atom feed of them. Each is handled like a NINA
+    /// warning, as version 1 (a CAP message never changes: a change is a new message that
+    /// refers to it); known ones are not fetched again.
+    async fn poll_cap(&self, url: &str) -> Result<Vec<Handled>, FetchError> {
+        let text = self.client.get_text(url).await?;
+        let base = url::Url::parse(url).map_err(|e| FetchError::Invalid(e.to_string()))?;
+        let Some(entries) = cap::atom_entries(&text, &base) else {
+            return Ok(self.handle_cap(&text).await?.into_iter().collect());
+        };
+        let mut handled = Vec::new();
+        let mut failure = None;
+        for entry in entries {
+            match self.client.get_text(&entry).await {
+                Ok(xml) => match self.handle_cap(&xml).await {
+                    Ok(h) => handled.extend(h),
+                    Err(e) => failure = Some(e),
+                },
+                Err(e) => failure = Some(e),
+            }
+        }
+        match failure {
+            Some(e) if handled.is_empty() => Err(e),
+            Some(e) => {
+                tracing::warn!(feed = %url, error = %e, "a CAP document of the feed is unavailable");
+                Ok(handled)
+            }
+            None => Ok(handled),
+        }
+    }
+
+    /// One CAP document's text; `None` when it was handled before.
+    async fn handle_cap(&self, xml: &str) -> Result<Option<Handled>, FetchError> {
+        let doc = cap::parse(xml).map_err(FetchError::Invalid)?;
         match self.store().warning_known(&doc.identifier, 1).await {
             Ok(true) => return Ok(None),
             Ok(false) => {}

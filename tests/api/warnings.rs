@@ -539,6 +539,32 @@ async fn a_cap_feed_is_read_with_the_same_mapping_once(db: TestDb) {
         "{}",
         alert.text
     );
-    assert!(alert.text.contains("Quelle: CAP, 17.06.2003 23:57"), "{}", alert.text);
+    assert!(
+        alert.text.contains("Quelle: CAP, 17.06.2003 23:57"),
+        "{}",
+        alert.text
+    );
     assert!(f.poll_once().await.handled.is_empty(), "once");
+
+    // An Atom feed listing the same document and an update of an earthquake we never sent:
+    // the first is known, the second below the minimum with nothing to follow.
+    api.serve_cap(
+        "quake.xml",
+        include_str!("../fixtures/nina/cap12_oasis_example_a3_earthquake_update.xml"),
+    );
+    let atom = api.serve_cap(
+        "feed.atom",
+        r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>
+        <entry><id>1</id><link href="storm.xml"/></entry>
+        <entry><id>2</id><link rel="alternate" href="quake.xml"/></entry></feed>"#,
+    );
+    let mut s = settings(&api, false);
+    s.cap_feeds = vec![atom];
+    let f = feed(&db.store, s);
+    let report = f.poll_once().await;
+    assert!(report.failure.is_none(), "{report:?}");
+    assert_eq!(
+        decisions(&report),
+        [("TRI13970876.2".into(), "too_minor".into())]
+    );
 }
