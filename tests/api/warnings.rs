@@ -30,6 +30,7 @@ crate::helpers::on_both_stores!(
     an_extreme_warning_nobody_approves_goes_out_by_itself,
     an_official_warning_reaches_every_subscriber_without_a_human,
     a_cap_feed_is_read_with_the_same_mapping_once,
+    in_approve_mode_the_emergency_staff_are_asked_in_their_chat_and_release_it,
 );
 
 /// The MoWaS fixture as a fresh warning: `msg_type`, `severity`, for North Rhine-Westphalia
@@ -567,4 +568,60 @@ async fn a_cap_feed_is_read_with_the_same_mapping_once(db: TestDb) {
         decisions(&report),
         [("TRI13970876.2".into(), "too_minor".into())]
     );
+}
+
+async fn in_approve_mode_the_emergency_staff_are_asked_in_their_chat_and_release_it(db: TestDb) {
+    let (api, _stop) = api().await;
+    seed(db.store.as_ref(), 10, 0, &["alerts"]).await;
+    db.store
+        .set_staff(ChannelKind::Telegram, "901", Role::Emergency, Some("Emil"))
+        .await
+        .expect("staff");
+    let mut svc = Service::start(
+        &db,
+        false,
+        &[
+            ("AMTSBOTE_WARNINGS_ENABLED", "true"),
+            ("AMTSBOTE_WARNINGS_ARS", DUSSELDORF),
+            ("AMTSBOTE_WARNINGS_BASE_URL", api.url.as_str()),
+            ("AMTSBOTE_WARNINGS_POLL_SECONDS", "1"),
+        ],
+    )
+    .await;
+    api.publish(DUSSELDORF, mowas("mow.ask", "Alert", "Severe"), 1);
+    // Asked like for a chat alert: the preview with a code, in the chat.
+    let request = crate::helpers::message_to(&svc.sim, "901", "/confirm ").await;
+    assert!(
+        request.text.contains("Großbrand mow.ask"),
+        "{}",
+        request.text
+    );
+    let citizens = |sim: &amtsbote::simulator::Simulator| {
+        sim.received()
+            .iter()
+            .filter(|r| r.text.contains("mow.ask") && r.address.starts_with("100"))
+            .count()
+    };
+    assert_eq!(citizens(&svc.sim), 0, "nothing before a person approves");
+    let code = crate::helpers::confirm_code(&request.text);
+    svc.sim
+        .push_update(crate::telegram::message(901, &format!("/confirm {code}")));
+    let sim = svc.sim.clone();
+    wait_until(
+        Duration::from_secs(10),
+        "the warning at every citizen",
+        || {
+            let sim = sim.clone();
+            async move { citizens(&sim) == 10 }
+        },
+    )
+    .await;
+    let audit = db.store.audit_log(50).await.expect("audit");
+    assert!(
+        audit
+            .iter()
+            .any(|a| a.action == "approve" && a.actor.contains("Emil")),
+        "{audit:?}"
+    );
+    svc.stop().await;
 }
