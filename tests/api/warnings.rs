@@ -75,6 +75,23 @@ fn feed(store: &Arc<dyn Store>, settings: WarningsSettings) -> WarningsFeed {
     .expect("feed")
 }
 
+/// The whole service on `db`, polling `api` every second for Düsseldorf in `mode`.
+async fn service_polling(db: &TestDb, api: &WarningApi, mode: &str) -> Service {
+    Service::start(
+        db,
+        false,
+        &[
+            ("AMTSBOTE_WARNINGS_ENABLED", "true"),
+            ("AMTSBOTE_WARNINGS_ARS", DUSSELDORF),
+            ("AMTSBOTE_WARNINGS_BASE_URL", api.url.as_str()),
+            ("AMTSBOTE_WARNINGS_POLL_SECONDS", "1"),
+            ("AMTSBOTE_WARNINGS_MODE", mode),
+            ("AMTSBOTE_WARNINGS_TIMEOUT_MS", "300"),
+        ],
+    )
+    .await
+}
+
 async fn api() -> (WarningApi, CancellationToken) {
     let stop = CancellationToken::new();
     let api = WarningApi::start(stop.clone()).await.expect("warning API");
@@ -390,19 +407,7 @@ async fn an_official_warning_reaches_every_subscriber_without_a_human(db: TestDb
         .set_subscription(english.id, &crate::helpers::topic("alerts"), true)
         .await
         .expect("subscribe");
-    let mut svc = Service::start(
-        &db,
-        false,
-        &[
-            ("AMTSBOTE_WARNINGS_ENABLED", "true"),
-            ("AMTSBOTE_WARNINGS_ARS", DUSSELDORF),
-            ("AMTSBOTE_WARNINGS_BASE_URL", api.url.as_str()),
-            ("AMTSBOTE_WARNINGS_POLL_SECONDS", "1"),
-            ("AMTSBOTE_WARNINGS_MODE", "auto"),
-            ("AMTSBOTE_WARNINGS_TIMEOUT_MS", "300"),
-        ],
-    )
-    .await;
+    let mut svc = service_polling(&db, &api, "auto").await;
     let mut doc = mowas("mow.chem", "Alert", "Extreme");
     let mut en = doc["info"][0].clone();
     en["language"] = json!("en-GB");
@@ -577,17 +582,7 @@ async fn in_approve_mode_the_emergency_staff_are_asked_in_their_chat_and_release
         .set_staff(ChannelKind::Telegram, "901", Role::Emergency, Some("Emil"))
         .await
         .expect("staff");
-    let mut svc = Service::start(
-        &db,
-        false,
-        &[
-            ("AMTSBOTE_WARNINGS_ENABLED", "true"),
-            ("AMTSBOTE_WARNINGS_ARS", DUSSELDORF),
-            ("AMTSBOTE_WARNINGS_BASE_URL", api.url.as_str()),
-            ("AMTSBOTE_WARNINGS_POLL_SECONDS", "1"),
-        ],
-    )
-    .await;
+    let mut svc = service_polling(&db, &api, "approve").await;
     api.publish(DUSSELDORF, mowas("mow.ask", "Alert", "Severe"), 1);
     // Asked like for a chat alert: the preview with a code, in the chat.
     let request = crate::helpers::message_to(&svc.sim, "901", "/confirm ").await;
