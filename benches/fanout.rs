@@ -35,6 +35,7 @@ async fn measure(store: &dyn Store, database: &str, n: u64, chunk: u32) -> anyho
             kind: BroadcastKind::Announcement,
             priority: Priority::Normal,
             text: BroadcastText::parse("bench").map_err(anyhow::Error::msg)?,
+            text_en: None,
             idempotency_key: None,
             created_by: None,
             parent_id: None,

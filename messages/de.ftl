@@ -257,3 +257,21 @@ dash-audit-detail = Einzelheiten
 dash-subscribers-over-time = Aktive Abonnenten im Zeitverlauf (täglich)
 dash-subscribers-chart = Aktive Abonnenten von { $topic } je Tag
 dash-chart-no-days = Noch keine Tageszahlen.
+## Drills
+drill-marker = ÜBUNG / EXERCISE
+usage-drill = So geht es: /uebung TEXT — eine Übung des ganzen Warnwegs (Vorschau, Freigabe, Versand mit Vorrang), nur an die Mitarbeitenden.
+drill-report = Übung #{ $id } beendet: { $recipients } Empfänger, davon { $sent } erreicht; erste Nachricht { $first_ms } ms nach der Freigabe, alle nach { $complete_s } s.
+
+## Official warnings (NINA / CAP)
+warnings-none-active = Keine aktive amtliche Warnung für das Gebiet.
+demo-warning-published = Amtliche Warnung ({ $kind }) { $id } erscheint bei der simulierten Warn-API.
+demo-warnings-summary =
+    Amtliche Warnung zugestellt: { $warning_delivered } von { $warning_expected }, Aktualisierung { $update_delivered }, Entwarnung { $allclear_delivered }; verloren { $lost }, doppelt { $duplicates }.
+    Erste Nachricht { $warning_first_send_ms } ms nach dem ersten Erscheinen des Dokuments (Abfrage alle { $poll_seconds } s), alle in { $warning_complete_s } s (Grenze der Kanäle { $warning_complete_bound_s } s).
+    Aktualisierung bei allen nach { $update_complete_s } s, Entwarnung nach { $allclear_complete_s } s. Spitzenspeicher: { $peak_rss_mb } MiB.
+warning-kind-alert = Amtliche Warnung
+warning-kind-update = Aktualisierung
+warning-kind-cancel = Entwarnung
+warning-source = Quelle: { $provider }, { $time }
+warning-sent-auto = Eine amtliche Warnung wurde automatisch als Meldung #{ $id } versandt. /status { $id }
+warning-auto-released = Die amtliche Warnung #{ $id } (extrem) wurde nicht rechtzeitig freigegeben und ist jetzt von selbst versandt worden. /status { $id }

@@ -257,3 +257,21 @@ dash-audit-detail = Detail
 dash-subscribers-over-time = Active subscribers over time (daily)
 dash-subscribers-chart = Active subscribers of { $topic } per day
 dash-chart-no-days = No daily counts yet.
+## Drills
+drill-marker = ÜBUNG / EXERCISE
+usage-drill = How to: /drill TEXT — a drill of the whole alert path (preview, approval, sending at alert priority), to the staff only.
+drill-report = Drill #{ $id } finished: { $recipients } recipients, { $sent } reached; first message { $first_ms } ms after release, all after { $complete_s } s.
+
+## Official warnings (NINA / CAP)
+warnings-none-active = No active official warning for the area.
+demo-warning-published = Official warning ({ $kind }) { $id } appears at the simulated warning API.
+demo-warnings-summary =
+    Official warning delivered: { $warning_delivered } of { $warning_expected }, update { $update_delivered }, all-clear { $allclear_delivered }; lost { $lost }, duplicates { $duplicates }.
+    First message { $warning_first_send_ms } ms after the document first appeared (polled every { $poll_seconds } s), all in { $warning_complete_s } s (the lanes' bound { $warning_complete_bound_s } s).
+    Update with everyone after { $update_complete_s } s, all-clear after { $allclear_complete_s } s. Peak memory: { $peak_rss_mb } MiB.
+warning-kind-alert = Official warning
+warning-kind-update = Update
+warning-kind-cancel = All-clear
+warning-source = Source: { $provider }, { $time }
+warning-sent-auto = An official warning went out by itself as broadcast #{ $id }. /status { $id }
+warning-auto-released = Official warning #{ $id } (extreme) was not approved in time and has now gone out by itself. /status { $id }

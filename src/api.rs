@@ -65,6 +65,7 @@ pub fn router(state: Arc<ApiState>) -> axum::Router {
         .routes(routes!(confirm_broadcast))
         .routes(routes!(cancel_broadcast))
         .routes(routes!(stats))
+        .routes(routes!(create_drill))
         .with_state(state)
         .split_for_parts();
     doc::offer_topics(&mut doc, &topics);
@@ -105,6 +106,14 @@ pub struct BroadcastRequest {
     /// The alert an update or all-clear follows.
     #[schema(value_type = Option<i64>)]
     parent_id: Option<serde_json::Number>,
+}
+
+/// A drill: the whole alert path, to the staff only, every message marked "ÜBUNG / EXERCISE".
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DrillRequest {
+    #[schema(schema_with = doc::text, required = true)]
+    text: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -178,6 +187,17 @@ impl BroadcastView {
     }
 }
 
+fn created_answer(created: &Submitted) -> BroadcastCreated {
+    let b = &created.broadcast;
+    BroadcastCreated {
+        id: b.id,
+        status: b.status.as_str().into(),
+        topic: b.topic.clone(),
+        priority: b.priority.as_str().into(),
+        recipients: Recipients::from(&created.recipients),
+    }
+}
+
 /// Active subscribers per topic.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SubscriberCounts {
@@ -227,6 +247,7 @@ fn submission(state: &ApiState, req: &BroadcastRequest) -> Result<Submission, Ap
         kind,
         priority,
         text: text.as_str().to_string(),
+        text_en: None,
         parent_id,
         when,
         draft: req.draft.unwrap_or(false),
@@ -278,21 +299,42 @@ async fn create_broadcast(
     // Keys are per token, so two systems cannot collide.
     submission.idempotency_key = key.map(|k| format!("{}:{k}", caller.actor()));
     let created: Submitted = state.broadcasts.submit(&actor(&caller), submission).await?;
-    let recipients = &created.recipients;
-    let b = &created.broadcast;
-    let answer = BroadcastCreated {
-        id: b.id,
-        status: b.status.as_str().into(),
-        topic: b.topic.clone(),
-        priority: b.priority.as_str().into(),
-        recipients: Recipients::from(recipients),
-    };
+    let answer = created_answer(&created);
     let status = if created.created {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
     Ok((status, Json(answer)))
+}
+
+#[utoipa::path(post, path = "/api/v1/drills", request_body = DrillRequest,
+    responses(
+        (status = 201, body = BroadcastCreated, description = "The drill was created on the topic `drill`, which only the staff are on: released at alert priority, or awaiting a second person's approval when the two-person rule is on; its report is kept in `amtsbote stats`"),
+        (status = 403, body = ApiError, description = "This token may not send alerts, and so no drills"),
+        CallerErrors, JsonBodyErrors, StoreErrors,
+        (status = 400, body = ApiError, description = "The body is not JSON"),
+        (status = 422, body = ApiError, description = "The text is missing or not acceptable; `field` names it")),
+    security(("bearer" = [])))]
+async fn create_drill(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    JsonBody(req): JsonBody<DrillRequest>,
+) -> Result<(StatusCode, Json<BroadcastCreated>), ApiError> {
+    let text = parse_text(req.text.as_deref()).map_err(|e| ApiError::invalid("text", e))?;
+    let submission = Submission {
+        topic: crate::domain::DRILL_TOPIC.into(),
+        kind: Some(crate::domain::BroadcastKind::Alert),
+        priority: Some(crate::domain::Priority::Alert),
+        text: text.as_str().to_string(),
+        text_en: None,
+        parent_id: None,
+        when: When::Now,
+        draft: false,
+        idempotency_key: None,
+    };
+    let created = state.broadcasts.submit(&actor(&caller), submission).await?;
+    Ok((StatusCode::CREATED, Json(created_answer(&created))))
 }
 
 #[utoipa::path(get, path = "/api/v1/broadcasts", params(ListParams),

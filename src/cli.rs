@@ -1,5 +1,5 @@
 //! The operator's and press office's commands: `migrate`, `broadcast`, `cancel`, `stats`,
-//! `staff`, `audit` and `demo`. Each returns what to print; errors reach `main` with their
+//! `staff`, `audit`, `warnings` and `demo`. Each returns what to print; errors reach `main` with their
 //! context, and a [`Refused`] one makes `main` exit with code 2.
 
 use anyhow::{Context, bail};
@@ -24,7 +24,8 @@ async fn service(config: &Config) -> anyhow::Result<BroadcastService> {
         config.second_approval,
         config.tz,
         None,
-    ))
+    )
+    .with_feed_approval(config.warnings.as_ref().is_none_or(|w| w.approve)))
 }
 
 fn operator() -> Actor {
@@ -86,6 +87,7 @@ pub async fn broadcast(
         kind: Some(req.kind),
         priority: req.priority,
         text: req.text.clone(),
+        text_en: None,
         parent_id: req.parent_id,
         when,
         draft: false,
@@ -228,10 +230,15 @@ pub async fn stats(
             store.failure_reasons(b.id).await?,
         ));
     }
+    let mut drills = Vec::new();
+    for (b, _, _) in &rows {
+        drills.push(crate::services::DrillReport::of(&*store, b).await?);
+    }
     if as_json {
         let list: Vec<_> = rows
             .iter()
-            .map(|(b, s, f)| json!({"broadcast": b, "deliveries": s.counts, "failures": f}))
+            .zip(&drills)
+            .map(|((b, s, f), d)| json!({"broadcast": b, "deliveries": s.counts, "failures": f, "drill": d}))
             .collect();
         let lanes: Vec<_> = lanes
             .iter()
@@ -315,6 +322,10 @@ pub async fn stats(
             );
         }
     }
+    for d in drills.iter().flatten() {
+        let args: Vec<_> = d.args().into_iter().map(|(k, v)| (k, v.into())).collect();
+        println!("{}", texts.get(lang, "drill-report", &args));
+    }
     Ok(())
 }
 
@@ -326,13 +337,37 @@ pub async fn demo(
 ) -> anyhow::Result<()> {
     let lang = Texts::terminal_language();
     let report = demo::run(config, options, texts, lang).await?;
+    let summary = demo::summary(&report, texts, lang);
+    print_report(&report, as_json, summary, report.lost)
+}
+
+/// `amtsbote demo --warnings`.
+pub async fn demo_warnings(
+    config: &Config,
+    options: DemoOptions,
+    as_json: bool,
+    texts: &Texts,
+) -> anyhow::Result<()> {
+    let lang = Texts::terminal_language();
+    let report = demo::warnings::run(config, options, texts, lang).await?;
+    let summary = demo::warnings::summary(&report, texts, lang);
+    print_report(&report, as_json, summary, report.lost)
+}
+
+/// One JSON line or the summary; a failure when anything was lost.
+fn print_report(
+    report: &impl serde::Serialize,
+    as_json: bool,
+    summary: String,
+    lost: u64,
+) -> anyhow::Result<()> {
     if as_json {
-        println!("{}", serde_json::to_string(&report)?);
+        println!("{}", serde_json::to_string(report)?);
     } else {
-        println!("{}", demo::summary(&report, texts, lang));
+        println!("{summary}");
     }
-    if report.lost > 0 {
-        bail!("{} messages were lost", report.lost);
+    if lost > 0 {
+        bail!("{lost} messages were lost");
     }
     Ok(())
 }
@@ -497,6 +532,83 @@ pub async fn staff_list(config: &Config) -> anyhow::Result<()> {
         };
         println!("    {:<9} {}{differs}", m.channel.as_str(), m.address);
     }
+    Ok(())
+}
+
+/// `amtsbote warnings status`: the warnings for the area that are still active (the latest
+/// version of each), and what the bot did with each.
+pub async fn warnings_status(config: &Config, as_json: bool, texts: &Texts) -> anyhow::Result<()> {
+    let store = open_store(config).await?;
+    let now = crate::domain::now_ms();
+    let mut seen = std::collections::HashSet::new();
+    let active: Vec<_> = store
+        .warnings(1000)
+        .await?
+        .into_iter()
+        .filter(|w| seen.insert(w.identifier.clone()))
+        .filter(|w| w.expires_at.is_none_or(|e| e > now) && w.msg_type != "Cancel")
+        .collect();
+    if as_json {
+        println!("{}", serde_json::to_string(&active)?);
+        return Ok(());
+    }
+    let lang = Texts::terminal_language();
+    if active.is_empty() {
+        println!("{}", texts.get(lang, "warnings-none-active", &[]));
+    }
+    for w in active {
+        let broadcast = w.broadcast_id.map(|b| format!("#{b}")).unwrap_or_default();
+        println!(
+            "{} v{}  {:<8} {:<9} {:<7} {:<18} {:<6} {}",
+            w.identifier,
+            w.version,
+            w.provider,
+            w.severity,
+            w.msg_type,
+            w.decision,
+            broadcast,
+            w.headline
+        );
+    }
+    Ok(())
+}
+
+/// `amtsbote warnings replay FILE [--send]`: one stored document (`warnings/{id}.json`)
+/// through the mapping and, with `send`, through the broadcast service as the feed would.
+pub async fn warnings_replay(
+    config: &Config,
+    file: &std::path::Path,
+    version: i64,
+    send: bool,
+) -> anyhow::Result<()> {
+    let Some(settings) = config.warnings.clone() else {
+        return Err(Refused(
+            "warnings are not configured: set AMTSBOTE_WARNINGS_ENABLED=true and AMTSBOTE_WARNINGS_ARS".into(),
+        )
+        .into());
+    };
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    // A CAP 1.2 XML document, or the NINA API's JSON.
+    let doc = if text.trim_start().starts_with('<') {
+        crate::warnings::cap::parse(&text)
+    } else {
+        serde_json::from_str::<crate::warnings::nina::Document>(&text).map_err(|e| e.to_string())
+    }
+    .map_err(|e| Refused(format!("{} is not a warning document: {e}", file.display())))?;
+    let texts = std::sync::Arc::new(Texts::load().map_err(anyhow::Error::msg)?);
+    let feed = crate::warnings::WarningsFeed::new(
+        settings,
+        std::sync::Arc::new(service(config).await?),
+        texts,
+        None,
+    )
+    .map_err(anyhow::Error::msg)?;
+    let handled = feed
+        .replay(&doc, version, send)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("{}", serde_json::to_string_pretty(&handled)?);
     Ok(())
 }
 

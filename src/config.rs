@@ -77,6 +77,21 @@ const KNOWN: &[(&str, &[&str])] = &[
     ("quiet_hours", &["enabled", "start", "end"]),
     ("api", &["token", "emergency_token", "tokens"]),
     ("dashboard", &["public_url"]),
+    (
+        "warnings",
+        &[
+            "enabled",
+            "ars",
+            "base_url",
+            "poll_seconds",
+            "min_severity",
+            "providers",
+            "mode",
+            "auto_release_minutes",
+            "cap_feeds",
+            "timeout_ms",
+        ],
+    ),
 ];
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://amtsbote.db?mode=rwc";
@@ -147,6 +162,8 @@ pub struct Config {
     pub dashboard_url: Option<url::Url>,
     /// What WhatsApp templates cost, and the number's messaging limit, for previews.
     pub template_costs: crate::services::TemplateCosts,
+    /// The official warnings feed, when `warnings.enabled`.
+    pub warnings: Option<crate::warnings::WarningsSettings>,
 }
 
 impl Config {
@@ -395,6 +412,7 @@ impl Config {
                 price_eur: s.template_prices()?,
                 messaging_limit: s.messaging_limit()?,
             },
+            warnings: s.warnings()?,
         })
     }
 
@@ -641,6 +659,143 @@ impl<'a> Settings<'a> {
         Ok(tokens)
     }
 
+    /// A list: an array in the file, or comma-separated (the variable, or a string in the file).
+    fn list(&self, section: &str, key: &str) -> Option<Vec<String>> {
+        let items: Vec<String> = if let Some(v) = self.env.get(&Self::var(section, key)) {
+            v.split(',').map(str::to_string).collect()
+        } else {
+            match self.file.get(section).and_then(|s| s.get(key))? {
+                toml::Value::Array(a) => a
+                    .iter()
+                    .map(|v| match v {
+                        toml::Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    })
+                    .collect(),
+                toml::Value::String(s) => s.split(',').map(str::to_string).collect(),
+                other => vec![other.to_string()],
+            }
+        };
+        Some(
+            items
+                .into_iter()
+                .map(|i| i.trim().to_string())
+                .filter(|i| !i.is_empty())
+                .collect(),
+        )
+    }
+
+    fn warnings(&self) -> Result<Option<crate::warnings::WarningsSettings>, ConfigError> {
+        use crate::warnings::WarningsSettings;
+        use crate::warnings::mapping::{Ars, Provider, Severity};
+        const W: &str = "warnings";
+        if !self
+            .get::<bool>(W, "enabled", "true or false")?
+            .unwrap_or(false)
+        {
+            return Ok(None);
+        }
+        let defaults = WarningsSettings::default();
+        let ars = self.list(W, "ars").unwrap_or_default();
+        if ars.is_empty() {
+            return Err(ConfigError(format!(
+                "{} (warnings.ars) is missing: the district's Regionalschlüssel (like 051110000000) is needed when warnings are enabled",
+                Self::var(W, "ars")
+            )));
+        }
+        let ars = ars
+            .iter()
+            .map(|a| Ars::parse(a).map_err(|e| self.invalid(W, "ars", a, &e)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let providers = match self.list(W, "providers") {
+            None => defaults.providers.clone(),
+            Some(list) => list
+                .iter()
+                .map(|p| {
+                    p.parse::<Provider>()
+                        .ok()
+                        .filter(|p| *p != Provider::Cap)
+                        .ok_or_else(|| {
+                            self.invalid(
+                                W,
+                                "providers",
+                                p,
+                                "some of mowas, dwd, katwarn, biwapp, lhp, police",
+                            )
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        };
+        let base_url = self
+            .get::<String>(W, "base_url", "a URL")?
+            .unwrap_or(defaults.base_url);
+        if url::Url::parse(&base_url).is_err() {
+            return Err(self.invalid(
+                W,
+                "base_url",
+                &base_url,
+                "a URL like https://warnung.bund.de/api31",
+            ));
+        }
+        let cap_feeds = self.list(W, "cap_feeds").unwrap_or_default();
+        for f in &cap_feeds {
+            if url::Url::parse(f).is_err() {
+                return Err(self.invalid(
+                    W,
+                    "cap_feeds",
+                    f,
+                    "URLs of CAP 1.2 documents or Atom feeds",
+                ));
+            }
+        }
+        let approve = match self.get::<String>(W, "mode", "auto or approve")?.as_deref() {
+            None | Some("approve") => true,
+            Some("auto") => false,
+            Some(other) => return Err(self.invalid(W, "mode", other, "auto or approve")),
+        };
+        let min_severity =
+            match self.get::<String>(W, "min_severity", "Minor, Moderate, Severe or Extreme")? {
+                None => defaults.min_severity,
+                Some(raw) => raw
+                    .parse::<Severity>()
+                    .ok()
+                    .filter(|s| *s != Severity::Unknown)
+                    .ok_or_else(|| {
+                        self.invalid(
+                            W,
+                            "min_severity",
+                            &raw,
+                            "Minor, Moderate, Severe or Extreme",
+                        )
+                    })?,
+            };
+        let poll = self
+            .get::<u64>(W, "poll_seconds", "whole seconds ≥ 1")?
+            .map(|s| Duration::from_secs(s.max(1)))
+            .unwrap_or(defaults.poll);
+        let auto_release =
+            match self.get::<u64>(W, "auto_release_minutes", "whole minutes (0 = never)")? {
+                None => defaults.auto_release,
+                Some(0) => None,
+                Some(m) => Some(Duration::from_secs(60 * m)),
+            };
+        let timeout = self
+            .get::<u64>(W, "timeout_ms", "milliseconds ≥ 100")?
+            .map(|ms| Duration::from_millis(ms.max(100)))
+            .unwrap_or(defaults.timeout);
+        Ok(Some(WarningsSettings {
+            ars,
+            base_url,
+            poll,
+            min_severity,
+            providers,
+            approve,
+            auto_release,
+            cap_feeds,
+            timeout,
+        }))
+    }
+
     fn schedules(&self) -> Result<Vec<ScheduleConfig>, ConfigError> {
         let Some(value) = self.file.get("schedules") else {
             return Ok(Vec::new());
@@ -883,6 +1038,51 @@ mod tests {
         assert_eq!(c.topics.len(), 3);
         assert_eq!(c.schedules.len(), 1);
         assert_eq!(c.api_tokens.len(), 1);
+    }
+
+    #[test]
+    fn warnings_need_a_district_key_and_read_every_setting() {
+        let on = ("AMTSBOTE_WARNINGS_ENABLED", "true");
+        let err = Config::from_sources(None, &env(&[on])).unwrap_err();
+        assert!(err.0.starts_with("AMTSBOTE_WARNINGS_ARS"), "{err}");
+        let err = Config::from_sources(None, &env(&[on, ("AMTSBOTE_WARNINGS_ARS", "05111")]))
+            .unwrap_err();
+        assert!(
+            err.0
+                .starts_with("AMTSBOTE_WARNINGS_ARS: invalid value '05111'"),
+            "{err}"
+        );
+        let c = Config::from_sources(None, &env(&[on, ("AMTSBOTE_WARNINGS_ARS", "051110000000")]))
+            .expect("valid");
+        let w = c.warnings.expect("on");
+        assert!(w.approve);
+        assert_eq!(w.poll, Duration::from_secs(60));
+        assert_eq!(w.providers.len(), 6);
+        let file = "[warnings]\nenabled = true\nars = [\"051110000000\", \"051120000000\"]\nmode = \"auto\"\n\
+                    providers = [\"mowas\", \"dwd\"]\nmin_severity = \"Severe\"\nauto_release_minutes = 0\npoll_seconds = 1\n";
+        let c = Config::from_sources(Some(("a.toml", file)), &env(&[])).expect("valid");
+        let w = c.warnings.expect("on");
+        assert_eq!(w.ars.len(), 2);
+        assert!(!w.approve);
+        assert_eq!(w.providers.len(), 2);
+        assert_eq!(w.auto_release, None);
+        assert_eq!(w.poll, Duration::from_secs(1));
+        let err = Config::from_sources(
+            None,
+            &env(&[
+                on,
+                ("AMTSBOTE_WARNINGS_ARS", "051110000000"),
+                ("AMTSBOTE_WARNINGS_MODE", "yolo"),
+            ]),
+        )
+        .unwrap_err();
+        assert!(err.0.starts_with("AMTSBOTE_WARNINGS_MODE"), "{err}");
+        assert!(
+            Config::from_sources(None, &env(&[]))
+                .expect("off")
+                .warnings
+                .is_none()
+        );
     }
 
     #[test]

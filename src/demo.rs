@@ -6,6 +6,8 @@
 
 pub mod signups;
 
+pub mod warnings;
+
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -93,32 +95,9 @@ pub async fn run(
         .await
         .context("starting the simulated platforms")?;
 
-    let tmp = tempfile::tempdir().context("creating a temporary directory")?;
-    let url = match &options.database_url {
-        Some(u) => u.clone(),
-        None => format!("sqlite://{}?mode=rwc", tmp.path().join("demo.db").display()),
-    };
-    let store = store::connect(&url)
-        .await
-        .context("opening the demo database")?;
-    store
-        .migrate()
-        .await
-        .context("migrating the demo database")?;
-    store.release_all_leases().await?;
+    let (_tmp, url, store) = open_store(&options).await?;
 
-    eprintln!(
-        "{}",
-        texts.get(
-            lang,
-            "demo-setup",
-            &[
-                ("subscribers", options.subscribers.into()),
-                ("telegram_rate", options.telegram_rate.into()),
-                ("whatsapp_rate", options.whatsapp_rate.into()),
-            ]
-        )
-    );
+    setup_line(&options, texts, lang);
     let news_topic = Topic::parse("news").map_err(anyhow::Error::msg)?;
     let alerts_topic = Topic::parse("alerts").map_err(anyhow::Error::msg)?;
     seed(
@@ -189,12 +168,7 @@ pub async fn run(
     }
     let broadcasts = app.broadcasts.clone();
     let base = format!("http://{}", app.local_addr());
-    let stop = CancellationToken::new();
-    let until = stop.clone();
-    let service = tokio::spawn(app.run_until_stopped(async move {
-        until.cancelled().await;
-        "end of the demo"
-    }));
+    let (stop, service) = spawn(app);
     let run_id = format!("{:x}", chrono::Utc::now().timestamp_millis() % 0xFFFFFF);
     let news_text = texts.get(lang, "demo-news-text", &[("run", run_id.as_str().into())]);
     let alert_text = texts.get(lang, "demo-alert-text", &[("run", run_id.as_str().into())]);
@@ -340,15 +314,7 @@ pub async fn run(
             .unwrap_or(pressed_at),
         None => pressed_at,
     };
-    stop.cancel();
-    match service.await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => tracing::error!(
-            error = format!("{e:#}"),
-            "the service stopped with an error"
-        ),
-        Err(e) => tracing::error!(error = %e, "the service task failed"),
-    }
+    stop_service(stop, service).await;
     shutdown.cancel();
 
     let received = sim.take_received();
@@ -378,11 +344,7 @@ pub async fn run(
     };
     Ok(DemoReport {
         subscribers: options.subscribers,
-        database: if url.starts_with("postgres") {
-            "postgres"
-        } else {
-            "sqlite"
-        },
+        database: database_kind(&url),
         news_expected: news_expected.total(),
         news_delivered,
         alert_expected: alert_expected.total(),
@@ -419,6 +381,78 @@ pub async fn run(
     })
 }
 
+/// The demo's database: `--database-url`, or a SQLite file in a temporary directory (kept
+/// until the returned guard drops), migrated, with no leases.
+async fn open_store(
+    options: &DemoOptions,
+) -> anyhow::Result<(tempfile::TempDir, String, std::sync::Arc<dyn Store>)> {
+    let tmp = tempfile::tempdir().context("creating a temporary directory")?;
+    let url = match &options.database_url {
+        Some(u) => u.clone(),
+        None => format!("sqlite://{}?mode=rwc", tmp.path().join("demo.db").display()),
+    };
+    let store = store::connect(&url)
+        .await
+        .context("opening the demo database")?;
+    store
+        .migrate()
+        .await
+        .context("migrating the demo database")?;
+    store.release_all_leases().await?;
+    Ok((tmp, url, store))
+}
+
+type Running = tokio::task::JoinHandle<anyhow::Result<()>>;
+
+/// Runs `app` until the returned token is cancelled.
+fn spawn(app: Application) -> (CancellationToken, Running) {
+    let stop = CancellationToken::new();
+    let until = stop.clone();
+    let service = tokio::spawn(app.run_until_stopped(async move {
+        until.cancelled().await;
+        "end of the demo"
+    }));
+    (stop, service)
+}
+
+/// Stops the service as SIGTERM would and waits for it.
+async fn stop_service(stop: CancellationToken, service: Running) {
+    stop.cancel();
+    match service.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::error!(
+            error = format!("{e:#}"),
+            "the service stopped with an error"
+        ),
+        Err(e) => tracing::error!(error = %e, "the service task failed"),
+    }
+}
+
+/// Says on stderr what the demo runs with.
+fn setup_line(options: &DemoOptions, texts: &Texts, lang: &str) {
+    eprintln!(
+        "{}",
+        texts.get(
+            lang,
+            "demo-setup",
+            &[
+                ("subscribers", options.subscribers.into()),
+                ("telegram_rate", options.telegram_rate.into()),
+                ("whatsapp_rate", options.whatsapp_rate.into()),
+            ]
+        )
+    );
+}
+
+/// The database's kind, as the reports name it.
+fn database_kind(url: &str) -> &'static str {
+    if url.starts_with("postgres") {
+        "postgres"
+    } else {
+        "sqlite"
+    }
+}
+
 fn ratio(figure: f64, ceiling: f64) -> f64 {
     if ceiling > 0.0 && figure >= 0.0 {
         figure / ceiling
@@ -429,6 +463,16 @@ fn ratio(figure: f64, ceiling: f64) -> f64 {
 
 /// The human summary of a report.
 pub fn summary(report: &DemoReport, texts: &Texts, lang: &str) -> String {
+    let mut text = summary_of(report, texts, lang, "demo-summary");
+    if report.surge.signups > 0 {
+        text.push('\n');
+        text.push_str(&signup_line(&report.surge, texts, lang));
+    }
+    text
+}
+
+/// Text `key` with every field of `report` as an argument.
+fn summary_of(report: &impl Serialize, texts: &Texts, lang: &str, key: &str) -> String {
     let value = serde_json::to_value(report).unwrap_or_default();
     let mut args: Vec<(&str, fluent_bundle::FluentValue<'_>)> = Vec::new();
     if let Some(map) = value.as_object() {
@@ -440,12 +484,7 @@ pub fn summary(report: &DemoReport, texts: &Texts, lang: &str) -> String {
             args.push((k.as_str(), v));
         }
     }
-    let mut text = texts.get(lang, "demo-summary", &args);
-    if report.surge.signups > 0 {
-        text.push('\n');
-        text.push_str(&signup_line(&report.surge, texts, lang));
-    }
-    text
+    texts.get(lang, key, &args)
 }
 
 /// The sign-up surge in one line.
@@ -573,6 +612,7 @@ async fn release(
                 kind: Some(kind),
                 priority: Some(priority),
                 text: text.to_string(),
+                text_en: None,
                 parent_id: None,
                 when: When::Now,
                 draft: false,

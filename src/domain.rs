@@ -558,6 +558,10 @@ impl FromStr for SubscriberStatus {
 /// The topic everyone gets on /start, and where alerts go.
 pub const ALERTS_TOPIC: &str = "alerts";
 
+/// Where drills go: a topic of the service's own that only staff are on (nobody can subscribe
+/// to it: it is not in the catalogue).
+pub const DRILL_TOPIC: &str = "drill";
+
 /// Whether a broadcast is a matter for the emergency staff: an alert, update or all-clear, a
 /// broadcast of alert priority, or anything on the alerts topic.
 pub fn is_alert_class(kind: BroadcastKind, priority: Priority, topic: &str) -> bool {
@@ -628,6 +632,8 @@ pub enum Actor {
     Operator { user: String },
     /// The scheduler, firing what someone planned (and was allowed to plan).
     Scheduler { planned_by: Option<String> },
+    /// The official warnings feed (NINA, CAP), carrying what the authorities published.
+    WarningsFeed,
 }
 
 impl Actor {
@@ -636,7 +642,7 @@ impl Actor {
         match self {
             Actor::Staff { role, .. } | Actor::Token { role, .. } => Some(*role),
             Actor::Operator { .. } => Some(Role::Admin),
-            Actor::Scheduler { .. } => None,
+            Actor::Scheduler { .. } | Actor::WarningsFeed => None,
         }
     }
 
@@ -650,6 +656,7 @@ impl Actor {
             Actor::Scheduler { planned_by } => {
                 format!("scheduler:{}", planned_by.as_deref().unwrap_or("config"))
             }
+            Actor::WarningsFeed => "feed:warnings".into(),
         }
     }
 
@@ -665,6 +672,7 @@ impl Actor {
             Actor::Scheduler { planned_by } => {
                 planned_by.clone().unwrap_or_else(|| "config".into())
             }
+            Actor::WarningsFeed => "warnings-feed".into(),
         }
     }
 

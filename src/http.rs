@@ -24,6 +24,9 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// True while every part of the queue runs.
     pub queue_running: Arc<AtomicBool>,
+    /// The official warnings feed, when it is on: shown, never a reason to be unready (the
+    /// city's own broadcasts go on while the federal API is down).
+    pub warnings: Option<Arc<crate::warnings::FeedHealth>>,
 }
 
 /// Health, readiness and metrics on one router.
@@ -90,10 +93,11 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<serde_json::V
     if let Err(e) = &database {
         tracing::warn!(error = %e, "readiness: database unreachable");
     }
-    (
-        status,
-        Json(json!({"database": database.is_ok(), "queue": queue})),
-    )
+    let mut detail = json!({"database": database.is_ok(), "queue": queue});
+    if let Some(w) = &state.warnings {
+        detail["warnings"] = w.detail();
+    }
+    (status, Json(detail))
 }
 
 /// How the HTTP side guards itself: it faces the internet (Meta must reach the webhook), so a

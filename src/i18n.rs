@@ -12,6 +12,17 @@ const SOURCES: [(&str, &str); 2] = [
     ("en", include_str!("../messages/en.ftl")),
 ];
 
+/// The mark every drill message starts with; the same in every language, so that nobody
+/// mistakes a drill for an emergency, whatever language they read.
+pub fn drill_marker() -> &'static str {
+    static MARKER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    MARKER.get_or_init(|| {
+        Texts::load()
+            .map(|t| t.get(DEFAULT_LANGUAGE, "drill-marker", &[]))
+            .unwrap_or_else(|_| "drill-marker".into())
+    })
+}
+
 /// The default language of citizens and staff.
 pub const DEFAULT_LANGUAGE: &str = "de";
 

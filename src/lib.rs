@@ -19,3 +19,4 @@ pub mod service;
 pub mod services;
 pub mod simulator;
 pub mod store;
+pub mod warnings;

@@ -74,6 +74,11 @@ enum Command {
         #[command(subcommand)]
         action: StaffAction,
     },
+    /// Official warnings: what is active for the area, and a stored document replayed.
+    Warnings {
+        #[command(subcommand)]
+        action: WarningsAction,
+    },
     /// The audit log of staff actions, newest first.
     Audit {
         #[arg(long, default_value_t = 50)]
@@ -102,6 +107,10 @@ enum Command {
         /// Keep the service and its dashboard running after the broadcasts until Ctrl-C.
         #[arg(long)]
         dashboard: bool,
+        /// Instead: an official warning from a simulated warning API reaches every subscriber
+        /// without a human, then its update and its cancel.
+        #[arg(long)]
+        warnings: bool,
     },
 }
 
@@ -109,6 +118,25 @@ enum Command {
 // fragment (the 100k demo peaked about 30 MiB higher with them) and is no slower.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[derive(Subcommand)]
+enum WarningsAction {
+    /// The active warnings for the area and what the bot did with each.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run one stored warning document (warnings/{id}.json) through the pipeline: a dry run
+    /// unless --send.
+    Replay {
+        file: PathBuf,
+        /// The version the dashboard would list it with.
+        #[arg(long, default_value_t = 1)]
+        version: i64,
+        #[arg(long)]
+        send: bool,
+    },
+}
 
 #[derive(Subcommand)]
 enum StaffAction {
@@ -266,6 +294,16 @@ fn main() -> ExitCode {
                 StaffAction::LoginLink { person } => cli::login_link(&config, &person).await,
             },
             Command::Audit { limit } => cli::audit(&config, limit).await,
+            Command::Warnings { action } => match action {
+                WarningsAction::Status { json } => {
+                    cli::warnings_status(&config, json, &texts).await
+                }
+                WarningsAction::Replay {
+                    file,
+                    version,
+                    send,
+                } => cli::warnings_replay(&config, &file, version, send).await,
+            },
             Command::Demo {
                 subscribers,
                 signups,
@@ -274,6 +312,7 @@ fn main() -> ExitCode {
                 database_url,
                 json,
                 dashboard,
+                warnings,
             } => {
                 let options = DemoOptions {
                     subscribers,
@@ -283,7 +322,11 @@ fn main() -> ExitCode {
                     signups,
                     keep_dashboard: dashboard,
                 };
-                cli::demo(&config, options, json, &texts).await
+                if warnings {
+                    cli::demo_warnings(&config, options, json, &texts).await
+                } else {
+                    cli::demo(&config, options, json, &texts).await
+                }
             }
         }
     });

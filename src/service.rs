@@ -123,6 +123,8 @@ pub struct Application {
     pub broadcasts: Arc<BroadcastService>,
     pub conversation: Arc<Conversation>,
     pub notices: Arc<StaffNotices>,
+    /// How the official warnings feed fares, when it is on.
+    pub warnings: Option<Arc<crate::warnings::FeedHealth>>,
     /// Cancel it to stop everything (what `run_until_stopped` does when its signal comes).
     pub shutdown: CancellationToken,
     engine: Engine,
@@ -177,7 +179,8 @@ impl Application {
                 config.tz,
                 Some(engine.signals.clone() as Arc<dyn QueueWake>),
             )
-            .with_template_costs(config.template_costs.clone()),
+            .with_template_costs(config.template_costs.clone())
+            .with_feed_approval(config.warnings.as_ref().is_none_or(|w| w.approve)),
         );
         let sign_in = config
             .dashboard_url
@@ -251,6 +254,15 @@ impl Application {
             asking.await;
             "approval requests".to_string()
         });
+        let reports = DrillReports {
+            store: store.clone(),
+            notices: notices.clone(),
+        };
+        let reporting = reports.run(shutdown.clone());
+        engine.tasks.spawn(async move {
+            reporting.await;
+            "drill reports".to_string()
+        });
         let scheduler = crate::schedule::Scheduler {
             store: store.clone(),
             broadcasts: broadcasts.clone(),
@@ -268,11 +280,32 @@ impl Application {
             counting.await;
             "daily subscriber counts".to_string()
         });
+        let warnings = match &config.warnings {
+            Some(settings) => {
+                let feed = crate::warnings::WarningsFeed::new(
+                    settings.clone(),
+                    broadcasts.clone(),
+                    texts.clone(),
+                    Some(notices.clone() as crate::warnings::Notice),
+                )
+                .map_err(anyhow::Error::msg)
+                .context("AMTSBOTE_WARNINGS_BASE_URL")?;
+                let health = feed.health();
+                let polling = feed.run(shutdown.clone());
+                engine.tasks.spawn(async move {
+                    polling.await;
+                    "official warnings".to_string()
+                });
+                Some(health)
+            }
+            None => None,
+        };
         let queue_running = Arc::new(AtomicBool::new(true));
         // The operator's and the city's side: the API, readiness and metrics.
         let admin = http::operator(http::AppState {
             store: store.clone(),
             queue_running: queue_running.clone(),
+            warnings: warnings.clone(),
         })
         .merge(crate::api::router(Arc::new(crate::api::ApiState {
             broadcasts: broadcasts.clone(),
@@ -381,6 +414,7 @@ impl Application {
             broadcasts,
             conversation,
             notices,
+            warnings,
             shutdown,
             engine,
             http_task,
@@ -752,21 +786,98 @@ impl ApprovalCourier {
     }
 }
 
-#[async_trait::async_trait]
-impl crate::schedule::StaffNotice for StaffNotices {
-    async fn tell(&self, channel: ChannelKind, address: &str, key: &str, id: i64) {
+/// Sends each drill's report to its author once it is done (and keeps it for `amtsbote stats`,
+/// which computes it from the deliveries).
+pub struct DrillReports {
+    pub store: Arc<dyn Store>,
+    pub notices: Arc<StaffNotices>,
+}
+
+impl DrillReports {
+    /// Reports the drills that are done and not reported yet; how many it reported.
+    pub async fn deliver(&self) -> Result<usize, StoreError> {
+        let mut reported = 0;
+        for b in self.store.list_broadcasts(50).await? {
+            if b.status != crate::domain::BroadcastStatus::Done {
+                continue;
+            }
+            let key = format!("drill-report:{}", b.id);
+            let Some(report) = crate::services::DrillReport::of(&*self.store, &b).await? else {
+                continue;
+            };
+            if self.store.channel_state(&key).await?.is_some() {
+                continue;
+            }
+            self.store.set_channel_state(&key, "sent").await?;
+            // The author in a chat (`channel:address`); a token or the CLI read `amtsbote stats`.
+            let author = b
+                .created_by
+                .as_deref()
+                .and_then(|c| c.split_once(':'))
+                .and_then(|(c, a)| Some((c.parse::<ChannelKind>().ok()?, a)));
+            if let Some((channel, address)) = author {
+                self.notices
+                    .tell_with(channel, address, "drill-report", &report.args())
+                    .await;
+            }
+            tracing::info!(
+                drill = b.id,
+                sent = report.sent,
+                recipients = report.recipients,
+                "drill done"
+            );
+            reported += 1;
+        }
+        Ok(reported)
+    }
+
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut tick = tokio::time::interval(Duration::from_secs(2));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = shutdown.cancelled() => return,
+            }
+            if let Err(e) = self.deliver().await {
+                tracing::warn!(error = %e, "drill reports could not be sent; will retry");
+            }
+        }
+    }
+}
+
+impl StaffNotices {
+    /// Tells a staff address text `key` with `args`, in their language.
+    pub async fn tell_with(
+        &self,
+        channel: ChannelKind,
+        address: &str,
+        key: &str,
+        args: &[(&str, f64)],
+    ) {
         let lang = match self.store.subscriber(channel, address).await {
             Ok(Some(s)) => s.language,
             _ => crate::i18n::DEFAULT_LANGUAGE.to_string(),
         };
-        let text = self.texts.get(&lang, key, &[("id", id.into())]);
+        let text = {
+            let args: Vec<_> = args.iter().map(|(k, v)| (*k, (*v).into())).collect();
+            self.texts.get(&lang, key, &args)
+        };
         let reply = crate::conversation::Reply::Send {
             to: address.to_string(),
             text,
             buttons: Vec::new(),
         };
         if !self.send(channel, vec![reply]).await {
-            tracing::warn!(%channel, "cannot tell the planner about a missed schedule: channel off");
+            tracing::warn!(%channel, key, "cannot tell a staff member: channel off");
         }
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::schedule::StaffNotice for StaffNotices {
+    async fn tell(&self, channel: ChannelKind, address: &str, key: &str, id: i64) {
+        self.tell_with(channel, address, key, &[("id", id as f64)])
+            .await
     }
 }

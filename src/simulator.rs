@@ -18,6 +18,8 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+pub mod warnings;
+
 use crate::domain::text::MESSAGE_MAX;
 use crate::domain::{ChannelKind, TEMPLATE_PARAM_MAX};
 
@@ -90,7 +92,7 @@ struct SimState {
     markups: Mutex<HashMap<String, Arc<Value>>>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic elsewhere must not hide what was recorded.
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -260,7 +262,7 @@ fn channel_slot(channel: ChannelKind) -> usize {
     }
 }
 
-async fn serve(
+pub(crate) async fn serve(
     router: Router,
     shutdown: CancellationToken,
 ) -> std::io::Result<std::net::SocketAddr> {

@@ -17,6 +17,7 @@ pub enum Word {
     Delete,
     Announce,
     Alert,
+    Drill,
     Update,
     Allclear,
     Confirm,
@@ -32,7 +33,7 @@ pub enum Word {
 }
 
 /// Every word, its spellings, and the menu text key for those in the menu.
-const WORDS: [(Word, &[&str], Option<&str>); 21] = [
+const WORDS: [(Word, &[&str], Option<&str>); 22] = [
     (Word::Start, &["start", "anmelden"], Some("cmd-start")),
     (Word::Topics, &["topics", "themen"], Some("cmd-topics")),
     (Word::Subscribe, &["subscribe", "abonnieren"], None),
@@ -51,6 +52,7 @@ const WORDS: [(Word, &[&str], Option<&str>); 21] = [
     ),
     (Word::Announce, &["announce", "meldung"], None),
     (Word::Alert, &["alert", "warnung"], None),
+    (Word::Drill, &["drill", "uebung", "übung"], None),
     (Word::Update, &["update", "aktualisierung"], None),
     (Word::Allclear, &["allclear", "entwarnung"], None),
     (Word::Confirm, &["confirm", "bestaetigen"], None),

@@ -5,7 +5,7 @@
 
 use super::command::{self, ButtonData, Word};
 use super::{ALERTS_TOPIC, Args, Button, Conversation, Incoming, Reply};
-use crate::domain::{Actor, BroadcastKind, ChannelKind, DeliveryStatus, now_ms};
+use crate::domain::{Actor, BroadcastKind, ChannelKind, DRILL_TOPIC, DeliveryStatus, now_ms};
 use crate::services::{Outcome, Reach, Refusal, ServiceError, Submission, When};
 use crate::store::{Broadcast, StoreError};
 
@@ -42,6 +42,7 @@ fn submission(
         kind,
         priority: None,
         text: text.to_string(),
+        text_en: None,
         parent_id: None,
         when: When::Now,
         draft: true,
@@ -58,15 +59,16 @@ fn submission(
             let (topic, text) = rest.split_once(char::is_whitespace)?;
             Some(topic_id(topic).map(|t| draft(t, None, text)))
         }
-        Word::Alert => {
+        Word::Alert | Word::Drill => {
             if rest.is_empty() {
                 return None;
             }
-            Some(Ok(draft(
-                ALERTS_TOPIC.into(),
-                Some(BroadcastKind::Alert),
-                rest,
-            )))
+            let topic = if word == Word::Drill {
+                DRILL_TOPIC
+            } else {
+                ALERTS_TOPIC
+            };
+            Some(Ok(draft(topic.into(), Some(BroadcastKind::Alert), rest)))
         }
         Word::Update | Word::Allclear => {
             let (id, text) = rest.split_once(char::is_whitespace)?;
@@ -134,6 +136,7 @@ impl Conversation {
         match word {
             Word::Announce
             | Word::Alert
+            | Word::Drill
             | Word::Update
             | Word::Allclear
             | Word::Schedule
@@ -141,6 +144,7 @@ impl Conversation {
                 let usage = match word {
                     Word::Announce => "usage-announce",
                     Word::Alert => "usage-alert",
+                    Word::Drill => "usage-drill",
                     Word::Update | Word::Allclear => "usage-follow-up",
                     _ => "usage-schedule",
                 };

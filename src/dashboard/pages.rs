@@ -252,6 +252,7 @@ fn submission(state: &DashboardState, f: &ComposeForm) -> Result<Submission, Ser
         kind,
         priority,
         text: f.text.clone(),
+        text_en: None,
         parent_id,
         when,
         draft: false,

@@ -10,7 +10,8 @@ use tokio::sync::Notify;
 use super::policy::{self, Action, Refusal, Subject};
 use crate::domain::time::{Clock, SystemClock};
 use crate::domain::{
-    Actor, BroadcastKind, BroadcastStatus, BroadcastText, Priority, Topic, TopicConfig,
+    Actor, BroadcastKind, BroadcastStatus, BroadcastText, DRILL_TOPIC, Priority, QuietPolicy,
+    Topic, TopicConfig,
 };
 use crate::store::{
     Broadcast, Confirmation, NewBroadcast, RecipientCount, Schedule, Start, Store, StoreError,
@@ -45,6 +46,8 @@ pub struct Submission {
     /// Default: the topic's.
     pub priority: Option<Priority>,
     pub text: String,
+    /// The text for subscribers who chose English, when there is one (official warnings).
+    pub text_en: Option<String>,
     /// The alert an update or all-clear follows.
     pub parent_id: Option<i64>,
     pub when: When,
@@ -145,6 +148,7 @@ struct Checked<'a> {
     kind: BroadcastKind,
     priority: Priority,
     text: BroadcastText,
+    text_en: Option<BroadcastText>,
     parent_id: Option<i64>,
     scheduled_at: Option<i64>,
     cron: Option<(String, i64)>,
@@ -184,7 +188,11 @@ pub struct BroadcastService {
     store: Arc<dyn Store>,
     costs: TemplateCosts,
     topics: Vec<TopicConfig>,
+    /// The service's own topic for drills: staff only, not in the catalogue.
+    drill: TopicConfig,
     second_approval: bool,
+    /// `warnings.mode = approve`: what the feed submits waits for the emergency staff.
+    feed_approval: bool,
     tz: chrono_tz::Tz,
     queue: Option<Arc<dyn QueueWake>>,
     /// Raised when a broadcast starts to await approval: whoever asks the staff looks at once.
@@ -204,7 +212,15 @@ impl BroadcastService {
             store,
             costs: TemplateCosts::default(),
             topics,
+            drill: TopicConfig {
+                id: Topic::parse(DRILL_TOPIC).unwrap_or_else(|e| unreachable!("{e}")),
+                label_de: DRILL_TOPIC.into(),
+                label_en: DRILL_TOPIC.into(),
+                priority: Priority::Alert,
+                quiet: QuietPolicy::Silent,
+            },
             second_approval,
+            feed_approval: true,
             tz,
             queue,
             approvals: Notify::new(),
@@ -272,6 +288,20 @@ impl BroadcastService {
             .unwrap_or_default()
     }
 
+    /// Whether what the warnings feed submits waits for the emergency staff (`approve`, the
+    /// default) or goes at once (`auto`).
+    pub fn with_feed_approval(mut self, approve: bool) -> Self {
+        self.feed_approval = approve;
+        self
+    }
+
+    fn approvals_rules(&self) -> policy::Approvals {
+        policy::Approvals {
+            second_person: self.second_approval,
+            feed: self.feed_approval,
+        }
+    }
+
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
     }
@@ -297,14 +327,21 @@ impl BroadcastService {
         self.approvals.notified().await
     }
 
+    /// A topic of the catalogue (what citizens may subscribe to).
     pub fn topic(&self, id: &str) -> Option<&TopicConfig> {
         self.topics.iter().find(|t| t.id.as_str() == id)
+    }
+
+    /// A topic a broadcast may go to: the catalogue's, or the drill topic.
+    fn target(&self, id: &str) -> Option<&TopicConfig> {
+        self.topic(id)
+            .or_else(|| (id == DRILL_TOPIC).then_some(&self.drill))
     }
 
     /// Validates a submission; `retried` (its idempotency key made a broadcast before) lets a
     /// time pass that has passed since the first request.
     async fn checked(&self, s: &Submission, retried: bool) -> ServiceResult<Checked<'_>> {
-        let topic = self.topic(s.topic.trim()).ok_or_else(|| {
+        let topic = self.target(s.topic.trim()).ok_or_else(|| {
             let valid: Vec<&str> = self.topics.iter().map(|t| t.id.as_str()).collect();
             invalid(
                 "topic",
@@ -315,7 +352,15 @@ impl BroadcastService {
                 ),
             )
         })?;
-        let text = BroadcastText::parse(&s.text).map_err(|e| invalid("text", e))?;
+        let drill = topic.id.as_str() == DRILL_TOPIC;
+        let text =
+            BroadcastText::parse(&drill_marked(drill, &s.text)).map_err(|e| invalid("text", e))?;
+        let text_en = s
+            .text_en
+            .as_deref()
+            .map(|t| BroadcastText::parse(&drill_marked(drill, t)))
+            .transpose()
+            .map_err(|e| invalid("text_en", e))?;
         let kind = s.kind.unwrap_or_else(|| topic.default_kind());
         // Alerts, updates and all-clears go first unless said otherwise.
         let priority = s.priority.unwrap_or(match kind {
@@ -345,6 +390,7 @@ impl BroadcastService {
             kind,
             priority,
             text,
+            text_en,
             parent_id: s.parent_id,
             scheduled_at,
             cron,
@@ -390,6 +436,24 @@ impl BroadcastService {
         Ok(())
     }
 
+    /// A drill reaches the staff only: every staff address is put on the drill topic (as a
+    /// subscriber of its own, on no other topic) before a drill is previewed or submitted.
+    async fn enlist_staff_for_drill(&self, topic: &Topic) -> ServiceResult<()> {
+        if topic.as_str() != DRILL_TOPIC {
+            return Ok(());
+        }
+        for m in self.store.list_staff().await? {
+            let s = self
+                .store
+                .ensure_subscriber(m.channel, &m.address, crate::i18n::DEFAULT_LANGUAGE)
+                .await?;
+            if !s.topics.iter().any(|t| t == DRILL_TOPIC) {
+                self.store.set_subscription(s.id, topic, true).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Who a broadcast on `topic` (or following `parent`) reaches now.
     pub async fn recipients(
         &self,
@@ -416,6 +480,7 @@ impl BroadcastService {
             &Subject::new(c.kind, c.priority, c.topic.id.as_str(), Some(&identity)),
         )?;
         self.check_parent(&c).await?;
+        self.enlist_staff_for_drill(&c.topic.id).await?;
         let recipients = self.recipients(&c.topic.id, c.parent_id).await?;
         Ok((c.kind, c.priority, recipients))
     }
@@ -441,10 +506,11 @@ impl BroadcastService {
             return Err(refusal.into());
         }
         self.check_parent(&c).await?;
+        self.enlist_staff_for_drill(&c.topic.id).await?;
         let recurring = c.cron.is_some();
         let start = if s.draft || recurring {
             Start::Draft
-        } else if policy::needs_second_approval(actor, &subject, self.second_approval) {
+        } else if policy::needs_second_approval(actor, &subject, self.approvals_rules()) {
             Start::AwaitingApproval
         } else {
             Start::Release
@@ -454,6 +520,7 @@ impl BroadcastService {
             kind: c.kind,
             priority: c.priority,
             text: c.text,
+            text_en: c.text_en,
             idempotency_key: s.idempotency_key.clone(),
             created_by: Some(actor.label()),
             author: Some(identity.clone()),
@@ -598,7 +665,7 @@ impl BroadcastService {
     }
 
     async fn confirm_checked(&self, actor: &Actor, b: &Broadcast) -> ServiceResult<Outcome> {
-        if policy::needs_second_approval(actor, &Subject::of(b), self.second_approval) {
+        if policy::needs_second_approval(actor, &Subject::of(b), self.approvals_rules()) {
             let Some(waiting) = self.store.await_approval(b.id).await? else {
                 return Err(self.moved_on(b.id, "only a draft can be confirmed").await);
             };
@@ -718,6 +785,43 @@ impl BroadcastService {
         )
         .await?;
         Ok(outcome)
+    }
+
+    /// Releases a broadcast that waited for approval in vain: the warnings feed's own, when
+    /// the warning is grave and nobody acted in time (the feed judges both).
+    pub async fn release_unattended(&self, actor: &Actor, id: i64) -> ServiceResult<Outcome> {
+        let b = self.get(id).await?;
+        if b.status != BroadcastStatus::AwaitingApproval {
+            return Err(ServiceError::WrongStatus {
+                id,
+                status: b.status,
+                wanted: "only a broadcast awaiting approval can be released unattended",
+            });
+        }
+        if let Err(refusal) = policy::may_release_unattended(actor, &Subject::of(&b)) {
+            tracing::info!(actor = %actor.audit_name(), broadcast = id, "unattended release refused: {refusal}");
+            return Err(refusal.into());
+        }
+        let outcome = self
+            .release(&b, BroadcastStatus::AwaitingApproval, None)
+            .await?;
+        self.audit(
+            actor,
+            "auto-release",
+            &format!(
+                "broadcast {id}: {} on {}, nobody acted in time",
+                b.kind.as_str(),
+                b.topic
+            ),
+        )
+        .await?;
+        Ok(outcome)
+    }
+
+    /// Writes an audit entry for a decision made outside the service (the warnings feed's
+    /// skipped warnings).
+    pub async fn note(&self, actor: &Actor, action: &str, detail: &str) -> ServiceResult<()> {
+        self.audit(actor, action, detail).await
     }
 
     /// `/confirm CODE` or a Send/Approve button: sends the author's draft, or approves. The
@@ -927,6 +1031,7 @@ impl BroadcastService {
                     kind: Some(s.kind),
                     priority: Some(s.priority),
                     text: s.text.clone(),
+                    text_en: None,
                     parent_id: None,
                     when: When::Now,
                     draft: false,
@@ -957,6 +1062,16 @@ impl BroadcastService {
             .audit(&actor.audit_name(), action, detail)
             .await?;
         Ok(())
+    }
+}
+
+/// A drill's text starts with the drill mark (once).
+fn drill_marked(drill: bool, text: &str) -> String {
+    let mark = crate::i18n::drill_marker();
+    if drill && !text.trim_start().starts_with(mark) {
+        format!("{mark}\n\n{}", text.trim())
+    } else {
+        text.to_string()
     }
 }
 

@@ -73,6 +73,18 @@ fn may_alert(role: Role) -> bool {
 
 /// May `actor` do `action` to `subject`?
 pub fn decide(actor: &Actor, action: Action, subject: &Subject<'_>) -> Result<(), Refusal> {
+    if let Actor::WarningsFeed = actor {
+        // The feed carries official warnings onto the alerts topic, and nothing else; it may
+        // withdraw what it submitted itself (an update or all-clear overtook it), but never
+        // approve: that is for people.
+        let own = subject.author == Some(actor.identity().as_str());
+        return match action {
+            Action::Submit if subject.alert => Ok(()),
+            Action::Cancel if own => Ok(()),
+            Action::Approve => Err(Refusal::NotAPerson),
+            _ => Err(Refusal::NotStaff),
+        };
+    }
     if let Actor::Scheduler { .. } = actor {
         // The scheduler only fires what someone was allowed to plan.
         return match action {
@@ -105,10 +117,36 @@ pub fn decide(actor: &Actor, action: Action, subject: &Subject<'_>) -> Result<()
     }
 }
 
+/// How alerts wait for people: the two-person rule, and the warnings feed's mode.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Approvals {
+    /// `alerts.require_second_approval`.
+    pub second_person: bool,
+    /// `warnings.mode = approve`: what the feed submits waits for the emergency staff.
+    pub feed: bool,
+}
+
 /// With `alerts.require_second_approval`, an alert-class broadcast waits for a second person,
-/// whoever submits it; what the scheduler fires was approved when it was planned.
-pub fn needs_second_approval(actor: &Actor, subject: &Subject<'_>, rule_on: bool) -> bool {
-    rule_on && subject.alert && !matches!(actor, Actor::Scheduler { .. })
+/// whoever submits it; what the scheduler fires was approved when it was planned. What the
+/// warnings feed submits waits for a person in `approve` mode (any emergency person then
+/// approves it: the feed is the author), and goes at once in `auto` mode.
+pub fn needs_second_approval(actor: &Actor, subject: &Subject<'_>, rules: Approvals) -> bool {
+    match actor {
+        Actor::Scheduler { .. } => false,
+        Actor::WarningsFeed => rules.feed,
+        _ => rules.second_person && subject.alert,
+    }
+}
+
+/// May `actor` release `subject`, which waits for approval, because nobody acted in time
+/// (`warnings.auto_release_minutes`)? Only the feed, only what it submitted itself; whether
+/// the warning is grave enough and the time is up the feed decides from the warning.
+pub fn may_release_unattended(actor: &Actor, subject: &Subject<'_>) -> Result<(), Refusal> {
+    match actor {
+        Actor::WarningsFeed if subject.author == Some(actor.identity().as_str()) => Ok(()),
+        Actor::WarningsFeed => Err(Refusal::NotStaff),
+        _ => Err(Refusal::NotAPerson),
+    }
 }
 
 #[cfg(test)]
@@ -156,9 +194,10 @@ mod tests {
                 },
             ),
             ("scheduler", Actor::Scheduler { planned_by: None }),
+            ("warnings feed", Actor::WarningsFeed),
         ];
         #[rustfmt::skip]
-        let expected: [[[&str; 2]; 4]; 8] = [
+        let expected: [[[&str; 2]; 4]; 9] = [
             //  Submit             Send               Approve            Cancel
             //  news   alert       news   alert       news   alert       news   alert
             [["ok", "emergency"], ["ok", "emergency"], ["emergency", "emergency"], ["ok", "emergency"]], // press
@@ -169,6 +208,7 @@ mod tests {
             [["ok", "ok"],        ["ok", "ok"],        ["person", "person"],       ["ok", "ok"]],        // emergency token
             [["ok", "ok"],        ["ok", "ok"],        ["person", "person"],       ["ok", "ok"]],        // operator
             [["ok", "ok"],        ["staff", "staff"],  ["staff", "staff"],         ["staff", "staff"]],  // scheduler
+            [["staff", "ok"],     ["staff", "staff"],  ["person", "person"],       ["staff", "staff"]],  // warnings feed
         ];
         let kinds = [
             (BroadcastKind::Announcement, Priority::Normal, "news"),
@@ -223,15 +263,55 @@ mod tests {
             user: "root".into(),
         };
         let scheduler = Actor::Scheduler { planned_by: None };
-        assert!(needs_second_approval(&token, &alert, true));
-        assert!(needs_second_approval(&operator, &alert, true));
+        let on = Approvals {
+            second_person: true,
+            feed: false,
+        };
+        let off = Approvals::default();
+        assert!(needs_second_approval(&token, &alert, on));
+        assert!(needs_second_approval(&operator, &alert, on));
         assert!(needs_second_approval(
             &person("Emil", Role::Emergency),
             &alert,
-            true
+            on
         ));
-        assert!(!needs_second_approval(&token, &alert, false));
-        assert!(!needs_second_approval(&token, &news, true));
-        assert!(!needs_second_approval(&scheduler, &alert, true));
+        assert!(!needs_second_approval(&token, &alert, off));
+        assert!(!needs_second_approval(&token, &news, on));
+        assert!(!needs_second_approval(&scheduler, &alert, on));
+    }
+
+    #[test]
+    fn the_feed_waits_for_people_in_approve_mode_only_and_withdraws_only_its_own() {
+        let feed = Actor::WarningsFeed;
+        let own = Subject::new(
+            BroadcastKind::Alert,
+            Priority::Alert,
+            "alerts",
+            Some("feed:warnings"),
+        );
+        let theirs = Subject::new(
+            BroadcastKind::Alert,
+            Priority::Alert,
+            "alerts",
+            Some("person:Anna"),
+        );
+        let approve = Approvals {
+            second_person: false,
+            feed: true,
+        };
+        let auto = Approvals {
+            second_person: true,
+            feed: false,
+        };
+        assert!(needs_second_approval(&feed, &own, approve));
+        assert!(!needs_second_approval(&feed, &own, auto));
+        assert_eq!(decide(&feed, Action::Cancel, &own), Ok(()));
+        assert_eq!(
+            decide(&feed, Action::Cancel, &theirs),
+            Err(Refusal::NotStaff)
+        );
+        assert_eq!(may_release_unattended(&feed, &own), Ok(()));
+        assert!(may_release_unattended(&feed, &theirs).is_err());
+        assert!(may_release_unattended(&person("Emil", Role::Emergency), &own).is_err());
     }
 }

@@ -285,6 +285,7 @@ macro_rules! impl_store {
                     .bind(new.scheduled_at)
                     .bind(new.author.as_deref())
                     .bind(new.cron.as_deref())
+                    .bind(new.text_en.as_ref().map(|t| t.as_str()))
                     .fetch_optional(&mut *tx.tx)
                     .await?;
                 if let (Some(row), Some(actor)) = (&inserted, &new.audit_actor) {
@@ -1330,6 +1331,56 @@ macro_rules! impl_store {
                 self.write_one(sqlx::query($crate::store::sql::SET_STATE).bind(key.to_string()).bind(value.to_string()))
                     .await?;
                 Ok(())
+            }
+
+            async fn sent_span(&self, id: i64) -> $crate::store::StoreResult<(Option<i64>, Option<i64>)> {
+                Ok(sqlx::query_as($crate::store::sql::SENT_SPAN)
+                    .bind(id)
+                    .fetch_one(&self.pool)
+                    .await?)
+            }
+
+            async fn warning_known(&self, identifier: &str, version: i64) -> $crate::store::StoreResult<bool> {
+                let row: Option<(i32,)> = sqlx::query_as($crate::store::sql::WARNING_KNOWN)
+                    .bind(identifier)
+                    .bind(version)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.is_some())
+            }
+
+            async fn record_warning(&self, w: &$crate::store::WarningRecord) -> $crate::store::StoreResult<bool> {
+                let n = self
+                    .write_one(
+                        sqlx::query($crate::store::sql::INSERT_WARNING)
+                            .bind(w.identifier.as_str())
+                            .bind(w.version)
+                            .bind(w.provider.as_str())
+                            .bind(w.msg_type.as_str())
+                            .bind(w.severity.as_str())
+                            .bind(w.headline.as_str())
+                            .bind(w.expires_at)
+                            .bind(w.decision.as_str())
+                            .bind(w.broadcast_id)
+                            .bind(w.seen_at),
+                    )
+                    .await?;
+                Ok(n > 0)
+            }
+
+            async fn warning_broadcast(&self, identifier: &str) -> $crate::store::StoreResult<Option<i64>> {
+                let row: Option<(Option<i64>,)> = sqlx::query_as($crate::store::sql::WARNING_BROADCAST)
+                    .bind(identifier)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.and_then(|(id,)| id))
+            }
+
+            async fn warnings(&self, limit: u32) -> $crate::store::StoreResult<Vec<$crate::store::WarningRecord>> {
+                Ok(sqlx::query_as($crate::store::sql::LIST_WARNINGS)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await?)
             }
 
             async fn list_broadcasts_page(

@@ -133,6 +133,8 @@ pub struct NewBroadcast {
     pub kind: BroadcastKind,
     pub priority: Priority,
     pub text: BroadcastText,
+    /// The text for subscribers who chose English, when there is one.
+    pub text_en: Option<BroadcastText>,
     pub idempotency_key: Option<String>,
     /// Who composed it, as shown (`channel:address`, `api:name`, `cli:user`).
     pub created_by: Option<String>,
@@ -163,6 +165,7 @@ impl NewBroadcast {
             kind,
             priority,
             text,
+            text_en: None,
             idempotency_key: None,
             created_by: None,
             author: None,
@@ -191,6 +194,11 @@ impl NewBroadcast {
         ] {
             h.update(part.as_bytes());
             h.update([0u8]);
+        }
+        // Only when there is one, so the fingerprints of earlier requests stay as they were.
+        if let Some(en) = &self.text_en {
+            h.update(b"en\0");
+            h.update(en.as_str().as_bytes());
         }
         hex::encode(h.finalize())
     }
@@ -421,6 +429,24 @@ pub(crate) fn schedule_from_row(r: ScheduleRow) -> StoreResult<Schedule> {
         next_at: next_at.unwrap_or_default(),
         created_by,
     })
+}
+
+/// One version of an official warning and what the bot did with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct WarningRecord {
+    pub identifier: String,
+    pub version: i64,
+    /// `mowas`, `dwd`, …, or `cap` for a CAP feed.
+    pub provider: String,
+    /// `Alert`, `Update` or `Cancel`.
+    pub msg_type: String,
+    pub severity: String,
+    pub headline: String,
+    pub expires_at: Option<i64>,
+    /// `sent`, `awaiting_approval`, `expired`, `too_minor`, `outside_area`, `exercise`, …
+    pub decision: String,
+    pub broadcast_id: Option<i64>,
+    pub seen_at: i64,
 }
 
 /// A citizen as the conversation sees them.
@@ -818,6 +844,19 @@ pub trait Store: Send + Sync {
     async fn channel_state(&self, key: &str) -> StoreResult<Option<String>>;
     async fn set_channel_state(&self, key: &str, value: &str) -> StoreResult<()>;
 
+    /// When the first and the last delivery of broadcast `id` were sent (ms), if any was.
+    async fn sent_span(&self, id: i64) -> StoreResult<(Option<i64>, Option<i64>)>;
+
+    /// Whether this version of an official warning was handled already.
+    async fn warning_known(&self, identifier: &str, version: i64) -> StoreResult<bool>;
+    /// Records what the bot did with one version of a warning; false (and nothing changed)
+    /// when that version was recorded before.
+    async fn record_warning(&self, w: &WarningRecord) -> StoreResult<bool>;
+    /// The broadcast that carried the latest version of warning `identifier` we sent, if any.
+    async fn warning_broadcast(&self, identifier: &str) -> StoreResult<Option<i64>>;
+    /// The warnings recorded, newest first, at most `limit`.
+    async fn warnings(&self, limit: u32) -> StoreResult<Vec<WarningRecord>>;
+
     /// The ceiling the fan-out is compared with: a bare `INSERT … SELECT` of every active
     /// subscriber of `topic` into a scratch copy of the deliveries table (same indexes), then
     /// dropped. Returns the rows and the insert's own time in ms.
@@ -967,7 +1006,8 @@ pub(crate) fn broadcast_from_row(r: BroadcastRow) -> StoreResult<Broadcast> {
 /// deliveries, subscribers and broadcasts.
 macro_rules! claim_columns {
     () => {
-        "d.id, d.broadcast_id, d.subscriber_id, d.priority, b.kind, d.attempts, s.address, s.language, b.text, \
+        "d.id, d.broadcast_id, d.subscriber_id, d.priority, b.kind, d.attempts, s.address, s.language, \
+         CASE WHEN s.language = 'en' AND b.text_en IS NOT NULL THEN b.text_en ELSE b.text END, \
          s.last_inbound_at, d.force_template, b.topic, d.parts_sent"
     };
 }

@@ -22,8 +22,8 @@ pub const BROADCAST_HASH_BY_KEY: &str =
     "SELECT id, request_hash FROM broadcasts WHERE idempotency_key = $1";
 pub const INSERT_BROADCAST: &str = concat!(
     "INSERT INTO broadcasts \
-    (topic, kind, priority, text, status, idempotency_key, request_hash, created_by, created_at, released_at, parent_id, scheduled_at, author, cron) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+    (topic, kind, priority, text, status, idempotency_key, request_hash, created_by, created_at, released_at, parent_id, scheduled_at, author, cron, text_en) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
     ON CONFLICT (idempotency_key) DO NOTHING RETURNING ",
     broadcast_columns!()
 );
@@ -475,3 +475,14 @@ pub const RECORD_SUBSCRIBER_DAY: &str = "INSERT INTO subscriber_days (day, topic
     VALUES ($1, $2, $3, $4) ON CONFLICT (day, topic, channel) DO UPDATE SET count = excluded.count";
 pub const SUBSCRIBER_DAYS: &str = "SELECT day, topic, channel, count FROM subscriber_days \
     WHERE day >= $1 ORDER BY day, topic, channel";
+/// Official warnings: one row per identifier and version.
+pub const WARNING_KNOWN: &str = "SELECT 1 FROM warnings WHERE identifier = $1 AND version = $2";
+pub const INSERT_WARNING: &str = "INSERT INTO warnings \
+    (identifier, version, provider, msg_type, severity, headline, expires_at, decision, broadcast_id, seen_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (identifier, version) DO NOTHING";
+pub const WARNING_BROADCAST: &str = "SELECT broadcast_id FROM warnings \
+    WHERE identifier = $1 AND broadcast_id IS NOT NULL ORDER BY version DESC LIMIT 1";
+pub const LIST_WARNINGS: &str = "SELECT identifier, version, provider, msg_type, severity, headline, \
+    expires_at, decision, broadcast_id, seen_at FROM warnings \
+    ORDER BY seen_at DESC, identifier, version DESC LIMIT $1";
+pub const SENT_SPAN: &str = "SELECT MIN(sent_at), MAX(sent_at) FROM deliveries WHERE broadcast_id = $1 AND sent_at IS NOT NULL";

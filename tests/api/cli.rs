@@ -464,3 +464,66 @@ async fn staff_login_link_prints_one_url_and_is_refused_without_the_dashboard() 
         .unwrap();
     assert_eq!(unknown.status.code(), Some(2));
 }
+
+#[tokio::test]
+async fn a_stored_warning_is_replayed_dry_then_sent_once_and_listed_as_active() {
+    let db = TestDb::sqlite().await;
+    seed(&*db.store, 2, 1, &["alerts"]).await;
+    let doc = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/nina/warning_dwd_profile_ha_edited.json"
+    );
+    let warnings = |args: &[&str]| {
+        let mut cmd = amtsbote();
+        cmd.env("AMTSBOTE_DATABASE_URL", &db.url)
+            .env("AMTSBOTE_WARNINGS_ENABLED", "true")
+            .env("AMTSBOTE_WARNINGS_ARS", "051110000000")
+            .env("AMTSBOTE_WARNINGS_MODE", "auto")
+            .arg("warnings")
+            .args(args);
+        cmd
+    };
+    let json = |out: &std::process::Output| -> serde_json::Value {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("JSON")
+    };
+    let dry = json(&warnings(&["replay", doc]).output().await.expect("run"));
+    assert_eq!(dry["decision"], "would_send_alert", "{dry}");
+    assert!(
+        dry["text"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("Amtliche Warnung: Ausfall Notruf 112"))
+    );
+    assert!(db.store.list_broadcasts(5).await.expect("db").is_empty());
+
+    let sent = json(
+        &warnings(&["replay", doc, "--send"])
+            .output()
+            .await
+            .expect("run"),
+    );
+    assert_eq!(sent["decision"], "sent", "{sent}");
+    let again = json(
+        &warnings(&["replay", doc, "--send"])
+            .output()
+            .await
+            .expect("run"),
+    );
+    assert_eq!(again["decision"], "duplicate", "{again}");
+    assert_eq!(db.store.list_broadcasts(5).await.expect("db").len(), 1);
+
+    let status = json(&warnings(&["status", "--json"]).output().await.expect("run"));
+    assert_eq!(
+        status[0]["identifier"],
+        "mow.DE-NW-BN-SE030-20201014-30-000"
+    );
+    assert_eq!(status[0]["decision"], "sent");
+
+    // Not configured: refused with exit code 2.
+    let off = run_cli(&db, &["warnings", "replay", doc]).await;
+    assert_eq!(off.status.code(), Some(2));
+}

@@ -766,3 +766,29 @@ pub fn free_port() -> u16 {
         .expect("a free port")
         .port()
 }
+
+/// Generates `sqlite::case` and `postgres::case` for every case: each runs against SQLite and,
+/// when a server is named, Postgres.
+macro_rules! on_both_stores {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    super::$case(crate::helpers::TestDb::sqlite().await).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    if let Some(db) = crate::helpers::TestDb::postgres().await {
+                        super::$case(db).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+pub(crate) use on_both_stores;

@@ -348,6 +348,7 @@ async fn the_openapi_document_matches_the_live_router() {
             "POST /api/v1/broadcasts",
             "POST /api/v1/broadcasts/{id}/cancel",
             "POST /api/v1/broadcasts/{id}/confirm",
+            "POST /api/v1/drills",
         ]
     );
     // Every documented operation exists on the live router: without a token it answers 401,

@@ -408,6 +408,7 @@ async fn the_service_reads_the_time_from_its_clock() {
         kind: None,
         priority: None,
         text: "Neujahrsempfang".into(),
+        text_en: None,
         parent_id: None,
         when,
         draft: false,

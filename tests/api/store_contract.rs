@@ -11,31 +11,7 @@ use amtsbote::store::{Ack, AckOutcome, StatusApplied, Store, StoreError};
 
 use crate::helpers::{TestDb, new_broadcast, seed};
 
-/// Generates `sqlite::case` and `postgres::case` for every contract case.
-macro_rules! contract {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    super::$case(crate::helpers::TestDb::sqlite().await).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    if let Some(db) = crate::helpers::TestDb::postgres().await {
-                        super::$case(db).await;
-                    }
-                }
-            )*
-        }
-    };
-}
-
-contract!(
+crate::helpers::on_both_stores!(
     fan_out_writes_one_delivery_per_active_subscriber_in_resumable_chunks,
     fan_out_never_writes_a_delivery_twice,
     a_draft_is_not_fanned_out_until_released,
@@ -71,6 +47,8 @@ contract!(
     whatsapp_recipients_outside_their_window_are_counted,
     messages_sent_are_counted_per_second,
     daily_subscriber_counts_are_kept_once_a_day,
+    a_warning_version_is_recorded_once_and_names_its_latest_broadcast,
+    an_english_text_goes_to_english_subscribers_only,
 );
 
 /// Creates a broadcast; returns its id.
@@ -1886,4 +1864,130 @@ async fn daily_subscriber_counts_are_kept_once_a_day(db: TestDb) {
         ]
     );
     assert_eq!(store.subscriber_days("2026-01-01").await.unwrap().len(), 4);
+}
+
+async fn a_warning_version_is_recorded_once_and_names_its_latest_broadcast(db: TestDb) {
+    use amtsbote::store::WarningRecord;
+    let store = db.store.as_ref();
+    let alert = create(store, new_broadcast("alerts", Priority::Alert, "Warnung")).await;
+    let update = create(store, new_broadcast("alerts", Priority::Alert, "Update")).await;
+    let t0 = now_ms();
+    let record = |version: i64, decision: &str, broadcast_id: Option<i64>| WarningRecord {
+        identifier: "mow.DE-NW-1".into(),
+        version,
+        provider: "mowas".into(),
+        msg_type: "Alert".into(),
+        severity: "Severe".into(),
+        headline: "Großbrand".into(),
+        expires_at: Some(t0 + 3_600_000),
+        decision: decision.into(),
+        broadcast_id,
+        seen_at: t0 + version,
+    };
+    assert!(!store.warning_known("mow.DE-NW-1", 1).await.expect("db"));
+    assert_eq!(
+        store.warning_broadcast("mow.DE-NW-1").await.expect("db"),
+        None
+    );
+    assert!(
+        store
+            .record_warning(&record(1, "sent", Some(alert)))
+            .await
+            .expect("db")
+    );
+    assert!(store.warning_known("mow.DE-NW-1", 1).await.expect("db"));
+    assert!(!store.warning_known("mow.DE-NW-1", 2).await.expect("db"));
+    // The same version again (a second poll, a second provider, a restart): nothing changes.
+    assert!(
+        !store
+            .record_warning(&record(1, "expired", None))
+            .await
+            .expect("db")
+    );
+    assert!(
+        store
+            .record_warning(&record(2, "too_minor", None))
+            .await
+            .expect("db")
+    );
+    assert_eq!(
+        store.warning_broadcast("mow.DE-NW-1").await.expect("db"),
+        Some(alert)
+    );
+    assert!(
+        store
+            .record_warning(&record(3, "sent", Some(update)))
+            .await
+            .expect("db")
+    );
+    assert_eq!(
+        store.warning_broadcast("mow.DE-NW-1").await.expect("db"),
+        Some(update)
+    );
+    let listed = store.warnings(10).await.expect("db");
+    assert_eq!(
+        listed
+            .iter()
+            .map(|w| (w.version, w.decision.as_str()))
+            .collect::<Vec<_>>(),
+        [(3, "sent"), (2, "too_minor"), (1, "sent")]
+    );
+    assert_eq!(listed[2], record(1, "sent", Some(alert)));
+    assert_eq!(store.warnings(1).await.expect("db").len(), 1);
+}
+
+async fn an_english_text_goes_to_english_subscribers_only(db: TestDb) {
+    let store = db.store.as_ref();
+    let de = store
+        .ensure_subscriber(ChannelKind::Telegram, "1", "de")
+        .await
+        .expect("subscriber");
+    let en = store
+        .ensure_subscriber(ChannelKind::Telegram, "2", "en")
+        .await
+        .expect("subscriber");
+    for s in [&de, &en] {
+        store
+            .set_subscription(s.id, &crate::helpers::topic("alerts"), true)
+            .await
+            .expect("subscribe");
+    }
+    let mut new = new_broadcast("alerts", Priority::Alert, "Amtliche Warnung");
+    new.text_en = Some(amtsbote::domain::BroadcastText::parse("Official warning").expect("text"));
+    let claimed = released_and_claimed(store, new).await;
+    let mut texts: Vec<(String, String)> = claimed
+        .iter()
+        .map(|d| (d.address.clone(), d.text.clone()))
+        .collect();
+    texts.sort();
+    assert_eq!(
+        texts,
+        [
+            ("1".to_string(), "Amtliche Warnung".to_string()),
+            ("2".into(), "Official warning".into())
+        ]
+    );
+    // Without an English text, everyone gets the one text.
+    let plain = new_broadcast("alerts", Priority::Alert, "Nur deutsch");
+    let claimed = released_and_claimed(store, plain).await;
+    assert!(claimed.iter().all(|d| d.text == "Nur deutsch"));
+}
+
+/// Creates `new`, fans it out and claims its Telegram deliveries.
+async fn released_and_claimed(
+    store: &dyn Store,
+    new: amtsbote::store::NewBroadcast,
+) -> Vec<amtsbote::store::ClaimedDelivery> {
+    let id = create(store, new).await;
+    while !store.fan_out_chunk(id, 100).await.expect("fan-out").done {}
+    store
+        .claim(
+            ChannelKind::Telegram,
+            "lane",
+            10,
+            now_ms(),
+            now_ms() + 60_000,
+        )
+        .await
+        .expect("claim")
 }

@@ -1,0 +1,276 @@
+//! The federal warning API (NINA, `…/api31`): the dashboard of a district and the warning
+//! documents (CAP 1.2 as JSON), read into checked types; every failure is one `FetchError`.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::mapping::Ars;
+
+/// One entry of `dashboard/{ARS}.json`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DashboardEntry {
+    pub id: String,
+    pub payload: DashboardPayload,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DashboardPayload {
+    pub version: i64,
+    #[serde(default)]
+    pub data: Option<DashboardData>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DashboardData {
+    #[serde(default)]
+    pub provider: Option<String>,
+    #[serde(default)]
+    pub severity: Option<String>,
+    #[serde(default)]
+    pub headline: Option<String>,
+}
+
+/// A warning document (`warnings/{id}.json`): CAP 1.2 fields as the API writes them.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Document {
+    pub identifier: String,
+    #[serde(default)]
+    pub sender: Option<String>,
+    pub sent: String,
+    pub status: String,
+    pub msg_type: String,
+    #[serde(default)]
+    pub references: Option<String>,
+    #[serde(default)]
+    pub info: Vec<Info>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Info {
+    #[serde(default)]
+    pub language: Option<String>,
+    #[serde(default)]
+    pub event: Option<String>,
+    #[serde(default)]
+    pub severity: Option<String>,
+    #[serde(default)]
+    pub expires: Option<String>,
+    #[serde(default)]
+    pub headline: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub instruction: Option<String>,
+    #[serde(default)]
+    pub web: Option<String>,
+    #[serde(default)]
+    pub parameter: Vec<ValuePair>,
+    #[serde(default)]
+    pub area: Vec<Area>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Area {
+    #[serde(default)]
+    pub area_desc: Option<String>,
+    #[serde(default)]
+    pub geocode: Vec<ValuePair>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ValuePair {
+    pub value_name: String,
+    pub value: String,
+}
+
+impl Document {
+    /// The info block in `lang` (`de`, `DE`, `de-DE` …), else the first one.
+    pub fn info_in(&self, lang: &str) -> Option<&Info> {
+        self.info
+            .iter()
+            .find(|i| {
+                i.language
+                    .as_deref()
+                    .is_some_and(|l| l.trim().to_ascii_lowercase().starts_with(lang))
+            })
+            .or_else(|| self.info.first())
+    }
+
+    /// The district keys the warning names: `warnVerwaltungsbereiche` and twelve-digit
+    /// geocodes of its areas.
+    pub fn area_codes(&self) -> Vec<String> {
+        let mut codes = Vec::new();
+        for info in &self.info {
+            for p in &info.parameter {
+                if p.value_name == "warnVerwaltungsbereiche" {
+                    codes.extend(p.value.split(',').map(|c| c.trim().to_string()));
+                }
+            }
+            for a in &info.area {
+                for g in &a.geocode {
+                    let v = g.value.trim();
+                    if v.len() == 12 && v.bytes().all(|b| b.is_ascii_digit()) {
+                        codes.push(v.to_string());
+                    }
+                }
+            }
+        }
+        codes.retain(|c| !c.is_empty());
+        codes
+    }
+
+    /// The identifiers in `references` (CAP: `sender,identifier,sent` triples separated by
+    /// spaces; MoWaS writes lists inside the triple, so every token is taken).
+    pub fn referenced_identifiers(&self) -> Vec<String> {
+        let Some(refs) = &self.references else {
+            return Vec::new();
+        };
+        let mut ids: Vec<String> = refs
+            .split([' ', ','])
+            .map(str::trim)
+            .filter(|t| !t.is_empty() && *t != self.identifier)
+            .map(str::to_string)
+            .collect();
+        ids.dedup();
+        ids
+    }
+}
+
+/// Why a request to the warning API gave nothing usable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FetchError {
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+    #[error("HTTP {0}")]
+    Status(u16),
+    #[error("unreadable answer: {0}")]
+    Invalid(String),
+    #[error("network: {0}")]
+    Network(String),
+}
+
+impl FetchError {
+    /// The `outcome` label of `amtsbote_warnings_polls_total`.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            FetchError::Timeout(_) => "timeout",
+            FetchError::Status(_) => "http_error",
+            FetchError::Invalid(_) => "invalid",
+            FetchError::Network(_) => "network",
+        }
+    }
+}
+
+/// A client of the warning API at `base` (e.g. `https://warnung.bund.de/api31`).
+#[derive(Clone)]
+pub struct NinaClient {
+    http: reqwest::Client,
+    base: String,
+    timeout: Duration,
+}
+
+impl NinaClient {
+    pub fn new(base: &str, timeout: Duration) -> Result<NinaClient, String> {
+        url::Url::parse(base).map_err(|e| format!("'{base}' is not a URL: {e}"))?;
+        let http = crate::channels::http_client(timeout, 2)
+            .map_err(|e| format!("building the HTTP client: {e}"))?;
+        Ok(NinaClient {
+            http,
+            base: base.trim_end_matches('/').to_string(),
+            timeout,
+        })
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    pub async fn dashboard(&self, ars: &Ars) -> Result<Vec<DashboardEntry>, FetchError> {
+        self.get_json(&format!("{}/dashboard/{ars}.json", self.base))
+            .await
+    }
+
+    pub async fn warning(&self, id: &str) -> Result<Document, FetchError> {
+        // An id is the API's; keep it from reaching outside the warnings path.
+        if id.is_empty()
+            || !id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        {
+            return Err(FetchError::Invalid(format!("unusable warning id '{id}'")));
+        }
+        self.get_json(&format!("{}/warnings/{id}.json", self.base))
+            .await
+    }
+
+    /// The body of `url`, whatever it is (a CAP feed's XML).
+    pub async fn get_text(&self, url: &str) -> Result<String, FetchError> {
+        let response = self.http.get(url).send().await.map_err(|e| self.error(e))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(FetchError::Status(status.as_u16()));
+        }
+        response.text().await.map_err(|e| self.error(e))
+    }
+
+    async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, FetchError> {
+        let body = self.get_text(url).await?;
+        serde_json::from_str(&body).map_err(|e| FetchError::Invalid(e.to_string()))
+    }
+
+    fn error(&self, e: reqwest::Error) -> FetchError {
+        if e.is_timeout() {
+            FetchError::Timeout(self.timeout)
+        } else if e.is_decode() || e.is_body() {
+            FetchError::Invalid(crate::channels::describe_reqwest_error(e))
+        } else {
+            FetchError::Network(crate::channels::describe_reqwest_error(e))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_dashboard_fixture_reads_with_ids_and_versions() {
+        let entries: Vec<DashboardEntry> =
+            serde_json::from_str(include_str!("../../tests/fixtures/nina/dashboard_ars.json"))
+                .expect("dashboard parses");
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[0].id, "mow.DE-BW-S-SE018-20211102-18-001");
+        assert_eq!(entries[0].payload.version, 1);
+        assert_eq!(
+            entries[1]
+                .payload
+                .data
+                .as_ref()
+                .and_then(|d| d.provider.as_deref()),
+            Some("MOWAS")
+        );
+    }
+
+    #[test]
+    fn the_mowas_document_names_its_areas_and_references() {
+        let d: Document =
+            serde_json::from_str(include_str!("../../tests/fixtures/nina/warning_mowas.json"))
+                .expect("document parses");
+        let codes = d.area_codes();
+        assert_eq!(codes.len(), 16);
+        assert!(codes.contains(&"050000000000".to_string()));
+        let refs = d.referenced_identifiers();
+        assert!(refs.contains(&"mow.DE-NW-BN-SE030-20200403-30-000".to_string()));
+        assert!(!refs.contains(&d.identifier));
+        assert_eq!(
+            d.info_in("de").and_then(|i| i.language.as_deref()),
+            Some("DE")
+        );
+    }
+}

@@ -1,0 +1,622 @@
+//! Official warnings: the feed against a simulated warning API that publishes, changes
+//! versions, updates, cancels, serves expired and foreign warnings, the same warning twice,
+//! times out, answers 5xx and comes back — on both stores.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use amtsbote::domain::{BroadcastKind, BroadcastStatus, ChannelKind, Priority, Role};
+use amtsbote::i18n::Texts;
+use amtsbote::simulator::warnings::{ApiFault, WarningApi};
+use amtsbote::store::Store;
+use amtsbote::warnings::mapping::{Ars, Severity};
+use amtsbote::warnings::{WarningsFeed, WarningsSettings};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+use crate::helpers::{Service, TestDb, broadcasts_on, seed, wait_until};
+
+const DUSSELDORF: &str = "051110000000";
+const DUISBURG: &str = "051120000000";
+const MOWAS: &str = include_str!("../fixtures/nina/warning_mowas.json");
+const DWD: &str = include_str!("../fixtures/nina/warning_dwd_profile_ha_edited.json");
+
+crate::helpers::on_both_stores!(
+    a_warning_goes_out_once_and_its_update_and_all_clear_follow_it,
+    expired_foreign_and_minor_warnings_are_not_sent_and_an_exercise_is_a_drill,
+    the_same_warning_from_two_providers_or_districts_goes_out_once,
+    a_feed_that_times_out_fails_or_breaks_off_is_counted_and_caught_up,
+    in_approve_mode_the_staff_decide_and_a_newer_word_replaces_a_waiting_one,
+    an_extreme_warning_nobody_approves_goes_out_by_itself,
+    an_official_warning_reaches_every_subscriber_without_a_human,
+    a_cap_feed_is_read_with_the_same_mapping_once,
+    in_approve_mode_the_emergency_staff_are_asked_in_their_chat_and_release_it,
+);
+
+/// The MoWaS fixture as a fresh warning: `msg_type`, `severity`, for North Rhine-Westphalia
+/// (the fixture names every Land), expiring in a day.
+fn mowas(id: &str, msg_type: &str, severity: &str) -> Value {
+    let mut doc: Value = serde_json::from_str(MOWAS).expect("fixture");
+    doc["identifier"] = json!(id);
+    doc["msgType"] = json!(msg_type);
+    doc["info"][0]["severity"] = json!(severity);
+    doc["info"][0]["headline"] = json!(format!("Großbrand {id}"));
+    let tomorrow = chrono::Utc::now() + chrono::Duration::days(1);
+    doc["info"][0]["expires"] = json!(tomorrow.to_rfc3339());
+    doc
+}
+
+fn settings(api: &WarningApi, approve: bool) -> WarningsSettings {
+    WarningsSettings {
+        ars: vec![Ars::parse(DUSSELDORF).expect("ars")],
+        base_url: api.url.clone(),
+        poll: Duration::from_secs(1),
+        min_severity: Severity::Moderate,
+        approve,
+        timeout: Duration::from_millis(300),
+        ..WarningsSettings::default()
+    }
+}
+
+/// A feed on `store` with the given settings (no queue: these cases look at decisions).
+fn feed(store: &Arc<dyn Store>, settings: WarningsSettings) -> WarningsFeed {
+    let approve = settings.approve;
+    let broadcasts = Arc::new(
+        Arc::into_inner(broadcasts_on(store.clone(), None, false))
+            .expect("one owner")
+            .with_feed_approval(approve),
+    );
+    WarningsFeed::new(
+        settings,
+        broadcasts,
+        Arc::new(Texts::load().expect("texts")),
+        None,
+    )
+    .expect("feed")
+}
+
+/// The whole service on `db`, polling `api` every second for Düsseldorf in `mode`.
+async fn service_polling(db: &TestDb, api: &WarningApi, mode: &str) -> Service {
+    Service::start(
+        db,
+        false,
+        &[
+            ("AMTSBOTE_WARNINGS_ENABLED", "true"),
+            ("AMTSBOTE_WARNINGS_ARS", DUSSELDORF),
+            ("AMTSBOTE_WARNINGS_BASE_URL", api.url.as_str()),
+            ("AMTSBOTE_WARNINGS_POLL_SECONDS", "1"),
+            ("AMTSBOTE_WARNINGS_MODE", mode),
+            ("AMTSBOTE_WARNINGS_TIMEOUT_MS", "300"),
+        ],
+    )
+    .await
+}
+
+async fn api() -> (WarningApi, CancellationToken) {
+    let stop = CancellationToken::new();
+    let api = WarningApi::start(stop.clone()).await.expect("warning API");
+    (api, stop)
+}
+
+/// The one warning the poll handled: it was `decision` for warning `id`; its broadcast.
+async fn the_one(
+    db: &TestDb,
+    report: &amtsbote::warnings::PollReport,
+    id: &str,
+    decision: &str,
+) -> amtsbote::store::Broadcast {
+    assert_eq!(decisions(report), [(id.to_string(), decision.to_string())]);
+    let bid = report.handled[0].broadcast_id.expect("a broadcast");
+    db.store.broadcast(bid).await.expect("db").expect("row")
+}
+
+fn decisions(report: &amtsbote::warnings::PollReport) -> Vec<(String, String)> {
+    report
+        .handled
+        .iter()
+        .map(|h| (h.identifier.clone(), h.decision.clone()))
+        .collect()
+}
+
+async fn a_warning_goes_out_once_and_its_update_and_all_clear_follow_it(db: TestDb) {
+    let (api, _stop) = api().await;
+    let f = feed(&db.store, settings(&api, false));
+    api.publish(DUSSELDORF, mowas("mow.fire-1", "Alert", "Severe"), 1);
+
+    let alert = the_one(&db, &f.poll_once().await, "mow.fire-1", "sent").await;
+    let alert_id = alert.id;
+    assert_eq!(alert.kind, BroadcastKind::Alert);
+    assert_eq!(alert.priority, Priority::Alert);
+    assert_eq!(alert.topic, "alerts");
+    assert_eq!(alert.status, BroadcastStatus::Released);
+    assert!(
+        alert
+            .text
+            .starts_with("Amtliche Warnung: Großbrand mow.fire-1")
+    );
+    assert!(alert.text.contains("Quelle: NINA / MoWaS"));
+
+    // The same version again, and after a restart: nothing new.
+    assert!(f.poll_once().await.handled.is_empty());
+    let again = feed(&db.reopen().await, settings(&api, false));
+    assert!(again.poll_once().await.handled.is_empty());
+
+    // Version 2 updates it, to the same people.
+    api.publish(DUSSELDORF, mowas("mow.fire-1", "Update", "Moderate"), 2);
+    let update = the_one(&db, &f.poll_once().await, "mow.fire-1", "sent").await;
+    assert_eq!(update.kind, BroadcastKind::Update);
+    assert_eq!(update.parent_id, Some(alert_id));
+    assert_eq!(
+        update.priority,
+        Priority::Alert,
+        "never below the alert it follows"
+    );
+    assert!(update.text.starts_with("Aktualisierung: "));
+
+    // A cancel under a new identifier that refers to it: the all-clear of the same alert.
+    let mut cancel = mowas("mow.fire-1-end", "Cancel", "Minor");
+    cancel["references"] = json!("DE-NW,mow.fire-1,2026-01-01T00:00:00+01:00");
+    api.publish(DUSSELDORF, cancel, 1);
+    let clear = the_one(&db, &f.poll_once().await, "mow.fire-1-end", "sent").await;
+    assert_eq!(clear.kind, BroadcastKind::Allclear);
+    assert_eq!(clear.parent_id, Some(alert_id));
+    assert!(clear.text.starts_with("Entwarnung: "));
+
+    let audit = db.store.audit_log(50).await.expect("audit");
+    assert!(
+        audit
+            .iter()
+            .any(|a| a.detail.contains("mow.fire-1 v1") && a.detail.contains("sent as broadcast")),
+        "{audit:?}"
+    );
+    assert_eq!(db.store.warnings(10).await.expect("warnings").len(), 3);
+}
+
+async fn expired_foreign_and_minor_warnings_are_not_sent_and_an_exercise_is_a_drill(db: TestDb) {
+    let (api, _stop) = api().await;
+    let f = feed(&db.store, settings(&api, false));
+    let mut expired = mowas("mow.old", "Alert", "Extreme");
+    expired["info"][0]["expires"] = json!("2021-11-02T20:00:00+01:00");
+    let mut foreign = mowas("mow.bavaria", "Alert", "Extreme");
+    foreign["info"][0]["parameter"][1]["value"] = json!("090000000000");
+    let minor = mowas("mow.minor", "Alert", "Minor");
+    let mut exercise = mowas("mow.drill", "Alert", "Extreme");
+    exercise["status"] = json!("Exercise");
+    for doc in [expired, foreign, minor, exercise] {
+        api.publish(DUSSELDORF, doc, 1);
+    }
+    let report = f.poll_once().await;
+    let mut got = decisions(&report);
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            ("mow.bavaria".to_string(), "outside_area".to_string()),
+            ("mow.drill".into(), "drill".into()),
+            ("mow.minor".into(), "too_minor".into()),
+            ("mow.old".into(), "expired".into()),
+        ]
+    );
+    // Only the exercise became a broadcast: a drill, to the staff only, marked.
+    let made: Vec<_> = db.store.list_broadcasts(10).await.expect("list");
+    assert_eq!(made.len(), 1);
+    assert_eq!(made[0].topic, "drill");
+    assert!(
+        made[0]
+            .text
+            .starts_with("ÜBUNG / EXERCISE\n\nAmtliche Warnung: Großbrand mow.drill")
+    );
+    assert!(
+        report
+            .handled
+            .iter()
+            .filter(|h| h.identifier != "mow.drill")
+            .all(|h| h.broadcast_id.is_none())
+    );
+    let audit = db.store.audit_log(50).await.expect("audit");
+    for (id, why) in [
+        ("mow.old", "expired"),
+        ("mow.bavaria", "outside_area"),
+        ("mow.minor", "too_minor"),
+        ("mow.drill", "drill"),
+    ] {
+        assert!(
+            audit
+                .iter()
+                .any(|a| a.action == "warning" && a.detail.contains(id) && a.detail.contains(why)),
+            "{id} {why}: {audit:?}"
+        );
+    }
+    // Decided once: the next poll fetches none of them again.
+    let requests = api.requests();
+    assert!(f.poll_once().await.handled.is_empty());
+    assert_eq!(api.requests(), requests + 1, "only the dashboard");
+}
+
+async fn the_same_warning_from_two_providers_or_districts_goes_out_once(db: TestDb) {
+    let (api, _stop) = api().await;
+    let mut s = settings(&api, false);
+    s.ars.push(Ars::parse(DUISBURG).expect("ars"));
+    let f = feed(&db.store, s);
+    let doc = mowas("mow.flood", "Alert", "Severe");
+    api.publish(DUSSELDORF, doc.clone(), 1);
+    api.publish(DUISBURG, doc, 1);
+    let report = f.poll_once().await;
+    assert_eq!(decisions(&report), [("mow.flood".into(), "sent".into())]);
+
+    // A DWD warning for the same district, served again under the same identifier by a second
+    // feed instance (another provider's listing): recorded once, sent once.
+    let mut dwd: Value = serde_json::from_str(DWD).expect("fixture");
+    dwd["identifier"] = json!("dwd.gusts");
+    let tomorrow = chrono::Utc::now() + chrono::Duration::days(1);
+    dwd["info"][0]["expires"] = json!(tomorrow.to_rfc3339());
+    api.publish(DUSSELDORF, dwd.clone(), 1);
+    let second = feed(&db.store, settings(&api, false));
+    let (a, b) = tokio::join!(f.poll_once(), second.poll_once());
+    let sent: Vec<_> = a
+        .handled
+        .iter()
+        .chain(&b.handled)
+        .filter(|h| h.decision == "sent")
+        .collect();
+    assert_eq!(sent.len(), 1, "{a:?} {b:?}");
+    let alerts: Vec<_> = db
+        .store
+        .list_broadcasts(10)
+        .await
+        .expect("list")
+        .into_iter()
+        .filter(|b| b.text.contains("Ausfall Notruf 112"))
+        .collect();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].priority, Priority::Urgent, "Moderate");
+}
+
+async fn a_feed_that_times_out_fails_or_breaks_off_is_counted_and_caught_up(db: TestDb) {
+    let (api, _stop) = api().await;
+    let f = feed(&db.store, settings(&api, false));
+    let health = f.health();
+    api.publish(DUSSELDORF, mowas("mow.storm", "Alert", "Extreme"), 1);
+    api.fail(ApiFault::Hang(Duration::from_secs(2)), 1);
+    api.fail(ApiFault::ServerError, 1);
+    for (expected, times) in [("timeout", 1), ("http_error", 2)] {
+        let report = f.poll_once().await;
+        assert_eq!(report.failure.as_ref().map(|e| e.outcome()), Some(expected));
+        assert!(report.handled.is_empty());
+        assert_eq!(health.failed_in_a_row(), times);
+        assert_eq!(health.detail()["ok"], json!(true), "shown from the third");
+    }
+    // The dashboard answers, the document breaks off half-way: the third failure in a row.
+    api.fail_documents(ApiFault::Truncated, 1);
+    let report = f.poll_once().await;
+    assert_eq!(
+        report.failure.as_ref().map(|e| e.outcome()),
+        Some("invalid")
+    );
+    assert!(report.handled.is_empty());
+    let detail = health.detail();
+    assert_eq!(detail["ok"], json!(false));
+    assert_eq!(detail["failed_polls_in_a_row"], json!(3));
+    assert!(
+        detail["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("unreadable")),
+        "{detail}"
+    );
+    assert!(db.store.warnings(10).await.expect("warnings").is_empty());
+
+    // Back: it catches up on what it missed, once.
+    let report = f.poll_once().await;
+    assert!(report.failure.is_none());
+    assert_eq!(decisions(&report), [("mow.storm".into(), "sent".into())]);
+    assert_eq!(health.failed_in_a_row(), 0);
+    assert_eq!(health.detail()["ok"], json!(true));
+    assert!(f.poll_once().await.handled.is_empty());
+}
+
+async fn in_approve_mode_the_staff_decide_and_a_newer_word_replaces_a_waiting_one(db: TestDb) {
+    let (api, _stop) = api().await;
+    let f = feed(&db.store, settings(&api, true));
+    api.publish(DUSSELDORF, mowas("mow.gas", "Alert", "Severe"), 1);
+    let first = the_one(&db, &f.poll_once().await, "mow.gas", "awaiting_approval")
+        .await
+        .id;
+    let waiting = db.store.approvals_to_request().await.expect("db");
+    assert_eq!(waiting.iter().map(|b| b.id).collect::<Vec<_>>(), [first]);
+    assert_eq!(waiting[0].author.as_deref(), Some("feed:warnings"));
+
+    // An update before anyone approved: the waiting draft is withdrawn, the update waits.
+    api.publish(DUSSELDORF, mowas("mow.gas", "Update", "Severe"), 2);
+    let new = the_one(&db, &f.poll_once().await, "mow.gas", "awaiting_approval").await;
+    let second = new.id;
+    let old = db.store.broadcast(first).await.expect("db").expect("row");
+    assert_eq!(old.status, BroadcastStatus::Cancelled);
+    assert_eq!(new.kind, BroadcastKind::Alert, "nothing went out to update");
+
+    // A person of the emergency team approves it, as in the chat.
+    db.store
+        .set_staff(ChannelKind::Telegram, "901", Role::Emergency, Some("Emil"))
+        .await
+        .expect("staff");
+    let emil = amtsbote::services::staff_actor(db.store.as_ref(), ChannelKind::Telegram, "901")
+        .await
+        .expect("db")
+        .expect("staff");
+    let broadcasts = broadcasts_on(db.store.clone(), None, false);
+    let outcome = broadcasts.approve(&emil, second).await.expect("approved");
+    assert_eq!(outcome.broadcast().status, BroadcastStatus::Released);
+
+    // The cancel after it: an all-clear that waits for approval too.
+    api.publish(DUSSELDORF, mowas("mow.gas", "Cancel", "Minor"), 3);
+    let clear = the_one(&db, &f.poll_once().await, "mow.gas", "awaiting_approval").await;
+    assert_eq!(clear.kind, BroadcastKind::Allclear);
+    assert_eq!(clear.parent_id, Some(second));
+
+    // The feed may not approve anything, nor cancel what a person wrote.
+    let feed_actor = amtsbote::domain::Actor::WarningsFeed;
+    assert!(broadcasts.approve(&feed_actor, clear.id).await.is_err());
+}
+
+async fn an_extreme_warning_nobody_approves_goes_out_by_itself(db: TestDb) {
+    let (api, _stop) = api().await;
+    let mut s = settings(&api, true);
+    s.auto_release = Some(Duration::from_millis(1));
+    let f = feed(&db.store, s);
+    api.publish(DUSSELDORF, mowas("mow.extreme", "Alert", "Extreme"), 1);
+    api.publish(DUSSELDORF, mowas("mow.severe", "Alert", "Severe"), 1);
+    let report = f.poll_once().await;
+    assert!(
+        report
+            .handled
+            .iter()
+            .all(|h| h.decision == "awaiting_approval")
+    );
+    tokio::time::sleep(Duration::from_millis(5)).await; // the configured wait itself
+    f.poll_once().await;
+    let status = |id: &str| {
+        let id = report
+            .handled
+            .iter()
+            .find(|h| h.identifier == id)
+            .and_then(|h| h.broadcast_id)
+            .expect("broadcast");
+        let store = db.store.clone();
+        async move { store.broadcast(id).await.expect("db").expect("row").status }
+    };
+    assert_eq!(status("mow.extreme").await, BroadcastStatus::Released);
+    assert_eq!(
+        status("mow.severe").await,
+        BroadcastStatus::AwaitingApproval
+    );
+    let audit = db.store.audit_log(50).await.expect("audit");
+    assert!(
+        audit.iter().any(|a| a.action == "auto-release"),
+        "{audit:?}"
+    );
+}
+
+async fn an_official_warning_reaches_every_subscriber_without_a_human(db: TestDb) {
+    let (api, _stop) = api().await;
+    seed(db.store.as_ref(), 20, 20, &["alerts"]).await;
+    let english = db
+        .store
+        .ensure_subscriber(ChannelKind::Telegram, "777", "en")
+        .await
+        .expect("subscriber");
+    db.store
+        .set_subscription(english.id, &crate::helpers::topic("alerts"), true)
+        .await
+        .expect("subscribe");
+    let mut svc = service_polling(&db, &api, "auto").await;
+    let mut doc = mowas("mow.chem", "Alert", "Extreme");
+    let mut en = doc["info"][0].clone();
+    en["language"] = json!("en-GB");
+    en["headline"] = json!("Chemical fire mow.chem");
+    doc["info"].as_array_mut().expect("info").push(en);
+    api.publish(DUSSELDORF, doc, 1);
+    let sim = svc.sim.clone();
+    wait_until(
+        Duration::from_secs(10),
+        "41 messages of the warning",
+        || {
+            let sim = sim.clone();
+            async move {
+                sim.received()
+                    .iter()
+                    .filter(|r| r.text.contains("mow.chem"))
+                    .count()
+                    >= 41
+            }
+        },
+    )
+    .await;
+    let received = sim.received();
+    let to_english: Vec<_> = received.iter().filter(|r| &*r.address == "777").collect();
+    assert_eq!(to_english.len(), 1);
+    assert!(
+        to_english[0]
+            .text
+            .starts_with("Official warning: Chemical fire")
+    );
+    assert!(
+        received
+            .iter()
+            .filter(|r| r.text.starts_with("Amtliche Warnung: Großbrand mow.chem"))
+            .count()
+            >= 20,
+        "German to the German subscribers (WhatsApp may carry it as a template)"
+    );
+
+    // The feed goes down: /readyz says so after three failed polls, and the service runs on.
+    api.fail(ApiFault::ServerError, 1000);
+    let admin = svc.admin.clone();
+    wait_until(
+        Duration::from_secs(15),
+        "/readyz shows the feed down",
+        || {
+            let admin = admin.clone();
+            async move {
+                let r = reqwest::get(format!("{admin}/readyz")).await;
+                match r {
+                    Ok(r) if r.status().is_success() => r
+                        .json::<Value>()
+                        .await
+                        .is_ok_and(|v| v["warnings"]["ok"] == json!(false)),
+                    _ => false,
+                }
+            }
+        },
+    )
+    .await;
+    let metrics = reqwest::get(format!("{}/metrics", svc.admin))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("amtsbote_warnings_polls_total{outcome=\"http_error\"}"),
+        "{metrics}"
+    );
+    svc.stop().await;
+}
+
+#[tokio::test]
+async fn the_warnings_demo_carries_warning_update_and_all_clear_to_everyone() {
+    let out = crate::helpers::amtsbote()
+        .args([
+            "demo",
+            "--warnings",
+            "--subscribers",
+            "40",
+            "--telegram-rate",
+            "0",
+            "--whatsapp-rate",
+            "0",
+            "--json",
+        ])
+        .output()
+        .await
+        .expect("run amtsbote");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_str(stdout.trim()).expect("one JSON line");
+    for key in [
+        "warning_delivered",
+        "update_delivered",
+        "allclear_delivered",
+    ] {
+        assert_eq!(report[key], json!(40), "{key}: {report}");
+    }
+    assert_eq!(report["lost"], json!(0));
+    assert_eq!(report["duplicates"], json!(0));
+    let first = report["warning_first_send_ms"].as_f64().expect("figure");
+    assert!((0.0..5_000.0).contains(&first), "{report}");
+    assert!(report["warning_complete_s"].as_f64().expect("figure") >= first / 1000.0);
+}
+
+async fn a_cap_feed_is_read_with_the_same_mapping_once(db: TestDb) {
+    let (api, _stop) = api().await;
+    let storm = include_str!("../fixtures/nina/cap12_oasis_example_a2_severe_thunderstorm.xml")
+        .replace("2003-06-17T16:00:00-07:00", "2099-06-17T16:00:00-07:00");
+    let feed_url = api.serve_cap("storm.xml", &storm);
+    let broken = api.serve_cap("broken.xml", "<alert><identifier>x</ident");
+    let mut s = settings(&api, false);
+    s.ars.clear();
+    s.ars.push(Ars::parse(DUSSELDORF).expect("ars"));
+    s.cap_feeds = vec![feed_url, broken];
+    let f = feed(&db.store, s);
+    let report = f.poll_once().await;
+    assert_eq!(
+        report.failure.as_ref().map(|e| e.outcome()),
+        Some("invalid"),
+        "the broken document counts"
+    );
+    let alert = the_one(&db, &report, "KSTO1055887203", "sent").await;
+    assert_eq!(alert.priority, Priority::Alert, "Severe");
+    assert!(
+        alert
+            .text
+            .starts_with("Amtliche Warnung: SEVERE THUNDERSTORM WARNING"),
+        "{}",
+        alert.text
+    );
+    assert!(
+        alert.text.contains("Quelle: CAP, 17.06.2003 23:57"),
+        "{}",
+        alert.text
+    );
+    assert!(f.poll_once().await.handled.is_empty(), "once");
+
+    // An Atom feed listing the same document and an update of an earthquake we never sent:
+    // the first is known, the second below the minimum with nothing to follow.
+    api.serve_cap(
+        "quake.xml",
+        include_str!("../fixtures/nina/cap12_oasis_example_a3_earthquake_update.xml"),
+    );
+    let atom = api.serve_cap(
+        "feed.atom",
+        r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>
+        <entry><id>1</id><link href="storm.xml"/></entry>
+        <entry><id>2</id><link rel="alternate" href="quake.xml"/></entry></feed>"#,
+    );
+    let mut s = settings(&api, false);
+    s.cap_feeds = vec![atom];
+    let f = feed(&db.store, s);
+    let report = f.poll_once().await;
+    assert!(report.failure.is_none(), "{report:?}");
+    assert_eq!(
+        decisions(&report),
+        [("TRI13970876.2".into(), "too_minor".into())]
+    );
+}
+
+async fn in_approve_mode_the_emergency_staff_are_asked_in_their_chat_and_release_it(db: TestDb) {
+    let (api, _stop) = api().await;
+    seed(db.store.as_ref(), 10, 0, &["alerts"]).await;
+    db.store
+        .set_staff(ChannelKind::Telegram, "901", Role::Emergency, Some("Emil"))
+        .await
+        .expect("staff");
+    let mut svc = service_polling(&db, &api, "approve").await;
+    api.publish(DUSSELDORF, mowas("mow.ask", "Alert", "Severe"), 1);
+    // Asked like for a chat alert: the preview with a code, in the chat.
+    let request = crate::helpers::message_to(&svc.sim, "901", "/confirm ").await;
+    assert!(
+        request.text.contains("Großbrand mow.ask"),
+        "{}",
+        request.text
+    );
+    let citizens = |sim: &amtsbote::simulator::Simulator| {
+        sim.received()
+            .iter()
+            .filter(|r| r.text.contains("mow.ask") && r.address.starts_with("100"))
+            .count()
+    };
+    assert_eq!(citizens(&svc.sim), 0, "nothing before a person approves");
+    let code = crate::helpers::confirm_code(&request.text);
+    svc.sim
+        .push_update(crate::telegram::message(901, &format!("/confirm {code}")));
+    let sim = svc.sim.clone();
+    wait_until(
+        Duration::from_secs(10),
+        "the warning at every citizen",
+        || {
+            let sim = sim.clone();
+            async move { citizens(&sim) == 10 }
+        },
+    )
+    .await;
+    let audit = db.store.audit_log(50).await.expect("audit");
+    assert!(
+        audit
+            .iter()
+            .any(|a| a.action == "approve" && a.actor.contains("Emil")),
+        "{audit:?}"
+    );
+    svc.stop().await;
+}
