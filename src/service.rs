@@ -17,7 +17,7 @@ use crate::channels::{Addressee, Channel, ReplyPace, SendOutcome, Unpaced, http_
 use crate::channels::{telegram_updates, whatsapp_webhook};
 use crate::config::Config;
 use crate::conversation::Conversation;
-use crate::domain::{BroadcastKind, ChannelKind, Role};
+use crate::domain::{BroadcastKind, ChannelKind, DRILL_TOPIC, Role};
 use crate::http;
 use crate::i18n::Texts;
 use crate::queue::{Engine, LaneBudget, LaneSettings};
@@ -798,16 +798,17 @@ impl DrillReports {
     pub async fn deliver(&self) -> Result<usize, StoreError> {
         let mut reported = 0;
         for b in self.store.list_broadcasts(50).await? {
-            if b.status != crate::domain::BroadcastStatus::Done {
+            if b.status != crate::domain::BroadcastStatus::Done || b.topic != DRILL_TOPIC {
                 continue;
             }
+            // Reported ones are skipped before their figures are counted again.
             let key = format!("drill-report:{}", b.id);
-            let Some(report) = crate::services::DrillReport::of(&*self.store, &b).await? else {
-                continue;
-            };
             if self.store.channel_state(&key).await?.is_some() {
                 continue;
             }
+            let Some(report) = crate::services::DrillReport::of(&*self.store, &b).await? else {
+                continue;
+            };
             self.store.set_channel_state(&key, "sent").await?;
             // The author in a chat (`channel:address`); a token or the CLI read `amtsbote stats`.
             let author = b
