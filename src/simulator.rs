@@ -102,6 +102,11 @@ struct SimState {
     next_id: AtomicI64,
     inbox: Mutex<Inbox>,
     inbox_changed: tokio::sync::Notify,
+    /// Counts `getUpdates` requests; a newer one ends the one waiting with 409, as Telegram
+    /// does when two processes poll the same bot.
+    polls: AtomicU64,
+    poll_taken: tokio::sync::Notify,
+    poll_conflicts: AtomicU64,
     calls: Mutex<Vec<BotCall>>,
     markups: Mutex<HashMap<String, Arc<Value>>>,
 }
@@ -147,6 +152,9 @@ impl Simulator {
                 handed_out: HashMap::new(),
             }),
             inbox_changed: tokio::sync::Notify::new(),
+            polls: AtomicU64::new(0),
+            poll_taken: tokio::sync::Notify::new(),
+            poll_conflicts: AtomicU64::new(0),
             calls: Mutex::new(Vec::new()),
             markups: Mutex::new(HashMap::new()),
         });
@@ -210,6 +218,12 @@ impl Simulator {
             .get(&id)
             .copied()
             .unwrap_or(0)
+    }
+
+    /// How many `getUpdates` were ended by another one that came while they waited (409
+    /// Conflict): more than one process polls the bot.
+    pub fn poll_conflicts(&self) -> u64 {
+        self.state.poll_conflicts.load(Ordering::SeqCst)
     }
 
     /// Bot API calls other than `sendMessage` and `getUpdates`, method names in lower case
@@ -475,8 +489,19 @@ async fn telegram_updates(State(state): State<Arc<SimState>>, body: Bytes) -> Re
     let req: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let offset = req["offset"].as_i64().unwrap_or(0);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+    let poll = state.polls.fetch_add(1, Ordering::SeqCst) + 1;
+    state.poll_taken.notify_waiters();
     loop {
         let changed = state.inbox_changed.notified();
+        let taken = state.poll_taken.notified();
+        if state.polls.load(Ordering::SeqCst) != poll {
+            state.poll_conflicts.fetch_add(1, Ordering::SeqCst);
+            return telegram_error(
+                StatusCode::CONFLICT,
+                "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running",
+                None,
+            );
+        }
         let ready: Vec<Value> = {
             let mut inbox = lock(&state.inbox);
             while inbox
@@ -496,7 +521,11 @@ async fn telegram_updates(State(state): State<Arc<SimState>>, body: Bytes) -> Re
         if !ready.is_empty() || tokio::time::Instant::now() >= deadline {
             return Json(json!({"ok": true, "result": ready})).into_response();
         }
-        let _ = tokio::time::timeout_at(deadline, changed).await;
+        tokio::select! {
+            _ = changed => {}
+            _ = taken => {}
+            _ = tokio::time::sleep_until(deadline) => {}
+        }
     }
 }
 
