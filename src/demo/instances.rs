@@ -993,18 +993,24 @@ struct Record {
 
 impl Record {
     fn take(instances: &[Instance]) -> Record {
-        let mut all: Vec<(Received, usize)> = instances
-            .iter()
-            .enumerate()
-            .flat_map(|(i, inst)| {
-                inst.sim.take_received().into_iter().map(move |mut r| {
-                    r.at += inst.offset;
-                    (r, i)
+        Record::of(
+            instances
+                .iter()
+                .enumerate()
+                .flat_map(|(i, inst)| {
+                    inst.sim.take_received().into_iter().map(move |mut r| {
+                        r.at += inst.offset;
+                        (i, r)
+                    })
                 })
-            })
-            .collect();
-        all.sort_by_key(|(r, _)| r.at);
-        let (received, from) = all.into_iter().unzip();
+                .collect(),
+        )
+    }
+
+    /// The arrivals (sender, message) in the order they arrived.
+    fn of(mut arrivals: Vec<(usize, Received)>) -> Record {
+        arrivals.sort_by_key(|(_, r)| r.at);
+        let (from, received) = arrivals.into_iter().unzip();
         Record { received, from }
     }
 
@@ -1209,4 +1215,99 @@ pub fn summary(report: &InstancesReport, texts: &Texts, lang: &str) -> String {
         text.push_str(&texts.get(lang, "demo-instances-resume", &[("stale", stale.into())]));
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn arrival(at_ms: u64, channel: ChannelKind, address: &str, text: &str) -> Received {
+        Received {
+            channel,
+            address: address.into(),
+            text: Arc::from(text),
+            silent: false,
+            markup: None,
+            at: Duration::from_millis(at_ms),
+        }
+    }
+
+    /// i0 held the lane and was hit at 1 s; i1 took over at 4 s; i0 came back at 10 s.
+    fn event(leased: &[&str]) -> Event {
+        Event {
+            kind: EventKind::Cut,
+            victim: 0,
+            at: Duration::from_secs(1),
+            roles: vec![LEADER_ROLE.into()],
+            leased: leased
+                .iter()
+                .map(|a| (7, ChannelKind::Telegram, a.to_string()))
+                .collect(),
+            takeovers: vec![(LEADER_ROLE.into(), Some(Duration::from_secs(4)))],
+            returned_at: Some(Duration::from_secs(10)),
+        }
+    }
+
+    fn record(arrivals: Vec<(usize, Received)>) -> Record {
+        Record::of(arrivals)
+    }
+
+    const T: ChannelKind = ChannelKind::Telegram;
+
+    #[test]
+    fn in_flight_counts_leased_deliveries_the_instance_hit_sent_before_the_takeover() {
+        let r = record(vec![
+            (0, arrival(900, T, "a", "news")),
+            (0, arrival(1_100, T, "b", "news")),
+            // Sent by the old holder after the takeover: not in flight, a stale send.
+            (0, arrival(4_500, T, "c", "news")),
+            // Sent by the new holder: leased at the event, but not sent by the one hit.
+            (1, arrival(4_100, T, "d", "news")),
+            // The same recipient with another text is another message.
+            (0, arrival(950, T, "e", "alert")),
+        ]);
+        let texts = HashMap::from([(7, "news")]);
+        assert_eq!(r.in_flight(&event(&["a", "b", "c", "d", "e"]), &texts), 2);
+    }
+
+    #[test]
+    fn the_next_send_is_another_instances_first_message_on_the_lane_after_the_event() {
+        let r = record(vec![
+            (0, arrival(1_200, T, "a", "news")),
+            (1, arrival(1_300, ChannelKind::Whatsapp, "b", "news")),
+            (2, arrival(4_200, T, "c", "news")),
+        ]);
+        assert_eq!(
+            r.next_send(T, 0, Duration::from_secs(1)),
+            Some(Duration::from_millis(4_200))
+        );
+        assert_eq!(r.next_send(T, 0, Duration::from_secs(5)), None);
+    }
+
+    #[test]
+    fn a_cut_holder_stopped_with_its_last_message_before_the_link_returned() {
+        let r = record(vec![
+            (0, arrival(1_500, T, "a", "news")),
+            (0, arrival(2_800, T, "b", "news")),
+            (0, arrival(11_000, T, "x", "news")),
+        ]);
+        assert_eq!(r.stopped_after(&event(&[])), 1_800.0);
+        assert_eq!(record(vec![]).stopped_after(&event(&[])), 0.0);
+    }
+
+    #[test]
+    fn only_what_another_instance_sent_first_is_stale_after_the_return() {
+        let r = record(vec![
+            (1, arrival(5_000, T, "a", "news")),
+            (1, arrival(5_000, T, "b", "news")),
+            // After the return: "a" again is stale, "z" was nobody's yet.
+            (0, arrival(10_500, T, "a", "news")),
+            (0, arrival(10_600, T, "z", "news")),
+            // Before the return it is in flight, not stale.
+            (0, arrival(2_000, T, "b", "news")),
+            // Sent again later by the new holder: a duplicate, not the old holder's.
+            (1, arrival(12_000, T, "z", "news")),
+        ]);
+        assert_eq!(r.stale_after_return(&event(&[])), 1);
+    }
 }
