@@ -15,6 +15,8 @@ cli-not-cancelled = Meldung #{ $id } war schon beendet; nichts abzubrechen.
 stats-none = Noch keine Meldungen.
 stats-failure = #{ $id }: { $count } fehlgeschlagen: { $reason }
 stats-lane-paused = Kanal { $channel } pausiert bis { $until } (die Plattform sagt: { $reason }).
+stats-role-held = Rolle { $role }: { $holder } (Token { $token }, Lease noch { $ms } ms).
+stats-role-free = Rolle { $role }: frei (zuletzt { $holder }, Token { $token }).
 
 ## Die Demo
 demo-news-text = Stadtnachricht { $run }: Das Rathaus ist am Samstag von 10 bis 14 Uhr geöffnet.

@@ -15,6 +15,8 @@ cli-not-cancelled = Broadcast #{ $id } had already ended; nothing to cancel.
 stats-none = No broadcasts yet.
 stats-failure = #{ $id }: { $count } failed: { $reason }
 stats-lane-paused = Lane { $channel } is paused until { $until } (platform said: { $reason }).
+stats-role-held = Role { $role }: { $holder } (token { $token }, lease { $ms } ms left).
+stats-role-free = Role { $role }: free (last held by { $holder }, token { $token }).
 
 ## The demo
 demo-news-text = City news { $run }: the town hall opens on Saturday from 10 to 14 o'clock.

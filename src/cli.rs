@@ -221,6 +221,7 @@ pub async fn stats(
         None => store.list_broadcasts(20).await?,
     };
     let lanes = store.lane_states().await?;
+    let roles = store.role_holders().await?;
     let now = crate::domain::now_ms();
     let mut rows = Vec::new();
     for b in &broadcasts {
@@ -244,8 +245,32 @@ pub async fn stats(
             .iter()
             .map(|l| json!({"channel": l.channel, "paused": l.paused_until.is_some_and(|u| u > now), "paused_until": l.paused_until, "reason": l.pause_reason}))
             .collect();
-        println!("{}", json!({"broadcasts": list, "lanes": lanes}));
+        println!(
+            "{}",
+            json!({"broadcasts": list, "lanes": lanes, "roles": roles})
+        );
         return Ok(());
+    }
+    // Several instances on one database: who holds which role.
+    for r in &roles {
+        let key = if r.expires_in_ms > 0 {
+            "stats-role-held"
+        } else {
+            "stats-role-free"
+        };
+        println!(
+            "{}",
+            texts.get(
+                lang,
+                key,
+                &[
+                    ("role", r.role.clone().into()),
+                    ("holder", r.holder.clone().into()),
+                    ("token", (r.token as f64).into()),
+                    ("ms", (r.expires_in_ms.max(0) as f64).into()),
+                ],
+            )
+        );
     }
     for l in lanes
         .iter()

@@ -352,7 +352,20 @@ impl Config {
             Some(other) => return Err(s.invalid("log", "format", other, "text or json")),
         };
 
+        let instance = s
+            .get::<String>("instance", "id", "a name for this instance")?
+            .filter(|id| !id.trim().is_empty())
+            .unwrap_or_else(crate::queue::hostname);
+        if instance.len() > 200 || instance.chars().any(char::is_control) {
+            return Err(s.invalid(
+                "instance",
+                "id",
+                &instance,
+                "a name of at most 200 printable characters",
+            ));
+        }
         let engine = EngineSettings {
+            instance,
             fan_out_chunk: s
                 .get::<u32>("queue", "fanout_chunk", "a whole number of deliveries ≥ 1")?
                 .unwrap_or(EngineSettings::default().fan_out_chunk)

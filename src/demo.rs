@@ -755,15 +755,7 @@ impl<'a> Measure<'a> {
         } else {
             0.0
         };
-        let mut max = 0;
-        let mut lo = 0;
-        for hi in 0..t.len() {
-            while t[hi] - t[lo] >= Duration::from_secs(1) {
-                lo += 1;
-            }
-            max = max.max(hi - lo + 1);
-        }
-        (rate, max as u64)
+        (rate, crate::simulator::busiest_second(t) as u64)
     }
 }
 

@@ -10,6 +10,50 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+/// What one instance does for all the instances that share a database; each role has one
+/// holder at a time (see `roles`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum InstanceRole {
+    /// Claims and sends one channel's deliveries within its rate.
+    Lane(ChannelKind),
+    /// Long-polls Telegram for updates (Telegram allows one poller per bot).
+    TelegramPoller,
+    /// Fires cron schedules and releases scheduled broadcasts; reports drills.
+    Scheduler,
+    /// Polls the official warnings feed.
+    Warnings,
+    /// Returns expired leases, closes finished broadcasts, forgets old message ids.
+    Housekeeping,
+}
+
+impl InstanceRole {
+    pub const ALL: [InstanceRole; 6] = [
+        InstanceRole::Lane(ChannelKind::Telegram),
+        InstanceRole::Lane(ChannelKind::Whatsapp),
+        InstanceRole::TelegramPoller,
+        InstanceRole::Scheduler,
+        InstanceRole::Warnings,
+        InstanceRole::Housekeeping,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InstanceRole::Lane(ChannelKind::Telegram) => "lane:telegram",
+            InstanceRole::Lane(ChannelKind::Whatsapp) => "lane:whatsapp",
+            InstanceRole::TelegramPoller => "telegram-poller",
+            InstanceRole::Scheduler => "scheduler",
+            InstanceRole::Warnings => "warnings",
+            InstanceRole::Housekeeping => "housekeeping",
+        }
+    }
+}
+
+impl std::fmt::Display for InstanceRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A messenger platform a subscriber is reached on. Each has its own lane in the dispatcher.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

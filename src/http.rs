@@ -27,6 +27,9 @@ pub struct AppState {
     /// The official warnings feed, when it is on: shown, never a reason to be unready (the
     /// city's own broadcasts go on while the federal API is down).
     pub warnings: Option<Arc<crate::warnings::FeedHealth>>,
+    /// The roles this instance runs and whether it holds each (several instances on one
+    /// database): shown, never a reason to be unready, since a standby is ready to take over.
+    pub roles: Option<Arc<crate::roles::Roles>>,
 }
 
 /// Health, readiness and metrics on one router.
@@ -96,6 +99,10 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<serde_json::V
     let mut detail = json!({"database": database.is_ok(), "queue": queue});
     if let Some(w) = &state.warnings {
         detail["warnings"] = w.detail();
+    }
+    if let Some(roles) = &state.roles {
+        detail["instance"] = json!(roles.instance());
+        detail["roles"] = json!(roles.held());
     }
     (status, Json(detail))
 }

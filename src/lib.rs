@@ -14,6 +14,7 @@ pub mod domain;
 pub mod http;
 pub mod i18n;
 pub mod queue;
+pub mod roles;
 pub mod schedule;
 pub mod service;
 pub mod services;

@@ -29,6 +29,7 @@ pub trait StaffNotice: Send + Sync {
     async fn tell(&self, channel: ChannelKind, address: &str, key: &str, id: i64);
 }
 
+#[derive(Clone)]
 pub struct Scheduler {
     pub store: Arc<dyn Store>,
     /// Fires and releases through the broadcast service, as every way in does.

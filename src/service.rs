@@ -17,7 +17,7 @@ use crate::channels::{Addressee, Channel, ReplyPace, SendOutcome, Unpaced, http_
 use crate::channels::{telegram_updates, whatsapp_webhook};
 use crate::config::Config;
 use crate::conversation::Conversation;
-use crate::domain::{BroadcastKind, ChannelKind, DRILL_TOPIC, Role};
+use crate::domain::{BroadcastKind, ChannelKind, DRILL_TOPIC, InstanceRole, Role};
 use crate::http;
 use crate::i18n::Texts;
 use crate::queue::{Engine, LaneBudget, LaneSettings};
@@ -133,6 +133,44 @@ pub struct Application {
     /// The admin listener's address, when the API is served apart from the webhook.
     admin_addr: Option<std::net::SocketAddr>,
     queue_running: Arc<AtomicBool>,
+    /// Held while the service runs on a SQLite file.
+    _sole: Option<SoleInstance>,
+}
+
+/// The lock by which one `amtsbote run` keeps a SQLite database to itself: an exclusive
+/// `flock` on a file beside it, which the kernel drops when the process ends, however it ends.
+pub struct SoleInstance {
+    _file: std::fs::File,
+}
+
+impl SoleInstance {
+    /// Takes the lock for the SQLite database `url` names (`None` for an in-memory one), or
+    /// says who to stop when another process holds it.
+    pub fn lock(url: &str) -> anyhow::Result<Option<SoleInstance>> {
+        let rest = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .unwrap_or(url);
+        let path = rest.split('?').next().unwrap_or_default();
+        if path.is_empty() || path == ":memory:" {
+            return Ok(None);
+        }
+        let lock_path = format!("{path}.instance-lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .with_context(|| format!("opening {lock_path}"))?;
+        match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => Ok(Some(SoleInstance { _file: file })),
+            Err(rustix::io::Errno::WOULDBLOCK) => anyhow::bail!(
+                "another amtsbote instance is running on {path}: SQLite serves one instance \
+                 (stop the other one, or use Postgres for several; see README, \"Several instances\")"
+            ),
+            Err(e) => Err(anyhow::Error::new(e).context(format!("locking {lock_path}"))),
+        }
+    }
 }
 
 impl Application {
@@ -144,18 +182,14 @@ impl Application {
     /// Like `build`, on a store that is already open and migrated.
     pub async fn build_on(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Application> {
         crate::http::metrics_handle();
-        // One instance per database (see README): leases left behind belong to an earlier life of
-        // this instance, so they go back to the queue at once instead of after they expire.
-        let released = store
-            .release_all_leases()
-            .await
-            .context("releasing old leases")?;
-        if released > 0 {
-            tracing::warn!(
-                deliveries = released,
-                "returned deliveries leased before the last stop to the queue"
-            );
-        }
+        // SQLite serves one instance: a second `run` on the same file would send everything
+        // twice. (Several instances share Postgres through roles; see `roles`.)
+        let sole = if store.shares_roles() {
+            None
+        } else {
+            SoleInstance::lock(&config.database_url)?
+        };
+        // Leases left behind go back to the queue when a lane's role is taken (`Engine`).
         let (lanes, whatsapp) = configured_lanes(&config)?;
         if lanes.is_empty() {
             tracing::warn!(
@@ -227,16 +261,19 @@ impl Application {
             let bot = telegram::bot(client, &tg.api_url, &tg.token)
                 .context("AMTSBOTE_TELEGRAM_API_URL is not a URL")?;
             notice.telegram = Some(bot.clone());
-            let polling = telegram_updates::run(
-                telegram_updates::UpdateHandling {
-                    bot,
-                    conversation: conversation.clone(),
-                    store: store.clone(),
-                    texts: texts.clone(),
-                    intake: intake.clone(),
-                    pace: paces.telegram.clone(),
-                },
+            let handling = telegram_updates::UpdateHandling {
+                bot,
+                conversation: conversation.clone(),
+                store: store.clone(),
+                texts: texts.clone(),
+                intake: intake.clone(),
+                pace: paces.telegram.clone(),
+            };
+            // Telegram answers one long poll per bot: only the role's holder polls.
+            let polling = engine.roles.clone().run_as(
+                InstanceRole::TelegramPoller,
                 shutdown.clone(),
+                move |_, stop| telegram_updates::run(handling.clone(), stop),
             );
             engine.tasks.spawn(async move {
                 polling.await;
@@ -258,11 +295,6 @@ impl Application {
             store: store.clone(),
             notices: notices.clone(),
         };
-        let reporting = reports.run(shutdown.clone());
-        engine.tasks.spawn(async move {
-            reporting.await;
-            "drill reports".to_string()
-        });
         let scheduler = crate::schedule::Scheduler {
             store: store.clone(),
             broadcasts: broadcasts.clone(),
@@ -270,7 +302,18 @@ impl Application {
             grace: config.schedule_grace,
             notice: Some(notices.clone() as Arc<dyn crate::schedule::StaffNotice>),
         };
-        let scheduling = scheduler.run(shutdown.clone());
+        // Schedules fire and drill reports go out once, from the role's holder. (Approval
+        // requests go out from every instance: each is claimed in the database first.)
+        let scheduling = engine.roles.clone().run_as(
+            InstanceRole::Scheduler,
+            shutdown.clone(),
+            move |_, stop| {
+                let (scheduler, reports) = (scheduler.clone(), reports.clone());
+                async move {
+                    tokio::join!(scheduler.run(stop.clone()), reports.run(stop));
+                }
+            },
+        );
         engine.tasks.spawn(async move {
             scheduling.await;
             "scheduler".to_string()
@@ -291,7 +334,11 @@ impl Application {
                 .map_err(anyhow::Error::msg)
                 .context("AMTSBOTE_WARNINGS_BASE_URL")?;
                 let health = feed.health();
-                let polling = feed.run(shutdown.clone());
+                let polling = engine.roles.clone().run_as(
+                    InstanceRole::Warnings,
+                    shutdown.clone(),
+                    move |_, stop| feed.clone().run(stop),
+                );
                 engine.tasks.spawn(async move {
                     polling.await;
                     "official warnings".to_string()
@@ -306,6 +353,7 @@ impl Application {
             store: store.clone(),
             queue_running: queue_running.clone(),
             warnings: warnings.clone(),
+            roles: Some(engine.roles.clone()),
         })
         .merge(crate::api::router(Arc::new(crate::api::ApiState {
             broadcasts: broadcasts.clone(),
@@ -421,6 +469,7 @@ impl Application {
             local_addr,
             admin_addr,
             queue_running,
+            _sole: sole,
         })
     }
 
@@ -788,6 +837,7 @@ impl ApprovalCourier {
 
 /// Sends each drill's report to its author once it is done (and keeps it for `amtsbote stats`,
 /// which computes it from the deliveries).
+#[derive(Clone)]
 pub struct DrillReports {
     pub store: Arc<dyn Store>,
     pub notices: Arc<StaffNotices>,

@@ -53,6 +53,20 @@ pub struct Received {
     pub at: Duration,
 }
 
+/// The most of `times` (arrival times) within any one second, sliding: what a platform's
+/// per-second limit is checked against.
+pub fn busiest_second(mut times: Vec<Duration>) -> usize {
+    times.sort_unstable();
+    let (mut most, mut lo) = (0, 0);
+    for hi in 0..times.len() {
+        while times[hi] - times[lo] >= Duration::from_secs(1) {
+            lo += 1;
+        }
+        most = most.max(hi - lo + 1);
+    }
+    most
+}
+
 /// A Bot API call other than `sendMessage`, as the bot made it.
 #[derive(Debug, Clone)]
 pub struct BotCall {

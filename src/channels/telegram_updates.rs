@@ -119,6 +119,7 @@ fn kind_of(raw: &Value) -> String {
 
 /// The chat side of Telegram as `run` needs it: the conversation, where its work waits, and
 /// the lane's budget the replies draw on.
+#[derive(Clone)]
 pub struct UpdateHandling {
     pub bot: Bot,
     pub conversation: Arc<Conversation>,

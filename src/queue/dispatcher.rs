@@ -17,7 +17,8 @@ use super::budget::{LaneBudget, Waiter};
 use super::{LanePause, LaneSettings, Wake};
 use crate::channels::{Channel, Outgoing, SendOutcome};
 use crate::domain::{ChannelKind, Priority, RetryPolicy, now_ms};
-use crate::store::{Ack, AckOutcome, ClaimedDelivery, Store, StoreResult};
+use crate::roles::Grant;
+use crate::store::{Ack, AckOutcome, ClaimedDelivery, Fence, Store, StoreError, StoreResult};
 
 pub struct Lane {
     channel: Arc<dyn Channel>,
@@ -29,6 +30,8 @@ pub struct Lane {
     next_up: Arc<NextUp>,
     /// The rate limit, shared with the conversation's replies on this platform.
     budget: Arc<LaneBudget>,
+    /// This instance's hold on the lane's role: nothing goes out once it is lost.
+    grant: Grant,
 }
 
 /// The priority of the delivery the lane waits to send next. A send between the parts of a long
@@ -71,16 +74,30 @@ impl Lane {
             instance,
             next_up: Arc::default(),
             budget,
+            grant: Grant::sole(),
         }
+    }
+
+    /// Works under `grant`: claims and outcomes carry its fence, and nothing is sent once it
+    /// is lost.
+    pub fn with_grant(mut self, grant: Grant) -> Self {
+        self.grant = grant;
+        self
+    }
+
+    fn fence(&self) -> Option<Fence> {
+        self.grant.fence().cloned()
     }
 
     fn kind(&self) -> ChannelKind {
         self.channel.kind()
     }
 
-    /// Something else should go first: shutdown, a lane pause, or a more urgent delivery.
+    /// Something else should go first: shutdown, the lane's role lost, a lane pause, or a more
+    /// urgent delivery.
     fn interrupted(&self, next: &ClaimedDelivery, shutdown: &CancellationToken) -> bool {
         shutdown.is_cancelled()
+            || !self.grant.valid()
             || self.wake.outranks(next.priority)
             || self.pause.until_ms().is_some()
     }
@@ -120,9 +137,10 @@ impl Lane {
             .raise_to(self.wake.raised.load(Ordering::SeqCst));
         self.wake.reset();
         let lease = format!(
-            "{}:{}:{}",
+            "{}:{}:{}:{}",
             self.instance,
             self.kind(),
+            self.grant.fence().map_or(0, |f| f.token),
             LEASE_SEQ.fetch_add(1, Ordering::Relaxed)
         );
         (lease, now_ms() + self.settings.lease.as_millis() as i64)
@@ -131,7 +149,15 @@ impl Lane {
     /// Claims the next `batch` deliveries of the lane's channel in queue order.
     async fn claim(&self, batch: u32) -> Claim {
         let (lease, lease_until) = self.begin_claim();
-        Claim::run(self.store.clone(), self.kind(), lease, lease_until, batch).await
+        Claim::run(
+            self.store.clone(),
+            self.fence(),
+            self.kind(),
+            lease,
+            lease_until,
+            batch,
+        )
+        .await
     }
 
     /// Starts the next claim in the background.
@@ -141,8 +167,9 @@ impl Lane {
         let seen = top.clone();
         let store = self.store.clone();
         let kind = self.kind();
+        let fence = self.fence();
         let task = tokio::spawn(async move {
-            let claim = Claim::run(store, kind, lease, lease_until, batch).await;
+            let claim = Claim::run(store, fence, kind, lease, lease_until, batch).await;
             if let Ok(Some(first)) = claim.result.as_ref().map(|c| c.first()) {
                 seen.store(first.priority.as_i16(), Ordering::SeqCst);
             }
@@ -161,7 +188,7 @@ impl Lane {
         let concurrency = self.settings.concurrency.max(1);
         let slots = Arc::new(Semaphore::new(concurrency));
         let (acks, ack_rx) = mpsc::channel::<Outcome>(4096);
-        let writer = tokio::spawn(write_acks(self.store.clone(), ack_rx, kind));
+        let writer = tokio::spawn(write_acks(self.store.clone(), self.fence(), ack_rx, kind));
         // Keeps each claim's lease alive until its outcomes are written; ends with the lane.
         let mut heartbeats = JoinSet::new();
         let holding = CancellationToken::new();
@@ -285,6 +312,7 @@ impl Lane {
                     limiter: limiter.clone(),
                     next_up: self.next_up.clone(),
                     wake: self.wake.clone(),
+                    grant: self.grant.clone(),
                 };
                 tokio::spawn(async move {
                     send.deliver(delivery).await;
@@ -319,6 +347,7 @@ struct Claim {
 impl Claim {
     async fn run(
         store: Arc<dyn Store>,
+        fence: Option<Fence>,
         kind: ChannelKind,
         lease: String,
         lease_until: i64,
@@ -326,7 +355,7 @@ impl Claim {
     ) -> Claim {
         let started = std::time::Instant::now();
         let result = store
-            .claim(kind, &lease, batch, now_ms(), lease_until)
+            .claim_fenced(fence.as_ref(), kind, &lease, batch, now_ms(), lease_until)
             .await;
         if let Ok(c) = &result {
             tracing::debug!(lane = %kind, claimed = c.len(), top = c.first().map(|d| d.priority.as_str()), ms = started.elapsed().as_millis() as u64, "claim");
@@ -513,6 +542,7 @@ struct Send {
     limiter: Option<Arc<LaneBudget>>,
     next_up: Arc<NextUp>,
     wake: Arc<Wake>,
+    grant: Grant,
 }
 
 impl Send {
@@ -629,6 +659,11 @@ impl Send {
                     return None;
                 }
             }
+            // The lane's role may have been lost while this part waited (a frozen process
+            // wakes up past its lease): another instance sends it now.
+            if !self.grant.valid() {
+                return None;
+            }
             outcome = self.send_one(part).await;
             match &outcome {
                 SendOutcome::Sent { platform_id } if i + 1 < parts.len() => {
@@ -733,19 +768,35 @@ fn failed_or_retry(
 
 /// Writes outcomes in batches: whatever has arrived while the last batch was written. A batch
 /// that cannot be written is retried until it is; the lane waits meanwhile (back-pressure).
-async fn write_acks(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Outcome>, kind: ChannelKind) {
+async fn write_acks(
+    store: Arc<dyn Store>,
+    fence: Option<Fence>,
+    mut rx: mpsc::Receiver<Outcome>,
+    kind: ChannelKind,
+) {
     let mut received = Vec::with_capacity(512);
     while rx.recv_many(&mut received, 512).await > 0 {
         let (batch, holds): (Vec<Ack>, Vec<Arc<Hold>>) = received.drain(..).unzip();
         let mut failures = 0u32;
         loop {
-            match store.acknowledge(&batch).await {
+            match store.acknowledge_fenced(fence.as_ref(), &batch).await {
                 Ok(applied) => {
                     let lost = batch.len() as u64 - applied;
                     if lost > 0 {
                         tracing::warn!(lane = %kind, deliveries = lost, "lease lost before the outcome was written; another claim owns them now");
                     }
                     // A part of a long text settles nothing: its delivery is still going out.
+                    for (ack, hold) in batch.iter().zip(&holds) {
+                        if !matches!(ack.outcome, AckOutcome::PartSent { .. }) {
+                            hold.settle();
+                        }
+                    }
+                    break;
+                }
+                Err(StoreError::RoleLost(role)) => {
+                    // The new holder has returned these deliveries to the queue; what went
+                    // out of them goes again (at most what was in flight).
+                    tracing::warn!(lane = %kind, %role, outcomes = batch.len(), "role lost: outcomes not written; the new holder sends these");
                     for (ack, hold) in batch.iter().zip(&holds) {
                         if !matches!(ack.outcome, AckOutcome::PartSent { .. }) {
                             hold.settle();

@@ -17,7 +17,8 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::channels::Channel;
-use crate::domain::{ChannelKind, Priority, now_ms};
+use crate::domain::{ChannelKind, InstanceRole, Priority, now_ms};
+use crate::roles::Roles;
 use crate::store::Store;
 
 pub use budget::LaneBudget;
@@ -240,6 +241,8 @@ impl crate::services::QueueWake for Signals {
 /// How fan-out and housekeeping work.
 #[derive(Debug, Clone)]
 pub struct EngineSettings {
+    /// This instance's name among those sharing the database (`instance.id`); stable across
+    /// restarts, so roles and leases say who holds them.
     pub instance: String,
     pub fan_out_chunk: u32,
     pub poll: Duration,
@@ -249,7 +252,7 @@ pub struct EngineSettings {
 impl Default for EngineSettings {
     fn default() -> Self {
         EngineSettings {
-            instance: format!("{}-{}", hostname(), std::process::id()),
+            instance: hostname(),
             fan_out_chunk: 25_000,
             poll: Duration::from_millis(250),
             housekeeping: Duration::from_millis(500),
@@ -257,16 +260,19 @@ impl Default for EngineSettings {
     }
 }
 
-fn hostname() -> String {
+pub fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .unwrap_or_else(|_| "amtsbote".into())
 }
 
 /// The running queue: fan-out, one lane per channel, housekeeping. Each task yields its name
-/// when it ends, so whoever waits on `tasks` can say which part stopped.
+/// when it ends, so whoever waits on `tasks` can say which part stopped. Fan-out runs on every
+/// instance; a lane and housekeeping run where their role is held (see `roles`).
 pub struct Engine {
     pub signals: Arc<Signals>,
+    /// The roles of this instance; the rest of the service runs its own parts under them too.
+    pub roles: Arc<Roles>,
     pub tasks: JoinSet<String>,
     /// Each lane's rate budget, which the conversation's replies on its platform share.
     pub budgets: HashMap<ChannelKind, Arc<LaneBudget>>,
@@ -280,7 +286,19 @@ impl Engine {
         shutdown: CancellationToken,
     ) -> Engine {
         let signals = Arc::new(Signals::new());
+        let roles = Roles::new(store.clone(), settings.instance.clone());
         let mut tasks = JoinSet::new();
+        if store.shares_roles() {
+            // Another instance's fan-out wakes this one's lanes at once; the poll covers a
+            // notification missed while the connection was down.
+            let (heard, store, stop) = (signals.clone(), store.clone(), shutdown.clone());
+            tasks.spawn(async move {
+                store
+                    .listen_enqueued(Arc::new(move |p| heard.enqueued(p)), stop)
+                    .await;
+                "listening for other instances' deliveries".to_string()
+            });
+        }
         let fan_out = fanout::run(
             store.clone(),
             signals.clone(),
@@ -291,7 +309,14 @@ impl Engine {
             fan_out.await;
             "fan-out".to_string()
         });
-        let keeping = housekeeping(store.clone(), settings.housekeeping, shutdown.clone());
+        let keeping = {
+            let (store, every) = (store.clone(), settings.housekeeping);
+            roles.clone().run_as(
+                InstanceRole::Housekeeping,
+                shutdown.clone(),
+                move |_, stop| housekeeping(store.clone(), every, stop),
+            )
+        };
         tasks.spawn(async move {
             keeping.await;
             "housekeeping".to_string()
@@ -304,16 +329,39 @@ impl Engine {
                 lane_settings.reply_share,
             ));
             budgets.insert(kind, budget.clone());
-            let lane = Lane::new(
-                channel,
-                store.clone(),
-                lane_settings,
-                signals.wake(kind),
-                signals.pause(kind),
-                settings.instance.clone(),
-                budget,
-            );
-            let running = lane.run(shutdown.clone());
+            let (store, signals, instance) =
+                (store.clone(), signals.clone(), settings.instance.clone());
+            let work = move |grant: crate::roles::Grant, stop: CancellationToken| {
+                let lane = Lane::new(
+                    channel.clone(),
+                    store.clone(),
+                    lane_settings.clone(),
+                    signals.wake(kind),
+                    signals.pause(kind),
+                    instance.clone(),
+                    budget.clone(),
+                )
+                .with_grant(grant.clone());
+                let store = store.clone();
+                async move {
+                    // What the holder before leased (a killed or cut-off instance, or this
+                    // one's earlier life) goes back to the queue before the first claim.
+                    match store.take_over_lane(kind, grant.fence()).await {
+                        Ok(0) => {}
+                        Ok(n) => {
+                            tracing::warn!(lane = %kind, deliveries = n, "took over the lane: returned what the holder before had leased to the queue")
+                        }
+                        Err(e) => {
+                            tracing::warn!(lane = %kind, error = %e, "could not take over the lane; will try again");
+                            return;
+                        }
+                    }
+                    lane.run(stop).await
+                }
+            };
+            let running = roles
+                .clone()
+                .run_as(InstanceRole::Lane(kind), shutdown.clone(), work);
             tasks.spawn(async move {
                 running.await;
                 format!("{kind} lane")
@@ -321,6 +369,7 @@ impl Engine {
         }
         Engine {
             signals,
+            roles,
             tasks,
             budgets,
         }

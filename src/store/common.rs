@@ -59,6 +59,26 @@ macro_rules! impl_store {
                 Ok(n)
             }
 
+            /// Refuses the write in `tx` with `RoleLost` unless `fence` still holds its role.
+            /// On Postgres the role's row stays share-locked until `tx` ends, so a takeover
+            /// waits for this write and the write never follows a takeover.
+            async fn check_fence(
+                tx: &mut $crate::store::common::WriteTx<$db>,
+                fence: Option<&$crate::store::Fence>,
+            ) -> $crate::store::StoreResult<()> {
+                if let (Some(check), Some(fence)) = (Self::FENCE, fence) {
+                    let held: Option<(i64,)> = sqlx::query_as(check)
+                        .bind(fence.role.as_str())
+                        .bind(fence.token)
+                        .fetch_optional(&mut *tx.tx)
+                        .await?;
+                    if held.is_none() {
+                        return Err($crate::store::StoreError::RoleLost(fence.role.clone()));
+                    }
+                }
+                Ok(())
+            }
+
             /// Applies one acknowledgement inside `tx`; 0 when the lease is no longer ours.
             async fn apply_ack(
                 tx: &mut $crate::store::common::WriteTx<$db>,
@@ -571,6 +591,10 @@ macro_rules! impl_store {
                 if done {
                     sqlx::query(sql::FAN_OUT_COMPLETE).bind(id).bind(now).execute(&mut *tx.tx).await?;
                 }
+                // Other instances' lanes hear of it when this commits (Postgres).
+                if inserted > 0 && let Some(notify) = Self::NOTIFY_ENQUEUED {
+                    sqlx::query(notify).bind(priority.to_string()).execute(&mut *tx.tx).await?;
+                }
                 tx.commit().await?;
                 Ok(FanOutStep { inserted, done })
             }
@@ -599,14 +623,16 @@ macro_rules! impl_store {
                 Ok(done)
             }
 
-            async fn acknowledge(
+            async fn acknowledge_fenced(
                 &self,
+                fence: Option<&$crate::store::Fence>,
                 acks: &[$crate::store::Ack],
             ) -> $crate::store::StoreResult<u64> {
                 if acks.is_empty() {
                     return Ok(0);
                 }
                 let mut tx = self.begin_write().await?;
+                Self::check_fence(&mut tx, fence).await?;
                 let applied = self.acknowledge_in(&mut tx, acks).await?;
                 tx.commit().await?;
                 // Only after the commit: a status kept before it is found here, one kept after
@@ -652,6 +678,22 @@ macro_rules! impl_store {
                 let mut tx = self.begin_write().await?;
                 let n = sqlx::query($crate::store::sql::RECLAIM_EXPIRED)
                     .bind(now)
+                    .execute(&mut *tx.tx)
+                    .await?
+                    .rows_affected();
+                tx.commit().await?;
+                Ok(n)
+            }
+
+            async fn take_over_lane(
+                &self,
+                channel: $crate::domain::ChannelKind,
+                fence: Option<&$crate::store::Fence>,
+            ) -> $crate::store::StoreResult<u64> {
+                let mut tx = self.begin_write().await?;
+                Self::check_fence(&mut tx, fence).await?;
+                let n = sqlx::query($crate::store::sql::TAKE_OVER_LANE)
+                    .bind(channel.as_str())
                     .execute(&mut *tx.tx)
                     .await?
                     .rows_affected();
@@ -715,8 +757,9 @@ macro_rules! impl_store {
                 rows.into_iter().map($crate::store::lane_from_row).collect()
             }
 
-            async fn claim(
+            async fn claim_fenced(
                 &self,
+                fence: Option<&$crate::store::Fence>,
                 channel: $crate::domain::ChannelKind,
                 lease: &str,
                 limit: u32,
@@ -724,6 +767,7 @@ macro_rules! impl_store {
                 lease_until: i64,
             ) -> $crate::store::StoreResult<Vec<$crate::store::ClaimedDelivery>> {
                 let mut tx = self.begin_write().await?;
+                Self::check_fence(&mut tx, fence).await?;
                 let ids: Vec<(i64,)> = sqlx::query_as(Self::CLAIM)
                     .bind(lease)
                     .bind(lease_until)

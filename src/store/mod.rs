@@ -45,6 +45,10 @@ pub enum StoreError {
     /// was changed. The message says why, for the caller to show.
     #[error("{0}")]
     StaffConflict(String),
+    /// A claim or outcome made under a role this instance no longer holds (its lease ran out
+    /// and another instance may hold it now); nothing was written.
+    #[error("the role {0} is no longer held by this instance")]
+    RoleLost(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -362,6 +366,24 @@ impl BroadcastStats {
     }
 }
 
+/// The proof that an instance holds a role: the role and the token it got when it took it.
+/// A claim or acknowledgement made with a token older than the role's current one is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fence {
+    pub role: String,
+    pub token: i64,
+}
+
+/// Who holds a role, as the database sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RoleHolder {
+    pub role: String,
+    pub holder: String,
+    pub token: i64,
+    /// Milliseconds until the lease runs out (the database's clock); negative once it has.
+    pub expires_in_ms: i64,
+}
+
 /// A lane's last pause as the platform asked for it.
 #[derive(Debug, Clone, Serialize)]
 pub struct LaneState {
@@ -677,10 +699,74 @@ pub trait Store: Send + Sync {
         limit: u32,
         now: i64,
         lease_until: i64,
+    ) -> StoreResult<Vec<ClaimedDelivery>> {
+        self.claim_fenced(None, channel, lease, limit, now, lease_until)
+            .await
+    }
+    /// `claim`, refused with `RoleLost` unless `fence` (when given) still holds its role.
+    async fn claim_fenced(
+        &self,
+        fence: Option<&Fence>,
+        channel: ChannelKind,
+        lease: &str,
+        limit: u32,
+        now: i64,
+        lease_until: i64,
     ) -> StoreResult<Vec<ClaimedDelivery>>;
     /// Applies outcomes; each only while its lease is still held. Returns how many applied.
     /// Platform statuses that arrived before a send's outcome are applied with it.
-    async fn acknowledge(&self, acks: &[Ack]) -> StoreResult<u64>;
+    async fn acknowledge(&self, acks: &[Ack]) -> StoreResult<u64> {
+        self.acknowledge_fenced(None, acks).await
+    }
+    /// `acknowledge`, refused with `RoleLost` unless `fence` (when given) still holds its role.
+    async fn acknowledge_fenced(&self, fence: Option<&Fence>, acks: &[Ack]) -> StoreResult<u64>;
+    /// A new holder of a channel's lane returns every delivery of that channel still leased (by
+    /// the holder before it, which is gone or cut off) to the queue, under its own fence.
+    async fn take_over_lane(&self, channel: ChannelKind, fence: Option<&Fence>)
+    -> StoreResult<u64>;
+
+    /// Whether several instances may share this database (Postgres): then roles are held
+    /// through the database. Otherwise (SQLite) one instance holds every role for good.
+    fn shares_roles(&self) -> bool {
+        false
+    }
+    /// Takes `role` for `holder` for `lease_ms` (the database's clock) unless someone holds an
+    /// unexpired lease on it; returns the new fencing token.
+    async fn acquire_role(
+        &self,
+        _role: &str,
+        _holder: &str,
+        _lease_ms: i64,
+    ) -> StoreResult<Option<i64>> {
+        Ok(Some(0))
+    }
+    /// Extends `holder`'s lease on `role` while `token` is current and unexpired; false when
+    /// the role is no longer held.
+    async fn renew_role(
+        &self,
+        _role: &str,
+        _holder: &str,
+        _token: i64,
+        _lease_ms: i64,
+    ) -> StoreResult<bool> {
+        Ok(true)
+    }
+    /// Gives `role` up at once (a clean stop), so a standby need not wait for the lease.
+    async fn release_role(&self, _role: &str, _holder: &str, _token: i64) -> StoreResult<()> {
+        Ok(())
+    }
+    /// Who holds which role.
+    async fn role_holders(&self) -> StoreResult<Vec<RoleHolder>> {
+        Ok(Vec::new())
+    }
+    /// Calls `on` with the priority of every chunk of deliveries any instance enqueues, until
+    /// `stop`; returns at once where there is only one instance.
+    async fn listen_enqueued(
+        &self,
+        _on: Arc<dyn Fn(Priority) + Send + Sync>,
+        _stop: tokio_util::sync::CancellationToken,
+    ) {
+    }
     /// Extends `lease` to `lease_until` on those of `ids` it still holds (leased, neither
     /// acknowledged nor cancelled); returns their ids. What it no longer holds, another claim
     /// may own: the lane must not send it.

@@ -21,8 +21,29 @@ const ACK_SENT_MANY: &str = "UPDATE deliveries d SET status = 'sent', sent_at = 
     FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[]) AS u(id, lease, sent_at, platform_id) \
     WHERE d.id = u.id AND d.leased_by = u.lease AND d.status IN ('leased', 'cancelled')";
 
+/// Roles are renewed on connections of their own, so that a renewal never queues behind the
+/// lanes' claims for a connection of the main pool.
+const ROLE_CONNECTIONS: u32 = 2;
+/// The channel fan-out announces enqueued deliveries on (payload: their priority).
+const ENQUEUED_CHANNEL: &str = "amtsbote_enqueued";
+
+const ACQUIRE_ROLE: &str = "INSERT INTO instance_roles (role, holder, token, since, expires_at) \
+    VALUES ($1, $2, 1, clock_timestamp(), clock_timestamp() + make_interval(secs => $3::float8 / 1000)) \
+    ON CONFLICT (role) DO UPDATE SET holder = EXCLUDED.holder, token = instance_roles.token + 1, \
+    since = EXCLUDED.since, expires_at = EXCLUDED.expires_at \
+    WHERE instance_roles.expires_at <= clock_timestamp() RETURNING token";
+const RENEW_ROLE: &str = "UPDATE instance_roles \
+    SET expires_at = clock_timestamp() + make_interval(secs => $4::float8 / 1000) \
+    WHERE role = $1 AND holder = $2 AND token = $3 AND expires_at > clock_timestamp() RETURNING token";
+const RELEASE_ROLE: &str = "UPDATE instance_roles SET expires_at = clock_timestamp() \
+    WHERE role = $1 AND holder = $2 AND token = $3";
+const ROLE_HOLDERS: &str = "SELECT role, holder, token, \
+    (extract(epoch FROM (expires_at - clock_timestamp())) * 1000)::bigint FROM instance_roles ORDER BY role";
+
 pub struct PostgresStore {
     pool: PgPool,
+    /// For roles only (see `ROLE_CONNECTIONS`).
+    roles: PgPool,
     /// Read from the database on first use.
     pseudonym_key: tokio::sync::OnceCell<super::PseudonymKey>,
 }
@@ -33,10 +54,16 @@ impl PostgresStore {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
+        // Lazily: a process that never takes a role (the CLI) opens none.
+        let roles = PgPoolOptions::new()
+            .max_connections(ROLE_CONNECTIONS)
+            .acquire_timeout(Duration::from_secs(2))
+            .connect_lazy_with(options);
         Ok(PostgresStore {
             pool,
+            roles,
             pseudonym_key: tokio::sync::OnceCell::new(),
         })
     }
@@ -55,6 +82,14 @@ impl PostgresStore {
     const CLOSE_ORPHANS: &str = close_orphans!("= ANY($1)");
     const EXTEND_LEASE: &str = extend_lease!("= ANY($3)");
     const EARLY_STATUSES_FOR: &str = early_statuses_for!("= ANY($1)");
+    /// The role's row is share-locked: a takeover (which updates it) waits for this write.
+    const FENCE: Option<&str> = Some(
+        "SELECT token FROM instance_roles WHERE role = $1 AND token = $2 \
+         AND expires_at > clock_timestamp() FOR SHARE",
+    );
+    /// Delivered to every listening instance when the fan-out chunk commits.
+    const NOTIFY_ENQUEUED: Option<&str> = Some("SELECT pg_notify('amtsbote_enqueued', $1)");
+
     /// A resend takes its broadcast's row first, as a cancel does: the cancel then sees the
     /// resent delivery, or the resend sees the cancel.
     const LOCK_BROADCAST_OF_DELIVERY: Option<&str> = Some(
@@ -120,5 +155,110 @@ impl_store!(PostgresStore, Postgres, {
     async fn migrate(&self) -> StoreResult<()> {
         MIGRATOR.run(&self.pool).await?;
         Ok(())
+    }
+
+    fn shares_roles(&self) -> bool {
+        true
+    }
+
+    async fn acquire_role(
+        &self,
+        role: &str,
+        holder: &str,
+        lease_ms: i64,
+    ) -> StoreResult<Option<i64>> {
+        let token: Option<(i64,)> = sqlx::query_as(ACQUIRE_ROLE)
+            .bind(role)
+            .bind(holder)
+            .bind(lease_ms as f64)
+            .fetch_optional(&self.roles)
+            .await?;
+        Ok(token.map(|(t,)| t))
+    }
+
+    async fn renew_role(
+        &self,
+        role: &str,
+        holder: &str,
+        token: i64,
+        lease_ms: i64,
+    ) -> StoreResult<bool> {
+        let renewed: Option<(i64,)> = sqlx::query_as(RENEW_ROLE)
+            .bind(role)
+            .bind(holder)
+            .bind(token)
+            .bind(lease_ms as f64)
+            .fetch_optional(&self.roles)
+            .await?;
+        Ok(renewed.is_some())
+    }
+
+    async fn release_role(&self, role: &str, holder: &str, token: i64) -> StoreResult<()> {
+        sqlx::query(RELEASE_ROLE)
+            .bind(role)
+            .bind(holder)
+            .bind(token)
+            .execute(&self.roles)
+            .await?;
+        Ok(())
+    }
+
+    async fn role_holders(&self) -> StoreResult<Vec<super::RoleHolder>> {
+        let rows: Vec<(String, String, i64, i64)> =
+            sqlx::query_as(ROLE_HOLDERS).fetch_all(&self.pool).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(role, holder, token, expires_in_ms)| super::RoleHolder {
+                role,
+                holder,
+                token,
+                expires_in_ms,
+            })
+            .collect())
+    }
+
+    async fn listen_enqueued(
+        &self,
+        on: std::sync::Arc<dyn Fn(crate::domain::Priority) + Send + Sync>,
+        stop: tokio_util::sync::CancellationToken,
+    ) {
+        let mut failures = 0;
+        while !stop.is_cancelled() {
+            let listening = async {
+                let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
+                listener.listen(ENQUEUED_CHANNEL).await?;
+                Ok::<_, sqlx::Error>(listener)
+            };
+            let mut listener = match listening.await {
+                Ok(l) => l,
+                Err(e) => {
+                    failures += 1;
+                    let wait = crate::domain::RetryPolicy::STORE_OUTAGE.delay(failures);
+                    tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "cannot listen for other instances' deliveries; the lanes poll meanwhile");
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => continue,
+                        _ = stop.cancelled() => return,
+                    }
+                }
+            };
+            failures = 0;
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    heard = listener.recv() => match heard {
+                        Ok(n) => match n.payload().parse::<i64>().map_err(|e| e.to_string())
+                            .and_then(|p| super::priority_from_db(p).map_err(|e| e.to_string()))
+                        {
+                            Ok(priority) => on(priority),
+                            Err(e) => tracing::warn!(error = %e, "ignoring a malformed enqueue notification"),
+                        },
+                        Err(e) => {
+                            tracing::warn!(error = %e, "lost the notification connection; listening again");
+                            break;
+                        }
+                    }
+                }
+            }
+        }
     }
 });

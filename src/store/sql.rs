@@ -221,6 +221,10 @@ pub const CLOSE_DELIVERIES_OF_GONE: &str = "UPDATE deliveries SET status = 'gone
 
 pub const RECLAIM_EXPIRED: &str = "UPDATE deliveries SET status = 'pending', leased_by = NULL, \
     lease_until = NULL WHERE status = 'leased' AND lease_until < $1";
+/// Every delivery of a channel still leased goes back to the queue: only the lane's holder
+/// leases them, and a new holder has claimed nothing yet.
+pub const TAKE_OVER_LANE: &str = "UPDATE deliveries SET status = 'pending', leased_by = NULL, \
+    lease_until = NULL WHERE channel = $1 AND status = 'leased'";
 pub const RELEASE_ALL_LEASES: &str = "UPDATE deliveries SET status = 'pending', leased_by = NULL, \
     lease_until = NULL WHERE status = 'leased'";
 pub const NEXT_DUE: &str =

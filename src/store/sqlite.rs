@@ -81,6 +81,11 @@ impl SqliteStore {
     const CLOSE_ORPHANS: &str = close_orphans!("IN (SELECT value FROM json_each($1))");
     const EXTEND_LEASE: &str = extend_lease!("IN (SELECT value FROM json_each($3))");
     const EARLY_STATUSES_FOR: &str = early_statuses_for!("IN (SELECT value FROM json_each($1))");
+    /// One instance per file (`amtsbote run` holds a lock on it): nothing to fence, and no one
+    /// else to tell about new deliveries.
+    const FENCE: Option<&str> = None;
+    const NOTIFY_ENQUEUED: Option<&str> = None;
+
     /// Nothing to take: the one write lock keeps a resend and a cancel apart.
     const LOCK_BROADCAST_OF_DELIVERY: Option<&str> = None;
 

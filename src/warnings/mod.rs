@@ -148,6 +148,7 @@ pub enum FeedError {
 /// Tells the emergency staff what the feed sent by itself (`auto` mode).
 pub type Notice = Arc<dyn crate::schedule::StaffNotice>;
 
+#[derive(Clone)]
 pub struct WarningsFeed {
     settings: WarningsSettings,
     client: NinaClient,

@@ -15,6 +15,7 @@ mod one_way_in;
 mod ops;
 mod privacy;
 mod public_http;
+mod roles;
 mod schedules;
 mod signups;
 mod store_contract;

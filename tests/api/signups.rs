@@ -62,21 +62,13 @@ fn within_cap(rate: u32) -> usize {
 
 /// The most messages of `channel` that arrived within any one second.
 fn most_in_one_second(sim: &Simulator, channel: ChannelKind) -> usize {
-    let mut t: Vec<Duration> = sim
-        .received()
-        .into_iter()
-        .filter(|r| r.channel == channel)
-        .map(|r| r.at)
-        .collect();
-    t.sort();
-    let (mut most, mut lo) = (0, 0);
-    for hi in 0..t.len() {
-        while t[hi] - t[lo] >= Duration::from_secs(1) {
-            lo += 1;
-        }
-        most = most.max(hi - lo + 1);
-    }
-    most
+    amtsbote::simulator::busiest_second(
+        sim.received()
+            .into_iter()
+            .filter(|r| r.channel == channel)
+            .map(|r| r.at)
+            .collect(),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
