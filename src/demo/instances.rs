@@ -24,7 +24,7 @@ use crate::domain::{BroadcastKind, BroadcastStatus, ChannelKind, Priority, Topic
 use crate::i18n::Texts;
 use crate::services::BroadcastService;
 use crate::simulator::{Received, Simulator};
-use crate::store::{self, NewSubscriber, Store};
+use crate::store::{self, NewSubscriber, RoleHolder, Store};
 
 /// What `amtsbote demo --instances N` runs with.
 #[derive(Debug, Clone)]
@@ -188,13 +188,6 @@ struct Instance {
     database_url: String,
     http: std::net::SocketAddr,
     child: Option<tokio::process::Child>,
-}
-
-/// A role's holder as the database names it.
-struct Holder {
-    role: String,
-    holder: String,
-    expires_in_ms: i64,
 }
 
 /// The running experiment.
@@ -501,30 +494,15 @@ impl Fleet {
         }
     }
 
-    /// Who holds which role now, with a lease that has not run out (none before roles exist).
-    async fn holders(&self) -> anyhow::Result<Vec<Holder>> {
-        let exists: bool = sqlx::query_scalar("SELECT to_regclass('instance_roles') IS NOT NULL")
-            .fetch_one(&self.observer)
-            .await?;
-        if !exists {
-            return Ok(Vec::new());
-        }
-        let rows: Vec<(String, String, i64)> = sqlx::query_as(
-            "SELECT role, holder, \
-             CAST(EXTRACT(EPOCH FROM (expires_at - now())) * 1000 AS BIGINT) \
-             FROM instance_roles",
-        )
-        .fetch_all(&self.observer)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(role, holder, expires_in_ms)| Holder {
-                role,
-                holder,
-                expires_in_ms,
-            })
-            .filter(|h| h.expires_in_ms > 0)
-            .collect())
+    /// Who holds which role now, with a lease that has not run out.
+    async fn holders(&self) -> anyhow::Result<Vec<RoleHolder>> {
+        let mut holders = self
+            .store
+            .role_holders()
+            .await
+            .context("reading who holds which role")?;
+        holders.retain(|h| h.expires_in_ms > 0);
+        Ok(holders)
     }
 
     async fn holder_of(&self, role: &str) -> anyhow::Result<Option<String>> {
@@ -540,14 +518,11 @@ impl Fleet {
         self.instances.iter().position(|i| i.id == id)
     }
 
-    /// Until both lanes have a holder (at once when this database knows no roles).
+    /// Until both lanes have a holder.
     async fn wait_for_lane_holders(&self) -> anyhow::Result<()> {
         let deadline = Instant::now() + TAKEOVER_WAIT;
         loop {
             let holders = self.holders().await?;
-            if holders.is_empty() && !self.roles_known().await? {
-                return Ok(());
-            }
             if LANE_ROLES
                 .iter()
                 .all(|(r, _)| holders.iter().any(|h| h.role == *r))
@@ -559,14 +534,6 @@ impl Fleet {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-    }
-
-    async fn roles_known(&self) -> anyhow::Result<bool> {
-        Ok(
-            sqlx::query_scalar("SELECT to_regclass('instance_roles') IS NOT NULL")
-                .fetch_one(&self.observer)
-                .await?,
-        )
     }
 
     fn telegram_news_arrived(&self) -> usize {
@@ -646,24 +613,19 @@ impl Fleet {
     ) -> anyhow::Result<Event> {
         self.ensure_running()?;
         let holders = self.holders().await?;
-        let leader = holders.iter().find(|h| h.role == LEADER_ROLE);
-        // Without roles (before issue 12) every instance runs every lane: hit the first.
-        let victim = match leader {
-            Some(h) => self
-                .index_of(&h.holder)
-                .with_context(|| format!("{} is held by an unknown {}", h.role, h.holder))?,
-            None => 0,
-        };
+        let leader = holders
+            .iter()
+            .find(|h| h.role == LEADER_ROLE)
+            .with_context(|| format!("nobody holds {LEADER_ROLE}"))?;
+        let victim = self
+            .index_of(&leader.holder)
+            .with_context(|| format!("{LEADER_ROLE} is held by an unknown {}", leader.holder))?;
         let id = self.instances[victim].id.clone();
-        let roles: Vec<String> = if holders.is_empty() {
-            LANE_ROLES.iter().map(|(r, _)| r.to_string()).collect()
-        } else {
-            holders
-                .iter()
-                .filter(|h| h.holder == id && LANE_ROLES.iter().any(|(r, _)| *r == h.role))
-                .map(|h| h.role.clone())
-                .collect()
-        };
+        let roles: Vec<String> = holders
+            .iter()
+            .filter(|h| h.holder == id && LANE_ROLES.iter().any(|(r, _)| *r == h.role))
+            .map(|h| h.role.clone())
+            .collect();
         match kind {
             EventKind::Kill => self.signal(victim, rustix::process::Signal::KILL)?,
             EventKind::Stop => self.signal(victim, rustix::process::Signal::STOP)?,
@@ -775,9 +737,6 @@ impl Fleet {
     ) -> anyhow::Result<Vec<(String, Option<Duration>)>> {
         let mut taken: Vec<(String, Option<Duration>)> =
             roles.iter().map(|r| (r.clone(), None)).collect();
-        if !self.roles_known().await? {
-            return Ok(taken);
-        }
         let deadline = Instant::now() + TAKEOVER_WAIT;
         while taken.iter().any(|(_, t)| t.is_none()) && Instant::now() < deadline {
             let holders = self.holders().await?;

@@ -77,13 +77,14 @@ async fn forward(
     let (in_read, in_write) = inbound.into_split();
     let (out_read, out_write) = outbound.into_split();
     tokio::select! {
-        _ = pump(in_read, out_write, up.clone()) => {}
-        _ = pump(out_read, in_write, up) => {}
+        _ = async { tokio::join!(pump(in_read, out_write, up.clone()), pump(out_read, in_write, up)) } => {}
         _ = shutdown.cancelled() => {}
     }
 }
 
-/// Copies `from` to `to`; what it read during a cut waits for the link to come back.
+/// Copies `from` to `to`; what it read during a cut waits for the link to come back, and so
+/// does the end of the connection: a peer that closed or died during a cut is news to the
+/// other side only once the link is back, as after a real partition.
 async fn pump(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, mut up: watch::Receiver<bool>) {
     let mut buf = vec![0u8; 16 * 1024];
     loop {
@@ -92,11 +93,13 @@ async fn pump(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, mut up: watch::Re
             Ok(n) => n,
         };
         if up.wait_for(|up| *up).await.is_err() {
-            break;
+            return;
         }
         if to.write_all(&buf[..n]).await.is_err() {
             break;
         }
     }
-    let _ = to.shutdown().await;
+    if up.wait_for(|up| *up).await.is_ok() {
+        let _ = to.shutdown().await;
+    }
 }
