@@ -266,6 +266,23 @@ drill-report = Übung #{ $id } beendet: { $recipients } Empfänger, davon { $sen
 
 ## Official warnings (NINA / CAP)
 warnings-none-active = Keine aktive amtliche Warnung für das Gebiet.
+demo-instances-setup = Demo: { $instances } Instanzen von „amtsbote run“ auf einer Postgres-Datenbank, { $subscribers } Abonnenten (je zur Hälfte Telegram und WhatsApp), jeder Kanal mit { $rate } Nachrichten/s für alle Instanzen zusammen.
+demo-instances-event = { $at } s: { $event ->
+        [kill] SIGKILL für
+        [stop] SIGSTOP für
+       *[cut] Datenbankverbindung getrennt für
+    } { $instance } (hielt { $roles }).
+demo-instances-summary =
+    Nachricht zugestellt an { $delivered } von { $recipients }, die Warnung an { $alert_delivered } von { $alert_recipients }; verloren { $lost }, doppelt { $duplicates } (gesendet, aber noch nicht verbucht beim Beenden, Anhalten und Trennen: { $in_flight_at_kills }).
+    Dichteste Sekunde bei den Plattformen, alle Instanzen zusammen: Telegram { $telegram_max_1s }, WhatsApp { $whatsapp_max_1s } (jeder Kanal mit { $rate }/s).
+    Eine Warnung, freigegeben auf einer Instanz ohne die Kanäle: erste Nachricht { $alert_first_send_ms } ms nach der Freigabe. Instanzen, deren /metrics sagen, dass sie den Telegram-Kanal halten: { $telegram_lane_gauge_holders }.
+demo-instances-failover = { $event ->
+        [kill] SIGKILL
+        [stop] SIGSTOP
+       *[cut] Trennung
+    } { $instance }, { $role }: eine andere Instanz hielt ihn nach { $holder_ms } ms, ihre nächste Nachricht kam nach { $send_ms } ms an.
+demo-instances-cut = Von der Datenbank getrennt: ihre letzte Nachricht { $stopped_ms } ms nach der Trennung, eine andere Instanz hielt den Telegram-Kanal nach { $takeover_ms } ms; nach der Rückkehr der Verbindung sandte sie { $stale } Nachrichten, die eine andere Instanz schon gesandt hatte.
+demo-instances-resume = Angehalten und fortgesetzt: danach sandte sie { $stale } Nachrichten, die eine andere Instanz schon gesandt hatte.
 demo-warning-published = Amtliche Warnung ({ $kind }) { $id } erscheint bei der simulierten Warn-API.
 demo-warnings-summary =
     Amtliche Warnung zugestellt: { $warning_delivered } von { $warning_expected }, Aktualisierung { $update_delivered }, Entwarnung { $allclear_delivered }; verloren { $lost }, doppelt { $duplicates }.

@@ -266,6 +266,23 @@ drill-report = Drill #{ $id } finished: { $recipients } recipients, { $sent } re
 
 ## Official warnings (NINA / CAP)
 warnings-none-active = No active official warning for the area.
+demo-instances-setup = Demo: { $instances } instances of “amtsbote run” on one Postgres database, { $subscribers } subscribers (half Telegram, half WhatsApp), each lane at { $rate } messages/s for all instances together.
+demo-instances-event = { $at } s: { $event ->
+        [kill] SIGKILL for
+        [stop] SIGSTOP for
+       *[cut] database link cut for
+    } { $instance } (it held { $roles }).
+demo-instances-summary =
+    News delivered to { $delivered } of { $recipients }, the alert to { $alert_delivered } of { $alert_recipients }; lost { $lost }, duplicates { $duplicates } (sent but not yet recorded at the kills, freezes and cuts: { $in_flight_at_kills }).
+    Busiest second at the platforms, all instances together: Telegram { $telegram_max_1s }, WhatsApp { $whatsapp_max_1s } (each lane at { $rate }/s).
+    An alert released on an instance without the lanes: first message { $alert_first_send_ms } ms after release. Instances whose /metrics say they hold the Telegram lane: { $telegram_lane_gauge_holders }.
+demo-instances-failover = { $event ->
+        [kill] SIGKILL
+        [stop] SIGSTOP
+       *[cut] Cut
+    } { $instance }, { $role }: another instance held it after { $holder_ms } ms, its next message arrived after { $send_ms } ms.
+demo-instances-cut = Cut off from the database: its last message { $stopped_ms } ms after the cut, another instance held the Telegram lane after { $takeover_ms } ms; after the link returned it sent { $stale } messages another instance had already sent.
+demo-instances-resume = Frozen and resumed: afterwards it sent { $stale } messages another instance had already sent.
 demo-warning-published = Official warning ({ $kind }) { $id } appears at the simulated warning API.
 demo-warnings-summary =
     Official warning delivered: { $warning_delivered } of { $warning_expected }, update { $update_delivered }, all-clear { $allclear_delivered }; lost { $lost }, duplicates { $duplicates }.

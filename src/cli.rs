@@ -379,6 +379,18 @@ pub async fn demo_warnings(
     print_report(&report, as_json, summary, report.lost)
 }
 
+/// `amtsbote demo --instances N`.
+pub async fn demo_instances(
+    options: demo::instances::InstancesOptions,
+    as_json: bool,
+    texts: &Texts,
+) -> anyhow::Result<()> {
+    let lang = Texts::terminal_language();
+    let report = demo::instances::run(options, texts, lang).await?;
+    let summary = demo::instances::summary(&report, texts, lang);
+    print_report(&report, as_json, summary, report.lost)
+}
+
 /// One JSON line or the summary; a failure when anything was lost.
 fn print_report(
     report: &impl serde::Serialize,

@@ -4,6 +4,8 @@
 //! what the simulators actually received. With `--signups N`, N people sign up at once while
 //! the news drains, and a press officer asks for a preview meanwhile (see `signups`).
 
+pub mod instances;
+mod link;
 pub mod signups;
 
 pub mod warnings;

@@ -10,6 +10,7 @@ use clap::{ArgGroup, Parser, Subcommand};
 use amtsbote::cli::{self, BroadcastRequest, Refused, StaffTarget};
 use amtsbote::config::{Config, LogFormat};
 use amtsbote::demo::DemoOptions;
+use amtsbote::demo::instances::InstancesOptions;
 use amtsbote::domain::{BroadcastKind, ChannelKind, PersonName, Priority, Role};
 use amtsbote::i18n::Texts;
 
@@ -86,8 +87,9 @@ enum Command {
     },
     /// Run the whole path against simulated platforms on 127.0.0.1 and measure it.
     Demo {
-        #[arg(long, default_value_t = 1000)]
-        subscribers: u64,
+        /// Subscribers, half on each channel; default 1000 (20,000 with --instances).
+        #[arg(long)]
+        subscribers: Option<u64>,
         /// Messages per second on the Telegram lane (0 = unlimited); default AMTSBOTE_TELEGRAM_RATE.
         #[arg(long)]
         telegram_rate: Option<u32>,
@@ -111,6 +113,23 @@ enum Command {
         /// without a human, then its update and its cancel.
         #[arg(long)]
         warnings: bool,
+        /// Instead: this many `amtsbote run` processes on one Postgres database (a database of
+        /// the demo's own on the server --database-url or AMTSBOTE_DATABASE_URL names), one news
+        /// broadcast to every subscriber, and an alert released on an instance without the lanes.
+        #[arg(long, value_name = "N")]
+        instances: Option<u32>,
+        /// With --instances: SIGKILL the Telegram lane's holder twice, then SIGSTOP it for 10 s.
+        #[arg(long, requires = "instances")]
+        kill_leader: bool,
+        /// With --instances: cut the Telegram lane's holder off from Postgres for 10 s.
+        #[arg(long, requires = "instances")]
+        cut_leader: bool,
+        /// With --instances: messages per second on each lane (default 500).
+        #[arg(long, requires = "instances")]
+        rate: Option<u32>,
+        /// With --instances: write each instance's log to DIR/<id>.log.
+        #[arg(long, value_name = "DIR", requires = "instances")]
+        instance_logs: Option<PathBuf>,
     },
 }
 
@@ -313,9 +332,26 @@ fn main() -> ExitCode {
                 json,
                 dashboard,
                 warnings,
+                instances,
+                kill_leader,
+                cut_leader,
+                rate,
+                instance_logs,
             } => {
+                if let Some(instances) = instances {
+                    let options = InstancesOptions {
+                        instances,
+                        subscribers: subscribers.unwrap_or(20_000),
+                        rate: rate.unwrap_or(500),
+                        kill_leader,
+                        cut_leader,
+                        database_url: database_url.unwrap_or(config.database_url.clone()),
+                        logs: instance_logs,
+                    };
+                    return cli::demo_instances(options, json, &texts).await;
+                }
                 let options = DemoOptions {
-                    subscribers,
+                    subscribers: subscribers.unwrap_or(1000),
                     telegram_rate: telegram_rate.unwrap_or(config.telegram_lane.rate),
                     whatsapp_rate: whatsapp_rate.unwrap_or(config.whatsapp_lane.rate),
                     database_url,

@@ -61,18 +61,7 @@ impl TestDb {
     /// In CI (CI=true) a missing variable or an unreachable server fails the test.
     pub async fn postgres() -> Option<TestDb> {
         init_logs();
-        let admin = match std::env::var("AMTSBOTE_TEST_POSTGRES_URL") {
-            Ok(url) if !url.is_empty() => url,
-            _ if std::env::var("CI").as_deref() == Ok("true") => {
-                panic!(
-                    "CI=true but AMTSBOTE_TEST_POSTGRES_URL is not set: the Postgres tests must run in CI"
-                )
-            }
-            _ => {
-                eprintln!("skipped: set AMTSBOTE_TEST_POSTGRES_URL to run the Postgres tests");
-                return None;
-            }
-        };
+        let admin = postgres_server()?;
         let db = TestDb::postgres_unmigrated(admin).await;
         db.store.migrate().await.expect("migrate postgres");
         Some(db)
@@ -176,6 +165,23 @@ impl TestDb {
     /// A second, independent connection to the same database (as after a restart).
     pub async fn reopen(&self) -> Arc<dyn Store> {
         store::connect(&self.url).await.expect("reopen")
+    }
+}
+
+/// AMTSBOTE_TEST_POSTGRES_URL, or None when it is unset outside CI. In CI (CI=true) a missing
+/// variable fails the test.
+pub fn postgres_server() -> Option<String> {
+    match std::env::var("AMTSBOTE_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!(
+                "CI=true but AMTSBOTE_TEST_POSTGRES_URL is not set: the Postgres tests must run in CI"
+            )
+        }
+        _ => {
+            eprintln!("skipped: set AMTSBOTE_TEST_POSTGRES_URL to run the Postgres tests");
+            None
+        }
     }
 }
 

@@ -9,6 +9,7 @@ mod drills;
 mod faults;
 mod helpers;
 mod http_api;
+mod instances;
 mod long_texts;
 mod one_way_in;
 mod ops;
