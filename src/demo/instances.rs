@@ -99,8 +99,11 @@ pub struct InstancesReport {
     /// instance had already sent.
     pub sends_by_old_holder_after_link_returned: Option<u64>,
     /// `--kill-leader`: messages the frozen instance sent after SIGCONT that another instance had
-    /// already sent.
+    /// already sent (sends it had begun before it froze: counted in flight).
     pub sends_by_old_holder_after_resume: Option<u64>,
+    /// Messages the frozen or cut-off instance sent after it returned of deliveries it did not
+    /// hold at the event: a send begun under a lost role. Must be 0.
+    pub new_sends_by_old_holder_after_return: Option<u64>,
     /// Instances whose `/metrics` said they held the Telegram lane at the end (1 expected),
     /// and whether that was the holder the database named.
     pub telegram_lane_gauge_holders: u64,
@@ -935,6 +938,9 @@ impl Fleet {
             }),
             sends_by_old_holder_after_link_returned: cut.map(|e| record.stale_after_return(e)),
             sends_by_old_holder_after_resume: stop.map(|e| record.stale_after_return(e)),
+            new_sends_by_old_holder_after_return: stop
+                .or(cut)
+                .map(|e| record.new_after_return(e, &texts_of)),
             telegram_lane_gauge_holders: gauges.len() as u64,
             telegram_lane_gauge_agrees: gauges.len() == 1
                 && db_holder.as_deref() == gauges.first().map(String::as_str),
@@ -981,12 +987,16 @@ impl Record {
             .map(|(r, _)| r)
     }
 
-    /// Leased at the event and already arrived from the instance hit before anyone took over.
+    /// Leased at the event and arrived from the instance hit before anyone took over, or after
+    /// it returned: a send it had begun before it froze or was cut off (handed to the HTTP
+    /// client, not yet on the wire) goes out when it wakes, and no platform takes a fencing
+    /// token to refuse it.
     fn in_flight(&self, e: &Event, texts: &HashMap<i64, &str>) -> u64 {
         let until = e.in_flight_until();
+        let back = e.returned_at.unwrap_or(Duration::MAX);
         let arrived: HashSet<(ChannelKind, &str, &str)> = self
             .by(e.victim)
-            .filter(|r| r.at <= until)
+            .filter(|r| r.at <= until || r.at >= back)
             .map(|r| (r.channel, &*r.address, &*r.text))
             .collect();
         e.leased
@@ -1024,6 +1034,22 @@ impl Record {
             .max()
             .map(|t| ms(t - e.at))
             .unwrap_or(0.0)
+    }
+
+    /// Messages from the instance hit, after it returned, of deliveries it did not hold at the
+    /// event: what it would have claimed or sent under the role it had lost.
+    fn new_after_return(&self, e: &Event, texts: &HashMap<i64, &str>) -> u64 {
+        let Some(back) = e.returned_at else {
+            return 0;
+        };
+        let held: HashSet<(ChannelKind, &str, &str)> = e
+            .leased
+            .iter()
+            .filter_map(|(b, c, a)| texts.get(b).map(|t| (*c, a.as_str(), *t)))
+            .collect();
+        self.by(e.victim)
+            .filter(|r| r.at >= back && !held.contains(&(r.channel, &*r.address, &*r.text)))
+            .count() as u64
     }
 
     /// Messages from the instance hit, after it returned, that another one had sent before.
@@ -1268,5 +1294,20 @@ mod tests {
             (1, arrival(12_000, T, "z", "news")),
         ]);
         assert_eq!(r.stale_after_return(&event(&[])), 1);
+    }
+
+    #[test]
+    fn what_the_instance_hit_sends_after_it_returns_is_in_flight_if_it_held_it_else_new() {
+        let r = record(vec![
+            // Held at the event, out on the wire only after the return: begun before, in flight.
+            (0, arrival(10_100, T, "a", "news")),
+            // Not held at the event: a send begun under the lost role.
+            (0, arrival(10_200, T, "z", "news")),
+        ]);
+        let texts = HashMap::from([(7, "news")]);
+        let e = event(&["a"]);
+        assert_eq!(r.in_flight(&e, &texts), 1);
+        assert_eq!(r.new_after_return(&e, &texts), 1);
+        assert_eq!(record(vec![]).new_after_return(&e, &texts), 0);
     }
 }

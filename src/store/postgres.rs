@@ -24,6 +24,8 @@ const ACK_SENT_MANY: &str = "UPDATE deliveries d SET status = 'sent', sent_at = 
 /// Roles are renewed on connections of their own, so that a renewal never queues behind the
 /// lanes' claims for a connection of the main pool.
 const ROLE_CONNECTIONS: u32 = 2;
+/// See `PostgresStore::connect`: below `roles::LEASE` (3 s).
+const IDLE_IN_TRANSACTION_MS: &str = "2000";
 /// The channel fan-out announces enqueued deliveries on (payload: their priority).
 const ENQUEUED_CHANNEL: &str = "amtsbote_enqueued";
 
@@ -50,7 +52,15 @@ pub struct PostgresStore {
 
 impl PostgresStore {
     pub async fn connect(url: &str) -> StoreResult<Self> {
-        let options: PgConnectOptions = url.parse()?;
+        // A transaction left open by a frozen or cut-off instance holds its row locks (the
+        // role's row a claim share-locks, the deliveries it leased) until the server ends the
+        // session: it does after this much idle time, below the roles' lease, so a standby's
+        // takeover never waits for a process that will not come back in time. Nothing here
+        // keeps a transaction open between statements for longer.
+        let options: PgConnectOptions = url.parse::<PgConnectOptions>()?.options([(
+            "idle_in_transaction_session_timeout",
+            IDLE_IN_TRANSACTION_MS,
+        )]);
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(10))
