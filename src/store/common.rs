@@ -60,13 +60,17 @@ macro_rules! impl_store {
             }
 
             /// Refuses the write in `tx` with `RoleLost` unless `fence` still holds its role.
-            /// On Postgres the role's row stays share-locked until `tx` ends, so a takeover
-            /// waits for this write and the write never follows a takeover.
+            /// With `hold`, the role's row stays share-locked until `tx` ends (Postgres), so a
+            /// takeover waits for this write and never misses what it leased. Outcomes need no
+            /// hold: those that commit before a takeover are true, and after one they match no
+            /// lease (the takeover returned the rows to the queue).
             async fn check_fence(
                 tx: &mut $crate::store::common::WriteTx<$db>,
                 fence: Option<&$crate::store::Fence>,
+                hold: bool,
             ) -> $crate::store::StoreResult<()> {
-                if let (Some(check), Some(fence)) = (Self::FENCE, fence) {
+                let check = if hold { Self::FENCE } else { Self::FENCE_READ };
+                if let (Some(check), Some(fence)) = (check, fence) {
                     let held: Option<(i64,)> = sqlx::query_as(check)
                         .bind(fence.role.as_str())
                         .bind(fence.token)
@@ -593,7 +597,10 @@ macro_rules! impl_store {
                 }
                 // Other instances' lanes hear of it when this commits (Postgres).
                 if inserted > 0 && let Some(notify) = Self::NOTIFY_ENQUEUED {
-                    sqlx::query(notify).bind(priority.to_string()).execute(&mut *tx.tx).await?;
+                    sqlx::query(notify)
+                        .bind(format!("{priority} {}", self.origin()))
+                        .execute(&mut *tx.tx)
+                        .await?;
                 }
                 tx.commit().await?;
                 Ok(FanOutStep { inserted, done })
@@ -632,7 +639,7 @@ macro_rules! impl_store {
                     return Ok(0);
                 }
                 let mut tx = self.begin_write().await?;
-                Self::check_fence(&mut tx, fence).await?;
+                Self::check_fence(&mut tx, fence, false).await?;
                 let applied = self.acknowledge_in(&mut tx, acks).await?;
                 tx.commit().await?;
                 // Only after the commit: a status kept before it is found here, one kept after
@@ -691,7 +698,7 @@ macro_rules! impl_store {
                 fence: Option<&$crate::store::Fence>,
             ) -> $crate::store::StoreResult<u64> {
                 let mut tx = self.begin_write().await?;
-                Self::check_fence(&mut tx, fence).await?;
+                Self::check_fence(&mut tx, fence, true).await?;
                 let n = sqlx::query($crate::store::sql::TAKE_OVER_LANE)
                     .bind(channel.as_str())
                     .execute(&mut *tx.tx)
@@ -767,7 +774,7 @@ macro_rules! impl_store {
                 lease_until: i64,
             ) -> $crate::store::StoreResult<Vec<$crate::store::ClaimedDelivery>> {
                 let mut tx = self.begin_write().await?;
-                Self::check_fence(&mut tx, fence).await?;
+                Self::check_fence(&mut tx, fence, true).await?;
                 let ids: Vec<(i64,)> = sqlx::query_as(Self::CLAIM)
                     .bind(lease)
                     .bind(lease_until)

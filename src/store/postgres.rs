@@ -46,6 +46,9 @@ pub struct PostgresStore {
     pool: PgPool,
     /// For roles only (see `ROLE_CONNECTIONS`).
     roles: PgPool,
+    /// This process's mark on its enqueue notifications: its own lanes were woken already,
+    /// and a late second wake-up would make them put back and claim again for nothing.
+    origin: String,
     /// Read from the database on first use.
     pseudonym_key: tokio::sync::OnceCell<super::PseudonymKey>,
 }
@@ -74,6 +77,7 @@ impl PostgresStore {
         Ok(PostgresStore {
             pool,
             roles,
+            origin: format!("{:016x}", rand::random::<u64>()),
             pseudonym_key: tokio::sync::OnceCell::new(),
         })
     }
@@ -97,6 +101,11 @@ impl PostgresStore {
         "SELECT token FROM instance_roles WHERE role = $1 AND token = $2 \
          AND expires_at > clock_timestamp() FOR SHARE",
     );
+    /// The same check without the lock, for outcomes (see `check_fence`).
+    const FENCE_READ: Option<&str> = Some(
+        "SELECT token FROM instance_roles WHERE role = $1 AND token = $2 \
+         AND expires_at > clock_timestamp()",
+    );
     /// Delivered to every listening instance when the fan-out chunk commits.
     const NOTIFY_ENQUEUED: Option<&str> = Some("SELECT pg_notify('amtsbote_enqueued', $1)");
 
@@ -105,6 +114,10 @@ impl PostgresStore {
     const LOCK_BROADCAST_OF_DELIVERY: Option<&str> = Some(
         "SELECT id FROM broadcasts WHERE id = (SELECT broadcast_id FROM deliveries WHERE id = $1) FOR UPDATE",
     );
+
+    fn origin(&self) -> &str {
+        &self.origin
+    }
 
     /// How the claimed ids are bound to `CLAIMED`.
     fn id_list(ids: Vec<i64>) -> Vec<i64> {
@@ -256,12 +269,18 @@ impl_store!(PostgresStore, Postgres, {
                 tokio::select! {
                     _ = stop.cancelled() => return,
                     heard = listener.recv() => match heard {
-                        Ok(n) => match n.payload().parse::<i64>().map_err(|e| e.to_string())
-                            .and_then(|p| super::priority_from_db(p).map_err(|e| e.to_string()))
-                        {
-                            Ok(priority) => on(priority),
-                            Err(e) => tracing::warn!(error = %e, "ignoring a malformed enqueue notification"),
-                        },
+                        Ok(n) => {
+                            let (priority, origin) = n.payload().split_once(' ').unwrap_or((n.payload(), ""));
+                            if origin == self.origin {
+                                continue;
+                            }
+                            match priority.parse::<i64>().map_err(|e| e.to_string())
+                                .and_then(|p| super::priority_from_db(p).map_err(|e| e.to_string()))
+                            {
+                                Ok(priority) => on(priority),
+                                Err(e) => tracing::warn!(error = %e, "ignoring a malformed enqueue notification"),
+                            }
+                        }
                         Err(e) => {
                             tracing::warn!(error = %e, "lost the notification connection; listening again");
                             break;

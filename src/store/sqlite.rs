@@ -84,10 +84,16 @@ impl SqliteStore {
     /// One instance per file (`amtsbote run` holds a lock on it): nothing to fence, and no one
     /// else to tell about new deliveries.
     const FENCE: Option<&str> = None;
+    const FENCE_READ: Option<&str> = None;
     const NOTIFY_ENQUEUED: Option<&str> = None;
 
     /// Nothing to take: the one write lock keeps a resend and a cancel apart.
     const LOCK_BROADCAST_OF_DELIVERY: Option<&str> = None;
+
+    /// Who enqueued, in a notification: nobody else listens here.
+    fn origin(&self) -> &str {
+        ""
+    }
 
     /// How the claimed ids are bound to `CLAIMED`.
     fn id_list(ids: Vec<i64>) -> String {
