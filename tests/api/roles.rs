@@ -43,6 +43,25 @@ async fn a_role_has_one_holder_until_its_lease_runs_out_on_the_database_clock() 
     );
     assert!(db.store.renew_role("scheduler", "a", a, 400).await.unwrap());
     assert_eq!(holder(&*other, "scheduler").await.as_deref(), Some("a"));
+    // The operator sees who holds it.
+    let out = amtsbote()
+        .env("AMTSBOTE_DATABASE_URL", &db.url)
+        .args(["stats", "--json"])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stats: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        stats["roles"].as_array().is_some_and(|roles| roles
+            .iter()
+            .any(|r| r["role"] == "scheduler" && r["holder"] == "a" && r["token"] == a)),
+        "{stats}"
+    );
     // No renewal: the lease runs out and the next taker gets a newer token.
     let store = other.clone();
     wait_until(Duration::from_secs(5), "b takes the role", || {
