@@ -400,7 +400,6 @@ async fn open_store(
         .migrate()
         .await
         .context("migrating the demo database")?;
-    store.release_all_leases().await?;
     Ok((tmp, url, store))
 }
 

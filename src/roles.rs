@@ -212,8 +212,7 @@ impl Roles {
             let _ = keeper.await;
             linked.abort();
             self.set_held(role, false);
-            let lost = grant.lost().is_cancelled() || !grant.valid();
-            if lost {
+            if !grant.valid() {
                 tracing::warn!(%role, instance = %self.instance, "lost the role (lease ran out); stopped its work");
             } else if let Some(fence) = grant.fence() {
                 // A clean stop (or the work ended by itself): a standby need not wait.

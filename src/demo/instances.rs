@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use serde::Serialize;
-use sqlx::Connection;
 use tokio_util::sync::CancellationToken;
 
 use super::link::Link;
@@ -231,12 +230,15 @@ pub async fn run(
             ]
         )
     );
-    let (name, url) = create_database(&options.database_url).await?;
+    let url = crate::store::testing::fresh_postgres_database(&options.database_url)
+        .await
+        .context("creating the demo's database")?;
     let shutdown = CancellationToken::new();
     let result = measure(&options, &url, shutdown.clone(), texts, lang).await;
     shutdown.cancel();
-    if let Err(e) = drop_database(&options.database_url, &name).await {
-        tracing::warn!(error = %e, database = name, "the demo's database could not be dropped");
+    if let Err(e) = crate::store::testing::drop_postgres_database(&options.database_url, &url).await
+    {
+        tracing::warn!(error = %e, "the demo's database could not be dropped");
     }
     result
 }
@@ -1121,35 +1123,6 @@ async fn seed(store: &dyn Store, n: u64) -> anyhow::Result<()> {
 }
 
 /// A database of the demo's own on the server `admin` names: (its name, its URL).
-async fn create_database(admin: &str) -> anyhow::Result<(String, String)> {
-    let name = format!("amtsbote_instances_{}", std::process::id());
-    let mut conn = sqlx::PgConnection::connect(admin)
-        .await
-        .context("connecting to the Postgres server")?;
-    for sql in [
-        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-        format!("CREATE DATABASE {name}"),
-    ] {
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .execute(&mut conn)
-            .await
-            .context("creating the demo's database")?;
-    }
-    let mut url = url::Url::parse(admin).context("reading the database URL")?;
-    url.set_path(&name);
-    Ok((name, url.to_string()))
-}
-
-async fn drop_database(admin: &str, name: &str) -> anyhow::Result<()> {
-    let mut conn = sqlx::PgConnection::connect(admin).await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(&mut conn)
-    .await?;
-    Ok(())
-}
-
 /// The human summary of a report.
 pub fn summary(report: &InstancesReport, texts: &Texts, lang: &str) -> String {
     let mut text = super::summary_of(report, texts, lang, "demo-instances-summary");

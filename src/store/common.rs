@@ -708,16 +708,6 @@ macro_rules! impl_store {
                 Ok(n)
             }
 
-            async fn release_all_leases(&self) -> $crate::store::StoreResult<u64> {
-                let mut tx = self.begin_write().await?;
-                let n = sqlx::query($crate::store::sql::RELEASE_ALL_LEASES)
-                    .execute(&mut *tx.tx)
-                    .await?
-                    .rows_affected();
-                tx.commit().await?;
-                Ok(n)
-            }
-
             async fn next_due(
                 &self,
                 channel: $crate::domain::ChannelKind,

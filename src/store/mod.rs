@@ -778,8 +778,6 @@ pub trait Store: Send + Sync {
     ) -> StoreResult<Vec<i64>>;
     /// Returns leases that ran out to the queue.
     async fn reclaim_expired(&self, now: i64) -> StoreResult<u64>;
-    /// Returns every lease to the queue: at start, when this is the only instance.
-    async fn release_all_leases(&self) -> StoreResult<u64>;
     /// When the earliest pending delivery of a channel falls due.
     async fn next_due(&self, channel: ChannelKind) -> StoreResult<Option<i64>>;
     /// Open deliveries (pending or leased) of all broadcasts.

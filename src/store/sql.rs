@@ -225,8 +225,6 @@ pub const RECLAIM_EXPIRED: &str = "UPDATE deliveries SET status = 'pending', lea
 /// leases them, and a new holder has claimed nothing yet.
 pub const TAKE_OVER_LANE: &str = "UPDATE deliveries SET status = 'pending', leased_by = NULL, \
     lease_until = NULL WHERE channel = $1 AND status = 'leased'";
-pub const RELEASE_ALL_LEASES: &str = "UPDATE deliveries SET status = 'pending', leased_by = NULL, \
-    lease_until = NULL WHERE status = 'leased'";
 pub const NEXT_DUE: &str =
     "SELECT MIN(due_at) FROM deliveries WHERE channel = $1 AND status = 'pending'";
 pub const OPEN_DELIVERIES: &str =

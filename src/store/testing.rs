@@ -1,4 +1,4 @@
-//! Helpers for tests and benchmarks that need a database of their own: a fresh Postgres
+//! Helpers for tests, benchmarks and demos that need a database of their own: a fresh Postgres
 //! database per test, created from an admin URL and dropped afterwards.
 
 use sqlx::Connection;
