@@ -31,7 +31,7 @@ demo-summary =
     Zugestellt: Nachrichten { $news_delivered }, Warnung { $alert_delivered }; verloren { $lost }, doppelt { $duplicates }.
     Telegram: { $telegram_rate_achieved }/s erreicht (eingestellt { $telegram_rate_configured }), höchstens { $telegram_max_1s } in einer Sekunde.
     WhatsApp: { $whatsapp_rate_achieved }/s erreicht (eingestellt { $whatsapp_rate_configured }), höchstens { $whatsapp_max_1s } in einer Sekunde.
-    Nachrichten-Fan-out: { $fanout_ms } ms. Warnung: erste Nachricht { $alert_first_send_ms } ms nach Freigabe ({ $alert_confirm_to_first_ms } ms nachdem die Einsatzleitung in Telegram auf Senden gedrückt hat), alle in { $alert_complete_s } s.
+    Nachrichten-Fan-out: { $fanout_ms } ms. Warnung: erste Nachricht { $alert_first_send_ms } ms nach Freigabe ({ $alert_confirm_to_first_ms } ms nachdem der Druck der Einsatzleitung auf Senden bei { $alert_from } ankam), alle in { $alert_complete_s } s.
     Spitzenspeicher: { $peak_rss_mb } MiB.
     Obergrenzen in diesem Lauf: { $ceiling_http_per_s } HTTP-Anfragen/s über Loopback (Durchsatz { $throughput_ratio } davon), bloßes Einfügen der Verteilung { $ceiling_insert_ms } ms (Verteilung { $fanout_ratio }× so lang).
 
@@ -245,6 +245,7 @@ dash-nav-schedules = Zeitpläne
 dash-nav-subscribers = Abonnenten
 dash-nav-audit = Protokoll
 dash-schedule-new = Meldung planen (verfassen, dann „einmal“ oder „wiederholt“)
+dash-schedule-removed = Wiederholung S{ $id } entfernt: Es wird nichts mehr danach gesendet.
 dash-recurring = Wiederkehrend
 dash-next = Nächster Termin
 dash-action = Aktion

@@ -31,7 +31,7 @@ demo-summary =
     Delivered: news { $news_delivered }, alert { $alert_delivered }; lost { $lost }, duplicates { $duplicates }.
     Telegram: { $telegram_rate_achieved }/s achieved (configured { $telegram_rate_configured }), at most { $telegram_max_1s } in any second.
     WhatsApp: { $whatsapp_rate_achieved }/s achieved (configured { $whatsapp_rate_configured }), at most { $whatsapp_max_1s } in any second.
-    News fan-out: { $fanout_ms } ms. Alert: first message { $alert_first_send_ms } ms after release ({ $alert_confirm_to_first_ms } ms after the emergency member pressed Send in Telegram), all in { $alert_complete_s } s.
+    News fan-out: { $fanout_ms } ms. Alert: first message { $alert_first_send_ms } ms after release ({ $alert_confirm_to_first_ms } ms after the emergency member's press of Send reached { $alert_from }), all in { $alert_complete_s } s.
     Peak memory: { $peak_rss_mb } MiB.
     Ceilings in this run: { $ceiling_http_per_s } loopback HTTP requests/s (throughput { $throughput_ratio } of it), bare insert of the fan-out { $ceiling_insert_ms } ms (fan-out { $fanout_ratio }× it).
 
@@ -245,6 +245,7 @@ dash-nav-schedules = Schedules
 dash-nav-subscribers = Subscribers
 dash-nav-audit = Audit log
 dash-schedule-new = Plan a broadcast (compose, then "once" or "repeatedly")
+dash-schedule-removed = Schedule S{ $id } removed: nothing more will be sent by it.
 dash-recurring = Recurring
 dash-next = Next
 dash-action = Action

@@ -40,6 +40,10 @@ pub struct DemoOptions {
     pub signups: u64,
     /// Keep the service (and its dashboard) running after the figures until Ctrl-C.
     pub keep_dashboard: bool,
+    /// Where the emergency member sends the alert and presses Send.
+    pub alert_from: ChannelKind,
+    /// The round trip to the simulated Telegram's servers (0: same machine).
+    pub telegram_latency: Duration,
 }
 
 /// What the demo measured, all of it at the simulators.
@@ -64,7 +68,10 @@ pub struct DemoReport {
     pub news_pending_at_alert: u64,
     /// From the release (as the store recorded it) to the alert's first message.
     pub alert_first_send_ms: f64,
-    /// From the emergency member's button press at the simulated Telegram to the first message.
+    /// Where the emergency member pressed Send (`telegram` or `whatsapp`).
+    pub alert_from: ChannelKind,
+    /// From the emergency member's press of Send reaching the platform (Telegram: queued for
+    /// `getUpdates`; WhatsApp: the webhook posted) to the alert's first message at a simulator.
     pub alert_confirm_to_first_ms: f64,
     pub alert_complete_s: f64,
     /// 1.05 × the alert's recipients on its slowest lane ÷ that lane's rate (0 when unlimited).
@@ -96,6 +103,7 @@ pub async fn run(
     let sim = Simulator::start_expecting(shutdown.clone(), expected as usize)
         .await
         .context("starting the simulated platforms")?;
+    sim.set_telegram_latency(options.telegram_latency);
 
     let (_tmp, url, store) = open_store(&options).await?;
 
@@ -113,6 +121,15 @@ pub async fn run(
         .set_staff(
             ChannelKind::Telegram,
             &DEMO_EMERGENCY.to_string(),
+            Role::Emergency,
+            Some("Demo-Einsatzleitung"),
+        )
+        .await
+        .context("adding the demo's emergency member")?;
+    store
+        .set_staff(
+            ChannelKind::Whatsapp,
+            DEMO_EMERGENCY_NUMBER,
             Role::Emergency,
             Some("Demo-Einsatzleitung"),
         )
@@ -250,7 +267,8 @@ pub async fn run(
     };
     // The alert comes as it would on the day: an emergency member types it in Telegram and
     // presses Send under the preview.
-    let (alert, pressed_at) = alert_by_chat(&sim, &*store, &alert_text).await?;
+    let (alert, pressed_at) =
+        alert_by_chat(&sim, &*store, &alert_text, options.alert_from, &base).await?;
     bars.println(texts.get(
         lang,
         "demo-alert-released",
@@ -365,6 +383,7 @@ pub async fn run(
         fanout_ms,
         news_pending_at_alert,
         alert_first_send_ms: round(since_release(alert_times.iter().min()) * 1000.0, 1),
+        alert_from: options.alert_from,
         alert_confirm_to_first_ms: round(since(pressed_at, alert_times.iter().min()) * 1000.0, 1),
         alert_complete_s: round(since_release(alert_times.iter().max()), 3),
         alert_complete_bound_s: round(alert_bound, 3),
@@ -480,6 +499,7 @@ fn summary_of(report: &impl Serialize, texts: &Texts, lang: &str, key: &str) -> 
         for (k, v) in map {
             let v: fluent_bundle::FluentValue<'_> = match v {
                 serde_json::Value::Number(n) => n.as_f64().unwrap_or_default().into(),
+                serde_json::Value::String(s) => s.clone().into(),
                 other => other.to_string().into(),
             };
             args.push((k.as_str(), v));
@@ -627,16 +647,16 @@ async fn release(
 
 /// The Telegram user id of the demo's emergency member.
 const DEMO_EMERGENCY: i64 = 990_000_001;
+/// The same emergency member's WhatsApp number, for `--alert-from whatsapp`.
+const DEMO_EMERGENCY_NUMBER: &str = "4915199000001";
 
 /// A Telegram update as the Bot API serves it (the recorded fixtures), from the demo's
 /// emergency member.
 fn staff_update(
-    fixture: &str,
+    mut update: serde_json::Value,
     field: &str,
     value: serde_json::Value,
-) -> anyhow::Result<serde_json::Value> {
-    let mut update: serde_json::Value =
-        serde_json::from_str(fixture).context("reading a recorded Telegram update")?;
+) -> serde_json::Value {
     let (object, from_chat) = if update.get("message").is_some() {
         ("message", "/message/chat/id")
     } else {
@@ -650,60 +670,138 @@ fn staff_update(
     if object == "message" {
         update[object]["entities"] = serde_json::json!([]);
     }
-    Ok(update)
+    update
 }
 
-/// The emergency member sends `/alert TEXT`, waits for the preview and presses its Send button.
-/// Returns the alert's id and when the button was pressed (on the simulators' clock).
+/// The first button of `markup` (Telegram's `inline_keyboard` or WhatsApp's interactive
+/// `buttons`) that confirms a preview: its data.
+fn confirm_button(markup: &serde_json::Value) -> Option<String> {
+    let telegram = markup
+        .get("inline_keyboard")
+        .and_then(|rows| rows.as_array())
+        .into_iter()
+        .flatten()
+        .flat_map(|row| row.as_array().cloned().unwrap_or_default())
+        .filter_map(|b| b.get("callback_data")?.as_str().map(str::to_string));
+    let whatsapp = markup
+        .pointer("/action/buttons")
+        .and_then(|b| b.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|b| b.pointer("/reply/id")?.as_str().map(str::to_string));
+    telegram
+        .chain(whatsapp)
+        .find(|d| matches!(ButtonData::parse(d), Some(ButtonData::Confirm(_))))
+}
+
+/// The emergency member sends `/alert TEXT` on `from` and presses Send under the preview the
+/// moment it arrives. Returns the alert's id and when the press reached the platform (on the
+/// simulators' clock): on Telegram when the `callback_query` was queued for the bot's next
+/// `getUpdates`, on WhatsApp when the signed webhook of the button reply was posted. What is
+/// measured from there is the path staff use: the platform's intake, the conversation, the
+/// release and the lanes.
 async fn alert_by_chat(
     sim: &Simulator,
     store: &dyn Store,
     text: &str,
+    from: ChannelKind,
+    base: &str,
 ) -> anyhow::Result<(i64, Duration)> {
-    const MESSAGE: &str =
-        include_str!("../tests/fixtures/telegram/update_message_start_command.json");
-    const PRESS: &str = include_str!("../tests/fixtures/telegram/update_callback_query.json");
-    let staff = DEMO_EMERGENCY.to_string();
-    // Follows the record from here on without copying what arrived before.
-    let mut seen = sim.received_count();
-    sim.push_update(staff_update(
-        MESSAGE,
-        "text",
-        format!("/alert {text}").into(),
-    )?);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let send = loop {
-        let arrived = sim.received_from(seen);
-        seen += arrived.len();
-        let preview = arrived
-            .into_iter()
-            .filter(|r| *r.address == *staff)
-            .find_map(|r| {
-                let markup = r.markup?;
-                let rows = markup.get("inline_keyboard")?.as_array()?.clone();
-                rows.iter()
-                    .flat_map(|row| row.as_array().cloned().unwrap_or_default())
-                    .filter_map(|b| b.get("callback_data")?.as_str().map(str::to_string))
-                    .find(|d| matches!(ButtonData::parse(d), Some(ButtonData::Confirm(_))))
+    let deadline = Duration::from_secs(30);
+    let pressed_at = match from {
+        ChannelKind::Telegram => {
+            const MESSAGE: &str =
+                include_str!("../tests/fixtures/telegram/update_message_start_command.json");
+            const PRESS: &str =
+                include_str!("../tests/fixtures/telegram/update_callback_query.json");
+            let staff = DEMO_EMERGENCY.to_string();
+            let press = serde_json::from_str::<serde_json::Value>(PRESS)
+                .context("reading a recorded Telegram update")?;
+            let pressed = sim.press_on_arrival(move |arrived| {
+                if *arrived.address != *staff {
+                    return None;
+                }
+                let data = confirm_button(arrived.markup.as_deref()?)?;
+                Some(staff_update(press.clone(), "data", data.into()))
             });
-        if let Some(data) = preview {
-            break data;
+            let message = serde_json::from_str::<serde_json::Value>(MESSAGE)
+                .context("reading a recorded Telegram update")?;
+            sim.push_update(staff_update(
+                message,
+                "text",
+                format!("/alert {text}").into(),
+            ));
+            tokio::time::timeout(deadline, pressed)
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .context("the bot did not answer the emergency member's /alert with a preview")?
+                .at
         }
-        anyhow::ensure!(
-            Instant::now() < deadline,
-            "the bot did not answer the emergency member's /alert with a preview"
-        );
-        tokio::time::sleep(Duration::from_millis(2)).await;
+        ChannelKind::Whatsapp => {
+            let post = |body: Vec<u8>| async move {
+                let answer = reqwest::Client::new()
+                    .post(format!("{base}/webhooks/whatsapp"))
+                    .header("content-type", "application/json")
+                    .header(
+                        "x-hub-signature-256",
+                        signups::signature(DEMO_APP_SECRET, &body)?,
+                    )
+                    .body(body)
+                    .send()
+                    .await
+                    .context("posting the emergency member's webhook")?;
+                anyhow::ensure!(
+                    answer.status().is_success(),
+                    "the service refused the emergency member's webhook: {}",
+                    answer.status()
+                );
+                anyhow::Ok(())
+            };
+            let mut seen = sim.received_count();
+            post(signups::whatsapp_body(
+                DEMO_EMERGENCY_NUMBER,
+                1,
+                &format!("/alert {text}"),
+            ))
+            .await?;
+            let until = Instant::now() + deadline;
+            let data = loop {
+                let arrived = sim.received_from(seen);
+                seen += arrived.len();
+                let offered = arrived
+                    .iter()
+                    .filter(|r| *r.address == *DEMO_EMERGENCY_NUMBER)
+                    .find_map(|r| confirm_button(r.markup.as_deref()?));
+                if let Some(data) = offered {
+                    break data;
+                }
+                anyhow::ensure!(
+                    Instant::now() < until,
+                    "the bot did not answer the emergency member's /alert with a preview"
+                );
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            };
+            let pressed_at = sim.elapsed();
+            post(signups::whatsapp_button_body(
+                DEMO_EMERGENCY_NUMBER,
+                2,
+                &data,
+            )?)
+            .await?;
+            pressed_at
+        }
     };
-    let draft = store
-        .list_broadcasts_page(Some(BroadcastStatus::Draft), None, 1)
-        .await?
-        .into_iter()
-        .next()
-        .context("the alert's draft is not in the store")?;
-    let pressed_at = sim.elapsed();
-    sim.push_update(staff_update(PRESS, "data", send.into())?);
-    Ok((draft.id, pressed_at))
+    // The alert: the newest broadcast with its text.
+    let until = Instant::now() + deadline;
+    loop {
+        let newest = store.list_broadcasts_page(None, None, 5).await?;
+        if let Some(b) = newest.into_iter().find(|b| b.text == text) {
+            return Ok((b.id, pressed_at));
+        }
+        anyhow::ensure!(Instant::now() < until, "the alert is not in the store");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 /// Counts over what the simulators received.

@@ -109,6 +109,14 @@ enum Command {
         /// Keep the service and its dashboard running after the broadcasts until Ctrl-C.
         #[arg(long)]
         dashboard: bool,
+        /// Where the emergency member sends the alert and presses Send under its preview:
+        /// telegram (getUpdates) or whatsapp (a signed webhook).
+        #[arg(long, value_parser = parse_channel, default_value = "telegram", value_name = "CHANNEL")]
+        alert_from: ChannelKind,
+        /// The simulated Telegram answers each Bot API call this long after it arrived, as
+        /// Telegram's servers do across the internet (20-60 ms from Germany).
+        #[arg(long, default_value_t = 0, value_name = "MS")]
+        telegram_latency_ms: u64,
         /// Instead: an official warning from a simulated warning API reaches every subscriber
         /// without a human, then its update and its cancel.
         #[arg(long)]
@@ -331,6 +339,8 @@ fn main() -> ExitCode {
                 database_url,
                 json,
                 dashboard,
+                alert_from,
+                telegram_latency_ms,
                 warnings,
                 instances,
                 kill_leader,
@@ -357,6 +367,8 @@ fn main() -> ExitCode {
                     database_url,
                     signups,
                     keep_dashboard: dashboard,
+                    alert_from,
+                    telegram_latency: std::time::Duration::from_millis(telegram_latency_ms),
                 };
                 if warnings {
                     cli::demo_warnings(&config, options, json, &texts).await

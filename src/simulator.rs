@@ -67,6 +67,17 @@ pub fn busiest_second(mut times: Vec<Duration>) -> usize {
     most
 }
 
+/// A button pressed by `press_on_arrival`: the update that carried it and when it was queued
+/// for the bot's next `getUpdates` (on the simulator's clock).
+#[derive(Debug, Clone, Copy)]
+pub struct Pressed {
+    pub update_id: i64,
+    pub at: Duration,
+}
+
+/// Looks at each Telegram message as it arrives; the update it returns is the press.
+type Presser = Box<dyn FnMut(&Received) -> Option<Value> + Send>;
+
 /// A Bot API call other than `sendMessage`, as the bot made it.
 #[derive(Debug, Clone)]
 pub struct BotCall {
@@ -109,6 +120,13 @@ struct SimState {
     poll_conflicts: AtomicU64,
     calls: Mutex<Vec<BotCall>>,
     markups: Mutex<HashMap<String, Arc<Value>>>,
+    presser: Mutex<Option<(Presser, tokio::sync::oneshot::Sender<Pressed>)>>,
+    /// While set: messages to anyone but these addresses are recorded when they arrive and
+    /// answered only once the hold ends (`hold_sends`).
+    held: tokio::sync::watch::Sender<Option<Arc<HashSet<String>>>>,
+    /// How long each Bot API answer takes to come back (µs): the round trip to Telegram's
+    /// servers, which are not on the city's machine.
+    telegram_latency_us: AtomicU64,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -157,6 +175,9 @@ impl Simulator {
             poll_conflicts: AtomicU64::new(0),
             calls: Mutex::new(Vec::new()),
             markups: Mutex::new(HashMap::new()),
+            presser: Mutex::new(None),
+            held: tokio::sync::watch::Sender::new(None),
+            telegram_latency_us: AtomicU64::new(0),
         });
         let telegram = Router::new()
             .route("/{bot}/{method}", post(telegram_method))
@@ -197,17 +218,43 @@ impl Simulator {
     /// Queues an update (a Bot API `Update` object; its `update_id` is set here) for the bot's
     /// next `getUpdates`. Returns the id given. Any JSON object is served as it is, so a test can
     /// hand the bot updates teloxide cannot read.
-    pub fn push_update(&self, mut update: Value) -> i64 {
-        let id = {
-            let mut inbox = lock(&self.state.inbox);
-            inbox.next_id += 1;
-            let id = inbox.next_id;
-            update["update_id"] = json!(id);
-            inbox.updates.push_back(update);
-            id
-        };
-        self.state.inbox_changed.notify_waiters();
-        id
+    pub fn push_update(&self, update: Value) -> i64 {
+        self.state.push_update(update)
+    }
+
+    /// A person at the simulated Telegram who presses a button the moment a message offering
+    /// it arrives, before the bot has the answer to its `sendMessage`, as the quickest person
+    /// would: `press` sees each Telegram message as it arrives and returns the update of the
+    /// press (a `callback_query`) once it sees the button. Answers when it pressed; one press
+    /// (a later call replaces a press not yet made).
+    pub fn press_on_arrival(
+        &self,
+        press: impl FnMut(&Received) -> Option<Value> + Send + 'static,
+    ) -> tokio::sync::oneshot::Receiver<Pressed> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        *lock(&self.state.presser) = Some((Box::new(press), tx));
+        rx
+    }
+
+    /// From now on, messages to anyone but `except` are recorded when they arrive but answered
+    /// only after `release_sends`: a lane with one send at a time then waits at its send in
+    /// flight, and what it sends next shows the order it chose meanwhile.
+    pub fn hold_sends(&self, except: &[&str]) {
+        let except = except.iter().map(|a| a.to_string()).collect();
+        self.state.held.send_replace(Some(Arc::new(except)));
+    }
+
+    /// Every Bot API answer comes back `latency` after its request arrived (the request is
+    /// recorded on arrival), as from Telegram's servers across the internet; 0 by default.
+    pub fn set_telegram_latency(&self, latency: Duration) {
+        self.state
+            .telegram_latency_us
+            .store(latency.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    /// Ends `hold_sends`: the held messages are answered.
+    pub fn release_sends(&self) {
+        self.state.held.send_replace(None);
     }
 
     /// How often `getUpdates` handed out the update with `id` (the bot asks again from an offset
@@ -308,6 +355,35 @@ pub(crate) async fn serve(
 }
 
 impl SimState {
+    fn push_update(&self, mut update: Value) -> i64 {
+        let id = {
+            let mut inbox = lock(&self.inbox);
+            inbox.next_id += 1;
+            let id = inbox.next_id;
+            update["update_id"] = json!(id);
+            inbox.updates.push_back(update);
+            id
+        };
+        self.inbox_changed.notify_waiters();
+        id
+    }
+
+    /// Lets a waiting `press_on_arrival` look at a Telegram message that just arrived.
+    fn offer_press(&self, arrived: &Received) {
+        let mut presser = lock(&self.presser);
+        let Some((press, _)) = presser.as_mut() else {
+            return;
+        };
+        let Some(update) = press(arrived) else {
+            return;
+        };
+        let update_id = self.push_update(update);
+        let at = self.started.elapsed();
+        if let Some((_, done)) = presser.take() {
+            let _ = done.send(Pressed { update_id, at });
+        }
+    }
+
     fn intern_markup(&self, markup: &Value) -> Arc<Value> {
         let key = markup.to_string();
         lock(&self.markups)
@@ -373,7 +449,7 @@ impl SimState {
             }
         };
         let at = self.started.elapsed();
-        lock(&self.received).push(Received {
+        let arrived = Received {
             channel,
             address: address.into(),
             text,
@@ -382,7 +458,16 @@ impl SimState {
                 .filter(|m| !m.is_null())
                 .map(|m| self.intern_markup(m)),
             at,
-        });
+        };
+        if channel == ChannelKind::Telegram && arrived.markup.is_some() {
+            self.offer_press(&arrived);
+        }
+        lock(&self.received).push(arrived);
+        let held = self.held.borrow().clone();
+        if held.is_some_and(|except| !except.contains(address)) {
+            let mut hold = self.held.subscribe();
+            let _ = hold.wait_for(Option::is_none).await;
+        }
         Ok(self.next_id.fetch_add(1, Ordering::Relaxed))
     }
 }
@@ -409,11 +494,16 @@ async fn telegram_method(
     Path((bot, method)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
-    match method.to_ascii_lowercase().as_str() {
+    let latency = Duration::from_micros(state.telegram_latency_us.load(Ordering::Relaxed));
+    let answer = match method.to_ascii_lowercase().as_str() {
         "sendmessage" => telegram_send(state, bot, body).await,
         "getupdates" => telegram_updates(state, body).await,
         _ => telegram_call(state, method, body).await,
+    };
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
     }
+    answer
 }
 
 async fn telegram_send(State(state): State<Arc<SimState>>, bot: String, body: Bytes) -> Response {

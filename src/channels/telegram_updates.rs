@@ -232,6 +232,12 @@ pub async fn run(handling: UpdateHandling, shutdown: CancellationToken) {
             let p = progress.lock().unwrap_or_else(|p| p.into_inner());
             (p.offset(), p.read_past)
         };
+        // Listening for handled updates from before the request on: an update handled while
+        // the request is under way must not be missed (the poller would then sleep its second
+        // with a new update, a staff member's confirmation, waiting unread at Telegram).
+        let progressed = handled_some.notified();
+        tokio::pin!(progressed);
+        progressed.as_mut().enable();
         let request = JsonRequest::new(
             bot.clone(),
             GetRawUpdates {
@@ -269,7 +275,6 @@ pub async fn run(handling: UpdateHandling, shutdown: CancellationToken) {
             }
         };
         let mut new = 0usize;
-        let progressed = handled_some.notified();
         // Who is staff, once a batch: a flood of citizens costs no look-up each.
         let staff = if updates.is_empty() {
             HashSet::new()
@@ -341,7 +346,7 @@ pub async fn run(handling: UpdateHandling, shutdown: CancellationToken) {
             // Only updates in hand came back: asking again before one is handled brings the
             // same ones again at once.
             tokio::select! {
-                _ = progressed => {}
+                _ = &mut progressed => {}
                 _ = tokio::time::sleep(Duration::from_secs(1)) => {}
                 _ = shutdown.cancelled() => break,
             }

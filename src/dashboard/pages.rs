@@ -754,7 +754,17 @@ fn rate_chart(points: &[(i64, u64)], title: &str, empty: &str) -> String {
 }
 
 /// Recurring schedules, one-off broadcasts waiting for their time, and the missed ones.
-pub async fn schedules(State(state): Shared, staff: Staff) -> Response {
+/// `?removed=ID` after a schedule was removed: the page says so.
+#[derive(Deserialize)]
+pub struct Removed {
+    removed: Option<i64>,
+}
+
+pub async fn schedules(
+    State(state): Shared,
+    staff: Staff,
+    Query(done): Query<Removed>,
+) -> Response {
     let store = state.broadcasts.store();
     let (recurring, planned, missed) = match tokio::try_join!(
         store.schedules(),
@@ -781,7 +791,7 @@ pub async fn schedules(State(state): Shared, staff: Staff) -> Response {
     state.page(
         StatusCode::OK,
         "schedules.html",
-        context! { recurring, planned, missed, ..frame(&staff, "schedules") },
+        context! { recurring, planned, missed, removed => done.removed, ..frame(&staff, "schedules") },
     )
 }
 
@@ -796,7 +806,8 @@ pub async fn remove_schedule(
         return refused;
     }
     match state.broadcasts.remove_schedule(staff.actor(), id).await {
-        Ok(_) => see_other("/dashboard/schedules"),
+        // Answered once removed; the page it leads to says which one went.
+        Ok(_) => see_other(&format!("/dashboard/schedules?removed={id}")),
         Err(e) => service_error(&state, staff.lang, e),
     }
 }

@@ -79,7 +79,7 @@ fn telegram_update(user: i64, text: &str) -> Value {
 }
 
 /// A WhatsApp webhook body with one text message from `number`.
-fn whatsapp_body(number: &str, id: u64, text: &str) -> Vec<u8> {
+pub(crate) fn whatsapp_body(number: &str, id: u64, text: &str) -> Vec<u8> {
     let body = json!({"object": "whatsapp_business_account", "entry": [{"id": "0", "changes": [{
         "field": "messages",
         "value": {
@@ -96,8 +96,27 @@ fn whatsapp_body(number: &str, id: u64, text: &str) -> Vec<u8> {
     body.to_string().into_bytes()
 }
 
+/// A WhatsApp webhook body (the recorded button reply) in which `number` presses the reply
+/// button `data`.
+pub(crate) fn whatsapp_button_body(number: &str, id: u64, data: &str) -> anyhow::Result<Vec<u8>> {
+    const PRESS: &str =
+        include_str!("../../tests/fixtures/whatsapp/webhook_interactive_button_reply.json");
+    let mut body: serde_json::Value =
+        serde_json::from_str(PRESS).context("reading the recorded button reply")?;
+    let value = body
+        .pointer_mut("/entry/0/changes/0/value")
+        .context("the recorded button reply has no value")?;
+    value["contacts"][0]["wa_id"] = number.into();
+    let message = &mut value["messages"][0];
+    message["from"] = number.into();
+    message["id"] = format!("wamid.DEMOPRESS{id:012}").into();
+    message["timestamp"] = chrono::Utc::now().timestamp().to_string().into();
+    message["interactive"]["button_reply"]["id"] = data.into();
+    Ok(body.to_string().into_bytes())
+}
+
 /// `X-Hub-Signature-256` of `body`, as Meta signs it.
-fn signature(secret: &str, body: &[u8]) -> anyhow::Result<String> {
+pub(crate) fn signature(secret: &str, body: &[u8]) -> anyhow::Result<String> {
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes())
         .map_err(|e| anyhow::anyhow!("the app secret: {e}"))?;
     mac.update(body);

@@ -197,7 +197,7 @@ impl Dashboard {
         let c = browser(&self.driver).await;
         let link = self.login_link(user).await;
         c.goto(&link).await.expect("open the link");
-        click(&c, "#sign-in").await;
+        submit(&c, "#sign-in").await;
         wait_for_path(&c, "/dashboard/compose").await;
         c
     }
@@ -241,6 +241,45 @@ async fn click(c: &Client, css: &str) {
         .click()
         .await
         .unwrap_or_else(|e| panic!("click {css}: {e}"));
+}
+
+/// Clicks `css`, a button that sends a form, and waits for the page that answered it: the page
+/// it was on is gone (its root element is stale) and the new one is loaded. A wait on the path
+/// alone proves nothing when the answer comes back to the same path.
+async fn submit(c: &Client, css: &str) {
+    let before = c
+        .find(Locator::Css("html"))
+        .await
+        .unwrap_or_else(|e| panic!("the page before {css}: {e}"));
+    click(c, css).await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        match before.tag_name().await {
+            Err(e) if e.is_stale_element_reference() => break,
+            _ => {}
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no new page after {css}: still at {}",
+            path_of(c).await
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    loop {
+        let ready = c
+            .execute("return document.readyState;", vec![])
+            .await
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string));
+        if ready.as_deref() == Some("complete") {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the page after {css} did not load"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 async fn text_of(c: &Client, css: &str) -> String {
@@ -400,7 +439,7 @@ async fn press_signs_in_by_link_previews_with_counts_sends_and_watches_it_reach_
     let text = "Die Stadtbibliothek öffnet am Samstag <länger> & mit Lesung.";
     select(&c, "#topic", "news").await;
     fill(&c, "#text", text).await;
-    click(&c, "#preview-button").await;
+    submit(&c, "#preview-button").await;
     wait_for_path(&c, "/dashboard/compose").await;
     assert_eq!(text_of(&c, "#count-telegram").await, "5");
     assert_eq!(text_of(&c, "#count-whatsapp").await, "5");
@@ -430,7 +469,7 @@ async fn press_signs_in_by_link_previews_with_counts_sends_and_watches_it_reach_
     let chat = message_to(&d.service.sim, &PRESS.to_string(), "0.25 EUR").await;
     assert!(chat.text.contains(": 5 "), "{}", chat.text);
 
-    click(&c, "#send-button").await;
+    submit(&c, "#send-button").await;
     let deadline = Instant::now() + Duration::from_secs(10);
     while !path_of(&c).await.starts_with("/dashboard/broadcasts/") {
         assert!(Instant::now() < deadline, "no broadcast page after sending");
@@ -474,7 +513,7 @@ async fn press_signs_in_by_link_previews_with_counts_sends_and_watches_it_reach_
 
     // Signing out ends the session in the database.
     assert_eq!(d.count("SELECT COUNT(*) FROM dashboard_sessions").await, 1);
-    click(&c, ".signout button").await;
+    submit(&c, ".signout button").await;
     assert_eq!(message_key(&c).await, "dash-signed-out-done");
     assert_accessible(&c, "signed out").await;
     assert_eq!(d.count("SELECT COUNT(*) FROM dashboard_sessions").await, 0);
@@ -492,13 +531,13 @@ async fn an_alert_one_emergency_member_drafts_is_approved_by_another_in_a_second
     let text = "Warnung: Hochwasser an der Neckarwiese. Meiden Sie das Ufer.";
     select(&author, "#topic", "alerts").await;
     fill(&author, "#text", text).await;
-    click(&author, "#send-button").await;
+    submit(&author, "#send-button").await;
     wait_for_status(&author, "awaiting_approval", Duration::from_secs(10)).await;
     let id = broadcast_id(&path_of(&author).await);
 
     // The author cannot approve their own alert.
     author.goto(&d.url("/dashboard/approvals")).await.unwrap();
-    click(&author, &format!("#approve-{id}")).await;
+    submit(&author, &format!("#approve-{id}")).await;
     assert_eq!(message_key(&author).await, "confirm-own");
     assert_eq!(
         d.db.store.broadcast(id).await.unwrap().unwrap().status,
@@ -514,7 +553,7 @@ async fn an_alert_one_emergency_member_drafts_is_approved_by_another_in_a_second
             .contains("Hochwasser")
     );
     assert_accessible(&second, "approvals").await;
-    click(&second, &format!("#approve-{id}")).await;
+    submit(&second, &format!("#approve-{id}")).await;
     wait_for_path(&second, &format!("/dashboard/broadcasts/{id}")).await;
     wait_for_status(&second, "done", Duration::from_secs(30)).await;
     let b = d.db.store.broadcast(id).await.unwrap().unwrap();
@@ -532,12 +571,12 @@ async fn a_press_member_is_refused_the_alert_and_the_cancel_of_an_alert() {
     let c = d.signed_in(PRESS).await;
     select(&c, "#topic", "alerts").await;
     fill(&c, "#text", "Warnung: Stromausfall in der Altstadt.").await;
-    click(&c, "#preview-button").await;
+    submit(&c, "#preview-button").await;
     assert!(
         text_of(&c, "#error").await.contains("emergency team"),
         "the preview is refused"
     );
-    click(&c, "#send-button").await;
+    submit(&c, "#send-button").await;
     assert!(text_of(&c, "#error").await.contains("emergency team"));
     assert_eq!(d.count("SELECT COUNT(*) FROM broadcasts").await, 0);
     assert_accessible(&c, "compose refused").await;
@@ -558,7 +597,7 @@ async fn a_press_member_is_refused_the_alert_and_the_cancel_of_an_alert() {
     c.goto(&d.url(&format!("/dashboard/broadcasts/{id}")))
         .await
         .unwrap();
-    click(&c, "#cancel-button").await;
+    submit(&c, "#cancel-button").await;
     assert_eq!(message_key(&c).await, "needs-emergency");
     assert_eq!(
         d.db.store.broadcast(id).await.unwrap().unwrap().status,
@@ -569,7 +608,7 @@ async fn a_press_member_is_refused_the_alert_and_the_cancel_of_an_alert() {
     e.goto(&d.url(&format!("/dashboard/broadcasts/{id}")))
         .await
         .unwrap();
-    click(&e, "#cancel-button").await;
+    submit(&e, "#cancel-button").await;
     wait_for_status(&e, "cancelled", Duration::from_secs(10)).await;
     c.close().await.ok();
     e.close().await.ok();
@@ -585,11 +624,11 @@ async fn stolen_reused_forged_and_expired_links_missing_csrf_and_expired_session
     let link = d.login_link(PRESS).await;
     owner.goto(&link).await.unwrap();
     assert_accessible(&owner, "sign-in").await;
-    click(&owner, "#sign-in").await;
+    submit(&owner, "#sign-in").await;
     wait_for_path(&owner, "/dashboard/compose").await;
     let thief = browser(&d.driver).await;
     thief.goto(&link).await.unwrap();
-    click(&thief, "#sign-in").await;
+    submit(&thief, "#sign-in").await;
     assert_eq!(message_key(&thief).await, "dash-link-refused");
     assert_accessible(&thief, "link refused").await;
     thief.goto(&d.url("/dashboard/compose")).await.unwrap();
@@ -600,13 +639,13 @@ async fn stolen_reused_forged_and_expired_links_missing_csrf_and_expired_session
         .goto(&d.url(&format!("/dashboard/login?token={}", "ab".repeat(32))))
         .await
         .unwrap();
-    click(&thief, "#sign-in").await;
+    submit(&thief, "#sign-in").await;
     assert_eq!(message_key(&thief).await, "dash-link-refused");
     let late = d.login_link(PRESS).await;
     d.sql("UPDATE dashboard_links SET expires_at = created_at - 1 WHERE used_at IS NULL")
         .await;
     thief.goto(&late).await.unwrap();
-    click(&thief, "#sign-in").await;
+    submit(&thief, "#sign-in").await;
     assert_eq!(message_key(&thief).await, "dash-link-refused");
 
     // A form without its CSRF token, or with another, changes nothing.
@@ -619,7 +658,7 @@ async fn stolen_reused_forged_and_expired_links_missing_csrf_and_expired_session
         )
         .await
         .unwrap();
-    click(&owner, "#send-button").await;
+    submit(&owner, "#send-button").await;
     assert_eq!(message_key(&owner).await, "dash-csrf-refused");
     owner.goto(&d.url("/dashboard/compose")).await.unwrap();
     fill(&owner, "#text", "Mit falschem Token gesendet").await;
@@ -630,7 +669,7 @@ async fn stolen_reused_forged_and_expired_links_missing_csrf_and_expired_session
         )
         .await
         .unwrap();
-    click(&owner, "#send-button").await;
+    submit(&owner, "#send-button").await;
     assert_eq!(message_key(&owner).await, "dash-csrf-refused");
     assert_eq!(d.count("SELECT COUNT(*) FROM broadcasts").await, 0);
 
@@ -726,11 +765,11 @@ async fn a_schedule_is_planned_with_its_next_firings_removed_and_every_page_is_a
     fill(&c, "#text", "Wochenmarkt heute bis 13 Uhr.").await;
     click(&c, "#when-cron").await;
     fill(&c, "#cron", "0 0 8 * * Sat").await;
-    click(&c, "#preview-button").await;
+    submit(&c, "#preview-button").await;
     let firings = text_of(&c, "#firings").await;
     assert_eq!(firings.lines().count(), 5, "{firings}");
     assert!(firings.contains("08:00"), "city time: {firings}");
-    click(&c, "#send-button").await;
+    submit(&c, "#send-button").await;
     wait_for_status(&c, "recurring", Duration::from_secs(10)).await;
 
     c.goto(&d.url("/dashboard/schedules")).await.unwrap();
@@ -738,8 +777,14 @@ async fn a_schedule_is_planned_with_its_next_firings_removed_and_every_page_is_a
     assert_accessible(&c, "schedules").await;
     let schedules = d.db.store.schedules().await.unwrap();
     assert_eq!(schedules.len(), 1);
-    click(&c, &format!("#remove-{}", schedules[0].id)).await;
-    wait_for_path(&c, "/dashboard/schedules").await;
+    submit(&c, &format!("#remove-{}", schedules[0].id)).await;
+    assert!(
+        text_of(&c, "#notice")
+            .await
+            .contains(&format!("S{}", schedules[0].id)),
+        "the page says which schedule went"
+    );
+    assert!(c.find(Locator::Css("#recurring")).await.is_err());
     assert!(d.db.store.schedules().await.unwrap().is_empty());
 
     // Housekeeping keeps today's count; the chart shows it.

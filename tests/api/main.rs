@@ -1,5 +1,6 @@
 //! The black-box tests: one binary, sharing `helpers`.
 
+mod alert_path;
 mod chat_side;
 mod cli;
 mod conversation;

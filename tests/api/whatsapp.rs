@@ -52,7 +52,7 @@ pub(crate) fn says(from: &str, text: &str) -> Value {
 }
 
 /// The recorded list reply (or button reply), from `from`, choosing `id`.
-fn chooses(from: &str, id: &str, list: bool) -> Value {
+pub(crate) fn chooses(from: &str, id: &str, list: bool) -> Value {
     let name = if list {
         "webhook_interactive_list_reply.json"
     } else {
