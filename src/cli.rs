@@ -2,6 +2,8 @@
 //! `staff`, `audit`, `warnings` and `demo`. Each returns what to print; errors reach `main` with their
 //! context, and a [`Refused`] one makes `main` exit with code 2.
 
+use std::sync::Arc;
+
 use anyhow::{Context, bail};
 use serde_json::json;
 
@@ -15,17 +17,49 @@ use crate::service::open_store;
 use crate::services::{BroadcastService, ServiceError, Submission, When};
 use crate::store::{StaffMember, StoreError};
 
-/// The broadcast service for one CLI command: no queue runs in this process; a running
-/// `amtsbote run` picks up what it writes.
-async fn service(config: &Config) -> anyhow::Result<BroadcastService> {
-    Ok(BroadcastService::new(
-        open_store(config).await?,
+/// The broadcast service for one CLI command: no queue runs in this process; the running
+/// `amtsbote run` picks up what it writes, and hears of what it released (`Announce`).
+async fn service(config: &Config) -> anyhow::Result<(BroadcastService, Arc<Announce>)> {
+    let store = open_store(config).await?;
+    let announce = Arc::new(Announce {
+        store: store.clone(),
+        released: std::sync::Mutex::new(Vec::new()),
+    });
+    let service = BroadcastService::new(
+        store,
         config.topics.clone(),
         config.second_approval,
         config.tz,
-        None,
+        Some(announce.clone()),
     )
-    .with_feed_approval(config.warnings.as_ref().is_none_or(|w| w.approve)))
+    .with_feed_approval(config.warnings.as_ref().is_none_or(|w| w.approve));
+    Ok((service, announce))
+}
+
+/// What a CLI command released, told to the running service before the command ends: its
+/// fan-out and lanes take an alert from the CLI at once, not at their next poll.
+struct Announce {
+    store: Arc<dyn crate::store::Store>,
+    released: std::sync::Mutex<Vec<Priority>>,
+}
+
+impl crate::services::QueueWake for Announce {
+    fn released(&self, broadcast: &crate::store::Broadcast) {
+        self.released
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(broadcast.priority);
+    }
+}
+
+impl Announce {
+    async fn tell(&self) {
+        let released =
+            std::mem::take(&mut *self.released.lock().unwrap_or_else(|p| p.into_inner()));
+        if let Some(top) = released.into_iter().max() {
+            self.store.announce_released(top).await;
+        }
+    }
 }
 
 fn operator() -> Actor {
@@ -93,7 +127,7 @@ pub async fn broadcast(
         draft: false,
         idempotency_key: req.idempotency_key.clone(),
     };
-    let service = service(config).await?;
+    let (service, announce) = service(config).await?;
     let actor = operator();
     let (kind, priority, recipients) = service
         .preview(&actor, &submission)
@@ -142,6 +176,7 @@ pub async fn broadcast(
         .submit(&actor, submission)
         .await
         .map_err(cli_error)?;
+    announce.tell().await;
     let b = &created.broadcast;
     let id = b.id;
     let recipients = &created.recipients;
@@ -193,7 +228,7 @@ pub async fn broadcast(
 
 pub async fn cancel(config: &Config, id: i64, texts: &Texts) -> anyhow::Result<()> {
     let lang = Texts::terminal_language();
-    let service = service(config).await?;
+    let (service, _) = service(config).await?;
     let key = match service.cancel(&operator(), id).await {
         Ok(_) => "cli-cancelled",
         Err(ServiceError::WrongStatus { .. }) => "cli-not-cancelled",
@@ -634,17 +669,14 @@ pub async fn warnings_replay(
     }
     .map_err(|e| Refused(format!("{} is not a warning document: {e}", file.display())))?;
     let texts = std::sync::Arc::new(Texts::load().map_err(anyhow::Error::msg)?);
-    let feed = crate::warnings::WarningsFeed::new(
-        settings,
-        std::sync::Arc::new(service(config).await?),
-        texts,
-        None,
-    )
-    .map_err(anyhow::Error::msg)?;
+    let (service, announce) = service(config).await?;
+    let feed = crate::warnings::WarningsFeed::new(settings, Arc::new(service), texts, None)
+        .map_err(anyhow::Error::msg)?;
     let handled = feed
         .replay(&doc, version, send)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    announce.tell().await;
     println!("{}", serde_json::to_string_pretty(&handled)?);
     Ok(())
 }

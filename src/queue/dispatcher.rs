@@ -105,11 +105,16 @@ impl Lane {
     /// Waits for the rate limit and a free send slot for `next`; `None` when the lane should put
     /// back what it holds instead. Checked again after each wait: a send that finished meanwhile
     /// may have paused the lane.
+    ///
+    /// A token taken for a send that is then put back stays in hand (`token_in_hand`) for the
+    /// next send: the alert that interrupted the news goes with it instead of waiting for
+    /// another (at R = 30 that was up to 35 ms more).
     async fn next_slot(
         &self,
         next: &ClaimedDelivery,
         limiter: Option<&LaneBudget>,
         slots: &Arc<Semaphore>,
+        token_in_hand: &mut bool,
         shutdown: &CancellationToken,
     ) -> Option<OwnedSemaphorePermit> {
         if self.interrupted(next, shutdown) {
@@ -120,13 +125,19 @@ impl Lane {
             slot = slots.clone().acquire_owned() => slot.ok()?,
             _ = shutdown.cancelled() => return None,
         };
-        if let Some(limiter) = limiter {
+        if let Some(limiter) = limiter
+            && !std::mem::take(token_in_hand)
+        {
             tokio::select! {
                 _ = limiter.ready(Waiter::Broadcast) => {}
                 _ = shutdown.cancelled() => return None,
             }
         }
-        (!self.interrupted(next, shutdown)).then_some(slot)
+        if self.interrupted(next, shutdown) {
+            *token_in_hand = limiter.is_some();
+            return None;
+        }
+        Some(slot)
     }
 
     /// Readies a claim: whatever more urgent was enqueued until now stays ahead of the sends
@@ -194,6 +205,8 @@ impl Lane {
         let holding = CancellationToken::new();
         let batch = self.settings.batch_size();
         let mut failures = 0u32;
+        // A token of the rate taken for a send that was put back (see `next_slot`).
+        let mut token_in_hand = false;
 
         // The next claim, asked for while the current one's second half goes out, so that a
         // slow store (Postgres under load: 15-50 ms a claim) leaves no gap in the lane's rate.
@@ -277,8 +290,14 @@ impl Lane {
                 let slot = if overtaken {
                     None
                 } else {
-                    self.next_slot(&delivery, limiter.as_deref(), &slots, &shutdown)
-                        .await
+                    self.next_slot(
+                        &delivery,
+                        limiter.as_deref(),
+                        &slots,
+                        &mut token_in_hand,
+                        &shutdown,
+                    )
+                    .await
                 };
                 let Some(slot) = slot else {
                     put_back(&acks, &hold, std::iter::once(delivery).chain(rest)).await;
@@ -294,9 +313,11 @@ impl Lane {
                     Ok(false) => {
                         tracing::debug!(lane = %kind, delivery = delivery.id, "no longer held (lease lost or cancelled); not sent");
                         hold.settle();
+                        token_in_hand = limiter.is_some();
                         continue;
                     }
                     Err(e) => {
+                        token_in_hand = limiter.is_some();
                         tracing::warn!(lane = %kind, error = %e, "could not extend the lease; putting back what is not sent");
                         put_back(&acks, &hold, std::iter::once(delivery).chain(rest)).await;
                         continue 'claiming;

@@ -288,14 +288,23 @@ impl Engine {
         let signals = Arc::new(Signals::new());
         let roles = Roles::new(store.clone(), settings.instance.clone());
         let mut tasks = JoinSet::new();
-        if store.shares_roles() {
-            // Another instance's fan-out wakes this one's lanes at once; the poll covers a
-            // notification missed while the connection was down.
+        {
+            // Another instance's fan-out, or a release by another process (the CLI), wakes
+            // this one's fan-out and lanes at once; the poll covers a notice missed while the
+            // connection was down.
             let (heard, store, stop) = (signals.clone(), store.clone(), shutdown.clone());
             tasks.spawn(async move {
                 store
-                    .listen_enqueued(Arc::new(move |p| heard.enqueued(p)), stop)
+                    .listen_enqueued(
+                        Arc::new(move |p| {
+                            heard.released();
+                            heard.enqueued(p);
+                        }),
+                        stop.clone(),
+                    )
                     .await;
+                // Nobody else can tell (an in-memory database): nothing to listen for.
+                stop.cancelled().await;
                 "listening for other instances' deliveries".to_string()
             });
         }

@@ -759,14 +759,20 @@ pub trait Store: Send + Sync {
     async fn role_holders(&self) -> StoreResult<Vec<RoleHolder>> {
         Ok(Vec::new())
     }
-    /// Calls `on` with the priority of every chunk of deliveries any instance enqueues, until
-    /// `stop`; returns at once where there is only one instance.
+    /// Calls `on` with the priority of every chunk of deliveries another instance enqueues,
+    /// and of every broadcast another process (the CLI) released (`announce_released`),
+    /// until `stop`; returns at once where nobody else can tell (an in-memory database).
     async fn listen_enqueued(
         &self,
         _on: Arc<dyn Fn(Priority) + Send + Sync>,
         _stop: tokio_util::sync::CancellationToken,
     ) {
     }
+    /// Tells the `amtsbote run` serving this database, from another process, that a broadcast
+    /// of `priority` was released: its fan-out and lanes take it at once instead of at their
+    /// next poll. Best effort: with nobody listening nothing happens, and the poll still
+    /// finds it.
+    async fn announce_released(&self, _priority: Priority) {}
     /// Extends `lease` to `lease_until` on those of `ids` it still holds (leased, neither
     /// acknowledged nor cancelled); returns their ids. What it no longer holds, another claim
     /// may own: the lane must not send it.

@@ -240,6 +240,17 @@ impl_store!(PostgresStore, Postgres, {
             .collect())
     }
 
+    async fn announce_released(&self, priority: crate::domain::Priority) {
+        let announced = sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(ENQUEUED_CHANNEL)
+            .bind(format!("{} {}", priority.as_i16(), self.origin))
+            .execute(&self.pool)
+            .await;
+        if let Err(e) = announced {
+            tracing::warn!(error = %e, "cannot tell the running service of the release; it finds it at its next poll");
+        }
+    }
+
     async fn listen_enqueued(
         &self,
         on: std::sync::Arc<dyn Fn(crate::domain::Priority) + Send + Sync>,

@@ -25,6 +25,10 @@ pub struct SqliteStore {
     write_turn: Arc<Mutex<()>>,
     /// Read from the database on first use.
     pseudonym_key: tokio::sync::OnceCell<super::PseudonymKey>,
+    /// The socket beside the database file on which the running service hears of releases
+    /// from other processes (the CLI): SQLite has no notifications of its own. None for an
+    /// in-memory database.
+    wake_path: Option<std::path::PathBuf>,
 }
 
 impl SqliteStore {
@@ -47,6 +51,13 @@ impl SqliteStore {
             // The checkpoint runs beside the writers and may take seconds under load: only
             // what holds up a caller that long is worth a warning.
             .log_slow_statements(log::LevelFilter::Warn, Duration::from_secs(5));
+        let file = options.get_filename();
+        let wake_path = (!file.as_os_str().is_empty() && file != std::path::Path::new(":memory:"))
+            .then(|| {
+                let mut name = file.as_os_str().to_owned();
+                name.push(".wake");
+                std::path::PathBuf::from(name)
+            });
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
@@ -55,6 +66,7 @@ impl SqliteStore {
             pool,
             write_turn: Arc::new(Mutex::new(())),
             pseudonym_key: tokio::sync::OnceCell::new(),
+            wake_path,
         })
     }
 
@@ -136,6 +148,64 @@ impl_store!(SqliteStore, Sqlite, {
     async fn migrate(&self) -> StoreResult<()> {
         MIGRATOR.run(&self.pool).await?;
         Ok(())
+    }
+
+    async fn announce_released(&self, priority: crate::domain::Priority) {
+        let Some(path) = &self.wake_path else {
+            return;
+        };
+        let sent = tokio::net::UnixDatagram::unbound()
+            .and_then(|socket| socket.try_send_to(&priority.as_i16().to_be_bytes(), path));
+        match sent {
+            Ok(_) => {}
+            // No service runs on this database: it finds the release when it starts.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+                ) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot tell the running service of the release; it finds it at its next poll");
+            }
+        }
+    }
+
+    async fn listen_enqueued(
+        &self,
+        on: Arc<dyn Fn(crate::domain::Priority) + Send + Sync>,
+        stop: tokio_util::sync::CancellationToken,
+    ) {
+        let Some(path) = &self.wake_path else {
+            return;
+        };
+        // Left behind by a process that was killed; `run` holds the database's lock, so no
+        // other service listens on it.
+        let _ = std::fs::remove_file(path);
+        let socket = match tokio::net::UnixDatagram::bind(path) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, path = %path.display(), "cannot listen for releases from the CLI; it is found at the next poll");
+                return;
+            }
+        };
+        let mut buf = [0u8; 16];
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                heard = socket.recv(&mut buf) => match heard {
+                    Ok(2) => match super::priority_from_db(i64::from(i16::from_be_bytes([buf[0], buf[1]]))) {
+                        Ok(priority) => on(priority),
+                        Err(e) => tracing::warn!(error = %e, "ignoring a malformed release notice"),
+                    },
+                    Ok(n) => tracing::warn!(bytes = n, "ignoring a malformed release notice"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot read release notices; they are found at the next poll");
+                        break;
+                    }
+                },
+            }
+        }
+        let _ = std::fs::remove_file(path);
     }
 
     async fn upkeep(&self) -> StoreResult<()> {

@@ -49,6 +49,7 @@ crate::helpers::on_both_stores!(
     daily_subscriber_counts_are_kept_once_a_day,
     a_warning_version_is_recorded_once_and_names_its_latest_broadcast,
     an_english_text_goes_to_english_subscribers_only,
+    a_release_announced_by_another_process_is_heard_by_the_running_service,
 );
 
 /// Creates a broadcast; returns its id.
@@ -1997,4 +1998,34 @@ async fn released_and_claimed(
         )
         .await
         .expect("claim")
+}
+
+/// The CLI is another process with its own connection: what it releases, the running
+/// service hears of at once (Postgres `NOTIFY`; SQLite a socket beside the file).
+async fn a_release_announced_by_another_process_is_heard_by_the_running_service(db: TestDb) {
+    let heard = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let stop = tokio_util::sync::CancellationToken::new();
+    let listening = {
+        let (store, heard, stop) = (db.store.clone(), heard.clone(), stop.clone());
+        tokio::spawn(async move {
+            store
+                .listen_enqueued(Arc::new(move |p| heard.lock().unwrap().push(p)), stop)
+                .await;
+        })
+    };
+    let cli = db.reopen().await;
+    // Until the listener is up, an announcement may fall on deaf ears (then the poll finds
+    // the release): announce until one is heard.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while heard.lock().unwrap().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the release was not heard"
+        );
+        cli.announce_released(Priority::Alert).await;
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(heard.lock().unwrap().iter().all(|p| *p == Priority::Alert));
+    stop.cancel();
+    listening.await.unwrap();
 }
