@@ -154,8 +154,11 @@ impl_store!(SqliteStore, Sqlite, {
         let Some(path) = &self.wake_path else {
             return;
         };
-        let sent = tokio::net::UnixDatagram::unbound()
-            .and_then(|socket| socket.try_send_to(&priority.as_i16().to_be_bytes(), path));
+        let notice = priority.as_i16().to_be_bytes();
+        let sent = match tokio::net::UnixDatagram::unbound() {
+            Ok(socket) => socket.send_to(&notice, path).await,
+            Err(e) => Err(e),
+        };
         match sent {
             Ok(_) => {}
             // No service runs on this database: it finds the release when it starts.
