@@ -32,6 +32,8 @@ const KNOWN: &[(&str, &[&str])] = &[
             "header_timeout_ms",
             "request_timeout_ms",
             "max_connections",
+            "max_connections_per_ip",
+            "min_body_bytes_per_s",
         ],
     ),
     (
@@ -387,6 +389,20 @@ impl Config {
                 .get::<usize>("http", "max_connections", "a whole number ≥ 16")?
                 .map(|n| n.max(16))
                 .unwrap_or(default_limits.max_connections),
+            max_connections_per_ip: s
+                .get::<usize>(
+                    "http",
+                    "max_connections_per_ip",
+                    "a whole number (0 = no cap, behind a proxy)",
+                )?
+                .unwrap_or(default_limits.max_connections_per_ip),
+            min_body_rate: s
+                .get::<u64>(
+                    "http",
+                    "min_body_bytes_per_s",
+                    "bytes per second (0 = no minimum)",
+                )?
+                .unwrap_or(default_limits.min_body_rate),
         };
 
         Ok(Config {

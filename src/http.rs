@@ -118,8 +118,14 @@ pub struct Limits {
     /// Reading the body and answering must end within this, else 408.
     pub request: Duration,
     /// Connections open at once; at the cap, the oldest connection that is not in the middle of
-    /// a request makes room for a new one.
+    /// a request makes room for a new one, else the oldest still reading a request's body.
     pub max_connections: usize,
+    /// Connections open at once from one address (0: no cap, for a listener behind a reverse
+    /// proxy that buffers bodies, where every connection comes from the proxy).
+    pub max_connections_per_ip: usize,
+    /// A request body must arrive at this many bytes per second at least, counted from one
+    /// second after the request began; slower, it is cut with 408 (0: no minimum).
+    pub min_body_rate: u64,
 }
 
 impl Default for Limits {
@@ -128,7 +134,122 @@ impl Default for Limits {
             header_read: Duration::from_secs(5),
             request: Duration::from_secs(30),
             max_connections: 1024,
+            max_connections_per_ip: 64,
+            min_body_rate: 1024,
         }
+    }
+}
+
+/// How long a body may take before the minimum rate counts: the first packet's round trip.
+const BODY_GRACE: Duration = Duration::from_secs(1);
+
+/// A request body that must keep arriving at `min_rate` bytes per second after `BODY_GRACE`:
+/// a client that trickles a large body would otherwise hold a connection for the whole
+/// request time-out and, with many of them, every connection the server has.
+struct Paced<B> {
+    inner: B,
+    started: tokio::time::Instant,
+    received: u64,
+    min_rate: u64,
+    deadline: std::pin::Pin<Box<tokio::time::Sleep>>,
+    /// Set when the body was cut: the answer becomes 408.
+    cut: Arc<AtomicBool>,
+    /// The connection, told while the body is still being read.
+    conn: Arc<Connection>,
+    reading: bool,
+}
+
+impl<B> Paced<B> {
+    fn new(inner: B, min_rate: u64, cut: Arc<AtomicBool>, conn: Arc<Connection>) -> Self {
+        let started = tokio::time::Instant::now();
+        conn.reading_body.fetch_add(1, Ordering::SeqCst);
+        Paced {
+            inner,
+            started,
+            received: 0,
+            min_rate,
+            deadline: Box::pin(tokio::time::sleep_until(started + BODY_GRACE)),
+            cut,
+            conn,
+            reading: true,
+        }
+    }
+
+    /// When the body must have grown past what it has now.
+    fn due(&self) -> tokio::time::Instant {
+        let per_byte = 1.0 / self.min_rate.max(1) as f64;
+        self.started + BODY_GRACE + Duration::from_secs_f64(self.received as f64 * per_byte)
+    }
+
+    fn done_reading(&mut self) {
+        if std::mem::take(&mut self.reading) {
+            self.conn.reading_body.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+impl<B> Drop for Paced<B> {
+    fn drop(&mut self) {
+        self.done_reading();
+    }
+}
+
+impl<B> hyper::body::Body for Paced<B>
+where
+    B: hyper::body::Body<Data = axum::body::Bytes> + Unpin,
+    B::Error: Into<axum::BoxError>,
+{
+    type Data = axum::body::Bytes;
+    type Error = axum::BoxError;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        use std::task::Poll;
+        let this = self.get_mut();
+        match std::pin::Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    this.received += data.len() as u64;
+                    if this.min_rate > 0 {
+                        let due = this.due();
+                        this.deadline.as_mut().reset(due);
+                    }
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(e))) => {
+                this.done_reading();
+                Poll::Ready(Some(Err(e.into())))
+            }
+            Poll::Ready(None) => {
+                this.done_reading();
+                Poll::Ready(None)
+            }
+            Poll::Pending => {
+                if this.min_rate > 0 && this.deadline.as_mut().poll(cx).is_ready() {
+                    this.cut.store(true, Ordering::SeqCst);
+                    this.done_reading();
+                    tracing::info!(
+                        received = this.received,
+                        min_rate = this.min_rate,
+                        "HTTP: a request body arrived too slowly; cut with 408"
+                    );
+                    metrics::counter!("amtsbote_http_slow_bodies_total").increment(1);
+                    return Poll::Ready(Some(Err("the request body arrived too slowly".into())));
+                }
+                Poll::Pending
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
     }
 }
 
@@ -171,13 +292,22 @@ pub fn connections_within_fd_limit(wanted: usize, reserved: u64) -> usize {
 #[derive(Default)]
 struct Connections {
     next: AtomicU64,
-    open: Mutex<BTreeMap<u64, Arc<Connection>>>,
+    open: Mutex<Open>,
     closed: Notify,
 }
 
 #[derive(Default)]
+struct Open {
+    by_id: BTreeMap<u64, Arc<Connection>>,
+    /// Open connections per client address.
+    per_ip: std::collections::HashMap<std::net::IpAddr, usize>,
+}
+
 struct Connection {
+    ip: std::net::IpAddr,
     in_request: AtomicUsize,
+    /// Requests of this connection whose body is still being read.
+    reading_body: AtomicUsize,
     evicted: AtomicBool,
     evict: Notify,
 }
@@ -192,37 +322,69 @@ impl Drop for InRequest {
 }
 
 impl Connections {
-    fn add(&self) -> (u64, Arc<Connection>) {
+    /// Takes in a connection from `ip`, unless that address has `per_ip` open already (0: no
+    /// cap).
+    fn add(&self, ip: std::net::IpAddr, per_ip: usize) -> Option<(u64, Arc<Connection>)> {
+        let mut open = self.lock();
+        let from_ip = open.per_ip.entry(ip).or_default();
+        if per_ip > 0 && *from_ip >= per_ip {
+            return None;
+        }
+        *from_ip += 1;
         let id = self.next.fetch_add(1, Ordering::SeqCst);
-        let c = Arc::new(Connection::default());
-        self.lock().insert(id, c.clone());
-        (id, c)
+        let c = Arc::new(Connection {
+            ip,
+            in_request: AtomicUsize::new(0),
+            reading_body: AtomicUsize::new(0),
+            evicted: AtomicBool::new(false),
+            evict: Notify::new(),
+        });
+        open.by_id.insert(id, c.clone());
+        Some((id, c))
     }
 
     fn remove(&self, id: u64) {
-        self.lock().remove(&id);
+        {
+            let mut open = self.lock();
+            if let Some(c) = open.by_id.remove(&id)
+                && let Some(n) = open.per_ip.get_mut(&c.ip)
+            {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    open.per_ip.remove(&c.ip);
+                }
+            }
+        }
         self.closed.notify_waiters();
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Arc<Connection>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Open> {
         self.open.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Connections not told to close yet.
     fn live(&self) -> usize {
         self.lock()
+            .by_id
             .values()
             .filter(|c| !c.evicted.load(Ordering::SeqCst))
             .count()
     }
 
     /// Closes the oldest connection that waits for a request (sends its headers slowly, or
-    /// idles between requests); false when every one is answering a request.
+    /// idles between requests), or else the oldest still reading a request's body (a request
+    /// whose body has arrived is answered in milliseconds: a new connection, a webhook perhaps,
+    /// goes before a body that trickles); false when every one is being answered.
     fn evict_oldest_waiting(&self) -> bool {
         let open = self.lock();
-        let oldest = open.values().find(|c| {
-            !c.evicted.load(Ordering::SeqCst) && c.in_request.load(Ordering::SeqCst) == 0
-        });
+        let live = || {
+            open.by_id
+                .values()
+                .filter(|c| !c.evicted.load(Ordering::SeqCst))
+        };
+        let oldest = live()
+            .find(|c| c.in_request.load(Ordering::SeqCst) == 0)
+            .or_else(|| live().find(|c| c.reading_body.load(Ordering::SeqCst) > 0));
         match oldest {
             Some(c) => {
                 c.evicted.store(true, Ordering::SeqCst);
@@ -236,7 +398,7 @@ impl Connections {
     async fn until_empty(&self) {
         loop {
             let closed = self.closed.notified();
-            if self.lock().is_empty() {
+            if self.lock().by_id.is_empty() {
                 return;
             }
             closed.await;
@@ -270,8 +432,8 @@ pub async fn serve_on(
             a = listener.accept() => a,
             _ = shutdown.cancelled() => break,
         };
-        let stream = match accepted {
-            Ok((stream, _)) => stream,
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
             Err(e) if is_out_of_files(&e) => {
                 // Log once a minute at most: a flood would fill the log.
                 if refused_at.is_none_or(|t| t.elapsed() > Duration::from_secs(60)) {
@@ -295,17 +457,38 @@ pub async fn serve_on(
             drop(stream); // every connection is answering a request: this one waits its turn
             continue;
         }
-        let (id, conn) = connections.add();
+        let Some((id, conn)) = connections.add(peer.ip(), limits.max_connections_per_ip) else {
+            // Its address has its share open: one client cannot take every connection.
+            metrics::counter!("amtsbote_http_connections_refused_total", "reason" => "per_address")
+                .increment(1);
+            drop(stream);
+            continue;
+        };
         let service = TowerToHyperService::new(app.clone());
+        let min_body_rate = limits.min_body_rate;
         let tracked = {
             let conn = conn.clone();
-            hyper::service::service_fn(move |req| {
+            hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                 conn.in_request.fetch_add(1, Ordering::SeqCst);
                 let busy = InRequest(conn.clone());
+                let cut = Arc::new(AtomicBool::new(false));
+                let req =
+                    req.map(|body| Paced::new(body, min_body_rate, cut.clone(), conn.clone()));
                 let answer = hyper::service::Service::call(&service, req);
                 async move {
                     let answered = answer.await;
                     drop(busy);
+                    if cut.load(Ordering::SeqCst) {
+                        // Whatever the route made of the cut body: 408, and the connection
+                        // closes (the rest of the body is not waited for).
+                        let mut timeout = axum::response::Response::new(axum::body::Body::empty());
+                        *timeout.status_mut() = StatusCode::REQUEST_TIMEOUT;
+                        timeout.headers_mut().insert(
+                            axum::http::header::CONNECTION,
+                            axum::http::HeaderValue::from_static("close"),
+                        );
+                        return Ok(timeout);
+                    }
                     answered
                 }
             })

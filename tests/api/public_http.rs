@@ -199,6 +199,8 @@ async fn a_flood_of_half_requests_under_a_low_file_limit_neither_silences_the_we
         .env("AMTSBOTE_WHATSAPP_APP_SECRET", WEBHOOK_SECRET)
         .env("AMTSBOTE_WHATSAPP_VERIFY_TOKEN", "verify-me")
         .env("AMTSBOTE_API_EMERGENCY_TOKEN", EMERGENCY_TOKEN)
+        // One address opens every connection here: the file limit is what this tests.
+        .env("AMTSBOTE_HTTP_MAX_CONNECTIONS_PER_IP", "0")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .kill_on_drop(true)
@@ -380,4 +382,148 @@ async fn metrics_answer_without_asking_the_database() {
     assert!(text.contains("amtsbote_queue_depth"), "{text}");
     assert!(asked.elapsed() < Duration::from_secs(2));
     tx.rollback().await.unwrap();
+}
+
+/// One attacker's connection, over and over: a webhook request that announces a body of
+/// 1,000,000 bytes and then sends one byte every four seconds, from `source`. Reconnects a
+/// second after the server closes it.
+async fn trickle(addr: std::net::SocketAddr, source: std::net::IpAddr, stop: CancellationToken) {
+    while !stop.is_cancelled() {
+        let connected = async {
+            let socket = tokio::net::TcpSocket::new_v4()?;
+            socket.bind(std::net::SocketAddr::new(source, 0))?;
+            let mut s = socket.connect(addr).await?;
+            s.write_all(
+                b"POST /webhooks/whatsapp HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+                  Content-Type: application/json\r\nContent-Length: 1000000\r\n\r\n{",
+            )
+            .await?;
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => return Ok::<_, std::io::Error>(()),
+                    _ = tokio::time::sleep(Duration::from_secs(4)) => {}
+                }
+                s.write_all(b" ").await?;
+            }
+        };
+        let _ = connected.await;
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}
+
+/// While `attackers` trickle bodies, a signed webhook and `/healthz`, each on a new
+/// connection from 127.0.0.1 every 100 ms for three seconds, answer 200 within a second.
+async fn answers_under_attack(svc: &Service, attackers: Vec<std::net::IpAddr>, per_address: usize) {
+    let addr: std::net::SocketAddr = host(&svc.base).parse().unwrap();
+    let stop = CancellationToken::new();
+    let mut attack = tokio::task::JoinSet::new();
+    for source in &attackers {
+        for _ in 0..per_address {
+            attack.spawn(trickle(addr, *source, stop.clone()));
+        }
+    }
+    // The connections are open and trickling.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .local_address(std::net::IpAddr::from([127, 0, 0, 1]))
+        .build()
+        .unwrap();
+    let mut failures = Vec::new();
+    for round in 0..30 {
+        let webhook =
+            tokio::time::timeout(Duration::from_secs(1), signed_webhook(&client, &svc.base)).await;
+        if !matches!(webhook, Ok(Ok(StatusCode::OK))) {
+            failures.push(format!("webhook {round}: {webhook:?}"));
+        }
+        let health = tokio::time::timeout(
+            Duration::from_secs(1),
+            client.get(format!("{}/healthz", svc.base)).send(),
+        )
+        .await;
+        if !matches!(&health, Ok(Ok(r)) if r.status() == StatusCode::OK) {
+            failures.push(format!("healthz {round}: {health:?}"));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop.cancel();
+    while attack.join_next().await.is_some() {}
+    assert!(
+        failures.is_empty(),
+        "{} of 60 answers missing or late under {} trickling connections from {} addresses: {failures:?}",
+        failures.len(),
+        attackers.len() * per_address,
+        attackers.len()
+    );
+}
+
+/// 1,030 connections that each announce a 1 MB webhook body and send a byte every 4 s took
+/// every connection: `/healthz` and a signed webhook were refused while they were open. A body
+/// slower than 1 KiB/s after its first second is cut with 408, one address keeps at most 64
+/// connections, and at the cap a new connection goes before a body that trickles.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_bodies_from_one_address_or_sixteen_neither_silence_the_webhook_nor_healthz() {
+    // This process holds both ends of every connection.
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile);
+    let _ = rustix::process::setrlimit(
+        rustix::process::Resource::Nofile,
+        rustix::process::Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        },
+    );
+    let db = TestDb::sqlite().await;
+    let svc = Service::start(&db, false, &[]).await;
+    answers_under_attack(&svc, vec![std::net::IpAddr::from([127, 0, 0, 2])], 1030).await;
+    let sixteen = (3..19)
+        .map(|i| std::net::IpAddr::from([127, 0, 0, i]))
+        .collect();
+    answers_under_attack(&svc, sixteen, 1030_usize.div_ceil(16)).await;
+
+    // A body that keeps to the minimum rate is read to the end.
+    let mut slow = TcpStream::connect(host(&svc.base)).await.unwrap();
+    let body = b"{\"object\": \"whatsapp_business_account\", \"entry\": []}";
+    slow.write_all(
+        format!(
+            "POST /webhooks/whatsapp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    slow.write_all(&body[..10]).await.unwrap();
+    // Within its first second any pace will do.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    slow.write_all(&body[10..]).await.unwrap();
+    let answer = status_line(&mut slow).await;
+    assert!(!answer.starts_with("HTTP/1.1 408"), "{answer}");
+
+    // One that stops after its first second is cut with 408.
+    let mut stalled = TcpStream::connect(host(&svc.base)).await.unwrap();
+    stalled
+        .write_all(
+            b"POST /webhooks/whatsapp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{",
+        )
+        .await
+        .unwrap();
+    let answer = status_line(&mut stalled).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    let metrics = reqwest::get(format!("{}/metrics", svc.admin))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("amtsbote_http_slow_bodies_total"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("amtsbote_http_connections_refused_total{reason=\"per_address\"}"),
+        "{metrics}"
+    );
 }
