@@ -138,6 +138,18 @@ async fn every_route_refuses_a_body_over_one_mebibyte_before_reading_it() {
     assert!(db.store.list_broadcasts(10).await.unwrap().is_empty());
 }
 
+/// Raises this process's soft open-file limit to its hard one.
+fn raise_file_limit() {
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile);
+    let _ = rustix::process::setrlimit(
+        rustix::process::Resource::Nofile,
+        rustix::process::Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        },
+    );
+}
+
 /// A signed webhook with one status event for an unknown message: answered 200, changes
 /// nothing.
 async fn signed_webhook(client: &reqwest::Client, base: &str) -> Result<StatusCode, String> {
@@ -165,14 +177,7 @@ async fn a_flood_of_half_requests_under_a_low_file_limit_neither_silences_the_we
  {
     const HALF_REQUESTS: usize = 1100;
     // This process holds the other end of every connection: it may need more than 1,024 files.
-    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile);
-    let _ = rustix::process::setrlimit(
-        rustix::process::Resource::Nofile,
-        rustix::process::Rlimit {
-            current: limit.maximum,
-            maximum: limit.maximum,
-        },
-    );
+    raise_file_limit();
     let db = TestDb::sqlite().await;
     seed(&*db.store, 20, 0, &["alerts"]).await;
     let shutdown = CancellationToken::new();
@@ -467,14 +472,7 @@ async fn answers_under_attack(svc: &Service, attackers: Vec<std::net::IpAddr>, p
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_bodies_from_one_address_or_sixteen_neither_silence_the_webhook_nor_healthz() {
     // This process holds both ends of every connection.
-    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile);
-    let _ = rustix::process::setrlimit(
-        rustix::process::Resource::Nofile,
-        rustix::process::Rlimit {
-            current: limit.maximum,
-            maximum: limit.maximum,
-        },
-    );
+    raise_file_limit();
     let db = TestDb::sqlite().await;
     let svc = Service::start(&db, false, &[]).await;
     answers_under_attack(&svc, vec![std::net::IpAddr::from([127, 0, 0, 2])], 1030).await;
