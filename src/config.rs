@@ -24,6 +24,7 @@ pub struct ConfigError(pub String);
 /// Every key the file may have, by section; the environment names follow from them.
 const KNOWN: &[(&str, &[&str])] = &[
     ("database", &["url"]),
+    ("instance", &["id"]),
     (
         "http",
         &[
@@ -880,6 +881,64 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    /// The configuration table in README.md: every `section.key` in its file-key column.
+    fn documented_keys() -> std::collections::BTreeSet<String> {
+        let readme = include_str!("../README.md");
+        let table = readme
+            .split("\n## Configuration\n")
+            .nth(1)
+            .and_then(|rest| rest.split("\n## ").next())
+            .unwrap_or_default();
+        table
+            .lines()
+            .filter(|l| l.starts_with("| "))
+            .filter_map(|l| l.split(" | ").nth(1))
+            .flat_map(|cell| {
+                cell.split('`')
+                    .skip(1)
+                    .step_by(2)
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            })
+            .filter(|k| k.contains('.') && !k.contains(' '))
+            .collect()
+    }
+
+    #[test]
+    fn every_documented_key_is_accepted_and_every_accepted_key_is_documented() {
+        let accepted: std::collections::BTreeSet<String> = KNOWN
+            .iter()
+            .flat_map(|(section, keys)| keys.iter().map(move |k| format!("{section}.{k}")))
+            .collect();
+        let documented = documented_keys();
+        assert!(documented.len() > 40, "the table was found: {documented:?}");
+        let refused: Vec<_> = documented.difference(&accepted).collect();
+        assert!(
+            refused.is_empty(),
+            "documented in README but refused: {refused:?}"
+        );
+        let undocumented: Vec<_> = accepted.difference(&documented).collect();
+        assert!(
+            undocumented.is_empty(),
+            "accepted but not in README's configuration table: {undocumented:?}"
+        );
+        // And a file with each documented key is read (the value's check is the key's own).
+        for key in &documented {
+            let (section, name) = key.split_once('.').unwrap_or_default();
+            let file = format!("[{section}]\n{name} = \"x\"\n");
+            if let Err(ConfigError(e)) = Config::from_sources(Some(("a.toml", &file)), &env(&[])) {
+                assert!(!e.contains("unknown"), "{key}: {e}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_instance_section_names_the_instance() {
+        let file = "[instance]\nid = \"a\"\n";
+        let c = Config::from_sources(Some(("amtsbote.toml", file)), &env(&[])).expect("valid");
+        assert_eq!(c.engine.instance, "a");
     }
 
     #[test]
