@@ -801,7 +801,7 @@ pub fn template_parameter(text: &str) -> String {
     if flat.chars().count() <= TEMPLATE_PARAM_MAX {
         return flat;
     }
-    let budget: String = flat.chars().take(TEMPLATE_PARAM_MAX - 1).collect();
+    let budget = text::prefix_within(&flat, TEMPLATE_PARAM_MAX - 1);
     let cut = budget
         .match_indices(['.', '!', '?'])
         .map(|(i, _)| i + 1)

@@ -449,7 +449,7 @@ fn clip(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
         s.to_string()
     } else {
-        format!("{}…", s.chars().take(max - 1).collect::<String>())
+        format!("{}…", crate::domain::text::prefix_within(s, max - 1))
     }
 }
 

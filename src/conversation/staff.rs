@@ -23,11 +23,11 @@ fn after_words(s: &str, n: usize) -> &str {
 
 /// The first words of a text, for lists.
 fn short(text: &str) -> String {
-    let s: String = text.chars().take(40).collect();
+    let s = crate::domain::text::prefix_within(text, 40);
     if s.len() < text.len() {
         format!("{s}…")
     } else {
-        s
+        s.to_string()
     }
 }
 

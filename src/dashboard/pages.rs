@@ -430,7 +430,7 @@ fn row(state: &DashboardState, b: &Broadcast, stats: &BroadcastStats) -> Row {
         status: b.status.as_str(),
         text: b.text.clone(),
         short: if b.text.chars().count() > 80 {
-            format!("{}…", b.text.chars().take(79).collect::<String>())
+            format!("{}…", crate::domain::text::prefix_within(&b.text, 79))
         } else {
             b.text.clone()
         },

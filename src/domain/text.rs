@@ -1,7 +1,10 @@
 //! Texts longer than one message: the one splitter both channels use. A platform caps one
 //! message's length in its own unit (Telegram after HTML escaping), so the caller says what a
 //! character weighs; the cut falls at a paragraph break, else after a sentence, else between
-//! words, else hard. No I/O.
+//! words, else hard, and never inside a grapheme cluster (an emoji sequence such as a family
+//! or a flag, a letter with its combining marks). No I/O.
+
+use unicode_segmentation::UnicodeSegmentation;
 
 /// Most characters one Telegram message or one WhatsApp free-text message may hold.
 pub const MESSAGE_MAX: usize = 4096;
@@ -13,34 +16,52 @@ pub fn utf16_weight(c: char) -> usize {
     c.len_utf16()
 }
 
+/// The longest start of `text` of whole grapheme clusters that holds at most `max` characters
+/// (code points, as the platforms' limits count them): a cut for a length limit that never
+/// splits an emoji sequence or a letter from its combining marks.
+pub fn prefix_within(text: &str, max: usize) -> &str {
+    let mut count = 0;
+    let mut end = 0;
+    for (i, g) in text.grapheme_indices(true) {
+        count += g.chars().count();
+        if count > max {
+            break;
+        }
+        end = i + g.len();
+    }
+    &text[..end]
+}
+
 /// Splits `text` into parts of at most `max` by `weight`, in order. Whitespace at the ends of the
 /// text and at each cut is dropped; nothing else is: the parts joined give the text back. A part
 /// ends before the last paragraph break (a blank line) that fits, else after the last sentence
 /// (`.`, `!` or `?` before whitespace), else before the last whitespace, else it is cut hard
-/// after the last character that fits. A character heavier than `max` goes out alone rather than never.
-/// Always at least one part (an empty text gives one empty part).
+/// after the last grapheme cluster that fits (a user-perceived character: an emoji sequence, a
+/// letter with its combining marks). A cluster heavier than `max` goes out alone rather than
+/// never. Always at least one part (an empty text gives one empty part).
 pub fn split(text: &str, max: usize, weight: impl Fn(char) -> usize) -> Vec<String> {
+    let weigh = |g: &str| g.chars().map(&weight).sum::<usize>();
     let mut parts = Vec::new();
     let mut rest = text.trim();
-    while rest.chars().map(&weight).sum::<usize>() > max {
-        // The longest prefix that fits, as a byte offset into `rest`.
+    while weigh(rest) > max {
+        // The longest prefix of whole clusters that fits, as a byte offset into `rest`.
         let mut used = 0;
         let mut fit = 0;
-        for (i, c) in rest.char_indices() {
-            used += weight(c);
+        for (i, g) in rest.grapheme_indices(true) {
+            used += weigh(g);
             if used > max {
                 break;
             }
-            fit = i + c.len_utf8();
+            fit = i + g.len();
         }
         if fit == 0 {
-            // Not even one character fits: send it alone, so the loop always moves on.
-            fit = rest.chars().next().map_or(rest.len(), char::len_utf8);
+            // Not even one cluster fits: send it alone, so the loop always moves on.
+            fit = rest.graphemes(true).next().map_or(rest.len(), str::len);
         }
-        // Where a part may end: before any character of the prefix, or right after it. `rest`
+        // Where a part may end: before any cluster of the prefix, or right after it. `rest`
         // starts with no whitespace, so a cut past 0 leaves something in the part.
         let cuts = rest[..fit]
-            .char_indices()
+            .grapheme_indices(true)
             .map(|(i, _)| i)
             .chain(std::iter::once(fit))
             .filter(|i| *i > 0);
@@ -121,6 +142,46 @@ mod tests {
     }
 
     #[test]
+    fn a_prefix_within_a_limit_keeps_clusters_whole() {
+        let family = "👨\u{200d}👩\u{200d}👧\u{200d}👦"; // seven code points
+        assert_eq!(prefix_within(&format!("ab{family}"), 8), "ab");
+        assert_eq!(
+            prefix_within(&format!("ab{family}"), 9),
+            format!("ab{family}")
+        );
+        assert_eq!(prefix_within("e\u{301}x", 1), "");
+        assert_eq!(prefix_within("Straße", 3), "Str");
+    }
+
+    #[test]
+    fn a_hard_cut_never_splits_an_emoji_sequence_or_a_combining_mark() {
+        // A family (four people joined by zero-width joiners, 11 UTF-16 units), a flag (two
+        // regional indicators), and an e with a combining acute accent (two code points).
+        let family = "👨\u{200d}👩\u{200d}👧\u{200d}👦";
+        let flag = "🇩🇪";
+        let e_acute = "e\u{301}";
+        let word = format!("{family}{flag}{e_acute}{e_acute}{family}");
+        for max in 1..=30 {
+            let parts = split(&word, max, utf16_weight);
+            assert_eq!(parts.concat(), word, "max {max}: nothing lost");
+            for p in &parts {
+                for whole in [family, flag, e_acute] {
+                    // A part holds a cluster whole or none of it.
+                    let first = whole.chars().next().map(String::from).unwrap_or_default();
+                    assert!(
+                        !p.contains(&first) || p.contains(whole),
+                        "max {max}: {p:?} splits {whole:?}"
+                    );
+                }
+                assert!(
+                    !p.starts_with('\u{301}') && !p.starts_with('\u{200d}'),
+                    "max {max}: {p:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn no_part_is_over_the_limit_and_nothing_is_lost() {
         let mut rng = StdRng::seed_from_u64(11);
         let pieces = [
@@ -157,9 +218,9 @@ mod tests {
             let parts = split(&text, max, utf16_weight);
             assert!(!parts.is_empty());
             for p in &parts {
-                // Only a lone character heavier than the limit may exceed it.
+                // Only a lone cluster heavier than the limit may exceed it.
                 assert!(
-                    weight_of(p) <= max || p.chars().count() == 1,
+                    weight_of(p) <= max || p.graphemes(true).count() == 1,
                     "round {round}, max {max}: part of {} in {text:?}",
                     weight_of(p)
                 );
