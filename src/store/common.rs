@@ -316,7 +316,7 @@ macro_rules! impl_store {
                     let action = if status == "draft" { "draft" } else { "submit" };
                     let detail = format!(
                         "broadcast {}: {} on {}, {}",
-                        row.0,
+                        row.id,
                         new.kind.as_str(),
                         new.topic,
                         status
@@ -784,7 +784,7 @@ macro_rules! impl_store {
                     .await?;
                 if rows.len() < ids.len() {
                     // Claimed, but not read back: the subscriber row is gone.
-                    let read: std::collections::HashSet<i64> = rows.iter().map(|r| r.0).collect();
+                    let read: std::collections::HashSet<i64> = rows.iter().map(|r| r.id).collect();
                     let orphans: Vec<i64> = ids.into_iter().filter(|id| !read.contains(id)).collect();
                     sqlx::query(Self::CLOSE_ORPHANS)
                         .bind(Self::id_list(orphans))
@@ -849,7 +849,7 @@ macro_rules! impl_store {
                     .fetch_optional(&self.pool)
                     .await?;
                 let Some(row) = row else { return Ok(None) };
-                let topics: Vec<(String,)> = sqlx::query_as(sql::TOPICS_OF).bind(row.0).fetch_all(&self.pool).await?;
+                let topics: Vec<(String,)> = sqlx::query_as(sql::TOPICS_OF).bind(row.id).fetch_all(&self.pool).await?;
                 $crate::store::subscriber_from_row(row, topics.into_iter().map(|(t,)| t).collect()).map(Some)
             }
 
@@ -989,7 +989,7 @@ macro_rules! impl_store {
                     .into_iter()
                     .map(|(r,)| r.parse().map_err(StoreError::Corrupt))
                     .collect::<Result<Vec<_>, _>>()?;
-                let owner = current.as_ref().map(|(p, ..)| p.as_str());
+                let owner = current.as_ref().map(|r| r.person.as_str());
                 if let Err(refused) =
                     $crate::store::check_staff_change(channel, address, role, &person, owner, &others)
                 {

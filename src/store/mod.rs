@@ -428,19 +428,30 @@ pub struct NewSchedule {
     pub source: Option<String>,
 }
 
-pub(crate) type ScheduleRow = (
-    i64,
-    String,
-    String,
-    i64,
-    String,
-    String,
-    Option<i64>,
-    Option<String>,
-);
+/// A schedule as stored, read by column name.
+#[derive(sqlx::FromRow)]
+pub(crate) struct ScheduleRow {
+    pub id: i64,
+    pub topic: String,
+    pub kind: String,
+    pub priority: i64,
+    pub text: String,
+    pub cron: String,
+    pub next_at: Option<i64>,
+    pub created_by: Option<String>,
+}
 
 pub(crate) fn schedule_from_row(r: ScheduleRow) -> StoreResult<Schedule> {
-    let (id, topic, kind, priority, text, cron, next_at, created_by) = r;
+    let ScheduleRow {
+        id,
+        topic,
+        kind,
+        priority,
+        text,
+        cron,
+        next_at,
+        created_by,
+    } = r;
     Ok(Schedule {
         id,
         topic,
@@ -509,7 +520,7 @@ impl StaffMember {
     }
 }
 
-/// The columns every staff query reads, in the order of [`StaffRow`].
+/// The columns every staff query reads: the fields of [`StaffRow`].
 macro_rules! staff_columns {
     () => {
         "person, channel, address, role, added_at"
@@ -517,10 +528,24 @@ macro_rules! staff_columns {
 }
 pub(crate) use staff_columns;
 
-pub(crate) type StaffRow = (String, String, String, String, i64);
+/// A staff address as stored, read by column name.
+#[derive(sqlx::FromRow)]
+pub(crate) struct StaffRow {
+    pub person: String,
+    pub channel: String,
+    pub address: String,
+    pub role: String,
+    pub added_at: i64,
+}
 
 pub(crate) fn staff_from_row(r: StaffRow) -> StoreResult<StaffMember> {
-    let (person, channel, address, role, added_at) = r;
+    let StaffRow {
+        person,
+        channel,
+        address,
+        role,
+        added_at,
+    } = r;
     Ok(StaffMember {
         person,
         channel: channel.parse().map_err(StoreError::Corrupt)?,
@@ -611,10 +636,28 @@ pub struct DashboardSession {
     pub expires_at: i64,
 }
 
-pub(crate) type SessionRow = (String, String, String, String, i64, i64, i64);
+/// A dashboard session as stored, read by column name.
+#[derive(sqlx::FromRow)]
+pub(crate) struct SessionRow {
+    pub id_hash: String,
+    pub channel: String,
+    pub address: String,
+    pub csrf: String,
+    pub created_at: i64,
+    pub last_seen: i64,
+    pub expires_at: i64,
+}
 
 pub(crate) fn session_from_row(r: SessionRow) -> StoreResult<DashboardSession> {
-    let (id_hash, channel, address, csrf, created_at, last_seen, expires_at) = r;
+    let SessionRow {
+        id_hash,
+        channel,
+        address,
+        csrf,
+        created_at,
+        last_seen,
+        expires_at,
+    } = r;
     Ok(DashboardSession {
         id_hash,
         channel: channel.parse().map_err(StoreError::Corrupt)?,
@@ -1025,7 +1068,7 @@ pub trait Store: Send + Sync {
     async fn forget_dashboard_sign_ins(&self, now: i64, idle_ms: i64) -> StoreResult<u64>;
 }
 
-/// The columns every broadcast query reads, in the order of [`BroadcastRow`].
+/// The columns every broadcast query reads: the fields of [`BroadcastRow`].
 macro_rules! broadcast_columns {
     () => {
         "id, topic, kind, priority, text, status, created_at, released_at, fanout_done_at, finished_at, \
@@ -1034,27 +1077,29 @@ macro_rules! broadcast_columns {
 }
 pub(crate) use broadcast_columns;
 
-pub(crate) type BroadcastRow = (
-    i64,
-    String,
-    String,
-    i64,
-    String,
-    String,
-    i64,
-    Option<i64>,
-    Option<i64>,
-    Option<i64>,
-    Option<i64>,
-    Option<String>,
-    Option<i64>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-);
+/// A broadcast as stored, read by column name.
+#[derive(sqlx::FromRow)]
+pub(crate) struct BroadcastRow {
+    pub id: i64,
+    pub topic: String,
+    pub kind: String,
+    pub priority: i64,
+    pub text: String,
+    pub status: String,
+    pub created_at: i64,
+    pub released_at: Option<i64>,
+    pub fanout_done_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub scheduled_at: Option<i64>,
+    pub created_by: Option<String>,
+    pub parent_id: Option<i64>,
+    pub author: Option<String>,
+    pub approved_by: Option<String>,
+    pub cron: Option<String>,
+}
 
 pub(crate) fn broadcast_from_row(r: BroadcastRow) -> StoreResult<Broadcast> {
-    let (
+    let BroadcastRow {
         id,
         topic,
         kind,
@@ -1071,7 +1116,7 @@ pub(crate) fn broadcast_from_row(r: BroadcastRow) -> StoreResult<Broadcast> {
         author,
         approved_by,
         cron,
-    ) = r;
+    } = r;
     Ok(Broadcast {
         id,
         topic,
@@ -1092,35 +1137,37 @@ pub(crate) fn broadcast_from_row(r: BroadcastRow) -> StoreResult<Broadcast> {
     })
 }
 
-/// The columns a claim reads, in the order of [`ClaimRow`]; `d`, `s`, `b` are the aliases of
+/// The columns a claim reads: the fields of [`ClaimRow`]; `d`, `s`, `b` are the aliases of
 /// deliveries, subscribers and broadcasts.
 macro_rules! claim_columns {
     () => {
         "d.id, d.broadcast_id, d.subscriber_id, d.priority, b.kind, d.attempts, s.address, s.language, \
-         CASE WHEN s.language = 'en' AND b.text_en IS NOT NULL THEN b.text_en ELSE b.text END, \
+         CASE WHEN s.language = 'en' AND b.text_en IS NOT NULL THEN b.text_en ELSE b.text END AS text, \
          s.last_inbound_at, d.force_template, b.topic, d.parts_sent"
     };
 }
 pub(crate) use claim_columns;
 
-pub(crate) type ClaimRow = (
-    i64,
-    i64,
-    i64,
-    i64,
-    String,
-    i32,
-    String,
-    String,
-    String,
-    Option<i64>,
-    i64,
-    String,
-    i32,
-);
+/// A claimed delivery with what sending it needs, read by column name.
+#[derive(sqlx::FromRow)]
+pub(crate) struct ClaimRow {
+    pub id: i64,
+    pub broadcast_id: i64,
+    pub subscriber_id: i64,
+    pub priority: i64,
+    pub kind: String,
+    pub attempts: i32,
+    pub address: String,
+    pub language: String,
+    pub text: String,
+    pub last_inbound_at: Option<i64>,
+    pub force_template: i64,
+    pub topic: String,
+    pub parts_sent: i32,
+}
 
 pub(crate) fn claimed_from_row(r: ClaimRow) -> StoreResult<ClaimedDelivery> {
-    let (
+    let ClaimRow {
         id,
         broadcast_id,
         subscriber_id,
@@ -1134,7 +1181,7 @@ pub(crate) fn claimed_from_row(r: ClaimRow) -> StoreResult<ClaimedDelivery> {
         force_template,
         topic,
         parts_sent,
-    ) = r;
+    } = r;
     Ok(ClaimedDelivery {
         id,
         broadcast_id,
@@ -1188,13 +1235,27 @@ pub(crate) fn recipients_from_rows(rows: Vec<(String, i64)>) -> StoreResult<Reci
     Ok(count)
 }
 
-pub(crate) type SubscriberRow = (i64, String, String, String, String);
+/// A subscriber as stored, read by column name.
+#[derive(sqlx::FromRow)]
+pub(crate) struct SubscriberRow {
+    pub id: i64,
+    pub channel: String,
+    pub address: String,
+    pub language: String,
+    pub status: String,
+}
 
 pub(crate) fn subscriber_from_row(
     r: SubscriberRow,
     topics: Vec<String>,
 ) -> StoreResult<Subscriber> {
-    let (id, channel, address, language, status) = r;
+    let SubscriberRow {
+        id,
+        channel,
+        address,
+        language,
+        status,
+    } = r;
     Ok(Subscriber {
         id,
         channel: channel.parse().map_err(StoreError::Corrupt)?,
@@ -1205,19 +1266,21 @@ pub(crate) fn subscriber_from_row(
     })
 }
 
-pub(crate) type ConfirmationRow = (
-    String,
-    String,
-    String,
-    String,
-    String,
-    i64,
-    i64,
-    Option<i64>,
-);
+/// A typed confirmation as stored, read by column name.
+#[derive(sqlx::FromRow)]
+pub(crate) struct ConfirmationRow {
+    pub code: String,
+    pub action: String,
+    pub payload: String,
+    pub author_channel: String,
+    pub author_address: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub broadcast_id: Option<i64>,
+}
 
 pub(crate) fn confirmation_from_row(r: ConfirmationRow) -> StoreResult<Confirmation> {
-    let (
+    let ConfirmationRow {
         code,
         action,
         payload,
@@ -1226,7 +1289,7 @@ pub(crate) fn confirmation_from_row(r: ConfirmationRow) -> StoreResult<Confirmat
         created_at,
         expires_at,
         broadcast_id,
-    ) = r;
+    } = r;
     Ok(Confirmation {
         code,
         action,
@@ -1249,4 +1312,41 @@ pub(crate) fn lane_from_row(
         pause_reason,
         updated_at: updated_at.unwrap_or(0),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Rows are read by column name: a query that lists two columns of one type in another
+    /// order (the times of a broadcast) still gives each field its own value.
+    #[tokio::test]
+    async fn a_row_is_read_by_column_name_not_by_position() {
+        let mut db = <sqlx::SqliteConnection as sqlx::Connection>::connect("sqlite::memory:")
+            .await
+            .expect("an in-memory database");
+        let row: BroadcastRow = sqlx::query_as(
+            "SELECT 'cron' AS cron, 'approver' AS approved_by, 'author' AS author, 9 AS parent_id, \
+             'press' AS created_by, NULL AS scheduled_at, 4 AS finished_at, 3 AS fanout_done_at, \
+             2 AS released_at, 1 AS created_at, 'done' AS status, 'Text' AS text, 3 AS priority, \
+             'alert' AS kind, 'alerts' AS topic, 7 AS id",
+        )
+        .fetch_one(&mut db)
+        .await
+        .expect("one row");
+        let b = broadcast_from_row(row).expect("a broadcast");
+        assert_eq!(
+            (
+                b.id,
+                b.created_at,
+                b.released_at,
+                b.fanout_done_at,
+                b.finished_at
+            ),
+            (7, 1, Some(2), Some(3), Some(4))
+        );
+        assert_eq!((b.parent_id, b.scheduled_at), (Some(9), None));
+        assert_eq!(b.approved_by.as_deref(), Some("approver"));
+        assert_eq!(b.kind, BroadcastKind::Alert);
+    }
 }
