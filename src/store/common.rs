@@ -48,6 +48,26 @@ macro_rules! impl_store {
                     .await
             }
 
+            /// The mark an erase left for housekeeping (see `sql::ERASED_KEY`), if any.
+            async fn erase_pending(&self) -> $crate::store::StoreResult<Option<String>> {
+                let mark: Option<(String,)> = sqlx::query_as($crate::store::sql::GET_STATE)
+                    .bind($crate::store::sql::ERASED_KEY)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(mark.map(|(m,)| m))
+            }
+
+            /// Removes the mark `mark` once what it asked for is done; a later erase's stays.
+            async fn erase_settled(&self, mark: &str) -> $crate::store::StoreResult<()> {
+                self.write_one(
+                    sqlx::query($crate::store::sql::CLEAR_STATE)
+                        .bind($crate::store::sql::ERASED_KEY)
+                        .bind(mark.to_string()),
+                )
+                .await?;
+                Ok(())
+            }
+
             /// Runs one statement as its own write transaction; returns the rows it touched.
             async fn write_one(
                 &self,
@@ -940,10 +960,18 @@ macro_rules! impl_store {
                     .execute(&mut *tx.tx)
                     .await?
                     .rows_affected();
-                sqlx::query(sql::ERASE_EARLY_STATUSES)
+                let statuses = sqlx::query(sql::ERASE_EARLY_STATUSES)
                     .bind(sender_key)
                     .execute(&mut *tx.tx)
-                    .await?;
+                    .await?
+                    .rows_affected();
+                if found.is_some() || confirmations > 0 || messages > 0 || statuses > 0 {
+                    sqlx::query(sql::SET_STATE)
+                        .bind(sql::ERASED_KEY)
+                        .bind(format!("{:016x}", rand::random::<u64>()))
+                        .execute(&mut *tx.tx)
+                        .await?;
+                }
                 tx.commit().await?;
                 Ok(found.is_some() || confirmations > 0 || messages > 0)
             }

@@ -632,7 +632,9 @@ pub trait Store: Send + Sync {
     /// Applies the migrations that are not yet applied.
     async fn migrate(&self) -> StoreResult<()>;
     /// Housekeeping's turn for the database's own upkeep, off the writers' path (SQLite: a
-    /// passive WAL checkpoint, so that no commit of a lane stops to copy the log).
+    /// passive WAL checkpoint, so that no commit of a lane stops to copy the log). After an
+    /// erase it also clears what the database keeps of the deleted rows outside its tables
+    /// (SQLite: the log's old page images; Postgres: dead tuples, by `VACUUM`).
     async fn upkeep(&self) -> StoreResult<()> {
         Ok(())
     }

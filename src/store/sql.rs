@@ -252,6 +252,11 @@ pub const ERASE_SUBSCRIPTIONS: &str = "DELETE FROM subscriptions WHERE subscribe
 pub const ERASE_SUBSCRIBER: &str = "DELETE FROM subscribers WHERE id = $1";
 pub const ERASE_CONFIRMATIONS: &str =
     "DELETE FROM confirmations WHERE author_channel = $1 AND author_address = $2";
+/// The `channel_state` key an erase sets (to a random value) in its own transaction, so that
+/// housekeeping, on whichever instance holds it, clears what the database keeps of deleted rows
+/// beyond the tables (`Store::upkeep`), and then removes it if no erase came in between.
+pub const ERASED_KEY: &str = "privacy.erased";
+pub const CLEAR_STATE: &str = "DELETE FROM channel_state WHERE key = $1 AND value = $2";
 
 pub const SET_STAFF: &str = concat!(
     "INSERT INTO staff (channel, address, role, added_at, person) VALUES ($1, $2, $3, $4, $5) \
