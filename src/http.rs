@@ -270,8 +270,8 @@ pub async fn serve_on(
             a = listener.accept() => a,
             _ = shutdown.cancelled() => break,
         };
-        let stream = match accepted {
-            Ok((stream, _)) => stream,
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
             Err(e) if is_out_of_files(&e) => {
                 // Log once a minute at most: a flood would fill the log.
                 if refused_at.is_none_or(|t| t.elapsed() > Duration::from_secs(60)) {
@@ -299,7 +299,10 @@ pub async fn serve_on(
         let service = TowerToHyperService::new(app.clone());
         let tracked = {
             let conn = conn.clone();
-            hyper::service::service_fn(move |req| {
+            hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+                // Where the request came from, for limits per client (`ConnectInfo`).
+                req.extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
                 conn.in_request.fetch_add(1, Ordering::SeqCst);
                 let busy = InRequest(conn.clone());
                 let answer = hyper::service::Service::call(&service, req);

@@ -1600,6 +1600,15 @@ macro_rules! impl_store {
                 token_hash: &str,
                 now: i64,
             ) -> $crate::store::StoreResult<Option<($crate::domain::ChannelKind, String)>> {
+                // Most refused links are made up: those are refused on a read.
+                let usable: Option<(i32,)> = sqlx::query_as($crate::store::sql::LOGIN_LINK_USABLE)
+                    .bind(token_hash)
+                    .bind(now)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                if usable.is_none() {
+                    return Ok(None);
+                }
                 let mut tx = self.begin_write().await?;
                 let row: Option<(String, String)> = sqlx::query_as($crate::store::sql::TAKE_LOGIN_LINK)
                     .bind(token_hash)
@@ -1628,21 +1637,27 @@ macro_rules! impl_store {
                 Ok(())
             }
 
-            async fn touch_session(
+            async fn session(
                 &self,
                 id_hash: &str,
                 now: i64,
                 idle_ms: i64,
             ) -> $crate::store::StoreResult<Option<$crate::store::DashboardSession>> {
-                let mut tx = self.begin_write().await?;
-                let row: Option<$crate::store::SessionRow> = sqlx::query_as($crate::store::sql::TOUCH_SESSION)
+                let row: Option<$crate::store::SessionRow> = sqlx::query_as($crate::store::sql::SESSION)
                     .bind(id_hash)
                     .bind(now)
                     .bind(now - idle_ms)
-                    .fetch_optional(&mut *tx.tx)
+                    .fetch_optional(&self.pool)
                     .await?;
-                tx.commit().await?;
                 row.map($crate::store::session_from_row).transpose()
+            }
+
+            async fn mark_session_seen(&self, id_hash: &str, now: i64) -> $crate::store::StoreResult<()> {
+                self.write_one(
+                    sqlx::query($crate::store::sql::MARK_SESSION_SEEN).bind(id_hash.to_string()).bind(now),
+                )
+                .await?;
+                Ok(())
             }
 
             async fn end_session(&self, id_hash: &str) -> $crate::store::StoreResult<bool> {

@@ -1006,21 +1006,23 @@ pub trait Store: Send + Sync {
     /// Keeps a dashboard login link (its hash).
     async fn put_login_link(&self, link: &LoginLink) -> StoreResult<()>;
     /// Uses the link with this hash once: the staff address it was made for, or `None` when it
-    /// is unknown, expired or used already.
+    /// is unknown, expired or used already (then it writes nothing).
     async fn take_login_link(
         &self,
         token_hash: &str,
         now: i64,
     ) -> StoreResult<Option<(ChannelKind, String)>>;
     async fn put_session(&self, session: &DashboardSession) -> StoreResult<()>;
-    /// The session with this hash, marked as seen at `now`; `None` when it is unknown, past its
-    /// absolute end, or was idle for `idle_ms` or longer.
-    async fn touch_session(
+    /// The session with this hash; `None` when it is unknown, past its absolute end, or was
+    /// idle for `idle_ms` or longer. Reads only: a request with a made-up cookie writes nothing.
+    async fn session(
         &self,
         id_hash: &str,
         now: i64,
         idle_ms: i64,
     ) -> StoreResult<Option<DashboardSession>>;
+    /// Marks the session as seen at `now`, which moves its idle end on.
+    async fn mark_session_seen(&self, id_hash: &str, now: i64) -> StoreResult<()>;
     /// Signs out: true when the session existed.
     async fn end_session(&self, id_hash: &str) -> StoreResult<bool>;
     /// Deletes sessions and login links that can no longer be used.
