@@ -702,27 +702,7 @@ async fn the_session_cookie_is_http_only_same_site_strict_and_the_dashboard_is_o
         &[("AMTSBOTE_DASHBOARD_PUBLIC_URL", "https://amtsbote.example")],
     )
     .await;
-    let sign_in = amtsbote::services::SignIn::new(
-        db.store.clone(),
-        &url::Url::parse("https://amtsbote.example").unwrap(),
-        std::sync::Arc::new(amtsbote::domain::time::SystemClock),
-    );
-    let link = sign_in
-        .login_link(ChannelKind::Telegram, "900")
-        .await
-        .unwrap()
-        .unwrap();
-    let token = link.rsplit('=').next().unwrap().to_string();
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let answer = client
-        .post(format!("{}/dashboard/login", service.admin))
-        .form(&[("token", token.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let (token, answer) = redeem_fresh_link(&db, &service, "https://amtsbote.example", "900").await;
     assert_eq!(answer.status(), StatusCode::SEE_OTHER);
     let cookie = answer.headers()["set-cookie"].to_str().unwrap().to_string();
     for attribute in ["HttpOnly", "SameSite=Strict", "Secure", "Path=/dashboard"] {
@@ -854,12 +834,17 @@ fn client_from(ip: [u8; 4], within: Duration) -> reqwest::Client {
         .expect("client")
 }
 
-/// Signs `address` in with a fresh login link, as the sign-in button does: the session cookie
-/// (`name=secret`).
-async fn session_of(db: &TestDb, service: &Service, address: &str) -> String {
+/// Uses a fresh login link for the Telegram staff address `address` (made as the service at
+/// `public_url` makes them) as the sign-in button does: the link's token and the answer.
+async fn redeem_fresh_link(
+    db: &TestDb,
+    service: &Service,
+    public_url: &str,
+    address: &str,
+) -> (String, reqwest::Response) {
     let sign_in = amtsbote::services::SignIn::new(
         db.store.clone(),
-        &url::Url::parse("http://dashboard.example").unwrap(),
+        &url::Url::parse(public_url).unwrap(),
         std::sync::Arc::new(amtsbote::domain::time::SystemClock),
     );
     let link = sign_in
@@ -874,6 +859,13 @@ async fn session_of(db: &TestDb, service: &Service, address: &str) -> String {
         .send()
         .await
         .unwrap();
+    (token, answer)
+}
+
+/// Signs `address` in with a fresh login link, as the sign-in button does: the session cookie
+/// (`name=secret`).
+async fn session_of(db: &TestDb, service: &Service, address: &str) -> String {
+    let (_, answer) = redeem_fresh_link(db, service, "http://dashboard.example", address).await;
     assert_eq!(answer.status(), StatusCode::SEE_OTHER);
     let cookie = answer.headers()["set-cookie"].to_str().unwrap();
     cookie.split(';').next().unwrap().to_string()
@@ -1078,7 +1070,7 @@ async fn ends_within(mut stream: reqwest::Response, within: Duration) -> String 
         .unwrap_or_else(|_| panic!("the live stream still runs after {within:?}"));
     body.lines()
         .filter_map(|l| l.strip_prefix("event:"))
-        .last()
+        .next_back()
         .unwrap_or_default()
         .trim()
         .to_string()
