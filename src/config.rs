@@ -35,6 +35,7 @@ const KNOWN: &[(&str, &[&str])] = &[
             "max_connections",
             "max_connections_per_ip",
             "min_body_bytes_per_s",
+            "trusted_proxies",
         ],
     ),
     (
@@ -145,6 +146,8 @@ pub struct Config {
     /// only the webhook and `/healthz`.
     pub http_admin_listen: Option<SocketAddr>,
     pub http_limits: crate::http::Limits,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (for limits per client).
+    pub http_trusted_proxies: Vec<std::net::IpAddr>,
     pub telegram: Option<TelegramConfig>,
     pub telegram_lane: LaneSettings,
     pub whatsapp: Option<WhatsappConfig>,
@@ -413,6 +416,7 @@ impl Config {
                 .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
             http_admin_listen: s.get("http", "admin_listen", "an address like 127.0.0.1:8081")?,
             http_limits,
+            http_trusted_proxies: s.trusted_proxies()?,
             telegram,
             telegram_lane,
             whatsapp,
@@ -687,6 +691,24 @@ impl<'a> Settings<'a> {
             }
         }
         Ok(tokens)
+    }
+
+    /// `http.trusted_proxies`: IP addresses.
+    fn trusted_proxies(&self) -> Result<Vec<std::net::IpAddr>, ConfigError> {
+        self.list("http", "trusted_proxies")
+            .unwrap_or_default()
+            .iter()
+            .map(|a| {
+                a.parse().map_err(|_| {
+                    self.invalid(
+                        "http",
+                        "trusted_proxies",
+                        a,
+                        "IP addresses like 127.0.0.1, ::1",
+                    )
+                })
+            })
+            .collect()
     }
 
     /// A list: an array in the file, or comma-separated (the variable, or a string in the file).
@@ -1004,6 +1026,25 @@ mod tests {
         let err = Config::from_sources(None, &env(&[("AMTSBOTE_DATABASE_URL", "mysql://x")]))
             .unwrap_err();
         assert!(err.0.starts_with("AMTSBOTE_DATABASE_URL"), "{err}");
+    }
+
+    #[test]
+    fn trusted_proxies_are_ip_addresses_and_none_by_default() {
+        let c = Config::from_sources(None, &env(&[])).expect("defaults");
+        assert!(c.http_trusted_proxies.is_empty());
+        let file = "[http]\ntrusted_proxies = [\"127.0.0.1\", \"::1\"]\n";
+        let c = Config::from_sources(Some(("a.toml", file)), &env(&[])).expect("valid");
+        assert_eq!(c.http_trusted_proxies.len(), 2);
+        let err = Config::from_sources(
+            None,
+            &env(&[("AMTSBOTE_HTTP_TRUSTED_PROXIES", "10.0.0.0/8")]),
+        )
+        .unwrap_err();
+        assert!(
+            err.0
+                .starts_with("AMTSBOTE_HTTP_TRUSTED_PROXIES: invalid value '10.0.0.0/8'"),
+            "{err}"
+        );
     }
 
     #[test]

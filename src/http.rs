@@ -468,7 +468,10 @@ pub async fn serve_on(
         let min_body_rate = limits.min_body_rate;
         let tracked = {
             let conn = conn.clone();
-            hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+            hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+                // Where the request came from, for limits per client (`ConnectInfo`).
+                req.extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
                 conn.in_request.fetch_add(1, Ordering::SeqCst);
                 let busy = InRequest(conn.clone());
                 let cut = Arc::new(AtomicBool::new(false));

@@ -231,6 +231,9 @@ fn parse_kind(s: &str) -> Result<BroadcastKind, String> {
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
 fn main() -> ExitCode {
+    // Every file this process makes is its user's alone: the SQLite database, its -wal and -shm
+    // hold chat ids, phone numbers and the pseudonym key. Before anything opens a file.
+    let _previous = rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     // Give freed memory back to the system at once instead of after 10 ms: a long-running service
     // should hold what it uses, not what it used at its peak.
     // SAFETY: sets a plain integer option; mimalloc allows this at any time.

@@ -365,6 +365,7 @@ impl Application {
                     broadcasts.clone(),
                     sign_in.clone(),
                     texts.clone(),
+                    config.http_trusted_proxies.clone(),
                 )
                 .map_err(anyhow::Error::msg)?;
                 tracing::info!(url = %sign_in.dashboard_url(), "dashboard on");

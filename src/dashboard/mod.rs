@@ -4,6 +4,7 @@
 //! cookie and CSRF checks, and server-rendered pages (minijinja templates, texts from
 //! `messages/*.ftl`); the live broadcast page updates over server-sent events.
 
+mod limits;
 mod pages;
 mod session;
 
@@ -27,6 +28,8 @@ pub struct DashboardState {
     pub sign_in: Arc<SignIn>,
     pub texts: Arc<Texts>,
     templates: Environment<'static>,
+    sign_in_limit: limits::SignInLimit,
+    streams: Arc<limits::Streams>,
 }
 
 /// The templates, compiled into the binary like the texts.
@@ -55,6 +58,7 @@ impl DashboardState {
         broadcasts: Arc<BroadcastService>,
         sign_in: Arc<SignIn>,
         texts: Arc<Texts>,
+        trusted_proxies: Vec<std::net::IpAddr>,
     ) -> Result<DashboardState, String> {
         let mut env = Environment::new();
         for (name, source) in TEMPLATES {
@@ -87,6 +91,8 @@ impl DashboardState {
             sign_in,
             texts,
             templates: env,
+            sign_in_limit: limits::SignInLimit::new(trusted_proxies),
+            streams: Arc::default(),
         })
     }
 

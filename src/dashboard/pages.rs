@@ -2,14 +2,15 @@
 //! service (or a read of the store) and renders the result; the service and its policy decide.
 
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use axum::Form;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::Response;
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Form};
 use fluent_bundle::FluentValue;
 use minijinja::value::merge_maps;
 use minijinja::{Value, context};
@@ -119,9 +120,30 @@ pub struct LoginForm {
     token: Option<String>,
 }
 
-/// Uses the link: a session cookie and on to compose, or a refusal.
-pub async fn login(State(state): Shared, headers: HeaderMap, Form(f): Form<LoginForm>) -> Response {
+/// Uses the link: a session cookie and on to compose, or a refusal. Attempts are limited per
+/// client address (`limits::SIGN_INS_PER_MINUTE`), before the token is looked at.
+pub async fn login(
+    State(state): Shared,
+    headers: HeaderMap,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    Form(f): Form<LoginForm>,
+) -> Response {
     let lang = language(&headers);
+    let client = state
+        .sign_in_limit
+        .client(peer.map(|Extension(ConnectInfo(a))| a), &headers);
+    if let Err(wait) = state.sign_in_limit.check(client) {
+        let seconds = wait.as_secs() + 1;
+        let mut r = state.message(
+            StatusCode::TOO_MANY_REQUESTS,
+            lang,
+            "dash-sign-in-limited",
+            &[("seconds", seconds.into())],
+        );
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        return r;
+    }
     let token = f.token.unwrap_or_default();
     match state.sign_in.redeem(&token).await {
         Ok(Some(opened)) => {
@@ -569,52 +591,108 @@ fn fingerprint(html: &str) -> u64 {
     h.finish()
 }
 
+/// How often a live stream asks whether its session is still open: it ends within this (and
+/// a poll) of a sign-out, the session's end or the person's removal.
+const SESSION_CHECK: Duration = Duration::from_secs(2);
+
 /// Server-sent events for the live page: the progress fragment every half second, until the
-/// broadcast has ended (then one `end` event).
+/// broadcast has ended (then one `end` event) or the session has (an empty `end` event). A
+/// session has `limits::STREAMS_PER_SESSION` open at most; beyond, 429.
 pub async fn events(
     State(state): Shared,
     staff: Staff,
     Path(id): Path<i64>,
     Query(seen): Query<Seen>,
-) -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
-    let lang = staff.lang;
-    let csrf = staff.session.csrf.clone();
-    // Only what changed is sent: the page itself showed the fragment hashed as `seen`.
-    let stream = futures_util::stream::unfold(
-        (state, false, seen.seen.unwrap_or_default()),
-        move |(state, ended, mut shown)| {
-            let csrf = csrf.clone();
-            async move {
-                if ended {
-                    return None;
-                }
-                loop {
-                    match progress(&state, lang, &csrf, id).await {
-                        Ok((ctx, ended)) => {
-                            let html = state.fragment("progress.html", ctx);
-                            let hash = fingerprint(&html);
-                            if ended {
-                                let event = Event::default().event("end").data(html);
-                                return Some((Ok(event), (state, true, hash)));
-                            }
-                            if hash != shown {
-                                shown = hash;
-                                let event = Event::default().event("progress").data(html);
-                                return Some((Ok(event), (state, false, shown)));
-                            }
-                        }
-                        Err(e) => {
-                            tracing::warn!(broadcast = id, error = %e, "dashboard: live progress unavailable");
-                            let event = Event::default().event("end").data("");
-                            return Some((Ok(event), (state, true, shown)));
-                        }
+) -> Response {
+    let Some(slot) = state.streams.open(&staff.session.id_hash) else {
+        tracing::info!(actor = %staff.actor().audit_name(), "dashboard: a live page over the session's limit refused");
+        return state.message(
+            StatusCode::TOO_MANY_REQUESTS,
+            staff.lang,
+            "dash-streams-limited",
+            &[("streams", super::limits::STREAMS_PER_SESSION.into())],
+        );
+    };
+    let live = Live {
+        state,
+        lang: staff.lang,
+        session: staff.session,
+        id,
+        // Only what changed is sent: the page itself showed the fragment hashed as `seen`.
+        shown: seen.seen.unwrap_or_default(),
+        ended: false,
+        checked: Instant::now(),
+        _slot: slot,
+    };
+    let stream = futures_util::stream::unfold(live, |mut live| async move {
+        let event = live.next().await?;
+        Some((Ok::<_, Infallible>(event), live))
+    });
+    Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response()
+}
+
+/// One live page's stream; it holds its session's slot while it lives.
+struct Live {
+    state: Arc<DashboardState>,
+    lang: &'static str,
+    session: crate::services::sign_in::SignedIn,
+    id: i64,
+    shown: u64,
+    ended: bool,
+    checked: Instant,
+    _slot: super::limits::StreamSlot,
+}
+
+impl Live {
+    /// The next event, when the fragment changed; `None` once the stream is over.
+    async fn next(&mut self) -> Option<Event> {
+        if self.ended {
+            return None;
+        }
+        loop {
+            if self.checked.elapsed() >= SESSION_CHECK {
+                self.checked = Instant::now();
+                match self.state.sign_in.still_open(&self.session).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::info!(
+                            broadcast = self.id,
+                            "dashboard: the session ended; its live page stops"
+                        );
+                        self.ended = true;
+                        return Some(Event::default().event("end").data(""));
                     }
-                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    Err(e) => {
+                        tracing::warn!(broadcast = self.id, error = %e, "dashboard: the session could not be read; the live page stops");
+                        self.ended = true;
+                        return Some(Event::default().event("end").data(""));
+                    }
                 }
             }
-        },
-    );
-    Sse::new(stream).keep_alive(KeepAlive::default())
+            match progress(&self.state, self.lang, &self.session.csrf, self.id).await {
+                Ok((ctx, ended)) => {
+                    let html = self.state.fragment("progress.html", ctx);
+                    let hash = fingerprint(&html);
+                    if ended {
+                        self.ended = true;
+                        return Some(Event::default().event("end").data(html));
+                    }
+                    if hash != self.shown {
+                        self.shown = hash;
+                        return Some(Event::default().event("progress").data(html));
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(broadcast = self.id, error = %e, "dashboard: live progress unavailable");
+                    self.ended = true;
+                    return Some(Event::default().event("end").data(""));
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
 }
 
 /// One action on a broadcast from a form: `cancel`, `approve` or `reject`.

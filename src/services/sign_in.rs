@@ -19,6 +19,9 @@ pub const LINK_TTL_MS: i64 = 10 * 60_000;
 pub const SESSION_ABSOLUTE_MS: i64 = 8 * 3_600_000;
 /// A session ends after this long without a request.
 pub const SESSION_IDLE_MS: i64 = 30 * 60_000;
+/// A session's last request is written down at most this often: every request of a session
+/// would otherwise be a write, and SQLite has one writer. The idle end is that much less exact.
+pub const SEEN_EVERY_MS: i64 = 60_000;
 
 /// A session just opened: the cookie's secret and the CSRF token its forms carry.
 #[derive(Debug, Clone)]
@@ -127,21 +130,47 @@ impl SignIn {
         Ok(Some(Opened { secret, actor }))
     }
 
-    /// The session of a cookie's secret, if it is still open (and marks it as seen).
+    /// The session of a cookie's secret, if it is still open (and marks it as seen, at most
+    /// once a minute). An unknown secret costs reads only.
     pub async fn session(&self, secret: &str) -> Result<Option<SignedIn>, StoreError> {
         let now = self.clock.now_ms();
-        let Some(s) = self
-            .store
-            .touch_session(&hash(secret), now, SESSION_IDLE_MS)
-            .await?
-        else {
+        let Some((signed_in, last_seen)) = self.open_session(&hash(secret), now).await? else {
+            return Ok(None);
+        };
+        if now - last_seen >= SEEN_EVERY_MS {
+            self.store
+                .mark_session_seen(&signed_in.id_hash, now)
+                .await?;
+        }
+        Ok(Some(signed_in))
+    }
+
+    /// Whether `session` is still open and its person still staff; reads only (the live page
+    /// asks this every few seconds while it streams).
+    pub async fn still_open(&self, session: &SignedIn) -> Result<bool, StoreError> {
+        let now = self.clock.now_ms();
+        Ok(self.open_session(&session.id_hash, now).await?.is_some())
+    }
+
+    /// The open session with this hash, as whom it acts, and when it was last marked as seen.
+    async fn open_session(
+        &self,
+        id_hash: &str,
+        now: i64,
+    ) -> Result<Option<(SignedIn, i64)>, StoreError> {
+        let Some(s) = self.store.session(id_hash, now, SESSION_IDLE_MS).await? else {
             return Ok(None);
         };
         let actor = crate::services::staff_actor(&*self.store, s.channel, &s.address).await?;
-        Ok(actor.map(|actor| SignedIn {
-            actor,
-            csrf: s.csrf,
-            id_hash: s.id_hash,
+        Ok(actor.map(|actor| {
+            (
+                SignedIn {
+                    actor,
+                    csrf: s.csrf,
+                    id_hash: s.id_hash,
+                },
+                s.last_seen,
+            )
         }))
     }
 

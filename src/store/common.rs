@@ -48,6 +48,26 @@ macro_rules! impl_store {
                     .await
             }
 
+            /// The mark an erase left for housekeeping (see `sql::ERASED_KEY`), if any.
+            async fn erase_pending(&self) -> $crate::store::StoreResult<Option<String>> {
+                let mark: Option<(String,)> = sqlx::query_as($crate::store::sql::GET_STATE)
+                    .bind($crate::store::sql::ERASED_KEY)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(mark.map(|(m,)| m))
+            }
+
+            /// Removes the mark `mark` once what it asked for is done; a later erase's stays.
+            async fn erase_settled(&self, mark: &str) -> $crate::store::StoreResult<()> {
+                self.write_one(
+                    sqlx::query($crate::store::sql::CLEAR_STATE)
+                        .bind($crate::store::sql::ERASED_KEY)
+                        .bind(mark.to_string()),
+                )
+                .await?;
+                Ok(())
+            }
+
             /// Runs one statement as its own write transaction; returns the rows it touched.
             async fn write_one(
                 &self,
@@ -940,10 +960,18 @@ macro_rules! impl_store {
                     .execute(&mut *tx.tx)
                     .await?
                     .rows_affected();
-                sqlx::query(sql::ERASE_EARLY_STATUSES)
+                let statuses = sqlx::query(sql::ERASE_EARLY_STATUSES)
                     .bind(sender_key)
                     .execute(&mut *tx.tx)
-                    .await?;
+                    .await?
+                    .rows_affected();
+                if found.is_some() || confirmations > 0 || messages > 0 || statuses > 0 {
+                    sqlx::query(sql::SET_STATE)
+                        .bind(sql::ERASED_KEY)
+                        .bind(format!("{:016x}", rand::random::<u64>()))
+                        .execute(&mut *tx.tx)
+                        .await?;
+                }
                 tx.commit().await?;
                 Ok(found.is_some() || confirmations > 0 || messages > 0)
             }
@@ -1572,6 +1600,15 @@ macro_rules! impl_store {
                 token_hash: &str,
                 now: i64,
             ) -> $crate::store::StoreResult<Option<($crate::domain::ChannelKind, String)>> {
+                // Most refused links are made up: those are refused on a read.
+                let usable: Option<(i32,)> = sqlx::query_as($crate::store::sql::LOGIN_LINK_USABLE)
+                    .bind(token_hash)
+                    .bind(now)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                if usable.is_none() {
+                    return Ok(None);
+                }
                 let mut tx = self.begin_write().await?;
                 let row: Option<(String, String)> = sqlx::query_as($crate::store::sql::TAKE_LOGIN_LINK)
                     .bind(token_hash)
@@ -1600,21 +1637,27 @@ macro_rules! impl_store {
                 Ok(())
             }
 
-            async fn touch_session(
+            async fn session(
                 &self,
                 id_hash: &str,
                 now: i64,
                 idle_ms: i64,
             ) -> $crate::store::StoreResult<Option<$crate::store::DashboardSession>> {
-                let mut tx = self.begin_write().await?;
-                let row: Option<$crate::store::SessionRow> = sqlx::query_as($crate::store::sql::TOUCH_SESSION)
+                let row: Option<$crate::store::SessionRow> = sqlx::query_as($crate::store::sql::SESSION)
                     .bind(id_hash)
                     .bind(now)
                     .bind(now - idle_ms)
-                    .fetch_optional(&mut *tx.tx)
+                    .fetch_optional(&self.pool)
                     .await?;
-                tx.commit().await?;
                 row.map($crate::store::session_from_row).transpose()
+            }
+
+            async fn mark_session_seen(&self, id_hash: &str, now: i64) -> $crate::store::StoreResult<()> {
+                self.write_one(
+                    sqlx::query($crate::store::sql::MARK_SESSION_SEEN).bind(id_hash.to_string()).bind(now),
+                )
+                .await?;
+                Ok(())
             }
 
             async fn end_session(&self, id_hash: &str) -> $crate::store::StoreResult<bool> {

@@ -675,7 +675,9 @@ pub trait Store: Send + Sync {
     /// Applies the migrations that are not yet applied.
     async fn migrate(&self) -> StoreResult<()>;
     /// Housekeeping's turn for the database's own upkeep, off the writers' path (SQLite: a
-    /// passive WAL checkpoint, so that no commit of a lane stops to copy the log).
+    /// passive WAL checkpoint, so that no commit of a lane stops to copy the log). After an
+    /// erase it also clears what the database keeps of the deleted rows outside its tables
+    /// (SQLite: the log's old page images; Postgres: dead tuples, by `VACUUM`).
     async fn upkeep(&self) -> StoreResult<()> {
         Ok(())
     }
@@ -1047,21 +1049,23 @@ pub trait Store: Send + Sync {
     /// Keeps a dashboard login link (its hash).
     async fn put_login_link(&self, link: &LoginLink) -> StoreResult<()>;
     /// Uses the link with this hash once: the staff address it was made for, or `None` when it
-    /// is unknown, expired or used already.
+    /// is unknown, expired or used already (then it writes nothing).
     async fn take_login_link(
         &self,
         token_hash: &str,
         now: i64,
     ) -> StoreResult<Option<(ChannelKind, String)>>;
     async fn put_session(&self, session: &DashboardSession) -> StoreResult<()>;
-    /// The session with this hash, marked as seen at `now`; `None` when it is unknown, past its
-    /// absolute end, or was idle for `idle_ms` or longer.
-    async fn touch_session(
+    /// The session with this hash; `None` when it is unknown, past its absolute end, or was
+    /// idle for `idle_ms` or longer. Reads only: a request with a made-up cookie writes nothing.
+    async fn session(
         &self,
         id_hash: &str,
         now: i64,
         idle_ms: i64,
     ) -> StoreResult<Option<DashboardSession>>;
+    /// Marks the session as seen at `now`, which moves its idle end on.
+    async fn mark_session_seen(&self, id_hash: &str, now: i64) -> StoreResult<()>;
     /// Signs out: true when the session existed.
     async fn end_session(&self, id_hash: &str) -> StoreResult<bool>;
     /// Deletes sessions and login links that can no longer be used.

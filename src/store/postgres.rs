@@ -26,6 +26,9 @@ const ACK_SENT_MANY: &str = "UPDATE deliveries d SET status = 'sent', sent_at = 
 const ROLE_CONNECTIONS: u32 = 2;
 /// See `PostgresStore::connect`: below `roles::LEASE` (3 s).
 const IDLE_IN_TRANSACTION_MS: &str = "2000";
+/// The tables `erase_subscriber` deletes from (see `upkeep`).
+const VACUUM_ERASED: &str = "VACUUM subscribers, subscriptions, deliveries, confirmations, \
+    inbound_messages, early_statuses";
 /// The channel fan-out announces enqueued deliveries on (payload: their priority).
 const ENQUEUED_CHANNEL: &str = "amtsbote_enqueued";
 
@@ -177,6 +180,17 @@ impl PostgresStore {
 impl_store!(PostgresStore, Postgres, {
     async fn migrate(&self) -> StoreResult<()> {
         MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn upkeep(&self) -> StoreResult<()> {
+        // A deleted row stays in its table as a dead tuple until a vacuum removes it, and
+        // autovacuum comes only once a fifth of a table is dead: after an erase, vacuum what it
+        // deleted from now. VACUUM cannot run in a transaction, nor as a prepared statement.
+        if let Some(mark) = self.erase_pending().await? {
+            sqlx::raw_sql(VACUUM_ERASED).execute(&self.pool).await?;
+            self.erase_settled(&mark).await?;
+        }
         Ok(())
     }
 

@@ -252,6 +252,11 @@ pub const ERASE_SUBSCRIPTIONS: &str = "DELETE FROM subscriptions WHERE subscribe
 pub const ERASE_SUBSCRIBER: &str = "DELETE FROM subscribers WHERE id = $1";
 pub const ERASE_CONFIRMATIONS: &str =
     "DELETE FROM confirmations WHERE author_channel = $1 AND author_address = $2";
+/// The `channel_state` key an erase sets (to a random value) in its own transaction, so that
+/// housekeeping, on whichever instance holds it, clears what the database keeps of deleted rows
+/// beyond the tables (`Store::upkeep`), and then removes it if no erase came in between.
+pub const ERASED_KEY: &str = "privacy.erased";
+pub const CLEAR_STATE: &str = "DELETE FROM channel_state WHERE key = $1 AND value = $2";
 
 pub const SET_STAFF: &str = concat!(
     "INSERT INTO staff (channel, address, role, added_at, person) VALUES ($1, $2, $3, $4, $5) \
@@ -462,10 +467,16 @@ pub const TAKE_LOGIN_LINK: &str = "UPDATE dashboard_links SET used_at = $2 \
 pub const PUT_SESSION: &str = "INSERT INTO dashboard_sessions \
     (id_hash, channel, address, csrf, created_at, last_seen, expires_at) \
     VALUES ($1, $2, $3, $4, $5, $6, $7)";
-/// A live session, marked as seen at `$2`: not past its absolute end, and seen after `$3`.
-pub const TOUCH_SESSION: &str = "UPDATE dashboard_sessions SET last_seen = $2 \
-    WHERE id_hash = $1 AND expires_at > $2 AND last_seen > $3 \
-    RETURNING id_hash, channel, address, csrf, created_at, last_seen, expires_at";
+/// A live session at `$2`: not past its absolute end, and seen after `$3`. A read: a request
+/// with an unknown cookie must not take the write lock (SQLite has one writer).
+pub const SESSION: &str = "SELECT id_hash, channel, address, csrf, created_at, last_seen, expires_at \
+    FROM dashboard_sessions WHERE id_hash = $1 AND expires_at > $2 AND last_seen > $3";
+pub const MARK_SESSION_SEEN: &str =
+    "UPDATE dashboard_sessions SET last_seen = $2 WHERE id_hash = $1 AND last_seen < $2";
+/// Whether a login link could still be used: looked up before the write that uses it, so a
+/// failed sign-in writes nothing.
+pub const LOGIN_LINK_USABLE: &str =
+    "SELECT 1 FROM dashboard_links WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2";
 pub const END_SESSION: &str = "DELETE FROM dashboard_sessions WHERE id_hash = $1";
 pub const FORGET_SESSIONS: &str =
     "DELETE FROM dashboard_sessions WHERE expires_at <= $1 OR last_seen <= $2";

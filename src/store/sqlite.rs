@@ -48,6 +48,10 @@ impl SqliteStore {
             // path: a commit that checkpoints itself held the lanes' claims up to 250 ms. The
             // limit stays for processes without housekeeping (the CLI).
             .pragma("wal_autocheckpoint", "20000")
+            // What is deleted is overwritten with zeros (cells, freed pages), so that an erased
+            // person's chat id or number is not left in the file's free space; the log's old
+            // page images go at the checkpoint after an erase (`upkeep`).
+            .pragma("secure_delete", "ON")
             // The checkpoint runs beside the writers and may take seconds under load: only
             // what holds up a caller that long is worth a warning.
             .log_slow_statements(log::LevelFilter::Warn, Duration::from_secs(5));
@@ -215,6 +219,17 @@ impl_store!(SqliteStore, Sqlite, {
         sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
             .execute(&self.pool)
             .await?;
+        // After an erase the log still holds the pages as they were before it (a passive
+        // checkpoint copies them but leaves the file): copy everything and empty the log. This
+        // waits for readers and holds up writers meanwhile, so only then.
+        if let Some(mark) = self.erase_pending().await? {
+            let (busy, _, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+                .fetch_one(&self.pool)
+                .await?;
+            if busy == 0 {
+                self.erase_settled(&mark).await?;
+            }
+        }
         Ok(())
     }
 });

@@ -702,27 +702,7 @@ async fn the_session_cookie_is_http_only_same_site_strict_and_the_dashboard_is_o
         &[("AMTSBOTE_DASHBOARD_PUBLIC_URL", "https://amtsbote.example")],
     )
     .await;
-    let sign_in = amtsbote::services::SignIn::new(
-        db.store.clone(),
-        &url::Url::parse("https://amtsbote.example").unwrap(),
-        std::sync::Arc::new(amtsbote::domain::time::SystemClock),
-    );
-    let link = sign_in
-        .login_link(ChannelKind::Telegram, "900")
-        .await
-        .unwrap()
-        .unwrap();
-    let token = link.rsplit('=').next().unwrap().to_string();
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let answer = client
-        .post(format!("{}/dashboard/login", service.admin))
-        .form(&[("token", token.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let (token, answer) = redeem_fresh_link(&db, &service, "https://amtsbote.example", "900").await;
     assert_eq!(answer.status(), StatusCode::SEE_OTHER);
     let cookie = answer.headers()["set-cookie"].to_str().unwrap().to_string();
     for attribute in ["HttpOnly", "SameSite=Strict", "Secure", "Path=/dashboard"] {
@@ -822,3 +802,346 @@ async fn a_schedule_is_planned_with_its_next_firings_removed_and_every_page_is_a
     assert_accessible(&c, "audit log").await;
     c.close().await.ok();
 }
+
+/// The service with the dashboard on (no browser needed) and two staff: Paula (press, 900)
+/// and Emil (emergency, 901).
+async fn dashboard_service(db: &TestDb) -> Service {
+    for (who, role, person) in [
+        ("900", Role::Press, "Paula"),
+        ("901", Role::Emergency, "Emil"),
+    ] {
+        db.store
+            .set_staff(ChannelKind::Telegram, who, role, Some(person))
+            .await
+            .expect("staff");
+    }
+    Service::start(
+        db,
+        false,
+        &[("AMTSBOTE_DASHBOARD_PUBLIC_URL", "http://dashboard.example")],
+    )
+    .await
+}
+
+/// A client that shows redirects instead of following them, from `ip`, waiting `within` for
+/// an answer.
+fn client_from(ip: [u8; 4], within: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .local_address(std::net::IpAddr::from(ip))
+        .timeout(within)
+        .build()
+        .expect("client")
+}
+
+/// Uses a fresh login link for the Telegram staff address `address` (made as the service at
+/// `public_url` makes them) as the sign-in button does: the link's token and the answer.
+async fn redeem_fresh_link(
+    db: &TestDb,
+    service: &Service,
+    public_url: &str,
+    address: &str,
+) -> (String, reqwest::Response) {
+    let sign_in = amtsbote::services::SignIn::new(
+        db.store.clone(),
+        &url::Url::parse(public_url).unwrap(),
+        std::sync::Arc::new(amtsbote::domain::time::SystemClock),
+    );
+    let link = sign_in
+        .login_link(ChannelKind::Telegram, address)
+        .await
+        .unwrap()
+        .expect("staff");
+    let token = link.rsplit('=').next().unwrap().to_string();
+    let answer = client_from([127, 0, 0, 1], Duration::from_secs(30))
+        .post(format!("{}/dashboard/login", service.admin))
+        .form(&[("token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    (token, answer)
+}
+
+/// Signs `address` in with a fresh login link, as the sign-in button does: the session cookie
+/// (`name=secret`).
+async fn session_of(db: &TestDb, service: &Service, address: &str) -> String {
+    let (_, answer) = redeem_fresh_link(db, service, "http://dashboard.example", address).await;
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+    let cookie = answer.headers()["set-cookie"].to_str().unwrap();
+    cookie.split(';').next().unwrap().to_string()
+}
+
+/// Another process's writer holding the database's write lock (SQLite), or the sign-in tables'
+/// (Postgres) until `release`: whatever needs to write waits, reads go on.
+enum HeldWrites {
+    Sqlite(sqlx::SqliteConnection),
+    Postgres(sqlx::PgConnection),
+}
+
+impl HeldWrites {
+    async fn take(db: &TestDb) -> HeldWrites {
+        use sqlx::Connection;
+        if db.url.starts_with("sqlite:") {
+            let mut c = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+            sqlx::query("BEGIN IMMEDIATE")
+                .execute(&mut c)
+                .await
+                .unwrap();
+            HeldWrites::Sqlite(c)
+        } else {
+            let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
+            sqlx::raw_sql(
+                "BEGIN; LOCK TABLE dashboard_sessions, dashboard_links IN EXCLUSIVE MODE",
+            )
+            .execute(&mut c)
+            .await
+            .unwrap();
+            HeldWrites::Postgres(c)
+        }
+    }
+
+    async fn release(self) {
+        match self {
+            HeldWrites::Sqlite(mut c) => {
+                sqlx::query("ROLLBACK").execute(&mut c).await.unwrap();
+            }
+            HeldWrites::Postgres(mut c) => {
+                sqlx::query("ROLLBACK").execute(&mut c).await.unwrap();
+            }
+        }
+    }
+}
+
+/// A made-up cookie or login token costs reads only: each is answered while another writer
+/// holds the lock a write would wait for (today's code waited there, up to SQLite's 30 s busy
+/// timeout). A valid session writes its last request down once a minute at most.
+async fn requests_without_a_session_and_failed_sign_ins_write_nothing(db: TestDb) {
+    let service = dashboard_service(&db).await;
+    let paula = session_of(&db, &service, "900").await;
+    let client = client_from([127, 0, 0, 1], Duration::from_secs(10));
+    let compose = format!("{}/dashboard/compose", service.admin);
+
+    let held = HeldWrites::take(&db).await;
+    let made_up = client
+        .get(&compose)
+        .header("cookie", format!("amtsbote_session={}", "ab".repeat(32)))
+        .send()
+        .await
+        .expect("a made-up cookie is answered while another process writes");
+    assert_eq!(made_up.status(), StatusCode::UNAUTHORIZED);
+    let forged = client
+        .post(format!("{}/dashboard/login", service.admin))
+        .form(&[("token", "cd".repeat(32))])
+        .send()
+        .await
+        .expect("a made-up login token is answered while another process writes");
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let seen_just_now = client
+        .get(&compose)
+        .header("cookie", &paula)
+        .send()
+        .await
+        .expect("a session seen within the minute is answered while another process writes");
+    assert_eq!(seen_just_now.status(), StatusCode::OK);
+    held.release().await;
+
+    // A minute on, the next request is written down (the idle end moves on).
+    let secret = paula.split_once('=').unwrap().1;
+    let id_hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(secret.as_bytes()));
+    let idle = 30 * 60_000;
+    let open = |at: i64| {
+        let (store, id_hash) = (db.store.clone(), id_hash.clone());
+        async move {
+            store
+                .session(&id_hash, at, idle)
+                .await
+                .unwrap()
+                .expect("open")
+        }
+    };
+    let stale = open(amtsbote::domain::now_ms()).await.last_seen - 61_000;
+    run_sql(
+        &db,
+        &format!("UPDATE dashboard_sessions SET last_seen = {stale} WHERE id_hash = '{id_hash}'"),
+    )
+    .await;
+    let asked_at = amtsbote::domain::now_ms();
+    let later = client
+        .get(&compose)
+        .header("cookie", &paula)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(later.status(), StatusCode::OK);
+    let seen = open(amtsbote::domain::now_ms()).await.last_seen;
+    assert!(seen >= asked_at, "marked as seen: {stale} → {seen}");
+}
+
+/// Runs one statement on either kind of database.
+async fn run_sql(db: &TestDb, statement: &str) {
+    let statement = sqlx::AssertSqlSafe(statement.to_string());
+    if db.url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
+        sqlx::query(statement).execute(&pool).await.unwrap();
+        pool.close().await;
+    } else {
+        let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+        sqlx::query(statement).execute(&pool).await.unwrap();
+        pool.close().await;
+    }
+}
+
+/// Guessing a login token takes many tries: ten a minute from one address, then 429 with a
+/// page that says how long to wait; another address is not held up by it.
+#[tokio::test]
+async fn the_eleventh_sign_in_attempt_from_one_address_within_a_minute_is_refused() {
+    let db = TestDb::sqlite().await;
+    let service = dashboard_service(&db).await;
+    let login = format!("{}/dashboard/login", service.admin);
+    let attempt = |client: reqwest::Client| {
+        let login = login.clone();
+        async move {
+            client
+                .post(&login)
+                .header("accept-language", "en")
+                .form(&[("token", "ef".repeat(32))])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let guesser = client_from([127, 0, 0, 1], Duration::from_secs(10));
+    let started = Instant::now();
+    let mut refused_before = 0;
+    let limited = loop {
+        let answer = attempt(guesser.clone()).await;
+        if answer.status() == StatusCode::TOO_MANY_REQUESTS {
+            break answer;
+        }
+        assert_eq!(answer.status(), StatusCode::FORBIDDEN, "a made-up token");
+        refused_before += 1;
+        assert!(refused_before <= 20, "never limited");
+    };
+    // One more try comes free every six seconds: on a slow machine the eleventh may be later.
+    let replenished = started.elapsed().as_secs() / 6;
+    assert!(
+        (10..=10 + replenished).contains(&refused_before),
+        "{refused_before} attempts before the limit in {:?}",
+        started.elapsed()
+    );
+    assert!(limited.headers().contains_key("retry-after"));
+    let page = limited.text().await.unwrap();
+    assert!(
+        page.contains("data-key=\"dash-sign-in-limited\"") && page.contains("Too many sign-in"),
+        "{page}"
+    );
+    let other = attempt(client_from([127, 0, 0, 2], Duration::from_secs(10))).await;
+    assert_eq!(
+        other.status(),
+        StatusCode::FORBIDDEN,
+        "another address gets to the token check"
+    );
+}
+
+/// Opens the live page's stream of broadcast `id` with `cookie`.
+async fn live(service: &Service, cookie: &str, id: i64) -> reqwest::Response {
+    client_from([127, 0, 0, 1], Duration::from_secs(60))
+        .get(format!(
+            "{}/dashboard/broadcasts/{id}/events",
+            service.admin
+        ))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Reads the stream to its end, failing after `within`: the last event's name.
+async fn ends_within(mut stream: reqwest::Response, within: Duration) -> String {
+    let read = async {
+        let mut body = String::new();
+        while let Some(chunk) = stream.chunk().await.expect("the stream") {
+            body.push_str(&String::from_utf8_lossy(&chunk));
+        }
+        body
+    };
+    let body = tokio::time::timeout(within, read)
+        .await
+        .unwrap_or_else(|_| panic!("the live stream still runs after {within:?}"));
+    body.lines()
+        .filter_map(|l| l.strip_prefix("event:"))
+        .next_back()
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+/// A live page streams only while its session is open: sign-out, or the person's removal,
+/// ends it within 5 s (a check every 2 s and a half-second poll). A session has four open
+/// at most.
+async fn a_live_page_ends_with_its_session_and_a_session_has_four_at_most(db: TestDb) {
+    let service = dashboard_service(&db).await;
+    let draft = db
+        .store
+        .create_broadcast(&amtsbote::store::NewBroadcast {
+            start: amtsbote::store::Start::Draft,
+            ..crate::helpers::new_broadcast(
+                "news",
+                amtsbote::domain::Priority::Normal,
+                "Noch offen",
+            )
+        })
+        .await
+        .unwrap()
+        .broadcast
+        .id;
+    let paula = session_of(&db, &service, "900").await;
+    let mut streams = Vec::new();
+    for _ in 0..4 {
+        let s = live(&service, &paula, draft).await;
+        assert_eq!(s.status(), StatusCode::OK);
+        streams.push(s);
+    }
+    let fifth = live(&service, &paula, draft).await;
+    assert_eq!(fifth.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(fifth.text().await.unwrap().contains("dash-streams-limited"));
+
+    // Sign out (with the form's CSRF token, from the page).
+    let client = client_from([127, 0, 0, 1], Duration::from_secs(10));
+    let page = client
+        .get(format!("{}/dashboard/broadcasts/{draft}", service.admin))
+        .header("cookie", &paula)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    const FIELD: &str = "name=\"csrf\" value=\"";
+    let at = page.find(FIELD).expect("the sign-out form") + FIELD.len();
+    let csrf = page[at..].split('"').next().unwrap().to_string();
+    let out = client
+        .post(format!("{}/dashboard/logout", service.admin))
+        .header("cookie", &paula)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), StatusCode::OK);
+    let deadline = Duration::from_secs(5) + Duration::from_secs(3);
+    for s in streams {
+        assert_eq!(ends_within(s, deadline).await, "end");
+    }
+
+    // A removed person's page stops the same way; their session's slots are free again.
+    let emil = session_of(&db, &service, "901").await;
+    let s = live(&service, &emil, draft).await;
+    assert_eq!(s.status(), StatusCode::OK);
+    assert!(db.store.remove_person("Emil").await.unwrap() > 0);
+    assert_eq!(ends_within(s, deadline).await, "end");
+}
+
+crate::helpers::on_both_stores!(
+    requests_without_a_session_and_failed_sign_ins_write_nothing,
+    a_live_page_ends_with_its_session_and_a_session_has_four_at_most,
+);

@@ -1724,38 +1724,44 @@ async fn a_session_ends_when_idle_at_its_absolute_end_or_on_sign_out(db: TestDb)
     for h in ["a", "b", "c"] {
         store.put_session(&session(h)).await.unwrap();
     }
-    // Each request moves the idle end on; the absolute end stays.
-    let seen = store
-        .touch_session("a", t0 + idle - 1, idle)
+    // Reading a session writes nothing: only marking it as seen moves the idle end on; the
+    // absolute end stays.
+    let read = store
+        .session("a", t0 + idle - 1, idle)
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(seen.last_seen, t0 + idle - 1);
-    assert_eq!(seen.csrf, "csrf-a");
-    assert_eq!(seen.channel, ChannelKind::Whatsapp);
+    assert_eq!(read.last_seen, t0);
+    assert_eq!(read.csrf, "csrf-a");
+    assert_eq!(read.channel, ChannelKind::Whatsapp);
+    store.mark_session_seen("a", t0 + idle - 1).await.unwrap();
     assert!(
         store
-            .touch_session("a", t0 + 2 * idle - 2, idle)
+            .session("a", t0 + 2 * idle - 2, idle)
             .await
             .unwrap()
             .is_some()
     );
     assert!(
         store
-            .touch_session("b", t0 + idle, idle)
+            .session("b", t0 + idle - 1, idle)
             .await
             .unwrap()
-            .is_none(),
-        "idle"
+            .is_some()
+    );
+    assert!(
+        store.session("b", t0 + idle, idle).await.unwrap().is_none(),
+        "idle: the read before did not count as seen"
     );
     let mut t = t0;
     while t + idle / 2 < t0 + 8 * 3_600_000 {
         t += idle / 2;
-        assert!(store.touch_session("c", t, idle).await.unwrap().is_some());
+        assert!(store.session("c", t, idle).await.unwrap().is_some());
+        store.mark_session_seen("c", t).await.unwrap();
     }
     assert!(
         store
-            .touch_session("c", t0 + 8 * 3_600_000, idle)
+            .session("c", t0 + 8 * 3_600_000, idle)
             .await
             .unwrap()
             .is_none(),
@@ -1765,7 +1771,7 @@ async fn a_session_ends_when_idle_at_its_absolute_end_or_on_sign_out(db: TestDb)
     assert!(!store.end_session("a").await.unwrap());
     assert!(
         store
-            .touch_session("a", t0 + 2 * idle - 1, idle)
+            .session("a", t0 + 2 * idle - 1, idle)
             .await
             .unwrap()
             .is_none()
