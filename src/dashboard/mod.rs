@@ -40,6 +40,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("compose.html", include_str!("templates/compose.html")),
     ("broadcast.html", include_str!("templates/broadcast.html")),
     ("progress.html", include_str!("templates/progress.html")),
+    ("chart.html", include_str!("templates/chart.html")),
     ("broadcasts.html", include_str!("templates/broadcasts.html")),
     ("approvals.html", include_str!("templates/approvals.html")),
     ("schedules.html", include_str!("templates/schedules.html")),

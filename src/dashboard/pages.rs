@@ -767,68 +767,99 @@ pub async fn approvals(State(state): Shared, staff: Staff) -> Response {
     )
 }
 
-/// A daily count as an SVG bar chart with its first and last day, drawn on the server.
-fn daily_chart(days: &[(String, u64)], title: &str, empty: &str) -> String {
-    const W: f64 = 600.0;
-    const H: f64 = 140.0;
-    let title = escape_html(title);
-    let (Some(first), Some(last)) = (days.first(), days.last()) else {
-        return format!(
-            r#"<svg class="chart" viewBox="0 0 {W} 40" role="img" aria-label="{title}"><text x="8" y="24">{}</text></svg>"#,
-            escape_html(empty)
-        );
-    };
-    let peak = days.iter().map(|d| d.1).max().unwrap_or(1).max(1) as f64;
-    let bar = (W - 50.0) / days.len() as f64;
-    let mut bars = String::new();
-    for (i, (day, n)) in days.iter().enumerate() {
-        let h = (*n as f64 / peak) * (H - 35.0);
-        bars.push_str(&format!(
-            r#"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{h:.1}"><title>{}: {n}</title></rect>"#,
-            50.0 + i as f64 * bar,
-            H - 20.0 - h,
-            (bar - 1.0).max(1.0),
-            escape_html(day)
-        ));
-    }
-    format!(
-        r#"<svg class="chart" viewBox="0 0 {W} {H}" role="img" aria-label="{title}"><title>{title}</title><line x1="50" y1="{y}" x2="{W}" y2="{y}" class="axis"/><text x="0" y="14">{peak}</text><text x="0" y="{y}">0</text><text x="50" y="{H}">{}</text><text x="{W}" y="{H}" text-anchor="end">{}</text>{bars}</svg>"#,
-        escape_html(&first.0),
-        escape_html(&last.0),
-        y = H - 20.0,
-    )
+/// A bar chart for `chart.html`: the geometry computed here, every text escaped by the
+/// template engine there.
+#[derive(Serialize)]
+struct Chart {
+    width: f64,
+    height: f64,
+    /// Names the chart for screen readers.
+    title: String,
+    /// Said instead of bars when there is nothing to draw.
+    empty: String,
+    /// Where the bars begin, right of the labels.
+    axis_x: f64,
+    baseline: f64,
+    peak: String,
+    first: String,
+    last: String,
+    bars: Vec<Bar>,
 }
 
-/// Messages per second as an SVG bar chart, drawn on the server. `title` names it for screen
-/// readers; with no message sent yet it says `empty`.
-fn rate_chart(points: &[(i64, u64)], title: &str, empty: &str) -> String {
-    const W: f64 = 600.0;
-    const H: f64 = 160.0;
-    let title = escape_html(title);
-    let Some((first, last)) = points.first().zip(points.last()) else {
-        return format!(
-            r#"<svg class="chart" viewBox="0 0 {W} 40" role="img" aria-label="{title}"><text x="8" y="24">{}</text></svg>"#,
-            escape_html(empty)
-        );
-    };
-    let span = (last.0 - first.0 + 1).max(1) as f64;
-    let peak = points.iter().map(|p| p.1).max().unwrap_or(1).max(1) as f64;
-    let bar = (W - 40.0) / span;
-    let mut bars = String::new();
-    for (second, n) in points {
-        let x = 40.0 + (second - first.0) as f64 * bar;
-        let h = (*n as f64 / peak) * (H - 30.0);
-        bars.push_str(&format!(
-            r#"<rect x="{x:.1}" y="{:.1}" width="{:.1}" height="{h:.1}"><title>{n}/s</title></rect>"#,
-            H - 20.0 - h,
-            (bar - 1.0).max(1.0)
-        ));
+#[derive(Serialize)]
+struct Bar {
+    x: String,
+    y: String,
+    width: String,
+    height: String,
+    label: String,
+}
+
+impl Chart {
+    fn new(width: f64, height: f64, axis_x: f64, title: &str, empty: &str) -> Chart {
+        Chart {
+            width,
+            height,
+            title: title.to_string(),
+            empty: empty.to_string(),
+            axis_x,
+            baseline: height - 20.0,
+            peak: String::new(),
+            first: String::new(),
+            last: String::new(),
+            bars: Vec::new(),
+        }
     }
-    format!(
-        r#"<svg class="chart" viewBox="0 0 {W} {H}" role="img" aria-label="{title}"><title>{title}</title><line x1="40" y1="{y}" x2="{W}" y2="{y}" class="axis"/><text x="0" y="14">{peak}/s</text><text x="0" y="{y}">0</text><text x="40" y="{H}">0 s</text><text x="{xr}" y="{H}" text-anchor="end">{span} s</text>{bars}</svg>"#,
-        y = H - 20.0,
-        xr = W,
-    )
+
+    /// A bar at `x`, `fraction` of the chart's height tall, `width` wide.
+    fn bar(&mut self, x: f64, fraction: f64, width: f64, top_margin: f64, label: String) {
+        let h = fraction * (self.height - top_margin);
+        self.bars.push(Bar {
+            x: format!("{x:.1}"),
+            y: format!("{:.1}", self.baseline - h),
+            width: format!("{:.1}", (width - 1.0).max(1.0)),
+            height: format!("{h:.1}"),
+            label,
+        });
+    }
+}
+
+/// A daily count as a bar chart with its first and last day.
+fn daily_chart(days: &[(String, u64)], title: &str, empty: &str) -> Chart {
+    let mut chart = Chart::new(600.0, 140.0, 50.0, title, empty);
+    let (Some(first), Some(last)) = (days.first(), days.last()) else {
+        return chart;
+    };
+    let peak = days.iter().map(|d| d.1).max().unwrap_or(1).max(1);
+    let bar = (chart.width - chart.axis_x) / days.len() as f64;
+    for (i, (day, n)) in days.iter().enumerate() {
+        let x = chart.axis_x + i as f64 * bar;
+        chart.bar(x, *n as f64 / peak as f64, bar, 35.0, format!("{day}: {n}"));
+    }
+    chart.peak = peak.to_string();
+    chart.first = first.0.clone();
+    chart.last = last.0.clone();
+    chart
+}
+
+/// Messages per second as a bar chart. `title` names it for screen readers; with no message
+/// sent yet it says `empty`.
+fn rate_chart(points: &[(i64, u64)], title: &str, empty: &str) -> Chart {
+    let mut chart = Chart::new(600.0, 160.0, 40.0, title, empty);
+    let Some((first, last)) = points.first().zip(points.last()) else {
+        return chart;
+    };
+    let span = (last.0 - first.0 + 1).max(1);
+    let peak = points.iter().map(|p| p.1).max().unwrap_or(1).max(1);
+    let bar = (chart.width - chart.axis_x) / span as f64;
+    for (second, n) in points {
+        let x = chart.axis_x + (second - first.0) as f64 * bar;
+        chart.bar(x, *n as f64 / peak as f64, bar, 30.0, format!("{n}/s"));
+    }
+    chart.peak = format!("{peak}/s");
+    chart.first = "0 s".into();
+    chart.last = format!("{span} s");
+    chart
 }
 
 /// Recurring schedules, one-off broadcasts waiting for their time, and the missed ones.
@@ -975,4 +1006,47 @@ pub async fn audit(State(state): Shared, staff: Staff, Query(q): Query<AuditFilt
         "audit.html",
         context! { rows, actions, person, action, ..frame(&staff, "audit") },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn render(chart: Chart) -> String {
+        let mut env = minijinja::Environment::new();
+        env.add_template("chart.html", include_str!("templates/chart.html"))
+            .expect("the chart's template");
+        env.get_template("chart.html")
+            .and_then(|t| t.render(context! { chart }))
+            .expect("rendered")
+    }
+
+    #[test]
+    fn a_chart_escapes_its_texts_in_attributes_and_elements() {
+        let title = r#"Abonnenten "news" <b>&"#;
+        let svg = render(daily_chart(
+            &[
+                ("2026-12-06".into(), 3),
+                ("2026-12-07\"><script>".into(), 5),
+            ],
+            title,
+            "",
+        ));
+        assert!(
+            svg.contains(r#"aria-label="Abonnenten &quot;news&quot; &lt;b&gt;&amp;""#),
+            "{svg}"
+        );
+        assert!(!svg.contains("<script>") && !svg.contains("<b>"), "{svg}");
+        assert_eq!(svg.matches("<rect ").count(), 2);
+        assert!(
+            svg.contains(r#"height="105.0""#),
+            "the peak bar is full height: {svg}"
+        );
+        let empty = render(rate_chart(&[], title, "Noch nichts \"gesendet\""));
+        assert!(
+            empty.contains("Noch nichts &quot;gesendet&quot;"),
+            "{empty}"
+        );
+        assert!(!empty.contains("<rect"));
+    }
 }
