@@ -89,7 +89,9 @@ const KNOWN: &[(&str, &[&str])] = &[
             "mode",
             "auto_release_minutes",
             "cap_feeds",
+            "cap_allowed_hosts",
             "timeout_ms",
+            "max_document_bytes",
         ],
     ),
 ];
@@ -700,6 +702,7 @@ impl<'a> Settings<'a> {
 
     fn warnings(&self) -> Result<Option<crate::warnings::WarningsSettings>, ConfigError> {
         use crate::warnings::WarningsSettings;
+        use crate::warnings::fetch::AllowedHost;
         use crate::warnings::mapping::{Ars, Provider, Severity};
         const W: &str = "warnings";
         if !self
@@ -761,6 +764,21 @@ impl<'a> Settings<'a> {
                 ));
             }
         }
+        let cap_allowed_hosts = self
+            .list(W, "cap_allowed_hosts")
+            .unwrap_or_default()
+            .iter()
+            .map(|h| {
+                AllowedHost::parse(h).map_err(|_| {
+                    self.invalid(
+                        W,
+                        "cap_allowed_hosts",
+                        h,
+                        "host names or addresses like warnung.example.org or 127.0.0.1",
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let approve = match self.get::<String>(W, "mode", "auto or approve")?.as_deref() {
             None | Some("approve") => true,
             Some("auto") => false,
@@ -796,6 +814,10 @@ impl<'a> Settings<'a> {
             .get::<u64>(W, "timeout_ms", "milliseconds ≥ 100")?
             .map(|ms| Duration::from_millis(ms.max(100)))
             .unwrap_or(defaults.timeout);
+        let max_document_bytes = self
+            .get::<u64>(W, "max_document_bytes", "a whole number of bytes ≥ 1024")?
+            .map(|b| b.max(1024))
+            .unwrap_or(defaults.max_document_bytes);
         Ok(Some(WarningsSettings {
             ars,
             base_url,
@@ -805,7 +827,9 @@ impl<'a> Settings<'a> {
             approve,
             auto_release,
             cap_feeds,
+            cap_allowed_hosts,
             timeout,
+            max_document_bytes,
         }))
     }
 
@@ -1080,6 +1104,39 @@ mod tests {
         assert_eq!(w.providers.len(), 2);
         assert_eq!(w.auto_release, None);
         assert_eq!(w.poll, Duration::from_secs(1));
+        assert!(w.cap_allowed_hosts.is_empty());
+        assert_eq!(w.max_document_bytes, 2_097_152, "2 MiB by default");
+        let file = "[warnings]\nenabled = true\nars = \"051110000000\"\n\
+                    cap_allowed_hosts = [\"cap.example.org\", \"127.0.0.1\"]\nmax_document_bytes = 65536\n";
+        let w = Config::from_sources(Some(("a.toml", file)), &env(&[]))
+            .expect("valid")
+            .warnings
+            .expect("on");
+        assert_eq!(w.cap_allowed_hosts.len(), 2);
+        assert_eq!(w.max_document_bytes, 65536);
+        let w = Config::from_sources(
+            Some(("a.toml", file)),
+            &env(&[
+                ("AMTSBOTE_WARNINGS_CAP_ALLOWED_HOSTS", "a.example, ::1"),
+                ("AMTSBOTE_WARNINGS_MAX_DOCUMENT_BYTES", "1048576"),
+            ]),
+        )
+        .expect("valid")
+        .warnings
+        .expect("on");
+        assert_eq!(w.cap_allowed_hosts.len(), 2);
+        assert_eq!(w.max_document_bytes, 1_048_576);
+        for (var, bad) in [
+            (
+                "AMTSBOTE_WARNINGS_CAP_ALLOWED_HOSTS",
+                "https://cap.example.org/",
+            ),
+            ("AMTSBOTE_WARNINGS_MAX_DOCUMENT_BYTES", "2MB"),
+        ] {
+            let err =
+                Config::from_sources(Some(("a.toml", file)), &env(&[(var, bad)])).unwrap_err();
+            assert!(err.0.starts_with(var), "{err}");
+        }
         let err = Config::from_sources(
             None,
             &env(&[

@@ -19,6 +19,52 @@ use amtsbote::store::{self, NewBroadcast, NewSubscriber, Store};
 use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
+/// Log lines written while it is held, on this thread (the test's runtime runs every task
+/// here).
+#[derive(Clone, Default)]
+pub struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+
+    fn make_writer(&'a self) -> Captured {
+        self.clone()
+    }
+}
+
+impl Captured {
+    /// Captures every log line of this thread while the guard lives.
+    pub fn start() -> (Captured, tracing::subscriber::DefaultGuard) {
+        let logs = Captured::default();
+        let guard = tracing::subscriber::set_default(
+            tracing_subscriber::fmt()
+                .with_writer(logs.clone())
+                .with_ansi(false)
+                .with_max_level(tracing::Level::INFO)
+                .finish(),
+        );
+        (logs, guard)
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
+    }
+}
+
 /// Logs stay silent unless TEST_LOG is set.
 pub fn init_logs() {
     if std::env::var_os("TEST_LOG").is_some() {
