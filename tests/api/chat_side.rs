@@ -224,7 +224,11 @@ async fn approvers_outside_the_window_are_asked_elsewhere_or_by_template(db: Tes
     let mut svc = Service::start(
         &db,
         true,
-        &[("AMTSBOTE_WHATSAPP_TEMPLATE_APPROVAL", "stadt_freigabe:de")],
+        &[
+            ("AMTSBOTE_WHATSAPP_TEMPLATE_APPROVAL", "stadt_freigabe:de"),
+            // The token is Lea's, who has no chat address: everyone else may approve.
+            ("AMTSBOTE_API_EMERGENCY_TOKEN_PERSON", "Lea"),
+        ],
     )
     .await;
     // Ole subscribed a moment ago: his window is open. Eva and Jan never wrote on WhatsApp.
@@ -302,7 +306,8 @@ async fn an_approver_outside_the_window_with_no_other_way_is_named_in_a_warning(
         .set_staff(ChannelKind::Whatsapp, "4917000914", Role::Emergency, None)
         .await
         .unwrap();
-    let mut svc = Service::start(&db, true, &[]).await;
+    let mut svc =
+        Service::start(&db, true, &[("AMTSBOTE_API_EMERGENCY_TOKEN_PERSON", "Lea")]).await;
     let (status, _) = svc
         .api(
             Method::POST,

@@ -670,7 +670,10 @@ pub struct Service {
 
 pub const PRESS_TOKEN: &str = "press-token-0123456789";
 pub const EMERGENCY_TOKEN: &str = "emergency-token-0123456789";
-pub const WEBHOOK_SECRET: &str = "amtsbote-fixture-secret-not-real";
+/// Made up, in the shape Meta issues app secrets (32 hexadecimal characters); the signature
+/// fixture is signed with it.
+pub const WEBHOOK_SECRET: &str = "ff27a6934c41d005c02c3a94dbef570d";
+pub const VERIFY_TOKEN: &str = "verify-me-0123456789";
 
 impl Service {
     /// Starts it on `db` with `alerts.require_second_approval` as given; `extra` adds settings
@@ -690,7 +693,7 @@ impl Service {
             ("AMTSBOTE_WHATSAPP_PHONE_NUMBER_ID", "1234"),
             ("AMTSBOTE_WHATSAPP_ACCESS_TOKEN", "wa-token"),
             ("AMTSBOTE_WHATSAPP_APP_SECRET", WEBHOOK_SECRET),
-            ("AMTSBOTE_WHATSAPP_VERIFY_TOKEN", "verify-me"),
+            ("AMTSBOTE_WHATSAPP_VERIFY_TOKEN", VERIFY_TOKEN),
             ("AMTSBOTE_WHATSAPP_RATE", "0"),
             (
                 "AMTSBOTE_WHATSAPP_TEMPLATE_ANNOUNCEMENT",
