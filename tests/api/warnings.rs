@@ -81,21 +81,44 @@ fn feed(store: &Arc<dyn Store>, settings: WarningsSettings) -> WarningsFeed {
     .expect("feed")
 }
 
-/// The whole service on `db`, polling `api` every second for Düsseldorf in `mode`.
-async fn service_polling(db: &TestDb, api: &WarningApi, mode: &str) -> Service {
-    Service::start(
-        db,
-        false,
-        &[
-            ("AMTSBOTE_WARNINGS_ENABLED", "true"),
-            ("AMTSBOTE_WARNINGS_ARS", DUSSELDORF),
-            ("AMTSBOTE_WARNINGS_BASE_URL", api.url.as_str()),
-            ("AMTSBOTE_WARNINGS_POLL_SECONDS", "1"),
-            ("AMTSBOTE_WARNINGS_MODE", mode),
-            ("AMTSBOTE_WARNINGS_TIMEOUT_MS", "300"),
-        ],
+/// The whole service on `db`, polling `api` every second for Düsseldorf in `mode`; `extra`
+/// adds or overrides settings.
+async fn service_polling(
+    db: &TestDb,
+    api: &WarningApi,
+    mode: &str,
+    extra: &[(&str, &str)],
+) -> Service {
+    let settings = [
+        ("AMTSBOTE_WARNINGS_ENABLED", "true"),
+        ("AMTSBOTE_WARNINGS_ARS", DUSSELDORF),
+        ("AMTSBOTE_WARNINGS_BASE_URL", api.url.as_str()),
+        ("AMTSBOTE_WARNINGS_POLL_SECONDS", "1"),
+        ("AMTSBOTE_WARNINGS_MODE", mode),
+        ("AMTSBOTE_WARNINGS_TIMEOUT_MS", "300"),
+    ];
+    let all: Vec<(&str, &str)> = settings.iter().chain(extra).copied().collect();
+    Service::start(db, false, &all).await
+}
+
+/// Waits until the simulated platforms got `n` messages containing `needle`.
+async fn wait_for_messages(sim: &amtsbote::simulator::Simulator, needle: &str, n: usize) {
+    let (sim, needle) = (sim.clone(), needle.to_string());
+    wait_until(
+        Duration::from_secs(30),
+        &format!("{n} messages with “{needle}”"),
+        || {
+            let (sim, needle) = (sim.clone(), needle.clone());
+            async move {
+                sim.received()
+                    .iter()
+                    .filter(|r| r.text.contains(&needle))
+                    .count()
+                    >= n
+            }
+        },
     )
-    .await
+    .await;
 }
 
 async fn api() -> (WarningApi, CancellationToken) {
@@ -413,30 +436,15 @@ async fn an_official_warning_reaches_every_subscriber_without_a_human(db: TestDb
         .set_subscription(english.id, &crate::helpers::topic("alerts"), true)
         .await
         .expect("subscribe");
-    let mut svc = service_polling(&db, &api, "auto").await;
+    let mut svc = service_polling(&db, &api, "auto", &[]).await;
     let mut doc = mowas("mow.chem", "Alert", "Extreme");
     let mut en = doc["info"][0].clone();
     en["language"] = json!("en-GB");
     en["headline"] = json!("Chemical fire mow.chem");
     doc["info"].as_array_mut().expect("info").push(en);
     api.publish(DUSSELDORF, doc, 1);
-    let sim = svc.sim.clone();
-    wait_until(
-        Duration::from_secs(10),
-        "41 messages of the warning",
-        || {
-            let sim = sim.clone();
-            async move {
-                sim.received()
-                    .iter()
-                    .filter(|r| r.text.contains("mow.chem"))
-                    .count()
-                    >= 41
-            }
-        },
-    )
-    .await;
-    let received = sim.received();
+    wait_for_messages(&svc.sim, "mow.chem", 41).await;
+    let received = svc.sim.received();
     let to_english: Vec<_> = received.iter().filter(|r| &*r.address == "777").collect();
     assert_eq!(to_english.len(), 1);
     assert!(
@@ -474,12 +482,7 @@ async fn an_official_warning_reaches_every_subscriber_without_a_human(db: TestDb
         },
     )
     .await;
-    let metrics = reqwest::get(format!("{}/metrics", svc.admin))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = metrics_text(&svc).await;
     assert!(
         metrics.contains("amtsbote_warnings_polls_total{outcome=\"http_error\"}"),
         "{metrics}"
@@ -588,7 +591,7 @@ async fn in_approve_mode_the_emergency_staff_are_asked_in_their_chat_and_release
         .set_staff(ChannelKind::Telegram, "901", Role::Emergency, Some("Emil"))
         .await
         .expect("staff");
-    let mut svc = service_polling(&db, &api, "approve").await;
+    let mut svc = service_polling(&db, &api, "approve", &[]).await;
     api.publish(DUSSELDORF, mowas("mow.ask", "Alert", "Severe"), 1);
     // Asked like for a chat alert: the preview with a code, in the chat.
     let request = crate::helpers::message_to(&svc.sim, "901", "/confirm ").await;
@@ -784,15 +787,20 @@ async fn a_cap_entry_that_redirects_to_another_host_is_not_followed(db: TestDb) 
     );
 }
 
-/// `amtsbote_warnings_documents_cut_total` as `/metrics` shows it (0 before the first cut).
-async fn documents_cut(svc: &Service) -> u64 {
-    let metrics = reqwest::get(format!("{}/metrics", svc.admin))
+/// What `/metrics` shows.
+async fn metrics_text(svc: &Service) -> String {
+    reqwest::get(format!("{}/metrics", svc.admin))
         .await
         .expect("metrics")
         .text()
         .await
-        .expect("text");
-    metrics
+        .expect("text")
+}
+
+/// `amtsbote_warnings_documents_cut_total` as `/metrics` shows it (0 before the first cut).
+async fn documents_cut(svc: &Service) -> u64 {
+    metrics_text(svc)
+        .await
         .lines()
         .find_map(|l| l.strip_prefix("amtsbote_warnings_documents_cut_total "))
         .and_then(|v| v.trim().parse::<f64>().ok())
@@ -803,15 +811,11 @@ async fn a_document_over_the_limit_is_cut_counted_and_the_feed_runs_on(db: TestD
     let (logs, _guard) = Captured::start();
     let (api, _stop) = api().await;
     seed(db.store.as_ref(), 5, 0, &["alerts"]).await;
-    let mut svc = Service::start(
+    let mut svc = service_polling(
         &db,
-        false,
+        &api,
+        "auto",
         &[
-            ("AMTSBOTE_WARNINGS_ENABLED", "true"),
-            ("AMTSBOTE_WARNINGS_ARS", DUSSELDORF),
-            ("AMTSBOTE_WARNINGS_BASE_URL", api.url.as_str()),
-            ("AMTSBOTE_WARNINGS_POLL_SECONDS", "1"),
-            ("AMTSBOTE_WARNINGS_MODE", "auto"),
             // Long enough that only the cut can end the endless document.
             ("AMTSBOTE_WARNINGS_TIMEOUT_MS", "20000"),
             ("AMTSBOTE_WARNINGS_MAX_DOCUMENT_BYTES", "1048576"),
@@ -826,22 +830,7 @@ async fn a_document_over_the_limit_is_cut_counted_and_the_feed_runs_on(db: TestD
     api.publish(DUSSELDORF, mowas("mow.big", "Alert", "Severe"), 1);
 
     // The third poll reads it whole: the feed ran on, and the warning reaches everyone.
-    let sim = svc.sim.clone();
-    wait_until(
-        Duration::from_secs(30),
-        "the warning at every citizen",
-        || {
-            let sim = sim.clone();
-            async move {
-                sim.received()
-                    .iter()
-                    .filter(|r| r.text.contains("mow.big"))
-                    .count()
-                    == 5
-            }
-        },
-    )
-    .await;
+    wait_for_messages(&svc.sim, "mow.big", 5).await;
     let documents = api
         .paths()
         .iter()
@@ -849,12 +838,7 @@ async fn a_document_over_the_limit_is_cut_counted_and_the_feed_runs_on(db: TestD
         .count();
     assert_eq!(documents, 3, "cut twice, then read");
     assert!(documents_cut(&svc).await >= cut_before + 2);
-    let metrics = reqwest::get(format!("{}/metrics", svc.admin))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = metrics_text(&svc).await;
     assert!(
         metrics.contains("amtsbote_warnings_polls_total{outcome=\"too_large\"}"),
         "{metrics}"
