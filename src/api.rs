@@ -26,7 +26,7 @@ pub use error::ApiError;
 pub use extract::Caller;
 
 use crate::domain::{
-    Actor, BroadcastKind, BroadcastText, ChannelKind, DeliveryStatus, Priority, Role,
+    Actor, BroadcastKind, BroadcastText, ChannelKind, DeliveryStatus, PersonName, Priority, Role,
 };
 use crate::services::{BroadcastService, Submission, Submitted, When};
 use crate::store::{Broadcast, BroadcastStats, RecipientCount, Store};
@@ -36,12 +36,14 @@ use extract::{
     JsonBodyErrors, ListParams, ListQuery, ListQueryErrors, StoreErrors,
 };
 
-/// A bearer token and what it may do.
+/// A bearer token and what it may do: a person's key, when it is bound to one.
 #[derive(Debug, Clone)]
 pub struct ApiToken {
     pub name: String,
     pub token: SecretString,
     pub role: Role,
+    /// Who holds it; the two-person rule and the audit log see this person.
+    pub person: Option<PersonName>,
 }
 
 /// What every handler reads: the broadcast service (which every way in shares) and the tokens.
@@ -259,6 +261,7 @@ fn actor(caller: &Caller) -> Actor {
     Actor::Token {
         name: caller.name.clone(),
         role: caller.role,
+        person: caller.person.clone(),
     }
 }
 

@@ -79,7 +79,16 @@ const KNOWN: &[(&str, &[&str])] = &[
     ("alerts", &["require_second_approval"]),
     ("schedule", &["timezone", "grace_minutes"]),
     ("quiet_hours", &["enabled", "start", "end"]),
-    ("api", &["token", "emergency_token", "tokens"]),
+    (
+        "api",
+        &[
+            "token",
+            "token_person",
+            "emergency_token",
+            "emergency_token_person",
+            "tokens",
+        ],
+    ),
     ("dashboard", &["public_url"]),
     (
         "warnings",
@@ -93,10 +102,15 @@ const KNOWN: &[(&str, &[&str])] = &[
             "mode",
             "auto_release_minutes",
             "cap_feeds",
+            "cap_allowed_hosts",
             "timeout_ms",
+            "max_document_bytes",
         ],
     ),
 ];
+
+/// The fewest characters of a secret the city chooses: an API token, the webhook's verify token.
+pub const MIN_SECRET_CHARS: usize = 16;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://amtsbote.db?mode=rwc";
 pub const DEFAULT_TELEGRAM_API_URL: &str = "https://api.telegram.org";
@@ -320,15 +334,16 @@ impl Config {
                         .unwrap_or_else(|| DEFAULT_WHATSAPP_API_URL.into()),
                     phone_number_id: id,
                     access_token: SecretString::from(token),
-                    app_secret: SecretString::from(s.required(
-                        "whatsapp",
-                        "app_secret",
-                        "the app secret for webhook signatures",
-                    )?),
-                    verify_token: SecretString::from(s.required(
+                    app_secret: SecretString::from(s.app_secret()?),
+                    verify_token: SecretString::from(s.long_enough(
                         "whatsapp",
                         "verify_token",
-                        "the verify token of the webhook handshake",
+                        "the verify token",
+                        s.required(
+                            "whatsapp",
+                            "verify_token",
+                            "the verify token of the webhook handshake",
+                        )?,
                     )?),
                     templates: s.templates()?,
                     approval_template: s.template("template_approval")?,
@@ -566,6 +581,58 @@ impl<'a> Settings<'a> {
         }
     }
 
+    /// Where `section.key` came from, for a message that must not repeat its value (a secret).
+    fn source(&self, section: &str, key: &str) -> String {
+        let var = Self::var(section, key);
+        if self.env.contains_key(&var) {
+            var
+        } else {
+            format!("{section}.{key} in {}", self.file_name)
+        }
+    }
+
+    /// `secret`, when it has at least [`MIN_SECRET_CHARS`] characters; the error names where it
+    /// came from, never the value.
+    fn long_enough(
+        &self,
+        section: &str,
+        key: &str,
+        what: &str,
+        secret: String,
+    ) -> Result<String, ConfigError> {
+        let n = secret.chars().count();
+        if n < MIN_SECRET_CHARS {
+            return Err(ConfigError(format!(
+                "{}: {what} needs at least {MIN_SECRET_CHARS} characters, this one has {n}",
+                self.source(section, key)
+            )));
+        }
+        Ok(secret)
+    }
+
+    /// `whatsapp.app_secret`: 32 hexadecimal characters, as Meta issues it (App settings →
+    /// Basic); anything else would fail every webhook's signature.
+    fn app_secret(&self) -> Result<String, ConfigError> {
+        let secret = self.required(
+            "whatsapp",
+            "app_secret",
+            "the app secret for webhook signatures",
+        )?;
+        if secret.len() != 32 || !secret.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(ConfigError(format!(
+                "{}: the app secret is 32 hexadecimal characters as Meta shows it (App settings → Basic); this one has {} characters{}",
+                self.source("whatsapp", "app_secret"),
+                secret.chars().count(),
+                if secret.chars().all(|c| c.is_ascii_hexdigit()) {
+                    ""
+                } else {
+                    ", not all hexadecimal"
+                }
+            )));
+        }
+        Ok(secret)
+    }
+
     fn templates(&self) -> Result<HashMap<BroadcastKind, Template>, ConfigError> {
         let mut templates = HashMap::new();
         for kind in BroadcastKind::ALL {
@@ -641,52 +708,85 @@ impl<'a> Settings<'a> {
         }
     }
 
+    /// The API's tokens: `api.token` (press) and `api.emergency_token`, each bound to its holder
+    /// with `…_person`, and `[[api.tokens]]` with `person`. Each has at least
+    /// [`MIN_SECRET_CHARS`] characters.
     fn api_tokens(&self) -> Result<Vec<crate::api::ApiToken>, ConfigError> {
+        use crate::domain::{PersonName, Role};
         #[derive(Deserialize)]
         #[serde(deny_unknown_fields)]
         struct Entry {
             name: String,
             token: String,
-            role: crate::domain::Role,
+            role: Role,
+            #[serde(default)]
+            person: Option<String>,
         }
+        const PERSON: &str = "a person's name as staff add --person takes it: 1-64 letters, digits, spaces, '.', '-' or '_'";
         let mut tokens = Vec::new();
         for (key, name, role) in [
-            ("token", "press", crate::domain::Role::Press),
-            (
-                "emergency_token",
-                "emergency",
-                crate::domain::Role::Emergency,
-            ),
+            ("token", "press", Role::Press),
+            ("emergency_token", "emergency", Role::Emergency),
         ] {
-            if let Some(t) = self
-                .get::<String>("api", key, "a token")
-                .map(|t| t.filter(|t| !t.is_empty()))?
-            {
-                tokens.push(crate::api::ApiToken {
+            let person_key = format!("{key}_person");
+            let person = self
+                .get::<String>("api", &person_key, PERSON)?
+                .filter(|p| !p.is_empty())
+                .map(|p| {
+                    PersonName::parse(&p).map_err(|_| self.invalid("api", &person_key, &p, PERSON))
+                })
+                .transpose()?;
+            let token = self
+                .get::<String>("api", key, "a token")?
+                .filter(|t| !t.is_empty())
+                .map(|t| self.long_enough("api", key, "a token", t))
+                .transpose()?;
+            match token {
+                Some(t) => tokens.push(crate::api::ApiToken {
                     name: name.into(),
                     token: SecretString::from(t),
                     role,
-                });
+                    person,
+                }),
+                None if person.is_some() => {
+                    return Err(ConfigError(format!(
+                        "{} names the holder of a token, but {} is not set",
+                        self.source("api", &person_key),
+                        Self::var("api", key)
+                    )));
+                }
+                None => {}
             }
         }
         if let Some(list) = self.file.get("api").and_then(|a| a.get("tokens")) {
             let entries: Vec<Entry> = list.clone().try_into().map_err(|e| {
                 ConfigError(format!(
-                    "[[api.tokens]] in {}: {e}; each needs name, token and role",
+                    "[[api.tokens]] in {}: {e}; each needs name, token and role, and person for its holder",
                     self.file_name
                 ))
             })?;
             for e in entries {
-                if e.token.len() < 16 {
-                    return Err(ConfigError(format!(
-                        "[[api.tokens]] '{}' in {}: a token needs at least 16 characters",
+                let refused = |why: String| {
+                    ConfigError(format!(
+                        "[[api.tokens]] '{}' in {}: {why}",
                         e.name, self.file_name
+                    ))
+                };
+                if e.token.chars().count() < MIN_SECRET_CHARS {
+                    return Err(refused(format!(
+                        "a token needs at least {MIN_SECRET_CHARS} characters"
                     )));
                 }
+                let person = e
+                    .person
+                    .as_deref()
+                    .map(|p| PersonName::parse(p).map_err(refused))
+                    .transpose()?;
                 tokens.push(crate::api::ApiToken {
                     name: e.name,
                     token: SecretString::from(e.token),
                     role: e.role,
+                    person,
                 });
             }
         }
@@ -739,6 +839,7 @@ impl<'a> Settings<'a> {
 
     fn warnings(&self) -> Result<Option<crate::warnings::WarningsSettings>, ConfigError> {
         use crate::warnings::WarningsSettings;
+        use crate::warnings::fetch::AllowedHost;
         use crate::warnings::mapping::{Ars, Provider, Severity};
         const W: &str = "warnings";
         if !self
@@ -800,6 +901,21 @@ impl<'a> Settings<'a> {
                 ));
             }
         }
+        let cap_allowed_hosts = self
+            .list(W, "cap_allowed_hosts")
+            .unwrap_or_default()
+            .iter()
+            .map(|h| {
+                AllowedHost::parse(h).map_err(|_| {
+                    self.invalid(
+                        W,
+                        "cap_allowed_hosts",
+                        h,
+                        "host names or addresses like warnung.example.org or 127.0.0.1",
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let approve = match self.get::<String>(W, "mode", "auto or approve")?.as_deref() {
             None | Some("approve") => true,
             Some("auto") => false,
@@ -835,6 +951,10 @@ impl<'a> Settings<'a> {
             .get::<u64>(W, "timeout_ms", "milliseconds ≥ 100")?
             .map(|ms| Duration::from_millis(ms.max(100)))
             .unwrap_or(defaults.timeout);
+        let max_document_bytes = self
+            .get::<u64>(W, "max_document_bytes", "a whole number of bytes ≥ 1024")?
+            .map(|b| b.max(1024))
+            .unwrap_or(defaults.max_document_bytes);
         Ok(Some(WarningsSettings {
             ars,
             base_url,
@@ -844,7 +964,9 @@ impl<'a> Settings<'a> {
             approve,
             auto_release,
             cap_feeds,
+            cap_allowed_hosts,
             timeout,
+            max_document_bytes,
         }))
     }
 
@@ -1098,11 +1220,40 @@ mod tests {
         ];
         let err = Config::from_sources(None, &env(&on)).unwrap_err();
         assert!(err.0.starts_with("AMTSBOTE_WHATSAPP_APP_SECRET"), "{err}");
+        // An app secret as Meta issues it: 32 hexadecimal characters, and nothing else.
+        for bad in [
+            "geheim",
+            "amtsbote-fixture-secret-not-real",
+            "9f0c2b7e4a1d3c5b8e6f7a9d0c1b2e3",
+            "9f0c2b7e4a1d3c5b8e6f7a9d0c1b2e3f4",
+        ] {
+            let mut all = on.to_vec();
+            all.push(("AMTSBOTE_WHATSAPP_APP_SECRET", bad));
+            let err = Config::from_sources(None, &env(&all)).unwrap_err();
+            assert!(
+                err.0.starts_with(
+                    "AMTSBOTE_WHATSAPP_APP_SECRET: the app secret is 32 hexadecimal characters"
+                ),
+                "{err}"
+            );
+            assert!(!err.0.contains(bad), "the secret is not repeated: {err}");
+        }
         let mut all = on.to_vec();
-        all.push(("AMTSBOTE_WHATSAPP_APP_SECRET", "s"));
+        all.push((
+            "AMTSBOTE_WHATSAPP_APP_SECRET",
+            "9F0C2B7E4A1D3C5B8E6F7A9D0C1B2E3F",
+        ));
         let err = Config::from_sources(None, &env(&all)).unwrap_err();
         assert!(err.0.starts_with("AMTSBOTE_WHATSAPP_VERIFY_TOKEN"), "{err}");
-        all.push(("AMTSBOTE_WHATSAPP_VERIFY_TOKEN", "v"));
+        let mut short = all.clone();
+        short.push(("AMTSBOTE_WHATSAPP_VERIFY_TOKEN", "v"));
+        let err = Config::from_sources(None, &env(&short)).unwrap_err();
+        assert!(
+            err.0
+                .starts_with("AMTSBOTE_WHATSAPP_VERIFY_TOKEN: the verify token needs at least 16"),
+            "{err}"
+        );
+        all.push(("AMTSBOTE_WHATSAPP_VERIFY_TOKEN", "verify-me-0123456789"));
         all.push(("AMTSBOTE_WHATSAPP_TEMPLATE_ALERT", "stadt_warnung:de"));
         let c = Config::from_sources(None, &env(&all)).expect("valid");
         let wa = c.whatsapp.expect("WhatsApp on");
@@ -1117,6 +1268,71 @@ mod tests {
         assert!(
             err.0
                 .starts_with("AMTSBOTE_WHATSAPP_TEMPLATE_UPDATE: invalid value 'kaputt'"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn api_tokens_have_16_characters_wherever_they_come_from_and_name_their_person() {
+        let c = Config::from_sources(
+            None,
+            &env(&[
+                ("AMTSBOTE_API_TOKEN", "press-token-0123456789"),
+                ("AMTSBOTE_API_EMERGENCY_TOKEN", "emergency-token-0123456789"),
+                ("AMTSBOTE_API_EMERGENCY_TOKEN_PERSON", " Anna Schmidt "),
+            ]),
+        )
+        .expect("valid");
+        let person = |i: usize| c.api_tokens[i].person.as_ref().map(|p| p.to_string());
+        assert_eq!((person(0), person(1)), (None, Some("Anna Schmidt".into())));
+        for (var, short) in [
+            ("AMTSBOTE_API_TOKEN", "kurz"),
+            ("AMTSBOTE_API_EMERGENCY_TOKEN", "fifteen-chars-x"),
+        ] {
+            let err = Config::from_sources(None, &env(&[(var, short)])).unwrap_err();
+            assert!(
+                err.0
+                    .starts_with(&format!("{var}: a token needs at least 16 characters")),
+                "{err}"
+            );
+            assert!(!err.0.contains(short), "the token is not repeated: {err}");
+        }
+        let err = Config::from_sources(
+            Some(("a.toml", "[api]\nemergency_token = \"zu-kurz\"\n")),
+            &env(&[]),
+        )
+        .unwrap_err();
+        assert!(err.0.starts_with("api.emergency_token in a.toml"), "{err}");
+        let err = Config::from_sources(
+            None,
+            &env(&[
+                ("AMTSBOTE_API_TOKEN", "press-token-0123456789"),
+                ("AMTSBOTE_API_TOKEN_PERSON", "telegram:901"),
+            ]),
+        )
+        .unwrap_err();
+        assert!(err.0.starts_with("AMTSBOTE_API_TOKEN_PERSON"), "{err}");
+        let err =
+            Config::from_sources(None, &env(&[("AMTSBOTE_API_TOKEN_PERSON", "Anna")])).unwrap_err();
+        assert!(
+            err.0
+                .starts_with("AMTSBOTE_API_TOKEN_PERSON names the holder"),
+            "{err}"
+        );
+
+        let file = "[[api.tokens]]\nname = \"leitstelle\"\ntoken = \"leitstelle-0123456789\"\nrole = \"emergency\"\nperson = \"Erika\"\n\
+                    [[api.tokens]]\nname = \"cms\"\ntoken = \"cms-token-0123456789\"\nrole = \"press\"\n";
+        let c = Config::from_sources(Some(("a.toml", file)), &env(&[])).expect("valid");
+        assert_eq!(
+            c.api_tokens[0].person.as_ref().map(|p| p.as_str()),
+            Some("Erika")
+        );
+        assert_eq!(c.api_tokens[1].person, None);
+        let bad = file.replace("\"Erika\"", "\"Erika;DROP\"");
+        let err = Config::from_sources(Some(("a.toml", &bad)), &env(&[])).unwrap_err();
+        assert!(
+            err.0
+                .starts_with("[[api.tokens]] 'leitstelle' in a.toml: invalid person name"),
             "{err}"
         );
     }
@@ -1196,6 +1412,39 @@ mod tests {
         assert_eq!(w.providers.len(), 2);
         assert_eq!(w.auto_release, None);
         assert_eq!(w.poll, Duration::from_secs(1));
+        assert!(w.cap_allowed_hosts.is_empty());
+        assert_eq!(w.max_document_bytes, 2_097_152, "2 MiB by default");
+        let file = "[warnings]\nenabled = true\nars = \"051110000000\"\n\
+                    cap_allowed_hosts = [\"cap.example.org\", \"127.0.0.1\"]\nmax_document_bytes = 65536\n";
+        let w = Config::from_sources(Some(("a.toml", file)), &env(&[]))
+            .expect("valid")
+            .warnings
+            .expect("on");
+        assert_eq!(w.cap_allowed_hosts.len(), 2);
+        assert_eq!(w.max_document_bytes, 65536);
+        let w = Config::from_sources(
+            Some(("a.toml", file)),
+            &env(&[
+                ("AMTSBOTE_WARNINGS_CAP_ALLOWED_HOSTS", "a.example, ::1"),
+                ("AMTSBOTE_WARNINGS_MAX_DOCUMENT_BYTES", "1048576"),
+            ]),
+        )
+        .expect("valid")
+        .warnings
+        .expect("on");
+        assert_eq!(w.cap_allowed_hosts.len(), 2);
+        assert_eq!(w.max_document_bytes, 1_048_576);
+        for (var, bad) in [
+            (
+                "AMTSBOTE_WARNINGS_CAP_ALLOWED_HOSTS",
+                "https://cap.example.org/",
+            ),
+            ("AMTSBOTE_WARNINGS_MAX_DOCUMENT_BYTES", "2MB"),
+        ] {
+            let err =
+                Config::from_sources(Some(("a.toml", file)), &env(&[(var, bad)])).unwrap_err();
+            assert!(err.0.starts_with(var), "{err}");
+        }
         let err = Config::from_sources(
             None,
             &env(&[

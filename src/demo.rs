@@ -565,8 +565,9 @@ async fn seed_slice(
     Ok(())
 }
 
-/// The demo's WhatsApp app secret: the surge's webhooks are signed with it.
-const DEMO_APP_SECRET: &str = "demo-app-secret";
+/// The demo's WhatsApp app secret: the surge's webhooks are signed with it. Made up, in the
+/// shape Meta issues app secrets (32 hexadecimal characters), which the configuration checks.
+const DEMO_APP_SECRET: &str = "1f449908fcbf473f1bf02a2dc83792bd";
 
 /// The city's configuration pointed at the simulated platforms, with the demo's rates. Its
 /// scripted staff approve at once (the two-person rule is off): it measures the queue.

@@ -670,8 +670,13 @@ pub enum Actor {
         channel: ChannelKind,
         address: String,
     },
-    /// The city's CMS (or another system) through an API token.
-    Token { name: String, role: Role },
+    /// Someone through an API token (the city's CMS, the control room's system). A token is a
+    /// person's key: bound to one with `person`, the two-person rule sees that person.
+    Token {
+        name: String,
+        role: Role,
+        person: Option<PersonName>,
+    },
     /// The operator at the server's command line: the administrator.
     Operator { user: String },
     /// The scheduler, firing what someone planned (and was allowed to plan).
@@ -695,6 +700,10 @@ impl Actor {
     pub fn identity(&self) -> String {
         match self {
             Actor::Staff { person, .. } => format!("person:{person}"),
+            Actor::Token {
+                person: Some(person),
+                ..
+            } => format!("person:{person}"),
             Actor::Token { name, .. } => format!("token:{name}"),
             Actor::Operator { user } => format!("operator:{user}"),
             Actor::Scheduler { planned_by } => {
@@ -720,7 +729,7 @@ impl Actor {
         }
     }
 
-    /// The audit log's actor: the person and the address used.
+    /// The audit log's actor: the person and the address or token used.
     pub fn audit_name(&self) -> String {
         match self {
             Actor::Staff { person, .. } => {
@@ -731,6 +740,10 @@ impl Actor {
                     format!("{person} ({address})")
                 }
             }
+            Actor::Token {
+                person: Some(person),
+                ..
+            } => format!("{person} ({})", self.label()),
             Actor::Scheduler { .. } => format!("scheduler for {}", self.label()),
             other => other.label(),
         }

@@ -18,13 +18,15 @@ use utoipa::{IntoParams, IntoResponses};
 
 use super::doc::{STATUSES, one_of};
 use super::{ApiError, ApiState};
-use crate::domain::{BroadcastStatus, Role};
+use crate::domain::{BroadcastStatus, PersonName, Role};
 
-/// Who is calling: the name and role of the bearer token the request carries.
+/// Who is calling: the name and role of the bearer token the request carries, and the person
+/// it is bound to.
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub name: String,
     pub role: Role,
+    pub person: Option<PersonName>,
 }
 
 impl Caller {
@@ -67,6 +69,7 @@ impl FromRequestParts<Arc<ApiState>> for Caller {
         Ok(Caller {
             name: token.name.clone(),
             role: token.role,
+            person: token.person.clone(),
         })
     }
 }

@@ -111,7 +111,8 @@ fn refusal_key(r: Refusal) -> &'static str {
     match r {
         Refusal::NeedsEmergency => "needs-emergency",
         Refusal::OwnApproval => "confirm-own",
-        Refusal::NotStaff | Refusal::NotAPerson => "staff-refused",
+        // A token's refusal never reaches a chat.
+        Refusal::NotStaff | Refusal::NotAPerson | Refusal::TokenWithoutPerson => "staff-refused",
     }
 }
 

@@ -478,6 +478,7 @@ impl BroadcastService {
             actor,
             Action::Submit,
             &Subject::new(c.kind, c.priority, c.topic.id.as_str(), Some(&identity)),
+            self.approvals_rules(),
         )?;
         self.check_parent(&c).await?;
         self.enlist_staff_for_drill(&c.topic.id).await?;
@@ -501,7 +502,9 @@ impl BroadcastService {
         let c = self.checked(&s, retried).await?;
         let identity = actor.identity();
         let subject = Subject::new(c.kind, c.priority, c.topic.id.as_str(), Some(&identity));
-        if let Err(refusal) = policy::decide(actor, Action::Submit, &subject) {
+        if let Err(refusal) =
+            policy::decide(actor, Action::Submit, &subject, self.approvals_rules())
+        {
             tracing::info!(actor = %actor.audit_name(), kind = c.kind.as_str(), topic = %c.topic.id, "submission refused: {refusal}");
             return Err(refusal.into());
         }
@@ -657,7 +660,9 @@ impl BroadcastService {
                 wanted: "only a draft can be confirmed",
             });
         }
-        if let Err(refusal) = policy::decide(actor, Action::Send, &Subject::of(b)) {
+        if let Err(refusal) =
+            policy::decide(actor, Action::Send, &Subject::of(b), self.approvals_rules())
+        {
             tracing::info!(actor = %actor.audit_name(), broadcast = b.id, "confirmation refused: {refusal}");
             return Err(refusal.into());
         }
@@ -759,7 +764,12 @@ impl BroadcastService {
                 wanted: "only a broadcast awaiting approval can be approved",
             });
         }
-        if let Err(refusal) = policy::decide(actor, Action::Approve, &Subject::of(b)) {
+        if let Err(refusal) = policy::decide(
+            actor,
+            Action::Approve,
+            &Subject::of(b),
+            self.approvals_rules(),
+        ) {
             tracing::info!(actor = %actor.audit_name(), broadcast = b.id, "approval refused: {refusal}");
             return Err(refusal.into());
         }
@@ -889,7 +899,12 @@ impl BroadcastService {
     }
 
     fn check_cancel(&self, actor: &Actor, b: &Broadcast) -> ServiceResult<()> {
-        if let Err(refusal) = policy::decide(actor, Action::Cancel, &Subject::of(b)) {
+        if let Err(refusal) = policy::decide(
+            actor,
+            Action::Cancel,
+            &Subject::of(b),
+            self.approvals_rules(),
+        ) {
             tracing::info!(actor = %actor.audit_name(), broadcast = b.id, "cancel refused: {refusal}");
             return Err(refusal.into());
         }
@@ -970,6 +985,7 @@ impl BroadcastService {
             actor,
             Action::Cancel,
             &Subject::new(s.kind, s.priority, &s.topic, None),
+            self.approvals_rules(),
         ) {
             tracing::info!(actor = %actor.audit_name(), schedule = id, "unschedule refused: {refusal}");
             return Err(refusal.into());

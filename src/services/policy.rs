@@ -65,14 +65,23 @@ pub enum Refusal {
     OwnApproval,
     #[error("an approval must come from a person of the emergency team, in the chat")]
     NotAPerson,
+    #[error(
+        "under the two-person rule an alert needs a person as its author, and this token is bound to nobody: the operator binds it to its holder (person in [[api.tokens]], AMTSBOTE_API_TOKEN_PERSON or AMTSBOTE_API_EMERGENCY_TOKEN_PERSON)"
+    )]
+    TokenWithoutPerson,
 }
 
 fn may_alert(role: Role) -> bool {
     matches!(role, Role::Emergency | Role::Admin)
 }
 
-/// May `actor` do `action` to `subject`?
-pub fn decide(actor: &Actor, action: Action, subject: &Subject<'_>) -> Result<(), Refusal> {
+/// May `actor` do `action` to `subject`, under `rules`?
+pub fn decide(
+    actor: &Actor,
+    action: Action,
+    subject: &Subject<'_>,
+    rules: Approvals,
+) -> Result<(), Refusal> {
     if let Actor::WarningsFeed = actor {
         // The feed carries official warnings onto the alerts topic, and nothing else; it may
         // withdraw what it submitted itself (an update or all-clear overtook it), but never
@@ -99,6 +108,13 @@ pub fn decide(actor: &Actor, action: Action, subject: &Subject<'_>) -> Result<()
         Action::Submit | Action::Send | Action::Cancel => {
             if subject.alert && !may_alert(role) {
                 Err(Refusal::NeedsEmergency)
+            } else if action != Action::Cancel
+                && subject.alert
+                && rules.second_person
+                && matches!(actor, Actor::Token { person: None, .. })
+            {
+                // The rule compares people: a token nobody holds could be the approver's own.
+                Err(Refusal::TokenWithoutPerson)
             } else {
                 Ok(())
             }
@@ -178,6 +194,7 @@ mod tests {
                 Actor::Token {
                     name: "cms".into(),
                     role: Role::Press,
+                    person: None,
                 },
             ),
             (
@@ -185,6 +202,7 @@ mod tests {
                 Actor::Token {
                     name: "leitstelle".into(),
                     role: Role::Emergency,
+                    person: None,
                 },
             ),
             (
@@ -218,12 +236,13 @@ mod tests {
             for (action, cells) in Action::ALL.iter().zip(row) {
                 for ((kind, priority, topic), want) in kinds.iter().zip(cells) {
                     let subject = Subject::new(*kind, *priority, topic, Some(author));
-                    let got = match decide(actor, *action, &subject) {
+                    let got = match decide(actor, *action, &subject, Approvals::default()) {
                         Ok(()) => "ok",
                         Err(Refusal::NeedsEmergency) => "emergency",
                         Err(Refusal::OwnApproval) => "own",
                         Err(Refusal::NotAPerson) => "person",
                         Err(Refusal::NotStaff) => "staff",
+                        Err(Refusal::TokenWithoutPerson) => "nobody",
                     };
                     assert_eq!(got, want, "{who} {action:?} {kind:?}");
                 }
@@ -243,7 +262,7 @@ mod tests {
             let subject = Subject::new(kind, priority, topic, None);
             for action in [Action::Submit, Action::Send, Action::Cancel] {
                 assert_eq!(
-                    decide(&press, action, &subject),
+                    decide(&press, action, &subject, Approvals::default()),
                     Err(Refusal::NeedsEmergency),
                     "{kind:?} {priority:?} {topic}"
                 );
@@ -258,6 +277,7 @@ mod tests {
         let token = Actor::Token {
             name: "leitstelle".into(),
             role: Role::Emergency,
+            person: None,
         };
         let operator = Actor::Operator {
             user: "root".into(),
@@ -278,6 +298,68 @@ mod tests {
         assert!(!needs_second_approval(&token, &alert, off));
         assert!(!needs_second_approval(&token, &news, on));
         assert!(!needs_second_approval(&scheduler, &alert, on));
+    }
+
+    #[test]
+    fn under_the_two_person_rule_a_token_is_its_persons_key_and_one_bound_to_nobody_may_not_alert()
+    {
+        let on = Approvals {
+            second_person: true,
+            feed: false,
+        };
+        let alert = Subject::new(BroadcastKind::Alert, Priority::Alert, "alerts", None);
+        let news = Subject::new(BroadcastKind::Announcement, Priority::Normal, "news", None);
+        let nobodys = Actor::Token {
+            name: "leitstelle".into(),
+            role: Role::Emergency,
+            person: None,
+        };
+        for action in [Action::Submit, Action::Send] {
+            assert_eq!(
+                decide(&nobodys, action, &alert, on),
+                Err(Refusal::TokenWithoutPerson)
+            );
+            assert_eq!(decide(&nobodys, action, &news, on), Ok(()));
+            assert_eq!(
+                decide(&nobodys, action, &alert, Approvals::default()),
+                Ok(())
+            );
+        }
+        assert_eq!(decide(&nobodys, Action::Cancel, &alert, on), Ok(()));
+
+        let annas = Actor::Token {
+            name: "leitstelle".into(),
+            role: Role::Emergency,
+            person: Some(crate::domain::PersonName::parse("Anna").expect("name")),
+        };
+        assert_eq!(decide(&annas, Action::Submit, &alert, on), Ok(()));
+        let identity = annas.identity();
+        assert_eq!(identity, person("Anna", Role::Emergency).identity());
+        let hers = Subject::new(
+            BroadcastKind::Alert,
+            Priority::Alert,
+            "alerts",
+            Some(&identity),
+        );
+        assert_eq!(
+            decide(&person("Anna", Role::Emergency), Action::Approve, &hers, on),
+            Err(Refusal::OwnApproval)
+        );
+        assert_eq!(
+            decide(
+                &person("Erika", Role::Emergency),
+                Action::Approve,
+                &hers,
+                on
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            decide(&annas, Action::Approve, &alert, on),
+            Err(Refusal::NotAPerson),
+            "a token never approves"
+        );
+        assert_eq!(annas.audit_name(), "Anna (api:leitstelle)");
     }
 
     #[test]
@@ -305,9 +387,9 @@ mod tests {
         };
         assert!(needs_second_approval(&feed, &own, approve));
         assert!(!needs_second_approval(&feed, &own, auto));
-        assert_eq!(decide(&feed, Action::Cancel, &own), Ok(()));
+        assert_eq!(decide(&feed, Action::Cancel, &own, approve), Ok(()));
         assert_eq!(
-            decide(&feed, Action::Cancel, &theirs),
+            decide(&feed, Action::Cancel, &theirs, approve),
             Err(Refusal::NotStaff)
         );
         assert_eq!(may_release_unattended(&feed, &own), Ok(()));

@@ -1,6 +1,8 @@
 //! A stand-in for the federal warning API (NINA): serves `dashboard/{ARS}.json` and
 //! `warnings/{id}.json` from documents the demo or a test publishes, changes their versions,
-//! withdraws them, and misbehaves on request (time-outs, 5xx, broken JSON) before it comes back.
+//! withdraws them, and misbehaves on request (time-outs, 5xx, broken JSON, documents too large
+//! to read) before it comes back. It serves CAP documents and Atom feeds too, redirects on
+//! request, and remembers every path it was asked for.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -25,7 +27,14 @@ pub enum ApiFault {
     Hang(Duration),
     /// 200 with half a JSON document.
     Truncated,
+    /// 200 with a body of this many bytes (spaces), streamed in 64 KiB chunks without a length.
+    Oversized(usize),
+    /// 200 with a body that never ends, streamed until the client goes away.
+    Endless,
 }
+
+/// What an oversized body is made of.
+const CHUNK: usize = 64 * 1024;
 
 #[derive(Default)]
 struct Inner {
@@ -34,6 +43,10 @@ struct Inner {
     documents: HashMap<String, Value>,
     /// CAP XML documents by name, served at `/cap/{name}`.
     cap: HashMap<String, String>,
+    /// Names under `/cap/` answered with a 302 to the URL given.
+    redirects: HashMap<String, String>,
+    /// Every path asked for, in order (whatever the answer).
+    paths: Vec<String>,
     faults: VecDeque<ApiFault>,
     /// Faults for document requests only (the dashboard answers).
     document_faults: VecDeque<ApiFault>,
@@ -66,6 +79,10 @@ impl WarningApi {
             .route("/api31/dashboard/{file}", get(dashboard))
             .route("/api31/warnings/{file}", get(warning))
             .route("/cap/{name}", get(cap_document))
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                remember,
+            ))
             .with_state(state.clone());
         let addr = serve(router, shutdown).await?;
         Ok(WarningApi {
@@ -99,6 +116,19 @@ impl WarningApi {
             .cap
             .insert(name.to_string(), xml.to_string());
         format!("{}/cap/{name}", self.url.trim_end_matches("/api31"))
+    }
+
+    /// Answers `/cap/{name}` with a redirect to `to`; the returned URL.
+    pub fn redirect_cap(&self, name: &str, to: &str) -> String {
+        lock(&self.state.inner)
+            .redirects
+            .insert(name.to_string(), to.to_string());
+        format!("{}/cap/{name}", self.url.trim_end_matches("/api31"))
+    }
+
+    /// Every path asked for so far, in order.
+    pub fn paths(&self) -> Vec<String> {
+        lock(&self.state.inner).paths.clone()
     }
 
     /// Takes warning `id` off the dashboard of `ars` (it ended).
@@ -165,7 +195,42 @@ async fn misbehave(fault: ApiFault, body: String) -> Response {
             let half: String = body.chars().take(body.chars().count() / 2).collect();
             (StatusCode::OK, half).into_response()
         }
+        ApiFault::Oversized(bytes) => {
+            let chunks = (0..bytes.div_ceil(CHUNK)).map(move |i| {
+                let n = CHUNK.min(bytes - i * CHUNK);
+                Ok::<_, std::io::Error>(axum::body::Bytes::from(vec![b' '; n]))
+            });
+            streamed(axum::body::Body::from_stream(futures_util::stream::iter(
+                chunks,
+            )))
+        }
+        ApiFault::Endless => streamed(axum::body::Body::from_stream(
+            futures_util::stream::repeat_with(|| {
+                Ok::<_, std::io::Error>(axum::body::Bytes::from(vec![b' '; CHUNK]))
+            }),
+        )),
     }
+}
+
+fn streamed(body: axum::body::Body) -> Response {
+    (
+        StatusCode::OK,
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
+}
+
+/// Notes the path of every request, before it is answered.
+async fn remember(
+    State(state): State<Arc<ApiState>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    lock(&state.inner)
+        .paths
+        .push(request.uri().path().to_string());
+    next.run(request).await
 }
 
 fn json_body(body: String) -> Response {
@@ -217,6 +282,9 @@ async fn warning(State(state): State<Arc<ApiState>>, Path(file): Path<String>) -
 
 async fn cap_document(State(state): State<Arc<ApiState>>, Path(name): Path<String>) -> Response {
     let fault = next_fault(&state, true);
+    if let Some(to) = lock(&state.inner).redirects.get(&name).cloned() {
+        return (StatusCode::FOUND, [(axum::http::header::LOCATION, to)]).into_response();
+    }
     let Some(body) = lock(&state.inner).cap.get(&name).cloned() else {
         return StatusCode::NOT_FOUND.into_response();
     };

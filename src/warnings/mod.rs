@@ -4,6 +4,7 @@
 //! Every version is recorded once in the database, so nothing goes out twice.
 
 pub mod cap;
+pub mod fetch;
 pub mod mapping;
 pub mod nina;
 
@@ -28,6 +29,9 @@ pub const DEFAULT_BASE_URL: &str = "https://warnung.bund.de/api31";
 pub const ACTIVE_POLL: Duration = Duration::from_secs(15);
 /// Failed polls in a row after which `/readyz` shows the feed as down.
 pub const FAILURES_SHOWN: u32 = 3;
+/// The most of one document the feed reads (`warnings.max_document_bytes`): 2 MiB, hundreds of
+/// times a real warning (the fixtures have 2 to 6 KiB).
+pub const MAX_DOCUMENT_BYTES: u64 = 2 * 1024 * 1024;
 
 /// `warnings.*` from the configuration.
 #[derive(Debug, Clone)]
@@ -42,8 +46,13 @@ pub struct WarningsSettings {
     /// In `approve` mode, an Extreme warning goes out by itself after this; None = never.
     pub auto_release: Option<Duration>,
     pub cap_feeds: Vec<String>,
+    /// Hosts besides a CAP feed's own that its entries may point at; a listed host may also
+    /// have a loopback, private or link-local address (`warnings.cap_allowed_hosts`).
+    pub cap_allowed_hosts: Vec<fetch::AllowedHost>,
     /// Per request to the API.
     pub timeout: Duration,
+    /// A document larger than this is cut at this size and counts as a failed fetch.
+    pub max_document_bytes: u64,
 }
 
 impl Default for WarningsSettings {
@@ -57,7 +66,9 @@ impl Default for WarningsSettings {
             approve: true,
             auto_release: Some(Duration::from_secs(5 * 60)),
             cap_feeds: Vec::new(),
+            cap_allowed_hosts: Vec::new(),
             timeout: Duration::from_secs(10),
+            max_document_bytes: MAX_DOCUMENT_BYTES,
         }
     }
 }
@@ -165,7 +176,12 @@ impl WarningsFeed {
         texts: Arc<Texts>,
         notice: Option<Notice>,
     ) -> Result<WarningsFeed, String> {
-        let client = NinaClient::new(&settings.base_url, settings.timeout)?;
+        let client = NinaClient::new(
+            &settings.base_url,
+            settings.timeout,
+            settings.max_document_bytes,
+            settings.cap_allowed_hosts.clone(),
+        )?;
         Ok(WarningsFeed {
             settings,
             client,
@@ -304,7 +320,8 @@ impl WarningsFeed {
 
     /// One CAP feed: a CAP 1.2 document, or an Atom feed of them. Each is handled like a NINA
     /// warning, as version 1 (a CAP message never changes: a change is a new message that
-    /// refers to it); known ones are not fetched again.
+    /// refers to it); known ones are not handled again. An entry is fetched only where
+    /// [`fetch::entry_allowed`] lets it.
     async fn poll_cap(&self, url: &str) -> Result<Vec<Handled>, FetchError> {
         let text = self.client.get_text(url).await?;
         let base = url::Url::parse(url).map_err(|e| FetchError::Invalid(e.to_string()))?;
@@ -314,7 +331,7 @@ impl WarningsFeed {
         let mut handled = Vec::new();
         let mut failure = None;
         for entry in entries {
-            match self.client.get_text(&entry).await {
+            match self.client.cap_entry(&entry, &base).await {
                 Ok(xml) => match self.handle_cap(&xml).await {
                     Ok(h) => handled.extend(h),
                     Err(e) => failure = Some(e),

@@ -1,10 +1,12 @@
 //! The federal warning API (NINA, `…/api31`): the dashboard of a district and the warning
 //! documents (CAP 1.2 as JSON), read into checked types; every failure is one `FetchError`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::fetch::{self, AllowedHost};
 use super::mapping::Ars;
 
 /// One entry of `dashboard/{ARS}.json`.
@@ -153,6 +155,10 @@ pub enum FetchError {
     Invalid(String),
     #[error("network: {0}")]
     Network(String),
+    #[error("larger than {0} bytes (warnings.max_document_bytes): cut, not read")]
+    TooLarge(u64),
+    #[error("not fetched: {0}")]
+    Refused(String),
 }
 
 impl FetchError {
@@ -163,27 +169,58 @@ impl FetchError {
             FetchError::Status(_) => "http_error",
             FetchError::Invalid(_) => "invalid",
             FetchError::Network(_) => "network",
+            FetchError::TooLarge(_) => "too_large",
+            FetchError::Refused(_) => "refused",
         }
     }
 }
 
-/// A client of the warning API at `base` (e.g. `https://warnung.bund.de/api31`).
+/// A client of the warning API at `base` (e.g. `https://warnung.bund.de/api31`), of the CAP
+/// feeds the city configured, and of the documents those feeds list.
 #[derive(Clone)]
 pub struct NinaClient {
+    /// For the addresses the city configured.
     http: reqwest::Client,
+    /// For the entries of CAP feeds: only public addresses, unless listed.
+    entries: reqwest::Client,
     base: String,
     timeout: Duration,
+    max_document_bytes: u64,
+    cap_allowed_hosts: Vec<AllowedHost>,
 }
 
 impl NinaClient {
-    pub fn new(base: &str, timeout: Duration) -> Result<NinaClient, String> {
+    pub fn new(
+        base: &str,
+        timeout: Duration,
+        max_document_bytes: u64,
+        cap_allowed_hosts: Vec<AllowedHost>,
+    ) -> Result<NinaClient, String> {
         url::Url::parse(base).map_err(|e| format!("'{base}' is not a URL: {e}"))?;
-        let http = crate::channels::http_client(timeout, 2)
+        let builder = || {
+            reqwest::Client::builder()
+                .timeout(timeout)
+                .connect_timeout(timeout.min(Duration::from_secs(5)))
+                .pool_max_idle_per_host(2)
+                .tcp_nodelay(true)
+                .redirect(fetch::same_host_redirects())
+        };
+        let http = builder()
+            .build()
+            .map_err(|e| format!("building the HTTP client: {e}"))?;
+        let entries = builder()
+            .dns_resolver(Arc::new(fetch::GuardedResolver::new(
+                cap_allowed_hosts.clone(),
+            )))
+            .build()
             .map_err(|e| format!("building the HTTP client: {e}"))?;
         Ok(NinaClient {
             http,
+            entries,
             base: base.trim_end_matches('/').to_string(),
             timeout,
+            max_document_bytes,
+            cap_allowed_hosts,
         })
     }
 
@@ -209,14 +246,39 @@ impl NinaClient {
             .await
     }
 
-    /// The body of `url`, whatever it is (a CAP feed's XML).
+    /// The body of `url`, an address the city configured (a CAP feed's XML).
     pub async fn get_text(&self, url: &str) -> Result<String, FetchError> {
-        let response = self.http.get(url).send().await.map_err(|e| self.error(e))?;
+        self.fetch(&self.http, url).await
+    }
+
+    /// The document `entry` that the CAP feed at `feed` lists, when the rules let it be fetched
+    /// (see [`fetch`]); a refusal is logged and counted.
+    pub async fn cap_entry(&self, entry: &str, feed: &url::Url) -> Result<String, FetchError> {
+        let checked = url::Url::parse(entry)
+            .map_err(|e| e.to_string())
+            .and_then(|u| fetch::entry_allowed(&u, feed, &self.cap_allowed_hosts));
+        let outcome = match checked {
+            Ok(()) => self.fetch(&self.entries, entry).await,
+            Err(why) => Err(FetchError::Refused(why)),
+        };
+        if let Err(FetchError::Refused(why)) = &outcome {
+            tracing::warn!(
+                feed = %fetch::shown(feed.as_str()),
+                entry = %fetch::shown(entry),
+                "a CAP feed lists a document the feed may not fetch: {why}"
+            );
+            metrics::counter!("amtsbote_warnings_documents_refused_total").increment(1);
+        }
+        outcome
+    }
+
+    async fn fetch(&self, client: &reqwest::Client, url: &str) -> Result<String, FetchError> {
+        let response = client.get(url).send().await.map_err(|e| self.error(e))?;
         let status = response.status();
         if !status.is_success() {
             return Err(FetchError::Status(status.as_u16()));
         }
-        response.text().await.map_err(|e| self.error(e))
+        fetch::read_limited(response, url, self.max_document_bytes, |e| self.error(e)).await
     }
 
     async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, FetchError> {
@@ -225,6 +287,13 @@ impl NinaClient {
     }
 
     fn error(&self, e: reqwest::Error) -> FetchError {
+        let mut cause = std::error::Error::source(&e);
+        while let Some(c) = cause {
+            if let Some(fetch::Refused(why)) = c.downcast_ref::<fetch::Refused>() {
+                return FetchError::Refused(why.clone());
+            }
+            cause = c.source();
+        }
         if e.is_timeout() {
             FetchError::Timeout(self.timeout)
         } else if e.is_decode() || e.is_body() {

@@ -3,7 +3,6 @@
 //! Bot API does not answer holds the chat up for a bounded time, and a WhatsApp approver outside
 //! the 24-hour window is asked on another address or with the approval template.
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use amtsbote::domain::{BroadcastStatus, ChannelKind, Role};
@@ -13,7 +12,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use crate::helpers::{
-    EMERGENCY_TOKEN, Service, TestDb, amtsbote, confirm_code, message_to, wait_until,
+    Captured, EMERGENCY_TOKEN, Service, TestDb, amtsbote, confirm_code, message_to, wait_until,
 };
 use crate::telegram::message;
 use crate::whatsapp::says;
@@ -225,7 +224,11 @@ async fn approvers_outside_the_window_are_asked_elsewhere_or_by_template(db: Tes
     let mut svc = Service::start(
         &db,
         true,
-        &[("AMTSBOTE_WHATSAPP_TEMPLATE_APPROVAL", "stadt_freigabe:de")],
+        &[
+            ("AMTSBOTE_WHATSAPP_TEMPLATE_APPROVAL", "stadt_freigabe:de"),
+            // The token is Lea's, who has no chat address: everyone else may approve.
+            ("AMTSBOTE_API_EMERGENCY_TOKEN_PERSON", "Lea"),
+        ],
     )
     .await;
     // Ole subscribed a moment ago: his window is open. Eva and Jan never wrote on WhatsApp.
@@ -295,55 +298,16 @@ async fn whatsapp_approvers_outside_the_window_are_asked_elsewhere_or_by_templat
     approvers_outside_the_window_are_asked_elsewhere_or_by_template(db).await;
 }
 
-/// Log lines written while it is held, on this thread (the test's runtime runs every task
-/// here).
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-    type Writer = Captured;
-
-    fn make_writer(&'a self) -> Captured {
-        self.clone()
-    }
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
-    }
-}
-
 #[tokio::test]
 async fn an_approver_outside_the_window_with_no_other_way_is_named_in_a_warning() {
-    let logs = Captured::default();
-    let _guard = tracing::subscriber::set_default(
-        tracing_subscriber::fmt()
-            .with_writer(logs.clone())
-            .with_ansi(false)
-            .with_max_level(tracing::Level::INFO)
-            .finish(),
-    );
+    let (logs, _guard) = Captured::start();
     let db = TestDb::sqlite().await;
     db.store
         .set_staff(ChannelKind::Whatsapp, "4917000914", Role::Emergency, None)
         .await
         .unwrap();
-    let mut svc = Service::start(&db, true, &[]).await;
+    let mut svc =
+        Service::start(&db, true, &[("AMTSBOTE_API_EMERGENCY_TOKEN_PERSON", "Lea")]).await;
     let (status, _) = svc
         .api(
             Method::POST,

@@ -527,3 +527,73 @@ async fn a_stored_warning_is_replayed_dry_then_sent_once_and_listed_as_active() 
     let off = run_cli(&db, &["warnings", "replay", doc]).await;
     assert_eq!(off.status.code(), Some(2));
 }
+
+#[tokio::test]
+async fn short_secrets_and_a_malformed_app_secret_stop_the_start_with_exit_2_naming_the_variable() {
+    let db = TestDb::sqlite().await;
+    // WhatsApp on with valid secrets; each case spoils one value.
+    let whatsapp = [
+        ("AMTSBOTE_WHATSAPP_PHONE_NUMBER_ID", "1234"),
+        ("AMTSBOTE_WHATSAPP_ACCESS_TOKEN", "wa-token"),
+        (
+            "AMTSBOTE_WHATSAPP_APP_SECRET",
+            crate::helpers::WEBHOOK_SECRET,
+        ),
+        (
+            "AMTSBOTE_WHATSAPP_VERIFY_TOKEN",
+            crate::helpers::VERIFY_TOKEN,
+        ),
+    ];
+    let start = |spoilt: (&'static str, &'static str)| {
+        let mut cmd = amtsbote();
+        cmd.env("AMTSBOTE_DATABASE_URL", &db.url);
+        for (k, v) in whatsapp {
+            cmd.env(k, v);
+        }
+        cmd.env(spoilt.0, spoilt.1).arg("migrate").output()
+    };
+    let fine = start(("AMTSBOTE_API_TOKEN", "press-token-0123456789"))
+        .await
+        .expect("runs");
+    assert!(
+        fine.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fine.stderr)
+    );
+    for (var, value, says) in [
+        (
+            "AMTSBOTE_API_TOKEN",
+            "kurz",
+            "a token needs at least 16 characters",
+        ),
+        (
+            "AMTSBOTE_API_EMERGENCY_TOKEN",
+            "fifteen-chars-x",
+            "a token needs at least 16 characters",
+        ),
+        (
+            "AMTSBOTE_WHATSAPP_VERIFY_TOKEN",
+            "verify-me",
+            "the verify token needs at least 16 characters",
+        ),
+        (
+            "AMTSBOTE_WHATSAPP_APP_SECRET",
+            "amtsbote-fixture-secret-not-real",
+            "the app secret is 32 hexadecimal characters",
+        ),
+        (
+            "AMTSBOTE_WHATSAPP_APP_SECRET",
+            "ff27a6934c41d005c02c3a94dbef570",
+            "the app secret is 32 hexadecimal characters",
+        ),
+    ] {
+        let out = start((var, value)).await.expect("runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{var}: {stderr}");
+        assert!(stderr.contains(&format!("{var}: {says}")), "{stderr}");
+        assert!(
+            !stderr.contains(value),
+            "the secret is not repeated: {stderr}"
+        );
+    }
+}

@@ -137,6 +137,8 @@ async fn dashboard(second_approval: bool) -> Option<Dashboard> {
                 "announcement=0.05, alert=0.02",
             ),
             ("AMTSBOTE_WHATSAPP_MESSAGING_LIMIT", "4"),
+            // The emergency token is Emil's key.
+            ("AMTSBOTE_API_EMERGENCY_TOKEN_PERSON", "Emil"),
         ],
     )
     .await;
@@ -561,6 +563,42 @@ async fn an_alert_one_emergency_member_drafts_is_approved_by_another_in_a_second
     assert_eq!(d.service.sim.count_text(text).values().sum::<usize>(), 10);
     author.close().await.ok();
     second.close().await.ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_from_emils_token_is_emils_and_only_another_member_approves_it_in_the_dashboard() {
+    let Some(d) = dashboard(true).await else {
+        return;
+    };
+    let (status, created) = d
+        .service
+        .api(
+            Method::POST,
+            "/api/v1/broadcasts",
+            EMERGENCY_TOKEN,
+            Some(json!({"topic": "alerts", "text": "Warnung: Gasleck in der Bahnstadt."})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_i64().unwrap();
+
+    let emil = d.signed_in(EMERGENCY).await;
+    emil.goto(&d.url("/dashboard/approvals")).await.unwrap();
+    submit(&emil, &format!("#approve-{id}")).await;
+    assert_eq!(message_key(&emil).await, "confirm-own");
+    assert_eq!(
+        d.db.store.broadcast(id).await.unwrap().unwrap().status,
+        BroadcastStatus::AwaitingApproval
+    );
+
+    let erika = d.signed_in(SECOND_EMERGENCY).await;
+    erika.goto(&d.url("/dashboard/approvals")).await.unwrap();
+    submit(&erika, &format!("#approve-{id}")).await;
+    wait_for_path(&erika, &format!("/dashboard/broadcasts/{id}")).await;
+    let b = d.db.store.broadcast(id).await.unwrap().unwrap();
+    assert_eq!(b.approved_by.as_deref(), Some("person:Erika"));
+    emil.close().await.ok();
+    erika.close().await.ok();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

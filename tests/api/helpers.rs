@@ -19,6 +19,52 @@ use amtsbote::store::{self, NewBroadcast, NewSubscriber, Store};
 use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
+/// Log lines written while it is held, on this thread (the test's runtime runs every task
+/// here).
+#[derive(Clone, Default)]
+pub struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+
+    fn make_writer(&'a self) -> Captured {
+        self.clone()
+    }
+}
+
+impl Captured {
+    /// Captures every log line of this thread while the guard lives.
+    pub fn start() -> (Captured, tracing::subscriber::DefaultGuard) {
+        let logs = Captured::default();
+        let guard = tracing::subscriber::set_default(
+            tracing_subscriber::fmt()
+                .with_writer(logs.clone())
+                .with_ansi(false)
+                .with_max_level(tracing::Level::INFO)
+                .finish(),
+        );
+        (logs, guard)
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
+    }
+}
+
 /// Logs stay silent unless TEST_LOG is set.
 pub fn init_logs() {
     if std::env::var_os("TEST_LOG").is_some() {
@@ -624,7 +670,10 @@ pub struct Service {
 
 pub const PRESS_TOKEN: &str = "press-token-0123456789";
 pub const EMERGENCY_TOKEN: &str = "emergency-token-0123456789";
-pub const WEBHOOK_SECRET: &str = "amtsbote-fixture-secret-not-real";
+/// Made up, in the shape Meta issues app secrets (32 hexadecimal characters); the signature
+/// fixture is signed with it.
+pub const WEBHOOK_SECRET: &str = "ff27a6934c41d005c02c3a94dbef570d";
+pub const VERIFY_TOKEN: &str = "verify-me-0123456789";
 
 impl Service {
     /// Starts it on `db` with `alerts.require_second_approval` as given; `extra` adds settings
@@ -644,7 +693,7 @@ impl Service {
             ("AMTSBOTE_WHATSAPP_PHONE_NUMBER_ID", "1234"),
             ("AMTSBOTE_WHATSAPP_ACCESS_TOKEN", "wa-token"),
             ("AMTSBOTE_WHATSAPP_APP_SECRET", WEBHOOK_SECRET),
-            ("AMTSBOTE_WHATSAPP_VERIFY_TOKEN", "verify-me"),
+            ("AMTSBOTE_WHATSAPP_VERIFY_TOKEN", VERIFY_TOKEN),
             ("AMTSBOTE_WHATSAPP_RATE", "0"),
             (
                 "AMTSBOTE_WHATSAPP_TEMPLATE_ANNOUNCEMENT",

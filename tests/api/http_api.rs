@@ -57,11 +57,13 @@ async fn start(app: &TestApp) -> Api {
                 name: "cms".into(),
                 token: SecretString::from(PRESS),
                 role: Role::Press,
+                person: None,
             },
             ApiToken {
                 name: "leitstelle".into(),
                 token: SecretString::from(EMERGENCY),
                 role: Role::Emergency,
+                person: None,
             },
         ],
     });

@@ -13,6 +13,11 @@ use crate::helpers::{
 };
 use crate::telegram::{message, press};
 
+crate::helpers::on_both_stores!(
+    an_alert_from_a_persons_token_is_that_persons_and_only_another_person_approves_it,
+    a_token_bound_to_nobody_may_not_alert_under_the_two_person_rule,
+);
+
 /// The callback data of the first button whose data starts with `prefix`.
 fn button(markup: &Option<std::sync::Arc<serde_json::Value>>, prefix: &str) -> String {
     markup
@@ -47,6 +52,21 @@ async fn staff(db: &TestDb, channel: ChannelKind, address: &str, role: Role, per
         .set_staff(channel, address, role, person)
         .await
         .expect("staff added");
+}
+
+/// An alert from the emergency token, waiting for a second person; its id.
+async fn alert_awaiting_approval(svc: &Service, text: &str) -> i64 {
+    let (status, created) = svc
+        .api(
+            Method::POST,
+            "/api/v1/broadcasts",
+            EMERGENCY_TOKEN,
+            Some(json!({"topic": "alerts", "text": text})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["status"], "awaiting_approval");
+    created["id"].as_i64().expect("an id")
 }
 
 /// An alert planned far ahead by the emergency token; its id.
@@ -238,18 +258,9 @@ async fn an_alert_from_the_api_waits_for_a_person_and_the_emergency_staff_are_as
     seed(&*db.store, 2, 1, &["alerts"]).await;
     staff(&db, ChannelKind::Telegram, "902", Role::Emergency, None).await;
     staff(&db, ChannelKind::Telegram, "903", Role::Press, None).await;
-    let svc = Service::start(&db, true, &[]).await;
-    let (status, created) = svc
-        .api(
-            Method::POST,
-            "/api/v1/broadcasts",
-            EMERGENCY_TOKEN,
-            Some(json!({"topic": "alerts", "text": "Stromausfall Weststadt"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{created}");
-    assert_eq!(created["status"], "awaiting_approval");
-    let id = created["id"].as_i64().expect("an id");
+    // The token is Lea's, who has no chat address: everyone else may approve.
+    let svc = Service::start(&db, true, &[("AMTSBOTE_API_EMERGENCY_TOKEN_PERSON", "Lea")]).await;
+    let id = alert_awaiting_approval(&svc, "Stromausfall Weststadt").await;
     // The API cannot approve: an approval is a person's.
     let (status, _) = svc
         .api(
@@ -430,4 +441,127 @@ async fn the_service_reads_the_time_from_its_clock() {
         Err(ServiceError::Invalid { field, .. }) => assert_eq!(field, "scheduled_at"),
         other => panic!("a time in the clock's past is refused: {other:?}"),
     }
+}
+
+async fn an_alert_from_a_persons_token_is_that_persons_and_only_another_person_approves_it(
+    db: TestDb,
+) {
+    seed(&*db.store, 2, 0, &["alerts"]).await;
+    staff(
+        &db,
+        ChannelKind::Telegram,
+        "901",
+        Role::Emergency,
+        Some("Anna"),
+    )
+    .await;
+    staff(
+        &db,
+        ChannelKind::Telegram,
+        "902",
+        Role::Emergency,
+        Some("Erika"),
+    )
+    .await;
+    // The emergency token is Anna's key.
+    let mut svc = Service::start(
+        &db,
+        true,
+        &[("AMTSBOTE_API_EMERGENCY_TOKEN_PERSON", "Anna")],
+    )
+    .await;
+    let id = alert_awaiting_approval(&svc, "Gasleck in der Bahnstadt").await;
+    let alert = db.store.broadcast(id).await.unwrap().unwrap();
+    assert_eq!(alert.author.as_deref(), Some("person:Anna"));
+    let audit = db.store.audit_log(10).await.unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|a| a.action == "submit" && a.actor == "Anna (api:emergency)"),
+        "the audit names the person behind the token: {audit:?}"
+    );
+
+    // Erika is asked; Anna is not: it is her own.
+    let request = message_to(&svc.sim, "902", "Gasleck in der Bahnstadt").await;
+    let code = confirm_code(&request.text);
+    assert!(
+        !svc.sim
+            .received()
+            .iter()
+            .any(|r| &*r.address == "901" && r.text.contains("Gasleck")),
+        "the author is not asked"
+    );
+    // Anna with the code in the chat: refused as her own.
+    svc.sim
+        .push_update(message(901, &format!("/confirm {code}")));
+    message_to(&svc.sim, "901", "approve your own").await;
+    // Through the API no token approves anything: an approval is a person's, in the chat.
+    let (status, _) = svc
+        .api(
+            Method::POST,
+            &format!("/api/v1/broadcasts/{id}/confirm"),
+            EMERGENCY_TOKEN,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(
+        db.store.broadcast(id).await.unwrap().unwrap().status,
+        BroadcastStatus::AwaitingApproval
+    );
+
+    // Erika approves it.
+    svc.sim
+        .push_update(press(902, &button(&request.markup, "c:")));
+    svc.wait_done(id, Duration::from_secs(20)).await;
+    let approved = db.store.broadcast(id).await.unwrap().unwrap();
+    assert_eq!(approved.approved_by.as_deref(), Some("person:Erika"));
+    svc.stop().await;
+}
+
+async fn a_token_bound_to_nobody_may_not_alert_under_the_two_person_rule(db: TestDb) {
+    seed(&*db.store, 2, 0, &["alerts", "news"]).await;
+    staff(
+        &db,
+        ChannelKind::Telegram,
+        "902",
+        Role::Emergency,
+        Some("Erika"),
+    )
+    .await;
+    // Neither token is bound to a person.
+    let mut svc = Service::start(&db, true, &[]).await;
+    for (path, body) in [
+        (
+            "/api/v1/broadcasts",
+            json!({"topic": "alerts", "text": "Gasleck"}),
+        ),
+        (
+            "/api/v1/broadcasts",
+            json!({"topic": "alerts", "text": "Gasleck", "draft": true}),
+        ),
+        ("/api/v1/drills", json!({"text": "Probealarm"})),
+    ] {
+        let (status, refused) = svc
+            .api(Method::POST, path, EMERGENCY_TOKEN, Some(body))
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {refused}");
+        let why = refused["error"].as_str().unwrap_or_default();
+        assert!(
+            why.contains("two-person rule") && why.contains("bound to nobody"),
+            "{why}"
+        );
+    }
+    assert!(db.store.list_broadcasts(10).await.unwrap().is_empty());
+    // What is not an alert needs no second person, and so no person.
+    let (status, news) = svc
+        .api(
+            Method::POST,
+            "/api/v1/broadcasts",
+            PRESS_TOKEN,
+            Some(json!({"topic": "news", "text": "Wochenmarkt"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{news}");
+    svc.stop().await;
 }

@@ -202,7 +202,10 @@ async fn a_flood_of_half_requests_under_a_low_file_limit_neither_silences_the_we
         .env("AMTSBOTE_WHATSAPP_PHONE_NUMBER_ID", "1234")
         .env("AMTSBOTE_WHATSAPP_ACCESS_TOKEN", "wa-token")
         .env("AMTSBOTE_WHATSAPP_APP_SECRET", WEBHOOK_SECRET)
-        .env("AMTSBOTE_WHATSAPP_VERIFY_TOKEN", "verify-me")
+        .env(
+            "AMTSBOTE_WHATSAPP_VERIFY_TOKEN",
+            crate::helpers::VERIFY_TOKEN,
+        )
         .env("AMTSBOTE_API_EMERGENCY_TOKEN", EMERGENCY_TOKEN)
         // One address opens every connection here: the file limit is what this tests.
         .env("AMTSBOTE_HTTP_MAX_CONNECTIONS_PER_IP", "0")

@@ -9,12 +9,13 @@ use amtsbote::domain::{BroadcastKind, BroadcastStatus, ChannelKind, Priority, Ro
 use amtsbote::i18n::Texts;
 use amtsbote::simulator::warnings::{ApiFault, WarningApi};
 use amtsbote::store::Store;
+use amtsbote::warnings::fetch::AllowedHost;
 use amtsbote::warnings::mapping::{Ars, Severity};
 use amtsbote::warnings::{WarningsFeed, WarningsSettings};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use crate::helpers::{Service, TestDb, broadcasts_on, seed, wait_until};
+use crate::helpers::{Captured, Service, TestDb, broadcasts_on, seed, wait_until};
 
 const DUSSELDORF: &str = "051110000000";
 const DUISBURG: &str = "051120000000";
@@ -31,6 +32,9 @@ crate::helpers::on_both_stores!(
     an_official_warning_reaches_every_subscriber_without_a_human,
     a_cap_feed_is_read_with_the_same_mapping_once,
     in_approve_mode_the_emergency_staff_are_asked_in_their_chat_and_release_it,
+    a_cap_entry_is_fetched_only_from_the_feeds_host_or_a_listed_one_and_never_from_a_private_address_unless_listed,
+    a_cap_entry_that_redirects_to_another_host_is_not_followed,
+    a_document_over_the_limit_is_cut_counted_and_the_feed_runs_on,
 );
 
 /// The MoWaS fixture as a fresh warning: `msg_type`, `severity`, for North Rhine-Westphalia
@@ -54,6 +58,8 @@ fn settings(api: &WarningApi, approve: bool) -> WarningsSettings {
         min_severity: Severity::Moderate,
         approve,
         timeout: Duration::from_millis(300),
+        // The simulated API runs on loopback, which a CAP entry may only reach when listed.
+        cap_allowed_hosts: vec![AllowedHost::parse("127.0.0.1").expect("host")],
         ..WarningsSettings::default()
     }
 }
@@ -75,21 +81,44 @@ fn feed(store: &Arc<dyn Store>, settings: WarningsSettings) -> WarningsFeed {
     .expect("feed")
 }
 
-/// The whole service on `db`, polling `api` every second for Düsseldorf in `mode`.
-async fn service_polling(db: &TestDb, api: &WarningApi, mode: &str) -> Service {
-    Service::start(
-        db,
-        false,
-        &[
-            ("AMTSBOTE_WARNINGS_ENABLED", "true"),
-            ("AMTSBOTE_WARNINGS_ARS", DUSSELDORF),
-            ("AMTSBOTE_WARNINGS_BASE_URL", api.url.as_str()),
-            ("AMTSBOTE_WARNINGS_POLL_SECONDS", "1"),
-            ("AMTSBOTE_WARNINGS_MODE", mode),
-            ("AMTSBOTE_WARNINGS_TIMEOUT_MS", "300"),
-        ],
+/// The whole service on `db`, polling `api` every second for Düsseldorf in `mode`; `extra`
+/// adds or overrides settings.
+async fn service_polling(
+    db: &TestDb,
+    api: &WarningApi,
+    mode: &str,
+    extra: &[(&str, &str)],
+) -> Service {
+    let settings = [
+        ("AMTSBOTE_WARNINGS_ENABLED", "true"),
+        ("AMTSBOTE_WARNINGS_ARS", DUSSELDORF),
+        ("AMTSBOTE_WARNINGS_BASE_URL", api.url.as_str()),
+        ("AMTSBOTE_WARNINGS_POLL_SECONDS", "1"),
+        ("AMTSBOTE_WARNINGS_MODE", mode),
+        ("AMTSBOTE_WARNINGS_TIMEOUT_MS", "300"),
+    ];
+    let all: Vec<(&str, &str)> = settings.iter().chain(extra).copied().collect();
+    Service::start(db, false, &all).await
+}
+
+/// Waits until the simulated platforms got `n` messages containing `needle`.
+async fn wait_for_messages(sim: &amtsbote::simulator::Simulator, needle: &str, n: usize) {
+    let (sim, needle) = (sim.clone(), needle.to_string());
+    wait_until(
+        Duration::from_secs(30),
+        &format!("{n} messages with “{needle}”"),
+        || {
+            let (sim, needle) = (sim.clone(), needle.clone());
+            async move {
+                sim.received()
+                    .iter()
+                    .filter(|r| r.text.contains(&needle))
+                    .count()
+                    >= n
+            }
+        },
     )
-    .await
+    .await;
 }
 
 async fn api() -> (WarningApi, CancellationToken) {
@@ -407,30 +436,15 @@ async fn an_official_warning_reaches_every_subscriber_without_a_human(db: TestDb
         .set_subscription(english.id, &crate::helpers::topic("alerts"), true)
         .await
         .expect("subscribe");
-    let mut svc = service_polling(&db, &api, "auto").await;
+    let mut svc = service_polling(&db, &api, "auto", &[]).await;
     let mut doc = mowas("mow.chem", "Alert", "Extreme");
     let mut en = doc["info"][0].clone();
     en["language"] = json!("en-GB");
     en["headline"] = json!("Chemical fire mow.chem");
     doc["info"].as_array_mut().expect("info").push(en);
     api.publish(DUSSELDORF, doc, 1);
-    let sim = svc.sim.clone();
-    wait_until(
-        Duration::from_secs(10),
-        "41 messages of the warning",
-        || {
-            let sim = sim.clone();
-            async move {
-                sim.received()
-                    .iter()
-                    .filter(|r| r.text.contains("mow.chem"))
-                    .count()
-                    >= 41
-            }
-        },
-    )
-    .await;
-    let received = sim.received();
+    wait_for_messages(&svc.sim, "mow.chem", 41).await;
+    let received = svc.sim.received();
     let to_english: Vec<_> = received.iter().filter(|r| &*r.address == "777").collect();
     assert_eq!(to_english.len(), 1);
     assert!(
@@ -468,12 +482,7 @@ async fn an_official_warning_reaches_every_subscriber_without_a_human(db: TestDb
         },
     )
     .await;
-    let metrics = reqwest::get(format!("{}/metrics", svc.admin))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = metrics_text(&svc).await;
     assert!(
         metrics.contains("amtsbote_warnings_polls_total{outcome=\"http_error\"}"),
         "{metrics}"
@@ -582,7 +591,7 @@ async fn in_approve_mode_the_emergency_staff_are_asked_in_their_chat_and_release
         .set_staff(ChannelKind::Telegram, "901", Role::Emergency, Some("Emil"))
         .await
         .expect("staff");
-    let mut svc = service_polling(&db, &api, "approve").await;
+    let mut svc = service_polling(&db, &api, "approve", &[]).await;
     api.publish(DUSSELDORF, mowas("mow.ask", "Alert", "Severe"), 1);
     // Asked like for a chat alert: the preview with a code, in the chat.
     let request = crate::helpers::message_to(&svc.sim, "901", "/confirm ").await;
@@ -618,5 +627,239 @@ async fn in_approve_mode_the_emergency_staff_are_asked_in_their_chat_and_release
             .any(|a| a.action == "approve" && a.actor.contains("Emil")),
         "{audit:?}"
     );
+    svc.stop().await;
+}
+
+/// The OASIS thunderstorm example, not yet expired.
+fn storm() -> String {
+    include_str!("../fixtures/nina/cap12_oasis_example_a2_severe_thunderstorm.xml")
+        .replace("2003-06-17T16:00:00-07:00", "2099-06-17T16:00:00-07:00")
+}
+
+/// An Atom feed listing `links`.
+fn atom(links: &[&str]) -> String {
+    let entries: String = links
+        .iter()
+        .enumerate()
+        .map(|(i, l)| format!(r#"<entry><id>{i}</id><link href="{l}"/></entry>"#))
+        .collect();
+    format!(r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>{entries}</feed>"#)
+}
+
+/// The simulated API's port.
+fn port(api: &WarningApi) -> u16 {
+    url::Url::parse(&api.url)
+        .ok()
+        .and_then(|u| u.port())
+        .expect("a port")
+}
+
+/// A feed of `cap_feeds` only (no district's dashboard), with `listed` as
+/// `warnings.cap_allowed_hosts`.
+fn cap_only(api: &WarningApi, cap_feeds: &[&str], listed: &[&str]) -> WarningsSettings {
+    WarningsSettings {
+        ars: Vec::new(),
+        cap_feeds: cap_feeds.iter().map(|f| f.to_string()).collect(),
+        cap_allowed_hosts: listed
+            .iter()
+            .map(|h| AllowedHost::parse(h).expect("host"))
+            .collect(),
+        ..settings(api, false)
+    }
+}
+
+fn outcome(report: &amtsbote::warnings::PollReport) -> Option<&'static str> {
+    report.failure.as_ref().map(|e| e.outcome())
+}
+
+async fn a_cap_entry_is_fetched_only_from_the_feeds_host_or_a_listed_one_and_never_from_a_private_address_unless_listed(
+    db: TestDb,
+) {
+    let (logs, _guard) = Captured::start();
+    let (api, _stop) = api().await;
+    let port = port(&api);
+    api.serve_cap("storm.xml", &storm());
+    // The feed at 127.0.0.1 lists its own document and the metadata service of a cloud
+    // machine, as an attacker who can write the feed would.
+    let feed_url = api.serve_cap(
+        "feed.atom",
+        &atom(&[
+            "storm.xml",
+            &format!("http://localhost:{port}/internal/metadata"),
+        ]),
+    );
+
+    // Nothing listed: 127.0.0.1 is the feed's own host but a loopback address, localhost
+    // another host. Neither is fetched; the poll fails and says why.
+    let f = feed(&db.store, cap_only(&api, &[&feed_url], &[]));
+    let report = f.poll_once().await;
+    assert_eq!(outcome(&report), Some("refused"), "{report:?}");
+    assert!(report.handled.is_empty());
+    assert_eq!(api.paths(), ["/cap/feed.atom"], "only the feed itself");
+    let text = logs.text();
+    assert!(
+        text.lines().any(|l| l.contains("WARN")
+            && l.contains("may not fetch")
+            && l.contains(&format!("127.0.0.1:{port}/cap/storm.xml"))
+            && l.contains("not a public address")),
+        "{text}"
+    );
+    assert!(
+        text.lines().any(|l| l.contains("/internal/metadata")
+            && l.contains("neither the feed's nor in warnings.cap_allowed_hosts")),
+        "{text}"
+    );
+
+    // 127.0.0.1 listed: its document is fetched and sent; localhost is still another host.
+    let f = feed(&db.store, cap_only(&api, &[&feed_url], &["127.0.0.1"]));
+    let report = f.poll_once().await;
+    assert_eq!(
+        decisions(&report),
+        [("KSTO1055887203".into(), "sent".into())]
+    );
+    assert!(api.paths().contains(&"/cap/storm.xml".to_string()));
+    assert!(!api.paths().iter().any(|p| p.starts_with("/internal")));
+
+    // A name that resolves to loopback is refused on its addresses, also as the feed's own
+    // host, unless the name itself is listed.
+    let by_name = format!("http://localhost:{port}/cap/by-name.atom");
+    api.serve_cap("by-name.atom", &atom(&["storm.xml"]));
+    let before = api.paths().len();
+    let f = feed(&db.store, cap_only(&api, &[&by_name], &["127.0.0.1"]));
+    let report = f.poll_once().await;
+    assert_eq!(outcome(&report), Some("refused"), "{report:?}");
+    assert_eq!(api.paths()[before..], ["/cap/by-name.atom"]);
+    assert!(
+        logs.text()
+            .lines()
+            .any(|l| l.contains("localhost resolves to 127.0.0.1")),
+        "{}",
+        logs.text()
+    );
+    let f = feed(
+        &db.store,
+        cap_only(&api, &[&by_name], &["127.0.0.1", "localhost"]),
+    );
+    let report = f.poll_once().await;
+    assert_eq!(outcome(&report), None, "{report:?}");
+    assert_eq!(
+        api.paths()[before + 1..],
+        ["/cap/by-name.atom", "/cap/storm.xml"],
+        "fetched (and known: handled once)"
+    );
+    assert!(report.handled.is_empty());
+}
+
+async fn a_cap_entry_that_redirects_to_another_host_is_not_followed(db: TestDb) {
+    let (logs, _guard) = Captured::start();
+    let (api, _stop) = api().await;
+    let port = port(&api);
+    api.serve_cap("storm.xml", &storm());
+    // Both names are listed: only the redirect rule stands in the way.
+    let listed = ["127.0.0.1", "localhost"];
+    api.redirect_cap(
+        "moved.xml",
+        &format!("http://localhost:{port}/cap/storm.xml"),
+    );
+    let feed_url = api.serve_cap("feed.atom", &atom(&["moved.xml"]));
+    let f = feed(&db.store, cap_only(&api, &[&feed_url], &listed));
+    let report = f.poll_once().await;
+    assert_eq!(outcome(&report), Some("refused"), "{report:?}");
+    assert_eq!(api.paths(), ["/cap/feed.atom", "/cap/moved.xml"]);
+    assert!(
+        logs.text()
+            .contains("a redirect to another host (localhost) is not followed"),
+        "{}",
+        logs.text()
+    );
+
+    // A redirect within the host is followed.
+    api.redirect_cap(
+        "here.xml",
+        &format!("http://127.0.0.1:{port}/cap/storm.xml"),
+    );
+    let feed_url = api.serve_cap("here.atom", &atom(&["here.xml"]));
+    let f = feed(&db.store, cap_only(&api, &[&feed_url], &listed));
+    let report = f.poll_once().await;
+    assert_eq!(
+        decisions(&report),
+        [("KSTO1055887203".into(), "sent".into())]
+    );
+}
+
+/// What `/metrics` shows.
+async fn metrics_text(svc: &Service) -> String {
+    reqwest::get(format!("{}/metrics", svc.admin))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text")
+}
+
+/// `amtsbote_warnings_documents_cut_total` as `/metrics` shows it (0 before the first cut).
+async fn documents_cut(svc: &Service) -> u64 {
+    metrics_text(svc)
+        .await
+        .lines()
+        .find_map(|l| l.strip_prefix("amtsbote_warnings_documents_cut_total "))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .map_or(0, |v| v as u64)
+}
+
+async fn a_document_over_the_limit_is_cut_counted_and_the_feed_runs_on(db: TestDb) {
+    let (logs, _guard) = Captured::start();
+    let (api, _stop) = api().await;
+    seed(db.store.as_ref(), 5, 0, &["alerts"]).await;
+    let mut svc = service_polling(
+        &db,
+        &api,
+        "auto",
+        &[
+            // Long enough that only the cut can end the endless document.
+            ("AMTSBOTE_WARNINGS_TIMEOUT_MS", "20000"),
+            ("AMTSBOTE_WARNINGS_MAX_DOCUMENT_BYTES", "1048576"),
+        ],
+    )
+    .await;
+    // Other tests in this process may cut documents too: count from here.
+    let cut_before = documents_cut(&svc).await;
+    // The warning's document is 3 MiB the first time and has no end the second.
+    api.fail_documents(ApiFault::Oversized(3 * 1024 * 1024), 1);
+    api.fail_documents(ApiFault::Endless, 1);
+    api.publish(DUSSELDORF, mowas("mow.big", "Alert", "Severe"), 1);
+
+    // The third poll reads it whole: the feed ran on, and the warning reaches everyone.
+    wait_for_messages(&svc.sim, "mow.big", 5).await;
+    let documents = api
+        .paths()
+        .iter()
+        .filter(|p| p.as_str() == "/api31/warnings/mow.big.json")
+        .count();
+    assert_eq!(documents, 3, "cut twice, then read");
+    assert!(documents_cut(&svc).await >= cut_before + 2);
+    let metrics = metrics_text(&svc).await;
+    assert!(
+        metrics.contains("amtsbote_warnings_polls_total{outcome=\"too_large\"}"),
+        "{metrics}"
+    );
+    let text = logs.text();
+    let cuts: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("larger than warnings.max_document_bytes"))
+        .collect();
+    assert_eq!(cuts.len(), 2, "{text}");
+    for line in cuts {
+        assert!(line.contains("WARN"), "{line}");
+        assert!(line.contains("limit_bytes=1048576"), "{line}");
+        assert!(
+            line.contains(&format!("{}/warnings/mow.big.json", api.url)),
+            "{line}"
+        );
+    }
+    let health = reqwest::get(format!("{}/healthz", svc.base))
+        .await
+        .expect("healthz");
+    assert!(health.status().is_success());
     svc.stop().await;
 }

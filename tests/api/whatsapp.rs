@@ -19,7 +19,7 @@ use crate::helpers::{
     TestApp, TestDb, new_broadcast, seed, spawn_app, test_lane, test_templates, wait_until,
 };
 
-pub(crate) const SECRET: &str = "amtsbote-fixture-secret-not-real";
+pub(crate) const SECRET: &str = crate::helpers::WEBHOOK_SECRET;
 const PERSON: &str = "491234567890";
 
 fn raw(name: &str) -> Vec<u8> {
