@@ -609,6 +609,9 @@ fn demo_config(config: &Config, options: &DemoOptions, sim: &Simulator, url: &st
     });
     demo.telegram_lane.rate = options.telegram_rate;
     demo.whatsapp_lane.rate = options.whatsapp_rate;
+    // The simulated Meta and every simulated person send from 127.0.0.1; the real ones come
+    // from many addresses.
+    demo.http_limits.max_connections_per_ip = 0;
     demo.second_approval = false;
     demo.schedules = Vec::new();
     demo.api_tokens = Vec::new();

@@ -222,6 +222,8 @@ async fn a_surge_on_both_channels_at_a_low_rate_loses_nothing() {
         &[
             ("AMTSBOTE_TELEGRAM_RATE", "40"),
             ("AMTSBOTE_WHATSAPP_RATE", "40"),
+            // Meta sends from many addresses; here all 80 come from one.
+            ("AMTSBOTE_HTTP_MAX_CONNECTIONS_PER_IP", "0"),
         ],
     )
     .await;
