@@ -85,10 +85,40 @@ pub struct Area {
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(try_from = "ValuePairForm")]
 pub struct ValuePair {
     pub value_name: String,
     pub value: String,
+}
+
+/// A value pair as JSON and CAP 1.1/1.2 write it (`valueName`, `value`), or as CAP 1.0 does
+/// (`<parameter>valueName=value</parameter>`).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ValuePairForm {
+    value_name: Option<String>,
+    value: Option<String>,
+    #[serde(rename = "$text")]
+    text: Option<String>,
+}
+
+impl TryFrom<ValuePairForm> for ValuePair {
+    type Error = String;
+
+    fn try_from(form: ValuePairForm) -> Result<Self, String> {
+        match (form.value_name, form.value, form.text) {
+            (Some(value_name), Some(value), _) => Ok(ValuePair { value_name, value }),
+            (None, None, Some(text)) => match text.split_once('=') {
+                Some((name, value)) => Ok(ValuePair {
+                    value_name: name.trim().to_string(),
+                    value: value.trim().to_string(),
+                }),
+                None => Err(format!("value pair '{text}' without '='")),
+            },
+            (None, _, _) => Err("value pair without valueName".into()),
+            (Some(_), None, _) => Err("value pair without value".into()),
+        }
+    }
 }
 
 impl Document {
