@@ -156,8 +156,11 @@ async fn postgres_outage_resumes_without_loss() {
     let per = counts(&sim, "outage");
     assert_eq!(per.len(), 2000, "every subscriber has the message");
     let duplicates: usize = per.values().map(|n| n - 1).sum();
-    // Only sends whose acknowledgement was lost with a lease could repeat: one claim per lane.
-    assert!(duplicates <= 2 * 40, "{duplicates} duplicates");
+    // Only sends whose acknowledgement was lost with a lease could repeat: what a lane held at
+    // the cut, the claim it was sending and the next one it had asked for while the second
+    // half went out (40 each at 400/s), on each of the two lanes. (The bound said one claim per
+    // lane from before lanes asked ahead; a run here saw 96.)
+    assert!(duplicates <= 2 * 2 * 40, "{duplicates} duplicates");
     let stats = db.store.broadcast_stats(id).await.unwrap();
     assert_eq!(stats.total(DeliveryStatus::Sent), 2000);
 }
