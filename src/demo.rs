@@ -679,7 +679,7 @@ fn staff_update(
 
 /// The first button of `markup` (Telegram's `inline_keyboard` or WhatsApp's interactive
 /// `buttons`) that confirms a preview: its data.
-fn confirm_button(markup: &serde_json::Value) -> Option<String> {
+pub fn confirm_button(markup: &serde_json::Value) -> Option<String> {
     let telegram = markup
         .get("inline_keyboard")
         .and_then(|rows| rows.as_array())

@@ -166,7 +166,7 @@ impl SoleInstance {
             Ok(()) => Ok(Some(SoleInstance { _file: file })),
             Err(rustix::io::Errno::WOULDBLOCK) => anyhow::bail!(
                 "another amtsbote instance is running on {path}: SQLite serves one instance \
-                 (stop the other one, or use Postgres for several; see README, \"Several instances\")"
+                 (stop the other one, or use Postgres for several; see docs/instances.md)"
             ),
             Err(e) => Err(anyhow::Error::new(e).context(format!("locking {lock_path}"))),
         }

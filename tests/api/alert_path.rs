@@ -7,10 +7,11 @@
 
 use std::time::Duration;
 
+use amtsbote::demo::confirm_button;
 use amtsbote::domain::{BroadcastStatus, ChannelKind, Role};
 use amtsbote::simulator::Simulator;
 use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::helpers::{PRESS_TOKEN, Service, TestDb, seed, wait_until};
 use crate::telegram::{message, press};
@@ -22,25 +23,6 @@ const NEWS: &str = "Neue Öffnungszeiten im Bürgeramt ab Montag.";
 const ALERT: &str = "Warnung: Gasaustritt in der Hauptstraße. Fenster und Türen schließen.";
 /// Subscribers on each lane: the news takes seconds at the lanes' rate.
 const PER_LANE: u64 = 40;
-
-/// The confirm button's data in a message's markup (Telegram's `inline_keyboard`, WhatsApp's
-/// interactive `buttons`).
-fn confirm_button(markup: &Value) -> Option<String> {
-    let telegram = markup
-        .get("inline_keyboard")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .flat_map(|row| row.as_array().cloned().unwrap_or_default())
-        .filter_map(|b| b.get("callback_data")?.as_str().map(str::to_string));
-    let whatsapp = markup
-        .pointer("/action/buttons")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|b| b.pointer("/reply/id")?.as_str().map(str::to_string));
-    telegram.chain(whatsapp).find(|d| d.starts_with("c:"))
-}
 
 /// What each lane sent to citizens from the `from`th message on, in arrival order.
 fn citizens_lane(sim: &Simulator, from: usize, lane: ChannelKind) -> Vec<String> {

@@ -383,7 +383,7 @@ async fn assert_accessible(c: &Client, page: &str) {
 }
 
 /// Saves a screenshot under target/screenshots, and under docs/ with
-/// AMTSBOTE_UPDATE_SCREENSHOTS=1 (the README shows those).
+/// AMTSBOTE_UPDATE_SCREENSHOTS=1 (docs/dashboard.md shows those).
 async fn screenshot(c: &Client, name: &str, height: u32) {
     c.set_window_size(1280, height).await.expect("window size");
     let png = c.screenshot().await.expect("screenshot");
