@@ -586,9 +586,23 @@ async fn forget_sign_ins(sign_in: Arc<SignIn>, shutdown: CancellationToken) {
     .await
 }
 
+/// The kernel's queue of connections not yet accepted: tokio's default (1,024) overflows when a
+/// flood's refused connections come back all at once, and a connection whose SYN is dropped
+/// then retries only after a second (a webhook answered late under attack).
+const LISTEN_BACKLOG: u32 = 4096;
+
 async fn bind(addr: std::net::SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
-    tokio::net::TcpListener::bind(addr)
-        .await
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()
+    } else {
+        tokio::net::TcpSocket::new_v6()
+    };
+    socket
+        .and_then(|s| {
+            s.set_reuseaddr(true)?;
+            s.bind(addr)?;
+            s.listen(LISTEN_BACKLOG)
+        })
         .with_context(|| format!("binding the HTTP listener on {addr}"))
 }
 
