@@ -42,6 +42,7 @@ async fn measure(store: &dyn Store, database: &str, n: u64, chunk: u32) -> anyho
             start: amtsbote::store::Start::Release,
             author: None,
             cron: None,
+            target: None,
             audit_actor: None,
             scheduled_at: None,
         })

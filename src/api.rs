@@ -68,6 +68,7 @@ pub fn router(state: Arc<ApiState>) -> axum::Router {
         .routes(routes!(cancel_broadcast))
         .routes(routes!(stats))
         .routes(routes!(create_drill))
+        .routes(routes!(list_areas))
         .with_state(state)
         .split_for_parts();
     doc::offer_topics(&mut doc, &topics);
@@ -108,6 +109,13 @@ pub struct BroadcastRequest {
     /// The alert an update or all-clear follows.
     #[schema(value_type = Option<i64>)]
     parent_id: Option<serde_json::Number>,
+    /// Where it goes (needs `areas.file`): `{"areas": ["01"]}` (district ids or names),
+    /// `{"circle": {"lat": 49.0195, "lon": 12.0975, "radius_m": 300}}` (up to 50 km) or
+    /// `{"polygon": <GeoJSON Polygon, longitude first>}`. It reaches those whose chosen
+    /// district it touches, those whose kept place lies inside it, and those who chose no area.
+    /// Without it: the whole city.
+    #[schema(value_type = Option<crate::domain::area::Target>)]
+    target: Option<serde_json::Value>,
 }
 
 /// A drill: the whole alert path, to the staff only, every message marked "ÜBUNG / EXERCISE".
@@ -144,6 +152,35 @@ pub struct BroadcastCreated {
     #[schema(schema_with = doc::priority)]
     priority: String,
     recipients: Recipients,
+    /// A targeted broadcast: the districts it touches and its recipients by group.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    target: Option<TargetReach>,
+}
+
+/// Who a target reaches: by a chosen district, by a kept place inside it, without any area.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TargetReach {
+    /// The districts it touches (ids).
+    areas: Vec<String>,
+    /// Their names.
+    names: Vec<String>,
+    by_district: Recipients,
+    by_place: Recipients,
+    without_area: Recipients,
+}
+
+/// One district of the city with its active subscribers (those who chose it).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AreaView {
+    id: String,
+    name: String,
+    subscribers: u64,
+}
+
+/// The city's districts (`areas.file`); empty without it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AreaList {
+    areas: Vec<AreaView>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -197,6 +234,13 @@ fn created_answer(created: &Submitted) -> BroadcastCreated {
         topic: b.topic.clone(),
         priority: b.priority.as_str().into(),
         recipients: Recipients::from(&created.recipients),
+        target: created.targeting.as_ref().map(|t| TargetReach {
+            areas: t.areas.clone(),
+            names: t.names.clone(),
+            by_district: Recipients::from(&t.count.by_district),
+            by_place: Recipients::from(&t.count.by_place),
+            without_area: Recipients::from(&t.count.without_area),
+        }),
     }
 }
 
@@ -244,7 +288,25 @@ fn submission(state: &ApiState, req: &BroadcastRequest) -> Result<Submission, Ap
                 .ok_or_else(|| ApiError::invalid("parent_id", "parent_id must be a broadcast id"))
         })
         .transpose()?;
+    let target = req
+        .target
+        .as_ref()
+        .map(|v| {
+            let mut track = serde_path_to_error::Track::new();
+            let de = serde_path_to_error::Deserializer::new(v, &mut track);
+            crate::domain::area::Target::deserialize(de).map_err(|e| {
+                ApiError::invalid(
+                    "target",
+                    format!(
+                        "{e} at target.{}; expected {{\"areas\": [ids]}}, {{\"circle\": {{\"lat\", \"lon\", \"radius_m\"}}}} or {{\"polygon\": <GeoJSON Polygon>}}",
+                        track.path()
+                    ),
+                )
+            })
+        })
+        .transpose()?;
     Ok(Submission {
+        target,
         topic,
         kind,
         priority,
@@ -326,6 +388,7 @@ async fn create_drill(
 ) -> Result<(StatusCode, Json<BroadcastCreated>), ApiError> {
     let text = parse_text(req.text.as_deref()).map_err(|e| ApiError::invalid("text", e))?;
     let submission = Submission {
+        target: None,
         topic: crate::domain::DRILL_TOPIC.into(),
         kind: Some(crate::domain::BroadcastKind::Alert),
         priority: Some(crate::domain::Priority::Alert),
@@ -416,6 +479,36 @@ async fn cancel_broadcast(
 ) -> Result<Json<BroadcastView>, ApiError> {
     let b = state.broadcasts.cancel(&actor(&caller), id).await?;
     view(&state, b).await
+}
+
+#[utoipa::path(get, path = "/api/v1/areas",
+    responses((status = 200, body = AreaList, description = "The city's districts with the active subscribers who chose each; empty without `areas.file`"),
+        CallerErrors, StoreErrors),
+    security(("bearer" = [])))]
+async fn list_areas(
+    State(state): State<Arc<ApiState>>,
+    _: Caller,
+) -> Result<Json<AreaList>, ApiError> {
+    let Some(catalogue) = state.broadcasts.areas() else {
+        return Ok(Json(AreaList { areas: Vec::new() }));
+    };
+    let counts: std::collections::HashMap<String, u64> = state
+        .store()
+        .area_subscriber_counts()
+        .await?
+        .into_iter()
+        .collect();
+    Ok(Json(AreaList {
+        areas: catalogue
+            .areas()
+            .iter()
+            .map(|a| AreaView {
+                id: a.id.clone(),
+                name: a.name.clone(),
+                subscribers: counts.get(&a.id).copied().unwrap_or(0),
+            })
+            .collect(),
+    }))
 }
 
 #[utoipa::path(get, path = "/api/v1/stats",

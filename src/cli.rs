@@ -32,7 +32,8 @@ async fn service(config: &Config) -> anyhow::Result<(BroadcastService, Arc<Annou
         config.tz,
         Some(announce.clone()),
     )
-    .with_feed_approval(config.warnings.as_ref().is_none_or(|w| w.approve));
+    .with_feed_approval(config.warnings.as_ref().is_none_or(|w| w.approve))
+    .with_areas(crate::service::load_areas(config)?);
     Ok((service, announce))
 }
 
@@ -92,8 +93,35 @@ pub struct BroadcastRequest {
     /// A time to send at, city time or RFC 3339.
     pub at: Option<String>,
     pub idempotency_key: Option<String>,
+    /// `--area`: districts (ids or names).
+    pub areas: Vec<String>,
+    /// `--circle LAT,LON,RADIUS_M`.
+    pub circle: Option<String>,
     pub yes: bool,
     pub json: bool,
+}
+
+/// `--area` and `--circle` as a target; neither: the whole city.
+fn cli_target(req: &BroadcastRequest) -> Result<Option<crate::domain::area::Target>, Refused> {
+    use crate::domain::area::{Circle, Target};
+    if let Some(raw) = &req.circle {
+        let parts: Vec<f64> = raw
+            .split(',')
+            .map(|p| p.trim().parse::<f64>())
+            .collect::<Result<_, _>>()
+            .map_err(|_| {
+                Refused(format!(
+                    "--circle {raw}: expected LAT,LON,RADIUS_M like 49.0195,12.0975,300"
+                ))
+            })?;
+        let [lat, lon, radius_m] = parts[..] else {
+            return Err(Refused(format!(
+                "--circle {raw}: expected three numbers LAT,LON,RADIUS_M like 49.0195,12.0975,300"
+            )));
+        };
+        return Ok(Some(Target::Circle(Circle { lat, lon, radius_m })));
+    }
+    Ok((!req.areas.is_empty()).then(|| Target::Areas(req.areas.clone())))
 }
 
 pub async fn migrate(config: &Config) -> anyhow::Result<()> {
@@ -117,6 +145,7 @@ pub async fn broadcast(
         None => When::Now,
     };
     let submission = Submission {
+        target: cli_target(&req)?,
         topic: req.topic.clone(),
         kind: Some(req.kind),
         priority: req.priority,
@@ -133,6 +162,10 @@ pub async fn broadcast(
         .preview(&actor, &submission)
         .await
         .map_err(cli_error)?;
+    let target = match &submission.target {
+        Some(t) => service.resolve_target(t).map_err(cli_error)?,
+        None => None,
+    };
 
     if !req.json {
         println!(
@@ -147,6 +180,16 @@ pub async fn broadcast(
                 ]
             )
         );
+        if let Some(t) = &target {
+            println!(
+                "{}",
+                texts.get(
+                    lang,
+                    "cli-preview-target",
+                    &[("areas", t.names.join(", ").into())]
+                )
+            );
+        }
         println!("────────\n{}\n────────", req.text.trim());
         println!(
             "{}",

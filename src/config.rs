@@ -90,6 +90,7 @@ const KNOWN: &[(&str, &[&str])] = &[
         ],
     ),
     ("dashboard", &["public_url"]),
+    ("areas", &["file", "id_property", "name_property"]),
     (
         "warnings",
         &[
@@ -184,6 +185,16 @@ pub struct Config {
     pub template_costs: crate::services::TemplateCosts,
     /// The official warnings feed, when `warnings.enabled`.
     pub warnings: Option<crate::warnings::WarningsSettings>,
+    /// The city's districts (`areas.file`), when set.
+    pub areas: Option<AreasSource>,
+}
+
+/// Where the city's districts come from: a GeoJSON file and the properties naming each one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AreasSource {
+    pub file: PathBuf,
+    pub id_property: String,
+    pub name_property: String,
 }
 
 impl Config {
@@ -462,6 +473,18 @@ impl Config {
                 messaging_limit: s.messaging_limit()?,
             },
             warnings: s.warnings()?,
+            areas: match s.get::<String>("areas", "file", "a path to a GeoJSON file")? {
+                Some(file) if !file.trim().is_empty() => Some(AreasSource {
+                    file: PathBuf::from(file.trim()),
+                    id_property: s
+                        .get::<String>("areas", "id_property", "a property name")?
+                        .unwrap_or_else(|| "id".into()),
+                    name_property: s
+                        .get::<String>("areas", "name_property", "a property name")?
+                        .unwrap_or_else(|| "name".into()),
+                }),
+                _ => None,
+            },
         })
     }
 

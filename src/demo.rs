@@ -633,6 +633,7 @@ async fn release(
         .submit(
             &operator,
             Submission {
+                target: None,
                 topic: topic.to_string(),
                 kind: Some(kind),
                 priority: Some(priority),

@@ -2,6 +2,7 @@
 //! Everything that crosses a boundary (CLI, config, database, HTTP) is parsed into these once;
 //! the rest of the code trusts them.
 
+pub mod area;
 pub mod text;
 pub mod time;
 

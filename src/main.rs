@@ -55,6 +55,12 @@ enum Command {
         /// A retried command with the same key creates nothing new.
         #[arg(long, value_name = "KEY")]
         idempotency_key: Option<String>,
+        /// Only to this district (id or name from `areas.file`); repeat for several.
+        #[arg(long = "area", value_name = "ID")]
+        areas: Vec<String>,
+        /// Only to this circle: latitude, longitude, radius in metres (up to 50 km).
+        #[arg(long, value_name = "LAT,LON,RADIUS_M", conflicts_with = "areas")]
+        circle: Option<String>,
         /// Send it (without, only the preview is shown).
         #[arg(long)]
         yes: bool,
@@ -239,7 +245,9 @@ fn main() -> ExitCode {
     // SAFETY: sets a plain integer option; mimalloc allows this at any time.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
     let cli = Cli::parse();
-    let config = match Config::load(cli.config.as_deref()) {
+    let config = match Config::load(cli.config.as_deref())
+        .and_then(|c| amtsbote::service::load_areas(&c).map(|_| c))
+    {
         Ok(c) => c,
         Err(e) => {
             eprintln!("amtsbote: configuration error: {e}");
@@ -278,6 +286,8 @@ fn main() -> ExitCode {
                 parent,
                 at,
                 idempotency_key,
+                areas,
+                circle,
                 yes,
                 json,
             } => {
@@ -289,6 +299,8 @@ fn main() -> ExitCode {
                     parent_id: parent,
                     at,
                     idempotency_key,
+                    areas,
+                    circle,
                     yes,
                     json,
                 };

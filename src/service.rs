@@ -26,6 +26,27 @@ use crate::store::{self, Store, StoreError};
 use sha2::Digest;
 
 /// Opens the configured store and brings its schema up to date.
+/// The city's districts from `areas.file`, checked; `None` without the key. The error names the
+/// file, and the feature's index and what is wrong with it.
+pub fn load_areas(
+    config: &Config,
+) -> Result<Option<Arc<crate::domain::area::Catalogue>>, crate::config::ConfigError> {
+    let Some(source) = &config.areas else {
+        return Ok(None);
+    };
+    let fail = |what: String| {
+        crate::config::ConfigError(format!("areas.file {}: {what}", source.file.display()))
+    };
+    let text = std::fs::read_to_string(&source.file).map_err(|e| fail(e.to_string()))?;
+    let catalogue = crate::domain::area::Catalogue::from_geojson(
+        &text,
+        &source.id_property,
+        &source.name_property,
+    )
+    .map_err(|e| fail(e.0))?;
+    Ok(Some(Arc::new(catalogue)))
+}
+
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     let store = store::connect(&config.database_url)
         .await
@@ -197,11 +218,15 @@ impl Application {
             );
         }
 
+        let areas = load_areas(&config)?;
         let shutdown = CancellationToken::new();
         let mut engine = Engine::start(
             store.clone(),
             lanes,
-            config.engine.clone(),
+            crate::queue::EngineSettings {
+                areas: areas.clone(),
+                ..config.engine.clone()
+            },
             shutdown.clone(),
         );
         let texts = Arc::new(Texts::load().map_err(anyhow::Error::msg)?);
@@ -214,6 +239,7 @@ impl Application {
                 Some(engine.signals.clone() as Arc<dyn QueueWake>),
             )
             .with_template_costs(config.template_costs.clone())
+            .with_areas(areas.clone())
             .with_feed_approval(config.warnings.as_ref().is_none_or(|w| w.approve)),
         );
         let sign_in = config

@@ -38,6 +38,7 @@ fn submission(
     rest: &str,
 ) -> Option<Result<Submission, String>> {
     let draft = |topic: String, kind: Option<BroadcastKind>, text: &str| Submission {
+        target: None,
         topic,
         kind,
         priority: None,

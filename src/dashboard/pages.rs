@@ -270,6 +270,7 @@ fn submission(state: &DashboardState, f: &ComposeForm) -> Result<Submission, Ser
         _ => When::Now,
     };
     Ok(Submission {
+        target: None,
         topic: f.topic.trim().to_string(),
         kind,
         priority,
@@ -396,7 +397,12 @@ pub async fn compose(State(state): Shared, staff: Staff, Form(f): Form<ComposeFo
     };
     let reach = match state
         .broadcasts
-        .reach(kind, &topic, submission.parent_id)
+        .reach(
+            kind,
+            &topic,
+            submission.parent_id,
+            submission.target.as_ref(),
+        )
         .await
     {
         Ok(r) => r,

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{EngineSettings, Signals};
 use crate::domain::Priority;
+use crate::domain::area::Catalogue;
 use crate::store::{Broadcast, Store};
 
 /// The first chunk of every broadcast.
@@ -40,6 +41,7 @@ pub async fn run(
                 signals.clone(),
                 broadcast,
                 settings.fan_out_chunk,
+                settings.areas.clone(),
                 shutdown.clone(),
             );
             let running = running.clone();
@@ -91,13 +93,44 @@ async fn fan_out(
     signals: Arc<Signals>,
     broadcast: Broadcast,
     chunk: u32,
+    areas: Option<Arc<Catalogue>>,
     shutdown: CancellationToken,
 ) -> i64 {
     let mut size = chunk.min(FIRST_CHUNK);
     let mut first = true;
     let mut failures = 0u32;
+    // A targeted broadcast: the kept places inside it, written before its first chunk (so
+    // places kept after a draft was written count too).
+    let mut shape = match &broadcast.target {
+        Some(target) => match target.shape(areas.as_deref()) {
+            Ok(shape) => Some(shape),
+            Err(e) => {
+                tracing::warn!(broadcast = broadcast.id, error = %e, "target has no shape: only its districts and those without an area get it");
+                None
+            }
+        },
+        None => None,
+    };
     while !shutdown.is_cancelled() {
         let started = std::time::Instant::now();
+        if let Some(s) = &shape {
+            match store.prepare_target_cells(broadcast.id, s).await {
+                Ok(cells) => {
+                    tracing::debug!(broadcast = broadcast.id, cells, "target's kept places");
+                    shape = None;
+                }
+                Err(e) => {
+                    failures += 1;
+                    let wait = crate::domain::RetryPolicy::STORE_OUTAGE.delay(failures as i32);
+                    tracing::warn!(broadcast = broadcast.id, error = %e, retry_in_ms = wait.as_millis() as u64, "cannot find the target's kept places; will retry");
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = shutdown.cancelled() => break,
+                    }
+                    continue;
+                }
+            }
+        }
         match store.fan_out_chunk(broadcast.id, size).await {
             Ok(step) => {
                 tracing::debug!(

@@ -247,6 +247,8 @@ pub struct EngineSettings {
     pub fan_out_chunk: u32,
     pub poll: Duration,
     pub housekeeping: Duration,
+    /// The city's districts: a targeted broadcast's districts are drawn from them.
+    pub areas: Option<std::sync::Arc<crate::domain::area::Catalogue>>,
 }
 
 impl Default for EngineSettings {
@@ -256,6 +258,7 @@ impl Default for EngineSettings {
             fan_out_chunk: 25_000,
             poll: Duration::from_millis(250),
             housekeeping: Duration::from_millis(500),
+            areas: None,
         }
     }
 }

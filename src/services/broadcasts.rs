@@ -8,6 +8,7 @@ use rand::Rng;
 use tokio::sync::Notify;
 
 use super::policy::{self, Action, Refusal, Subject};
+use crate::domain::area::{Catalogue, Resolved, Target};
 use crate::domain::time::{Clock, SystemClock};
 use crate::domain::{
     Actor, BroadcastKind, BroadcastStatus, BroadcastText, DRILL_TOPIC, Priority, QuietPolicy,
@@ -15,6 +16,7 @@ use crate::domain::{
 };
 use crate::store::{
     Broadcast, Confirmation, NewBroadcast, RecipientCount, Schedule, Start, Store, StoreError,
+    TargetCount,
 };
 
 /// How long a draft's code stays valid, and an approval request's.
@@ -55,6 +57,8 @@ pub struct Submission {
     pub draft: bool,
     /// A retried request with the same key creates nothing new.
     pub idempotency_key: Option<String>,
+    /// Where it goes (districts, a circle, a polygon); `None`: the whole city.
+    pub target: Option<Target>,
 }
 
 /// What a submission became.
@@ -68,6 +72,16 @@ pub struct Submitted {
     pub code: Option<String>,
     /// A recurring draft's first firing (ms).
     pub next_at: Option<i64>,
+    /// A targeted broadcast: the districts it touches (names) and its recipients by group.
+    pub targeting: Option<Targeting>,
+}
+
+/// What a target means for a preview: the districts it touches and who it reaches, by group.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Targeting {
+    pub areas: Vec<String>,
+    pub names: Vec<String>,
+    pub count: TargetCount,
 }
 
 /// What a confirmation or approval did.
@@ -152,6 +166,8 @@ struct Checked<'a> {
     parent_id: Option<i64>,
     scheduled_at: Option<i64>,
     cron: Option<(String, i64)>,
+    /// The target as given and as resolved; `None` also when it covers the whole city.
+    target: Option<(Target, Resolved)>,
 }
 
 /// What a WhatsApp template costs and how many people the number may start conversations with.
@@ -198,6 +214,8 @@ pub struct BroadcastService {
     /// Raised when a broadcast starts to await approval: whoever asks the staff looks at once.
     approvals: Notify,
     clock: Arc<dyn Clock>,
+    /// The city's districts (`areas.file`); without them nothing can be targeted.
+    areas: Option<Arc<Catalogue>>,
 }
 
 impl BroadcastService {
@@ -225,7 +243,48 @@ impl BroadcastService {
             queue,
             approvals: Notify::new(),
             clock: Arc::new(SystemClock),
+            areas: None,
         }
+    }
+
+    /// The same service with the city's districts: broadcasts may then have a target.
+    pub fn with_areas(mut self, areas: Option<Arc<Catalogue>>) -> Self {
+        self.areas = areas;
+        self
+    }
+
+    /// The city's districts, when configured.
+    pub fn areas(&self) -> Option<&Arc<Catalogue>> {
+        self.areas.as_ref()
+    }
+
+    /// A target against the districts: `None` when it covers the whole city.
+    pub fn resolve_target(&self, target: &Target) -> ServiceResult<Option<Resolved>> {
+        let Some(catalogue) = &self.areas else {
+            return Err(invalid(
+                "target",
+                "this city has no districts configured (areas.file): a broadcast goes to everyone",
+            ));
+        };
+        let resolved = catalogue
+            .resolve(target)
+            .map_err(|e| ServiceError::Invalid {
+                field: e.field,
+                message: e.message,
+            })?;
+        Ok((!resolved.whole_city).then_some(resolved))
+    }
+
+    /// Who a target reaches on `topic`, by group.
+    pub async fn targeting(&self, topic: &Topic, resolved: &Resolved) -> ServiceResult<Targeting> {
+        Ok(Targeting {
+            areas: resolved.areas.clone(),
+            names: resolved.names.clone(),
+            count: self
+                .store
+                .target_recipient_count(topic, &resolved.areas, &resolved.shape)
+                .await?,
+        })
     }
 
     /// The same service reading time from `clock` (tests).
@@ -248,8 +307,13 @@ impl BroadcastService {
         kind: BroadcastKind,
         topic: &Topic,
         parent: Option<i64>,
+        target: Option<&Target>,
     ) -> ServiceResult<Reach> {
-        let recipients = self.recipients(topic, parent).await?;
+        let resolved = match target {
+            Some(t) => self.resolve_target(t)?,
+            None => None,
+        };
+        let recipients = self.recipients(topic, parent, resolved.as_ref()).await?;
         let window_start = self.clock.now_ms() - crate::domain::WHATSAPP_WINDOW_MS;
         let whatsapp_templates = if recipients.whatsapp == 0 {
             0
@@ -274,7 +338,8 @@ impl BroadcastService {
     /// [`reach`](Self::reach) of a broadcast that exists.
     pub async fn reach_of(&self, b: &Broadcast) -> ServiceResult<Reach> {
         let topic = Topic::parse(&b.topic).map_err(|e| invalid("topic", e))?;
-        self.reach(b.kind, &topic, b.parent_id).await
+        self.reach(b.kind, &topic, b.parent_id, b.target.as_ref())
+            .await
     }
 
     /// A time (ms) as people read it: city time with its zone.
@@ -385,6 +450,16 @@ impl BroadcastService {
                 (None, Some((r.expr, next.timestamp_millis())))
             }
         };
+        let target = match &s.target {
+            Some(_) if s.parent_id.is_some() => {
+                return Err(invalid(
+                    "target",
+                    "an update or all-clear goes to its alert's recipients; it takes no target",
+                ));
+            }
+            Some(t) => self.resolve_target(t)?.map(|r| (t.clone(), r)),
+            None => None,
+        };
         Ok(Checked {
             topic,
             kind,
@@ -394,6 +469,7 @@ impl BroadcastService {
             parent_id: s.parent_id,
             scheduled_at,
             cron,
+            target,
         })
     }
 
@@ -459,10 +535,16 @@ impl BroadcastService {
         &self,
         topic: &Topic,
         parent: Option<i64>,
+        target: Option<&Resolved>,
     ) -> ServiceResult<RecipientCount> {
-        Ok(match parent {
-            Some(p) => self.store.follow_up_recipient_count(p).await?,
-            None => self.store.recipient_count(topic).await?,
+        Ok(match (parent, target) {
+            (Some(p), _) => self.store.follow_up_recipient_count(p).await?,
+            (None, Some(t)) => self
+                .store
+                .target_recipient_count(topic, &t.areas, &t.shape)
+                .await?
+                .total(),
+            (None, None) => self.store.recipient_count(topic).await?,
         })
     }
 
@@ -482,7 +564,8 @@ impl BroadcastService {
         )?;
         self.check_parent(&c).await?;
         self.enlist_staff_for_drill(&c.topic.id).await?;
-        let recipients = self.recipients(&c.topic.id, c.parent_id).await?;
+        let resolved = c.target.as_ref().map(|(_, r)| r);
+        let recipients = self.recipients(&c.topic.id, c.parent_id, resolved).await?;
         Ok((c.kind, c.priority, recipients))
     }
 
@@ -531,6 +614,7 @@ impl BroadcastService {
             start,
             scheduled_at: c.scheduled_at,
             cron: c.cron.as_ref().map(|(expr, _)| expr.clone()),
+            target: c.target.as_ref().map(|(t, r)| (t.clone(), r.areas.clone())),
             audit_actor: Some(actor.audit_name()),
         };
         let created = self.store.create_broadcast(&new).await?;
@@ -539,7 +623,14 @@ impl BroadcastService {
         if created.created && broadcast.status == BroadcastStatus::Released {
             self.wake_queue(&broadcast);
         }
-        let recipients = self.recipients(&new.topic, new.parent_id).await?;
+        let targeting = match &c.target {
+            Some((_, r)) => Some(self.targeting(&new.topic, r).await?),
+            None => None,
+        };
+        let recipients = match &targeting {
+            Some(t) => t.count.total(),
+            None => self.recipients(&new.topic, new.parent_id, None).await?,
+        };
         if !created.created {
             return Ok(Submitted {
                 broadcast,
@@ -547,6 +638,7 @@ impl BroadcastService {
                 created: false,
                 code: None,
                 next_at: None,
+                targeting,
             });
         }
         let mut next_at = c.cron.as_ref().map(|(_, next)| *next);
@@ -579,6 +671,7 @@ impl BroadcastService {
             created: true,
             code,
             next_at,
+            targeting,
         })
     }
 
@@ -1043,6 +1136,7 @@ impl BroadcastService {
             .submit(
                 &actor,
                 Submission {
+                    target: None,
                     topic: s.topic.clone(),
                     kind: Some(s.kind),
                     priority: Some(s.priority),

@@ -330,8 +330,18 @@ macro_rules! impl_store {
                     .bind(new.author.as_deref())
                     .bind(new.cron.as_deref())
                     .bind(new.text_en.as_ref().map(|t| t.as_str()))
+                    .bind(new.target.as_ref().map(|(t, _)| serde_json::to_string(t).unwrap_or_default()))
                     .fetch_optional(&mut *tx.tx)
                     .await?;
+                if let (Some(row), Some((_, areas))) = (&inserted, &new.target) {
+                    for area in areas {
+                        sqlx::query(sql::INSERT_BROADCAST_AREA)
+                            .bind(row.id)
+                            .bind(area.as_str())
+                            .execute(&mut *tx.tx)
+                            .await?;
+                    }
+                }
                 if let (Some(row), Some(actor)) = (&inserted, &new.audit_actor) {
                     let action = if status == "draft" { "draft" } else { "submit" };
                     let detail = format!(
@@ -574,12 +584,12 @@ macro_rules! impl_store {
                 use $crate::store::{sql, FanOutStep, StoreError};
                 let now = $crate::domain::now_ms();
                 let mut tx = self.begin_write().await?;
-                let state: Option<(String, i64, String, i64, Option<i64>)> =
+                let state: Option<(String, i64, String, i64, Option<i64>, bool)> =
                     sqlx::query_as(Self::FAN_OUT_STATE)
                         .bind(id)
                         .fetch_optional(&mut *tx.tx)
                         .await?;
-                let Some((topic, priority, status, cursor, parent)) = state else {
+                let Some((topic, priority, status, cursor, parent, targeted)) = state else {
                     tx.rollback().await?;
                     return Err(StoreError::UnknownBroadcast(id));
                 };
@@ -601,6 +611,7 @@ macro_rules! impl_store {
                 if let Some(last) = last {
                     let insert = match parent {
                         Some(p) => sqlx::query(sql::FOLLOW_UP_INSERT).bind(id).bind(priority).bind(now).bind(p),
+                        None if targeted => sqlx::query(sql::FAN_OUT_INSERT_TARGETED).bind(id).bind(priority).bind(now).bind(topic.clone()),
                         None => sqlx::query(sql::FAN_OUT_INSERT).bind(id).bind(priority).bind(now).bind(topic.clone()),
                     };
                     inserted = insert
@@ -945,7 +956,7 @@ macro_rules! impl_store {
                 let sender_key = self.pseudonym_key().await?.sender(channel, address);
                 let mut tx = self.begin_write().await?;
                 if let Some(s) = &found {
-                    for q in [sql::ERASE_DELIVERIES, sql::ERASE_SUBSCRIPTIONS, sql::ERASE_SUBSCRIBER] {
+                    for q in [sql::ERASE_DELIVERIES, sql::ERASE_SUBSCRIPTIONS, sql::ERASE_AREAS, sql::ERASE_PLACE, sql::ERASE_SUBSCRIBER] {
                         sqlx::query(q).bind(s.id).execute(&mut *tx.tx).await?;
                     }
                 }
@@ -974,6 +985,168 @@ macro_rules! impl_store {
                 }
                 tx.commit().await?;
                 Ok(found.is_some() || confirmations > 0 || messages > 0)
+            }
+
+            async fn subscriber_areas(
+                &self,
+                subscriber_id: i64,
+            ) -> $crate::store::StoreResult<$crate::store::SubscriberAreas> {
+                use $crate::store::sql;
+                let areas: Vec<(String,)> = sqlx::query_as(sql::SUBSCRIBER_AREAS)
+                    .bind(subscriber_id)
+                    .fetch_all(&self.pool)
+                    .await?;
+                let place: Option<(i32, i32)> = sqlx::query_as(sql::SUBSCRIBER_PLACE)
+                    .bind(subscriber_id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok($crate::store::SubscriberAreas {
+                    areas: areas.into_iter().map(|(a,)| a).collect(),
+                    place: place.map(|(lat_e3, lon_e3)| $crate::domain::area::Place { lat_e3, lon_e3 }),
+                })
+            }
+
+            async fn set_subscriber_area(
+                &self,
+                subscriber_id: i64,
+                area_id: &str,
+                on: bool,
+            ) -> $crate::store::StoreResult<()> {
+                use $crate::store::sql;
+                let q = if on { sql::ADD_SUBSCRIBER_AREA } else { sql::REMOVE_SUBSCRIBER_AREA };
+                let mut tx = self.begin_write().await?;
+                sqlx::query(q).bind(subscriber_id).bind(area_id).execute(&mut *tx.tx).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn clear_subscriber_areas(&self, subscriber_id: i64) -> $crate::store::StoreResult<()> {
+                use $crate::store::sql;
+                let mut tx = self.begin_write().await?;
+                for q in [sql::CLEAR_SUBSCRIBER_AREAS, sql::FORGET_PLACE] {
+                    sqlx::query(q).bind(subscriber_id).execute(&mut *tx.tx).await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn keep_place(
+                &self,
+                subscriber_id: i64,
+                place: $crate::domain::area::Place,
+                now: i64,
+            ) -> $crate::store::StoreResult<()> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query($crate::store::sql::KEEP_PLACE)
+                    .bind(subscriber_id)
+                    .bind(place.lat_e3)
+                    .bind(place.lon_e3)
+                    .bind(now)
+                    .execute(&mut *tx.tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn forget_place(&self, subscriber_id: i64) -> $crate::store::StoreResult<bool> {
+                let mut tx = self.begin_write().await?;
+                let n = sqlx::query($crate::store::sql::FORGET_PLACE)
+                    .bind(subscriber_id)
+                    .execute(&mut *tx.tx)
+                    .await?
+                    .rows_affected();
+                tx.commit().await?;
+                Ok(n > 0)
+            }
+
+            async fn target_recipient_count(
+                &self,
+                topic: &$crate::domain::Topic,
+                areas: &[String],
+                shape: &$crate::domain::area::Shape,
+            ) -> $crate::store::StoreResult<$crate::store::TargetCount> {
+                use $crate::store::{recipients_from_rows, sql};
+                let list = serde_json::to_string(areas).unwrap_or_else(|_| "[]".into());
+                let without: Vec<(String, i64)> = sqlx::query_as(sql::RECIPIENTS_WITHOUT_AREA)
+                    .bind(topic.as_str())
+                    .fetch_all(&self.pool)
+                    .await?;
+                let by_district: Vec<(String, i64)> = sqlx::query_as(Self::RECIPIENTS_BY_DISTRICT)
+                    .bind(topic.as_str())
+                    .bind(list.clone())
+                    .fetch_all(&self.pool)
+                    .await?;
+                let (lo, hi) = shape.place_box();
+                let places: Vec<(String, i32, i32)> = sqlx::query_as(Self::PLACES_BEYOND_DISTRICTS)
+                    .bind(topic.as_str())
+                    .bind(list)
+                    .bind(lo.lat_e3)
+                    .bind(hi.lat_e3)
+                    .bind(lo.lon_e3)
+                    .bind(hi.lon_e3)
+                    .fetch_all(&self.pool)
+                    .await?;
+                let mut by_place = $crate::store::RecipientCount::default();
+                for (channel, lat_e3, lon_e3) in places {
+                    let place = $crate::domain::area::Place { lat_e3, lon_e3 };
+                    if shape.contains(place.coordinates()) {
+                        let channel: $crate::domain::ChannelKind =
+                            channel.parse().map_err($crate::store::StoreError::Corrupt)?;
+                        by_place.add(channel, 1);
+                    }
+                }
+                Ok($crate::store::TargetCount {
+                    by_district: recipients_from_rows(by_district)?,
+                    by_place,
+                    without_area: recipients_from_rows(without)?,
+                })
+            }
+
+            async fn prepare_target_cells(
+                &self,
+                id: i64,
+                shape: &$crate::domain::area::Shape,
+            ) -> $crate::store::StoreResult<u64> {
+                use $crate::store::sql;
+                let (written,): (i64,) = sqlx::query_as(sql::HAS_CELLS)
+                    .bind(id)
+                    .fetch_one(&self.pool)
+                    .await?;
+                if written > 0 {
+                    return Ok(0);
+                }
+                let (lo, hi) = shape.place_box();
+                let cells: Vec<(i32, i32)> = sqlx::query_as(sql::PLACES_IN_BOX)
+                    .bind(lo.lat_e3)
+                    .bind(hi.lat_e3)
+                    .bind(lo.lon_e3)
+                    .bind(hi.lon_e3)
+                    .fetch_all(&self.pool)
+                    .await?;
+                let inside: Vec<(i32, i32)> = cells
+                    .into_iter()
+                    .filter(|(lat_e3, lon_e3)| {
+                        shape.contains($crate::domain::area::Place { lat_e3: *lat_e3, lon_e3: *lon_e3 }.coordinates())
+                    })
+                    .collect();
+                let mut tx = self.begin_write().await?;
+                for (lat_e3, lon_e3) in &inside {
+                    sqlx::query(sql::INSERT_BROADCAST_CELL)
+                        .bind(id)
+                        .bind(*lat_e3)
+                        .bind(*lon_e3)
+                        .execute(&mut *tx.tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(inside.len() as u64)
+            }
+
+            async fn area_subscriber_counts(&self) -> $crate::store::StoreResult<Vec<(String, u64)>> {
+                let rows: Vec<(String, i64)> = sqlx::query_as($crate::store::sql::AREA_SUBSCRIBERS)
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok(rows.into_iter().map(|(a, n)| (a, n as u64)).collect())
             }
 
             async fn follow_up_recipient_count(

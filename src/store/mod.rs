@@ -14,6 +14,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::Serialize;
 
+use crate::domain::area::{Place, Shape};
 use crate::domain::{
     BroadcastKind, BroadcastStatus, BroadcastText, ChannelKind, DeliveryStatus, PlatformStatus,
     Priority, Role, SubscriberStatus, Topic,
@@ -151,6 +152,8 @@ pub struct NewBroadcast {
     pub scheduled_at: Option<i64>,
     /// A recurring draft: the schedule's cron expression.
     pub cron: Option<String>,
+    /// Where it goes, with the districts it touches; `None`: the whole city.
+    pub target: Option<(crate::domain::area::Target, Vec<String>)>,
     /// Who to name in the audit log: the entry is written in the same transaction as the
     /// broadcast (one write less on an alert's way out).
     pub audit_actor: Option<String>,
@@ -177,6 +180,7 @@ impl NewBroadcast {
             start: Start::Release,
             scheduled_at: None,
             cron: None,
+            target: None,
             audit_actor: None,
         }
     }
@@ -203,6 +207,10 @@ impl NewBroadcast {
         if let Some(en) = &self.text_en {
             h.update(b"en\0");
             h.update(en.as_str().as_bytes());
+        }
+        if let Some((target, _)) = &self.target {
+            h.update(b"target\0");
+            h.update(serde_json::to_string(target).unwrap_or_default().as_bytes());
         }
         hex::encode(h.finalize())
     }
@@ -231,6 +239,8 @@ pub struct Broadcast {
     pub approved_by: Option<String>,
     /// A recurring draft's cron expression.
     pub cron: Option<String>,
+    /// Where it goes; `None`: the whole city.
+    pub target: Option<crate::domain::area::Target>,
 }
 
 /// What `create_broadcast` did: made a new one, or found the one made earlier with the same key.
@@ -256,6 +266,37 @@ impl RecipientCount {
         match channel {
             ChannelKind::Telegram => self.telegram += n,
             ChannelKind::Whatsapp => self.whatsapp += n,
+        }
+    }
+}
+
+/// A subscriber's areas: chosen districts (ids) and the kept place, if any.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SubscriberAreas {
+    pub areas: Vec<String>,
+    pub place: Option<Place>,
+}
+
+/// Who a target reaches, in its three groups, per channel.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TargetCount {
+    /// Chose a district the target touches.
+    pub by_district: RecipientCount,
+    /// Kept a place inside the target (and chose none of those districts).
+    pub by_place: RecipientCount,
+    /// Chose no area: they get everything.
+    pub without_area: RecipientCount,
+}
+
+impl TargetCount {
+    pub fn total(&self) -> RecipientCount {
+        RecipientCount {
+            telegram: self.by_district.telegram
+                + self.by_place.telegram
+                + self.without_area.telegram,
+            whatsapp: self.by_district.whatsapp
+                + self.by_place.whatsapp
+                + self.without_area.whatsapp,
         }
     }
 }
@@ -868,6 +909,34 @@ pub trait Store: Send + Sync {
     /// Active recipients of an alert's follow-up: the alert's recipients, per channel.
     async fn follow_up_recipient_count(&self, parent_id: i64) -> StoreResult<RecipientCount>;
 
+    /// The districts a subscriber chose and the place they let the city keep.
+    async fn subscriber_areas(&self, subscriber_id: i64) -> StoreResult<SubscriberAreas>;
+    /// Adds (`on`) or removes one chosen district.
+    async fn set_subscriber_area(
+        &self,
+        subscriber_id: i64,
+        area_id: &str,
+        on: bool,
+    ) -> StoreResult<()>;
+    /// The whole city again: no district, no kept place.
+    async fn clear_subscriber_areas(&self, subscriber_id: i64) -> StoreResult<()>;
+    /// Keeps a place (already rounded), replacing an earlier one.
+    async fn keep_place(&self, subscriber_id: i64, place: Place, now: i64) -> StoreResult<()>;
+    async fn forget_place(&self, subscriber_id: i64) -> StoreResult<bool>;
+    /// Active subscribers of `topic` a target reaches, in its three groups: by a district in
+    /// `areas`, by a kept place inside `shape` (and no such district), and without any area.
+    async fn target_recipient_count(
+        &self,
+        topic: &Topic,
+        areas: &[String],
+        shape: &Shape,
+    ) -> StoreResult<TargetCount>;
+    /// Writes the cells of the kept places inside a targeted broadcast's shape, once (when its
+    /// fan-out starts); a second call finds them written and does nothing.
+    async fn prepare_target_cells(&self, id: i64, shape: &Shape) -> StoreResult<u64>;
+    /// Active subscribers per chosen district.
+    async fn area_subscriber_counts(&self) -> StoreResult<Vec<(String, u64)>>;
+
     /// Adds an address to a person (None: the address is a person of its own, named
     /// `channel:address`), or changes the role of a person who has only this address. Refused
     /// with [`StoreError::StaffConflict`] when the person already has another role, or the
@@ -1076,7 +1145,7 @@ pub trait Store: Send + Sync {
 macro_rules! broadcast_columns {
     () => {
         "id, topic, kind, priority, text, status, created_at, released_at, fanout_done_at, finished_at, \
-         scheduled_at, created_by, parent_id, author, approved_by, cron"
+         scheduled_at, created_by, parent_id, author, approved_by, cron, target"
     };
 }
 pub(crate) use broadcast_columns;
@@ -1100,6 +1169,7 @@ pub(crate) struct BroadcastRow {
     pub author: Option<String>,
     pub approved_by: Option<String>,
     pub cron: Option<String>,
+    pub target: Option<String>,
 }
 
 pub(crate) fn broadcast_from_row(r: BroadcastRow) -> StoreResult<Broadcast> {
@@ -1120,7 +1190,14 @@ pub(crate) fn broadcast_from_row(r: BroadcastRow) -> StoreResult<Broadcast> {
         author,
         approved_by,
         cron,
+        target,
     } = r;
+    let target = target
+        .map(|t| {
+            serde_json::from_str(&t)
+                .map_err(|e| StoreError::Corrupt(format!("broadcast {id}: target {t}: {e}")))
+        })
+        .transpose()?;
     Ok(Broadcast {
         id,
         topic,
@@ -1138,6 +1215,7 @@ pub(crate) fn broadcast_from_row(r: BroadcastRow) -> StoreResult<Broadcast> {
         author,
         approved_by,
         cron,
+        target,
     })
 }
 

@@ -9,7 +9,7 @@ use sqlx::{PgPool, Postgres};
 use super::common::{WriteTx, impl_store};
 use super::sql::{
     claim_update, claimed_rows, close_orphans, early_statuses_for, extend_lease, fan_out_state,
-    stats_of,
+    places_beyond_districts, recipients_by_district, stats_of,
 };
 use super::{Ack, AckOutcome, StoreResult};
 
@@ -27,8 +27,8 @@ const ROLE_CONNECTIONS: u32 = 2;
 /// See `PostgresStore::connect`: below `roles::LEASE` (3 s).
 const IDLE_IN_TRANSACTION_MS: &str = "2000";
 /// The tables `erase_subscriber` deletes from (see `upkeep`).
-const VACUUM_ERASED: &str = "VACUUM subscribers, subscriptions, deliveries, confirmations, \
-    inbound_messages, early_statuses";
+const VACUUM_ERASED: &str = "VACUUM subscribers, subscriptions, subscriber_areas, \
+    subscriber_places, deliveries, confirmations, inbound_messages, early_statuses";
 /// The channel fan-out announces enqueued deliveries on (payload: their priority).
 const ENQUEUED_CHANNEL: &str = "amtsbote_enqueued";
 
@@ -96,6 +96,10 @@ impl PostgresStore {
     const STATS_OF: &str = stats_of!("= ANY($1)");
 
     const FAN_OUT_STATE: &str = fan_out_state!(" FOR UPDATE");
+    const RECIPIENTS_BY_DISTRICT: &str =
+        recipients_by_district!("(SELECT jsonb_array_elements_text($2::jsonb))");
+    const PLACES_BEYOND_DISTRICTS: &str =
+        places_beyond_districts!("(SELECT jsonb_array_elements_text($2::jsonb))");
     const CLOSE_ORPHANS: &str = close_orphans!("= ANY($1)");
     const EXTEND_LEASE: &str = extend_lease!("= ANY($3)");
     const EARLY_STATUSES_FOR: &str = early_statuses_for!("= ANY($1)");

@@ -22,8 +22,8 @@ pub const BROADCAST_HASH_BY_KEY: &str =
     "SELECT id, request_hash FROM broadcasts WHERE idempotency_key = $1";
 pub const INSERT_BROADCAST: &str = concat!(
     "INSERT INTO broadcasts \
-    (topic, kind, priority, text, status, idempotency_key, request_hash, created_by, created_at, released_at, parent_id, scheduled_at, author, cron, text_en) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+    (topic, kind, priority, text, status, idempotency_key, request_hash, created_by, created_at, released_at, parent_id, scheduled_at, author, cron, text_en, target) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
     ON CONFLICT (idempotency_key) DO NOTHING RETURNING ",
     broadcast_columns!()
 );
@@ -72,7 +72,7 @@ pub const RECIPIENT_COUNT: &str = "SELECT s.channel, COUNT(*) FROM subscriptions
 macro_rules! fan_out_state {
     ($lock:literal) => {
         concat!(
-            "SELECT topic, priority, status, fanout_cursor, parent_id FROM broadcasts WHERE id = $1",
+            "SELECT topic, priority, status, fanout_cursor, parent_id, target IS NOT NULL FROM broadcasts WHERE id = $1",
             $lock
         )
     };
@@ -115,6 +115,93 @@ pub const FAN_OUT_INSERT: &str = "INSERT INTO deliveries \
     JOIN subscribers s ON s.id = t.subscriber_id \
     WHERE t.topic = $4 AND t.subscriber_id > $5 AND t.subscriber_id <= $6 AND s.status = 'active' \
     ON CONFLICT (broadcast_id, subscriber_id) DO NOTHING";
+/// Who a targeted broadcast reaches: those whose chosen district it touches, those whose kept
+/// place lies inside it, and those who chose no area at all.
+macro_rules! targeted {
+    ($b:literal) => {
+        concat!(
+            "(EXISTS (SELECT 1 FROM subscriber_areas a JOIN broadcast_areas ba ON ba.area_id = a.area_id \
+              WHERE a.subscriber_id = s.id AND ba.broadcast_id = ", $b, ") \
+            OR EXISTS (SELECT 1 FROM subscriber_places p JOIN broadcast_cells c \
+              ON c.lat_e3 = p.lat_e3 AND c.lon_e3 = p.lon_e3 \
+              WHERE p.subscriber_id = s.id AND c.broadcast_id = ", $b, ") \
+            OR (NOT EXISTS (SELECT 1 FROM subscriber_areas a WHERE a.subscriber_id = s.id) \
+              AND NOT EXISTS (SELECT 1 FROM subscriber_places p WHERE p.subscriber_id = s.id)))"
+        )
+    };
+}
+pub const FAN_OUT_INSERT_TARGETED: &str = concat!(
+    "INSERT INTO deliveries \
+    (broadcast_id, subscriber_id, channel, priority, status, due_at) \
+    SELECT $1, s.id, s.channel, $2, 'pending', $3 FROM subscriptions t \
+    JOIN subscribers s ON s.id = t.subscriber_id \
+    WHERE t.topic = $4 AND t.subscriber_id > $5 AND t.subscriber_id <= $6 AND s.status = 'active' AND ",
+    targeted!("$1"),
+    " ON CONFLICT (broadcast_id, subscriber_id) DO NOTHING"
+);
+pub const INSERT_BROADCAST_AREA: &str =
+    "INSERT INTO broadcast_areas (broadcast_id, area_id) VALUES ($1, $2) ON CONFLICT DO NOTHING";
+pub const INSERT_BROADCAST_CELL: &str = "INSERT INTO broadcast_cells (broadcast_id, lat_e3, lon_e3) \
+    VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
+pub const HAS_CELLS: &str = "SELECT COUNT(*) FROM broadcast_cells WHERE broadcast_id = $1";
+/// The kept places (distinct cells) in a box of 1/1000 degrees.
+pub const PLACES_IN_BOX: &str = "SELECT DISTINCT lat_e3, lon_e3 FROM subscriber_places \
+    WHERE lat_e3 BETWEEN $1 AND $2 AND lon_e3 BETWEEN $3 AND $4";
+/// Subscribers of topic $1 with no area and no kept place, per channel.
+pub const RECIPIENTS_WITHOUT_AREA: &str = "SELECT s.channel, COUNT(*) FROM subscriptions t \
+    JOIN subscribers s ON s.id = t.subscriber_id \
+    WHERE t.topic = $1 AND s.status = 'active' \
+    AND NOT EXISTS (SELECT 1 FROM subscriber_areas a WHERE a.subscriber_id = s.id) \
+    AND NOT EXISTS (SELECT 1 FROM subscriber_places p WHERE p.subscriber_id = s.id) \
+    GROUP BY s.channel";
+/// Subscribers of topic $1 by one of the districts in the list $2 (the store's `$list`
+/// fragment reads it), per channel.
+macro_rules! recipients_by_district {
+    ($list:literal) => {
+        concat!(
+            "SELECT s.channel, COUNT(*) FROM subscriptions t \
+            JOIN subscribers s ON s.id = t.subscriber_id \
+            WHERE t.topic = $1 AND s.status = 'active' \
+            AND EXISTS (SELECT 1 FROM subscriber_areas a WHERE a.subscriber_id = s.id AND a.area_id IN ",
+            $list,
+            ") GROUP BY s.channel"
+        )
+    };
+}
+pub(crate) use recipients_by_district;
+/// The kept places, in a box, of subscribers of topic $1 who are not reached by one of the
+/// districts in the list $2.
+macro_rules! places_beyond_districts {
+    ($list:literal) => {
+        concat!(
+            "SELECT s.channel, p.lat_e3, p.lon_e3 FROM subscriptions t \
+            JOIN subscribers s ON s.id = t.subscriber_id \
+            JOIN subscriber_places p ON p.subscriber_id = s.id \
+            WHERE t.topic = $1 AND s.status = 'active' \
+            AND p.lat_e3 BETWEEN $3 AND $4 AND p.lon_e3 BETWEEN $5 AND $6 \
+            AND NOT EXISTS (SELECT 1 FROM subscriber_areas a WHERE a.subscriber_id = s.id AND a.area_id IN ",
+            $list,
+            ")"
+        )
+    };
+}
+pub(crate) use places_beyond_districts;
+pub const SUBSCRIBER_AREAS: &str =
+    "SELECT area_id FROM subscriber_areas WHERE subscriber_id = $1 ORDER BY area_id";
+pub const SUBSCRIBER_PLACE: &str =
+    "SELECT lat_e3, lon_e3 FROM subscriber_places WHERE subscriber_id = $1";
+pub const ADD_SUBSCRIBER_AREA: &str = "INSERT INTO subscriber_areas (subscriber_id, area_id) \
+    VALUES ($1, $2) ON CONFLICT DO NOTHING";
+pub const REMOVE_SUBSCRIBER_AREA: &str =
+    "DELETE FROM subscriber_areas WHERE subscriber_id = $1 AND area_id = $2";
+pub const CLEAR_SUBSCRIBER_AREAS: &str = "DELETE FROM subscriber_areas WHERE subscriber_id = $1";
+pub const KEEP_PLACE: &str = "INSERT INTO subscriber_places (subscriber_id, lat_e3, lon_e3, kept_at) \
+    VALUES ($1, $2, $3, $4) ON CONFLICT (subscriber_id) DO UPDATE SET \
+    lat_e3 = EXCLUDED.lat_e3, lon_e3 = EXCLUDED.lon_e3, kept_at = EXCLUDED.kept_at";
+pub const FORGET_PLACE: &str = "DELETE FROM subscriber_places WHERE subscriber_id = $1";
+/// Active subscribers per chosen district (each counted once per district).
+pub const AREA_SUBSCRIBERS: &str = "SELECT a.area_id, COUNT(*) FROM subscriber_areas a \
+    JOIN subscribers s ON s.id = a.subscriber_id WHERE s.status = 'active' GROUP BY a.area_id";
 pub const FAN_OUT_ADVANCE: &str =
     "UPDATE broadcasts SET fanout_cursor = $2 WHERE id = $1 AND fanout_cursor < $2";
 pub const FAN_OUT_COMPLETE: &str = "UPDATE broadcasts SET status = 'sending', fanout_done_at = $2 \
@@ -249,6 +336,8 @@ pub const SET_LANGUAGE: &str = "UPDATE subscribers SET language = $2 WHERE id = 
 pub const SET_SUBSCRIBER_STATUS: &str = "UPDATE subscribers SET status = $2 WHERE id = $1";
 pub const ERASE_DELIVERIES: &str = "DELETE FROM deliveries WHERE subscriber_id = $1";
 pub const ERASE_SUBSCRIPTIONS: &str = "DELETE FROM subscriptions WHERE subscriber_id = $1";
+pub const ERASE_AREAS: &str = "DELETE FROM subscriber_areas WHERE subscriber_id = $1";
+pub const ERASE_PLACE: &str = "DELETE FROM subscriber_places WHERE subscriber_id = $1";
 pub const ERASE_SUBSCRIBER: &str = "DELETE FROM subscribers WHERE id = $1";
 pub const ERASE_CONFIRMATIONS: &str =
     "DELETE FROM confirmations WHERE author_channel = $1 AND author_address = $2";

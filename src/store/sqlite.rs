@@ -13,7 +13,7 @@ use tokio::sync::Mutex;
 use super::common::{WriteTx, impl_store};
 use super::sql::{
     claim_update, claimed_rows, close_orphans, early_statuses_for, extend_lease, fan_out_state,
-    stats_of,
+    places_beyond_districts, recipients_by_district, stats_of,
 };
 use super::{Ack, StoreResult};
 
@@ -94,6 +94,10 @@ impl SqliteStore {
     const STATS_OF: &str = stats_of!("IN (SELECT value FROM json_each($1))");
 
     const FAN_OUT_STATE: &str = fan_out_state!("");
+    const RECIPIENTS_BY_DISTRICT: &str =
+        recipients_by_district!("(SELECT value FROM json_each($2))");
+    const PLACES_BEYOND_DISTRICTS: &str =
+        places_beyond_districts!("(SELECT value FROM json_each($2))");
     const CLOSE_ORPHANS: &str = close_orphans!("IN (SELECT value FROM json_each($1))");
     const EXTEND_LEASE: &str = extend_lease!("IN (SELECT value FROM json_each($3))");
     const EARLY_STATUSES_FOR: &str = early_statuses_for!("IN (SELECT value FROM json_each($1))");

@@ -529,6 +529,7 @@ impl WarningsFeed {
         if plan.exercise {
             // An exercise from the authorities is a drill: the staff only, marked as such.
             let drill = Submission {
+                target: None,
                 topic: DRILL_TOPIC.into(),
                 kind: Some(BroadcastKind::Alert),
                 priority: Some(crate::domain::Priority::Alert),
@@ -569,6 +570,7 @@ impl WarningsFeed {
             _ => plan.priority,
         };
         let submission = Submission {
+            target: None,
             topic: ALERTS_TOPIC.into(),
             kind: Some(kind),
             priority: Some(priority),

@@ -201,6 +201,7 @@ async fn two_instances_send_within_one_budget_and_the_standby_takes_the_lane_ove
             fan_out_chunk: 300,
             poll: Duration::from_millis(50),
             housekeeping: Duration::from_millis(50),
+            areas: None,
         };
         (
             Engine::start(store, lanes, settings, shutdown.clone()),
