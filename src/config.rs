@@ -1,11 +1,14 @@
-//! Configuration: an optional TOML file, overridden by environment variables. A file key
-//! `section.key` is the variable `AMTSBOTE_SECTION_KEY`. Every value is checked at start-up; a
-//! bad one stops the program with exit code 2 and names the variable or key.
+//! Configuration: an optional TOML file, overridden by environment variables, overridden by
+//! command-line flags. The file's shape and every key's documentation are the structs in
+//! [`file`]; [`sources`] layers them. Every value is checked here at start-up; a bad one stops
+//! the program with exit code 2 and names the variable, the flag or the key.
 
-use std::collections::{BTreeMap, HashMap};
+mod file;
+mod sources;
+
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::time::Duration;
 
 use secrecy::SecretString;
@@ -15,100 +18,14 @@ use crate::channels::whatsapp::Template;
 use crate::domain::{BroadcastKind, Priority, Topic};
 pub use crate::domain::{QuietPolicy, TopicConfig, default_topics};
 use crate::queue::{EngineSettings, LaneSettings, RetryPolicy};
+use file::{FileConfig, NumberOrText};
+pub use sources::reference;
+use sources::{Sources, var};
 
 /// A configuration error: what is wrong, naming the variable or key.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct ConfigError(pub String);
-
-/// Every key the file may have, by section; the environment names follow from them.
-const KNOWN: &[(&str, &[&str])] = &[
-    ("database", &["url"]),
-    ("instance", &["id"]),
-    (
-        "http",
-        &[
-            "listen",
-            "admin_listen",
-            "header_timeout_ms",
-            "request_timeout_ms",
-            "max_connections",
-            "max_connections_per_ip",
-            "min_body_bytes_per_s",
-            "trusted_proxies",
-        ],
-    ),
-    (
-        "telegram",
-        &["token", "api_url", "rate", "concurrency", "reply_share"],
-    ),
-    (
-        "whatsapp",
-        &[
-            "api_url",
-            "phone_number_id",
-            "access_token",
-            "app_secret",
-            "verify_token",
-            "rate",
-            "concurrency",
-            "reply_share",
-            "template_announcement",
-            "template_alert",
-            "template_update",
-            "template_allclear",
-            "template_approval",
-            "template_price",
-            "messaging_limit",
-        ],
-    ),
-    (
-        "queue",
-        &[
-            "lease_secs",
-            "send_timeout_ms",
-            "max_attempts",
-            "retry_initial_ms",
-            "retry_max_secs",
-            "batch_max",
-            "fanout_chunk",
-            "poll_ms",
-        ],
-    ),
-    ("log", &["format"]),
-    ("alerts", &["require_second_approval"]),
-    ("schedule", &["timezone", "grace_minutes"]),
-    ("quiet_hours", &["enabled", "start", "end"]),
-    (
-        "api",
-        &[
-            "token",
-            "token_person",
-            "emergency_token",
-            "emergency_token_person",
-            "tokens",
-        ],
-    ),
-    ("dashboard", &["public_url"]),
-    ("areas", &["file", "id_property", "name_property"]),
-    (
-        "warnings",
-        &[
-            "enabled",
-            "ars",
-            "base_url",
-            "poll_seconds",
-            "min_severity",
-            "providers",
-            "mode",
-            "auto_release_minutes",
-            "cap_feeds",
-            "cap_allowed_hosts",
-            "timeout_ms",
-            "max_document_bytes",
-        ],
-    ),
-];
 
 /// The fewest characters of a secret the city chooses: an API token, the webhook's verify token.
 pub const MIN_SECRET_CHARS: usize = 16;
@@ -116,6 +33,17 @@ pub const MIN_SECRET_CHARS: usize = 16;
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://amtsbote.db?mode=rwc";
 pub const DEFAULT_TELEGRAM_API_URL: &str = "https://api.telegram.org";
 pub const DEFAULT_WHATSAPP_API_URL: &str = "https://graph.facebook.com/v23.0";
+
+/// Command-line options that stand for a file key and win over the file and the environment.
+#[derive(Debug, Clone, Default)]
+pub struct Flags {
+    /// `--database-url`: `database.url`.
+    pub database_url: Option<String>,
+    /// `--telegram-rate`: `telegram.rate`.
+    pub telegram_rate: Option<u32>,
+    /// `--whatsapp-rate`: `whatsapp.rate`.
+    pub whatsapp_rate: Option<u32>,
+}
 
 /// A recurring broadcast from the config file (`[[schedules]]`).
 #[derive(Debug, Clone, Deserialize)]
@@ -153,6 +81,17 @@ pub enum LogFormat {
     Json,
 }
 
+/// Where the city's districts are read from (`[areas]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AreasSource {
+    /// A GeoJSON FeatureCollection.
+    pub file: PathBuf,
+    /// The feature property holding a district's id.
+    pub id_property: String,
+    /// The feature property holding a district's name.
+    pub name_property: String,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub database_url: String,
@@ -185,21 +124,18 @@ pub struct Config {
     pub template_costs: crate::services::TemplateCosts,
     /// The official warnings feed, when `warnings.enabled`.
     pub warnings: Option<crate::warnings::WarningsSettings>,
-    /// The city's districts (`areas.file`), when set.
+    /// The city's districts, when `areas.file` is set (not read yet).
     pub areas: Option<AreasSource>,
-}
-
-/// Where the city's districts come from: a GeoJSON file and the properties naming each one.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AreasSource {
-    pub file: PathBuf,
-    pub id_property: String,
-    pub name_property: String,
 }
 
 impl Config {
     /// Reads `path` (or `./amtsbote.toml` when it exists) and the process environment.
     pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        Config::load_with_flags(path, &Flags::default())
+    }
+
+    /// As [`Config::load`], with the command line's options on top.
+    pub fn load_with_flags(path: Option<&Path>, flags: &Flags) -> Result<Config, ConfigError> {
         let env: HashMap<String, String> = std::env::vars().collect();
         let default = PathBuf::from("amtsbote.toml");
         let path = match path {
@@ -216,7 +152,11 @@ impl Config {
             }
             None => None,
         };
-        Config::from_sources(file.as_ref().map(|(n, t)| (n.as_str(), t.as_str())), &env)
+        Config::from_layers(
+            file.as_ref().map(|(n, t)| (n.as_str(), t.as_str())),
+            &env,
+            flags,
+        )
     }
 
     /// Builds the configuration from a file's text (with its name, for messages) and variables.
@@ -224,49 +164,38 @@ impl Config {
         file: Option<(&str, &str)>,
         env: &HashMap<String, String>,
     ) -> Result<Config, ConfigError> {
-        let s = Settings::new(file, env)?;
-        let rate = |section: &str, default: u32| {
-            s.get::<u32>(
-                section,
-                "rate",
-                "a whole number of messages per second (0 = unlimited)",
-            )
-            .map(|v| v.unwrap_or(default))
-        };
+        Config::from_layers(file, env, &Flags::default())
+    }
+
+    fn from_layers(
+        file: Option<(&str, &str)>,
+        env: &HashMap<String, String>,
+        flags: &Flags,
+    ) -> Result<Config, ConfigError> {
+        let (f, s) = Sources::layer(file, env, flags)?;
         let retry = RetryPolicy {
-            max_attempts: s
-                .get::<i32>("queue", "max_attempts", "a whole number ≥ 1")?
-                .unwrap_or(10)
-                .max(1),
-            initial: Duration::from_millis(
-                s.get("queue", "retry_initial_ms", "milliseconds")?
-                    .unwrap_or(2000),
-            ),
-            max: Duration::from_secs(s.get("queue", "retry_max_secs", "seconds")?.unwrap_or(600)),
+            max_attempts: f.queue.max_attempts.max(1),
+            initial: Duration::from_millis(f.queue.retry_initial_ms),
+            max: Duration::from_secs(f.queue.retry_max_secs),
             ..RetryPolicy::default()
         };
-        let tz = s
-            .get::<chrono_tz::Tz>(
+        let tz = f.schedule.timezone.parse::<chrono_tz::Tz>().map_err(|_| {
+            s.invalid(
                 "schedule",
                 "timezone",
+                &f.schedule.timezone,
                 "an IANA time zone like Europe/Berlin",
-            )?
-            .unwrap_or(chrono_tz::Europe::Berlin);
-        let topics = s.topics()?;
-        let clock = |key: &str, default: &str| -> Result<chrono::NaiveTime, ConfigError> {
-            let raw = s
-                .get::<String>("quiet_hours", key, "a time like 22:00")?
-                .unwrap_or_else(|| default.into());
-            chrono::NaiveTime::parse_from_str(raw.trim(), "%H:%M")
-                .map_err(|_| s.invalid("quiet_hours", key, &raw, "a time like 22:00"))
+            )
+        })?;
+        let topics = topics(&f, &s)?;
+        let clock = |key: &str, raw: &str| {
+            chrono::NaiveTime::parse_from_str(raw, "%H:%M")
+                .map_err(|_| s.invalid("quiet_hours", key, raw, "a time like 22:00"))
         };
-        let quiet = if s
-            .get::<bool>("quiet_hours", "enabled", "true or false")?
-            .unwrap_or(true)
-        {
+        let quiet = if f.quiet_hours.enabled {
             Some(std::sync::Arc::new(crate::domain::time::QuietHours {
-                start: clock("start", "22:00")?,
-                end: clock("end", "07:00")?,
+                start: clock("start", &f.quiet_hours.start)?,
+                end: clock("end", &f.quiet_hours.end)?,
                 tz,
                 hold: topics
                     .iter()
@@ -277,95 +206,48 @@ impl Config {
         } else {
             None
         };
-        let lane = |section: &str, default_rate: u32| -> Result<LaneSettings, ConfigError> {
-            let defaults = LaneSettings::default();
-            Ok(LaneSettings {
-                rate: rate(section, default_rate)?,
-                concurrency: s
-                    .get::<usize>(
-                        section,
-                        "concurrency",
-                        "a whole number of parallel sends ≥ 1",
-                    )?
-                    .unwrap_or(defaults.concurrency)
-                    .max(1),
-                batch_max: s
-                    .get::<u32>("queue", "batch_max", "a whole number ≥ 1")?
-                    .unwrap_or(defaults.batch_max)
-                    .max(1),
-                send_timeout: Duration::from_millis(
-                    s.get("queue", "send_timeout_ms", "milliseconds")?
-                        .unwrap_or(10_000),
-                ),
-                lease: Duration::from_secs(s.get("queue", "lease_secs", "seconds")?.unwrap_or(60)),
-                idle_poll: Duration::from_millis(
-                    s.get("queue", "poll_ms", "milliseconds")?.unwrap_or(500),
-                ),
-                retry: retry.clone(),
-                quiet: quiet.clone(),
-                reply_share: s
-                    .get::<u32>(section, "reply_share", "a percentage from 0 to 100")?
-                    .unwrap_or(defaults.reply_share)
-                    .min(100),
-            })
+        let lane = |rate: u32, concurrency: usize, reply_share: u32| LaneSettings {
+            rate,
+            concurrency: concurrency.max(1),
+            batch_max: f.queue.batch_max.max(1),
+            send_timeout: Duration::from_millis(f.queue.send_timeout_ms),
+            lease: Duration::from_secs(f.queue.lease_secs),
+            idle_poll: Duration::from_millis(f.queue.poll_ms),
+            retry: retry.clone(),
+            quiet: quiet.clone(),
+            reply_share: reply_share.min(100),
         };
-        let telegram_lane = lane("telegram", 30)?;
-        let whatsapp_lane = lane("whatsapp", 80)?;
+        let telegram_lane = lane(
+            f.telegram.rate,
+            f.telegram.concurrency,
+            f.telegram.reply_share,
+        );
+        let whatsapp_lane = lane(
+            f.whatsapp.rate,
+            f.whatsapp.concurrency,
+            f.whatsapp.reply_share,
+        );
 
-        let telegram = s
-            .get::<String>("telegram", "token", "the bot token")?
-            .filter(|t| !t.is_empty())
-            .map(|token| {
-                Ok::<_, ConfigError>(TelegramConfig {
+        let telegram = match f.telegram.token.as_deref() {
+            Some(token) if !token.is_empty() => {
+                if url::Url::parse(&f.telegram.api_url).is_err() {
+                    return Err(s.invalid(
+                        "telegram",
+                        "api_url",
+                        &f.telegram.api_url,
+                        "a URL like https://api.telegram.org",
+                    ));
+                }
+                Some(TelegramConfig {
                     token: SecretString::from(token),
-                    api_url: s
-                        .get::<String>("telegram", "api_url", "a URL")?
-                        .unwrap_or_else(|| DEFAULT_TELEGRAM_API_URL.into()),
-                })
-            });
-        let telegram = telegram.transpose()?;
-        if let Some(tg) = &telegram
-            && url::Url::parse(&tg.api_url).is_err()
-        {
-            return Err(s.invalid(
-                "telegram",
-                "api_url",
-                &tg.api_url,
-                "a URL like https://api.telegram.org",
-            ));
-        }
-        let whatsapp = match (
-            s.get::<String>("whatsapp", "phone_number_id", "the phone number id")?,
-            s.get::<String>("whatsapp", "access_token", "the access token")?,
-        ) {
-            (Some(id), Some(token)) if !id.is_empty() && !token.is_empty() => {
-                Some(WhatsappConfig {
-                    api_url: s
-                        .get::<String>("whatsapp", "api_url", "a URL")?
-                        .unwrap_or_else(|| DEFAULT_WHATSAPP_API_URL.into()),
-                    phone_number_id: id,
-                    access_token: SecretString::from(token),
-                    app_secret: SecretString::from(s.app_secret()?),
-                    verify_token: SecretString::from(s.long_enough(
-                        "whatsapp",
-                        "verify_token",
-                        "the verify token",
-                        s.required(
-                            "whatsapp",
-                            "verify_token",
-                            "the verify token of the webhook handshake",
-                        )?,
-                    )?),
-                    templates: s.templates()?,
-                    approval_template: s.template("template_approval")?,
+                    api_url: f.telegram.api_url.clone(),
                 })
             }
             _ => None,
         };
+        let whatsapp = whatsapp(&f.whatsapp, &s)?;
 
-        let database_url = s
-            .get::<String>("database", "url", "a sqlite:// or postgres:// URL")?
-            .unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
+        let database_url = f.database.url.clone();
         if !(database_url.starts_with("sqlite:")
             || database_url.starts_with("postgres://")
             || database_url.starts_with("postgresql://"))
@@ -378,14 +260,16 @@ impl Config {
             ));
         }
 
-        let log_format = match s.get::<String>("log", "format", "text or json")?.as_deref() {
-            None | Some("text") => LogFormat::Text,
-            Some("json") => LogFormat::Json,
-            Some(other) => return Err(s.invalid("log", "format", other, "text or json")),
+        let log_format = match f.log.format.as_str() {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            other => return Err(s.invalid("log", "format", other, "text or json")),
         };
 
-        let instance = s
-            .get::<String>("instance", "id", "a name for this instance")?
+        let instance = f
+            .instance
+            .id
+            .clone()
             .filter(|id| !id.trim().is_empty())
             .unwrap_or_else(crate::queue::hostname);
         if instance.len() > 200 || instance.chars().any(char::is_control) {
@@ -398,51 +282,48 @@ impl Config {
         }
         let engine = EngineSettings {
             instance,
-            fan_out_chunk: s
-                .get::<u32>("queue", "fanout_chunk", "a whole number of deliveries ≥ 1")?
-                .unwrap_or(EngineSettings::default().fan_out_chunk)
-                .max(1),
+            fan_out_chunk: f.queue.fanout_chunk.max(1),
             ..EngineSettings::default()
         };
 
-        let default_limits = crate::http::Limits::default();
+        let h = &f.http;
         let http_limits = crate::http::Limits {
-            header_read: s
-                .get::<u64>("http", "header_timeout_ms", "milliseconds ≥ 100")?
-                .map(|ms| Duration::from_millis(ms.max(100)))
-                .unwrap_or(default_limits.header_read),
-            request: s
-                .get::<u64>("http", "request_timeout_ms", "milliseconds ≥ 100")?
-                .map(|ms| Duration::from_millis(ms.max(100)))
-                .unwrap_or(default_limits.request),
-            max_connections: s
-                .get::<usize>("http", "max_connections", "a whole number ≥ 16")?
-                .map(|n| n.max(16))
-                .unwrap_or(default_limits.max_connections),
-            max_connections_per_ip: s
-                .get::<usize>(
-                    "http",
-                    "max_connections_per_ip",
-                    "a whole number (0 = no cap, behind a proxy)",
-                )?
-                .unwrap_or(default_limits.max_connections_per_ip),
-            min_body_rate: s
-                .get::<u64>(
-                    "http",
-                    "min_body_bytes_per_s",
-                    "bytes per second (0 = no minimum)",
-                )?
-                .unwrap_or(default_limits.min_body_rate),
+            header_read: Duration::from_millis(h.header_timeout_ms.max(100)),
+            request: Duration::from_millis(h.request_timeout_ms.max(100)),
+            max_connections: h.max_connections.max(16),
+            max_connections_per_ip: h.max_connections_per_ip,
+            min_body_rate: h.min_body_bytes_per_s,
         };
+        let address = |key: &str, raw: &str, example: &str| {
+            raw.parse::<SocketAddr>()
+                .map_err(|_| s.invalid("http", key, raw, &format!("an address like {example}")))
+        };
+        let http_trusted_proxies = h
+            .trusted_proxies
+            .0
+            .iter()
+            .map(|a| {
+                a.parse().map_err(|_| {
+                    s.invalid(
+                        "http",
+                        "trusted_proxies",
+                        a,
+                        "IP addresses like 127.0.0.1, ::1",
+                    )
+                })
+            })
+            .collect::<Result<_, _>>()?;
 
         Ok(Config {
             database_url,
-            http_listen: s
-                .get("http", "listen", "an address like 127.0.0.1:8080")?
-                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
-            http_admin_listen: s.get("http", "admin_listen", "an address like 127.0.0.1:8081")?,
+            http_listen: address("listen", &h.listen, "127.0.0.1:8080")?,
+            http_admin_listen: h
+                .admin_listen
+                .as_deref()
+                .map(|a| address("admin_listen", a, "127.0.0.1:8081"))
+                .transpose()?,
             http_limits,
-            http_trusted_proxies: s.trusted_proxies()?,
+            http_trusted_proxies,
             telegram,
             telegram_lane,
             whatsapp,
@@ -450,41 +331,18 @@ impl Config {
             engine,
             topics,
             log_format,
-            second_approval: s
-                .get::<bool>("alerts", "require_second_approval", "true or false")?
-                .unwrap_or(false),
-            tz: s
-                .get::<chrono_tz::Tz>(
-                    "schedule",
-                    "timezone",
-                    "an IANA time zone like Europe/Berlin",
-                )?
-                .unwrap_or(chrono_tz::Europe::Berlin),
-            schedule_grace: Duration::from_secs(
-                60 * s
-                    .get::<u64>("schedule", "grace_minutes", "whole minutes")?
-                    .unwrap_or(30),
-            ),
-            schedules: s.schedules()?,
-            api_tokens: s.api_tokens()?,
-            dashboard_url: s.dashboard_url()?,
+            second_approval: f.alerts.require_second_approval,
+            tz,
+            schedule_grace: Duration::from_secs(60 * f.schedule.grace_minutes),
+            schedules: schedules(&f, &s)?,
+            api_tokens: api_tokens(&f, &s)?,
+            dashboard_url: dashboard_url(&f, &s)?,
             template_costs: crate::services::TemplateCosts {
-                price_eur: s.template_prices()?,
-                messaging_limit: s.messaging_limit()?,
+                price_eur: template_prices(&f.whatsapp, &s)?,
+                messaging_limit: messaging_limit(&f.whatsapp, &s)?,
             },
-            warnings: s.warnings()?,
-            areas: match s.get::<String>("areas", "file", "a path to a GeoJSON file")? {
-                Some(file) if !file.trim().is_empty() => Some(AreasSource {
-                    file: PathBuf::from(file.trim()),
-                    id_property: s
-                        .get::<String>("areas", "id_property", "a property name")?
-                        .unwrap_or_else(|| "id".into()),
-                    name_property: s
-                        .get::<String>("areas", "name_property", "a property name")?
-                        .unwrap_or_else(|| "name".into()),
-                }),
-                _ => None,
-            },
+            warnings: warnings(&f.warnings, &s)?,
+            areas: areas(&f, &s)?,
         })
     }
 
@@ -499,544 +357,434 @@ impl Config {
     }
 }
 
-/// The raw sources, read key by key with the error naming where a bad value came from.
-struct Settings<'a> {
-    file_name: String,
-    file: BTreeMap<String, toml::Value>,
-    env: &'a HashMap<String, String>,
+/// A value that must be there when WhatsApp is on (naming the variable when it is not).
+fn required(value: &Option<String>, key: &str, what: &str) -> Result<String, ConfigError> {
+    match value {
+        Some(v) if !v.is_empty() => Ok(v.clone()),
+        _ => Err(ConfigError(format!(
+            "{} (whatsapp.{key}) is missing: {what} is needed when WhatsApp is on",
+            var("whatsapp", key)
+        ))),
+    }
 }
 
-impl<'a> Settings<'a> {
-    fn new(
-        file: Option<(&str, &str)>,
-        env: &'a HashMap<String, String>,
-    ) -> Result<Self, ConfigError> {
-        let (file_name, table) = match file {
-            Some((name, text)) => {
-                let table: toml::Table = text.parse().map_err(|e| {
-                    ConfigError(format!("config file {name} is not valid TOML: {e}"))
-                })?;
-                (name.to_string(), table)
-            }
-            None => (String::new(), toml::Table::new()),
+/// `secret`, when it has at least [`MIN_SECRET_CHARS`] characters; the error names where it came
+/// from, never the value.
+fn long_enough(
+    s: &Sources,
+    section: &str,
+    key: &str,
+    what: &str,
+    secret: String,
+) -> Result<String, ConfigError> {
+    let n = secret.chars().count();
+    if n < MIN_SECRET_CHARS {
+        return Err(ConfigError(format!(
+            "{}: {what} needs at least {MIN_SECRET_CHARS} characters, this one has {n}",
+            s.origin(section, key)
+        )));
+    }
+    Ok(secret)
+}
+
+fn whatsapp(w: &file::Whatsapp, s: &Sources) -> Result<Option<WhatsappConfig>, ConfigError> {
+    let (Some(id), Some(token)) = (&w.phone_number_id, &w.access_token) else {
+        return Ok(None);
+    };
+    if id.is_empty() || token.is_empty() {
+        return Ok(None);
+    }
+    let verify_token = required(
+        &w.verify_token,
+        "verify_token",
+        "the verify token of the webhook handshake",
+    );
+    let app_secret = app_secret(w, s)?;
+    let verify_token = long_enough(
+        s,
+        "whatsapp",
+        "verify_token",
+        "the verify token",
+        verify_token?,
+    )?;
+    let mut templates = HashMap::new();
+    for kind in BroadcastKind::ALL {
+        let raw = match kind {
+            BroadcastKind::Announcement => &w.template_announcement,
+            BroadcastKind::Alert => &w.template_alert,
+            BroadcastKind::Update => &w.template_update,
+            BroadcastKind::Allclear => &w.template_allclear,
         };
-        for (section, value) in &table {
-            if section == "topics" || section == "schedules" {
-                continue;
+        if let Some(t) = template(raw, &format!("template_{}", kind.as_str()), s)? {
+            templates.insert(kind, t);
+        }
+    }
+    Ok(Some(WhatsappConfig {
+        api_url: w.api_url.clone(),
+        phone_number_id: id.clone(),
+        access_token: SecretString::from(token.clone()),
+        app_secret: SecretString::from(app_secret),
+        verify_token: SecretString::from(verify_token),
+        templates,
+        approval_template: template(&w.template_approval, "template_approval", s)?,
+    }))
+}
+
+/// `whatsapp.app_secret`: 32 hexadecimal characters, as Meta issues it (App settings → Basic);
+/// anything else would fail every webhook's signature.
+fn app_secret(w: &file::Whatsapp, s: &Sources) -> Result<String, ConfigError> {
+    let secret = required(
+        &w.app_secret,
+        "app_secret",
+        "the app secret for webhook signatures",
+    )?;
+    if secret.len() != 32 || !secret.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ConfigError(format!(
+            "{}: the app secret is 32 hexadecimal characters as Meta shows it (App settings → Basic); this one has {} characters{}",
+            s.origin("whatsapp", "app_secret"),
+            secret.chars().count(),
+            if secret.chars().all(|c| c.is_ascii_hexdigit()) {
+                ""
+            } else {
+                ", not all hexadecimal"
             }
-            let Some((_, keys)) = KNOWN.iter().find(|(s, _)| s == section) else {
+        )));
+    }
+    Ok(secret)
+}
+
+/// The template `whatsapp.{key}`, `name:language`, if set.
+fn template(raw: &Option<String>, key: &str, s: &Sources) -> Result<Option<Template>, ConfigError> {
+    raw.as_deref()
+        .map(|raw| Template::parse(raw).map_err(|e| s.invalid("whatsapp", key, raw, &e)))
+        .transpose()
+}
+
+/// `dashboard.public_url`: an http(s) URL, or nothing.
+fn dashboard_url(f: &FileConfig, s: &Sources) -> Result<Option<url::Url>, ConfigError> {
+    let expected = "an http or https URL like https://amtsbote.stadt.de";
+    match f.dashboard.public_url.as_deref() {
+        Some(raw) if !raw.is_empty() => match url::Url::parse(raw) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(Some(u)),
+            _ => Err(s.invalid("dashboard", "public_url", raw, expected)),
+        },
+        _ => Ok(None),
+    }
+}
+
+/// `whatsapp.template_price`: EUR per template message, one price for every kind (`0.0456`) or
+/// per kind (`announcement=0.0456, alert=0.0191`).
+fn template_prices(
+    w: &file::Whatsapp,
+    s: &Sources,
+) -> Result<HashMap<BroadcastKind, f64>, ConfigError> {
+    let expected = "EUR per template, e.g. 0.0456 or announcement=0.0456, alert=0.0191";
+    let raw = match &w.template_price {
+        None => return Ok(HashMap::new()),
+        Some(NumberOrText::Whole(n)) => n.to_string(),
+        Some(NumberOrText::Number(p)) => p.to_string(),
+        Some(NumberOrText::Text(t)) => t.clone(),
+    };
+    let bad = || s.invalid("whatsapp", "template_price", &raw, expected);
+    let price = |v: &str| match v.trim().parse::<f64>() {
+        Ok(p) if p.is_finite() && p >= 0.0 => Ok(p),
+        _ => Err(bad()),
+    };
+    if !raw.contains('=') {
+        let p = price(&raw)?;
+        return Ok(BroadcastKind::ALL.iter().map(|k| (*k, p)).collect());
+    }
+    let mut prices = HashMap::new();
+    for part in raw.split(',').filter(|p| !p.trim().is_empty()) {
+        let (kind, value) = part.split_once('=').ok_or_else(bad)?;
+        let kind = BroadcastKind::ALL
+            .iter()
+            .find(|k| k.as_str() == kind.trim())
+            .ok_or_else(bad)?;
+        prices.insert(*kind, price(value)?);
+    }
+    Ok(prices)
+}
+
+/// `whatsapp.messaging_limit`: unique recipients per 24 h the number may start conversations
+/// with (250, 1000, 10000, 100000) or `unlimited`; Meta starts a new number at 250.
+fn messaging_limit(w: &file::Whatsapp, s: &Sources) -> Result<Option<u64>, ConfigError> {
+    let expected = "250, 1000, 10000, 100000 or unlimited";
+    match &w.messaging_limit {
+        NumberOrText::Whole(n) if *n > 0 => Ok(Some(*n)),
+        NumberOrText::Text(t) if t == "unlimited" => Ok(None),
+        NumberOrText::Whole(n) => {
+            Err(s.invalid("whatsapp", "messaging_limit", &n.to_string(), expected))
+        }
+        NumberOrText::Number(n) => {
+            Err(s.invalid("whatsapp", "messaging_limit", &n.to_string(), expected))
+        }
+        NumberOrText::Text(t) => Err(s.invalid("whatsapp", "messaging_limit", t, expected)),
+    }
+}
+
+/// The API's tokens: `api.token` (press) and `api.emergency_token`, each bound to its holder with
+/// `…_person`, and `[[api.tokens]]` with `person`. Each has at least [`MIN_SECRET_CHARS`]
+/// characters.
+fn api_tokens(f: &FileConfig, s: &Sources) -> Result<Vec<crate::api::ApiToken>, ConfigError> {
+    use crate::domain::{PersonName, Role};
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Entry {
+        name: String,
+        token: String,
+        role: Role,
+        #[serde(default)]
+        person: Option<String>,
+    }
+    const PERSON: &str = "a person's name as staff add --person takes it: 1-64 letters, digits, spaces, '.', '-' or '_'";
+    let mut tokens = Vec::new();
+    for (key, token, person, name, role) in [
+        (
+            "token",
+            &f.api.token,
+            &f.api.token_person,
+            "press",
+            Role::Press,
+        ),
+        (
+            "emergency_token",
+            &f.api.emergency_token,
+            &f.api.emergency_token_person,
+            "emergency",
+            Role::Emergency,
+        ),
+    ] {
+        let person_key = format!("{key}_person");
+        let person = person
+            .as_deref()
+            .filter(|p| !p.is_empty())
+            .map(|p| PersonName::parse(p).map_err(|_| s.invalid("api", &person_key, p, PERSON)))
+            .transpose()?;
+        let token = token
+            .clone()
+            .filter(|t| !t.is_empty())
+            .map(|t| long_enough(s, "api", key, "a token", t))
+            .transpose()?;
+        match token {
+            Some(t) => tokens.push(crate::api::ApiToken {
+                name: name.into(),
+                token: SecretString::from(t),
+                role,
+                person,
+            }),
+            None if person.is_some() => {
                 return Err(ConfigError(format!(
-                    "config file {file_name}: unknown section [{section}]"
+                    "{} names the holder of a token, but {} is not set",
+                    s.origin("api", &person_key),
+                    var("api", key)
                 )));
-            };
-            let Some(inner) = value.as_table() else {
-                return Err(ConfigError(format!(
-                    "config file {file_name}: [{section}] must be a table"
-                )));
-            };
-            for key in inner.keys() {
-                if !keys.contains(&key.as_str()) {
-                    return Err(ConfigError(format!(
-                        "config file {file_name}: unknown key {section}.{key}; known: {}",
-                        keys.join(", ")
-                    )));
-                }
             }
+            None => {}
         }
-        Ok(Settings {
-            file_name,
-            file: table.into_iter().collect(),
-            env,
-        })
     }
-
-    fn var(section: &str, key: &str) -> String {
-        format!("AMTSBOTE_{}_{}", section.to_uppercase(), key.to_uppercase())
-    }
-
-    fn invalid(&self, section: &str, key: &str, value: &str, expected: &str) -> ConfigError {
-        let var = Self::var(section, key);
-        if self.env.contains_key(&var) {
+    if let Some(list) = &f.api.tokens {
+        let entries: Vec<Entry> = list.clone().try_into().map_err(|e| {
             ConfigError(format!(
-                "{var}: invalid value '{value}', expected {expected}"
+                "[[api.tokens]] in {}: {e}; each needs name, token and role, and person for its holder",
+                s.file_name()
             ))
-        } else {
-            ConfigError(format!(
-                "{section}.{key} in {}: invalid value '{value}', expected {expected}",
-                self.file_name
-            ))
-        }
-    }
-
-    fn get<T: FromStr>(
-        &self,
-        section: &str,
-        key: &str,
-        expected: &str,
-    ) -> Result<Option<T>, ConfigError> {
-        let var = Self::var(section, key);
-        let raw = if let Some(v) = self.env.get(&var) {
-            v.clone()
-        } else {
-            match self.file.get(section).and_then(|s| s.get(key)) {
-                None => return Ok(None),
-                Some(toml::Value::String(s)) => s.clone(),
-                Some(toml::Value::Integer(i)) => i.to_string(),
-                Some(toml::Value::Float(f)) => f.to_string(),
-                Some(toml::Value::Boolean(b)) => b.to_string(),
-                Some(other) => other.to_string(),
-            }
-        };
-        raw.trim()
-            .parse::<T>()
-            .map(Some)
-            .map_err(|_| self.invalid(section, key, &raw, expected))
-    }
-
-    /// A value that must be there (naming the variable when it is not).
-    fn required(&self, section: &str, key: &str, what: &str) -> Result<String, ConfigError> {
-        match self.get::<String>(section, key, what)? {
-            Some(v) if !v.is_empty() => Ok(v),
-            _ => Err(ConfigError(format!(
-                "{} ({section}.{key}) is missing: {what} is needed when WhatsApp is on",
-                Self::var(section, key)
-            ))),
-        }
-    }
-
-    /// Where `section.key` came from, for a message that must not repeat its value (a secret).
-    fn source(&self, section: &str, key: &str) -> String {
-        let var = Self::var(section, key);
-        if self.env.contains_key(&var) {
-            var
-        } else {
-            format!("{section}.{key} in {}", self.file_name)
-        }
-    }
-
-    /// `secret`, when it has at least [`MIN_SECRET_CHARS`] characters; the error names where it
-    /// came from, never the value.
-    fn long_enough(
-        &self,
-        section: &str,
-        key: &str,
-        what: &str,
-        secret: String,
-    ) -> Result<String, ConfigError> {
-        let n = secret.chars().count();
-        if n < MIN_SECRET_CHARS {
-            return Err(ConfigError(format!(
-                "{}: {what} needs at least {MIN_SECRET_CHARS} characters, this one has {n}",
-                self.source(section, key)
-            )));
-        }
-        Ok(secret)
-    }
-
-    /// `whatsapp.app_secret`: 32 hexadecimal characters, as Meta issues it (App settings →
-    /// Basic); anything else would fail every webhook's signature.
-    fn app_secret(&self) -> Result<String, ConfigError> {
-        let secret = self.required(
-            "whatsapp",
-            "app_secret",
-            "the app secret for webhook signatures",
-        )?;
-        if secret.len() != 32 || !secret.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(ConfigError(format!(
-                "{}: the app secret is 32 hexadecimal characters as Meta shows it (App settings → Basic); this one has {} characters{}",
-                self.source("whatsapp", "app_secret"),
-                secret.chars().count(),
-                if secret.chars().all(|c| c.is_ascii_hexdigit()) {
-                    ""
-                } else {
-                    ", not all hexadecimal"
-                }
-            )));
-        }
-        Ok(secret)
-    }
-
-    fn templates(&self) -> Result<HashMap<BroadcastKind, Template>, ConfigError> {
-        let mut templates = HashMap::new();
-        for kind in BroadcastKind::ALL {
-            let key = format!("template_{}", kind.as_str());
-            if let Some(t) = self.template(&key)? {
-                templates.insert(kind, t);
-            }
-        }
-        Ok(templates)
-    }
-
-    /// `dashboard.public_url`: an http(s) URL, or nothing.
-    fn dashboard_url(&self) -> Result<Option<url::Url>, ConfigError> {
-        let expected = "an http or https URL like https://amtsbote.stadt.de";
-        match self.get::<String>("dashboard", "public_url", expected)? {
-            Some(raw) if !raw.trim().is_empty() => match url::Url::parse(raw.trim()) {
-                Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(Some(u)),
-                _ => Err(self.invalid("dashboard", "public_url", &raw, expected)),
-            },
-            _ => Ok(None),
-        }
-    }
-
-    /// `whatsapp.template_price`: EUR per template message, one price for every kind (`0.0456`)
-    /// or per kind (`announcement=0.0456, alert=0.0191`).
-    fn template_prices(&self) -> Result<HashMap<BroadcastKind, f64>, ConfigError> {
-        let expected = "EUR per template, e.g. 0.0456 or announcement=0.0456, alert=0.0191";
-        let Some(raw) = self.get::<String>("whatsapp", "template_price", expected)? else {
-            return Ok(HashMap::new());
-        };
-        let bad = || self.invalid("whatsapp", "template_price", &raw, expected);
-        let price = |v: &str| match v.trim().parse::<f64>() {
-            Ok(p) if p.is_finite() && p >= 0.0 => Ok(p),
-            _ => Err(bad()),
-        };
-        if !raw.contains('=') {
-            let p = price(&raw)?;
-            return Ok(BroadcastKind::ALL.iter().map(|k| (*k, p)).collect());
-        }
-        let mut prices = HashMap::new();
-        for part in raw.split(',').filter(|p| !p.trim().is_empty()) {
-            let (kind, value) = part.split_once('=').ok_or_else(bad)?;
-            let kind = BroadcastKind::ALL
-                .iter()
-                .find(|k| k.as_str() == kind.trim())
-                .ok_or_else(bad)?;
-            prices.insert(*kind, price(value)?);
-        }
-        Ok(prices)
-    }
-
-    /// `whatsapp.messaging_limit`: unique recipients per 24 h the number may start conversations
-    /// with (250, 1000, 10000, 100000) or `unlimited`; Meta starts a new number at 250.
-    fn messaging_limit(&self) -> Result<Option<u64>, ConfigError> {
-        let expected = "250, 1000, 10000, 100000 or unlimited";
-        match self.get::<String>("whatsapp", "messaging_limit", expected)? {
-            None => Ok(Some(250)),
-            Some(raw) if raw.trim() == "unlimited" => Ok(None),
-            Some(raw) => match raw.trim().parse::<u64>() {
-                Ok(n) if n > 0 => Ok(Some(n)),
-                _ => Err(self.invalid("whatsapp", "messaging_limit", &raw, expected)),
-            },
-        }
-    }
-
-    /// The template `whatsapp.{key}`, `name:language`, if set.
-    fn template(&self, key: &str) -> Result<Option<Template>, ConfigError> {
-        match self.get::<String>("whatsapp", key, "name:language")? {
-            Some(raw) => Template::parse(&raw)
-                .map(Some)
-                .map_err(|e| self.invalid("whatsapp", key, &raw, &e)),
-            None => Ok(None),
-        }
-    }
-
-    /// The API's tokens: `api.token` (press) and `api.emergency_token`, each bound to its holder
-    /// with `…_person`, and `[[api.tokens]]` with `person`. Each has at least
-    /// [`MIN_SECRET_CHARS`] characters.
-    fn api_tokens(&self) -> Result<Vec<crate::api::ApiToken>, ConfigError> {
-        use crate::domain::{PersonName, Role};
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct Entry {
-            name: String,
-            token: String,
-            role: Role,
-            #[serde(default)]
-            person: Option<String>,
-        }
-        const PERSON: &str = "a person's name as staff add --person takes it: 1-64 letters, digits, spaces, '.', '-' or '_'";
-        let mut tokens = Vec::new();
-        for (key, name, role) in [
-            ("token", "press", Role::Press),
-            ("emergency_token", "emergency", Role::Emergency),
-        ] {
-            let person_key = format!("{key}_person");
-            let person = self
-                .get::<String>("api", &person_key, PERSON)?
-                .filter(|p| !p.is_empty())
-                .map(|p| {
-                    PersonName::parse(&p).map_err(|_| self.invalid("api", &person_key, &p, PERSON))
-                })
-                .transpose()?;
-            let token = self
-                .get::<String>("api", key, "a token")?
-                .filter(|t| !t.is_empty())
-                .map(|t| self.long_enough("api", key, "a token", t))
-                .transpose()?;
-            match token {
-                Some(t) => tokens.push(crate::api::ApiToken {
-                    name: name.into(),
-                    token: SecretString::from(t),
-                    role,
-                    person,
-                }),
-                None if person.is_some() => {
-                    return Err(ConfigError(format!(
-                        "{} names the holder of a token, but {} is not set",
-                        self.source("api", &person_key),
-                        Self::var("api", key)
-                    )));
-                }
-                None => {}
-            }
-        }
-        if let Some(list) = self.file.get("api").and_then(|a| a.get("tokens")) {
-            let entries: Vec<Entry> = list.clone().try_into().map_err(|e| {
+        })?;
+        for e in entries {
+            let refused = |why: String| {
                 ConfigError(format!(
-                    "[[api.tokens]] in {}: {e}; each needs name, token and role, and person for its holder",
-                    self.file_name
+                    "[[api.tokens]] '{}' in {}: {why}",
+                    e.name,
+                    s.file_name()
                 ))
-            })?;
-            for e in entries {
-                let refused = |why: String| {
-                    ConfigError(format!(
-                        "[[api.tokens]] '{}' in {}: {why}",
-                        e.name, self.file_name
-                    ))
-                };
-                if e.token.chars().count() < MIN_SECRET_CHARS {
-                    return Err(refused(format!(
-                        "a token needs at least {MIN_SECRET_CHARS} characters"
-                    )));
-                }
-                let person = e
-                    .person
-                    .as_deref()
-                    .map(|p| PersonName::parse(p).map_err(refused))
-                    .transpose()?;
-                tokens.push(crate::api::ApiToken {
-                    name: e.name,
-                    token: SecretString::from(e.token),
-                    role: e.role,
-                    person,
-                });
-            }
-        }
-        Ok(tokens)
-    }
-
-    /// `http.trusted_proxies`: IP addresses.
-    fn trusted_proxies(&self) -> Result<Vec<std::net::IpAddr>, ConfigError> {
-        self.list("http", "trusted_proxies")
-            .unwrap_or_default()
-            .iter()
-            .map(|a| {
-                a.parse().map_err(|_| {
-                    self.invalid(
-                        "http",
-                        "trusted_proxies",
-                        a,
-                        "IP addresses like 127.0.0.1, ::1",
-                    )
-                })
-            })
-            .collect()
-    }
-
-    /// A list: an array in the file, or comma-separated (the variable, or a string in the file).
-    fn list(&self, section: &str, key: &str) -> Option<Vec<String>> {
-        let items: Vec<String> = if let Some(v) = self.env.get(&Self::var(section, key)) {
-            v.split(',').map(str::to_string).collect()
-        } else {
-            match self.file.get(section).and_then(|s| s.get(key))? {
-                toml::Value::Array(a) => a
-                    .iter()
-                    .map(|v| match v {
-                        toml::Value::String(s) => s.clone(),
-                        other => other.to_string(),
-                    })
-                    .collect(),
-                toml::Value::String(s) => s.split(',').map(str::to_string).collect(),
-                other => vec![other.to_string()],
-            }
-        };
-        Some(
-            items
-                .into_iter()
-                .map(|i| i.trim().to_string())
-                .filter(|i| !i.is_empty())
-                .collect(),
-        )
-    }
-
-    fn warnings(&self) -> Result<Option<crate::warnings::WarningsSettings>, ConfigError> {
-        use crate::warnings::WarningsSettings;
-        use crate::warnings::fetch::AllowedHost;
-        use crate::warnings::mapping::{Ars, Provider, Severity};
-        const W: &str = "warnings";
-        if !self
-            .get::<bool>(W, "enabled", "true or false")?
-            .unwrap_or(false)
-        {
-            return Ok(None);
-        }
-        let defaults = WarningsSettings::default();
-        let ars = self.list(W, "ars").unwrap_or_default();
-        if ars.is_empty() {
-            return Err(ConfigError(format!(
-                "{} (warnings.ars) is missing: the district's Regionalschlüssel (like 051110000000) is needed when warnings are enabled",
-                Self::var(W, "ars")
-            )));
-        }
-        let ars = ars
-            .iter()
-            .map(|a| Ars::parse(a).map_err(|e| self.invalid(W, "ars", a, &e)))
-            .collect::<Result<Vec<_>, _>>()?;
-        let providers = match self.list(W, "providers") {
-            None => defaults.providers.clone(),
-            Some(list) => list
-                .iter()
-                .map(|p| {
-                    p.parse::<Provider>()
-                        .ok()
-                        .filter(|p| *p != Provider::Cap)
-                        .ok_or_else(|| {
-                            self.invalid(
-                                W,
-                                "providers",
-                                p,
-                                "some of mowas, dwd, katwarn, biwapp, lhp, police",
-                            )
-                        })
-                })
-                .collect::<Result<Vec<_>, _>>()?,
-        };
-        let base_url = self
-            .get::<String>(W, "base_url", "a URL")?
-            .unwrap_or(defaults.base_url);
-        if url::Url::parse(&base_url).is_err() {
-            return Err(self.invalid(
-                W,
-                "base_url",
-                &base_url,
-                "a URL like https://warnung.bund.de/api31",
-            ));
-        }
-        let cap_feeds = self.list(W, "cap_feeds").unwrap_or_default();
-        for f in &cap_feeds {
-            if url::Url::parse(f).is_err() {
-                return Err(self.invalid(
-                    W,
-                    "cap_feeds",
-                    f,
-                    "URLs of CAP 1.2 documents or Atom feeds",
-                ));
-            }
-        }
-        let cap_allowed_hosts = self
-            .list(W, "cap_allowed_hosts")
-            .unwrap_or_default()
-            .iter()
-            .map(|h| {
-                AllowedHost::parse(h).map_err(|_| {
-                    self.invalid(
-                        W,
-                        "cap_allowed_hosts",
-                        h,
-                        "host names or addresses like warnung.example.org or 127.0.0.1",
-                    )
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let approve = match self.get::<String>(W, "mode", "auto or approve")?.as_deref() {
-            None | Some("approve") => true,
-            Some("auto") => false,
-            Some(other) => return Err(self.invalid(W, "mode", other, "auto or approve")),
-        };
-        let min_severity =
-            match self.get::<String>(W, "min_severity", "Minor, Moderate, Severe or Extreme")? {
-                None => defaults.min_severity,
-                Some(raw) => raw
-                    .parse::<Severity>()
-                    .ok()
-                    .filter(|s| *s != Severity::Unknown)
-                    .ok_or_else(|| {
-                        self.invalid(
-                            W,
-                            "min_severity",
-                            &raw,
-                            "Minor, Moderate, Severe or Extreme",
-                        )
-                    })?,
             };
-        let poll = self
-            .get::<u64>(W, "poll_seconds", "whole seconds ≥ 1")?
-            .map(|s| Duration::from_secs(s.max(1)))
-            .unwrap_or(defaults.poll);
-        let auto_release =
-            match self.get::<u64>(W, "auto_release_minutes", "whole minutes (0 = never)")? {
-                None => defaults.auto_release,
-                Some(0) => None,
-                Some(m) => Some(Duration::from_secs(60 * m)),
-            };
-        let timeout = self
-            .get::<u64>(W, "timeout_ms", "milliseconds ≥ 100")?
-            .map(|ms| Duration::from_millis(ms.max(100)))
-            .unwrap_or(defaults.timeout);
-        let max_document_bytes = self
-            .get::<u64>(W, "max_document_bytes", "a whole number of bytes ≥ 1024")?
-            .map(|b| b.max(1024))
-            .unwrap_or(defaults.max_document_bytes);
-        Ok(Some(WarningsSettings {
-            ars,
-            base_url,
-            poll,
-            min_severity,
-            providers,
-            approve,
-            auto_release,
-            cap_feeds,
-            cap_allowed_hosts,
-            timeout,
-            max_document_bytes,
-        }))
-    }
-
-    fn schedules(&self) -> Result<Vec<ScheduleConfig>, ConfigError> {
-        let Some(value) = self.file.get("schedules") else {
-            return Ok(Vec::new());
-        };
-        let list: Vec<ScheduleConfig> = value.clone().try_into().map_err(|e| {
-            ConfigError(format!(
-                "[[schedules]] in {}: {e}; each needs cron, topic and text",
-                self.file_name
-            ))
-        })?;
-        for s in &list {
-            crate::domain::time::Recurrence::parse(&s.cron)
-                .map_err(|e| ConfigError(format!("[[schedules]] in {}: {e}", self.file_name)))?;
-        }
-        Ok(list)
-    }
-
-    fn topics(&self) -> Result<Vec<TopicConfig>, ConfigError> {
-        let Some(value) = self.file.get("topics") else {
-            return Ok(default_topics());
-        };
-        let topics: Vec<TopicConfig> = value.clone().try_into().map_err(|e| {
-            ConfigError(format!(
-                "[[topics]] in {}: {e}; each needs id, label_de, label_en and priority",
-                self.file_name
-            ))
-        })?;
-        if topics.is_empty() {
-            return Err(ConfigError(format!(
-                "[[topics]] in {}: at least one topic is needed",
-                self.file_name
-            )));
-        }
-        let mut seen = std::collections::HashSet::new();
-        for t in &topics {
-            if !seen.insert(t.id.as_str()) {
-                return Err(ConfigError(format!(
-                    "[[topics]] in {}: topic '{}' is listed twice",
-                    self.file_name, t.id
+            if e.token.chars().count() < MIN_SECRET_CHARS {
+                return Err(refused(format!(
+                    "a token needs at least {MIN_SECRET_CHARS} characters"
                 )));
             }
+            let person = e
+                .person
+                .as_deref()
+                .map(|p| PersonName::parse(p).map_err(refused))
+                .transpose()?;
+            tokens.push(crate::api::ApiToken {
+                name: e.name,
+                token: SecretString::from(e.token),
+                role: e.role,
+                person,
+            });
         }
-        Ok(topics)
     }
+    Ok(tokens)
+}
+
+fn warnings(
+    w: &file::Warnings,
+    s: &Sources,
+) -> Result<Option<crate::warnings::WarningsSettings>, ConfigError> {
+    use crate::warnings::WarningsSettings;
+    use crate::warnings::fetch::AllowedHost;
+    use crate::warnings::mapping::{Ars, Provider, Severity};
+    const W: &str = "warnings";
+    if !w.enabled {
+        return Ok(None);
+    }
+    if w.ars.0.is_empty() {
+        return Err(ConfigError(format!(
+            "{} (warnings.ars) is missing: the district's Regionalschlüssel (like 051110000000) is needed when warnings are enabled",
+            var(W, "ars")
+        )));
+    }
+    let ars = w
+        .ars
+        .0
+        .iter()
+        .map(|a| Ars::parse(a).map_err(|e| s.invalid(W, "ars", a, &e)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let providers = w
+        .providers
+        .0
+        .iter()
+        .map(|p| {
+            p.parse::<Provider>()
+                .ok()
+                .filter(|p| *p != Provider::Cap)
+                .ok_or_else(|| {
+                    s.invalid(
+                        W,
+                        "providers",
+                        p,
+                        "some of mowas, dwd, katwarn, biwapp, lhp, police",
+                    )
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if url::Url::parse(&w.base_url).is_err() {
+        return Err(s.invalid(
+            W,
+            "base_url",
+            &w.base_url,
+            "a URL like https://warnung.bund.de/api31",
+        ));
+    }
+    for f in &w.cap_feeds.0 {
+        if url::Url::parse(f).is_err() {
+            return Err(s.invalid(W, "cap_feeds", f, "URLs of CAP 1.2 documents or Atom feeds"));
+        }
+    }
+    let cap_allowed_hosts = w
+        .cap_allowed_hosts
+        .0
+        .iter()
+        .map(|h| {
+            AllowedHost::parse(h).map_err(|_| {
+                s.invalid(
+                    W,
+                    "cap_allowed_hosts",
+                    h,
+                    "host names or addresses like warnung.example.org or 127.0.0.1",
+                )
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let approve = match w.mode.as_str() {
+        "approve" => true,
+        "auto" => false,
+        other => return Err(s.invalid(W, "mode", other, "auto or approve")),
+    };
+    let min_severity = w
+        .min_severity
+        .parse::<Severity>()
+        .ok()
+        .filter(|s| *s != Severity::Unknown)
+        .ok_or_else(|| {
+            s.invalid(
+                W,
+                "min_severity",
+                &w.min_severity,
+                "Minor, Moderate, Severe or Extreme",
+            )
+        })?;
+    Ok(Some(WarningsSettings {
+        ars,
+        base_url: w.base_url.clone(),
+        poll: Duration::from_secs(w.poll_seconds.max(1)),
+        min_severity,
+        providers,
+        approve,
+        auto_release: (w.auto_release_minutes > 0)
+            .then(|| Duration::from_secs(60 * w.auto_release_minutes)),
+        cap_feeds: w.cap_feeds.0.clone(),
+        cap_allowed_hosts,
+        timeout: Duration::from_millis(w.timeout_ms.max(100)),
+        max_document_bytes: w.max_document_bytes.max(1024),
+    }))
+}
+
+/// `[areas]`: where the districts are, when a file is named.
+fn areas(f: &FileConfig, s: &Sources) -> Result<Option<AreasSource>, ConfigError> {
+    let a = &f.areas;
+    let Some(file) = a.file.clone().filter(|p| !p.as_os_str().is_empty()) else {
+        return Ok(None);
+    };
+    for (key, value) in [
+        ("id_property", &a.id_property),
+        ("name_property", &a.name_property),
+    ] {
+        if value.is_empty() {
+            return Err(s.invalid("areas", key, value, "the name of a feature property"));
+        }
+    }
+    Ok(Some(AreasSource {
+        file,
+        id_property: a.id_property.clone(),
+        name_property: a.name_property.clone(),
+    }))
+}
+
+fn schedules(f: &FileConfig, s: &Sources) -> Result<Vec<ScheduleConfig>, ConfigError> {
+    let Some(value) = &f.schedules else {
+        return Ok(Vec::new());
+    };
+    let list: Vec<ScheduleConfig> = value.clone().try_into().map_err(|e| {
+        ConfigError(format!(
+            "[[schedules]] in {}: {e}; each needs cron, topic and text",
+            s.file_name()
+        ))
+    })?;
+    for entry in &list {
+        crate::domain::time::Recurrence::parse(&entry.cron)
+            .map_err(|e| ConfigError(format!("[[schedules]] in {}: {e}", s.file_name())))?;
+    }
+    Ok(list)
+}
+
+fn topics(f: &FileConfig, s: &Sources) -> Result<Vec<TopicConfig>, ConfigError> {
+    let Some(value) = &f.topics else {
+        return Ok(default_topics());
+    };
+    let name = s.file_name();
+    let topics: Vec<TopicConfig> = value.clone().try_into().map_err(|e| {
+        ConfigError(format!(
+            "[[topics]] in {name}: {e}; each needs id, label_de, label_en and priority"
+        ))
+    })?;
+    if topics.is_empty() {
+        return Err(ConfigError(format!(
+            "[[topics]] in {name}: at least one topic is needed"
+        )));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for t in &topics {
+        if !seen.insert(t.id.as_str()) {
+            return Err(ConfigError(format!(
+                "[[topics]] in {name}: topic '{}' is listed twice",
+                t.id
+            )));
+        }
+    }
+    Ok(topics)
 }
 
 #[cfg(test)]
@@ -1050,50 +798,171 @@ mod tests {
             .collect()
     }
 
-    /// The configuration table in docs/configuration.md: every `section.key` in its file-key
-    /// column.
-    fn documented_keys() -> std::collections::BTreeSet<String> {
-        include_str!("../docs/configuration.md")
-            .lines()
-            .filter(|l| l.starts_with("| "))
-            .filter_map(|l| l.split(" | ").nth(1))
-            .flat_map(|cell| {
-                cell.split('`')
-                    .skip(1)
-                    .step_by(2)
-                    .map(str::to_string)
-                    .collect::<Vec<_>>()
-            })
-            .filter(|k| k.contains('.') && !k.contains(' '))
-            .collect()
+    const BEGIN: &str = "<!-- BEGIN generated from src/config/file.rs -->\n";
+    const END: &str = "<!-- END generated -->";
+
+    #[test]
+    fn every_key_is_documented_and_the_reference_is_what_the_structs_generate() {
+        let keys = sources::keys();
+        assert!(keys.len() > 40, "the keys were found: {}", keys.len());
+        let undocumented: Vec<String> = keys
+            .iter()
+            .filter(|k| k.doc.trim().is_empty())
+            .map(|k| k.path())
+            .collect();
+        assert!(
+            undocumented.is_empty(),
+            "keys without a doc comment: {undocumented:?}"
+        );
+        let page = include_str!("../docs/configuration.md");
+        let table = page
+            .split_once(BEGIN)
+            .and_then(|(_, rest)| rest.split_once(END))
+            .map(|(table, _)| table);
+        let generated = reference();
+        if table != Some(generated.as_str()) && std::env::var_os("AMTSBOTE_WRITE_DOCS").is_some() {
+            let (head, rest) = page.split_once(BEGIN).expect("begin marker");
+            let (_, tail) = rest.split_once(END).expect("end marker");
+            std::fs::write(
+                concat!(env!("CARGO_MANIFEST_DIR"), "/docs/configuration.md"),
+                format!("{head}{BEGIN}{generated}{END}{tail}"),
+            )
+            .expect("write docs");
+            return;
+        }
+        assert_eq!(
+            table,
+            Some(generated.as_str()),
+            "docs/configuration.md's table differs from the structs' doc comments; \
+             run AMTSBOTE_WRITE_DOCS=1 cargo test --lib config to regenerate it"
+        );
+        // And a file with each documented key is read (the value's check is the key's own).
+        for key in &keys {
+            let file = format!("[{}]\n{} = \"x\"\n", key.section, key.name);
+            if let Err(ConfigError(e)) = Config::from_sources(Some(("a.toml", &file)), &env(&[])) {
+                assert!(!e.contains("unknown"), "{}: {e}", key.path());
+            }
+        }
     }
 
     #[test]
-    fn every_documented_key_is_accepted_and_every_accepted_key_is_documented() {
-        let accepted: std::collections::BTreeSet<String> = KNOWN
-            .iter()
-            .flat_map(|(section, keys)| keys.iter().map(move |k| format!("{section}.{k}")))
-            .collect();
-        let documented = documented_keys();
-        assert!(documented.len() > 40, "the table was found: {documented:?}");
-        let refused: Vec<_> = documented.difference(&accepted).collect();
+    fn an_unknown_key_names_its_line_and_the_known_ones() {
+        let file = "[database]\nurl = \"sqlite://x.db\"\n[http]\nlistn = \"0.0.0.0:80\"\n";
+        let err = Config::from_sources(Some(("amtsbote.toml", file)), &env(&[])).unwrap_err();
         assert!(
-            refused.is_empty(),
-            "documented in docs/configuration.md but refused: {refused:?}"
+            err.0
+                .starts_with("amtsbote.toml line 4: unknown key http.listn; known: "),
+            "{err}"
         );
-        let undocumented: Vec<_> = accepted.difference(&documented).collect();
+        assert!(err.0.contains("max_connections_per_ip"), "{err}");
+        let err = Config::from_sources(Some(("amtsbote.toml", "\n[htp]\nx = 1\n")), &env(&[]))
+            .unwrap_err();
         assert!(
-            undocumented.is_empty(),
-            "accepted but not in docs/configuration.md's table: {undocumented:?}"
+            err.0
+                .starts_with("amtsbote.toml line 2: unknown section [htp]"),
+            "{err}"
         );
-        // And a file with each documented key is read (the value's check is the key's own).
-        for key in &documented {
-            let (section, name) = key.split_once('.').unwrap_or_default();
-            let file = format!("[{section}]\n{name} = \"x\"\n");
-            if let Err(ConfigError(e)) = Config::from_sources(Some(("a.toml", &file)), &env(&[])) {
-                assert!(!e.contains("unknown"), "{key}: {e}");
-            }
-        }
+    }
+
+    #[test]
+    fn a_mistyped_value_in_the_file_names_its_key_and_line() {
+        let file = "[telegram]\nrate = 10\n\n[queue]\nmax_attempts = \"many\"\n";
+        let err = Config::from_sources(Some(("amtsbote.toml", file)), &env(&[])).unwrap_err();
+        assert_eq!(
+            err.0,
+            "queue.max_attempts in amtsbote.toml line 5: invalid value 'many', expected a whole number"
+        );
+    }
+
+    #[test]
+    fn a_variable_sets_a_key_whose_name_has_underscores() {
+        let file = "[http]\nmax_connections_per_ip = 8\n";
+        let c = Config::from_sources(
+            Some(("a.toml", file)),
+            &env(&[
+                ("AMTSBOTE_HTTP_MAX_CONNECTIONS_PER_IP", "0"),
+                ("AMTSBOTE_QUIET_HOURS_ENABLED", "false"),
+                (
+                    "AMTSBOTE_WARNINGS_CAP_ALLOWED_HOSTS",
+                    "a.example, b.example",
+                ),
+            ]),
+        )
+        .expect("valid");
+        assert_eq!(c.http_limits.max_connections_per_ip, 0);
+        assert!(c.telegram_lane.quiet.is_none());
+        let err = Config::from_sources(
+            None,
+            &env(&[("AMTSBOTE_HTTP_MAX_CONNECTIONS_PER_IP", "many")]),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.0,
+            "AMTSBOTE_HTTP_MAX_CONNECTIONS_PER_IP: invalid value 'many', expected a whole number"
+        );
+    }
+
+    #[test]
+    fn flags_win_over_the_environment_and_the_file() {
+        let file = "[telegram]\nrate = 10\n";
+        let flags = Flags {
+            telegram_rate: Some(3),
+            database_url: Some("sqlite://demo.db".into()),
+            whatsapp_rate: None,
+        };
+        let c = Config::from_layers(
+            Some(("a.toml", file)),
+            &env(&[
+                ("AMTSBOTE_TELEGRAM_RATE", "20"),
+                ("AMTSBOTE_WHATSAPP_RATE", "7"),
+            ]),
+            &flags,
+        )
+        .expect("valid");
+        assert_eq!((c.telegram_lane.rate, c.whatsapp_lane.rate), (3, 7));
+        assert_eq!(c.database_url, "sqlite://demo.db");
+        let flags = Flags {
+            database_url: Some("mysql://x".into()),
+            ..Flags::default()
+        };
+        let err = Config::from_layers(None, &env(&[]), &flags).unwrap_err();
+        assert!(err.0.starts_with("--database-url: invalid value"), "{err}");
+    }
+
+    #[test]
+    fn areas_are_read_from_a_named_file_only() {
+        let c = Config::from_sources(None, &env(&[])).expect("defaults");
+        assert_eq!(c.areas, None);
+        let file = "[areas]\nfile = \"stadtteile.geojson\"\nname_property = \"STT_NAME\"\n";
+        let c = Config::from_sources(Some(("a.toml", file)), &env(&[])).expect("valid");
+        assert_eq!(
+            c.areas,
+            Some(AreasSource {
+                file: PathBuf::from("stadtteile.geojson"),
+                id_property: "id".into(),
+                name_property: "STT_NAME".into(),
+            })
+        );
+        let c = Config::from_sources(
+            Some(("a.toml", file)),
+            &env(&[
+                ("AMTSBOTE_AREAS_FILE", "/etc/amtsbote/bezirke.geojson"),
+                ("AMTSBOTE_AREAS_ID_PROPERTY", "BEZ_ID"),
+            ]),
+        )
+        .expect("valid");
+        let areas = c.areas.expect("on");
+        assert_eq!(areas.file, PathBuf::from("/etc/amtsbote/bezirke.geojson"));
+        assert_eq!(
+            (areas.id_property.as_str(), areas.name_property.as_str()),
+            ("BEZ_ID", "STT_NAME")
+        );
+        let err = Config::from_sources(
+            Some(("a.toml", file)),
+            &env(&[("AMTSBOTE_AREAS_ID_PROPERTY", " ")]),
+        )
+        .unwrap_err();
+        assert!(err.0.starts_with("AMTSBOTE_AREAS_ID_PROPERTY"), "{err}");
     }
 
     #[test]

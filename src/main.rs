@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::{ArgGroup, Parser, Subcommand};
 
 use amtsbote::cli::{self, BroadcastRequest, Refused, StaffTarget};
-use amtsbote::config::{Config, LogFormat};
+use amtsbote::config::{Config, Flags, LogFormat};
 use amtsbote::demo::DemoOptions;
 use amtsbote::demo::instances::InstancesOptions;
 use amtsbote::domain::{BroadcastKind, ChannelKind, PersonName, Priority, Role};
@@ -245,7 +245,21 @@ fn main() -> ExitCode {
     // SAFETY: sets a plain integer option; mimalloc allows this at any time.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
     let cli = Cli::parse();
-    let config = match Config::load(cli.config.as_deref())
+    // The demo's options that stand for a configuration key win over the file and environment.
+    let flags = match &cli.command {
+        Command::Demo {
+            database_url,
+            telegram_rate,
+            whatsapp_rate,
+            ..
+        } => Flags {
+            database_url: database_url.clone(),
+            telegram_rate: *telegram_rate,
+            whatsapp_rate: *whatsapp_rate,
+        },
+        _ => Flags::default(),
+    };
+    let config = match Config::load_with_flags(cli.config.as_deref(), &flags)
         .and_then(|c| amtsbote::service::load_areas(&c).map(|_| c))
     {
         Ok(c) => c,
@@ -349,8 +363,6 @@ fn main() -> ExitCode {
             Command::Demo {
                 subscribers,
                 signups,
-                telegram_rate,
-                whatsapp_rate,
                 database_url,
                 json,
                 dashboard,
@@ -362,6 +374,7 @@ fn main() -> ExitCode {
                 cut_leader,
                 rate,
                 instance_logs,
+                ..
             } => {
                 if let Some(instances) = instances {
                     let options = InstancesOptions {
@@ -370,15 +383,15 @@ fn main() -> ExitCode {
                         rate: rate.unwrap_or(500),
                         kill_leader,
                         cut_leader,
-                        database_url: database_url.unwrap_or(config.database_url.clone()),
+                        database_url: config.database_url.clone(),
                         logs: instance_logs,
                     };
                     return cli::demo_instances(options, json, &texts).await;
                 }
                 let options = DemoOptions {
                     subscribers: subscribers.unwrap_or(1000),
-                    telegram_rate: telegram_rate.unwrap_or(config.telegram_lane.rate),
-                    whatsapp_rate: whatsapp_rate.unwrap_or(config.whatsapp_lane.rate),
+                    telegram_rate: config.telegram_lane.rate,
+                    whatsapp_rate: config.whatsapp_lane.rate,
                     database_url,
                     signups,
                     keep_dashboard: dashboard,
