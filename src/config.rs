@@ -875,6 +875,14 @@ mod tests {
     }
 
     #[test]
+    fn numbers_and_switches_written_as_text_in_the_file_are_read_as_before() {
+        let file = "[telegram]\nrate = \"10\"\n[alerts]\nrequire_second_approval = \"true\"\n";
+        let c = Config::from_sources(Some(("amtsbote.toml", file)), &env(&[])).expect("valid");
+        assert_eq!(c.telegram_lane.rate, 10);
+        assert!(c.second_approval);
+    }
+
+    #[test]
     fn a_variable_sets_a_key_whose_name_has_underscores() {
         let file = "[http]\nmax_connections_per_ip = 8\n";
         let c = Config::from_sources(

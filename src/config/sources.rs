@@ -111,8 +111,45 @@ pub fn check_file(name: &str, text: &str) -> Result<toml::Table, ConfigError> {
         .map_err(|e| ConfigError(format!("config file {name} is not valid TOML: {e}")))?;
     match toml::from_str::<FileConfig>(text) {
         Ok(_) => Ok(table),
-        Err(e) => Err(locate(name, text, &e)),
+        Err(e) => {
+            // A number or true/false written as text (`rate = "10"`) was read before the
+            // structs were typed; it still is, as a variable's text is.
+            let table = coerced(table);
+            match toml::Value::Table(table.clone()).try_into::<FileConfig>() {
+                Ok(_) => Ok(table),
+                Err(_) => Err(locate(name, text, &e)),
+            }
+        }
     }
+}
+
+/// The file's text values read as the type their key takes, where they parse as one.
+fn coerced(mut table: toml::Table) -> toml::Table {
+    let keys = keys();
+    for (section, value) in table.iter_mut() {
+        let toml::Value::Table(inner) = value else {
+            continue;
+        };
+        for (name, v) in inner.iter_mut() {
+            let (Some(key), toml::Value::String(raw)) = (
+                keys.iter()
+                    .find(|k| &k.section == section && &k.name == name),
+                &*v,
+            ) else {
+                continue;
+            };
+            let raw = raw.trim();
+            let accepts = |k: &str| key.kinds.iter().any(|x| x == k);
+            if let (true, Ok(i)) = (accepts("integer"), raw.parse::<i64>()) {
+                *v = toml::Value::Integer(i);
+            } else if let (true, Ok(f)) = (accepts("number"), raw.parse::<f64>()) {
+                *v = toml::Value::Float(f);
+            } else if let (true, Ok(b)) = (accepts("boolean"), raw.parse::<bool>()) {
+                *v = toml::Value::Boolean(b);
+            }
+        }
+    }
+    table
 }
 
 /// Turns a type error of the file into a message naming the key, its line and what is accepted.
