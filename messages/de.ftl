@@ -40,6 +40,7 @@ demo-summary =
 welcome = Willkommen beim Nachrichtendienst Ihrer Stadt! Sie erhalten jetzt Warnungen. Wählen Sie unten weitere Themen; /hilfe zeigt alles, was Sie tun können.
 help-citizen =
     /themen – Themen wählen
+    /bezirke – Bezirke wählen oder Standort senden
     /abonnieren THEMA, /abbestellen THEMA – nach Namen
     /sprache de|en – Sprache
     /stop – keine Nachrichten mehr (bis /start)
@@ -55,7 +56,7 @@ language-set = Ab jetzt schreibe ich auf Deutsch.
 language-unknown = Verfügbare Sprachen: { $valid }
 stopped = Sie erhalten keine Nachrichten mehr. Mit /start geht es wieder los.
 button-delete = Alle meine Daten löschen
-delete-ask = Damit löschen wir alles, was wir über Sie speichern (Abonnement, Themen, Sprache). Tippen Sie auf den Knopf oder senden Sie innerhalb von 15 Minuten /loeschen { $code }.
+delete-ask = Damit löschen wir alles, was wir über Sie speichern (Abonnement, Themen, Sprache, Bezirke und einen gemerkten Standort). Tippen Sie auf den Knopf oder senden Sie innerhalb von 15 Minuten /loeschen { $code }.
 delete-bad-code = Der Code ist falsch oder abgelaufen. Mit /loeschen erhalten Sie einen neuen.
 delete-done = Alle Ihre Daten sind gelöscht. Auf Wiedersehen!
 
@@ -298,3 +299,32 @@ warning-kind-cancel = Entwarnung
 warning-source = Quelle: { $provider }, { $time }
 warning-sent-auto = Eine amtliche Warnung wurde automatisch als Meldung #{ $id } versandt. /status { $id }
 warning-auto-released = Die amtliche Warnung #{ $id } (extrem) wurde nicht rechtzeitig freigegeben und ist jetzt von selbst versandt worden. /status { $id }
+
+# Areas
+cmd-areas = Bezirke wählen oder Standort senden
+welcome-with-areas = Willkommen beim Nachrichtendienst Ihrer Stadt! Sie erhalten jetzt Warnungen. Wählen Sie unten weitere Themen; /hilfe zeigt alles, was Sie tun können.
+    Tipp: Mit /bezirke erhalten Sie Meldungen nur für Ihre Bezirke.
+areas-header = Ihre Bezirke: { $chosen }. { $place ->
+        [yes] Ein Standort für Warnungen in Ihrer Nähe ist gemerkt (auf etwa 100 m gerundet).
+       *[no] {""}
+    }
+    Antippen zum Ein- und Ausschalten. Ohne Auswahl erhalten Sie alles aus der ganzen Stadt; Meldungen für die ganze Stadt erhalten Sie immer.
+areas-whole-city = ganze Stadt
+button-whole-city = 🏙 Ganze Stadt
+button-share-location = 📍 Standort senden
+button-forget-place = Standort vergessen
+button-back = ◀ Zurück
+button-more = Weitere ▶
+location-ask = Tippen Sie auf „Standort senden“: Die Stadt erfährt daraus Ihren Bezirk.
+button-send-location = 📍 Standort senden
+location-in-district = Ihr Standort liegt im Bezirk { $area }. Sie erhalten jetzt auch Meldungen für diesen Bezirk.
+location-keep-offer = Standort für Warnungen in meiner Nähe merken? Dann erreicht Sie z. B. eine Evakuierung im Umkreis von 300 m um Ihren Standort. Gemerkt wird er nur mit Ihrer Zustimmung und auf etwa 100 m gerundet; /bezirke zeigt und löscht ihn. Ohne Zustimmung bleibt nur der Bezirk gespeichert.
+button-keep-place = Ja, merken
+button-no-place = Nein, nur den Bezirk
+location-kept = Ihr Standort ist gemerkt (auf etwa 100 m gerundet). /bezirke zeigt und löscht ihn, /loeschen löscht alles.
+location-not-kept = In Ordnung: Nur der Bezirk ist gespeichert, nicht der Standort.
+location-outside = Dieser Standort liegt außerhalb der Stadt. Es wurde nichts geändert.
+location-invalid = Das ist kein gültiger Standort ({ $reason }). Es wurde nichts geändert.
+location-no-areas = Diese Stadt hat keine Bezirke eingerichtet: Sie erhalten alle Meldungen.
+place-forgotten = Ihr Standort ist gelöscht.
+cli-preview-target-groups = davon: { $district } über ihren Bezirk, { $place } über ihren gemerkten Standort, { $none } ohne Bezirk

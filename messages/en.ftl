@@ -40,6 +40,7 @@ demo-summary =
 welcome = Welcome to your city's news service! You now receive alerts. Choose more topics below; /help shows everything you can do.
 help-citizen =
     /topics – choose topics
+    /areas – choose districts or send a location
     /subscribe TOPIC, /unsubscribe TOPIC – by name
     /language de|en – language
     /stop – no more messages (until /start)
@@ -55,7 +56,7 @@ language-set = From now on I write in English.
 language-unknown = Available languages: { $valid }
 stopped = You will receive no more messages. /start switches them on again.
 button-delete = Erase all my data
-delete-ask = This erases everything we keep about you (subscription, topics, language). Tap the button or send /delete { $code } within 15 minutes.
+delete-ask = This erases everything we keep about you (subscription, topics, language, districts and a kept place). Tap the button or send /delete { $code } within 15 minutes.
 delete-bad-code = That code is wrong or expired. Send /delete to get a new one.
 delete-done = All your data is erased. Goodbye!
 
@@ -298,3 +299,32 @@ warning-kind-cancel = All-clear
 warning-source = Source: { $provider }, { $time }
 warning-sent-auto = An official warning went out by itself as broadcast #{ $id }. /status { $id }
 warning-auto-released = Official warning #{ $id } (extreme) was not approved in time and has now gone out by itself. /status { $id }
+
+# Areas
+cmd-areas = Choose districts or send a location
+welcome-with-areas = Welcome to your city's news service! You now receive alerts. Choose more topics below; /help shows everything you can do.
+    Tip: with /areas you get news for your districts only.
+areas-header = Your districts: { $chosen }. { $place ->
+        [yes] A place for warnings near you is kept (rounded to about 100 m).
+       *[no] {""}
+    }
+    Tap to switch on and off. With none chosen you get everything from the whole city; news for the whole city always reaches you.
+areas-whole-city = whole city
+button-whole-city = 🏙 Whole city
+button-share-location = 📍 Send location
+button-forget-place = Forget my place
+button-back = ◀ Back
+button-more = More ▶
+location-ask = Tap "Send location": the city learns your district from it.
+button-send-location = 📍 Send location
+location-in-district = Your location is in { $area }. You now also get news for this district.
+location-keep-offer = Keep this place for warnings near me? Then, for example, an evacuation within 300 m of it reaches you. It is kept only with your consent and rounded to about 100 m; /areas shows and removes it. Without consent only the district is kept.
+button-keep-place = Yes, keep it
+button-no-place = No, district only
+location-kept = Your place is kept (rounded to about 100 m). /areas shows and removes it, /delete erases everything.
+location-not-kept = All right: only the district is kept, not the place.
+location-outside = This location is outside the city. Nothing was changed.
+location-invalid = That is not a valid location ({ $reason }). Nothing was changed.
+location-no-areas = This city has no districts set up: you get all news.
+place-forgotten = Your place is erased.
+cli-preview-target-groups = of them: { $district } by their district, { $place } by their kept place, { $none } without a district

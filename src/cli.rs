@@ -189,6 +189,20 @@ pub async fn broadcast(
                     &[("areas", t.names.join(", ").into())]
                 )
             );
+            let topic = crate::domain::Topic::parse(&req.topic).map_err(Refused)?;
+            let groups = service.targeting(&topic, t).await.map_err(cli_error)?;
+            println!(
+                "{}",
+                texts.get(
+                    lang,
+                    "cli-preview-target-groups",
+                    &[
+                        ("district", groups.count.by_district.total().into()),
+                        ("place", groups.count.by_place.total().into()),
+                        ("none", groups.count.without_area.total().into()),
+                    ]
+                )
+            );
         }
         println!("────────\n{}\n────────", req.text.trim());
         println!(

@@ -246,7 +246,13 @@ impl Application {
             .dashboard_url
             .as_ref()
             .map(|url| Arc::new(SignIn::new(store.clone(), url, broadcasts.clock().clone())));
+        let subscriptions = Arc::new(crate::services::subscriptions::SubscriptionService::new(
+            store.clone(),
+            config.topics.clone(),
+            areas.clone(),
+        ));
         let conversation = Arc::new(Conversation {
+            subscriptions,
             store: store.clone(),
             texts: texts.clone(),
             broadcasts: broadcasts.clone(),

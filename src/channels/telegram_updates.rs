@@ -18,8 +18,9 @@ use teloxide::RequestError;
 use teloxide::prelude::*;
 use teloxide::requests::{JsonRequest, Payload};
 use teloxide::types::{
-    AllowedUpdate, BotCommand, CallbackQueryId, ChatMemberKind, InlineKeyboardButton,
-    InlineKeyboardMarkup, MessageId, UpdateKind,
+    AllowedUpdate, BotCommand, ButtonRequest, CallbackQueryId, ChatMemberKind,
+    InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, KeyboardMarkup, MessageId,
+    UpdateKind,
 };
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -407,13 +408,23 @@ pub fn incoming(update: &Update) -> Option<Incoming> {
     match &update.kind {
         UpdateKind::Message(m) => {
             let from = m.from.as_ref()?;
+            // A venue carries its location too.
+            let location = m.location().or_else(|| m.venue().map(|v| &v.location));
+            let input = match (m.text(), location) {
+                (Some(text), _) => Input::Text(text.to_string()),
+                (None, Some(l)) => Input::Location {
+                    lat: l.latitude,
+                    lon: l.longitude,
+                },
+                (None, None) => return None,
+            };
             Some(Incoming {
                 channel: ChannelKind::Telegram,
                 chat: m.chat.id.0.to_string(),
                 sender: from.id.0.to_string(),
                 private: m.chat.is_private(),
                 language_hint: from.language_code.clone(),
-                input: Input::Text(m.text()?.to_string()),
+                input,
             })
         }
         UpdateKind::CallbackQuery(q) => {
@@ -535,6 +546,19 @@ pub async fn render(bot: &Bot, pace: &dyn ReplyPace, to: Addressee, replies: Vec
                 if let Some(k) = keyboard(&buttons) {
                     request = request.reply_markup(k);
                 }
+                pace.reply_turn(addressee).await;
+                reply_call(|| request.send_ref()).await.map(|_| ())
+            }
+            Reply::AskLocation { to, text, button } => {
+                let Ok(chat) = to.parse::<i64>() else {
+                    continue;
+                };
+                let keyboard = KeyboardMarkup::new([[
+                    KeyboardButton::new(button).request(ButtonRequest::Location)
+                ]])
+                .one_time_keyboard()
+                .resize_keyboard();
+                let request = bot.send_message(ChatId(chat), text).reply_markup(keyboard);
                 pace.reply_turn(addressee).await;
                 reply_call(|| request.send_ref()).await.map(|_| ())
             }

@@ -201,6 +201,9 @@ struct InMessage {
     interactive: Option<Interactive>,
     #[serde(default)]
     button: Option<QuickReply>,
+    /// A shared location; read leniently so that a bad one gets an answer, not a 400.
+    #[serde(default)]
+    location: Option<Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -371,8 +374,15 @@ fn read_message(message: &InMessage) -> InboundMessage {
             (None, Some(t)) => Input::Text(t.clone()),
             (None, None) => Input::Text(String::new()),
         },
-        // Pictures, voice, locations: the conversation answers with its help pointer.
-        _ => Input::Text(String::new()),
+        _ => match &message.location {
+            // A coordinate that is no number becomes NaN: the conversation refuses it.
+            Some(l) => Input::Location {
+                lat: l["latitude"].as_f64().unwrap_or(f64::NAN),
+                lon: l["longitude"].as_f64().unwrap_or(f64::NAN),
+            },
+            // Pictures, voice: the conversation answers with its help pointer.
+            None => Input::Text(String::new()),
+        },
     };
     let from = message.from.trim().to_string();
     InboundMessage {
@@ -494,6 +504,12 @@ pub fn reply_body(to: &str, text: &str, buttons: &[Vec<Button>], list_button: &s
     bodies
 }
 
+/// WhatsApp's interactive location request: the person's app offers to send their location.
+pub fn location_request(to: &str, text: &str) -> Value {
+    json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": to, "type": "interactive",
+        "interactive": {"type": "location_request_message", "body": {"text": clip(text, BODY_MAX)}, "action": {"name": "send_location"}}})
+}
+
 /// Sends the conversation's answers to `to`, each message after a turn of the lane's budget
 /// (`pace`); WhatsApp cannot edit, so an edit is a new message.
 pub async fn render(
@@ -505,15 +521,18 @@ pub async fn render(
 ) {
     let addressee = to;
     for reply in replies {
-        let (to, text, buttons) = match reply {
+        let bodies = match reply {
             Reply::Send { to, text, buttons }
             | Reply::Edit {
                 to, text, buttons, ..
-            } => (to, text, buttons),
+            } => {
+                let list_button = texts.get(crate::i18n::DEFAULT_LANGUAGE, "wa-list-button", &[]);
+                reply_body(&to, &text, &buttons, &list_button)
+            }
+            Reply::AskLocation { to, text, .. } => vec![location_request(&to, &text)],
             Reply::AnswerButton { .. } => continue,
         };
-        let list_button = texts.get(crate::i18n::DEFAULT_LANGUAGE, "wa-list-button", &[]);
-        for body in reply_body(&to, &text, &buttons, &list_button) {
+        for body in bodies {
             pace.reply_turn(addressee).await;
             match channel.post(&body).await {
                 SendOutcome::Sent { .. } => {}

@@ -30,12 +30,15 @@ pub enum Word {
     StopBroadcast,
     /// A one-time link to the dashboard.
     Login,
+    /// Choose districts, share a location, forget a kept place.
+    Areas,
 }
 
 /// Every word, its spellings, and the menu text key for those in the menu.
-const WORDS: [(Word, &[&str], Option<&str>); 22] = [
+const WORDS: [(Word, &[&str], Option<&str>); 23] = [
     (Word::Start, &["start", "anmelden"], Some("cmd-start")),
     (Word::Topics, &["topics", "themen"], Some("cmd-topics")),
+    (Word::Areas, &["areas", "bezirke"], Some("cmd-areas")),
     (Word::Subscribe, &["subscribe", "abonnieren"], None),
     (Word::Unsubscribe, &["unsubscribe", "abbestellen"], None),
     (
@@ -165,6 +168,20 @@ pub enum ButtonData {
     Confirm(String),
     /// Drop a draft or a request for approval (its code).
     Drop(String),
+    /// Toggle a district (its id).
+    Area(String),
+    /// Show page N of the district keyboard.
+    AreaPage(usize),
+    /// The whole city: no district, no kept place.
+    WholeCity,
+    /// Ask for the location (Telegram's location button, WhatsApp's location request).
+    ShareLocation,
+    /// Keep this place (rounded, `lat_e3,lon_e3`) for warnings nearby: the citizen's consent.
+    KeepPlace(String),
+    /// Do not keep the place: only the district stays.
+    NoPlace,
+    /// Forget the kept place.
+    ForgetPlace,
 }
 
 impl ButtonData {
@@ -176,6 +193,13 @@ impl ButtonData {
             "d" => ButtonData::Erase(value),
             "c" => ButtonData::Confirm(value),
             "x" => ButtonData::Drop(value),
+            "a" => ButtonData::Area(value),
+            "ap" => ButtonData::AreaPage(value.parse().ok()?),
+            "aw" => ButtonData::WholeCity,
+            "al" => ButtonData::ShareLocation,
+            "ak" => ButtonData::KeepPlace(value),
+            "an" => ButtonData::NoPlace,
+            "af" => ButtonData::ForgetPlace,
             _ => return None,
         })
     }
@@ -187,6 +211,13 @@ impl ButtonData {
             ButtonData::Erase(v) => format!("d:{v}"),
             ButtonData::Confirm(v) => format!("c:{v}"),
             ButtonData::Drop(v) => format!("x:{v}"),
+            ButtonData::Area(v) => format!("a:{v}"),
+            ButtonData::AreaPage(n) => format!("ap:{n}"),
+            ButtonData::WholeCity => "aw:".into(),
+            ButtonData::ShareLocation => "al:".into(),
+            ButtonData::KeepPlace(v) => format!("ak:{v}"),
+            ButtonData::NoPlace => "an:".into(),
+            ButtonData::ForgetPlace => "af:".into(),
         }
     }
 }
@@ -230,6 +261,13 @@ mod tests {
             ButtonData::Erase("ABC234".into()),
             ButtonData::Confirm("ABC234".into()),
             ButtonData::Drop("ABC234".into()),
+            ButtonData::Area("01".into()),
+            ButtonData::AreaPage(2),
+            ButtonData::WholeCity,
+            ButtonData::ShareLocation,
+            ButtonData::KeepPlace("49020,12097".into()),
+            ButtonData::NoPlace,
+            ButtonData::ForgetPlace,
         ] {
             assert_eq!(ButtonData::parse(&b.encode()), Some(b));
         }
@@ -243,7 +281,7 @@ mod tests {
         assert_eq!(
             words,
             [
-                "start", "topics", "language", "help", "stop", "delete", "status"
+                "start", "topics", "areas", "language", "help", "stop", "delete", "status"
             ]
         );
     }

@@ -9,9 +9,10 @@ use std::sync::Arc;
 
 use fluent_bundle::FluentValue;
 
-use crate::domain::{ChannelKind, SubscriberStatus, TopicConfig};
+use crate::domain::{ChannelKind, TopicConfig};
 use crate::i18n::{DEFAULT_LANGUAGE, Texts};
 use crate::services::BroadcastService;
+use crate::services::subscriptions::{AREAS_PER_PAGE, Citizen, Located, SubscriptionService};
 use crate::store::{Store, StoreError, Subscriber};
 use command::{ButtonData, Word};
 
@@ -41,6 +42,12 @@ pub enum Input {
         callback_id: Option<String>,
         message_id: Option<String>,
     },
+    /// A shared location (Telegram's location or venue, WhatsApp's location message), as the
+    /// platform sent it: checked by the conversation.
+    Location {
+        lat: f64,
+        lon: f64,
+    },
     /// The person blocked the bot.
     Blocked,
 }
@@ -69,6 +76,13 @@ pub enum Reply {
         callback_id: String,
         text: Option<String>,
     },
+    /// Asks for the person's location: Telegram's keyboard button that sends it, WhatsApp's
+    /// location request message.
+    AskLocation {
+        to: String,
+        text: String,
+        button: String,
+    },
 }
 
 /// What the conversation needs from the rest of the service.
@@ -79,6 +93,8 @@ pub struct Conversation {
     pub broadcasts: Arc<BroadcastService>,
     /// Login links for `/login`; `None` when the dashboard is off.
     pub sign_in: Option<Arc<crate::services::SignIn>>,
+    /// Everything citizens do to their own subscription goes through here.
+    pub subscriptions: Arc<SubscriptionService>,
 }
 
 type Args<'a> = Vec<(&'a str, FluentValue<'a>)>;
@@ -117,6 +133,7 @@ impl Conversation {
                     .await
             }
             Input::Text(text) => self.text(msg, text).await,
+            Input::Location { lat, lon } => self.location(msg, *lat, *lon).await,
         }
     }
 
@@ -145,6 +162,10 @@ impl Conversation {
                 let s = self.subscriber(msg).await?;
                 Ok(vec![self.topic_keyboard(msg, &s, None)])
             }
+            Word::Areas => {
+                let c = self.citizen(msg).await?;
+                Ok(vec![self.area_keyboard(msg, &c, 0, None)])
+            }
             Word::Subscribe => self.subscribe_by_text(msg, rest, true).await,
             Word::Unsubscribe => self.subscribe_by_text(msg, rest, false).await,
             Word::Language => self.set_language(msg, rest).await,
@@ -161,11 +182,7 @@ impl Conversation {
                 Ok(replies)
             }
             Word::Stop => {
-                if let Some(s) = self.store.subscriber(msg.channel, &msg.chat).await? {
-                    self.store
-                        .set_subscriber_status(s.id, SubscriberStatus::Stopped)
-                        .await?;
-                }
+                self.subscriptions.stop(msg.channel, &msg.chat).await?;
                 Ok(vec![self.say(msg, &lang, "stopped", vec![])])
             }
             Word::Delete => self.delete(msg, &lang, rest).await,
@@ -176,22 +193,205 @@ impl Conversation {
     async fn start(&self, msg: &Incoming) -> Result<Vec<Reply>, StoreError> {
         let lang = self.hint_language(msg);
         let s = self
-            .store
-            .ensure_subscriber(msg.channel, &msg.chat, &lang)
+            .subscriptions
+            .start(msg.channel, &msg.chat, &lang)
             .await?;
-        if s.status != SubscriberStatus::Active {
-            self.store
-                .set_subscriber_status(s.id, SubscriberStatus::Active)
-                .await?;
-        }
-        if let Some(alerts) = self.topic(ALERTS_TOPIC) {
-            self.store.set_subscription(s.id, &alerts.id, true).await?;
-        }
-        let s = self.subscriber(msg).await?;
+        let welcome = if self.subscriptions.catalogue().is_some() {
+            "welcome-with-areas"
+        } else {
+            "welcome"
+        };
         Ok(vec![
-            self.say(msg, &s.language, "welcome", vec![]),
+            self.say(msg, &s.language, welcome, vec![]),
             self.topic_keyboard(msg, &s, None),
         ])
+    }
+
+    /// A shared location: its district is added; the point is offered to be kept.
+    async fn location(&self, msg: &Incoming, lat: f64, lon: f64) -> Result<Vec<Reply>, StoreError> {
+        let c = self.citizen(msg).await?;
+        let lang = c.subscriber.language.clone();
+        Ok(match self.subscriptions.locate(&c, lat, lon).await? {
+            Located::InDistrict { name, place, .. } => {
+                tracing::info!(channel = %msg.channel, "a location was shared; its district added");
+                vec![
+                    self.say(
+                        msg,
+                        &lang,
+                        "location-in-district",
+                        vec![("area", name.into())],
+                    ),
+                    Reply::Send {
+                        to: msg.chat.clone(),
+                        text: self.texts.get(&lang, "location-keep-offer", &[]),
+                        buttons: vec![
+                            vec![Button {
+                                label: self.texts.get(&lang, "button-keep-place", &[]),
+                                data: ButtonData::KeepPlace(place.code()).encode(),
+                            }],
+                            vec![Button {
+                                label: self.texts.get(&lang, "button-no-place", &[]),
+                                data: ButtonData::NoPlace.encode(),
+                            }],
+                        ],
+                    },
+                ]
+            }
+            Located::Outside => vec![self.say(msg, &lang, "location-outside", vec![])],
+            Located::NoAreas => vec![self.say(msg, &lang, "location-no-areas", vec![])],
+            Located::Invalid(why) => {
+                tracing::info!(channel = %msg.channel, reason = %why, "a location that is no point on the earth; nothing changed");
+                vec![self.say(msg, &lang, "location-invalid", vec![("reason", why.into())])]
+            }
+        })
+    }
+
+    /// The subscriber behind a message with their areas.
+    async fn citizen(&self, msg: &Incoming) -> Result<Citizen, StoreError> {
+        self.subscriptions
+            .citizen(msg.channel, &msg.chat, &self.hint_language(msg))
+            .await
+    }
+
+    /// The districts as buttons, a page at a time, with "whole city", "share location" and
+    /// (when one is kept) "forget my place".
+    fn area_keyboard(
+        &self,
+        msg: &Incoming,
+        c: &Citizen,
+        page: usize,
+        message_id: Option<&str>,
+    ) -> Reply {
+        let lang = &c.subscriber.language;
+        let Some(catalogue) = self.subscriptions.catalogue() else {
+            return self.say(msg, lang, "location-no-areas", vec![]);
+        };
+        let all = catalogue.areas();
+        let pages = all.len().div_ceil(AREAS_PER_PAGE).max(1);
+        let page = page.min(pages - 1);
+        let mut buttons: Vec<Vec<Button>> = all
+            .iter()
+            .skip(page * AREAS_PER_PAGE)
+            .take(AREAS_PER_PAGE)
+            .map(|a| {
+                let on = c.areas.areas.contains(&a.id);
+                vec![Button {
+                    label: format!("{} {}", if on { "✅" } else { "⬜" }, a.name),
+                    data: ButtonData::Area(a.id.clone()).encode(),
+                }]
+            })
+            .collect();
+        let mut nav = Vec::new();
+        if page > 0 {
+            nav.push(Button {
+                label: self.texts.get(lang, "button-back", &[]),
+                data: ButtonData::AreaPage(page - 1).encode(),
+            });
+        }
+        if page + 1 < pages {
+            nav.push(Button {
+                label: self.texts.get(lang, "button-more", &[]),
+                data: ButtonData::AreaPage(page + 1).encode(),
+            });
+        }
+        if !nav.is_empty() {
+            buttons.push(nav);
+        }
+        buttons.push(vec![Button {
+            label: self.texts.get(lang, "button-whole-city", &[]),
+            data: ButtonData::WholeCity.encode(),
+        }]);
+        buttons.push(vec![Button {
+            label: self.texts.get(lang, "button-share-location", &[]),
+            data: ButtonData::ShareLocation.encode(),
+        }]);
+        if c.areas.place.is_some() {
+            buttons.push(vec![Button {
+                label: self.texts.get(lang, "button-forget-place", &[]),
+                data: ButtonData::ForgetPlace.encode(),
+            }]);
+        }
+        let chosen = self.subscriptions.chosen_names(c);
+        let chosen = if chosen.is_empty() {
+            self.texts.get(lang, "areas-whole-city", &[])
+        } else {
+            chosen.join(", ")
+        };
+        let place = if c.areas.place.is_some() { "yes" } else { "no" };
+        let text = self.texts.get(
+            lang,
+            "areas-header",
+            &[("chosen", chosen.into()), ("place", place.into())],
+        );
+        match message_id {
+            Some(id) => Reply::Edit {
+                to: msg.chat.clone(),
+                message_id: id.to_string(),
+                text,
+                buttons,
+            },
+            None => Reply::Send {
+                to: msg.chat.clone(),
+                text,
+                buttons,
+            },
+        }
+    }
+
+    /// The area buttons: toggle, page, whole city, share, keep, forget.
+    async fn area_button(
+        &self,
+        msg: &Incoming,
+        data: ButtonData,
+        message_id: Option<&str>,
+    ) -> Result<Vec<Reply>, StoreError> {
+        let c = self.citizen(msg).await?;
+        let lang = c.subscriber.language.clone();
+        let page_of = |id: &str| {
+            self.subscriptions
+                .catalogue()
+                .and_then(|cat| cat.areas().iter().position(|a| a.id == id))
+                .map(|i| i / AREAS_PER_PAGE)
+                .unwrap_or(0)
+        };
+        Ok(match data {
+            ButtonData::Area(id) => {
+                let c = self.subscriptions.toggle_area(&c, &id).await?;
+                vec![self.area_keyboard(msg, &c, page_of(&id), message_id)]
+            }
+            ButtonData::AreaPage(n) => vec![self.area_keyboard(msg, &c, n, message_id)],
+            ButtonData::WholeCity => {
+                let c = self.subscriptions.whole_city(&c).await?;
+                vec![self.area_keyboard(msg, &c, 0, message_id)]
+            }
+            ButtonData::ShareLocation => vec![Reply::AskLocation {
+                to: msg.chat.clone(),
+                text: self.texts.get(&lang, "location-ask", &[]),
+                button: self.texts.get(&lang, "button-send-location", &[]),
+            }],
+            ButtonData::KeepPlace(code) => {
+                let kept = match crate::domain::area::Place::parse_code(&code) {
+                    Some(place) => self.subscriptions.keep_place(&c, place).await?,
+                    None => false,
+                };
+                let key = if kept {
+                    "location-kept"
+                } else {
+                    "location-outside"
+                };
+                vec![self.say(msg, &lang, key, vec![])]
+            }
+            ButtonData::NoPlace => vec![self.say(msg, &lang, "location-not-kept", vec![])],
+            ButtonData::ForgetPlace => {
+                self.subscriptions.forget_place(&c).await?;
+                let c = self.citizen(msg).await?;
+                vec![
+                    self.say(msg, &lang, "place-forgotten", vec![]),
+                    self.area_keyboard(msg, &c, 0, None),
+                ]
+            }
+            _ => vec![self.say(msg, &lang, "help-pointer", vec![])],
+        })
     }
 
     async fn subscribe_by_text(
@@ -210,7 +410,7 @@ impl Conversation {
                 vec![("topic", name.to_string().into()), ("valid", valid.into())],
             )]);
         };
-        self.store.set_subscription(s.id, &topic.id, on).await?;
+        self.subscriptions.set_topic(&s, &topic.id, on).await?;
         let label = self.label(topic, &s.language);
         let key = match (on, topic.id.as_str() == ALERTS_TOPIC) {
             (true, _) => "subscribed",
@@ -236,7 +436,7 @@ impl Conversation {
                 vec![("valid", self.texts.languages().join(", ").into())],
             )]);
         }
-        self.store.set_language(s.id, &wanted).await?;
+        self.subscriptions.set_language(&s, &wanted).await?;
         Ok(vec![self.say(msg, &wanted, "language-set", vec![])])
     }
 
@@ -290,7 +490,7 @@ impl Conversation {
         if !valid {
             return Ok(vec![self.say(msg, lang, "delete-bad-code", vec![])]);
         }
-        self.store.erase_subscriber(msg.channel, &msg.chat).await?;
+        self.subscriptions.erase(msg.channel, &msg.chat).await?;
         tracing::info!(channel = %msg.channel, "a subscriber erased their data");
         Ok(vec![self.say(msg, lang, "delete-done", vec![])])
     }
@@ -309,8 +509,7 @@ impl Conversation {
                 match self.topic(&topic) {
                     Some(t) => {
                         let on = !s.topics.iter().any(|x| x == t.id.as_str());
-                        self.store.set_subscription(s.id, &t.id, on).await?;
-                        let s = self.subscriber(msg).await?;
+                        let s = self.subscriptions.set_topic(&s, &t.id, on).await?;
                         let mut replies = vec![self.topic_keyboard(msg, &s, message_id)];
                         if !on && t.id.as_str() == ALERTS_TOPIC {
                             let label = self.label(t, &s.language);
@@ -329,6 +528,15 @@ impl Conversation {
             Some(ButtonData::Erase(code)) => self.erase(msg, &lang, &code).await?,
             Some(ButtonData::Confirm(code)) => self.staff(msg, &lang, Word::Confirm, &code).await?,
             Some(ButtonData::Drop(code)) => self.staff(msg, &lang, Word::Cancel, &code).await?,
+            Some(
+                area @ (ButtonData::Area(_)
+                | ButtonData::AreaPage(_)
+                | ButtonData::WholeCity
+                | ButtonData::ShareLocation
+                | ButtonData::KeepPlace(_)
+                | ButtonData::NoPlace
+                | ButtonData::ForgetPlace),
+            ) => self.area_button(msg, area, message_id).await?,
             None => vec![self.say(msg, &lang, "help-pointer", vec![])],
         };
         if let Some(id) = callback_id {
@@ -345,14 +553,9 @@ impl Conversation {
 
     /// The subscriber behind a message, added (without topics) if new.
     async fn subscriber(&self, msg: &Incoming) -> Result<Subscriber, StoreError> {
-        match self.store.subscriber(msg.channel, &msg.chat).await? {
-            Some(s) => Ok(s),
-            None => {
-                self.store
-                    .ensure_subscriber(msg.channel, &msg.chat, &self.hint_language(msg))
-                    .await
-            }
-        }
+        self.subscriptions
+            .subscriber(msg.channel, &msg.chat, &self.hint_language(msg))
+            .await
     }
 
     async fn language_of(&self, msg: &Incoming) -> Result<String, StoreError> {

@@ -4,6 +4,7 @@
 pub mod broadcasts;
 pub mod policy;
 pub mod sign_in;
+pub mod subscriptions;
 
 pub use broadcasts::{
     BroadcastService, Outcome, QueueWake, Reach, ServiceError, Submission, Submitted,

@@ -10,11 +10,12 @@ use amtsbote::domain::area::{Coordinates, Place};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::{PRESS_TOKEN, Service, TestDb, seed};
+use crate::helpers::{EMERGENCY_TOKEN, PRESS_TOKEN, Service, TestDb, seed};
 
 crate::helpers::on_both_stores!(
     targets_reach_their_districts_the_places_inside_and_those_without_an_area,
     bad_targets_are_refused_naming_the_field,
+    citizens_choose_districts_and_share_locations_in_the_chat,
 );
 
 /// Regensburg's 18 Stadtbezirke, as the city publishes them (id `sbz`, name `name`).
@@ -224,5 +225,275 @@ async fn bad_targets_are_refused_naming_the_field(db: TestDb) {
         assert_eq!(answer["field"], field, "{target}: {answer}");
     }
     assert!(db.store.list_broadcasts(10).await.expect("list").is_empty());
+    svc.stop().await;
+}
+
+fn fixture(path: &str) -> serde_json::Value {
+    let path = format!("{}/tests/fixtures/{path}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_slice(&std::fs::read(&path).expect("fixture")).expect("JSON")
+}
+
+/// A Telegram message from `user` sharing a location: the recorded `location` object (or, with
+/// `venue`, the recorded venue with its location) at `(lat, lon)`.
+fn telegram_location(
+    user: i64,
+    lat: serde_json::Value,
+    lon: serde_json::Value,
+    venue: bool,
+) -> serde_json::Value {
+    let mut u = crate::telegram::message(user, "");
+    let m = u["message"].as_object_mut().expect("message");
+    m.remove("text");
+    m.remove("entities");
+    let name = if venue {
+        "sendVenue_response_ok.json"
+    } else {
+        "sendLocation_response_ok.json"
+    };
+    let recorded = fixture(&format!("telegram/{name}"))["result"].clone();
+    let mut location = recorded["location"].clone();
+    location["latitude"] = lat;
+    location["longitude"] = lon;
+    m.insert("location".into(), location.clone());
+    if venue {
+        let mut v = recorded["venue"].clone();
+        v["location"] = location;
+        m.insert("venue".into(), v);
+    }
+    u
+}
+
+/// A WhatsApp location message from `from` (the recorded one, or the answer to a location
+/// request) at `(lat, lon)`.
+fn whatsapp_location(
+    from: &str,
+    lat: serde_json::Value,
+    lon: serde_json::Value,
+    answer: bool,
+) -> serde_json::Value {
+    let name = if answer {
+        "webhook_message_location_reply_to_request.json"
+    } else {
+        "webhook_message_location.json"
+    };
+    let mut v = fixture(&format!("whatsapp/{name}"));
+    let m = &mut v["entry"][0]["changes"][0]["value"]["messages"][0];
+    m["from"] = json!(from);
+    m["id"] = json!(format!("wamid.test{}", rand::random::<u64>()));
+    m["timestamp"] = json!((amtsbote::domain::now_ms() / 1000).to_string());
+    m["location"]["latitude"] = lat;
+    m["location"]["longitude"] = lon;
+    v
+}
+
+/// The data of the first button sent to `to` whose data starts with `prefix`, after `needle`.
+async fn button_data(svc: &Service, to: &str, needle: &str, prefix: &str) -> String {
+    let r = crate::helpers::message_to(&svc.sim, to, needle).await;
+    let markup = r.markup.clone().map(|m| m.to_string()).unwrap_or_default();
+    let at = markup
+        .find(&format!("\"{prefix}"))
+        .unwrap_or_else(|| panic!("a {prefix} button in {markup}"));
+    markup[at + 1..]
+        .split('"')
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Waits until a Telegram message in chat `chat` was edited to a text containing `needle` (the
+/// keyboard under it changes in place).
+async fn edited(svc: &Service, chat: &str, needle: &str) {
+    let (sim, chat, needle) = (svc.sim.clone(), chat.to_string(), needle.to_string());
+    crate::helpers::wait_until(Duration::from_secs(20), &needle.clone(), move || {
+        let (sim, chat, needle) = (sim.clone(), chat.clone(), needle.clone());
+        async move {
+            sim.calls().iter().any(|c| {
+                c.method == "editmessagetext"
+                    && c.body["chat_id"].to_string().trim_matches('"') == chat
+                    && c.body["text"].as_str().is_some_and(|t| t.contains(&needle))
+            })
+        }
+    })
+    .await;
+}
+
+async fn citizens_choose_districts_and_share_locations_in_the_chat(db: TestDb) {
+    use crate::telegram::{message, press};
+    use crate::whatsapp::{chooses, says};
+    let mut svc = Service::start(&db, false, &regensburg_settings()).await;
+    // 5001 picks two districts by keyboard, one of them on the third page.
+    svc.sim.push_update(message(5001, "/start"));
+    crate::helpers::message_to(&svc.sim, "5001", "/areas").await;
+    svc.sim.push_update(message(5001, "/bezirke"));
+    crate::helpers::message_to(&svc.sim, "5001", "Your districts: whole city").await;
+    svc.sim.push_update(press(5001, "a:01"));
+    edited(&svc, "5001", "Your districts: Innenstadt.").await;
+    svc.sim.push_update(press(5001, "ap:2"));
+    svc.sim.push_update(press(5001, "a:15"));
+    edited(&svc, "5001", "Your districts: Innenstadt, Westenviertel.").await;
+    // The share button asks for the location with Telegram's location button.
+    svc.sim.push_update(press(5001, "al:"));
+    let ask = crate::helpers::message_to(&svc.sim, "5001", "Send location").await;
+    let keyboard = ask
+        .markup
+        .clone()
+        .map(|m| m.to_string())
+        .unwrap_or_default();
+    assert!(keyboard.contains("request_location"), "{keyboard}");
+
+    // 5002 shares a location (a venue) by the cathedral and keeps the point.
+    svc.sim.push_update(message(5002, "/start"));
+    svc.sim.push_update(telegram_location(
+        5002,
+        json!(49.0200),
+        json!(12.0990),
+        true,
+    ));
+    crate::helpers::message_to(&svc.sim, "5002", "is in Innenstadt").await;
+    let keep = button_data(&svc, "5002", "near me", "ak:").await;
+    svc.sim.push_update(press(5002, &keep));
+    crate::helpers::message_to(&svc.sim, "5002", "is kept").await;
+    // 5003 chooses nothing.
+    svc.sim.push_update(message(5003, "/start"));
+    crate::helpers::message_to(&svc.sim, "5003", "/areas").await;
+
+    // A WhatsApp citizen answers the location request from the university and keeps it;
+    // another shares a location (the recorded message) and declines.
+    let wa = "4917600000001";
+    assert_eq!(svc.webhook(&says(wa, "START")).await, StatusCode::OK);
+    crate::helpers::message_to(&svc.sim, wa, "Willkommen").await;
+    assert_eq!(svc.webhook(&says(wa, "BEZIRKE")).await, StatusCode::OK);
+    crate::helpers::message_to(&svc.sim, wa, "Ihre Bezirke").await;
+    assert_eq!(svc.webhook(&chooses(wa, "al:", true)).await, StatusCode::OK);
+    let request = crate::helpers::message_to(&svc.sim, wa, "Standort senden").await;
+    let sent = request
+        .markup
+        .clone()
+        .map(|m| m.to_string())
+        .unwrap_or_default();
+    assert!(sent.contains("send_location"), "{sent}");
+    assert_eq!(
+        svc.webhook(&whatsapp_location(wa, json!(UNI.0), json!(UNI.1), true))
+            .await,
+        StatusCode::OK
+    );
+    crate::helpers::message_to(&svc.sim, wa, "im Bezirk Galgenberg").await;
+    let keep = button_data(&svc, wa, "in meiner Nähe merken", "ak:").await;
+    assert_eq!(
+        svc.webhook(&chooses(wa, &keep, false)).await,
+        StatusCode::OK
+    );
+    crate::helpers::message_to(&svc.sim, wa, "ist gemerkt").await;
+    let wa2 = "4917600000002";
+    assert_eq!(svc.webhook(&says(wa2, "START")).await, StatusCode::OK);
+    assert_eq!(
+        svc.webhook(&whatsapp_location(
+            wa2,
+            json!(49.0125),
+            json!(12.0700),
+            false
+        ))
+        .await,
+        StatusCode::OK
+    );
+    crate::helpers::message_to(&svc.sim, wa2, "im Bezirk").await;
+    assert_eq!(
+        svc.webhook(&chooses(wa2, "an:", false)).await,
+        StatusCode::OK
+    );
+    crate::helpers::message_to(&svc.sim, wa2, "nur der Bezirk").await;
+
+    // Bad locations get an answer and change nothing.
+    svc.sim
+        .push_update(telegram_location(5003, json!(91.0), json!(12.1), false));
+    crate::helpers::message_to(&svc.sim, "5003", "not a valid location").await;
+    assert_eq!(
+        svc.webhook(&whatsapp_location(wa2, json!("abc"), json!(12.1), false))
+            .await,
+        StatusCode::OK
+    );
+    crate::helpers::message_to(&svc.sim, wa2, "kein gültiger Standort").await;
+    // Munich is not in Regensburg.
+    svc.sim
+        .push_update(telegram_location(5003, json!(48.137), json!(11.575), false));
+    crate::helpers::message_to(&svc.sim, "5003", "outside the city").await;
+
+    let areas_of = |channel, address: &'static str| {
+        let db = &db;
+        async move {
+            let s = id(db, channel, address).await;
+            db.store.subscriber_areas(s).await.expect("areas")
+        }
+    };
+    let first = areas_of(ChannelKind::Telegram, "5001").await;
+    assert_eq!(first.areas, vec!["01", "15"]);
+    assert_eq!(first.place, None);
+    let second = areas_of(ChannelKind::Telegram, "5002").await;
+    assert_eq!(second.areas, vec!["01"]);
+    assert_eq!(
+        second.place,
+        Some(Place {
+            lat_e3: 49_020,
+            lon_e3: 12_099
+        })
+    );
+    assert_eq!(
+        areas_of(ChannelKind::Telegram, "5003").await,
+        Default::default()
+    );
+    let wa_areas = areas_of(ChannelKind::Whatsapp, wa).await;
+    assert_eq!(wa_areas.areas, vec!["12"]);
+    assert!(wa_areas.place.is_some());
+    let wa2_areas = areas_of(ChannelKind::Whatsapp, wa2).await;
+    assert_eq!(wa2_areas.areas.len(), 1);
+    assert_eq!(wa2_areas.place, None);
+
+    // Announcements to one district, a 300 m circle and a polygon reach exactly those chats.
+    for (text, target, expected) in [
+        (
+            "Nur Innenstadt",
+            json!({"areas": ["01"]}),
+            vec!["5001", "5002", "5003"],
+        ),
+        (
+            "300 m um den Dom",
+            json!({"circle": {"lat": DOM.0, "lon": DOM.1, "radius_m": 300}}),
+            vec!["5001", "5002", "5003"],
+        ),
+        (
+            "Campus",
+            json!({"polygon": {"type": "Polygon", "coordinates": [[
+                [12.093, 48.997], [12.097, 48.997], [12.097, 49.000], [12.093, 49.000], [12.093, 48.997]
+            ]]}}),
+            vec!["5003", wa],
+        ),
+    ] {
+        let (status, created) = svc
+            .api(
+                Method::POST,
+                "/api/v1/broadcasts",
+                EMERGENCY_TOKEN,
+                Some(json!({"topic": "alerts", "text": text, "target": target})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let expected: BTreeSet<String> = expected.iter().map(|s| s.to_string()).collect();
+        assert_eq!(
+            reached(&svc, text, expected.len()).await,
+            expected,
+            "{text}"
+        );
+    }
+
+    // /delete leaves no district and no coordinate.
+    let second_id = id(&db, ChannelKind::Telegram, "5002").await;
+    svc.sim.push_update(message(5002, "/delete"));
+    let code = button_data(&svc, "5002", "This erases everything", "d:").await;
+    svc.sim.push_update(press(5002, &code));
+    crate::helpers::message_to(&svc.sim, "5002", "All your data is erased").await;
+    assert_eq!(
+        db.store.subscriber_areas(second_id).await.expect("areas"),
+        Default::default()
+    );
     svc.stop().await;
 }

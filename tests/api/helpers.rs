@@ -318,6 +318,13 @@ pub fn broadcasts_on(
 pub fn conversation_of(app: &TestApp, second_approval: bool) -> Conversation {
     Conversation {
         store: app.store.clone(),
+        subscriptions: std::sync::Arc::new(
+            amtsbote::services::subscriptions::SubscriptionService::new(
+                app.store.clone(),
+                amtsbote::domain::default_topics(),
+                None,
+            ),
+        ),
         texts: Arc::new(Texts::load().expect("texts")),
         broadcasts: broadcasts_on(app.store.clone(), Some(app), second_approval),
         sign_in: None,
@@ -585,7 +592,9 @@ pub fn reply_text(replies: &[amtsbote::conversation::Reply]) -> String {
     replies
         .iter()
         .filter_map(|r| match r {
-            Reply::Send { text, .. } | Reply::Edit { text, .. } => Some(text.as_str()),
+            Reply::Send { text, .. }
+            | Reply::Edit { text, .. }
+            | Reply::AskLocation { text, .. } => Some(text.as_str()),
             Reply::AnswerButton { .. } => None,
         })
         .collect::<Vec<_>>()

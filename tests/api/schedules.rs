@@ -168,6 +168,13 @@ async fn staff_plan_list_and_remove_schedules_in_the_chat() {
         .unwrap();
     let talk = Conversation {
         store: db.store.clone(),
+        subscriptions: std::sync::Arc::new(
+            amtsbote::services::subscriptions::SubscriptionService::new(
+                db.store.clone(),
+                amtsbote::domain::default_topics(),
+                None,
+            ),
+        ),
         texts: Arc::new(Texts::load().unwrap()),
         broadcasts: crate::helpers::broadcasts_on(db.store.clone(), None, false),
         sign_in: None,
