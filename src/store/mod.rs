@@ -1408,7 +1408,7 @@ mod tests {
             .await
             .expect("an in-memory database");
         let row: BroadcastRow = sqlx::query_as(
-            "SELECT 'cron' AS cron, 'approver' AS approved_by, 'author' AS author, 9 AS parent_id, \
+            "SELECT NULL AS target, 'cron' AS cron, 'approver' AS approved_by, 'author' AS author, 9 AS parent_id, \
              'press' AS created_by, NULL AS scheduled_at, 4 AS finished_at, 3 AS fanout_done_at, \
              2 AS released_at, 1 AS created_at, 'done' AS status, 'Text' AS text, 3 AS priority, \
              'alert' AS kind, 'alerts' AS topic, 7 AS id",
