@@ -65,13 +65,14 @@ help-staff =
     Mitarbeitende:
     /meldung THEMA TEXT – Meldung als Vorschau
     /warnung TEXT – Warnung an alle mit Warnungen, als Vorschau
+    @BEZIRK,BEZIRK vor dem Text – nur für diese Bezirke (Nummer oder Name, _ statt Leerzeichen)
     /aktualisierung ID TEXT, /entwarnung ID TEXT – Folgemeldungen zur Warnung ID
     /confirm CODE, /cancel CODE – Vorschau senden oder verwerfen
     /status [ID] – Fortschritt; /stop_broadcast ID – Ungesendetes stoppen
     /login – ein Anmeldelink für das Dashboard
 staff-refused = Entschuldigung, das dürfen nur Mitarbeitende der Stadt.
-usage-announce = So geht es: /meldung THEMA TEXT
-usage-alert = So geht es: /warnung TEXT
+usage-announce = So geht es: /meldung THEMA TEXT, nur für Bezirke: /meldung THEMA @BEZIRK,BEZIRK TEXT
+usage-alert = So geht es: /warnung TEXT, nur für Bezirke: /warnung @BEZIRK,BEZIRK TEXT
 usage-follow-up = So geht es: /aktualisierung ID TEXT oder /entwarnung ID TEXT (ID der Warnung)
 usage-status = So geht es: /status [ID]
 usage-stop-broadcast = So geht es: /stop_broadcast ID
@@ -141,6 +142,8 @@ preview-whatsapp-version = WhatsApp-Empfänger außerhalb des 24-Stunden-Fenster
 usage-schedule =
     So geht es: /schedule 2026-12-01 08:00 THEMA TEXT (Ortszeit)
     oder /schedule_cron S M H TAG MONAT WOCHENTAG THEMA TEXT, z. B. /schedule_cron 0 0 8 * * Thu news …
+bad-target = Dieses Ziel geht nicht: { $reason }
+preview-target = Nur für: { $areas }. Davon über ihren Bezirk { $district }, über einen gemerkten Standort { $place }, ohne Bezirk { $none }.
 bad-schedule = Diese Planung geht nicht: { $reason }
 preview-at = Geplant für { $at }.
 preview-recurring = Wiederholt sich ({ $expr }), nächstes Mal am { $next }.

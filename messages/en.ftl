@@ -65,13 +65,14 @@ help-staff =
     Staff:
     /announce TOPIC TEXT – preview an announcement
     /alert TEXT – preview an alert to everyone on alerts
+    @DISTRICT,DISTRICT before the text – only for those districts (number or name, _ for spaces)
     /update ID TEXT, /allclear ID TEXT – follow-ups to alert ID
     /confirm CODE, /cancel CODE – send or drop a preview
     /status [ID] – progress; /stop_broadcast ID – stop what is not sent yet
     /login – a link to the dashboard
 staff-refused = Sorry, only city staff may do that.
-usage-announce = Usage: /announce TOPIC TEXT
-usage-alert = Usage: /alert TEXT
+usage-announce = Usage: /announce TOPIC TEXT, for districts only: /announce TOPIC @DISTRICT,DISTRICT TEXT
+usage-alert = Usage: /alert TEXT, for districts only: /alert @DISTRICT,DISTRICT TEXT
 usage-follow-up = Usage: /update ID TEXT or /allclear ID TEXT (ID of the alert)
 usage-status = Usage: /status [ID]
 usage-stop-broadcast = Usage: /stop_broadcast ID
@@ -141,6 +142,8 @@ preview-whatsapp-version = WhatsApp recipients outside the 24-hour window receiv
 usage-schedule =
     Usage: /schedule 2026-12-01 08:00 TOPIC TEXT (city time)
     or /schedule_cron S M H DAY MONTH WEEKDAY TOPIC TEXT, e.g. /schedule_cron 0 0 8 * * Thu news …
+bad-target = That target does not work: { $reason }
+preview-target = Only for: { $areas }. Of them by their district { $district }, by a kept place { $place }, without a district { $none }.
 bad-schedule = That schedule does not work: { $reason }
 preview-at = Planned for { $at }.
 preview-recurring = Repeats ({ $expr }), next on { $next }.

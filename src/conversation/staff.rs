@@ -57,19 +57,24 @@ fn submission(
     };
     match word {
         Word::Announce => {
-            let (topic, text) = rest.split_once(char::is_whitespace)?;
-            Some(topic_id(topic).map(|t| draft(t, None, text)))
+            let (topic, rest) = rest.split_once(char::is_whitespace)?;
+            let (target, text) = take_target(rest.trim_start())?;
+            Some(topic_id(topic).map(|t| Submission {
+                target,
+                ..draft(t, None, text)
+            }))
         }
         Word::Alert | Word::Drill => {
-            if rest.is_empty() {
-                return None;
-            }
+            let (target, text) = take_target(rest)?;
             let topic = if word == Word::Drill {
                 DRILL_TOPIC
             } else {
                 ALERTS_TOPIC
             };
-            Some(Ok(draft(topic.into(), Some(BroadcastKind::Alert), rest)))
+            Some(Ok(Submission {
+                target,
+                ..draft(topic.into(), Some(BroadcastKind::Alert), text)
+            }))
         }
         Word::Update | Word::Allclear => {
             let (id, text) = rest.split_once(char::is_whitespace)?;
@@ -105,6 +110,22 @@ fn submission(
         }
         _ => None,
     }
+}
+
+/// `@DISTRICT[,DISTRICT…] TEXT`: the districts (ids, or names without spaces) and the text;
+/// `None` when no text follows.
+fn take_target(rest: &str) -> Option<(Option<crate::domain::area::Target>, &str)> {
+    let Some(districts) = rest.strip_prefix('@') else {
+        return (!rest.trim().is_empty()).then_some((None, rest));
+    };
+    let (districts, text) = districts.split_once(char::is_whitespace)?;
+    let ids: Vec<String> = districts
+        .split(',')
+        .map(|d| d.trim().replace('_', " "))
+        .filter(|d| !d.is_empty())
+        .collect();
+    let text = text.trim_start();
+    (!text.is_empty()).then_some((Some(crate::domain::area::Target::Areas(ids)), text))
 }
 
 /// The chat's words for a refusal of the policy.
@@ -321,11 +342,16 @@ impl Conversation {
                     vec![("id", parent.unwrap_or_default().into())],
                 )]);
             }
-            Err(ServiceError::Invalid { message, .. }) => {
+            Err(ServiceError::Invalid { field, message }) => {
+                let key = if field.starts_with("target") {
+                    "bad-target"
+                } else {
+                    "bad-schedule"
+                };
                 return Ok(vec![self.say(
                     msg,
                     lang,
-                    "bad-schedule",
+                    key,
                     vec![("reason", message.into())],
                 )]);
             }
@@ -350,9 +376,31 @@ impl Conversation {
             "preview"
         };
         let reach = self.reach(b).await?;
+        let mut text = self.preview_text(lang, key, b, &reach, &code);
+        if let Some(t) = &submitted.targeting {
+            let count = |r: &crate::store::RecipientCount| {
+                format!(
+                    "{} (Telegram {}, WhatsApp {})",
+                    r.total(),
+                    r.telegram,
+                    r.whatsapp
+                )
+            };
+            text.push('\n');
+            text.push_str(&self.texts.get(
+                lang,
+                "preview-target",
+                &[
+                    ("areas", t.names.join(", ").into()),
+                    ("district", count(&t.count.by_district).into()),
+                    ("place", count(&t.count.by_place).into()),
+                    ("none", count(&t.count.without_area).into()),
+                ],
+            ));
+        }
         Ok(vec![Reply::Send {
             to: msg.chat.clone(),
-            text: self.preview_text(lang, key, b, &reach, &code),
+            text,
             buttons: self.code_buttons(lang, &code, false),
         }])
     }

@@ -16,6 +16,7 @@ crate::helpers::on_both_stores!(
     targets_reach_their_districts_the_places_inside_and_those_without_an_area,
     bad_targets_are_refused_naming_the_field,
     citizens_choose_districts_and_share_locations_in_the_chat,
+    staff_name_districts_in_the_chat_and_the_preview_counts_each_group,
 );
 
 /// Regensburg's 18 Stadtbezirke, as the city publishes them (id `sbz`, name `name`).
@@ -496,4 +497,73 @@ async fn citizens_choose_districts_and_share_locations_in_the_chat(db: TestDb) {
         Default::default()
     );
     svc.stop().await;
+}
+
+async fn staff_name_districts_in_the_chat_and_the_preview_counts_each_group(db: TestDb) {
+    use crate::telegram::{message, press};
+    seed(&*db.store, 3, 1, &["alerts"]).await;
+    // 1000: district 01; 1001: a place by the cathedral; 1002 and WhatsApp: nothing chosen.
+    let first = id(&db, ChannelKind::Telegram, "1000").await;
+    db.store
+        .set_subscriber_area(first, "01", true)
+        .await
+        .expect("area");
+    let second = id(&db, ChannelKind::Telegram, "1001").await;
+    let place = Place::rounded(Coordinates::new(49.0200, 12.0990).expect("point"));
+    db.store.keep_place(second, place, 0).await.expect("place");
+    db.store
+        .set_staff(
+            ChannelKind::Telegram,
+            "900",
+            amtsbote::domain::Role::Emergency,
+            None,
+        )
+        .await
+        .expect("staff");
+    let mut svc = Service::start(&db, false, &regensburg_settings()).await;
+    svc.sim
+        .push_update(message(900, "/alert @99 Wasser abgestellt"));
+    crate::helpers::message_to(&svc.sim, "900", "unknown district '99'").await;
+    svc.sim
+        .push_update(message(900, "/alert @Innenstadt,12 Wasser abgestellt"));
+    let preview =
+        crate::helpers::message_to(&svc.sim, "900", "Only for: Innenstadt, Galgenberg").await;
+    assert!(
+        preview.text.contains("by their district 1 (Telegram 1, WhatsApp 0), by a kept place 1 (Telegram 1, WhatsApp 0), without a district 2 (Telegram 1, WhatsApp 1)"),
+        "{}",
+        preview.text
+    );
+    let send = button_data(&svc, "900", "Only for", "c:").await;
+    svc.sim.push_update(press(900, &send));
+    let expected: BTreeSet<String> = ["1000", "1001", "1002", "4915100000000"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let text = "🚨 Wasser abgestellt";
+    let got = reached_containing(&svc, "Wasser abgestellt", expected.len()).await;
+    assert_eq!(got, expected, "{text}");
+    svc.stop().await;
+}
+
+/// Who got a message containing `needle` (an alert carries its marker around the text).
+async fn reached_containing(svc: &Service, needle: &str, expected: usize) -> BTreeSet<String> {
+    let (sim, n) = (svc.sim.clone(), needle.to_string());
+    crate::helpers::wait_until(Duration::from_secs(20), needle, move || {
+        let (sim, n) = (sim.clone(), n.clone());
+        async move {
+            sim.received()
+                .iter()
+                .filter(|r| r.text.contains(&n) && !r.text.contains("Only for"))
+                .count()
+                >= expected
+        }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    svc.sim
+        .received()
+        .iter()
+        .filter(|r| r.text.contains(needle) && !r.text.contains("Only for") && *r.address != *"900")
+        .map(|r| r.address.to_string())
+        .collect()
 }

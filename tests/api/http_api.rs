@@ -344,6 +344,7 @@ async fn the_openapi_document_matches_the_live_router() {
     assert_eq!(
         documented,
         [
+            "GET /api/v1/areas",
             "GET /api/v1/broadcasts",
             "GET /api/v1/broadcasts/{id}",
             "GET /api/v1/stats",

@@ -317,6 +317,8 @@ async fn after_delete_housekeeping_vacuums_what_the_erase_deleted_from_on_postgr
         "deliveries",
         "early_statuses",
         "inbound_messages",
+        "subscriber_areas",
+        "subscriber_places",
         "subscribers",
         "subscriptions",
     ];
