@@ -4,6 +4,7 @@
 //! what the simulators actually received. With `--signups N`, N people sign up at once while
 //! the news drains, and a press officer asks for a preview meanwhile (see `signups`).
 
+pub mod areas;
 pub mod instances;
 mod link;
 pub mod signups;
@@ -44,6 +45,9 @@ pub struct DemoOptions {
     pub alert_from: ChannelKind,
     /// The round trip to the simulated Telegram's servers (0: same machine).
     pub telegram_latency: Duration,
+    /// Regensburg's districts, the subscribers spread over them, and the targeted fan-outs
+    /// timed against the same broadcast to everyone.
+    pub areas: bool,
 }
 
 /// What the demo measured, all of it at the simulators.
@@ -89,6 +93,9 @@ pub struct DemoReport {
     /// The sign-up surge (`--signups`), all zero without it.
     #[serde(flatten)]
     pub surge: signups::SignupReport,
+    /// The targeted fan-outs (`--areas`), all zero without it.
+    #[serde(flatten)]
+    pub areas: areas::AreasReport,
 }
 
 pub async fn run(
@@ -105,7 +112,7 @@ pub async fn run(
         .context("starting the simulated platforms")?;
     sim.set_telegram_latency(options.telegram_latency);
 
-    let (_tmp, url, store) = open_store(&options).await?;
+    let (tmp, url, store) = open_store(&options).await?;
 
     setup_line(&options, texts, lang);
     let news_topic = Topic::parse("news").map_err(anyhow::Error::msg)?;
@@ -139,6 +146,18 @@ pub async fn run(
     if options.signups > 0 {
         signups::prepare(&*store).await?;
     }
+    // Districts first (the spread and the targeted fan-outs), before anything else runs.
+    let areas_report = if options.areas {
+        let catalogue = areas::regensburg()?;
+        areas::spread(&*store, &catalogue)
+            .await
+            .context("spreading the subscribers over the districts")?;
+        areas::measure(&store, &catalogue, &news_topic, config.engine.fan_out_chunk)
+            .await
+            .context("timing the targeted fan-outs")?
+    } else {
+        areas::AreasReport::default()
+    };
     // The ceilings first, on a quiet machine: the figures are read as ratios to them.
     let (_, ceiling_insert_ms) = store
         .fan_out_ceiling(&news_topic)
@@ -151,6 +170,15 @@ pub async fn run(
     // The whole service, as `amtsbote run` starts it, against the simulated platforms, with
     // its dashboard on a free local port and a demo administrator to sign in as.
     let mut demo = demo_config(config, &options, &sim, &url);
+    if options.areas {
+        let file = tmp.path().join("regensburg_stadtbezirke.geojson");
+        std::fs::write(&file, areas::REGENSBURG).context("writing the districts")?;
+        demo.areas = Some(crate::config::AreasSource {
+            file,
+            id_property: "sbz".into(),
+            name_property: "name".into(),
+        });
+    }
     let port = std::net::TcpListener::bind(("127.0.0.1", 0))
         .and_then(|l| l.local_addr())
         .context("finding a free port for the dashboard")?
@@ -399,6 +427,7 @@ pub async fn run(
             staff_reply_ms: round(surge.staff_reply_ms, 1),
             ..surge
         },
+        areas: areas_report,
     })
 }
 

@@ -123,6 +123,11 @@ enum Command {
         /// Telegram's servers do across the internet (20-60 ms from Germany).
         #[arg(long, default_value_t = 0, value_name = "MS")]
         telegram_latency_ms: u64,
+        /// Regensburg's districts: subscribers spread over them (70 % one district, 20 % a kept
+        /// place, 10 % nothing) and the fan-out to three districts and to a 1 km circle timed
+        /// against the same broadcast to everyone.
+        #[arg(long)]
+        areas: bool,
         /// Instead: an official warning from a simulated warning API reaches every subscriber
         /// without a human, then its update and its cancel.
         #[arg(long)]
@@ -368,6 +373,7 @@ fn main() -> ExitCode {
                 dashboard,
                 alert_from,
                 telegram_latency_ms,
+                areas,
                 warnings,
                 instances,
                 kill_leader,
@@ -397,6 +403,7 @@ fn main() -> ExitCode {
                     keep_dashboard: dashboard,
                     alert_from,
                     telegram_latency: std::time::Duration::from_millis(telegram_latency_ms),
+                    areas,
                 };
                 if warnings {
                     cli::demo_warnings(&config, options, json, &texts).await

@@ -1142,6 +1142,13 @@ macro_rules! impl_store {
                 Ok(inside.len() as u64)
             }
 
+            async fn subscriber_ids(&self) -> $crate::store::StoreResult<Vec<i64>> {
+                let rows: Vec<(i64,)> = sqlx::query_as("SELECT id FROM subscribers ORDER BY id")
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok(rows.into_iter().map(|(id,)| id).collect())
+            }
+
             async fn area_subscriber_counts(&self) -> $crate::store::StoreResult<Vec<(String, u64)>> {
                 let rows: Vec<(String, i64)> = sqlx::query_as($crate::store::sql::AREA_SUBSCRIBERS)
                     .fetch_all(&self.pool)

@@ -936,6 +936,8 @@ pub trait Store: Send + Sync {
     async fn prepare_target_cells(&self, id: i64, shape: &Shape) -> StoreResult<u64>;
     /// Active subscribers per chosen district.
     async fn area_subscriber_counts(&self) -> StoreResult<Vec<(String, u64)>>;
+    /// Every subscriber's id, in order (the demo spreads them over the districts).
+    async fn subscriber_ids(&self) -> StoreResult<Vec<i64>>;
 
     /// Adds an address to a person (None: the address is a person of its own, named
     /// `channel:address`), or changes the role of a person who has only this address. Refused
