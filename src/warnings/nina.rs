@@ -80,6 +80,12 @@ pub struct Info {
 pub struct Area {
     #[serde(default)]
     pub area_desc: Option<String>,
+    /// CAP polygons: `lat,lon` pairs (latitude first) separated by spaces, first = last.
+    #[serde(default)]
+    pub polygon: Vec<String>,
+    /// CAP circles: `lat,lon radius`, the radius in kilometres.
+    #[serde(default)]
+    pub circle: Vec<String>,
     #[serde(default)]
     pub geocode: Vec<ValuePair>,
 }
@@ -264,6 +270,20 @@ impl NinaClient {
     }
 
     pub async fn warning(&self, id: &str) -> Result<Document, FetchError> {
+        self.get_json(&self.warning_url(id, "json")?).await
+    }
+
+    /// The warning's geometry (`warnings/{id}.geojson`, GeoJSON as RFC 7946 writes it); `None`
+    /// when the API has none for it (404).
+    pub async fn geometry(&self, id: &str) -> Result<Option<String>, FetchError> {
+        match self.get_text(&self.warning_url(id, "geojson")?).await {
+            Ok(text) => Ok(Some(text)),
+            Err(FetchError::Status(404)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn warning_url(&self, id: &str, extension: &str) -> Result<String, FetchError> {
         // An id is the API's; keep it from reaching outside the warnings path.
         if id.is_empty()
             || !id
@@ -272,8 +292,7 @@ impl NinaClient {
         {
             return Err(FetchError::Invalid(format!("unusable warning id '{id}'")));
         }
-        self.get_json(&format!("{}/warnings/{id}.json", self.base))
-            .await
+        Ok(format!("{}/warnings/{id}.{extension}", self.base))
     }
 
     /// The body of `url`, an address the city configured (a CAP feed's XML).
