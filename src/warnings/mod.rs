@@ -636,7 +636,11 @@ impl WarningsFeed {
             }
         };
         match self.broadcasts.resolve_target(&target) {
-            Ok(resolved) => resolved.map(|_| target),
+            Ok(Some(resolved)) => {
+                tracing::info!(warning = %id, districts = ?resolved.areas, "the warning goes to the part of the city it concerns");
+                Some(target)
+            }
+            Ok(None) => None,
             Err(e) => {
                 tracing::warn!(warning = %id, error = %e, "the warning's geometry is not a part of the city's districts: the warning goes to the whole city");
                 None
