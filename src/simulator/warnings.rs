@@ -1,9 +1,8 @@
 //! A stand-in for the federal warning API (NINA): serves `dashboard/{ARS}.json`,
 //! `warnings/{id}.json` and `warnings/{id}.geojson` from documents and geometries the demo or a
-//! test publishes, changes their versions,
-//! withdraws them, and misbehaves on request (time-outs, 5xx, broken JSON, documents too large
-//! to read) before it comes back. It serves CAP documents and Atom feeds too, redirects on
-//! request, and remembers every path it was asked for.
+//! test publishes, changes their versions, withdraws them, and misbehaves on request (time-outs,
+//! 5xx, broken JSON, documents too large to read) before it comes back. It serves CAP documents
+//! and Atom feeds too, redirects on request, and remembers every path it was asked for.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
