@@ -111,7 +111,7 @@ pub struct BroadcastRequest {
     parent_id: Option<serde_json::Number>,
     /// Where it goes (needs `areas.file`): `{"areas": ["01"]}` (district ids or names),
     /// `{"circle": {"lat": 49.0195, "lon": 12.0975, "radius_m": 300}}` (up to 50 km) or
-    /// `{"polygon": <GeoJSON Polygon, longitude first>}`. It reaches those whose chosen
+    /// `{"polygon": <GeoJSON Polygon or MultiPolygon, longitude first>}`. It reaches those whose chosen
     /// district it touches, those whose kept place lies inside it, and those who chose no area.
     /// Without it: the whole city.
     #[schema(value_type = Option<crate::domain::area::Target>)]
@@ -298,7 +298,7 @@ fn submission(state: &ApiState, req: &BroadcastRequest) -> Result<Submission, Ap
                 ApiError::invalid(
                     "target",
                     format!(
-                        "{e} at target.{}; expected {{\"areas\": [ids]}}, {{\"circle\": {{\"lat\", \"lon\", \"radius_m\"}}}} or {{\"polygon\": <GeoJSON Polygon>}}",
+                        "{e} at target.{}; expected {{\"areas\": [ids]}}, {{\"circle\": {{\"lat\", \"lon\", \"radius_m\"}}}} or {{\"polygon\": <GeoJSON Polygon or MultiPolygon>}}",
                         track.path()
                     ),
                 )

@@ -722,7 +722,7 @@ pub async fn warnings_replay(
     let doc = if text.trim_start().starts_with('<') {
         crate::warnings::cap::parse(&text)
     } else {
-        serde_json::from_str::<crate::warnings::nina::Document>(&text).map_err(|e| e.to_string())
+        crate::warnings::nina::Document::from_json(&text)
     }
     .map_err(|e| Refused(format!("{} is not a warning document: {e}", file.display())))?;
     let texts = std::sync::Arc::new(Texts::load().map_err(anyhow::Error::msg)?);

@@ -72,24 +72,7 @@ impl Catalogue {
                 .geometry
                 .as_ref()
                 .ok_or_else(|| bad("no geometry".into()))?;
-            let shape = match &geometry.value {
-                geojson::GeometryValue::Polygon { coordinates } => {
-                    MultiPolygon(vec![polygon(coordinates).map_err(&bad)?])
-                }
-                geojson::GeometryValue::MultiPolygon { coordinates } => MultiPolygon(
-                    coordinates
-                        .iter()
-                        .map(|p| polygon(p))
-                        .collect::<Result<_, _>>()
-                        .map_err(&bad)?,
-                ),
-                other => {
-                    return Err(bad(format!(
-                        "a {} where a Polygon or MultiPolygon belongs",
-                        other.type_name()
-                    )));
-                }
-            };
+            let shape = multi_polygon(&geometry.value).map_err(&bad)?;
             let bounds = shape
                 .bounding_rect()
                 .ok_or_else(|| bad("an empty geometry".into()))?;
@@ -161,10 +144,16 @@ impl Catalogue {
                 found
             }
             _ => {
-                let polygon = shape.polygon();
+                let parts = shape.multi_polygon();
+                let Some(outline) = parts.bounding_rect() else {
+                    return Err(TargetError {
+                        field: target.field(),
+                        message: "an empty shape".into(),
+                    });
+                };
                 self.areas
                     .iter()
-                    .filter(|a| a.bounds.intersects(&polygon) && a.shape.intersects(&polygon))
+                    .filter(|a| a.bounds.intersects(&outline) && a.shape.intersects(&parts))
                     .collect()
             }
         };
@@ -178,9 +167,9 @@ impl Catalogue {
             && match &shape {
                 Shape::Districts(_) => true,
                 _ => {
-                    let polygon = MultiPolygon(vec![shape.polygon()]);
+                    let parts = shape.multi_polygon();
                     self.areas.iter().all(|a| {
-                        let inside = a.shape.intersection(&polygon).unsigned_area();
+                        let inside = a.shape.intersection(&parts).unsigned_area();
                         inside >= WHOLE_CITY_SHARE * a.shape.unsigned_area()
                     })
                 }
@@ -206,9 +195,28 @@ fn target_ids(t: &Target) -> Vec<&str> {
     }
 }
 
+/// A GeoJSON Polygon or MultiPolygon as `geo`'s, every ring checked (see [`polygon`]).
+pub fn multi_polygon(value: &geojson::GeometryValue) -> Result<MultiPolygon<f64>, String> {
+    match value {
+        geojson::GeometryValue::Polygon { coordinates } => {
+            Ok(MultiPolygon(vec![polygon(coordinates)?]))
+        }
+        geojson::GeometryValue::MultiPolygon { coordinates } => Ok(MultiPolygon(
+            coordinates
+                .iter()
+                .map(|p| polygon(p))
+                .collect::<Result<_, _>>()?,
+        )),
+        other => Err(format!(
+            "a {} where a Polygon or MultiPolygon belongs",
+            other.type_name()
+        )),
+    }
+}
+
 /// A GeoJSON polygon's rings as `geo`'s, each checked: closed, four positions or more,
 /// longitude and latitude in range.
-fn polygon(rings: &[Vec<geojson::Position>]) -> Result<Polygon<f64>, String> {
+pub fn polygon(rings: &[Vec<geojson::Position>]) -> Result<Polygon<f64>, String> {
     let mut out = Vec::with_capacity(rings.len());
     for (r, ring) in rings.iter().enumerate() {
         if ring.len() < 4 {
@@ -310,7 +318,8 @@ pub enum Target {
     Areas(Vec<String>),
     /// A circle around a point.
     Circle(Circle),
-    /// A GeoJSON Polygon (longitude first).
+    /// A GeoJSON Polygon or MultiPolygon (longitude first); the parts of a MultiPolygon may
+    /// not overlap.
     #[schema(value_type = Object)]
     Polygon(serde_json::Value),
 }
@@ -379,17 +388,11 @@ impl Target {
             Target::Polygon(value) => {
                 let geometry: geojson::Geometry = serde_json::from_value(value.clone())
                     .map_err(|e| invalid(format!("not a GeoJSON geometry: {e}")))?;
-                let geojson::GeometryValue::Polygon { coordinates } = &geometry.value else {
-                    return Err(invalid(format!(
-                        "a {} where a Polygon belongs",
-                        geometry.value.type_name()
-                    )));
-                };
-                let p = polygon(coordinates).map_err(invalid)?;
-                if let Err(e) = p.check_validation() {
+                let parts = multi_polygon(&geometry.value).map_err(invalid)?;
+                if let Err(e) = parts.check_validation() {
                     return Err(invalid(format!("not a valid polygon: {e}")));
                 }
-                Ok(Shape::Polygon(p))
+                Ok(Shape::Polygon(parts))
             }
         }
     }
@@ -399,8 +402,12 @@ impl Target {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Shape {
     Districts(MultiPolygon<f64>),
-    Circle { centre: Coordinates, radius_m: f64 },
-    Polygon(Polygon<f64>),
+    Circle {
+        centre: Coordinates,
+        radius_m: f64,
+    },
+    /// One polygon, or several (a MultiPolygon).
+    Polygon(MultiPolygon<f64>),
 }
 
 impl Shape {
@@ -415,36 +422,28 @@ impl Shape {
         }
     }
 
-    /// The shape as one polygon (a circle as a 64-gon; districts as their first part).
-    pub fn polygon(&self) -> Polygon<f64> {
+    /// The shape as polygons (a circle as a 64-gon).
+    pub fn multi_polygon(&self) -> MultiPolygon<f64> {
         match self {
-            Shape::Districts(m) => m.0.first().cloned().unwrap_or_else(empty_polygon),
+            Shape::Districts(m) | Shape::Polygon(m) => m.clone(),
             Shape::Circle { centre, radius_m } => {
-                let ring: Vec<_> = (0..=CIRCLE_CORNERS)
-                    .map(|i| {
-                        let bearing = 360.0 * (i % CIRCLE_CORNERS) as f64 / CIRCLE_CORNERS as f64;
-                        Haversine.destination(centre.point(), bearing, *radius_m).0
-                    })
-                    .collect();
-                Polygon::new(geo::LineString(ring), Vec::new())
+                MultiPolygon(vec![circle_polygon(*centre, *radius_m)])
             }
-            Shape::Polygon(p) => p.clone(),
         }
     }
 
     /// The shape's parts as polygons (for the map).
     pub fn polygons(&self) -> Vec<Polygon<f64>> {
-        match self {
-            Shape::Districts(m) => m.0.clone(),
-            other => vec![other.polygon()],
-        }
+        self.multi_polygon().0
     }
 
     /// The kept places that may lie inside: a box of whole 1/1000 degrees around the shape.
     pub fn place_box(&self) -> (Place, Place) {
         let r = match self {
-            Shape::Districts(m) => m.bounding_rect(),
-            other => other.polygon().bounding_rect(),
+            Shape::Districts(m) | Shape::Polygon(m) => m.bounding_rect(),
+            Shape::Circle { centre, radius_m } => {
+                circle_polygon(*centre, *radius_m).bounding_rect()
+            }
         }
         .unwrap_or_else(|| Rect::new((0.0, 0.0), (0.0, 0.0)));
         let lo = Place {
@@ -459,8 +458,15 @@ impl Shape {
     }
 }
 
-fn empty_polygon() -> Polygon<f64> {
-    Polygon::new(geo::LineString(Vec::new()), Vec::new())
+/// A circle as a polygon of [`CIRCLE_CORNERS`] corners on its edge.
+pub fn circle_polygon(centre: Coordinates, radius_m: f64) -> Polygon<f64> {
+    let ring: Vec<_> = (0..=CIRCLE_CORNERS)
+        .map(|i| {
+            let bearing = 360.0 * (i % CIRCLE_CORNERS) as f64 / CIRCLE_CORNERS as f64;
+            Haversine.destination(centre.point(), bearing, radius_m).0
+        })
+        .collect();
+    Polygon::new(geo::LineString(ring), Vec::new())
 }
 
 /// A target resolved against the catalogue.
@@ -628,6 +634,46 @@ mod tests {
             let err = c.resolve(&target).expect_err(field);
             assert_eq!(err.field, field, "{err}");
         }
+    }
+
+    /// South of the old town: parts of Kumpfmühl (13), Galgenberg (12) and Kasernenviertel (11).
+    const SOUTH: [[f64; 2]; 5] = [
+        [12.085, 48.997],
+        [12.115, 48.997],
+        [12.115, 49.005],
+        [12.085, 49.005],
+        [12.085, 48.997],
+    ];
+
+    #[test]
+    fn a_polygon_or_multipolygon_resolves_to_the_districts_it_touches() {
+        let c = regensburg();
+        let south = c
+            .resolve(&Target::Polygon(
+                serde_json::json!({"type": "Polygon", "coordinates": [SOUTH]}),
+            ))
+            .expect("polygon");
+        assert_eq!(south.areas, ["11", "12", "13"]);
+        assert!(!south.whole_city);
+        // The same box and 100 m around the cathedral, as two parts of one MultiPolygon.
+        let dom = circle_polygon(Coordinates::new(49.0195, 12.0975).expect("p"), 100.0);
+        let ring: Vec<[f64; 2]> = dom.exterior().0.iter().map(|c| [c.x, c.y]).collect();
+        let both = c
+            .resolve(&Target::Polygon(serde_json::json!({
+                "type": "MultiPolygon", "coordinates": [[SOUTH], [ring]]
+            })))
+            .expect("multipolygon");
+        assert_eq!(both.areas, ["01", "11", "12", "13"]);
+        let inside = |lat, lon| both.shape.contains(Coordinates { lat, lon });
+        assert!(inside(49.0195, 12.0975) && inside(48.9985, 12.0950));
+        assert!(!inside(49.0300, 12.0975));
+        // Parts that overlap are refused, as a self-crossing polygon is.
+        let err = c
+            .resolve(&Target::Polygon(serde_json::json!({
+                "type": "MultiPolygon", "coordinates": [[SOUTH], [SOUTH]]
+            })))
+            .expect_err("overlap");
+        assert_eq!(err.field, "target.polygon", "{err}");
     }
 
     #[test]

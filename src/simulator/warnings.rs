@@ -1,8 +1,8 @@
-//! A stand-in for the federal warning API (NINA): serves `dashboard/{ARS}.json` and
-//! `warnings/{id}.json` from documents the demo or a test publishes, changes their versions,
-//! withdraws them, and misbehaves on request (time-outs, 5xx, broken JSON, documents too large
-//! to read) before it comes back. It serves CAP documents and Atom feeds too, redirects on
-//! request, and remembers every path it was asked for.
+//! A stand-in for the federal warning API (NINA): serves `dashboard/{ARS}.json`,
+//! `warnings/{id}.json` and `warnings/{id}.geojson` from documents and geometries the demo or a
+//! test publishes, changes their versions, withdraws them, and misbehaves on request (time-outs,
+//! 5xx, broken JSON, documents too large to read) before it comes back. It serves CAP documents
+//! and Atom feeds too, redirects on request, and remembers every path it was asked for.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -41,6 +41,10 @@ struct Inner {
     /// By district: warning ids with their current version, in the order published.
     dashboards: HashMap<String, Vec<(String, i64)>>,
     documents: HashMap<String, Value>,
+    /// GeoJSON by warning id, served at `warnings/{id}.geojson` (404 for the others).
+    geometries: HashMap<String, Value>,
+    /// Faults for geometry requests only.
+    geometry_faults: VecDeque<ApiFault>,
     /// CAP XML documents by name, served at `/cap/{name}`.
     cap: HashMap<String, String>,
     /// Names under `/cap/` answered with a 302 to the URL given.
@@ -108,6 +112,22 @@ impl WarningApi {
         }
         inner.first_listed.entry(id.clone()).or_insert(at);
         inner.documents.insert(id, doc);
+    }
+
+    /// Serves `geometry` (GeoJSON: a FeatureCollection, a Feature or a geometry) as the area of
+    /// warning `id`.
+    pub fn publish_geometry(&self, id: &str, geometry: Value) {
+        lock(&self.state.inner)
+            .geometries
+            .insert(id.to_string(), geometry);
+    }
+
+    /// The next `times` geometry requests show `fault`; the rest answers as usual.
+    pub fn fail_geometries(&self, fault: ApiFault, times: usize) {
+        let mut inner = lock(&self.state.inner);
+        inner
+            .geometry_faults
+            .extend(std::iter::repeat_n(fault, times));
     }
 
     /// Serves `xml` at the returned URL (a CAP feed the city configured).
@@ -269,6 +289,9 @@ async fn dashboard(State(state): State<Arc<ApiState>>, Path(file): Path<String>)
 }
 
 async fn warning(State(state): State<Arc<ApiState>>, Path(file): Path<String>) -> Response {
+    if let Some(id) = file.strip_suffix(".geojson") {
+        return geometry(&state, id).await;
+    }
     let fault = next_fault(&state, true);
     let id = file.strip_suffix(".json").unwrap_or(&file);
     let Some(body) = lock(&state.inner).documents.get(id).map(Value::to_string) else {
@@ -277,6 +300,28 @@ async fn warning(State(state): State<Arc<ApiState>>, Path(file): Path<String>) -
     match fault {
         Some(f) => misbehave(f, body).await,
         None => json_body(body),
+    }
+}
+
+async fn geometry(state: &ApiState, id: &str) -> Response {
+    let (fault, body) = {
+        let mut inner = lock(&state.inner);
+        inner.requests += 1;
+        let fault = match inner.faults.pop_front() {
+            Some(f) => Some(f),
+            None => inner.geometry_faults.pop_front(),
+        };
+        (fault, inner.geometries.get(id).map(Value::to_string))
+    };
+    match (fault, body) {
+        (Some(f), body) => misbehave(f, body.unwrap_or_default()).await,
+        (None, Some(body)) => (
+            StatusCode::OK,
+            [(axum::http::header::CONTENT_TYPE, "application/geo+json")],
+            body,
+        )
+            .into_response(),
+        (None, None) => StatusCode::NOT_FOUND.into_response(),
     }
 }
 

@@ -75,6 +75,10 @@ fn tidied(mut doc: Document) -> Document {
         pairs(&mut info.parameter);
         for area in &mut info.area {
             area.area_desc.as_mut().map(trim);
+            area.polygon
+                .iter_mut()
+                .chain(&mut area.circle)
+                .for_each(trim);
             pairs(&mut area.geocode);
         }
     }

@@ -5,6 +5,7 @@
 
 pub mod cap;
 pub mod fetch;
+pub mod geometry;
 pub mod mapping;
 pub mod nina;
 
@@ -16,6 +17,7 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
+use crate::domain::area::Target;
 use crate::domain::{ALERTS_TOPIC, Actor, BroadcastKind, BroadcastStatus, DRILL_TOPIC, Role};
 use crate::i18n::Texts;
 use crate::services::{BroadcastService, ServiceError, Submission, When};
@@ -403,7 +405,7 @@ impl WarningsFeed {
                 (skip.as_str().to_string(), None)
             }
             (Ok(plan), Dispatch::DryRun) => (self.would(&mapped, plan).await?, None),
-            (Ok(plan), Dispatch::Send) => self.carry(&mapped, plan, version).await?,
+            (Ok(plan), Dispatch::Send) => self.carry(doc, &mapped, plan, version).await?,
         };
         let plan = mapped.outcome.as_ref().ok();
         let handled = Handled {
@@ -520,6 +522,7 @@ impl WarningsFeed {
     /// Hands the warning to the broadcast service; the decision and the broadcast.
     async fn carry(
         &self,
+        doc: &Document,
         mapped: &Mapped,
         plan: &Plan,
         version: i64,
@@ -569,8 +572,13 @@ impl WarningsFeed {
             Some(p) if parent_id.is_some() => plan.priority.max(p.priority),
             _ => plan.priority,
         };
+        // A follow-up goes to its alert's recipients.
+        let target = match (kind, parent_id) {
+            (BroadcastKind::Alert, None) => self.target_of(doc, mapped.provider).await,
+            _ => None,
+        };
         let submission = Submission {
-            target: None,
+            target,
             topic: ALERTS_TOPIC.into(),
             kind: Some(kind),
             priority: Some(priority),
@@ -598,6 +606,46 @@ impl WarningsFeed {
             self.tell_staff("warning-sent-auto", b.id).await;
         }
         Ok((decision.into(), Some(b.id)))
+    }
+
+    /// Where an alert for this warning goes: the part of the city its geometry covers (the
+    /// CAP document's shapes, else the NINA API's `warnings/{id}.geojson`), or the whole city
+    /// (`None`) when there are no districts, no geometry, or one that covers every district,
+    /// cannot be fetched or read, or lies outside every district. The last because the
+    /// authorities listed the warning for the city (or the city chose the CAP feed): a warning
+    /// withheld on the word of a geometry is worse than one sent too widely.
+    async fn target_of(&self, doc: &Document, provider: Provider) -> Option<Target> {
+        self.broadcasts.areas()?;
+        let id = &doc.identifier;
+        let geometry = match geometry::of_cap(doc) {
+            Ok(None) if provider != Provider::Cap => match self.client.geometry(id).await {
+                Ok(Some(text)) => geometry::of_geojson(&text),
+                Ok(None) => Ok(None),
+                Err(e) => {
+                    tracing::warn!(warning = %id, error = %e, "warning geometry unavailable: the warning goes to the whole city");
+                    return None;
+                }
+            },
+            other => other,
+        };
+        let target = match geometry {
+            Ok(t) => t?,
+            Err(why) => {
+                tracing::warn!(warning = %id, "unreadable warning geometry: the warning goes to the whole city: {why}");
+                return None;
+            }
+        };
+        match self.broadcasts.resolve_target(&target) {
+            Ok(Some(resolved)) => {
+                tracing::info!(warning = %id, districts = ?resolved.areas, "the warning goes to the part of the city it concerns");
+                Some(target)
+            }
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!(warning = %id, error = %e, "the warning's geometry is not a part of the city's districts: the warning goes to the whole city");
+                None
+            }
+        }
     }
 
     /// Tells every emergency person's addresses.

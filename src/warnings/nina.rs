@@ -80,6 +80,12 @@ pub struct Info {
 pub struct Area {
     #[serde(default)]
     pub area_desc: Option<String>,
+    /// CAP polygons: `lat,lon` pairs (latitude first) separated by spaces, first = last.
+    #[serde(default)]
+    pub polygon: Vec<String>,
+    /// CAP circles: `lat,lon radius`, the radius in kilometres.
+    #[serde(default)]
+    pub circle: Vec<String>,
     #[serde(default)]
     pub geocode: Vec<ValuePair>,
 }
@@ -122,6 +128,34 @@ impl TryFrom<ValuePairForm> for ValuePair {
 }
 
 impl Document {
+    /// A `warnings/{id}.json` document. CAP shapes (`polygon`, `circle`) are read as one text
+    /// or a list of texts; a shape of another form is left out rather than the warning lost
+    /// (the feed then asks for its `.geojson`).
+    pub fn from_json(text: &str) -> Result<Document, String> {
+        let mut doc: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let areas = doc
+            .get_mut("info")
+            .and_then(serde_json::Value::as_array_mut)
+            .into_iter()
+            .flatten()
+            .filter_map(|i| i.get_mut("area").and_then(serde_json::Value::as_array_mut))
+            .flatten()
+            .filter_map(serde_json::Value::as_object_mut);
+        for area in areas {
+            for key in ["polygon", "circle"] {
+                let texts = match area.remove(key) {
+                    Some(text @ serde_json::Value::String(_)) => vec![text],
+                    Some(serde_json::Value::Array(list)) => {
+                        list.into_iter().filter(|v| v.is_string()).collect()
+                    }
+                    _ => continue,
+                };
+                area.insert(key.into(), serde_json::Value::Array(texts));
+            }
+        }
+        serde_json::from_value(doc).map_err(|e| e.to_string())
+    }
+
     /// The info block in `lang` (`de`, `DE`, `de-DE` …), else the first one.
     pub fn info_in(&self, lang: &str) -> Option<&Info> {
         self.info
@@ -264,6 +298,21 @@ impl NinaClient {
     }
 
     pub async fn warning(&self, id: &str) -> Result<Document, FetchError> {
+        let text = self.get_text(&self.warning_url(id, "json")?).await?;
+        Document::from_json(&text).map_err(FetchError::Invalid)
+    }
+
+    /// The warning's geometry (`warnings/{id}.geojson`, GeoJSON as RFC 7946 writes it); `None`
+    /// when the API has none for it (404).
+    pub async fn geometry(&self, id: &str) -> Result<Option<String>, FetchError> {
+        match self.get_text(&self.warning_url(id, "geojson")?).await {
+            Ok(text) => Ok(Some(text)),
+            Err(FetchError::Status(404)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn warning_url(&self, id: &str, extension: &str) -> Result<String, FetchError> {
         // An id is the API's; keep it from reaching outside the warnings path.
         if id.is_empty()
             || !id
@@ -272,8 +321,7 @@ impl NinaClient {
         {
             return Err(FetchError::Invalid(format!("unusable warning id '{id}'")));
         }
-        self.get_json(&format!("{}/warnings/{id}.json", self.base))
-            .await
+        Ok(format!("{}/warnings/{id}.{extension}", self.base))
     }
 
     /// The body of `url`, an address the city configured (a CAP feed's XML).
@@ -354,6 +402,24 @@ mod tests {
                 .and_then(|d| d.provider.as_deref()),
             Some("MOWAS")
         );
+    }
+
+    #[test]
+    fn cap_shapes_in_json_are_read_as_one_text_or_a_list_and_other_forms_are_left_out() {
+        let mut doc: serde_json::Value =
+            serde_json::from_str(include_str!("../../tests/fixtures/nina/warning_mowas.json"))
+                .expect("fixture");
+        let storm = "38.47,-120.14 38.34,-119.95 38.52,-119.74 38.62,-119.89 38.47,-120.14";
+        doc["info"][0]["area"] = serde_json::json!([
+            {"areaDesc": "a", "polygon": storm, "circle": ["49,12 1", 7]},
+            {"areaDesc": "b", "polygon": {"type": "Polygon"}, "circle": null},
+        ]);
+        let read = Document::from_json(&doc.to_string()).expect("document");
+        let areas = &read.info[0].area;
+        assert_eq!(areas[0].polygon, [storm]);
+        assert_eq!(areas[0].circle, ["49,12 1"]);
+        assert!(areas[1].polygon.is_empty() && areas[1].circle.is_empty());
+        assert!(Document::from_json("[").is_err());
     }
 
     #[test]

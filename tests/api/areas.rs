@@ -115,6 +115,15 @@ async fn targets_reach_their_districts_the_places_inside_and_those_without_an_ar
             // 1000 and WhatsApp …000 chose 12; 1001 keeps a place inside.
             vec!["1000", "1001", "4915100000000"],
         ),
+        (
+            "Zwei Baustellen",
+            json!({"polygon": {"type": "MultiPolygon", "coordinates": [
+                [[[12.093, 48.997], [12.097, 48.997], [12.097, 49.000], [12.093, 49.000], [12.093, 48.997]]],
+                [[[12.098, 49.019], [12.100, 49.019], [12.100, 49.021], [12.098, 49.021], [12.098, 49.019]]]
+            ]}}),
+            // Both parts: 12 and 01 (1000, …000), the places at the university and the cathedral.
+            vec!["1000", "1001", "1004", "4915100000000"],
+        ),
     ];
     for (text, target, chosen) in cases {
         let (status, created) = svc
@@ -202,6 +211,14 @@ async fn bad_targets_are_refused_naming_the_field(db: TestDb) {
             json!({"polygon": {"type": "Polygon", "coordinates": [[
                 [12.08, 49.01], [12.11, 49.03], [12.11, 49.01], [12.08, 49.03], [12.08, 49.01]
             ]]}}),
+            "target.polygon",
+        ),
+        (
+            // Parts of a MultiPolygon may not overlap.
+            json!({"polygon": {"type": "MultiPolygon", "coordinates": [
+                [[[12.093, 48.997], [12.097, 48.997], [12.097, 49.0], [12.093, 48.997]]],
+                [[[12.093, 48.997], [12.097, 48.997], [12.097, 49.0], [12.093, 48.997]]]
+            ]}}),
             "target.polygon",
         ),
         (json!({"square": 1}), "target"),

@@ -2,19 +2,22 @@
 //! versions, updates, cancels, serves expired and foreign warnings, the same warning twice,
 //! times out, answers 5xx and comes back — on both stores.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use amtsbote::domain::area::{Coordinates, Place, Target};
 use amtsbote::domain::{BroadcastKind, BroadcastStatus, ChannelKind, Priority, Role};
 use amtsbote::i18n::Texts;
 use amtsbote::simulator::warnings::{ApiFault, WarningApi};
-use amtsbote::store::Store;
+use amtsbote::store::{Broadcast, Store};
 use amtsbote::warnings::fetch::AllowedHost;
 use amtsbote::warnings::mapping::{Ars, Severity};
 use amtsbote::warnings::{WarningsFeed, WarningsSettings};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
+use crate::areas::regensburg_settings;
 use crate::helpers::{Captured, Service, TestDb, broadcasts_on, seed, wait_until};
 
 const DUSSELDORF: &str = "051110000000";
@@ -35,6 +38,8 @@ crate::helpers::on_both_stores!(
     a_cap_entry_is_fetched_only_from_the_feeds_host_or_a_listed_one_and_never_from_a_private_address_unless_listed,
     a_cap_entry_that_redirects_to_another_host_is_not_followed,
     a_document_over_the_limit_is_cut_counted_and_the_feed_runs_on,
+    a_warning_whose_polygon_covers_three_districts_reaches_them_the_places_inside_and_those_without_an_area,
+    a_warning_without_a_usable_geometry_or_covering_the_whole_city_reaches_everyone,
 );
 
 /// The MoWaS fixture as a fresh warning: `msg_type`, `severity`, for North Rhine-Westphalia
@@ -861,5 +866,189 @@ async fn a_document_over_the_limit_is_cut_counted_and_the_feed_runs_on(db: TestD
         .await
         .expect("healthz");
     assert!(health.status().is_success());
+    svc.stop().await;
+}
+
+const REGENSBURG: &str = "093620000000";
+
+/// South of the old town: parts of Kumpfmühl (13), Galgenberg (12) and Kasernenviertel (11),
+/// as a NINA `.geojson` answer (RFC 7946, longitude first).
+fn south_of_the_old_town() -> Value {
+    json!({"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {},
+    "geometry": {"type": "Polygon", "coordinates": [[
+        [12.085, 48.997], [12.115, 48.997], [12.115, 49.005], [12.085, 49.005], [12.085, 48.997]
+    ]]}}]})
+}
+
+/// Telegram 1000, 1001, 1002: districts 12, 13, 11 (the three the polygon covers); 1003:
+/// district 01; 1004: district 18; 1005: a kept place at the university (inside); 1006: a kept
+/// place by the cathedral (outside); 1007 and WhatsApp …001: nothing chosen; WhatsApp …000:
+/// district 15. All on `alerts`.
+async fn citizens_of_regensburg(db: &TestDb) {
+    seed(db.store.as_ref(), 8, 2, &["alerts"]).await;
+    let id = |channel, address: &'static str| {
+        let store = db.store.clone();
+        async move {
+            store
+                .subscriber(channel, address)
+                .await
+                .expect("store")
+                .expect("subscriber")
+                .id
+        }
+    };
+    let tg = ChannelKind::Telegram;
+    for (channel, address, area) in [
+        (tg, "1000", "12"),
+        (tg, "1001", "13"),
+        (tg, "1002", "11"),
+        (tg, "1003", "01"),
+        (tg, "1004", "18"),
+        (ChannelKind::Whatsapp, "4915100000000", "15"),
+    ] {
+        let s = id(channel, address).await;
+        db.store
+            .set_subscriber_area(s, area, true)
+            .await
+            .expect("area");
+    }
+    for (address, lat, lon) in [("1005", 48.9985, 12.0950), ("1006", 49.0195, 12.0975)] {
+        let s = id(tg, address).await;
+        let place = Place::rounded(Coordinates::new(lat, lon).expect("point"));
+        db.store.keep_place(s, place, 0).await.expect("place");
+    }
+}
+
+/// The feed polls the simulated API for Regensburg (and `extra`), with its districts, sending
+/// by itself.
+async fn regensburg_polling(db: &TestDb, api: &WarningApi, extra: &[(&str, &str)]) -> Service {
+    let mut settings = regensburg_settings().to_vec();
+    settings.push(("AMTSBOTE_WARNINGS_ARS", REGENSBURG));
+    settings.extend(extra);
+    service_polling(db, api, "auto", &settings).await
+}
+
+/// Publishes warning `id` for Regensburg and waits until its alert is done; the alert and who
+/// got it. The feed asked for the warning's geometry.
+async fn carried(svc: &Service, api: &WarningApi, id: &str) -> (Broadcast, BTreeSet<String>) {
+    api.publish(REGENSBURG, mowas(id, "Alert", "Severe"), 1);
+    let done = alert_done(svc, id, id).await;
+    let asked = format!("/api31/warnings/{id}.geojson");
+    assert!(api.paths().contains(&asked), "{:?}", api.paths());
+    done
+}
+
+/// Waits until the alert for warning `identifier` is done; the alert and who got a message
+/// containing `needle`.
+async fn alert_done(
+    svc: &Service,
+    identifier: &str,
+    needle: &str,
+) -> (Broadcast, BTreeSet<String>) {
+    let store = svc.store.clone();
+    let owned = identifier.to_string();
+    wait_until(
+        Duration::from_secs(30),
+        &format!("{identifier} carried"),
+        || {
+            let (store, id) = (store.clone(), owned.clone());
+            async move { store.warning_broadcast(&id).await.ok().flatten().is_some() }
+        },
+    )
+    .await;
+    let bid = svc
+        .store
+        .warning_broadcast(identifier)
+        .await
+        .expect("db")
+        .expect("broadcast");
+    svc.wait_done(bid, Duration::from_secs(30)).await;
+    let b = svc.store.broadcast(bid).await.expect("db").expect("row");
+    let to = svc
+        .sim
+        .received()
+        .iter()
+        .filter(|r| r.text.contains(needle))
+        .map(|r| r.address.to_string())
+        .collect();
+    (b, to)
+}
+
+fn addresses(list: &[&str]) -> BTreeSet<String> {
+    list.iter().map(|a| a.to_string()).collect()
+}
+
+fn is_polygon(target: &Option<Target>) -> bool {
+    matches!(target, Some(Target::Polygon(_)))
+}
+
+async fn a_warning_whose_polygon_covers_three_districts_reaches_them_the_places_inside_and_those_without_an_area(
+    db: TestDb,
+) {
+    citizens_of_regensburg(&db).await;
+    let (api, _stop) = api().await;
+    // The same area in a CAP document: `lat,lon` pairs, latitude first.
+    let cap = storm()
+        .replace(
+            "38.47,-120.14 38.34,-119.95 38.52,-119.74 38.62,-119.89 38.47,-120.14",
+            "48.997,12.085 48.997,12.115 49.005,12.115 49.005,12.085 48.997,12.085",
+        )
+        .replace("SEVERE THUNDERSTORM WARNING", "GEWITTER IM SUEDEN");
+    let feed = api.serve_cap("storm.xml", &cap);
+    let mut svc =
+        regensburg_polling(&db, &api, &[("AMTSBOTE_WARNINGS_CAP_FEEDS", feed.as_str())]).await;
+    let those = addresses(&["1000", "1001", "1002", "1005", "1007", "4915100000001"]);
+
+    api.publish_geometry("mow.south", south_of_the_old_town());
+    let (alert, to) = carried(&svc, &api, "mow.south").await;
+    assert_eq!(alert.kind, BroadcastKind::Alert);
+    assert!(is_polygon(&alert.target), "{:?}", alert.target);
+    assert_eq!(to, those);
+
+    let (alert, to) = alert_done(&svc, "KSTO1055887203", "GEWITTER IM SUEDEN").await;
+    assert!(is_polygon(&alert.target), "{:?}", alert.target);
+    assert_eq!(to, those);
+    svc.stop().await;
+}
+
+async fn a_warning_without_a_usable_geometry_or_covering_the_whole_city_reaches_everyone(
+    db: TestDb,
+) {
+    citizens_of_regensburg(&db).await;
+    let (api, _stop) = api().await;
+    let mut svc = regensburg_polling(&db, &api, &[]).await;
+    let everyone = addresses(&[
+        "1000",
+        "1001",
+        "1002",
+        "1003",
+        "1004",
+        "1005",
+        "1006",
+        "1007",
+        "4915100000000",
+        "4915100000001",
+    ]);
+    // No geometry: the API answers 404.
+    let (alert, to) = carried(&svc, &api, "mow.none").await;
+    assert_eq!((alert.target, to), (None, everyone.clone()));
+    // The geometry cannot be fetched: the warning is not lost.
+    api.fail_geometries(ApiFault::ServerError, 1);
+    api.publish_geometry("mow.broken", south_of_the_old_town());
+    let (alert, to) = carried(&svc, &api, "mow.broken").await;
+    assert_eq!((alert.target, to), (None, everyone.clone()));
+    let square = |lat: f64, lon: f64, d: f64| {
+        json!({"type": "Polygon", "coordinates": [[
+            [lon - d, lat - d], [lon + d, lat - d], [lon + d, lat + d], [lon - d, lat + d], [lon - d, lat - d]
+        ]]})
+    };
+    // About 30 km around the town hall: every district.
+    api.publish_geometry("mow.city", square(49.02, 12.1, 0.3));
+    let (alert, to) = carried(&svc, &api, "mow.city").await;
+    assert_eq!((alert.target, to), (None, everyone.clone()));
+    // Near Munich: the authorities listed it for Regensburg, so it is not withheld.
+    api.publish_geometry("mow.munich", square(48.14, 11.58, 0.02));
+    let (alert, to) = carried(&svc, &api, "mow.munich").await;
+    assert_eq!((alert.target, to), (None, everyone));
     svc.stop().await;
 }
