@@ -1379,6 +1379,12 @@ async fn a_district_target_is_previewed_on_a_map_with_its_groups_and_bad_targets
     .expect("forge");
     submit(&c, "#preview-button").await;
     assert!(text_of(&c, "#areas-error").await.contains("99"));
+    // Districts and a circle at once: which one was meant?
+    click(&c, "#area-01").await;
+    fill(&c, "#radius_m", "300").await;
+    submit(&c, "#preview-button").await;
+    assert!(!text_of(&c, "#target-error").await.is_empty());
+    click(&c, "#area-01").await;
 
     // A 300 m circle by the cathedral: drawn over the old town.
     fill(&c, "#lat", "49,0195").await;
