@@ -5,6 +5,7 @@
 //! `messages/*.ftl`); the live broadcast page updates over server-sent events.
 
 mod limits;
+mod map;
 mod pages;
 mod session;
 
@@ -41,6 +42,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("broadcast.html", include_str!("templates/broadcast.html")),
     ("progress.html", include_str!("templates/progress.html")),
     ("chart.html", include_str!("templates/chart.html")),
+    ("map.html", include_str!("templates/map.html")),
+    ("target_map.html", include_str!("templates/target_map.html")),
     ("broadcasts.html", include_str!("templates/broadcasts.html")),
     ("approvals.html", include_str!("templates/approvals.html")),
     ("schedules.html", include_str!("templates/schedules.html")),

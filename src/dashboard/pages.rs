@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, RawForm, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -16,9 +16,11 @@ use minijinja::value::merge_maps;
 use minijinja::{Value, context};
 use serde::{Deserialize, Serialize};
 
+use super::map::DistrictMap;
 use super::session::{Staff, clear_cookie, see_other, session_cookie};
 use super::{DashboardState, language};
 use crate::channels::telegram::{escape_html, escaped_weight};
+use crate::domain::area::{Area, Catalogue, Circle, Shape, Target};
 use crate::domain::text::{MESSAGE_MAX, split, utf16_weight};
 use crate::domain::time::Recurrence;
 use crate::domain::{
@@ -26,7 +28,7 @@ use crate::domain::{
     Topic, template_parameter,
 };
 use crate::services::{Refusal, ServiceError, Submission, When};
-use crate::store::{Broadcast, BroadcastStats};
+use crate::store::{Broadcast, BroadcastStats, RecipientCount};
 
 type Shared = State<Arc<DashboardState>>;
 
@@ -200,6 +202,37 @@ pub struct ComposeForm {
     cron: String,
     #[serde(default)]
     action: String,
+    /// The districts ticked (the field repeats, one per box).
+    #[serde(default)]
+    area: Vec<String>,
+    /// A circle's centre and radius in metres, as typed.
+    #[serde(default)]
+    lat: String,
+    #[serde(default)]
+    lon: String,
+    #[serde(default)]
+    radius_m: String,
+}
+
+impl ComposeForm {
+    /// The form's body: every field once (the last one counts), except the districts, which
+    /// repeat. (Axum's `Form` reads no repeated field.)
+    fn parse(body: &[u8]) -> Result<ComposeForm, serde_json::Error> {
+        let mut fields = serde_json::Map::new();
+        let mut areas = Vec::new();
+        for (key, value) in url::form_urlencoded::parse(body) {
+            if key == "area" {
+                areas.push(serde_json::Value::String(value.into_owned()));
+            } else {
+                fields.insert(
+                    key.into_owned(),
+                    serde_json::Value::String(value.into_owned()),
+                );
+            }
+        }
+        fields.insert("area".into(), serde_json::Value::Array(areas));
+        serde_json::from_value(serde_json::Value::Object(fields))
+    }
 }
 
 /// The choices the compose form offers.
@@ -227,7 +260,28 @@ fn compose_choices(state: &DashboardState, lang: &str) -> Value {
     .iter()
     .map(|p| p.as_str())
     .collect();
-    context! { topics, kinds, priorities }
+    // The districts to choose from, when the city has them.
+    let districts = districts(state, &[]);
+    context! { topics, kinds, priorities, districts }
+}
+
+/// The city's districts in the order of their numbers, each with its count from `counts`
+/// (district id, subscribers); none when the city has no districts.
+fn districts(state: &DashboardState, counts: &[(String, u64)]) -> Vec<Value> {
+    let Some(catalogue) = state.broadcasts.areas() else {
+        return Vec::new();
+    };
+    by_id(catalogue)
+        .iter()
+        .map(|a| {
+            let subscribers: u64 = counts
+                .iter()
+                .filter(|(id, _)| *id == a.id)
+                .map(|(_, n)| *n)
+                .sum();
+            context! { id => a.id.clone(), name => a.name.clone(), subscribers }
+        })
+        .collect()
 }
 
 pub async fn compose_page(State(state): Shared, staff: Staff) -> Response {
@@ -242,8 +296,59 @@ pub async fn compose_page(State(state): Shared, staff: Staff) -> Response {
     )
 }
 
+/// The city's districts in the order of their numbers (the file may have them in any).
+fn by_id(catalogue: &Catalogue) -> Vec<&Area> {
+    let mut areas: Vec<&Area> = catalogue.areas().iter().collect();
+    areas.sort_by(|a, b| a.id.cmp(&b.id));
+    areas
+}
+
+/// The target the form names: the districts ticked, or the circle typed, or neither (the whole
+/// city). The broadcast service checks the rest (unknown district, radius, outside the city).
+fn target_of(
+    state: &DashboardState,
+    lang: &str,
+    f: &ComposeForm,
+) -> Result<Option<Target>, ServiceError> {
+    let typed = [&f.lat, &f.lon, &f.radius_m];
+    let circle = typed.iter().any(|s| !s.trim().is_empty());
+    match (f.area.is_empty(), circle) {
+        (true, false) => Ok(None),
+        (false, false) => Ok(Some(Target::Areas(f.area.clone()))),
+        (false, true) => Err(ServiceError::Invalid {
+            field: "target",
+            message: state.texts.get(lang, "dash-target-both", &[]),
+        }),
+        (true, true) => {
+            let number =
+                |field: &'static str, typed: &str| {
+                    // A decimal comma, as typed in German, is a decimal point.
+                    typed.trim().replace(',', ".").parse::<f64>().map_err(|_| {
+                        ServiceError::Invalid {
+                            field,
+                            message: state.texts.get(
+                                lang,
+                                "dash-target-not-a-number",
+                                &[("typed", typed.to_string().into())],
+                            ),
+                        }
+                    })
+                };
+            Ok(Some(Target::Circle(Circle {
+                lat: number("target.circle.lat", &f.lat)?,
+                lon: number("target.circle.lon", &f.lon)?,
+                radius_m: number("target.circle.radius_m", &f.radius_m)?,
+            })))
+        }
+    }
+}
+
 /// The form as a submission; the error names the field.
-fn submission(state: &DashboardState, f: &ComposeForm) -> Result<Submission, ServiceError> {
+fn submission(
+    state: &DashboardState,
+    lang: &str,
+    f: &ComposeForm,
+) -> Result<Submission, ServiceError> {
     let invalid = |field: &'static str, message: String| ServiceError::Invalid { field, message };
     let kind = match f.kind.trim() {
         "" => None,
@@ -270,7 +375,7 @@ fn submission(state: &DashboardState, f: &ComposeForm) -> Result<Submission, Ser
         _ => When::Now,
     };
     Ok(Submission {
-        target: None,
+        target: target_of(state, lang, f)?,
         topic: f.topic.trim().to_string(),
         kind,
         priority,
@@ -334,12 +439,105 @@ fn local_time(state: &DashboardState, ms: i64) -> String {
     state.broadcasts.local_time(ms)
 }
 
+/// Where the compose page shows an error about the target: next to the field it concerns.
+fn target_slot(field: &str) -> Option<&'static str> {
+    match field {
+        "target.circle.lat" => Some("lat"),
+        "target.circle.lon" => Some("lon"),
+        "target.circle.radius_m" => Some("radius"),
+        "target.circle" => Some("circle"),
+        "target.areas" => Some("areas"),
+        f if f.starts_with("target") => Some("target"),
+        _ => None,
+    }
+}
+
+/// What a target means on a page: the map with the districts it touches, their names and, on
+/// `topic` and short of the whole city, the recipients by group and channel. `None` when the
+/// city has no districts, or (on a broadcast's page) its target no longer resolves.
+async fn target_view(
+    state: &DashboardState,
+    lang: &str,
+    topic: Option<&Topic>,
+    target: Option<&Target>,
+) -> Result<Option<Value>, ServiceError> {
+    let Some(catalogue) = state.broadcasts.areas() else {
+        return Ok(None);
+    };
+    let resolved = match target {
+        Some(t) => state.broadcasts.resolve_target(t)?,
+        None => None,
+    };
+    let names = resolved
+        .as_ref()
+        .map(|r| r.names.join(", "))
+        .unwrap_or_default();
+    let description = match resolved.as_ref().map(|r| &r.shape) {
+        None => state.texts.get(lang, "dash-map-whole-city", &[]),
+        Some(Shape::Districts(_)) => state.texts.get(
+            lang,
+            "dash-map-districts",
+            &[("areas", names.clone().into())],
+        ),
+        Some(Shape::Circle { centre, radius_m }) => state.texts.get(
+            lang,
+            "dash-map-circle",
+            &[
+                ("radius", format!("{radius_m}").into()),
+                ("lat", format!("{:.4}", centre.lat).into()),
+                ("lon", format!("{:.4}", centre.lon).into()),
+                ("areas", names.clone().into()),
+            ],
+        ),
+        Some(Shape::Polygon(_)) => {
+            state
+                .texts
+                .get(lang, "dash-map-polygon", &[("areas", names.clone().into())])
+        }
+    };
+    let map = DistrictMap::new(
+        catalogue,
+        resolved.as_ref(),
+        state.texts.get(lang, "dash-map-title", &[]),
+        description,
+    );
+    let legend = by_id(catalogue)
+        .iter()
+        .map(|a| format!("{} {}", a.id, a.name))
+        .collect::<Vec<_>>()
+        .join(" · ");
+    let groups = match (&resolved, topic) {
+        (Some(r), Some(topic)) => {
+            let count = state.broadcasts.targeting(topic, r).await?.count;
+            let group = |key: &str, c: &RecipientCount| {
+                context! { key, telegram => c.telegram, whatsapp => c.whatsapp, total => c.total() }
+            };
+            vec![
+                group("by_district", &count.by_district),
+                group("by_place", &count.by_place),
+                group("without_area", &count.without_area),
+                group("total", &count.total()),
+            ]
+        }
+        _ => Vec::new(),
+    };
+    Ok(Some(context! { map, names, legend, groups }))
+}
+
 /// Preview (validate, count, price; nothing written) or send.
-pub async fn compose(State(state): Shared, staff: Staff, Form(f): Form<ComposeForm>) -> Response {
+pub async fn compose(State(state): Shared, staff: Staff, RawForm(body): RawForm) -> Response {
+    let lang = staff.lang;
+    let Ok(f) = ComposeForm::parse(&body) else {
+        return state.message(
+            StatusCode::BAD_REQUEST,
+            lang,
+            "dash-invalid",
+            &[("field", "".into()), ("reason", "form".into())],
+        );
+    };
     if let Some(refused) = staff.without_csrf(&state, f.csrf.as_deref()) {
         return refused;
     }
-    let lang = staff.lang;
     let render = |status: StatusCode, extra: Value| {
         state.page(
             status,
@@ -362,6 +560,13 @@ pub async fn compose(State(state): Shared, staff: Staff, Form(f): Form<ComposeFo
                 tracing::error!(error = %e, "dashboard: the store failed");
                 state.texts.get(lang, "dash-unavailable", &[])
             }
+            ServiceError::Invalid { field, message } if target_slot(field).is_some() => {
+                // Shown next to the field it concerns, in the target's fieldset.
+                return render(
+                    status,
+                    context! { target_error => context! { slot => target_slot(field), message } },
+                );
+            }
             ServiceError::Invalid { field, message } => state.texts.get(
                 lang,
                 "dash-invalid",
@@ -371,7 +576,7 @@ pub async fn compose(State(state): Shared, staff: Staff, Form(f): Form<ComposeFo
         };
         render(status, context! { error => message })
     };
-    let submission = match submission(&state, &f) {
+    let submission = match submission(&state, lang, &f) {
         Ok(s) => s,
         Err(e) => return error(e),
     };
@@ -408,6 +613,10 @@ pub async fn compose(State(state): Shared, staff: Staff, Form(f): Form<ComposeFo
         Ok(r) => r,
         Err(e) => return error(e),
     };
+    let target = match target_view(&state, lang, Some(&topic), submission.target.as_ref()).await {
+        Ok(t) => t,
+        Err(e) => return error(e),
+    };
     let firings = match &submission.when {
         When::Every(expr) => next_firings(&state, expr),
         _ => Vec::new(),
@@ -425,6 +634,7 @@ pub async fn compose(State(state): Shared, staff: Staff, Form(f): Form<ComposeFo
                 over_limit => reach.over_limit,
             },
             firings,
+            target,
         },
     )
 }
@@ -569,6 +779,14 @@ pub async fn broadcast(State(state): Shared, staff: Staff, Path(id): Path<i64>) 
         Err(e) => return service_error(&state, staff.lang, e),
     };
     let reach = state.broadcasts.reach_of(&b).await.ok();
+    // The map, when it has a target; one that no longer resolves (the districts changed) has none.
+    let target = match &b.target {
+        Some(t) => target_view(&state, staff.lang, None, Some(t))
+            .await
+            .ok()
+            .flatten(),
+        None => None,
+    };
     let seen = fingerprint(&state.fragment("progress.html", live.clone()));
     state.page(
         StatusCode::OK,
@@ -579,6 +797,7 @@ pub async fn broadcast(State(state): Shared, staff: Staff, Path(id): Path<i64>) 
             id,
             approved_by => b.approved_by,
             total => reach.map(|r| r.recipients.total()),
+            target,
             ..frame(&staff, "broadcasts")
         },
     )
@@ -934,11 +1153,16 @@ pub async fn subscribers(State(state): Shared, staff: Staff) -> Response {
         .with_timezone(&state.broadcasts.tz())
         .format("%Y-%m-%d")
         .to_string();
-    let (counts, days) =
-        match tokio::try_join!(store.subscriber_counts(), store.subscriber_days(&since)) {
-            Ok(c) => c,
-            Err(e) => return store_error(&state, staff.lang, e),
-        };
+    let (counts, days, by_area) = match tokio::try_join!(
+        store.subscriber_counts(),
+        store.subscriber_days(&since),
+        store.area_subscriber_counts()
+    ) {
+        Ok(c) => c,
+        Err(e) => return store_error(&state, staff.lang, e),
+    };
+    // Who chose each district (counts only).
+    let districts = districts(&state, &by_area);
     let topics: Vec<Value> = state
         .broadcasts
         .topics()
@@ -975,7 +1199,7 @@ pub async fn subscribers(State(state): Shared, staff: Staff) -> Response {
     state.page(
         StatusCode::OK,
         "subscribers.html",
-        context! { topics, ..frame(&staff, "subscribers") },
+        context! { topics, districts, ..frame(&staff, "subscribers") },
     )
 }
 
@@ -1025,6 +1249,30 @@ mod tests {
         env.get_template("chart.html")
             .and_then(|t| t.render(context! { chart }))
             .expect("rendered")
+    }
+
+    #[test]
+    fn the_compose_form_keeps_every_ticked_district_and_names_where_a_target_error_goes() {
+        let f = ComposeForm::parse(b"topic=news&area=01&area=12&lat=49%2C0195&text=a&text=b&x=1")
+            .expect("a form");
+        assert_eq!(f.area, vec!["01", "12"]);
+        assert_eq!((f.topic.as_str(), f.text.as_str()), ("news", "b"));
+        assert_eq!(f.lat, "49,0195");
+        assert!(
+            ComposeForm::parse(b"topic=news")
+                .expect("a form")
+                .area
+                .is_empty()
+        );
+        for (field, slot) in [
+            ("target.circle.radius_m", Some("radius")),
+            ("target.circle", Some("circle")),
+            ("target.areas", Some("areas")),
+            ("target.polygon", Some("target")),
+            ("topic", None),
+        ] {
+            assert_eq!(target_slot(field), slot, "{field}");
+        }
     }
 
     #[test]

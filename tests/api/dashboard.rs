@@ -110,6 +110,11 @@ const EMERGENCY: i64 = 901;
 const SECOND_EMERGENCY: i64 = 902;
 
 async fn dashboard(second_approval: bool) -> Option<Dashboard> {
+    dashboard_with(second_approval, &[]).await
+}
+
+/// [`dashboard`] with more settings (the city's districts).
+async fn dashboard_with(second_approval: bool, extra: &[(&str, &str)]) -> Option<Dashboard> {
     static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
     let driver = driver()?;
     let turn = TURN.lock().await;
@@ -126,22 +131,19 @@ async fn dashboard(second_approval: bool) -> Option<Dashboard> {
             .expect("staff");
     }
     seed(&*store, 5, 5, &["news", "alerts"]).await;
-    let service = Service::start(
-        &db,
-        second_approval,
-        &[
-            // The links name this address; the tests open them on the service's own.
-            ("AMTSBOTE_DASHBOARD_PUBLIC_URL", "http://dashboard.example"),
-            (
-                "AMTSBOTE_WHATSAPP_TEMPLATE_PRICE",
-                "announcement=0.05, alert=0.02",
-            ),
-            ("AMTSBOTE_WHATSAPP_MESSAGING_LIMIT", "4"),
-            // The emergency token is Emil's key.
-            ("AMTSBOTE_API_EMERGENCY_TOKEN_PERSON", "Emil"),
-        ],
-    )
-    .await;
+    let mut settings = vec![
+        // The links name this address; the tests open them on the service's own.
+        ("AMTSBOTE_DASHBOARD_PUBLIC_URL", "http://dashboard.example"),
+        (
+            "AMTSBOTE_WHATSAPP_TEMPLATE_PRICE",
+            "announcement=0.05, alert=0.02",
+        ),
+        ("AMTSBOTE_WHATSAPP_MESSAGING_LIMIT", "4"),
+        // The emergency token is Emil's key.
+        ("AMTSBOTE_API_EMERGENCY_TOKEN_PERSON", "Emil"),
+    ];
+    settings.extend_from_slice(extra);
+    let service = Service::start(&db, second_approval, &settings).await;
     Some(Dashboard {
         db,
         service,
@@ -396,6 +398,59 @@ async fn screenshot(c: &Client, name: &str, height: u32) {
     if std::env::var("AMTSBOTE_UPDATE_SCREENSHOTS").as_deref() == Ok("1") {
         std::fs::write(root.join("docs").join(name), &png).expect("write docs screenshot");
     }
+}
+
+/// Saves a picture of the element `css` under target/screenshots, and as `docs/{name}` with
+/// AMTSBOTE_UPDATE_SCREENSHOTS=1 (the README shows the map).
+async fn element_screenshot(c: &Client, css: &str, name: &str) {
+    let png = find(c, css).await.screenshot().await.expect("screenshot");
+    assert!(png.starts_with(b"\x89PNG"), "a PNG");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for dir in [
+        Some(root.join("target/screenshots")),
+        (std::env::var("AMTSBOTE_UPDATE_SCREENSHOTS").as_deref() == Ok("1"))
+            .then(|| root.join("docs")),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let path = dir.join(name);
+        std::fs::create_dir_all(path.parent().expect("a folder")).expect("screenshot dir");
+        std::fs::write(&path, &png).expect("write screenshot");
+    }
+}
+
+/// The text of `css`, also where the browser shows none (an SVG's description).
+async fn text_content(c: &Client, css: &str) -> String {
+    find(c, css).await;
+    c.execute(
+        "return document.querySelector(arguments[0]).textContent;",
+        vec![json!(css)],
+    )
+    .await
+    .expect("textContent")
+    .as_str()
+    .unwrap_or_default()
+    .to_string()
+}
+
+/// The districts the map on the page fills.
+async fn targeted(c: &Client) -> Vec<String> {
+    let mut ids = Vec::new();
+    for path in c
+        .find_all(Locator::Css("#target-map path.district.targeted"))
+        .await
+        .expect("the map's districts")
+    {
+        ids.push(
+            path.attr("data-area")
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or_default(),
+        );
+    }
+    ids
 }
 
 /// Waits until the live page shows `status` (the server-sent events update it).
@@ -1183,3 +1238,191 @@ crate::helpers::on_both_stores!(
     requests_without_a_session_and_failed_sign_ins_write_nothing,
     a_live_page_ends_with_its_session_and_a_session_has_four_at_most,
 );
+
+/// Five Telegram and five WhatsApp subscribers on news; Telegram 1000 and WhatsApp …000 chose
+/// the old town (01), Telegram 1001 Galgenberg (12), Telegram 1002 keeps a place by the
+/// cathedral (in 01); the rest chose nothing.
+async fn citizens_in_districts(d: &Dashboard) {
+    use amtsbote::domain::area::{Coordinates, Place};
+    let id = |channel, address: &'static str| {
+        let store = d.db.store.clone();
+        async move {
+            store
+                .subscriber(channel, address)
+                .await
+                .expect("store")
+                .expect("subscriber")
+                .id
+        }
+    };
+    for (channel, address, area) in [
+        (ChannelKind::Telegram, "1000", "01"),
+        (ChannelKind::Whatsapp, "4915100000000", "01"),
+        (ChannelKind::Telegram, "1001", "12"),
+    ] {
+        let s = id(channel, address).await;
+        d.db.store
+            .set_subscriber_area(s, area, true)
+            .await
+            .expect("area");
+    }
+    let s = id(ChannelKind::Telegram, "1002").await;
+    let place = Place::rounded(Coordinates::new(49.0200, 12.0990).expect("point"));
+    d.db.store.keep_place(s, place, 0).await.expect("place");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_district_target_is_previewed_on_a_map_with_its_groups_and_bad_targets_are_named() {
+    let Some(d) = dashboard_with(false, &crate::areas::regensburg_settings()).await else {
+        return;
+    };
+    citizens_in_districts(&d).await;
+    let c = d.signed_in(PRESS).await;
+    assert_accessible(&c, "compose with districts").await;
+
+    select(&c, "#topic", "news").await;
+    fill(&c, "#text", "Altstadtfest: Sperrungen in der Innenstadt").await;
+    click(&c, "#area-01").await;
+    submit(&c, "#preview-button").await;
+    assert_eq!(text_of(&c, "#target-areas").await, "Innenstadt");
+    // By district: Telegram 1000 and WhatsApp …000; by place: 1002; without a district: the
+    // other two on Telegram and four on WhatsApp. 1001 chose Galgenberg and is not reached.
+    for (cell, n) in [
+        ("#by_district-telegram", "1"),
+        ("#by_district-whatsapp", "1"),
+        ("#by_place-telegram", "1"),
+        ("#by_place-whatsapp", "0"),
+        ("#without_area-telegram", "2"),
+        ("#without_area-whatsapp", "4"),
+        ("#total-total", "9"),
+        ("#count-total", "9"),
+    ] {
+        assert_eq!(text_of(&c, cell).await, n, "{cell}");
+    }
+    // The map: Innenstadt filled, the others outlined, named for screen readers.
+    assert_eq!(targeted(&c).await, ["01"]);
+    assert_eq!(
+        c.find_all(Locator::Css("#target-map path.district"))
+            .await
+            .expect("districts")
+            .len(),
+        18
+    );
+    assert!(text_content(&c, "#map-desc").await.contains("Innenstadt"));
+    assert_eq!(
+        d.count("SELECT COUNT(*) FROM broadcasts").await,
+        0,
+        "a preview writes nothing"
+    );
+    assert_accessible(&c, "compose with a district target").await;
+    element_screenshot(&c, "#target-map", "images/areas-map.png").await;
+
+    // Bad targets are named next to their field, and nothing is previewed.
+    click(&c, "#area-01").await;
+    for (lat, lon, radius, error, field) in [
+        ("49.0195", "12.0975", "60000", "#radius-error", "#radius_m"),
+        ("49.0195", "12.0975", "0", "#radius-error", "#radius_m"),
+        ("49.0195", "zwölf", "300", "#lon-error", "#lon"),
+        // Munich.
+        ("48.137", "11.575", "1000", "#circle-error", "#lat"),
+    ] {
+        fill(&c, "#lat", lat).await;
+        fill(&c, "#lon", lon).await;
+        fill(&c, "#radius_m", radius).await;
+        submit(&c, "#preview-button").await;
+        assert!(
+            !text_of(&c, error).await.is_empty(),
+            "{error} for {lat} {lon} {radius}"
+        );
+        assert!(c.find(Locator::Css("#preview")).await.is_err());
+        // The form keeps what was typed, and marks the field.
+        assert_eq!(
+            find(&c, "#radius_m")
+                .await
+                .prop("value")
+                .await
+                .expect("value")
+                .as_deref(),
+            Some(radius)
+        );
+        assert_eq!(
+            find(&c, field)
+                .await
+                .attr("aria-invalid")
+                .await
+                .expect("attr")
+                .as_deref(),
+            Some("true"),
+            "{field}"
+        );
+    }
+    assert_eq!(
+        find(&c, "#radius_m")
+            .await
+            .attr("aria-invalid")
+            .await
+            .expect("attr"),
+        None,
+        "only the field in error is marked"
+    );
+    assert_accessible(&c, "compose with a target in error").await;
+    // A district the city does not have (a forged box).
+    for field in ["#lat", "#lon", "#radius_m"] {
+        fill(&c, field, "").await;
+    }
+    find(&c, "#area-02").await;
+    c.execute(
+        "const box = document.querySelector('#area-02'); box.value = '99'; box.checked = true;",
+        vec![],
+    )
+    .await
+    .expect("forge");
+    submit(&c, "#preview-button").await;
+    assert!(text_of(&c, "#areas-error").await.contains("99"));
+    // Districts and a circle at once: which one was meant?
+    click(&c, "#area-01").await;
+    fill(&c, "#radius_m", "300").await;
+    submit(&c, "#preview-button").await;
+    assert!(!text_of(&c, "#target-error").await.is_empty());
+    click(&c, "#area-01").await;
+
+    // A 300 m circle by the cathedral: drawn over the old town.
+    fill(&c, "#lat", "49,0195").await;
+    fill(&c, "#lon", "12.0975").await;
+    fill(&c, "#radius_m", "300").await;
+    submit(&c, "#preview-button").await;
+    assert_eq!(text_of(&c, "#target-areas").await, "Innenstadt");
+    find(&c, "#target-map path.outline").await;
+    assert!(text_content(&c, "#map-desc").await.contains("300 m"));
+
+    // Sent to the old town: the broadcast carries the target, and its page shows the map.
+    for field in ["#lat", "#lon", "#radius_m"] {
+        fill(&c, field, "").await;
+    }
+    click(&c, "#area-01").await;
+    submit(&c, "#send-button").await;
+    let id = broadcast_id(&path_of(&c).await);
+    let b =
+        d.db.store
+            .broadcast(id)
+            .await
+            .expect("store")
+            .expect("broadcast");
+    assert_eq!(
+        b.target,
+        Some(amtsbote::domain::area::Target::Areas(vec!["01".into()]))
+    );
+    assert_eq!(text_of(&c, "#target-areas").await, "Innenstadt");
+    assert_eq!(targeted(&c).await, ["01"]);
+    assert!(text_content(&c, "#map-desc").await.contains("Innenstadt"));
+
+    // Subscribers per district: counts only.
+    c.goto(&d.url("/dashboard/subscribers"))
+        .await
+        .expect("subscribers");
+    assert_eq!(text_of(&c, "#district-01").await, "2");
+    assert_eq!(text_of(&c, "#district-12").await, "1");
+    assert_eq!(text_of(&c, "#district-15").await, "0");
+    assert_accessible(&c, "subscribers with districts").await;
+    c.close().await.ok();
+}
