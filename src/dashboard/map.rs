@@ -80,7 +80,14 @@ impl DistrictMap {
             .collect();
         let outline = target.and_then(|t| match &t.shape {
             Shape::Districts(_) => None,
-            other => Some(projection.path(&other.polygon())),
+            other => Some(
+                other
+                    .polygons()
+                    .iter()
+                    .map(|p| projection.path(p))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ),
         });
         DistrictMap {
             width: format!("{WIDTH:.0}"),
