@@ -152,9 +152,13 @@ pub async fn run(
         areas::spread(&*store, &catalogue)
             .await
             .context("spreading the subscribers over the districts")?;
-        areas::measure(&store, &catalogue, &news_topic, config.engine.fan_out_chunk)
+        let report = areas::measure(&store, &catalogue, &news_topic, config.engine.fan_out_chunk)
             .await
-            .context("timing the targeted fan-outs")?
+            .context("timing the targeted fan-outs")?;
+        // What the spread and the timed fan-outs wrote is checkpointed now, not while the
+        // alert goes out.
+        store.upkeep().await?;
+        report
     } else {
         areas::AreasReport::default()
     };
