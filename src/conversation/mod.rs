@@ -323,19 +323,7 @@ impl Conversation {
             "areas-header",
             &[("chosen", chosen.into()), ("place", place.into())],
         );
-        match message_id {
-            Some(id) => Reply::Edit {
-                to: msg.chat.clone(),
-                message_id: id.to_string(),
-                text,
-                buttons,
-            },
-            None => Reply::Send {
-                to: msg.chat.clone(),
-                text,
-                buttons,
-            },
-        }
+        keyboard_reply(msg, message_id, text, buttons)
     }
 
     /// The area buttons: toggle, page, whole city, share, keep, forget.
@@ -633,19 +621,7 @@ impl Conversation {
             })
             .collect();
         let text = self.texts.get(&s.language, "topics-header", &[]);
-        match message_id {
-            Some(id) => Reply::Edit {
-                to: msg.chat.clone(),
-                message_id: id.to_string(),
-                text,
-                buttons,
-            },
-            None => Reply::Send {
-                to: msg.chat.clone(),
-                text,
-                buttons,
-            },
-        }
+        keyboard_reply(msg, message_id, text, buttons)
     }
 
     fn say(&self, msg: &Incoming, lang: &str, key: &str, args: Args<'_>) -> Reply {
@@ -654,5 +630,27 @@ impl Conversation {
             text: self.texts.get(lang, key, &args),
             buttons: Vec::new(),
         }
+    }
+}
+
+/// A keyboard as a new message, or in place of the message its button sat under.
+fn keyboard_reply(
+    msg: &Incoming,
+    message_id: Option<&str>,
+    text: String,
+    buttons: Vec<Vec<Button>>,
+) -> Reply {
+    match message_id {
+        Some(id) => Reply::Edit {
+            to: msg.chat.clone(),
+            message_id: id.to_string(),
+            text,
+            buttons,
+        },
+        None => Reply::Send {
+            to: msg.chat.clone(),
+            text,
+            buttons,
+        },
     }
 }
