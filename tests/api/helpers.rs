@@ -400,7 +400,9 @@ impl TestApp {
             .await
             .expect("create broadcast");
         if let Some(e) = &self.engine {
-            e.signals.released();
+            // As the service does: fan-out starts on it at once, and the lanes know an urgent
+            // one is being written.
+            e.signals.released_broadcast(&created.broadcast);
         }
         created.broadcast.id
     }
