@@ -24,6 +24,7 @@ demo-news-text = Stadtnachricht { $run }: Das Rathaus ist am Samstag von 10 bis 
 demo-alert-text = WARNUNG { $run }: Unwetterwarnung für das gesamte Stadtgebiet. Bleiben Sie im Haus.
 demo-staff-text = Baustelle { $run }: Die Brücke in der Hauptstraße ist am Montag gesperrt.
 demo-signups = Anmeldungen: { $answered } von { $signups } beantwortet, { $per_s } pro Sekunde, die langsamste nach { $slowest_ms } ms; die Vorschau der Pressestelle kam nach { $staff_ms } ms ({ $news_pending } Nachrichten standen zu Beginn noch aus).
+demo-locations = Standorte derselben Personen: { $answered } beantwortet, { $per_s } pro Sekunde ({ $ratio } × so schnell wie die Anmeldungen), der langsamste nach { $slowest_ms } ms.
 demo-setup = Demo: { $subscribers } Abonnenten (je zur Hälfte Telegram und WhatsApp), Kanäle mit { $telegram_rate } und { $whatsapp_rate } Nachrichten/s (0 = unbegrenzt).
 demo-dashboard = Dashboard: { $url } · als Demo-Administrator anmelden: { $link }
 demo-dashboard-open = Das Dashboard bleibt offen; Strg-C beendet die Demo und zeigt die Zahlen.
@@ -66,6 +67,7 @@ help-staff =
     /meldung THEMA TEXT – Meldung als Vorschau
     /warnung TEXT – Warnung an alle mit Warnungen, als Vorschau
     @BEZIRK,BEZIRK vor dem Text – nur für diese Bezirke (Nummer oder Name, _ statt Leerzeichen)
+    Vor Ort: erst /warnung TEXT, dann den Standort teilen und den Radius wählen (/radius METER)
     /aktualisierung ID TEXT, /entwarnung ID TEXT – Folgemeldungen zur Warnung ID
     /confirm CODE, /cancel CODE – Vorschau senden oder verwerfen
     /status [ID] – Fortschritt; /stop_broadcast ID – Ungesendetes stoppen
@@ -356,3 +358,11 @@ location-invalid = Das ist kein gültiger Standort ({ $reason }). Es wurde nicht
 location-no-areas = Diese Stadt hat keine Bezirke eingerichtet: Sie erhalten alle Meldungen.
 place-forgotten = Ihr Standort ist gelöscht.
 cli-preview-target-groups = davon: { $district } über ihren Bezirk, { $place } über ihren gemerkten Standort, { $none } ohne Bezirk
+
+## Vor Ort: eine Warnung um den eigenen Standort
+onsite-radius-ask = Warnung „{ $text }“ nur im Umkreis um diesen Ort ({ $place })? Radius wählen – danach kommt eine neue Vorschau mit den Empfängern.
+button-radius-other = Anderer Radius
+onsite-radius-other = Schreiben Sie den Radius in Metern, z. B. /radius 750
+usage-radius = So geht es: /radius METER (nach einem geteilten Standort zu einer offenen Warnung)
+radius-no-place = Es gibt keinen Ort für einen Radius: erst /warnung TEXT, dann den Standort teilen.
+onsite-draft-gone = Diese Vorschau gibt es nicht mehr (gesendet, verworfen oder abgelaufen). Mit /warnung TEXT beginnt eine neue.

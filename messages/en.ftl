@@ -24,6 +24,7 @@ demo-news-text = City news { $run }: the town hall opens on Saturday from 10 to 
 demo-alert-text = ALERT { $run }: severe storm warning for the whole city area. Stay indoors.
 demo-staff-text = Road works { $run }: the bridge on Main Street is closed on Monday.
 demo-signups = Sign-ups: { $answered } of { $signups } answered, { $per_s } per second, the slowest after { $slowest_ms } ms; the press officer's preview came after { $staff_ms } ms ({ $news_pending } news messages still pending at the start).
+demo-locations = Locations from the same people: { $answered } answered, { $per_s } per second ({ $ratio } × the rate of the sign-ups), the slowest after { $slowest_ms } ms.
 demo-setup = Demo: { $subscribers } subscribers (half Telegram, half WhatsApp), lanes at { $telegram_rate } and { $whatsapp_rate } messages/s (0 = unlimited).
 demo-dashboard = Dashboard: { $url } · sign in as the demo administrator: { $link }
 demo-dashboard-open = The dashboard stays open; Ctrl-C ends the demo and prints the figures.
@@ -66,6 +67,7 @@ help-staff =
     /announce TOPIC TEXT – preview an announcement
     /alert TEXT – preview an alert to everyone on alerts
     @DISTRICT,DISTRICT before the text – only for those districts (number or name, _ for spaces)
+    On site: first /alert TEXT, then share your location and choose the radius (/radius METRES)
     /update ID TEXT, /allclear ID TEXT – follow-ups to alert ID
     /confirm CODE, /cancel CODE – send or drop a preview
     /status [ID] – progress; /stop_broadcast ID – stop what is not sent yet
@@ -356,3 +358,11 @@ location-invalid = That is not a valid location ({ $reason }). Nothing was chang
 location-no-areas = This city has no districts set up: you get all news.
 place-forgotten = Your place is erased.
 cli-preview-target-groups = of them: { $district } by their district, { $place } by their kept place, { $none } without a district
+
+## On site: an alert around one's own location
+onsite-radius-ask = Alert “{ $text }” only around this place ({ $place })? Choose the radius – a new preview with the recipients follows.
+button-radius-other = Other radius
+onsite-radius-other = Write the radius in metres, e.g. /radius 750
+usage-radius = Usage: /radius METRES (after sharing a location for an open alert preview)
+radius-no-place = There is no place for a radius: first /alert TEXT, then share your location.
+onsite-draft-gone = That preview is gone (sent, dropped or expired). /alert TEXT starts a new one.

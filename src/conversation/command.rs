@@ -32,10 +32,12 @@ pub enum Word {
     Login,
     /// Choose districts, share a location, forget a kept place.
     Areas,
+    /// The radius of an alert around the place its author shared on site.
+    Radius,
 }
 
 /// Every word, its spellings, and the menu text key for those in the menu.
-const WORDS: [(Word, &[&str], Option<&str>); 23] = [
+const WORDS: [(Word, &[&str], Option<&str>); 24] = [
     (Word::Start, &["start", "anmelden"], Some("cmd-start")),
     (Word::Topics, &["topics", "themen"], Some("cmd-topics")),
     (Word::Areas, &["areas", "bezirke"], Some("cmd-areas")),
@@ -71,6 +73,7 @@ const WORDS: [(Word, &[&str], Option<&str>); 23] = [
         None,
     ),
     (Word::Login, &["login", "dashboard", "anmeldelink"], None),
+    (Word::Radius, &["radius", "umkreis"], None),
 ];
 
 impl Word {
@@ -182,6 +185,25 @@ pub enum ButtonData {
     NoPlace,
     /// Forget the kept place.
     ForgetPlace,
+    /// Aim the alert draft with this code at a circle around a place shared on site; radius 0:
+    /// the author types another radius (`/radius`).
+    Radius(OnSite),
+}
+
+/// An alert draft's code, a radius in metres and the place (`lat,lon`, five decimals).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OnSite {
+    pub code: String,
+    pub radius_m: u32,
+    pub place: String,
+}
+
+impl OnSite {
+    /// The place as latitude and longitude, when it reads as numbers.
+    pub fn point(&self) -> Option<(f64, f64)> {
+        let (lat, lon) = self.place.split_once(',')?;
+        Some((lat.parse().ok()?, lon.parse().ok()?))
+    }
 }
 
 impl ButtonData {
@@ -200,6 +222,15 @@ impl ButtonData {
             "ak" => ButtonData::KeepPlace(value),
             "an" => ButtonData::NoPlace,
             "af" => ButtonData::ForgetPlace,
+            "ar" => {
+                let mut parts = value.splitn(3, ':');
+                let (code, radius, place) = (parts.next()?, parts.next()?, parts.next()?);
+                ButtonData::Radius(OnSite {
+                    code: code.to_string(),
+                    radius_m: radius.parse().ok()?,
+                    place: place.to_string(),
+                })
+            }
             _ => return None,
         })
     }
@@ -218,6 +249,7 @@ impl ButtonData {
             ButtonData::KeepPlace(v) => format!("ak:{v}"),
             ButtonData::NoPlace => "an:".into(),
             ButtonData::ForgetPlace => "af:".into(),
+            ButtonData::Radius(o) => format!("ar:{}:{}:{}", o.code, o.radius_m, o.place),
         }
     }
 }
@@ -268,9 +300,17 @@ mod tests {
             ButtonData::KeepPlace("49020,12097".into()),
             ButtonData::NoPlace,
             ButtonData::ForgetPlace,
+            ButtonData::Radius(OnSite {
+                code: "ABC234".into(),
+                radius_m: 1000,
+                place: "49.01234,12.09876".into(),
+            }),
         ] {
-            assert_eq!(ButtonData::parse(&b.encode()), Some(b));
+            let data = b.encode();
+            assert!(data.len() <= 64, "Telegram carries 64 bytes: {data}");
+            assert_eq!(ButtonData::parse(&data), Some(b));
         }
+        assert_eq!(ButtonData::parse("ar:ABC234:far:49,12"), None);
         assert_eq!(ButtonData::parse("z:1"), None);
         assert_eq!(ButtonData::parse("nonsense"), None);
     }

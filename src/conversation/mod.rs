@@ -209,6 +209,10 @@ impl Conversation {
 
     /// A shared location: its district is added; the point is offered to be kept.
     async fn location(&self, msg: &Incoming, lat: f64, lon: f64) -> Result<Vec<Reply>, StoreError> {
+        // Emergency staff drafting an alert on site: the place is for the alert.
+        if let Some(replies) = self.on_site(msg, lat, lon).await? {
+            return Ok(replies);
+        }
         let c = self.citizen(msg).await?;
         let lang = c.subscriber.language.clone();
         Ok(match self.subscriptions.locate(&c, lat, lon).await? {
@@ -516,6 +520,7 @@ impl Conversation {
             Some(ButtonData::Erase(code)) => self.erase(msg, &lang, &code).await?,
             Some(ButtonData::Confirm(code)) => self.staff(msg, &lang, Word::Confirm, &code).await?,
             Some(ButtonData::Drop(code)) => self.staff(msg, &lang, Word::Cancel, &code).await?,
+            Some(ButtonData::Radius(on_site)) => self.radius_chosen(msg, &lang, on_site).await?,
             Some(
                 area @ (ButtonData::Area(_)
                 | ButtonData::AreaPage(_)

@@ -675,6 +675,69 @@ impl BroadcastService {
         })
     }
 
+    /// The alert draft `actor` wrote last in the chat and has neither sent nor dropped, with
+    /// its code: a location they share on site is for it.
+    pub async fn open_alert_draft(
+        &self,
+        actor: &Actor,
+    ) -> ServiceResult<Option<(String, Broadcast)>> {
+        let Actor::Staff {
+            channel, address, ..
+        } = actor
+        else {
+            return Ok(None);
+        };
+        let Some(c) = self
+            .store
+            .latest_confirmation(*channel, address, "send")
+            .await?
+        else {
+            return Ok(None);
+        };
+        let Some(id) = c.broadcast_id else {
+            return Ok(None);
+        };
+        let b = self.get(id).await?;
+        let open = b.status == BroadcastStatus::Draft
+            && b.kind == BroadcastKind::Alert
+            && b.parent_id.is_none();
+        Ok(open.then_some((c.code, b)))
+    }
+
+    /// Replaces the draft behind `code` with the same draft aimed at `target`: the old code
+    /// stops working and the answer carries the new one (a new preview for a new target).
+    pub async fn retarget(
+        &self,
+        actor: &Actor,
+        code: &str,
+        target: Target,
+    ) -> ServiceResult<Submitted> {
+        let (_, _, b) = self.code_target(code).await?;
+        if b.status != BroadcastStatus::Draft {
+            return Err(ServiceError::WrongStatus {
+                id: b.id,
+                status: b.status,
+                wanted: "only a draft can get another target",
+            });
+        }
+        let submission = Submission {
+            topic: b.topic.to_string(),
+            kind: Some(b.kind),
+            priority: Some(b.priority),
+            text: b.text.clone(),
+            text_en: None,
+            parent_id: b.parent_id,
+            when: When::Now,
+            draft: true,
+            idempotency_key: None,
+            target: Some(target),
+        };
+        // Checked before the old draft goes: a target that is refused leaves it as it was.
+        self.checked(&submission, false).await?;
+        self.drop_code(actor, code).await?;
+        self.submit(actor, submission).await
+    }
+
     /// A code for `actor` to act on broadcast `id` (only people in a chat get codes).
     async fn new_code(
         &self,

@@ -1344,6 +1344,23 @@ macro_rules! impl_store {
                 row.map($crate::store::confirmation_from_row).transpose()
             }
 
+            async fn latest_confirmation(
+                &self,
+                channel: $crate::domain::ChannelKind,
+                author: &str,
+                action: &str,
+            ) -> $crate::store::StoreResult<Option<$crate::store::Confirmation>> {
+                let row: Option<$crate::store::ConfirmationRow> =
+                    sqlx::query_as($crate::store::sql::LATEST_CONFIRMATION)
+                        .bind(channel.as_str())
+                        .bind(author)
+                        .bind(action)
+                        .bind($crate::domain::now_ms())
+                        .fetch_optional(&self.pool)
+                        .await?;
+                row.map($crate::store::confirmation_from_row).transpose()
+            }
+
             async fn expire_confirmations(&self, now: i64) -> $crate::store::StoreResult<u64> {
                 self.write_one(sqlx::query($crate::store::sql::EXPIRE_CONFIRMATIONS).bind(now)).await
             }

@@ -974,6 +974,14 @@ pub trait Store: Send + Sync {
     async fn confirmation(&self, code: &str) -> StoreResult<Option<Confirmation>>;
     /// Removes and returns it; None when already taken (a double click) or unknown.
     async fn take_confirmation(&self, code: &str) -> StoreResult<Option<Confirmation>>;
+    /// The newest unexpired confirmation for `action` that `author` holds (the alert draft a
+    /// location shared on site is for).
+    async fn latest_confirmation(
+        &self,
+        channel: ChannelKind,
+        author: &str,
+        action: &str,
+    ) -> StoreResult<Option<Confirmation>>;
     /// Deletes confirmations past their time (an erasure code holds an address).
     async fn expire_confirmations(&self, now: i64) -> StoreResult<u64>;
 

@@ -390,6 +390,12 @@ pub const TAKE_CONFIRMATION: &str = concat!(
     "DELETE FROM confirmations WHERE code = $1 AND expires_at > $2 RETURNING ",
     confirmation_columns!()
 );
+pub const LATEST_CONFIRMATION: &str = concat!(
+    "SELECT ",
+    confirmation_columns!(),
+    " FROM confirmations WHERE author_channel = $1 AND author_address = $2 AND action = $3 \
+      AND expires_at > $4 ORDER BY created_at DESC, code LIMIT 1"
+);
 pub const EXPIRE_CONFIRMATIONS: &str = "DELETE FROM confirmations WHERE expires_at <= $1";
 
 pub const GET_STATE: &str = "SELECT value FROM channel_state WHERE key = $1";
