@@ -4,6 +4,7 @@
 //! what the simulators actually received. With `--signups N`, N people sign up at once while
 //! the news drains, and a press officer asks for a preview meanwhile (see `signups`).
 
+pub mod archive;
 pub mod areas;
 pub mod instances;
 mod link;
@@ -476,14 +477,20 @@ async fn open_store(
         Some(u) => u.clone(),
         None => format!("sqlite://{}?mode=rwc", tmp.path().join("demo.db").display()),
     };
-    let store = store::connect(&url)
+    let store = migrated(&url).await?;
+    Ok((tmp, url, store))
+}
+
+/// The database at `url`, opened and migrated.
+pub(crate) async fn migrated(url: &str) -> anyhow::Result<std::sync::Arc<dyn Store>> {
+    let store = store::connect(url)
         .await
         .context("opening the demo database")?;
     store
         .migrate()
         .await
         .context("migrating the demo database")?;
-    Ok((tmp, url, store))
+    Ok(store)
 }
 
 type Running = tokio::task::JoinHandle<anyhow::Result<()>>;

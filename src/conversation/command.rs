@@ -34,13 +34,16 @@ pub enum Word {
     Areas,
     /// The radius of an alert around the place its author shared on site.
     Radius,
+    /// The last broadcasts on one's topics, with their archive links.
+    Latest,
 }
 
 /// Every word, its spellings, and the menu text key for those in the menu.
-const WORDS: [(Word, &[&str], Option<&str>); 24] = [
+const WORDS: [(Word, &[&str], Option<&str>); 25] = [
     (Word::Start, &["start", "anmelden"], Some("cmd-start")),
     (Word::Topics, &["topics", "themen"], Some("cmd-topics")),
     (Word::Areas, &["areas", "bezirke"], Some("cmd-areas")),
+    (Word::Latest, &["latest", "neueste"], Some("cmd-latest")),
     (Word::Subscribe, &["subscribe", "abonnieren"], None),
     (Word::Unsubscribe, &["unsubscribe", "abbestellen"], None),
     (
@@ -96,6 +99,8 @@ impl Word {
                 | Word::Help
                 | Word::Stop
                 | Word::Delete
+                | Word::Latest
+                | Word::Areas
         )
     }
 }
@@ -321,7 +326,8 @@ mod tests {
         assert_eq!(
             words,
             [
-                "start", "topics", "areas", "language", "help", "stop", "delete", "status"
+                "start", "topics", "areas", "latest", "language", "help", "stop", "delete",
+                "status"
             ]
         );
     }

@@ -384,6 +384,14 @@ impl Conversation {
         };
         let reach = self.reach(b).await?;
         let mut text = self.preview_text(lang, key, b, &reach, &code);
+        if let Some(line) = self.broadcasts.footer_of(b, lang) {
+            text.push('\n');
+            text.push_str(
+                &self
+                    .texts
+                    .get(lang, "preview-footer", &[("line", line.into())]),
+            );
+        }
         if let Some(t) = &submitted.targeting {
             let count = |r: &crate::store::RecipientCount| {
                 format!(

@@ -610,9 +610,16 @@ impl Send {
             }
             return;
         }
+        // The check link under the text (none for a drill: it is not in the archive).
+        let text = match (&self.settings.footer, &d.public_code) {
+            (Some(footer), Some(code)) if d.topic != crate::domain::DRILL_TOPIC => {
+                footer.under(&d.text, &d.language, code)
+            }
+            _ => d.text.clone(),
+        };
         let message = Outgoing {
             address: d.address.clone(),
-            text: d.text.clone(),
+            text,
             kind: d.kind,
             priority: d.priority,
             silent: quiet.is_some(),

@@ -45,6 +45,8 @@ pub struct LaneSettings {
     /// Percent of `rate` kept for replies to people who just wrote (at least one message per
     /// second), which broadcasts cannot take; replies take more while broadcasts do not wait.
     pub reply_share: u32,
+    /// The check link under every message to citizens, when the archive is on.
+    pub footer: Option<Arc<crate::services::check::Footer>>,
 }
 
 impl LaneSettings {
@@ -70,6 +72,7 @@ impl Default for LaneSettings {
             retry: RetryPolicy::default(),
             quiet: None,
             reply_share: DEFAULT_REPLY_SHARE,
+            footer: None,
         }
     }
 }

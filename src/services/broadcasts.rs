@@ -216,6 +216,8 @@ pub struct BroadcastService {
     clock: Arc<dyn Clock>,
     /// The city's districts (`areas.file`); without them nothing can be targeted.
     areas: Option<Arc<Catalogue>>,
+    /// The check link under every message, when the archive is on: counted in the length.
+    footer: Option<Arc<super::check::Footer>>,
 }
 
 impl BroadcastService {
@@ -244,7 +246,21 @@ impl BroadcastService {
             approvals: Notify::new(),
             clock: Arc::new(SystemClock),
             areas: None,
+            footer: None,
         }
+    }
+
+    /// The same service with the check link under every message (the archive is on).
+    pub fn with_footer(mut self, footer: Option<Arc<super::check::Footer>>) -> Self {
+        self.footer = footer;
+        self
+    }
+
+    /// The check link as it will stand under broadcast `b`, for previews.
+    pub fn footer_of(&self, b: &Broadcast, lang: &str) -> Option<String> {
+        let footer = self.footer.as_ref()?;
+        let code = b.public_code.as_deref()?;
+        (b.topic != DRILL_TOPIC).then(|| footer.line(lang, code))
     }
 
     /// The same service with the city's districts: broadcasts may then have a target.
@@ -315,12 +331,15 @@ impl BroadcastService {
         };
         let recipients = self.recipients(topic, parent, resolved.as_ref()).await?;
         let window_start = self.clock.now_ms() - crate::domain::WHATSAPP_WINDOW_MS;
+        // A target's recipients outside the window are at most its WhatsApp recipients and
+        // at most the topic's outside the window (an upper bound: the cost is never understated).
         let whatsapp_templates = if recipients.whatsapp == 0 {
             0
         } else {
             self.store
                 .whatsapp_outside_window(topic, parent, window_start)
                 .await?
+                .min(recipients.whatsapp)
         };
         let price = self.costs.price_eur.get(&kind).copied().unwrap_or(0.0);
         let over_limit = self
@@ -426,6 +445,24 @@ impl BroadcastService {
             .map(|t| BroadcastText::parse(&drill_marked(drill, t)))
             .transpose()
             .map_err(|e| invalid("text_en", e))?;
+        // The check link goes under it: the whole must fit.
+        let room = BroadcastText::MAX_CHARS
+            - self
+                .footer
+                .as_ref()
+                .filter(|_| !drill)
+                .map_or(0, |f| f.max_chars());
+        for (field, t) in [("text", Some(&text)), ("text_en", text_en.as_ref())] {
+            let n = t.map_or(0, |t| t.as_str().chars().count());
+            if n > room {
+                return Err(invalid(
+                    field,
+                    format!(
+                        "the text has {n} characters; with the check link under it at most {room} are allowed"
+                    ),
+                ));
+            }
+        }
         let kind = s.kind.unwrap_or_else(|| topic.default_kind());
         // Alerts, updates and all-clears go first unless said otherwise.
         let priority = s.priority.unwrap_or(match kind {

@@ -241,6 +241,8 @@ pub struct Broadcast {
     pub cron: Option<String>,
     /// Where it goes; `None`: the whole city.
     pub target: Option<crate::domain::area::Target>,
+    /// Its public code: the archive's page `/m/CODE` and the check link in its footer.
+    pub public_code: Option<String>,
 }
 
 /// What `create_broadcast` did: made a new one, or found the one made earlier with the same key.
@@ -327,6 +329,8 @@ pub struct ClaimedDelivery {
     pub topic: String,
     /// Parts of a long text an earlier attempt sent already: this one starts after them.
     pub parts_sent: i32,
+    /// The broadcast's public code, for the check link under the text.
+    pub public_code: Option<String>,
 }
 
 /// What a platform's status report did.
@@ -1092,6 +1096,25 @@ pub trait Store: Send + Sync {
         before: Option<i64>,
         limit: u32,
     ) -> StoreResult<Vec<Broadcast>>;
+    /// A page of the public archive, newest first (see `sql::ARCHIVE_PAGE`).
+    async fn archive_page(
+        &self,
+        topic: Option<&str>,
+        area: Option<&str>,
+        before: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<Broadcast>>;
+    /// The public broadcast with `code`; `None` when there is none (or it is not public).
+    async fn archived(&self, code: &str) -> StoreResult<Option<Broadcast>>;
+    /// The public follow-ups of alert `id`, oldest first.
+    async fn archived_follow_ups(&self, id: i64) -> StoreResult<Vec<Broadcast>>;
+    /// `(id, released_at, text, text_en)` of public broadcasts released at or after `from` and
+    /// created since `since` (ms), in the order of their release.
+    async fn archived_texts(
+        &self,
+        from: i64,
+        since: i64,
+    ) -> StoreResult<Vec<(i64, i64, String, Option<String>)>>;
     /// Delivery counts of several broadcasts in one query; every id asked for is in the answer,
     /// with empty counts when it has no deliveries (or does not exist).
     async fn stats_of(
@@ -1155,7 +1178,7 @@ pub trait Store: Send + Sync {
 macro_rules! broadcast_columns {
     () => {
         "id, topic, kind, priority, text, status, created_at, released_at, fanout_done_at, finished_at, \
-         scheduled_at, created_by, parent_id, author, approved_by, cron, target"
+         scheduled_at, created_by, parent_id, author, approved_by, cron, target, public_code"
     };
 }
 pub(crate) use broadcast_columns;
@@ -1180,6 +1203,7 @@ pub(crate) struct BroadcastRow {
     pub approved_by: Option<String>,
     pub cron: Option<String>,
     pub target: Option<String>,
+    pub public_code: Option<String>,
 }
 
 pub(crate) fn broadcast_from_row(r: BroadcastRow) -> StoreResult<Broadcast> {
@@ -1201,6 +1225,7 @@ pub(crate) fn broadcast_from_row(r: BroadcastRow) -> StoreResult<Broadcast> {
         approved_by,
         cron,
         target,
+        public_code,
     } = r;
     let target = target
         .map(|t| {
@@ -1226,6 +1251,7 @@ pub(crate) fn broadcast_from_row(r: BroadcastRow) -> StoreResult<Broadcast> {
         approved_by,
         cron,
         target,
+        public_code,
     })
 }
 
@@ -1235,7 +1261,7 @@ macro_rules! claim_columns {
     () => {
         "d.id, d.broadcast_id, d.subscriber_id, d.priority, b.kind, d.attempts, s.address, s.language, \
          CASE WHEN s.language = 'en' AND b.text_en IS NOT NULL THEN b.text_en ELSE b.text END AS text, \
-         s.last_inbound_at, d.force_template, b.topic, d.parts_sent"
+         s.last_inbound_at, d.force_template, b.topic, d.parts_sent, b.public_code"
     };
 }
 pub(crate) use claim_columns;
@@ -1256,6 +1282,7 @@ pub(crate) struct ClaimRow {
     pub force_template: i64,
     pub topic: String,
     pub parts_sent: i32,
+    pub public_code: Option<String>,
 }
 
 pub(crate) fn claimed_from_row(r: ClaimRow) -> StoreResult<ClaimedDelivery> {
@@ -1273,6 +1300,7 @@ pub(crate) fn claimed_from_row(r: ClaimRow) -> StoreResult<ClaimedDelivery> {
         force_template,
         topic,
         parts_sent,
+        public_code,
     } = r;
     Ok(ClaimedDelivery {
         id,
@@ -1288,6 +1316,7 @@ pub(crate) fn claimed_from_row(r: ClaimRow) -> StoreResult<ClaimedDelivery> {
         force_template: force_template != 0,
         topic,
         parts_sent,
+        public_code,
     })
 }
 
@@ -1418,7 +1447,7 @@ mod tests {
             .await
             .expect("an in-memory database");
         let row: BroadcastRow = sqlx::query_as(
-            "SELECT NULL AS target, 'cron' AS cron, 'approver' AS approved_by, 'author' AS author, 9 AS parent_id, \
+            "SELECT 'K7Q2XH3M' AS public_code, NULL AS target, 'cron' AS cron, 'approver' AS approved_by, 'author' AS author, 9 AS parent_id, \
              'press' AS created_by, NULL AS scheduled_at, 4 AS finished_at, 3 AS fanout_done_at, \
              2 AS released_at, 1 AS created_at, 'done' AS status, 'Text' AS text, 3 AS priority, \
              'alert' AS kind, 'alerts' AS topic, 7 AS id",

@@ -328,6 +328,7 @@ pub fn conversation_of(app: &TestApp, second_approval: bool) -> Conversation {
         texts: Arc::new(Texts::load().expect("texts")),
         broadcasts: broadcasts_on(app.store.clone(), Some(app), second_approval),
         sign_in: None,
+        archive: None,
     }
 }
 
@@ -357,6 +358,7 @@ pub fn test_lane(rate: u32) -> LaneSettings {
             factor: 2.0,
             jitter: 0.1,
         },
+        footer: None,
     }
 }
 
