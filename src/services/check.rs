@@ -63,10 +63,12 @@ pub enum Question<'a> {
     FromTheBot(&'a str),
 }
 
-/// One indexed broadcast: its words, per text (German and English).
+/// One indexed text of a broadcast (German, or English): its words as numbers of the index's
+/// vocabulary, and the same sorted (to count shared words without an edit distance).
 struct Entry {
     id: i64,
-    words: Vec<Vec<String>>,
+    words: Vec<u32>,
+    sorted: Vec<u32>,
 }
 
 #[derive(Default)]
@@ -78,6 +80,59 @@ struct Index {
     entries: Vec<Entry>,
     /// The words of each text, joined, to the broadcast's id.
     exact: HashMap<String, i64>,
+    /// Every word seen, numbered: texts are compared as numbers, not strings.
+    vocabulary: HashMap<String, u32>,
+}
+
+impl Index {
+    /// `words` as numbers; a word the index has not seen gets a number no text has.
+    fn numbered(&self, words: &[String]) -> Vec<u32> {
+        words
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                self.vocabulary
+                    .get(w)
+                    .copied()
+                    .unwrap_or(u32::MAX - i as u32)
+            })
+            .collect()
+    }
+
+    fn add(&mut self, id: i64, words: &[String]) {
+        self.exact.insert(words.join(" "), id);
+        let numbered: Vec<u32> = words
+            .iter()
+            .map(|w| {
+                let next = self.vocabulary.len() as u32;
+                *self.vocabulary.entry(w.clone()).or_insert(next)
+            })
+            .collect();
+        let mut sorted = numbered.clone();
+        sorted.sort_unstable();
+        self.entries.push(Entry {
+            id,
+            words: numbered,
+            sorted,
+        });
+    }
+}
+
+/// How many words two sorted lists share (with repeats).
+fn shared(a: &[u32], b: &[u32]) -> usize {
+    let (mut i, mut j, mut n) = (0, 0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                n += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    n
 }
 
 pub struct CheckService {
@@ -154,8 +209,7 @@ impl CheckService {
 
     /// The broadcast whose text has exactly these words, and the one most alike (at least
     /// `CLOSE`), from the index brought up to date first.
-    #[allow(clippy::ptr_arg)]
-    async fn lookup(&self, words: &Vec<String>) -> StoreResult<(Option<i64>, Option<i64>)> {
+    async fn lookup(&self, words: &[String]) -> StoreResult<(Option<i64>, Option<i64>)> {
         let mut index = self.index.lock().await;
         let now = now_ms();
         if now - index.built_at > REBUILD_MS {
@@ -173,32 +227,30 @@ impl CheckService {
             if !index.ids.insert(id) {
                 continue;
             }
-            let words: Vec<Vec<String>> = std::iter::once(text)
-                .chain(text_en)
-                .map(|t| archive::words(&t))
-                .collect();
-            for w in &words {
-                index.exact.insert(w.join(" "), id);
+            for t in std::iter::once(text).chain(text_en) {
+                index.add(id, &archive::words(&t));
             }
-            index.entries.push(Entry { id, words });
         }
         let exact = index.exact.get(&words.join(" ")).copied();
         if exact.is_some() {
             return Ok((exact, exact));
         }
-        // Close texts: only those of about the same length can be (one word changed), and
-        // the newest of equally close ones wins.
-        let len = words.len();
+        // Close texts (one word changed): an edit distance needs at least as many edits as
+        // the longer text has words the other lacks, so most texts are ruled out by counting
+        // shared words; the newest of equally close ones wins.
+        let asked = index.numbered(words);
+        let mut asked_sorted = asked.clone();
+        asked_sorted.sort_unstable();
         let mut best: Option<(f64, i64)> = None;
         for entry in index.entries.iter().rev() {
-            for w in &entry.words {
-                if w.len() * 10 < len * 6 || len * 10 < w.len() * 6 {
-                    continue;
-                }
-                let alike = archive::likeness(words, w);
-                if alike >= CLOSE && best.is_none_or(|(b, _)| alike > b) {
-                    best = Some((alike, entry.id));
-                }
+            let longest = asked.len().max(entry.words.len()) as f64;
+            let bound = shared(&asked_sorted, &entry.sorted) as f64 / longest;
+            if bound < CLOSE || best.is_some_and(|(b, _)| bound <= b) {
+                continue;
+            }
+            let alike = 1.0 - strsim::generic_levenshtein(&asked, &entry.words) as f64 / longest;
+            if alike >= CLOSE && best.is_none_or(|(b, _)| alike > b) {
+                best = Some((alike, entry.id));
             }
         }
         Ok((None, best.map(|(_, id)| id)))

@@ -259,6 +259,15 @@ async fn forwarded_messages_pasted_texts_and_codes_are_told_apart_from_fakes(db:
     assert_eq!(svc.webhook(&body).await, StatusCode::OK);
     answer(&svc, "4915100000000", n, "Echt").await;
 
+    // /latest: the last broadcasts on one's topics, with their links.
+    let n = svc.sim.received_count();
+    svc.sim.push_update(message(1000, "/neueste"));
+    let a = answer(&svc, "1000", n, "Die letzten Meldungen").await;
+    assert!(
+        a.contains("Linie 6") && a.contains(&format!("/m/{code}")),
+        "{a}"
+    );
+
     // Other free text: the help pointer and one line about the check.
     let n = svc.sim.received_count();
     svc.sim.push_update(message(1000, "hallo"));

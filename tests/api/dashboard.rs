@@ -1426,3 +1426,63 @@ async fn a_district_target_is_previewed_on_a_map_with_its_groups_and_bad_targets
     assert_accessible(&c, "subscribers with districts").await;
     c.close().await.ok();
 }
+
+/// The public archive in the browser: the list, a broadcast's page and the check page (with a
+/// verdict) pass axe-core, and their screenshots are the README's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_public_archive_a_broadcast_page_and_the_check_page_are_accessible() {
+    let Some(d) = dashboard_with(
+        false,
+        &[("AMTSBOTE_ARCHIVE_PUBLIC_URL", "https://stadt.example")],
+    )
+    .await
+    else {
+        return;
+    };
+    let text = "Wasserrohrbruch in der Bahnhofstraße: zwischen Nr. 4 und 18 kein Wasser bis etwa 16 Uhr. Trinkwasser am Marktplatz.";
+    let (status, b) = d
+        .service
+        .api(
+            Method::POST,
+            "/api/v1/broadcasts",
+            crate::helpers::PRESS_TOKEN,
+            Some(json!({"topic": "news", "text": text})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{b}");
+    let id = b["id"].as_i64().expect("id");
+    d.service.wait_done(id, Duration::from_secs(30)).await;
+    let code =
+        d.db.store
+            .broadcast(id)
+            .await
+            .expect("store")
+            .and_then(|b| b.public_code)
+            .expect("code");
+    let c = browser(&d.driver).await;
+    c.goto(&format!("{}/archiv", d.service.base))
+        .await
+        .expect("the archive");
+    assert!(text_of(&c, "main").await.contains("Wasserrohrbruch"));
+    assert_accessible(&c, "archive").await;
+    screenshot(&c, "archive-list.png", 700).await;
+    c.goto(&format!("{}/m/{code}", d.service.base))
+        .await
+        .expect("a broadcast's page");
+    assert!(text_of(&c, "main").await.contains(&code));
+    assert_accessible(&c, "archive message").await;
+    c.goto(&format!("{}/pruefen", d.service.base))
+        .await
+        .expect("the check page");
+    fill(&c, "#text", &text.replace("16 Uhr", "18 Uhr")).await;
+    submit(&c, "form.check button").await;
+    let verdict = text_of(&c, ".verdict").await;
+    assert!(verdict.contains("Not from us"), "{verdict}");
+    assert!(
+        verdict.contains("16 Uhr"),
+        "the real one is shown: {verdict}"
+    );
+    assert_accessible(&c, "check").await;
+    screenshot(&c, "archive-check.png", 800).await;
+    c.close().await.ok();
+}
