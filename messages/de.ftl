@@ -69,6 +69,7 @@ help-staff =
     /aktualisierung ID TEXT, /entwarnung ID TEXT – Folgemeldungen zur Warnung ID
     /confirm CODE, /cancel CODE – Vorschau senden oder verwerfen
     /status [ID] – Fortschritt; /stop_broadcast ID – Ungesendetes stoppen
+    /korrektur ID TEXT – Gesendetes korrigieren; /widerruf ID [TEXT] – Gesendetes zurücknehmen
     /login – ein Anmeldelink für das Dashboard
 staff-refused = Entschuldigung, das dürfen nur Mitarbeitende der Stadt.
 usage-announce = So geht es: /meldung THEMA TEXT, nur für Bezirke: /meldung THEMA @BEZIRK,BEZIRK TEXT
@@ -214,6 +215,7 @@ dash-st-done = fertig
 dash-st-cancelled = abgebrochen
 dash-st-missed = verpasst
 dash-st-recurring = wiederkehrend
+dash-st-retracted = widerrufen
 dash-deliveries = Zustellungen je Kanal und Status
 dash-channel = Kanal
 dash-ds-pending = wartend
@@ -356,3 +358,39 @@ location-invalid = Das ist kein gültiger Standort ({ $reason }). Es wurde nicht
 location-no-areas = Diese Stadt hat keine Bezirke eingerichtet: Sie erhalten alle Meldungen.
 place-forgotten = Ihr Standort ist gelöscht.
 cli-preview-target-groups = davon: { $district } über ihren Bezirk, { $place } über ihren gemerkten Standort, { $none } ohne Bezirk
+
+## Korrekturen und Widerrufe
+retraction-line = WIDERRUF: Die Meldung vom { $time } ist gegenstandslos.
+retraction-notice =
+    { $line }
+
+    { $text }
+correction-notice = Korrektur: { $text }
+kind-correction = Korrektur
+kind-retraction = Widerruf
+usage-correct = So geht es: /korrektur ID TEXT (der ganze neue Text). Still, nur bearbeitet und ohne Hinweis (nur Meldungen, nur wo bearbeitet werden kann): /korrektur ID --still TEXT
+usage-retract = So geht es: /widerruf ID [TEXT] — nimmt eine gesendete Meldung zurück: Ungesendetes wird gestoppt, alle Empfänger erhalten einen Widerruf.
+preview-retract =
+    Widerruf der Meldung #{ $id } (Thema { $topic }). Sofort: Ungesendetes wird gestoppt, Folgemeldungen enden, und { $total } Empfänger (Telegram { $telegram }, WhatsApp { $whatsapp }) erhalten vor allem anderen:
+
+    { $text }
+
+    Auf Telegram beginnt die ursprüngliche Nachricht dann mit der Widerrufszeile.
+    Widerrufen: /confirm { $code } · Abbrechen: /cancel { $code }
+retracted-ok = Meldung #{ $id } ist widerrufen; der Widerruf (#{ $notice }) geht an alle, die sie erhalten haben.
+not-sent-yet = Meldung #{ $id } ist { $status }: Nur Gesendetes kann widerrufen oder korrigiert werden; Ungesendetes stoppt /stop_broadcast { $id }.
+not-correctable = Meldung #{ $id } lässt sich so nicht korrigieren: { $reason }.
+button-retract = Widerrufen
+cli-corrected = Meldung #{ $id } ist korrigiert (Fassung { $version }, Korrektur #{ $correction }); Ungesendetes geht mit dem neuen Text, { $recipients } Empfänger werden korrigiert.
+cli-correction-awaits = Die Korrektur #{ $correction } der Meldung #{ $id } wartet auf die Freigabe durch ein zweites Mitglied des Notfallteams.
+dash-correct-title = Korrigieren
+dash-correct-text = Der ganze neue Text
+dash-correct-notice = Empfänger mit einem Hinweis informieren (ohne: nur auf Telegram still bearbeiten; nur bei Meldungen)
+dash-correct-button = Korrektur senden
+dash-retract-title = Widerrufen
+dash-retract-text = Eigener Text nach der Widerrufszeile (freiwillig)
+dash-retract-button = Meldung #{ $id } sofort widerrufen
+dash-versions = Fassungen
+dash-version-line = Fassung { $version }, { $at }, { $by }{ $notice }
+dash-version-silent = , still
+dash-notices = Korrekturen und Widerruf

@@ -44,7 +44,7 @@ pub const KINDS: [BroadcastKind; 4] = [
     BroadcastKind::Update,
     BroadcastKind::Allclear,
 ];
-pub const STATUSES: [BroadcastStatus; 9] = BroadcastStatus::ALL;
+pub const STATUSES: [BroadcastStatus; 10] = BroadcastStatus::ALL;
 
 /// The value of `values` whose name is exactly `given` (the document lists these names, so a
 /// name in other case or with spaces is refused, as a client generated from it would expect).

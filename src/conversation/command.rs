@@ -32,10 +32,14 @@ pub enum Word {
     Login,
     /// Choose districts, share a location, forget a kept place.
     Areas,
+    /// Correct a sent broadcast.
+    Correct,
+    /// Take a sent broadcast back.
+    Retract,
 }
 
 /// Every word, its spellings, and the menu text key for those in the menu.
-const WORDS: [(Word, &[&str], Option<&str>); 23] = [
+const WORDS: [(Word, &[&str], Option<&str>); 25] = [
     (Word::Start, &["start", "anmelden"], Some("cmd-start")),
     (Word::Topics, &["topics", "themen"], Some("cmd-topics")),
     (Word::Areas, &["areas", "bezirke"], Some("cmd-areas")),
@@ -71,6 +75,8 @@ const WORDS: [(Word, &[&str], Option<&str>); 23] = [
         None,
     ),
     (Word::Login, &["login", "dashboard", "anmeldelink"], None),
+    (Word::Correct, &["correct", "korrektur"], None),
+    (Word::Retract, &["retract", "widerruf"], None),
 ];
 
 impl Word {

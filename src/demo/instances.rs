@@ -1187,6 +1187,8 @@ mod tests {
             silent: false,
             markup: None,
             at: Duration::from_millis(at_ms),
+            id: 0,
+            reply_to: None,
         }
     }
 

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use super::budget::{LaneBudget, Waiter};
 use super::{LanePause, LaneSettings, Wake};
 use crate::channels::{Channel, Outgoing, SendOutcome};
-use crate::domain::{ChannelKind, Priority, RetryPolicy, now_ms};
+use crate::domain::{BroadcastKind, ChannelKind, DeliveryStatus, Priority, RetryPolicy, now_ms};
 use crate::roles::Grant;
 use crate::store::{Ack, AckOutcome, ClaimedDelivery, Fence, Store, StoreError, StoreResult};
 
@@ -312,7 +312,9 @@ impl Lane {
                     Ok(true) => {}
                     Ok(false) => {
                         tracing::debug!(lane = %kind, delivery = delivery.id, "no longer held (lease lost or cancelled); not sent");
-                        hold.settle();
+                        // Ends the lease of one cancelled meanwhile (guarded: one another
+                        // claim owns stays as it is); the writer settles it.
+                        put_back(&acks, &hold, std::iter::once(delivery)).await;
                         token_in_hand = limiter.is_some();
                         continue;
                     }
@@ -591,6 +593,34 @@ impl Send {
             }
             return;
         }
+        let (reply_to, edit) = match notice_step(&d, now_ms()) {
+            NoticeStep::Plain => (None, None),
+            NoticeStep::Send { original, edit } => (original, edit),
+            NoticeStep::Wait { until } => {
+                // The original is on its way: the notice waits for its outcome (no attempt
+                // used up), and then knows whether and what it was.
+                self.ack(
+                    &d,
+                    AckOutcome::Retry {
+                        due_at: until,
+                        attempts: d.attempts,
+                        error: "waits for the message it is about".into(),
+                    },
+                )
+                .await;
+                return;
+            }
+            NoticeStep::Skip(reason) => {
+                self.ack(
+                    &d,
+                    AckOutcome::Skipped {
+                        reason: reason.into(),
+                    },
+                )
+                .await;
+                return;
+            }
+        };
         let message = Outgoing {
             address: d.address.clone(),
             text: d.text.clone(),
@@ -600,6 +630,9 @@ impl Send {
             language: d.language.clone(),
             last_inbound_at: d.last_inbound_at,
             force_template: d.force_template,
+            reply_to,
+            edit,
+            notice: d.notice || d.kind == BroadcastKind::Retraction,
         };
         let kind = self.channel.kind();
         let Some(outcome) = self.send_parts(&d, &message).await else {
@@ -634,6 +667,7 @@ impl Send {
             AckOutcome::Release => "released",
             AckOutcome::Moved { .. } => "moved",
             AckOutcome::PartSent { .. } => "part",
+            AckOutcome::Skipped { .. } => "skipped",
         };
         metrics::counter!("amtsbote_deliveries_total", "channel" => kind.as_str(), "outcome" => label).increment(1);
         if let AckOutcome::Failed { error, .. } = &outcome {
@@ -651,6 +685,18 @@ impl Send {
 }
 
 impl Send {
+    /// Hands an outcome of `d` to the writer.
+    async fn ack(&self, d: &ClaimedDelivery, outcome: AckOutcome) {
+        let ack = Ack {
+            delivery_id: d.id,
+            lease: self.hold.lease.clone(),
+            outcome,
+        };
+        if self.acks.send((ack, self.hold.clone())).await.is_err() {
+            tracing::error!(delivery = d.id, "outcome not recorded: writer gone");
+        }
+    }
+
     /// Sends the parts of `message` not sent before, each after a token of the rate limit (the
     /// first took its token when its slot was given), and records each part that went out
     /// while more follow, so that a retry starts after it. The outcome is the last part's, or
@@ -724,6 +770,82 @@ impl Send {
         metrics::histogram!("amtsbote_send_seconds", "channel" => self.channel.kind().as_str())
             .record(started.elapsed().as_secs_f64());
         outcome
+    }
+}
+
+/// What a delivery does about the message it is about (a correction's or retraction's).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoticeStep {
+    /// An ordinary message: nothing to look at.
+    Plain,
+    /// Send the notice about `original` (the platform's id, when known), editing it to `edit`
+    /// first where the platform can.
+    Send {
+        original: Option<String>,
+        edit: Option<String>,
+    },
+    /// The original is in flight (sent or not, its outcome is not written yet): look again at
+    /// `until`.
+    Wait { until: i64 },
+    /// Nothing to tell: the recipient never got the original, or got the corrected text.
+    Skip(&'static str),
+}
+
+/// How long a notice waits for the outcome of an original in flight, at most.
+const NOTICE_WAIT_MS: i64 = 250;
+
+/// Decides what the correction or retraction `d` does, from where the original's delivery to
+/// the same subscriber stood when `d` was claimed (at `now`).
+pub fn notice_step(d: &ClaimedDelivery, now: i64) -> NoticeStep {
+    if !d.kind.is_notice() {
+        return NoticeStep::Plain;
+    }
+    let Some(p) = &d.parent else {
+        return NoticeStep::Skip("the recipient never got the message it is about");
+    };
+    let in_flight = match p.status {
+        DeliveryStatus::Leased => true,
+        // Cancelled by the retraction while it was being sent: its outcome comes yet.
+        DeliveryStatus::Cancelled => p.lease_until.is_some_and(|l| l > now),
+        _ => false,
+    };
+    if in_flight {
+        let until = p
+            .lease_until
+            .unwrap_or(now)
+            .clamp(now + 1, now + NOTICE_WAIT_MS);
+        return NoticeStep::Wait { until };
+    }
+    let received = p.status == DeliveryStatus::Sent || p.parts_sent > 0;
+    if !received {
+        return NoticeStep::Skip("the recipient never got the message it is about");
+    }
+    let silent = d.kind == BroadcastKind::Correction && !d.notice;
+    if d.kind == BroadcastKind::Correction
+        && p.status == DeliveryStatus::Sent
+        && p.text_version.unwrap_or(1) >= d.text_version
+    {
+        return NoticeStep::Skip("the recipient got the corrected text");
+    }
+    // Only a message of one part is edited: a longer one's other parts would keep the old text.
+    let single = p.status == DeliveryStatus::Sent && p.parts_sent == 0;
+    let edit = match (single, d.kind, &d.parent_text) {
+        (true, BroadcastKind::Correction, Some(text)) => Some(text.clone()),
+        (true, BroadcastKind::Retraction, Some(text)) => {
+            let line = d.text.lines().next().unwrap_or_default();
+            Some(format!("{line}\n\n{text}"))
+        }
+        _ => None,
+    };
+    let edit = edit.filter(|_| p.platform_id.is_some());
+    if silent && edit.is_none() {
+        return NoticeStep::Skip(
+            "a silent correction only edits, and this message cannot be edited",
+        );
+    }
+    NoticeStep::Send {
+        original: p.platform_id.clone(),
+        edit,
     }
 }
 

@@ -268,6 +268,9 @@ async fn recorded_telegram_errors_are_classified_through_teloxide() {
         language: "de".into(),
         last_inbound_at: None,
         force_template: false,
+        reply_to: None,
+        edit: None,
+        notice: true,
     };
     let raw = |name: &str| {
         std::fs::read(format!(

@@ -1,0 +1,465 @@
+//! Taking a word back: corrections and retractions of sent broadcasts, through the queue and the
+//! simulated platforms, on both stores. Who got the old text is edited and told; who had it
+//! still coming gets the new text only; a retraction stops the rest and overtakes everything.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use amtsbote::domain::{
+    Actor, BroadcastKind, BroadcastStatus, ChannelKind, DeliveryStatus, Priority, Role, now_ms,
+};
+use amtsbote::services::{BroadcastService, CorrectionRequest};
+use amtsbote::simulator::{Received, Simulator};
+
+use crate::helpers::{
+    TestApp, TestDb, broadcasts_on, new_broadcast, seed, spawn_app, test_lane, wait_until,
+};
+
+fn staff(person: &str, role: Role, address: &str) -> Actor {
+    Actor::Staff {
+        person: person.into(),
+        role,
+        channel: ChannelKind::Telegram,
+        address: address.into(),
+    }
+}
+
+fn press() -> Actor {
+    staff("Paula", Role::Press, "900")
+}
+
+fn emergency() -> Actor {
+    staff("Emil", Role::Emergency, "901")
+}
+
+fn correction(text: &str, notice: bool) -> CorrectionRequest {
+    CorrectionRequest {
+        text: text.into(),
+        notice,
+        draft: false,
+        idempotency_key: None,
+    }
+}
+
+/// The wamid the simulated WhatsApp gave message `id`.
+fn wamid(id: i64) -> String {
+    format!("wamid.SIM{id:020}")
+}
+
+/// Marks the WhatsApp subscribers `seed` made as having written just now: free text (which can
+/// quote) is allowed.
+async fn open_windows(db: &TestDb, whatsapp: u64) {
+    for i in 0..whatsapp {
+        let address = (4_915_100_000_000u64 + i).to_string();
+        db.store
+            .touch_inbound(ChannelKind::Whatsapp, &address, now_ms())
+            .await
+            .expect("touch inbound");
+    }
+}
+
+/// What arrived, per recipient, in arrival order.
+fn by_recipient(received: &[Received]) -> HashMap<(ChannelKind, String), Vec<Received>> {
+    let mut per: HashMap<(ChannelKind, String), Vec<Received>> = HashMap::new();
+    for r in received {
+        per.entry((r.channel, r.address.to_string()))
+            .or_default()
+            .push(r.clone());
+    }
+    per
+}
+
+async fn wait_for_status(app: &TestApp, id: i64, status: BroadcastStatus, within: Duration) {
+    let store = app.store.clone();
+    wait_until(within, &format!("broadcast {id} {status:?}"), move || {
+        let store = store.clone();
+        async move { matches!(store.broadcast(id).await, Ok(Some(b)) if b.status == status) }
+    })
+    .await;
+}
+
+async fn received_at_least(sim: &Simulator, n: usize, what: &str) {
+    let s = sim.clone();
+    wait_until(Duration::from_secs(60), what, move || {
+        let s = s.clone();
+        async move { s.received_count() >= n }
+    })
+    .await;
+}
+
+const OLD: &str = "Die Wasserversorgung in der Altstadt ist ab 14 Uhr wieder da.";
+const NEW: &str = "Die Wasserversorgung in der Altstadt ist ab 18 Uhr wieder da.";
+
+async fn a_news_item_corrected_mid_send(db: TestDb) {
+    const TELEGRAM: u64 = 200;
+    const WHATSAPP: u64 = 100;
+    seed(&*db.store, TELEGRAM, WHATSAPP, &["news"]).await;
+    open_windows(&db, WHATSAPP).await;
+    let app = spawn_app(db.store.clone(), test_lane(100), test_lane(50)).await;
+    let service = broadcasts_on(db.store.clone(), Some(&app), false);
+    let id = app
+        .release(new_broadcast("news", Priority::Normal, OLD))
+        .await;
+    // Mid-send: some have it on each platform, most do not yet.
+    let s = app.sim.clone();
+    wait_until(
+        Duration::from_secs(60),
+        "a part of the news sent on both",
+        move || {
+            let s = s.clone();
+            async move {
+                let got = s.received();
+                let tg = got
+                    .iter()
+                    .filter(|r| r.channel == ChannelKind::Telegram)
+                    .count();
+                let wa = got
+                    .iter()
+                    .filter(|r| r.channel == ChannelKind::Whatsapp)
+                    .count();
+                tg >= 40 && wa >= 20
+            }
+        },
+    )
+    .await;
+    let confirmed_at = app.sim.elapsed();
+    let made = service
+        .correct(&press(), id, correction(NEW, true))
+        .await
+        .expect("the press office corrects its news");
+    assert_eq!(made.broadcast.status, BroadcastStatus::Released);
+    assert_eq!(made.broadcast.version, 2);
+    let notice_id = made.broadcast.id;
+    app.wait_done(id, Duration::from_secs(60)).await;
+    app.wait_done(notice_id, Duration::from_secs(60)).await;
+
+    let received = app.sim.received();
+    let edits = app.sim.edits();
+    let notice_de = format!("Korrektur: {NEW}");
+    let (mut corrected, mut fresh, mut old_after) = (0, 0, 0);
+    for ((channel, address), got) in by_recipient(&received) {
+        let old: Vec<&Received> = got.iter().filter(|r| &*r.text == OLD).collect();
+        let new: Vec<&Received> = got.iter().filter(|r| &*r.text == NEW).collect();
+        let notices: Vec<&Received> = got.iter().filter(|r| *r.text == *notice_de).collect();
+        old_after += old.iter().filter(|r| r.at > confirmed_at).count();
+        assert_eq!(
+            got.len(),
+            old.len() + new.len() + notices.len(),
+            "{channel} {address}: nothing else"
+        );
+        assert!(
+            notices.len() <= 1,
+            "{channel} {address}: one correction at most"
+        );
+        match (old.as_slice(), new.as_slice()) {
+            ([original], []) => {
+                // Got the old text: told, in reply to (quoting) it.
+                corrected += 1;
+                let [notice] = notices.as_slice() else {
+                    panic!("{channel} {address} got the old text and no correction");
+                };
+                let original_id = match channel {
+                    ChannelKind::Telegram => original.id.to_string(),
+                    ChannelKind::Whatsapp => wamid(original.id),
+                };
+                assert_eq!(notice.reply_to.as_deref(), Some(original_id.as_str()));
+                if channel == ChannelKind::Telegram {
+                    assert!(
+                        edits
+                            .iter()
+                            .any(|e| e.message_id == original.id && e.text == NEW),
+                        "Telegram {address}: the original is edited"
+                    );
+                    assert_eq!(app.sim.telegram_text(original.id).as_deref(), Some(NEW));
+                }
+            }
+            ([], [_]) => {
+                fresh += 1;
+                assert!(
+                    notices.is_empty(),
+                    "{channel} {address}: no notice with the new text"
+                );
+            }
+            _ => panic!("{channel} {address}: {} old, {} new", old.len(), new.len()),
+        }
+    }
+    assert_eq!(
+        corrected + fresh,
+        (TELEGRAM + WHATSAPP) as usize,
+        "everyone once"
+    );
+    assert!(
+        corrected > 0 && fresh > 0,
+        "{corrected} corrected, {fresh} fresh: mid-send"
+    );
+    // Only what was in flight at the confirmation (claims of 100 ms and 16 sends per lane).
+    assert!(
+        old_after <= 60,
+        "{old_after} old texts after the confirmation"
+    );
+    // Every edit is of a Telegram message with the old text, once.
+    assert_eq!(
+        edits.len(),
+        received
+            .iter()
+            .filter(|r| r.channel == ChannelKind::Telegram && &*r.text == OLD)
+            .count()
+    );
+    let (versions, notices) = service.history(id).await.unwrap();
+    let texts: Vec<&str> = versions.iter().map(|v| v.text.as_str()).collect();
+    assert_eq!(texts, [OLD, NEW]);
+    assert_eq!(versions[1].changed_by.as_deref(), Some("person:Paula"));
+    assert_eq!(versions[1].correction_id, Some(notice_id));
+    assert_eq!(notices.len(), 1);
+    assert_eq!(
+        db.store.broadcast(id).await.unwrap().unwrap().text,
+        NEW,
+        "the broadcast has the new text"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_news_item_corrected_mid_send_on_sqlite() {
+    a_news_item_corrected_mid_send(TestDb::sqlite().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_news_item_corrected_mid_send_on_postgres() {
+    if let Some(db) = TestDb::postgres().await {
+        a_news_item_corrected_mid_send(db).await;
+    }
+}
+
+async fn a_silent_correction_only_edits_and_a_second_one_edits_again(db: TestDb) {
+    seed(&*db.store, 4, 2, &["news"]).await;
+    open_windows(&db, 2).await;
+    let app = spawn_app(db.store.clone(), test_lane(0), test_lane(0)).await;
+    let service = broadcasts_on(db.store.clone(), Some(&app), false);
+    let id = app
+        .release(new_broadcast("news", Priority::Normal, OLD))
+        .await;
+    app.wait_done(id, Duration::from_secs(20)).await;
+    let originals: HashMap<String, i64> = app
+        .sim
+        .received()
+        .iter()
+        .map(|r| (r.address.to_string(), r.id))
+        .collect();
+    let sent_before = app.sim.received_count();
+
+    // Silent: edited on Telegram, nothing sent anywhere.
+    let fixed = "Die Wasserversorgung in der Altstadt ist ab 14 Uhr wieder da (Hinweis: Leitungswasser abkochen).";
+    let silent = service
+        .correct(&press(), id, correction(fixed, false))
+        .await
+        .unwrap();
+    app.wait_done(silent.broadcast.id, Duration::from_secs(20))
+        .await;
+    assert_eq!(
+        app.sim.received_count(),
+        sent_before,
+        "a silent correction sends nothing"
+    );
+    let edits = app.sim.edits();
+    assert_eq!(edits.len(), 4, "{edits:?}");
+    for e in &edits {
+        assert_eq!(e.text, fixed);
+        assert_eq!(originals.get(&e.chat), Some(&e.message_id));
+    }
+    let stats = db.store.broadcast_stats(silent.broadcast.id).await.unwrap();
+    assert_eq!(stats.total(DeliveryStatus::Sent), 4, "Telegram only");
+    assert_eq!(stats.count(ChannelKind::Whatsapp, DeliveryStatus::Sent), 0);
+
+    // One citizen deleted the message, another's can no longer be edited: the second
+    // correction edits the rest again and tells everyone.
+    app.sim.delete_message(originals["1000"]);
+    app.sim.make_uneditable("1001");
+    let second = service
+        .correct(&press(), id, correction(NEW, true))
+        .await
+        .unwrap();
+    assert_eq!(second.broadcast.version, 3);
+    app.wait_done(second.broadcast.id, Duration::from_secs(20))
+        .await;
+    let edits = app.sim.edits();
+    let again: Vec<_> = edits.iter().skip(4).collect();
+    let mut chats: Vec<&str> = again.iter().map(|e| e.chat.as_str()).collect();
+    chats.sort();
+    assert_eq!(chats, ["1002", "1003"], "edited again where it can be");
+    assert!(again.iter().all(|e| e.text == NEW));
+    let notices: Vec<Received> = app.sim.received().into_iter().skip(sent_before).collect();
+    assert_eq!(notices.len(), 6, "a notice to every one of them, once");
+    for n in &notices {
+        assert_eq!(&*n.text, format!("Korrektur: {NEW}"));
+        let original = originals[&*n.address];
+        let quoted = match n.channel {
+            ChannelKind::Telegram => original.to_string(),
+            ChannelKind::Whatsapp => wamid(original),
+        };
+        assert_eq!(n.reply_to.as_deref(), Some(quoted.as_str()), "{n:?}");
+    }
+    let stats = db.store.broadcast_stats(second.broadcast.id).await.unwrap();
+    assert_eq!(stats.total(DeliveryStatus::Sent), 6);
+    let (versions, _) = service.history(id).await.unwrap();
+    assert_eq!(versions.len(), 3);
+    assert!(!versions[1].notice, "the silent one is marked");
+}
+
+#[tokio::test]
+async fn a_silent_correction_only_edits_and_a_second_one_edits_again_on_sqlite() {
+    a_silent_correction_only_edits_and_a_second_one_edits_again(TestDb::sqlite().await).await;
+}
+
+#[tokio::test]
+async fn a_silent_correction_only_edits_and_a_second_one_edits_again_on_postgres() {
+    if let Some(db) = TestDb::postgres().await {
+        a_silent_correction_only_edits_and_a_second_one_edits_again(db).await;
+    }
+}
+
+const ALERT: &str = "Warnung: Großbrand im Hafen, Fenster und Türen schließen.";
+
+/// The retraction's main case: an alert to 10,000 at R = 100 behind 80,000 pending news,
+/// retracted after about 2 s.
+async fn an_alert_retracted_mid_send_stops_and_is_taken_back_first(db: TestDb) {
+    const ALERTED: u64 = 10_000;
+    const NEWS_ONLY: u64 = 80_000;
+    const IN_FLIGHT: usize = 16 + 10 + 10;
+    // Chats 1000.. are on both topics; the rest only on news.
+    seed(&*db.store, ALERTED, 0, &["alerts", "news"]).await;
+    let people: Vec<amtsbote::store::NewSubscriber> = (0..NEWS_ONLY)
+        .map(|i| amtsbote::store::NewSubscriber {
+            channel: ChannelKind::Telegram,
+            address: (2_000_000 + i).to_string(),
+            language: "de".into(),
+            topics: vec![crate::helpers::topic("news")],
+        })
+        .collect();
+    db.store.add_subscribers(&people).await.unwrap();
+    let app = spawn_app(db.store.clone(), test_lane(100), test_lane(0)).await;
+    let service: Arc<BroadcastService> = broadcasts_on(db.store.clone(), Some(&app), false);
+    let news = app
+        .release(new_broadcast(
+            "news",
+            Priority::Normal,
+            "Wochenmarkt heute bis 14 Uhr.",
+        ))
+        .await;
+    let alert = app
+        .release(new_broadcast("alerts", Priority::Alert, ALERT))
+        .await;
+    // About two seconds of the alert at R = 100.
+    received_at_least(&app.sim, 200, "the alert under way").await;
+    let (b, notice) = service
+        .retract(&emergency(), alert, Some("Es gibt keinen Brand."))
+        .await
+        .expect("the emergency staff retract at once, no second person");
+    let confirmed_at = app.sim.elapsed();
+    assert_eq!(b.status, BroadcastStatus::Retracted);
+    assert_eq!(notice.kind, BroadcastKind::Retraction);
+    assert_eq!(notice.priority, Priority::Alert);
+    wait_for_status(
+        &app,
+        notice.id,
+        BroadcastStatus::Done,
+        Duration::from_secs(120),
+    )
+    .await;
+
+    let received = app.sim.received();
+    let is_alert = |r: &Received| &*r.text == ALERT;
+    let is_notice = |r: &Received| r.text.starts_with("WIDERRUF: Die Meldung vom");
+    let after: Vec<&Received> = received.iter().filter(|r| r.at > confirmed_at).collect();
+    let alerts_after = after.iter().filter(|r| is_alert(r)).count();
+    assert!(
+        alerts_after <= IN_FLIGHT,
+        "{alerts_after} alerts after the confirmation"
+    );
+    // The notices first: after the confirmation, nothing but what was in flight comes before
+    // the last notice.
+    let last_notice = after.iter().rposition(|r| is_notice(r)).expect("notices");
+    let first_notice = after.iter().position(|r| is_notice(r)).expect("notices");
+    let others_before_last = after[..last_notice]
+        .iter()
+        .filter(|r| !is_notice(r))
+        .count();
+    assert!(
+        others_before_last <= IN_FLIGHT,
+        "{others_before_last} other messages before the last notice"
+    );
+    assert!(
+        first_notice <= IN_FLIGHT,
+        "the first notice was #{first_notice} after the confirmation"
+    );
+    // Everyone who got the alert gets exactly one notice, in reply to it; nobody else does.
+    let mut alerted: HashMap<&str, i64> = HashMap::new();
+    for r in received.iter().filter(|r| is_alert(r)) {
+        assert!(alerted.insert(&r.address, r.id).is_none(), "one alert each");
+    }
+    let mut told: HashMap<&str, usize> = HashMap::new();
+    for r in received.iter().filter(|r| is_notice(r)) {
+        *told.entry(&r.address).or_default() += 1;
+        assert_eq!(
+            r.reply_to.as_deref(),
+            alerted.get(&*r.address).map(|id| id.to_string()).as_deref(),
+            "a reply to the alert"
+        );
+        assert!(r.text.ends_with("Es gibt keinen Brand."));
+    }
+    assert_eq!(told.len(), alerted.len(), "everyone who got the alert");
+    assert!(told.values().all(|n| *n == 1), "once each");
+    assert!(alerted.len() < ALERTED as usize, "retracted mid-send");
+    // On Telegram the alert itself now begins with the retraction line.
+    let edits = app.sim.edits();
+    assert_eq!(edits.len(), alerted.len());
+    for e in &edits {
+        assert!(
+            e.text.starts_with("WIDERRUF:") && e.text.ends_with(ALERT),
+            "{e:?}"
+        );
+    }
+    let stats = db.store.broadcast_stats(alert).await.unwrap();
+    assert_eq!(stats.total(DeliveryStatus::Sent) as usize, alerted.len());
+    assert_eq!(
+        stats.total(DeliveryStatus::Pending) + stats.total(DeliveryStatus::Leased),
+        0
+    );
+    eprintln!(
+        "retraction: {} alerted, first notice {:?} and last {:?} after the confirmation",
+        alerted.len(),
+        after.get(first_notice).map(|r| r.at - confirmed_at),
+        after.get(last_notice).map(|r| r.at - confirmed_at),
+    );
+    // The news go on afterwards.
+    let s = app.sim.clone();
+    wait_until(
+        Duration::from_secs(30),
+        "news after the notices",
+        move || {
+            let s = s.clone();
+            async move {
+                s.received()
+                    .iter()
+                    .any(|r| r.text.starts_with("Wochenmarkt"))
+            }
+        },
+    )
+    .await;
+    assert!(
+        db.store.broadcast(news).await.unwrap().is_some(),
+        "the news broadcast is untouched"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_retracted_mid_send_stops_and_is_taken_back_first_on_sqlite() {
+    an_alert_retracted_mid_send_stops_and_is_taken_back_first(TestDb::sqlite().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_retracted_mid_send_stops_and_is_taken_back_first_on_postgres() {
+    if let Some(db) = TestDb::postgres().await {
+        an_alert_retracted_mid_send_stops_and_is_taken_back_first(db).await;
+    }
+}
