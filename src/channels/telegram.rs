@@ -50,8 +50,8 @@ impl Channel for TelegramChannel {
         ChannelKind::Telegram
     }
 
-    /// A correction or retraction is first an edit of the original (when it has its id and
-    /// the new text fits one message), then, unless silent, the notice as a reply to it.
+    /// A correction or retraction is, unless silent, the notice as a reply to the original,
+    /// then an edit of the original (when it has its id and the new text fits one message).
     fn parts(&self, message: &Outgoing, _now: i64) -> Vec<Outgoing> {
         let edit = match (&message.edit, &message.reply_to) {
             (Some(text), Some(_))
@@ -72,9 +72,11 @@ impl Channel for TelegramChannel {
             edit: None,
             ..message.clone()
         };
+        // The notice first: it is what tells people; the edit (which tells nobody) after it.
         match (edit, message.notice) {
-            (Some(edit), true) => std::iter::once(edit)
-                .chain(split_outgoing(&notice, MESSAGE_MAX, escaped_weight))
+            (Some(edit), true) => split_outgoing(&notice, MESSAGE_MAX, escaped_weight)
+                .into_iter()
+                .chain(std::iter::once(edit))
                 .collect(),
             (Some(edit), false) => vec![edit],
             (None, _) => split_outgoing(&notice, MESSAGE_MAX, escaped_weight),
@@ -131,17 +133,15 @@ impl TelegramChannel {
             .parse_mode(ParseMode::Html)
             .link_preview_options(no_preview())
             .await;
-        let done = SendOutcome::Sent {
-            platform_id: Some(original.0.to_string()),
-        };
+        // No id of its own: the delivery keeps its notice's.
+        let done = SendOutcome::Sent { platform_id: None };
         match edited {
             Ok(_) => done,
             Err(e) => match classify(e, &self.token) {
                 SendOutcome::Permanent(reason) => match edit_refusal(&reason) {
                     Some(EditRefusal::NotModified) => done,
-                    Some(EditRefusal::NotEditable) if message.notice => SendOutcome::Sent {
-                        platform_id: Some(original.0.to_string()),
-                    },
+                    // The notice told them already.
+                    Some(EditRefusal::NotEditable) if message.notice => done,
                     _ => SendOutcome::Permanent(reason),
                 },
                 other => other,

@@ -632,7 +632,7 @@ impl Send {
             force_template: d.force_template,
             reply_to,
             edit,
-            notice: d.notice || d.kind == BroadcastKind::Retraction,
+            notice: d.notice,
         };
         let kind = self.channel.kind();
         let Some(outcome) = self.send_parts(&d, &message).await else {
@@ -820,7 +820,9 @@ pub fn notice_step(d: &ClaimedDelivery, now: i64) -> NoticeStep {
     if !received {
         return NoticeStep::Skip("the recipient never got the message it is about");
     }
-    let silent = d.kind == BroadcastKind::Correction && !d.notice;
+    // A silent correction, or a retraction's pass of edits (its notices go on their own,
+    // first): only the edit.
+    let silent = !d.notice;
     if d.kind == BroadcastKind::Correction
         && p.status == DeliveryStatus::Sent
         && p.text_version.unwrap_or(1) >= d.text_version
@@ -831,7 +833,8 @@ pub fn notice_step(d: &ClaimedDelivery, now: i64) -> NoticeStep {
     let single = p.status == DeliveryStatus::Sent && p.parts_sent == 0;
     let edit = match (single, d.kind, &d.parent_text) {
         (true, BroadcastKind::Correction, Some(text)) => Some(text.clone()),
-        (true, BroadcastKind::Retraction, Some(text)) => {
+        // A retraction's notice leaves the edit to its pass of edits.
+        (true, BroadcastKind::Retraction, Some(text)) if silent => {
             let line = d.text.lines().next().unwrap_or_default();
             Some(format!("{line}\n\n{text}"))
         }

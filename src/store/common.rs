@@ -632,31 +632,41 @@ macro_rules! impl_store {
                 sqlx::query(sql::CANCEL_FOLLOW_UP_DELIVERIES).bind(id).execute(&mut *tx.tx).await?;
                 sqlx::query(sql::CANCEL_FOLLOW_UPS).bind(id).bind(now).execute(&mut *tx.tx).await?;
                 sqlx::query(sql::RETRACT_WARNING).bind(id).execute(&mut *tx.tx).await?;
-                let row: Option<$crate::store::BroadcastRow> = sqlx::query_as(sql::INSERT_BROADCAST)
-                    .bind(notice.topic.as_str())
-                    .bind(notice.kind.as_str())
-                    .bind(i64::from(notice.priority.as_i16()))
-                    .bind(notice.text.as_str())
-                    .bind("released")
-                    .bind(notice.idempotency_key.as_deref())
-                    .bind(notice.request_hash())
-                    .bind(notice.created_by.as_deref())
-                    .bind(now)
-                    .bind(Some(now))
-                    .bind(Some(id))
-                    .bind(None::<i64>)
-                    .bind(notice.author.as_deref())
-                    .bind(None::<String>)
-                    .bind(notice.text_en.as_ref().map(|t| t.as_str()))
-                    .bind(None::<String>)
-                    .bind(1i64)
-                    .bind(None::<String>)
-                    .fetch_optional(&mut *tx.tx)
-                    .await?;
-                let Some(row) = row else {
-                    tx.rollback().await?;
-                    return Err(StoreError::IdempotencyConflict);
-                };
+                // The notices at the notice's priority; then, behind them, the edits of the
+                // originals on Telegram (a pass of their own, so that every notice goes first).
+                let mut rows = Vec::new();
+                for (priority, tell) in [
+                    (notice.priority, true),
+                    ($crate::domain::Priority::Urgent, false),
+                ] {
+                    let row: Option<$crate::store::BroadcastRow> = sqlx::query_as(sql::INSERT_BROADCAST)
+                        .bind(notice.topic.as_str())
+                        .bind(notice.kind.as_str())
+                        .bind(i64::from(priority.as_i16()))
+                        .bind(notice.text.as_str())
+                        .bind("released")
+                        .bind(if tell { notice.idempotency_key.as_deref() } else { None })
+                        .bind(notice.request_hash())
+                        .bind(notice.created_by.as_deref())
+                        .bind(now)
+                        .bind(Some(now))
+                        .bind(Some(id))
+                        .bind(None::<i64>)
+                        .bind(notice.author.as_deref())
+                        .bind(None::<String>)
+                        .bind(notice.text_en.as_ref().map(|t| t.as_str()))
+                        .bind(None::<String>)
+                        .bind(i64::from(tell))
+                        .bind(None::<String>)
+                        .fetch_optional(&mut *tx.tx)
+                        .await?;
+                    let Some(row) = row else {
+                        tx.rollback().await?;
+                        return Err(StoreError::IdempotencyConflict);
+                    };
+                    rows.push(row);
+                }
+                let row = rows.remove(0);
                 if let Some(actor) = &notice.audit_actor {
                     sqlx::query(sql::INSERT_AUDIT)
                         .bind(now)

@@ -829,8 +829,9 @@ pub trait Store: Send + Sync {
     /// Retracts sent broadcast `id` in one transaction: its status becomes `retracted`, every
     /// delivery not yet sent and every open follow-up or correction of it is cancelled, a warning
     /// it carried is marked retracted, and `notice` (a retraction with `parent_id = id`) is
-    /// released to go to whoever received it. `None` when `id` is not sent or already ended
-    /// that way.
+    /// released to go to whoever received it, with a second retraction behind it at urgent
+    /// priority, without notice, that edits the originals where it can. Returns the notice;
+    /// `None` when `id` is not sent or already ended that way.
     async fn retract_broadcast(
         &self,
         id: i64,

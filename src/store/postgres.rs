@@ -16,7 +16,7 @@ use super::{Ack, AckOutcome, StoreResult};
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 const ACK_SENT_MANY: &str = "UPDATE deliveries d SET status = 'sent', sent_at = u.sent_at, \
-    platform_id = u.platform_id, lease_until = NULL, last_error = NULL, platform_status = NULL, \
+    platform_id = COALESCE(u.platform_id, d.platform_id), lease_until = NULL, last_error = NULL, platform_status = NULL, \
     platform_error = NULL \
     FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[]) AS u(id, lease, sent_at, platform_id) \
     WHERE d.id = u.id AND d.leased_by = u.lease AND d.status IN ('leased', 'cancelled')";

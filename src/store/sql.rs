@@ -355,7 +355,8 @@ macro_rules! extend_lease {
 pub(crate) use extend_lease;
 
 /// A new message: the platform's statuses of an earlier one (before a template resend) go.
-pub const ACK_SENT: &str = "UPDATE deliveries SET status = 'sent', sent_at = $3, platform_id = $4, \
+/// A send without an id of its own (the edit after a notice) keeps the id of the part before.
+pub const ACK_SENT: &str = "UPDATE deliveries SET status = 'sent', sent_at = $3, platform_id = COALESCE($4, platform_id), \
     lease_until = NULL, last_error = NULL, platform_status = NULL, platform_error = NULL \
     WHERE id = $1 AND leased_by = $2 AND status IN ('leased', 'cancelled')";
 pub const ACK_RETRY: &str = "UPDATE deliveries SET status = 'pending', due_at = $3, attempts = $4, \

@@ -366,6 +366,18 @@ async fn an_alert_retracted_mid_send_stops_and_is_taken_back_first(db: TestDb) {
         Duration::from_secs(120),
     )
     .await;
+    // Behind the notices, a pass of edits at urgent priority.
+    let passes = db.store.notices_of(alert).await.unwrap();
+    assert_eq!(passes.len(), 2);
+    assert_eq!(passes[1].priority, Priority::Urgent);
+    assert!(!passes[1].notice);
+    wait_for_status(
+        &app,
+        passes[1].id,
+        BroadcastStatus::Done,
+        Duration::from_secs(120),
+    )
+    .await;
 
     let received = app.sim.received();
     let is_alert = |r: &Received| &*r.text == ALERT;
@@ -461,5 +473,449 @@ async fn an_alert_retracted_mid_send_stops_and_is_taken_back_first_on_sqlite() {
 async fn an_alert_retracted_mid_send_stops_and_is_taken_back_first_on_postgres() {
     if let Some(db) = TestDb::postgres().await {
         an_alert_retracted_mid_send_stops_and_is_taken_back_first(db).await;
+    }
+}
+
+/// Through the chat: `/widerruf` shows what it does and takes one confirmation; `/korrektur`
+/// previews like a new broadcast; a press member is turned away from an alert.
+async fn staff_correct_and_retract_in_the_chat(db: TestDb) {
+    seed(&*db.store, 3, 0, &["alerts", "news"]).await;
+    let app = spawn_app(db.store.clone(), test_lane(0), test_lane(0)).await;
+    for (address, role, person) in [
+        ("900", Role::Press, "Paula"),
+        ("901", Role::Emergency, "Emil"),
+    ] {
+        db.store
+            .set_staff(ChannelKind::Telegram, address, role, Some(person))
+            .await
+            .unwrap();
+    }
+    let talk = crate::helpers::conversation_of(&app, false);
+    let say = |who: &str, text: &str| {
+        let incoming = crate::helpers::says(who, text);
+        let talk = &talk;
+        async move { crate::helpers::reply_text(&talk.handle(&incoming).await) }
+    };
+    let news = app
+        .release(new_broadcast("news", Priority::Normal, OLD))
+        .await;
+    let alert = app
+        .release(new_broadcast("alerts", Priority::Alert, ALERT))
+        .await;
+    app.wait_done(news, Duration::from_secs(20)).await;
+    app.wait_done(alert, Duration::from_secs(20)).await;
+
+    let refused = say("900", &format!("/retract {alert}")).await;
+    assert!(refused.contains("only the emergency team"), "{refused}");
+    let refused = say("900", &format!("/correct {alert} Kein Brand")).await;
+    assert!(refused.contains("only the emergency team"), "{refused}");
+    assert_eq!(
+        db.store.broadcast(alert).await.unwrap().unwrap().status,
+        BroadcastStatus::Done,
+        "nothing changed"
+    );
+
+    let preview = say("900", &format!("/korrektur {news} {NEW}")).await;
+    assert!(preview.contains(&format!("Korrektur: {NEW}")), "{preview}");
+    assert!(preview.contains("Recipients: 3"), "{preview}");
+    let code = crate::helpers::confirm_code(&preview);
+    let done = say("900", &format!("/confirm {code}")).await;
+    assert!(done.contains("is released"), "{done}");
+    assert_eq!(db.store.broadcast(news).await.unwrap().unwrap().text, NEW);
+
+    let preview = say("901", &format!("/widerruf {alert} Übung der Leitstelle")).await;
+    assert!(
+        preview.contains("RETRACTED: The message of")
+            && preview.contains("Übung der Leitstelle")
+            && preview.contains("3 recipients"),
+        "{preview}"
+    );
+    assert_eq!(
+        db.store.broadcast(alert).await.unwrap().unwrap().status,
+        BroadcastStatus::Done,
+        "a preview changes nothing"
+    );
+    let code = crate::helpers::confirm_code(&preview);
+    let done = say("901", &format!("/confirm {code}")).await;
+    assert!(done.contains("is retracted"), "{done}");
+    assert_eq!(
+        db.store.broadcast(alert).await.unwrap().unwrap().status,
+        BroadcastStatus::Retracted
+    );
+    let again = say("901", &format!("/retract {alert}")).await;
+    assert!(again.contains("is retracted"), "{again}");
+    let s = app.sim.clone();
+    wait_until(
+        Duration::from_secs(20),
+        "three retraction notices",
+        move || {
+            let s = s.clone();
+            async move {
+                s.received()
+                    .iter()
+                    .filter(|r| r.text.ends_with("Übung der Leitstelle"))
+                    .count()
+                    == 3
+            }
+        },
+    )
+    .await;
+    let audit = db.store.audit_log(20).await.unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|a| a.action == "retract" && a.actor.contains("Emil")),
+        "{audit:?}"
+    );
+}
+
+#[tokio::test]
+async fn staff_correct_and_retract_in_the_chat_on_sqlite() {
+    staff_correct_and_retract_in_the_chat(TestDb::sqlite().await).await;
+}
+
+#[tokio::test]
+async fn staff_correct_and_retract_in_the_chat_on_postgres() {
+    if let Some(db) = TestDb::postgres().await {
+        staff_correct_and_retract_in_the_chat(db).await;
+    }
+}
+
+/// Through the API under the two-person rule: a press token may neither retract nor correct
+/// an alert; the emergency staff retract without a second person, but a corrected alert waits
+/// for one.
+async fn the_api_guards_alerts_and_a_corrected_alert_waits_for_a_second_person(db: TestDb) {
+    use crate::helpers::{EMERGENCY_TOKEN, PRESS_TOKEN, Service};
+    use reqwest::{Method, StatusCode};
+    seed(&*db.store, 3, 0, &["alerts", "news"]).await;
+    let app = Service::start(
+        &db,
+        true,
+        &[("AMTSBOTE_API_EMERGENCY_TOKEN_PERSON", "Emil")],
+    )
+    .await;
+    let send = |token: &'static str, body: serde_json::Value| {
+        let app = &app;
+        async move {
+            app.api(Method::POST, "/api/v1/broadcasts", token, Some(body))
+                .await
+        }
+    };
+    let (status, news) = send(
+        PRESS_TOKEN,
+        serde_json::json!({"topic": "news", "text": OLD}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{news}");
+    let news = news["id"].as_i64().unwrap();
+    app.wait_done(news, Duration::from_secs(20)).await;
+    // An alert under the two-person rule: Emil submits, Anna approves.
+    let (status, alert) = send(
+        EMERGENCY_TOKEN,
+        serde_json::json!({"topic": "alerts", "text": ALERT}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{alert}");
+    let alert = alert["id"].as_i64().unwrap();
+    let service = broadcasts_on(db.store.clone(), None, true);
+    let anna = staff("Anna", Role::Emergency, "902");
+    service.approve(&anna, alert).await.expect("Anna approves");
+    app.wait_done(alert, Duration::from_secs(20)).await;
+
+    let path = |id: i64, what: &str| format!("/api/v1/broadcasts/{id}/{what}");
+    let (status, body) = app
+        .api(
+            Method::POST,
+            &path(alert, "retract"),
+            PRESS_TOKEN,
+            Some(serde_json::json!({})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, body) = app
+        .api(
+            Method::POST,
+            &path(alert, "corrections"),
+            PRESS_TOKEN,
+            Some(serde_json::json!({"text": "Kein Großbrand"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, body) = app
+        .api(
+            Method::POST,
+            &path(alert, "corrections"),
+            EMERGENCY_TOKEN,
+            Some(serde_json::json!({"text": ALERT, "notice": true})),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unchanged text: {body}"
+    );
+    let (status, body) = app
+        .api(
+            Method::POST,
+            &path(alert, "corrections"),
+            EMERGENCY_TOKEN,
+            Some(serde_json::json!({"text": "Warnung: Großbrand im Hafen, Fenster schließen.", "notice": false})),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "an alert is never silent: {body}"
+    );
+
+    // The corrected alert waits for a second person; until then it keeps its text.
+    let corrected = "Warnung: Großbrand im Hafen (Halle 3), Fenster und Türen schließen.";
+    let (status, body) = app
+        .api(
+            Method::POST,
+            &path(alert, "corrections"),
+            EMERGENCY_TOKEN,
+            Some(serde_json::json!({"text": corrected})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["correction"]["status"], "awaiting_approval", "{body}");
+    assert_eq!(body["broadcast"]["version"], 1, "{body}");
+    let correction_id = body["correction"]["id"].as_i64().unwrap();
+    let emil = staff("Emil", Role::Emergency, "901");
+    assert!(
+        service.approve(&emil, correction_id).await.is_err(),
+        "not by its author"
+    );
+    service
+        .approve(&anna, correction_id)
+        .await
+        .expect("Anna approves the correction");
+    app.wait_done(correction_id, Duration::from_secs(20)).await;
+    let (status, view) = app
+        .api(
+            Method::GET,
+            &format!("/api/v1/broadcasts/{alert}"),
+            PRESS_TOKEN,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(view["version"], 2, "{view}");
+    assert_eq!(view["versions"][0]["text"], ALERT, "{view}");
+    assert_eq!(view["versions"][1]["text"], corrected, "{view}");
+    assert_eq!(view["versions"][1]["changed_by"], "person:Emil", "{view}");
+    assert_eq!(
+        view["corrections"][0]["approved_by"], "person:Anna",
+        "{view}"
+    );
+    let notices = app
+        .sim
+        .received()
+        .iter()
+        .filter(|r| {
+            r.text
+                .starts_with("Korrektur: Warnung: Großbrand im Hafen (Halle 3)")
+        })
+        .count();
+    assert_eq!(notices, 3);
+
+    // A retraction needs nobody else; the press office retracts its own news.
+    let (status, body) = app
+        .api(
+            Method::POST,
+            &path(alert, "retract"),
+            EMERGENCY_TOKEN,
+            Some(serde_json::json!({})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["broadcast"]["status"], "retracted", "{body}");
+    let (status, body) = app
+        .api(
+            Method::POST,
+            &path(news, "retract"),
+            PRESS_TOKEN,
+            Some(serde_json::json!({"text": "Bitte entschuldigen Sie."})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = app
+        .api(
+            Method::POST,
+            &path(news, "retract"),
+            PRESS_TOKEN,
+            Some(serde_json::json!({})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "once: {body}");
+    let (status, body) = app
+        .api(
+            Method::POST,
+            &path(news, "corrections"),
+            PRESS_TOKEN,
+            Some(serde_json::json!({"text": NEW})),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "a retracted broadcast is not corrected: {body}"
+    );
+    // A follow-up of a retracted alert is refused.
+    let (status, body) = send(
+        EMERGENCY_TOKEN,
+        serde_json::json!({"topic": "alerts", "kind": "update", "parent_id": alert, "text": "Update"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let s = app.sim.clone();
+    wait_until(
+        Duration::from_secs(20),
+        "six retraction notices",
+        move || {
+            let s = s.clone();
+            async move {
+                s.received()
+                    .iter()
+                    .filter(|r| r.text.starts_with("WIDERRUF: Die Meldung vom"))
+                    .count()
+                    == 6
+            }
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_guards_alerts_and_a_corrected_alert_waits_for_a_second_person_on_sqlite() {
+    the_api_guards_alerts_and_a_corrected_alert_waits_for_a_second_person(TestDb::sqlite().await)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_guards_alerts_and_a_corrected_alert_waits_for_a_second_person_on_postgres() {
+    if let Some(db) = TestDb::postgres().await {
+        the_api_guards_alerts_and_a_corrected_alert_waits_for_a_second_person(db).await;
+    }
+}
+
+/// `amtsbote run` killed with SIGKILL while a retraction's notices go out, then started again:
+/// every citizen who got the alert is told, and no alert goes out after the retraction.
+async fn a_kill_during_a_retraction_loses_no_notice(db: TestDb) {
+    use crate::helpers::amtsbote;
+    const SUBSCRIBERS: u64 = 1500;
+    seed(&*db.store, SUBSCRIBERS, 0, &["alerts"]).await;
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let sim = Simulator::start(shutdown.clone()).await.unwrap();
+    let service = |rate: &str| {
+        let mut cmd = amtsbote();
+        cmd.env("AMTSBOTE_DATABASE_URL", &db.url)
+            .env("AMTSBOTE_TELEGRAM_TOKEN", "42:kill-test")
+            .env("AMTSBOTE_TELEGRAM_API_URL", &sim.telegram_url)
+            .env("AMTSBOTE_TELEGRAM_RATE", rate)
+            .env("AMTSBOTE_QUEUE_POLL_MS", "50")
+            .env("AMTSBOTE_QUEUE_LEASE_SECS", "5")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        cmd.args(["run"]).spawn().unwrap()
+    };
+    let cli = |args: &[&str]| {
+        let mut cmd = amtsbote();
+        cmd.env("AMTSBOTE_DATABASE_URL", &db.url).args(args);
+        cmd
+    };
+    let mut first = service("100");
+    let out = cli(&[
+        "broadcast",
+        "--topic",
+        "alerts",
+        "--text",
+        ALERT,
+        "--yes",
+        "--json",
+    ])
+    .output()
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let alert = answer["id"].as_i64().unwrap();
+    received_at_least(&sim, 300, "the alert under way").await;
+    let out = cli(&["retract", &alert.to_string(), "--text", "Fehlalarm."])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let alerts_at_retraction = sim.count_text(ALERT);
+    let is_notice = |r: &Received| r.text.ends_with("Fehlalarm.");
+    let s = sim.clone();
+    wait_until(Duration::from_secs(60), "notices going out", move || {
+        let s = s.clone();
+        async move { s.received().iter().filter(|r| is_notice(r)).count() >= 50 }
+    })
+    .await;
+    first.kill().await.unwrap(); // SIGKILL: no shutdown, no flush
+    let alerts_at_kill: usize = sim.received().iter().filter(|r| &*r.text == ALERT).count();
+    let notices = db.store.notices_of(alert).await.unwrap();
+    let notice = notices[0].id;
+    let stats = db.store.broadcast_stats(notice).await.unwrap();
+    let unacknowledged = stats.total(DeliveryStatus::Leased) as usize;
+    assert!(
+        stats.total(DeliveryStatus::Pending) > 0,
+        "the kill came mid-retraction: {stats:?}"
+    );
+
+    let mut second = service("0");
+    let store = db.store.clone();
+    wait_until(Duration::from_secs(60), "the retraction done after the restart", move || {
+        let store = store.clone();
+        async move { matches!(store.broadcast(notice).await, Ok(Some(b)) if b.status == BroadcastStatus::Done) }
+    })
+    .await;
+    second.kill().await.unwrap();
+
+    let received = sim.received();
+    let alerted: Vec<&str> = received
+        .iter()
+        .filter(|r| &*r.text == ALERT)
+        .map(|r| &*r.address)
+        .collect();
+    assert_eq!(alerted.len(), alerts_at_kill, "no alert after the kill");
+    let in_flight = alerts_at_kill - alerts_at_retraction.values().sum::<usize>();
+    assert!(in_flight <= 40, "{in_flight} alerts after the retraction");
+    let mut told: HashMap<&str, usize> = HashMap::new();
+    for r in received.iter().filter(|r| is_notice(r)) {
+        *told.entry(&r.address).or_default() += 1;
+    }
+    for a in &alerted {
+        assert!(told.contains_key(a), "{a} got the alert and no retraction");
+    }
+    assert_eq!(told.len(), alerted.len(), "nobody else is told");
+    let duplicates: usize = told.values().map(|n| n - 1).sum();
+    assert!(
+        duplicates <= unacknowledged,
+        "{duplicates} duplicate notices, {unacknowledged} unacknowledged at the kill"
+    );
+    shutdown.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_during_a_retraction_loses_no_notice_on_sqlite() {
+    a_kill_during_a_retraction_loses_no_notice(TestDb::sqlite().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_during_a_retraction_loses_no_notice_on_postgres() {
+    if let Some(db) = TestDb::postgres().await {
+        a_kill_during_a_retraction_loses_no_notice(db).await;
     }
 }
