@@ -394,3 +394,7 @@ dash-versions = Fassungen
 dash-version-line = Fassung { $version }, { $at }, { $by }{ $notice }
 dash-version-silent = , still
 dash-notices = Korrekturen und Widerruf
+demo-retract-text = Die Demo nimmt ihre Warnung zurück.
+demo-retract-summary =
+    Warnung an { $alerted } Empfänger (Telegram { $telegram_rate_achieved }/s von { $telegram_rate_configured }/s, WhatsApp { $whatsapp_rate_achieved }/s von { $whatsapp_rate_configured }/s), dann widerrufen; danach noch { $alerts_after_confirmation } Warnungen (unterwegs).
+    Widerrufe: { $notices }, verloren { $lost }, doppelt { $duplicates }; der erste { $first_notice_ms } ms nach der Bestätigung, der letzte nach { $last_notice_s } s (N/R { $notices_over_rate_s } s); Bearbeitungen bis { $last_edit_s } s. Speicher höchstens { $peak_rss_mb } MiB.

@@ -394,3 +394,7 @@ dash-versions = Versions
 dash-version-line = Version { $version }, { $at }, { $by }{ $notice }
 dash-version-silent = , silent
 dash-notices = Corrections and retraction
+demo-retract-text = The demo takes its warning back.
+demo-retract-summary =
+    Alert to { $alerted } recipients (Telegram { $telegram_rate_achieved }/s of { $telegram_rate_configured }/s, WhatsApp { $whatsapp_rate_achieved }/s of { $whatsapp_rate_configured }/s), then retracted; { $alerts_after_confirmation } alerts after that (in flight).
+    Retraction notices: { $notices }, lost { $lost }, duplicates { $duplicates }; the first { $first_notice_ms } ms after the confirmation, the last after { $last_notice_s } s (N/R { $notices_over_rate_s } s); edits until { $last_edit_s } s. Peak memory { $peak_rss_mb } MiB.

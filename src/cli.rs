@@ -541,6 +541,19 @@ pub async fn demo_warnings(
     print_report(&report, as_json, summary, report.lost)
 }
 
+/// `amtsbote demo --retract`.
+pub async fn demo_retract(
+    config: &Config,
+    options: DemoOptions,
+    as_json: bool,
+    texts: &Texts,
+) -> anyhow::Result<()> {
+    let lang = Texts::terminal_language();
+    let report = demo::retract::run(config, options, texts, lang).await?;
+    let summary = demo::retract::summary(&report, texts, lang);
+    print_report(&report, as_json, summary, report.lost)
+}
+
 /// `amtsbote demo --instances N`.
 pub async fn demo_instances(
     options: demo::instances::InstancesOptions,

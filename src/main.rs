@@ -151,6 +151,10 @@ enum Command {
         /// without a human, then its update and its cancel.
         #[arg(long)]
         warnings: bool,
+        /// Instead: an alert to every subscriber, retracted after 3 s: from the retraction's
+        /// confirmation to the first and the last notice, next to N/R.
+        #[arg(long, conflicts_with = "warnings")]
+        retract: bool,
         /// Instead: this many `amtsbote run` processes on one Postgres database (a database of
         /// the demo's own on the server --database-url or AMTSBOTE_DATABASE_URL names), one news
         /// broadcast to every subscriber, and an alert released on an instance without the lanes.
@@ -400,6 +404,7 @@ fn main() -> ExitCode {
                 telegram_latency_ms,
                 areas,
                 warnings,
+                retract,
                 instances,
                 kill_leader,
                 cut_leader,
@@ -430,7 +435,9 @@ fn main() -> ExitCode {
                     telegram_latency: std::time::Duration::from_millis(telegram_latency_ms),
                     areas,
                 };
-                if warnings {
+                if retract {
+                    cli::demo_retract(&config, options, json, &texts).await
+                } else if warnings {
                     cli::demo_warnings(&config, options, json, &texts).await
                 } else {
                     cli::demo(&config, options, json, &texts).await

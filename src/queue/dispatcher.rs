@@ -960,3 +960,150 @@ async fn write_acks(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::ParentDelivery;
+
+    fn notice(
+        kind: BroadcastKind,
+        version: i32,
+        notice: bool,
+        parent: Option<ParentDelivery>,
+    ) -> ClaimedDelivery {
+        ClaimedDelivery {
+            id: 2,
+            broadcast_id: 20,
+            subscriber_id: 7,
+            priority: Priority::Alert,
+            kind,
+            attempts: 0,
+            address: "1000".into(),
+            language: "de".into(),
+            text: "WIDERRUF: Die Meldung vom 1. ist gegenstandslos.\n\nFehlalarm.".into(),
+            last_inbound_at: None,
+            force_template: false,
+            topic: "alerts".into(),
+            parts_sent: 0,
+            text_version: version,
+            notice,
+            parent,
+            parent_text: Some("Großbrand im Hafen".into()),
+        }
+    }
+
+    fn parent(status: DeliveryStatus, version: i32, lease_until: Option<i64>) -> ParentDelivery {
+        ParentDelivery {
+            status,
+            platform_id: Some("41".into()),
+            parts_sent: 0,
+            text_version: Some(version),
+            lease_until,
+        }
+    }
+
+    #[test]
+    fn a_notice_goes_only_to_whoever_got_what_it_is_about() {
+        let now = 1_000_000;
+        let sent = parent(DeliveryStatus::Sent, 1, None);
+        // A retraction's notice replies without editing; its pass of edits only edits.
+        assert_eq!(
+            notice_step(
+                &notice(BroadcastKind::Retraction, 1, true, Some(sent.clone())),
+                now
+            ),
+            NoticeStep::Send {
+                original: Some("41".into()),
+                edit: None
+            }
+        );
+        assert_eq!(
+            notice_step(
+                &notice(BroadcastKind::Retraction, 1, false, Some(sent.clone())),
+                now
+            ),
+            NoticeStep::Send {
+                original: Some("41".into()),
+                edit: Some(
+                    "WIDERRUF: Die Meldung vom 1. ist gegenstandslos.\n\nGroßbrand im Hafen".into()
+                )
+            }
+        );
+        // A correction edits and tells; not those who got its text already.
+        assert!(matches!(
+            notice_step(
+                &notice(BroadcastKind::Correction, 2, true, Some(sent.clone())),
+                now
+            ),
+            NoticeStep::Send { edit: Some(_), .. }
+        ));
+        assert!(matches!(
+            notice_step(
+                &notice(
+                    BroadcastKind::Correction,
+                    2,
+                    true,
+                    Some(parent(DeliveryStatus::Sent, 2, None))
+                ),
+                now
+            ),
+            NoticeStep::Skip(_)
+        ));
+        // In flight: wait for its outcome, a little at a time.
+        assert_eq!(
+            notice_step(
+                &notice(
+                    BroadcastKind::Retraction,
+                    1,
+                    true,
+                    Some(parent(DeliveryStatus::Leased, 1, Some(now + 30_000)))
+                ),
+                now
+            ),
+            NoticeStep::Wait {
+                until: now + NOTICE_WAIT_MS
+            }
+        );
+        assert!(matches!(
+            notice_step(
+                &notice(
+                    BroadcastKind::Retraction,
+                    1,
+                    true,
+                    Some(parent(DeliveryStatus::Cancelled, 1, Some(now + 100)))
+                ),
+                now
+            ),
+            NoticeStep::Wait { .. }
+        ));
+        // Never received: nothing.
+        for p in [
+            None,
+            Some(parent(DeliveryStatus::Cancelled, 1, None)),
+            Some(parent(DeliveryStatus::Failed, 1, None)),
+            Some(parent(DeliveryStatus::Pending, 1, None)),
+        ] {
+            assert!(matches!(
+                notice_step(&notice(BroadcastKind::Retraction, 1, true, p), now),
+                NoticeStep::Skip(_)
+            ));
+        }
+        // A silent correction of a message in parts cannot edit it: nothing is sent.
+        let parts = ParentDelivery {
+            parts_sent: 2,
+            ..sent
+        };
+        assert!(matches!(
+            notice_step(
+                &notice(BroadcastKind::Correction, 2, false, Some(parts)),
+                now
+            ),
+            NoticeStep::Skip(_)
+        ));
+        assert_eq!(
+            notice_step(&notice(BroadcastKind::Alert, 1, true, None), now),
+            NoticeStep::Plain
+        );
+    }
+}
