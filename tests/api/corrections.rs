@@ -919,3 +919,83 @@ async fn a_kill_during_a_retraction_loses_no_notice_on_postgres() {
         a_kill_during_a_retraction_loses_no_notice(db).await;
     }
 }
+
+/// A retracted warning from the feed: its identifier and version are marked, and the feed
+/// (which never sends a known warning again) may not follow it up either.
+async fn a_retracted_warning_is_marked_and_not_followed_up(db: TestDb) {
+    seed(&*db.store, 2, 0, &["alerts"]).await;
+    let app = spawn_app(db.store.clone(), test_lane(0), test_lane(0)).await;
+    let alert = app
+        .release(new_broadcast("alerts", Priority::Alert, ALERT))
+        .await;
+    app.wait_done(alert, Duration::from_secs(20)).await;
+    let record = amtsbote::store::WarningRecord {
+        identifier: "mow.DE-NW-D-SE001-20261207-001".into(),
+        version: 3,
+        provider: "mowas".into(),
+        msg_type: "Alert".into(),
+        severity: "Extreme".into(),
+        headline: "Großbrand".into(),
+        expires_at: None,
+        decision: "sent".into(),
+        broadcast_id: Some(alert),
+        seen_at: now_ms(),
+    };
+    assert!(db.store.record_warning(&record).await.unwrap());
+    let service = broadcasts_on(db.store.clone(), Some(&app), false);
+    service.retract(&emergency(), alert, None).await.unwrap();
+    let kept = db.store.warnings(10).await.unwrap();
+    assert_eq!(kept[0].decision, "retracted");
+    assert!(
+        db.store
+            .warning_known(&record.identifier, record.version)
+            .await
+            .unwrap(),
+        "never sent again"
+    );
+    let update = service
+        .submit(
+            &amtsbote::domain::Actor::WarningsFeed,
+            amtsbote::services::Submission {
+                target: None,
+                topic: "alerts".into(),
+                kind: Some(BroadcastKind::Update),
+                priority: None,
+                text: "Update".into(),
+                text_en: None,
+                parent_id: Some(alert),
+                when: amtsbote::services::When::Now,
+                draft: false,
+                idempotency_key: None,
+            },
+        )
+        .await;
+    assert!(update.is_err(), "no follow-up of a retracted alert");
+    // Only the retraction line: no staff text.
+    let s = app.sim.clone();
+    wait_until(Duration::from_secs(20), "two notices", move || {
+        let s = s.clone();
+        async move {
+            s.received()
+                .iter()
+                .filter(|r| {
+                    r.text.starts_with("WIDERRUF:") && r.text.ends_with("ist gegenstandslos.")
+                })
+                .count()
+                == 2
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_retracted_warning_is_marked_and_not_followed_up_on_sqlite() {
+    a_retracted_warning_is_marked_and_not_followed_up(TestDb::sqlite().await).await;
+}
+
+#[tokio::test]
+async fn a_retracted_warning_is_marked_and_not_followed_up_on_postgres() {
+    if let Some(db) = TestDb::postgres().await {
+        a_retracted_warning_is_marked_and_not_followed_up(db).await;
+    }
+}
