@@ -127,8 +127,10 @@ pub fn priority_or_default() -> Object {
     names(PRIORITIES.map(Priority::as_str), true, Some(about))
 }
 
+/// Every kind an answer may show: also a correction's and a retraction's, which are made by
+/// their own requests, not submitted.
 pub fn kind() -> Object {
-    names(KINDS.map(BroadcastKind::as_str), false, None)
+    names(BroadcastKind::ALL.map(BroadcastKind::as_str), false, None)
 }
 
 pub fn kind_or_default() -> Object {

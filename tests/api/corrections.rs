@@ -999,3 +999,50 @@ async fn a_retracted_warning_is_marked_and_not_followed_up_on_postgres() {
         a_retracted_warning_is_marked_and_not_followed_up(db).await;
     }
 }
+
+/// Past `corrections.keep_days` the platform's ids are forgotten: a correction can neither
+/// edit nor quote the message any more, and its recipients still get the notice.
+async fn ids_past_the_keep_time_are_forgotten_and_the_notice_still_goes(db: TestDb) {
+    seed(&*db.store, 2, 1, &["news"]).await;
+    open_windows(&db, 1).await;
+    let app = spawn_app(db.store.clone(), test_lane(0), test_lane(0)).await;
+    let id = app
+        .release(new_broadcast("news", Priority::Normal, OLD))
+        .await;
+    app.wait_done(id, Duration::from_secs(20)).await;
+    assert_eq!(
+        db.store
+            .forget_platform_ids(now_ms() - 60_000)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(db.store.forget_platform_ids(now_ms() + 1).await.unwrap(), 3);
+    let service = broadcasts_on(db.store.clone(), Some(&app), false);
+    let c = service
+        .correct(&press(), id, correction(NEW, true))
+        .await
+        .unwrap();
+    app.wait_done(c.broadcast.id, Duration::from_secs(20)).await;
+    let notices: Vec<Received> = app
+        .sim
+        .received()
+        .into_iter()
+        .filter(|r| r.text.starts_with("Korrektur:"))
+        .collect();
+    assert_eq!(notices.len(), 3);
+    assert!(notices.iter().all(|n| n.reply_to.is_none()));
+    assert!(app.sim.edits().is_empty());
+}
+
+#[tokio::test]
+async fn ids_past_the_keep_time_are_forgotten_and_the_notice_still_goes_on_sqlite() {
+    ids_past_the_keep_time_are_forgotten_and_the_notice_still_goes(TestDb::sqlite().await).await;
+}
+
+#[tokio::test]
+async fn ids_past_the_keep_time_are_forgotten_and_the_notice_still_goes_on_postgres() {
+    if let Some(db) = TestDb::postgres().await {
+        ids_past_the_keep_time_are_forgotten_and_the_notice_still_goes(db).await;
+    }
+}
