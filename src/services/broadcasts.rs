@@ -1227,7 +1227,24 @@ impl BroadcastService {
             audit_actor: Some(actor.audit_name()),
             ..NewBroadcast::released(topic, BroadcastKind::Retraction, Priority::Alert, de)
         };
-        let Some(notice) = self.store.retract_broadcast(b.id, &notice).await? else {
+        // Its cancel takes the rows of every open delivery, which the lanes' outcomes and
+        // lease extensions take too, in their own order: Postgres may undo it to break a
+        // deadlock, and then it runs again (nothing of it was written).
+        let mut attempt = 0;
+        let retracted = loop {
+            attempt += 1;
+            match self.store.retract_broadcast(b.id, &notice).await {
+                Err(e) if e.is_conflict() && attempt < 5 => {
+                    tracing::warn!(
+                        broadcast = b.id,
+                        attempt,
+                        "retraction undone by a deadlock; again"
+                    );
+                }
+                other => break other?,
+            }
+        };
+        let Some(notice) = retracted else {
             return Err(self
                 .moved_on(
                     b.id,

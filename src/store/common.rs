@@ -628,6 +628,9 @@ macro_rules! impl_store {
                         None => Err(StoreError::UnknownBroadcast(id)),
                     };
                 }
+                if let Some(lock) = Self::LOCK_OPEN_DELIVERIES {
+                    sqlx::query(lock).bind(id).execute(&mut *tx.tx).await?;
+                }
                 sqlx::query(sql::CANCEL_DELIVERIES).bind(id).execute(&mut *tx.tx).await?;
                 sqlx::query(sql::CANCEL_FOLLOW_UP_DELIVERIES).bind(id).execute(&mut *tx.tx).await?;
                 sqlx::query(sql::CANCEL_FOLLOW_UPS).bind(id).bind(now).execute(&mut *tx.tx).await?;

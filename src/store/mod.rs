@@ -54,6 +54,15 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+impl StoreError {
+    /// The database undid the transaction to break a deadlock (or a serialization failure,
+    /// Postgres): nothing of it was written, and running it again may well succeed.
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, StoreError::Database(sqlx::Error::Database(e))
+            if matches!(e.code().as_deref(), Some("40P01" | "40001")))
+    }
+}
+
 /// How long a claim on an incoming message holds before another handler may take it over.
 pub const INBOUND_CLAIM_MS: i64 = 60_000;
 
