@@ -24,6 +24,7 @@ demo-news-text = Stadtnachricht { $run }: Das Rathaus ist am Samstag von 10 bis 
 demo-alert-text = WARNUNG { $run }: Unwetterwarnung für das gesamte Stadtgebiet. Bleiben Sie im Haus.
 demo-staff-text = Baustelle { $run }: Die Brücke in der Hauptstraße ist am Montag gesperrt.
 demo-signups = Anmeldungen: { $answered } von { $signups } beantwortet, { $per_s } pro Sekunde, die langsamste nach { $slowest_ms } ms; die Vorschau der Pressestelle kam nach { $staff_ms } ms ({ $news_pending } Nachrichten standen zu Beginn noch aus).
+demo-locations = Standorte derselben Personen: { $answered } beantwortet, { $per_s } pro Sekunde ({ $ratio } × so schnell wie die Anmeldungen), der langsamste nach { $slowest_ms } ms.
 demo-setup = Demo: { $subscribers } Abonnenten (je zur Hälfte Telegram und WhatsApp), Kanäle mit { $telegram_rate } und { $whatsapp_rate } Nachrichten/s (0 = unbegrenzt).
 demo-dashboard = Dashboard: { $url } · als Demo-Administrator anmelden: { $link }
 demo-dashboard-open = Das Dashboard bleibt offen; Strg-C beendet die Demo und zeigt die Zahlen.
@@ -66,6 +67,7 @@ help-staff =
     /meldung THEMA TEXT – Meldung als Vorschau
     /warnung TEXT – Warnung an alle mit Warnungen, als Vorschau
     @BEZIRK,BEZIRK vor dem Text – nur für diese Bezirke (Nummer oder Name, _ statt Leerzeichen)
+    Vor Ort: erst /warnung TEXT, dann den Standort teilen und den Radius wählen (/radius METER)
     /aktualisierung ID TEXT, /entwarnung ID TEXT – Folgemeldungen zur Warnung ID
     /confirm CODE, /cancel CODE – Vorschau senden oder verwerfen
     /status [ID] – Fortschritt; /stop_broadcast ID – Ungesendetes stoppen
@@ -398,3 +400,64 @@ demo-retract-text = Die Demo nimmt ihre Warnung zurück.
 demo-retract-summary =
     Warnung an { $alerted } Empfänger (Telegram { $telegram_rate_achieved }/s von { $telegram_rate_configured }/s, WhatsApp { $whatsapp_rate_achieved }/s von { $whatsapp_rate_configured }/s), dann widerrufen; danach noch { $alerts_after_confirmation } Warnungen (unterwegs).
     Widerrufe: { $notices }, verloren { $lost }, doppelt { $duplicates }; der erste { $first_notice_ms } ms nach der Bestätigung, der letzte nach { $last_notice_s } s (N/R { $notices_over_rate_s } s); Bearbeitungen bis { $last_edit_s } s. Speicher höchstens { $peak_rss_mb } MiB.
+## Vor Ort: eine Warnung um den eigenen Standort
+onsite-radius-ask = Warnung „{ $text }“ nur im Umkreis um diesen Ort ({ $place })? Radius wählen – danach kommt eine neue Vorschau mit den Empfängern.
+button-radius-other = Anderer Radius
+onsite-radius-other = Schreiben Sie den Radius in Metern, z. B. /radius 750
+usage-radius = So geht es: /radius METER (nach einem geteilten Standort zu einer offenen Warnung)
+radius-no-place = Es gibt keinen Ort für einen Radius: erst /warnung TEXT, dann den Standort teilen.
+onsite-draft-gone = Diese Vorschau gibt es nicht mehr (gesendet, verworfen oder abgelaufen). Mit /warnung TEXT beginnt eine neue.
+
+## Öffentliches Archiv und Prüfung
+cmd-latest = Die letzten Meldungen zu meinen Themen
+archive-footer = Echt? { $link }
+preview-footer = Darunter steht: { $line }
+check-pointer = Eine Nachricht weitergeleitet bekommen? Leiten Sie sie mir weiter, dann sage ich, ob sie wirklich von der Stadt ist.
+check-genuine = ✅ Echt: Diese Meldung hat die Stadt am { $time } gesendet.
+check-corrected = ⚠️ Von uns, aber korrigiert: Die Meldung vom { $time } lautet jetzt so:
+check-retracted = ❌ Von uns, aber widerrufen: Die Meldung vom { $time } gilt nicht mehr.
+check-not-ours-close = ❌ Nicht von uns: Keine Meldung der Stadt lautet so. Die echte Meldung vom { $time } lautet:
+check-not-ours = ❌ Nicht von uns: Keine Meldung der Stadt passt dazu.
+check-official = Alle offiziellen Meldungen: { $link }
+latest-head = Die letzten Meldungen zu Ihren Themen:
+latest-none = Zu Ihren Themen gibt es noch keine Meldungen.
+latest-off = Das Archiv ist hier nicht eingerichtet.
+archive-title = Meldungen der Stadt
+archive-skip = Zum Inhalt springen
+archive-nav = Archiv
+archive-nav-archive = Alle Meldungen
+archive-nav-check = Meldung prüfen
+archive-other-language = English
+archive-feed-atom = Meldungen als Atom-Feed
+archive-feed-rss = Meldungen als RSS-Feed
+archive-feed-json = Meldungen als JSON-Feed
+archive-footer-note = Offizielle Meldungen der Stadt, wie sie über Telegram und WhatsApp versandt wurden. Diese Seiten speichern nichts über Sie.
+archive-list-title = Alle Meldungen
+archive-filter-topic = Thema
+archive-filter-all = Alle Themen
+archive-filter-area = Bezirk
+archive-filter-city = Ganze Stadt
+archive-filter-show = Anzeigen
+archive-empty = Hier gibt es noch keine Meldungen.
+archive-older = Ältere Meldungen
+archive-for-areas = für { $areas }
+archive-retracted = Widerrufen
+archive-retracted-long = Diese Meldung wurde widerrufen: Sie gilt nicht mehr.
+archive-code = Prüfcode: { $code }
+archive-follow-ups = Folgemeldungen
+archive-parent = Zur ursprünglichen Warnung
+archive-back = Zurück zu allen Meldungen
+archive-kind-announcement = Meldung
+archive-kind-alert = Warnung
+archive-kind-update = Aktualisierung
+archive-kind-allclear = Entwarnung
+archive-not-found = Diese Meldung gibt es nicht
+archive-not-found-hint = Der Code ist falsch oder gehört zu keiner Meldung der Stadt. Eine Nachricht mit diesem Code ist nicht von uns.
+archive-check-title = Ist diese Meldung echt?
+archive-check-intro = Fügen Sie den Text einer Nachricht oder ihren Prüfcode ein. Wir vergleichen ihn mit allen Meldungen der Stadt der letzten 90 Tage und speichern nichts davon.
+archive-check-label = Text oder Prüfcode
+archive-check-button = Prüfen
+archive-check-open = Die Meldung ansehen ({ $code })
+archive-check-too-long = Der Text ist zu lang: höchstens 8000 Zeichen.
+archive-check-too-many = Zu viele Prüfungen in kurzer Zeit. Bitte in einer Minute noch einmal.
+archive-check-unavailable = Die Prüfung ist gerade nicht möglich. Bitte später noch einmal.

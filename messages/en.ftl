@@ -24,6 +24,7 @@ demo-news-text = City news { $run }: the town hall opens on Saturday from 10 to 
 demo-alert-text = ALERT { $run }: severe storm warning for the whole city area. Stay indoors.
 demo-staff-text = Road works { $run }: the bridge on Main Street is closed on Monday.
 demo-signups = Sign-ups: { $answered } of { $signups } answered, { $per_s } per second, the slowest after { $slowest_ms } ms; the press officer's preview came after { $staff_ms } ms ({ $news_pending } news messages still pending at the start).
+demo-locations = Locations from the same people: { $answered } answered, { $per_s } per second ({ $ratio } × the rate of the sign-ups), the slowest after { $slowest_ms } ms.
 demo-setup = Demo: { $subscribers } subscribers (half Telegram, half WhatsApp), lanes at { $telegram_rate } and { $whatsapp_rate } messages/s (0 = unlimited).
 demo-dashboard = Dashboard: { $url } · sign in as the demo administrator: { $link }
 demo-dashboard-open = The dashboard stays open; Ctrl-C ends the demo and prints the figures.
@@ -66,6 +67,7 @@ help-staff =
     /announce TOPIC TEXT – preview an announcement
     /alert TEXT – preview an alert to everyone on alerts
     @DISTRICT,DISTRICT before the text – only for those districts (number or name, _ for spaces)
+    On site: first /alert TEXT, then share your location and choose the radius (/radius METRES)
     /update ID TEXT, /allclear ID TEXT – follow-ups to alert ID
     /confirm CODE, /cancel CODE – send or drop a preview
     /status [ID] – progress; /stop_broadcast ID – stop what is not sent yet
@@ -398,3 +400,64 @@ demo-retract-text = The demo takes its warning back.
 demo-retract-summary =
     Alert to { $alerted } recipients (Telegram { $telegram_rate_achieved }/s of { $telegram_rate_configured }/s, WhatsApp { $whatsapp_rate_achieved }/s of { $whatsapp_rate_configured }/s), then retracted; { $alerts_after_confirmation } alerts after that (in flight).
     Retraction notices: { $notices }, lost { $lost }, duplicates { $duplicates }; the first { $first_notice_ms } ms after the confirmation, the last after { $last_notice_s } s (N/R { $notices_over_rate_s } s); edits until { $last_edit_s } s. Peak memory { $peak_rss_mb } MiB.
+## On site: an alert around one's own location
+onsite-radius-ask = Alert “{ $text }” only around this place ({ $place })? Choose the radius – a new preview with the recipients follows.
+button-radius-other = Other radius
+onsite-radius-other = Write the radius in metres, e.g. /radius 750
+usage-radius = Usage: /radius METRES (after sharing a location for an open alert preview)
+radius-no-place = There is no place for a radius: first /alert TEXT, then share your location.
+onsite-draft-gone = That preview is gone (sent, dropped or expired). /alert TEXT starts a new one.
+
+## Public archive and check
+cmd-latest = The latest news on my topics
+archive-footer = Real? { $link }
+preview-footer = Under it: { $line }
+check-pointer = Got a forwarded message? Forward it to me and I will tell you whether it really is from the city.
+check-genuine = ✅ Real: the city sent this on { $time }.
+check-corrected = ⚠️ From us, but corrected: the message of { $time } now reads:
+check-retracted = ❌ From us, but retracted: the message of { $time } no longer applies.
+check-not-ours-close = ❌ Not from us: no message of the city reads like this. The real message of { $time } reads:
+check-not-ours = ❌ Not from us: no message of the city matches it.
+check-official = All official messages: { $link }
+latest-head = The latest news on your topics:
+latest-none = There is no news on your topics yet.
+latest-off = The archive is not set up here.
+archive-title = News from the city
+archive-skip = Skip to content
+archive-nav = Archive
+archive-nav-archive = All news
+archive-nav-check = Check a message
+archive-other-language = Deutsch
+archive-feed-atom = News as an Atom feed
+archive-feed-rss = News as an RSS feed
+archive-feed-json = News as a JSON feed
+archive-footer-note = The city's official messages as sent on Telegram and WhatsApp. These pages keep nothing about you.
+archive-list-title = All news
+archive-filter-topic = Topic
+archive-filter-all = All topics
+archive-filter-area = District
+archive-filter-city = Whole city
+archive-filter-show = Show
+archive-empty = There is no news here yet.
+archive-older = Older news
+archive-for-areas = for { $areas }
+archive-retracted = Retracted
+archive-retracted-long = This message was retracted: it no longer applies.
+archive-code = Check code: { $code }
+archive-follow-ups = Follow-ups
+archive-parent = To the original alert
+archive-back = Back to all news
+archive-kind-announcement = News
+archive-kind-alert = Alert
+archive-kind-update = Update
+archive-kind-allclear = All-clear
+archive-not-found = There is no such message
+archive-not-found-hint = The code is wrong or belongs to no message of the city. A message with this code is not from us.
+archive-check-title = Is this message real?
+archive-check-intro = Paste the text of a message or its check code. We compare it with all the city's messages of the last 90 days and keep nothing of it.
+archive-check-label = Text or check code
+archive-check-button = Check
+archive-check-open = See the message ({ $code })
+archive-check-too-long = The text is too long: at most 8000 characters.
+archive-check-too-many = Too many checks in a short time. Please try again in a minute.
+archive-check-unavailable = The check is not possible right now. Please try again later.

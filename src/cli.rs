@@ -554,6 +554,14 @@ pub async fn demo_retract(
     print_report(&report, as_json, summary, report.lost)
 }
 
+/// `amtsbote demo --archive`.
+pub async fn demo_archive(config: &Config, as_json: bool) -> anyhow::Result<()> {
+    let texts = std::sync::Arc::new(Texts::load().map_err(anyhow::Error::msg)?);
+    let report = demo::archive::run(config, texts).await?;
+    let summary = demo::archive::summary(&report);
+    print_report(&report, as_json, summary, report.archive_errors)
+}
+
 /// `amtsbote demo --instances N`.
 pub async fn demo_instances(
     options: demo::instances::InstancesOptions,

@@ -126,6 +126,19 @@ pub struct Config {
     pub warnings: Option<crate::warnings::WarningsSettings>,
     /// The city's districts, when `areas.file` is set (not read yet).
     pub areas: Option<AreasSource>,
+    /// The public archive, when `archive.public_url` is set.
+    pub archive: Option<ArchiveSettings>,
+}
+
+/// The public archive (`[archive]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArchiveSettings {
+    /// Where the archive is read; pages and links are made from it.
+    pub public_url: url::Url,
+    /// Origins allowed to frame the wall.
+    pub embed_origins: Vec<String>,
+    /// Whether messages to citizens end with the check link.
+    pub footer: bool,
 }
 
 impl Config {
@@ -216,6 +229,8 @@ impl Config {
             retry: retry.clone(),
             quiet: quiet.clone(),
             reply_share: reply_share.min(100),
+            // Set by the service once the texts are loaded.
+            footer: None,
         };
         let telegram_lane = lane(
             f.telegram.rate,
@@ -346,6 +361,7 @@ impl Config {
             },
             warnings: warnings(&f.warnings, &s)?,
             areas: areas(&f, &s)?,
+            archive: archive(&f, &s)?,
         })
     }
 
@@ -724,6 +740,46 @@ fn warnings(
         cap_allowed_hosts,
         timeout: Duration::from_millis(w.timeout_ms.max(100)),
         max_document_bytes: w.max_document_bytes.max(1024),
+    }))
+}
+
+/// `[archive]`: on with a public URL; embedding origins are URLs' origins.
+fn archive(f: &FileConfig, s: &Sources) -> Result<Option<ArchiveSettings>, ConfigError> {
+    let a = &f.archive;
+    let Some(raw) = a.public_url.as_deref().filter(|r| !r.is_empty()) else {
+        return Ok(None);
+    };
+    let public_url = match url::Url::parse(raw) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => u,
+        _ => {
+            return Err(s.invalid(
+                "archive",
+                "public_url",
+                raw,
+                "an http or https URL like https://amtsbote.stadt.de",
+            ));
+        }
+    };
+    let mut embed_origins = Vec::new();
+    for origin in &a.embed_origins.0 {
+        match url::Url::parse(origin) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {
+                embed_origins.push(u.origin().ascii_serialization());
+            }
+            _ => {
+                return Err(s.invalid(
+                    "archive",
+                    "embed_origins",
+                    origin,
+                    "origins like https://www.stadt.de",
+                ));
+            }
+        }
+    }
+    Ok(Some(ArchiveSettings {
+        public_url,
+        embed_origins,
+        footer: a.footer.unwrap_or(true),
     }))
 }
 

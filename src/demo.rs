@@ -4,6 +4,7 @@
 //! what the simulators actually received. With `--signups N`, N people sign up at once while
 //! the news drains, and a press officer asks for a preview meanwhile (see `signups`).
 
+pub mod archive;
 pub mod areas;
 pub mod instances;
 mod link;
@@ -273,6 +274,7 @@ pub async fn run(
                 signups: options.signups,
                 staff_text: texts.get(lang, "demo-staff-text", &[("run", run_id.as_str().into())]),
                 within,
+                location: options.areas.then_some((ON_SITE.0, ON_SITE.1)),
             },
             news_expected.total().saturating_sub(arrived),
         )
@@ -299,9 +301,36 @@ pub async fn run(
         alert_expected
     };
     // The alert comes as it would on the day: an emergency member types it in Telegram and
-    // presses Send under the preview.
-    let (alert, pressed_at) =
-        alert_by_chat(&sim, &*store, &alert_text, options.alert_from, &base).await?;
+    // presses Send under the preview; with districts, on site, for 1 km around where they stand.
+    let on_site = (options.areas && options.alert_from == ChannelKind::Telegram).then_some(ON_SITE);
+    let (alert, pressed_at) = alert_by_chat(
+        &sim,
+        &*store,
+        &alert_text,
+        options.alert_from,
+        &base,
+        // With districts, the alert goes to a circle chosen on site (on Telegram).
+        on_site,
+    )
+    .await?;
+    // A circle reaches those inside it and those without an area, not everyone on alerts.
+    let alert_expected = match on_site {
+        Some((lat, lon, radius_m)) => {
+            let circle = crate::domain::area::Target::Circle(crate::domain::area::Circle {
+                lat,
+                lon,
+                radius_m: f64::from(radius_m),
+            });
+            let resolved = areas::regensburg()?
+                .resolve(&circle)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            store
+                .target_recipient_count(&alerts_topic, &resolved.areas, &resolved.shape)
+                .await?
+                .total()
+        }
+        None => alert_expected,
+    };
     bars.println(texts.get(
         lang,
         "demo-alert-released",
@@ -430,6 +459,9 @@ pub async fn run(
             signups_per_s: round(surge.signups_per_s, 1),
             signup_slowest_ms: round(surge.signup_slowest_ms, 1),
             staff_reply_ms: round(surge.staff_reply_ms, 1),
+            locations_per_s: round(surge.locations_per_s, 1),
+            location_slowest_ms: round(surge.location_slowest_ms, 1),
+            locations_vs_signups: round(surge.locations_vs_signups, 3),
             ..surge
         },
         areas: areas_report,
@@ -446,14 +478,20 @@ async fn open_store(
         Some(u) => u.clone(),
         None => format!("sqlite://{}?mode=rwc", tmp.path().join("demo.db").display()),
     };
-    let store = store::connect(&url)
+    let store = migrated(&url).await?;
+    Ok((tmp, url, store))
+}
+
+/// The database at `url`, opened and migrated.
+pub(crate) async fn migrated(url: &str) -> anyhow::Result<std::sync::Arc<dyn Store>> {
+    let store = store::connect(url)
         .await
         .context("opening the demo database")?;
     store
         .migrate()
         .await
         .context("migrating the demo database")?;
-    Ok((tmp, url, store))
+    Ok(store)
 }
 
 type Running = tokio::task::JoinHandle<anyhow::Result<()>>;
@@ -544,7 +582,7 @@ fn summary_of(report: &impl Serialize, texts: &Texts, lang: &str, key: &str) -> 
 
 /// The sign-up surge in one line.
 fn signup_line(report: &signups::SignupReport, texts: &Texts, lang: &str) -> String {
-    texts.get(
+    let line = texts.get(
         lang,
         "demo-signups",
         &[
@@ -555,7 +593,21 @@ fn signup_line(report: &signups::SignupReport, texts: &Texts, lang: &str) -> Str
             ("staff_ms", round(report.staff_reply_ms, 1).into()),
             ("news_pending", report.news_pending_at_signups.into()),
         ],
-    )
+    );
+    if report.locations_answered == 0 {
+        return line;
+    }
+    let located = texts.get(
+        lang,
+        "demo-locations",
+        &[
+            ("answered", report.locations_answered.into()),
+            ("per_s", round(report.locations_per_s, 1).into()),
+            ("slowest_ms", round(report.location_slowest_ms, 1).into()),
+            ("ratio", round(report.locations_vs_signups, 2).into()),
+        ],
+    );
+    format!("{line}\n{located}")
 }
 
 fn round(v: f64, digits: i32) -> f64 {
@@ -715,6 +767,15 @@ fn staff_update(
 /// The first button of `markup` (Telegram's `inline_keyboard` or WhatsApp's interactive
 /// `buttons`) that confirms a preview: its data.
 pub fn confirm_button(markup: &serde_json::Value) -> Option<String> {
+    button_where(markup, |b| matches!(b, ButtonData::Confirm(_)))
+}
+
+/// The data of the first button of `markup` (Telegram's `inline_keyboard` or WhatsApp's
+/// interactive `buttons`) whose data satisfies `wanted`.
+fn button_where(
+    markup: &serde_json::Value,
+    wanted: impl Fn(&ButtonData) -> bool,
+) -> Option<String> {
     let telegram = markup
         .get("inline_keyboard")
         .and_then(|rows| rows.as_array())
@@ -730,8 +791,37 @@ pub fn confirm_button(markup: &serde_json::Value) -> Option<String> {
         .filter_map(|b| b.pointer("/reply/id")?.as_str().map(str::to_string));
     telegram
         .chain(whatsapp)
-        .find(|d| matches!(ButtonData::parse(d), Some(ButtonData::Confirm(_))))
+        .find(|d| ButtonData::parse(d).is_some_and(|b| wanted(&b)))
 }
+
+/// Waits until a message to the emergency member arrives (from the `seen`th on) with a button
+/// whose data satisfies `wanted`: its data.
+async fn staff_button(
+    sim: &Simulator,
+    seen: &mut usize,
+    wanted: impl Fn(&ButtonData) -> bool,
+    what: &str,
+) -> anyhow::Result<String> {
+    let until = Instant::now() + Duration::from_secs(30);
+    let staff = DEMO_EMERGENCY.to_string();
+    loop {
+        let arrived = sim.received_from(*seen);
+        *seen += arrived.len();
+        let offered = arrived
+            .iter()
+            .filter(|r| *r.address == *staff)
+            .find_map(|r| button_where(r.markup.as_deref()?, &wanted));
+        if let Some(data) = offered {
+            return Ok(data);
+        }
+        anyhow::ensure!(Instant::now() < until, "the bot did not answer with {what}");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// Where the demo's alert goes with `--areas`: 1 km around the cathedral, chosen on site (the
+/// emergency member's location, then the radius button).
+pub const ON_SITE: (f64, f64, u32) = (49.0195, 12.0975, 1000);
 
 /// The emergency member sends `/alert TEXT` on `from` and presses Send under the preview the
 /// moment it arrives. Returns the alert's id and when the press reached the platform (on the
@@ -745,6 +835,7 @@ async fn alert_by_chat(
     text: &str,
     from: ChannelKind,
     base: &str,
+    on_site: Option<(f64, f64, u32)>,
 ) -> anyhow::Result<(i64, Duration)> {
     let deadline = Duration::from_secs(30);
     let pressed_at = match from {
@@ -756,20 +847,57 @@ async fn alert_by_chat(
             let staff = DEMO_EMERGENCY.to_string();
             let press = serde_json::from_str::<serde_json::Value>(PRESS)
                 .context("reading a recorded Telegram update")?;
+            let (sim, press_for_site) = (sim.clone(), press.clone());
+            // On site, the first preview is replaced: only the one after the radius is pressed.
+            let mut previews = 0;
+            let to_skip = usize::from(on_site.is_some());
             let pressed = sim.press_on_arrival(move |arrived| {
                 if *arrived.address != *staff {
                     return None;
                 }
                 let data = confirm_button(arrived.markup.as_deref()?)?;
+                previews += 1;
+                if previews <= to_skip {
+                    return None;
+                }
                 Some(staff_update(press.clone(), "data", data.into()))
             });
             let message = serde_json::from_str::<serde_json::Value>(MESSAGE)
                 .context("reading a recorded Telegram update")?;
+            let mut seen = sim.received_count();
             sim.push_update(staff_update(
-                message,
+                message.clone(),
                 "text",
                 format!("/alert {text}").into(),
             ));
+            if let Some((lat, lon, radius)) = on_site {
+                // The first preview (to everyone) is not pressed: the member shares where they
+                // stand and picks the radius; the preview for the circle is.
+                staff_button(
+                    &sim,
+                    &mut seen,
+                    |b| matches!(b, ButtonData::Confirm(_)),
+                    "a preview",
+                )
+                .await?;
+                let mut at = message;
+                if let Some(m) = at["message"].as_object_mut() {
+                    m.remove("text");
+                }
+                sim.push_update(staff_update(
+                    at,
+                    "location",
+                    serde_json::json!({"latitude": lat, "longitude": lon}),
+                ));
+                let data = staff_button(
+                    &sim,
+                    &mut seen,
+                    |b| matches!(b, ButtonData::Radius(o) if o.radius_m == radius),
+                    "the radius buttons",
+                )
+                .await?;
+                sim.push_update(staff_update(press_for_site, "data", data.into()));
+            }
             tokio::time::timeout(deadline, pressed)
                 .await
                 .ok()

@@ -2,6 +2,8 @@
 //! Everything that crosses a boundary (CLI, config, database, HTTP) is parsed into these once;
 //! the rest of the code trusts them.
 
+pub mod archive;
+pub use archive::public_code;
 pub mod area;
 pub mod text;
 pub mod time;
@@ -652,6 +654,15 @@ pub struct TopicConfig {
 }
 
 impl TopicConfig {
+    /// Its name for people who read `lang` (English, or German otherwise).
+    pub fn label(&self, lang: &str) -> &str {
+        if lang == "en" {
+            &self.label_en
+        } else {
+            &self.label_de
+        }
+    }
+
     /// What a broadcast on this topic is unless said otherwise.
     pub fn default_kind(&self) -> BroadcastKind {
         if self.id.as_str() == ALERTS_TOPIC {

@@ -3,6 +3,7 @@
 //! webhook must face the internet). The webhook and the API join the routers in `service`.
 
 use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -10,7 +11,7 @@ use std::time::Duration;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
@@ -529,4 +530,50 @@ fn is_out_of_files(e: &std::io::Error) -> bool {
     let code = e.raw_os_error();
     code == Some(rustix::io::Errno::MFILE.raw_os_error())
         || code == Some(rustix::io::Errno::NFILE.raw_os_error())
+}
+
+/// The client a request came from: the connection's address, or, when that is a trusted
+/// proxy, the last address in `X-Forwarded-For` that is not itself a trusted proxy (those
+/// before it are the client's to make up). An IPv6 client counts by its /64, which one
+/// home or server has to itself.
+pub fn client_address(
+    trusted_proxies: &[IpAddr],
+    peer: Option<SocketAddr>,
+    headers: &HeaderMap,
+) -> IpAddr {
+    let Some(peer) = peer.map(|p| p.ip().to_canonical()) else {
+        return IpAddr::from([0, 0, 0, 0]);
+    };
+    let mut client = peer;
+    if trusted_proxies.contains(&peer) {
+        let forwarded: Vec<&str> = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .collect();
+        for hop in forwarded.iter().rev() {
+            let Some(ip) = parse_hop(hop) else { break };
+            client = ip;
+            if !trusted_proxies.contains(&ip) {
+                break;
+            }
+        }
+    }
+    match client {
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+        }
+        v4 => v4,
+    }
+}
+
+/// One address of `X-Forwarded-For`: an IP, possibly with a port (`[v6]:port`, `v4:port`).
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    hop.parse::<IpAddr>()
+        .ok()
+        .or_else(|| hop.parse::<SocketAddr>().ok().map(|s| s.ip()))
+        .map(|ip| ip.to_canonical())
 }

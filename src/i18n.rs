@@ -101,6 +101,62 @@ impl Texts {
     }
 }
 
+/// Server-rendered pages: `sources` compiled into one minijinja environment with `t("key",
+/// name=value)`, the text `key` in the page's language (the context's `lang`).
+pub fn html_templates(
+    texts: std::sync::Arc<Texts>,
+    sources: &[(&'static str, &'static str)],
+) -> Result<minijinja::Environment<'static>, String> {
+    use minijinja::value::{Kwargs, Value};
+    let mut env = minijinja::Environment::new();
+    for (name, source) in sources {
+        env.add_template(name, source)
+            .map_err(|e| format!("template {name}: {e}"))?;
+    }
+    env.add_function(
+        "t",
+        move |state: &minijinja::State,
+              key: &str,
+              kwargs: Kwargs|
+              -> Result<String, minijinja::Error> {
+            let lang = state
+                .lookup("lang")
+                .and_then(|l| l.as_str().map(str::to_string))
+                .unwrap_or_else(|| DEFAULT_LANGUAGE.into());
+            let mut args: Vec<(&str, FluentValue<'_>)> = Vec::new();
+            for name in kwargs.args() {
+                let v: Value = kwargs.get(name)?;
+                let value = match v.as_i64() {
+                    Some(n) => n.into(),
+                    None => v.to_string().into(),
+                };
+                args.push((name, value));
+            }
+            Ok(texts.get(&lang, key, &args))
+        },
+    );
+    Ok(env)
+}
+
+/// A page's language from the browser's `Accept-Language`: German unless English comes first.
+pub fn page_language(headers: &axum::http::HeaderMap) -> &'static str {
+    let accept = headers
+        .get(axum::http::header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let first = accept
+        .split(',')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if first.starts_with("en") {
+        "en"
+    } else {
+        DEFAULT_LANGUAGE
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

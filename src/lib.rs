@@ -3,6 +3,7 @@
 //! This file only wires the modules; see DESIGN.md for the picture.
 
 pub mod api;
+pub mod archive;
 pub mod ceiling;
 pub mod channels;
 pub mod cli;

@@ -155,6 +155,10 @@ enum Command {
         /// confirmation to the first and the last notice, next to N/R.
         #[arg(long, conflicts_with = "warnings")]
         retract: bool,
+        /// Instead: the public archive with 10,000 broadcasts under load (its first page and a
+        /// broadcast's page against `/healthz` in the same run) and the check's latency.
+        #[arg(long)]
+        archive: bool,
         /// Instead: this many `amtsbote run` processes on one Postgres database (a database of
         /// the demo's own on the server --database-url or AMTSBOTE_DATABASE_URL names), one news
         /// broadcast to every subscriber, and an alert released on an instance without the lanes.
@@ -405,6 +409,7 @@ fn main() -> ExitCode {
                 areas,
                 warnings,
                 retract,
+                archive,
                 instances,
                 kill_leader,
                 cut_leader,
@@ -412,6 +417,9 @@ fn main() -> ExitCode {
                 instance_logs,
                 ..
             } => {
+                if archive {
+                    return cli::demo_archive(&config, json).await;
+                }
                 if let Some(instances) = instances {
                     let options = InstancesOptions {
                         instances,

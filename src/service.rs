@@ -21,6 +21,7 @@ use crate::domain::{BroadcastKind, ChannelKind, DRILL_TOPIC, InstanceRole, Role}
 use crate::http;
 use crate::i18n::Texts;
 use crate::queue::{Engine, LaneBudget, LaneSettings};
+use crate::services::check::{CheckService, Footer, PublicArchive};
 use crate::services::{BroadcastService, QueueWake, SignIn};
 use crate::store::{self, Store, StoreError};
 use sha2::Digest;
@@ -219,6 +220,24 @@ impl Application {
         }
 
         let areas = load_areas(&config)?;
+        let texts = Arc::new(Texts::load().map_err(anyhow::Error::msg)?);
+        // The check link under every message to citizens, when the archive is on.
+        let footer = config
+            .archive
+            .as_ref()
+            .filter(|a| a.footer)
+            .map(|a| Arc::new(Footer::new(texts.clone(), &a.public_url)));
+        let lanes = lanes
+            .into_iter()
+            .map(|(channel, settings)| {
+                let settings = LaneSettings {
+                    footer: footer.clone(),
+                    ..settings
+                };
+                (channel, settings)
+            })
+            .collect();
+        let check = Arc::new(CheckService::new(store.clone()));
         let shutdown = CancellationToken::new();
         let mut engine = Engine::start(
             store.clone(),
@@ -229,7 +248,6 @@ impl Application {
             },
             shutdown.clone(),
         );
-        let texts = Arc::new(Texts::load().map_err(anyhow::Error::msg)?);
         let broadcasts = Arc::new(
             BroadcastService::new(
                 store.clone(),
@@ -240,7 +258,8 @@ impl Application {
             )
             .with_template_costs(config.template_costs.clone())
             .with_areas(areas.clone())
-            .with_feed_approval(config.warnings.as_ref().is_none_or(|w| w.approve)),
+            .with_feed_approval(config.warnings.as_ref().is_none_or(|w| w.approve))
+            .with_footer(footer.clone()),
         );
         let sign_in = config
             .dashboard_url
@@ -257,6 +276,12 @@ impl Application {
             texts: texts.clone(),
             broadcasts: broadcasts.clone(),
             sign_in: sign_in.clone(),
+            archive: config.archive.as_ref().map(|a| {
+                Arc::new(PublicArchive {
+                    check: check.clone(),
+                    public_url: a.public_url.clone(),
+                })
+            }),
         });
         // Schedules from the config file, added once each (keyed by their content).
         for sc in &config.schedules {
@@ -432,6 +457,19 @@ impl Application {
                 },
             )));
             tracing::info!("WhatsApp webhook listening at /webhooks/whatsapp");
+        }
+        // What anyone may read: the archive, its feeds and the check.
+        if let Some(settings) = &config.archive {
+            let state = crate::archive::ArchiveState::new(
+                broadcasts.clone(),
+                check.clone(),
+                texts.clone(),
+                settings.clone(),
+                config.http_trusted_proxies.clone(),
+            )
+            .map_err(anyhow::Error::msg)?;
+            public = public.merge(crate::archive::router(Arc::new(state)));
+            tracing::info!(url = %settings.public_url, "public archive on");
         }
         // File descriptors the HTTP side must leave to the rest: the database's connections,
         // each lane's sends in flight, the Telegram poller, logs and the runtime.

@@ -198,6 +198,11 @@ pub async fn run(handling: UpdateHandling, shutdown: CancellationToken) {
         pace,
     } = handling;
     register_menu(&bot, &texts).await;
+    // A bot's token begins with its own user id.
+    let bot_id: Option<u64> = bot
+        .token()
+        .split_once(':')
+        .and_then(|(id, _)| id.parse().ok());
     let offset: i64 = match store.channel_state(OFFSET_KEY).await {
         Ok(v) => v.and_then(|v| v.parse().ok()).unwrap_or(0),
         Err(e) => {
@@ -296,7 +301,7 @@ pub async fn run(handling: UpdateHandling, shutdown: CancellationToken) {
             // again; one handed to the intake keeps the stored offset until it is handled.
             let offset = id + 1;
             let handed = match read_update(&raw) {
-                ReadUpdate::Update(update) => incoming(&update),
+                ReadUpdate::Update(update) => incoming(&update, bot_id),
                 ReadUpdate::NotAsked => {
                     tracing::debug!(update = id, kind = %kind_of(&raw), "an update of a kind not asked for; skipped");
                     None
@@ -404,19 +409,32 @@ impl Drop for Handled {
 }
 
 /// What an update means to the conversation; `None` for what it does not handle.
-pub fn incoming(update: &Update) -> Option<Incoming> {
+/// `bot_id`: this bot's own user id (a message forwarded from it is certainly the city's).
+pub fn incoming(update: &Update, bot_id: Option<u64>) -> Option<Incoming> {
     match &update.kind {
         UpdateKind::Message(m) => {
             let from = m.from.as_ref()?;
             // A venue carries its location too.
             let location = m.location().or_else(|| m.venue().map(|v| &v.location));
-            let input = match (m.text(), location) {
-                (Some(text), _) => Input::Text(text.to_string()),
-                (None, Some(l)) => Input::Location {
-                    lat: l.latitude,
-                    lon: l.longitude,
+            let forwarded = m.forward_origin().map(|origin| match origin {
+                teloxide::types::MessageOrigin::User { sender_user, .. } => {
+                    bot_id.is_some_and(|id| sender_user.id.0 == id)
+                }
+                _ => false,
+            });
+            let input = match (m.text().or(m.caption()), forwarded) {
+                (Some(text), Some(from_bot)) => Input::Forwarded {
+                    text: text.to_string(),
+                    from_bot,
                 },
-                (None, None) => return None,
+                _ => match (m.text(), location) {
+                    (Some(text), _) => Input::Text(text.to_string()),
+                    (None, Some(l)) => Input::Location {
+                        lat: l.latitude,
+                        lon: l.longitude,
+                    },
+                    (None, None) => return None,
+                },
             };
             Some(Incoming {
                 channel: ChannelKind::Telegram,
@@ -663,7 +681,7 @@ mod tests {
             "chat": {"id": 5, "type": "private", "first_name": "A"}, "text": "/start"
         }});
         match read_update(&anonymous) {
-            ReadUpdate::Update(u) => assert!(incoming(&u).is_none()),
+            ReadUpdate::Update(u) => assert!(incoming(&u, None).is_none()),
             other => panic!("{other:?}"),
         }
     }

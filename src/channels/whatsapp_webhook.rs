@@ -204,6 +204,17 @@ struct InMessage {
     /// A shared location; read leniently so that a bad one gets an answer, not a 400.
     #[serde(default)]
     location: Option<Value>,
+    /// Set on a forwarded message (`forwarded`, `frequently_forwarded`) or a reply.
+    #[serde(default)]
+    context: Option<InContext>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+struct InContext {
+    #[serde(default)]
+    forwarded: bool,
+    #[serde(default)]
+    frequently_forwarded: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -355,7 +366,15 @@ async fn handle_message(
 /// A message as the conversation reads it: text, a pressed button, or (pictures, voice,
 /// locations) an empty text that the conversation answers with its help pointer.
 fn read_message(message: &InMessage) -> InboundMessage {
+    let forwarded = message
+        .context
+        .as_ref()
+        .is_some_and(|c| c.forwarded || c.frequently_forwarded);
     let input = match (&message.text, &message.interactive, &message.button) {
+        (Some(t), _, _) if forwarded => Input::Forwarded {
+            text: t.body.clone(),
+            from_bot: false,
+        },
         (Some(t), _, _) => Input::Text(t.body.clone()),
         (_, Some(i), _) => match i.button_reply.as_ref().or(i.list_reply.as_ref()) {
             Some(c) => Input::Button {

@@ -27,6 +27,7 @@ pub struct FileConfig {
     pub warnings: Warnings,
     pub areas: Areas,
     pub corrections: Corrections,
+    pub archive: Archive,
     /// `[[topics]]` tables (`id`, `label_de`, `label_en`, `priority`, `quiet`).
     #[schemars(with = "Option<Vec<serde_json::Value>>")]
     pub topics: Option<toml::Value>,
@@ -418,6 +419,21 @@ impl Default for Warnings {
             max_document_bytes: 2_097_152,
         }
     }
+}
+
+#[derive(Debug, Deserialize, Serialize, JsonSchema, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Archive {
+    /// Where anyone reads what the city sent (`https://amtsbote.stadt.de`): the archive, its
+    /// feeds, the check page and the check link under every message are served on the public
+    /// listener under this address; all of it is off without it.
+    pub public_url: Option<String>,
+    /// Origins whose pages may show the wall (`/wall`) in a frame, e.g.
+    /// `https://www.stadt.de` (CSP `frame-ancestors`); none by default.
+    pub embed_origins: List,
+    /// End every message to citizens with the check link ("Echt? stadt.de/m/CODE"); on by
+    /// default when `public_url` is set.
+    pub footer: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, Serialize, JsonSchema)]

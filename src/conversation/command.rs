@@ -36,13 +36,18 @@ pub enum Word {
     Correct,
     /// Take a sent broadcast back.
     Retract,
+    /// The radius of an alert around the place its author shared on site.
+    Radius,
+    /// The last broadcasts on one's topics, with their archive links.
+    Latest,
 }
 
 /// Every word, its spellings, and the menu text key for those in the menu.
-const WORDS: [(Word, &[&str], Option<&str>); 25] = [
+const WORDS: [(Word, &[&str], Option<&str>); 27] = [
     (Word::Start, &["start", "anmelden"], Some("cmd-start")),
     (Word::Topics, &["topics", "themen"], Some("cmd-topics")),
     (Word::Areas, &["areas", "bezirke"], Some("cmd-areas")),
+    (Word::Latest, &["latest", "neueste"], Some("cmd-latest")),
     (Word::Subscribe, &["subscribe", "abonnieren"], None),
     (Word::Unsubscribe, &["unsubscribe", "abbestellen"], None),
     (
@@ -77,6 +82,7 @@ const WORDS: [(Word, &[&str], Option<&str>); 25] = [
     (Word::Login, &["login", "dashboard", "anmeldelink"], None),
     (Word::Correct, &["correct", "korrektur"], None),
     (Word::Retract, &["retract", "widerruf"], None),
+    (Word::Radius, &["radius", "umkreis"], None),
 ];
 
 impl Word {
@@ -99,6 +105,8 @@ impl Word {
                 | Word::Help
                 | Word::Stop
                 | Word::Delete
+                | Word::Latest
+                | Word::Areas
         )
     }
 }
@@ -188,6 +196,25 @@ pub enum ButtonData {
     NoPlace,
     /// Forget the kept place.
     ForgetPlace,
+    /// Aim the alert draft with this code at a circle around a place shared on site; radius 0:
+    /// the author types another radius (`/radius`).
+    Radius(OnSite),
+}
+
+/// An alert draft's code, a radius in metres and the place (`lat,lon`, five decimals).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OnSite {
+    pub code: String,
+    pub radius_m: u32,
+    pub place: String,
+}
+
+impl OnSite {
+    /// The place as latitude and longitude, when it reads as numbers.
+    pub fn point(&self) -> Option<(f64, f64)> {
+        let (lat, lon) = self.place.split_once(',')?;
+        Some((lat.parse().ok()?, lon.parse().ok()?))
+    }
 }
 
 impl ButtonData {
@@ -206,6 +233,15 @@ impl ButtonData {
             "ak" => ButtonData::KeepPlace(value),
             "an" => ButtonData::NoPlace,
             "af" => ButtonData::ForgetPlace,
+            "ar" => {
+                let mut parts = value.splitn(3, ':');
+                let (code, radius, place) = (parts.next()?, parts.next()?, parts.next()?);
+                ButtonData::Radius(OnSite {
+                    code: code.to_string(),
+                    radius_m: radius.parse().ok()?,
+                    place: place.to_string(),
+                })
+            }
             _ => return None,
         })
     }
@@ -224,6 +260,7 @@ impl ButtonData {
             ButtonData::KeepPlace(v) => format!("ak:{v}"),
             ButtonData::NoPlace => "an:".into(),
             ButtonData::ForgetPlace => "af:".into(),
+            ButtonData::Radius(o) => format!("ar:{}:{}:{}", o.code, o.radius_m, o.place),
         }
     }
 }
@@ -274,9 +311,17 @@ mod tests {
             ButtonData::KeepPlace("49020,12097".into()),
             ButtonData::NoPlace,
             ButtonData::ForgetPlace,
+            ButtonData::Radius(OnSite {
+                code: "ABC234".into(),
+                radius_m: 1000,
+                place: "49.01234,12.09876".into(),
+            }),
         ] {
-            assert_eq!(ButtonData::parse(&b.encode()), Some(b));
+            let data = b.encode();
+            assert!(data.len() <= 64, "Telegram carries 64 bytes: {data}");
+            assert_eq!(ButtonData::parse(&data), Some(b));
         }
+        assert_eq!(ButtonData::parse("ar:ABC234:far:49,12"), None);
         assert_eq!(ButtonData::parse("z:1"), None);
         assert_eq!(ButtonData::parse("nonsense"), None);
     }
@@ -287,7 +332,8 @@ mod tests {
         assert_eq!(
             words,
             [
-                "start", "topics", "areas", "language", "help", "stop", "delete", "status"
+                "start", "topics", "areas", "latest", "language", "help", "stop", "delete",
+                "status"
             ]
         );
     }

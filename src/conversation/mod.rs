@@ -2,6 +2,7 @@
 //! for every channel. Adapters turn a platform's update into an `Incoming` and render the
 //! `Reply`s; commands, roles and confirmations live here.
 
+mod archive;
 pub mod command;
 mod staff;
 
@@ -36,6 +37,12 @@ pub struct Incoming {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Input {
     Text(String),
+    /// A message forwarded from elsewhere (both platforms flag it): checked against what the
+    /// city sent. `from_bot`: Telegram names this bot as its origin (certainly ours).
+    Forwarded {
+        text: String,
+        from_bot: bool,
+    },
     /// A button press: its data, and the message it sits under (to update it in place).
     Button {
         data: String,
@@ -95,6 +102,8 @@ pub struct Conversation {
     pub sign_in: Option<Arc<crate::services::SignIn>>,
     /// Everything citizens do to their own subscription goes through here.
     pub subscriptions: Arc<SubscriptionService>,
+    /// The public archive and the check, when `archive.public_url` is set.
+    pub archive: Option<Arc<crate::services::check::PublicArchive>>,
 }
 
 type Args<'a> = Vec<(&'a str, FluentValue<'a>)>;
@@ -133,6 +142,7 @@ impl Conversation {
                     .await
             }
             Input::Text(text) => self.text(msg, text).await,
+            Input::Forwarded { text, from_bot } => self.check(msg, text, *from_bot).await,
             Input::Location { lat, lon } => self.location(msg, *lat, *lon).await,
         }
     }
@@ -141,6 +151,10 @@ impl Conversation {
         let command = command::parse(text, msg.channel);
         let lang = self.language_of(msg).await?;
         let Some(command) = command else {
+            // A code or a text with the archive's link: checked.
+            if self.is_checkable(text) {
+                return self.check(msg, text, false).await;
+            }
             // On WhatsApp anyone may write first: a stranger learns how to subscribe.
             let stranger = msg.channel == ChannelKind::Whatsapp
                 && self
@@ -153,7 +167,11 @@ impl Conversation {
             } else {
                 "help-pointer"
             };
-            return Ok(vec![self.say(msg, &lang, key, vec![])]);
+            let mut replies = vec![self.say(msg, &lang, key, vec![])];
+            if self.archive.is_some() {
+                replies.push(self.say(msg, &lang, "check-pointer", vec![]));
+            }
+            return Ok(replies);
         };
         let rest = command.rest;
         match command.word {
@@ -186,6 +204,7 @@ impl Conversation {
                 Ok(vec![self.say(msg, &lang, "stopped", vec![])])
             }
             Word::Delete => self.delete(msg, &lang, rest).await,
+            Word::Latest => self.latest(msg).await,
             staff => self.staff(msg, &lang, staff, rest).await,
         }
     }
@@ -209,6 +228,10 @@ impl Conversation {
 
     /// A shared location: its district is added; the point is offered to be kept.
     async fn location(&self, msg: &Incoming, lat: f64, lon: f64) -> Result<Vec<Reply>, StoreError> {
+        // Emergency staff drafting an alert on site: the place is for the alert.
+        if let Some(replies) = self.on_site(msg, lat, lon).await? {
+            return Ok(replies);
+        }
         let c = self.citizen(msg).await?;
         let lang = c.subscriber.language.clone();
         Ok(match self.subscriptions.locate(&c, lat, lon).await? {
@@ -516,6 +539,7 @@ impl Conversation {
             Some(ButtonData::Erase(code)) => self.erase(msg, &lang, &code).await?,
             Some(ButtonData::Confirm(code)) => self.staff(msg, &lang, Word::Confirm, &code).await?,
             Some(ButtonData::Drop(code)) => self.staff(msg, &lang, Word::Cancel, &code).await?,
+            Some(ButtonData::Radius(on_site)) => self.radius_chosen(msg, &lang, on_site).await?,
             Some(
                 area @ (ButtonData::Area(_)
                 | ButtonData::AreaPage(_)
@@ -589,11 +613,7 @@ impl Conversation {
     }
 
     fn label(&self, t: &TopicConfig, lang: &str) -> String {
-        if lang == "en" {
-            t.label_en.clone()
-        } else {
-            t.label_de.clone()
-        }
+        t.label(lang).to_string()
     }
 
     fn topic_list(&self, lang: &str) -> String {

@@ -240,6 +240,7 @@ impl Conversation {
             }
             Word::Correct => self.correct(msg, lang, &actor, rest).await,
             Word::Retract => self.retract(msg, lang, &actor, rest).await,
+            Word::Radius => self.radius_typed(msg, lang, &actor, rest).await,
             Word::Login => match &self.sign_in {
                 None => Ok(say("login-off", vec![])),
                 Some(sign_in) => match sign_in.login_link(msg.channel, &msg.sender).await? {
@@ -325,48 +326,54 @@ impl Conversation {
         submission: Submission,
     ) -> Result<Vec<Reply>, StoreError> {
         let parent = submission.parent_id;
-        let submitted = match self.broadcasts.submit(actor, submission).await {
-            Ok(s) => s,
-            Err(ServiceError::Invalid {
+        match self.broadcasts.submit(actor, submission).await {
+            Ok(submitted) => self.preview_of(msg, lang, &submitted).await,
+            Err(e) => self.not_submitted(msg, lang, e, parent),
+        }
+    }
+
+    /// Why a draft was not made, in the chat's words; the store's own failures go up.
+    fn not_submitted(
+        &self,
+        msg: &Incoming,
+        lang: &str,
+        e: ServiceError,
+        parent: Option<i64>,
+    ) -> Result<Vec<Reply>, StoreError> {
+        let (key, args): (&str, Args<'_>) = match e {
+            ServiceError::Invalid {
                 field: "text",
                 message,
-            }) => {
-                return Ok(vec![self.say(
-                    msg,
-                    lang,
-                    "bad-text",
-                    vec![("reason", message.into())],
-                )]);
-            }
-            Err(ServiceError::Invalid {
+            } => ("bad-text", vec![("reason", message.into())]),
+            ServiceError::Invalid {
                 field: "parent_id", ..
-            }) => {
-                return Ok(vec![self.say(
-                    msg,
-                    lang,
-                    "not-an-alert",
-                    vec![("id", parent.unwrap_or_default().into())],
-                )]);
+            } => (
+                "not-an-alert",
+                vec![("id", parent.unwrap_or_default().into())],
+            ),
+            ServiceError::Invalid { field, message } if field.starts_with("target") => {
+                ("bad-target", vec![("reason", message.into())])
             }
-            Err(ServiceError::Invalid { field, message }) => {
-                let key = if field.starts_with("target") {
-                    "bad-target"
-                } else {
-                    "bad-schedule"
-                };
-                return Ok(vec![self.say(
-                    msg,
-                    lang,
-                    key,
-                    vec![("reason", message.into())],
-                )]);
+            ServiceError::Invalid { message, .. } => {
+                ("bad-schedule", vec![("reason", message.into())])
             }
-            Err(ServiceError::Refused(r)) => {
-                return Ok(vec![self.say(msg, lang, refusal_key(r), vec![])]);
+            ServiceError::Refused(r) => (refusal_key(r), vec![]),
+            ServiceError::UnknownCode | ServiceError::WrongStatus { .. } => {
+                ("onsite-draft-gone", vec![])
             }
-            Err(ServiceError::Store(e)) => return Err(e),
-            Err(e) => return Err(StoreError::Corrupt(e.to_string())),
+            ServiceError::Store(e) => return Err(e),
+            e => return Err(StoreError::Corrupt(e.to_string())),
         };
+        Ok(vec![self.say(msg, lang, key, args)])
+    }
+
+    /// A draft's preview: its text as citizens will see it, who gets it, Send and Cancel.
+    async fn preview_of(
+        &self,
+        msg: &Incoming,
+        lang: &str,
+        submitted: &crate::services::Submitted,
+    ) -> Result<Vec<Reply>, StoreError> {
         let Some(code) = submitted.code.clone() else {
             return Err(StoreError::Corrupt(format!(
                 "draft {} has no code",
@@ -383,6 +390,14 @@ impl Conversation {
         };
         let reach = self.reach(b).await?;
         let mut text = self.preview_text(lang, key, b, &reach, &code);
+        if let Some(line) = self.broadcasts.footer_of(b, lang) {
+            text.push('\n');
+            text.push_str(
+                &self
+                    .texts
+                    .get(lang, "preview-footer", &[("line", line.into())]),
+            );
+        }
         if let Some(t) = &submitted.targeting {
             let count = |r: &crate::store::RecipientCount| {
                 format!(
@@ -815,5 +830,172 @@ impl Conversation {
             .await?
             .map(|s| s.language)
             .unwrap_or_else(|| super::DEFAULT_LANGUAGE.to_string()))
+    }
+
+    /// A location from staff with an alert draft open: the radius buttons that aim the draft
+    /// at a circle around it. `None` when it is not that (a citizen's location, or no draft).
+    pub(super) async fn on_site(
+        &self,
+        msg: &Incoming,
+        lat: f64,
+        lon: f64,
+    ) -> Result<Option<Vec<Reply>>, StoreError> {
+        let on_earth = (-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon);
+        if !on_earth {
+            return Ok(None);
+        }
+        let Some(actor) = self.actor(msg).await? else {
+            return Ok(None);
+        };
+        let (code, draft) = match self.broadcasts.open_alert_draft(&actor).await {
+            Ok(Some(open)) => open,
+            Ok(None) => return Ok(None),
+            Err(ServiceError::Store(e)) => return Err(e),
+            Err(e) => return Err(StoreError::Corrupt(e.to_string())),
+        };
+        let lang = self.language_of(msg).await?;
+        let place = format!("{lat:.5},{lon:.5}");
+        let button = |label: String, radius_m: u32| Button {
+            label,
+            data: ButtonData::Radius(command::OnSite {
+                code: code.clone(),
+                radius_m,
+                place: place.clone(),
+            })
+            .encode(),
+        };
+        let radii = ON_SITE_RADII
+            .iter()
+            .map(|r| button(radius_label(*r), *r))
+            .collect();
+        tracing::info!(channel = %msg.channel, broadcast = draft.id, "a location shared on site for an alert draft");
+        Ok(Some(vec![Reply::Send {
+            to: msg.chat.clone(),
+            text: self.texts.get(
+                &lang,
+                "onsite-radius-ask",
+                &[
+                    ("text", short(&draft.text).into()),
+                    ("place", place.clone().into()),
+                ],
+            ),
+            buttons: vec![
+                radii,
+                vec![button(self.texts.get(&lang, "button-radius-other", &[]), 0)],
+            ],
+        }]))
+    }
+
+    /// A radius button pressed: a new preview aimed at the circle, or (other radius) the
+    /// question for the radius, with the place kept for `/radius`.
+    pub(super) async fn radius_chosen(
+        &self,
+        msg: &Incoming,
+        lang: &str,
+        on_site: command::OnSite,
+    ) -> Result<Vec<Reply>, StoreError> {
+        let Some(actor) = self.actor(msg).await? else {
+            return Ok(vec![self.say(msg, lang, "staff-refused", vec![])]);
+        };
+        let Some((lat, lon)) = on_site.point() else {
+            return Ok(vec![self.say(msg, lang, "radius-no-place", vec![])]);
+        };
+        if on_site.radius_m > 0 {
+            return self
+                .aim_at_circle(msg, lang, &actor, &on_site.code, lat, lon, on_site.radius_m)
+                .await;
+        }
+        let now = now_ms();
+        let payload = serde_json::json!({"code": on_site.code, "lat": lat, "lon": lon});
+        self.store
+            .put_confirmation(&crate::store::Confirmation {
+                code: crate::services::broadcasts::new_code(),
+                action: ON_SITE_PLACE.into(),
+                payload: payload.to_string(),
+                author_channel: msg.channel,
+                author_address: msg.sender.clone(),
+                created_at: now,
+                expires_at: now + 15 * 60 * 1000,
+                broadcast_id: None,
+            })
+            .await?;
+        Ok(vec![self.say(msg, lang, "onsite-radius-other", vec![])])
+    }
+
+    /// `/radius METRES`: the circle around the place shared last for an alert draft.
+    async fn radius_typed(
+        &self,
+        msg: &Incoming,
+        lang: &str,
+        actor: &Actor,
+        rest: &str,
+    ) -> Result<Vec<Reply>, StoreError> {
+        let number = rest.trim().trim_end_matches(['m', 'M']).trim();
+        let Ok(radius_m) = number.parse::<u32>() else {
+            return Ok(vec![self.say(msg, lang, "usage-radius", vec![])]);
+        };
+        let place = self
+            .store
+            .latest_confirmation(msg.channel, &msg.sender, ON_SITE_PLACE)
+            .await?;
+        let kept = place.as_ref().and_then(|c| {
+            let p: serde_json::Value = serde_json::from_str(&c.payload).ok()?;
+            Some((
+                p["code"].as_str()?.to_string(),
+                p["lat"].as_f64()?,
+                p["lon"].as_f64()?,
+            ))
+        });
+        let (Some(place), Some((code, lat, lon))) = (place, kept) else {
+            return Ok(vec![self.say(msg, lang, "radius-no-place", vec![])]);
+        };
+        let replies = self
+            .aim_at_circle(msg, lang, actor, &code, lat, lon, radius_m)
+            .await?;
+        // Used once the draft got its circle; a refused radius may be typed again.
+        if self.store.confirmation(&code).await?.is_none() {
+            self.store.take_confirmation(&place.code).await?;
+        }
+        Ok(replies)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn aim_at_circle(
+        &self,
+        msg: &Incoming,
+        lang: &str,
+        actor: &Actor,
+        code: &str,
+        lat: f64,
+        lon: f64,
+        radius_m: u32,
+    ) -> Result<Vec<Reply>, StoreError> {
+        let target = crate::domain::area::Target::Circle(crate::domain::area::Circle {
+            lat,
+            lon,
+            radius_m: f64::from(radius_m),
+        });
+        match self.broadcasts.retarget(actor, code, target).await {
+            Ok(submitted) => {
+                tracing::info!(channel = %msg.channel, broadcast = submitted.broadcast.id, radius_m, "an alert draft aimed at a circle on site");
+                self.preview_of(msg, lang, &submitted).await
+            }
+            Err(e) => self.not_submitted(msg, lang, e, None),
+        }
+    }
+}
+
+/// The radius buttons offered on site, in metres.
+const ON_SITE_RADII: [u32; 3] = [300, 1000, 3000];
+
+/// What a place shared on site is kept as until its radius is typed.
+const ON_SITE_PLACE: &str = "place";
+
+/// "300 m", "1 km".
+fn radius_label(metres: u32) -> String {
+    if metres >= 1000 && metres.is_multiple_of(1000) {
+        format!("{} km", metres / 1000)
+    } else {
+        format!("{metres} m")
     }
 }

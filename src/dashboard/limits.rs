@@ -3,7 +3,7 @@
 //! many), and the live page's open streams per session.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -47,38 +47,9 @@ impl SignInLimit {
         }
     }
 
-    /// The client a request came from: the connection's address, or, when that is a trusted
-    /// proxy, the last address in `X-Forwarded-For` that is not itself a trusted proxy (those
-    /// before it are the client's to make up). An IPv6 client counts by its /64, which one
-    /// home or server has to itself.
+    /// The client a request came from (see [`crate::http::client_address`]).
     pub fn client(&self, peer: Option<SocketAddr>, headers: &HeaderMap) -> IpAddr {
-        let Some(peer) = peer.map(|p| p.ip().to_canonical()) else {
-            return IpAddr::from([0, 0, 0, 0]);
-        };
-        let mut client = peer;
-        if self.trusted_proxies.contains(&peer) {
-            let forwarded: Vec<&str> = headers
-                .get_all("x-forwarded-for")
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| v.split(','))
-                .map(str::trim)
-                .collect();
-            for hop in forwarded.iter().rev() {
-                let Some(ip) = parse_hop(hop) else { break };
-                client = ip;
-                if !self.trusted_proxies.contains(&ip) {
-                    break;
-                }
-            }
-        }
-        match client {
-            IpAddr::V6(v6) => {
-                let s = v6.segments();
-                IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
-            }
-            v4 => v4,
-        }
+        crate::http::client_address(&self.trusted_proxies, peer, headers)
     }
 
     /// Whether `client` may try a sign-in now; else how long until it may.
@@ -123,14 +94,6 @@ impl SignInLimit {
             chores.refused_since_log = 0;
         }
     }
-}
-
-/// One address of `X-Forwarded-For`: an IP, possibly with a port (`[v6]:port`, `v4:port`).
-fn parse_hop(hop: &str) -> Option<IpAddr> {
-    hop.parse::<IpAddr>()
-        .ok()
-        .or_else(|| hop.parse::<SocketAddr>().ok().map(|s| s.ip()))
-        .map(|ip| ip.to_canonical())
 }
 
 /// The live streams open per session.

@@ -15,8 +15,7 @@ use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use minijinja::value::Kwargs;
-use minijinja::{Environment, State, Value};
+use minijinja::{Environment, Value};
 
 use crate::i18n::Texts;
 use crate::services::{BroadcastService, SignIn};
@@ -64,32 +63,8 @@ impl DashboardState {
         texts: Arc<Texts>,
         trusted_proxies: Vec<std::net::IpAddr>,
     ) -> Result<DashboardState, String> {
-        let mut env = Environment::new();
-        for (name, source) in TEMPLATES {
-            env.add_template(name, source)
-                .map_err(|e| format!("dashboard template {name}: {e}"))?;
-        }
-        // `t("key", name=value)`: the text `key` in the page's language.
-        let t = texts.clone();
-        env.add_function(
-            "t",
-            move |state: &State, key: &str, kwargs: Kwargs| -> Result<String, minijinja::Error> {
-                let lang = state
-                    .lookup("lang")
-                    .and_then(|l| l.as_str().map(str::to_string))
-                    .unwrap_or_else(|| crate::i18n::DEFAULT_LANGUAGE.into());
-                let mut args: Vec<(&str, fluent_bundle::FluentValue<'_>)> = Vec::new();
-                for name in kwargs.args() {
-                    let v: Value = kwargs.get(name)?;
-                    let value = match v.as_i64() {
-                        Some(n) => n.into(),
-                        None => v.to_string().into(),
-                    };
-                    args.push((name, value));
-                }
-                Ok(t.get(&lang, key, &args))
-            },
-        );
+        let env = crate::i18n::html_templates(texts.clone(), TEMPLATES)
+            .map_err(|e| format!("dashboard {e}"))?;
         Ok(DashboardState {
             broadcasts,
             sign_in,
@@ -172,21 +147,7 @@ fn html_headers() -> HeaderMap {
 
 /// The page language: German unless the browser prefers English first.
 fn language(headers: &HeaderMap) -> &'static str {
-    let accept = headers
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let first = accept
-        .split(',')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    if first.starts_with("en") {
-        "en"
-    } else {
-        crate::i18n::DEFAULT_LANGUAGE
-    }
+    crate::i18n::page_language(headers)
 }
 
 /// The dashboard's routes, all under `/dashboard`.

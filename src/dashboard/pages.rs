@@ -241,14 +241,7 @@ fn compose_choices(state: &DashboardState, lang: &str) -> Value {
         .broadcasts
         .topics()
         .iter()
-        .map(|t| {
-            let label = if lang == "en" {
-                &t.label_en
-            } else {
-                &t.label_de
-            };
-            context! { id => t.id.as_str(), label }
-        })
+        .map(|t| context! { id => t.id.as_str(), label => t.label(lang) })
         .collect();
     let kinds: Vec<&str> = BroadcastKind::ALL.iter().map(|k| k.as_str()).collect();
     let priorities: Vec<&str> = [

@@ -23,7 +23,7 @@ use crate::domain::{BroadcastKind, BroadcastStatus, ChannelKind, Priority, Topic
 use crate::i18n::Texts;
 use crate::services::BroadcastService;
 use crate::simulator::{Received, Simulator};
-use crate::store::{self, NewSubscriber, RoleHolder, Store};
+use crate::store::{NewSubscriber, RoleHolder, Store};
 
 /// What `amtsbote demo --instances N` runs with.
 #[derive(Debug, Clone)]
@@ -251,13 +251,7 @@ async fn measure(
     lang: &str,
 ) -> anyhow::Result<InstancesReport> {
     let epoch = Instant::now();
-    let store = store::connect(url)
-        .await
-        .context("opening the demo database")?;
-    store
-        .migrate()
-        .await
-        .context("migrating the demo database")?;
+    let store = super::migrated(url).await?;
     seed(&*store, options.subscribers).await?;
     let observer = sqlx::postgres::PgPoolOptions::new()
         .max_connections(2)

@@ -1,7 +1,9 @@
 //! `amtsbote demo --signups N`: N people send `/start` at once, half as Telegram updates, half
 //! as signed WhatsApp webhooks, while the news broadcast drains; right after them a press
 //! officer asks for a preview on Telegram. Measured at the simulators: how many were answered
-//! (welcome and topic choice) and how fast, the slowest answer, and the officer's wait.
+//! (welcome and topic choice) and how fast, the slowest answer, and the officer's wait. With
+//! districts (`--areas`) the same people then share a location in the city, measured the same
+//! way (answers: the district and the offer to keep the place), to compare with `/start`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -38,6 +40,15 @@ pub struct SignupReport {
     pub staff_reply_ms: f64,
     /// News messages not yet delivered when the surge began.
     pub news_pending_at_signups: u64,
+    /// With districts (`--areas`): right after, the same people share a location in the city.
+    /// People who got both answers (the district and the offer to keep the place).
+    pub locations_answered: u64,
+    /// Answered locations per second, as `signups_per_s`.
+    pub locations_per_s: f64,
+    /// The longest time from a shared location to its last answer.
+    pub location_slowest_ms: f64,
+    /// `locations_per_s ÷ signups_per_s` in the same run (1.0: as fast as `/start`).
+    pub locations_vs_signups: f64,
 }
 
 /// Where the surge is sent.
@@ -51,6 +62,54 @@ pub struct Surge<'a> {
     pub staff_text: String,
     /// How long to wait for every answer at most.
     pub within: Duration,
+    /// With districts: where everyone shares their location after signing up.
+    pub location: Option<(f64, f64)>,
+}
+
+/// What each person of a wave sends.
+#[derive(Clone, Copy)]
+enum Wave {
+    Start,
+    Location { lat: f64, lon: f64 },
+}
+
+impl Wave {
+    fn telegram(self, user: i64) -> Value {
+        match self {
+            Wave::Start => telegram_update(user, "/start"),
+            Wave::Location { lat, lon } => {
+                let mut u = telegram_update(user, "");
+                if let Some(m) = u["message"].as_object_mut() {
+                    m.remove("text");
+                    m.insert(
+                        "location".into(),
+                        json!({"latitude": lat, "longitude": lon}),
+                    );
+                }
+                u
+            }
+        }
+    }
+
+    fn whatsapp(self, number: &str, id: u64) -> Vec<u8> {
+        match self {
+            Wave::Start => whatsapp_body(number, id, "START"),
+            Wave::Location { lat, lon } => whatsapp_message(
+                number,
+                &format!("LOC{id:013}"),
+                json!({"type": "location", "location": {"latitude": lat, "longitude": lon}}),
+            ),
+        }
+    }
+}
+
+/// What one wave measured.
+#[derive(Default)]
+struct WaveReport {
+    answered: u64,
+    per_s: f64,
+    slowest_ms: f64,
+    staff_reply_ms: f64,
 }
 
 /// Makes the officer a press member, as `amtsbote staff add` does.
@@ -80,17 +139,29 @@ fn telegram_update(user: i64, text: &str) -> Value {
 
 /// A WhatsApp webhook body with one text message from `number`.
 pub(crate) fn whatsapp_body(number: &str, id: u64, text: &str) -> Vec<u8> {
+    whatsapp_message(
+        number,
+        &format!("{id:016}"),
+        json!({"type": "text", "text": {"body": text}}),
+    )
+}
+
+/// A WhatsApp webhook body with one message from `number`: `content` gives its type and body.
+fn whatsapp_message(number: &str, id: &str, content: Value) -> Vec<u8> {
+    let mut message = json!({
+        "from": number, "id": format!("wamid.DEMO{id}"),
+        "timestamp": chrono::Utc::now().timestamp().to_string(),
+    });
+    if let (Some(m), Value::Object(c)) = (message.as_object_mut(), content) {
+        m.extend(c);
+    }
     let body = json!({"object": "whatsapp_business_account", "entry": [{"id": "0", "changes": [{
         "field": "messages",
         "value": {
             "messaging_product": "whatsapp",
             "metadata": {"display_phone_number": "4962210000", "phone_number_id": "100000000000001"},
             "contacts": [{"profile": {"name": "Demo"}, "wa_id": number}],
-            "messages": [{
-                "from": number, "id": format!("wamid.DEMO{id:016}"),
-                "timestamp": chrono::Utc::now().timestamp().to_string(),
-                "type": "text", "text": {"body": text},
-            }],
+            "messages": [message],
         },
     }]}]});
     body.to_string().into_bytes()
@@ -134,9 +205,37 @@ struct Person {
     last: Duration,
 }
 
-/// Sends the surge and the officer's request, and waits for every answer (or `within`).
+/// Sends the surge and the officer's request, and waits for every answer (or `within`); with
+/// districts, then the wave of locations from the same people.
 pub async fn run(surge: Surge<'_>, news_pending: u64) -> anyhow::Result<SignupReport> {
+    let signed_up = wave(&surge, Wave::Start).await?;
+    let located = match surge.location {
+        Some((lat, lon)) => wave(&surge, Wave::Location { lat, lon }).await?,
+        None => WaveReport::default(),
+    };
+    Ok(SignupReport {
+        signups: surge.signups,
+        signups_answered: signed_up.answered,
+        signups_per_s: signed_up.per_s,
+        signup_slowest_ms: signed_up.slowest_ms,
+        staff_reply_ms: signed_up.staff_reply_ms,
+        news_pending_at_signups: news_pending,
+        locations_answered: located.answered,
+        locations_per_s: located.per_s,
+        location_slowest_ms: located.slowest_ms,
+        locations_vs_signups: if signed_up.per_s > 0.0 {
+            located.per_s / signed_up.per_s
+        } else {
+            0.0
+        },
+    })
+}
+
+/// One wave: everyone sends `what` at once (the officer's request with the first), and every
+/// answer is awaited (or `within`).
+async fn wave(surge: &Surge<'_>, what: Wave) -> anyhow::Result<WaveReport> {
     let sim = surge.sim;
+    let with_staff = matches!(what, Wave::Start);
     let telegram = surge.signups.div_ceil(2);
     let whatsapp = surge.signups / 2;
     let mut people: HashMap<(ChannelKind, String), Person> =
@@ -156,7 +255,7 @@ pub async fn run(surge: Surge<'_>, news_pending: u64) -> anyhow::Result<SignupRe
                 ..Person::default()
             },
         );
-        sim.push_update(telegram_update(user, "/start"));
+        sim.push_update(what.telegram(user));
     }
     // Meta's webhooks, many at once; each is answered once its message is handled.
     let posting = {
@@ -165,7 +264,7 @@ pub async fn run(surge: Surge<'_>, news_pending: u64) -> anyhow::Result<SignupRe
         let slots = Arc::new(Semaphore::new(WEBHOOKS_IN_FLIGHT));
         let mut posts = tokio::task::JoinSet::new();
         for (i, number) in numbers.iter().enumerate() {
-            let body = whatsapp_body(number, i as u64, "START");
+            let body = what.whatsapp(number, i as u64);
             let sig = signature(&surge.app_secret, &body)?;
             let (client, url, slots, sim) =
                 (client.clone(), url.clone(), slots.clone(), sim.clone());
@@ -187,15 +286,19 @@ pub async fn run(surge: Surge<'_>, news_pending: u64) -> anyhow::Result<SignupRe
     };
     // The officer asks while the citizens wait.
     let staff_asked = sim.elapsed();
-    sim.push_update(telegram_update(
-        STAFF_CHAT,
-        &format!("/announce news {}", surge.staff_text),
-    ));
+    if with_staff {
+        sim.push_update(telegram_update(
+            STAFF_CHAT,
+            &format!("/announce news {}", surge.staff_text),
+        ));
+    }
     let staff = STAFF_CHAT.to_string();
     let mut staff_at: Option<Duration> = None;
     let mut answered = 0u64;
     let deadline = Instant::now() + surge.within;
-    while (answered < surge.signups || staff_at.is_none()) && Instant::now() < deadline {
+    while (answered < surge.signups || (with_staff && staff_at.is_none()))
+        && Instant::now() < deadline
+    {
         let new = sim.received_from(cursor);
         cursor += new.len();
         for r in new {
@@ -243,18 +346,16 @@ pub async fn run(surge: Surge<'_>, news_pending: u64) -> anyhow::Result<SignupRe
         .unwrap_or_default()
         .saturating_sub(began)
         .as_secs_f64();
-    Ok(SignupReport {
-        signups: surge.signups,
-        signups_answered: done.len() as u64,
-        signups_per_s: if span > 0.0 {
+    Ok(WaveReport {
+        answered: done.len() as u64,
+        per_s: if span > 0.0 {
             done.len() as f64 / span
         } else {
             0.0
         },
-        signup_slowest_ms: slowest.as_secs_f64() * 1000.0,
+        slowest_ms: slowest.as_secs_f64() * 1000.0,
         staff_reply_ms: staff_at
             .map(|t| t.saturating_sub(staff_asked).as_secs_f64() * 1000.0)
             .unwrap_or(-1.0),
-        news_pending_at_signups: news_pending,
     })
 }

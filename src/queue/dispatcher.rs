@@ -104,7 +104,8 @@ impl Lane {
 
     /// Waits for the rate limit and a free send slot for `next`; `None` when the lane should put
     /// back what it holds instead. Checked again after each wait: a send that finished meanwhile
-    /// may have paused the lane.
+    /// may have paused the lane, a claim made meanwhile may have found an alert, and while the
+    /// deliveries of something more urgent are being written the lane waits for them.
     ///
     /// A token taken for a send that is then put back stays in hand (`token_in_hand`) for the
     /// next send: the alert that interrupted the news goes with it instead of waiting for
@@ -112,12 +113,17 @@ impl Lane {
     async fn next_slot(
         &self,
         next: &ClaimedDelivery,
+        prefetched: Option<&Prefetch>,
         limiter: Option<&LaneBudget>,
         slots: &Arc<Semaphore>,
         token_in_hand: &mut bool,
         shutdown: &CancellationToken,
     ) -> Option<OwnedSemaphorePermit> {
-        if self.interrupted(next, shutdown) {
+        let overtaken = |lane: &Lane| {
+            lane.interrupted(next, shutdown)
+                || prefetched.is_some_and(|p| p.outranks(next.priority))
+        };
+        if overtaken(self) {
             return None;
         }
         self.next_up.set(next.priority);
@@ -133,11 +139,21 @@ impl Lane {
                 _ = shutdown.cancelled() => return None,
             }
         }
-        if self.interrupted(next, shutdown) {
-            *token_in_hand = limiter.is_some();
-            return None;
+        loop {
+            if overtaken(self) {
+                *token_in_hand = limiter.is_some();
+                return None;
+            }
+            if !self.wake.holds_for_fan_out(next.priority) {
+                return Some(slot);
+            }
+            // An alert's fan-out runs: its next chunk (or its end) wakes the lane.
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(Duration::from_millis(25)) => {}
+                _ = shutdown.cancelled() => {}
+            }
         }
-        Some(slot)
     }
 
     /// Readies a claim: whatever more urgent was enqueued until now stays ahead of the sends
@@ -284,14 +300,14 @@ impl Lane {
                 }
                 // A prefetched claim that begins with something more urgent (enqueued while
                 // it ran) goes first: what this claim still holds goes back.
-                let overtaken = prefetched
-                    .as_ref()
-                    .is_some_and(|p| p.outranks(delivery.priority));
+                let priority = delivery.priority;
+                let overtaken = prefetched.as_ref().is_some_and(|p| p.outranks(priority));
                 let slot = if overtaken {
                     None
                 } else {
                     self.next_slot(
                         &delivery,
+                        prefetched.as_ref(),
                         limiter.as_deref(),
                         &slots,
                         &mut token_in_hand,
@@ -301,6 +317,9 @@ impl Lane {
                 };
                 let Some(slot) = slot else {
                     put_back(&acks, &hold, std::iter::once(delivery).chain(rest)).await;
+                    // A claim made meanwhile that begins with something more urgent is next;
+                    // any other goes back too, so that the next claim sees what came.
+                    let overtaken = prefetched.as_ref().is_some_and(|p| p.outranks(priority));
                     if !overtaken && let Some(p) = prefetched.take() {
                         p.put_back(&self, &acks).await;
                     }
@@ -621,9 +640,16 @@ impl Send {
                 return;
             }
         };
+        // The check link under the text (none for a drill: it is not in the archive).
+        let text = match (&self.settings.footer, &d.public_code) {
+            (Some(footer), Some(code)) if d.topic != crate::domain::DRILL_TOPIC => {
+                footer.under(&d.text, &d.language, code)
+            }
+            _ => d.text.clone(),
+        };
         let message = Outgoing {
             address: d.address.clone(),
-            text: d.text.clone(),
+            text,
             kind: d.kind,
             priority: d.priority,
             silent: quiet.is_some(),
@@ -711,6 +737,7 @@ impl Send {
             .min(parts.len().saturating_sub(1));
         let give_way = || {
             self.wake.outranks(d.priority)
+                || self.wake.holds_for_fan_out(d.priority)
                 || self.next_up.outranks(d.priority)
                 || self.pause.until_ms().is_some()
         };
@@ -990,6 +1017,7 @@ mod tests {
             notice,
             parent,
             parent_text: Some("Großbrand im Hafen".into()),
+            public_code: None,
         }
     }
 

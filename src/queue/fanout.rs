@@ -96,6 +96,12 @@ async fn fan_out(
     areas: Option<Arc<Catalogue>>,
     shutdown: CancellationToken,
 ) -> i64 {
+    // Until its deliveries are written, the lanes hold what is less urgent.
+    signals.fan_out_began(broadcast.id, broadcast.priority);
+    let _fanning = Fanning {
+        signals: signals.clone(),
+        id: broadcast.id,
+    };
     let mut size = chunk.min(FIRST_CHUNK);
     let mut first = true;
     let mut failures = 0u32;
@@ -171,4 +177,16 @@ async fn fan_out(
         }
     }
     broadcast.id
+}
+
+/// Tells the lanes when a fan-out ends, however it ends.
+struct Fanning {
+    signals: Arc<Signals>,
+    id: i64,
+}
+
+impl Drop for Fanning {
+    fn drop(&mut self) {
+        self.signals.fan_out_ended(self.id);
+    }
 }

@@ -45,6 +45,8 @@ pub struct LaneSettings {
     /// Percent of `rate` kept for replies to people who just wrote (at least one message per
     /// second), which broadcasts cannot take; replies take more while broadcasts do not wait.
     pub reply_share: u32,
+    /// The check link under every message to citizens, when the archive is on.
+    pub footer: Option<Arc<crate::services::check::Footer>>,
 }
 
 impl LaneSettings {
@@ -70,6 +72,7 @@ impl Default for LaneSettings {
             retry: RetryPolicy::default(),
             quiet: None,
             reply_share: DEFAULT_REPLY_SHARE,
+            footer: None,
         }
     }
 }
@@ -84,6 +87,10 @@ pub struct Wake {
     running: AtomicBool,
     /// A signal after each claim the lane has finished.
     claimed: Notify,
+    /// The priority of the most urgent fan-out this process is writing (-1: none) and when the
+    /// latest of that priority began (ms): the lane holds what is less urgent meanwhile.
+    fanning: AtomicI16,
+    fanning_since: AtomicI64,
 }
 
 impl Default for Wake {
@@ -93,6 +100,8 @@ impl Default for Wake {
             raised: AtomicI16::new(-1),
             running: AtomicBool::new(false),
             claimed: Notify::new(),
+            fanning: AtomicI16::new(-1),
+            fanning_since: AtomicI64::new(0),
         }
     }
 }
@@ -133,7 +142,21 @@ impl Wake {
     fn set_running(&self, running: bool) {
         self.running.store(running, Ordering::SeqCst);
     }
+
+    /// True while this process writes the deliveries of a broadcast more urgent than
+    /// `priority`, for at most `FAN_OUT_HOLD` after the latest such fan-out began: a lane
+    /// that has sent what was written so far of an alert then waits for the rest of it
+    /// instead of going on with the news in between.
+    fn holds_for_fan_out(&self, priority: Priority) -> bool {
+        self.fanning.load(Ordering::SeqCst) > priority.as_i16()
+            && now_ms() - self.fanning_since.load(Ordering::SeqCst)
+                < FAN_OUT_HOLD.as_millis() as i64
+    }
 }
+
+/// How long lanes hold less urgent deliveries for an urgent fan-out at most: a fan-out that
+/// takes longer (a store in trouble) must not stop the news for good.
+pub const FAN_OUT_HOLD: Duration = Duration::from_secs(10);
 
 /// A lane pause the platform asked for ("retry after"), shared with stats and health.
 #[derive(Debug, Default)]
@@ -162,6 +185,8 @@ pub struct Signals {
     fan_out: Notify,
     /// Broadcasts released in this process, handed to fan-out before it asks the store.
     fresh: std::sync::Mutex<Vec<crate::store::Broadcast>>,
+    /// Urgent broadcasts whose deliveries this process is writing: id → (priority, began ms).
+    fanning: std::sync::Mutex<HashMap<i64, (Priority, i64)>>,
 }
 
 impl Signals {
@@ -177,6 +202,49 @@ impl Signals {
                 .collect(),
             fan_out: Notify::new(),
             fresh: std::sync::Mutex::new(Vec::new()),
+            fanning: std::sync::Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The deliveries of an urgent broadcast are about to be written: until they are, the
+    /// lanes hold what is less urgent (see `Wake::holds_for_fan_out`). Other broadcasts
+    /// change nothing.
+    pub fn fan_out_began(&self, id: i64, priority: Priority) {
+        if priority < Priority::Urgent {
+            return;
+        }
+        self.update_fanning(|fanning| {
+            fanning.entry(id).or_insert((priority, now_ms()));
+        });
+    }
+
+    /// The fan-out of `id` has ended (done, or stopped): the lanes go on.
+    pub fn fan_out_ended(&self, id: i64) {
+        self.update_fanning(|fanning| {
+            fanning.remove(&id);
+        });
+        for wake in self.lanes.values() {
+            wake.notify.notify_one();
+        }
+    }
+
+    fn update_fanning(&self, change: impl FnOnce(&mut HashMap<i64, (Priority, i64)>)) {
+        let mut fanning = self.fanning.lock().unwrap_or_else(|p| p.into_inner());
+        change(&mut fanning);
+        // An entry whose fan-out never ran (its process stopped first) holds nothing anymore.
+        let stale = now_ms() - FAN_OUT_HOLD.as_millis() as i64;
+        fanning.retain(|_, (_, since)| *since > stale);
+        let top = fanning.values().map(|(p, _)| *p).max();
+        let since = fanning
+            .values()
+            .filter(|(p, _)| Some(*p) == top)
+            .map(|(_, since)| *since)
+            .max()
+            .unwrap_or(0);
+        for wake in self.lanes.values() {
+            wake.fanning_since.store(since, Ordering::SeqCst);
+            wake.fanning
+                .store(top.map_or(-1, Priority::as_i16), Ordering::SeqCst);
         }
     }
 
@@ -219,6 +287,8 @@ impl Signals {
             && let Ok(mut fresh) = self.fresh.lock()
         {
             fresh.push(broadcast.clone());
+            drop(fresh);
+            self.fan_out_began(broadcast.id, broadcast.priority);
         }
         self.fan_out.notify_one();
     }
@@ -535,5 +605,41 @@ impl Gauges {
                 tracing::warn!(error = %e, "metrics: subscriber counts unavailable; will retry")
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lanes_hold_what_is_less_urgent_while_an_alert_is_written_and_go_on_after() {
+        let signals = Signals::new();
+        let wake = signals.wake(ChannelKind::Telegram);
+        signals.fan_out_began(1, Priority::Normal);
+        assert!(!wake.holds_for_fan_out(Priority::Low), "news holds nothing");
+        signals.fan_out_began(2, Priority::Alert);
+        assert!(wake.holds_for_fan_out(Priority::Normal));
+        assert!(wake.holds_for_fan_out(Priority::Urgent));
+        assert!(!wake.holds_for_fan_out(Priority::Alert), "alerts go on");
+        signals.fan_out_began(3, Priority::Urgent);
+        signals.fan_out_ended(2);
+        assert!(
+            wake.holds_for_fan_out(Priority::Normal),
+            "an urgent one still runs"
+        );
+        assert!(!wake.holds_for_fan_out(Priority::Urgent));
+        signals.fan_out_ended(3);
+        assert!(!wake.holds_for_fan_out(Priority::Low));
+    }
+
+    #[test]
+    fn a_fan_out_that_never_ends_holds_the_news_no_longer_than_the_bound() {
+        let signals = Signals::new();
+        let wake = signals.wake(ChannelKind::Whatsapp);
+        signals.fan_out_began(7, Priority::Alert);
+        let long_ago = now_ms() - FAN_OUT_HOLD.as_millis() as i64 - 1;
+        wake.fanning_since.store(long_ago, Ordering::SeqCst);
+        assert!(!wake.holds_for_fan_out(Priority::Normal));
     }
 }

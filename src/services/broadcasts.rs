@@ -254,6 +254,8 @@ pub struct BroadcastService {
     clock: Arc<dyn Clock>,
     /// The city's districts (`areas.file`); without them nothing can be targeted.
     areas: Option<Arc<Catalogue>>,
+    /// The check link under every message, when the archive is on: counted in the length.
+    footer: Option<Arc<super::check::Footer>>,
 }
 
 impl BroadcastService {
@@ -282,7 +284,21 @@ impl BroadcastService {
             approvals: Notify::new(),
             clock: Arc::new(SystemClock),
             areas: None,
+            footer: None,
         }
+    }
+
+    /// The same service with the check link under every message (the archive is on).
+    pub fn with_footer(mut self, footer: Option<Arc<super::check::Footer>>) -> Self {
+        self.footer = footer;
+        self
+    }
+
+    /// The check link as it will stand under broadcast `b`, for previews.
+    pub fn footer_of(&self, b: &Broadcast, lang: &str) -> Option<String> {
+        let footer = self.footer.as_ref()?;
+        let code = b.public_code.as_deref()?;
+        (b.topic != DRILL_TOPIC).then(|| footer.line(lang, code))
     }
 
     /// The same service with the city's districts: broadcasts may then have a target.
@@ -353,12 +369,15 @@ impl BroadcastService {
         };
         let recipients = self.recipients(topic, parent, resolved.as_ref()).await?;
         let window_start = self.clock.now_ms() - crate::domain::WHATSAPP_WINDOW_MS;
+        // A target's recipients outside the window are at most its WhatsApp recipients and
+        // at most the topic's outside the window (an upper bound: the cost is never understated).
         let whatsapp_templates = if recipients.whatsapp == 0 {
             0
         } else {
             self.store
                 .whatsapp_outside_window(topic, parent, window_start)
                 .await?
+                .min(recipients.whatsapp)
         };
         let price = self.costs.price_eur.get(&kind).copied().unwrap_or(0.0);
         let over_limit = self
@@ -464,6 +483,24 @@ impl BroadcastService {
             .map(|t| BroadcastText::parse(&drill_marked(drill, t)))
             .transpose()
             .map_err(|e| invalid("text_en", e))?;
+        // The check link goes under it: the whole must fit.
+        let room = BroadcastText::MAX_CHARS
+            - self
+                .footer
+                .as_ref()
+                .filter(|_| !drill)
+                .map_or(0, |f| f.max_chars());
+        for (field, t) in [("text", Some(&text)), ("text_en", text_en.as_ref())] {
+            let n = t.map_or(0, |t| t.as_str().chars().count());
+            if n > room {
+                return Err(invalid(
+                    field,
+                    format!(
+                        "the text has {n} characters; with the check link under it at most {room} are allowed"
+                    ),
+                ));
+            }
+        }
         let kind = s.kind.unwrap_or_else(|| topic.default_kind());
         // Alerts, updates and all-clears go first unless said otherwise.
         let priority = s.priority.unwrap_or(match kind {
@@ -723,6 +760,69 @@ impl BroadcastService {
             next_at,
             targeting,
         })
+    }
+
+    /// The alert draft `actor` wrote last in the chat and has neither sent nor dropped, with
+    /// its code: a location they share on site is for it.
+    pub async fn open_alert_draft(
+        &self,
+        actor: &Actor,
+    ) -> ServiceResult<Option<(String, Broadcast)>> {
+        let Actor::Staff {
+            channel, address, ..
+        } = actor
+        else {
+            return Ok(None);
+        };
+        let Some(c) = self
+            .store
+            .latest_confirmation(*channel, address, "send")
+            .await?
+        else {
+            return Ok(None);
+        };
+        let Some(id) = c.broadcast_id else {
+            return Ok(None);
+        };
+        let b = self.get(id).await?;
+        let open = b.status == BroadcastStatus::Draft
+            && b.kind == BroadcastKind::Alert
+            && b.parent_id.is_none();
+        Ok(open.then_some((c.code, b)))
+    }
+
+    /// Replaces the draft behind `code` with the same draft aimed at `target`: the old code
+    /// stops working and the answer carries the new one (a new preview for a new target).
+    pub async fn retarget(
+        &self,
+        actor: &Actor,
+        code: &str,
+        target: Target,
+    ) -> ServiceResult<Submitted> {
+        let (_, _, b) = self.code_target(code).await?;
+        if b.status != BroadcastStatus::Draft {
+            return Err(ServiceError::WrongStatus {
+                id: b.id,
+                status: b.status,
+                wanted: "only a draft can get another target",
+            });
+        }
+        let submission = Submission {
+            topic: b.topic.to_string(),
+            kind: Some(b.kind),
+            priority: Some(b.priority),
+            text: b.text.clone(),
+            text_en: None,
+            parent_id: b.parent_id,
+            when: When::Now,
+            draft: true,
+            idempotency_key: None,
+            target: Some(target),
+        };
+        // Checked before the old draft goes: a target that is refused leaves it as it was.
+        self.checked(&submission, false).await?;
+        self.drop_code(actor, code).await?;
+        self.submit(actor, submission).await
     }
 
     /// A code for `actor` to act on broadcast `id` (only people in a chat get codes).

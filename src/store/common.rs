@@ -372,6 +372,7 @@ macro_rules! impl_store {
                     .bind(new.target.as_ref().map(|(t, _)| serde_json::to_string(t).unwrap_or_default()))
                     .bind(i64::from(new.notice))
                     .bind(new.new_text.as_ref().map(|t| t.as_str()))
+                    .bind($crate::domain::public_code())
                     .fetch_optional(&mut *tx.tx)
                     .await?;
                 let mut reread = false;
@@ -661,6 +662,7 @@ macro_rules! impl_store {
                         .bind(None::<String>)
                         .bind(i64::from(tell))
                         .bind(None::<String>)
+                        .bind($crate::domain::public_code())
                         .fetch_optional(&mut *tx.tx)
                         .await?;
                     let Some(row) = row else {
@@ -1518,6 +1520,23 @@ macro_rules! impl_store {
                 row.map($crate::store::confirmation_from_row).transpose()
             }
 
+            async fn latest_confirmation(
+                &self,
+                channel: $crate::domain::ChannelKind,
+                author: &str,
+                action: &str,
+            ) -> $crate::store::StoreResult<Option<$crate::store::Confirmation>> {
+                let row: Option<$crate::store::ConfirmationRow> =
+                    sqlx::query_as($crate::store::sql::LATEST_CONFIRMATION)
+                        .bind(channel.as_str())
+                        .bind(author)
+                        .bind(action)
+                        .bind($crate::domain::now_ms())
+                        .fetch_optional(&self.pool)
+                        .await?;
+                row.map($crate::store::confirmation_from_row).transpose()
+            }
+
             async fn expire_confirmations(&self, now: i64) -> $crate::store::StoreResult<u64> {
                 self.write_one(sqlx::query($crate::store::sql::EXPIRE_CONFIRMATIONS).bind(now)).await
             }
@@ -1820,6 +1839,60 @@ macro_rules! impl_store {
                         .fetch_all(&self.pool)
                         .await?;
                 rows.into_iter().map($crate::store::broadcast_from_row).collect()
+            }
+
+            async fn archive_page(
+                &self,
+                topic: Option<&str>,
+                area: Option<&str>,
+                before: Option<i64>,
+                limit: u32,
+            ) -> $crate::store::StoreResult<Vec<$crate::store::Broadcast>> {
+                let rows: Vec<$crate::store::BroadcastRow> =
+                    sqlx::query_as($crate::store::sql::ARCHIVE_PAGE)
+                        .bind(topic)
+                        .bind(area)
+                        .bind(before.unwrap_or(i64::MAX))
+                        .bind(i64::from(limit))
+                        .fetch_all(&self.pool)
+                        .await?;
+                rows.into_iter().map($crate::store::broadcast_from_row).collect()
+            }
+
+            async fn archived(
+                &self,
+                code: &str,
+            ) -> $crate::store::StoreResult<Option<$crate::store::Broadcast>> {
+                let row: Option<$crate::store::BroadcastRow> =
+                    sqlx::query_as($crate::store::sql::ARCHIVED_BY_CODE)
+                        .bind(code)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                row.map($crate::store::broadcast_from_row).transpose()
+            }
+
+            async fn archived_follow_ups(
+                &self,
+                id: i64,
+            ) -> $crate::store::StoreResult<Vec<$crate::store::Broadcast>> {
+                let rows: Vec<$crate::store::BroadcastRow> =
+                    sqlx::query_as($crate::store::sql::ARCHIVED_FOLLOW_UPS)
+                        .bind(id)
+                        .fetch_all(&self.pool)
+                        .await?;
+                rows.into_iter().map($crate::store::broadcast_from_row).collect()
+            }
+
+            async fn archived_texts(
+                &self,
+                from: i64,
+                since: i64,
+            ) -> $crate::store::StoreResult<Vec<(i64, i64, String, Option<String>)>> {
+                Ok(sqlx::query_as($crate::store::sql::ARCHIVED_TEXTS)
+                    .bind(from)
+                    .bind(since)
+                    .fetch_all(&self.pool)
+                    .await?)
             }
 
             async fn stats_of(

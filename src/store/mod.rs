@@ -268,6 +268,8 @@ pub struct Broadcast {
     pub notice: bool,
     /// A correction: the text its parent gets.
     pub new_text: Option<String>,
+    /// Its public code: the archive's page `/m/CODE` and the check link in its footer.
+    pub public_code: Option<String>,
 }
 
 /// One text a corrected broadcast had.
@@ -380,6 +382,8 @@ pub struct ClaimedDelivery {
     /// A correction's or retraction's: the corrected broadcast's text now, in the
     /// subscriber's language.
     pub parent_text: Option<String>,
+    /// The broadcast's public code, for the check link under the text.
+    pub public_code: Option<String>,
 }
 
 /// Where the delivery of a corrected or retracted broadcast is, as its notice is claimed.
@@ -1061,6 +1065,14 @@ pub trait Store: Send + Sync {
     async fn confirmation(&self, code: &str) -> StoreResult<Option<Confirmation>>;
     /// Removes and returns it; None when already taken (a double click) or unknown.
     async fn take_confirmation(&self, code: &str) -> StoreResult<Option<Confirmation>>;
+    /// The newest unexpired confirmation for `action` that `author` holds (the alert draft a
+    /// location shared on site is for).
+    async fn latest_confirmation(
+        &self,
+        channel: ChannelKind,
+        author: &str,
+        action: &str,
+    ) -> StoreResult<Option<Confirmation>>;
     /// Deletes confirmations past their time (an erasure code holds an address).
     async fn expire_confirmations(&self, now: i64) -> StoreResult<u64>;
 
@@ -1171,6 +1183,25 @@ pub trait Store: Send + Sync {
         before: Option<i64>,
         limit: u32,
     ) -> StoreResult<Vec<Broadcast>>;
+    /// A page of the public archive, newest first (see `sql::ARCHIVE_PAGE`).
+    async fn archive_page(
+        &self,
+        topic: Option<&str>,
+        area: Option<&str>,
+        before: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<Broadcast>>;
+    /// The public broadcast with `code`; `None` when there is none (or it is not public).
+    async fn archived(&self, code: &str) -> StoreResult<Option<Broadcast>>;
+    /// The public follow-ups of alert `id`, oldest first.
+    async fn archived_follow_ups(&self, id: i64) -> StoreResult<Vec<Broadcast>>;
+    /// `(id, released_at, text, text_en)` of public broadcasts released at or after `from` and
+    /// created since `since` (ms), in the order of their release.
+    async fn archived_texts(
+        &self,
+        from: i64,
+        since: i64,
+    ) -> StoreResult<Vec<(i64, i64, String, Option<String>)>>;
     /// Delivery counts of several broadcasts in one query; every id asked for is in the answer,
     /// with empty counts when it has no deliveries (or does not exist).
     async fn stats_of(
@@ -1234,7 +1265,7 @@ pub trait Store: Send + Sync {
 macro_rules! broadcast_columns {
     () => {
         "id, topic, kind, priority, text, status, created_at, released_at, fanout_done_at, finished_at, \
-         scheduled_at, created_by, parent_id, author, approved_by, cron, target, version, notice, new_text"
+         scheduled_at, created_by, parent_id, author, approved_by, cron, target, version, notice, new_text, public_code"
     };
 }
 pub(crate) use broadcast_columns;
@@ -1262,6 +1293,7 @@ pub(crate) struct BroadcastRow {
     pub version: i32,
     pub notice: i64,
     pub new_text: Option<String>,
+    pub public_code: Option<String>,
 }
 
 pub(crate) fn broadcast_from_row(r: BroadcastRow) -> StoreResult<Broadcast> {
@@ -1286,6 +1318,7 @@ pub(crate) fn broadcast_from_row(r: BroadcastRow) -> StoreResult<Broadcast> {
         version,
         notice,
         new_text,
+        public_code,
     } = r;
     let target = target
         .map(|t| {
@@ -1314,6 +1347,7 @@ pub(crate) fn broadcast_from_row(r: BroadcastRow) -> StoreResult<Broadcast> {
         version,
         notice: notice != 0,
         new_text,
+        public_code,
     })
 }
 
@@ -1326,7 +1360,7 @@ macro_rules! claim_columns {
          s.last_inbound_at, d.force_template, b.topic, d.parts_sent, d.text_version, b.notice, \
          p.status AS parent_status, p.platform_id AS parent_platform_id, p.parts_sent AS parent_parts_sent, \
          p.text_version AS parent_text_version, p.lease_until AS parent_lease_until, \
-         CASE WHEN s.language = 'en' AND pb.text_en IS NOT NULL THEN pb.text_en ELSE pb.text END AS parent_text"
+         CASE WHEN s.language = 'en' AND pb.text_en IS NOT NULL THEN pb.text_en ELSE pb.text END AS parent_text, b.public_code"
     };
 }
 pub(crate) use claim_columns;
@@ -1355,6 +1389,7 @@ pub(crate) struct ClaimRow {
     pub parent_text_version: Option<i32>,
     pub parent_lease_until: Option<i64>,
     pub parent_text: Option<String>,
+    pub public_code: Option<String>,
 }
 
 pub(crate) fn claimed_from_row(r: ClaimRow) -> StoreResult<ClaimedDelivery> {
@@ -1380,6 +1415,7 @@ pub(crate) fn claimed_from_row(r: ClaimRow) -> StoreResult<ClaimedDelivery> {
         parent_text_version,
         parent_lease_until,
         parent_text,
+        public_code,
     } = r;
     let parent = match parent_status {
         Some(status) => Some(ParentDelivery {
@@ -1409,6 +1445,7 @@ pub(crate) fn claimed_from_row(r: ClaimRow) -> StoreResult<ClaimedDelivery> {
         notice: notice != 0,
         parent,
         parent_text,
+        public_code,
     })
 }
 
@@ -1539,7 +1576,7 @@ mod tests {
             .await
             .expect("an in-memory database");
         let row: BroadcastRow = sqlx::query_as(
-            "SELECT NULL AS target, 'cron' AS cron, 'approver' AS approved_by, 'author' AS author, 9 AS parent_id, \
+            "SELECT 'K7Q2XH3M' AS public_code, 2 AS version, 0 AS notice, NULL AS new_text, NULL AS target, 'cron' AS cron, 'approver' AS approved_by, 'author' AS author, 9 AS parent_id, \
              'press' AS created_by, NULL AS scheduled_at, 4 AS finished_at, 3 AS fanout_done_at, \
              2 AS released_at, 1 AS created_at, 'done' AS status, 'Text' AS text, 3 AS priority, \
              'alert' AS kind, 'alerts' AS topic, 7 AS id",

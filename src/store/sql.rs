@@ -27,8 +27,8 @@ pub const BROADCAST_HASH_BY_KEY: &str =
     "SELECT id, request_hash FROM broadcasts WHERE idempotency_key = $1";
 pub const INSERT_BROADCAST: &str = concat!(
     "INSERT INTO broadcasts \
-    (topic, kind, priority, text, status, idempotency_key, request_hash, created_by, created_at, released_at, parent_id, scheduled_at, author, cron, text_en, target, notice, new_text) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
+    (topic, kind, priority, text, status, idempotency_key, request_hash, created_by, created_at, released_at, parent_id, scheduled_at, author, cron, text_en, target, notice, new_text, public_code) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) \
     ON CONFLICT (idempotency_key) DO NOTHING RETURNING ",
     broadcast_columns!()
 );
@@ -469,6 +469,12 @@ pub const TAKE_CONFIRMATION: &str = concat!(
     "DELETE FROM confirmations WHERE code = $1 AND expires_at > $2 RETURNING ",
     confirmation_columns!()
 );
+pub const LATEST_CONFIRMATION: &str = concat!(
+    "SELECT ",
+    confirmation_columns!(),
+    " FROM confirmations WHERE author_channel = $1 AND author_address = $2 AND action = $3 \
+      AND expires_at > $4 ORDER BY created_at DESC, code LIMIT 1"
+);
 pub const EXPIRE_CONFIRMATIONS: &str = "DELETE FROM confirmations WHERE expires_at <= $1";
 
 pub const GET_STATE: &str = "SELECT value FROM channel_state WHERE key = $1";
@@ -586,6 +592,50 @@ pub const SUBSCRIBER_COUNTS: &str = "SELECT s.channel, t.topic, COUNT(*) FROM su
     JOIN subscribers s ON s.id = t.subscriber_id WHERE s.status = 'active' GROUP BY s.channel, t.topic";
 
 /// A page of the list: `$1` a status or NULL for any, ids below `$2`, newest first.
+/// What the public archive shows: sent (or sending) broadcasts, and those cancelled after their
+/// first message; never drafts, plans, drills or what was cancelled before any send.
+macro_rules! public_broadcast {
+    () => {
+        "(b.status IN ('released', 'sending', 'done') \
+          OR (b.status = 'cancelled' AND EXISTS (SELECT 1 FROM deliveries d \
+              WHERE d.broadcast_id = b.id AND d.status = 'sent'))) \
+         AND b.topic <> 'drill'"
+    };
+}
+/// A page of the archive, newest first: topic `$1` and area `$2` (the city-wide ones and those
+/// aimed at it) when given, ids below `$3`.
+pub const ARCHIVE_PAGE: &str = concat!(
+    "SELECT ",
+    broadcast_columns!(),
+    " FROM broadcasts b WHERE ",
+    public_broadcast!(),
+    " AND ($1 IS NULL OR b.topic = $1) \
+      AND ($2 IS NULL OR b.target IS NULL OR EXISTS (SELECT 1 FROM broadcast_areas a \
+          WHERE a.broadcast_id = b.id AND a.area_id = $2)) \
+      AND b.id < $3 ORDER BY b.id DESC LIMIT $4"
+);
+pub const ARCHIVED_BY_CODE: &str = concat!(
+    "SELECT ",
+    broadcast_columns!(),
+    " FROM broadcasts b WHERE b.public_code = $1 AND ",
+    public_broadcast!()
+);
+pub const ARCHIVED_FOLLOW_UPS: &str = concat!(
+    "SELECT ",
+    broadcast_columns!(),
+    " FROM broadcasts b WHERE b.parent_id = $1 AND ",
+    public_broadcast!(),
+    " ORDER BY b.id"
+);
+/// The check's index: public broadcasts released at or after `$1` (ms) and created since `$2`,
+/// with both texts, in the order of their release (a draft confirmed late comes late).
+pub const ARCHIVED_TEXTS: &str = concat!(
+    "SELECT b.id, b.released_at, b.text, b.text_en FROM broadcasts b \
+     WHERE b.released_at >= $1 AND b.created_at >= $2 AND ",
+    public_broadcast!(),
+    " ORDER BY b.released_at, b.id"
+);
+
 pub const BROADCASTS_PAGE: &str = concat!(
     "SELECT ",
     broadcast_columns!(),

@@ -17,6 +17,7 @@ crate::helpers::on_both_stores!(
     bad_targets_are_refused_naming_the_field,
     citizens_choose_districts_and_share_locations_in_the_chat,
     staff_name_districts_in_the_chat_and_the_preview_counts_each_group,
+    emergency_staff_on_site_aim_an_alert_at_a_radius_around_their_location,
 );
 
 /// Regensburg's 18 Stadtbezirke, as the city publishes them (id `sbz`, name `name`).
@@ -518,25 +519,8 @@ async fn citizens_choose_districts_and_share_locations_in_the_chat(db: TestDb) {
 
 async fn staff_name_districts_in_the_chat_and_the_preview_counts_each_group(db: TestDb) {
     use crate::telegram::{message, press};
-    seed(&*db.store, 3, 1, &["alerts"]).await;
     // 1000: district 01; 1001: a place by the cathedral; 1002 and WhatsApp: nothing chosen.
-    let first = id(&db, ChannelKind::Telegram, "1000").await;
-    db.store
-        .set_subscriber_area(first, "01", true)
-        .await
-        .expect("area");
-    let second = id(&db, ChannelKind::Telegram, "1001").await;
-    let place = Place::rounded(Coordinates::new(49.0200, 12.0990).expect("point"));
-    db.store.keep_place(second, place, 0).await.expect("place");
-    db.store
-        .set_staff(
-            ChannelKind::Telegram,
-            "900",
-            amtsbote::domain::Role::Emergency,
-            None,
-        )
-        .await
-        .expect("staff");
+    staff_and_citizens(&db, 3, &[]).await;
     let mut svc = Service::start(&db, false, &regensburg_settings()).await;
     svc.sim
         .push_update(message(900, "/alert @99 Wasser abgestellt"));
@@ -562,6 +546,32 @@ async fn staff_name_districts_in_the_chat_and_the_preview_counts_each_group(db: 
     svc.stop().await;
 }
 
+/// Emergency member 900 on Telegram; `telegram` citizens there and one on WhatsApp, on alerts:
+/// 1000 in district 01, 1001 with a place by the cathedral, the rest with nothing chosen, unless
+/// `places` keeps a place for them.
+async fn staff_and_citizens(db: &TestDb, telegram: u64, places: &[(&str, (f64, f64))]) {
+    seed(&*db.store, telegram, 1, &["alerts"]).await;
+    let first = id(db, ChannelKind::Telegram, "1000").await;
+    db.store
+        .set_subscriber_area(first, "01", true)
+        .await
+        .expect("area");
+    for (address, (lat, lon)) in [("1001", (49.0200, 12.0990))].iter().chain(places) {
+        let s = id(db, ChannelKind::Telegram, address).await;
+        let place = Place::rounded(Coordinates::new(*lat, *lon).expect("point"));
+        db.store.keep_place(s, place, 0).await.expect("place");
+    }
+    db.store
+        .set_staff(
+            ChannelKind::Telegram,
+            "900",
+            amtsbote::domain::Role::Emergency,
+            None,
+        )
+        .await
+        .expect("staff");
+}
+
 /// Who got a message containing `needle` (an alert carries its marker around the text).
 async fn reached_containing(svc: &Service, needle: &str, expected: usize) -> BTreeSet<String> {
     let (sim, n) = (svc.sim.clone(), needle.to_string());
@@ -583,4 +593,120 @@ async fn reached_containing(svc: &Service, needle: &str, expected: usize) -> BTr
         .filter(|r| r.text.contains(needle) && !r.text.contains("Only for") && *r.address != *"900")
         .map(|r| r.address.to_string())
         .collect()
+}
+
+/// On site: `/alert TEXT`, then the location, then a radius button (or `/radius METRES`): a
+/// new preview for the circle replaces the first, and the alert reaches the kept places inside,
+/// the districts the circle touches and those without an area.
+async fn emergency_staff_on_site_aim_an_alert_at_a_radius_around_their_location(db: TestDb) {
+    use crate::telegram::{message, press};
+    // 1000: district 01; 1001: a place by the cathedral; 1002 and WhatsApp: nothing chosen;
+    // 1003: a place at the university (2.3 km south of the cathedral).
+    staff_and_citizens(&db, 4, &[("1003", UNI)]).await;
+    let mut svc = Service::start(&db, false, &regensburg_settings()).await;
+    let to_all = |v: &[&str]| {
+        v.iter()
+            .map(|s| s.to_string())
+            .collect::<BTreeSet<String>>()
+    };
+
+    // 300 m around the cathedral, by button.
+    svc.sim
+        .push_update(message(900, "/alert Bombenfund am Dom"));
+    let first_send = button_data(&svc, "900", "Bombenfund am Dom", "c:").await;
+    svc.sim
+        .push_update(telegram_location(900, json!(DOM.0), json!(DOM.1), false));
+    let radius = button_data(&svc, "900", "only around this place", "ar:").await;
+    assert!(radius.contains(":300:49.01950,12.09750"), "{radius}");
+    svc.sim.push_update(press(900, &radius));
+    let preview = crate::helpers::message_to(&svc.sim, "900", "Only for: Innenstadt").await;
+    assert!(
+        preview.text.contains("by their district 1 (Telegram 1, WhatsApp 0), by a kept place 1 (Telegram 1, WhatsApp 0), without a district 2 (Telegram 1, WhatsApp 1)"),
+        "{}",
+        preview.text
+    );
+    // The first preview's Send no longer sends anything: it was replaced.
+    svc.sim.push_update(press(900, &first_send));
+    crate::helpers::message_to(&svc.sim, "900", "is unknown, expired or already used").await;
+    let send = button_data(&svc, "900", "Only for: Innenstadt", "c:").await;
+    svc.sim.push_update(press(900, &send));
+    let got = reached_containing(&svc, "Bombenfund am Dom", 4).await;
+    assert_eq!(got, to_all(&["1000", "1001", "1002", "4915100000000"]));
+
+    // Another radius, typed: 50 km and more is refused, 3 km reaches the university too.
+    svc.sim.push_update(message(900, "/alert Gasgeruch"));
+    button_data(&svc, "900", "Gasgeruch", "c:").await;
+    svc.sim
+        .push_update(telegram_location(900, json!(DOM.0), json!(DOM.1), false));
+    crate::helpers::message_to(&svc.sim, "900", "Alert “Gasgeruch” only around").await;
+    let other = button_data(&svc, "900", "Alert “Gasgeruch” only around", "ar:").await;
+    let other = other.replacen(":300:", ":0:", 1);
+    svc.sim.push_update(press(900, &other));
+    crate::helpers::message_to(&svc.sim, "900", "Write the radius in metres").await;
+    svc.sim.push_update(message(900, "/radius 60000"));
+    crate::helpers::message_to(&svc.sim, "900", "That target does not work").await;
+    svc.sim.push_update(message(900, "/radius 3000"));
+    let preview = crate::helpers::message_to(&svc.sim, "900", "by a kept place 2").await;
+    assert!(preview.text.contains("Gasgeruch"), "{}", preview.text);
+    let send = button_data(&svc, "900", "by a kept place 2", "c:").await;
+    svc.sim.push_update(press(900, &send));
+    let got = reached_containing(&svc, "Gasgeruch", 5).await;
+    assert_eq!(
+        got,
+        to_all(&["1000", "1001", "1002", "1003", "4915100000000"])
+    );
+
+    // With no alert draft open, the same location is a citizen's: its district is added.
+    svc.sim
+        .push_update(telegram_location(900, json!(DOM.0), json!(DOM.1), false));
+    crate::helpers::message_to(&svc.sim, "900", "Your location is in Innenstadt").await;
+    svc.stop().await;
+}
+
+/// `amtsbote demo --areas` as a newcomer runs it (SQLite, simulated platforms): the alert goes
+/// to the 1 km circle chosen on site and reaches exactly its recipients, and everyone who signed
+/// up during the run gets both answers to the location they share. (Its timings are benchmark
+/// figures of the release build, not checked here.)
+#[tokio::test]
+async fn the_areas_demo_aims_its_alert_on_site_and_answers_every_location() {
+    let args = [
+        "demo",
+        "--areas",
+        "--subscribers",
+        "2000",
+        "--signups",
+        "100",
+        "--telegram-rate",
+        "0",
+        "--whatsapp-rate",
+        "0",
+        "--json",
+    ];
+    let out = tokio::time::timeout(
+        Duration::from_secs(240),
+        crate::helpers::amtsbote().args(args).output(),
+    )
+    .await
+    .expect("the demo ends within 240 s")
+    .expect("the demo runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "the demo failed:\n{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("the demo printed no JSON ({e}):\n{stderr}"));
+    let figure = |name: &str| {
+        report[name]
+            .as_f64()
+            .unwrap_or_else(|| panic!("no {name} in {report}"))
+    };
+    assert_eq!(figure("lost"), 0.0, "{report}");
+    assert_eq!(figure("duplicates"), 0.0, "{report}");
+    let (expected, delivered) = (figure("alert_expected"), figure("alert_delivered"));
+    assert_eq!(delivered, expected, "{report}");
+    // The circle: more than those without an area (a tenth), fewer than everyone on alerts.
+    assert!(
+        expected > 2000.0 * 0.1 && expected < 2000.0,
+        "the alert went to {expected} of 2,000: {report}"
+    );
+    assert_eq!(figure("locations_answered"), 100.0, "{report}");
+    assert_eq!(figure("signups_answered"), 100.0, "{report}");
 }

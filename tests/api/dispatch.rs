@@ -63,10 +63,11 @@ async fn alerts_overtake_a_running_news_broadcast() {
         async move { sim.count_text("news").values().sum::<usize>() >= 300 }
     })
     .await;
-    let alert_released = app.sim.elapsed();
     let alert = app
         .release(new_broadcast("alerts", Priority::Alert, "ALARM"))
         .await;
+    // Released: it exists and fan-out knows of it (before, nothing could go ahead of the news).
+    let alert_released = app.sim.elapsed();
     app.wait_done(alert, Duration::from_secs(30)).await;
     app.wait_done(news, Duration::from_secs(30)).await;
 

@@ -328,6 +328,7 @@ pub fn conversation_of(app: &TestApp, second_approval: bool) -> Conversation {
         texts: Arc::new(Texts::load().expect("texts")),
         broadcasts: broadcasts_on(app.store.clone(), Some(app), second_approval),
         sign_in: None,
+        archive: None,
     }
 }
 
@@ -357,6 +358,7 @@ pub fn test_lane(rate: u32) -> LaneSettings {
             factor: 2.0,
             jitter: 0.1,
         },
+        footer: None,
     }
 }
 
@@ -400,7 +402,9 @@ impl TestApp {
             .await
             .expect("create broadcast");
         if let Some(e) = &self.engine {
-            e.signals.released();
+            // As the service does: fan-out starts on it at once, and the lanes know an urgent
+            // one is being written.
+            e.signals.released_broadcast(&created.broadcast);
         }
         created.broadcast.id
     }

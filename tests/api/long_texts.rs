@@ -217,10 +217,11 @@ async fn an_alert_does_not_wait_for_the_parts_of_a_long_news_text() {
         async move { sim.received_count() >= 60 }
     })
     .await;
-    let released = app.sim.elapsed();
     let alert = app
         .release(new_broadcast("alerts", Priority::Alert, "ALARM"))
         .await;
+    // Released: it exists and fan-out knows of it.
+    let released = app.sim.elapsed();
     app.wait_done(alert, Duration::from_secs(30)).await;
 
     let received = app.sim.received();

@@ -1,6 +1,7 @@
 //! The black-box tests: one binary, sharing `helpers`.
 
 mod alert_path;
+mod archive;
 mod areas;
 mod chat_side;
 mod cli;

@@ -178,6 +178,7 @@ async fn staff_plan_list_and_remove_schedules_in_the_chat() {
         texts: Arc::new(Texts::load().unwrap()),
         broadcasts: crate::helpers::broadcasts_on(db.store.clone(), None, false),
         sign_in: None,
+        archive: None,
     };
     let preview = text_of(
         &talk

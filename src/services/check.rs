@@ -1,0 +1,300 @@
+//! "Is this message really the city's?": a forwarded message, a pasted text or a code, compared
+//! with what the city sent in the last 90 days. One check behind the chat, the check page and
+//! the API; it stores no citizen text.
+
+use std::collections::{HashMap, HashSet};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+use crate::domain::archive::{self, CLOSE};
+use crate::domain::now_ms;
+use crate::store::{Broadcast, Store, StoreResult};
+
+/// How far back a text is compared (a code finds any public broadcast).
+pub const WINDOW_MS: i64 = 90 * 24 * 60 * 60 * 1000;
+/// Checks per minute for one chat or one client address.
+const PER_MINUTE: u32 = 20;
+/// The index is built anew this often (broadcasts leave the 90 days).
+const REBUILD_MS: i64 = 60 * 60 * 1000;
+
+/// What the check found.
+#[derive(Debug, Clone)]
+pub enum Verdict {
+    /// The city's, as it stands.
+    Genuine(Broadcast),
+    /// The city's, but corrected since: `current` is what it says now.
+    Corrected(Broadcast),
+    /// The city's, but taken back.
+    Retracted(Broadcast),
+    /// Not the city's. `closest`: a broadcast of the city's that it resembles (one word
+    /// changed), or the one whose link it carries with another text.
+    NotOurs { closest: Option<Broadcast> },
+}
+
+impl Verdict {
+    /// The verdict's name in the API.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Verdict::Genuine(_) => "genuine",
+            Verdict::Corrected(_) => "corrected",
+            Verdict::Retracted(_) => "retracted",
+            Verdict::NotOurs { .. } => "not_ours",
+        }
+    }
+
+    /// The broadcast to show with it.
+    pub fn broadcast(&self) -> Option<&Broadcast> {
+        match self {
+            Verdict::Genuine(b) | Verdict::Corrected(b) | Verdict::Retracted(b) => Some(b),
+            Verdict::NotOurs { closest } => closest.as_ref(),
+        }
+    }
+}
+
+/// What is checked.
+#[derive(Debug, Clone, Copy)]
+pub enum Question<'a> {
+    /// A text as pasted or forwarded.
+    Text(&'a str),
+    /// A message forwarded from the bot itself (Telegram's forward origin): certainly sent by
+    /// the city; the check finds which broadcast it was.
+    FromTheBot(&'a str),
+}
+
+/// One indexed broadcast: its words, per text (German and English).
+struct Entry {
+    id: i64,
+    words: Vec<Vec<String>>,
+}
+
+#[derive(Default)]
+struct Index {
+    /// Every broadcast released at or after this is asked for again (ids already in are skipped).
+    from: i64,
+    built_at: i64,
+    ids: HashSet<i64>,
+    entries: Vec<Entry>,
+    /// The words of each text, joined, to the broadcast's id.
+    exact: HashMap<String, i64>,
+}
+
+pub struct CheckService {
+    store: Arc<dyn Store>,
+    index: tokio::sync::Mutex<Index>,
+    limiter: DefaultKeyedRateLimiter<String>,
+}
+
+impl CheckService {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        let quota = Quota::per_minute(NonZeroU32::new(PER_MINUTE).unwrap_or(NonZeroU32::MIN));
+        CheckService {
+            store,
+            index: tokio::sync::Mutex::new(Index::default()),
+            limiter: RateLimiter::keyed(quota),
+        }
+    }
+
+    /// Whether `who` (a chat, a client address) may check once more now.
+    pub fn allowed(&self, who: &str) -> bool {
+        let allowed = self.limiter.check_key(&who.to_string()).is_ok();
+        if self.limiter.len() > 100_000 {
+            self.limiter.retain_recent();
+        }
+        allowed
+    }
+
+    /// The verdict on `question`.
+    pub async fn check(&self, question: Question<'_>) -> StoreResult<Verdict> {
+        let (text, certain) = match question {
+            Question::Text(t) => (t, false),
+            Question::FromTheBot(t) => (t, true),
+        };
+        // A code on its own: that broadcast.
+        if let Some(code) = archive::parse_code(text) {
+            return Ok(match self.store.archived(&code).await? {
+                Some(b) => standing(b),
+                None => Verdict::NotOurs { closest: None },
+            });
+        }
+        let words = archive::words(text);
+        // A link to one of ours: the text must be that broadcast's.
+        if let Some(code) = archive::find_code(text) {
+            if let Some(b) = self.store.archived(&code).await? {
+                let same =
+                    words.is_empty() || texts_of(&b).iter().any(|t| archive::words(t) == words);
+                return Ok(if same || certain {
+                    standing(b)
+                } else {
+                    Verdict::NotOurs { closest: Some(b) }
+                });
+            }
+            if !certain {
+                return Ok(Verdict::NotOurs { closest: None });
+            }
+        }
+        if words.is_empty() {
+            return Ok(Verdict::NotOurs { closest: None });
+        }
+        let (exact, closest) = self.lookup(&words).await?;
+        let found = match exact.or(certain.then_some(closest).flatten()) {
+            Some(id) => self.store.broadcast(id).await?.map(standing),
+            None => None,
+        };
+        if let Some(verdict) = found {
+            return Ok(verdict);
+        }
+        let closest = match closest {
+            Some(id) => self.store.broadcast(id).await?,
+            None => None,
+        };
+        Ok(Verdict::NotOurs { closest })
+    }
+
+    /// The broadcast whose text has exactly these words, and the one most alike (at least
+    /// `CLOSE`), from the index brought up to date first.
+    #[allow(clippy::ptr_arg)]
+    async fn lookup(&self, words: &Vec<String>) -> StoreResult<(Option<i64>, Option<i64>)> {
+        let mut index = self.index.lock().await;
+        let now = now_ms();
+        if now - index.built_at > REBUILD_MS {
+            *index = Index {
+                built_at: now,
+                ..Index::default()
+            };
+        }
+        let fresh = self
+            .store
+            .archived_texts(index.from, now - WINDOW_MS)
+            .await?;
+        for (id, released_at, text, text_en) in fresh {
+            index.from = index.from.max(released_at);
+            if !index.ids.insert(id) {
+                continue;
+            }
+            let words: Vec<Vec<String>> = std::iter::once(text)
+                .chain(text_en)
+                .map(|t| archive::words(&t))
+                .collect();
+            for w in &words {
+                index.exact.insert(w.join(" "), id);
+            }
+            index.entries.push(Entry { id, words });
+        }
+        let exact = index.exact.get(&words.join(" ")).copied();
+        if exact.is_some() {
+            return Ok((exact, exact));
+        }
+        // Close texts: only those of about the same length can be (one word changed), and
+        // the newest of equally close ones wins.
+        let len = words.len();
+        let mut best: Option<(f64, i64)> = None;
+        for entry in index.entries.iter().rev() {
+            for w in &entry.words {
+                if w.len() * 10 < len * 6 || len * 10 < w.len() * 6 {
+                    continue;
+                }
+                let alike = archive::likeness(words, w);
+                if alike >= CLOSE && best.is_none_or(|(b, _)| alike > b) {
+                    best = Some((alike, entry.id));
+                }
+            }
+        }
+        Ok((None, best.map(|(_, id)| id)))
+    }
+}
+
+/// A broadcast's texts as sent.
+fn texts_of(b: &Broadcast) -> Vec<&str> {
+    vec![b.text.as_str()]
+}
+
+/// What a broadcast of ours stands as now.
+fn standing(b: Broadcast) -> Verdict {
+    if b.status.as_str() == "retracted" {
+        Verdict::Retracted(b)
+    } else {
+        Verdict::Genuine(b)
+    }
+}
+
+/// The check link under every message to citizens: "Echt? stadt.de/m/CODE" in the
+/// subscriber's language (`archive-footer`).
+pub struct Footer {
+    texts: Arc<crate::i18n::Texts>,
+    /// The archive's address without its scheme (`stadt.de`, `stadt.de/amtsbote`).
+    base: String,
+}
+
+impl std::fmt::Debug for Footer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Footer").field("base", &self.base).finish()
+    }
+}
+
+impl Footer {
+    pub fn new(texts: Arc<crate::i18n::Texts>, public_url: &url::Url) -> Footer {
+        let host = public_url.host_str().unwrap_or_default();
+        let port = public_url
+            .port()
+            .map(|p| format!(":{p}"))
+            .unwrap_or_default();
+        let path = public_url.path().trim_end_matches('/');
+        Footer {
+            texts,
+            base: format!("{host}{port}{path}"),
+        }
+    }
+
+    /// The line for `code` in `lang`.
+    pub fn line(&self, lang: &str, code: &str) -> String {
+        let link = format!("{}/m/{code}", self.base);
+        self.texts
+            .get(lang, "archive-footer", &[("link", link.into())])
+    }
+
+    /// `text` with the line under it, after an empty line.
+    pub fn under(&self, text: &str, lang: &str, code: &str) -> String {
+        format!("{text}\n\n{}", self.line(lang, code))
+    }
+
+    /// The most characters the line and its empty line add, in any language: the length
+    /// limit and the preview count them.
+    pub fn max_chars(&self) -> usize {
+        ["de", "en"]
+            .iter()
+            .map(|l| self.line(l, "XXXXXXXX").chars().count() + 2)
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+/// The archive as the chat knows it: the check, and where the pages are.
+pub struct PublicArchive {
+    pub check: Arc<CheckService>,
+    pub public_url: url::Url,
+}
+
+impl PublicArchive {
+    /// The full address of broadcast `code`'s page.
+    pub fn link(&self, code: &str) -> String {
+        self.link_to(&format!("/m/{code}"))
+    }
+
+    /// The full address of `path` under the archive.
+    pub fn link_to(&self, path: &str) -> String {
+        format!("{}{path}", self.public_url.as_str().trim_end_matches('/'))
+    }
+}
+
+/// The text key of a verdict's answer (its argument: `time`, when the broadcast went out).
+pub fn verdict_key(verdict: &Verdict) -> &'static str {
+    match verdict {
+        Verdict::Genuine(_) => "check-genuine",
+        Verdict::Corrected(_) => "check-corrected",
+        Verdict::Retracted(_) => "check-retracted",
+        Verdict::NotOurs { closest: Some(_) } => "check-not-ours-close",
+        Verdict::NotOurs { closest: None } => "check-not-ours",
+    }
+}
