@@ -657,7 +657,13 @@ impl Send {
             last_inbound_at: d.last_inbound_at,
             force_template: d.force_template,
             reply_to,
-            edit,
+            // An edited original keeps its check link.
+            edit: edit.map(|t| match (&self.settings.footer, &d.parent_public_code) {
+                (Some(footer), Some(code)) if d.topic != crate::domain::DRILL_TOPIC => {
+                    footer.under(&t, &d.language, code)
+                }
+                _ => t,
+            }),
             notice: d.notice,
         };
         let kind = self.channel.kind();
@@ -1018,6 +1024,7 @@ mod tests {
             parent,
             parent_text: Some("Großbrand im Hafen".into()),
             public_code: None,
+            parent_public_code: None,
         }
     }
 

@@ -384,6 +384,9 @@ pub struct ClaimedDelivery {
     pub parent_text: Option<String>,
     /// The broadcast's public code, for the check link under the text.
     pub public_code: Option<String>,
+    /// A correction's or retraction's: the public code of the broadcast it is about, for the
+    /// check link under an edited original.
+    pub parent_public_code: Option<String>,
 }
 
 /// Where the delivery of a corrected or retracted broadcast is, as its notice is claimed.
@@ -1360,7 +1363,7 @@ macro_rules! claim_columns {
          s.last_inbound_at, d.force_template, b.topic, d.parts_sent, d.text_version, b.notice, \
          p.status AS parent_status, p.platform_id AS parent_platform_id, p.parts_sent AS parent_parts_sent, \
          p.text_version AS parent_text_version, p.lease_until AS parent_lease_until, \
-         CASE WHEN s.language = 'en' AND pb.text_en IS NOT NULL THEN pb.text_en ELSE pb.text END AS parent_text, b.public_code"
+         CASE WHEN s.language = 'en' AND pb.text_en IS NOT NULL THEN pb.text_en ELSE pb.text END AS parent_text, b.public_code, pb.public_code AS parent_public_code"
     };
 }
 pub(crate) use claim_columns;
@@ -1390,6 +1393,7 @@ pub(crate) struct ClaimRow {
     pub parent_lease_until: Option<i64>,
     pub parent_text: Option<String>,
     pub public_code: Option<String>,
+    pub parent_public_code: Option<String>,
 }
 
 pub(crate) fn claimed_from_row(r: ClaimRow) -> StoreResult<ClaimedDelivery> {
@@ -1416,6 +1420,7 @@ pub(crate) fn claimed_from_row(r: ClaimRow) -> StoreResult<ClaimedDelivery> {
         parent_lease_until,
         parent_text,
         public_code,
+        parent_public_code,
     } = r;
     let parent = match parent_status {
         Some(status) => Some(ParentDelivery {
@@ -1446,6 +1451,7 @@ pub(crate) fn claimed_from_row(r: ClaimRow) -> StoreResult<ClaimedDelivery> {
         parent,
         parent_text,
         public_code,
+        parent_public_code,
     })
 }
 

@@ -591,7 +591,13 @@ async fn the_api_guards_alerts_and_a_corrected_alert_waits_for_a_second_person(d
     let app = Service::start(
         &db,
         true,
-        &[("AMTSBOTE_API_EMERGENCY_TOKEN_PERSON", "Emil")],
+        &[
+            ("AMTSBOTE_API_EMERGENCY_TOKEN_PERSON", "Emil"),
+            (
+                "AMTSBOTE_ARCHIVE_PUBLIC_URL",
+                "https://archiv.stadt.example",
+            ),
+        ],
     )
     .await;
     let send = |token: &'static str, body: serde_json::Value| {
@@ -719,6 +725,23 @@ async fn the_api_guards_alerts_and_a_corrected_alert_waits_for_a_second_person(d
         })
         .count();
     assert_eq!(notices, 3);
+    // The edited alert keeps its check link (the alert's own public code).
+    let code = db
+        .store
+        .broadcast(alert)
+        .await
+        .unwrap()
+        .unwrap()
+        .public_code
+        .expect("a public code");
+    let edits = app.sim.edits();
+    assert_eq!(edits.len(), 3);
+    assert!(
+        edits
+            .iter()
+            .all(|e| e.text.starts_with(corrected) && e.text.contains(&code)),
+        "{edits:?}"
+    );
 
     // A retraction needs nobody else; the press office retracts its own news.
     let (status, body) = app
