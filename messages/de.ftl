@@ -71,6 +71,7 @@ help-staff =
     /aktualisierung ID TEXT, /entwarnung ID TEXT – Folgemeldungen zur Warnung ID
     /confirm CODE, /cancel CODE – Vorschau senden oder verwerfen
     /status [ID] – Fortschritt; /stop_broadcast ID – Ungesendetes stoppen
+    /korrektur ID TEXT – Gesendetes korrigieren; /widerruf ID [TEXT] – Gesendetes zurücknehmen
     /login – ein Anmeldelink für das Dashboard
 staff-refused = Entschuldigung, das dürfen nur Mitarbeitende der Stadt.
 usage-announce = So geht es: /meldung THEMA TEXT, nur für Bezirke: /meldung THEMA @BEZIRK,BEZIRK TEXT
@@ -216,6 +217,7 @@ dash-st-done = fertig
 dash-st-cancelled = abgebrochen
 dash-st-missed = verpasst
 dash-st-recurring = wiederkehrend
+dash-st-retracted = widerrufen
 dash-deliveries = Zustellungen je Kanal und Status
 dash-channel = Kanal
 dash-ds-pending = wartend
@@ -359,6 +361,45 @@ location-no-areas = Diese Stadt hat keine Bezirke eingerichtet: Sie erhalten all
 place-forgotten = Ihr Standort ist gelöscht.
 cli-preview-target-groups = davon: { $district } über ihren Bezirk, { $place } über ihren gemerkten Standort, { $none } ohne Bezirk
 
+## Korrekturen und Widerrufe
+retraction-line = WIDERRUF: Die Meldung vom { $time } ist gegenstandslos.
+retraction-notice =
+    { $line }
+
+    { $text }
+correction-notice = Korrektur: { $text }
+kind-correction = Korrektur
+kind-retraction = Widerruf
+usage-correct = So geht es: /korrektur ID TEXT (der ganze neue Text). Still, nur bearbeitet und ohne Hinweis (nur Meldungen, nur wo bearbeitet werden kann): /korrektur ID --still TEXT
+usage-retract = So geht es: /widerruf ID [TEXT] — nimmt eine gesendete Meldung zurück: Ungesendetes wird gestoppt, alle Empfänger erhalten einen Widerruf.
+preview-retract =
+    Widerruf der Meldung #{ $id } (Thema { $topic }). Sofort: Ungesendetes wird gestoppt, Folgemeldungen enden, und { $total } Empfänger (Telegram { $telegram }, WhatsApp { $whatsapp }) erhalten vor allem anderen:
+
+    { $text }
+
+    Auf Telegram beginnt die ursprüngliche Nachricht dann mit der Widerrufszeile.
+    Widerrufen: /confirm { $code } · Abbrechen: /cancel { $code }
+retracted-ok = Meldung #{ $id } ist widerrufen; der Widerruf (#{ $notice }) geht an alle, die sie erhalten haben.
+not-sent-yet = Meldung #{ $id } ist { $status }: Nur Gesendetes kann widerrufen oder korrigiert werden; Ungesendetes stoppt /stop_broadcast { $id }.
+not-correctable = Meldung #{ $id } lässt sich so nicht korrigieren: { $reason }.
+button-retract = Widerrufen
+cli-corrected = Meldung #{ $id } ist korrigiert (Fassung { $version }, Korrektur #{ $correction }); Ungesendetes geht mit dem neuen Text, { $recipients } Empfänger werden korrigiert.
+cli-correction-awaits = Die Korrektur #{ $correction } der Meldung #{ $id } wartet auf die Freigabe durch ein zweites Mitglied des Notfallteams.
+dash-correct-title = Korrigieren
+dash-correct-text = Der ganze neue Text
+dash-correct-notice = Empfänger mit einem Hinweis informieren (ohne: nur auf Telegram still bearbeiten; nur bei Meldungen)
+dash-correct-button = Korrektur senden
+dash-retract-title = Widerrufen
+dash-retract-text = Eigener Text nach der Widerrufszeile (freiwillig)
+dash-retract-button = Meldung #{ $id } sofort widerrufen
+dash-versions = Fassungen
+dash-version-line = Fassung { $version }, { $at }, { $by }{ $notice }
+dash-version-silent = , still
+dash-notices = Korrekturen und Widerruf
+demo-retract-text = Die Demo nimmt ihre Warnung zurück.
+demo-retract-summary =
+    Warnung an { $alerted } Empfänger (Telegram { $telegram_rate_achieved }/s von { $telegram_rate_configured }/s, WhatsApp { $whatsapp_rate_achieved }/s von { $whatsapp_rate_configured }/s), dann widerrufen; danach noch { $alerts_after_confirmation } Warnungen (unterwegs).
+    Widerrufe: { $notices }, verloren { $lost }, doppelt { $duplicates }; der erste { $first_notice_ms } ms nach der Bestätigung, der letzte nach { $last_notice_s } s (N/R { $notices_over_rate_s } s); Bearbeitungen bis { $last_edit_s } s. Speicher höchstens { $peak_rss_mb } MiB.
 ## Vor Ort: eine Warnung um den eigenen Standort
 onsite-radius-ask = Warnung „{ $text }“ nur im Umkreis um diesen Ort ({ $place })? Radius wählen – danach kommt eine neue Vorschau mit den Empfängern.
 button-radius-other = Anderer Radius

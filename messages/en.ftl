@@ -71,6 +71,7 @@ help-staff =
     /update ID TEXT, /allclear ID TEXT – follow-ups to alert ID
     /confirm CODE, /cancel CODE – send or drop a preview
     /status [ID] – progress; /stop_broadcast ID – stop what is not sent yet
+    /correct ID TEXT – correct what was sent; /retract ID [TEXT] – take it back
     /login – a link to the dashboard
 staff-refused = Sorry, only city staff may do that.
 usage-announce = Usage: /announce TOPIC TEXT, for districts only: /announce TOPIC @DISTRICT,DISTRICT TEXT
@@ -216,6 +217,7 @@ dash-st-done = done
 dash-st-cancelled = cancelled
 dash-st-missed = missed
 dash-st-recurring = recurring
+dash-st-retracted = retracted
 dash-deliveries = Deliveries per channel and status
 dash-channel = Channel
 dash-ds-pending = pending
@@ -359,6 +361,45 @@ location-no-areas = This city has no districts set up: you get all news.
 place-forgotten = Your place is erased.
 cli-preview-target-groups = of them: { $district } by their district, { $place } by their kept place, { $none } without a district
 
+## Corrections and retractions
+retraction-line = RETRACTED: The message of { $time } is void.
+retraction-notice =
+    { $line }
+
+    { $text }
+correction-notice = Correction: { $text }
+kind-correction = correction
+kind-retraction = retraction
+usage-correct = Usage: /correct ID TEXT (the whole new text). Silently, only edited and without a notice (news only, only where messages can be edited): /correct ID --silent TEXT
+usage-retract = Usage: /retract ID [TEXT] — takes back a sent broadcast: what is not sent yet stops, everyone who received it gets a retraction.
+preview-retract =
+    Retraction of broadcast #{ $id } (topic { $topic }). At once: what is not sent yet stops, follow-ups end, and { $total } recipients (Telegram { $telegram }, WhatsApp { $whatsapp }) get, before anything else:
+
+    { $text }
+
+    On Telegram the original message then begins with the retraction line.
+    Retract: /confirm { $code } · Cancel: /cancel { $code }
+retracted-ok = Broadcast #{ $id } is retracted; the retraction (#{ $notice }) goes to everyone who received it.
+not-sent-yet = Broadcast #{ $id } is { $status }: only what was sent can be retracted or corrected; /stop_broadcast { $id } stops what is not sent yet.
+not-correctable = Broadcast #{ $id } cannot be corrected like this: { $reason }.
+button-retract = Retract
+cli-corrected = Broadcast #{ $id } is corrected (version { $version }, correction #{ $correction }); what is not sent yet goes with the new text, { $recipients } recipients get the correction.
+cli-correction-awaits = Correction #{ $correction } of broadcast #{ $id } waits for a second member of the emergency team to approve it.
+dash-correct-title = Correct
+dash-correct-text = The whole new text
+dash-correct-notice = Tell the recipients with a notice (without: only edit silently on Telegram; news only)
+dash-correct-button = Send the correction
+dash-retract-title = Retract
+dash-retract-text = Your own text after the retraction line (optional)
+dash-retract-button = Retract broadcast #{ $id } now
+dash-versions = Versions
+dash-version-line = Version { $version }, { $at }, { $by }{ $notice }
+dash-version-silent = , silent
+dash-notices = Corrections and retraction
+demo-retract-text = The demo takes its warning back.
+demo-retract-summary =
+    Alert to { $alerted } recipients (Telegram { $telegram_rate_achieved }/s of { $telegram_rate_configured }/s, WhatsApp { $whatsapp_rate_achieved }/s of { $whatsapp_rate_configured }/s), then retracted; { $alerts_after_confirmation } alerts after that (in flight).
+    Retraction notices: { $notices }, lost { $lost }, duplicates { $duplicates }; the first { $first_notice_ms } ms after the confirmation, the last after { $last_notice_s } s (N/R { $notices_over_rate_s } s); edits until { $last_edit_s } s. Peak memory { $peak_rss_mb } MiB.
 ## On site: an alert around one's own location
 onsite-radius-ask = Alert “{ $text }” only around this place ({ $place })? Choose the radius – a new preview with the recipients follows.
 button-radius-other = Other radius

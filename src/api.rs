@@ -66,6 +66,8 @@ pub fn router(state: Arc<ApiState>) -> axum::Router {
         .routes(routes!(get_broadcast))
         .routes(routes!(confirm_broadcast))
         .routes(routes!(cancel_broadcast))
+        .routes(routes!(correct_broadcast))
+        .routes(routes!(retract_broadcast))
         .routes(routes!(stats))
         .routes(routes!(create_drill))
         .routes(routes!(list_areas))
@@ -116,6 +118,71 @@ pub struct BroadcastRequest {
     /// Without it: the whole city.
     #[schema(value_type = Option<crate::domain::area::Target>)]
     target: Option<serde_json::Value>,
+}
+
+/// A correction: the whole new text of a sent broadcast.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CorrectionRequest {
+    #[schema(schema_with = doc::text, required = true)]
+    text: Option<String>,
+    /// Tell those who received it (default true): a reply to the edited message on Telegram,
+    /// a new message quoting it on WhatsApp. false: a silent correction of a news item, which
+    /// only edits on Telegram (refused for alerts).
+    notice: Option<bool>,
+}
+
+/// A retraction, with the staff's own words after the retraction line.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetractionRequest {
+    /// Added to the retraction notice, after "WIDERRUF: Die Meldung vom … ist gegenstandslos."
+    #[schema(min_length = 1, max_length = 4000)]
+    text: Option<String>,
+}
+
+/// A correction made, and the corrected broadcast with its history.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CorrectionCreated {
+    /// The correction: released, or awaiting a second person's approval (a corrected alert
+    /// under the two-person rule); `recipients` are those who received the broadcast.
+    correction: BroadcastCreated,
+    broadcast: BroadcastView,
+}
+
+/// A retraction made: the retracted broadcast (status `retracted`) and its notice.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Retraction {
+    broadcast: BroadcastView,
+    /// The retraction notice's broadcast (kind `retraction`), going to whoever received it.
+    notice: i64,
+}
+
+/// One text a corrected broadcast had.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TextVersionView {
+    version: i32,
+    text: String,
+    /// Who wrote it (`person:NAME`, `token:NAME`, `operator:USER`).
+    changed_by: Option<String>,
+    #[schema(format = DateTime)]
+    changed_at: String,
+    /// The correction that made it; none for the first.
+    correction_id: Option<i64>,
+    /// Whether those who had received it were told.
+    notice: bool,
+}
+
+/// A correction or retraction of a broadcast.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NoticeView {
+    id: i64,
+    #[schema(schema_with = doc::kind)]
+    kind: String,
+    #[schema(schema_with = doc::status)]
+    status: String,
+    created_by: Option<String>,
+    approved_by: Option<String>,
 }
 
 /// A drill: the whole alert path, to the staff only, every message marked "ÜBUNG / EXERCISE".
@@ -197,6 +264,18 @@ pub struct BroadcastView {
     scheduled_at: Option<String>,
     /// Deliveries per channel, then per delivery status.
     deliveries: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Its text's version: 1 as sent first, one more per correction.
+    version: i32,
+    /// What a correction or retraction is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parent_id: Option<i64>,
+    /// A corrected broadcast's texts, oldest first (only on GET of one broadcast, and empty
+    /// when it was never corrected).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    versions: Vec<TextVersionView>,
+    /// Its corrections and retraction (only on GET of one broadcast).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    corrections: Vec<NoticeView>,
 }
 
 impl BroadcastView {
@@ -222,6 +301,10 @@ impl BroadcastView {
                 .and_then(chrono::DateTime::from_timestamp_millis)
                 .map(|t| t.to_rfc3339()),
             deliveries,
+            version: b.version,
+            parent_id: b.parent_id,
+            versions: Vec::new(),
+            corrections: Vec::new(),
         }
     }
 }
@@ -432,7 +515,32 @@ async fn views(state: &ApiState, list: &[Broadcast]) -> Result<Vec<BroadcastView
 
 async fn view(state: &ApiState, b: Broadcast) -> Result<Json<BroadcastView>, ApiError> {
     let stats = state.store().broadcast_stats(b.id).await?;
-    Ok(Json(BroadcastView::new(&b, &stats)))
+    let mut view = BroadcastView::new(&b, &stats);
+    let (versions, notices) = state.broadcasts.history(b.id).await?;
+    view.versions = versions
+        .into_iter()
+        .map(|v| TextVersionView {
+            version: v.version,
+            text: v.text,
+            changed_by: v.changed_by,
+            changed_at: chrono::DateTime::from_timestamp_millis(v.changed_at)
+                .map(|t| t.to_rfc3339())
+                .unwrap_or_default(),
+            correction_id: v.correction_id,
+            notice: v.notice,
+        })
+        .collect();
+    view.corrections = notices
+        .into_iter()
+        .map(|n| NoticeView {
+            id: n.id,
+            kind: n.kind.as_str().into(),
+            status: n.status.as_str().into(),
+            created_by: n.created_by,
+            approved_by: n.approved_by,
+        })
+        .collect();
+    Ok(Json(view))
 }
 
 #[utoipa::path(get, path = "/api/v1/broadcasts/{id}", params(("id" = i64, Path, description = "The broadcast's id")),
@@ -479,6 +587,88 @@ async fn cancel_broadcast(
 ) -> Result<Json<BroadcastView>, ApiError> {
     let b = state.broadcasts.cancel(&actor(&caller), id).await?;
     view(&state, b).await
+}
+
+#[utoipa::path(post, path = "/api/v1/broadcasts/{id}/corrections", request_body = CorrectionRequest,
+    params(("id" = i64, Path, description = "The id of the sent broadcast to correct"),
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$",
+        description = "1 to 255 visible ASCII characters; a retried request with the same key and body creates nothing new")),
+    responses(
+        (status = 201, body = CorrectionCreated, description = "The correction: released (the broadcast has the new text at once; those who received it get an edit and a notice), or awaiting a second person's approval (a corrected alert under the two-person rule)"),
+        (status = 200, body = CorrectionCreated, description = "The same key and body again: the correction made then"),
+        (status = 403, body = ApiError, description = "This token may not correct an alert, update or all-clear"),
+        (status = 409, body = ApiError, description = "The broadcast was not sent (a draft, scheduled, cancelled) or was retracted"),
+        CallerErrors, BroadcastIdErrors, IdempotencyKeyErrors, JsonBodyErrors, StoreErrors,
+        (status = 400, body = ApiError, description = "The body is not JSON"),
+        (status = 422, body = ApiError, description = "The text is missing, unchanged or not acceptable, or a silent correction of an alert; `field` names it")),
+    security(("bearer" = [])))]
+async fn correct_broadcast(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    BroadcastId(id): BroadcastId,
+    IdempotencyKey(key): IdempotencyKey,
+    JsonBody(req): JsonBody<CorrectionRequest>,
+) -> Result<(StatusCode, Json<CorrectionCreated>), ApiError> {
+    let text = parse_text(req.text.as_deref()).map_err(|e| ApiError::invalid("text", e))?;
+    let request = crate::services::CorrectionRequest {
+        text: text.as_str().to_string(),
+        notice: req.notice.unwrap_or(true),
+        draft: false,
+        idempotency_key: key.map(|k| format!("{}:{k}", caller.actor())),
+    };
+    let created = state
+        .broadcasts
+        .correct(&actor(&caller), id, request)
+        .await?;
+    let status = if created.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let b = state.broadcasts.get(id).await?;
+    let Json(broadcast) = view(&state, b).await?;
+    Ok((
+        status,
+        Json(CorrectionCreated {
+            correction: created_answer(&created),
+            broadcast,
+        }),
+    ))
+}
+
+#[utoipa::path(post, path = "/api/v1/broadcasts/{id}/retract", request_body = RetractionRequest,
+    params(("id" = i64, Path, description = "The id of the sent broadcast to take back")),
+    responses(
+        (status = 200, body = Retraction, description = "Retracted at once, with no second person: what was not sent is cancelled, follow-ups stop, and whoever received it gets the retraction notice at alert priority"),
+        (status = 403, body = ApiError, description = "Only an emergency token may retract an alert, update or all-clear"),
+        (status = 409, body = ApiError, description = "The broadcast was not sent (cancel it instead) or is retracted already"),
+        CallerErrors, BroadcastIdErrors, JsonBodyErrors, StoreErrors,
+        (status = 400, body = ApiError, description = "The body is not JSON (send {} for no text)"),
+        (status = 422, body = ApiError, description = "The text is not acceptable; `field` names it")),
+    security(("bearer" = [])))]
+async fn retract_broadcast(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    BroadcastId(id): BroadcastId,
+    JsonBody(req): JsonBody<RetractionRequest>,
+) -> Result<Json<Retraction>, ApiError> {
+    if let Some(t) = &req.text
+        && (t.chars().count() > 4000 || t.contains('\0'))
+    {
+        return Err(ApiError::invalid(
+            "text",
+            "the text has more than 4000 characters or a NUL character",
+        ));
+    }
+    let (b, notice) = state
+        .broadcasts
+        .retract(&actor(&caller), id, req.text.as_deref())
+        .await?;
+    let Json(broadcast) = view(&state, b).await?;
+    Ok(Json(Retraction {
+        broadcast,
+        notice: notice.id,
+    }))
 }
 
 #[utoipa::path(get, path = "/api/v1/areas",

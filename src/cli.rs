@@ -295,6 +295,76 @@ pub async fn cancel(config: &Config, id: i64, texts: &Texts) -> anyhow::Result<(
     Ok(())
 }
 
+/// `amtsbote correct ID --text …`: a correction as the operator, released at once (or, for an
+/// alert under the two-person rule, waiting for a second person).
+pub async fn correct(
+    config: &Config,
+    id: i64,
+    text: &str,
+    silent: bool,
+    texts: &Texts,
+) -> anyhow::Result<()> {
+    let lang = Texts::terminal_language();
+    let (service, announce) = service(config).await?;
+    let request = crate::services::CorrectionRequest {
+        text: text.to_string(),
+        notice: !silent,
+        draft: false,
+        idempotency_key: None,
+    };
+    let created = service
+        .correct(&operator(), id, request)
+        .await
+        .map_err(cli_error)?;
+    announce.tell().await;
+    let b = &created.broadcast;
+    let key = if b.status == crate::domain::BroadcastStatus::AwaitingApproval {
+        "cli-correction-awaits"
+    } else {
+        "cli-corrected"
+    };
+    println!(
+        "{}",
+        texts.get(
+            lang,
+            key,
+            &[
+                ("id", id.into()),
+                ("correction", b.id.into()),
+                ("version", b.version.into()),
+                ("recipients", created.recipients.total().into()),
+            ]
+        )
+    );
+    Ok(())
+}
+
+/// `amtsbote retract ID [--text …]`: at once, no second person.
+pub async fn retract(
+    config: &Config,
+    id: i64,
+    text: Option<&str>,
+    texts: &Texts,
+) -> anyhow::Result<()> {
+    let lang = Texts::terminal_language();
+    let (service, announce) = service(config).await?;
+    let (_, notice) = service
+        .retract(&operator(), id, text)
+        .await
+        .map_err(cli_error)?;
+    // The running service hears of the notice (alert priority) at once.
+    announce.tell().await;
+    println!(
+        "{}",
+        texts.get(
+            lang,
+            "retracted-ok",
+            &[("id", id.into()), ("notice", notice.id.into())]
+        )
+    );
+    Ok(())
+}
+
 pub async fn stats(
     config: &Config,
     id: Option<i64>,
@@ -468,6 +538,19 @@ pub async fn demo_warnings(
     let lang = Texts::terminal_language();
     let report = demo::warnings::run(config, options, texts, lang).await?;
     let summary = demo::warnings::summary(&report, texts, lang);
+    print_report(&report, as_json, summary, report.lost)
+}
+
+/// `amtsbote demo --retract`.
+pub async fn demo_retract(
+    config: &Config,
+    options: DemoOptions,
+    as_json: bool,
+    texts: &Texts,
+) -> anyhow::Result<()> {
+    let lang = Texts::terminal_language();
+    let report = demo::retract::run(config, options, texts, lang).await?;
+    let summary = demo::retract::summary(&report, texts, lang);
     print_report(&report, as_json, summary, report.lost)
 }
 

@@ -298,6 +298,9 @@ impl Config {
         let engine = EngineSettings {
             instance,
             fan_out_chunk: f.queue.fanout_chunk.max(1),
+            keep_platform_ids: Duration::from_secs(
+                u64::from(f.corrections.keep_days.max(1)) * 86_400,
+            ),
             ..EngineSettings::default()
         };
 
@@ -430,6 +433,8 @@ fn whatsapp(w: &file::Whatsapp, s: &Sources) -> Result<Option<WhatsappConfig>, C
             BroadcastKind::Alert => &w.template_alert,
             BroadcastKind::Update => &w.template_update,
             BroadcastKind::Allclear => &w.template_allclear,
+            // They go with the template of what they are about (alert or announcement).
+            BroadcastKind::Correction | BroadcastKind::Retraction => continue,
         };
         if let Some(t) = template(raw, &format!("template_{}", kind.as_str()), s)? {
             templates.insert(kind, t);
@@ -1150,7 +1155,7 @@ mod tests {
         assert_eq!(c.template_costs.price_eur.get(&BroadcastKind::Update), None);
         let file = "[whatsapp]\ntemplate_price = 0.05\nmessaging_limit = 1000\n";
         let c = Config::from_sources(Some(("amtsbote.toml", file)), &env(&[])).unwrap();
-        assert_eq!(c.template_costs.price_eur.len(), 4);
+        assert_eq!(c.template_costs.price_eur.len(), BroadcastKind::ALL.len());
         assert_eq!(c.template_costs.messaging_limit, Some(1000));
         for (var, bad) in [
             ("AMTSBOTE_DASHBOARD_PUBLIC_URL", "ftp://x"),

@@ -159,14 +159,21 @@ pub enum BroadcastKind {
     Alert,
     Update,
     Allclear,
+    /// A correction of a sent broadcast (its parent): edits it where the platform can and
+    /// tells whoever received it; its `new_text` becomes the parent's text.
+    Correction,
+    /// The retraction of a sent broadcast (its parent): a notice to whoever received it.
+    Retraction,
 }
 
 impl BroadcastKind {
-    pub const ALL: [BroadcastKind; 4] = [
+    pub const ALL: [BroadcastKind; 6] = [
         BroadcastKind::Announcement,
         BroadcastKind::Alert,
         BroadcastKind::Update,
         BroadcastKind::Allclear,
+        BroadcastKind::Correction,
+        BroadcastKind::Retraction,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -175,12 +182,23 @@ impl BroadcastKind {
             BroadcastKind::Alert => "alert",
             BroadcastKind::Update => "update",
             BroadcastKind::Allclear => "allclear",
+            BroadcastKind::Correction => "correction",
+            BroadcastKind::Retraction => "retraction",
         }
     }
 
-    /// Alerts, updates and all-clears always sound, whatever quiet hours say.
+    /// Alerts, updates, all-clears and retractions always sound, whatever quiet hours say (a
+    /// correction sounds as its priority says).
     pub fn is_alert(self) -> bool {
-        !matches!(self, BroadcastKind::Announcement)
+        !matches!(
+            self,
+            BroadcastKind::Announcement | BroadcastKind::Correction
+        )
+    }
+
+    /// A notice about a sent broadcast (its parent), sent to whoever received that.
+    pub fn is_notice(self) -> bool {
+        matches!(self, BroadcastKind::Correction | BroadcastKind::Retraction)
     }
 }
 
@@ -192,6 +210,8 @@ impl FromStr for BroadcastKind {
             "alert" => Ok(BroadcastKind::Alert),
             "update" => Ok(BroadcastKind::Update),
             "allclear" => Ok(BroadcastKind::Allclear),
+            "correction" => Ok(BroadcastKind::Correction),
+            "retraction" => Ok(BroadcastKind::Retraction),
             other => Err(format!(
                 "unknown kind '{other}', expected announcement, alert, update or allclear"
             )),
@@ -329,10 +349,12 @@ pub enum BroadcastStatus {
     Missed,
     /// A confirmed recurring draft: the schedule it became fires copies of it.
     Recurring,
+    /// Sent, then taken back: what was not sent was cancelled, whoever received it was told.
+    Retracted,
 }
 
 impl BroadcastStatus {
-    pub const ALL: [BroadcastStatus; 9] = [
+    pub const ALL: [BroadcastStatus; 10] = [
         BroadcastStatus::Draft,
         BroadcastStatus::AwaitingApproval,
         BroadcastStatus::Scheduled,
@@ -342,6 +364,7 @@ impl BroadcastStatus {
         BroadcastStatus::Cancelled,
         BroadcastStatus::Missed,
         BroadcastStatus::Recurring,
+        BroadcastStatus::Retracted,
     ];
 
     /// Not yet sent and not ended: what a cancel can still stop.
@@ -367,6 +390,7 @@ impl BroadcastStatus {
             BroadcastStatus::Sending => "sending",
             BroadcastStatus::Done => "done",
             BroadcastStatus::Cancelled => "cancelled",
+            BroadcastStatus::Retracted => "retracted",
         }
     }
 }
@@ -384,6 +408,7 @@ impl FromStr for BroadcastStatus {
             "sending" => BroadcastStatus::Sending,
             "done" => BroadcastStatus::Done,
             "cancelled" => BroadcastStatus::Cancelled,
+            "retracted" => BroadcastStatus::Retracted,
             other => return Err(format!("unknown broadcast status '{other}'")),
         })
     }

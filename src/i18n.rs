@@ -23,6 +23,16 @@ pub fn drill_marker() -> &'static str {
     })
 }
 
+/// The text `key` in `lang` from the embedded files, loaded once: for texts made outside a
+/// conversation (a correction's or retraction's notice, written once per language).
+pub fn text(lang: &str, key: &str, args: &[(&str, FluentValue<'_>)]) -> String {
+    static TEXTS: std::sync::OnceLock<Option<Texts>> = std::sync::OnceLock::new();
+    match TEXTS.get_or_init(|| Texts::load().ok()) {
+        Some(t) => t.get(lang, key, args),
+        None => key.to_string(),
+    }
+}
+
 /// The default language of citizens and staff.
 pub const DEFAULT_LANGUAGE: &str = "de";
 

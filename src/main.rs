@@ -70,6 +70,25 @@ enum Command {
     },
     /// Cancel a broadcast: nothing not yet sent will be.
     Cancel { id: i64 },
+    /// Correct a sent broadcast: what is not sent yet goes with the new text; whoever received
+    /// it gets an edit (Telegram) and a notice (a reply, or a quoting message on WhatsApp).
+    Correct {
+        id: i64,
+        /// The whole new text.
+        #[arg(long)]
+        text: String,
+        /// Only edit, without a notice (news only; nothing reaches WhatsApp).
+        #[arg(long)]
+        silent: bool,
+    },
+    /// Take a sent broadcast back at once (no second person): what is not sent is cancelled,
+    /// whoever received it gets a retraction notice at alert priority.
+    Retract {
+        id: i64,
+        /// Added to the notice after the retraction line.
+        #[arg(long)]
+        text: Option<String>,
+    },
     /// Progress per broadcast: deliveries per status and channel; lane pauses.
     Stats {
         id: Option<i64>,
@@ -132,6 +151,10 @@ enum Command {
         /// without a human, then its update and its cancel.
         #[arg(long)]
         warnings: bool,
+        /// Instead: an alert to every subscriber, retracted after 3 s: from the retraction's
+        /// confirmation to the first and the last notice, next to N/R.
+        #[arg(long, conflicts_with = "warnings")]
+        retract: bool,
         /// Instead: the public archive with 10,000 broadcasts under load (its first page and a
         /// broadcast's page against `/healthz` in the same run) and the check's latency.
         #[arg(long)]
@@ -330,6 +353,12 @@ fn main() -> ExitCode {
                 cli::broadcast(&config, req, &texts).await
             }
             Command::Cancel { id } => cli::cancel(&config, id, &texts).await,
+            Command::Correct { id, text, silent } => {
+                cli::correct(&config, id, &text, silent, &texts).await
+            }
+            Command::Retract { id, text } => {
+                cli::retract(&config, id, text.as_deref(), &texts).await
+            }
             Command::Stats { id, json } => cli::stats(&config, id, json, &texts).await,
             Command::Staff { action } => match action {
                 StaffAction::Add {
@@ -379,6 +408,7 @@ fn main() -> ExitCode {
                 telegram_latency_ms,
                 areas,
                 warnings,
+                retract,
                 archive,
                 instances,
                 kill_leader,
@@ -413,7 +443,9 @@ fn main() -> ExitCode {
                     telegram_latency: std::time::Duration::from_millis(telegram_latency_ms),
                     areas,
                 };
-                if warnings {
+                if retract {
+                    cli::demo_retract(&config, options, json, &texts).await
+                } else if warnings {
                     cli::demo_warnings(&config, options, json, &texts).await
                 } else {
                     cli::demo(&config, options, json, &texts).await

@@ -51,7 +51,31 @@ pub struct Received {
     pub markup: Option<Arc<Value>>,
     /// Since the simulator started.
     pub at: Duration,
+    /// The id the platform gave it (Telegram `message_id`; WhatsApp `wamid.SIM…` carries it).
+    pub id: i64,
+    /// The message it answers (Telegram `reply_parameters.message_id`) or quotes (WhatsApp
+    /// `context.message_id`).
+    pub reply_to: Option<Box<str>>,
 }
+
+/// An `editMessageText` the simulated Telegram made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Edit {
+    pub chat: String,
+    pub message_id: i64,
+    pub text: String,
+    /// Since the simulator started.
+    pub at: Duration,
+}
+
+/// Real Bot API answers to `editMessageText` (tests/fixtures/telegram, see SOURCES.md).
+const EDIT_OK: &str = include_str!("../tests/fixtures/telegram/editMessageText_response_ok.json");
+const EDIT_NOT_MODIFIED: &str =
+    include_str!("../tests/fixtures/telegram/error_400_message_not_modified.json");
+const EDIT_CANT_BE_EDITED: &str =
+    include_str!("../tests/fixtures/telegram/error_400_message_cant_be_edited.json");
+const EDIT_NOT_FOUND: &str =
+    include_str!("../tests/fixtures/telegram/error_400_message_to_edit_not_found.json");
 
 /// The most of `times` (arrival times) within any one second, sliding: what a platform's
 /// per-second limit is checked against.
@@ -101,6 +125,9 @@ struct Faults {
     blocked: HashSet<(ChannelKind, String)>,
 }
 
+/// Telegram messages by id: their index in `received`, and their text once edited.
+type TelegramMessages = HashMap<i64, (usize, Option<Arc<str>>)>;
+
 struct SimState {
     started: Instant,
     received: Mutex<Vec<Received>>,
@@ -127,6 +154,11 @@ struct SimState {
     /// How long each Bot API answer takes to come back (µs): the round trip to Telegram's
     /// servers, which are not on the city's machine.
     telegram_latency_us: AtomicU64,
+    /// Telegram messages by id: where in `received` they are, and their text after edits.
+    telegram_messages: Mutex<TelegramMessages>,
+    /// Telegram chats whose messages can no longer be edited ("message can't be edited").
+    uneditable: Mutex<HashSet<String>>,
+    edits: Mutex<Vec<Edit>>,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -178,6 +210,9 @@ impl Simulator {
             presser: Mutex::new(None),
             held: tokio::sync::watch::Sender::new(None),
             telegram_latency_us: AtomicU64::new(0),
+            telegram_messages: Mutex::new(HashMap::new()),
+            uneditable: Mutex::new(HashSet::new()),
+            edits: Mutex::new(Vec::new()),
         });
         let telegram = Router::new()
             .route("/{bot}/{method}", post(telegram_method))
@@ -271,6 +306,36 @@ impl Simulator {
     /// Conflict): more than one process polls the bot.
     pub fn poll_conflicts(&self) -> u64 {
         self.state.poll_conflicts.load(Ordering::SeqCst)
+    }
+
+    /// The edits made, in order.
+    pub fn edits(&self) -> Vec<Edit> {
+        lock(&self.state.edits).clone()
+    }
+
+    /// Messages in Telegram chat `chat` can no longer be edited from now on (too old, or a
+    /// channel post): `editMessageText` answers "message can't be edited".
+    pub fn make_uneditable(&self, chat: &str) {
+        lock(&self.state.uneditable).insert(chat.to_string());
+    }
+
+    /// The citizen in Telegram chat `chat` deleted message `message_id`: editing it answers
+    /// "message to edit not found".
+    pub fn delete_message(&self, message_id: i64) {
+        lock(&self.state.telegram_messages).remove(&message_id);
+    }
+
+    /// The text Telegram message `message_id` shows now (after edits).
+    pub fn telegram_text(&self, message_id: i64) -> Option<String> {
+        let (at, edited) = lock(&self.state.telegram_messages)
+            .get(&message_id)
+            .cloned()?;
+        match edited {
+            Some(t) => Some(t.to_string()),
+            None => lock(&self.state.received)
+                .get(at)
+                .map(|r| r.text.to_string()),
+        }
     }
 
     /// Bot API calls other than `sendMessage` and `getUpdates`, method names in lower case
@@ -400,6 +465,7 @@ impl SimState {
         text: &str,
         silent: bool,
         markup: Option<&Value>,
+        reply_to: Option<String>,
     ) -> Result<i64, Refusal> {
         self.requests.fetch_add(1, Ordering::Relaxed);
         let (fault, blocked) = {
@@ -449,6 +515,7 @@ impl SimState {
             }
         };
         let at = self.started.elapsed();
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let arrived = Received {
             channel,
             address: address.into(),
@@ -458,17 +525,65 @@ impl SimState {
                 .filter(|m| !m.is_null())
                 .map(|m| self.intern_markup(m)),
             at,
+            id,
+            reply_to: reply_to.map(Into::into),
         };
         if channel == ChannelKind::Telegram && arrived.markup.is_some() {
             self.offer_press(&arrived);
         }
-        lock(&self.received).push(arrived);
+        {
+            let mut received = lock(&self.received);
+            if channel == ChannelKind::Telegram {
+                lock(&self.telegram_messages).insert(id, (received.len(), None));
+            }
+            received.push(arrived);
+        }
         let held = self.held.borrow().clone();
         if held.is_some_and(|except| !except.contains(address)) {
             let mut hold = self.held.subscribe();
             let _ = hold.wait_for(Option::is_none).await;
         }
-        Ok(self.next_id.fetch_add(1, Ordering::Relaxed))
+        Ok(id)
+    }
+
+    /// `editMessageText` of `message_id` in `chat` to `text`, answered with Telegram's real
+    /// bodies: unknown or deleted → "message to edit not found", a chat made uneditable →
+    /// "message can't be edited", the same text → "message is not modified".
+    fn edit(&self, chat: &str, message_id: i64, text: &str) -> Response {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let refuse = |body: &str| raw(400, body.as_bytes().to_vec());
+        if lock(&self.uneditable).contains(chat) {
+            return refuse(EDIT_CANT_BE_EDITED);
+        }
+        let current = {
+            let messages = lock(&self.telegram_messages);
+            let Some((at, edited)) = messages.get(&message_id).cloned() else {
+                return refuse(EDIT_NOT_FOUND);
+            };
+            let received = lock(&self.received);
+            match received.get(at) {
+                Some(r) if &*r.address == chat => edited.unwrap_or_else(|| r.text.clone()),
+                _ => return refuse(EDIT_NOT_FOUND),
+            }
+        };
+        if &*current == text {
+            return refuse(EDIT_NOT_MODIFIED);
+        }
+        if let Some(entry) = lock(&self.telegram_messages).get_mut(&message_id) {
+            entry.1 = Some(Arc::from(text));
+        }
+        lock(&self.edits).push(Edit {
+            chat: chat.to_string(),
+            message_id,
+            text: text.to_string(),
+            at: self.started.elapsed(),
+        });
+        let mut answer: Value = serde_json::from_str(EDIT_OK).unwrap_or(Value::Null);
+        answer["result"]["message_id"] = json!(message_id);
+        answer["result"]["chat"]["id"] = json!(chat.parse::<i64>().unwrap_or_default());
+        answer["result"]["text"] = json!(text);
+        answer["result"]["edit_date"] = json!(chrono::Utc::now().timestamp());
+        Json(answer).into_response()
     }
 }
 
@@ -544,7 +659,13 @@ async fn telegram_send(State(state): State<Arc<SimState>>, bot: String, body: By
         );
     }
     let silent = req["disable_notification"].as_bool().unwrap_or(false);
-    match state.answer(ChannelKind::Telegram, &chat_id, text, silent, req.get("reply_markup")).await {
+    let reply_to = req["reply_parameters"]["message_id"]
+        .as_i64()
+        .map(|id| id.to_string());
+    match state
+        .answer(ChannelKind::Telegram, &chat_id, text, silent, req.get("reply_markup"), reply_to)
+        .await
+    {
         Ok(message_id) => Json(json!({
             "ok": true,
             "result": {
@@ -631,6 +752,19 @@ async fn telegram_call(
         method: method.clone(),
         body: req.clone(),
     });
+    // An edit of the text of a message the simulator delivered, as a correction makes (the
+    // conversation's keyboards, which edit their buttons, are answered as before).
+    if method == "editmessagetext"
+        && req.get("reply_markup").is_none()
+        && let Some(id) = req["message_id"].as_i64()
+        && lock(&state.telegram_messages).contains_key(&id)
+    {
+        let chat = match &req["chat_id"] {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        return state.edit(&chat, id, req["text"].as_str().unwrap_or_default());
+    }
     let result = match method.as_str() {
         "getme" => {
             json!({"id": 1, "is_bot": true, "first_name": "Amtsbote", "username": "amtsbote_bot"})
@@ -708,6 +842,7 @@ async fn whatsapp_send(
             &text,
             false,
             req.get("template").or_else(|| req.get("interactive")),
+            req["context"]["message_id"].as_str().map(str::to_string),
         )
         .await
     {

@@ -44,7 +44,7 @@ pub const KINDS: [BroadcastKind; 4] = [
     BroadcastKind::Update,
     BroadcastKind::Allclear,
 ];
-pub const STATUSES: [BroadcastStatus; 9] = BroadcastStatus::ALL;
+pub const STATUSES: [BroadcastStatus; 10] = BroadcastStatus::ALL;
 
 /// The value of `values` whose name is exactly `given` (the document lists these names, so a
 /// name in other case or with spaces is refused, as a client generated from it would expect).
@@ -127,8 +127,10 @@ pub fn priority_or_default() -> Object {
     names(PRIORITIES.map(Priority::as_str), true, Some(about))
 }
 
+/// Every kind an answer may show: also a correction's and a retraction's, which are made by
+/// their own requests, not submitted.
 pub fn kind() -> Object {
-    names(KINDS.map(BroadcastKind::as_str), false, None)
+    names(BroadcastKind::ALL.map(BroadcastKind::as_str), false, None)
 }
 
 pub fn kind_or_default() -> Object {

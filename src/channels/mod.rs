@@ -27,6 +27,33 @@ pub struct Outgoing {
     pub last_inbound_at: Option<i64>,
     /// Send as a template even inside the window (the platform refused free text).
     pub force_template: bool,
+    /// A correction or retraction: the platform's id of the message it is about (a reply to
+    /// it on Telegram, a quote of it on WhatsApp).
+    pub reply_to: Option<String>,
+    /// Replace the text of `reply_to` with this, where the platform can (Telegram). As a part
+    /// (see [`Channel::parts`]): this part is that edit.
+    pub edit: Option<String>,
+    /// Tell the recipient (a message of its own); false: a silent correction, only the edit.
+    pub notice: bool,
+}
+
+impl Outgoing {
+    /// A message of a broadcast of `kind` with `text` to `address`, nothing else set.
+    pub fn plain(address: &str, text: &str, kind: BroadcastKind, priority: Priority) -> Self {
+        Outgoing {
+            address: address.to_string(),
+            text: text.to_string(),
+            kind,
+            priority,
+            silent: false,
+            language: crate::i18n::DEFAULT_LANGUAGE.to_string(),
+            last_inbound_at: None,
+            force_template: false,
+            reply_to: None,
+            edit: None,
+            notice: true,
+        }
+    }
 }
 
 /// What became of one send, classified at the adapter edge.
@@ -77,10 +104,18 @@ pub(crate) fn split_outgoing(
 ) -> Vec<Outgoing> {
     crate::domain::text::split(&message.text, max, weight)
         .into_iter()
-        .map(|text| Outgoing {
+        .enumerate()
+        .map(|(i, text)| Outgoing {
             text,
             address: message.address.clone(),
             language: message.language.clone(),
+            // Only the first part quotes or answers the original.
+            reply_to: if i == 0 {
+                message.reply_to.clone()
+            } else {
+                None
+            },
+            edit: None,
             ..*message
         })
         .collect()

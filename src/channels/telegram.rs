@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
 use teloxide::RequestError;
 use teloxide::prelude::*;
-use teloxide::types::{LinkPreviewOptions, ParseMode};
+use teloxide::types::{LinkPreviewOptions, MessageId, ParseMode, ReplyParameters};
 
 use super::{Channel, Outgoing, SendOutcome, split_outgoing};
 use crate::domain::ChannelKind;
@@ -50,8 +50,37 @@ impl Channel for TelegramChannel {
         ChannelKind::Telegram
     }
 
+    /// A correction or retraction is, unless silent, the notice as a reply to the original,
+    /// then an edit of the original (when it has its id and the new text fits one message).
     fn parts(&self, message: &Outgoing, _now: i64) -> Vec<Outgoing> {
-        split_outgoing(message, MESSAGE_MAX, escaped_weight)
+        let edit = match (&message.edit, &message.reply_to) {
+            (Some(text), Some(_))
+                if text.chars().map(escaped_weight).sum::<usize>() <= MESSAGE_MAX =>
+            {
+                Some(Outgoing {
+                    text: text.clone(),
+                    address: message.address.clone(),
+                    language: message.language.clone(),
+                    reply_to: message.reply_to.clone(),
+                    edit: message.edit.clone(),
+                    ..*message
+                })
+            }
+            _ => None,
+        };
+        let notice = Outgoing {
+            edit: None,
+            ..message.clone()
+        };
+        // The notice first: it is what tells people; the edit (which tells nobody) after it.
+        match (edit, message.notice) {
+            (Some(edit), true) => split_outgoing(&notice, MESSAGE_MAX, escaped_weight)
+                .into_iter()
+                .chain(std::iter::once(edit))
+                .collect(),
+            (Some(edit), false) => vec![edit],
+            (None, _) => split_outgoing(&notice, MESSAGE_MAX, escaped_weight),
+        }
     }
 
     async fn send(&self, message: &Outgoing) -> SendOutcome {
@@ -61,19 +90,87 @@ impl Channel for TelegramChannel {
                 message.address
             ));
         };
-        let sent = self
+        let original = message
+            .reply_to
+            .as_deref()
+            .and_then(|id| id.parse::<i32>().ok())
+            .map(MessageId);
+        if message.edit.is_some() {
+            let Some(original) = original else {
+                return SendOutcome::Permanent("no message to edit".into());
+            };
+            return self.edit(ChatId(chat), original, message).await;
+        }
+        let mut send = self
             .bot
             .send_message(ChatId(chat), escape_html(&message.text))
             .parse_mode(ParseMode::Html)
             .disable_notification(message.silent)
-            .link_preview_options(no_preview())
-            .await;
+            .link_preview_options(no_preview());
+        if let Some(original) = original {
+            // The original may have been deleted by the citizen: the notice goes anyway.
+            send =
+                send.reply_parameters(ReplyParameters::new(original).allow_sending_without_reply());
+        }
+        let sent = send.await;
         match sent {
             Ok(m) => SendOutcome::Sent {
                 platform_id: Some(m.id.0.to_string()),
             },
             Err(e) => classify(e, &self.token),
         }
+    }
+}
+
+impl TelegramChannel {
+    /// Edits `original` to `message.text`. Unchanged counts as done; a message that can no
+    /// longer be edited (too old, deleted by the citizen) leaves the notice to tell them, or,
+    /// for a silent correction, fails with the reason.
+    async fn edit(&self, chat: ChatId, original: MessageId, message: &Outgoing) -> SendOutcome {
+        let edited = self
+            .bot
+            .edit_message_text(chat, original, escape_html(&message.text))
+            .parse_mode(ParseMode::Html)
+            .link_preview_options(no_preview())
+            .await;
+        // No id of its own: the delivery keeps its notice's.
+        let done = SendOutcome::Sent { platform_id: None };
+        match edited {
+            Ok(_) => done,
+            Err(e) => match classify(e, &self.token) {
+                SendOutcome::Permanent(reason) => match edit_refusal(&reason) {
+                    Some(EditRefusal::NotModified) => done,
+                    // The notice told them already.
+                    Some(EditRefusal::NotEditable) if message.notice => done,
+                    _ => SendOutcome::Permanent(reason),
+                },
+                other => other,
+            },
+        }
+    }
+}
+
+/// What Telegram said about an edit it did not make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EditRefusal {
+    /// The text is the one it has: the edit is done.
+    NotModified,
+    /// Too old, deleted, or not the bot's: it can only be answered.
+    NotEditable,
+}
+
+/// Reads an edit's refusal from Telegram's description.
+pub fn edit_refusal(description: &str) -> Option<EditRefusal> {
+    let d = description.to_lowercase();
+    if d.contains("message is not modified") {
+        Some(EditRefusal::NotModified)
+    } else if d.contains("message can't be edited")
+        || d.contains("message to edit not found")
+        || d.contains("message_id_invalid")
+    {
+        Some(EditRefusal::NotEditable)
+    } else {
+        None
     }
 }
 

@@ -93,9 +93,30 @@ impl WhatsappChannel {
     /// template of its kind; `Err` when a template is needed and none is configured.
     pub fn broadcast_body(&self, message: &Outgoing, now: i64) -> Result<Value, String> {
         if free_text(message, now) {
-            return Ok(text_body(&message.address, &message.text));
+            let mut body = text_body(&message.address, &message.text);
+            // A correction or retraction quotes the message it is about (WhatsApp cannot edit).
+            if let Some(original) = &message.reply_to {
+                body["context"] = json!({ "message_id": original });
+            }
+            return Ok(body);
         }
-        let Some(t) = self.templates.get(&message.kind) else {
+        // A correction or retraction goes with the template of what it is about, unless it has
+        // one of its own.
+        let fallback = if message.kind == BroadcastKind::Retraction
+            || message.priority == crate::domain::Priority::Alert
+        {
+            BroadcastKind::Alert
+        } else {
+            BroadcastKind::Announcement
+        };
+        let template = self.templates.get(&message.kind).or_else(|| {
+            message
+                .kind
+                .is_notice()
+                .then(|| self.templates.get(&fallback))
+                .flatten()
+        });
+        let Some(t) = template else {
             return Err(format!(
                 "outside the 24-hour window and no template for {} is configured (AMTSBOTE_WHATSAPP_TEMPLATE_{})",
                 message.kind.as_str(),
@@ -368,6 +389,9 @@ mod tests {
             language: "de".into(),
             last_inbound_at: Some(now - 1000),
             force_template: false,
+            reply_to: None,
+            edit: None,
+            notice: true,
         };
         let parts = channel.parts(&message, now);
         assert_eq!(parts.len(), 3);

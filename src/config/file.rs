@@ -26,6 +26,7 @@ pub struct FileConfig {
     pub dashboard: Dashboard,
     pub warnings: Warnings,
     pub areas: Areas,
+    pub corrections: Corrections,
     pub archive: Archive,
     /// `[[topics]]` tables (`id`, `label_de`, `label_en`, `priority`, `quiet`).
     #[schemars(with = "Option<Vec<serde_json::Value>>")]
@@ -457,5 +458,21 @@ impl Default for Areas {
             id_property: "id".into(),
             name_property: "name".into(),
         }
+    }
+}
+
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Corrections {
+    /// Days the platform's id of each sent message is kept, so that a correction can edit it
+    /// (Telegram) or quote it (WhatsApp); housekeeping forgets older ones, and such a message
+    /// is no longer edited or quoted (its notice still goes). WhatsApp stops showing quotes of
+    /// messages older than 30 days. At least 1.
+    pub keep_days: u32,
+}
+
+impl Default for Corrections {
+    fn default() -> Self {
+        Corrections { keep_days: 30 }
     }
 }

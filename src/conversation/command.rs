@@ -32,6 +32,10 @@ pub enum Word {
     Login,
     /// Choose districts, share a location, forget a kept place.
     Areas,
+    /// Correct a sent broadcast.
+    Correct,
+    /// Take a sent broadcast back.
+    Retract,
     /// The radius of an alert around the place its author shared on site.
     Radius,
     /// The last broadcasts on one's topics, with their archive links.
@@ -39,7 +43,7 @@ pub enum Word {
 }
 
 /// Every word, its spellings, and the menu text key for those in the menu.
-const WORDS: [(Word, &[&str], Option<&str>); 25] = [
+const WORDS: [(Word, &[&str], Option<&str>); 27] = [
     (Word::Start, &["start", "anmelden"], Some("cmd-start")),
     (Word::Topics, &["topics", "themen"], Some("cmd-topics")),
     (Word::Areas, &["areas", "bezirke"], Some("cmd-areas")),
@@ -76,6 +80,8 @@ const WORDS: [(Word, &[&str], Option<&str>); 25] = [
         None,
     ),
     (Word::Login, &["login", "dashboard", "anmeldelink"], None),
+    (Word::Correct, &["correct", "korrektur"], None),
+    (Word::Retract, &["retract", "widerruf"], None),
     (Word::Radius, &["radius", "umkreis"], None),
 ];
 

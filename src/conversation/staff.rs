@@ -238,6 +238,8 @@ impl Conversation {
                 };
                 Ok(say(key, vec![("id", id.into())]))
             }
+            Word::Correct => self.correct(msg, lang, &actor, rest).await,
+            Word::Retract => self.retract(msg, lang, &actor, rest).await,
             Word::Radius => self.radius_typed(msg, lang, &actor, rest).await,
             Word::Login => match &self.sign_in {
                 None => Ok(say("login-off", vec![])),
@@ -268,6 +270,10 @@ impl Conversation {
                         self.local_time(b.scheduled_at.unwrap_or_default()).into(),
                     ),
                 ],
+            ),
+            Outcome::Retracted { broadcast, notice } => (
+                "retracted-ok",
+                vec![("id", broadcast.id.into()), ("notice", notice.id.into())],
             ),
             Outcome::Recurring {
                 schedule_id,
@@ -418,6 +424,137 @@ impl Conversation {
             text,
             buttons: self.code_buttons(lang, &code, false),
         }])
+    }
+
+    /// `/correct ID [--silent] TEXT`: a correction as a preview, confirmed like any draft.
+    async fn correct(
+        &self,
+        msg: &Incoming,
+        lang: &str,
+        actor: &Actor,
+        rest: &str,
+    ) -> Result<Vec<Reply>, StoreError> {
+        let say = |key: &str, args: Args<'_>| vec![self.say(msg, lang, key, args)];
+        let Some((id, text)) = rest.split_once(char::is_whitespace) else {
+            return Ok(say("usage-correct", vec![]));
+        };
+        let Some(id) = command::broadcast_id(id) else {
+            return Ok(say("usage-correct", vec![]));
+        };
+        let text = text.trim_start();
+        let (notice, text) = match text.split_once(char::is_whitespace) {
+            Some(("--silent" | "--still", t)) => (false, t.trim_start()),
+            _ => (true, text),
+        };
+        let request = crate::services::CorrectionRequest {
+            text: text.to_string(),
+            notice,
+            draft: true,
+            idempotency_key: None,
+        };
+        let submitted = match self.broadcasts.correct(actor, id, request).await {
+            Ok(s) => s,
+            Err(e) => return self.not_done(msg, lang, id, e),
+        };
+        let Some(code) = submitted.code.clone() else {
+            return Err(StoreError::Corrupt(format!(
+                "correction {} has no code",
+                submitted.broadcast.id
+            )));
+        };
+        let b = &submitted.broadcast;
+        let needs_second = self.broadcasts.second_approval()
+            && crate::domain::is_alert_class(b.kind, b.priority, &b.topic);
+        let key = if needs_second {
+            "preview-needs-approval"
+        } else {
+            "preview"
+        };
+        let reach = self.reach(b).await?;
+        Ok(vec![Reply::Send {
+            to: msg.chat.clone(),
+            text: self.preview_text(lang, key, b, &reach, &code),
+            buttons: self.code_buttons(lang, &code, false),
+        }])
+    }
+
+    /// `/retract ID [TEXT]`: what the retraction does, with one confirmation and no second
+    /// person.
+    async fn retract(
+        &self,
+        msg: &Incoming,
+        lang: &str,
+        actor: &Actor,
+        rest: &str,
+    ) -> Result<Vec<Reply>, StoreError> {
+        let (id, text) = match rest.split_once(char::is_whitespace) {
+            Some((id, text)) => (id, Some(text.trim()).filter(|t| !t.is_empty())),
+            None => (rest, None),
+        };
+        let Some(id) = command::broadcast_id(id) else {
+            return Ok(vec![self.say(msg, lang, "usage-retract", vec![])]);
+        };
+        let preview = match self
+            .broadcasts
+            .preview_retraction(actor, id, text, lang)
+            .await
+        {
+            Ok(p) => p,
+            Err(e) => return self.not_done(msg, lang, id, e),
+        };
+        let Some(code) = preview.code else {
+            return Err(StoreError::Corrupt(format!(
+                "retraction of {id} has no code"
+            )));
+        };
+        let r = &preview.recipients;
+        let text = self.texts.get(
+            lang,
+            "preview-retract",
+            &[
+                ("id", id.into()),
+                ("topic", preview.broadcast.topic.clone().into()),
+                ("text", preview.notice.clone().into()),
+                ("total", r.total().into()),
+                ("telegram", r.telegram.into()),
+                ("whatsapp", r.whatsapp.into()),
+                ("code", code.clone().into()),
+            ],
+        );
+        let mut buttons = self.code_buttons(lang, &code, false);
+        if let Some(yes) = buttons.first_mut().and_then(|row| row.first_mut()) {
+            yes.label = self.texts.get(lang, "button-retract", &[]);
+        }
+        Ok(vec![Reply::Send {
+            to: msg.chat.clone(),
+            text,
+            buttons,
+        }])
+    }
+
+    /// Why a correction or retraction of `id` was not made, in the chat's words.
+    fn not_done(
+        &self,
+        msg: &Incoming,
+        lang: &str,
+        id: i64,
+        e: ServiceError,
+    ) -> Result<Vec<Reply>, StoreError> {
+        let (key, args): (&str, Args<'_>) = match e {
+            ServiceError::Refused(r) => (refusal_key(r), vec![]),
+            ServiceError::NotFound(_) => ("broadcast-unknown", vec![("id", id.into())]),
+            ServiceError::WrongStatus { status, .. } => (
+                "not-sent-yet",
+                vec![("id", id.into()), ("status", status.as_str().into())],
+            ),
+            ServiceError::Invalid { message, .. } => (
+                "not-correctable",
+                vec![("id", id.into()), ("reason", message.into())],
+            ),
+            ServiceError::Store(e) => return Err(e),
+            other => return Err(StoreError::Corrupt(other.to_string())),
+        };
+        Ok(vec![self.say(msg, lang, key, args)])
     }
 
     /// Send and Cancel for a draft's code, or Approve and Drop for an approval's.

@@ -781,6 +781,30 @@ pub async fn broadcast(State(state): Shared, staff: Staff, Path(id): Path<i64>) 
         None => None,
     };
     let seen = fingerprint(&state.fragment("progress.html", live.clone()));
+    let (versions, notices) = match state.broadcasts.history(id).await {
+        Ok(h) => h,
+        Err(e) => return service_error(&state, staff.lang, e),
+    };
+    let versions: Vec<Value> = versions
+        .iter()
+        .map(|v| {
+            context! {
+                version => v.version,
+                text => v.text,
+                at => state.broadcasts.local_time(v.changed_at),
+                by => v.changed_by.clone().unwrap_or_default(),
+                silent => !v.notice,
+            }
+        })
+        .collect();
+    let notices: Vec<Value> = notices
+        .iter()
+        .map(|n| context! { id => n.id, kind => n.kind.as_str(), status => n.status.as_str() })
+        .collect();
+    let sent = matches!(
+        b.status,
+        BroadcastStatus::Released | BroadcastStatus::Sending | BroadcastStatus::Done
+    ) && !b.kind.is_notice();
     state.page(
         StatusCode::OK,
         "broadcast.html",
@@ -788,6 +812,10 @@ pub async fn broadcast(State(state): Shared, staff: Staff, Path(id): Path<i64>) 
             live,
             seen,
             id,
+            versions,
+            notices,
+            can_amend => sent,
+            text_now => b.text,
             approved_by => b.approved_by,
             total => reach.map(|r| r.recipients.total()),
             target,
@@ -914,11 +942,20 @@ impl Live {
 }
 
 /// One action on a broadcast from a form: `cancel`, `approve` or `reject`.
+/// A button's form: the CSRF token, and for a correction or retraction its text.
+#[derive(Deserialize)]
+pub struct ActForm {
+    csrf: Option<String>,
+    text: Option<String>,
+    /// A correction's "tell the recipients" checkbox (absent when unticked).
+    notice: Option<String>,
+}
+
 pub async fn act(
     State(state): Shared,
     staff: Staff,
     Path((id, action)): Path<(i64, String)>,
-    Form(f): Form<CsrfForm>,
+    Form(f): Form<ActForm>,
 ) -> Response {
     if let Some(refused) = staff.without_csrf(&state, f.csrf.as_deref()) {
         return refused;
@@ -937,6 +974,29 @@ pub async fn act(
             state.broadcasts.reject(actor, id).await.map(|_| ()),
             "approvals",
         ),
+        "correct" => {
+            let request = crate::services::CorrectionRequest {
+                text: f.text.clone().unwrap_or_default(),
+                notice: f.notice.is_some(),
+                draft: false,
+                idempotency_key: None,
+            };
+            (
+                state
+                    .broadcasts
+                    .correct(actor, id, request)
+                    .await
+                    .map(|_| ()),
+                "broadcast",
+            )
+        }
+        "retract" => {
+            let text = f.text.as_deref().map(str::trim).filter(|t| !t.is_empty());
+            (
+                state.broadcasts.retract(actor, id, text).await.map(|_| ()),
+                "broadcast",
+            )
+        }
         _ => {
             return state.message(
                 StatusCode::NOT_FOUND,

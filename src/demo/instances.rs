@@ -1181,6 +1181,8 @@ mod tests {
             silent: false,
             markup: None,
             at: Duration::from_millis(at_ms),
+            id: 0,
+            reply_to: None,
         }
     }
 

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use super::budget::{LaneBudget, Waiter};
 use super::{LanePause, LaneSettings, Wake};
 use crate::channels::{Channel, Outgoing, SendOutcome};
-use crate::domain::{ChannelKind, Priority, RetryPolicy, now_ms};
+use crate::domain::{BroadcastKind, ChannelKind, DeliveryStatus, Priority, RetryPolicy, now_ms};
 use crate::roles::Grant;
 use crate::store::{Ack, AckOutcome, ClaimedDelivery, Fence, Store, StoreError, StoreResult};
 
@@ -331,7 +331,9 @@ impl Lane {
                     Ok(true) => {}
                     Ok(false) => {
                         tracing::debug!(lane = %kind, delivery = delivery.id, "no longer held (lease lost or cancelled); not sent");
-                        hold.settle();
+                        // Ends the lease of one cancelled meanwhile (guarded: one another
+                        // claim owns stays as it is); the writer settles it.
+                        put_back(&acks, &hold, std::iter::once(delivery)).await;
                         token_in_hand = limiter.is_some();
                         continue;
                     }
@@ -610,6 +612,34 @@ impl Send {
             }
             return;
         }
+        let (reply_to, edit) = match notice_step(&d, now_ms()) {
+            NoticeStep::Plain => (None, None),
+            NoticeStep::Send { original, edit } => (original, edit),
+            NoticeStep::Wait { until } => {
+                // The original is on its way: the notice waits for its outcome (no attempt
+                // used up), and then knows whether and what it was.
+                self.ack(
+                    &d,
+                    AckOutcome::Retry {
+                        due_at: until,
+                        attempts: d.attempts,
+                        error: "waits for the message it is about".into(),
+                    },
+                )
+                .await;
+                return;
+            }
+            NoticeStep::Skip(reason) => {
+                self.ack(
+                    &d,
+                    AckOutcome::Skipped {
+                        reason: reason.into(),
+                    },
+                )
+                .await;
+                return;
+            }
+        };
         // The check link under the text (none for a drill: it is not in the archive).
         let text = match (&self.settings.footer, &d.public_code) {
             (Some(footer), Some(code)) if d.topic != crate::domain::DRILL_TOPIC => {
@@ -626,6 +656,15 @@ impl Send {
             language: d.language.clone(),
             last_inbound_at: d.last_inbound_at,
             force_template: d.force_template,
+            reply_to,
+            // An edited original keeps its check link.
+            edit: edit.map(|t| match (&self.settings.footer, &d.parent_public_code) {
+                (Some(footer), Some(code)) if d.topic != crate::domain::DRILL_TOPIC => {
+                    footer.under(&t, &d.language, code)
+                }
+                _ => t,
+            }),
+            notice: d.notice,
         };
         let kind = self.channel.kind();
         let Some(outcome) = self.send_parts(&d, &message).await else {
@@ -660,6 +699,7 @@ impl Send {
             AckOutcome::Release => "released",
             AckOutcome::Moved { .. } => "moved",
             AckOutcome::PartSent { .. } => "part",
+            AckOutcome::Skipped { .. } => "skipped",
         };
         metrics::counter!("amtsbote_deliveries_total", "channel" => kind.as_str(), "outcome" => label).increment(1);
         if let AckOutcome::Failed { error, .. } = &outcome {
@@ -677,6 +717,18 @@ impl Send {
 }
 
 impl Send {
+    /// Hands an outcome of `d` to the writer.
+    async fn ack(&self, d: &ClaimedDelivery, outcome: AckOutcome) {
+        let ack = Ack {
+            delivery_id: d.id,
+            lease: self.hold.lease.clone(),
+            outcome,
+        };
+        if self.acks.send((ack, self.hold.clone())).await.is_err() {
+            tracing::error!(delivery = d.id, "outcome not recorded: writer gone");
+        }
+    }
+
     /// Sends the parts of `message` not sent before, each after a token of the rate limit (the
     /// first took its token when its slot was given), and records each part that went out
     /// while more follow, so that a retry starts after it. The outcome is the last part's, or
@@ -751,6 +803,85 @@ impl Send {
         metrics::histogram!("amtsbote_send_seconds", "channel" => self.channel.kind().as_str())
             .record(started.elapsed().as_secs_f64());
         outcome
+    }
+}
+
+/// What a delivery does about the message it is about (a correction's or retraction's).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoticeStep {
+    /// An ordinary message: nothing to look at.
+    Plain,
+    /// Send the notice about `original` (the platform's id, when known), editing it to `edit`
+    /// first where the platform can.
+    Send {
+        original: Option<String>,
+        edit: Option<String>,
+    },
+    /// The original is in flight (sent or not, its outcome is not written yet): look again at
+    /// `until`.
+    Wait { until: i64 },
+    /// Nothing to tell: the recipient never got the original, or got the corrected text.
+    Skip(&'static str),
+}
+
+/// How long a notice waits for the outcome of an original in flight, at most.
+const NOTICE_WAIT_MS: i64 = 250;
+
+/// Decides what the correction or retraction `d` does, from where the original's delivery to
+/// the same subscriber stood when `d` was claimed (at `now`).
+pub fn notice_step(d: &ClaimedDelivery, now: i64) -> NoticeStep {
+    if !d.kind.is_notice() {
+        return NoticeStep::Plain;
+    }
+    let Some(p) = &d.parent else {
+        return NoticeStep::Skip("the recipient never got the message it is about");
+    };
+    let in_flight = match p.status {
+        DeliveryStatus::Leased => true,
+        // Cancelled by the retraction while it was being sent: its outcome comes yet.
+        DeliveryStatus::Cancelled => p.lease_until.is_some_and(|l| l > now),
+        _ => false,
+    };
+    if in_flight {
+        let until = p
+            .lease_until
+            .unwrap_or(now)
+            .clamp(now + 1, now + NOTICE_WAIT_MS);
+        return NoticeStep::Wait { until };
+    }
+    let received = p.status == DeliveryStatus::Sent || p.parts_sent > 0;
+    if !received {
+        return NoticeStep::Skip("the recipient never got the message it is about");
+    }
+    // A silent correction, or a retraction's pass of edits (its notices go on their own,
+    // first): only the edit.
+    let silent = !d.notice;
+    if d.kind == BroadcastKind::Correction
+        && p.status == DeliveryStatus::Sent
+        && p.text_version.unwrap_or(1) >= d.text_version
+    {
+        return NoticeStep::Skip("the recipient got the corrected text");
+    }
+    // Only a message of one part is edited: a longer one's other parts would keep the old text.
+    let single = p.status == DeliveryStatus::Sent && p.parts_sent == 0;
+    let edit = match (single, d.kind, &d.parent_text) {
+        (true, BroadcastKind::Correction, Some(text)) => Some(text.clone()),
+        // A retraction's notice leaves the edit to its pass of edits.
+        (true, BroadcastKind::Retraction, Some(text)) if silent => {
+            let line = d.text.lines().next().unwrap_or_default();
+            Some(format!("{line}\n\n{text}"))
+        }
+        _ => None,
+    };
+    let edit = edit.filter(|_| p.platform_id.is_some());
+    if silent && edit.is_none() {
+        return NoticeStep::Skip(
+            "a silent correction only edits, and this message cannot be edited",
+        );
+    }
+    NoticeStep::Send {
+        original: p.platform_id.clone(),
+        edit,
     }
 }
 
@@ -860,5 +991,154 @@ async fn write_acks(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::ParentDelivery;
+
+    fn notice(
+        kind: BroadcastKind,
+        version: i32,
+        notice: bool,
+        parent: Option<ParentDelivery>,
+    ) -> ClaimedDelivery {
+        ClaimedDelivery {
+            id: 2,
+            broadcast_id: 20,
+            subscriber_id: 7,
+            priority: Priority::Alert,
+            kind,
+            attempts: 0,
+            address: "1000".into(),
+            language: "de".into(),
+            text: "WIDERRUF: Die Meldung vom 1. ist gegenstandslos.\n\nFehlalarm.".into(),
+            last_inbound_at: None,
+            force_template: false,
+            topic: "alerts".into(),
+            parts_sent: 0,
+            text_version: version,
+            notice,
+            parent,
+            parent_text: Some("Großbrand im Hafen".into()),
+            public_code: None,
+            parent_public_code: None,
+        }
+    }
+
+    fn parent(status: DeliveryStatus, version: i32, lease_until: Option<i64>) -> ParentDelivery {
+        ParentDelivery {
+            status,
+            platform_id: Some("41".into()),
+            parts_sent: 0,
+            text_version: Some(version),
+            lease_until,
+        }
+    }
+
+    #[test]
+    fn a_notice_goes_only_to_whoever_got_what_it_is_about() {
+        let now = 1_000_000;
+        let sent = parent(DeliveryStatus::Sent, 1, None);
+        // A retraction's notice replies without editing; its pass of edits only edits.
+        assert_eq!(
+            notice_step(
+                &notice(BroadcastKind::Retraction, 1, true, Some(sent.clone())),
+                now
+            ),
+            NoticeStep::Send {
+                original: Some("41".into()),
+                edit: None
+            }
+        );
+        assert_eq!(
+            notice_step(
+                &notice(BroadcastKind::Retraction, 1, false, Some(sent.clone())),
+                now
+            ),
+            NoticeStep::Send {
+                original: Some("41".into()),
+                edit: Some(
+                    "WIDERRUF: Die Meldung vom 1. ist gegenstandslos.\n\nGroßbrand im Hafen".into()
+                )
+            }
+        );
+        // A correction edits and tells; not those who got its text already.
+        assert!(matches!(
+            notice_step(
+                &notice(BroadcastKind::Correction, 2, true, Some(sent.clone())),
+                now
+            ),
+            NoticeStep::Send { edit: Some(_), .. }
+        ));
+        assert!(matches!(
+            notice_step(
+                &notice(
+                    BroadcastKind::Correction,
+                    2,
+                    true,
+                    Some(parent(DeliveryStatus::Sent, 2, None))
+                ),
+                now
+            ),
+            NoticeStep::Skip(_)
+        ));
+        // In flight: wait for its outcome, a little at a time.
+        assert_eq!(
+            notice_step(
+                &notice(
+                    BroadcastKind::Retraction,
+                    1,
+                    true,
+                    Some(parent(DeliveryStatus::Leased, 1, Some(now + 30_000)))
+                ),
+                now
+            ),
+            NoticeStep::Wait {
+                until: now + NOTICE_WAIT_MS
+            }
+        );
+        assert!(matches!(
+            notice_step(
+                &notice(
+                    BroadcastKind::Retraction,
+                    1,
+                    true,
+                    Some(parent(DeliveryStatus::Cancelled, 1, Some(now + 100)))
+                ),
+                now
+            ),
+            NoticeStep::Wait { .. }
+        ));
+        // Never received: nothing.
+        for p in [
+            None,
+            Some(parent(DeliveryStatus::Cancelled, 1, None)),
+            Some(parent(DeliveryStatus::Failed, 1, None)),
+            Some(parent(DeliveryStatus::Pending, 1, None)),
+        ] {
+            assert!(matches!(
+                notice_step(&notice(BroadcastKind::Retraction, 1, true, p), now),
+                NoticeStep::Skip(_)
+            ));
+        }
+        // A silent correction of a message in parts cannot edit it: nothing is sent.
+        let parts = ParentDelivery {
+            parts_sent: 2,
+            ..sent
+        };
+        assert!(matches!(
+            notice_step(
+                &notice(BroadcastKind::Correction, 2, false, Some(parts)),
+                now
+            ),
+            NoticeStep::Skip(_)
+        ));
+        assert_eq!(
+            notice_step(&notice(BroadcastKind::Alert, 1, true, None), now),
+            NoticeStep::Plain
+        );
     }
 }

@@ -112,6 +112,13 @@ impl Wake {
         self.notify.notify_one();
     }
 
+    /// Something was stopped (a retraction): whatever the lane holds goes back and it claims
+    /// again, so that a cancelled delivery it holds is not sent and the notices go first.
+    pub fn interrupt(&self) {
+        self.raised.store(i16::MAX, Ordering::SeqCst);
+        self.notify.notify_one();
+    }
+
     /// Called right before a claim: what was enqueued until now, the claim will see.
     fn reset(&self) {
         self.raised.store(-1, Ordering::SeqCst);
@@ -306,6 +313,13 @@ impl crate::services::QueueWake for Signals {
     fn released(&self, broadcast: &crate::store::Broadcast) {
         self.released_broadcast(broadcast);
     }
+
+    fn retracted(&self, notice: &crate::store::Broadcast) {
+        for wake in self.lanes.values() {
+            wake.interrupt();
+        }
+        self.released_broadcast(notice);
+    }
 }
 
 /// How fan-out and housekeeping work.
@@ -317,6 +331,8 @@ pub struct EngineSettings {
     pub fan_out_chunk: u32,
     pub poll: Duration,
     pub housekeeping: Duration,
+    /// How long a sent message's platform id is kept (`corrections.keep_days`).
+    pub keep_platform_ids: Duration,
     /// The city's districts: a targeted broadcast's districts are drawn from them.
     pub areas: Option<std::sync::Arc<crate::domain::area::Catalogue>>,
 }
@@ -328,6 +344,7 @@ impl Default for EngineSettings {
             fan_out_chunk: 25_000,
             poll: Duration::from_millis(250),
             housekeeping: Duration::from_millis(500),
+            keep_platform_ids: Duration::from_secs(30 * 86_400),
             areas: None,
         }
     }
@@ -392,11 +409,15 @@ impl Engine {
             "fan-out".to_string()
         });
         let keeping = {
-            let (store, every) = (store.clone(), settings.housekeeping);
+            let (store, every, keep) = (
+                store.clone(),
+                settings.housekeeping,
+                settings.keep_platform_ids,
+            );
             roles.clone().run_as(
                 InstanceRole::Housekeeping,
                 shutdown.clone(),
-                move |_, stop| housekeeping(store.clone(), every, stop),
+                move |_, stop| housekeeping(store.clone(), every, keep, stop),
             )
         };
         tasks.spawn(async move {
@@ -478,7 +499,12 @@ const SLOW_EVERY: u32 = 10;
 /// Returns expired leases to the queue and closes broadcasts with nothing left to send; every
 /// `SLOW_EVERY` rounds also refreshes the gauges and forgets incoming message ids past Meta's
 /// retry window.
-async fn housekeeping(store: Arc<dyn Store>, every: Duration, shutdown: CancellationToken) {
+async fn housekeeping(
+    store: Arc<dyn Store>,
+    every: Duration,
+    keep_platform_ids: Duration,
+    shutdown: CancellationToken,
+) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut gauges = Gauges::default();
@@ -515,6 +541,17 @@ async fn housekeeping(store: Arc<dyn Store>, every: Duration, shutdown: Cancella
                 Ok(n) => tracing::debug!(messages = n, "forgot old incoming message ids"),
                 Err(e) => {
                     tracing::warn!(error = %e, "could not forget old incoming message ids; will retry")
+                }
+            }
+        }
+        // Once in a while (and at the start): a scan of the sent deliveries, no hurry.
+        if round.is_multiple_of(SLOW_EVERY * 120) {
+            let before = now_ms() - keep_platform_ids.as_millis() as i64;
+            match store.forget_platform_ids(before).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(deliveries = n, "forgot the platform ids of old messages"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not forget old platform ids; will retry")
                 }
             }
         }

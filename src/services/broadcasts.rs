@@ -19,6 +19,9 @@ use crate::store::{
     TargetCount,
 };
 
+/// Notices a retraction writes before it tells the lanes (about 100 ms of a fast lane).
+const RETRACTION_FIRST_CHUNK: u32 = 200;
+
 /// How long a draft's code stays valid, and an approval request's.
 const SEND_CODE_TTL_MS: i64 = 3_600_000;
 const APPROVE_CODE_TTL_MS: i64 = 24 * 3_600_000;
@@ -26,6 +29,11 @@ const APPROVE_CODE_TTL_MS: i64 = 24 * 3_600_000;
 /// Wakes the queue when a broadcast was released (the engine implements it).
 pub trait QueueWake: Send + Sync {
     fn released(&self, broadcast: &Broadcast);
+    /// A broadcast was retracted: lanes put back what they hold (its deliveries there are
+    /// cancelled) and claim again, so that its notices go first.
+    fn retracted(&self, notice: &Broadcast) {
+        self.released(notice);
+    }
 }
 
 /// When a submitted broadcast goes out.
@@ -59,6 +67,30 @@ pub struct Submission {
     pub idempotency_key: Option<String>,
     /// Where it goes (districts, a circle, a polygon); `None`: the whole city.
     pub target: Option<Target>,
+}
+
+/// A correction of a sent broadcast, as staff asked for it.
+#[derive(Debug, Clone)]
+pub struct CorrectionRequest {
+    /// The whole corrected text.
+    pub text: String,
+    /// Tell those who received it (a reply on Telegram, a quoting message on WhatsApp). A
+    /// silent correction only edits, where the platform can; only news may be corrected so.
+    pub notice: bool,
+    /// Wait for the author's confirmation (the chat's preview).
+    pub draft: bool,
+    pub idempotency_key: Option<String>,
+}
+
+/// What a retraction would do, for a preview: the broadcast, its notice in the staff's
+/// language, and who gets it.
+#[derive(Debug, Clone)]
+pub struct RetractionPreview {
+    pub broadcast: Broadcast,
+    pub notice: String,
+    pub recipients: RecipientCount,
+    /// The chat's code to confirm it.
+    pub code: Option<String>,
 }
 
 /// What a submission became.
@@ -97,6 +129,11 @@ pub enum Outcome {
         schedule_id: i64,
         next_at: i64,
     },
+    /// A sent broadcast was taken back; `notice` tells whoever received it.
+    Retracted {
+        broadcast: Broadcast,
+        notice: Box<Broadcast>,
+    },
 }
 
 impl Outcome {
@@ -105,7 +142,8 @@ impl Outcome {
             Outcome::Released(b)
             | Outcome::Scheduled(b)
             | Outcome::AwaitingApproval(b)
-            | Outcome::Recurring { broadcast: b, .. } => b,
+            | Outcome::Recurring { broadcast: b, .. }
+            | Outcome::Retracted { broadcast: b, .. } => b,
         }
     }
 }
@@ -515,6 +553,12 @@ impl BroadcastService {
     async fn check_parent(&self, c: &Checked<'_>) -> ServiceResult<()> {
         let (kind, parent) = (c.kind, c.parent_id);
         let parent = match (kind, parent) {
+            (BroadcastKind::Correction | BroadcastKind::Retraction, _) => {
+                return Err(invalid(
+                    "kind",
+                    "a correction or retraction is made on the broadcast it corrects (POST /api/v1/broadcasts/{id}/corrections or /retract)",
+                ));
+            }
             (BroadcastKind::Update | BroadcastKind::Allclear, None) => {
                 return Err(invalid(
                     "parent_id",
@@ -531,7 +575,11 @@ impl BroadcastService {
             (_, Some(parent)) => parent,
         };
         let released = match self.store.broadcast(parent).await? {
-            Some(p) => p.kind == BroadcastKind::Alert && p.released_at.is_some(),
+            Some(p) => {
+                p.kind == BroadcastKind::Alert
+                    && p.released_at.is_some()
+                    && p.status != BroadcastStatus::Retracted
+            }
             None => false,
         };
         if !released {
@@ -653,6 +701,8 @@ impl BroadcastService {
             cron: c.cron.as_ref().map(|(expr, _)| expr.clone()),
             target: c.target.as_ref().map(|(t, r)| (t.clone(), r.areas.clone())),
             audit_actor: Some(actor.audit_name()),
+            notice: true,
+            new_text: None,
         };
         let created = self.store.create_broadcast(&new).await?;
         let mut broadcast = created.broadcast;
@@ -921,6 +971,14 @@ impl BroadcastService {
         let Some(released) = self.store.release_from(b.id, from, approved_by).await? else {
             return Err(self.moved_on(b.id, "it was handled meanwhile").await);
         };
+        if released.status == BroadcastStatus::Cancelled {
+            // A correction whose broadcast was retracted before it could take effect.
+            return Err(ServiceError::WrongStatus {
+                id: b.id,
+                status: released.status,
+                wanted: "the broadcast it corrects was retracted meanwhile",
+            });
+        }
         if released.status == BroadcastStatus::Released {
             self.wake_queue(&released);
             Ok(Outcome::Released(released))
@@ -1042,6 +1100,21 @@ impl BroadcastService {
                 self.take(&code).await?;
                 self.approve_checked(actor, &b).await
             }
+            "retract" => {
+                self.check_retract(actor, &b)?;
+                let text = self
+                    .store
+                    .confirmation(&code)
+                    .await?
+                    .and_then(|c| serde_json::from_str::<serde_json::Value>(&c.payload).ok())
+                    .and_then(|p| p["text"].as_str().map(str::to_string));
+                self.take(&code).await?;
+                let (broadcast, notice) = self.retract_checked(actor, &b, text.as_deref()).await?;
+                Ok(Outcome::Retracted {
+                    broadcast,
+                    notice: Box::new(notice),
+                })
+            }
             _ => Err(ServiceError::UnknownCode),
         }
     }
@@ -1065,9 +1138,15 @@ impl BroadcastService {
         }
     }
 
-    /// `/cancel CODE` or a Drop button: drops the draft or the request for approval.
+    /// `/cancel CODE` or a Drop button: drops the draft or the request for approval (or a
+    /// retraction's code: nothing happens to the broadcast).
     pub async fn drop_code(&self, actor: &Actor, code: &str) -> ServiceResult<Broadcast> {
-        let (code, _, b) = self.code_target(code).await?;
+        let (code, action, b) = self.code_target(code).await?;
+        if action == "retract" {
+            self.check_retract(actor, &b)?;
+            self.take(&code).await?;
+            return Ok(b);
+        }
         self.check_cancel(actor, &b)?;
         let id = b.id;
         if !matches!(
@@ -1120,6 +1199,300 @@ impl BroadcastService {
         )
         .await?;
         self.get(b.id).await
+    }
+
+    /// May `actor` take back `b`? Only what went out can be retracted (the rest is cancelled);
+    /// press staff retract news, only the emergency staff an alert; nobody else is asked.
+    fn check_retract(&self, actor: &Actor, b: &Broadcast) -> ServiceResult<()> {
+        if let Err(refusal) = policy::decide(
+            actor,
+            Action::Retract,
+            &Subject::of(b),
+            self.approvals_rules(),
+        ) {
+            tracing::info!(actor = %actor.audit_name(), broadcast = b.id, "retraction refused: {refusal}");
+            return Err(refusal.into());
+        }
+        if b.kind.is_notice() {
+            return Err(invalid(
+                "id",
+                format!(
+                    "broadcast {} is a correction or retraction; retract the broadcast it is about",
+                    b.id
+                ),
+            ));
+        }
+        if !matches!(
+            b.status,
+            BroadcastStatus::Released | BroadcastStatus::Sending | BroadcastStatus::Done
+        ) {
+            return Err(ServiceError::WrongStatus {
+                id: b.id,
+                status: b.status,
+                wanted: "only a broadcast that was sent can be retracted (cancel one that was not)",
+            });
+        }
+        Ok(())
+    }
+
+    /// The retraction notice of `b` in `lang`, with the staff's `text` when given.
+    pub fn retraction_text(&self, b: &Broadcast, lang: &str, text: Option<&str>) -> String {
+        let when = self.local_time(b.released_at.unwrap_or(b.created_at));
+        let line = crate::i18n::text(lang, "retraction-line", &[("time", when.into())]);
+        match text.map(str::trim).filter(|t| !t.is_empty()) {
+            Some(t) => crate::i18n::text(
+                lang,
+                "retraction-notice",
+                &[("line", line.into()), ("text", t.to_string().into())],
+            ),
+            None => line,
+        }
+    }
+
+    /// What retracting `id` would do (the chat's preview), with a code for `actor` to confirm
+    /// it by; nothing changes yet.
+    pub async fn preview_retraction(
+        &self,
+        actor: &Actor,
+        id: i64,
+        text: Option<&str>,
+        lang: &str,
+    ) -> ServiceResult<RetractionPreview> {
+        let b = self.get(id).await?;
+        self.check_retract(actor, &b)?;
+        let notice = self.retraction_text(&b, lang, text);
+        BroadcastText::parse(&notice).map_err(|e| invalid("text", e))?;
+        let recipients = self.store.follow_up_recipient_count(id).await?;
+        let code = match actor {
+            Actor::Staff {
+                channel, address, ..
+            } => {
+                let code = new_code();
+                let now = self.clock.now_ms();
+                self.store
+                    .put_confirmation(&Confirmation {
+                        code: code.clone(),
+                        action: "retract".into(),
+                        payload: serde_json::json!({ "text": text }).to_string(),
+                        author_channel: *channel,
+                        author_address: address.clone(),
+                        created_at: now,
+                        expires_at: now + SEND_CODE_TTL_MS,
+                        broadcast_id: Some(id),
+                    })
+                    .await?;
+                Some(code)
+            }
+            _ => None,
+        };
+        Ok(RetractionPreview {
+            broadcast: b,
+            notice,
+            recipients,
+            code,
+        })
+    }
+
+    /// Takes back sent broadcast `id` at once, with one confirmation and no second person:
+    /// what was not sent is cancelled, its follow-ups stop, and whoever received it gets a
+    /// notice at alert priority (with `text` when given); on Telegram the original is edited
+    /// to begin with the retraction line. Returns the broadcast and the notice.
+    pub async fn retract(
+        &self,
+        actor: &Actor,
+        id: i64,
+        text: Option<&str>,
+    ) -> ServiceResult<(Broadcast, Broadcast)> {
+        let b = self.get(id).await?;
+        self.check_retract(actor, &b)?;
+        self.retract_checked(actor, &b, text).await
+    }
+
+    async fn retract_checked(
+        &self,
+        actor: &Actor,
+        b: &Broadcast,
+        text: Option<&str>,
+    ) -> ServiceResult<(Broadcast, Broadcast)> {
+        let de = BroadcastText::parse(&self.retraction_text(b, "de", text))
+            .map_err(|e| invalid("text", e))?;
+        let en = BroadcastText::parse(&self.retraction_text(b, "en", text))
+            .map_err(|e| invalid("text", e))?;
+        let topic = Topic::parse(&b.topic).map_err(|e| invalid("topic", e))?;
+        let notice = NewBroadcast {
+            text_en: Some(en),
+            created_by: Some(actor.label()),
+            author: Some(actor.identity()),
+            parent_id: Some(b.id),
+            audit_actor: Some(actor.audit_name()),
+            ..NewBroadcast::released(topic, BroadcastKind::Retraction, Priority::Alert, de)
+        };
+        // Its cancel takes the rows of every open delivery, which the lanes' outcomes and
+        // lease extensions take too, in their own order: Postgres may undo it to break a
+        // deadlock, and then it runs again (nothing of it was written).
+        let mut attempt = 0;
+        let retracted = loop {
+            attempt += 1;
+            match self.store.retract_broadcast(b.id, &notice).await {
+                Err(e) if e.is_conflict() && attempt < 5 => {
+                    tracing::warn!(
+                        broadcast = b.id,
+                        attempt,
+                        "retraction undone by a deadlock; again"
+                    );
+                }
+                other => break other?,
+            }
+        };
+        let Some(notice) = retracted else {
+            return Err(self
+                .moved_on(
+                    b.id,
+                    "only a broadcast that was sent can be retracted (cancel one that was not)",
+                )
+                .await);
+        };
+        // The first notices are written before the lanes are told: their next claim takes
+        // them, not the news behind (fan-out writes the rest, resuming after this chunk).
+        if let Err(e) = self
+            .store
+            .fan_out_chunk(notice.id, RETRACTION_FIRST_CHUNK)
+            .await
+        {
+            tracing::warn!(notice = notice.id, error = %e, "first chunk of the retraction not written; fan-out writes it");
+        }
+        if let Some(q) = &self.queue {
+            q.retracted(&notice);
+        }
+        tracing::info!(actor = %actor.audit_name(), broadcast = b.id, notice = notice.id, "retracted");
+        Ok((self.get(b.id).await?, notice))
+    }
+
+    /// Corrects sent broadcast `id`: a correction (a broadcast of its own, kind `correction`)
+    /// with the same preview, confirmation and policy as a new broadcast of that kind; under
+    /// the two-person rule a corrected alert waits for a second person. Once released, the
+    /// broadcast has the new text (what is not sent yet goes out with it) and the correction
+    /// edits and tells whoever received the old one.
+    pub async fn correct(
+        &self,
+        actor: &Actor,
+        id: i64,
+        req: CorrectionRequest,
+    ) -> ServiceResult<Submitted> {
+        let b = self.get(id).await?;
+        let identity = actor.identity();
+        if let Err(refusal) = policy::decide(
+            actor,
+            Action::Submit,
+            &Subject::of(&b),
+            self.approvals_rules(),
+        ) {
+            tracing::info!(actor = %actor.audit_name(), broadcast = id, "correction refused: {refusal}");
+            return Err(refusal.into());
+        }
+        if b.kind.is_notice() {
+            return Err(invalid(
+                "id",
+                format!(
+                    "broadcast {id} is a correction or retraction; correct the broadcast it is about"
+                ),
+            ));
+        }
+        if !matches!(
+            b.status,
+            BroadcastStatus::Released | BroadcastStatus::Sending | BroadcastStatus::Done
+        ) {
+            return Err(ServiceError::WrongStatus {
+                id,
+                status: b.status,
+                wanted: "only a broadcast that was sent can be corrected (cancel one that was not)",
+            });
+        }
+        let text = BroadcastText::parse(&req.text).map_err(|e| invalid("text", e))?;
+        if text.as_str() == b.text {
+            return Err(invalid("text", "the text is the one it has"));
+        }
+        let subject = Subject::new(
+            BroadcastKind::Correction,
+            b.priority,
+            &b.topic,
+            Some(&identity),
+        );
+        if !req.notice && Subject::of(&b).alert {
+            return Err(invalid(
+                "notice",
+                "an alert is never corrected silently: whoever received it is told",
+            ));
+        }
+        let notice_de =
+            crate::i18n::text("de", "correction-notice", &[("text", text.as_str().into())]);
+        let notice_en =
+            crate::i18n::text("en", "correction-notice", &[("text", text.as_str().into())]);
+        let notice_de = BroadcastText::parse(&notice_de).map_err(|e| invalid("text", e))?;
+        let notice_en = BroadcastText::parse(&notice_en).map_err(|e| invalid("text", e))?;
+        let start = if req.draft {
+            Start::Draft
+        } else if policy::needs_second_approval(actor, &subject, self.approvals_rules()) {
+            Start::AwaitingApproval
+        } else {
+            Start::Release
+        };
+        let topic = Topic::parse(&b.topic).map_err(|e| invalid("topic", e))?;
+        let new = NewBroadcast {
+            text_en: Some(notice_en),
+            idempotency_key: req.idempotency_key.clone(),
+            created_by: Some(actor.label()),
+            author: Some(identity),
+            parent_id: Some(id),
+            start,
+            audit_actor: Some(actor.audit_name()),
+            notice: req.notice,
+            new_text: Some(text),
+            ..NewBroadcast::released(topic, BroadcastKind::Correction, b.priority, notice_de)
+        };
+        let created = self.store.create_broadcast(&new).await?;
+        let broadcast = created.broadcast;
+        if created.created {
+            match broadcast.status {
+                BroadcastStatus::Released => self.wake_queue(&broadcast),
+                BroadcastStatus::AwaitingApproval => self.approvals.notify_one(),
+                BroadcastStatus::Cancelled => {
+                    return Err(ServiceError::WrongStatus {
+                        id,
+                        status: BroadcastStatus::Retracted,
+                        wanted: "only a broadcast that was sent can be corrected",
+                    });
+                }
+                _ => {}
+            }
+        }
+        let recipients = self.store.follow_up_recipient_count(id).await?;
+        let code = if created.created && broadcast.status == BroadcastStatus::Draft {
+            self.new_code(actor, "send", broadcast.id, SEND_CODE_TTL_MS)
+                .await?
+        } else {
+            None
+        };
+        Ok(Submitted {
+            broadcast,
+            recipients,
+            created: created.created,
+            code,
+            next_at: None,
+            targeting: None,
+        })
+    }
+
+    /// The texts broadcast `id` had (oldest first; empty when never corrected) and its
+    /// corrections and retraction.
+    pub async fn history(
+        &self,
+        id: i64,
+    ) -> ServiceResult<(Vec<crate::store::TextVersion>, Vec<Broadcast>)> {
+        Ok((
+            self.store.text_versions(id).await?,
+            self.store.notices_of(id).await?,
+        ))
     }
 
     /// Turns down a broadcast that awaits a second person's approval: it is never sent.

@@ -8,8 +8,8 @@ pub mod sign_in;
 pub mod subscriptions;
 
 pub use broadcasts::{
-    BroadcastService, Outcome, QueueWake, Reach, ServiceError, Submission, Submitted,
-    TemplateCosts, When,
+    BroadcastService, CorrectionRequest, Outcome, QueueWake, Reach, RetractionPreview,
+    ServiceError, Submission, Submitted, TemplateCosts, When,
 };
 pub use policy::{Action, Refusal, Subject};
 pub use sign_in::SignIn;

@@ -16,14 +16,18 @@ pub enum Action {
     Approve,
     /// Cancel, stop, unschedule or drop it.
     Cancel,
+    /// Take it back after it was sent: a notice to whoever received it. Like stopping, it
+    /// needs no second person (the two-person rule guards sending, never stopping).
+    Retract,
 }
 
 impl Action {
-    pub const ALL: [Action; 4] = [
+    pub const ALL: [Action; 5] = [
         Action::Submit,
         Action::Send,
         Action::Approve,
         Action::Cancel,
+        Action::Retract,
     ];
 }
 
@@ -105,6 +109,13 @@ pub fn decide(
         return Err(Refusal::NotStaff);
     };
     match action {
+        Action::Retract => {
+            if subject.alert && !may_alert(role) {
+                Err(Refusal::NeedsEmergency)
+            } else {
+                Ok(())
+            }
+        }
         Action::Submit | Action::Send | Action::Cancel => {
             if subject.alert && !may_alert(role) {
                 Err(Refusal::NeedsEmergency)
@@ -180,7 +191,7 @@ mod tests {
     }
 
     /// One row per actor: the expected answer for (action, announcement or alert), in the order
-    /// Submit, Send, Approve, Cancel; `ok`, `emergency` (NeedsEmergency), `own`, `person`, `staff`.
+    /// Submit, Send, Approve, Cancel, Retract; `ok`, `emergency` (NeedsEmergency), `own`, `person`, `staff`.
     #[test]
     fn every_role_action_and_kind() {
         let author = "person:Anna";
@@ -215,18 +226,18 @@ mod tests {
             ("warnings feed", Actor::WarningsFeed),
         ];
         #[rustfmt::skip]
-        let expected: [[[&str; 2]; 4]; 9] = [
-            //  Submit             Send               Approve            Cancel
+        let expected: [[[&str; 2]; 5]; 9] = [
+            //  Submit             Send               Approve            Cancel             Retract
             //  news   alert       news   alert       news   alert       news   alert
-            [["ok", "emergency"], ["ok", "emergency"], ["emergency", "emergency"], ["ok", "emergency"]], // press
-            [["ok", "ok"],        ["ok", "ok"],        ["ok", "ok"],               ["ok", "ok"]],        // emergency
-            [["ok", "ok"],        ["ok", "ok"],        ["ok", "ok"],               ["ok", "ok"]],        // admin
-            [["ok", "ok"],        ["ok", "ok"],        ["own", "own"],             ["ok", "ok"]],        // author
-            [["ok", "emergency"], ["ok", "emergency"], ["person", "person"],       ["ok", "emergency"]], // press token
-            [["ok", "ok"],        ["ok", "ok"],        ["person", "person"],       ["ok", "ok"]],        // emergency token
-            [["ok", "ok"],        ["ok", "ok"],        ["person", "person"],       ["ok", "ok"]],        // operator
-            [["ok", "ok"],        ["staff", "staff"],  ["staff", "staff"],         ["staff", "staff"]],  // scheduler
-            [["staff", "ok"],     ["staff", "staff"],  ["person", "person"],       ["staff", "staff"]],  // warnings feed
+            [["ok", "emergency"], ["ok", "emergency"], ["emergency", "emergency"], ["ok", "emergency"], ["ok", "emergency"]], // press
+            [["ok", "ok"],        ["ok", "ok"],        ["ok", "ok"],               ["ok", "ok"],        ["ok", "ok"]],        // emergency
+            [["ok", "ok"],        ["ok", "ok"],        ["ok", "ok"],               ["ok", "ok"],        ["ok", "ok"]],        // admin
+            [["ok", "ok"],        ["ok", "ok"],        ["own", "own"],             ["ok", "ok"],        ["ok", "ok"]],        // author
+            [["ok", "emergency"], ["ok", "emergency"], ["person", "person"],       ["ok", "emergency"], ["ok", "emergency"]], // press token
+            [["ok", "ok"],        ["ok", "ok"],        ["person", "person"],       ["ok", "ok"],        ["ok", "ok"]],        // emergency token
+            [["ok", "ok"],        ["ok", "ok"],        ["person", "person"],       ["ok", "ok"],        ["ok", "ok"]],        // operator
+            [["ok", "ok"],        ["staff", "staff"],  ["staff", "staff"],         ["staff", "staff"],  ["staff", "staff"]],  // scheduler
+            [["staff", "ok"],     ["staff", "staff"],  ["person", "person"],       ["staff", "staff"],  ["staff", "staff"]],  // warnings feed
         ];
         let kinds = [
             (BroadcastKind::Announcement, Priority::Normal, "news"),

@@ -124,6 +124,9 @@ macro_rules! impl_store {
                     AckOutcome::PartSent { parts_sent, platform_id } => sqlx::query(sql::ACK_PART_SENT)
                         .bind(id).bind(lease).bind(*parts_sent).bind(platform_id.as_deref())
                         .execute(&mut *tx.tx).await?.rows_affected(),
+                    AckOutcome::Skipped { reason } => sqlx::query(sql::ACK_SKIPPED)
+                        .bind(id).bind(lease).bind(reason.as_str())
+                        .execute(&mut *tx.tx).await?.rows_affected(),
                     AckOutcome::Release => sqlx::query(sql::ACK_RELEASE)
                         .bind(id).bind(lease)
                         .execute(&mut *tx.tx).await?.rows_affected(),
@@ -157,6 +160,42 @@ macro_rules! impl_store {
                     }
                 };
                 Ok(done)
+            }
+
+            /// A released correction takes effect inside `tx`: its parent gets the new text and
+            /// the next version (the first kept), and the correction that version's number.
+            /// A parent retracted meanwhile takes no correction: it is dropped (false).
+            async fn apply_correction_in(
+                tx: &mut $crate::store::common::WriteTx<$db>,
+                c: &$crate::store::BroadcastRow,
+            ) -> $crate::store::StoreResult<bool> {
+                use $crate::store::sql;
+                let now = $crate::domain::now_ms();
+                let (Some(parent), Some(text)) = (c.parent_id, c.new_text.as_deref()) else {
+                    return Err($crate::store::StoreError::Corrupt(format!("correction {} has no parent or text", c.id)));
+                };
+                sqlx::query(sql::KEEP_FIRST_VERSION).bind(parent).execute(&mut *tx.tx).await?;
+                let version: Option<(i32,)> = sqlx::query_as(sql::APPLY_CORRECTION)
+                    .bind(parent)
+                    .bind(text)
+                    .fetch_optional(&mut *tx.tx)
+                    .await?;
+                let Some((version,)) = version else {
+                    sqlx::query(sql::DROP_CORRECTION).bind(c.id).bind(now).execute(&mut *tx.tx).await?;
+                    return Ok(false);
+                };
+                sqlx::query(sql::SET_CORRECTION_VERSION).bind(c.id).bind(version).execute(&mut *tx.tx).await?;
+                sqlx::query(sql::INSERT_VERSION)
+                    .bind(parent)
+                    .bind(version)
+                    .bind(text)
+                    .bind(c.author.as_deref().or(c.created_by.as_deref()))
+                    .bind(now)
+                    .bind(c.id)
+                    .bind(c.notice)
+                    .execute(&mut *tx.tx)
+                    .await?;
+                Ok(true)
             }
 
             /// Applies a platform status to the delivery sent as `platform_id` inside `tx`;
@@ -331,9 +370,19 @@ macro_rules! impl_store {
                     .bind(new.cron.as_deref())
                     .bind(new.text_en.as_ref().map(|t| t.as_str()))
                     .bind(new.target.as_ref().map(|(t, _)| serde_json::to_string(t).unwrap_or_default()))
+                    .bind(i64::from(new.notice))
+                    .bind(new.new_text.as_ref().map(|t| t.as_str()))
                     .bind($crate::domain::public_code())
                     .fetch_optional(&mut *tx.tx)
                     .await?;
+                let mut reread = false;
+                if let Some(row) = &inserted
+                    && row.kind == "correction"
+                    && row.status == "released"
+                {
+                    Self::apply_correction_in(&mut tx, row).await?;
+                    reread = true;
+                }
                 if let (Some(row), Some((_, areas))) = (&inserted, &new.target) {
                     for area in areas {
                         sqlx::query(sql::INSERT_BROADCAST_AREA)
@@ -361,6 +410,10 @@ macro_rules! impl_store {
                         .await?;
                 }
                 tx.commit().await?;
+                if reread && let Some(row) = &inserted {
+                    let broadcast = self.broadcast(row.id).await?.ok_or(StoreError::UnknownBroadcast(row.id))?;
+                    return Ok($crate::store::Created { broadcast, created: true });
+                }
                 // The new row comes back from the insert itself: one round trip less on the
                 // way from an alert's release to its first send.
                 if let Some(row) = inserted {
@@ -421,6 +474,14 @@ macro_rules! impl_store {
                     .bind(approved_by)
                     .fetch_optional(&mut *tx.tx)
                     .await?;
+                if let Some(r) = &row
+                    && r.kind == "correction"
+                    && r.status == "released"
+                {
+                    Self::apply_correction_in(&mut tx, r).await?;
+                    tx.commit().await?;
+                    return self.broadcast(id).await;
+                }
                 tx.commit().await?;
                 row.map($crate::store::broadcast_from_row).transpose()
             }
@@ -547,6 +608,117 @@ macro_rules! impl_store {
                 Ok(true)
             }
 
+            async fn retract_broadcast(
+                &self,
+                id: i64,
+                notice: &$crate::store::NewBroadcast,
+            ) -> $crate::store::StoreResult<Option<$crate::store::Broadcast>> {
+                use $crate::store::{sql, StoreError};
+                let now = $crate::domain::now_ms();
+                let mut tx = self.begin_write().await?;
+                let n = sqlx::query(sql::RETRACT_BROADCAST)
+                    .bind(id)
+                    .bind(now)
+                    .execute(&mut *tx.tx)
+                    .await?
+                    .rows_affected();
+                if n == 0 {
+                    tx.rollback().await?;
+                    return match self.broadcast(id).await? {
+                        Some(_) => Ok(None),
+                        None => Err(StoreError::UnknownBroadcast(id)),
+                    };
+                }
+                if let Some(lock) = Self::LOCK_OPEN_DELIVERIES {
+                    sqlx::query(lock).bind(id).execute(&mut *tx.tx).await?;
+                }
+                sqlx::query(sql::CANCEL_DELIVERIES).bind(id).execute(&mut *tx.tx).await?;
+                sqlx::query(sql::CANCEL_FOLLOW_UP_DELIVERIES).bind(id).execute(&mut *tx.tx).await?;
+                sqlx::query(sql::CANCEL_FOLLOW_UPS).bind(id).bind(now).execute(&mut *tx.tx).await?;
+                sqlx::query(sql::RETRACT_WARNING).bind(id).execute(&mut *tx.tx).await?;
+                // The notices at the notice's priority; then, behind them, the edits of the
+                // originals on Telegram (a pass of their own, so that every notice goes first).
+                let mut rows = Vec::new();
+                for (priority, tell) in [
+                    (notice.priority, true),
+                    ($crate::domain::Priority::Urgent, false),
+                ] {
+                    let row: Option<$crate::store::BroadcastRow> = sqlx::query_as(sql::INSERT_BROADCAST)
+                        .bind(notice.topic.as_str())
+                        .bind(notice.kind.as_str())
+                        .bind(i64::from(priority.as_i16()))
+                        .bind(notice.text.as_str())
+                        .bind("released")
+                        .bind(if tell { notice.idempotency_key.as_deref() } else { None })
+                        .bind(notice.request_hash())
+                        .bind(notice.created_by.as_deref())
+                        .bind(now)
+                        .bind(Some(now))
+                        .bind(Some(id))
+                        .bind(None::<i64>)
+                        .bind(notice.author.as_deref())
+                        .bind(None::<String>)
+                        .bind(notice.text_en.as_ref().map(|t| t.as_str()))
+                        .bind(None::<String>)
+                        .bind(i64::from(tell))
+                        .bind(None::<String>)
+                        .bind($crate::domain::public_code())
+                        .fetch_optional(&mut *tx.tx)
+                        .await?;
+                    let Some(row) = row else {
+                        tx.rollback().await?;
+                        return Err(StoreError::IdempotencyConflict);
+                    };
+                    rows.push(row);
+                }
+                let row = rows.remove(0);
+                if let Some(actor) = &notice.audit_actor {
+                    sqlx::query(sql::INSERT_AUDIT)
+                        .bind(now)
+                        .bind(actor.as_str())
+                        .bind("retract")
+                        .bind(format!("broadcast {id}: retracted; notice {}", row.id))
+                        .execute(&mut *tx.tx)
+                        .await?;
+                }
+                // Other instances' lanes and fan-out hear of it when this commits (Postgres).
+                if let Some(notify) = Self::NOTIFY_ENQUEUED {
+                    sqlx::query(notify)
+                        .bind(format!("{} {}", notice.priority.as_i16(), self.origin()))
+                        .execute(&mut *tx.tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(Some($crate::store::broadcast_from_row(row)?))
+            }
+
+            async fn text_versions(&self, id: i64) -> $crate::store::StoreResult<Vec<$crate::store::TextVersion>> {
+                let rows: Vec<(i32, String, Option<String>, i64, Option<i64>, i64)> =
+                    sqlx::query_as($crate::store::sql::VERSIONS_OF)
+                        .bind(id)
+                        .fetch_all(&self.pool)
+                        .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(version, text, changed_by, changed_at, correction_id, notice)| $crate::store::TextVersion {
+                        version, text, changed_by, changed_at, correction_id, notice: notice != 0,
+                    })
+                    .collect())
+            }
+
+            async fn notices_of(&self, id: i64) -> $crate::store::StoreResult<Vec<$crate::store::Broadcast>> {
+                let rows: Vec<$crate::store::BroadcastRow> =
+                    sqlx::query_as($crate::store::sql::NOTICES_OF)
+                        .bind(id)
+                        .fetch_all(&self.pool)
+                        .await?;
+                rows.into_iter().map($crate::store::broadcast_from_row).collect()
+            }
+
+            async fn forget_platform_ids(&self, before: i64) -> $crate::store::StoreResult<u64> {
+                self.write_one(sqlx::query($crate::store::sql::FORGET_PLATFORM_IDS).bind(before)).await
+            }
+
             async fn broadcast_stats(
                 &self,
                 id: i64,
@@ -585,12 +757,12 @@ macro_rules! impl_store {
                 use $crate::store::{sql, FanOutStep, StoreError};
                 let now = $crate::domain::now_ms();
                 let mut tx = self.begin_write().await?;
-                let state: Option<(String, i64, String, i64, Option<i64>, bool)> =
+                let state: Option<(String, i64, String, i64, Option<i64>, bool, String, i64)> =
                     sqlx::query_as(Self::FAN_OUT_STATE)
                         .bind(id)
                         .fetch_optional(&mut *tx.tx)
                         .await?;
-                let Some((topic, priority, status, cursor, parent, targeted)) = state else {
+                let Some((topic, priority, status, cursor, parent, targeted, kind, notice)) = state else {
                     tx.rollback().await?;
                     return Err(StoreError::UnknownBroadcast(id));
                 };
@@ -599,7 +771,9 @@ macro_rules! impl_store {
                     tx.rollback().await?;
                     return Ok(FanOutStep { inserted: 0, done: true });
                 }
+                let is_notice = kind == "correction" || kind == "retraction";
                 let next = match parent {
+                    Some(p) if is_notice => sqlx::query_as(sql::NOTICE_NEXT_CHUNK).bind(p),
                     Some(p) => sqlx::query_as(sql::FOLLOW_UP_NEXT_CHUNK).bind(p),
                     None => sqlx::query_as(sql::FAN_OUT_NEXT_CHUNK).bind(topic.clone()),
                 };
@@ -611,13 +785,14 @@ macro_rules! impl_store {
                 let mut inserted = 0;
                 if let Some(last) = last {
                     let insert = match parent {
+                        Some(p) if is_notice => sqlx::query(sql::NOTICE_INSERT).bind(id).bind(priority).bind(now).bind(p),
                         Some(p) => sqlx::query(sql::FOLLOW_UP_INSERT).bind(id).bind(priority).bind(now).bind(p),
                         None if targeted => sqlx::query(sql::FAN_OUT_INSERT_TARGETED).bind(id).bind(priority).bind(now).bind(topic.clone()),
                         None => sqlx::query(sql::FAN_OUT_INSERT).bind(id).bind(priority).bind(now).bind(topic.clone()),
                     };
+                    let insert = insert.bind(cursor).bind(last);
+                    let insert = if is_notice { insert.bind(notice) } else { insert };
                     inserted = insert
-                        .bind(cursor)
-                        .bind(last)
                         .execute(&mut *tx.tx)
                         .await?
                         .rows_affected();

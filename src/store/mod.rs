@@ -54,6 +54,15 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+impl StoreError {
+    /// The database undid the transaction to break a deadlock (or a serialization failure,
+    /// Postgres): nothing of it was written, and running it again may well succeed.
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, StoreError::Database(sqlx::Error::Database(e))
+            if matches!(e.code().as_deref(), Some("40P01" | "40001")))
+    }
+}
+
 /// How long a claim on an incoming message holds before another handler may take it over.
 pub const INBOUND_CLAIM_MS: i64 = 60_000;
 
@@ -157,6 +166,10 @@ pub struct NewBroadcast {
     /// Who to name in the audit log: the entry is written in the same transaction as the
     /// broadcast (one write less on an alert's way out).
     pub audit_actor: Option<String>,
+    /// A correction: tell those who received the parent (false: a silent correction).
+    pub notice: bool,
+    /// A correction: the text its parent gets when it is released.
+    pub new_text: Option<BroadcastText>,
 }
 
 impl NewBroadcast {
@@ -182,6 +195,8 @@ impl NewBroadcast {
             cron: None,
             target: None,
             audit_actor: None,
+            notice: true,
+            new_text: None,
         }
     }
 
@@ -204,6 +219,10 @@ impl NewBroadcast {
             h.update([0u8]);
         }
         // Only when there is one, so the fingerprints of earlier requests stay as they were.
+        if let Some(new_text) = &self.new_text {
+            h.update(if self.notice { "new\0" } else { "new-silent\0" });
+            h.update(new_text.as_str().as_bytes());
+        }
         if let Some(en) = &self.text_en {
             h.update(b"en\0");
             h.update(en.as_str().as_bytes());
@@ -241,8 +260,31 @@ pub struct Broadcast {
     pub cron: Option<String>,
     /// Where it goes; `None`: the whole city.
     pub target: Option<crate::domain::area::Target>,
+    /// Its text's version: 1 as first sent, one more for each correction. A correction's is
+    /// the version of its parent it makes.
+    pub version: i32,
+    /// A correction: whether those who received the parent are told (false: a silent one,
+    /// which only edits where the platform can).
+    pub notice: bool,
+    /// A correction: the text its parent gets.
+    pub new_text: Option<String>,
     /// Its public code: the archive's page `/m/CODE` and the check link in its footer.
     pub public_code: Option<String>,
+}
+
+/// One text a corrected broadcast had.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TextVersion {
+    pub version: i32,
+    pub text: String,
+    /// Who wrote this version (`Actor::identity`).
+    pub changed_by: Option<String>,
+    /// When it became the text (ms).
+    pub changed_at: i64,
+    /// The correction that made it; `None` for the first.
+    pub correction_id: Option<i64>,
+    /// Whether those who had received it were told.
+    pub notice: bool,
 }
 
 /// What `create_broadcast` did: made a new one, or found the one made earlier with the same key.
@@ -329,8 +371,34 @@ pub struct ClaimedDelivery {
     pub topic: String,
     /// Parts of a long text an earlier attempt sent already: this one starts after them.
     pub parts_sent: i32,
+    /// The version of its broadcast's text it was claimed with (a correction's: the version
+    /// it makes).
+    pub text_version: i32,
+    /// A correction: tell the recipient (false: only edit, where the platform can).
+    pub notice: bool,
+    /// A correction's or retraction's: the delivery of the corrected broadcast to the same
+    /// subscriber, when there is one.
+    pub parent: Option<ParentDelivery>,
+    /// A correction's or retraction's: the corrected broadcast's text now, in the
+    /// subscriber's language.
+    pub parent_text: Option<String>,
     /// The broadcast's public code, for the check link under the text.
     pub public_code: Option<String>,
+    /// A correction's or retraction's: the public code of the broadcast it is about, for the
+    /// check link under an edited original.
+    pub parent_public_code: Option<String>,
+}
+
+/// Where the delivery of a corrected or retracted broadcast is, as its notice is claimed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParentDelivery {
+    pub status: crate::domain::DeliveryStatus,
+    /// The platform's id of the message it became (its last part's).
+    pub platform_id: Option<String>,
+    pub parts_sent: i32,
+    /// The version of the text it went out with.
+    pub text_version: Option<i32>,
+    pub lease_until: Option<i64>,
 }
 
 /// What a platform's status report did.
@@ -378,6 +446,11 @@ pub enum AckOutcome {
     PartSent {
         parts_sent: i32,
         platform_id: Option<String>,
+    },
+    /// Nothing to send: a correction or retraction for someone who never received what it is
+    /// about, or already has the corrected text. Closed as `cancelled` with the reason.
+    Skipped {
+        reason: String,
     },
 }
 
@@ -769,6 +842,23 @@ pub trait Store: Send + Sync {
     async fn list_broadcasts(&self, limit: u32) -> StoreResult<Vec<Broadcast>>;
     /// Cancels a broadcast and every delivery not yet sent. False when it had already ended.
     async fn cancel_broadcast(&self, id: i64) -> StoreResult<bool>;
+    /// Retracts sent broadcast `id` in one transaction: its status becomes `retracted`, every
+    /// delivery not yet sent and every open follow-up or correction of it is cancelled, a warning
+    /// it carried is marked retracted, and `notice` (a retraction with `parent_id = id`) is
+    /// released to go to whoever received it, with a second retraction behind it at urgent
+    /// priority, without notice, that edits the originals where it can. Returns the notice;
+    /// `None` when `id` is not sent or already ended that way.
+    async fn retract_broadcast(
+        &self,
+        id: i64,
+        notice: &NewBroadcast,
+    ) -> StoreResult<Option<Broadcast>>;
+    /// The texts a corrected broadcast had, oldest first; empty when it was never corrected.
+    async fn text_versions(&self, id: i64) -> StoreResult<Vec<TextVersion>>;
+    /// The corrections and retractions of broadcast `id`, oldest first.
+    async fn notices_of(&self, id: i64) -> StoreResult<Vec<Broadcast>>;
+    /// Forgets the platform message ids of deliveries sent before `before` (ms).
+    async fn forget_platform_ids(&self, before: i64) -> StoreResult<u64>;
     async fn broadcast_stats(&self, id: i64) -> StoreResult<BroadcastStats>;
     /// Why deliveries of a broadcast failed: each reason with how often, most frequent first.
     async fn failure_reasons(&self, id: i64) -> StoreResult<Vec<(String, u64)>>;
@@ -1178,7 +1268,7 @@ pub trait Store: Send + Sync {
 macro_rules! broadcast_columns {
     () => {
         "id, topic, kind, priority, text, status, created_at, released_at, fanout_done_at, finished_at, \
-         scheduled_at, created_by, parent_id, author, approved_by, cron, target, public_code"
+         scheduled_at, created_by, parent_id, author, approved_by, cron, target, version, notice, new_text, public_code"
     };
 }
 pub(crate) use broadcast_columns;
@@ -1203,6 +1293,9 @@ pub(crate) struct BroadcastRow {
     pub approved_by: Option<String>,
     pub cron: Option<String>,
     pub target: Option<String>,
+    pub version: i32,
+    pub notice: i64,
+    pub new_text: Option<String>,
     pub public_code: Option<String>,
 }
 
@@ -1225,6 +1318,9 @@ pub(crate) fn broadcast_from_row(r: BroadcastRow) -> StoreResult<Broadcast> {
         approved_by,
         cron,
         target,
+        version,
+        notice,
+        new_text,
         public_code,
     } = r;
     let target = target
@@ -1251,6 +1347,9 @@ pub(crate) fn broadcast_from_row(r: BroadcastRow) -> StoreResult<Broadcast> {
         approved_by,
         cron,
         target,
+        version,
+        notice: notice != 0,
+        new_text,
         public_code,
     })
 }
@@ -1261,7 +1360,10 @@ macro_rules! claim_columns {
     () => {
         "d.id, d.broadcast_id, d.subscriber_id, d.priority, b.kind, d.attempts, s.address, s.language, \
          CASE WHEN s.language = 'en' AND b.text_en IS NOT NULL THEN b.text_en ELSE b.text END AS text, \
-         s.last_inbound_at, d.force_template, b.topic, d.parts_sent, b.public_code"
+         s.last_inbound_at, d.force_template, b.topic, d.parts_sent, d.text_version, b.notice, \
+         p.status AS parent_status, p.platform_id AS parent_platform_id, p.parts_sent AS parent_parts_sent, \
+         p.text_version AS parent_text_version, p.lease_until AS parent_lease_until, \
+         CASE WHEN s.language = 'en' AND pb.text_en IS NOT NULL THEN pb.text_en ELSE pb.text END AS parent_text, b.public_code, pb.public_code AS parent_public_code"
     };
 }
 pub(crate) use claim_columns;
@@ -1282,7 +1384,16 @@ pub(crate) struct ClaimRow {
     pub force_template: i64,
     pub topic: String,
     pub parts_sent: i32,
+    pub text_version: Option<i32>,
+    pub notice: i64,
+    pub parent_status: Option<String>,
+    pub parent_platform_id: Option<String>,
+    pub parent_parts_sent: Option<i32>,
+    pub parent_text_version: Option<i32>,
+    pub parent_lease_until: Option<i64>,
+    pub parent_text: Option<String>,
     pub public_code: Option<String>,
+    pub parent_public_code: Option<String>,
 }
 
 pub(crate) fn claimed_from_row(r: ClaimRow) -> StoreResult<ClaimedDelivery> {
@@ -1300,8 +1411,27 @@ pub(crate) fn claimed_from_row(r: ClaimRow) -> StoreResult<ClaimedDelivery> {
         force_template,
         topic,
         parts_sent,
+        text_version,
+        notice,
+        parent_status,
+        parent_platform_id,
+        parent_parts_sent,
+        parent_text_version,
+        parent_lease_until,
+        parent_text,
         public_code,
+        parent_public_code,
     } = r;
+    let parent = match parent_status {
+        Some(status) => Some(ParentDelivery {
+            status: status.parse().map_err(StoreError::Corrupt)?,
+            platform_id: parent_platform_id,
+            parts_sent: parent_parts_sent.unwrap_or(0),
+            text_version: parent_text_version,
+            lease_until: parent_lease_until,
+        }),
+        None => None,
+    };
     Ok(ClaimedDelivery {
         id,
         broadcast_id,
@@ -1316,7 +1446,12 @@ pub(crate) fn claimed_from_row(r: ClaimRow) -> StoreResult<ClaimedDelivery> {
         force_template: force_template != 0,
         topic,
         parts_sent,
+        text_version: text_version.unwrap_or(1),
+        notice: notice != 0,
+        parent,
+        parent_text,
         public_code,
+        parent_public_code,
     })
 }
 
@@ -1447,7 +1582,7 @@ mod tests {
             .await
             .expect("an in-memory database");
         let row: BroadcastRow = sqlx::query_as(
-            "SELECT 'K7Q2XH3M' AS public_code, NULL AS target, 'cron' AS cron, 'approver' AS approved_by, 'author' AS author, 9 AS parent_id, \
+            "SELECT 'K7Q2XH3M' AS public_code, 2 AS version, 0 AS notice, NULL AS new_text, NULL AS target, 'cron' AS cron, 'approver' AS approved_by, 'author' AS author, 9 AS parent_id, \
              'press' AS created_by, NULL AS scheduled_at, 4 AS finished_at, 3 AS fanout_done_at, \
              2 AS released_at, 1 AS created_at, 'done' AS status, 'Text' AS text, 3 AS priority, \
              'alert' AS kind, 'alerts' AS topic, 7 AS id",

@@ -16,7 +16,7 @@ use super::{Ack, AckOutcome, StoreResult};
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 const ACK_SENT_MANY: &str = "UPDATE deliveries d SET status = 'sent', sent_at = u.sent_at, \
-    platform_id = u.platform_id, lease_until = NULL, last_error = NULL, platform_status = NULL, \
+    platform_id = COALESCE(u.platform_id, d.platform_id), lease_until = NULL, last_error = NULL, platform_status = NULL, \
     platform_error = NULL \
     FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[]) AS u(id, lease, sent_at, platform_id) \
     WHERE d.id = u.id AND d.leased_by = u.lease AND d.status IN ('leased', 'cancelled')";
@@ -118,6 +118,11 @@ impl PostgresStore {
 
     /// A resend takes its broadcast's row first, as a cancel does: the cancel then sees the
     /// resent delivery, or the resend sees the cancel.
+    /// A retraction takes the rows of the deliveries it cancels in the order of their ids
+    /// first, as the batched outcomes do (see `acknowledge_in`).
+    const LOCK_OPEN_DELIVERIES: Option<&str> = Some(
+        "SELECT id FROM deliveries WHERE broadcast_id = $1 AND status IN ('pending', 'leased') ORDER BY id FOR UPDATE",
+    );
     const LOCK_BROADCAST_OF_DELIVERY: Option<&str> = Some(
         "SELECT id FROM broadcasts WHERE id = (SELECT broadcast_id FROM deliveries WHERE id = $1) FOR UPDATE",
     );
@@ -157,6 +162,10 @@ impl PostgresStore {
     async fn acknowledge_in(&self, tx: &mut WriteTx<Postgres>, acks: &[Ack]) -> StoreResult<u64> {
         let (mut ids, mut leases, mut at, mut platform_ids) = (vec![], vec![], vec![], vec![]);
         let mut applied = 0;
+        // In the order of their ids, as a cancel or retraction takes its rows: two writers
+        // that take rows in one order never wait for each other in a circle.
+        let mut acks: Vec<&Ack> = acks.iter().collect();
+        acks.sort_by_key(|a| a.delivery_id);
         for ack in acks {
             if let AckOutcome::Sent { at: t, platform_id } = &ack.outcome {
                 ids.push(ack.delivery_id);

@@ -18,12 +18,17 @@ pub const BROADCASTS_TO_FAN_OUT: &str = concat!(
     broadcast_columns!(),
     " FROM broadcasts WHERE status = 'released' ORDER BY priority DESC, id"
 );
+pub const NOTICES_OF: &str = concat!(
+    "SELECT ",
+    broadcast_columns!(),
+    " FROM broadcasts WHERE parent_id = $1 AND kind IN ('correction', 'retraction') ORDER BY id"
+);
 pub const BROADCAST_HASH_BY_KEY: &str =
     "SELECT id, request_hash FROM broadcasts WHERE idempotency_key = $1";
 pub const INSERT_BROADCAST: &str = concat!(
     "INSERT INTO broadcasts \
-    (topic, kind, priority, text, status, idempotency_key, request_hash, created_by, created_at, released_at, parent_id, scheduled_at, author, cron, text_en, target, public_code) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
+    (topic, kind, priority, text, status, idempotency_key, request_hash, created_by, created_at, released_at, parent_id, scheduled_at, author, cron, text_en, target, notice, new_text, public_code) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) \
     ON CONFLICT (idempotency_key) DO NOTHING RETURNING ",
     broadcast_columns!()
 );
@@ -72,7 +77,7 @@ pub const RECIPIENT_COUNT: &str = "SELECT s.channel, COUNT(*) FROM subscriptions
 macro_rules! fan_out_state {
     ($lock:literal) => {
         concat!(
-            "SELECT topic, priority, status, fanout_cursor, parent_id, target IS NOT NULL FROM broadcasts WHERE id = $1",
+            "SELECT topic, priority, status, fanout_cursor, parent_id, target IS NOT NULL, kind, notice FROM broadcasts WHERE id = $1",
             $lock
         )
     };
@@ -99,6 +104,69 @@ pub const FOLLOW_UP_INSERT: &str = "INSERT INTO deliveries \
     WHERE p.broadcast_id = $4 AND p.subscriber_id > $5 AND p.subscriber_id <= $6 AND s.status = 'active' AND \
     p.status IN ('pending', 'leased', 'sent') \
     ON CONFLICT (broadcast_id, subscriber_id) DO NOTHING";
+/// Who a correction or retraction reaches: those the parent reached or is reaching right now
+/// (in flight, or cancelled by a retraction while in flight); whether each really got it is
+/// decided as the notice is sent. A silent correction ($7 = 0) goes only where it can edit.
+macro_rules! notice_audience {
+    () => {
+        "(p.status IN ('sent', 'leased') OR p.parts_sent > 0 \
+          OR (p.status = 'cancelled' AND p.lease_until IS NOT NULL))"
+    };
+}
+pub const NOTICE_NEXT_CHUNK: &str = concat!(
+    "SELECT MAX(subscriber_id), COUNT(*) FROM \
+    (SELECT p.subscriber_id FROM deliveries p WHERE p.broadcast_id = $1 AND p.subscriber_id > $2 AND ",
+    notice_audience!(),
+    " ORDER BY p.subscriber_id LIMIT $3) AS chunk"
+);
+pub const NOTICE_INSERT: &str = concat!(
+    "INSERT INTO deliveries \
+    (broadcast_id, subscriber_id, channel, priority, status, due_at) \
+    SELECT $1, s.id, s.channel, $2, 'pending', $3 FROM deliveries p \
+    JOIN subscribers s ON s.id = p.subscriber_id \
+    WHERE p.broadcast_id = $4 AND p.subscriber_id > $5 AND p.subscriber_id <= $6 AND s.status = 'active' \
+    AND ($7 <> 0 OR s.channel = 'telegram') AND ",
+    notice_audience!(),
+    " ON CONFLICT (broadcast_id, subscriber_id) DO NOTHING"
+);
+/// Retracts a sent broadcast: `$2` the time.
+pub const RETRACT_BROADCAST: &str = "UPDATE broadcasts SET status = 'retracted', cancelled_at = $2 \
+    WHERE id = $1 AND status IN ('released', 'sending', 'done') \
+    AND kind IN ('announcement', 'alert', 'update', 'allclear')";
+/// What follows a retracted broadcast and has not gone out stops: updates, all-clears and
+/// corrections of it.
+pub const CANCEL_FOLLOW_UPS: &str = "UPDATE broadcasts SET status = 'cancelled', cancelled_at = $2 \
+    WHERE parent_id = $1 AND kind IN ('update', 'allclear', 'correction') \
+    AND status IN ('draft', 'awaiting_approval', 'scheduled', 'released', 'sending')";
+pub const CANCEL_FOLLOW_UP_DELIVERIES: &str = "UPDATE deliveries SET status = 'cancelled', last_error = 'broadcast retracted' \
+    WHERE status IN ('pending', 'leased') AND broadcast_id IN \
+    (SELECT id FROM broadcasts WHERE parent_id = $1 AND kind IN ('update', 'allclear', 'correction'))";
+/// A retracted warning's identifier and version are never sent again (the feed skips known
+/// ones; the decision says why).
+pub const RETRACT_WARNING: &str =
+    "UPDATE warnings SET decision = 'retracted' WHERE broadcast_id = $1";
+/// The first version of a broadcast about to be corrected, kept once.
+pub const KEEP_FIRST_VERSION: &str = "INSERT INTO broadcast_versions \
+    (broadcast_id, version, text, changed_by, changed_at, correction_id, notice) \
+    SELECT id, version, text, COALESCE(author, created_by), COALESCE(released_at, created_at), NULL, 1 \
+    FROM broadcasts WHERE id = $1 ON CONFLICT (broadcast_id, version) DO NOTHING";
+/// A correction takes effect: its parent gets the new text (English subscribers too: the
+/// English text was not corrected) and the next version, unless it was retracted meanwhile.
+pub const APPLY_CORRECTION: &str = "UPDATE broadcasts SET text = $2, text_en = NULL, version = version + 1 \
+    WHERE id = $1 AND status IN ('released', 'sending', 'done') RETURNING version";
+pub const SET_CORRECTION_VERSION: &str = "UPDATE broadcasts SET version = $2 WHERE id = $1";
+pub const INSERT_VERSION: &str = "INSERT INTO broadcast_versions \
+    (broadcast_id, version, text, changed_by, changed_at, correction_id, notice) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (broadcast_id, version) DO NOTHING";
+pub const VERSIONS_OF: &str = "SELECT version, text, changed_by, changed_at, correction_id, notice \
+    FROM broadcast_versions WHERE broadcast_id = $1 ORDER BY version";
+/// A correction whose parent was retracted before it took effect never goes out.
+pub const DROP_CORRECTION: &str =
+    "UPDATE broadcasts SET status = 'cancelled', cancelled_at = $2 WHERE id = $1";
+/// Platform message ids older than the keep time go (`corrections.keep_days`): nothing can be
+/// corrected or quoted that far back.
+pub const FORGET_PLATFORM_IDS: &str = "UPDATE deliveries SET platform_id = NULL \
+    WHERE platform_id IS NOT NULL AND sent_at < $1 AND status IN ('sent', 'failed', 'gone', 'cancelled')";
 pub const FOLLOW_UP_RECIPIENTS: &str = concat!(
     "SELECT s.channel, COUNT(*) FROM deliveries p \
     JOIN subscribers s ON s.id = p.subscriber_id \
@@ -227,7 +295,8 @@ pub const FINISH_BROADCAST: &str = concat!(
 macro_rules! claim_update {
     ($open:literal, $close:literal) => {
         concat!(
-            "UPDATE deliveries SET status = 'leased', leased_by = $1, lease_until = $2 WHERE id ",
+            "UPDATE deliveries SET status = 'leased', leased_by = $1, lease_until = $2, \
+             text_version = (SELECT b.version FROM broadcasts b WHERE b.id = deliveries.broadcast_id) WHERE id ",
             $open,
             "SELECT id FROM deliveries \
              WHERE channel = $3 AND status = 'pending' AND due_at <= $4 \
@@ -246,7 +315,11 @@ macro_rules! claimed_rows {
             "SELECT ",
             $crate::store::claim_columns!(),
             " FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id \
-             JOIN broadcasts b ON b.id = d.broadcast_id WHERE d.id ",
+             JOIN broadcasts b ON b.id = d.broadcast_id \
+             LEFT JOIN deliveries p ON p.broadcast_id = b.parent_id AND p.subscriber_id = d.subscriber_id \
+               AND b.kind IN ('correction', 'retraction') \
+             LEFT JOIN broadcasts pb ON pb.id = b.parent_id AND b.kind IN ('correction', 'retraction') \
+             WHERE d.id ",
             $ids
         )
     };
@@ -282,7 +355,8 @@ macro_rules! extend_lease {
 pub(crate) use extend_lease;
 
 /// A new message: the platform's statuses of an earlier one (before a template resend) go.
-pub const ACK_SENT: &str = "UPDATE deliveries SET status = 'sent', sent_at = $3, platform_id = $4, \
+/// A send without an id of its own (the edit after a notice) keeps the id of the part before.
+pub const ACK_SENT: &str = "UPDATE deliveries SET status = 'sent', sent_at = $3, platform_id = COALESCE($4, platform_id), \
     lease_until = NULL, last_error = NULL, platform_status = NULL, platform_error = NULL \
     WHERE id = $1 AND leased_by = $2 AND status IN ('leased', 'cancelled')";
 pub const ACK_RETRY: &str = "UPDATE deliveries SET status = 'pending', due_at = $3, attempts = $4, \
@@ -295,8 +369,13 @@ pub const ACK_FAILED: &str = "UPDATE deliveries SET status = 'failed', attempts 
 pub const ACK_PART_SENT: &str = "UPDATE deliveries SET parts_sent = $3, platform_id = $4, \
     platform_status = NULL, platform_error = NULL \
     WHERE id = $1 AND leased_by = $2 AND status IN ('leased', 'cancelled')";
-pub const ACK_RELEASE: &str = "UPDATE deliveries SET status = 'pending', leased_by = NULL, lease_until = NULL \
+pub const ACK_SKIPPED: &str = "UPDATE deliveries SET status = 'cancelled', last_error = $3, lease_until = NULL \
     WHERE id = $1 AND leased_by = $2 AND status = 'leased'";
+/// Not sent: back to the queue; one cancelled meanwhile (a cancel, a retraction) stays
+/// cancelled, and its lease ends, so that a retraction's notice knows it never went.
+pub const ACK_RELEASE: &str = "UPDATE deliveries SET \
+    status = CASE WHEN status = 'leased' THEN 'pending' ELSE status END, leased_by = NULL, lease_until = NULL \
+    WHERE id = $1 AND leased_by = $2 AND status IN ('leased', 'cancelled')";
 pub const ACK_GONE: &str = "UPDATE deliveries SET status = 'gone', last_error = $3, lease_until = NULL \
     WHERE id = $1 AND leased_by = $2 AND status IN ('leased', 'cancelled') RETURNING subscriber_id";
 pub const MOVE_SUBSCRIBER: &str = "UPDATE subscribers SET address = $1 \

@@ -107,6 +107,8 @@ impl SqliteStore {
     const FENCE_READ: Option<&str> = None;
     const NOTIFY_ENQUEUED: Option<&str> = None;
 
+    /// Nothing to take: one writer at a time.
+    const LOCK_OPEN_DELIVERIES: Option<&str> = None;
     /// Nothing to take: the one write lock keeps a resend and a cancel apart.
     const LOCK_BROADCAST_OF_DELIVERY: Option<&str> = None;
 

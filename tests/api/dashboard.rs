@@ -1486,3 +1486,127 @@ async fn the_public_archive_a_broadcast_page_and_the_check_page_are_accessible()
     screenshot(&c, "archive-check.png", 800).await;
     c.close().await.ok();
 }
+
+/// The CSRF token in a dashboard page's forms.
+fn csrf_in(page: &str) -> String {
+    let at = page.find("name=\"csrf\" value=\"").expect("a form") + 19;
+    page[at..].split('"').next().unwrap_or_default().to_string()
+}
+
+/// The broadcast page's correction form and red retract button, over plain HTTP: the press
+/// office corrects its news (the page then shows both versions); the alert's retraction is the
+/// emergency staff's.
+async fn a_sent_broadcast_is_corrected_and_retracted_from_its_page(db: TestDb) {
+    seed(&*db.store, 2, 0, &["news", "alerts"]).await;
+    let service = dashboard_service(&db).await;
+    let news = db
+        .store
+        .create_broadcast(&crate::helpers::new_broadcast(
+            "news",
+            amtsbote::domain::Priority::Normal,
+            "Sperrung der Steinernen Brücke ab Montag.",
+        ))
+        .await
+        .unwrap()
+        .broadcast
+        .id;
+    let alert = db
+        .store
+        .create_broadcast(&crate::helpers::new_broadcast(
+            "alerts",
+            amtsbote::domain::Priority::Alert,
+            "Warnung: Hochwasser an der Donau.",
+        ))
+        .await
+        .unwrap()
+        .broadcast
+        .id;
+    service.wait_done(news, Duration::from_secs(20)).await;
+    service.wait_done(alert, Duration::from_secs(20)).await;
+    let client = client_from([127, 0, 0, 1], Duration::from_secs(30));
+    let page = |cookie: String, id: i64| {
+        let client = client.clone();
+        let url = format!("{}/dashboard/broadcasts/{id}", service.admin);
+        async move {
+            client
+                .get(url)
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    let post = |cookie: String, path: String, form: Vec<(&'static str, String)>| {
+        let client = client.clone();
+        let url = format!("{}{path}", service.admin);
+        async move {
+            client
+                .post(url)
+                .header("cookie", cookie)
+                .form(&form)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    let paula = session_of(&db, &service, "900").await;
+    let shown = page(paula.clone(), news).await;
+    assert!(shown.contains("id=\"correct-form\"") && shown.contains("id=\"retract-button\""));
+    let csrf = csrf_in(&shown);
+    let corrected = "Sperrung der Steinernen Brücke ab Dienstag.";
+    let status = post(
+        paula.clone(),
+        format!("/dashboard/broadcasts/{news}/correct"),
+        vec![
+            ("csrf", csrf.clone()),
+            ("text", corrected.into()),
+            ("notice", "1".into()),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let shown = page(paula.clone(), news).await;
+    assert!(
+        shown.contains("id=\"versions\"") && shown.contains(corrected),
+        "the versions are shown"
+    );
+    message_to(&service.sim, "1001", &format!("Korrektur: {corrected}")).await;
+    // Paula may not take back the alert; Emil may, with one press.
+    let status = post(
+        paula.clone(),
+        format!("/dashboard/broadcasts/{alert}/retract"),
+        vec![("csrf", csrf.clone())],
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let emil = session_of(&db, &service, "901").await;
+    let csrf = csrf_in(&page(emil.clone(), alert).await);
+    let status = post(
+        emil,
+        format!("/dashboard/broadcasts/{alert}/retract"),
+        vec![("csrf", csrf), ("text", "Kein Hochwasser.".into())],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        db.store.broadcast(alert).await.unwrap().unwrap().status,
+        BroadcastStatus::Retracted
+    );
+    message_to(&service.sim, "1000", "Kein Hochwasser.").await;
+}
+
+#[tokio::test]
+async fn a_sent_broadcast_is_corrected_and_retracted_from_its_page_on_sqlite() {
+    a_sent_broadcast_is_corrected_and_retracted_from_its_page(TestDb::sqlite().await).await;
+}
+
+#[tokio::test]
+async fn a_sent_broadcast_is_corrected_and_retracted_from_its_page_on_postgres() {
+    if let Some(db) = TestDb::postgres().await {
+        a_sent_broadcast_is_corrected_and_retracted_from_its_page(db).await;
+    }
+}

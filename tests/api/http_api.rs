@@ -351,6 +351,8 @@ async fn the_openapi_document_matches_the_live_router() {
             "POST /api/v1/broadcasts",
             "POST /api/v1/broadcasts/{id}/cancel",
             "POST /api/v1/broadcasts/{id}/confirm",
+            "POST /api/v1/broadcasts/{id}/corrections",
+            "POST /api/v1/broadcasts/{id}/retract",
             "POST /api/v1/drills",
         ]
     );

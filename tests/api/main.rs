@@ -6,6 +6,7 @@ mod areas;
 mod chat_side;
 mod cli;
 mod conversation;
+mod corrections;
 mod dashboard;
 mod dispatch;
 mod drills;

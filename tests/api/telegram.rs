@@ -116,11 +116,18 @@ async fn a_citizen_subscribes_and_a_confirmed_announcement_reaches_each_subscrib
         }
     })
     .await;
+    // The keyboard's edit goes out after the change is stored: wait for it.
+    let sim = app.sim.clone();
+    wait_until(
+        Duration::from_secs(20),
+        "the keyboard updates in place",
+        || {
+            let sim = sim.clone();
+            async move { sim.calls().iter().any(|c| c.method == "editmessagetext") }
+        },
+    )
+    .await;
     let calls = app.sim.calls();
-    assert!(
-        calls.iter().any(|c| c.method == "editmessagetext"),
-        "the keyboard updates in place"
-    );
     assert!(calls.iter().any(|c| c.method == "answercallbackquery"));
 
     app.sim
@@ -268,6 +275,9 @@ async fn recorded_telegram_errors_are_classified_through_teloxide() {
         language: "de".into(),
         last_inbound_at: None,
         force_template: false,
+        reply_to: None,
+        edit: None,
+        notice: true,
     };
     let raw = |name: &str| {
         std::fs::read(format!(
