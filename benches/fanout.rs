@@ -44,6 +44,8 @@ async fn measure(store: &dyn Store, database: &str, n: u64, chunk: u32) -> anyho
             cron: None,
             target: None,
             audit_actor: None,
+            media_id: None,
+            alt: None,
             scheduled_at: None,
         })
         .await?;

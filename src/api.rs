@@ -306,6 +306,7 @@ fn submission(state: &ApiState, req: &BroadcastRequest) -> Result<Submission, Ap
         })
         .transpose()?;
     Ok(Submission {
+        attachment: None,
         target,
         topic,
         kind,
@@ -388,6 +389,7 @@ async fn create_drill(
 ) -> Result<(StatusCode, Json<BroadcastCreated>), ApiError> {
     let text = parse_text(req.text.as_deref()).map_err(|e| ApiError::invalid("text", e))?;
     let submission = Submission {
+        attachment: None,
         target: None,
         topic: crate::domain::DRILL_TOPIC.into(),
         kind: Some(crate::domain::BroadcastKind::Alert),

@@ -145,6 +145,7 @@ pub async fn broadcast(
         None => When::Now,
     };
     let submission = Submission {
+        attachment: None,
         target: cli_target(&req)?,
         topic: req.topic.clone(),
         kind: Some(req.kind),

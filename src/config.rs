@@ -283,6 +283,7 @@ impl Config {
         let engine = EngineSettings {
             instance,
             fan_out_chunk: f.queue.fanout_chunk.max(1),
+            media_keep: Duration::from_secs(u64::from(f.media.keep_days.max(1)) * 86_400),
             ..EngineSettings::default()
         };
 

@@ -666,6 +666,7 @@ async fn release(
         .submit(
             &operator,
             Submission {
+                attachment: None,
                 target: None,
                 topic: topic.to_string(),
                 kind: Some(kind),

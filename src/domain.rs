@@ -3,6 +3,7 @@
 //! the rest of the code trusts them.
 
 pub mod area;
+pub mod media;
 pub mod text;
 pub mod time;
 

@@ -26,6 +26,7 @@ pub struct FileConfig {
     pub dashboard: Dashboard,
     pub warnings: Warnings,
     pub areas: Areas,
+    pub media: Media,
     /// `[[topics]]` tables (`id`, `label_de`, `label_en`, `priority`, `quiet`).
     #[schemars(with = "Option<Vec<serde_json::Value>>")]
     pub topics: Option<toml::Value>,
@@ -441,5 +442,20 @@ impl Default for Areas {
             id_property: "id".into(),
             name_property: "name".into(),
         }
+    }
+}
+
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Media {
+    /// Days a picture or document is kept after the last broadcast that carries it ended (or
+    /// after its upload, when no broadcast names it); housekeeping then deletes it from the
+    /// database. At least 1.
+    pub keep_days: u32,
+}
+
+impl Default for Media {
+    fn default() -> Self {
+        Media { keep_days: 30 }
     }
 }

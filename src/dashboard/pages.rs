@@ -375,6 +375,7 @@ fn submission(
         _ => When::Now,
     };
     Ok(Submission {
+        attachment: None,
         target: target_of(state, lang, f)?,
         topic: f.topic.trim().to_string(),
         kind,

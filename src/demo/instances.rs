@@ -1187,6 +1187,8 @@ mod tests {
             silent: false,
             markup: None,
             at: Duration::from_millis(at_ms),
+            media: None,
+            reply_to: None,
         }
     }
 

@@ -6,6 +6,7 @@ pub mod budget;
 pub mod dispatcher;
 pub mod fanout;
 pub mod limiter;
+pub mod media;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -249,6 +250,9 @@ pub struct EngineSettings {
     pub housekeeping: Duration,
     /// The city's districts: a targeted broadcast's districts are drawn from them.
     pub areas: Option<std::sync::Arc<crate::domain::area::Catalogue>>,
+    /// How long housekeeping keeps a picture or document after its broadcasts ended
+    /// (`media.keep_days`).
+    pub media_keep: Duration,
 }
 
 impl Default for EngineSettings {
@@ -259,6 +263,7 @@ impl Default for EngineSettings {
             poll: Duration::from_millis(250),
             housekeeping: Duration::from_millis(500),
             areas: None,
+            media_keep: Duration::from_secs(30 * 86_400),
         }
     }
 }
@@ -322,11 +327,11 @@ impl Engine {
             "fan-out".to_string()
         });
         let keeping = {
-            let (store, every) = (store.clone(), settings.housekeeping);
+            let (store, every, keep) = (store.clone(), settings.housekeeping, settings.media_keep);
             roles.clone().run_as(
                 InstanceRole::Housekeeping,
                 shutdown.clone(),
-                move |_, stop| housekeeping(store.clone(), every, stop),
+                move |_, stop| housekeeping(store.clone(), every, keep, stop),
             )
         };
         tasks.spawn(async move {
@@ -406,9 +411,14 @@ pub const INBOUND_RETENTION_MS: i64 = 7 * 24 * 3600 * 1000;
 const SLOW_EVERY: u32 = 10;
 
 /// Returns expired leases to the queue and closes broadcasts with nothing left to send; every
-/// `SLOW_EVERY` rounds also refreshes the gauges and forgets incoming message ids past Meta's
-/// retry window.
-async fn housekeeping(store: Arc<dyn Store>, every: Duration, shutdown: CancellationToken) {
+/// `SLOW_EVERY` rounds also refreshes the gauges, forgets incoming message ids past Meta's
+/// retry window and deletes media past `media.keep_days`.
+async fn housekeeping(
+    store: Arc<dyn Store>,
+    every: Duration,
+    media_keep: Duration,
+    shutdown: CancellationToken,
+) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut gauges = Gauges::default();
@@ -446,6 +456,15 @@ async fn housekeeping(store: Arc<dyn Store>, every: Duration, shutdown: Cancella
                 Err(e) => {
                     tracing::warn!(error = %e, "could not forget old incoming message ids; will retry")
                 }
+            }
+            let keep_ms = i64::try_from(media_keep.as_millis()).unwrap_or(i64::MAX);
+            match store.forget_media(now_ms().saturating_sub(keep_ms)).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(
+                    media = n,
+                    "deleted pictures and documents past media.keep_days"
+                ),
+                Err(e) => tracing::warn!(error = %e, "could not delete old media; will retry"),
             }
         }
         round = round.wrapping_add(1);

@@ -2,6 +2,7 @@
 //! confirm, approve and cancel broadcasts, with the one policy that decides who may.
 
 pub mod broadcasts;
+pub mod media;
 pub mod policy;
 pub mod sign_in;
 pub mod subscriptions;

@@ -157,6 +157,10 @@ pub struct NewBroadcast {
     /// Who to name in the audit log: the entry is written in the same transaction as the
     /// broadcast (one write less on an alert's way out).
     pub audit_actor: Option<String>,
+    /// The picture or document it carries (`media.id`).
+    pub media_id: Option<i64>,
+    /// A picture's alternative text (shown on the archive page and the dashboard).
+    pub alt: Option<String>,
 }
 
 impl NewBroadcast {
@@ -182,6 +186,8 @@ impl NewBroadcast {
             cron: None,
             target: None,
             audit_actor: None,
+            media_id: None,
+            alt: None,
         }
     }
 
@@ -212,6 +218,12 @@ impl NewBroadcast {
             h.update(b"target\0");
             h.update(serde_json::to_string(target).unwrap_or_default().as_bytes());
         }
+        if let Some(media) = self.media_id {
+            h.update(b"media\0");
+            h.update(media.to_string().as_bytes());
+            h.update([0u8]);
+            h.update(self.alt.as_deref().unwrap_or_default().as_bytes());
+        }
         hex::encode(h.finalize())
     }
 }
@@ -241,6 +253,10 @@ pub struct Broadcast {
     pub cron: Option<String>,
     /// Where it goes; `None`: the whole city.
     pub target: Option<crate::domain::area::Target>,
+    /// The picture or document it carries.
+    pub media_id: Option<i64>,
+    /// A picture's alternative text.
+    pub alt: Option<String>,
 }
 
 /// What `create_broadcast` did: made a new one, or found the one made earlier with the same key.
@@ -327,6 +343,10 @@ pub struct ClaimedDelivery {
     pub topic: String,
     /// Parts of a long text an earlier attempt sent already: this one starts after them.
     pub parts_sent: i32,
+    /// The broadcast's picture or document.
+    pub media_id: Option<i64>,
+    /// The platform's id of the last part sent, while more follow (a reply's anchor).
+    pub last_part_id: Option<String>,
 }
 
 /// What a platform's status report did.
@@ -1141,13 +1161,132 @@ pub trait Store: Send + Sync {
     async fn end_session(&self, id_hash: &str) -> StoreResult<bool>;
     /// Deletes sessions and login links that can no longer be used.
     async fn forget_dashboard_sign_ins(&self, now: i64, idle_ms: i64) -> StoreResult<u64>;
+
+    /// Keeps a picture or document; the bytes are written as given.
+    async fn insert_media(&self, new: &NewMedia) -> StoreResult<MediaInfo>;
+    /// A kept medium without its bytes.
+    async fn media_info(&self, id: i64) -> StoreResult<Option<MediaInfo>>;
+    /// A kept medium's bytes (read only to upload it).
+    async fn media_bytes(&self, id: i64) -> StoreResult<Option<Vec<u8>>>;
+    /// Claims the one upload of medium `media_id` to `channel` for `holder` until `until`
+    /// (ms), unless its platform id is stored and was uploaded at or after `fresh_since`, or
+    /// another holder's claim runs past `now`. A taken claim counts as an upload.
+    async fn claim_media_upload(
+        &self,
+        media_id: i64,
+        channel: ChannelKind,
+        holder: &str,
+        now: i64,
+        until: i64,
+        fresh_since: i64,
+    ) -> StoreResult<UploadClaim>;
+    /// Stores the platform's id of an uploaded medium and ends the claim.
+    async fn media_uploaded(
+        &self,
+        media_id: i64,
+        channel: ChannelKind,
+        platform_ref: &str,
+        at: i64,
+    ) -> StoreResult<()>;
+    /// Ends `holder`'s claim without an id (the upload failed).
+    async fn release_media_upload(
+        &self,
+        media_id: i64,
+        channel: ChannelKind,
+        holder: &str,
+    ) -> StoreResult<()>;
+    /// Each platform's record of a medium.
+    async fn media_uploads(&self, media_id: i64) -> StoreResult<Vec<MediaUpload>>;
+    /// Deletes media created before `before` that no open or recent broadcast names.
+    async fn forget_media(&self, before: i64) -> StoreResult<u64>;
+}
+
+/// A picture or document to keep, its metadata already removed.
+#[derive(Debug, Clone)]
+pub struct NewMedia {
+    pub kind: crate::domain::media::MediaKind,
+    pub mime: String,
+    pub file_name: String,
+    pub bytes: Vec<u8>,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    /// Hex SHA-256 of `bytes`.
+    pub sha256: String,
+    /// Who uploaded it (as the audit log names people).
+    pub created_by: Option<String>,
+}
+
+/// A kept medium without its bytes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MediaInfo {
+    pub id: i64,
+    pub kind: crate::domain::media::MediaKind,
+    pub mime: String,
+    pub file_name: String,
+    /// Its size in bytes.
+    pub bytes: u64,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub sha256: String,
+    pub created_at: i64,
+}
+
+/// A medium as stored, read by column name.
+#[derive(sqlx::FromRow)]
+pub(crate) struct MediaRow {
+    pub id: i64,
+    pub kind: String,
+    pub mime: String,
+    pub file_name: String,
+    pub size: i64,
+    pub width: Option<i64>,
+    pub height: Option<i64>,
+    pub sha256: String,
+    pub created_at: i64,
+}
+
+pub(crate) fn media_from_row(r: MediaRow) -> StoreResult<MediaInfo> {
+    let dim = |v: Option<i64>| v.and_then(|v| u32::try_from(v).ok());
+    Ok(MediaInfo {
+        id: r.id,
+        kind: r.kind.parse().map_err(StoreError::Corrupt)?,
+        mime: r.mime,
+        file_name: r.file_name,
+        bytes: u64::try_from(r.size).unwrap_or_default(),
+        width: dim(r.width),
+        height: dim(r.height),
+        sha256: r.sha256,
+        created_at: r.created_at,
+    })
+}
+
+/// What a claim on a medium's one upload to a platform found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UploadClaim {
+    /// The platform's id is stored and fresh: send by it.
+    Ready {
+        platform_ref: String,
+        uploaded_at: i64,
+    },
+    /// Ours: upload now, then `media_uploaded` (or `release_media_upload` when it failed).
+    Claimed,
+    /// Someone else uploads it, until `until` (ms) at the latest.
+    Busy { until: i64 },
+}
+
+/// One platform's record of a medium: how often it was uploaded and the id it has there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MediaUpload {
+    pub channel: ChannelKind,
+    pub uploads: u64,
+    pub platform_ref: Option<String>,
 }
 
 /// The columns every broadcast query reads: the fields of [`BroadcastRow`].
 macro_rules! broadcast_columns {
     () => {
         "id, topic, kind, priority, text, status, created_at, released_at, fanout_done_at, finished_at, \
-         scheduled_at, created_by, parent_id, author, approved_by, cron, target"
+         scheduled_at, created_by, parent_id, author, approved_by, cron, target, media_id, alt"
     };
 }
 pub(crate) use broadcast_columns;
@@ -1172,6 +1311,8 @@ pub(crate) struct BroadcastRow {
     pub approved_by: Option<String>,
     pub cron: Option<String>,
     pub target: Option<String>,
+    pub media_id: Option<i64>,
+    pub alt: Option<String>,
 }
 
 pub(crate) fn broadcast_from_row(r: BroadcastRow) -> StoreResult<Broadcast> {
@@ -1193,6 +1334,8 @@ pub(crate) fn broadcast_from_row(r: BroadcastRow) -> StoreResult<Broadcast> {
         approved_by,
         cron,
         target,
+        media_id,
+        alt,
     } = r;
     let target = target
         .map(|t| {
@@ -1218,6 +1361,8 @@ pub(crate) fn broadcast_from_row(r: BroadcastRow) -> StoreResult<Broadcast> {
         approved_by,
         cron,
         target,
+        media_id,
+        alt,
     })
 }
 
@@ -1227,7 +1372,8 @@ macro_rules! claim_columns {
     () => {
         "d.id, d.broadcast_id, d.subscriber_id, d.priority, b.kind, d.attempts, s.address, s.language, \
          CASE WHEN s.language = 'en' AND b.text_en IS NOT NULL THEN b.text_en ELSE b.text END AS text, \
-         s.last_inbound_at, d.force_template, b.topic, d.parts_sent"
+         s.last_inbound_at, d.force_template, b.topic, d.parts_sent, b.media_id, \
+         d.platform_id AS last_part_id"
     };
 }
 pub(crate) use claim_columns;
@@ -1248,6 +1394,8 @@ pub(crate) struct ClaimRow {
     pub force_template: i64,
     pub topic: String,
     pub parts_sent: i32,
+    pub media_id: Option<i64>,
+    pub last_part_id: Option<String>,
 }
 
 pub(crate) fn claimed_from_row(r: ClaimRow) -> StoreResult<ClaimedDelivery> {
@@ -1265,6 +1413,8 @@ pub(crate) fn claimed_from_row(r: ClaimRow) -> StoreResult<ClaimedDelivery> {
         force_template,
         topic,
         parts_sent,
+        media_id,
+        last_part_id,
     } = r;
     Ok(ClaimedDelivery {
         id,
@@ -1280,6 +1430,8 @@ pub(crate) fn claimed_from_row(r: ClaimRow) -> StoreResult<ClaimedDelivery> {
         force_template: force_template != 0,
         topic,
         parts_sent,
+        media_id,
+        last_part_id,
     })
 }
 

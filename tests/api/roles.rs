@@ -202,6 +202,7 @@ async fn two_instances_send_within_one_budget_and_the_standby_takes_the_lane_ove
             poll: Duration::from_millis(50),
             housekeeping: Duration::from_millis(50),
             areas: None,
+            media_keep: Duration::from_secs(86_400),
         };
         (
             Engine::start(store, lanes, settings, shutdown.clone()),

@@ -268,6 +268,8 @@ async fn recorded_telegram_errors_are_classified_through_teloxide() {
         language: "de".into(),
         last_inbound_at: None,
         force_template: false,
+        media: None,
+        reply_to: None,
     };
     let raw = |name: &str| {
         std::fs::read(format!(
