@@ -56,6 +56,9 @@ pub struct Received {
     /// The message it answers (Telegram `reply_parameters.message_id`, WhatsApp
     /// `context.message_id`).
     pub reply_to: Option<Box<str>>,
+    /// The platform's id of this message as the simulator answered it (Telegram's
+    /// `message_id`; WhatsApp's wamid is `wamid.SIM` and this number, 20 digits).
+    pub message_id: i64,
 }
 
 /// One medium uploaded to a simulated platform.
@@ -528,7 +531,9 @@ impl SimState {
             }
         };
         let at = self.started.elapsed();
+        let message_id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let arrived = Received {
+            message_id,
             channel,
             address: address.into(),
             text,
@@ -549,7 +554,7 @@ impl SimState {
             let mut hold = self.held.subscribe();
             let _ = hold.wait_for(Option::is_none).await;
         }
-        Ok(self.next_id.fetch_add(1, Ordering::Relaxed))
+        Ok(message_id)
     }
 }
 

@@ -384,6 +384,25 @@ pub fn classify(status: u16, body: &[u8]) -> SendOutcome {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_picture_by_id_is_the_request_the_platform_documents() {
+        let recorded: Value = serde_json::from_str(include_str!(
+            "../../tests/fixtures/whatsapp/send_request_image_id_caption.json"
+        ))
+        .unwrap();
+        let media = Attached {
+            media_id: 1,
+            kind: MediaKind::Picture,
+            mime: "image/jpeg".into(),
+            file_name: "Bild.jpg".into(),
+            platform_ref: Some("75457812459735784".into()),
+        };
+        assert_eq!(
+            media_body("121212121212", &media, "See the image").unwrap(),
+            recorded
+        );
+    }
+
     fn fixture(name: &str) -> Vec<u8> {
         let path = format!(
             "{}/tests/fixtures/whatsapp/{name}",

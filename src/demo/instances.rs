@@ -1189,6 +1189,7 @@ mod tests {
             at: Duration::from_millis(at_ms),
             media: None,
             reply_to: None,
+            message_id: 0,
         }
     }
 

@@ -75,6 +75,14 @@ pub fn upload_max() -> u64 {
         .max(binding_limit(MediaKind::Document).0)
 }
 
+/// A platform's name as people know it.
+pub fn platform_name(c: ChannelKind) -> &'static str {
+    match c {
+        ChannelKind::Telegram => "Telegram",
+        ChannelKind::Whatsapp => "WhatsApp",
+    }
+}
+
 /// A caption's limit on both platforms (UTF-16 code units on Telegram, characters on WhatsApp;
 /// counting UTF-16 units is the stricter of the two).
 pub const CAPTION_MAX: usize = 1024;

@@ -12,7 +12,7 @@ use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
 use sha2::{Digest, Sha256};
 
 use crate::domain::ChannelKind;
-use crate::domain::media::{MediaKind, binding_limit, human_size, upload_max};
+use crate::domain::media::{MediaKind, binding_limit, human_size, platform_name, upload_max};
 use crate::store::{MediaInfo, NewMedia, Store, StoreError};
 
 /// Telegram's photo rule: width and height together at most 10,000 pixels.
@@ -54,6 +54,14 @@ pub enum MediaError {
     Unreadable(String),
     #[error("the document is not a readable PDF: {0}")]
     BadPdf(&'static str),
+    #[error(
+        "the file is {found} but its name '{name}' says {claimed}; check that it is the file you meant (rename it to send it as what it is)"
+    )]
+    Mismatch {
+        found: &'static str,
+        name: String,
+        claimed: &'static str,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -62,13 +70,6 @@ impl MediaError {
     /// Whether the caller sent something it should not have (400/413), not a failure of ours.
     pub fn is_input(&self) -> bool {
         !matches!(self, MediaError::Store(_))
-    }
-}
-
-fn platform_name(c: ChannelKind) -> &'static str {
-    match c {
-        ChannelKind::Telegram => "Telegram",
-        ChannelKind::Whatsapp => "WhatsApp",
     }
 }
 
@@ -145,23 +146,54 @@ pub fn clean(bytes: &[u8], file_name: Option<&str>) -> Result<Cleaned, MediaErro
         });
     }
     let mime = infer::get(bytes).map(|t| t.mime_type());
+    // The bytes decide what the file is; a name that says otherwise is a mix-up worth asking
+    // about (a PDF where a photo was meant), not a reason to send either.
+    let found = match mime {
+        Some("application/pdf") => Some(MediaKind::Document),
+        Some("image/jpeg" | "image/png" | "image/webp") => Some(MediaKind::Picture),
+        _ => None,
+    };
+    if let (Some(found), Some(name), Some(claimed)) =
+        (found, file_name, file_name.and_then(kind_by_name))
+        && found != claimed
+    {
+        let what = |k: MediaKind| match k {
+            MediaKind::Picture => "a picture",
+            MediaKind::Document => "a PDF document",
+        };
+        return Err(MediaError::Mismatch {
+            found: what(found),
+            name: name.chars().take(100).collect(),
+            claimed: what(claimed),
+        });
+    }
     match mime {
         Some("application/pdf") => pdf(bytes, file_name),
         Some("image/jpeg") => picture(bytes, ImageFormat::Jpeg),
         Some("image/png") => picture(bytes, ImageFormat::Png),
         Some("image/webp") => picture(bytes, ImageFormat::WebP),
-        Some("text/html") => Err(MediaError::Unsupported {
-            found: "an HTML page".into(),
-        }),
-        Some("image/svg+xml") => Err(MediaError::Unsupported {
-            found: "an SVG drawing".into(),
-        }),
+        // Markup says what it is in its first lines (an SVG drawing, an HTML page).
+        Some(other) if other.starts_with("text/") || other.contains("xml") => {
+            Err(MediaError::Unsupported {
+                found: describe_unknown(bytes),
+            })
+        }
         Some(other) => Err(MediaError::Unsupported {
             found: other.to_string(),
         }),
         None => Err(MediaError::Unsupported {
             found: describe_unknown(bytes),
         }),
+    }
+}
+
+/// What a file's name says it is, when its ending names a type we take.
+fn kind_by_name(name: &str) -> Option<MediaKind> {
+    let ext = name.rsplit_once('.')?.1.to_ascii_lowercase();
+    match ext.as_str() {
+        "jpg" | "jpeg" | "png" | "webp" => Some(MediaKind::Picture),
+        "pdf" => Some(MediaKind::Document),
+        _ => None,
     }
 }
 

@@ -352,6 +352,7 @@ async fn the_openapi_document_matches_the_live_router() {
             "POST /api/v1/broadcasts/{id}/cancel",
             "POST /api/v1/broadcasts/{id}/confirm",
             "POST /api/v1/drills",
+            "POST /api/v1/media",
         ]
     );
     // Every documented operation exists on the live router: without a token it answers 401,

@@ -13,6 +13,7 @@ mod helpers;
 mod http_api;
 mod instances;
 mod long_texts;
+mod media;
 mod one_way_in;
 mod ops;
 mod privacy;
