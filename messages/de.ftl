@@ -4,6 +4,10 @@
 cli-preview-header = Vorschau: { $kind } zum Thema „{ $topic }“, Priorität { $priority }
 cli-preview-recipients = Empfänger: { $total } (Telegram { $telegram }, WhatsApp { $whatsapp })
 cli-preview-target = Nur für: { $areas } (und wer keinen Bezirk gewählt hat)
+cli-preview-media = Mit { $kind ->
+    [picture] Bild
+   *[other] Dokument
+ }: { $what }, { $size } (Metadaten entfernt). Alternativtext: { $alt }
 cli-preview-not-sent = Es wurde nichts gesendet. Mit --yes wird die Meldung versandt.
 cli-released = Meldung #{ $id } ist an { $total } Empfänger freigegeben. Ein laufendes `amtsbote run` stellt sie jetzt zu, sonst der nächste Start.
 cli-already-created = Meldung #{ $id } wurde mit diesem Idempotenzschlüssel schon angelegt (Status: { $status }). Es wurde nichts Neues gesendet.

@@ -4,6 +4,7 @@
 cli-preview-header = Preview: { $kind } on topic “{ $topic }”, priority { $priority }
 cli-preview-recipients = Recipients: { $total } (Telegram { $telegram }, WhatsApp { $whatsapp })
 cli-preview-target = Only for: { $areas } (and whoever chose no district)
+cli-preview-media = With a { $kind }: { $what }, { $size } (metadata removed). Alternative text: { $alt }
 cli-preview-not-sent = Nothing was sent. Run the same command with --yes to send it.
 cli-released = Broadcast #{ $id } is released to { $total } recipients. A running `amtsbote run` delivers it now; otherwise the next start does.
 cli-already-created = Broadcast #{ $id } was already created with this idempotency key (status: { $status }). Nothing new was sent.

@@ -61,6 +61,14 @@ enum Command {
         /// Only to this circle: latitude, longitude, radius in metres (up to 50 km).
         #[arg(long, value_name = "LAT,LON,RADIUS_M", conflicts_with = "areas")]
         circle: Option<String>,
+        /// A picture (JPEG, PNG, WebP) or document (PDF) to send with the text; the text
+        /// becomes its caption. A picture's metadata (EXIF, GPS) is removed before it is kept.
+        #[arg(long, value_name = "FILE")]
+        attach: Option<std::path::PathBuf>,
+        /// What the attached picture shows, for people who cannot see it (required with a
+        /// picture).
+        #[arg(long, value_name = "TEXT", requires = "attach")]
+        alt: Option<String>,
         /// Send it (without, only the preview is shown).
         #[arg(long)]
         yes: bool,
@@ -307,6 +315,8 @@ fn main() -> ExitCode {
                 idempotency_key,
                 areas,
                 circle,
+                attach,
+                alt,
                 yes,
                 json,
             } => {
@@ -320,6 +330,8 @@ fn main() -> ExitCode {
                     idempotency_key,
                     areas,
                     circle,
+                    attach,
+                    alt,
                     yes,
                     json,
                 };

@@ -168,6 +168,32 @@ fn invalid(field: &'static str, message: impl Into<String>) -> ServiceError {
     }
 }
 
+/// A medium's alternative text as kept: trimmed, `None` when blank; a picture must have one.
+/// Every way in asks this (the CLI before it keeps the file, too).
+pub fn checked_alt(
+    kind: crate::domain::media::MediaKind,
+    alt: Option<&str>,
+) -> ServiceResult<Option<String>> {
+    use crate::domain::media::{ALT_MAX, MediaKind};
+    let alt = alt
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string);
+    if kind == MediaKind::Picture && alt.is_none() {
+        return Err(invalid(
+            "alt",
+            "a picture needs an alternative text: say in a sentence what it shows (shown on the archive page and the dashboard)",
+        ));
+    }
+    if alt.as_ref().is_some_and(|t| t.chars().count() > ALT_MAX) {
+        return Err(invalid(
+            "alt",
+            format!("the alternative text is longer than {ALT_MAX} characters"),
+        ));
+    }
+    Ok(alt)
+}
+
 /// A submission after validation.
 struct Checked<'a> {
     topic: &'a TopicConfig,
@@ -497,7 +523,6 @@ impl BroadcastService {
         &self,
         a: &Attachment,
     ) -> ServiceResult<(crate::store::MediaInfo, Option<String>)> {
-        use crate::domain::media::{ALT_MAX, MediaKind};
         let Some(info) = self.store.media_info(a.media_id).await? else {
             return Err(invalid(
                 "media_id",
@@ -507,24 +532,7 @@ impl BroadcastService {
                 ),
             ));
         };
-        let alt = a
-            .alt
-            .as_deref()
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .map(str::to_string);
-        if info.kind == MediaKind::Picture && alt.is_none() {
-            return Err(invalid(
-                "alt",
-                "a picture needs an alternative text: say in a sentence what it shows (shown on the archive page and the dashboard)",
-            ));
-        }
-        if alt.as_ref().is_some_and(|t| t.chars().count() > ALT_MAX) {
-            return Err(invalid(
-                "alt",
-                format!("the alternative text is longer than {ALT_MAX} characters"),
-            ));
-        }
+        let alt = checked_alt(info.kind, a.alt.as_deref())?;
         Ok((info, alt))
     }
 

@@ -534,3 +534,63 @@ async fn kill_9_mid_send_still_uploads_once() {
     );
     shutdown.cancel();
 }
+
+/// `amtsbote broadcast --attach FILE --alt TEXT`: the picture is kept cleaned, the broadcast
+/// carries it; without `--alt` a picture is refused (exit 2) and nothing is kept.
+#[tokio::test]
+async fn the_cli_attaches_a_picture() {
+    let db = TestDb::sqlite().await;
+    seed(&*db.store, 2, 0, &["news"]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let photo = dir.path().join("Sperrung Uferstraße.jpg");
+    std::fs::write(&photo, gps_photo()).unwrap();
+    let run = |alt: Option<&str>| {
+        let mut cmd = amtsbote();
+        cmd.env("AMTSBOTE_DATABASE_URL", &db.url).args([
+            "broadcast",
+            "--topic",
+            "news",
+            "--text",
+            "Die Uferstraße ist gesperrt.",
+            "--attach",
+            photo.to_str().unwrap(),
+            "--yes",
+            "--json",
+        ]);
+        if let Some(alt) = alt {
+            cmd.args(["--alt", alt]);
+        }
+        cmd.output()
+    };
+    let refused = run(None).await.unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        said.contains("--alt") && said.contains("alternative text"),
+        "{said}"
+    );
+    assert!(
+        db.store.media_info(1).await.unwrap().is_none(),
+        "nothing kept"
+    );
+
+    let out = run(Some("Die gesperrte Uferstraße")).await.unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let media_id = answer["media_id"]
+        .as_i64()
+        .expect("the broadcast carries it");
+    let kept = db.store.media_bytes(media_id).await.unwrap().unwrap();
+    assert!(exif_gps(&kept).is_err(), "kept without EXIF");
+    let b = db
+        .store
+        .broadcast(answer["id"].as_i64().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(b.alt.as_deref(), Some("Die gesperrte Uferstraße"));
+}
