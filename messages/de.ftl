@@ -8,6 +8,7 @@ cli-preview-media = Mit { $kind ->
     [picture] Bild
    *[other] Dokument
  }: { $what }, { $size } (Metadaten entfernt). Alternativtext: { $alt }
+demo-picture-summary = Text: { $text_per_s } Nachrichten/s; mit Bild: { $picture_per_s } Nachrichten/s (Verhältnis { $ratio }). Uploads: Telegram { $uploads_tg }, WhatsApp { $uploads_wa }. Speicher höchstens: { $rss_text } MB mit Text, { $rss_picture } MB mit Bild.
 cli-preview-not-sent = Es wurde nichts gesendet. Mit --yes wird die Meldung versandt.
 cli-released = Meldung #{ $id } ist an { $total } Empfänger freigegeben. Ein laufendes `amtsbote run` stellt sie jetzt zu, sonst der nächste Start.
 cli-already-created = Meldung #{ $id } wurde mit diesem Idempotenzschlüssel schon angelegt (Status: { $status }). Es wurde nichts Neues gesendet.

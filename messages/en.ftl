@@ -5,6 +5,7 @@ cli-preview-header = Preview: { $kind } on topic “{ $topic }”, priority { $p
 cli-preview-recipients = Recipients: { $total } (Telegram { $telegram }, WhatsApp { $whatsapp })
 cli-preview-target = Only for: { $areas } (and whoever chose no district)
 cli-preview-media = With a { $kind }: { $what }, { $size } (metadata removed). Alternative text: { $alt }
+demo-picture-summary = Text: { $text_per_s } messages/s; with the picture: { $picture_per_s } messages/s (ratio { $ratio }). Uploads: Telegram { $uploads_tg }, WhatsApp { $uploads_wa }. Peak memory: { $rss_text } MB with text, { $rss_picture } MB with the picture.
 cli-preview-not-sent = Nothing was sent. Run the same command with --yes to send it.
 cli-released = Broadcast #{ $id } is released to { $total } recipients. A running `amtsbote run` delivers it now; otherwise the next start does.
 cli-already-created = Broadcast #{ $id } was already created with this idempotency key (status: { $status }). Nothing new was sent.

@@ -531,6 +531,19 @@ pub async fn demo_warnings(
     print_report(&report, as_json, summary, report.lost)
 }
 
+/// `amtsbote demo --picture`.
+pub async fn demo_picture(
+    config: &Config,
+    options: DemoOptions,
+    as_json: bool,
+    texts: &Texts,
+) -> anyhow::Result<()> {
+    let lang = Texts::terminal_language();
+    let report = demo::picture::run(config, options, texts, lang).await?;
+    let summary = demo::picture::summary(&report, texts, lang);
+    print_report(&report, as_json, summary, report.lost)
+}
+
 /// `amtsbote demo --instances N`.
 pub async fn demo_instances(
     options: demo::instances::InstancesOptions,

@@ -7,6 +7,7 @@
 pub mod areas;
 pub mod instances;
 mod link;
+pub mod picture;
 pub mod signups;
 
 pub mod warnings;

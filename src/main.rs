@@ -136,6 +136,10 @@ enum Command {
         /// against the same broadcast to everyone.
         #[arg(long)]
         areas: bool,
+        /// Instead: the same broadcast to everyone as text, then with a picture, in one run:
+        /// both throughputs, their ratio, the uploads per platform and the memory of each.
+        #[arg(long)]
+        picture: bool,
         /// Instead: an official warning from a simulated warning API reaches every subscriber
         /// without a human, then its update and its cancel.
         #[arg(long)]
@@ -386,6 +390,7 @@ fn main() -> ExitCode {
                 alert_from,
                 telegram_latency_ms,
                 areas,
+                picture,
                 warnings,
                 instances,
                 kill_leader,
@@ -417,7 +422,9 @@ fn main() -> ExitCode {
                     telegram_latency: std::time::Duration::from_millis(telegram_latency_ms),
                     areas,
                 };
-                if warnings {
+                if picture {
+                    cli::demo_picture(&config, options, json, &texts).await
+                } else if warnings {
                     cli::demo_warnings(&config, options, json, &texts).await
                 } else {
                     cli::demo(&config, options, json, &texts).await
