@@ -1265,73 +1265,6 @@ pub async fn audit(State(state): Shared, staff: Staff, Query(q): Query<AuditFilt
     )
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn render(chart: Chart) -> String {
-        let mut env = minijinja::Environment::new();
-        env.add_template("chart.html", include_str!("templates/chart.html"))
-            .expect("the chart's template");
-        env.get_template("chart.html")
-            .and_then(|t| t.render(context! { chart }))
-            .expect("rendered")
-    }
-
-    #[test]
-    fn the_compose_form_keeps_every_ticked_district_and_names_where_a_target_error_goes() {
-        let f = ComposeForm::parse(b"topic=news&area=01&area=12&lat=49%2C0195&text=a&text=b&x=1")
-            .expect("a form");
-        assert_eq!(f.area, vec!["01", "12"]);
-        assert_eq!((f.topic.as_str(), f.text.as_str()), ("news", "b"));
-        assert_eq!(f.lat, "49,0195");
-        assert!(
-            ComposeForm::parse(b"topic=news")
-                .expect("a form")
-                .area
-                .is_empty()
-        );
-        for (field, slot) in [
-            ("target.circle.radius_m", Some("radius")),
-            ("target.circle", Some("circle")),
-            ("target.areas", Some("areas")),
-            ("target.polygon", Some("target")),
-            ("topic", None),
-        ] {
-            assert_eq!(target_slot(field), slot, "{field}");
-        }
-    }
-
-    #[test]
-    fn a_chart_escapes_its_texts_in_attributes_and_elements() {
-        let title = r#"Abonnenten "news" <b>&"#;
-        let svg = render(daily_chart(
-            &[
-                ("2026-12-06".into(), 3),
-                ("2026-12-07\"><script>".into(), 5),
-            ],
-            title,
-            "",
-        ));
-        assert!(
-            svg.contains(r#"aria-label="Abonnenten &quot;news&quot; &lt;b&gt;&amp;""#),
-            "{svg}"
-        );
-        assert!(!svg.contains("<script>") && !svg.contains("<b>"), "{svg}");
-        assert_eq!(svg.matches("<rect ").count(), 2);
-        assert!(
-            svg.contains(r#"height="105.0""#),
-            "the peak bar is full height: {svg}"
-        );
-        let empty = render(rate_chart(&[], title, "Noch nichts \"gesendet\""));
-        assert!(
-            empty.contains("Noch nichts &quot;gesendet&quot;"),
-            "{empty}"
-        );
-        assert!(!empty.contains("<rect"));
-    }
-}
-
 /// `POST /dashboard/media` (multipart: `csrf`, `file`, and the compose form's fields as they
 /// were): keeps the picture or document as the API does and shows the compose page again with
 /// it attached, its preview and a field for its alternative text.
@@ -1429,5 +1362,72 @@ pub async fn media_file(State(state): Shared, _staff: Staff, Path(id): Path<i64>
             tracing::error!(error = %e, "dashboard: the store failed");
             StatusCode::SERVICE_UNAVAILABLE.into_response()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn render(chart: Chart) -> String {
+        let mut env = minijinja::Environment::new();
+        env.add_template("chart.html", include_str!("templates/chart.html"))
+            .expect("the chart's template");
+        env.get_template("chart.html")
+            .and_then(|t| t.render(context! { chart }))
+            .expect("rendered")
+    }
+
+    #[test]
+    fn the_compose_form_keeps_every_ticked_district_and_names_where_a_target_error_goes() {
+        let f = ComposeForm::parse(b"topic=news&area=01&area=12&lat=49%2C0195&text=a&text=b&x=1")
+            .expect("a form");
+        assert_eq!(f.area, vec!["01", "12"]);
+        assert_eq!((f.topic.as_str(), f.text.as_str()), ("news", "b"));
+        assert_eq!(f.lat, "49,0195");
+        assert!(
+            ComposeForm::parse(b"topic=news")
+                .expect("a form")
+                .area
+                .is_empty()
+        );
+        for (field, slot) in [
+            ("target.circle.radius_m", Some("radius")),
+            ("target.circle", Some("circle")),
+            ("target.areas", Some("areas")),
+            ("target.polygon", Some("target")),
+            ("topic", None),
+        ] {
+            assert_eq!(target_slot(field), slot, "{field}");
+        }
+    }
+
+    #[test]
+    fn a_chart_escapes_its_texts_in_attributes_and_elements() {
+        let title = r#"Abonnenten "news" <b>&"#;
+        let svg = render(daily_chart(
+            &[
+                ("2026-12-06".into(), 3),
+                ("2026-12-07\"><script>".into(), 5),
+            ],
+            title,
+            "",
+        ));
+        assert!(
+            svg.contains(r#"aria-label="Abonnenten &quot;news&quot; &lt;b&gt;&amp;""#),
+            "{svg}"
+        );
+        assert!(!svg.contains("<script>") && !svg.contains("<b>"), "{svg}");
+        assert_eq!(svg.matches("<rect ").count(), 2);
+        assert!(
+            svg.contains(r#"height="105.0""#),
+            "the peak bar is full height: {svg}"
+        );
+        let empty = render(rate_chart(&[], title, "Noch nichts \"gesendet\""));
+        assert!(
+            empty.contains("Noch nichts &quot;gesendet&quot;"),
+            "{empty}"
+        );
+        assert!(!empty.contains("<rect"));
     }
 }

@@ -1562,7 +1562,7 @@ mod tests {
             .await
             .expect("an in-memory database");
         let row: BroadcastRow = sqlx::query_as(
-            "SELECT NULL AS target, 'cron' AS cron, 'approver' AS approved_by, 'author' AS author, 9 AS parent_id, \
+            "SELECT 'the street' AS alt, 5 AS media_id, NULL AS target, 'cron' AS cron, 'approver' AS approved_by, 'author' AS author, 9 AS parent_id, \
              'press' AS created_by, NULL AS scheduled_at, 4 AS finished_at, 3 AS fanout_done_at, \
              2 AS released_at, 1 AS created_at, 'done' AS status, 'Text' AS text, 3 AS priority, \
              'alert' AS kind, 'alerts' AS topic, 7 AS id",
@@ -1584,5 +1584,9 @@ mod tests {
         assert_eq!((b.parent_id, b.scheduled_at), (Some(9), None));
         assert_eq!(b.approved_by.as_deref(), Some("approver"));
         assert_eq!(b.kind, BroadcastKind::Alert);
+        assert_eq!(
+            (b.media_id, b.alt.as_deref()),
+            (Some(5), Some("the street"))
+        );
     }
 }
