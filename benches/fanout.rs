@@ -46,6 +46,8 @@ async fn measure(store: &dyn Store, database: &str, n: u64, chunk: u32) -> anyho
             audit_actor: None,
             notice: true,
             new_text: None,
+            media_id: None,
+            alt: None,
             scheduled_at: None,
         })
         .await?;

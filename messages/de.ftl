@@ -4,6 +4,11 @@
 cli-preview-header = Vorschau: { $kind } zum Thema „{ $topic }“, Priorität { $priority }
 cli-preview-recipients = Empfänger: { $total } (Telegram { $telegram }, WhatsApp { $whatsapp })
 cli-preview-target = Nur für: { $areas } (und wer keinen Bezirk gewählt hat)
+cli-preview-media = Mit { $kind ->
+    [picture] Bild
+   *[other] Dokument
+ }: { $what }, { $size } (Metadaten entfernt). Alternativtext: { $alt }
+demo-picture-summary = Text: { $text_per_s } Nachrichten/s; mit Bild: { $picture_per_s } Nachrichten/s (Verhältnis { $ratio }). Uploads: Telegram { $uploads_tg }, WhatsApp { $uploads_wa }. Speicher höchstens: { $rss_text } MB mit Text, { $rss_picture } MB mit Bild.
 cli-preview-not-sent = Es wurde nichts gesendet. Mit --yes wird die Meldung versandt.
 cli-released = Meldung #{ $id } ist an { $total } Empfänger freigegeben. Ein laufendes `amtsbote run` stellt sie jetzt zu, sonst der nächste Start.
 cli-already-created = Meldung #{ $id } wurde mit diesem Idempotenzschlüssel schon angelegt (Status: { $status }). Es wurde nichts Neues gesendet.
@@ -461,3 +466,10 @@ archive-check-open = Die Meldung ansehen ({ $code })
 archive-check-too-long = Der Text ist zu lang: höchstens 8000 Zeichen.
 archive-check-too-many = Zu viele Prüfungen in kurzer Zeit. Bitte in einer Minute noch einmal.
 archive-check-unavailable = Die Prüfung ist gerade nicht möglich. Bitte später noch einmal.
+dash-media = Bild oder Dokument
+dash-field-alt = Alternativtext: was das Bild zeigt
+dash-field-alt-help = Pflicht bei einem Bild. Erscheint im Archiv und hier; Messenger können ihn nicht übertragen.
+dash-field-file = Bild (JPEG, PNG, WebP) oder PDF anhängen
+dash-field-file-help = Erst anhängen, dann den Text schreiben. Ein Bild wird vor dem Speichern von seinen Metadaten (EXIF, GPS-Position) befreit; höchstens 5 MB für ein Bild und 50 MB für ein PDF.
+dash-button-upload = Anhängen
+dash-preview-reply-note = Der Text ist länger als eine Bildunterschrift (1.024 Zeichen): Das Bild geht zuerst, der Text folgt als Antwort darauf.

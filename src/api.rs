@@ -71,6 +71,7 @@ pub fn router(state: Arc<ApiState>) -> axum::Router {
         .routes(routes!(stats))
         .routes(routes!(create_drill))
         .routes(routes!(list_areas))
+        .routes(routes!(upload_media))
         .with_state(state)
         .split_for_parts();
     doc::offer_topics(&mut doc, &topics);
@@ -118,6 +119,14 @@ pub struct BroadcastRequest {
     /// Without it: the whole city.
     #[schema(value_type = Option<crate::domain::area::Target>)]
     target: Option<serde_json::Value>,
+    /// A picture or document uploaded before (`POST /api/v1/media`): the text becomes its
+    /// caption, or follows it when longer than 1,024 characters.
+    #[schema(value_type = Option<i64>)]
+    media_id: Option<serde_json::Number>,
+    /// What the picture shows, for people who cannot see it (required with a picture; shown
+    /// on the archive page and the dashboard, messengers cannot carry it).
+    #[schema(max_length = 1000)]
+    alt: Option<String>,
 }
 
 /// A correction: the whole new text of a sent broadcast.
@@ -276,6 +285,12 @@ pub struct BroadcastView {
     /// Its corrections and retraction (only on GET of one broadcast).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     corrections: Vec<NoticeView>,
+    /// The picture or document it carries.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    media_id: Option<i64>,
+    /// The picture's alternative text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    alt: Option<String>,
 }
 
 impl BroadcastView {
@@ -305,6 +320,8 @@ impl BroadcastView {
             parent_id: b.parent_id,
             versions: Vec::new(),
             corrections: Vec::new(),
+            media_id: b.media_id,
+            alt: b.alt.clone(),
         }
     }
 }
@@ -388,7 +405,30 @@ fn submission(state: &ApiState, req: &BroadcastRequest) -> Result<Submission, Ap
             })
         })
         .transpose()?;
+    let media_id = req
+        .media_id
+        .as_ref()
+        .map(|n| {
+            n.as_i64()
+                .or_else(|| n.as_f64().and_then(extract::integral))
+                .ok_or_else(|| ApiError::invalid("media_id", "media_id must be a medium's id"))
+        })
+        .transpose()?;
+    let attachment = match (media_id, &req.alt) {
+        (Some(media_id), alt) => Some(crate::services::broadcasts::Attachment {
+            media_id,
+            alt: alt.clone(),
+        }),
+        (None, Some(_)) => {
+            return Err(ApiError::invalid(
+                "alt",
+                "alt describes a picture: send media_id with it",
+            ));
+        }
+        (None, None) => None,
+    };
     Ok(Submission {
+        attachment,
         target,
         topic,
         kind,
@@ -471,6 +511,7 @@ async fn create_drill(
 ) -> Result<(StatusCode, Json<BroadcastCreated>), ApiError> {
     let text = parse_text(req.text.as_deref()).map_err(|e| ApiError::invalid("text", e))?;
     let submission = Submission {
+        attachment: None,
         target: None,
         topic: crate::domain::DRILL_TOPIC.into(),
         kind: Some(crate::domain::BroadcastKind::Alert),
@@ -715,4 +756,139 @@ async fn stats(
         subscribers.insert(t.id.to_string(), Recipients::from(&r));
     }
     Ok(Json(SubscriberCounts { subscribers }))
+}
+
+/// What `POST /api/v1/media` takes: one part named `file`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct MediaUpload {
+    /// A JPEG, PNG or WebP picture (up to 5 MB after its metadata is removed: WhatsApp's
+    /// limit) or a PDF document (up to 50 MB: Telegram's). The type is read from the content,
+    /// never from the name; a document keeps its name.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+}
+
+/// A kept medium: name it as `media_id` in a broadcast.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MediaCreated {
+    id: i64,
+    /// `picture` or `document`.
+    kind: String,
+    /// Its size as kept (a picture after its metadata was removed).
+    bytes: u64,
+    width: Option<u32>,
+    height: Option<u32>,
+}
+
+impl From<crate::services::media::MediaError> for ApiError {
+    fn from(e: crate::services::media::MediaError) -> Self {
+        use crate::services::media::MediaError;
+        let status = match &e {
+            MediaError::Store(inner) => return ApiError::internal(inner),
+            MediaError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            MediaError::Unsupported { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            _ => StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        ApiError::new(status, e.to_string()).at("file")
+    }
+}
+
+/// Reads the part named `file` of a multipart body: its bytes and name. The body's limit cuts
+/// a larger one off (413, naming the limit).
+pub async fn read_upload(
+    mut multipart: axum::extract::Multipart,
+) -> Result<(Vec<u8>, Option<String>, BTreeMap<String, String>), ApiError> {
+    let too_large = || {
+        let (limit, platform) =
+            crate::domain::media::binding_limit(crate::domain::media::MediaKind::Document);
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "the upload is larger than {}, the most {} takes for a document",
+                crate::domain::media::human_size(limit),
+                crate::domain::media::platform_name(platform)
+            ),
+        )
+        .at("file")
+    };
+    let failed = |e: axum::extract::multipart::MultipartError| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            too_large()
+        } else {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!("unreadable multipart body: {}", e.body_text()),
+            )
+        }
+    };
+    let mut file = None;
+    let mut fields = BTreeMap::new();
+    while let Some(mut field) = multipart.next_field().await.map_err(failed)? {
+        let name = field.name().unwrap_or_default().to_string();
+        if name == "file" {
+            let file_name = field.file_name().map(str::to_string);
+            let mut bytes = Vec::new();
+            while let Some(chunk) = field.chunk().await.map_err(failed)? {
+                if bytes.len() + chunk.len() > crate::http::max_upload_body() {
+                    return Err(too_large());
+                }
+                bytes.extend_from_slice(&chunk);
+            }
+            file = Some((bytes, file_name));
+        } else {
+            let text = field.text().await.map_err(failed)?;
+            if text.len() <= 4096 {
+                fields.insert(name, text);
+            }
+        }
+    }
+    let (bytes, name) = file.ok_or_else(|| {
+        ApiError::invalid(
+            "file",
+            "send the picture or document as the multipart part named file",
+        )
+    })?;
+    Ok((bytes, name, fields))
+}
+
+#[utoipa::path(post, path = "/api/v1/media",
+    request_body(content = MediaUpload, content_type = "multipart/form-data"),
+    responses(
+        (status = 201, body = MediaCreated, description = "Kept, its metadata removed: name it as `media_id` in a broadcast"),
+        CallerErrors, StoreErrors,
+        (status = 400, body = ApiError, description = "The body is not multipart/form-data"),
+        (status = 413, body = ApiError, description = "Larger than the platforms take (the error names the limit)"),
+        (status = 415, body = ApiError, description = "Not a JPEG, PNG or WebP picture or a PDF document (read from the content)"),
+        (status = 422, body = ApiError, description = "No part named file, an empty file, a picture that cannot be read or has more pixels than the platforms take")),
+    security(("bearer" = [])))]
+async fn upload_media(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    multipart: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Result<(StatusCode, Json<MediaCreated>), ApiError> {
+    let multipart = multipart.map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "expected a multipart/form-data body with a part named file: {}",
+                e.body_text()
+            ),
+        )
+    })?;
+    let (bytes, name, _) = read_upload(multipart).await?;
+    let media = crate::services::media::MediaService::new(state.store().clone());
+    let info = media
+        .accept(bytes, name, Some(actor(&caller).audit_name()))
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(MediaCreated {
+            id: info.id,
+            kind: info.kind.as_str().into(),
+            bytes: info.bytes,
+            width: info.width,
+            height: info.height,
+        }),
+    ))
 }

@@ -97,6 +97,10 @@ pub struct BroadcastRequest {
     pub areas: Vec<String>,
     /// `--circle LAT,LON,RADIUS_M`.
     pub circle: Option<String>,
+    /// `--attach FILE`: a picture or document to send with the text.
+    pub attach: Option<std::path::PathBuf>,
+    /// `--alt TEXT`: what the attached picture shows.
+    pub alt: Option<String>,
     pub yes: bool,
     pub json: bool,
 }
@@ -144,7 +148,29 @@ pub async fn broadcast(
         ),
         None => When::Now,
     };
-    let submission = Submission {
+    // The file is read and checked (and a picture cleaned) before anything else; it is kept
+    // only when the broadcast is sent.
+    let attached = match &req.attach {
+        Some(path) => {
+            let bytes = std::fs::read(path)
+                .map_err(|e| Refused(format!("--attach {}: {e}", path.display())))?;
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+            let checked = {
+                let (bytes, name) = (bytes.clone(), name.clone());
+                tokio::task::spawn_blocking(move || {
+                    crate::services::media::clean(&bytes, name.as_deref())
+                })
+                .await?
+            }
+            .map_err(|e| Refused(format!("--attach {}: {e}", path.display())))?;
+            let alt = crate::services::broadcasts::checked_alt(checked.kind, req.alt.as_deref())
+                .map_err(cli_error)?;
+            Some((bytes, name, checked, alt))
+        }
+        None => None,
+    };
+    let mut submission = Submission {
+        attachment: None,
         target: cli_target(&req)?,
         topic: req.topic.clone(),
         kind: Some(req.kind),
@@ -204,6 +230,26 @@ pub async fn broadcast(
                 )
             );
         }
+        if let Some((_, _, c, alt)) = &attached {
+            let size = crate::domain::media::human_size(c.bytes.len() as u64);
+            let dims = match (c.width, c.height) {
+                (Some(w), Some(h)) => format!("{w} × {h}"),
+                _ => c.file_name.clone(),
+            };
+            println!(
+                "{}",
+                texts.get(
+                    lang,
+                    "cli-preview-media",
+                    &[
+                        ("kind", c.kind.as_str().into()),
+                        ("what", dims.into()),
+                        ("size", size.into()),
+                        ("alt", alt.clone().unwrap_or_default().into()),
+                    ]
+                )
+            );
+        }
         println!("────────\n{}\n────────", req.text.trim());
         println!(
             "{}",
@@ -229,6 +275,20 @@ pub async fn broadcast(
         }
         return Ok(());
     }
+    if let Some((bytes, name, _, alt)) = attached {
+        let media = crate::services::media::MediaService::new(service.store().clone());
+        let info = media
+            .accept(bytes, name, Some(actor.audit_name()))
+            .await
+            .map_err(|e| match e {
+                crate::services::media::MediaError::Store(e) => anyhow::Error::new(e),
+                other => anyhow::Error::new(Refused(format!("--attach: {other}"))),
+            })?;
+        submission.attachment = Some(crate::services::broadcasts::Attachment {
+            media_id: info.id,
+            alt,
+        });
+    }
     let created = service
         .submit(&actor, submission)
         .await
@@ -240,7 +300,7 @@ pub async fn broadcast(
     if req.json {
         println!(
             "{}",
-            json!({"id": id, "status": b.status.as_str(), "recipients": recipients.total(), "by_channel": recipients})
+            json!({"id": id, "status": b.status.as_str(), "recipients": recipients.total(), "by_channel": recipients, "media_id": b.media_id})
         );
     } else if !created.created {
         println!(
@@ -560,6 +620,19 @@ pub async fn demo_archive(config: &Config, as_json: bool) -> anyhow::Result<()> 
     let report = demo::archive::run(config, texts).await?;
     let summary = demo::archive::summary(&report);
     print_report(&report, as_json, summary, report.archive_errors)
+}
+
+/// `amtsbote demo --picture`.
+pub async fn demo_picture(
+    config: &Config,
+    options: DemoOptions,
+    as_json: bool,
+    texts: &Texts,
+) -> anyhow::Result<()> {
+    let lang = Texts::terminal_language();
+    let report = demo::picture::run(config, options, texts, lang).await?;
+    let summary = demo::picture::summary(&report, texts, lang);
+    print_report(&report, as_json, summary, report.lost)
 }
 
 /// `amtsbote demo --instances N`.

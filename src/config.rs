@@ -301,6 +301,7 @@ impl Config {
             keep_platform_ids: Duration::from_secs(
                 u64::from(f.corrections.keep_days.max(1)) * 86_400,
             ),
+            media_keep: Duration::from_secs(u64::from(f.media.keep_days.max(1)) * 86_400),
             ..EngineSettings::default()
         };
 

@@ -8,6 +8,7 @@ pub mod archive;
 pub mod areas;
 pub mod instances;
 mod link;
+pub mod picture;
 pub mod retract;
 pub mod signups;
 
@@ -719,6 +720,7 @@ async fn release(
         .submit(
             &operator,
             Submission {
+                attachment: None,
                 target: None,
                 topic: topic.to_string(),
                 kind: Some(kind),

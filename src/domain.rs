@@ -5,6 +5,7 @@
 pub mod archive;
 pub use archive::public_code;
 pub mod area;
+pub mod media;
 pub mod text;
 pub mod time;
 

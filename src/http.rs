@@ -254,8 +254,54 @@ where
     }
 }
 
-/// The largest request body on any route (the webhook's limit; an API request is far smaller).
+/// The largest request body on any route but an upload (the webhook's limit; an API request is
+/// far smaller).
 pub const MAX_BODY: usize = 1024 * 1024;
+
+/// The routes that take a picture or document: their bodies may be as large as the largest
+/// medium (`domain::media::upload_max`) plus the multipart framing.
+pub const UPLOAD_PATHS: [&str; 2] = ["/api/v1/media", "/dashboard/media"];
+
+/// The largest body of an upload route.
+pub fn max_upload_body() -> usize {
+    usize::try_from(crate::domain::media::upload_max()).unwrap_or(usize::MAX) + 64 * 1024
+}
+
+/// The body limit of `path`: [`MAX_BODY`], more on an upload route. A body announced larger
+/// is refused with 413 before it is read, a longer one is cut where it passes the limit.
+async fn limit_body(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let upload = UPLOAD_PATHS.contains(&request.uri().path());
+    let max = if upload { max_upload_body() } else { MAX_BODY };
+    let announced = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > max as u64) {
+        if upload {
+            use crate::domain::media::{MediaKind, binding_limit, human_size, platform_name};
+            let (limit, platform) = binding_limit(MediaKind::Document);
+            let error = format!(
+                "the upload is larger than {}, the most {} takes for a document",
+                human_size(limit),
+                platform_name(platform)
+            );
+            return (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                axum::Json(serde_json::json!({"error": error, "field": "file"})),
+            )
+                .into_response();
+        }
+        return (StatusCode::PAYLOAD_TOO_LARGE, "length limit exceeded").into_response();
+    }
+    let request =
+        request.map(|body| axum::body::Body::new(http_body_util::Limited::new(body, max)));
+    next.run(request).await
+}
 
 /// How many connections fit beside what the rest of the process needs: the open-file limit
 /// less `reserved` descriptors (database, lanes, logs), at least 16, at most `wanted`. Raises
@@ -420,12 +466,12 @@ pub async fn serve_on(
     use hyper_util::rt::{TokioIo, TokioTimer};
     use hyper_util::service::TowerToHyperService;
 
-    let app = router
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+    let app = router.layer(axum::middleware::from_fn(limit_body)).layer(
+        tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             limits.request,
-        ));
+        ),
+    );
     let connections = Arc::new(Connections::default());
     let mut refused_at: Option<std::time::Instant> = None;
     loop {

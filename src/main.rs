@@ -61,6 +61,14 @@ enum Command {
         /// Only to this circle: latitude, longitude, radius in metres (up to 50 km).
         #[arg(long, value_name = "LAT,LON,RADIUS_M", conflicts_with = "areas")]
         circle: Option<String>,
+        /// A picture (JPEG, PNG, WebP) or document (PDF) to send with the text; the text
+        /// becomes its caption. A picture's metadata (EXIF, GPS) is removed before it is kept.
+        #[arg(long, value_name = "FILE")]
+        attach: Option<std::path::PathBuf>,
+        /// What the attached picture shows, for people who cannot see it (required with a
+        /// picture).
+        #[arg(long, value_name = "TEXT", requires = "attach")]
+        alt: Option<String>,
         /// Send it (without, only the preview is shown).
         #[arg(long)]
         yes: bool,
@@ -147,6 +155,10 @@ enum Command {
         /// against the same broadcast to everyone.
         #[arg(long)]
         areas: bool,
+        /// Instead: the same broadcast to everyone as text, then with a picture, in one run:
+        /// both throughputs, their ratio, the uploads per platform and the memory of each.
+        #[arg(long)]
+        picture: bool,
         /// Instead: an official warning from a simulated warning API reaches every subscriber
         /// without a human, then its update and its cancel.
         #[arg(long)]
@@ -334,6 +346,8 @@ fn main() -> ExitCode {
                 idempotency_key,
                 areas,
                 circle,
+                attach,
+                alt,
                 yes,
                 json,
             } => {
@@ -347,6 +361,8 @@ fn main() -> ExitCode {
                     idempotency_key,
                     areas,
                     circle,
+                    attach,
+                    alt,
                     yes,
                     json,
                 };
@@ -407,6 +423,7 @@ fn main() -> ExitCode {
                 alert_from,
                 telegram_latency_ms,
                 areas,
+                picture,
                 warnings,
                 retract,
                 archive,
@@ -445,6 +462,8 @@ fn main() -> ExitCode {
                 };
                 if retract {
                     cli::demo_retract(&config, options, json, &texts).await
+                } else if picture {
+                    cli::demo_picture(&config, options, json, &texts).await
                 } else if warnings {
                     cli::demo_warnings(&config, options, json, &texts).await
                 } else {

@@ -56,6 +56,22 @@ pub struct Received {
     /// The message it answers (Telegram `reply_parameters.message_id`) or quotes (WhatsApp
     /// `context.message_id`).
     pub reply_to: Option<Box<str>>,
+    /// The picture or document it carried: the platform's id for it.
+    pub media: Option<Arc<str>>,
+    /// The platform's id of this message as the simulator answered it (Telegram's
+    /// `message_id`; WhatsApp's wamid is `wamid.SIM` and this number, 20 digits).
+    pub message_id: i64,
+}
+
+/// One medium uploaded to a simulated platform.
+#[derive(Debug, Clone)]
+pub struct UploadRecord {
+    pub channel: ChannelKind,
+    /// The id the platform gave it (Telegram `file_id`, WhatsApp media id).
+    pub platform_ref: String,
+    pub mime: Option<String>,
+    pub file_name: Option<String>,
+    pub bytes: Arc<[u8]>,
 }
 
 /// An `editMessageText` the simulated Telegram made.
@@ -159,6 +175,10 @@ struct SimState {
     /// Telegram chats whose messages can no longer be edited ("message can't be edited").
     uneditable: Mutex<HashSet<String>>,
     edits: Mutex<Vec<Edit>>,
+    /// Media uploaded, in order; what a send by id may name.
+    uploads: Mutex<Vec<UploadRecord>>,
+    /// Sends that named an uploaded medium by its id, per channel.
+    media_by_id: [AtomicU64; 2],
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -213,12 +233,19 @@ impl Simulator {
             telegram_messages: Mutex::new(HashMap::new()),
             uneditable: Mutex::new(HashSet::new()),
             edits: Mutex::new(Vec::new()),
+            uploads: Mutex::new(Vec::new()),
+            media_by_id: [AtomicU64::new(0), AtomicU64::new(0)],
         });
         let telegram = Router::new()
             .route("/{bot}/{method}", post(telegram_method))
+            .layer(axum::extract::DefaultBodyLimit::max(60_000_000))
             .with_state(state.clone());
         let whatsapp = Router::new()
             .route("/{version}/{phone}/messages", post(whatsapp_send))
+            .route("/{version}/{phone}/media", post(whatsapp_upload))
+            // An upload is larger than axum's default limit of 2 MB (WhatsApp takes documents
+            // up to 100 MB).
+            .layer(axum::extract::DefaultBodyLimit::max(110_000_000))
             .with_state(state.clone());
         let tg = serve(telegram, shutdown.clone()).await?;
         let wa = serve(whatsapp, shutdown).await?;
@@ -227,6 +254,20 @@ impl Simulator {
             telegram_url: format!("http://{tg}"),
             whatsapp_url: format!("http://{wa}/v23.0"),
         })
+    }
+
+    /// Media uploaded to `channel`, in order (bytes as they arrived).
+    pub fn uploads(&self, channel: ChannelKind) -> Vec<UploadRecord> {
+        lock(&self.state.uploads)
+            .iter()
+            .filter(|u| u.channel == channel)
+            .cloned()
+            .collect()
+    }
+
+    /// How many sends to `channel` named an uploaded medium by its id (no upload).
+    pub fn media_sends_by_id(&self, channel: ChannelKind) -> u64 {
+        self.state.media_by_id[channel_slot(channel)].load(Ordering::Relaxed)
     }
 
     /// The next `times` requests to `channel` show `fault`.
@@ -458,14 +499,51 @@ impl SimState {
     }
 
     /// Decides how to answer: a queued fault, a blocked recipient, or success (recorded).
-    async fn answer(
+    /// A new upload's id, recorded with its bytes.
+    fn keep_upload(
+        &self,
+        channel: ChannelKind,
+        mime: Option<String>,
+        file_name: Option<String>,
+        bytes: &[u8],
+    ) -> String {
+        let n = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let platform_ref = match channel {
+            // Shaped like the file ids in sendPhoto_response_ok.json.
+            ChannelKind::Telegram => format!("AgACAgIAAxkDAAIKy2B73MQXIhoDSIM{n:012}"),
+            ChannelKind::Whatsapp => format!("98556939{n:07}"),
+        };
+        lock(&self.uploads).push(UploadRecord {
+            channel,
+            platform_ref: platform_ref.clone(),
+            mime,
+            file_name,
+            bytes: Arc::from(bytes),
+        });
+        platform_ref
+    }
+
+    /// Whether `platform_ref` names a medium uploaded to `channel`; counts the send by id.
+    fn known_upload(&self, channel: ChannelKind, platform_ref: &str) -> bool {
+        let known = lock(&self.uploads)
+            .iter()
+            .any(|u| u.channel == channel && u.platform_ref == platform_ref);
+        if known {
+            self.media_by_id[channel_slot(channel)].fetch_add(1, Ordering::Relaxed);
+        }
+        known
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn answer_with(
         &self,
         channel: ChannelKind,
         address: &str,
         text: &str,
         silent: bool,
         markup: Option<&Value>,
-        reply_to: Option<String>,
+        media: Option<&str>,
+        reply_to: Option<&str>,
     ) -> Result<i64, Refusal> {
         self.requests.fetch_add(1, Ordering::Relaxed);
         let (fault, blocked) = {
@@ -516,7 +594,9 @@ impl SimState {
         };
         let at = self.started.elapsed();
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let message_id = id;
         let arrived = Received {
+            message_id,
             channel,
             address: address.into(),
             text,
@@ -526,7 +606,8 @@ impl SimState {
                 .map(|m| self.intern_markup(m)),
             at,
             id,
-            reply_to: reply_to.map(Into::into),
+            media: media.map(Arc::from),
+            reply_to: reply_to.map(Box::from),
         };
         if channel == ChannelKind::Telegram && arrived.markup.is_some() {
             self.offer_press(&arrived);
@@ -607,11 +688,14 @@ fn telegram_error(status: StatusCode, description: &str, parameters: Option<Valu
 async fn telegram_method(
     state: State<Arc<SimState>>,
     Path((bot, method)): Path<(String, String)>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let latency = Duration::from_micros(state.telegram_latency_us.load(Ordering::Relaxed));
     let answer = match method.to_ascii_lowercase().as_str() {
         "sendmessage" => telegram_send(state, bot, body).await,
+        "sendphoto" => telegram_media(state, bot, "photo", headers, body).await,
+        "senddocument" => telegram_media(state, bot, "document", headers, body).await,
         "getupdates" => telegram_updates(state, body).await,
         _ => telegram_call(state, method, body).await,
     };
@@ -663,7 +747,15 @@ async fn telegram_send(State(state): State<Arc<SimState>>, bot: String, body: By
         .as_i64()
         .map(|id| id.to_string());
     match state
-        .answer(ChannelKind::Telegram, &chat_id, text, silent, req.get("reply_markup"), reply_to)
+        .answer_with(
+            ChannelKind::Telegram,
+            &chat_id,
+            text,
+            silent,
+            req.get("reply_markup"),
+            None,
+            reply_to.as_deref(),
+        )
         .await
     {
         Ok(message_id) => Json(json!({
@@ -687,6 +779,244 @@ async fn telegram_send(State(state): State<Arc<SimState>>, bot: String, body: By
         Err(Refusal::Timeout) => (StatusCode::GATEWAY_TIMEOUT, "").into_response(),
         Err(Refusal::Gone) => telegram_error(StatusCode::FORBIDDEN, "Forbidden: bot was blocked by the user", None),
     }
+}
+
+/// The fields of a multipart body: text fields by name, and file parts by name with their
+/// file name, type and bytes.
+#[derive(Default)]
+struct Form {
+    fields: HashMap<String, String>,
+    files: HashMap<String, (Option<String>, Option<String>, Bytes)>,
+}
+
+async fn read_form(headers: HeaderMap, body: Bytes) -> Result<Form, String> {
+    use axum::extract::FromRequest;
+    let mut request = axum::extract::Request::new(axum::body::Body::from(body));
+    *request.headers_mut() = headers;
+    let mut multipart = axum::extract::Multipart::from_request(request, &())
+        .await
+        .map_err(|e| e.body_text())?;
+    let mut form = Form::default();
+    while let Some(field) = multipart.next_field().await.map_err(|e| e.body_text())? {
+        let name = field.name().unwrap_or_default().to_string();
+        let file_name = field.file_name().map(str::to_string);
+        let mime = field.content_type().map(str::to_string);
+        let bytes = field.bytes().await.map_err(|e| e.body_text())?;
+        if file_name.is_some() {
+            form.files.insert(name, (file_name, mime, bytes));
+        } else {
+            form.fields
+                .insert(name, String::from_utf8_lossy(&bytes).into_owned());
+        }
+    }
+    Ok(form)
+}
+
+/// The recorded `sendPhoto` answer (tests/fixtures/telegram/sendPhoto_response_ok.json), made
+/// this message's: its id, chat, date, caption and, for a document, a `document` instead of
+/// the photo sizes.
+fn telegram_media_answer(
+    message_id: i64,
+    chat_id: &str,
+    what: &str,
+    file_id: &str,
+    caption: Option<&str>,
+    size: usize,
+) -> Value {
+    const RECORDED: &str = include_str!("../tests/fixtures/telegram/sendPhoto_response_ok.json");
+    let mut body: Value =
+        serde_json::from_str(RECORDED).unwrap_or_else(|_| json!({"ok": true, "result": {}}));
+    let result = &mut body["result"];
+    result["message_id"] = json!(message_id);
+    result["chat"]["id"] = json!(chat_id.parse::<i64>().unwrap_or_default());
+    result["date"] = json!(chrono::Utc::now().timestamp());
+    if let Some(caption) = caption {
+        result["caption"] = json!(caption);
+    }
+    let unique = format!("AQAD{}", &file_id[file_id.len().saturating_sub(12)..]);
+    if what == "photo" {
+        if let Some(sizes) = result["photo"].as_array_mut()
+            && let Some(largest) = sizes.last_mut()
+        {
+            largest["file_id"] = json!(file_id);
+            largest["file_unique_id"] = json!(unique);
+            largest["file_size"] = json!(size);
+        }
+    } else if let Some(r) = result.as_object_mut() {
+        r.remove("photo");
+        r.insert(
+            "document".into(),
+            json!({"file_id": file_id, "file_unique_id": unique, "file_name": "Dokument.pdf",
+                   "mime_type": "application/pdf", "file_size": size}),
+        );
+    }
+    body
+}
+
+/// `sendPhoto` and `sendDocument` (multipart, as teloxide sends them): the first carries the
+/// file (`attach://…` naming a file part) and is counted as an upload; later ones name its
+/// `file_id`, which must be one this simulator gave out.
+async fn telegram_media(
+    State(state): State<Arc<SimState>>,
+    bot: String,
+    what: &'static str,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !bot.starts_with("bot") || bot.len() < 4 {
+        return telegram_error(StatusCode::NOT_FOUND, "Not Found", None);
+    }
+    let form = match read_form(headers, body).await {
+        Ok(f) => f,
+        Err(e) => {
+            return telegram_error(StatusCode::BAD_REQUEST, &format!("Bad Request: {e}"), None);
+        }
+    };
+    let Some(chat_id) = form
+        .fields
+        .get("chat_id")
+        .filter(|c| !c.is_empty())
+        .cloned()
+    else {
+        return telegram_error(
+            StatusCode::BAD_REQUEST,
+            "Bad Request: chat_id is empty",
+            None,
+        );
+    };
+    let Some(reference) = form.fields.get(what).cloned() else {
+        return telegram_error(
+            StatusCode::BAD_REQUEST,
+            &format!("Bad Request: there is no {what} in the request"),
+            None,
+        );
+    };
+    let caption = form.fields.get("caption").cloned();
+    if caption.as_ref().is_some_and(|c| c.chars().count() > 1024) {
+        return telegram_error(
+            StatusCode::BAD_REQUEST,
+            "Bad Request: message caption is too long",
+            None,
+        );
+    }
+    let (file_id, size) = match reference.strip_prefix("attach://") {
+        Some(part) => {
+            let Some((file_name, mime, bytes)) = form.files.get(part) else {
+                return telegram_error(
+                    StatusCode::BAD_REQUEST,
+                    &format!("Bad Request: there is no {what} in the request"),
+                    None,
+                );
+            };
+            let id = state.keep_upload(
+                ChannelKind::Telegram,
+                mime.clone(),
+                file_name.clone(),
+                bytes,
+            );
+            (id, bytes.len())
+        }
+        None => {
+            if !state.known_upload(ChannelKind::Telegram, &reference) {
+                return telegram_error(
+                    StatusCode::BAD_REQUEST,
+                    "Bad Request: wrong file identifier/HTTP URL specified",
+                    None,
+                );
+            }
+            (reference, 0)
+        }
+    };
+    let silent = form
+        .fields
+        .get("disable_notification")
+        .is_some_and(|v| v == "true");
+    let reply_to = form
+        .fields
+        .get("reply_parameters")
+        .and_then(|r| serde_json::from_str::<Value>(r).ok())
+        .and_then(|r| r["message_id"].as_i64())
+        .map(|id| id.to_string());
+    let text = caption.clone().unwrap_or_default();
+    match state
+        .answer_with(
+            ChannelKind::Telegram,
+            &chat_id,
+            &text,
+            silent,
+            None,
+            Some(&file_id),
+            reply_to.as_deref(),
+        )
+        .await
+    {
+        Ok(message_id) => Json(telegram_media_answer(
+            message_id,
+            &chat_id,
+            what,
+            &file_id,
+            caption.as_deref(),
+            size,
+        ))
+        .into_response(),
+        Err(Refusal::Throttled(after)) => telegram_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            &format!("Too Many Requests: retry after {after}"),
+            Some(json!({"retry_after": after})),
+        ),
+        Err(Refusal::Raw(status, body)) => raw(status, body),
+        Err(Refusal::ServerError) => {
+            (StatusCode::BAD_GATEWAY, "<html>502 Bad Gateway</html>").into_response()
+        }
+        Err(Refusal::Timeout) => (StatusCode::GATEWAY_TIMEOUT, "").into_response(),
+        Err(Refusal::Gone) => telegram_error(
+            StatusCode::FORBIDDEN,
+            "Forbidden: bot was blocked by the user",
+            None,
+        ),
+    }
+}
+
+/// `POST /{phone-number-id}/media` (multipart: `messaging_product`, `type`, `file`): keeps
+/// the file and answers like tests/fixtures/whatsapp/media_upload_response.json.
+async fn whatsapp_upload(
+    State(state): State<Arc<SimState>>,
+    Path((_version, _phone)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let authorized = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("Bearer ") && v.len() > 7);
+    if !authorized {
+        return graph_error(StatusCode::UNAUTHORIZED, 190, "Invalid OAuth access token.");
+    }
+    state.requests.fetch_add(1, Ordering::Relaxed);
+    let form = match read_form(headers, body).await {
+        Ok(f) => f,
+        Err(_) => return graph_error(StatusCode::BAD_REQUEST, 100, "(#100) Invalid parameter"),
+    };
+    if form.fields.get("messaging_product").map(String::as_str) != Some("whatsapp") {
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            100,
+            "(#100) The parameter messaging_product is required.",
+        );
+    }
+    let Some((file_name, mime, bytes)) = form.files.get("file") else {
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            100,
+            "(#100) The parameter file is required.",
+        );
+    };
+    let mime = form.fields.get("type").cloned().or_else(|| mime.clone());
+    let id = state.keep_upload(ChannelKind::Whatsapp, mime, file_name.clone(), bytes);
+    const RECORDED: &str = include_str!("../tests/fixtures/whatsapp/media_upload_response.json");
+    let mut answer: Value = serde_json::from_str(RECORDED).unwrap_or_else(|_| json!({}));
+    answer["id"] = json!(id);
+    Json(answer).into_response()
 }
 
 fn raw(status: u16, body: Vec<u8>) -> Response {
@@ -819,13 +1149,54 @@ async fn whatsapp_send(
         Some("interactive") => req["interactive"]["body"]["text"]
             .as_str()
             .map(str::to_string),
+        Some(kind @ ("image" | "document")) => Some(
+            req[kind]["caption"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        ),
         _ => None,
     };
-    let Some(text) = text.filter(|t| !t.is_empty()) else {
+    // A picture or document names an uploaded medium: in its own object, or in a template's
+    // header.
+    let media = match req["type"].as_str() {
+        Some(kind @ ("image" | "document")) => Some(req[kind]["id"].as_str()),
+        Some("template") => req["template"]["components"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["type"] == "header"))
+            .map(|h| {
+                let p = &h["parameters"][0];
+                p["image"]["id"]
+                    .as_str()
+                    .or_else(|| p["document"]["id"].as_str())
+            }),
+        _ => None,
+    };
+    let media = match media {
+        None => None,
+        Some(Some(id)) if state.known_upload(ChannelKind::Whatsapp, id) => Some(id.to_string()),
+        Some(_) => {
+            return graph_error(
+                StatusCode::BAD_REQUEST,
+                131053,
+                "(#131053) Media upload error: the media id is unknown",
+            );
+        }
+    };
+    let text = match req["type"].as_str() {
+        Some("template") => req["template"]["components"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["type"] == "body"))
+            .and_then(|b| b["parameters"][0]["text"].as_str())
+            .map(str::to_string)
+            .or(text),
+        _ => text,
+    };
+    let Some(text) = text.filter(|t| !t.is_empty() || media.is_some()) else {
         return graph_error(StatusCode::BAD_REQUEST, 100, "(#100) Invalid parameter");
     };
     let max = match req["type"].as_str() {
-        Some("template") => TEMPLATE_PARAM_MAX,
+        Some("template" | "image" | "document") => TEMPLATE_PARAM_MAX,
         _ => MESSAGE_MAX,
     };
     if text.chars().count() > max {
@@ -835,14 +1206,16 @@ async fn whatsapp_send(
             &format!("(#100) Param text['body'] must be at most {max} characters long."),
         );
     }
+    let reply_to = req["context"]["message_id"].as_str();
     match state
-        .answer(
+        .answer_with(
             ChannelKind::Whatsapp,
             to,
             &text,
             false,
             req.get("template").or_else(|| req.get("interactive")),
-            req["context"]["message_id"].as_str().map(str::to_string),
+            media.as_deref(),
+            reply_to,
         )
         .await
     {

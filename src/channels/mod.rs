@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use crate::domain::media::MediaKind;
 use crate::domain::{BroadcastKind, ChannelKind, Priority};
 
 /// One message to one recipient, as the lane hands it to a channel.
@@ -35,6 +36,8 @@ pub struct Outgoing {
     pub edit: Option<String>,
     /// Tell the recipient (a message of its own); false: a silent correction, only the edit.
     pub notice: bool,
+    /// The picture or document this message carries (its text then is the caption).
+    pub media: Option<Attached>,
 }
 
 impl Outgoing {
@@ -49,11 +52,43 @@ impl Outgoing {
             language: crate::i18n::DEFAULT_LANGUAGE.to_string(),
             last_inbound_at: None,
             force_template: false,
+            media: None,
             reply_to: None,
             edit: None,
             notice: true,
         }
     }
+}
+
+/// A picture or document as a message carries it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attached {
+    pub media_id: i64,
+    pub kind: MediaKind,
+    pub mime: String,
+    pub file_name: String,
+    /// The platform's id for it (Telegram's `file_id`, WhatsApp's media id); `None` until it
+    /// was uploaded.
+    pub platform_ref: Option<String>,
+}
+
+/// A medium's bytes, for its one upload.
+#[derive(Debug, Clone)]
+pub struct MediaFile {
+    pub kind: MediaKind,
+    pub mime: String,
+    pub file_name: String,
+    pub bytes: Vec<u8>,
+}
+
+/// What an upload did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Uploaded {
+    /// The platform's id for the medium, when it took it.
+    pub platform_ref: Option<String>,
+    /// The outcome of the message, when the upload carried it (Telegram: the first send is
+    /// the upload), or why the upload failed.
+    pub sent: Option<SendOutcome>,
 }
 
 /// What became of one send, classified at the adapter edge.
@@ -92,8 +127,48 @@ pub trait Channel: Send + Sync {
     /// each through the rate limit, and remembers how many went out, so that a retry resumes
     /// at the first part not sent.
     fn parts(&self, message: &Outgoing, now: i64) -> Vec<Outgoing>;
-    /// Sends `message` as one platform message.
+    /// Sends `message` as one platform message. A message with a medium carries its
+    /// `platform_ref`.
     async fn send(&self, message: &Outgoing) -> SendOutcome;
+    /// Uploads a medium once, for `message` (which carries it). Telegram has no upload of its
+    /// own: the first send carries the file, and its outcome comes back in `sent`; WhatsApp
+    /// posts it to `/{phone-number-id}/media`, and the message goes by id after it.
+    async fn upload(&self, file: MediaFile, message: &Outgoing) -> Uploaded {
+        let _ = (file, message);
+        Uploaded {
+            platform_ref: None,
+            sent: Some(SendOutcome::Permanent(
+                "this channel cannot send pictures or documents".into(),
+            )),
+        }
+    }
+}
+
+/// `message` in parts, for a channel whose messages hold `max` of `weight`: with a medium, one
+/// message when the text fits its caption, else the medium alone first and the text after it
+/// (as replies: see `Outgoing::reply_to`).
+pub(crate) fn parts_with_media(
+    message: &Outgoing,
+    max: usize,
+    weight: impl Fn(char) -> usize,
+) -> Vec<Outgoing> {
+    if message.media.is_none() {
+        return split_outgoing(message, max, weight);
+    }
+    if crate::domain::media::fits_caption(&message.text) {
+        return vec![message.clone()];
+    }
+    let first = Outgoing {
+        text: String::new(),
+        ..message.clone()
+    };
+    let text_only = Outgoing {
+        media: None,
+        ..message.clone()
+    };
+    std::iter::once(first)
+        .chain(split_outgoing(&text_only, max, weight))
+        .collect()
 }
 
 /// `message` in parts of `text::split`: one `Outgoing` per part, the rest unchanged.
@@ -116,6 +191,7 @@ pub(crate) fn split_outgoing(
                 None
             },
             edit: None,
+            media: message.media.clone(),
             ..*message
         })
         .collect()

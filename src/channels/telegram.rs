@@ -9,10 +9,13 @@ use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
 use teloxide::RequestError;
 use teloxide::prelude::*;
-use teloxide::types::{LinkPreviewOptions, MessageId, ParseMode, ReplyParameters};
+use teloxide::types::{
+    FileId, InputFile, LinkPreviewOptions, Message, MessageId, ParseMode, ReplyParameters,
+};
 
-use super::{Channel, Outgoing, SendOutcome, split_outgoing};
+use super::{Attached, Channel, MediaFile, Outgoing, SendOutcome, Uploaded, parts_with_media};
 use crate::domain::ChannelKind;
+use crate::domain::media::MediaKind;
 use crate::domain::text::{MESSAGE_MAX, utf16_weight};
 
 pub struct TelegramChannel {
@@ -53,6 +56,9 @@ impl Channel for TelegramChannel {
     /// A correction or retraction is, unless silent, the notice as a reply to the original,
     /// then an edit of the original (when it has its id and the new text fits one message).
     fn parts(&self, message: &Outgoing, _now: i64) -> Vec<Outgoing> {
+        if message.media.is_some() {
+            return parts_with_media(message, MESSAGE_MAX, escaped_weight);
+        }
         let edit = match (&message.edit, &message.reply_to) {
             (Some(text), Some(_))
                 if text.chars().map(escaped_weight).sum::<usize>() <= MESSAGE_MAX =>
@@ -63,6 +69,7 @@ impl Channel for TelegramChannel {
                     language: message.language.clone(),
                     reply_to: message.reply_to.clone(),
                     edit: message.edit.clone(),
+                    media: None,
                     ..*message
                 })
             }
@@ -74,45 +81,57 @@ impl Channel for TelegramChannel {
         };
         // The notice first: it is what tells people; the edit (which tells nobody) after it.
         match (edit, message.notice) {
-            (Some(edit), true) => split_outgoing(&notice, MESSAGE_MAX, escaped_weight)
+            (Some(edit), true) => super::split_outgoing(&notice, MESSAGE_MAX, escaped_weight)
                 .into_iter()
                 .chain(std::iter::once(edit))
                 .collect(),
             (Some(edit), false) => vec![edit],
-            (None, _) => split_outgoing(&notice, MESSAGE_MAX, escaped_weight),
+            (None, _) => super::split_outgoing(&notice, MESSAGE_MAX, escaped_weight),
         }
     }
 
     async fn send(&self, message: &Outgoing) -> SendOutcome {
-        let Ok(chat) = message.address.parse::<i64>() else {
-            return SendOutcome::Permanent(format!(
-                "'{}' is not a Telegram chat id",
-                message.address
-            ));
+        let chat = match chat_id(message) {
+            Ok(chat) => chat,
+            Err(outcome) => return outcome,
         };
-        let original = message
-            .reply_to
-            .as_deref()
-            .and_then(|id| id.parse::<i32>().ok())
-            .map(MessageId);
+        // A correction's edit of the original (Telegram can edit; nobody is notified by it).
         if message.edit.is_some() {
-            let Some(original) = original else {
+            let Some(original) = message
+                .reply_to
+                .as_deref()
+                .and_then(|id| id.parse::<i32>().ok())
+                .map(MessageId)
+            else {
                 return SendOutcome::Permanent("no message to edit".into());
             };
-            return self.edit(ChatId(chat), original, message).await;
+            return self.edit(chat, original, message).await;
         }
-        let mut send = self
-            .bot
-            .send_message(ChatId(chat), escape_html(&message.text))
-            .parse_mode(ParseMode::Html)
-            .disable_notification(message.silent)
-            .link_preview_options(no_preview());
-        if let Some(original) = original {
-            // The original may have been deleted by the citizen: the notice goes anyway.
-            send =
-                send.reply_parameters(ReplyParameters::new(original).allow_sending_without_reply());
-        }
-        let sent = send.await;
+        let sent = match &message.media {
+            Some(Attached {
+                platform_ref: Some(file_id),
+                kind,
+                ..
+            }) => {
+                let file = InputFile::file_id(FileId(file_id.clone()));
+                self.send_medium(chat, *kind, file, message).await
+            }
+            Some(_) => {
+                return SendOutcome::Permanent("the picture was not uploaded before".into());
+            }
+            None => {
+                let mut request = self
+                    .bot
+                    .send_message(chat, escape_html(&message.text))
+                    .parse_mode(ParseMode::Html)
+                    .disable_notification(message.silent)
+                    .link_preview_options(no_preview());
+                if let Some(reply) = reply_parameters(message) {
+                    request = request.reply_parameters(reply);
+                }
+                request.await
+            }
+        };
         match sent {
             Ok(m) => SendOutcome::Sent {
                 platform_id: Some(m.id.0.to_string()),
@@ -120,6 +139,103 @@ impl Channel for TelegramChannel {
             Err(e) => classify(e, &self.token),
         }
     }
+
+    /// The first send carries the file (`sendPhoto` / `sendDocument` as multipart); the
+    /// answer names the `file_id` every further send uses.
+    async fn upload(&self, file: MediaFile, message: &Outgoing) -> Uploaded {
+        let chat = match chat_id(message) {
+            Ok(chat) => chat,
+            Err(outcome) => {
+                return Uploaded {
+                    platform_ref: None,
+                    sent: Some(outcome),
+                };
+            }
+        };
+        let input = InputFile::memory(file.bytes).file_name(file.file_name);
+        match self.send_medium(chat, file.kind, input, message).await {
+            Ok(m) => {
+                let platform_ref = file_id_of(&m);
+                if platform_ref.is_none() {
+                    tracing::warn!("Telegram took the medium but named no file_id");
+                }
+                Uploaded {
+                    platform_ref,
+                    sent: Some(SendOutcome::Sent {
+                        platform_id: Some(m.id.0.to_string()),
+                    }),
+                }
+            }
+            Err(e) => Uploaded {
+                platform_ref: None,
+                sent: Some(classify(e, &self.token)),
+            },
+        }
+    }
+}
+
+impl TelegramChannel {
+    /// `sendPhoto` or `sendDocument` with the message's text as caption.
+    async fn send_medium(
+        &self,
+        chat: ChatId,
+        kind: MediaKind,
+        file: InputFile,
+        message: &Outgoing,
+    ) -> Result<Message, RequestError> {
+        let caption = (!message.text.is_empty()).then(|| escape_html(&message.text));
+        let reply = reply_parameters(message);
+        match kind {
+            MediaKind::Picture => {
+                let mut request = self
+                    .bot
+                    .send_photo(chat, file)
+                    .parse_mode(ParseMode::Html)
+                    .disable_notification(message.silent);
+                if let Some(caption) = caption {
+                    request = request.caption(caption);
+                }
+                if let Some(reply) = reply {
+                    request = request.reply_parameters(reply);
+                }
+                request.await
+            }
+            MediaKind::Document => {
+                let mut request = self
+                    .bot
+                    .send_document(chat, file)
+                    .parse_mode(ParseMode::Html)
+                    .disable_notification(message.silent);
+                if let Some(caption) = caption {
+                    request = request.caption(caption);
+                }
+                if let Some(reply) = reply {
+                    request = request.reply_parameters(reply);
+                }
+                request.await
+            }
+        }
+    }
+}
+
+fn chat_id(message: &Outgoing) -> Result<ChatId, SendOutcome> {
+    message.address.parse::<i64>().map(ChatId).map_err(|_| {
+        SendOutcome::Permanent(format!("'{}' is not a Telegram chat id", message.address))
+    })
+}
+
+/// A reply to the message before, which may be gone meanwhile: then it goes as it is.
+fn reply_parameters(message: &Outgoing) -> Option<ReplyParameters> {
+    let id = message.reply_to.as_deref()?.parse::<i32>().ok()?;
+    Some(ReplyParameters::new(MessageId(id)).allow_sending_without_reply())
+}
+
+/// The `file_id` of a sent photo (its largest size) or document.
+fn file_id_of(m: &Message) -> Option<String> {
+    if let Some(sizes) = m.photo() {
+        return sizes.last().map(|p| p.file.id.0.clone());
+    }
+    m.document().map(|d| d.file.id.0.clone())
 }
 
 impl TelegramChannel {

@@ -11,7 +11,11 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Channel, Outgoing, SendOutcome, describe_reqwest_error, split_outgoing};
+use super::{
+    Attached, Channel, MediaFile, Outgoing, SendOutcome, Uploaded, describe_reqwest_error,
+    parts_with_media,
+};
+use crate::domain::media::MediaKind;
 use crate::domain::text::{MESSAGE_MAX, utf16_weight};
 use crate::domain::{BroadcastKind, ChannelKind, now_ms};
 
@@ -46,6 +50,7 @@ impl Template {
 pub struct WhatsappChannel {
     client: reqwest::Client,
     messages_url: String,
+    media_url: String,
     token: SecretString,
     templates: HashMap<BroadcastKind, Template>,
 }
@@ -64,6 +69,7 @@ impl WhatsappChannel {
                 "{}/{phone_number_id}/messages",
                 api_url.trim_end_matches('/')
             ),
+            media_url: format!("{}/{phone_number_id}/media", api_url.trim_end_matches('/')),
             token,
             templates,
         }
@@ -93,10 +99,14 @@ impl WhatsappChannel {
     /// template of its kind; `Err` when a template is needed and none is configured.
     pub fn broadcast_body(&self, message: &Outgoing, now: i64) -> Result<Value, String> {
         if free_text(message, now) {
-            let mut body = text_body(&message.address, &message.text);
-            // A correction or retraction quotes the message it is about (WhatsApp cannot edit).
-            if let Some(original) = &message.reply_to {
-                body["context"] = json!({ "message_id": original });
+            let mut body = match &message.media {
+                Some(media) => media_body(&message.address, media, &message.text)?,
+                None => text_body(&message.address, &message.text),
+            };
+            if let Some(reply_to) = &message.reply_to {
+                // A correction or retraction quotes the message it is about (WhatsApp cannot edit);
+                // the text after a picture answers the picture.
+                body["context"] = json!({"message_id": reply_to});
             }
             return Ok(body);
         }
@@ -131,10 +141,94 @@ impl WhatsappChannel {
             "template": {
                 "name": t.name,
                 "language": {"code": t.language},
-                "components": [{"type": "body", "parameters": [{"type": "text", "text": template_parameter(&message.text)}]}],
+                "components": template_components(message)?,
             },
         }))
     }
+
+    /// Uploads a medium to `/{phone-number-id}/media` (multipart); the answer's `id` is what
+    /// every send names.
+    pub async fn upload_media(&self, file: MediaFile) -> Result<String, SendOutcome> {
+        let size = file.bytes.len() as u64;
+        let part = reqwest::multipart::Part::bytes(file.bytes)
+            .file_name(file.file_name)
+            .mime_str(&file.mime)
+            .map_err(|e| SendOutcome::Permanent(format!("media type {}: {e}", file.mime)))?;
+        let form = reqwest::multipart::Form::new()
+            .text("messaging_product", "whatsapp")
+            .text("type", file.mime.clone())
+            .part("file", part);
+        // A few MB take longer than a message: a second per 100 kB on top of the usual.
+        let timeout = Duration::from_secs(30 + size / 100_000);
+        let response = self
+            .client
+            .post(&self.media_url)
+            .bearer_auth(self.token.expose_secret())
+            .multipart(form)
+            .timeout(timeout)
+            .send()
+            .await
+            .map_err(|e| SendOutcome::Transient(describe_reqwest_error(e)))?;
+        let status = response.status().as_u16();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| SendOutcome::Transient(describe_reqwest_error(e)))?;
+        #[derive(Deserialize)]
+        struct MediaId {
+            id: String,
+        }
+        match serde_json::from_slice::<MediaId>(&bytes) {
+            Ok(m) if (200..300).contains(&status) && !m.id.is_empty() => Ok(m.id),
+            _ => Err(match classify(status, &bytes) {
+                SendOutcome::Sent { .. } => {
+                    SendOutcome::Transient(format!("HTTP {status}: the upload named no media id"))
+                }
+                other => other,
+            }),
+        }
+    }
+}
+
+/// A template's components: a medium as its header, the text as the body's one parameter.
+fn template_components(message: &Outgoing) -> Result<Value, String> {
+    let body = json!({"type": "body", "parameters": [{"type": "text", "text": template_parameter(&message.text)}]});
+    let Some(media) = &message.media else {
+        return Ok(json!([body]));
+    };
+    let id = media
+        .platform_ref
+        .as_deref()
+        .ok_or("the medium was not uploaded before")?;
+    let header = match media.kind {
+        MediaKind::Picture => json!({"type": "image", "image": {"id": id}}),
+        MediaKind::Document => {
+            json!({"type": "document", "document": {"id": id, "filename": media.file_name}})
+        }
+    };
+    Ok(json!([{"type": "header", "parameters": [header]}, body]))
+}
+
+/// A picture or document by its uploaded id, with the text as caption when there is one.
+pub fn media_body(to: &str, media: &Attached, caption: &str) -> Result<Value, String> {
+    let id = media
+        .platform_ref
+        .as_deref()
+        .ok_or("the medium was not uploaded before")?;
+    let (kind, mut object) = match media.kind {
+        MediaKind::Picture => ("image", json!({"id": id})),
+        MediaKind::Document => ("document", json!({"id": id, "filename": media.file_name})),
+    };
+    if !caption.is_empty() {
+        object["caption"] = json!(caption);
+    }
+    Ok(json!({
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": to,
+        "type": kind,
+        kind: object,
+    }))
 }
 
 /// Whether `message` may go as free text at `now`: inside the 24-hour window, and not refused
@@ -181,7 +275,7 @@ impl Channel for WhatsappChannel {
 
     fn parts(&self, message: &Outgoing, now: i64) -> Vec<Outgoing> {
         if free_text(message, now) {
-            split_outgoing(message, MESSAGE_MAX, utf16_weight)
+            parts_with_media(message, MESSAGE_MAX, utf16_weight)
         } else {
             // A template takes the text as one parameter, cut at 1,024 characters: one message.
             // Pinned as a template, so that a window opening meanwhile cannot turn it into free
@@ -197,6 +291,19 @@ impl Channel for WhatsappChannel {
         match self.broadcast_body(message, now_ms()) {
             Ok(body) => self.post(&body).await,
             Err(reason) => SendOutcome::Permanent(reason),
+        }
+    }
+
+    async fn upload(&self, file: MediaFile, _message: &Outgoing) -> Uploaded {
+        match self.upload_media(file).await {
+            Ok(id) => Uploaded {
+                platform_ref: Some(id),
+                sent: None,
+            },
+            Err(outcome) => Uploaded {
+                platform_ref: None,
+                sent: Some(outcome),
+            },
         }
     }
 }
@@ -295,6 +402,25 @@ pub fn classify(status: u16, body: &[u8]) -> SendOutcome {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_picture_by_id_is_the_request_the_platform_documents() {
+        let recorded: Value = serde_json::from_str(include_str!(
+            "../../tests/fixtures/whatsapp/send_request_image_id_caption.json"
+        ))
+        .unwrap();
+        let media = Attached {
+            media_id: 1,
+            kind: MediaKind::Picture,
+            mime: "image/jpeg".into(),
+            file_name: "Bild.jpg".into(),
+            platform_ref: Some("75457812459735784".into()),
+        };
+        assert_eq!(
+            media_body("121212121212", &media, "See the image").unwrap(),
+            recorded
+        );
+    }
+
     fn fixture(name: &str) -> Vec<u8> {
         let path = format!(
             "{}/tests/fixtures/whatsapp/{name}",
@@ -392,6 +518,7 @@ mod tests {
             reply_to: None,
             edit: None,
             notice: true,
+            media: None,
         };
         let parts = channel.parts(&message, now);
         assert_eq!(parts.len(), 3);

@@ -28,6 +28,7 @@ pub struct FileConfig {
     pub areas: Areas,
     pub corrections: Corrections,
     pub archive: Archive,
+    pub media: Media,
     /// `[[topics]]` tables (`id`, `label_de`, `label_en`, `priority`, `quiet`).
     #[schemars(with = "Option<Vec<serde_json::Value>>")]
     pub topics: Option<toml::Value>,
@@ -474,5 +475,20 @@ pub struct Corrections {
 impl Default for Corrections {
     fn default() -> Self {
         Corrections { keep_days: 30 }
+    }
+}
+
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Media {
+    /// Days a picture or document is kept after the last broadcast that carries it ended (or
+    /// after its upload, when no broadcast names it); housekeeping then deletes it from the
+    /// database. At least 1.
+    pub keep_days: u32,
+}
+
+impl Default for Media {
+    fn default() -> Self {
+        Media { keep_days: 30 }
     }
 }

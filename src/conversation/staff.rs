@@ -38,6 +38,7 @@ fn submission(
     rest: &str,
 ) -> Option<Result<Submission, String>> {
     let draft = |topic: String, kind: Option<BroadcastKind>, text: &str| Submission {
+        attachment: None,
         target: None,
         topic,
         kind,
@@ -60,6 +61,7 @@ fn submission(
             let (topic, rest) = rest.split_once(char::is_whitespace)?;
             let (target, text) = take_target(rest.trim_start())?;
             Some(topic_id(topic).map(|t| Submission {
+                attachment: None,
                 target,
                 ..draft(t, None, text)
             }))
@@ -72,6 +74,7 @@ fn submission(
                 ALERTS_TOPIC
             };
             Some(Ok(Submission {
+                attachment: None,
                 target,
                 ..draft(topic.into(), Some(BroadcastKind::Alert), text)
             }))

@@ -167,6 +167,8 @@ pub fn router(state: Arc<DashboardState>) -> Router {
             "/dashboard/compose",
             get(pages::compose_page).post(pages::compose),
         )
+        .route("/dashboard/media", post(pages::upload_media))
+        .route("/dashboard/media/{id}", get(pages::media_file))
         .route("/dashboard/broadcasts", get(pages::broadcasts))
         .route("/dashboard/broadcasts/{id}", get(pages::broadcast))
         .route("/dashboard/broadcasts/{id}/events", get(pages::events))

@@ -212,6 +212,11 @@ pub struct ComposeForm {
     lon: String,
     #[serde(default)]
     radius_m: String,
+    /// The picture or document uploaded for it (`/dashboard/media`), and what a picture shows.
+    #[serde(default)]
+    media_id: String,
+    #[serde(default)]
+    alt: String,
 }
 
 impl ComposeForm {
@@ -367,7 +372,17 @@ fn submission(
         "cron" => When::Every(f.cron.trim().to_string()),
         _ => When::Now,
     };
+    let attachment = match f.media_id.trim() {
+        "" => None,
+        m => Some(crate::services::broadcasts::Attachment {
+            media_id: m
+                .parse::<i64>()
+                .map_err(|_| invalid("media_id", format!("'{m}' is not a medium's number")))?,
+            alt: Some(f.alt.clone()),
+        }),
+    };
     Ok(Submission {
+        attachment,
         target: target_of(state, lang, f)?,
         topic: f.topic.trim().to_string(),
         kind,
@@ -614,9 +629,21 @@ pub async fn compose(State(state): Shared, staff: Staff, RawForm(body): RawForm)
         When::Every(expr) => next_firings(&state, expr),
         _ => Vec::new(),
     };
+    let media = match &submission.attachment {
+        Some(a) => state
+            .broadcasts
+            .store()
+            .media_info(a.media_id)
+            .await
+            .ok()
+            .flatten(),
+        None => None,
+    };
     render(
         StatusCode::OK,
         context! {
+            media,
+            caption_fits => crate::domain::media::fits_caption(&submission.text),
             preview => preview_of(&submission.text),
             reach => context! {
                 telegram => reach.recipients.telegram,
@@ -1289,6 +1316,106 @@ pub async fn audit(State(state): Shared, staff: Staff, Query(q): Query<AuditFilt
         "audit.html",
         context! { rows, actions, person, action, ..frame(&staff, "audit") },
     )
+}
+
+/// `POST /dashboard/media` (multipart: `csrf`, `file`, and the compose form's fields as they
+/// were): keeps the picture or document as the API does and shows the compose page again with
+/// it attached, its preview and a field for its alternative text.
+pub async fn upload_media(
+    State(state): Shared,
+    staff: Staff,
+    multipart: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Response {
+    let lang = staff.lang;
+    let bad = |reason: String| {
+        state.message(
+            StatusCode::BAD_REQUEST,
+            lang,
+            "dash-invalid",
+            &[("field", "file".into()), ("reason", reason.into())],
+        )
+    };
+    let multipart = match multipart {
+        Ok(m) => m,
+        Err(e) => return bad(e.body_text()),
+    };
+    let (bytes, name, fields) = match crate::api::read_upload(multipart).await {
+        Ok(upload) => upload,
+        Err(e) => {
+            return state.message(
+                e.status,
+                lang,
+                "dash-invalid",
+                &[("field", "file".into()), ("reason", e.error.into())],
+            );
+        }
+    };
+    if let Some(refused) = staff.without_csrf(&state, fields.get("csrf").map(String::as_str)) {
+        return refused;
+    }
+    let field = |k: &str| fields.get(k).cloned().unwrap_or_default();
+    let mut form = ComposeForm {
+        topic: field("topic"),
+        kind: field("kind"),
+        priority: field("priority"),
+        parent_id: field("parent_id"),
+        text: field("text"),
+        when: field("when"),
+        at: field("at"),
+        cron: field("cron"),
+        alt: field("alt"),
+        ..ComposeForm::default()
+    };
+    let media = crate::services::media::MediaService::new(state.broadcasts.store().clone());
+    let (status, extra) = match media
+        .accept(bytes, name, Some(staff.actor().audit_name()))
+        .await
+    {
+        Ok(info) => {
+            form.media_id = info.id.to_string();
+            (StatusCode::OK, context! { media => info })
+        }
+        Err(crate::services::media::MediaError::Store(e)) => {
+            tracing::error!(error = %e, "dashboard: the store failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                context! { error => state.texts.get(lang, "dash-unavailable", &[]) },
+            )
+        }
+        Err(e) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            context! { error => state.texts.get(lang, "dash-invalid", &[("field", "file".into()), ("reason", e.to_string().into())]) },
+        ),
+    };
+    state.page(
+        status,
+        "compose.html",
+        context! { form, ..merge_maps([extra, compose_choices(&state, lang), frame(&staff, "compose")]) },
+    )
+}
+
+/// `GET /dashboard/media/{id}`: a kept picture or document, for the staff's preview.
+pub async fn media_file(State(state): Shared, _staff: Staff, Path(id): Path<i64>) -> Response {
+    let store = state.broadcasts.store();
+    match (store.media_info(id).await, store.media_bytes(id).await) {
+        (Ok(Some(info)), Ok(Some(bytes))) => (
+            [
+                (axum::http::header::CONTENT_TYPE, info.mime),
+                (
+                    axum::http::header::CACHE_CONTROL,
+                    "private, max-age=3600".into(),
+                ),
+                (axum::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff".into()),
+            ],
+            bytes,
+        )
+            .into_response(),
+        (Ok(None), _) | (_, Ok(None)) => StatusCode::NOT_FOUND.into_response(),
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::error!(error = %e, "dashboard: the store failed");
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
+        }
+    }
 }
 
 #[cfg(test)]

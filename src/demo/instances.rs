@@ -1183,6 +1183,8 @@ mod tests {
             at: Duration::from_millis(at_ms),
             id: 0,
             reply_to: None,
+            media: None,
+            message_id: 0,
         }
     }
 

@@ -14,6 +14,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::budget::{LaneBudget, Waiter};
+use super::media::MediaSender;
 use super::{LanePause, LaneSettings, Wake};
 use crate::channels::{Channel, Outgoing, SendOutcome};
 use crate::domain::{BroadcastKind, ChannelKind, DeliveryStatus, Priority, RetryPolicy, now_ms};
@@ -32,6 +33,8 @@ pub struct Lane {
     budget: Arc<LaneBudget>,
     /// This instance's hold on the lane's role: nothing goes out once it is lost.
     grant: Grant,
+    /// Pictures and documents: uploaded once, then sent by the platform's id.
+    media: Arc<MediaSender>,
 }
 
 /// The priority of the delivery the lane waits to send next. A send between the parts of a long
@@ -65,7 +68,14 @@ impl Lane {
         instance: String,
         budget: Arc<LaneBudget>,
     ) -> Self {
+        let media = Arc::new(MediaSender::new(
+            store.clone(),
+            channel.clone(),
+            &instance,
+            settings.send_timeout.max(Duration::from_secs(10)) * 6,
+        ));
         Lane {
+            media,
             channel,
             store,
             settings,
@@ -355,6 +365,7 @@ impl Lane {
                     next_up: self.next_up.clone(),
                     wake: self.wake.clone(),
                     grant: self.grant.clone(),
+                    media: self.media.clone(),
                 };
                 tokio::spawn(async move {
                     send.deliver(delivery).await;
@@ -585,6 +596,7 @@ struct Send {
     next_up: Arc<NextUp>,
     wake: Arc<Wake>,
     grant: Grant,
+    media: Arc<MediaSender>,
 }
 
 impl Send {
@@ -647,6 +659,17 @@ impl Send {
             }
             _ => d.text.clone(),
         };
+        let kind = self.channel.kind();
+        let media = match d.media_id {
+            Some(id) => match self.media.attached(id).await {
+                Ok(media) => Some(media),
+                Err(outcome) => {
+                    self.record(&d, outcome).await;
+                    return;
+                }
+            },
+            None => None,
+        };
         let message = Outgoing {
             address: d.address.clone(),
             text,
@@ -665,8 +688,8 @@ impl Send {
                 _ => t,
             }),
             notice: d.notice,
+            media,
         };
-        let kind = self.channel.kind();
         let Some(outcome) = self.send_parts(&d, &message).await else {
             // Something more urgent waits for the lane: the rest of this text goes after it.
             let ack = Ack {
@@ -679,6 +702,12 @@ impl Send {
             }
             return;
         };
+        self.record(&d, outcome).await;
+    }
+
+    /// Writes what became of `d` (pausing the lane when the platform throttles it).
+    async fn record(&self, d: &ClaimedDelivery, outcome: SendOutcome) {
+        let kind = self.channel.kind();
         if let SendOutcome::LaneThrottled { after, reason } = &outcome {
             metrics::counter!("amtsbote_lane_pauses_total", "channel" => kind.as_str())
                 .increment(1);
@@ -690,7 +719,7 @@ impl Send {
                 }
             }
         }
-        let outcome = ack_outcome(&d, outcome, &self.settings);
+        let outcome = ack_outcome(d, outcome, &self.settings);
         let label = match &outcome {
             AckOutcome::Sent { .. } => "sent",
             AckOutcome::Retry { .. } => "retry",
@@ -710,7 +739,7 @@ impl Send {
             lease: self.hold.lease.clone(),
             outcome,
         };
-        if self.acks.send((ack, self.hold)).await.is_err() {
+        if self.acks.send((ack, self.hold.clone())).await.is_err() {
             tracing::error!(lane = %kind, delivery = d.id, "outcome not recorded: writer gone");
         }
     }
@@ -748,6 +777,9 @@ impl Send {
                 || self.pause.until_ms().is_some()
         };
         let mut outcome = SendOutcome::Permanent("nothing to send".into());
+        // The text after a picture whose caption it did not fit answers the message before.
+        let follows_media = parts.first().is_some_and(|p| p.media.is_some());
+        let mut previous = d.last_part_id.clone();
         for (i, part) in parts.iter().enumerate().skip(first) {
             if i > first {
                 let go = match &self.limiter {
@@ -764,7 +796,20 @@ impl Send {
             if !self.grant.valid() {
                 return None;
             }
-            outcome = self.send_one(part).await;
+            outcome = if part.media.is_some() {
+                self.send_media(part).await
+            } else if follows_media && i > 0 {
+                let reply = Outgoing {
+                    reply_to: previous.clone(),
+                    ..part.clone()
+                };
+                self.send_one(&reply).await
+            } else {
+                self.send_one(part).await
+            };
+            if let SendOutcome::Sent { platform_id } = &outcome {
+                previous = platform_id.clone();
+            }
             match &outcome {
                 SendOutcome::Sent { platform_id } if i + 1 < parts.len() => {
                     let ack = Ack {
@@ -783,6 +828,16 @@ impl Send {
             }
         }
         Some(outcome)
+    }
+
+    /// A message with a medium: by the platform's id, or after its one upload (which may take
+    /// longer than a message: the uploader's own time-out applies to it).
+    async fn send_media(&self, message: &Outgoing) -> SendOutcome {
+        let started = std::time::Instant::now();
+        let outcome = self.media.send(message).await;
+        metrics::histogram!("amtsbote_send_seconds", "channel" => self.channel.kind().as_str())
+            .record(started.elapsed().as_secs_f64());
+        outcome
     }
 
     /// One platform message, within the lane's time-out per send.
@@ -1025,6 +1080,8 @@ mod tests {
             parent_text: Some("Großbrand im Hafen".into()),
             public_code: None,
             parent_public_code: None,
+            media_id: None,
+            last_part_id: None,
         }
     }
 

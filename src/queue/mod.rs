@@ -6,6 +6,7 @@ pub mod budget;
 pub mod dispatcher;
 pub mod fanout;
 pub mod limiter;
+pub mod media;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -335,6 +336,9 @@ pub struct EngineSettings {
     pub keep_platform_ids: Duration,
     /// The city's districts: a targeted broadcast's districts are drawn from them.
     pub areas: Option<std::sync::Arc<crate::domain::area::Catalogue>>,
+    /// How long housekeeping keeps a picture or document after its broadcasts ended
+    /// (`media.keep_days`).
+    pub media_keep: Duration,
 }
 
 impl Default for EngineSettings {
@@ -346,6 +350,7 @@ impl Default for EngineSettings {
             housekeeping: Duration::from_millis(500),
             keep_platform_ids: Duration::from_secs(30 * 86_400),
             areas: None,
+            media_keep: Duration::from_secs(30 * 86_400),
         }
     }
 }
@@ -409,15 +414,16 @@ impl Engine {
             "fan-out".to_string()
         });
         let keeping = {
-            let (store, every, keep) = (
+            let (store, every, keep, media_keep) = (
                 store.clone(),
                 settings.housekeeping,
                 settings.keep_platform_ids,
+                settings.media_keep,
             );
             roles.clone().run_as(
                 InstanceRole::Housekeeping,
                 shutdown.clone(),
-                move |_, stop| housekeeping(store.clone(), every, keep, stop),
+                move |_, stop| housekeeping(store.clone(), every, keep, media_keep, stop),
             )
         };
         tasks.spawn(async move {
@@ -497,12 +503,14 @@ pub const INBOUND_RETENTION_MS: i64 = 7 * 24 * 3600 * 1000;
 const SLOW_EVERY: u32 = 10;
 
 /// Returns expired leases to the queue and closes broadcasts with nothing left to send; every
-/// `SLOW_EVERY` rounds also refreshes the gauges and forgets incoming message ids past Meta's
-/// retry window.
+/// `SLOW_EVERY` rounds also refreshes the gauges, forgets incoming message ids past Meta's
+/// retry window, forgets platform ids past `corrections.keep_days` and deletes media past
+/// `media.keep_days`.
 async fn housekeeping(
     store: Arc<dyn Store>,
     every: Duration,
     keep_platform_ids: Duration,
+    media_keep: Duration,
     shutdown: CancellationToken,
 ) {
     let mut tick = tokio::time::interval(every);
@@ -542,6 +550,15 @@ async fn housekeeping(
                 Err(e) => {
                     tracing::warn!(error = %e, "could not forget old incoming message ids; will retry")
                 }
+            }
+            let keep_ms = i64::try_from(media_keep.as_millis()).unwrap_or(i64::MAX);
+            match store.forget_media(now_ms().saturating_sub(keep_ms)).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(
+                    media = n,
+                    "deleted pictures and documents past media.keep_days"
+                ),
+                Err(e) => tracing::warn!(error = %e, "could not delete old media; will retry"),
             }
         }
         // Once in a while (and at the start): a scan of the sent deliveries, no hurry.

@@ -67,6 +67,18 @@ pub struct Submission {
     pub idempotency_key: Option<String>,
     /// Where it goes (districts, a circle, a polygon); `None`: the whole city.
     pub target: Option<Target>,
+    /// A picture or document uploaded before (`POST /api/v1/media`, the chat, the CLI, the
+    /// dashboard), with a picture's alternative text.
+    pub attachment: Option<Attachment>,
+}
+
+/// A picture or document a broadcast carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    /// `media.id` of the kept medium.
+    pub media_id: i64,
+    /// What the picture shows, for people who cannot see it (required for a picture).
+    pub alt: Option<String>,
 }
 
 /// A correction of a sent broadcast, as staff asked for it.
@@ -194,6 +206,32 @@ fn invalid(field: &'static str, message: impl Into<String>) -> ServiceError {
     }
 }
 
+/// A medium's alternative text as kept: trimmed, `None` when blank; a picture must have one.
+/// Every way in asks this (the CLI before it keeps the file, too).
+pub fn checked_alt(
+    kind: crate::domain::media::MediaKind,
+    alt: Option<&str>,
+) -> ServiceResult<Option<String>> {
+    use crate::domain::media::{ALT_MAX, MediaKind};
+    let alt = alt
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string);
+    if kind == MediaKind::Picture && alt.is_none() {
+        return Err(invalid(
+            "alt",
+            "a picture needs an alternative text: say in a sentence what it shows (shown on the archive page and the dashboard)",
+        ));
+    }
+    if alt.as_ref().is_some_and(|t| t.chars().count() > ALT_MAX) {
+        return Err(invalid(
+            "alt",
+            format!("the alternative text is longer than {ALT_MAX} characters"),
+        ));
+    }
+    Ok(alt)
+}
+
 /// A submission after validation.
 struct Checked<'a> {
     topic: &'a TopicConfig,
@@ -206,6 +244,8 @@ struct Checked<'a> {
     cron: Option<(String, i64)>,
     /// The target as given and as resolved; `None` also when it covers the whole city.
     target: Option<(Target, Resolved)>,
+    /// The medium and a picture's alternative text.
+    attachment: Option<(crate::store::MediaInfo, Option<String>)>,
 }
 
 /// What a WhatsApp template costs and how many people the number may start conversations with.
@@ -535,6 +575,10 @@ impl BroadcastService {
             Some(t) => self.resolve_target(t)?.map(|r| (t.clone(), r)),
             None => None,
         };
+        let attachment = match &s.attachment {
+            Some(a) => Some(self.checked_attachment(a).await?),
+            None => None,
+        };
         Ok(Checked {
             topic,
             kind,
@@ -545,7 +589,26 @@ impl BroadcastService {
             scheduled_at,
             cron,
             target,
+            attachment,
         })
+    }
+
+    /// An attachment must name a kept medium, and a picture needs its alternative text.
+    async fn checked_attachment(
+        &self,
+        a: &Attachment,
+    ) -> ServiceResult<(crate::store::MediaInfo, Option<String>)> {
+        let Some(info) = self.store.media_info(a.media_id).await? else {
+            return Err(invalid(
+                "media_id",
+                format!(
+                    "medium {} does not exist (upload it first; media are deleted after media.keep_days)",
+                    a.media_id
+                ),
+            ));
+        };
+        let alt = checked_alt(info.kind, a.alt.as_deref())?;
+        Ok((info, alt))
     }
 
     /// A follow-up's parent must be an alert that was released. Checked after the policy, so
@@ -703,6 +766,8 @@ impl BroadcastService {
             audit_actor: Some(actor.audit_name()),
             notice: true,
             new_text: None,
+            media_id: c.attachment.as_ref().map(|(m, _)| m.id),
+            alt: c.attachment.as_ref().and_then(|(_, alt)| alt.clone()),
         };
         let created = self.store.create_broadcast(&new).await?;
         let mut broadcast = created.broadcast;
@@ -818,6 +883,11 @@ impl BroadcastService {
             draft: true,
             idempotency_key: None,
             target: Some(target),
+            // The draft's picture goes with it.
+            attachment: b.media_id.map(|media_id| Attachment {
+                media_id,
+                alt: b.alt.clone(),
+            }),
         };
         // Checked before the old draft goes: a target that is refused leaves it as it was.
         self.checked(&submission, false).await?;
@@ -1609,6 +1679,7 @@ impl BroadcastService {
             .submit(
                 &actor,
                 Submission {
+                    attachment: None,
                     target: None,
                     topic: s.topic.clone(),
                     kind: Some(s.kind),

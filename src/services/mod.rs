@@ -3,6 +3,7 @@
 
 pub mod broadcasts;
 pub mod check;
+pub mod media;
 pub mod policy;
 pub mod sign_in;
 pub mod subscriptions;

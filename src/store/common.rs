@@ -373,6 +373,8 @@ macro_rules! impl_store {
                     .bind(i64::from(new.notice))
                     .bind(new.new_text.as_ref().map(|t| t.as_str()))
                     .bind($crate::domain::public_code())
+                    .bind(new.media_id)
+                    .bind(new.alt.as_deref())
                     .fetch_optional(&mut *tx.tx)
                     .await?;
                 let mut reread = false;
@@ -2092,6 +2094,147 @@ macro_rules! impl_store {
                     .write_one(sqlx::query($crate::store::sql::END_SESSION).bind(id_hash.to_string()))
                     .await?;
                 Ok(n > 0)
+            }
+
+            async fn insert_media(
+                &self,
+                new: &$crate::store::NewMedia,
+            ) -> $crate::store::StoreResult<$crate::store::MediaInfo> {
+                let mut tx = self.begin_write().await?;
+                let row: $crate::store::MediaRow = sqlx::query_as($crate::store::sql::INSERT_MEDIA)
+                    .bind(new.kind.as_str())
+                    .bind(new.mime.as_str())
+                    .bind(new.file_name.as_str())
+                    .bind(new.bytes.as_slice())
+                    .bind(i64::try_from(new.bytes.len()).unwrap_or(i64::MAX))
+                    .bind(new.width.map(i64::from))
+                    .bind(new.height.map(i64::from))
+                    .bind(new.sha256.as_str())
+                    .bind($crate::domain::now_ms())
+                    .bind(new.created_by.as_deref())
+                    .fetch_one(&mut *tx.tx)
+                    .await?;
+                tx.commit().await?;
+                $crate::store::media_from_row(row)
+            }
+
+            async fn media_info(
+                &self,
+                id: i64,
+            ) -> $crate::store::StoreResult<Option<$crate::store::MediaInfo>> {
+                let row: Option<$crate::store::MediaRow> = sqlx::query_as($crate::store::sql::MEDIA_INFO)
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map($crate::store::media_from_row).transpose()
+            }
+
+            async fn media_bytes(&self, id: i64) -> $crate::store::StoreResult<Option<Vec<u8>>> {
+                let row: Option<(Vec<u8>,)> = sqlx::query_as($crate::store::sql::MEDIA_BYTES)
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.map(|(b,)| b))
+            }
+
+            async fn claim_media_upload(
+                &self,
+                media_id: i64,
+                channel: $crate::domain::ChannelKind,
+                holder: &str,
+                now: i64,
+                until: i64,
+                fresh_since: i64,
+            ) -> $crate::store::StoreResult<$crate::store::UploadClaim> {
+                use $crate::store::{sql, UploadClaim};
+                let mut tx = self.begin_write().await?;
+                let taken: Option<(i64,)> = sqlx::query_as(sql::CLAIM_MEDIA_UPLOAD)
+                    .bind(media_id)
+                    .bind(channel.as_str())
+                    .bind(holder)
+                    .bind(until)
+                    .bind(fresh_since)
+                    .bind(now)
+                    .fetch_optional(&mut *tx.tx)
+                    .await?;
+                let state: Option<(Option<String>, Option<i64>, Option<i64>)> = if taken.is_some() {
+                    None
+                } else {
+                    sqlx::query_as(sql::MEDIA_UPLOAD_STATE)
+                        .bind(media_id)
+                        .bind(channel.as_str())
+                        .fetch_optional(&mut *tx.tx)
+                        .await?
+                };
+                tx.commit().await?;
+                if taken.is_some() {
+                    return Ok(UploadClaim::Claimed);
+                }
+                Ok(match state {
+                    Some((Some(platform_ref), Some(uploaded_at), _)) if uploaded_at >= fresh_since => {
+                        UploadClaim::Ready { platform_ref, uploaded_at }
+                    }
+                    Some((_, _, Some(until))) => UploadClaim::Busy { until },
+                    // Neither fresh nor claimed: the claim raced with a release; try again soon.
+                    _ => UploadClaim::Busy { until: now },
+                })
+            }
+
+            async fn media_uploaded(
+                &self,
+                media_id: i64,
+                channel: $crate::domain::ChannelKind,
+                platform_ref: &str,
+                at: i64,
+            ) -> $crate::store::StoreResult<()> {
+                self.write_one(
+                    sqlx::query($crate::store::sql::MEDIA_UPLOADED)
+                        .bind(media_id)
+                        .bind(channel.as_str())
+                        .bind(platform_ref.to_string())
+                        .bind(at),
+                )
+                .await?;
+                Ok(())
+            }
+
+            async fn release_media_upload(
+                &self,
+                media_id: i64,
+                channel: $crate::domain::ChannelKind,
+                holder: &str,
+            ) -> $crate::store::StoreResult<()> {
+                self.write_one(
+                    sqlx::query($crate::store::sql::RELEASE_MEDIA_UPLOAD)
+                        .bind(media_id)
+                        .bind(channel.as_str())
+                        .bind(holder.to_string()),
+                )
+                .await?;
+                Ok(())
+            }
+
+            async fn media_uploads(
+                &self,
+                media_id: i64,
+            ) -> $crate::store::StoreResult<Vec<$crate::store::MediaUpload>> {
+                let rows: Vec<(String, i64, Option<String>)> = sqlx::query_as($crate::store::sql::MEDIA_UPLOADS)
+                    .bind(media_id)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.into_iter()
+                    .map(|(channel, uploads, platform_ref)| {
+                        Ok($crate::store::MediaUpload {
+                            channel: channel.parse().map_err($crate::store::StoreError::Corrupt)?,
+                            uploads: u64::try_from(uploads).unwrap_or_default(),
+                            platform_ref,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn forget_media(&self, before: i64) -> $crate::store::StoreResult<u64> {
+                self.write_one(sqlx::query($crate::store::sql::FORGET_MEDIA).bind(before)).await
             }
 
             async fn forget_dashboard_sign_ins(&self, now: i64, idle_ms: i64) -> $crate::store::StoreResult<u64> {

@@ -170,6 +170,10 @@ pub struct NewBroadcast {
     pub notice: bool,
     /// A correction: the text its parent gets when it is released.
     pub new_text: Option<BroadcastText>,
+    /// The picture or document it carries (`media.id`).
+    pub media_id: Option<i64>,
+    /// A picture's alternative text (shown on the archive page and the dashboard).
+    pub alt: Option<String>,
 }
 
 impl NewBroadcast {
@@ -197,6 +201,8 @@ impl NewBroadcast {
             audit_actor: None,
             notice: true,
             new_text: None,
+            media_id: None,
+            alt: None,
         }
     }
 
@@ -230,6 +236,12 @@ impl NewBroadcast {
         if let Some((target, _)) = &self.target {
             h.update(b"target\0");
             h.update(serde_json::to_string(target).unwrap_or_default().as_bytes());
+        }
+        if let Some(media) = self.media_id {
+            h.update(b"media\0");
+            h.update(media.to_string().as_bytes());
+            h.update([0u8]);
+            h.update(self.alt.as_deref().unwrap_or_default().as_bytes());
         }
         hex::encode(h.finalize())
     }
@@ -270,6 +282,10 @@ pub struct Broadcast {
     pub new_text: Option<String>,
     /// Its public code: the archive's page `/m/CODE` and the check link in its footer.
     pub public_code: Option<String>,
+    /// The picture or document it carries.
+    pub media_id: Option<i64>,
+    /// A picture's alternative text.
+    pub alt: Option<String>,
 }
 
 /// One text a corrected broadcast had.
@@ -387,6 +403,10 @@ pub struct ClaimedDelivery {
     /// A correction's or retraction's: the public code of the broadcast it is about, for the
     /// check link under an edited original.
     pub parent_public_code: Option<String>,
+    /// The broadcast's picture or document.
+    pub media_id: Option<i64>,
+    /// The platform's id of the last part sent, while more follow (a reply's anchor).
+    pub last_part_id: Option<String>,
 }
 
 /// Where the delivery of a corrected or retracted broadcast is, as its notice is claimed.
@@ -1262,13 +1282,133 @@ pub trait Store: Send + Sync {
     async fn end_session(&self, id_hash: &str) -> StoreResult<bool>;
     /// Deletes sessions and login links that can no longer be used.
     async fn forget_dashboard_sign_ins(&self, now: i64, idle_ms: i64) -> StoreResult<u64>;
+
+    /// Keeps a picture or document; the bytes are written as given.
+    async fn insert_media(&self, new: &NewMedia) -> StoreResult<MediaInfo>;
+    /// A kept medium without its bytes.
+    async fn media_info(&self, id: i64) -> StoreResult<Option<MediaInfo>>;
+    /// A kept medium's bytes (read only to upload it).
+    async fn media_bytes(&self, id: i64) -> StoreResult<Option<Vec<u8>>>;
+    /// Claims the one upload of medium `media_id` to `channel` for `holder` until `until`
+    /// (ms), unless its platform id is stored and was uploaded at or after `fresh_since`, or
+    /// another holder's claim runs past `now`. A taken claim counts as an upload.
+    async fn claim_media_upload(
+        &self,
+        media_id: i64,
+        channel: ChannelKind,
+        holder: &str,
+        now: i64,
+        until: i64,
+        fresh_since: i64,
+    ) -> StoreResult<UploadClaim>;
+    /// Stores the platform's id of an uploaded medium and ends the claim.
+    async fn media_uploaded(
+        &self,
+        media_id: i64,
+        channel: ChannelKind,
+        platform_ref: &str,
+        at: i64,
+    ) -> StoreResult<()>;
+    /// Ends `holder`'s claim without an id (the upload failed).
+    async fn release_media_upload(
+        &self,
+        media_id: i64,
+        channel: ChannelKind,
+        holder: &str,
+    ) -> StoreResult<()>;
+    /// Each platform's record of a medium.
+    async fn media_uploads(&self, media_id: i64) -> StoreResult<Vec<MediaUpload>>;
+    /// Deletes media created before `before` that no open or recent broadcast names.
+    async fn forget_media(&self, before: i64) -> StoreResult<u64>;
+}
+
+/// A picture or document to keep, its metadata already removed.
+#[derive(Debug, Clone)]
+pub struct NewMedia {
+    pub kind: crate::domain::media::MediaKind,
+    pub mime: String,
+    pub file_name: String,
+    pub bytes: Vec<u8>,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    /// Hex SHA-256 of `bytes`.
+    pub sha256: String,
+    /// Who uploaded it (as the audit log names people).
+    pub created_by: Option<String>,
+}
+
+/// A kept medium without its bytes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MediaInfo {
+    pub id: i64,
+    pub kind: crate::domain::media::MediaKind,
+    pub mime: String,
+    pub file_name: String,
+    /// Its size in bytes.
+    pub bytes: u64,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub sha256: String,
+    pub created_at: i64,
+}
+
+/// A medium as stored, read by column name.
+#[derive(sqlx::FromRow)]
+pub(crate) struct MediaRow {
+    pub id: i64,
+    pub kind: String,
+    pub mime: String,
+    pub file_name: String,
+    pub size: i64,
+    pub width: Option<i64>,
+    pub height: Option<i64>,
+    pub sha256: String,
+    pub created_at: i64,
+}
+
+pub(crate) fn media_from_row(r: MediaRow) -> StoreResult<MediaInfo> {
+    let dim = |v: Option<i64>| v.and_then(|v| u32::try_from(v).ok());
+    Ok(MediaInfo {
+        id: r.id,
+        kind: r.kind.parse().map_err(StoreError::Corrupt)?,
+        mime: r.mime,
+        file_name: r.file_name,
+        bytes: u64::try_from(r.size).unwrap_or_default(),
+        width: dim(r.width),
+        height: dim(r.height),
+        sha256: r.sha256,
+        created_at: r.created_at,
+    })
+}
+
+/// What a claim on a medium's one upload to a platform found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UploadClaim {
+    /// The platform's id is stored and fresh: send by it.
+    Ready {
+        platform_ref: String,
+        uploaded_at: i64,
+    },
+    /// Ours: upload now, then `media_uploaded` (or `release_media_upload` when it failed).
+    Claimed,
+    /// Someone else uploads it, until `until` (ms) at the latest.
+    Busy { until: i64 },
+}
+
+/// One platform's record of a medium: how often it was uploaded and the id it has there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MediaUpload {
+    pub channel: ChannelKind,
+    pub uploads: u64,
+    pub platform_ref: Option<String>,
 }
 
 /// The columns every broadcast query reads: the fields of [`BroadcastRow`].
 macro_rules! broadcast_columns {
     () => {
         "id, topic, kind, priority, text, status, created_at, released_at, fanout_done_at, finished_at, \
-         scheduled_at, created_by, parent_id, author, approved_by, cron, target, version, notice, new_text, public_code"
+         scheduled_at, created_by, parent_id, author, approved_by, cron, target, version, notice, new_text, public_code, \
+         media_id, alt"
     };
 }
 pub(crate) use broadcast_columns;
@@ -1297,6 +1437,8 @@ pub(crate) struct BroadcastRow {
     pub notice: i64,
     pub new_text: Option<String>,
     pub public_code: Option<String>,
+    pub media_id: Option<i64>,
+    pub alt: Option<String>,
 }
 
 pub(crate) fn broadcast_from_row(r: BroadcastRow) -> StoreResult<Broadcast> {
@@ -1322,6 +1464,8 @@ pub(crate) fn broadcast_from_row(r: BroadcastRow) -> StoreResult<Broadcast> {
         notice,
         new_text,
         public_code,
+        media_id,
+        alt,
     } = r;
     let target = target
         .map(|t| {
@@ -1351,6 +1495,8 @@ pub(crate) fn broadcast_from_row(r: BroadcastRow) -> StoreResult<Broadcast> {
         notice: notice != 0,
         new_text,
         public_code,
+        media_id,
+        alt,
     })
 }
 
@@ -1363,7 +1509,7 @@ macro_rules! claim_columns {
          s.last_inbound_at, d.force_template, b.topic, d.parts_sent, d.text_version, b.notice, \
          p.status AS parent_status, p.platform_id AS parent_platform_id, p.parts_sent AS parent_parts_sent, \
          p.text_version AS parent_text_version, p.lease_until AS parent_lease_until, \
-         CASE WHEN s.language = 'en' AND pb.text_en IS NOT NULL THEN pb.text_en ELSE pb.text END AS parent_text, b.public_code, pb.public_code AS parent_public_code"
+         CASE WHEN s.language = 'en' AND pb.text_en IS NOT NULL THEN pb.text_en ELSE pb.text END AS parent_text, b.public_code, pb.public_code AS parent_public_code, b.media_id, d.platform_id AS last_part_id"
     };
 }
 pub(crate) use claim_columns;
@@ -1394,6 +1540,8 @@ pub(crate) struct ClaimRow {
     pub parent_text: Option<String>,
     pub public_code: Option<String>,
     pub parent_public_code: Option<String>,
+    pub media_id: Option<i64>,
+    pub last_part_id: Option<String>,
 }
 
 pub(crate) fn claimed_from_row(r: ClaimRow) -> StoreResult<ClaimedDelivery> {
@@ -1421,6 +1569,8 @@ pub(crate) fn claimed_from_row(r: ClaimRow) -> StoreResult<ClaimedDelivery> {
         parent_text,
         public_code,
         parent_public_code,
+        media_id,
+        last_part_id,
     } = r;
     let parent = match parent_status {
         Some(status) => Some(ParentDelivery {
@@ -1452,6 +1602,8 @@ pub(crate) fn claimed_from_row(r: ClaimRow) -> StoreResult<ClaimedDelivery> {
         parent_text,
         public_code,
         parent_public_code,
+        media_id,
+        last_part_id,
     })
 }
 
@@ -1582,7 +1734,7 @@ mod tests {
             .await
             .expect("an in-memory database");
         let row: BroadcastRow = sqlx::query_as(
-            "SELECT 'K7Q2XH3M' AS public_code, 2 AS version, 0 AS notice, NULL AS new_text, NULL AS target, 'cron' AS cron, 'approver' AS approved_by, 'author' AS author, 9 AS parent_id, \
+            "SELECT 'the street' AS alt, 5 AS media_id, 'K7Q2XH3M' AS public_code, 2 AS version, 0 AS notice, NULL AS new_text, NULL AS target, 'cron' AS cron, 'approver' AS approved_by, 'author' AS author, 9 AS parent_id, \
              'press' AS created_by, NULL AS scheduled_at, 4 AS finished_at, 3 AS fanout_done_at, \
              2 AS released_at, 1 AS created_at, 'done' AS status, 'Text' AS text, 3 AS priority, \
              'alert' AS kind, 'alerts' AS topic, 7 AS id",
@@ -1604,5 +1756,9 @@ mod tests {
         assert_eq!((b.parent_id, b.scheduled_at), (Some(9), None));
         assert_eq!(b.approved_by.as_deref(), Some("approver"));
         assert_eq!(b.kind, BroadcastKind::Alert);
+        assert_eq!(
+            (b.media_id, b.alt.as_deref()),
+            (Some(5), Some("the street"))
+        );
     }
 }

@@ -27,8 +27,8 @@ pub const BROADCAST_HASH_BY_KEY: &str =
     "SELECT id, request_hash FROM broadcasts WHERE idempotency_key = $1";
 pub const INSERT_BROADCAST: &str = concat!(
     "INSERT INTO broadcasts \
-    (topic, kind, priority, text, status, idempotency_key, request_hash, created_by, created_at, released_at, parent_id, scheduled_at, author, cron, text_en, target, notice, new_text, public_code) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) \
+    (topic, kind, priority, text, status, idempotency_key, request_hash, created_by, created_at, released_at, parent_id, scheduled_at, author, cron, text_en, target, notice, new_text, public_code, media_id, alt) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) \
     ON CONFLICT (idempotency_key) DO NOTHING RETURNING ",
     broadcast_columns!()
 );
@@ -717,3 +717,45 @@ pub const LIST_WARNINGS: &str = "SELECT identifier, version, provider, msg_type,
     expires_at, decision, broadcast_id, seen_at FROM warnings \
     ORDER BY seen_at DESC, identifier, version DESC LIMIT $1";
 pub const SENT_SPAN: &str = "SELECT MIN(sent_at), MAX(sent_at) FROM deliveries WHERE broadcast_id = $1 AND sent_at IS NOT NULL";
+
+// Pictures and documents.
+
+/// The columns of a medium without its bytes: the fields of `MediaRow`.
+macro_rules! media_columns {
+    () => {
+        "id, kind, mime, file_name, size, width, height, sha256, created_at"
+    };
+}
+
+pub const INSERT_MEDIA: &str = concat!(
+    "INSERT INTO media (kind, mime, file_name, bytes, size, width, height, sha256, created_at, created_by) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING ",
+    media_columns!()
+);
+pub const MEDIA_INFO: &str = concat!("SELECT ", media_columns!(), " FROM media WHERE id = $1");
+pub const MEDIA_BYTES: &str = "SELECT bytes FROM media WHERE id = $1";
+/// Takes the one upload of medium `$1` to channel `$2` for `$3` until `$4`, unless its id is
+/// stored and fresh (uploaded at or after `$5`) or someone else's claim still runs at `$6`
+/// (a claim of `$3`'s own is taken back: an instance that died while uploading and came back).
+/// Counts the upload when taken. Returns a row only when taken.
+pub const CLAIM_MEDIA_UPLOAD: &str = "INSERT INTO media_uploads \
+    (media_id, channel, claimed_by, claim_until, uploads) VALUES ($1, $2, $3, $4, 1) \
+    ON CONFLICT (media_id, channel) DO UPDATE SET claimed_by = excluded.claimed_by, \
+    claim_until = excluded.claim_until, uploads = media_uploads.uploads + 1 \
+    WHERE (media_uploads.platform_ref IS NULL OR media_uploads.uploaded_at < $5) \
+    AND (media_uploads.claim_until IS NULL OR media_uploads.claim_until < $6 \
+    OR media_uploads.claimed_by = $3) \
+    RETURNING media_id";
+pub const MEDIA_UPLOAD_STATE: &str = "SELECT platform_ref, uploaded_at, claim_until FROM media_uploads \
+    WHERE media_id = $1 AND channel = $2";
+pub const MEDIA_UPLOADED: &str = "UPDATE media_uploads SET platform_ref = $3, uploaded_at = $4, \
+    claimed_by = NULL, claim_until = NULL WHERE media_id = $1 AND channel = $2";
+pub const RELEASE_MEDIA_UPLOAD: &str = "UPDATE media_uploads SET claimed_by = NULL, claim_until = NULL \
+    WHERE media_id = $1 AND channel = $2 AND claimed_by = $3";
+pub const MEDIA_UPLOADS: &str = "SELECT channel, uploads, platform_ref FROM media_uploads \
+    WHERE media_id = $1 ORDER BY channel";
+/// Media created before `$1` that no broadcast still needs: none names them, or all that do
+/// finished (or were cancelled) before `$1`.
+pub const FORGET_MEDIA: &str = "DELETE FROM media WHERE created_at < $1 AND NOT EXISTS (\
+    SELECT 1 FROM broadcasts b WHERE b.media_id = media.id \
+    AND (b.status NOT IN ('done', 'cancelled', 'missed') OR COALESCE(b.finished_at, b.created_at) >= $1))";

@@ -532,6 +532,7 @@ impl WarningsFeed {
         if plan.exercise {
             // An exercise from the authorities is a drill: the staff only, marked as such.
             let drill = Submission {
+                attachment: None,
                 target: None,
                 topic: DRILL_TOPIC.into(),
                 kind: Some(BroadcastKind::Alert),
@@ -578,6 +579,7 @@ impl WarningsFeed {
             _ => None,
         };
         let submission = Submission {
+            attachment: None,
             target,
             topic: ALERTS_TOPIC.into(),
             kind: Some(kind),

@@ -990,6 +990,7 @@ async fn a_retracted_warning_is_marked_and_not_followed_up(db: TestDb) {
                 when: amtsbote::services::When::Now,
                 draft: false,
                 idempotency_key: None,
+                attachment: None,
             },
         )
         .await;

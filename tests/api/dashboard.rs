@@ -1235,6 +1235,7 @@ async fn a_live_page_ends_with_its_session_and_a_session_has_four_at_most(db: Te
 }
 
 crate::helpers::on_both_stores!(
+    a_picture_is_attached_previewed_and_sent_from_the_dashboard,
     requests_without_a_session_and_failed_sign_ins_write_nothing,
     a_live_page_ends_with_its_session_and_a_session_has_four_at_most,
 );
@@ -1609,4 +1610,133 @@ async fn a_sent_broadcast_is_corrected_and_retracted_from_its_page_on_postgres()
     if let Some(db) = TestDb::postgres().await {
         a_sent_broadcast_is_corrected_and_retracted_from_its_page(db).await;
     }
+}
+
+/// The compose page's upload field: the picture is kept cleaned, shown with its alternative
+/// text field, previewed as a caption, and the broadcast sent from the form carries it; a
+/// picture without its alternative text and an HTML file are refused on the page.
+async fn a_picture_is_attached_previewed_and_sent_from_the_dashboard(db: TestDb) {
+    db.store
+        .set_staff(ChannelKind::Telegram, "900", Role::Press, Some("Paula"))
+        .await
+        .unwrap();
+    seed(&*db.store, 2, 2, &["news"]).await;
+    let service = Service::start(
+        &db,
+        false,
+        &[("AMTSBOTE_DASHBOARD_PUBLIC_URL", "http://dashboard.example")],
+    )
+    .await;
+    let paula = session_of(&db, &service, "900").await;
+    let client = client_from([127, 0, 0, 1], Duration::from_secs(30));
+    let url = |path: &str| format!("{}{path}", service.admin);
+    let page = client
+        .get(url("/dashboard/compose"))
+        .header("cookie", &paula)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("id=\"upload-form\""),
+        "the upload field is there"
+    );
+    const FIELD: &str = "name=\"csrf\" value=\"";
+    let at = page.find(FIELD).expect("a CSRF token") + FIELD.len();
+    let csrf = page[at..].split('"').next().unwrap().to_string();
+    let photo = std::fs::read(format!(
+        "{}/tests/fixtures/media/gps_nikon_coolpix_p6000_DSCN0010.jpg",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let upload = |bytes: Vec<u8>, name: &'static str| {
+        let form = reqwest::multipart::Form::new()
+            .text("csrf", csrf.clone())
+            .text("topic", "news")
+            .text("text", "Die Uferstraße ist gesperrt.")
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(bytes).file_name(name),
+            );
+        client
+            .post(url("/dashboard/media"))
+            .header("cookie", &paula)
+            .multipart(form)
+            .send()
+    };
+    let refused = upload(b"<!DOCTYPE html><html></html>".to_vec(), "x.jpg")
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.text().await.unwrap().contains("HTML"));
+    let answer = upload(photo, "DSCN0010.jpg").await.unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    let page = answer.text().await.unwrap();
+    assert!(page.contains("id=\"media-preview\""), "{page}");
+    assert!(page.contains("name=\"media_id\" value=\"1\""));
+    assert!(
+        page.contains("Die Uferstraße ist gesperrt."),
+        "the text is kept"
+    );
+    let kept = client
+        .get(url("/dashboard/media/1"))
+        .header("cookie", &paula)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(kept.headers()["content-type"], "image/jpeg");
+    let bytes = kept.bytes().await.unwrap();
+    assert!(
+        exif::Reader::new()
+            .read_from_container(&mut std::io::Cursor::new(&bytes[..]))
+            .is_err(),
+        "no EXIF in what the dashboard shows"
+    );
+    let without_session = client.get(url("/dashboard/media/1")).send().await.unwrap();
+    assert_ne!(without_session.status(), StatusCode::OK);
+
+    let compose = |action: &'static str, alt: &'static str| {
+        client
+            .post(url("/dashboard/compose"))
+            .header("cookie", &paula)
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("topic", "news"),
+                ("text", "Die Uferstraße ist gesperrt."),
+                ("when", "now"),
+                ("media_id", "1"),
+                ("alt", alt),
+                ("action", action),
+            ])
+            .send()
+    };
+    let preview = compose("preview", "Die gesperrte Uferstraße")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(preview.contains("id=\"telegram-media\""), "{preview}");
+    assert!(preview.contains("alt=\"Die gesperrte Uferstraße\""));
+    let no_alt = compose("send", "").await.unwrap();
+    assert_eq!(no_alt.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let sent = compose("send", "Die gesperrte Uferstraße").await.unwrap();
+    assert_eq!(sent.status(), StatusCode::SEE_OTHER);
+    let id: i64 = sent.headers()["location"]
+        .to_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let b = db.store.broadcast(id).await.unwrap().unwrap();
+    assert_eq!(
+        (b.media_id, b.alt.as_deref()),
+        (Some(1), Some("Die gesperrte Uferstraße"))
+    );
+    service.wait_done(id, Duration::from_secs(30)).await;
+    assert_eq!(service.sim.uploads(ChannelKind::Telegram).len(), 1);
 }

@@ -354,6 +354,7 @@ async fn the_openapi_document_matches_the_live_router() {
             "POST /api/v1/broadcasts/{id}/corrections",
             "POST /api/v1/broadcasts/{id}/retract",
             "POST /api/v1/drills",
+            "POST /api/v1/media",
         ]
     );
     // Every documented operation exists on the live router: without a token it answers 401,

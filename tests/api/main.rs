@@ -15,6 +15,7 @@ mod helpers;
 mod http_api;
 mod instances;
 mod long_texts;
+mod media;
 mod one_way_in;
 mod ops;
 mod privacy;

@@ -415,6 +415,7 @@ async fn the_service_reads_the_time_from_its_clock() {
             .with_clock(clock.clone());
     let at = |t: &str| When::At(parse_time(t, berlin).unwrap().timestamp_millis());
     let plan = |when: When| Submission {
+        attachment: None,
         target: None,
         topic: "news".into(),
         kind: None,

@@ -203,6 +203,7 @@ async fn two_instances_send_within_one_budget_and_the_standby_takes_the_lane_ove
             housekeeping: Duration::from_millis(50),
             areas: None,
             keep_platform_ids: Duration::from_secs(86_400),
+            media_keep: Duration::from_secs(86_400),
         };
         (
             Engine::start(store, lanes, settings, shutdown.clone()),

@@ -278,6 +278,7 @@ async fn recorded_telegram_errors_are_classified_through_teloxide() {
         reply_to: None,
         edit: None,
         notice: true,
+        media: None,
     };
     let raw = |name: &str| {
         std::fs::read(format!(
