@@ -665,6 +665,9 @@ macro_rules! impl_store {
                         .bind(i64::from(tell))
                         .bind(None::<String>)
                         .bind($crate::domain::public_code())
+                        // A notice carries no picture.
+                        .bind(None::<i64>)
+                        .bind(None::<String>)
                         .fetch_optional(&mut *tx.tx)
                         .await?;
                     let Some(row) = row else {
