@@ -459,26 +459,8 @@ impl Conversation {
             Ok(s) => s,
             Err(e) => return self.not_done(msg, lang, id, e),
         };
-        let Some(code) = submitted.code.clone() else {
-            return Err(StoreError::Corrupt(format!(
-                "correction {} has no code",
-                submitted.broadcast.id
-            )));
-        };
-        let b = &submitted.broadcast;
-        let needs_second = self.broadcasts.second_approval()
-            && crate::domain::is_alert_class(b.kind, b.priority, &b.topic);
-        let key = if needs_second {
-            "preview-needs-approval"
-        } else {
-            "preview"
-        };
-        let reach = self.reach(b).await?;
-        Ok(vec![Reply::Send {
-            to: msg.chat.clone(),
-            text: self.preview_text(lang, key, b, &reach, &code),
-            buttons: self.code_buttons(lang, &code, false),
-        }])
+        // The same preview as any draft: its text, who gets it, the check link, Send.
+        self.preview_of(msg, lang, &submitted).await
     }
 
     /// `/retract ID [TEXT]`: what the retraction does, with one confirmation and no second

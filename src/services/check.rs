@@ -177,8 +177,7 @@ impl CheckService {
         // A link to one of ours: the text must be that broadcast's.
         if let Some(code) = archive::find_code(text) {
             if let Some(b) = self.store.archived(&code).await? {
-                let same =
-                    words.is_empty() || texts_of(&b).iter().any(|t| archive::words(t) == words);
+                let same = words.is_empty() || archive::words(&b.text) == words;
                 return Ok(if same || certain {
                     standing(b)
                 } else {
@@ -255,11 +254,6 @@ impl CheckService {
         }
         Ok((None, best.map(|(_, id)| id)))
     }
-}
-
-/// A broadcast's texts as sent.
-fn texts_of(b: &Broadcast) -> Vec<&str> {
-    vec![b.text.as_str()]
 }
 
 /// What a broadcast of ours stands as now.
