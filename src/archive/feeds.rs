@@ -5,10 +5,10 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue};
 use axum::response::Response;
 
-use super::{ArchiveState, Item, LangQuery, cached, page_lang};
+use super::{ArchiveState, Item, LangQuery, page_lang};
 use crate::domain::DRILL_TOPIC;
 
 /// Entries per feed.
@@ -42,59 +42,47 @@ pub async fn feed(
         t if t != DRILL_TOPIC && s.broadcasts.topic(t).is_some() => Some(t),
         _ => return s.not_found(lang),
     };
-    let page = match s
-        .broadcasts
-        .store()
-        .archive_page(topic, None, None, ENTRIES)
-        .await
-    {
-        Ok(p) => p,
-        Err(e) => return super::unavailable("a feed could not be read", &e),
+    let content_type = match format {
+        Format::Atom => "application/atom+xml; charset=utf-8",
+        Format::Rss => "application/rss+xml; charset=utf-8",
+        Format::Json => "application/feed+json; charset=utf-8",
     };
-    let items: Vec<Item> = page.iter().filter_map(|b| s.item(b, lang)).collect();
-    let title = match topic.and_then(|t| s.broadcasts.topic(t)) {
-        Some(t) => format!(
-            "{} – {}",
-            s.texts.get(lang, "archive-title", &[]),
-            if lang == "en" {
-                &t.label_en
-            } else {
-                &t.label_de
-            }
-        ),
-        None => s.texts.get(lang, "archive-title", &[]),
+    let h = super::public_headers(HeaderValue::from_static(content_type), "public, max-age=60");
+    let key = format!("feed|{lang}|{file}");
+    let make = async {
+        let page = s
+            .broadcasts
+            .store()
+            .archive_page(topic, None, None, ENTRIES)
+            .await
+            .map_err(|e| super::unavailable("a feed could not be read", &e))?;
+        let items = s.items(&page, lang).await;
+        let title = match topic.and_then(|t| s.broadcasts.topic(t)) {
+            Some(t) => format!(
+                "{} – {}",
+                s.texts.get(lang, "archive-title", &[]),
+                if lang == "en" {
+                    &t.label_en
+                } else {
+                    &t.label_de
+                }
+            ),
+            None => s.texts.get(lang, "archive-title", &[]),
+        };
+        let home = s.absolute(&match topic {
+            Some(t) => format!("/archiv?topic={t}"),
+            None => "/archiv".into(),
+        });
+        let own = s.absolute(&format!("/feed/{file}"));
+        let modified = items.iter().map(|i| i.updated_at).max();
+        let body = match format {
+            Format::Atom => atom(&title, &home, &own, lang, &items),
+            Format::Rss => rss(&title, &home, lang, &items),
+            Format::Json => json(&title, &home, &own, lang, &items),
+        };
+        Ok((body, modified))
     };
-    let home = s.absolute(&match topic {
-        Some(t) => format!("/archiv?topic={t}"),
-        None => "/archiv".into(),
-    });
-    let own = s.absolute(&format!("/feed/{file}"));
-    let modified = items.iter().map(|i| i.released_at).max();
-    let (content_type, body) = match format {
-        Format::Atom => (
-            "application/atom+xml; charset=utf-8",
-            atom(&title, &home, &own, lang, &items),
-        ),
-        Format::Rss => (
-            "application/rss+xml; charset=utf-8",
-            rss(&title, &home, lang, &items),
-        ),
-        Format::Json => (
-            "application/feed+json; charset=utf-8",
-            json(&title, &home, &own, lang, &items),
-        ),
-    };
-    let mut h = HeaderMap::new();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=60"),
-    );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    cached(&headers, h, body, modified)
+    s.page(key, &headers, h, make).await
 }
 
 /// The entry's title: its kind and topic, then the text's beginning.
@@ -108,19 +96,33 @@ fn atom(title_text: &str, home: &str, own: &str, lang: &str, items: &[Item]) -> 
     let date = |iso: &str| {
         FixedDateTime::parse_from_rfc3339(iso).unwrap_or_else(|_| FixedDateTime::default())
     };
-    let updated = items.first().map(|i| date(&i.iso)).unwrap_or_default();
+    // The feed changed when its newest entry appeared or any entry was last corrected.
+    let updated = items
+        .iter()
+        .max_by_key(|i| i.updated_at)
+        .map(|i| date(&i.updated_iso))
+        .unwrap_or_default();
     let entries: Vec<Entry> = items
         .iter()
         .map(|i| Entry {
             id: i.url.clone(),
             title: Text::plain(title(i)),
-            updated: date(&i.iso),
+            updated: date(&i.updated_iso),
             published: Some(date(&i.iso)),
-            links: vec![Link {
+            links: std::iter::once(Link {
                 href: i.url.clone(),
                 rel: "alternate".into(),
                 ..Link::default()
-            }],
+            })
+            .chain(i.media.as_ref().map(|m| Link {
+                href: m.url.clone(),
+                rel: "enclosure".into(),
+                mime_type: Some(m.mime.clone()),
+                length: Some(m.bytes.to_string()),
+                title: (!m.alt.is_empty()).then(|| m.alt.clone()),
+                ..Link::default()
+            }))
+            .collect(),
             content: Some(Content {
                 value: Some(i.text.clone()),
                 content_type: Some("text".into()),
@@ -171,6 +173,11 @@ fn rss(title_text: &str, home: &str, lang: &str, items: &[Item]) -> String {
                 .link(Some(i.url.clone()))
                 .description(Some(i.text.clone()))
                 .pub_date(Some(date(&i.iso)))
+                .enclosure(i.media.as_ref().map(|m| rss::Enclosure {
+                    url: m.url.clone(),
+                    length: m.bytes.to_string(),
+                    mime_type: m.mime.clone(),
+                }))
                 .guid(Some(
                     GuidBuilder::default()
                         .value(i.url.clone())
@@ -194,15 +201,24 @@ fn json(title_text: &str, home: &str, own: &str, lang: &str, items: &[Item]) -> 
     let entries: Vec<serde_json::Value> = items
         .iter()
         .map(|i| {
-            serde_json::json!({
+            let mut entry = serde_json::json!({
                 "id": i.url,
                 "url": i.url,
                 "title": title(i),
                 "content_text": i.text,
                 "date_published": i.iso,
-                "date_modified": i.iso,
+                "date_modified": i.updated_iso,
                 "tags": [i.topic, i.kind],
-            })
+            });
+            if let Some(m) = &i.media {
+                entry["attachments"] = serde_json::json!([{
+                    "url": m.url,
+                    "mime_type": m.mime,
+                    "size_in_bytes": m.bytes,
+                    "title": m.alt,
+                }]);
+            }
+            entry
         })
         .collect();
     serde_json::json!({

@@ -296,6 +296,9 @@ pub struct BroadcastService {
     areas: Option<Arc<Catalogue>>,
     /// The check link under every message, when the archive is on: counted in the length.
     footer: Option<Arc<super::check::Footer>>,
+    /// Counts what this process changed that the public sees (a release, a correction, a
+    /// retraction, a cancel): the archive renders its pages anew when it moved.
+    public_changes: std::sync::atomic::AtomicU64,
 }
 
 impl BroadcastService {
@@ -325,7 +328,20 @@ impl BroadcastService {
             clock: Arc::new(SystemClock),
             areas: None,
             footer: None,
+            public_changes: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    /// How often this process changed what the public sees (see `public_changes`).
+    pub fn public_generation(&self) -> u64 {
+        self.public_changes
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Something the public sees changed (or may have: counted before and after the change).
+    fn public_changed(&self) {
+        self.public_changes
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
     /// The same service with the check link under every message (the archive is on).
@@ -770,6 +786,7 @@ impl BroadcastService {
             alt: c.attachment.as_ref().and_then(|(_, alt)| alt.clone()),
         };
         let created = self.store.create_broadcast(&new).await?;
+        self.public_changed();
         let mut broadcast = created.broadcast;
         // Counted after the queue was woken: an alert's first send does not wait for the count.
         if created.created && broadcast.status == BroadcastStatus::Released {
@@ -1041,6 +1058,7 @@ impl BroadcastService {
         let Some(released) = self.store.release_from(b.id, from, approved_by).await? else {
             return Err(self.moved_on(b.id, "it was handled meanwhile").await);
         };
+        self.public_changed();
         if released.status == BroadcastStatus::Cancelled {
             // A correction whose broadcast was retracted before it could take effect.
             return Err(ServiceError::WrongStatus {
@@ -1262,6 +1280,7 @@ impl BroadcastService {
         if !self.store.cancel_broadcast(b.id).await? {
             return Err(self.moved_on(b.id, "it has already ended").await);
         }
+        self.public_changed();
         self.audit(
             actor,
             what,
@@ -1414,6 +1433,7 @@ impl BroadcastService {
                 other => break other?,
             }
         };
+        self.public_changed();
         let Some(notice) = retracted else {
             return Err(self
                 .moved_on(
@@ -1521,6 +1541,7 @@ impl BroadcastService {
             ..NewBroadcast::released(topic, BroadcastKind::Correction, b.priority, notice_de)
         };
         let created = self.store.create_broadcast(&new).await?;
+        self.public_changed();
         let broadcast = created.broadcast;
         if created.created {
             match broadcast.status {
@@ -1699,6 +1720,7 @@ impl BroadcastService {
     /// A one-off broadcast's time has come.
     pub async fn release_due(&self, b: &Broadcast, now: i64) -> ServiceResult<bool> {
         let released = self.store.release_scheduled(b.id, now).await?;
+        self.public_changed();
         if released && let Some(b) = self.store.broadcast(b.id).await? {
             self.wake_queue(&b);
         }

@@ -75,6 +75,10 @@ struct Entry {
 struct Index {
     /// Every broadcast released at or after this is asked for again (ids already in are skipped).
     from: i64,
+    /// Every text that became a broadcast's at or after this (a correction) is asked for again.
+    versions_from: i64,
+    /// `(broadcast, version)` of the texts already in.
+    versions: HashSet<(i64, i32)>,
     built_at: i64,
     ids: HashSet<i64>,
     entries: Vec<Entry>,
@@ -169,17 +173,26 @@ impl CheckService {
         // A code on its own: that broadcast.
         if let Some(code) = archive::parse_code(text) {
             return Ok(match self.store.archived(&code).await? {
-                Some(b) => standing(b),
+                Some(b) => standing(b, None),
                 None => Verdict::NotOurs { closest: None },
             });
         }
         let words = archive::words(text);
-        // A link to one of ours: the text must be that broadcast's.
+        // A link to one of ours: the text must be that broadcast's, as it is or as it was.
         if let Some(code) = archive::find_code(text) {
             if let Some(b) = self.store.archived(&code).await? {
-                let same = words.is_empty() || archive::words(&b.text) == words;
-                return Ok(if same || certain {
-                    standing(b)
+                if words.is_empty() || certain || says(&b, &words) {
+                    return Ok(standing(b, Some(&words)));
+                }
+                let was = b.version > 1
+                    && self
+                        .store
+                        .text_versions(b.id)
+                        .await?
+                        .iter()
+                        .any(|v| archive::words(&v.text) == words);
+                return Ok(if was {
+                    standing(b, Some(&words))
                 } else {
                     Verdict::NotOurs { closest: Some(b) }
                 });
@@ -193,7 +206,11 @@ impl CheckService {
         }
         let (exact, closest) = self.lookup(&words).await?;
         let found = match exact.or(certain.then_some(closest).flatten()) {
-            Some(id) => self.store.broadcast(id).await?.map(standing),
+            Some(id) => self
+                .store
+                .broadcast(id)
+                .await?
+                .map(|b| standing(b, Some(&words))),
             None => None,
         };
         if let Some(verdict) = found {
@@ -230,6 +247,18 @@ impl CheckService {
                 index.add(id, &archive::words(&t));
             }
         }
+        // Corrections: the new text and the old ones all lead to the broadcast; which it says
+        // now is asked of the broadcast itself.
+        let versions = self
+            .store
+            .archived_versions(index.versions_from, now - WINDOW_MS)
+            .await?;
+        for (id, version, changed_at, text) in versions {
+            index.versions_from = index.versions_from.max(changed_at);
+            if index.versions.insert((id, version)) {
+                index.add(id, &archive::words(&text));
+            }
+        }
         let exact = index.exact.get(&words.join(" ")).copied();
         if exact.is_some() {
             return Ok((exact, exact));
@@ -256,10 +285,19 @@ impl CheckService {
     }
 }
 
-/// What a broadcast of ours stands as now.
-fn standing(b: Broadcast) -> Verdict {
+/// Whether `words` are what `b` says now (a corrected broadcast has no English text of its
+/// own: the correction's text goes to everyone).
+fn says(b: &Broadcast, words: &[String]) -> bool {
+    archive::words(&b.text) == words
+}
+
+/// What a broadcast of ours stands as now, asked about with `words` (`None`: by its code).
+/// Text a corrected broadcast no longer says is the corrected verdict with what it says now.
+fn standing(b: Broadcast, words: Option<&[String]>) -> Verdict {
     if b.status.as_str() == "retracted" {
         Verdict::Retracted(b)
+    } else if b.version > 1 && words.is_some_and(|w| !w.is_empty() && !says(&b, w)) {
+        Verdict::Corrected(b)
     } else {
         Verdict::Genuine(b)
     }

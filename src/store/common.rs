@@ -1900,6 +1900,18 @@ macro_rules! impl_store {
                     .await?)
             }
 
+            async fn archived_versions(
+                &self,
+                from: i64,
+                since: i64,
+            ) -> $crate::store::StoreResult<Vec<(i64, i32, i64, String)>> {
+                Ok(sqlx::query_as($crate::store::sql::ARCHIVED_VERSIONS)
+                    .bind(from)
+                    .bind(since)
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
             async fn stats_of(
                 &self,
                 ids: &[i64],

@@ -1225,6 +1225,13 @@ pub trait Store: Send + Sync {
         from: i64,
         since: i64,
     ) -> StoreResult<Vec<(i64, i64, String, Option<String>)>>;
+    /// `(id, version, changed_at, text)` of every text public broadcasts created since `since`
+    /// had, that became their text at or after `from` (ms); the check knows old texts by them.
+    async fn archived_versions(
+        &self,
+        from: i64,
+        since: i64,
+    ) -> StoreResult<Vec<(i64, i32, i64, String)>>;
     /// Delivery counts of several broadcasts in one query; every id asked for is in the answer,
     /// with empty counts when it has no deliveries (or does not exist).
     async fn stats_of(

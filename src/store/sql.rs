@@ -603,13 +603,14 @@ macro_rules! public_broadcast {
     };
 }
 /// A page of the archive, newest first: topic `$1` and area `$2` (the city-wide ones and those
-/// aimed at it) when given, ids below `$3`.
+/// aimed at it) when given, ids below `$3`. Corrections and retractions are not entries of
+/// their own: the broadcast they change says so (their pages are there, for their codes).
 pub const ARCHIVE_PAGE: &str = concat!(
     "SELECT ",
     broadcast_columns!(),
     " FROM broadcasts b WHERE ",
     public_broadcast!(),
-    " AND ($1 IS NULL OR b.topic = $1) \
+    " AND b.kind NOT IN ('correction', 'retraction') AND ($1 IS NULL OR b.topic = $1) \
       AND ($2 IS NULL OR b.target IS NULL OR EXISTS (SELECT 1 FROM broadcast_areas a \
           WHERE a.broadcast_id = b.id AND a.area_id = $2)) \
       AND b.id < $3 ORDER BY b.id DESC LIMIT $4"
@@ -634,6 +635,16 @@ pub const ARCHIVED_TEXTS: &str = concat!(
      WHERE b.released_at >= $1 AND b.created_at >= $2 AND ",
     public_broadcast!(),
     " ORDER BY b.released_at, b.id"
+);
+
+/// The check's index of texts a broadcast had: every version of public broadcasts created since
+/// `$2` that became the text at or after `$1` (ms), in the order they did.
+pub const ARCHIVED_VERSIONS: &str = concat!(
+    "SELECT v.broadcast_id, v.version, v.changed_at, v.text FROM broadcast_versions v \
+     JOIN broadcasts b ON b.id = v.broadcast_id \
+     WHERE v.changed_at >= $1 AND b.created_at >= $2 AND ",
+    public_broadcast!(),
+    " ORDER BY v.changed_at, v.broadcast_id, v.version"
 );
 
 pub const BROADCASTS_PAGE: &str = concat!(

@@ -13,6 +13,7 @@ use crate::helpers::{EMERGENCY_TOKEN, PRESS_TOKEN, Service, TestDb, seed};
 crate::helpers::on_both_stores!(
     the_archive_shows_what_was_sent_in_pages_and_feeds_and_every_message_links_to_it,
     forwarded_messages_pasted_texts_and_codes_are_told_apart_from_fakes,
+    a_corrected_broadcast_is_known_by_its_old_text_and_its_page_and_feeds_say_so,
 );
 
 const PUBLIC_URL: &str = "https://stadt.example/amtsbote";
@@ -331,5 +332,124 @@ async fn forwarded_messages_pasted_texts_and_codes_are_told_apart_from_fakes(db:
         svc.sim.push_update(message(1000, &code));
     }
     answer(&svc, "1000", 0, "Zu viele Prüfungen").await;
+    svc.stop().await;
+}
+
+async fn a_corrected_broadcast_is_known_by_its_old_text_and_its_page_and_feeds_say_so(db: TestDb) {
+    seed(&*db.store, 1, 0, &["news"]).await;
+    let mut svc = Service::start(&db, false, &settings()).await;
+    let old = "Das Bürgerbüro ist am Samstag von 9 bis 12 Uhr geöffnet.";
+    let new = "Das Bürgerbüro ist am Samstag von 10 bis 12 Uhr geöffnet.";
+    let code = sent(&svc, &db, PRESS_TOKEN, "news", old).await;
+    let id = db
+        .store
+        .archived(&code)
+        .await
+        .expect("store")
+        .expect("public")
+        .id;
+    let as_sent = svc
+        .sim
+        .received()
+        .into_iter()
+        .find(|r| r.text.contains("Bürgerbüro"))
+        .map(|r| r.text.to_string())
+        .expect("the citizen got it");
+    // The pages are read once before the correction (so a stale copy would be kept now).
+    let before = get(&format!("{}/archiv", svc.base), &[]).await;
+    assert!(before.text().await.unwrap_or_default().contains("9 bis 12"));
+    get(&format!("{}/m/{code}", svc.base), &[]).await;
+    // Feeds say times to the second: the correction comes a second later.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+
+    let (status, c) = svc
+        .api(
+            Method::POST,
+            &format!("/api/v1/broadcasts/{id}/corrections"),
+            PRESS_TOKEN,
+            Some(json!({"text": new})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{c}");
+    let correction = c["correction"]["id"].as_i64().expect("the correction's id");
+    svc.wait_done(correction, Duration::from_secs(20)).await;
+
+    // The archive shows the new text at once, marked, and the broadcast's page the old one too.
+    let page = |path: String| async move { get(&path, &[]).await.text().await.unwrap_or_default() };
+    let html = page(format!("{}/archiv", svc.base)).await;
+    assert!(
+        html.contains("10 bis 12") && html.contains("Korrigiert am"),
+        "{html}"
+    );
+    let html = page(format!("{}/m/{code}?lang=en", svc.base)).await;
+    assert!(
+        html.contains(new) && html.contains("Corrected on"),
+        "{html}"
+    );
+    assert!(
+        html.contains("Earlier versions") && html.contains(old),
+        "the former text: {html}"
+    );
+
+    // The feeds' entry keeps its id and says it was updated.
+    for ext in ["atom", "json"] {
+        let body = get(&format!("{}/feed/all.{ext}", svc.base), &[])
+            .await
+            .bytes()
+            .await
+            .expect("a feed");
+        let feed = feed_rs::parser::parse(&body[..]).expect("it parses");
+        let entry = feed
+            .entries
+            .iter()
+            .find(|e| e.links.iter().any(|l| l.href.ends_with(&code)))
+            .expect("the entry");
+        assert_eq!(entry.id, format!("{PUBLIC_URL}/m/{code}"), "{ext}");
+        let (published, updated) = (entry.published.expect("published"), entry.updated);
+        assert!(
+            updated.is_some_and(|u| u > published),
+            "{ext}: updated {updated:?}, published {published}"
+        );
+        let said = entry
+            .content
+            .as_ref()
+            .and_then(|c| c.body.clone())
+            .or_else(|| entry.summary.as_ref().map(|s| s.content.clone()))
+            .unwrap_or_default();
+        assert!(said.contains("10 bis 12"), "{ext}: {said}");
+    }
+
+    // The old text is ours but corrected (with what it says now); the new one is genuine; the
+    // old one with a word changed is not ours.
+    let check = |t: &str| {
+        let url = format!(
+            "{}/api/v1/check?text={}",
+            svc.base,
+            url::form_urlencoded::byte_serialize(t.as_bytes()).collect::<String>()
+        );
+        async move {
+            get(&url, &[])
+                .await
+                .json::<Value>()
+                .await
+                .unwrap_or_default()
+        }
+    };
+    let v = check(old).await;
+    assert_eq!(v["verdict"], "corrected", "{v}");
+    assert_eq!(v["broadcast"]["text"], json!(new), "{v}");
+    let v = check(new).await;
+    assert_eq!(v["verdict"], "genuine", "{v}");
+    let v = check(&old.replace("Samstag", "Sonntag")).await;
+    assert_eq!(v["verdict"], "not_ours", "{v}");
+    // The message as first received, with its link, forwarded by someone else.
+    let v = check(&as_sent).await;
+    assert_eq!(v["verdict"], "corrected", "{v}");
+
+    // In the chat: the old message forwarded → corrected, with the text as it is now.
+    let n = svc.sim.received_count();
+    svc.sim.push_update(forwarded(1000, &as_sent, 777));
+    let a = answer(&svc, "1000", n, "korrigiert").await;
+    assert!(a.contains(new), "{a}");
     svc.stop().await;
 }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use amtsbote::domain::{BroadcastStatus, ChannelKind, Role};
 use fantoccini::{Client, ClientBuilder, Locator};
 use reqwest::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::helpers::{EMERGENCY_TOKEN, Service, TestDb, message_to, seed, wait_until};
 use crate::telegram::message;
@@ -1441,18 +1441,59 @@ async fn the_public_archive_a_broadcast_page_and_the_check_page_are_accessible()
         return;
     };
     let text = "Wasserrohrbruch in der Bahnhofstraße: zwischen Nr. 4 und 18 kein Wasser bis etwa 16 Uhr. Trinkwasser am Marktplatz.";
+    // With a picture (and its alternative text), then corrected: the page shows both.
+    let mut png = Vec::new();
+    image::DynamicImage::ImageRgb8(image::RgbImage::from_fn(320, 200, |x, y| {
+        image::Rgb([(x % 255) as u8, (y % 255) as u8, 120])
+    }))
+    .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+    .expect("a picture");
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(png)
+            .file_name("plan.png")
+            .mime_str("image/png")
+            .expect("mime"),
+    );
+    let media: Value = reqwest::Client::new()
+        .post(format!("{}/api/v1/media", d.service.admin))
+        .bearer_auth(crate::helpers::PRESS_TOKEN)
+        .multipart(form)
+        .send()
+        .await
+        .expect("the API answers")
+        .json()
+        .await
+        .expect("the medium");
     let (status, b) = d
         .service
         .api(
             Method::POST,
             "/api/v1/broadcasts",
             crate::helpers::PRESS_TOKEN,
-            Some(json!({"topic": "news", "text": text})),
+            Some(
+                json!({"topic": "news", "text": text, "media_id": media["id"],
+                "alt": "Karte: die Bahnhofstraße zwischen Nr. 4 und 18"}),
+            ),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{b}");
     let id = b["id"].as_i64().expect("id");
     d.service.wait_done(id, Duration::from_secs(30)).await;
+    let (status, c) = d
+        .service
+        .api(
+            Method::POST,
+            &format!("/api/v1/broadcasts/{id}/corrections"),
+            crate::helpers::PRESS_TOKEN,
+            Some(json!({"text": text.replace("16 Uhr", "17 Uhr")})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{c}");
+    let correction = c["correction"]["id"].as_i64().expect("the correction");
+    d.service
+        .wait_done(correction, Duration::from_secs(30))
+        .await;
     let code =
         d.db.store
             .broadcast(id)
@@ -1470,8 +1511,11 @@ async fn the_public_archive_a_broadcast_page_and_the_check_page_are_accessible()
     c.goto(&format!("{}/m/{code}", d.service.base))
         .await
         .expect("a broadcast's page");
-    assert!(text_of(&c, "main").await.contains(&code));
+    let main = text_of(&c, "main").await;
+    assert!(main.contains(&code) && main.contains("17 Uhr"), "{main}");
+    assert!(main.contains("16 Uhr"), "the former version: {main}");
     assert_accessible(&c, "archive message").await;
+    screenshot(&c, "archive-message.png", 900).await;
     c.goto(&format!("{}/pruefen", d.service.base))
         .await
         .expect("the check page");
@@ -1480,8 +1524,8 @@ async fn the_public_archive_a_broadcast_page_and_the_check_page_are_accessible()
     let verdict = text_of(&c, ".verdict").await;
     assert!(verdict.contains("Not from us"), "{verdict}");
     assert!(
-        verdict.contains("16 Uhr"),
-        "the real one is shown: {verdict}"
+        verdict.contains("17 Uhr"),
+        "the real one, as it is now, is shown: {verdict}"
     );
     assert_accessible(&c, "check").await;
     screenshot(&c, "archive-check.png", 800).await;

@@ -20,6 +20,7 @@ on_both_stores!(
     a_caption_too_long_follows_the_picture_as_a_reply,
     bad_input_is_refused_and_the_service_keeps_serving,
     one_upload_is_claimed_once,
+    the_archive_shows_the_picture_with_its_alternative_text,
 );
 
 /// A real camera JPEG with GPS EXIF (see tests/fixtures/SOURCES.md).
@@ -593,4 +594,85 @@ async fn the_cli_attaches_a_picture() {
         .unwrap()
         .unwrap();
     assert_eq!(b.alt.as_deref(), Some("Die gesperrte Uferstraße"));
+}
+
+async fn the_archive_shows_the_picture_with_its_alternative_text(db: TestDb) {
+    seed(&*db.store, 1, 0, &["news"]).await;
+    let svc = Service::start(
+        &db,
+        false,
+        &[("AMTSBOTE_ARCHIVE_PUBLIC_URL", "https://stadt.example")],
+    )
+    .await;
+    let (status, media) = upload(&svc, gps_photo(), "DSCN0010.jpg", "image/jpeg").await;
+    assert_eq!(status, 201, "{media}");
+    let alt = "Umleitungsplan: über die <Brückenstraße> & den Ring";
+    let (status, answer) = broadcast(
+        &svc,
+        json!({"topic": "news", "text": "Die Umleitung ab Montag.", "media_id": media["id"], "alt": alt}),
+    )
+    .await;
+    assert_eq!(status, 201, "{answer}");
+    let id = answer["id"].as_i64().expect("an id");
+    svc.wait_done(id, Duration::from_secs(30)).await;
+    let code = db
+        .store
+        .broadcast(id)
+        .await
+        .expect("store")
+        .and_then(|b| b.public_code)
+        .expect("a code");
+
+    // The page shows the picture with its alternative text (escaped), at its own address.
+    let html = reqwest::get(format!("{}/m/{code}", svc.base))
+        .await
+        .expect("the archive answers")
+        .text()
+        .await
+        .unwrap_or_default();
+    let html = html.replace("&#x2f;", "/");
+    assert!(
+        html.contains(&format!(r#"<img src="/m/{code}/datei""#)),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"alt="Umleitungsplan: über die &lt;Brückenstraße&gt; &amp; den Ring""#),
+        "{html}"
+    );
+    let file = reqwest::get(format!("{}/m/{code}/datei", svc.base))
+        .await
+        .expect("the archive answers");
+    assert_eq!(file.status(), 200);
+    assert_eq!(file.headers()["content-type"], "image/jpeg");
+    let bytes = file.bytes().await.expect("the picture");
+    let kept = db
+        .store
+        .media_bytes(media["id"].as_i64().expect("id"))
+        .await
+        .expect("store")
+        .expect("kept");
+    assert_eq!(&bytes[..], &kept[..], "the cleaned picture, as kept");
+    assert_eq!(exif_gps(&bytes).ok().flatten(), None, "no position in it");
+    // A broadcast without a medium has no file; the feeds carry it as an enclosure.
+    let none = reqwest::get(format!("{}/m/ZZZZZZZZ/datei", svc.base))
+        .await
+        .expect("the archive answers");
+    assert_eq!(none.status(), 404);
+    let atom = reqwest::get(format!("{}/feed/all.atom", svc.base))
+        .await
+        .expect("the archive answers")
+        .bytes()
+        .await
+        .expect("a feed");
+    let feed = feed_rs::parser::parse(&atom[..]).expect("it parses");
+    let enclosure = feed.entries[0]
+        .links
+        .iter()
+        .find(|l| l.rel.as_deref() == Some("enclosure"))
+        .expect("an enclosure");
+    assert_eq!(
+        enclosure.href,
+        format!("https://stadt.example/m/{code}/datei")
+    );
+    assert_eq!(enclosure.length, Some(kept.len() as u64));
 }
