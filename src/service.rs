@@ -270,7 +270,24 @@ impl Application {
             config.topics.clone(),
             areas.clone(),
         ));
+        // Files staff send in the chat are fetched from the platform they came on.
+        let mut files: HashMap<ChannelKind, Arc<dyn crate::services::media::FetchFile>> =
+            HashMap::new();
+        if let Some(tg) = &config.telegram {
+            let client = http_client(
+                config.telegram_lane.send_timeout,
+                config.telegram_lane.concurrency,
+            )
+            .context("building the HTTP client")?;
+            let channel = TelegramChannel::new(client, &tg.api_url, tg.token.clone())
+                .context("AMTSBOTE_TELEGRAM_API_URL is not a URL")?;
+            files.insert(ChannelKind::Telegram, Arc::new(channel));
+        }
+        if let Some(wa) = &whatsapp {
+            files.insert(ChannelKind::Whatsapp, wa.clone());
+        }
         let conversation = Arc::new(Conversation {
+            files,
             subscriptions,
             store: store.clone(),
             texts: texts.clone(),

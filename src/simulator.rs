@@ -12,7 +12,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -179,6 +179,18 @@ struct SimState {
     uploads: Mutex<Vec<UploadRecord>>,
     /// Sends that named an uploaded medium by its id, per channel.
     media_by_id: [AtomicU64; 2],
+    /// Files people sent the bot (Telegram `file_id`, WhatsApp media id → the file), and how
+    /// often the bot fetched one.
+    offered: Mutex<HashMap<String, Offered>>,
+    fetches: AtomicU64,
+}
+
+/// A file someone sent the bot, as the platform keeps it.
+#[derive(Debug, Clone)]
+struct Offered {
+    channel: ChannelKind,
+    bytes: Arc<[u8]>,
+    mime: String,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -235,14 +247,19 @@ impl Simulator {
             edits: Mutex::new(Vec::new()),
             uploads: Mutex::new(Vec::new()),
             media_by_id: [AtomicU64::new(0), AtomicU64::new(0)],
+            offered: Mutex::new(HashMap::new()),
+            fetches: AtomicU64::new(0),
         });
         let telegram = Router::new()
             .route("/{bot}/{method}", post(telegram_method))
+            .route("/file/{bot}/{*path}", get(telegram_file))
             .layer(axum::extract::DefaultBodyLimit::max(60_000_000))
             .with_state(state.clone());
         let whatsapp = Router::new()
             .route("/{version}/{phone}/messages", post(whatsapp_send))
             .route("/{version}/{phone}/media", post(whatsapp_upload))
+            .route("/{version}/{media}", get(whatsapp_media_url))
+            .route("/whatsapp-media/{media}", get(whatsapp_media_file))
             // An upload is larger than axum's default limit of 2 MB (WhatsApp takes documents
             // up to 100 MB).
             .layer(axum::extract::DefaultBodyLimit::max(110_000_000))
@@ -263,6 +280,33 @@ impl Simulator {
             .filter(|u| u.channel == channel)
             .cloned()
             .collect()
+    }
+
+    /// A person sends the bot a file on `channel`: kept as the platform keeps it; the id the
+    /// platform gives it (what a photo message or an image webhook names).
+    pub fn offer_file(&self, channel: ChannelKind, bytes: Vec<u8>, mime: &str) -> String {
+        let id = format!(
+            "{}",
+            7_000_000_000_000u64 + self.state.next_id.fetch_add(1, Ordering::Relaxed) as u64
+        );
+        let id = match channel {
+            ChannelKind::Telegram => format!("AgACAgIAAxkBAAIB{id}"),
+            ChannelKind::Whatsapp => id,
+        };
+        lock(&self.state.offered).insert(
+            id.clone(),
+            Offered {
+                channel,
+                bytes: bytes.into(),
+                mime: mime.to_string(),
+            },
+        );
+        id
+    }
+
+    /// How many files people sent the bot were fetched.
+    pub fn file_fetches(&self) -> u64 {
+        self.state.fetches.load(Ordering::Relaxed)
     }
 
     /// How many sends to `channel` named an uploaded medium by its id (no upload).
@@ -697,6 +741,10 @@ async fn telegram_method(
         "sendphoto" => telegram_media(state, bot, "photo", headers, body).await,
         "senddocument" => telegram_media(state, bot, "document", headers, body).await,
         "getupdates" => telegram_updates(state, body).await,
+        "getfile" => {
+            let req: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            telegram_get_file(&state, &req)
+        }
         _ => telegram_call(state, method, body).await,
     };
     if !latency.is_zero() {
@@ -1107,6 +1155,118 @@ async fn telegram_call(
         _ => json!(true),
     };
     Json(json!({"ok": true, "result": result})).into_response()
+}
+
+/// An offered file of `channel` by its id.
+fn offered(state: &SimState, channel: ChannelKind, id: &str) -> Option<Offered> {
+    lock(&state.offered)
+        .get(id)
+        .filter(|o| o.channel == channel)
+        .cloned()
+}
+
+/// `getFile`: the file's path for the download (Bot API `File`).
+fn telegram_get_file(state: &SimState, req: &Value) -> Response {
+    let id = req["file_id"].as_str().unwrap_or_default();
+    match offered(state, ChannelKind::Telegram, id) {
+        Some(o) => Json(json!({"ok": true, "result": {
+            "file_id": id,
+            "file_unique_id": format!("AQAD{}", &id[id.len().saturating_sub(8)..]),
+            "file_size": o.bytes.len(),
+            "file_path": format!("photos/file_{}.jpg", &id[id.len().saturating_sub(6)..]),
+        }}))
+        .into_response(),
+        None => telegram_error(
+            StatusCode::BAD_REQUEST,
+            "Bad Request: invalid file_id",
+            None,
+        ),
+    }
+}
+
+/// `GET /file/bot{token}/{path}`: the file's bytes.
+async fn telegram_file(
+    State(state): State<Arc<SimState>>,
+    Path((bot, path)): Path<(String, String)>,
+) -> Response {
+    if !bot.starts_with("bot") || bot.len() < 4 {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let Some(tail) = path
+        .strip_prefix("photos/file_")
+        .and_then(|p| p.strip_suffix(".jpg"))
+    else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let found = lock(&state.offered)
+        .iter()
+        .find(|(id, o)| o.channel == ChannelKind::Telegram && id.ends_with(tail))
+        .map(|(_, o)| o.bytes.clone());
+    match found {
+        Some(bytes) => {
+            state.fetches.fetch_add(1, Ordering::Relaxed);
+            (StatusCode::OK, bytes.to_vec()).into_response()
+        }
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> bool {
+    headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("Bearer ") && v.len() > 7)
+}
+
+/// `GET /{media-id}`: where to fetch a medium someone sent (Graph API media URL object).
+async fn whatsapp_media_url(
+    State(state): State<Arc<SimState>>,
+    Path((_version, media)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if !bearer(&headers) {
+        return graph_error(StatusCode::UNAUTHORIZED, 190, "Invalid OAuth access token.");
+    }
+    let Some(o) = offered(&state, ChannelKind::Whatsapp, &media) else {
+        return graph_error(StatusCode::BAD_REQUEST, 100, "Invalid parameter");
+    };
+    let host = headers
+        .get("host")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    use sha2::Digest;
+    Json(json!({
+        "messaging_product": "whatsapp",
+        "url": format!("http://{host}/whatsapp-media/{media}"),
+        "mime_type": o.mime,
+        "sha256": hex::encode(sha2::Sha256::digest(&o.bytes)),
+        "file_size": o.bytes.len(),
+        "id": media,
+    }))
+    .into_response()
+}
+
+/// The medium's bytes at the URL `whatsapp_media_url` named (the token is required there too).
+async fn whatsapp_media_file(
+    State(state): State<Arc<SimState>>,
+    Path(media): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if !bearer(&headers) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    match offered(&state, ChannelKind::Whatsapp, &media) {
+        Some(o) => {
+            state.fetches.fetch_add(1, Ordering::Relaxed);
+            (
+                StatusCode::OK,
+                [("content-type", o.mime.clone())],
+                o.bytes.to_vec(),
+            )
+                .into_response()
+        }
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 fn graph_error(status: StatusCode, code: i64, message: &str) -> Response {

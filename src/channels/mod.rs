@@ -119,6 +119,40 @@ pub enum SendOutcome {
     },
 }
 
+impl SendOutcome {
+    /// What went wrong, in a sentence (the reasons never carry a token).
+    pub fn reason(&self) -> String {
+        match self {
+            SendOutcome::Sent { .. } => "no error".into(),
+            SendOutcome::LaneThrottled { reason, .. }
+            | SendOutcome::RecipientThrottled { reason, .. }
+            | SendOutcome::Transient(reason)
+            | SendOutcome::Permanent(reason)
+            | SendOutcome::RecipientGone(reason) => reason.clone(),
+            SendOutcome::Moved { .. } => "the chat moved".into(),
+        }
+    }
+}
+
+/// Reads `response`'s body, refused once it grows past `max` bytes (a file fetched from a
+/// platform: never more in memory than the limit).
+pub(crate) async fn body_within(
+    mut response: reqwest::Response,
+    max: u64,
+) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(describe_reqwest_error)? {
+        if (out.len() + chunk.len()) as u64 > max {
+            return Err(format!(
+                "the file is larger than {}",
+                crate::domain::media::human_size(max)
+            ));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
 #[async_trait]
 pub trait Channel: Send + Sync {
     fn kind(&self) -> ChannelKind;

@@ -36,6 +36,54 @@ impl TelegramChannel {
     }
 }
 
+#[async_trait]
+impl crate::services::media::FetchFile for TelegramChannel {
+    /// `getFile`, then the file from `{api}/file/bot{token}/{path}` (the Bot API hands out
+    /// files up to 20 MB).
+    async fn fetch(
+        &self,
+        file: &crate::domain::media::ChatFile,
+        max: u64,
+    ) -> Result<Vec<u8>, String> {
+        let found = self
+            .bot
+            .get_file(FileId(file.id.clone()))
+            .await
+            .map_err(|e| classify(e, &self.token).reason())?;
+        if u64::from(found.meta.size) > max {
+            return Err(format!(
+                "the file is {}; at most {} can be fetched",
+                crate::domain::media::human_size(u64::from(found.meta.size)),
+                crate::domain::media::human_size(max)
+            ));
+        }
+        let mut url = self.bot.api_url();
+        url.set_path(&format!(
+            "{}/file/bot{}/{}",
+            url.path().trim_end_matches('/'),
+            self.token.expose_secret(),
+            found.path.trim_start_matches('/')
+        ));
+        let response = self
+            .bot
+            .client()
+            .get(url)
+            .timeout(Duration::from_secs(120))
+            .send()
+            .await
+            .map_err(|e| redact(&super::describe_reqwest_error(e), &self.token))?;
+        if !response.status().is_success() {
+            return Err(format!(
+                "Telegram answered HTTP {} for the file",
+                response.status().as_u16()
+            ));
+        }
+        super::body_within(response, max)
+            .await
+            .map_err(|e| redact(&e, &self.token))
+    }
+}
+
 /// A teloxide `Bot` on our client, pointed at `api_url` (the official server, a local Bot API
 /// server, or a test fake).
 pub fn bot(

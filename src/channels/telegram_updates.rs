@@ -29,6 +29,7 @@ use super::intake::{Followup, Intake};
 use super::{Addressee, ReplyPace};
 use crate::conversation::{Button, Conversation, Incoming, Input, Reply};
 use crate::domain::ChannelKind;
+use crate::domain::media::ChatFile;
 use crate::domain::text::{MESSAGE_MAX, split, utf16_weight};
 use crate::i18n::Texts;
 use crate::store::Store;
@@ -422,10 +423,34 @@ pub fn incoming(update: &Update, bot_id: Option<u64>) -> Option<Incoming> {
                 }
                 _ => false,
             });
-            let input = match (m.text().or(m.caption()), forwarded) {
-                (Some(text), Some(from_bot)) => Input::Forwarded {
+            // A photo (its largest size) or a document, with its caption.
+            let file = m
+                .photo()
+                .and_then(|sizes| sizes.iter().max_by_key(|p| p.width * p.height))
+                .map(|p| ChatFile {
+                    id: p.file.id.0.clone(),
+                    name: None,
+                    mime: Some("image/jpeg".into()),
+                    size: Some(u64::from(p.file.size)),
+                    picture: true,
+                })
+                .or_else(|| {
+                    m.document().map(|d| ChatFile {
+                        id: d.file.id.0.clone(),
+                        name: d.file_name.clone(),
+                        mime: d.mime_type.as_ref().map(|t| t.to_string()),
+                        size: Some(u64::from(d.file.size)),
+                        picture: false,
+                    })
+                });
+            let input = match (m.text().or(m.caption()), forwarded, file) {
+                (Some(text), Some(from_bot), _) => Input::Forwarded {
                     text: text.to_string(),
                     from_bot,
+                },
+                (_, _, Some(file)) => Input::Attachment {
+                    caption: m.caption().unwrap_or_default().to_string(),
+                    file,
                 },
                 _ => match (m.text(), location) {
                     (Some(text), _) => Input::Text(text.to_string()),

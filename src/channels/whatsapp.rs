@@ -51,6 +51,8 @@ pub struct WhatsappChannel {
     client: reqwest::Client,
     messages_url: String,
     media_url: String,
+    /// `…/v23.0`: media are fetched at `{api_url}/{media-id}`.
+    api_url: String,
     token: SecretString,
     templates: HashMap<BroadcastKind, Template>,
 }
@@ -70,6 +72,7 @@ impl WhatsappChannel {
                 api_url.trim_end_matches('/')
             ),
             media_url: format!("{}/{phone_number_id}/media", api_url.trim_end_matches('/')),
+            api_url: api_url.trim_end_matches('/').to_string(),
             token,
             templates,
         }
@@ -187,6 +190,67 @@ impl WhatsappChannel {
                 other => other,
             }),
         }
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::services::media::FetchFile for WhatsappChannel {
+    /// `GET /{media-id}` names a short-lived URL; the file is fetched from it with the same
+    /// token (Meta's documented way).
+    async fn fetch(
+        &self,
+        file: &crate::domain::media::ChatFile,
+        max: u64,
+    ) -> Result<Vec<u8>, String> {
+        if file.id.is_empty() || !file.id.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err("the media id is not one WhatsApp gives".into());
+        }
+        let response = self
+            .client
+            .get(format!("{}/{}", self.api_url, file.id))
+            .bearer_auth(self.token.expose_secret())
+            .timeout(Duration::from_secs(30))
+            .send()
+            .await
+            .map_err(describe_reqwest_error)?;
+        let status = response.status().as_u16();
+        let bytes = response.bytes().await.map_err(describe_reqwest_error)?;
+        #[derive(Deserialize)]
+        struct MediaUrl {
+            url: String,
+            #[serde(default)]
+            file_size: Option<u64>,
+        }
+        let found = match serde_json::from_slice::<MediaUrl>(&bytes) {
+            Ok(m) if (200..300).contains(&status) => m,
+            _ => return Err(classify(status, &bytes).reason()),
+        };
+        if let Some(size) = found.file_size.filter(|s| *s > max) {
+            return Err(format!(
+                "the file is {}; at most {} can be fetched",
+                crate::domain::media::human_size(size),
+                crate::domain::media::human_size(max)
+            ));
+        }
+        let url = url::Url::parse(&found.url)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "https" | "http"))
+            .ok_or("WhatsApp named no usable address for the file")?;
+        let response = self
+            .client
+            .get(url)
+            .bearer_auth(self.token.expose_secret())
+            .timeout(Duration::from_secs(120))
+            .send()
+            .await
+            .map_err(describe_reqwest_error)?;
+        if !response.status().is_success() {
+            return Err(format!(
+                "WhatsApp answered HTTP {} for the file",
+                response.status().as_u16()
+            ));
+        }
+        super::body_within(response, max).await
     }
 }
 

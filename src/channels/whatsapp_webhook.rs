@@ -207,6 +207,22 @@ struct InMessage {
     /// Set on a forwarded message (`forwarded`, `frequently_forwarded`) or a reply.
     #[serde(default)]
     context: Option<InContext>,
+    /// A picture (`type: image`) or a document, by its media id.
+    #[serde(default)]
+    image: Option<InMedia>,
+    #[serde(default)]
+    document: Option<InMedia>,
+}
+
+#[derive(Debug, Deserialize)]
+struct InMedia {
+    id: String,
+    #[serde(default)]
+    mime_type: Option<String>,
+    #[serde(default)]
+    caption: Option<String>,
+    #[serde(default)]
+    filename: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -370,7 +386,22 @@ fn read_message(message: &InMessage) -> InboundMessage {
         .context
         .as_ref()
         .is_some_and(|c| c.forwarded || c.frequently_forwarded);
+    let file = message
+        .image
+        .as_ref()
+        .map(|m| (m, true))
+        .or(message.document.as_ref().map(|m| (m, false)));
     let input = match (&message.text, &message.interactive, &message.button) {
+        (None, None, None) if let Some((m, picture)) = file => Input::Attachment {
+            caption: m.caption.clone().unwrap_or_default(),
+            file: crate::domain::media::ChatFile {
+                id: m.id.clone(),
+                name: m.filename.clone(),
+                mime: m.mime_type.clone(),
+                size: None,
+                picture,
+            },
+        },
         (Some(t), _, _) if forwarded => Input::Forwarded {
             text: t.body.clone(),
             from_bot: false,

@@ -42,6 +42,22 @@ pub enum Word {
     Latest,
 }
 
+impl Word {
+    /// Whether it drafts a broadcast (what a file's caption may say).
+    pub fn drafts_broadcast(self) -> bool {
+        matches!(
+            self,
+            Word::Announce
+                | Word::Alert
+                | Word::Drill
+                | Word::Update
+                | Word::Allclear
+                | Word::Schedule
+                | Word::ScheduleCron
+        )
+    }
+}
+
 /// Every word, its spellings, and the menu text key for those in the menu.
 const WORDS: [(Word, &[&str], Option<&str>); 27] = [
     (Word::Start, &["start", "anmelden"], Some("cmd-start")),

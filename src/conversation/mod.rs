@@ -55,6 +55,12 @@ pub enum Input {
         lat: f64,
         lon: f64,
     },
+    /// A picture or document with its caption: staff attach one to a broadcast with the
+    /// command as the caption; a citizen's is not fetched.
+    Attachment {
+        caption: String,
+        file: crate::domain::media::ChatFile,
+    },
     /// The person blocked the bot.
     Blocked,
 }
@@ -104,6 +110,8 @@ pub struct Conversation {
     pub subscriptions: Arc<SubscriptionService>,
     /// The public archive and the check, when `archive.public_url` is set.
     pub archive: Option<Arc<crate::services::check::PublicArchive>>,
+    /// Where staff's pictures and documents sent in the chat are fetched from, per platform.
+    pub files: std::collections::HashMap<ChannelKind, Arc<dyn crate::services::media::FetchFile>>,
 }
 
 type Args<'a> = Vec<(&'a str, FluentValue<'a>)>;
@@ -144,6 +152,7 @@ impl Conversation {
             Input::Text(text) => self.text(msg, text).await,
             Input::Forwarded { text, from_bot } => self.check(msg, text, *from_bot).await,
             Input::Location { lat, lon } => self.location(msg, *lat, *lon).await,
+            Input::Attachment { caption, file } => self.attachment(msg, caption, file).await,
         }
     }
 

@@ -115,6 +115,27 @@ fn submission(
     }
 }
 
+/// A caption's line that gives a picture its alternative text: `Bild: …` (or `Alt: …`,
+/// `Picture: …`); the caption without it, and the text.
+fn take_alt(caption: &str) -> (String, Option<String>) {
+    let mut alt = None;
+    let mut rest = Vec::new();
+    for line in caption.lines() {
+        let trimmed = line.trim_start();
+        let found = ["bild:", "alt:", "picture:"].iter().find_map(|p| {
+            trimmed
+                .get(..p.len())
+                .filter(|head| head.eq_ignore_ascii_case(p))
+                .map(|_| trimmed[p.len()..].trim().to_string())
+        });
+        match found {
+            Some(a) if alt.is_none() && !a.is_empty() => alt = Some(a),
+            _ => rest.push(line),
+        }
+    }
+    (rest.join("\n"), alt)
+}
+
 /// `@DISTRICT[,DISTRICT…] TEXT`: the districts (ids, or names without spaces) and the text;
 /// `None` when no text follows.
 fn take_target(rest: &str) -> Option<(Option<crate::domain::area::Target>, &str)> {
@@ -160,13 +181,7 @@ impl Conversation {
         };
         let say = |key: &str, args: Args<'_>| vec![self.say(msg, lang, key, args)];
         match word {
-            Word::Announce
-            | Word::Alert
-            | Word::Drill
-            | Word::Update
-            | Word::Allclear
-            | Word::Schedule
-            | Word::ScheduleCron => {
+            w if w.drafts_broadcast() => {
                 let usage = match word {
                     Word::Announce => "usage-announce",
                     Word::Alert => "usage-alert",
@@ -253,6 +268,91 @@ impl Conversation {
             },
             _ => Ok(say("help-staff", vec![])),
         }
+    }
+
+    /// A picture or document sent in the chat. With a broadcast's command as its caption, from
+    /// staff: fetched from the platform, checked and cleaned as every upload, and the draft made
+    /// with it (a picture needs its alternative text: a caption line `Bild: …`). Anything else
+    /// is not fetched at all.
+    pub(super) async fn attachment(
+        &self,
+        msg: &Incoming,
+        caption: &str,
+        file: &crate::domain::media::ChatFile,
+    ) -> Result<Vec<Reply>, StoreError> {
+        let lang = self.language_of(msg).await?;
+        let say = |key: &str, args: Args<'_>| Ok(vec![self.say(msg, &lang, key, args)]);
+        let (caption, alt) = take_alt(caption);
+        let command = command::parse(&caption, msg.channel).filter(|c| c.word.drafts_broadcast());
+        let actor = self.actor(msg).await?;
+        let (Some(command), Some(actor)) = (command, actor) else {
+            if self.actor(msg).await?.is_some() {
+                return say("attachment-no-command", vec![]);
+            }
+            // A citizen's picture is neither fetched nor kept.
+            tracing::info!(channel = %msg.channel, "a file from someone who is not staff; not fetched");
+            return say("attachment-citizen", vec![]);
+        };
+        let Some(submission) = submission(self, command.word, command.rest) else {
+            return say("attachment-no-command", vec![]);
+        };
+        let mut submission = match submission {
+            Ok(s) => s,
+            Err(topic) => {
+                return say(
+                    "unknown-topic",
+                    vec![
+                        ("topic", topic.into()),
+                        ("valid", self.topic_list(&lang).into()),
+                    ],
+                );
+            }
+        };
+        if file.picture && alt.is_none() {
+            return say("attachment-needs-alt", vec![]);
+        }
+        let Some(fetcher) = self.files.get(&msg.channel) else {
+            return say("attachment-unavailable", vec![]);
+        };
+        let max = match msg.channel {
+            ChannelKind::Telegram => crate::domain::media::TELEGRAM_FETCH_MAX,
+            ChannelKind::Whatsapp => crate::domain::media::upload_max(),
+        };
+        if let Some(size) = file.size.filter(|s| *s > max) {
+            let reason = format!(
+                "the file is {}; files sent in the chat can be fetched up to {} (attach larger ones on the dashboard or with the API)",
+                crate::domain::media::human_size(size),
+                crate::domain::media::human_size(max)
+            );
+            return say("attachment-refused", vec![("reason", reason.into())]);
+        }
+        let bytes = match fetcher.fetch(file, max).await {
+            Ok(b) => b,
+            Err(reason) => {
+                tracing::warn!(channel = %msg.channel, error = %reason, "a file sent in the chat could not be fetched");
+                return say("attachment-refused", vec![("reason", reason.into())]);
+            }
+        };
+        let media = crate::services::media::MediaService::new(self.store.clone());
+        let info = match media
+            .accept(bytes, file.name.clone(), Some(actor.identity()))
+            .await
+        {
+            Ok(info) => info,
+            Err(crate::services::media::MediaError::Store(e)) => return Err(e),
+            Err(e) => {
+                tracing::info!(channel = %msg.channel, error = %e, "a file sent in the chat was refused");
+                return say("attachment-refused", vec![("reason", e.to_string().into())]);
+            }
+        };
+        if info.kind == crate::domain::media::MediaKind::Picture && alt.is_none() {
+            return say("attachment-needs-alt", vec![]);
+        }
+        submission.attachment = Some(crate::services::Attachment {
+            media_id: info.id,
+            alt: alt.filter(|_| info.kind == crate::domain::media::MediaKind::Picture),
+        });
+        self.preview(msg, &lang, &actor, submission).await
     }
 
     /// What a confirmation or approval did, in the chat's words.
@@ -400,6 +500,30 @@ impl Conversation {
                     .texts
                     .get(lang, "preview-footer", &[("line", line.into())]),
             );
+        }
+        if let Some(id) = b.media_id
+            && let Some(info) = self.store.media_info(id).await?
+        {
+            let size = crate::domain::media::human_size(info.bytes);
+            let line = match (info.kind, info.width, info.height) {
+                (crate::domain::media::MediaKind::Picture, Some(w), Some(h)) => self.texts.get(
+                    lang,
+                    "preview-picture",
+                    &[
+                        ("size", size.into()),
+                        ("width", w.into()),
+                        ("height", h.into()),
+                        ("alt", b.alt.clone().unwrap_or_default().into()),
+                    ],
+                ),
+                _ => self.texts.get(
+                    lang,
+                    "preview-document",
+                    &[("size", size.into()), ("name", info.file_name.into())],
+                ),
+            };
+            text.push('\n');
+            text.push_str(&line);
         }
         if let Some(t) = &submitted.targeting {
             let count = |r: &crate::store::RecipientCount| {

@@ -132,3 +132,21 @@ mod tests {
         assert!(!fits_caption(&"😀".repeat(513)));
     }
 }
+
+/// A picture or document someone sent in the chat, as the platform keeps it until it is
+/// fetched (Telegram `file_id`, WhatsApp media id). Only staff's are ever fetched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatFile {
+    pub id: String,
+    /// The file's name as sent (documents), if any.
+    pub name: Option<String>,
+    /// The type the platform says it is (checked again from the bytes).
+    pub mime: Option<String>,
+    /// Its size as the platform says, if it does.
+    pub size: Option<u64>,
+    /// Sent as a photo (Telegram) or image (WhatsApp): certainly a picture.
+    pub picture: bool,
+}
+
+/// Telegram's Bot API hands bots files up to 20 MB.
+pub const TELEGRAM_FETCH_MAX: u64 = 20 * MB;

@@ -84,6 +84,17 @@ pub struct Cleaned {
     pub height: Option<u32>,
 }
 
+/// Where a file staff sent in the chat is fetched from: the platform it came on.
+#[async_trait::async_trait]
+pub trait FetchFile: Send + Sync {
+    /// The bytes of `file`, refused when more than `max`.
+    async fn fetch(
+        &self,
+        file: &crate::domain::media::ChatFile,
+        max: u64,
+    ) -> Result<Vec<u8>, String>;
+}
+
 /// Takes pictures and documents in and keeps them.
 pub struct MediaService {
     store: Arc<dyn Store>,

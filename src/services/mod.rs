@@ -9,7 +9,7 @@ pub mod sign_in;
 pub mod subscriptions;
 
 pub use broadcasts::{
-    BroadcastService, CorrectionRequest, Outcome, QueueWake, Reach, RetractionPreview,
+    Attachment, BroadcastService, CorrectionRequest, Outcome, QueueWake, Reach, RetractionPreview,
     ServiceError, Submission, Submitted, TemplateCosts, When,
 };
 pub use policy::{Action, Refusal, Subject};

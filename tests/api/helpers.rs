@@ -329,6 +329,7 @@ pub fn conversation_of(app: &TestApp, second_approval: bool) -> Conversation {
         broadcasts: broadcasts_on(app.store.clone(), Some(app), second_approval),
         sign_in: None,
         archive: None,
+        files: Default::default(),
     }
 }
 

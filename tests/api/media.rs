@@ -21,6 +21,7 @@ on_both_stores!(
     bad_input_is_refused_and_the_service_keeps_serving,
     one_upload_is_claimed_once,
     the_archive_shows_the_picture_with_its_alternative_text,
+    staff_attach_a_picture_in_the_chat_with_the_command_as_its_caption,
 );
 
 /// A real camera JPEG with GPS EXIF (see tests/fixtures/SOURCES.md).
@@ -675,4 +676,140 @@ async fn the_archive_shows_the_picture_with_its_alternative_text(db: TestDb) {
         format!("https://stadt.example/m/{code}/datei")
     );
     assert_eq!(enclosure.length, Some(kept.len() as u64));
+}
+
+/// A photo message to the bot (the real one in tests/fixtures) from `who`, its largest size
+/// being the file `file_id`.
+fn photo_update(who: i64, file_id: &str, caption: &str) -> Value {
+    let raw = std::fs::read_to_string(format!(
+        "{}/tests/fixtures/telegram/message_photo_with_caption.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("the fixture");
+    let mut message: Value = serde_json::from_str(&raw).expect("JSON");
+    message["from"]["id"] = json!(who);
+    message["chat"]["id"] = json!(who);
+    if let Some(sizes) = message["photo"].as_array_mut()
+        && let Some(largest) = sizes.last_mut()
+    {
+        largest["file_id"] = json!(file_id);
+    }
+    message["caption"] = json!(caption);
+    message["caption_entities"] = json!([]);
+    json!({"message": message})
+}
+
+async fn staff_attach_a_picture_in_the_chat_with_the_command_as_its_caption(db: TestDb) {
+    use amtsbote::domain::Role;
+    seed(&*db.store, 2, 1, &["news"]).await;
+    db.store
+        .set_staff(ChannelKind::Telegram, "900", Role::Press, Some("Paula"))
+        .await
+        .expect("staff");
+    db.store
+        .set_staff(
+            ChannelKind::Whatsapp,
+            "4915199990000",
+            Role::Press,
+            Some("Willi"),
+        )
+        .await
+        .expect("staff");
+    let svc = Service::start(&db, false, &[]).await;
+
+    // A citizen's photo, even with a command as caption, is neither fetched nor kept.
+    let theirs = svc
+        .sim
+        .offer_file(ChannelKind::Telegram, gps_photo(), "image/jpeg");
+    svc.sim
+        .push_update(photo_update(1000, &theirs, "/meldung news Hallo"));
+    crate::helpers::message_to(&svc.sim, "1000", "Bilder und Dateien").await;
+    // Staff without an alternative text: told how, nothing fetched.
+    let file = svc
+        .sim
+        .offer_file(ChannelKind::Telegram, gps_photo(), "image/jpeg");
+    svc.sim.push_update(photo_update(
+        900,
+        &file,
+        "/announce news Die Umleitung ab Montag.",
+    ));
+    crate::helpers::message_to(&svc.sim, "900", "alternative text").await;
+    assert_eq!(svc.sim.file_fetches(), 0, "nothing fetched");
+
+    // With it: fetched once, cleaned, previewed with the picture's facts, confirmed, sent.
+    svc.sim.push_update(photo_update(
+        900,
+        &file,
+        "/announce news Die Umleitung ab Montag.\nPicture: Plan der Umleitung über die Ringstraße",
+    ));
+    let preview = crate::helpers::message_to(&svc.sim, "900", "/confirm").await;
+    assert!(
+        preview.text.contains("Picture: 640 × 480 pixels")
+            && preview
+                .text
+                .contains("Plan der Umleitung über die Ringstraße"),
+        "{}",
+        preview.text
+    );
+    assert!(
+        !preview.text.contains("Picture: Plan"),
+        "the alt line is not part of the text: {}",
+        preview.text
+    );
+    assert_eq!(svc.sim.file_fetches(), 1);
+    let code = crate::helpers::confirm_code(&preview.text);
+    svc.sim
+        .push_update(crate::telegram::message(900, &format!("/confirm {code}")));
+    let s = svc.sim.clone();
+    wait_until(
+        Duration::from_secs(30),
+        "the picture reached everyone",
+        move || {
+            let s = s.clone();
+            async move {
+                s.received()
+                    .iter()
+                    .filter(|r| r.text.starts_with("Die Umleitung ab Montag.") && r.media.is_some())
+                    .count()
+                    == 3
+            }
+        },
+    )
+    .await;
+    let uploads = svc.sim.uploads(ChannelKind::Telegram);
+    assert_eq!(uploads.len(), 1);
+    assert_eq!(
+        exif_gps(&uploads[0].bytes).ok().flatten(),
+        None,
+        "no position in what was sent"
+    );
+
+    // On WhatsApp: an image with the command as caption (the real webhook's shape).
+    let wa_file = svc
+        .sim
+        .offer_file(ChannelKind::Whatsapp, pdf(), "application/pdf");
+    let raw = std::fs::read_to_string(format!(
+        "{}/tests/fixtures/whatsapp/webhook_message_image.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("the fixture");
+    let mut body: Value = serde_json::from_str(&raw).expect("JSON");
+    let m = &mut body["entry"][0]["changes"][0]["value"]["messages"][0];
+    m["from"] = json!("4915199990000");
+    m["type"] = json!("document");
+    m["document"] = json!({
+        "id": wa_file, "mime_type": "application/pdf", "filename": "Allgemeinverfügung.pdf",
+        "caption": "/meldung news Die Allgemeinverfügung im Wortlaut."
+    });
+    if let Some(o) = m.as_object_mut() {
+        o.remove("image");
+    }
+    assert_eq!(svc.webhook(&body).await, reqwest::StatusCode::OK);
+    let preview = crate::helpers::message_to(&svc.sim, "4915199990000", "Dokument").await;
+    assert!(
+        preview.text.contains("Allgemeinverfügung.pdf"),
+        "{}",
+        preview.text
+    );
+    assert_eq!(svc.sim.file_fetches(), 2);
 }

@@ -179,6 +179,7 @@ async fn staff_plan_list_and_remove_schedules_in_the_chat() {
         broadcasts: crate::helpers::broadcasts_on(db.store.clone(), None, false),
         sign_in: None,
         archive: None,
+        files: Default::default(),
     };
     let preview = text_of(
         &talk
