@@ -57,6 +57,12 @@ fn service_error(state: &DashboardState, lang: &str, e: ServiceError) -> Respons
         ServiceError::Refused(Refusal::OwnApproval) => {
             (StatusCode::FORBIDDEN, "confirm-own", vec![])
         }
+        ServiceError::Refused(Refusal::DraftsOnly) => {
+            (StatusCode::FORBIDDEN, "drafts-only", vec![])
+        }
+        ServiceError::Refused(Refusal::TopicNotAllowed) => {
+            (StatusCode::FORBIDDEN, "topic-not-allowed", vec![])
+        }
         ServiceError::Refused(_) => (StatusCode::FORBIDDEN, "staff-refused", vec![]),
         ServiceError::NotFound(id) => (
             StatusCode::NOT_FOUND,
@@ -563,6 +569,10 @@ pub async fn compose(State(state): Shared, staff: Staff, RawForm(body): RawForm)
             ServiceError::Refused(Refusal::NeedsEmergency) => {
                 state.texts.get(lang, "needs-emergency", &[])
             }
+            ServiceError::Refused(Refusal::DraftsOnly) => state.texts.get(lang, "drafts-only", &[]),
+            ServiceError::Refused(Refusal::TopicNotAllowed) => {
+                state.texts.get(lang, "topic-not-allowed", &[])
+            }
             ServiceError::Refused(_) => state.texts.get(lang, "staff-refused", &[]),
             ServiceError::Store(e) => {
                 tracing::error!(error = %e, "dashboard: the store failed");
@@ -589,6 +599,16 @@ pub async fn compose(State(state): Shared, staff: Staff, RawForm(body): RawForm)
         Err(e) => return error(e),
     };
     let actor = staff.actor().clone();
+    if f.action == "propose" {
+        return match state
+            .broadcasts
+            .propose(&actor, &submission.topic, &submission.text)
+            .await
+        {
+            Ok(_) => see_other("/dashboard/approvals"),
+            Err(e) => error(e),
+        };
+    }
     if f.action == "send" {
         return match state.broadcasts.submit(&actor, submission).await {
             Ok(done) => see_other(&format!("/dashboard/broadcasts/{}", done.broadcast.id)),
@@ -976,6 +996,38 @@ pub struct ActForm {
     text: Option<String>,
     /// A correction's "tell the recipients" checkbox (absent when unticked).
     notice: Option<String>,
+    /// Why a department's draft is rejected (its author is told).
+    reason: Option<String>,
+    /// When an approved draft goes out (`24.12.2026 18:00`, city time); blank: at once.
+    at: Option<String>,
+}
+
+/// Approves broadcast `id`; a department's draft first takes the text and time the press
+/// office gave it on the approvals page (its author is told what changed).
+async fn approve_as_edited(
+    state: &DashboardState,
+    actor: &crate::domain::Actor,
+    id: i64,
+    f: &ActForm,
+) -> Result<(), ServiceError> {
+    let at = match f.at.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
+        Some(raw) => Some(
+            crate::domain::time::parse_time(raw, state.broadcasts.tz())
+                .map_err(|message| ServiceError::Invalid {
+                    field: "at",
+                    message,
+                })?
+                .timestamp_millis(),
+        ),
+        None => None,
+    };
+    if let Some(text) = f.text.as_deref() {
+        let b = state.broadcasts.get(id).await?;
+        if text.trim() != b.text.trim() || at != b.scheduled_at {
+            state.broadcasts.revise(actor, id, Some(text), at).await?;
+        }
+    }
+    state.broadcasts.approve(actor, id).await.map(|_| ())
 }
 
 pub async fn act(
@@ -993,14 +1045,16 @@ pub async fn act(
             state.broadcasts.cancel(actor, id).await.map(|_| ()),
             "broadcast",
         ),
-        "approve" => (
-            state.broadcasts.approve(actor, id).await.map(|_| ()),
-            "broadcast",
-        ),
-        "reject" => (
-            state.broadcasts.reject(actor, id).await.map(|_| ()),
-            "approvals",
-        ),
+        "approve" => (approve_as_edited(&state, actor, id, &f).await, "broadcast"),
+        "reject" => {
+            let rejected = match f.reason.as_deref().map(str::trim) {
+                Some(reason) if !reason.is_empty() => {
+                    state.broadcasts.reject_with_reason(actor, id, reason).await
+                }
+                _ => state.broadcasts.reject(actor, id).await,
+            };
+            (rejected.map(|_| ()), "approvals")
+        }
         "correct" => {
             let request = crate::services::CorrectionRequest {
                 text: f.text.clone().unwrap_or_default(),
@@ -1059,10 +1113,16 @@ pub async fn approvals(State(state): Shared, staff: Staff) -> Response {
             Ok(r) => r,
             Err(e) => return service_error(&state, staff.lang, e),
         };
+        let desk = match state.broadcasts.desk_of_author(b).await {
+            Ok(d) => d,
+            Err(e) => return service_error(&state, staff.lang, e),
+        };
         items.push(context! {
             b => row(&state, b, &BroadcastStats::default()),
             total => reach.recipients.total(),
             own => b.author.as_deref() == Some(staff.actor().identity().as_str()),
+            author => desk.as_ref().map(|(p, _)| p.clone()),
+            department => desk.map(|(_, d)| d.department),
         });
     }
     state.page(

@@ -112,6 +112,9 @@ pub fn parse_time(s: &str, tz: Tz) -> Result<DateTime<Utc>, String> {
         }
     } else {
         for format in [
+            // As the press office writes it: 24.12.2026 18:00.
+            "%d.%m.%Y %H:%M",
+            "%d.%m.%Y, %H:%M",
             "%Y-%m-%d %H:%M",
             "%Y-%m-%dT%H:%M",
             "%Y-%m-%d %H:%M:%S",

@@ -19,6 +19,10 @@ use crate::store::{
     TargetCount,
 };
 
+mod drafts;
+mod templates;
+pub use drafts::{AuthorNotice, Proposed};
+
 /// Notices a retraction writes before it tells the lanes (about 100 ms of a fast lane).
 const RETRACTION_FIRST_CHUNK: u32 = 200;
 
@@ -296,6 +300,8 @@ pub struct BroadcastService {
     areas: Option<Arc<Catalogue>>,
     /// The check link under every message, when the archive is on: counted in the length.
     footer: Option<Arc<super::check::Footer>>,
+    /// Tells the authors of departments' drafts what became of them.
+    authors: std::sync::OnceLock<Arc<dyn AuthorNotice>>,
 }
 
 impl BroadcastService {
@@ -325,6 +331,7 @@ impl BroadcastService {
             clock: Arc::new(SystemClock),
             areas: None,
             footer: None,
+            authors: std::sync::OnceLock::new(),
         }
     }
 
@@ -1115,6 +1122,7 @@ impl BroadcastService {
             ),
         )
         .await?;
+        self.tell_approved(actor, outcome.broadcast()).await;
         Ok(outcome)
     }
 

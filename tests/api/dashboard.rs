@@ -14,7 +14,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::{EMERGENCY_TOKEN, Service, TestDb, message_to, seed, wait_until};
+use crate::helpers::{EMERGENCY_TOKEN, Service, TestDb, message_to, run_sql, seed, wait_until};
 use crate::telegram::message;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -1068,20 +1068,6 @@ async fn requests_without_a_session_and_failed_sign_ins_write_nothing(db: TestDb
     assert_eq!(later.status(), StatusCode::OK);
     let seen = open(amtsbote::domain::now_ms()).await.last_seen;
     assert!(seen >= asked_at, "marked as seen: {stale} → {seen}");
-}
-
-/// Runs one statement on either kind of database.
-async fn run_sql(db: &TestDb, statement: &str) {
-    let statement = sqlx::AssertSqlSafe(statement.to_string());
-    if db.url.starts_with("sqlite:") {
-        let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
-        sqlx::query(statement).execute(&pool).await.unwrap();
-        pool.close().await;
-    } else {
-        let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
-        sqlx::query(statement).execute(&pool).await.unwrap();
-        pool.close().await;
-    }
 }
 
 /// Guessing a login token takes many tries: ten a minute from one address, then 429 with a
