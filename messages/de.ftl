@@ -504,3 +504,15 @@ dash-draft-at-help = Datum und Uhrzeit in Stadtzeit, z. B. 24.12.2026 18:00
 dash-draft-reason = Grund der Ablehnung (die Fachabteilung erfährt ihn)
 usage-template = So geht es: /vorlage NAME feld=wert feld=wert … Vorlagen: { $names }
 template-refused = Die Vorlage lässt sich so nicht füllen: { $reason }
+dash-nav-templates = Textbausteine
+dash-templates-explain = Texte mit Feldern in geschweiften Klammern, z. B. „Vollsperrung {"{"}strasse{"}"} von {"{"}von{"}"} bis {"{"}bis{"}"}.“ Jede Änderung wird als neue Version gespeichert.
+dash-template-name = Name
+dash-template-version = Version
+dash-template-saved-by = Gespeichert von
+dash-template-use = { $name } verwenden
+dash-template-new = Neuer Textbaustein oder neue Version
+dash-template-text-help = Felder in geschweiften Klammern, z. B. {"{"}strasse{"}"}; ein Baustein fürs Thema alerts ist eine Warnung (nur Krisenstab).
+dash-template-save = Textbaustein speichern
+dash-template-fill = Textbaustein „{ $name }“ ausfüllen
+dash-template-insert = In die Meldung einsetzen
+dash-template-choose = Textbaustein wählen

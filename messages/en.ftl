@@ -501,3 +501,15 @@ dash-draft-at-help = Date and time in city time, e.g. 24.12.2026 18:00
 dash-draft-reason = Reason for rejecting (the department is told)
 usage-template = Usage: /template NAME field=value field=value … Templates: { $names }
 template-refused = The template cannot be filled in like this: { $reason }
+dash-nav-templates = Templates
+dash-templates-explain = Texts with fields in braces, e.g. "Road closed: {"{"}strasse{"}"} from {"{"}von{"}"} to {"{"}bis{"}"}." Every change is kept as a new version.
+dash-template-name = Name
+dash-template-version = Version
+dash-template-saved-by = Saved by
+dash-template-use = Use { $name }
+dash-template-new = New template or new version
+dash-template-text-help = Fields in braces, e.g. {"{"}strasse{"}"}; a template for the alerts topic is an alert (emergency staff only).
+dash-template-save = Save template
+dash-template-fill = Fill in template "{ $name }"
+dash-template-insert = Put into the broadcast
+dash-template-choose = Choose template

@@ -176,6 +176,10 @@ pub fn router(state: Arc<DashboardState>) -> Router {
         .route("/dashboard/approvals", get(pages::approvals))
         .route("/dashboard/schedules", get(pages::schedules))
         .route(
+            "/dashboard/textbausteine",
+            get(pages::templates_page).post(pages::save_template),
+        )
+        .route(
             "/dashboard/schedules/{id}/remove",
             post(pages::remove_schedule),
         )

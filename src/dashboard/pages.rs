@@ -288,16 +288,137 @@ fn districts(state: &DashboardState, counts: &[(String, u64)]) -> Vec<Value> {
         .collect()
 }
 
-pub async fn compose_page(State(state): Shared, staff: Staff) -> Response {
-    let form = ComposeForm {
+/// The compose page; `?vorlage=NAME` shows the template's fields, and with `fill=1` and
+/// the fields (`f_NAME`) puts the filled-in text into the form (a field left empty refuses).
+pub async fn compose_page(
+    State(state): Shared,
+    staff: Staff,
+    Query(q): Query<std::collections::BTreeMap<String, String>>,
+) -> Response {
+    let mut form = ComposeForm {
         when: "now".into(),
         ..ComposeForm::default()
     };
+    let templates = match state.broadcasts.templates().await {
+        Ok(t) => t,
+        Err(e) => return service_error(&state, staff.lang, e),
+    };
+    let values: std::collections::BTreeMap<String, String> = q
+        .iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix("f_")?.to_string(), v.clone())))
+        .collect();
+    let mut status = StatusCode::OK;
+    let mut template = Value::UNDEFINED;
+    let mut template_error = Value::UNDEFINED;
+    if let Some(name) = q.get("vorlage").filter(|n| !n.trim().is_empty()) {
+        let (t, fields) = match state.broadcasts.template(name).await {
+            Ok(found) => found,
+            Err(e) => return service_error(&state, staff.lang, e),
+        };
+        let filled = if q.contains_key("fill") {
+            Some(state.broadcasts.fill_template(name, &values).await)
+        } else {
+            None
+        };
+        match filled {
+            Some(Ok((t, kind, text))) => {
+                form.topic = t.topic;
+                form.kind = kind.as_str().to_string();
+                form.text = text;
+            }
+            other => {
+                if let Some(Err(e)) = other {
+                    status = StatusCode::UNPROCESSABLE_ENTITY;
+                    template_error = Value::from(e.to_string());
+                }
+                let fields: Vec<Value> = fields
+                    .iter()
+                    .map(|f| context! { name => f, value => values.get(f).cloned().unwrap_or_default() })
+                    .collect();
+                template = context! { name => t.name, text => t.text, fields };
+            }
+        }
+    }
     state.page(
-        StatusCode::OK,
+        status,
         "compose.html",
-        context! { form, ..merge_maps([compose_choices(&state, staff.lang), frame(&staff, "compose")]) },
+        context! { form, templates, template, template_error, ..merge_maps([compose_choices(&state, staff.lang), frame(&staff, "compose")]) },
     )
+}
+
+#[derive(Deserialize, Default, Serialize)]
+pub struct TemplateForm {
+    csrf: Option<String>,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    topic: String,
+    #[serde(default)]
+    text: String,
+}
+
+/// `/dashboard/textbausteine`: the templates, newest versions, and a form to save one.
+pub async fn templates_page(State(state): Shared, staff: Staff) -> Response {
+    templates_with(
+        &state,
+        &staff,
+        StatusCode::OK,
+        TemplateForm::default(),
+        None,
+    )
+    .await
+}
+
+async fn templates_with(
+    state: &DashboardState,
+    staff: &Staff,
+    status: StatusCode,
+    form: TemplateForm,
+    error: Option<String>,
+) -> Response {
+    let templates = match state.broadcasts.templates().await {
+        Ok(t) => t,
+        Err(e) => return service_error(state, staff.lang, e),
+    };
+    state.page(
+        status,
+        "textbausteine.html",
+        context! { templates, form, error, ..merge_maps([compose_choices(state, staff.lang), frame(staff, "templates")]) },
+    )
+}
+
+/// Saves a new version of a template (the policy decides who may keep it).
+pub async fn save_template(
+    State(state): Shared,
+    staff: Staff,
+    Form(f): Form<TemplateForm>,
+) -> Response {
+    if let Some(refused) = staff.without_csrf(&state, f.csrf.as_deref()) {
+        return refused;
+    }
+    match state
+        .broadcasts
+        .save_template(staff.actor(), &f.name, &f.topic, &f.text)
+        .await
+    {
+        Ok(_) => see_other("/dashboard/textbausteine"),
+        Err(ServiceError::Invalid { field, message }) => {
+            let error = state.texts.get(
+                staff.lang,
+                "dash-invalid",
+                &[("field", field.into()), ("reason", message.into())],
+            );
+            templates_with(
+                &state,
+                &staff,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                f,
+                Some(error),
+            )
+            .await
+        }
+        Err(e) => service_error(&state, staff.lang, e),
+    }
 }
 
 /// The city's districts in the order of their numbers (the file may have them in any).

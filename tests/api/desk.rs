@@ -10,13 +10,15 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::helpers::{
-    Service, TestDb, amtsbote, broadcasts_on, button, message_to, run_sql, seed, wait_until,
+    EMERGENCY_TOKEN, PRESS_TOKEN, Service, TestDb, amtsbote, broadcasts_on, button, message_to,
+    run_sql, seed, wait_until,
 };
 use crate::telegram::{message, press};
 
 crate::helpers::on_both_stores!(
     a_departments_draft_is_edited_by_one_press_member_approved_by_another_and_its_author_told,
     a_rejected_draft_tells_its_author_why_and_an_old_one_is_dropped_with_a_note,
+    a_template_is_kept_in_versions_and_filled_in_the_chat_and_on_the_dashboard_never_half,
 );
 
 const TINA_TOKEN: &str = "tiefbauamt-token-0123456789";
@@ -474,5 +476,169 @@ async fn a_rejected_draft_tells_its_author_why_and_an_old_one_is_dropped_with_a_
             .sum::<u64>(),
         0,
         "no citizen got it"
+    );
+}
+
+/// Text templates: saved in versions by those who may send on the topic (an alert template by
+/// the emergency staff), filled in with `/vorlage` and on the compose page; a field left empty
+/// refuses and creates nothing.
+async fn a_template_is_kept_in_versions_and_filled_in_the_chat_and_on_the_dashboard_never_half(
+    db: TestDb,
+) {
+    seed(&*db.store, 1, 0, &["traffic"]).await;
+    let svc = desk_service(&db).await;
+    let save =
+        |token: &'static str, name: &'static str, topic: &'static str, text: &'static str| {
+            svc.api(
+                Method::POST,
+                "/api/v1/templates",
+                token,
+                Some(json!({"name": name, "topic": topic, "text": text})),
+            )
+        };
+    let (status, v1) = save(
+        PRESS_TOKEN,
+        "vollsperrung",
+        "traffic",
+        "Vollsperrung {strasse}.",
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{v1}");
+    assert_eq!(v1["version"], 1);
+    let (status, v2) = save(
+        PRESS_TOKEN,
+        "vollsperrung",
+        "traffic",
+        "Vollsperrung {strasse} von {von} bis {bis}, Umleitung ist ausgeschildert.",
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{v2}");
+    assert_eq!(
+        (v2["version"].clone(), v2["fields"].clone()),
+        (json!(2), json!(["strasse", "von", "bis"]))
+    );
+    let fire = "Brand in {ort}: Fenster und Türen geschlossen halten. {hinweis}";
+    let (status, refused) = save(PRESS_TOKEN, "brand", "alerts", fire).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+    let (status, _) = save(EMERGENCY_TOKEN, "brand", "alerts", fire).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _) = save(TINA_TOKEN, "baustelle", "traffic", "Baustelle {ort}.").await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "a department keeps no templates"
+    );
+    let (status, broken) = save(PRESS_TOKEN, "kaputt", "traffic", "Sperrung {strasse").await;
+    assert_eq!(
+        (status, broken["field"].clone()),
+        (StatusCode::UNPROCESSABLE_ENTITY, json!("text"))
+    );
+    let (_, list) = svc
+        .api(Method::GET, "/api/v1/templates", PRESS_TOKEN, None)
+        .await;
+    let names: Vec<(String, i64)> = list
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|t| {
+            (
+                t["name"].as_str().unwrap_or_default().to_string(),
+                t["version"].as_i64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [("brand".to_string(), 1), ("vollsperrung".to_string(), 2)]
+    );
+
+    // The chat: a missing field refuses, naming it, and creates nothing.
+    svc.sim.push_update(message(
+        702,
+        "/vorlage vollsperrung strasse=Hauptstraße von=Montag",
+    ));
+    told(&svc, "702", &["bis"]).await;
+    assert!(all(&db).await.is_empty(), "nothing was created");
+    svc.sim.push_update(message(
+        702,
+        "/vorlage vollsperrung strasse=Hauptstraße von=Montag 8 Uhr bis=Freitag",
+    ));
+    let filled =
+        "Vollsperrung Hauptstraße von Montag 8 Uhr bis Freitag, Umleitung ist ausgeschildert.";
+    message_to(&svc.sim, "702", filled).await;
+    let drafts = all(&db).await;
+    assert_eq!(drafts.len(), 1);
+    assert_eq!(
+        (drafts[0].status, drafts[0].text.as_str()),
+        (BroadcastStatus::Draft, filled)
+    );
+    // A department's filled-in template is its draft for the press office.
+    svc.sim.push_update(message(
+        701,
+        "/vorlage vollsperrung strasse=Ring von=Mo bis=Di",
+    ));
+    message_to(&svc.sim, "703", "Vollsperrung Ring von Mo bis Di").await;
+
+    // The dashboard: a field per placeholder; empty refuses, full fills the compose form.
+    let paula = dashboard_session(&db, &svc, "702").await;
+    let page = |query: &'static str| {
+        let cookie = paula.0.clone();
+        let url = format!("{}/dashboard/compose?{query}", svc.admin);
+        async move {
+            let answer = no_redirects()
+                .get(url)
+                .header("cookie", cookie)
+                .send()
+                .await
+                .expect("compose page");
+            let status = answer.status();
+            (status, answer.text().await.unwrap_or_default())
+        }
+    };
+    let (status, form) = page("vorlage=vollsperrung").await;
+    assert_eq!(status, StatusCode::OK);
+    for field in ["f_strasse", "f_von", "f_bis"] {
+        assert!(form.contains(&format!("name=\"{field}\"")), "{form}");
+    }
+    let (status, half) = page("vorlage=vollsperrung&fill=1&f_strasse=Ring&f_von=Mo&f_bis=").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        half.contains("template-error") && half.contains("bis"),
+        "{half}"
+    );
+    let (status, full) = page("vorlage=vollsperrung&fill=1&f_strasse=Ring&f_von=Mo&f_bis=Di").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        full.contains("Vollsperrung Ring von Mo bis Di, Umleitung ist ausgeschildert."),
+        "{full}"
+    );
+    let (status, _) = dashboard_post(
+        &svc,
+        &paula,
+        "/dashboard/textbausteine",
+        &[
+            ("name", "vollsperrung"),
+            ("topic", "traffic"),
+            ("text", "Vollsperrung {strasse} bis {bis}."),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let newest = db
+        .store
+        .template("vollsperrung")
+        .await
+        .unwrap()
+        .expect("kept");
+    assert_eq!(
+        (newest.version, newest.saved_by.as_str()),
+        (3, "Paula (telegram:702)")
+    );
+    let audit = db.store.audit_log(100).await.unwrap();
+    assert_eq!(
+        audit.iter().filter(|e| e.action == "template").count(),
+        4,
+        "{audit:?}"
     );
 }
