@@ -571,7 +571,14 @@ fn next_firings(state: &DashboardState, expr: &str) -> Vec<String> {
 }
 
 fn local_time(state: &DashboardState, ms: i64) -> String {
-    state.broadcasts.local_time(ms)
+    // As the press office writes dates: 24.12.2026 18:00, in city time.
+    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
+        .map(|t| {
+            t.with_timezone(&state.broadcasts.tz())
+                .format("%d.%m.%Y %H:%M")
+                .to_string()
+        })
+        .unwrap_or_default()
 }
 
 /// Where the compose page shows an error about the target: next to the field it concerns.
@@ -959,7 +966,7 @@ pub async fn broadcast(State(state): Shared, staff: Staff, Path(id): Path<i64>) 
             context! {
                 version => v.version,
                 text => v.text,
-                at => state.broadcasts.local_time(v.changed_at),
+                at => local_time(&state, v.changed_at),
                 by => v.changed_by.clone().unwrap_or_default(),
                 silent => !v.notice,
             }

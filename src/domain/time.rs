@@ -129,7 +129,7 @@ pub fn parse_time(s: &str, tz: Tz) -> Result<DateTime<Utc>, String> {
         }
     }
     Err(format!(
-        "'{s}' is not a time; use YYYY-MM-DD HH:MM (city time) or RFC 3339"
+        "'{s}' is not a time; use DD.MM.YYYY HH:MM like 24.12.2026 18:00 (city time), YYYY-MM-DD HH:MM or RFC 3339"
     ))
 }
 
@@ -172,6 +172,16 @@ impl Recurrence {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_press_offices_date_format_is_read_in_city_time() {
+        let tz = chrono_tz::Europe::Berlin;
+        let german = parse_time("24.12.2026 18:00", tz).expect("a time");
+        assert_eq!(german, parse_time("2026-12-24 18:00", tz).expect("a time"));
+        assert_eq!(german.to_rfc3339(), "2026-12-24T17:00:00+00:00");
+        let refused = parse_time("12/24/2026 6:00 PM", tz).unwrap_err();
+        assert!(refused.contains("24.12.2026 18:00"), "{refused}");
+    }
 
     fn berlin(s: &str) -> DateTime<Utc> {
         parse_time(s, chrono_tz::Europe::Berlin).expect("a time")
