@@ -206,6 +206,14 @@ pub struct ComposeForm {
     at: String,
     #[serde(default)]
     cron: String,
+    /// "Wiederholen": `daily`, `weekdays`, `weekly` or `first` (of the month), with its
+    /// weekday and time of day; the cron expression is built from them.
+    #[serde(default)]
+    repeat: String,
+    #[serde(default)]
+    weekday: String,
+    #[serde(default)]
+    time: String,
     #[serde(default)]
     action: String,
     /// The districts ticked (the field repeats, one per box).
@@ -497,6 +505,11 @@ fn submission(
                 .timestamp_millis(),
         ),
         "cron" => When::Every(f.cron.trim().to_string()),
+        "repeat" => When::Every(
+            crate::domain::time::Repeat::parse(&f.repeat, &f.weekday)
+                .and_then(|r| r.cron(&f.time))
+                .map_err(|e| invalid("repeat", e))?,
+        ),
         _ => When::Now,
     };
     let attachment = match f.media_id.trim() {
@@ -802,6 +815,10 @@ pub async fn compose(State(state): Shared, staff: Staff, RawForm(body): RawForm)
                 over_limit => reach.over_limit,
             },
             firings,
+            built_cron => match &submission.when {
+                When::Every(expr) => Some(expr.clone()),
+                _ => None,
+            },
             target,
         },
     )

@@ -838,12 +838,22 @@ async fn a_schedule_is_planned_with_its_next_firings_removed_and_every_page_is_a
     let c = d.signed_in(PRESS).await;
     select(&c, "#topic", "news").await;
     fill(&c, "#text", "Wochenmarkt heute bis 13 Uhr.").await;
-    click(&c, "#when-cron").await;
-    fill(&c, "#cron", "0 0 8 * * Sat").await;
+    // From choices, as the press office says it: every week on Saturday at 08:00.
+    click(&c, "#when-repeat").await;
+    select(&c, "#repeat", "weekly").await;
+    select(&c, "#weekday", "Sat").await;
+    fill(&c, "#time", "08:00").await;
     submit(&c, "#preview-button").await;
     let firings = text_of(&c, "#firings").await;
     assert_eq!(firings.lines().count(), 5, "{firings}");
     assert!(firings.contains("08:00"), "city time: {firings}");
+    assert!(
+        firings.lines().all(|l| l.len() == 16 && &l[2..3] == "."),
+        "German dates: {firings}"
+    );
+    click(&c, "#built summary").await;
+    assert_eq!(text_of(&c, "#built-cron").await, "0 0 8 * * Sat");
+    assert_accessible(&c, "a schedule made from choices").await;
     submit(&c, "#send-button").await;
     wait_for_status(&c, "recurring", Duration::from_secs(10)).await;
 
