@@ -175,7 +175,7 @@ login-off = Das Dashboard ist nicht eingeschaltet.
 dash-skip = Zum Inhalt springen
 dash-nav = Hauptmenü
 dash-nav-compose = Verfassen
-dash-nav-approvals = Freigaben
+dash-nav-approvals = Zur Freigabe
 dash-nav-broadcasts = Meldungen
 dash-signed-in-as = Angemeldet als { $person } ({ $role })
 dash-sign-out = Abmelden
@@ -245,7 +245,7 @@ dash-button-filter = Filtern
 dash-open = offen
 dash-created = Erstellt
 dash-none = Keine Meldungen.
-dash-approvals-explain = Warnungen warten hier auf ein zweites Mitglied des Krisenstabs (Vier-Augen-Prinzip).
+dash-approvals-explain = Zur Freigabe: Entwürfe der Fachabteilungen warten hier auf die Pressestelle, Warnungen auf ein zweites Mitglied des Krisenstabs (Vier-Augen-Prinzip).
 dash-button-approve = Meldung #{ $id } freigeben
 dash-button-reject = Meldung #{ $id } ablehnen
 dash-no-approvals = Nichts wartet auf Freigabe.
@@ -487,3 +487,63 @@ dash-field-file = Bild (JPEG, PNG, WebP) oder PDF anhängen
 dash-field-file-help = Erst anhängen, dann den Text schreiben. Ein Bild wird vor dem Speichern von seinen Metadaten (EXIF, GPS-Position) befreit; höchstens 5 MB für ein Bild und 50 MB für ein PDF.
 dash-button-upload = Anhängen
 dash-preview-reply-note = Der Text ist länger als eine Bildunterschrift (1.024 Zeichen): Das Bild geht zuerst, der Text folgt als Antwort darauf.
+
+## The desk: departments' drafts for the press office (issue 25)
+help-contributor =
+    Fachabteilung:
+    /entwurf THEMA TEXT – ein Entwurf für die Pressestelle; sie prüft, ändert, gibt frei oder lehnt ab
+    /login – ein Link zum Dashboard
+usage-draft = So geht es: /entwurf THEMA TEXT
+usage-edit = So geht es: /bearbeiten ID NEUER TEXT (ID des Entwurfs)
+usage-reject = So geht es: /ablehnen ID GRUND (ID des Entwurfs)
+drafts-only = Entschuldigung, als Fachabteilung schreiben Sie Entwürfe für die Pressestelle (/entwurf THEMA TEXT); senden, planen, warnen, stoppen und freigeben darf nur die Pressestelle. Es wurde nichts angelegt.
+topic-not-allowed = Entschuldigung, für dieses Thema darf Ihre Abteilung keine Entwürfe schreiben. Es wurde nichts angelegt.
+draft-submitted = Ihr Entwurf #{ $id } (Thema { $topic }) liegt der Pressestelle zur Freigabe vor. Sie erfahren hier, was daraus wird.
+draft-from = Entwurf #{ $id } von { $author } ({ $department }). Ändern: /bearbeiten { $id } NEUER TEXT · Ablehnen mit Grund: /ablehnen { $id } GRUND
+draft-edit-ok = Entwurf #{ $id } ist geändert; die Fachabteilung ist informiert. Geben Sie ihn mit dem Knopf in der Anfrage frei.
+draft-reject-ok = Entwurf #{ $id } ist abgelehnt; die Fachabteilung kennt den Grund.
+draft-edited =
+    Die Pressestelle ({ $by }) hat Ihren Entwurf #{ $id } geändert.
+    Vorher: { $before }
+    Jetzt: { $after }
+draft-rejected = Die Pressestelle ({ $by }) hat Ihren Entwurf #{ $id } abgelehnt: { $reason }
+draft-approved = Die Pressestelle ({ $by }) hat Ihren Entwurf #{ $id } freigegeben; er wird jetzt gesendet.
+draft-approved-scheduled = Die Pressestelle ({ $by }) hat Ihren Entwurf #{ $id } freigegeben; er geht am { $at } hinaus.
+draft-expired = Ihr Entwurf #{ $id } wurde nach { $days } Tagen ohne Freigabe verworfen. Schreiben Sie ihn bei Bedarf neu.
+dash-button-propose = Zur Freigabe an die Pressestelle
+dash-draft-by = Entwurf von { $author } ({ $department })
+dash-draft-text = Text (Änderungen sieht die Fachabteilung)
+dash-draft-at = Senden am (leer: sofort)
+dash-draft-at-help = Datum und Uhrzeit in Stadtzeit, z. B. 24.12.2026 18:00
+dash-draft-reason = Grund der Ablehnung (die Fachabteilung erfährt ihn)
+usage-template = So geht es: /vorlage NAME feld=wert feld=wert … Vorlagen: { $names }
+template-refused = Die Vorlage lässt sich so nicht füllen: { $reason }
+dash-nav-templates = Textbausteine
+dash-templates-explain = Texte mit Feldern in geschweiften Klammern, z. B. „Vollsperrung {"{"}strasse{"}"} von {"{"}von{"}"} bis {"{"}bis{"}"}.“ Jede Änderung wird als neue Version gespeichert.
+dash-template-name = Name
+dash-template-version = Version
+dash-template-saved-by = Gespeichert von
+dash-template-use = { $name } verwenden
+dash-template-new = Neuer Textbaustein oder neue Version
+dash-template-text-help = Felder in geschweiften Klammern, z. B. {"{"}strasse{"}"}; ein Baustein fürs Thema alerts ist eine Warnung (nur Krisenstab).
+dash-template-save = Textbaustein speichern
+dash-template-fill = Textbaustein „{ $name }“ ausfüllen
+dash-template-insert = In die Meldung einsetzen
+dash-template-choose = Textbaustein wählen
+dash-when-repeat = Wiederholen
+dash-field-repeat = Wie oft
+dash-repeat-daily = jeden Tag
+dash-repeat-weekdays = jeden Werktag (Mo–Fr)
+dash-repeat-weekly = jede Woche am …
+dash-repeat-first = jeden ersten … im Monat
+dash-field-weekday = Wochentag
+dash-weekday-Mon = Montag
+dash-weekday-Tue = Dienstag
+dash-weekday-Wed = Mittwoch
+dash-weekday-Thu = Donnerstag
+dash-weekday-Fri = Freitag
+dash-weekday-Sat = Samstag
+dash-weekday-Sun = Sonntag
+dash-field-time = um (Uhrzeit, z. B. 08:00)
+dash-advanced = Erweitert
+dash-built-cron = Zeitplan als Cron-Ausdruck:

@@ -242,7 +242,7 @@ dash-button-filter = Filter
 dash-open = open
 dash-created = Created
 dash-none = No broadcasts.
-dash-approvals-explain = Alerts wait here for a second member of the emergency team (two-person rule).
+dash-approvals-explain = Awaiting approval: departments' drafts wait here for the press office, alerts for a second member of the emergency team (two-person rule).
 dash-button-approve = Approve broadcast #{ $id }
 dash-button-reject = Reject broadcast #{ $id }
 dash-no-approvals = Nothing awaits approval.
@@ -484,3 +484,63 @@ dash-field-file = Attach a picture (JPEG, PNG, WebP) or a PDF
 dash-field-file-help = Attach first, then write the text. A picture is cleaned of its metadata (EXIF, GPS position) before it is kept; at most 5 MB for a picture and 50 MB for a PDF.
 dash-button-upload = Attach
 dash-preview-reply-note = The text is longer than a caption (1,024 characters): the picture goes first, the text follows as a reply to it.
+
+## The desk: departments' drafts for the press office (issue 25)
+help-contributor =
+    Department:
+    /draft TOPIC TEXT – a draft for the press office, which checks, edits, approves or rejects it
+    /login – a link to the dashboard
+usage-draft = Usage: /draft TOPIC TEXT
+usage-edit = Usage: /edit ID NEW TEXT (the draft's ID)
+usage-reject = Usage: /reject ID REASON (the draft's ID)
+drafts-only = Sorry, as a department you write drafts for the press office (/draft TOPIC TEXT); only the press office sends, schedules, alerts, stops or approves. Nothing was created.
+topic-not-allowed = Sorry, your department may not write drafts on this topic. Nothing was created.
+draft-submitted = Your draft #{ $id } (topic { $topic }) awaits the press office's approval. You will hear here what becomes of it.
+draft-from = Draft #{ $id } by { $author } ({ $department }). Edit: /edit { $id } NEW TEXT · Reject with a reason: /reject { $id } REASON
+draft-edit-ok = Draft #{ $id } is changed; the department has been told. Approve it with the button in the request.
+draft-reject-ok = Draft #{ $id } is rejected; the department knows why.
+draft-edited =
+    The press office ({ $by }) changed your draft #{ $id }.
+    Before: { $before }
+    Now: { $after }
+draft-rejected = The press office ({ $by }) rejected your draft #{ $id }: { $reason }
+draft-approved = The press office ({ $by }) approved your draft #{ $id }; it is being sent now.
+draft-approved-scheduled = The press office ({ $by }) approved your draft #{ $id }; it goes out on { $at }.
+draft-expired = Your draft #{ $id } was dropped after { $days } days without approval. Write it again if it is still needed.
+dash-button-propose = Submit to the press office
+dash-draft-by = Draft by { $author } ({ $department })
+dash-draft-text = Text (the department sees any change)
+dash-draft-at = Send on (blank: now)
+dash-draft-at-help = Date and time in city time, e.g. 24.12.2026 18:00
+dash-draft-reason = Reason for rejecting (the department is told)
+usage-template = Usage: /template NAME field=value field=value … Templates: { $names }
+template-refused = The template cannot be filled in like this: { $reason }
+dash-nav-templates = Templates
+dash-templates-explain = Texts with fields in braces, e.g. "Road closed: {"{"}strasse{"}"} from {"{"}von{"}"} to {"{"}bis{"}"}." Every change is kept as a new version.
+dash-template-name = Name
+dash-template-version = Version
+dash-template-saved-by = Saved by
+dash-template-use = Use { $name }
+dash-template-new = New template or new version
+dash-template-text-help = Fields in braces, e.g. {"{"}strasse{"}"}; a template for the alerts topic is an alert (emergency staff only).
+dash-template-save = Save template
+dash-template-fill = Fill in template "{ $name }"
+dash-template-insert = Put into the broadcast
+dash-template-choose = Choose template
+dash-when-repeat = Repeat
+dash-field-repeat = How often
+dash-repeat-daily = every day
+dash-repeat-weekdays = every weekday (Mon–Fri)
+dash-repeat-weekly = every week on …
+dash-repeat-first = every first … of the month
+dash-field-weekday = Weekday
+dash-weekday-Mon = Monday
+dash-weekday-Tue = Tuesday
+dash-weekday-Wed = Wednesday
+dash-weekday-Thu = Thursday
+dash-weekday-Fri = Friday
+dash-weekday-Sat = Saturday
+dash-weekday-Sun = Sunday
+dash-field-time = at (time of day, e.g. 08:00)
+dash-advanced = Advanced
+dash-built-cron = The schedule as a cron expression:

@@ -70,6 +70,9 @@ pub fn router(state: Arc<ApiState>) -> axum::Router {
         .routes(routes!(retract_broadcast))
         .routes(routes!(stats))
         .routes(routes!(create_drill))
+        .routes(routes!(create_draft))
+        .routes(routes!(approve_broadcast))
+        .routes(routes!(save_template, list_templates))
         .routes(routes!(list_areas))
         .routes(routes!(upload_media))
         .with_state(state)
@@ -198,6 +201,16 @@ pub struct NoticeView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DrillRequest {
+    #[schema(schema_with = doc::text, required = true)]
+    text: Option<String>,
+}
+
+/// A department's draft for the press office.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DraftRequest {
+    #[schema(schema_with = doc::topic, required = true)]
+    topic: Option<String>,
     #[schema(schema_with = doc::text, required = true)]
     text: Option<String>,
 }
@@ -525,6 +538,131 @@ async fn create_drill(
     };
     let created = state.broadcasts.submit(&actor(&caller), submission).await?;
     Ok((StatusCode::CREATED, Json(created_answer(&created))))
+}
+
+#[utoipa::path(post, path = "/api/v1/drafts", request_body = DraftRequest,
+    responses(
+        (status = 201, body = BroadcastView, description = "The draft awaits the press office's approval; every press member is asked in the chat and sees it on the dashboard"),
+        (status = 403, body = ApiError, description = "This token's person may not draft on this topic (a contributor drafts for their department's topics, never an alert)"),
+        CallerErrors, JsonBodyErrors, StoreErrors,
+        (status = 400, body = ApiError, description = "The body is not JSON"),
+        (status = 422, body = ApiError, description = "The topic or text is missing or not acceptable; `field` names it")),
+    security(("bearer" = [])))]
+async fn create_draft(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    JsonBody(req): JsonBody<DraftRequest>,
+) -> Result<(StatusCode, Json<BroadcastView>), ApiError> {
+    let topic = req
+        .topic
+        .as_deref()
+        .ok_or_else(|| ApiError::invalid("topic", "topic is required"))?;
+    let text = parse_text(req.text.as_deref()).map_err(|e| ApiError::invalid("text", e))?;
+    let proposed = state
+        .broadcasts
+        .propose(&actor(&caller), topic, text.as_str())
+        .await?;
+    let Json(view) = view(&state, proposed.broadcast).await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// A text template (Textbaustein): a text with `{placeholders}` for a topic.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateRequest {
+    /// One word (letters, digits, - or _), like `vollsperrung`; saving it again makes a new
+    /// version.
+    #[schema(required = true)]
+    name: Option<String>,
+    #[schema(schema_with = doc::topic, required = true)]
+    topic: Option<String>,
+    /// With fields in braces: `Vollsperrung {strasse} von {von} bis {bis}.`
+    #[schema(required = true)]
+    text: Option<String>,
+}
+
+/// One version of a text template.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TemplateView {
+    name: String,
+    version: i64,
+    topic: String,
+    text: String,
+    /// Its fields, in the order they appear.
+    fields: Vec<String>,
+    saved_by: String,
+}
+
+impl TemplateView {
+    fn of(t: crate::store::TextTemplate) -> TemplateView {
+        let fields = crate::domain::template::TemplateText::parse(&t.text)
+            .map(|t| t.fields())
+            .unwrap_or_default();
+        TemplateView {
+            name: t.name,
+            version: t.version,
+            topic: t.topic,
+            text: t.text,
+            fields,
+            saved_by: t.saved_by,
+        }
+    }
+}
+
+#[utoipa::path(post, path = "/api/v1/templates", request_body = TemplateRequest,
+    responses(
+        (status = 201, body = TemplateView, description = "Saved as the template's next version"),
+        (status = 403, body = ApiError, description = "This token may not send on the topic (an alert template is the emergency staff's; a contributor keeps none)"),
+        CallerErrors, JsonBodyErrors, StoreErrors,
+        (status = 400, body = ApiError, description = "The body is not JSON"),
+        (status = 422, body = ApiError, description = "The name, topic or text is missing or not acceptable (braces must pair up around a word); `field` names it")),
+    security(("bearer" = [])))]
+async fn save_template(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    JsonBody(req): JsonBody<TemplateRequest>,
+) -> Result<(StatusCode, Json<TemplateView>), ApiError> {
+    let field = |v: &Option<String>, name: &str| {
+        v.clone()
+            .ok_or_else(|| ApiError::invalid(name, format!("{name} is required")))
+    };
+    let (name, topic, text) = (
+        field(&req.name, "name")?,
+        field(&req.topic, "topic")?,
+        field(&req.text, "text")?,
+    );
+    let saved = state
+        .broadcasts
+        .save_template(&actor(&caller), &name, &topic, &text)
+        .await?;
+    Ok((StatusCode::CREATED, Json(TemplateView::of(saved))))
+}
+
+#[utoipa::path(get, path = "/api/v1/templates",
+    responses((status = 200, body = [TemplateView], description = "The newest version of every template, by name"),
+        CallerErrors, StoreErrors),
+    security(("bearer" = [])))]
+async fn list_templates(
+    State(state): State<Arc<ApiState>>,
+    _: Caller,
+) -> Result<Json<Vec<TemplateView>>, ApiError> {
+    let list = state.broadcasts.templates().await?;
+    Ok(Json(list.into_iter().map(TemplateView::of).collect()))
+}
+
+#[utoipa::path(post, path = "/api/v1/broadcasts/{id}/approve", params(("id" = i64, Path, description = "The id of the broadcast awaiting approval")),
+    responses((status = 200, body = BroadcastView, description = "Approved: released, or scheduled when it has a time"),
+        (status = 403, body = ApiError, description = "Always for a token: an approval is a person's, in the chat or on the dashboard"),
+        (status = 409, body = ApiError, description = "The broadcast does not await approval"),
+        CallerErrors, BroadcastIdErrors, StoreErrors),
+    security(("bearer" = [])))]
+async fn approve_broadcast(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    BroadcastId(id): BroadcastId,
+) -> Result<Json<BroadcastView>, ApiError> {
+    let outcome = state.broadcasts.approve(&actor(&caller), id).await?;
+    view(&state, outcome.broadcast().clone()).await
 }
 
 #[utoipa::path(get, path = "/api/v1/broadcasts", params(ListParams),

@@ -67,6 +67,50 @@ fn operator() -> Actor {
     Actor::Operator { user: whoami() }
 }
 
+/// Who acts: the operator, or with `--as NAME` that staff person, with their role (a
+/// department's person only drafts). The policy decides for them as in their chat.
+async fn acting(
+    store: &dyn crate::store::Store,
+    as_person: Option<&PersonName>,
+) -> anyhow::Result<Actor> {
+    let Some(person) = as_person else {
+        return Ok(operator());
+    };
+    let staff = store.list_staff().await?;
+    let Some(m) = staff.iter().find(|m| m.person == person.as_str()) else {
+        bail!(Refused(format!(
+            "--as {person}: not staff (add them first with amtsbote staff add)"
+        )));
+    };
+    Ok(Actor::Staff {
+        person: m.person.clone(),
+        role: m.role,
+        channel: m.channel,
+        address: m.address.clone(),
+    })
+}
+
+/// `amtsbote draft --as NAME --topic T --text X`: a draft for the press office, which is asked
+/// in the chat and sees it on the dashboard.
+pub async fn draft(
+    config: &Config,
+    as_person: Option<&PersonName>,
+    topic: &str,
+    text: &str,
+) -> anyhow::Result<()> {
+    let (service, _) = service(config).await?;
+    let actor = acting(&**service.store(), as_person).await?;
+    let proposed = service
+        .propose(&actor, topic, text)
+        .await
+        .map_err(cli_error)?;
+    println!(
+        "draft #{} awaits the press office's approval",
+        proposed.broadcast.id
+    );
+    Ok(())
+}
+
 /// The service's answer as the CLI reports it: refusals and bad input exit with 2.
 fn cli_error(e: ServiceError) -> anyhow::Error {
     match e {
@@ -103,6 +147,8 @@ pub struct BroadcastRequest {
     pub alt: Option<String>,
     pub yes: bool,
     pub json: bool,
+    /// `--as NAME`: a staff person acting at the command line instead of the operator.
+    pub as_person: Option<PersonName>,
 }
 
 /// `--area` and `--circle` as a target; neither: the whole city.
@@ -183,7 +229,7 @@ pub async fn broadcast(
         idempotency_key: req.idempotency_key.clone(),
     };
     let (service, announce) = service(config).await?;
-    let actor = operator();
+    let actor = acting(&**service.store(), req.as_person.as_ref()).await?;
     let (kind, priority, recipients) = service
         .preview(&actor, &submission)
         .await
@@ -343,10 +389,16 @@ pub async fn broadcast(
     Ok(())
 }
 
-pub async fn cancel(config: &Config, id: i64, texts: &Texts) -> anyhow::Result<()> {
+pub async fn cancel(
+    config: &Config,
+    id: i64,
+    as_person: Option<&PersonName>,
+    texts: &Texts,
+) -> anyhow::Result<()> {
     let lang = Texts::terminal_language();
     let (service, _) = service(config).await?;
-    let key = match service.cancel(&operator(), id).await {
+    let actor = acting(&**service.store(), as_person).await?;
+    let key = match service.cancel(&actor, id).await {
         Ok(_) => "cli-cancelled",
         Err(ServiceError::WrongStatus { .. }) => "cli-not-cancelled",
         Err(e) => return Err(cli_error(e)),
@@ -716,8 +768,36 @@ pub async fn staff_add(
     address: &str,
     role: Role,
     person: Option<&PersonName>,
+    desk: Option<crate::domain::Desk>,
 ) -> anyhow::Result<()> {
     let address = staff_address(channel, address)?;
+    let desk = match (role, desk) {
+        (Role::Contributor, Some(desk)) => {
+            let Some(person) = person else {
+                bail!(Refused(
+                    "--role contributor needs --person: a department's drafts are a person's"
+                        .into()
+                ));
+            };
+            for t in &desk.topics {
+                if config.topic(t).is_err() {
+                    let valid: Vec<&str> = config.topics.iter().map(|t| t.id.as_str()).collect();
+                    bail!(Refused(format!(
+                        "--topics: unknown topic '{t}'; valid topics: {}",
+                        valid.join(", ")
+                    )));
+                }
+            }
+            Some((person.as_str().to_string(), desk))
+        }
+        (Role::Contributor, None) => bail!(Refused(
+            "--role contributor needs --department NAME and --topics TOPIC,TOPIC".into()
+        )),
+        (_, Some(_)) => bail!(Refused(
+            "--department and --topics are for --role contributor only".into()
+        )),
+        (_, None) => None,
+    };
     let store = open_store(config).await?;
     let member = match store
         .set_staff(channel, &address, role, person.map(PersonName::as_str))
@@ -727,12 +807,17 @@ pub async fn staff_add(
         other => other?,
     };
     let who = person_and_address(&member);
+    let mut detail = format!("{who} as {}", member.role.as_str());
+    if let Some((person, desk)) = &desk {
+        store.set_desk(person, desk).await?;
+        detail.push_str(&format!(
+            " of {} for {}",
+            desk.department,
+            desk.topics.join(", ")
+        ));
+    }
     store
-        .audit(
-            &format!("cli:{}", whoami()),
-            "staff-add",
-            &format!("{who} as {}", member.role.as_str()),
-        )
+        .audit(&format!("cli:{}", whoami()), "staff-add", &detail)
         .await?;
     println!("{who} is now {}", member.role.as_str());
     Ok(())
@@ -807,12 +892,23 @@ pub async fn login_link(config: &Config, person: &PersonName) -> anyhow::Result<
 pub async fn staff_list(config: &Config) -> anyhow::Result<()> {
     let store = open_store(config).await?;
     let staff = store.list_staff().await?;
+    let desks: std::collections::HashMap<String, crate::domain::Desk> =
+        store.desks().await?.into_iter().collect();
     let mut current: Option<(&str, Role)> = None;
     for m in &staff {
         let role = match current {
             Some((person, role)) if person == m.person => role,
             _ => {
-                println!("{:<32} {}", m.person, m.role.as_str());
+                match desks.get(&m.person) {
+                    Some(d) if m.role == Role::Contributor => println!(
+                        "{:<32} {} ({}: {})",
+                        m.person,
+                        m.role.as_str(),
+                        d.department,
+                        d.topics.join(", ")
+                    ),
+                    _ => println!("{:<32} {}", m.person, m.role.as_str()),
+                }
                 current = Some((&m.person, m.role));
                 m.role
             }

@@ -128,6 +128,8 @@ pub struct Config {
     pub areas: Option<AreasSource>,
     /// The public archive, when `archive.public_url` is set.
     pub archive: Option<ArchiveSettings>,
+    /// How long a contributor's draft waits for the press office (`drafts.expire_days`).
+    pub drafts_expire: Duration,
 }
 
 /// The public archive (`[archive]`).
@@ -363,6 +365,7 @@ impl Config {
             warnings: warnings(&f.warnings, &s)?,
             areas: areas(&f, &s)?,
             archive: archive(&f, &s)?,
+            drafts_expire: Duration::from_secs(u64::from(f.drafts.expire_days.max(1)) * 86_400),
         })
     }
 

@@ -6,6 +6,7 @@ pub mod archive;
 pub use archive::public_code;
 pub mod area;
 pub mod media;
+pub mod template;
 pub mod text;
 pub mod time;
 
@@ -553,13 +554,15 @@ impl FromStr for LateFailure {
     }
 }
 
-/// What a staff member may do. `admin` may do everything press and emergency may.
+/// What a staff member may do. `admin` may do everything press and emergency may; a
+/// `contributor` (a department, Fachabteilung) only writes drafts for the press office.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Press,
     Emergency,
     Admin,
+    Contributor,
 }
 
 impl Role {
@@ -568,12 +571,13 @@ impl Role {
             Role::Press => "press",
             Role::Emergency => "emergency",
             Role::Admin => "admin",
+            Role::Contributor => "contributor",
         }
     }
 
     pub fn may_announce(self) -> bool {
-        // Emergency staff may also send what the press office may.
-        true
+        // Emergency staff may also send what the press office may; a department only drafts.
+        self != Role::Contributor
     }
 
     pub fn may_alert(self) -> bool {
@@ -588,10 +592,27 @@ impl FromStr for Role {
             "press" => Ok(Role::Press),
             "emergency" => Ok(Role::Emergency),
             "admin" => Ok(Role::Admin),
+            "contributor" => Ok(Role::Contributor),
             other => Err(format!(
-                "unknown role '{other}', expected press, emergency or admin"
+                "unknown role '{other}', expected press, emergency, admin or contributor"
             )),
         }
+    }
+}
+
+/// A contributor's department and the topics it may write drafts for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Desk {
+    /// The department's name as people say it: "Tiefbauamt".
+    pub department: String,
+    /// Topic ids.
+    pub topics: Vec<String>,
+}
+
+impl Desk {
+    /// True when the department may draft for `topic`.
+    pub fn covers(&self, topic: &str) -> bool {
+        self.topics.iter().any(|t| t == topic)
     }
 }
 
@@ -730,6 +751,18 @@ impl Actor {
             Actor::Staff { role, .. } | Actor::Token { role, .. } => Some(*role),
             Actor::Operator { .. } => Some(Role::Admin),
             Actor::Scheduler { .. } | Actor::WarningsFeed => None,
+        }
+    }
+
+    /// The person behind a chat address or a token bound to one.
+    pub fn person(&self) -> Option<&str> {
+        match self {
+            Actor::Staff { person, .. } => Some(person),
+            Actor::Token {
+                person: Some(person),
+                ..
+            } => Some(person.as_str()),
+            _ => None,
         }
     }
 

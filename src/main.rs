@@ -24,6 +24,10 @@ struct Cli {
     /// Configuration file (TOML); default ./amtsbote.toml when it exists.
     #[arg(long, global = true, value_name = "PATH")]
     config: Option<PathBuf>,
+    /// Act as this staff person (with their role) instead of as the operator: broadcast,
+    /// cancel and draft.
+    #[arg(long = "as", global = true, value_parser = parse_person, value_name = "NAME")]
+    as_person: Option<PersonName>,
     #[command(subcommand)]
     command: Command,
 }
@@ -78,6 +82,14 @@ enum Command {
     },
     /// Cancel a broadcast: nothing not yet sent will be.
     Cancel { id: i64 },
+    /// A draft for the press office (a department's person, with --as NAME): the press office
+    /// is asked to approve it.
+    Draft {
+        #[arg(long)]
+        topic: String,
+        #[arg(long)]
+        text: String,
+    },
     /// Correct a sent broadcast: what is not sent yet goes with the new text; whoever received
     /// it gets an edit (Telegram) and a notice (a reply, or a quoting message on WhatsApp).
     Correct {
@@ -230,6 +242,12 @@ enum StaffAction {
         /// with one role. Without it, the address is a person of its own.
         #[arg(long, value_parser = parse_person, value_name = "NAME")]
         person: Option<PersonName>,
+        /// With --role contributor: the department ("Tiefbauamt").
+        #[arg(long, value_name = "NAME")]
+        department: Option<String>,
+        /// With --role contributor: the topics the department may draft for, comma-separated.
+        #[arg(long, value_name = "TOPIC,TOPIC", requires = "department")]
+        topics: Option<String>,
     },
     /// Remove one address (--channel and --address), or a person with all their addresses (--person).
     #[command(
@@ -333,6 +351,7 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
+        let as_person = cli.as_person.clone();
         match cli.command {
             Command::Run => amtsbote::service::run(config).await,
             Command::Migrate => cli::migrate(&config).await,
@@ -365,10 +384,14 @@ fn main() -> ExitCode {
                     alt,
                     yes,
                     json,
+                    as_person: as_person.clone(),
                 };
                 cli::broadcast(&config, req, &texts).await
             }
-            Command::Cancel { id } => cli::cancel(&config, id, &texts).await,
+            Command::Cancel { id } => cli::cancel(&config, id, as_person.as_ref(), &texts).await,
+            Command::Draft { topic, text } => {
+                cli::draft(&config, as_person.as_ref(), &topic, &text).await
+            }
             Command::Correct { id, text, silent } => {
                 cli::correct(&config, id, &text, silent, &texts).await
             }
@@ -382,7 +405,21 @@ fn main() -> ExitCode {
                     address,
                     role,
                     person,
-                } => cli::staff_add(&config, channel, &address, role, person.as_ref()).await,
+                    department,
+                    topics,
+                } => {
+                    let desk = department.map(|department| amtsbote::domain::Desk {
+                        department: department.trim().to_string(),
+                        topics: topics
+                            .unwrap_or_default()
+                            .split(',')
+                            .map(str::trim)
+                            .filter(|t| !t.is_empty())
+                            .map(str::to_string)
+                            .collect(),
+                    });
+                    cli::staff_add(&config, channel, &address, role, person.as_ref(), desk).await
+                }
                 StaffAction::Remove {
                     person,
                     channel,

@@ -17,7 +17,7 @@ use crate::channels::{Addressee, Channel, ReplyPace, SendOutcome, Unpaced, http_
 use crate::channels::{telegram_updates, whatsapp_webhook};
 use crate::config::Config;
 use crate::conversation::Conversation;
-use crate::domain::{BroadcastKind, ChannelKind, DRILL_TOPIC, InstanceRole, Role};
+use crate::domain::{BroadcastKind, ChannelKind, DRILL_TOPIC, InstanceRole};
 use crate::http;
 use crate::i18n::Texts;
 use crate::queue::{Engine, LaneBudget, LaneSettings};
@@ -355,6 +355,7 @@ impl Application {
             });
         }
         let notices = Arc::new(notice);
+        broadcasts.tell_authors_through(notices.clone());
         let courier = ApprovalCourier {
             broadcasts: broadcasts.clone(),
             conversation: conversation.clone(),
@@ -376,6 +377,10 @@ impl Application {
             grace: config.schedule_grace,
             notice: Some(notices.clone() as Arc<dyn crate::schedule::StaffNotice>),
         };
+        let desk_upkeep = DraftExpiry {
+            broadcasts: broadcasts.clone(),
+            max_age: config.drafts_expire,
+        };
         // Schedules fire and drill reports go out once, from the role's holder. (Approval
         // requests go out from every instance: each is claimed in the database first.)
         let scheduling = engine.roles.clone().run_as(
@@ -383,8 +388,13 @@ impl Application {
             shutdown.clone(),
             move |_, stop| {
                 let (scheduler, reports) = (scheduler.clone(), reports.clone());
+                let desk = desk_upkeep.clone();
                 async move {
-                    tokio::join!(scheduler.run(stop.clone()), reports.run(stop));
+                    tokio::join!(
+                        scheduler.run(stop.clone()),
+                        reports.run(stop.clone()),
+                        desk.run(stop)
+                    );
                 }
             },
         );
@@ -846,6 +856,7 @@ impl ApprovalCourier {
                 continue;
             }
             let mut approvers = Vec::new();
+            let subject = crate::services::Subject::of(&b);
             for m in store.list_staff().await? {
                 let actor = crate::domain::Actor::Staff {
                     person: m.person.clone(),
@@ -853,9 +864,16 @@ impl ApprovalCourier {
                     channel: m.channel,
                     address: m.address.clone(),
                 };
-                // Every address of every emergency person but the author's.
-                if matches!(m.role, Role::Emergency | Role::Admin)
-                    && b.author.as_deref() != Some(actor.identity().as_str())
+                // Every address of every person the policy lets approve it: the emergency
+                // staff for an alert, the press office too for a department's draft; never
+                // the author.
+                if crate::services::policy::decide(
+                    &actor,
+                    crate::services::Action::Approve,
+                    &subject,
+                    crate::services::policy::Approvals::default(),
+                )
+                .is_ok()
                 {
                     approvers.push(m);
                 }
@@ -995,6 +1013,70 @@ impl DrillReports {
             if let Err(e) = self.deliver().await {
                 tracing::warn!(error = %e, "drill reports could not be sent; will retry");
             }
+        }
+    }
+}
+
+/// Drops departments' drafts nobody released in `drafts.expire_days`, and tells their authors.
+#[derive(Clone)]
+pub struct DraftExpiry {
+    pub broadcasts: Arc<BroadcastService>,
+    pub max_age: Duration,
+}
+
+impl DraftExpiry {
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = shutdown.cancelled() => return,
+            }
+            match self.broadcasts.expire_drafts(self.max_age).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(drafts = n, "dropped drafts nobody released in time"),
+                Err(e) => tracing::warn!(error = %e, "could not drop old drafts; will retry"),
+            }
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::services::AuthorNotice for StaffNotices {
+    async fn tell_person(&self, person: &str, key: &str, args: &[(&str, String)]) {
+        let addresses = match self.store.list_staff().await {
+            Ok(staff) => staff,
+            Err(e) => {
+                tracing::warn!(error = %e, key, "cannot tell a draft's author: staff unreadable");
+                return;
+            }
+        };
+        // Telegram first: free text always reaches it; WhatsApp only within its window.
+        let mut theirs: Vec<_> = addresses
+            .into_iter()
+            .filter(|m| m.person == person)
+            .collect();
+        theirs.sort_by_key(|m| m.channel != ChannelKind::Telegram);
+        let Some(m) = theirs.first() else {
+            tracing::info!(key, "a draft's author has no chat address; not told");
+            return;
+        };
+        let lang = match self.store.subscriber(m.channel, &m.address).await {
+            Ok(Some(s)) => s.language,
+            _ => crate::i18n::DEFAULT_LANGUAGE.to_string(),
+        };
+        let text = {
+            let args: Vec<_> = args.iter().map(|(k, v)| (*k, v.clone().into())).collect();
+            self.texts.get(&lang, key, &args)
+        };
+        let reply = crate::conversation::Reply::Send {
+            to: m.address.clone(),
+            text,
+            buttons: Vec::new(),
+        };
+        if !self.send(m.channel, vec![reply]).await {
+            tracing::warn!(channel = %m.channel, key, "cannot tell a draft's author: channel off");
         }
     }
 }

@@ -29,6 +29,7 @@ pub struct FileConfig {
     pub corrections: Corrections,
     pub archive: Archive,
     pub media: Media,
+    pub drafts: Drafts,
     /// `[[topics]]` tables (`id`, `label_de`, `label_en`, `priority`, `quiet`).
     #[schemars(with = "Option<Vec<serde_json::Value>>")]
     pub topics: Option<toml::Value>,
@@ -357,7 +358,8 @@ pub struct Api {
     /// unbound token may not alert.
     pub emergency_token_person: Option<String>,
     /// More tokens, as `[[api.tokens]]` tables: `name`, `token` (at least 16 characters), `role`
-    /// (`press`, `emergency`, `admin`), `person` (its holder).
+    /// (`press`, `emergency`, `admin`, `contributor`), `person` (its holder; a contributor
+    /// token drafts for its person's department).
     #[schemars(with = "Option<Vec<serde_json::Value>>")]
     pub tokens: Option<toml::Value>,
 }
@@ -490,5 +492,19 @@ pub struct Media {
 impl Default for Media {
     fn default() -> Self {
         Media { keep_days: 30 }
+    }
+}
+
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Drafts {
+    /// Days a contributor's draft waits for the press office; housekeeping then drops it and
+    /// tells its author. At least 1.
+    pub expire_days: u32,
+}
+
+impl Default for Drafts {
+    fn default() -> Self {
+        Drafts { expire_days: 14 }
     }
 }

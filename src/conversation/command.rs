@@ -40,6 +40,14 @@ pub enum Word {
     Radius,
     /// The last broadcasts on one's topics, with their archive links.
     Latest,
+    /// A department's draft for the press office.
+    Draft,
+    /// The press office changes a draft's text before approving it.
+    Edit,
+    /// The press office turns a draft down, with a reason.
+    Reject,
+    /// A text template filled in: `/vorlage NAME feld=wert …`.
+    Template,
 }
 
 impl Word {
@@ -59,7 +67,7 @@ impl Word {
 }
 
 /// Every word, its spellings, and the menu text key for those in the menu.
-const WORDS: [(Word, &[&str], Option<&str>); 27] = [
+const WORDS: [(Word, &[&str], Option<&str>); 31] = [
     (Word::Start, &["start", "anmelden"], Some("cmd-start")),
     (Word::Topics, &["topics", "themen"], Some("cmd-topics")),
     (Word::Areas, &["areas", "bezirke"], Some("cmd-areas")),
@@ -99,7 +107,45 @@ const WORDS: [(Word, &[&str], Option<&str>); 27] = [
     (Word::Correct, &["correct", "korrektur"], None),
     (Word::Retract, &["retract", "widerruf"], None),
     (Word::Radius, &["radius", "umkreis"], None),
+    (Word::Draft, &["draft", "entwurf"], None),
+    (Word::Edit, &["edit", "bearbeiten"], None),
+    (Word::Reject, &["reject", "ablehnen"], None),
+    (Word::Template, &["template", "vorlage"], None),
 ];
+
+/// `strasse=Hauptstraße von=Montag 8 Uhr bis=Freitag`: each `name=` starts a field, whose value
+/// runs to the next one (spaces inside kept as one).
+pub fn template_fields(rest: &str) -> std::collections::BTreeMap<String, String> {
+    let mut fields = std::collections::BTreeMap::new();
+    let mut current: Option<(String, Vec<&str>)> = None;
+    for word in rest.split_whitespace() {
+        let starts = word
+            .split_once('=')
+            .filter(|(k, _)| !k.is_empty() && k.chars().all(|c| c.is_alphanumeric() || c == '_'));
+        match starts {
+            Some((key, value)) => {
+                if let Some((k, v)) = current.take() {
+                    fields.insert(k, v.join(" "));
+                }
+                let first = if value.is_empty() {
+                    vec![]
+                } else {
+                    vec![value]
+                };
+                current = Some((key.to_lowercase(), first));
+            }
+            None => {
+                if let Some((_, v)) = current.as_mut() {
+                    v.push(word);
+                }
+            }
+        }
+    }
+    if let Some((k, v)) = current {
+        fields.insert(k, v.join(" "));
+    }
+    fields
+}
 
 impl Word {
     pub fn parse(word: &str) -> Option<Word> {
@@ -311,6 +357,15 @@ mod tests {
             parse("/Entwarnung 4 vorbei", ChannelKind::Telegram).map(|c| c.word),
             Some(Word::Allclear)
         );
+    }
+
+    #[test]
+    fn template_fields_run_to_the_next_name() {
+        let f = template_fields("strasse=Hauptstraße von=Montag, 8 Uhr bis=Freitag");
+        assert_eq!(f["strasse"], "Hauptstraße");
+        assert_eq!(f["von"], "Montag, 8 Uhr");
+        assert_eq!(f["bis"], "Freitag");
+        assert!(template_fields("").is_empty());
     }
 
     #[test]

@@ -157,6 +157,8 @@ fn refusal_key(r: Refusal) -> &'static str {
     match r {
         Refusal::NeedsEmergency => "needs-emergency",
         Refusal::OwnApproval => "confirm-own",
+        Refusal::DraftsOnly => "drafts-only",
+        Refusal::TopicNotAllowed => "topic-not-allowed",
         // A token's refusal never reaches a chat.
         Refusal::NotStaff | Refusal::NotAPerson | Refusal::TokenWithoutPerson => "staff-refused",
     }
@@ -256,6 +258,9 @@ impl Conversation {
                 };
                 Ok(say(key, vec![("id", id.into())]))
             }
+            Word::Draft => self.draft(msg, lang, &actor, rest).await,
+            Word::Edit | Word::Reject => self.edit_or_reject(msg, lang, &actor, word, rest).await,
+            Word::Template => self.fill_in_template(msg, lang, &actor, rest).await,
             Word::Correct => self.correct(msg, lang, &actor, rest).await,
             Word::Retract => self.retract(msg, lang, &actor, rest).await,
             Word::Radius => self.radius_typed(msg, lang, &actor, rest).await,
@@ -266,6 +271,9 @@ impl Conversation {
                     None => Ok(say("staff-refused", vec![])),
                 },
             },
+            _ if actor.role() == Some(crate::domain::Role::Contributor) => {
+                Ok(say("help-contributor", vec![]))
+            }
             _ => Ok(say("help-staff", vec![])),
         }
     }
@@ -355,6 +363,132 @@ impl Conversation {
         self.preview(msg, &lang, &actor, submission).await
     }
 
+    /// `/entwurf THEMA TEXT`: a draft for the press office, which is asked at once.
+    async fn draft(
+        &self,
+        msg: &Incoming,
+        lang: &str,
+        actor: &Actor,
+        rest: &str,
+    ) -> Result<Vec<Reply>, StoreError> {
+        let say = |key: &str, args: Args<'_>| vec![self.say(msg, lang, key, args)];
+        let Some((topic, text)) = rest.split_once(char::is_whitespace) else {
+            return Ok(say("usage-draft", vec![]));
+        };
+        let Some(topic) = self.find_topic(topic).map(|t| t.id.to_string()) else {
+            return Ok(say(
+                "unknown-topic",
+                vec![
+                    ("topic", topic.to_string().into()),
+                    ("valid", self.topic_list(lang).into()),
+                ],
+            ));
+        };
+        match self.broadcasts.propose(actor, &topic, text.trim()).await {
+            Ok(p) => Ok(say(
+                "draft-submitted",
+                vec![("id", p.broadcast.id.into()), ("topic", topic.into())],
+            )),
+            Err(e) => self.not_submitted(msg, lang, e, None),
+        }
+    }
+
+    /// `/vorlage NAME feld=wert …`: the template filled in, as a preview to send (or, for a
+    /// department, as a draft for the press office). A field left empty refuses.
+    async fn fill_in_template(
+        &self,
+        msg: &Incoming,
+        lang: &str,
+        actor: &Actor,
+        rest: &str,
+    ) -> Result<Vec<Reply>, StoreError> {
+        let say = |key: &str, args: Args<'_>| vec![self.say(msg, lang, key, args)];
+        let (name, fields) = match rest.split_once(char::is_whitespace) {
+            Some((name, fields)) => (name, command::template_fields(fields)),
+            None if !rest.is_empty() => (rest, Default::default()),
+            None => {
+                let names: Vec<String> = match self.broadcasts.templates().await {
+                    Ok(t) => t.into_iter().map(|t| t.name).collect(),
+                    Err(ServiceError::Store(e)) => return Err(e),
+                    Err(e) => return Err(StoreError::Corrupt(e.to_string())),
+                };
+                return Ok(say(
+                    "usage-template",
+                    vec![("names", names.join(", ").into())],
+                ));
+            }
+        };
+        let (template, kind, text) = match self.broadcasts.fill_template(name, &fields).await {
+            Ok(filled) => filled,
+            Err(ServiceError::Invalid { message, .. }) => {
+                return Ok(say("template-refused", vec![("reason", message.into())]));
+            }
+            Err(ServiceError::Store(e)) => return Err(e),
+            Err(e) => return Err(StoreError::Corrupt(e.to_string())),
+        };
+        if actor.role() == Some(crate::domain::Role::Contributor) {
+            let rest = format!("{} {text}", template.topic);
+            return self.draft(msg, lang, actor, &rest).await;
+        }
+        let submission = Submission {
+            attachment: None,
+            target: None,
+            topic: template.topic,
+            kind: Some(kind),
+            priority: None,
+            text,
+            text_en: None,
+            parent_id: None,
+            when: When::Now,
+            draft: true,
+            idempotency_key: None,
+        };
+        self.preview(msg, lang, actor, submission).await
+    }
+
+    /// `/bearbeiten ID TEXT` changes a draft before it is approved (its author is told what
+    /// changed); `/ablehnen ID GRUND` turns it down (its author learns why).
+    async fn edit_or_reject(
+        &self,
+        msg: &Incoming,
+        lang: &str,
+        actor: &Actor,
+        word: Word,
+        rest: &str,
+    ) -> Result<Vec<Reply>, StoreError> {
+        let say = |key: &str, args: Args<'_>| vec![self.say(msg, lang, key, args)];
+        let Some((id, words)) = rest
+            .split_once(char::is_whitespace)
+            .and_then(|(id, words)| Some((command::broadcast_id(id)?, words.trim())))
+        else {
+            let usage = if word == Word::Edit {
+                "usage-edit"
+            } else {
+                "usage-reject"
+            };
+            return Ok(say(usage, vec![]));
+        };
+        let done = if word == Word::Edit {
+            let at = match self.broadcasts.get(id).await {
+                Ok(b) => b.scheduled_at,
+                Err(_) => return Ok(say("broadcast-unknown", vec![("id", id.into())])),
+            };
+            self.broadcasts
+                .revise(actor, id, Some(words), at)
+                .await
+                .map(|_| "draft-edit-ok")
+        } else {
+            self.broadcasts
+                .reject_with_reason(actor, id, words)
+                .await
+                .map(|_| "draft-reject-ok")
+        };
+        match done {
+            Ok(key) => Ok(say(key, vec![("id", id.into())])),
+            Err(e) => self.not_done_as(msg, lang, id, e, ["not-awaiting", "bad-text"]),
+        }
+    }
+
     /// What a confirmation or approval did, in the chat's words.
     fn outcome(&self, msg: &Incoming, lang: &str, outcome: &Outcome) -> Vec<Reply> {
         let b = outcome.broadcast();
@@ -410,6 +544,7 @@ impl Conversation {
         let (key, args): (&str, Args<'_>) = match e {
             ServiceError::Refused(Refusal::OwnApproval) => ("confirm-own", vec![]),
             ServiceError::Refused(Refusal::NotStaff) => ("staff-refused", vec![]),
+            ServiceError::Refused(Refusal::DraftsOnly) => ("drafts-only", vec![]),
             ServiceError::Refused(_) => ("confirm-refused", vec![]),
             ServiceError::WrongStatus { id, status, .. } => (
                 "not-awaiting",
@@ -649,17 +784,28 @@ impl Conversation {
         id: i64,
         e: ServiceError,
     ) -> Result<Vec<Reply>, StoreError> {
+        self.not_done_as(msg, lang, id, e, ["not-sent-yet", "not-correctable"])
+    }
+
+    /// Why an action on broadcast `id` was not done; `keys` say a wrong status and bad input.
+    fn not_done_as(
+        &self,
+        msg: &Incoming,
+        lang: &str,
+        id: i64,
+        e: ServiceError,
+        [wrong_status, invalid]: [&str; 2],
+    ) -> Result<Vec<Reply>, StoreError> {
         let (key, args): (&str, Args<'_>) = match e {
             ServiceError::Refused(r) => (refusal_key(r), vec![]),
             ServiceError::NotFound(_) => ("broadcast-unknown", vec![("id", id.into())]),
             ServiceError::WrongStatus { status, .. } => (
-                "not-sent-yet",
+                wrong_status,
                 vec![("id", id.into()), ("status", status.as_str().into())],
             ),
-            ServiceError::Invalid { message, .. } => (
-                "not-correctable",
-                vec![("id", id.into()), ("reason", message.into())],
-            ),
+            ServiceError::Invalid { message, .. } => {
+                (invalid, vec![("id", id.into()), ("reason", message.into())])
+            }
             ServiceError::Store(e) => return Err(e),
             other => return Err(StoreError::Corrupt(other.to_string())),
         };
@@ -786,9 +932,32 @@ impl Conversation {
     ) -> Result<Reply, StoreError> {
         let lang = self.staff_language(channel, address).await?;
         let reach = self.reach(b).await?;
+        let desk = self
+            .broadcasts
+            .desk_of_author(b)
+            .await
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let text = match desk {
+            // A department's draft: who wrote it, and how to change or turn it down.
+            Some((person, desk)) => {
+                let mut t = self.texts.get(
+                    &lang,
+                    "draft-from",
+                    &[
+                        ("author", person.into()),
+                        ("department", desk.department.into()),
+                        ("id", b.id.into()),
+                    ],
+                );
+                t.push('\n');
+                t.push_str(&self.preview_text(&lang, "preview-approve", b, &reach, code));
+                t
+            }
+            None => self.preview_text(&lang, "preview-approve", b, &reach, code),
+        };
         Ok(Reply::Send {
             to: address.to_string(),
-            text: self.preview_text(&lang, "preview-approve", b, &reach, code),
+            text,
             buttons: self.code_buttons(&lang, code, true),
         })
     }

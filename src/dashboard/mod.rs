@@ -47,6 +47,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("approvals.html", include_str!("templates/approvals.html")),
     ("schedules.html", include_str!("templates/schedules.html")),
     (
+        "textbausteine.html",
+        include_str!("templates/textbausteine.html"),
+    ),
+    (
         "subscribers.html",
         include_str!("templates/subscribers.html"),
     ),
@@ -145,9 +149,11 @@ fn html_headers() -> HeaderMap {
     h
 }
 
-/// The page language: German unless the browser prefers English first.
-fn language(headers: &HeaderMap) -> &'static str {
-    crate::i18n::page_language(headers)
+/// The page language: German on every page, whatever the browser prefers (issue 25: the press
+/// office works in German, and dates follow the page). Staff who chat in English still get
+/// their chat in English.
+fn language(_headers: &HeaderMap) -> &'static str {
+    crate::i18n::DEFAULT_LANGUAGE
 }
 
 /// The dashboard's routes, all under `/dashboard`.
@@ -175,6 +181,10 @@ pub fn router(state: Arc<DashboardState>) -> Router {
         .route("/dashboard/broadcasts/{id}/{action}", post(pages::act))
         .route("/dashboard/approvals", get(pages::approvals))
         .route("/dashboard/schedules", get(pages::schedules))
+        .route(
+            "/dashboard/textbausteine",
+            get(pages::templates_page).post(pages::save_template),
+        )
         .route(
             "/dashboard/schedules/{id}/remove",
             post(pages::remove_schedule),

@@ -57,6 +57,12 @@ fn service_error(state: &DashboardState, lang: &str, e: ServiceError) -> Respons
         ServiceError::Refused(Refusal::OwnApproval) => {
             (StatusCode::FORBIDDEN, "confirm-own", vec![])
         }
+        ServiceError::Refused(Refusal::DraftsOnly) => {
+            (StatusCode::FORBIDDEN, "drafts-only", vec![])
+        }
+        ServiceError::Refused(Refusal::TopicNotAllowed) => {
+            (StatusCode::FORBIDDEN, "topic-not-allowed", vec![])
+        }
         ServiceError::Refused(_) => (StatusCode::FORBIDDEN, "staff-refused", vec![]),
         ServiceError::NotFound(id) => (
             StatusCode::NOT_FOUND,
@@ -200,6 +206,14 @@ pub struct ComposeForm {
     at: String,
     #[serde(default)]
     cron: String,
+    /// "Wiederholen": `daily`, `weekdays`, `weekly` or `first` (of the month), with its
+    /// weekday and time of day; the cron expression is built from them.
+    #[serde(default)]
+    repeat: String,
+    #[serde(default)]
+    weekday: String,
+    #[serde(default)]
+    time: String,
     #[serde(default)]
     action: String,
     /// The districts ticked (the field repeats, one per box).
@@ -282,16 +296,137 @@ fn districts(state: &DashboardState, counts: &[(String, u64)]) -> Vec<Value> {
         .collect()
 }
 
-pub async fn compose_page(State(state): Shared, staff: Staff) -> Response {
-    let form = ComposeForm {
+/// The compose page; `?vorlage=NAME` shows the template's fields, and with `fill=1` and
+/// the fields (`f_NAME`) puts the filled-in text into the form (a field left empty refuses).
+pub async fn compose_page(
+    State(state): Shared,
+    staff: Staff,
+    Query(q): Query<std::collections::BTreeMap<String, String>>,
+) -> Response {
+    let mut form = ComposeForm {
         when: "now".into(),
         ..ComposeForm::default()
     };
+    let templates = match state.broadcasts.templates().await {
+        Ok(t) => t,
+        Err(e) => return service_error(&state, staff.lang, e),
+    };
+    let values: std::collections::BTreeMap<String, String> = q
+        .iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix("f_")?.to_string(), v.clone())))
+        .collect();
+    let mut status = StatusCode::OK;
+    let mut template = Value::UNDEFINED;
+    let mut template_error = Value::UNDEFINED;
+    if let Some(name) = q.get("vorlage").filter(|n| !n.trim().is_empty()) {
+        let (t, fields) = match state.broadcasts.template(name).await {
+            Ok(found) => found,
+            Err(e) => return service_error(&state, staff.lang, e),
+        };
+        let filled = if q.contains_key("fill") {
+            Some(state.broadcasts.fill_template(name, &values).await)
+        } else {
+            None
+        };
+        match filled {
+            Some(Ok((t, kind, text))) => {
+                form.topic = t.topic;
+                form.kind = kind.as_str().to_string();
+                form.text = text;
+            }
+            other => {
+                if let Some(Err(e)) = other {
+                    status = StatusCode::UNPROCESSABLE_ENTITY;
+                    template_error = Value::from(e.to_string());
+                }
+                let fields: Vec<Value> = fields
+                    .iter()
+                    .map(|f| context! { name => f, value => values.get(f).cloned().unwrap_or_default() })
+                    .collect();
+                template = context! { name => t.name, text => t.text, fields };
+            }
+        }
+    }
     state.page(
-        StatusCode::OK,
+        status,
         "compose.html",
-        context! { form, ..merge_maps([compose_choices(&state, staff.lang), frame(&staff, "compose")]) },
+        context! { form, templates, template, template_error, ..merge_maps([compose_choices(&state, staff.lang), frame(&staff, "compose")]) },
     )
+}
+
+#[derive(Deserialize, Default, Serialize)]
+pub struct TemplateForm {
+    csrf: Option<String>,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    topic: String,
+    #[serde(default)]
+    text: String,
+}
+
+/// `/dashboard/textbausteine`: the templates, newest versions, and a form to save one.
+pub async fn templates_page(State(state): Shared, staff: Staff) -> Response {
+    templates_with(
+        &state,
+        &staff,
+        StatusCode::OK,
+        TemplateForm::default(),
+        None,
+    )
+    .await
+}
+
+async fn templates_with(
+    state: &DashboardState,
+    staff: &Staff,
+    status: StatusCode,
+    form: TemplateForm,
+    error: Option<String>,
+) -> Response {
+    let templates = match state.broadcasts.templates().await {
+        Ok(t) => t,
+        Err(e) => return service_error(state, staff.lang, e),
+    };
+    state.page(
+        status,
+        "textbausteine.html",
+        context! { templates, form, error, ..merge_maps([compose_choices(state, staff.lang), frame(staff, "templates")]) },
+    )
+}
+
+/// Saves a new version of a template (the policy decides who may keep it).
+pub async fn save_template(
+    State(state): Shared,
+    staff: Staff,
+    Form(f): Form<TemplateForm>,
+) -> Response {
+    if let Some(refused) = staff.without_csrf(&state, f.csrf.as_deref()) {
+        return refused;
+    }
+    match state
+        .broadcasts
+        .save_template(staff.actor(), &f.name, &f.topic, &f.text)
+        .await
+    {
+        Ok(_) => see_other("/dashboard/textbausteine"),
+        Err(ServiceError::Invalid { field, message }) => {
+            let error = state.texts.get(
+                staff.lang,
+                "dash-invalid",
+                &[("field", field.into()), ("reason", message.into())],
+            );
+            templates_with(
+                &state,
+                &staff,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                f,
+                Some(error),
+            )
+            .await
+        }
+        Err(e) => service_error(&state, staff.lang, e),
+    }
 }
 
 /// The city's districts in the order of their numbers (the file may have them in any).
@@ -370,6 +505,11 @@ fn submission(
                 .timestamp_millis(),
         ),
         "cron" => When::Every(f.cron.trim().to_string()),
+        "repeat" => When::Every(
+            crate::domain::time::Repeat::parse(&f.repeat, &f.weekday)
+                .and_then(|r| r.cron(&f.time))
+                .map_err(|e| invalid("repeat", e))?,
+        ),
         _ => When::Now,
     };
     let attachment = match f.media_id.trim() {
@@ -444,7 +584,14 @@ fn next_firings(state: &DashboardState, expr: &str) -> Vec<String> {
 }
 
 fn local_time(state: &DashboardState, ms: i64) -> String {
-    state.broadcasts.local_time(ms)
+    // As the press office writes dates: 24.12.2026 18:00, in city time.
+    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
+        .map(|t| {
+            t.with_timezone(&state.broadcasts.tz())
+                .format("%d.%m.%Y %H:%M")
+                .to_string()
+        })
+        .unwrap_or_default()
 }
 
 /// Where the compose page shows an error about the target: next to the field it concerns.
@@ -563,6 +710,10 @@ pub async fn compose(State(state): Shared, staff: Staff, RawForm(body): RawForm)
             ServiceError::Refused(Refusal::NeedsEmergency) => {
                 state.texts.get(lang, "needs-emergency", &[])
             }
+            ServiceError::Refused(Refusal::DraftsOnly) => state.texts.get(lang, "drafts-only", &[]),
+            ServiceError::Refused(Refusal::TopicNotAllowed) => {
+                state.texts.get(lang, "topic-not-allowed", &[])
+            }
             ServiceError::Refused(_) => state.texts.get(lang, "staff-refused", &[]),
             ServiceError::Store(e) => {
                 tracing::error!(error = %e, "dashboard: the store failed");
@@ -589,6 +740,16 @@ pub async fn compose(State(state): Shared, staff: Staff, RawForm(body): RawForm)
         Err(e) => return error(e),
     };
     let actor = staff.actor().clone();
+    if f.action == "propose" {
+        return match state
+            .broadcasts
+            .propose(&actor, &submission.topic, &submission.text)
+            .await
+        {
+            Ok(_) => see_other("/dashboard/approvals"),
+            Err(e) => error(e),
+        };
+    }
     if f.action == "send" {
         return match state.broadcasts.submit(&actor, submission).await {
             Ok(done) => see_other(&format!("/dashboard/broadcasts/{}", done.broadcast.id)),
@@ -654,6 +815,10 @@ pub async fn compose(State(state): Shared, staff: Staff, RawForm(body): RawForm)
                 over_limit => reach.over_limit,
             },
             firings,
+            built_cron => match &submission.when {
+                When::Every(expr) => Some(expr.clone()),
+                _ => None,
+            },
             target,
         },
     )
@@ -818,7 +983,7 @@ pub async fn broadcast(State(state): Shared, staff: Staff, Path(id): Path<i64>) 
             context! {
                 version => v.version,
                 text => v.text,
-                at => state.broadcasts.local_time(v.changed_at),
+                at => local_time(&state, v.changed_at),
                 by => v.changed_by.clone().unwrap_or_default(),
                 silent => !v.notice,
             }
@@ -976,6 +1141,38 @@ pub struct ActForm {
     text: Option<String>,
     /// A correction's "tell the recipients" checkbox (absent when unticked).
     notice: Option<String>,
+    /// Why a department's draft is rejected (its author is told).
+    reason: Option<String>,
+    /// When an approved draft goes out (`24.12.2026 18:00`, city time); blank: at once.
+    at: Option<String>,
+}
+
+/// Approves broadcast `id`; a department's draft first takes the text and time the press
+/// office gave it on the approvals page (its author is told what changed).
+async fn approve_as_edited(
+    state: &DashboardState,
+    actor: &crate::domain::Actor,
+    id: i64,
+    f: &ActForm,
+) -> Result<(), ServiceError> {
+    let at = match f.at.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
+        Some(raw) => Some(
+            crate::domain::time::parse_time(raw, state.broadcasts.tz())
+                .map_err(|message| ServiceError::Invalid {
+                    field: "at",
+                    message,
+                })?
+                .timestamp_millis(),
+        ),
+        None => None,
+    };
+    if let Some(text) = f.text.as_deref() {
+        let b = state.broadcasts.get(id).await?;
+        if text.trim() != b.text.trim() || at != b.scheduled_at {
+            state.broadcasts.revise(actor, id, Some(text), at).await?;
+        }
+    }
+    state.broadcasts.approve(actor, id).await.map(|_| ())
 }
 
 pub async fn act(
@@ -993,14 +1190,16 @@ pub async fn act(
             state.broadcasts.cancel(actor, id).await.map(|_| ()),
             "broadcast",
         ),
-        "approve" => (
-            state.broadcasts.approve(actor, id).await.map(|_| ()),
-            "broadcast",
-        ),
-        "reject" => (
-            state.broadcasts.reject(actor, id).await.map(|_| ()),
-            "approvals",
-        ),
+        "approve" => (approve_as_edited(&state, actor, id, &f).await, "broadcast"),
+        "reject" => {
+            let rejected = match f.reason.as_deref().map(str::trim) {
+                Some(reason) if !reason.is_empty() => {
+                    state.broadcasts.reject_with_reason(actor, id, reason).await
+                }
+                _ => state.broadcasts.reject(actor, id).await,
+            };
+            (rejected.map(|_| ()), "approvals")
+        }
         "correct" => {
             let request = crate::services::CorrectionRequest {
                 text: f.text.clone().unwrap_or_default(),
@@ -1059,10 +1258,16 @@ pub async fn approvals(State(state): Shared, staff: Staff) -> Response {
             Ok(r) => r,
             Err(e) => return service_error(&state, staff.lang, e),
         };
+        let desk = match state.broadcasts.desk_of_author(b).await {
+            Ok(d) => d,
+            Err(e) => return service_error(&state, staff.lang, e),
+        };
         items.push(context! {
             b => row(&state, b, &BroadcastStats::default()),
             total => reach.recipients.total(),
             own => b.author.as_deref() == Some(staff.actor().identity().as_str()),
+            author => desk.as_ref().map(|(p, _)| p.clone()),
+            department => desk.map(|(_, d)| d.department),
         });
     }
     state.page(

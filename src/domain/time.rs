@@ -112,6 +112,9 @@ pub fn parse_time(s: &str, tz: Tz) -> Result<DateTime<Utc>, String> {
         }
     } else {
         for format in [
+            // As the press office writes it: 24.12.2026 18:00.
+            "%d.%m.%Y %H:%M",
+            "%d.%m.%Y, %H:%M",
             "%Y-%m-%d %H:%M",
             "%Y-%m-%dT%H:%M",
             "%Y-%m-%d %H:%M:%S",
@@ -126,8 +129,61 @@ pub fn parse_time(s: &str, tz: Tz) -> Result<DateTime<Utc>, String> {
         }
     }
     Err(format!(
-        "'{s}' is not a time; use YYYY-MM-DD HH:MM (city time) or RFC 3339"
+        "'{s}' is not a time; use DD.MM.YYYY HH:MM like 24.12.2026 18:00 (city time), YYYY-MM-DD HH:MM or RFC 3339"
     ))
+}
+
+/// How the press office says when something recurs; [`Repeat::cron`] builds the expression.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Repeat {
+    /// Jeden Tag.
+    Daily,
+    /// Jeden Werktag (Monday to Friday).
+    Weekdays,
+    /// Jede Woche am … (a weekday: `Mon` … `Sun`).
+    Weekly(&'static str),
+    /// Jeden ersten … im Monat.
+    FirstOfMonth(&'static str),
+}
+
+/// The weekdays as cron writes them, Monday first.
+pub const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+
+impl Repeat {
+    /// Reads the choice (`daily`, `weekdays`, `weekly`, `first`) with its weekday.
+    pub fn parse(choice: &str, weekday: &str) -> Result<Repeat, String> {
+        let day = || {
+            WEEKDAYS
+                .iter()
+                .find(|d| d.eq_ignore_ascii_case(weekday.trim()))
+                .copied()
+                .ok_or_else(|| format!("'{weekday}' is no weekday (Mon … Sun)"))
+        };
+        match choice {
+            "daily" => Ok(Repeat::Daily),
+            "weekdays" => Ok(Repeat::Weekdays),
+            "weekly" => Ok(Repeat::Weekly(day()?)),
+            "first" => Ok(Repeat::FirstOfMonth(day()?)),
+            other => Err(format!("'{other}' is no choice of when to repeat")),
+        }
+    }
+
+    /// The six-field cron expression for this choice at `time` (`HH:MM`, city time).
+    pub fn cron(self, time: &str) -> Result<String, String> {
+        let (h, m) = time
+            .trim()
+            .split_once(':')
+            .and_then(|(h, m)| Some((h.parse::<u32>().ok()?, m.parse::<u32>().ok()?)))
+            .filter(|(h, m)| *h < 24 && *m < 60)
+            .ok_or_else(|| format!("'{time}' is no time of day; write it as 18:00"))?;
+        Ok(match self {
+            Repeat::Daily => format!("0 {m} {h} * * *"),
+            Repeat::Weekdays => format!("0 {m} {h} * * Mon-Fri"),
+            Repeat::Weekly(day) => format!("0 {m} {h} * * {day}"),
+            // The first such weekday lies in the month's first seven days.
+            Repeat::FirstOfMonth(day) => format!("0 {m} {h} 1-7 * {day}"),
+        })
+    }
 }
 
 /// A recurring schedule: the first six cron fields (sec min hour day month weekday).
@@ -169,6 +225,40 @@ impl Recurrence {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn choices_become_cron_and_the_first_monday_is_the_first_monday() {
+        let tz = chrono_tz::Europe::Berlin;
+        let cron = |choice, day, time| Repeat::parse(choice, day).and_then(|r| r.cron(time));
+        assert_eq!(cron("daily", "", "07:30"), Ok("0 30 7 * * *".into()));
+        assert_eq!(
+            cron("weekdays", "", "18:00"),
+            Ok("0 0 18 * * Mon-Fri".into())
+        );
+        assert_eq!(cron("weekly", "sat", "8:00"), Ok("0 0 8 * * Sat".into()));
+        assert!(cron("weekly", "Sonntag", "8:00").is_err());
+        assert!(cron("daily", "", "25:00").is_err());
+        let first = Recurrence::parse(&cron("first", "Mon", "09:00").expect("cron")).expect("ok");
+        let mut at = parse_time("2026-12-07 12:00", tz).expect("a time");
+        for want in ["2027-01-04", "2027-02-01", "2027-03-01", "2027-04-05"] {
+            at = first.next_after(tz, at).expect("fires");
+            let local = at.with_timezone(&tz);
+            assert_eq!(
+                local.format("%Y-%m-%d %H:%M").to_string(),
+                format!("{want} 09:00")
+            );
+        }
+    }
+
+    #[test]
+    fn the_press_offices_date_format_is_read_in_city_time() {
+        let tz = chrono_tz::Europe::Berlin;
+        let german = parse_time("24.12.2026 18:00", tz).expect("a time");
+        assert_eq!(german, parse_time("2026-12-24 18:00", tz).expect("a time"));
+        assert_eq!(german.to_rfc3339(), "2026-12-24T17:00:00+00:00");
+        let refused = parse_time("12/24/2026 6:00 PM", tz).unwrap_err();
+        assert!(refused.contains("24.12.2026 18:00"), "{refused}");
+    }
 
     fn berlin(s: &str) -> DateTime<Utc> {
         parse_time(s, chrono_tz::Europe::Berlin).expect("a time")

@@ -19,6 +19,10 @@ use crate::store::{
     TargetCount,
 };
 
+mod drafts;
+mod templates;
+pub use drafts::{AuthorNotice, Proposed};
+
 /// Notices a retraction writes before it tells the lanes (about 100 ms of a fast lane).
 const RETRACTION_FIRST_CHUNK: u32 = 200;
 
@@ -299,6 +303,8 @@ pub struct BroadcastService {
     /// Counts what this process changed that the public sees (a release, a correction, a
     /// retraction, a cancel): the archive renders its pages anew when it moved.
     public_changes: std::sync::atomic::AtomicU64,
+    /// Tells the authors of departments' drafts what became of them.
+    authors: std::sync::OnceLock<Arc<dyn AuthorNotice>>,
 }
 
 impl BroadcastService {
@@ -329,6 +335,7 @@ impl BroadcastService {
             areas: None,
             footer: None,
             public_changes: std::sync::atomic::AtomicU64::new(0),
+            authors: std::sync::OnceLock::new(),
         }
     }
 
@@ -1133,6 +1140,7 @@ impl BroadcastService {
             ),
         )
         .await?;
+        self.tell_approved(actor, outcome.broadcast()).await;
         Ok(outcome)
     }
 

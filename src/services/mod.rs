@@ -9,8 +9,8 @@ pub mod sign_in;
 pub mod subscriptions;
 
 pub use broadcasts::{
-    Attachment, BroadcastService, CorrectionRequest, Outcome, QueueWake, Reach, RetractionPreview,
-    ServiceError, Submission, Submitted, TemplateCosts, When,
+    Attachment, AuthorNotice, BroadcastService, CorrectionRequest, Outcome, Proposed, QueueWake,
+    Reach, RetractionPreview, ServiceError, Submission, Submitted, TemplateCosts, When,
 };
 pub use policy::{Action, Refusal, Subject};
 pub use sign_in::SignIn;

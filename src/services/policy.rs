@@ -2,7 +2,7 @@
 //! schedules, later the warnings feed and the dashboard) asks here through the broadcast
 //! service; nobody else looks at roles.
 
-use crate::domain::{Actor, BroadcastKind, Priority, Role, is_alert_class};
+use crate::domain::{Actor, BroadcastKind, Desk, Priority, Role, is_alert_class};
 use crate::store::Broadcast;
 
 /// What an actor wants to do to a broadcast.
@@ -19,15 +19,19 @@ pub enum Action {
     /// Take it back after it was sent: a notice to whoever received it. Like stopping, it
     /// needs no second person (the two-person rule guards sending, never stopping).
     Retract,
+    /// Change the text or time of what awaits approval, before approving it: whoever may
+    /// approve it may.
+    Edit,
 }
 
 impl Action {
-    pub const ALL: [Action; 5] = [
+    pub const ALL: [Action; 6] = [
         Action::Submit,
         Action::Send,
         Action::Approve,
         Action::Cancel,
         Action::Retract,
+        Action::Edit,
     ];
 }
 
@@ -70,6 +74,12 @@ pub enum Refusal {
     #[error("an approval must come from a person of the emergency team, in the chat")]
     NotAPerson,
     #[error(
+        "a contributor writes drafts for the press office; only the press office sends, schedules, alerts, cancels or approves"
+    )]
+    DraftsOnly,
+    #[error("this topic is not one of the topics your department may write drafts for")]
+    TopicNotAllowed,
+    #[error(
         "under the two-person rule an alert needs a person as its author, and this token is bound to nobody: the operator binds it to its holder (person in [[api.tokens]], AMTSBOTE_API_TOKEN_PERSON or AMTSBOTE_API_EMERGENCY_TOKEN_PERSON)"
     )]
     TokenWithoutPerson,
@@ -108,6 +118,10 @@ pub fn decide(
     let Some(role) = actor.role() else {
         return Err(Refusal::NotStaff);
     };
+    if role == Role::Contributor {
+        // A department proposes (see [`may_draft`]); everything else is the press office's.
+        return Err(Refusal::DraftsOnly);
+    }
     match action {
         Action::Retract => {
             if subject.alert && !may_alert(role) {
@@ -130,10 +144,12 @@ pub fn decide(
                 Ok(())
             }
         }
-        Action::Approve => {
+        Action::Approve | Action::Edit => {
             if !matches!(actor, Actor::Staff { .. }) {
                 Err(Refusal::NotAPerson)
-            } else if !may_alert(role) {
+            } else if subject.alert && !may_alert(role) {
+                // News awaits approval only as a department's draft: the press office's to
+                // approve; an alert only the emergency staff approve.
                 Err(Refusal::NeedsEmergency)
             } else if subject.author == Some(actor.identity().as_str()) {
                 Err(Refusal::OwnApproval)
@@ -141,6 +157,25 @@ pub fn decide(
                 Ok(())
             }
         }
+    }
+}
+
+/// May `actor` write a draft for the press office (`/entwurf`, `POST /api/v1/drafts`, the
+/// dashboard, `amtsbote draft`) on `topic`? A contributor only for their department's topics
+/// (`desk`) and never an alert; press, emergency staff and the operator may propose anything
+/// they could send.
+pub fn may_draft(
+    actor: &Actor,
+    desk: Option<&Desk>,
+    subject: &Subject<'_>,
+    topic: &str,
+) -> Result<(), Refusal> {
+    match actor.role() {
+        Some(Role::Contributor) if subject.alert => Err(Refusal::DraftsOnly),
+        Some(Role::Contributor) if desk.is_some_and(|d| d.covers(topic)) => Ok(()),
+        Some(Role::Contributor) => Err(Refusal::TopicNotAllowed),
+        Some(_) => decide(actor, Action::Submit, subject, Approvals::default()),
+        None => Err(Refusal::NotStaff),
     }
 }
 
@@ -229,7 +264,7 @@ mod tests {
         let expected: [[[&str; 2]; 5]; 9] = [
             //  Submit             Send               Approve            Cancel             Retract
             //  news   alert       news   alert       news   alert       news   alert
-            [["ok", "emergency"], ["ok", "emergency"], ["emergency", "emergency"], ["ok", "emergency"], ["ok", "emergency"]], // press
+            [["ok", "emergency"], ["ok", "emergency"], ["ok", "emergency"],        ["ok", "emergency"], ["ok", "emergency"]], // press
             [["ok", "ok"],        ["ok", "ok"],        ["ok", "ok"],               ["ok", "ok"],        ["ok", "ok"]],        // emergency
             [["ok", "ok"],        ["ok", "ok"],        ["ok", "ok"],               ["ok", "ok"],        ["ok", "ok"]],        // admin
             [["ok", "ok"],        ["ok", "ok"],        ["own", "own"],             ["ok", "ok"],        ["ok", "ok"]],        // author
@@ -254,11 +289,69 @@ mod tests {
                         Err(Refusal::NotAPerson) => "person",
                         Err(Refusal::NotStaff) => "staff",
                         Err(Refusal::TokenWithoutPerson) => "nobody",
+                        Err(Refusal::DraftsOnly) => "drafts",
+                        Err(Refusal::TopicNotAllowed) => "topic",
                     };
                     assert_eq!(got, want, "{who} {action:?} {kind:?}");
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_contributor_drafts_for_their_departments_topics_and_does_nothing_else() {
+        let road = person("Tina", Role::Contributor);
+        let desk = Desk {
+            department: "Tiefbauamt".into(),
+            topics: vec!["traffic".into()],
+        };
+        let news = |topic| Subject::new(BroadcastKind::Announcement, Priority::Normal, topic, None);
+        let alert = Subject::new(BroadcastKind::Alert, Priority::Alert, "alerts", None);
+        assert_eq!(
+            may_draft(&road, Some(&desk), &news("traffic"), "traffic"),
+            Ok(())
+        );
+        assert_eq!(
+            may_draft(&road, Some(&desk), &news("culture"), "culture"),
+            Err(Refusal::TopicNotAllowed)
+        );
+        assert_eq!(
+            may_draft(&road, None, &news("traffic"), "traffic"),
+            Err(Refusal::TopicNotAllowed)
+        );
+        assert_eq!(
+            may_draft(&road, Some(&desk), &alert, "alerts"),
+            Err(Refusal::DraftsOnly)
+        );
+        for action in Action::ALL {
+            for subject in [news("traffic"), alert] {
+                assert_eq!(
+                    decide(&road, action, &subject, Approvals::default()),
+                    Err(Refusal::DraftsOnly),
+                    "{action:?}"
+                );
+            }
+        }
+        // The press office approves and edits a department's news, never an alert.
+        let press = person("Paul", Role::Press);
+        let hers = Subject::new(
+            BroadcastKind::Announcement,
+            Priority::Normal,
+            "traffic",
+            Some("person:Tina"),
+        );
+        for action in [Action::Approve, Action::Edit] {
+            assert_eq!(decide(&press, action, &hers, Approvals::default()), Ok(()));
+            assert_eq!(
+                decide(&press, action, &alert, Approvals::default()),
+                Err(Refusal::NeedsEmergency)
+            );
+        }
+        assert_eq!(
+            may_draft(&press, None, &news("culture"), "culture"),
+            Ok(()),
+            "the press office may propose anything it may send"
+        );
     }
 
     #[test]

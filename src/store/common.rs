@@ -1422,7 +1422,116 @@ macro_rules! impl_store {
             }
 
             async fn remove_person(&self, person: &str) -> $crate::store::StoreResult<u64> {
-                self.write_one(sqlx::query($crate::store::sql::REMOVE_PERSON).bind(person.to_string())).await
+                let n = self.write_one(sqlx::query($crate::store::sql::REMOVE_PERSON).bind(person.to_string())).await?;
+                self.write_one(sqlx::query($crate::store::sql::REMOVE_DESK).bind(person.to_string())).await?;
+                Ok(n)
+            }
+
+            async fn set_desk(
+                &self,
+                person: &str,
+                desk: &$crate::domain::Desk,
+            ) -> $crate::store::StoreResult<()> {
+                self.write_one(
+                    sqlx::query($crate::store::sql::SET_DESK)
+                        .bind(person.to_string())
+                        .bind(desk.department.clone())
+                        .bind(desk.topics.join(",")),
+                )
+                .await?;
+                Ok(())
+            }
+
+            async fn desk(
+                &self,
+                person: &str,
+            ) -> $crate::store::StoreResult<Option<$crate::domain::Desk>> {
+                let row: Option<(String, String, String)> = sqlx::query_as($crate::store::sql::DESK)
+                    .bind(person)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.map(|(_, department, topics)| $crate::store::desk_from_row(department, &topics)))
+            }
+
+            async fn desks(
+                &self,
+            ) -> $crate::store::StoreResult<Vec<(String, $crate::domain::Desk)>> {
+                let rows: Vec<(String, String, String)> = sqlx::query_as($crate::store::sql::DESKS)
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(person, department, topics)| (person, $crate::store::desk_from_row(department, &topics)))
+                    .collect())
+            }
+
+            async fn revise_awaiting(
+                &self,
+                id: i64,
+                text: &str,
+                scheduled_at: Option<i64>,
+            ) -> $crate::store::StoreResult<Option<$crate::store::Broadcast>> {
+                let mut tx = self.begin_write().await?;
+                let row: Option<$crate::store::BroadcastRow> =
+                    sqlx::query_as($crate::store::sql::REVISE_AWAITING)
+                        .bind(id)
+                        .bind(text)
+                        .bind(scheduled_at)
+                        .fetch_optional(&mut *tx.tx)
+                        .await?;
+                tx.commit().await?;
+                row.map($crate::store::broadcast_from_row).transpose()
+            }
+
+            async fn save_template(
+                &self,
+                name: &str,
+                topic: &str,
+                text: &str,
+                saved_by: &str,
+            ) -> $crate::store::StoreResult<$crate::store::TextTemplate> {
+                let mut tx = self.begin_write().await?;
+                let saved: $crate::store::TextTemplate =
+                    sqlx::query_as($crate::store::sql::SAVE_TEMPLATE)
+                        .bind(name)
+                        .bind(topic)
+                        .bind(text)
+                        .bind(saved_by)
+                        .bind($crate::domain::now_ms())
+                        .fetch_one(&mut *tx.tx)
+                        .await?;
+                tx.commit().await?;
+                Ok(saved)
+            }
+
+            async fn template(
+                &self,
+                name: &str,
+            ) -> $crate::store::StoreResult<Option<$crate::store::TextTemplate>> {
+                Ok(sqlx::query_as($crate::store::sql::TEMPLATE_LATEST)
+                    .bind(name)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn templates(
+                &self,
+            ) -> $crate::store::StoreResult<Vec<$crate::store::TextTemplate>> {
+                Ok(sqlx::query_as($crate::store::sql::TEMPLATES_LATEST)
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
+            async fn awaiting_since(
+                &self,
+                before: i64,
+            ) -> $crate::store::StoreResult<Vec<$crate::store::Broadcast>> {
+                let rows: Vec<$crate::store::BroadcastRow> =
+                    sqlx::query_as($crate::store::sql::AWAITING_SINCE)
+                        .bind(before)
+                        .fetch_all(&self.pool)
+                        .await?;
+                rows.into_iter().map($crate::store::broadcast_from_row).collect()
             }
 
             async fn staff_role(

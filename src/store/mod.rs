@@ -693,6 +693,33 @@ pub(crate) fn staff_from_row(r: StaffRow) -> StoreResult<StaffMember> {
     })
 }
 
+/// One version of a text template (Textbaustein).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct TextTemplate {
+    pub name: String,
+    pub version: i64,
+    /// The topic it is for: on `alerts` it is an alert template (the emergency staff's).
+    pub topic: String,
+    /// With `{placeholders}`.
+    pub text: String,
+    /// Who saved this version (the audit log's name).
+    pub saved_by: String,
+    pub saved_at: i64,
+}
+
+/// A desk as stored: its topics comma-separated.
+pub(crate) fn desk_from_row(department: String, topics: &str) -> crate::domain::Desk {
+    crate::domain::Desk {
+        department,
+        topics: topics
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+            .collect(),
+    }
+}
+
 /// Whether giving `channel:address` to `person` with `role` keeps every person at one role and
 /// every address at one person. `owner` is who has the address now; `others` are the roles of
 /// the person's other addresses.
@@ -1071,8 +1098,36 @@ pub trait Store: Send + Sync {
     ) -> StoreResult<Option<StaffMember>>;
     /// Removes one address of a person; false when it was not staff.
     async fn remove_staff(&self, channel: ChannelKind, address: &str) -> StoreResult<bool>;
-    /// Removes every address of a person; how many.
+    /// Removes every address of a person; how many. Their department goes with them.
     async fn remove_person(&self, person: &str) -> StoreResult<u64>;
+    /// Gives a contributor person their department and topics (replacing what they had).
+    async fn set_desk(&self, person: &str, desk: &crate::domain::Desk) -> StoreResult<()>;
+    /// A contributor person's department and topics.
+    async fn desk(&self, person: &str) -> StoreResult<Option<crate::domain::Desk>>;
+    /// Every contributor person's department, by person.
+    async fn desks(&self) -> StoreResult<Vec<(String, crate::domain::Desk)>>;
+    /// Changes the text and time (`None`: at once) of a broadcast awaiting approval; `None`
+    /// when it no longer awaits approval.
+    async fn revise_awaiting(
+        &self,
+        id: i64,
+        text: &str,
+        scheduled_at: Option<i64>,
+    ) -> StoreResult<Option<Broadcast>>;
+    /// Broadcasts awaiting approval created before `before` (ms), oldest first.
+    async fn awaiting_since(&self, before: i64) -> StoreResult<Vec<Broadcast>>;
+    /// Saves a new version of the text template `name` (the first is version 1).
+    async fn save_template(
+        &self,
+        name: &str,
+        topic: &str,
+        text: &str,
+        saved_by: &str,
+    ) -> StoreResult<TextTemplate>;
+    /// The newest version of the text template `name`.
+    async fn template(&self, name: &str) -> StoreResult<Option<TextTemplate>>;
+    /// The newest version of every text template, by name.
+    async fn templates(&self) -> StoreResult<Vec<TextTemplate>>;
     /// The role of the person this address belongs to.
     async fn staff_role(&self, channel: ChannelKind, address: &str) -> StoreResult<Option<Role>>;
     /// Ordered by person, channel, address.

@@ -442,6 +442,28 @@ pub const STAFF_MEMBER: &str = concat!(
 );
 pub const REMOVE_STAFF: &str = "DELETE FROM staff WHERE channel = $1 AND address = $2";
 pub const REMOVE_PERSON: &str = "DELETE FROM staff WHERE person = $1";
+pub const SET_DESK: &str = "INSERT INTO desks (person, department, topics) VALUES ($1, $2, $3) \
+    ON CONFLICT (person) DO UPDATE SET department = excluded.department, topics = excluded.topics";
+pub const DESK: &str = "SELECT person, department, topics FROM desks WHERE person = $1";
+pub const DESKS: &str = "SELECT person, department, topics FROM desks ORDER BY person";
+pub const REMOVE_DESK: &str = "DELETE FROM desks WHERE person = $1";
+pub const REVISE_AWAITING: &str = concat!(
+    "UPDATE broadcasts SET text = $2, scheduled_at = $3 WHERE id = $1 AND status = 'awaiting_approval' RETURNING ",
+    broadcast_columns!()
+);
+pub const SAVE_TEMPLATE: &str = "INSERT INTO text_templates (name, version, topic, text, saved_by, saved_at) \
+    SELECT $1, COALESCE(MAX(version), 0) + 1, $2, $3, $4, $5 FROM text_templates WHERE name = $1 \
+    RETURNING name, version, topic, text, saved_by, saved_at";
+pub const TEMPLATE_LATEST: &str = "SELECT name, version, topic, text, saved_by, saved_at \
+    FROM text_templates WHERE name = $1 ORDER BY version DESC LIMIT 1";
+pub const TEMPLATES_LATEST: &str = "SELECT t.name, t.version, t.topic, t.text, t.saved_by, t.saved_at \
+    FROM text_templates t \
+    WHERE t.version = (SELECT MAX(u.version) FROM text_templates u WHERE u.name = t.name) ORDER BY t.name";
+pub const AWAITING_SINCE: &str = concat!(
+    "SELECT ",
+    broadcast_columns!(),
+    " FROM broadcasts WHERE status = 'awaiting_approval' AND created_at < $1 ORDER BY id"
+);
 /// Unordered: the stores collate text differently (Postgres by locale), so the list is sorted
 /// after reading.
 pub const LIST_STAFF: &str = concat!("SELECT ", staff_columns!(), " FROM staff");

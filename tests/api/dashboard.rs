@@ -14,7 +14,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{EMERGENCY_TOKEN, Service, TestDb, message_to, seed, wait_until};
+use crate::helpers::{EMERGENCY_TOKEN, Service, TestDb, message_to, run_sql, seed, wait_until};
 use crate::telegram::message;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -505,7 +505,9 @@ async fn press_signs_in_by_link_previews_with_counts_sends_and_watches_it_reach_
     assert_eq!(text_of(&c, "#count-templates").await, "5");
     assert_eq!(text_of(&c, "#cost").await, "0.25 EUR");
     assert!(
-        text_of(&c, "#limit-warning").await.contains("limit of 4"),
+        text_of(&c, "#limit-warning")
+            .await
+            .contains("Nachrichtenlimit der Nummer von 4"),
         "the messaging limit is exceeded"
     );
     // Telegram shows the HTML-escaped text as the text itself; the template as flattened.
@@ -666,11 +668,11 @@ async fn a_press_member_is_refused_the_alert_and_the_cancel_of_an_alert() {
     fill(&c, "#text", "Warnung: Stromausfall in der Altstadt.").await;
     submit(&c, "#preview-button").await;
     assert!(
-        text_of(&c, "#error").await.contains("emergency team"),
+        text_of(&c, "#error").await.contains("Notfallteam"),
         "the preview is refused"
     );
     submit(&c, "#send-button").await;
-    assert!(text_of(&c, "#error").await.contains("emergency team"));
+    assert!(text_of(&c, "#error").await.contains("Notfallteam"));
     assert_eq!(d.count("SELECT COUNT(*) FROM broadcasts").await, 0);
     assert_accessible(&c, "compose refused").await;
 
@@ -836,12 +838,22 @@ async fn a_schedule_is_planned_with_its_next_firings_removed_and_every_page_is_a
     let c = d.signed_in(PRESS).await;
     select(&c, "#topic", "news").await;
     fill(&c, "#text", "Wochenmarkt heute bis 13 Uhr.").await;
-    click(&c, "#when-cron").await;
-    fill(&c, "#cron", "0 0 8 * * Sat").await;
+    // From choices, as the press office says it: every week on Saturday at 08:00.
+    click(&c, "#when-repeat").await;
+    select(&c, "#repeat", "weekly").await;
+    select(&c, "#weekday", "Sat").await;
+    fill(&c, "#time", "08:00").await;
     submit(&c, "#preview-button").await;
     let firings = text_of(&c, "#firings").await;
     assert_eq!(firings.lines().count(), 5, "{firings}");
     assert!(firings.contains("08:00"), "city time: {firings}");
+    assert!(
+        firings.lines().all(|l| l.len() == 16 && &l[2..3] == "."),
+        "German dates: {firings}"
+    );
+    click(&c, "#built summary").await;
+    assert_eq!(text_of(&c, "#built-cron").await, "0 0 8 * * Sat");
+    assert_accessible(&c, "a schedule made from choices").await;
     submit(&c, "#send-button").await;
     wait_for_status(&c, "recurring", Duration::from_secs(10)).await;
 
@@ -1070,20 +1082,6 @@ async fn requests_without_a_session_and_failed_sign_ins_write_nothing(db: TestDb
     assert!(seen >= asked_at, "marked as seen: {stale} → {seen}");
 }
 
-/// Runs one statement on either kind of database.
-async fn run_sql(db: &TestDb, statement: &str) {
-    let statement = sqlx::AssertSqlSafe(statement.to_string());
-    if db.url.starts_with("sqlite:") {
-        let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
-        sqlx::query(statement).execute(&pool).await.unwrap();
-        pool.close().await;
-    } else {
-        let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
-        sqlx::query(statement).execute(&pool).await.unwrap();
-        pool.close().await;
-    }
-}
-
 /// Guessing a login token takes many tries: ten a minute from one address, then 429 with a
 /// page that says how long to wait; another address is not held up by it.
 #[tokio::test]
@@ -1125,7 +1123,8 @@ async fn the_eleventh_sign_in_attempt_from_one_address_within_a_minute_is_refuse
     assert!(limited.headers().contains_key("retry-after"));
     let page = limited.text().await.unwrap();
     assert!(
-        page.contains("data-key=\"dash-sign-in-limited\"") && page.contains("Too many sign-in"),
+        page.contains("data-key=\"dash-sign-in-limited\"")
+            && page.contains("Zu viele Anmeldeversuche"),
         "{page}"
     );
     let other = attempt(client_from([127, 0, 0, 2], Duration::from_secs(10))).await;
@@ -1783,4 +1782,105 @@ async fn a_picture_is_attached_previewed_and_sent_from_the_dashboard(db: TestDb)
     );
     service.wait_done(id, Duration::from_secs(30)).await;
     assert_eq!(service.sim.uploads(ChannelKind::Telegram).len(), 1);
+}
+
+/// The desk in the browser: Tina of the Tiefbauamt submits a draft from the compose page; Paula
+/// changes its text on the approvals page ("Zur Freigabe") and approves it; it goes out as she
+/// wrote it. Then Paula keeps a template and fills it in on the compose page. Every page on
+/// the way has no axe-core violations; the approvals page is pictured for the README.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_departments_draft_is_edited_and_approved_and_a_template_filled_in_the_browser() {
+    let Some(d) = dashboard(false).await else {
+        return;
+    };
+    let store = &d.db.store;
+    store
+        .set_staff(
+            ChannelKind::Telegram,
+            "903",
+            Role::Contributor,
+            Some("Tina"),
+        )
+        .await
+        .expect("staff");
+    let desk = amtsbote::domain::Desk {
+        department: "Tiefbauamt".into(),
+        topics: vec!["news".into()],
+    };
+    store.set_desk("Tina", &desk).await.expect("desk");
+
+    let tina = d.signed_in(903).await;
+    assert_accessible(&tina, "compose for a department").await;
+    select(&tina, "#topic", "news").await;
+    fill(&tina, "#text", "Sperrung Hauptstraße ab Montag.").await;
+    submit(&tina, "#propose-button").await;
+    wait_for_path(&tina, "/dashboard/approvals").await;
+    let waiting = store
+        .list_broadcasts_page(Some(BroadcastStatus::AwaitingApproval), None, 10)
+        .await
+        .expect("list");
+    assert_eq!(waiting.len(), 1);
+    let id = waiting[0].id;
+
+    let paula = d.signed_in(PRESS).await;
+    paula.goto(&d.url("/dashboard/approvals")).await.unwrap();
+    assert!(
+        text_of(&paula, &format!("#approval-{id}"))
+            .await
+            .contains("Tiefbauamt")
+    );
+    assert_accessible(&paula, "approvals with a department's draft").await;
+    screenshot(&paula, "dashboard-approval.png", 900).await;
+    let edited = "Vollsperrung der Hauptstraße ab Montag, 8 Uhr. Umleitung ist ausgeschildert.";
+    fill(&paula, &format!("#text-{id}"), edited).await;
+    submit(&paula, &format!("#approve-{id}")).await;
+    wait_for_path(&paula, &format!("/dashboard/broadcasts/{id}")).await;
+    wait_for_status(&paula, "done", Duration::from_secs(30)).await;
+    let b = store.broadcast(id).await.unwrap().unwrap();
+    assert_eq!(
+        (b.text.as_str(), b.approved_by.as_deref()),
+        (edited, Some("person:Paula"))
+    );
+    assert_eq!(d.service.sim.count_text(edited).values().sum::<usize>(), 10);
+
+    paula
+        .goto(&d.url("/dashboard/textbausteine"))
+        .await
+        .unwrap();
+    assert_accessible(&paula, "templates").await;
+    fill(&paula, "#name", "sperrung").await;
+    select(&paula, "#topic", "news").await;
+    fill(
+        &paula,
+        "#text",
+        "Vollsperrung {strasse} von {von} bis {bis}.",
+    )
+    .await;
+    submit(&paula, "#save-template").await;
+    find(&paula, "#use-sperrung")
+        .await
+        .click()
+        .await
+        .expect("use it");
+    wait_for_path(&paula, "/dashboard/compose").await;
+    find(&paula, "#f-strasse").await;
+    assert_accessible(&paula, "compose with a template's fields").await;
+    fill(&paula, "#f-strasse", "Hauptstraße").await;
+    fill(&paula, "#f-von", "Montag").await;
+    fill(&paula, "#f-bis", "Freitag").await;
+    submit(&paula, "#fill-template").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = match paula.find(Locator::Css("#text")).await {
+            Ok(e) => e.prop("value").await.ok().flatten().unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if text == "Vollsperrung Hauptstraße von Montag bis Freitag." {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the compose form holds {text:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tina.close().await.ok();
+    paula.close().await.ok();
 }

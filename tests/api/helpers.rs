@@ -693,6 +693,17 @@ impl Service {
     /// Starts it on `db` with `alerts.require_second_approval` as given; `extra` adds settings
     /// (`AMTSBOTE_…` names).
     pub async fn start(db: &TestDb, second_approval: bool, extra: &[(&str, &str)]) -> Service {
+        Service::start_with_file(db, second_approval, extra, None).await
+    }
+
+    /// As [`Service::start`], with a configuration file's text too (`[[api.tokens]]`, which
+    /// only a file can give).
+    pub async fn start_with_file(
+        db: &TestDb,
+        second_approval: bool,
+        extra: &[(&str, &str)],
+        file: Option<&str>,
+    ) -> Service {
         let sim_shutdown = CancellationToken::new();
         let sim = Simulator::start(sim_shutdown.clone())
             .await
@@ -729,7 +740,8 @@ impl Service {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
         env.retain(|_, v| !v.is_empty());
-        let config = amtsbote::config::Config::from_sources(None, &env).expect("config");
+        let config = amtsbote::config::Config::from_sources(file.map(|f| ("test.toml", f)), &env)
+            .expect("config");
         let app = amtsbote::service::Application::build_on(config, db.store.clone())
             .await
             .expect("the service starts");
@@ -861,3 +873,30 @@ macro_rules! on_both_stores {
     };
 }
 pub(crate) use on_both_stores;
+
+/// The callback data of the first button whose data starts with `prefix`.
+pub fn button(markup: &Option<std::sync::Arc<serde_json::Value>>, prefix: &str) -> String {
+    markup
+        .as_ref()
+        .and_then(|m| m["inline_keyboard"].as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .flat_map(|r| r.as_array().cloned().unwrap_or_default())
+        .filter_map(|b| b["callback_data"].as_str().map(str::to_string))
+        .find(|d| d.starts_with(prefix))
+        .expect("a button")
+}
+
+/// Runs one SQL statement on the test's database, as another process would.
+pub async fn run_sql(db: &TestDb, statement: &str) {
+    let statement = sqlx::AssertSqlSafe(statement.to_string());
+    if db.url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
+        sqlx::query(statement).execute(&pool).await.unwrap();
+        pool.close().await;
+    } else {
+        let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+        sqlx::query(statement).execute(&pool).await.unwrap();
+        pool.close().await;
+    }
+}

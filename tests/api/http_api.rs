@@ -348,13 +348,17 @@ async fn the_openapi_document_matches_the_live_router() {
             "GET /api/v1/broadcasts",
             "GET /api/v1/broadcasts/{id}",
             "GET /api/v1/stats",
+            "GET /api/v1/templates",
             "POST /api/v1/broadcasts",
+            "POST /api/v1/broadcasts/{id}/approve",
             "POST /api/v1/broadcasts/{id}/cancel",
             "POST /api/v1/broadcasts/{id}/confirm",
             "POST /api/v1/broadcasts/{id}/corrections",
             "POST /api/v1/broadcasts/{id}/retract",
+            "POST /api/v1/drafts",
             "POST /api/v1/drills",
             "POST /api/v1/media",
+            "POST /api/v1/templates",
         ]
     );
     // Every documented operation exists on the live router: without a token it answers 401,

@@ -8,6 +8,7 @@ mod cli;
 mod conversation;
 mod corrections;
 mod dashboard;
+mod desk;
 mod dispatch;
 mod drills;
 mod faults;

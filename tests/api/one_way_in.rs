@@ -9,7 +9,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::helpers::{
-    EMERGENCY_TOKEN, PRESS_TOKEN, Service, TestDb, amtsbote, confirm_code, message_to, seed,
+    EMERGENCY_TOKEN, PRESS_TOKEN, Service, TestDb, amtsbote, button, confirm_code, message_to, seed,
 };
 use crate::telegram::{message, press};
 
@@ -17,19 +17,6 @@ crate::helpers::on_both_stores!(
     an_alert_from_a_persons_token_is_that_persons_and_only_another_person_approves_it,
     a_token_bound_to_nobody_may_not_alert_under_the_two_person_rule,
 );
-
-/// The callback data of the first button whose data starts with `prefix`.
-fn button(markup: &Option<std::sync::Arc<serde_json::Value>>, prefix: &str) -> String {
-    markup
-        .as_ref()
-        .and_then(|m| m["inline_keyboard"].as_array().cloned())
-        .unwrap_or_default()
-        .iter()
-        .flat_map(|r| r.as_array().cloned().unwrap_or_default())
-        .filter_map(|b| b["callback_data"].as_str().map(str::to_string))
-        .find(|d| d.starts_with(prefix))
-        .expect("a button")
-}
 
 /// Waits until `to` got `n` messages containing `needle`.
 async fn wait_for_count(svc: &Service, to: &str, needle: &str, n: usize) {
