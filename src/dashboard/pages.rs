@@ -1494,6 +1494,32 @@ pub struct AuditFilter {
     action: Option<String>,
 }
 
+/// How the audit log names someone, for people: the person's name and the channel they used
+/// as a small badge (`Paula (telegram:702)` → Paula, Telegram); tokens, the CLI and the
+/// services as they are.
+fn person_and_channel(actor: &str) -> Value {
+    let channel_of = |label: &str| {
+        let (channel, _) = label.split_once(':')?;
+        channel
+            .parse::<crate::domain::ChannelKind>()
+            .ok()
+            .map(|c| match c {
+                crate::domain::ChannelKind::Telegram => "Telegram",
+                crate::domain::ChannelKind::Whatsapp => "WhatsApp",
+            })
+    };
+    let (name, label) = match actor.strip_suffix(')').and_then(|a| a.split_once(" (")) {
+        Some((name, label)) => (name, label),
+        None => (actor, actor),
+    };
+    match channel_of(label) {
+        Some(channel) if name != label => context! { name, channel },
+        // An address that is a person of its own is named by its address.
+        Some(channel) => context! { name => label, channel },
+        None => context! { name => actor },
+    }
+}
+
 /// The newest 500 audit entries, filtered by person (part of the name) and action.
 pub async fn audit(State(state): Shared, staff: Staff, Query(q): Query<AuditFilter>) -> Response {
     let entries = match state.broadcasts.store().audit_log(500).await {
@@ -1512,6 +1538,7 @@ pub async fn audit(State(state): Shared, staff: Staff, Query(q): Query<AuditFilt
         .map(|e| {
             context! {
                 at => local_time(&state, e.at), actor => e.actor.clone(),
+                who => person_and_channel(&e.actor),
                 action => e.action.clone(), detail => e.detail.clone(),
             }
         })
@@ -1634,6 +1661,32 @@ mod tests {
         env.get_template("chart.html")
             .and_then(|t| t.render(context! { chart }))
             .expect("rendered")
+    }
+
+    #[test]
+    fn the_audit_names_people_with_their_channel_as_a_badge() {
+        let who = |a: &str| {
+            let v = person_and_channel(a);
+            (
+                v.get_attr("name")
+                    .map(|n| n.to_string())
+                    .unwrap_or_default(),
+                v.get_attr("channel")
+                    .ok()
+                    .filter(|c| !c.is_undefined())
+                    .map(|c| c.to_string()),
+            )
+        };
+        assert_eq!(
+            who("Paula (telegram:702)"),
+            ("Paula".into(), Some("Telegram".into()))
+        );
+        assert_eq!(
+            who("Anna (api:leitstelle)"),
+            ("Anna (api:leitstelle)".into(), None)
+        );
+        assert_eq!(who("cli:root"), ("cli:root".into(), None));
+        assert_eq!(who("housekeeping"), ("housekeeping".into(), None));
     }
 
     #[test]

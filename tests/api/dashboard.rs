@@ -904,6 +904,8 @@ async fn a_schedule_is_planned_with_its_next_firings_removed_and_every_page_is_a
     let log = text_of(&c, "#audit-log").await;
     assert!(log.contains("Paula") && log.contains("unschedule"), "{log}");
     assert!(!log.contains("sign-in"), "filtered by action: {log}");
+    assert!(!log.contains("telegram:900"), "people by name: {log}");
+    assert_eq!(text_of(&c, "#audit-log .badge").await, "Telegram");
     assert_accessible(&c, "audit log").await;
     c.close().await.ok();
 }
