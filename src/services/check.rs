@@ -264,24 +264,39 @@ impl CheckService {
             return Ok((exact, exact));
         }
         // Close texts (one word changed): an edit distance needs at least as many edits as
-        // the longer text has words the other lacks, so most texts are ruled out by counting
-        // shared words; the newest of equally close ones wins.
+        // the longer text has words the other lacks, so shared words bound how alike two texts
+        // can be. The edit distance is computed in the order of that bound, best first, and
+        // no further once the bound cannot beat the best found (texts from one template share
+        // most words: without the order each would be compared in full). The newest of
+        // equally close ones wins.
         let asked = index.numbered(words);
         let mut asked_sorted = asked.clone();
         asked_sorted.sort_unstable();
-        let mut best: Option<(f64, i64)> = None;
-        for entry in index.entries.iter().rev() {
-            let longest = asked.len().max(entry.words.len()) as f64;
-            let bound = shared(&asked_sorted, &entry.sorted) as f64 / longest;
-            if bound < CLOSE || best.is_some_and(|(b, _)| bound <= b) {
-                continue;
+        let mut candidates: Vec<(f64, usize)> = index
+            .entries
+            .iter()
+            .enumerate()
+            .filter_map(|(i, entry)| {
+                let longest = asked.len().max(entry.words.len()) as f64;
+                let bound = shared(&asked_sorted, &entry.sorted) as f64 / longest;
+                (bound >= CLOSE).then_some((bound, i))
+            })
+            .collect();
+        // Highest bound first; of equal bounds the newest (the later entry) first.
+        candidates.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(b.1.cmp(&a.1)));
+        let mut best: Option<(f64, usize)> = None;
+        for (bound, i) in candidates {
+            if best.is_some_and(|(b, _)| bound < b) {
+                break;
             }
+            let entry = &index.entries[i];
+            let longest = asked.len().max(entry.words.len()) as f64;
             let alike = 1.0 - strsim::generic_levenshtein(&asked, &entry.words) as f64 / longest;
-            if alike >= CLOSE && best.is_none_or(|(b, _)| alike > b) {
-                best = Some((alike, entry.id));
+            if alike >= CLOSE && best.is_none_or(|(b, bi)| alike > b || (alike == b && i > bi)) {
+                best = Some((alike, i));
             }
         }
-        Ok((None, best.map(|(_, id)| id)))
+        Ok((None, best.map(|(_, i)| index.entries[i].id)))
     }
 }
 
