@@ -130,6 +130,56 @@ pub fn configured_lanes(
     Ok((lanes, whatsapp))
 }
 
+/// Starts a lane for each configured outlet with an API; the pause of each, by name.
+fn start_outlets(
+    config: &Config,
+    store: &Arc<dyn Store>,
+    engine: &mut Engine,
+    footer: Option<Arc<Footer>>,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Vec<(String, Arc<crate::queue::LanePause>)>> {
+    use crate::outlets::lane::{OutletLane, OutletLaneSettings};
+    if config.outlets.is_empty() {
+        return Ok(Vec::new());
+    }
+    let client = http_client(config.telegram_lane.send_timeout, 2)
+        .context("building the outlets' HTTP client")?;
+    let mut pauses = Vec::new();
+    let bot = config
+        .telegram
+        .as_ref()
+        .map(|tg| crate::outlets::TelegramBot {
+            api_url: &tg.api_url,
+            token: tg.token.clone(),
+        });
+    let outlets =
+        crate::outlets::build(&config.outlets, &client, bot, footer).map_err(anyhow::Error::msg)?;
+    for (outlet, spec) in outlets {
+        let name = spec.route.name.clone();
+        let pause = Arc::new(crate::queue::LanePause::default());
+        pauses.push((name.clone(), pause.clone()));
+        let lane = OutletLane {
+            outlet,
+            store: store.clone(),
+            settings: OutletLaneSettings {
+                rate_per_minute: spec.rate_per_minute,
+                lease: config.telegram_lane.lease,
+                poll: config.engine.poll,
+                retry: config.telegram_lane.retry.clone(),
+                archive: config.archive.as_ref().map(|a| a.public_url.clone()),
+            },
+            instance: config.engine.instance.clone(),
+            pause,
+        };
+        let stop = shutdown.clone();
+        engine.tasks.spawn(async move {
+            lane.run(stop).await;
+            format!("outlet {name}")
+        });
+    }
+    Ok(pauses)
+}
+
 /// `amtsbote run`: the whole service until SIGTERM or Ctrl-C.
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let app = Application::build(config).await?;
@@ -297,6 +347,9 @@ impl Application {
                 .await
                 .map_err(|e| anyhow::anyhow!("[[schedules]] entry '{}': {e}", sc.cron))?;
         }
+        // The outlets: a lane each, beside the citizens' lanes and never in their way.
+        let _outlet_pauses =
+            start_outlets(&config, &store, &mut engine, footer.clone(), &shutdown)?;
         let paces = Paces::of(&engine.budgets);
         // One intake for both channels: staff on either overtake citizens on both.
         let intake = Intake::start_default(shutdown.clone());

@@ -1565,6 +1565,31 @@ impl BroadcastService {
         ))
     }
 
+    /// What went to the outlets about broadcast `id`: its posts, and their corrections and
+    /// retractions, each with its state and remote link.
+    pub async fn outlet_posts(&self, id: i64) -> ServiceResult<Vec<crate::store::OutletPost>> {
+        Ok(self.store.outlet_posts_about(id).await?)
+    }
+
+    /// Records that `actor` posted outlet row `post` by hand (WhatsApp Channels); false when it
+    /// was not waiting for that.
+    pub async fn posted_by_hand(&self, actor: &Actor, post: i64) -> ServiceResult<bool> {
+        let done = self
+            .store
+            .posted_by_hand(post, &actor.label(), crate::domain::now_ms())
+            .await?;
+        if done {
+            self.store
+                .audit(
+                    &actor.audit_name(),
+                    "outlet_posted_by_hand",
+                    &post.to_string(),
+                )
+                .await?;
+        }
+        Ok(done)
+    }
+
     /// Turns down a broadcast that awaits a second person's approval: it is never sent.
     pub async fn reject(&self, actor: &Actor, id: i64) -> ServiceResult<Broadcast> {
         self.cancel_from(

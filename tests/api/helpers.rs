@@ -692,6 +692,16 @@ impl Service {
     /// Starts it on `db` with `alerts.require_second_approval` as given; `extra` adds settings
     /// (`AMTSBOTE_…` names).
     pub async fn start(db: &TestDb, second_approval: bool, extra: &[(&str, &str)]) -> Service {
+        Service::start_with_file(db, second_approval, None, extra).await
+    }
+
+    /// As [`Service::start`], with a config file's text too (for `[[…]]` lists).
+    pub async fn start_with_file(
+        db: &TestDb,
+        second_approval: bool,
+        file: Option<&str>,
+        extra: &[(&str, &str)],
+    ) -> Service {
         let sim_shutdown = CancellationToken::new();
         let sim = Simulator::start(sim_shutdown.clone())
             .await
@@ -728,7 +738,9 @@ impl Service {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
         env.retain(|_, v| !v.is_empty());
-        let config = amtsbote::config::Config::from_sources(None, &env).expect("config");
+        let config =
+            amtsbote::config::Config::from_sources(file.map(|f| ("amtsbote.toml", f)), &env)
+                .expect("config");
         let app = amtsbote::service::Application::build_on(config, db.store.clone())
             .await
             .expect("the service starts");
