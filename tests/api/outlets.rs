@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use amtsbote::domain::outlet::{OutletAction, OutletPostStatus};
 use amtsbote::domain::{BroadcastKind, ChannelKind, Priority};
-use amtsbote::simulator::outlets::{FakeMastodon, FakeWebsite};
+use amtsbote::simulator::outlets::{FakeBluesky, FakeMastodon, FakeWebsite};
 use amtsbote::store::{OutletPost, Store};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -20,6 +20,8 @@ use crate::helpers::{
 
 const MASTODON_TOKEN: &str = "mastodon-token-0123456789";
 const WEBHOOK_SECRET: &str = "website-secret-0123456789";
+const BLUESKY_HANDLE: &str = "stadt.bsky.social";
+const BLUESKY_PASSWORD: &str = "abcd-efgh-ijkl-mnop";
 const PUBLIC_URL: &str = "https://archiv.stadt.example";
 const NEWS: &str = "Die Hauptstraße ist ab Montag zwischen Markt und Bahnhof gesperrt.";
 
@@ -27,6 +29,7 @@ const NEWS: &str = "Die Hauptstraße ist ab Montag zwischen Markt und Bahnhof ge
 struct Platforms {
     mastodon: FakeMastodon,
     website: FakeWebsite,
+    bluesky: FakeBluesky,
     _stop: tokio_util::sync::DropGuard,
 }
 
@@ -40,6 +43,9 @@ impl Platforms {
             website: FakeWebsite::start(WEBHOOK_SECRET, stop.clone())
                 .await
                 .expect("fake website"),
+            bluesky: FakeBluesky::start(BLUESKY_HANDLE, BLUESKY_PASSWORD, stop.clone())
+                .await
+                .expect("fake Bluesky"),
             _stop: stop.drop_guard(),
         }
     }
@@ -54,8 +60,20 @@ impl Platforms {
         )
     }
 
+    /// Mastodon, the website, Bluesky and the city's Telegram channel.
+    fn file_all(&self) -> String {
+        format!(
+            "[[outlets]]\nkind = \"mastodon\"\nname = \"mastodon\"\nurl = \"{}\"\ntoken_env = \"STADT_MASTODON_TOKEN\"\nrate_per_minute = 0\n\n\
+             [[outlets]]\nkind = \"webhook\"\nname = \"website\"\nurl = \"{}\"\nsecret_env = \"STADT_WEBHOOK_SECRET\"\nrate_per_minute = 0\n\n\
+             [[outlets]]\nkind = \"bluesky\"\nname = \"bluesky\"\nurl = \"{}\"\nhandle = \"{BLUESKY_HANDLE}\"\npassword_env = \"STADT_BLUESKY_PASSWORD\"\nrate_per_minute = 0\n\n\
+             [[outlets]]\nkind = \"telegram_channel\"\nname = \"kanal\"\nchat = \"@stadt\"\nrate_per_minute = 0\n",
+            self.mastodon.url, self.website.url, self.bluesky.url
+        )
+    }
+
     fn env(&self) -> Vec<(&'static str, &'static str)> {
         vec![
+            ("STADT_BLUESKY_PASSWORD", BLUESKY_PASSWORD),
             ("STADT_MASTODON_TOKEN", MASTODON_TOKEN),
             ("STADT_WEBHOOK_SECRET", WEBHOOK_SECRET),
             ("AMTSBOTE_ARCHIVE_PUBLIC_URL", PUBLIC_URL),
@@ -390,14 +408,19 @@ async fn outlets_drills_stay_home_and_the_webhook_is_retried_with_the_same_id_on
     }
 }
 
-/// `amtsbote run` killed with SIGKILL after Mastodon made the status and before the answer
-/// was acknowledged, then started again: the retry carries the same Idempotency-Key and
-/// Mastodon answers with the status it made — one status, not two.
+/// `amtsbote run` killed with SIGKILL after Mastodon made the status and Bluesky the record,
+/// before either answer was acknowledged, then started again: the retry carries the same
+/// Idempotency-Key and Mastodon answers with the status it made — one status, not two; Bluesky
+/// (no such key) gets the one in flight again, at most once, counted.
 async fn a_kill_between_the_answer_and_the_ack_posts_once_on_mastodon(db: TestDb) {
     let p = Platforms::start().await;
     let dir = tempfile::tempdir().expect("dir");
     let file = dir.path().join("amtsbote.toml");
-    std::fs::write(&file, p.file()).expect("config file");
+    let bluesky = format!(
+        "\n[[outlets]]\nkind = \"bluesky\"\nname = \"bluesky\"\nurl = \"{}\"\nhandle = \"{BLUESKY_HANDLE}\"\npassword_env = \"STADT_BLUESKY_PASSWORD\"\n",
+        p.bluesky.url
+    );
+    std::fs::write(&file, p.file() + &bluesky).expect("config file");
     let service = || {
         let mut cmd = amtsbote();
         cmd.env("AMTSBOTE_DATABASE_URL", &db.url)
@@ -411,6 +434,7 @@ async fn a_kill_between_the_answer_and_the_ack_posts_once_on_mastodon(db: TestDb
         cmd.arg("run").spawn().expect("amtsbote run")
     };
     p.mastodon.stall_after_create(true);
+    p.bluesky.stall_after_create(true);
     let mut first = service();
     let out = amtsbote()
         .env("AMTSBOTE_DATABASE_URL", &db.url)
@@ -443,7 +467,24 @@ async fn a_kill_between_the_answer_and_the_ack_posts_once_on_mastodon(db: TestDb
         },
     )
     .await;
+    let b = p.bluesky.clone();
+    wait_until(
+        Duration::from_secs(30),
+        "Bluesky made the record",
+        move || {
+            let b = b.clone();
+            async move { b.posts().len() == 1 }
+        },
+    )
+    .await;
     first.kill().await.expect("SIGKILL"); // between the answer and the ack
+    let in_flight = db
+        .store
+        .outlet_post_of("bluesky", id)
+        .await
+        .unwrap()
+        .expect("the row");
+    assert_eq!(in_flight.status, OutletPostStatus::Leased, "{in_flight:?}");
     let leased = db
         .store
         .outlet_post_of("mastodon", id)
@@ -456,10 +497,19 @@ async fn a_kill_between_the_answer_and_the_ack_posts_once_on_mastodon(db: TestDb
         "not acknowledged: {leased:?}"
     );
     p.mastodon.stall_after_create(false);
+    p.bluesky.stall_after_create(false);
 
     let mut second = service();
-    let posts = outlets_settled(&db.store, id, 3).await;
+    let posts = outlets_settled(&db.store, id, 4).await;
     second.kill().await.expect("SIGKILL");
+    // Bluesky has no idempotency key: the record in flight at the kill is made again, once.
+    let duplicates = p.bluesky.posts().len() - 1;
+    assert!(
+        duplicates <= 1,
+        "{duplicates} duplicates, 1 in flight at the kill"
+    );
+    assert_eq!(of(&posts, "bluesky", OutletAction::Post).attempts, 2);
+    assert_eq!(p.bluesky.sessions(), 2, "one login per process");
     let post = of(&posts, "mastodon", OutletAction::Post);
     assert_eq!(post.status, OutletPostStatus::Sent);
     assert_eq!(post.attempts, 2, "tried again after the restart");
@@ -486,5 +536,232 @@ async fn outlets_a_kill_between_the_answer_and_the_ack_posts_once_on_mastodon_on
 async fn outlets_a_kill_between_the_answer_and_the_ack_posts_once_on_mastodon_on_postgres() {
     if let Some(db) = TestDb::postgres().await {
         a_kill_between_the_answer_and_the_ack_posts_once_on_mastodon(db).await;
+    }
+}
+
+/// Longer than 300 graphemes, with umlauts and emoji (a ZWJ family counts one grapheme and
+/// 25 bytes).
+fn long_text() -> String {
+    "Überschwemmung 🌊 in Köln‑Mülheim: Straßen gesperrt, Grüße an alle Helfer 👩‍👩‍👧‍👦! ".repeat(8)
+}
+
+/// The Telegram channel, Bluesky, Mastodon and the website: a long text is cut for each with
+/// the check link; a correction edits on Mastodon and the channel and replies on Bluesky
+/// (after a refresh of the expired session, no new login); a retraction edits and replies.
+async fn every_outlet_posts_corrects_and_retracts_in_its_own_way(db: TestDb) {
+    let p = Platforms::start().await;
+    let svc = Service::start_with_file(&db, false, Some(&p.file_all()), &p.env()).await;
+    let text = long_text();
+    let id = send(&svc, PRESS_TOKEN, "news", &text).await;
+    let posts = outlets_settled(&svc.store, id, 4).await;
+    for p in &posts {
+        assert_eq!(p.status, OutletPostStatus::Sent, "{p:?}");
+    }
+    let code = svc
+        .store
+        .broadcast(id)
+        .await
+        .unwrap()
+        .and_then(|b| b.public_code)
+        .expect("code");
+    let link = format!("{PUBLIC_URL}/m/{code}");
+
+    // Bluesky: ≤ 300 graphemes, cut at a word, the facet's bytes exactly the link.
+    let bsky = p.bluesky.posts();
+    assert_eq!(bsky.len(), 1);
+    let record = &bsky[0].record;
+    let posted = bsky[0].text();
+    use unicode_segmentation::UnicodeSegmentation;
+    assert!(posted.graphemes(true).count() <= 300, "{posted}");
+    assert!(posted.ends_with(&format!("…\n\n{link}")), "{posted}");
+    let facet = &record["facets"][0];
+    let (start, end) = (
+        facet["index"]["byteStart"].as_u64().unwrap() as usize,
+        facet["index"]["byteEnd"].as_u64().unwrap() as usize,
+    );
+    assert_eq!(&posted.as_bytes()[start..end], link.as_bytes());
+    assert_eq!(facet["features"][0]["uri"], link.as_str());
+    assert_eq!(p.bluesky.violations(), Vec::<String>::new());
+    let bsky_row = of(&posts, "bluesky", OutletAction::Post);
+    assert_eq!(bsky_row.remote_id.as_deref(), Some(bsky[0].uri.as_str()));
+    assert!(
+        bsky_row
+            .remote_url
+            .as_deref()
+            .unwrap()
+            .starts_with("https://bsky.app/profile/stadt.bsky.social/post/")
+    );
+
+    // Mastodon: ≤ 500 with the URL as 23.
+    let statuses = p.mastodon.statuses();
+    assert_eq!(statuses.len(), 1);
+    assert!(amtsbote::outlets::text::mastodon_length(&statuses[0].text) <= 500);
+    assert!(statuses[0].text.ends_with(&format!("…\n\n{link}")));
+
+    // The channel: the citizens' formatting, footer included.
+    let channel: Vec<_> = svc
+        .sim
+        .received()
+        .into_iter()
+        .filter(|r| &*r.address == "@stadt")
+        .collect();
+    assert_eq!(channel.len(), 1, "{channel:?}");
+    assert!(channel[0].text.starts_with("Überschwemmung"));
+    assert!(
+        channel[0]
+            .text
+            .ends_with(&format!("archiv.stadt.example/m/{code}")),
+        "{}",
+        channel[0].text
+    );
+    let kanal = of(&posts, "kanal", OutletAction::Post);
+    assert_eq!(
+        kanal.remote_id.as_deref(),
+        Some(channel[0].message_id.to_string().as_str())
+    );
+    assert_eq!(
+        kanal.remote_url.as_deref(),
+        Some(format!("https://t.me/stadt/{}", channel[0].message_id).as_str())
+    );
+
+    // A correction, after the Bluesky session expired.
+    p.bluesky.expire_access_tokens();
+    let corrected = "Überschwemmung in Köln-Mülheim: nur die Uferstraße ist gesperrt.";
+    let (status, body) = svc
+        .api(
+            Method::POST,
+            &format!("/api/v1/broadcasts/{id}/corrections"),
+            PRESS_TOKEN,
+            Some(json!({"text": corrected})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let correction = body["correction"]["id"].as_i64().expect("id");
+    let posts = outlets_settled(&svc.store, correction, 4).await;
+    for p in posts.iter().filter(|p| p.action == OutletAction::Correct) {
+        assert_eq!(p.status, OutletPostStatus::Sent, "{p:?}");
+    }
+    let bsky = p.bluesky.posts();
+    assert_eq!(bsky.len(), 2, "a reply: {bsky:?}");
+    assert_eq!(bsky[1].reply_to(), Some(bsky[0].uri.as_str()));
+    assert!(bsky[1].text().starts_with(corrected));
+    assert_eq!(p.bluesky.sessions(), 1, "one login");
+    assert_eq!(p.bluesky.refreshes(), 1, "the session refreshed");
+    assert_eq!(p.mastodon.statuses().len(), 1, "edited in place");
+    assert!(p.mastodon.statuses()[0].text.starts_with(corrected));
+    let edits = svc.sim.edits();
+    assert!(
+        edits
+            .iter()
+            .any(|e| e.message_id == channel[0].message_id && e.text.starts_with(corrected)),
+        "the channel's post edited: {edits:?}"
+    );
+
+    // A retraction.
+    let (status, body) = svc
+        .api(
+            Method::POST,
+            &format!("/api/v1/broadcasts/{id}/retract"),
+            PRESS_TOKEN,
+            Some(json!({"text": "Entwarnung: keine Sperrungen."})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let notice = body["notice"].as_i64().expect("notice id");
+    let posts = outlets_settled(&svc.store, notice, 4).await;
+    for p in &posts {
+        assert_eq!(p.status, OutletPostStatus::Sent, "{p:?}");
+    }
+    let bsky = p.bluesky.posts();
+    assert_eq!(bsky.len(), 3);
+    assert_eq!(bsky[2].reply_to(), Some(bsky[0].uri.as_str()));
+    assert!(bsky[2].text().contains("keine Sperrungen"));
+    let replies: Vec<_> = svc
+        .sim
+        .received()
+        .into_iter()
+        .filter(|r| &*r.address == "@stadt" && r.text.contains("keine Sperrungen"))
+        .collect();
+    assert_eq!(replies.len(), 1, "{replies:?}");
+    assert_eq!(
+        replies[0].reply_to.as_deref(),
+        Some(channel[0].message_id.to_string().as_str())
+    );
+    assert!(
+        svc.sim
+            .edits()
+            .iter()
+            .any(|e| e.message_id == channel[0].message_id && e.text.contains("keine Sperrungen")),
+        "the channel's post says it was retracted"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outlets_every_outlet_posts_corrects_and_retracts_in_its_own_way_on_sqlite() {
+    every_outlet_posts_corrects_and_retracts_in_its_own_way(TestDb::sqlite().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outlets_every_outlet_posts_corrects_and_retracts_in_its_own_way_on_postgres() {
+    if let Some(db) = TestDb::postgres().await {
+        every_outlet_posts_corrects_and_retracts_in_its_own_way(db).await;
+    }
+}
+
+/// Bluesky answers 429 with its RateLimit headers: only its lane pauses; the other outlets and
+/// the citizens have the news meanwhile, and Bluesky gets it after the reset.
+async fn a_429_from_bluesky_pauses_only_the_bluesky_lane(db: TestDb) {
+    seed(&*db.store, 30, 0, &["news"]).await;
+    let p = Platforms::start().await;
+    p.bluesky.throttle(Duration::from_secs(5), 1);
+    let svc = Service::start_with_file(&db, false, Some(&p.file_all()), &p.env()).await;
+    let id = send(&svc, PRESS_TOKEN, "news", NEWS).await;
+    svc.wait_done(id, Duration::from_secs(20)).await;
+    let store = svc.store.clone();
+    wait_until(
+        Duration::from_secs(20),
+        "the other outlets posted",
+        move || {
+            let store = store.clone();
+            async move {
+                let posts = store.outlet_posts_about(id).await.unwrap_or_default();
+                posts
+                    .iter()
+                    .filter(|p| p.outlet != "bluesky" && p.status == OutletPostStatus::Sent)
+                    .count()
+                    == 3
+            }
+        },
+    )
+    .await;
+    let bsky = svc
+        .store
+        .outlet_post_of("bluesky", id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(bsky.status, OutletPostStatus::Pending, "paused: {bsky:?}");
+    assert_eq!(
+        bsky.last_error.as_deref(),
+        Some("rate limited by the platform")
+    );
+    assert!(p.bluesky.posts().is_empty());
+    let posts = outlets_settled(&svc.store, id, 4).await;
+    assert_eq!(
+        of(&posts, "bluesky", OutletAction::Post).status,
+        OutletPostStatus::Sent
+    );
+    assert_eq!(p.bluesky.posts().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outlets_a_429_from_bluesky_pauses_only_the_bluesky_lane_on_sqlite() {
+    a_429_from_bluesky_pauses_only_the_bluesky_lane(TestDb::sqlite().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outlets_a_429_from_bluesky_pauses_only_the_bluesky_lane_on_postgres() {
+    if let Some(db) = TestDb::postgres().await {
+        a_429_from_bluesky_pauses_only_the_bluesky_lane(db).await;
     }
 }
