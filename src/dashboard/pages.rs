@@ -832,6 +832,30 @@ pub async fn broadcast(State(state): Shared, staff: Staff, Path(id): Path<i64>) 
         b.status,
         BroadcastStatus::Released | BroadcastStatus::Sending | BroadcastStatus::Done
     ) && !b.kind.is_notice();
+    let posts = match state.broadcasts.outlet_posts(id).await {
+        Ok(p) => p,
+        Err(e) => return service_error(&state, staff.lang, e),
+    };
+    let mut outlets: Vec<Value> = Vec::new();
+    for p in &posts {
+        // What to copy, for the outlets without an API that wait for a person.
+        let copy = if p.status == crate::domain::outlet::OutletPostStatus::Manual {
+            state.broadcasts.outlet_copy_text(p).await.ok()
+        } else {
+            None
+        };
+        outlets.push(context! {
+            row => p.id,
+            outlet => p.outlet,
+            action => p.action.as_str(),
+            status => p.status.as_str(),
+            url => p.remote_url,
+            by => p.posted_by,
+            at => p.sent_at.map(|t| state.broadcasts.local_time(t)),
+            error => p.last_error,
+            copy,
+        });
+    }
     state.page(
         StatusCode::OK,
         "broadcast.html",
@@ -842,6 +866,7 @@ pub async fn broadcast(State(state): Shared, staff: Staff, Path(id): Path<i64>) 
             versions,
             notices,
             can_amend => sent,
+            outlets,
             text_now => b.text,
             approved_by => b.approved_by,
             total => reach.map(|r| r.recipients.total()),
@@ -976,6 +1001,8 @@ pub struct ActForm {
     text: Option<String>,
     /// A correction's "tell the recipients" checkbox (absent when unticked).
     notice: Option<String>,
+    /// The outlet row posted by hand (`posted`).
+    post: Option<i64>,
 }
 
 pub async fn act(
@@ -1017,6 +1044,17 @@ pub async fn act(
                 "broadcast",
             )
         }
+        "posted" => (
+            match f.post {
+                Some(post) => state
+                    .broadcasts
+                    .posted_by_hand(actor, post)
+                    .await
+                    .map(|_| ()),
+                None => Ok(()),
+            },
+            "broadcast",
+        ),
         "retract" => {
             let text = f.text.as_deref().map(str::trim).filter(|t| !t.is_empty());
             (

@@ -100,7 +100,16 @@ impl Outlet for TelegramChannelOutlet {
         let text = self.text(job);
         let plain = Outgoing::plain(&self.chat, &text, job.kind, job.priority);
         match (job.action, &job.post) {
-            (OutletAction::Post, _) => self.send(plain).await,
+            // A text longer than one message goes in parts, as to citizens; the first is the
+            // post that corrections edit.
+            (OutletAction::Post, _) => {
+                let mut first = None;
+                for part in self.channel.parts(&plain, crate::domain::now_ms()) {
+                    let sent = self.send(part).await?;
+                    first.get_or_insert(sent);
+                }
+                first.ok_or_else(|| OutletError::Permanent("nothing to send".into()))
+            }
             (action, Some(post)) => {
                 let edit = Outgoing {
                     edit: Some(text.clone()),

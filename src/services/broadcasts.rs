@@ -1571,12 +1571,27 @@ impl BroadcastService {
         Ok(self.store.outlet_posts_about(id).await?)
     }
 
+    /// The text to post by hand for outlet row `post` (WhatsApp Channels): the post's text as
+    /// it is now, a correction's new text, or a retraction's notice, with the check line of
+    /// the broadcast it is about.
+    pub async fn outlet_copy_text(&self, post: &crate::store::OutletPost) -> ServiceResult<String> {
+        let target = self.get(post.target_id).await?;
+        let text = match post.action {
+            crate::domain::outlet::OutletAction::Retract => self.get(post.broadcast_id).await?.text,
+            _ => target.text.clone(),
+        };
+        Ok(match self.footer_of(&target, "de") {
+            Some(line) => format!("{text}\n\n{line}"),
+            None => text,
+        })
+    }
+
     /// Records that `actor` posted outlet row `post` by hand (WhatsApp Channels); false when it
     /// was not waiting for that.
     pub async fn posted_by_hand(&self, actor: &Actor, post: i64) -> ServiceResult<bool> {
         let done = self
             .store
-            .posted_by_hand(post, &actor.label(), crate::domain::now_ms())
+            .posted_by_hand(post, &actor.audit_name(), crate::domain::now_ms())
             .await?;
         if done {
             self.store

@@ -765,3 +765,122 @@ async fn outlets_a_429_from_bluesky_pauses_only_the_bluesky_lane_on_postgres() {
         a_429_from_bluesky_pauses_only_the_bluesky_lane(db).await;
     }
 }
+
+/// WhatsApp Channels have no API: the broadcast's page shows the text to copy, check line
+/// included, and "posted by hand" records who and when.
+async fn a_whatsapp_channel_post_is_copied_and_recorded_as_posted_by_hand(db: TestDb) {
+    use crate::dashboard::{client_from, csrf_in, session_of};
+    db.store
+        .set_staff(
+            ChannelKind::Telegram,
+            "900",
+            amtsbote::domain::Role::Press,
+            Some("Paula"),
+        )
+        .await
+        .expect("staff");
+    let file = "[[outlets]]\nkind = \"whatsapp_channel\"\nname = \"whatsapp-kanal\"\n";
+    let svc = Service::start_with_file(
+        &db,
+        false,
+        Some(file),
+        &[
+            ("AMTSBOTE_DASHBOARD_PUBLIC_URL", "http://dashboard.example"),
+            ("AMTSBOTE_ARCHIVE_PUBLIC_URL", PUBLIC_URL),
+        ],
+    )
+    .await;
+    let id = send(&svc, PRESS_TOKEN, "news", NEWS).await;
+    let store = svc.store.clone();
+    wait_until(
+        Duration::from_secs(20),
+        "the row waits for a person",
+        move || {
+            let store = store.clone();
+            async move {
+                store
+                    .outlet_post_of("whatsapp-kanal", id)
+                    .await
+                    .ok()
+                    .flatten()
+                    .is_some_and(|p| p.status == OutletPostStatus::Manual)
+            }
+        },
+    )
+    .await;
+    let row = svc
+        .store
+        .outlet_post_of("whatsapp-kanal", id)
+        .await
+        .unwrap()
+        .unwrap();
+    let code = svc
+        .store
+        .broadcast(id)
+        .await
+        .unwrap()
+        .and_then(|b| b.public_code)
+        .unwrap();
+    let client = client_from([127, 0, 0, 1], Duration::from_secs(30));
+    let paula = session_of(&db, &svc, "900").await;
+    let page = || {
+        let (client, paula) = (client.clone(), paula.clone());
+        let url = format!("{}/dashboard/broadcasts/{id}", svc.admin);
+        async move {
+            client
+                .get(url)
+                .header("cookie", paula)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    let shown = page().await;
+    assert!(
+        shown.contains(&format!("id=\"copy-{}\"", row.id))
+            // minijinja escapes the slashes; a browser shows them as they are.
+            && shown.contains(&format!("Echt? archiv.stadt.example&#x2f;m&#x2f;{code}")),
+        "{shown}"
+    );
+    let status = client
+        .post(format!("{}/dashboard/broadcasts/{id}/posted", svc.admin))
+        .header("cookie", paula.clone())
+        .form(&[("csrf", csrf_in(&shown)), ("post", row.id.to_string())])
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let row = svc
+        .store
+        .outlet_post_of("whatsapp-kanal", id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.status, OutletPostStatus::Sent);
+    assert!(
+        row.posted_by
+            .as_deref()
+            .is_some_and(|p| p.contains("Paula")),
+        "{row:?}"
+    );
+    assert!(row.sent_at.is_some());
+    let shown = page().await;
+    assert!(shown.contains("von Hand gepostet von"), "{shown}");
+    assert!(!shown.contains(&format!("id=\"copy-{}\"", row.id)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outlets_a_whatsapp_channel_post_is_copied_and_recorded_as_posted_by_hand_on_sqlite() {
+    a_whatsapp_channel_post_is_copied_and_recorded_as_posted_by_hand(TestDb::sqlite().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outlets_a_whatsapp_channel_post_is_copied_and_recorded_as_posted_by_hand_on_postgres() {
+    if let Some(db) = TestDb::postgres().await {
+        a_whatsapp_channel_post_is_copied_and_recorded_as_posted_by_hand(db).await;
+    }
+}
