@@ -315,6 +315,9 @@ pub struct OutletPostView {
     posted_by: Option<String>,
     last_error: Option<String>,
     attempts: i64,
+    /// What it posts (or posted) there: the text cut to the platform's limit with the check
+    /// link (Mastodon at the default 500 characters).
+    text: Option<String>,
 }
 
 impl From<crate::store::OutletPost> for OutletPostView {
@@ -332,6 +335,7 @@ impl From<crate::store::OutletPost> for OutletPostView {
             posted_by: p.posted_by,
             last_error: p.last_error,
             attempts: p.attempts,
+            text: None,
         }
     }
 }
@@ -625,13 +629,13 @@ async fn view(state: &ApiState, b: Broadcast) -> Result<Json<BroadcastView>, Api
             approved_by: n.approved_by,
         })
         .collect();
-    view.outlets = state
-        .broadcasts
-        .outlet_posts(b.id)
-        .await?
-        .into_iter()
-        .map(OutletPostView::from)
-        .collect();
+    for post in state.broadcasts.outlet_posts(b.id).await? {
+        let text = state.broadcasts.outlet_text(&post).await.ok();
+        view.outlets.push(OutletPostView {
+            text,
+            ..OutletPostView::from(post)
+        });
+    }
     Ok(Json(view))
 }
 

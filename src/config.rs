@@ -1575,4 +1575,37 @@ mod tests {
         assert_eq!(c.topics[0].priority, Priority::Low);
         assert!(c.topic("news").unwrap_err().contains("valid topics: waste"));
     }
+    #[test]
+    fn outlets_come_from_the_file_with_their_secrets_from_the_named_variables() {
+        let file = "[[outlets]]\nkind = \"mastodon\"\nname = \"m\"\nurl = \"https://social.example\"\ntoken_env = \"M_TOKEN\"\ntopics = [\"news\"]\n\
+                    [[outlets]]\nkind = \"whatsapp_channel\"\nname = \"wa\"\nalerts = false\n";
+        let c = Config::from_sources(Some(("a.toml", file)), &env(&[("M_TOKEN", "s3cret-token")]))
+            .expect("valid");
+        assert_eq!(c.outlets.len(), 2);
+        assert_eq!(c.outlets[0].route.topics, Some(vec!["news".to_string()]));
+        assert!(c.outlets[0].route.alerts, "alerts by default");
+        assert_eq!(c.outlets[0].rate_per_minute, 30);
+        assert!(!c.outlets[1].route.alerts);
+        assert_eq!(c.engine.outlets.len(), 2, "fan-out knows them");
+
+        let missing = Config::from_sources(Some(("a.toml", file)), &env(&[])).unwrap_err();
+        assert!(
+            missing
+                .to_string()
+                .contains("the variable M_TOKEN (token_env) is not set"),
+            "{missing}"
+        );
+        let bad_topic = file.replace("[\"news\"]", "[\"nope\"]");
+        let e = Config::from_sources(Some(("a.toml", &bad_topic)), &env(&[("M_TOKEN", "x")]))
+            .unwrap_err();
+        assert!(e.to_string().contains("unknown topic 'nope'"), "{e}");
+        let twice = format!(
+            "{file}[[outlets]]\nkind = \"webhook\"\nname = \"m\"\nurl = \"https://x.example\"\nsecret_env = \"M_TOKEN\"\n"
+        );
+        let e =
+            Config::from_sources(Some(("a.toml", &twice)), &env(&[("M_TOKEN", "x")])).unwrap_err();
+        assert!(e.to_string().contains("the name is used twice"), "{e}");
+        let unknown = "[[outlets]]\nkind = \"myspace\"\nname = \"x\"\n";
+        assert!(Config::from_sources(Some(("a.toml", unknown)), &env(&[])).is_err());
+    }
 }

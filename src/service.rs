@@ -130,21 +130,13 @@ pub fn configured_lanes(
     Ok((lanes, whatsapp))
 }
 
-/// Starts a lane for each configured outlet with an API; the pause of each, by name.
-fn start_outlets(
+/// The configured outlets with an API, built on `client`; a Telegram channel posts with the bot
+/// of `[telegram]`.
+pub fn built_outlets(
     config: &Config,
-    store: &Arc<dyn Store>,
-    engine: &mut Engine,
+    client: &reqwest::Client,
     footer: Option<Arc<Footer>>,
-    shutdown: &CancellationToken,
-) -> anyhow::Result<Vec<(String, Arc<crate::queue::LanePause>)>> {
-    use crate::outlets::lane::{OutletLane, OutletLaneSettings};
-    if config.outlets.is_empty() {
-        return Ok(Vec::new());
-    }
-    let client = http_client(config.telegram_lane.send_timeout, 2)
-        .context("building the outlets' HTTP client")?;
-    let mut pauses = Vec::new();
+) -> anyhow::Result<crate::outlets::Built> {
     let bot = config
         .telegram
         .as_ref()
@@ -152,12 +144,26 @@ fn start_outlets(
             api_url: &tg.api_url,
             token: tg.token.clone(),
         });
-    let outlets =
-        crate::outlets::build(&config.outlets, &client, bot, footer).map_err(anyhow::Error::msg)?;
-    for (outlet, spec) in outlets {
+    crate::outlets::build(&config.outlets, client, bot, footer).map_err(anyhow::Error::msg)
+}
+
+/// Starts a lane for each configured outlet with an API.
+fn start_outlets(
+    config: &Config,
+    store: &Arc<dyn Store>,
+    engine: &mut Engine,
+    footer: Option<Arc<Footer>>,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<()> {
+    use crate::outlets::lane::{OutletLane, OutletLaneSettings};
+    if config.outlets.is_empty() {
+        return Ok(());
+    }
+    let client = http_client(config.telegram_lane.send_timeout, 2)
+        .context("building the outlets' HTTP client")?;
+    for (outlet, spec) in built_outlets(config, &client, footer)? {
         let name = spec.route.name.clone();
         let pause = Arc::new(crate::queue::LanePause::default());
-        pauses.push((name.clone(), pause.clone()));
         let lane = OutletLane {
             outlet,
             store: store.clone(),
@@ -177,7 +183,7 @@ fn start_outlets(
             format!("outlet {name}")
         });
     }
-    Ok(pauses)
+    Ok(())
 }
 
 /// `amtsbote run`: the whole service until SIGTERM or Ctrl-C.
@@ -309,7 +315,11 @@ impl Application {
             .with_template_costs(config.template_costs.clone())
             .with_areas(areas.clone())
             .with_feed_approval(config.warnings.as_ref().is_none_or(|w| w.approve))
-            .with_footer(footer.clone()),
+            .with_footer(footer.clone())
+            .with_outlets(
+                config.engine.outlets.clone(),
+                config.archive.as_ref().map(|a| a.public_url.clone()),
+            ),
         );
         let sign_in = config
             .dashboard_url
@@ -348,8 +358,7 @@ impl Application {
                 .map_err(|e| anyhow::anyhow!("[[schedules]] entry '{}': {e}", sc.cron))?;
         }
         // The outlets: a lane each, beside the citizens' lanes and never in their way.
-        let _outlet_pauses =
-            start_outlets(&config, &store, &mut engine, footer.clone(), &shutdown)?;
+        start_outlets(&config, &store, &mut engine, footer.clone(), &shutdown)?;
         let paces = Paces::of(&engine.budgets);
         // One intake for both channels: staff on either overtake citizens on both.
         let intake = Intake::start_default(shutdown.clone());

@@ -838,12 +838,11 @@ pub async fn broadcast(State(state): Shared, staff: Staff, Path(id): Path<i64>) 
     };
     let mut outlets: Vec<Value> = Vec::new();
     for p in &posts {
-        // What to copy, for the outlets without an API that wait for a person.
-        let copy = if p.status == crate::domain::outlet::OutletPostStatus::Manual {
-            state.broadcasts.outlet_copy_text(p).await.ok()
-        } else {
-            None
-        };
+        // What it posts; for the outlets without an API, what a person copies.
+        let text = state.broadcasts.outlet_text(p).await.ok();
+        let manual = p.status == crate::domain::outlet::OutletPostStatus::Manual;
+        let copy = if manual { text.clone() } else { None };
+        let text = if manual { None } else { text };
         outlets.push(context! {
             row => p.id,
             outlet => p.outlet,
@@ -854,6 +853,7 @@ pub async fn broadcast(State(state): Shared, staff: Staff, Path(id): Path<i64>) 
             at => p.sent_at.map(|t| state.broadcasts.local_time(t)),
             error => p.last_error,
             copy,
+            text,
         });
     }
     state.page(

@@ -2,6 +2,8 @@
 //! WhatsApp channel) where a broadcast is posted once, beside the messages to citizens. Here
 //! only what an outlet is and which broadcasts it takes; sending lives in `outlets/`.
 
+pub mod text;
+
 use serde::Serialize;
 
 use super::{BroadcastKind, DRILL_TOPIC};
@@ -33,6 +35,12 @@ impl OutletKind {
     pub fn has_api(self) -> bool {
         self != OutletKind::WhatsappChannel
     }
+}
+
+/// The archive's page of broadcast `code` under `archive` (`archive.public_url`): the check
+/// link outlet posts end with.
+pub fn check_link(archive: &url::Url, code: &str) -> String {
+    format!("{}/m/{code}", archive.as_str().trim_end_matches('/'))
 }
 
 /// Which broadcasts an outlet takes.

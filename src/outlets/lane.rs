@@ -38,10 +38,7 @@ impl Default for OutletLaneSettings {
     }
 }
 
-/// The archive's page of broadcast `code`.
-pub fn check_link(archive: &url::Url, code: &str) -> String {
-    format!("{}/m/{code}", archive.as_str().trim_end_matches('/'))
-}
+pub use crate::domain::outlet::check_link;
 
 pub struct OutletLane {
     pub outlet: Arc<dyn Outlet>,

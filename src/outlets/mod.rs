@@ -8,11 +8,12 @@ pub mod lane;
 pub mod mastodon;
 pub mod telegram_channel;
 
-pub mod text;
 pub mod webhook;
 
 use std::sync::Arc;
 use std::time::Duration;
+
+pub use crate::domain::outlet::text;
 
 use async_trait::async_trait;
 use secrecy::SecretString;

@@ -296,6 +296,9 @@ pub struct BroadcastService {
     areas: Option<Arc<Catalogue>>,
     /// The check link under every message, when the archive is on: counted in the length.
     footer: Option<Arc<super::check::Footer>>,
+    /// The outlets and the archive their posts link to, for showing what each posts.
+    outlets: Arc<[crate::domain::outlet::OutletRoute]>,
+    archive: Option<url::Url>,
 }
 
 impl BroadcastService {
@@ -325,6 +328,8 @@ impl BroadcastService {
             clock: Arc::new(SystemClock),
             areas: None,
             footer: None,
+            outlets: Arc::new([]),
+            archive: None,
         }
     }
 
@@ -332,6 +337,50 @@ impl BroadcastService {
     pub fn with_footer(mut self, footer: Option<Arc<super::check::Footer>>) -> Self {
         self.footer = footer;
         self
+    }
+
+    /// The same service knowing the outlets (`[[outlets]]`) and the archive their posts link to.
+    pub fn with_outlets(
+        mut self,
+        outlets: Arc<[crate::domain::outlet::OutletRoute]>,
+        archive: Option<url::Url>,
+    ) -> Self {
+        self.outlets = outlets;
+        self.archive = archive;
+        self
+    }
+
+    /// What outlet row `post` posts (or posted) on its platform: the text cut to the platform's
+    /// limit with the check link (Mastodon as if at the default 500; an instance may allow more).
+    pub async fn outlet_text(&self, post: &crate::store::OutletPost) -> ServiceResult<String> {
+        use crate::domain::outlet::{OutletAction, OutletKind, check_link, text};
+        let target = self.get(post.target_id).await?;
+        let body = match post.action {
+            OutletAction::Retract => self.get(post.broadcast_id).await?.text,
+            _ => target.text.clone(),
+        };
+        let link = match (&self.archive, &target.public_code) {
+            (Some(archive), Some(code)) => Some(check_link(archive, code)),
+            _ => None,
+        };
+        let kind = self
+            .outlets
+            .iter()
+            .find(|o| o.name == post.outlet)
+            .map(|o| o.kind);
+        Ok(match kind {
+            Some(OutletKind::Mastodon) => {
+                text::for_mastodon(&body, link.as_deref(), text::MASTODON_DEFAULT_LIMIT)
+            }
+            Some(OutletKind::Bluesky) => text::for_bluesky(&body, link.as_deref()).text,
+            Some(OutletKind::Webhook) | None => body,
+            Some(OutletKind::TelegramChannel | OutletKind::WhatsappChannel) => {
+                match self.footer_of(&target, "de") {
+                    Some(line) => format!("{body}\n\n{line}"),
+                    None => body,
+                }
+            }
+        })
     }
 
     /// The check link as it will stand under broadcast `b`, for previews.
@@ -1569,21 +1618,6 @@ impl BroadcastService {
     /// retractions, each with its state and remote link.
     pub async fn outlet_posts(&self, id: i64) -> ServiceResult<Vec<crate::store::OutletPost>> {
         Ok(self.store.outlet_posts_about(id).await?)
-    }
-
-    /// The text to post by hand for outlet row `post` (WhatsApp Channels): the post's text as
-    /// it is now, a correction's new text, or a retraction's notice, with the check line of
-    /// the broadcast it is about.
-    pub async fn outlet_copy_text(&self, post: &crate::store::OutletPost) -> ServiceResult<String> {
-        let target = self.get(post.target_id).await?;
-        let text = match post.action {
-            crate::domain::outlet::OutletAction::Retract => self.get(post.broadcast_id).await?.text,
-            _ => target.text.clone(),
-        };
-        Ok(match self.footer_of(&target, "de") {
-            Some(line) => format!("{text}\n\n{line}"),
-            None => text,
-        })
     }
 
     /// Records that `actor` posted outlet row `post` by hand (WhatsApp Channels); false when it

@@ -60,6 +60,14 @@ impl Platforms {
         )
     }
 
+    /// A `[[outlets]]` table for the fake Bluesky.
+    fn bluesky_entry(&self) -> String {
+        format!(
+            "\n[[outlets]]\nkind = \"bluesky\"\nname = \"bluesky\"\nurl = \"{}\"\nhandle = \"{BLUESKY_HANDLE}\"\npassword_env = \"STADT_BLUESKY_PASSWORD\"\n",
+            self.bluesky.url
+        )
+    }
+
     /// Mastodon, the website, Bluesky and the city's Telegram channel.
     fn file_all(&self) -> String {
         format!(
@@ -193,7 +201,8 @@ async fn a_news_item_goes_once_to_each_outlet_with_the_check_link(db: TestDb) {
             && o["status"] == "sent"
             && o["remote_url"]
                 .as_str()
-                .is_some_and(|u| u.contains(&statuses[0].id))),
+                .is_some_and(|u| u.contains(&statuses[0].id))
+            && o["text"] == statuses[0].text.as_str()),
         "{view}"
     );
 
@@ -416,10 +425,7 @@ async fn a_kill_between_the_answer_and_the_ack_posts_once_on_mastodon(db: TestDb
     let p = Platforms::start().await;
     let dir = tempfile::tempdir().expect("dir");
     let file = dir.path().join("amtsbote.toml");
-    let bluesky = format!(
-        "\n[[outlets]]\nkind = \"bluesky\"\nname = \"bluesky\"\nurl = \"{}\"\nhandle = \"{BLUESKY_HANDLE}\"\npassword_env = \"STADT_BLUESKY_PASSWORD\"\n",
-        p.bluesky.url
-    );
+    let bluesky = p.bluesky_entry();
     std::fs::write(&file, p.file() + &bluesky).expect("config file");
     let service = || {
         let mut cmd = amtsbote();
@@ -883,4 +889,63 @@ async fn outlets_a_whatsapp_channel_post_is_copied_and_recorded_as_posted_by_han
     if let Some(db) = TestDb::postgres().await {
         a_whatsapp_channel_post_is_copied_and_recorded_as_posted_by_hand(db).await;
     }
+}
+
+/// `amtsbote outlets check` signs in and reads the limits without posting; a wrong token is
+/// named as the platform says it, never printed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outlets_check_verifies_credentials_and_limits_without_posting() {
+    let p = Platforms::start().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("amtsbote.toml");
+    let bluesky = p.bluesky_entry();
+    std::fs::write(&file, p.file() + &bluesky).expect("config file");
+    let check = |token: &'static str| {
+        let mut cmd = amtsbote();
+        cmd.envs(p.env())
+            .env("STADT_MASTODON_TOKEN", token)
+            .arg("--config")
+            .arg(&file)
+            .args(["outlets", "check"]);
+        cmd
+    };
+    let out = check(MASTODON_TOKEN).output().await.expect("runs");
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        said.contains("mastodon (mastodon): ok — signed in as @Gargron; 500 characters"),
+        "{said}"
+    );
+    assert!(
+        said.contains("bluesky (bluesky): ok — signed in as stadt.bsky.social"),
+        "{said}"
+    );
+    assert!(
+        said.contains("whatsapp-kanal (whatsapp_channel): posted by hand"),
+        "{said}"
+    );
+    assert!(
+        p.mastodon.statuses().is_empty() && p.bluesky.posts().is_empty(),
+        "nothing posted"
+    );
+
+    let wrong = "wrong-token-0123456789";
+    let out = check(wrong).output().await.expect("runs");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success());
+    assert!(
+        said.contains(
+            "mastodon (mastodon): FAILED — HTTP 401 Unauthorized: The access token is invalid"
+        ),
+        "{said}"
+    );
+    assert!(!said.contains(wrong), "the token is never shown: {said}");
 }

@@ -152,7 +152,7 @@ mod tests {
     #[test]
     fn the_facet_offsets_of_the_fixture_are_utf8_bytes() {
         let fixture: serde_json::Value = serde_json::from_str(include_str!(
-            "../../tests/fixtures/outlets/bluesky_post_record_link_facet.json"
+            "../../../tests/fixtures/outlets/bluesky_post_record_link_facet.json"
         ))
         .unwrap();
         let text = fixture["text"].as_str().unwrap();
