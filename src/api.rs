@@ -304,6 +304,53 @@ pub struct BroadcastView {
     /// The picture's alternative text.
     #[serde(skip_serializing_if = "Option::is_none")]
     alt: Option<String>,
+    /// What went to each outlet (`[[outlets]]`): its post, corrections and retraction, with
+    /// their state and remote link (only on GET of one broadcast).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    outlets: Vec<OutletPostView>,
+}
+
+/// One post (or its correction or retraction) on an outlet.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OutletPostView {
+    outlet: String,
+    /// `post`, `correct` or `retract`.
+    action: String,
+    /// `pending`, `leased`, `sent`, `failed`, `skipped` or `manual` (waits to be posted by hand).
+    status: String,
+    /// The status id, record URI, channel message id or webhook delivery id.
+    remote_id: Option<String>,
+    /// Where people see it.
+    remote_url: Option<String>,
+    #[schema(format = DateTime)]
+    sent_at: Option<String>,
+    /// Who posted it by hand.
+    posted_by: Option<String>,
+    last_error: Option<String>,
+    attempts: i64,
+    /// What it posts (or posted) there: the text cut to the platform's limit with the check
+    /// link (Mastodon at the default 500 characters).
+    text: Option<String>,
+}
+
+impl From<crate::store::OutletPost> for OutletPostView {
+    fn from(p: crate::store::OutletPost) -> Self {
+        OutletPostView {
+            outlet: p.outlet,
+            action: p.action.as_str().into(),
+            status: p.status.as_str().into(),
+            remote_id: p.remote_id,
+            remote_url: p.remote_url,
+            sent_at: p
+                .sent_at
+                .and_then(chrono::DateTime::from_timestamp_millis)
+                .map(|t| t.to_rfc3339()),
+            posted_by: p.posted_by,
+            last_error: p.last_error,
+            attempts: p.attempts,
+            text: None,
+        }
+    }
 }
 
 impl BroadcastView {
@@ -335,6 +382,7 @@ impl BroadcastView {
             corrections: Vec::new(),
             media_id: b.media_id,
             alt: b.alt.clone(),
+            outlets: Vec::new(),
         }
     }
 }
@@ -719,6 +767,13 @@ async fn view(state: &ApiState, b: Broadcast) -> Result<Json<BroadcastView>, Api
             approved_by: n.approved_by,
         })
         .collect();
+    for post in state.broadcasts.outlet_posts(b.id).await? {
+        let text = state.broadcasts.outlet_text(&post).await.ok();
+        view.outlets.push(OutletPostView {
+            text,
+            ..OutletPostView::from(post)
+        });
+    }
     Ok(Json(view))
 }
 

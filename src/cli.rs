@@ -180,6 +180,36 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `amtsbote outlets check`: signs in where an outlet needs it and reads its limits, posting
+/// nothing; fails when one outlet cannot be used.
+pub async fn outlets_check(config: &Config) -> anyhow::Result<()> {
+    if config.outlets.is_empty() {
+        println!("no outlets configured ([[outlets]] in the config file)");
+        return Ok(());
+    }
+    let client = crate::channels::http_client(std::time::Duration::from_secs(10), 1)?;
+    let built = crate::service::built_outlets(config, &client, None)?;
+    let mut failed = 0;
+    for spec in &config.outlets {
+        let name = &spec.route.name;
+        let kind = spec.route.kind.as_str();
+        match built.iter().find(|(o, _)| o.name() == name) {
+            None => println!("{name} ({kind}): posted by hand from the dashboard"),
+            Some((outlet, _)) => match outlet.check().await {
+                Ok(line) => println!("{name} ({kind}): ok — {line}"),
+                Err(e) => {
+                    failed += 1;
+                    println!("{name} ({kind}): FAILED — {e}");
+                }
+            },
+        }
+    }
+    if failed > 0 {
+        anyhow::bail!("{failed} outlet(s) cannot be used");
+    }
+    Ok(())
+}
+
 pub async fn broadcast(
     config: &Config,
     req: BroadcastRequest,

@@ -116,6 +116,8 @@ pub struct Config {
     /// How late a schedule may still fire after the service was down.
     pub schedule_grace: Duration,
     pub schedules: Vec<ScheduleConfig>,
+    /// Where broadcasts are posted besides the citizens' chats (`[[outlets]]`).
+    pub outlets: Vec<crate::outlets::OutletSpec>,
     /// Bearer tokens of the HTTP API with their roles.
     pub api_tokens: Vec<crate::api::ApiToken>,
     /// Where staff reach the dashboard (`dashboard.public_url`); the dashboard is off without it.
@@ -203,6 +205,7 @@ impl Config {
             )
         })?;
         let topics = topics(&f, &s)?;
+        let outlets = outlets(&f, &s, &topics)?;
         let clock = |key: &str, raw: &str| {
             chrono::NaiveTime::parse_from_str(raw, "%H:%M")
                 .map_err(|_| s.invalid("quiet_hours", key, raw, "a time like 22:00"))
@@ -304,6 +307,7 @@ impl Config {
                 u64::from(f.corrections.keep_days.max(1)) * 86_400,
             ),
             media_keep: Duration::from_secs(u64::from(f.media.keep_days.max(1)) * 86_400),
+            outlets: outlets.iter().map(|o| o.route.clone()).collect(),
             ..EngineSettings::default()
         };
 
@@ -356,6 +360,7 @@ impl Config {
             tz,
             schedule_grace: Duration::from_secs(60 * f.schedule.grace_minutes),
             schedules: schedules(&f, &s)?,
+            outlets,
             api_tokens: api_tokens(&f, &s)?,
             dashboard_url: dashboard_url(&f, &s)?,
             template_costs: crate::services::TemplateCosts {
@@ -823,6 +828,148 @@ fn schedules(f: &FileConfig, s: &Sources) -> Result<Vec<ScheduleConfig>, ConfigE
             .map_err(|e| ConfigError(format!("[[schedules]] in {}: {e}", s.file_name())))?;
     }
     Ok(list)
+}
+
+/// One `[[outlets]]` table as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OutletEntry {
+    kind: crate::domain::outlet::OutletKind,
+    name: String,
+    topics: Option<Vec<String>>,
+    #[serde(default = "yes")]
+    alerts: bool,
+    rate_per_minute: Option<u32>,
+    url: Option<String>,
+    chat: Option<String>,
+    handle: Option<String>,
+    token_env: Option<String>,
+    password_env: Option<String>,
+    secret_env: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn outlets(
+    f: &FileConfig,
+    s: &Sources,
+    topics: &[TopicConfig],
+) -> Result<Vec<crate::outlets::OutletSpec>, ConfigError> {
+    use crate::domain::outlet::{OutletKind, OutletRoute};
+    use crate::outlets::{OutletSettings, OutletSpec};
+    let Some(value) = &f.outlets else {
+        return Ok(Vec::new());
+    };
+    let file = s.file_name();
+    let list: Vec<OutletEntry> = value.clone().try_into().map_err(|e| {
+        ConfigError(format!(
+            "[[outlets]] in {file}: {e}; each needs kind and name, and its kind's settings"
+        ))
+    })?;
+    let mut specs: Vec<OutletSpec> = Vec::new();
+    for e in list {
+        let bad = |why: String| ConfigError(format!("[[outlets]] '{}' in {file}: {why}", e.name));
+        let name_ok = !e.name.is_empty()
+            && e.name.len() <= 40
+            && e.name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !name_ok {
+            return Err(bad("the name takes 1 to 40 letters, digits, - and _".into()));
+        }
+        if specs.iter().any(|o| o.route.name == e.name) {
+            return Err(bad("the name is used twice".into()));
+        }
+        if let Some(list) = &e.topics {
+            for t in list {
+                if !topics.iter().any(|c| c.id.as_str() == t) {
+                    return Err(bad(format!("unknown topic '{t}'")));
+                }
+            }
+        }
+        let url = |required: bool| -> Result<Option<url::Url>, ConfigError> {
+            match &e.url {
+                Some(u) => url::Url::parse(u)
+                    .ok()
+                    .filter(|u| matches!(u.scheme(), "http" | "https"))
+                    .map(Some)
+                    .ok_or_else(|| bad(format!("url '{u}' is not an http(s) address"))),
+                None if required => Err(bad("url is needed".into())),
+                None => Ok(None),
+            }
+        };
+        // A secret is named by its variable in the file and read from the environment.
+        let secret = |key: &str, var: &Option<String>| -> Result<SecretString, ConfigError> {
+            let Some(var) = var else {
+                return Err(bad(format!(
+                    "{key} is needed: the name of the variable with the secret"
+                )));
+            };
+            s.env_var(var)
+                .map(|v| SecretString::from(v.to_string()))
+                .ok_or_else(|| bad(format!("the variable {var} ({key}) is not set")))
+        };
+        let (settings, default_rate) = match e.kind {
+            OutletKind::TelegramChannel => {
+                let chat = e
+                    .chat
+                    .clone()
+                    .filter(|c| c.starts_with('@') && c.len() > 1 || c.parse::<i64>().is_ok());
+                match chat {
+                    Some(chat) => (OutletSettings::TelegramChannel { chat }, 20),
+                    None => {
+                        return Err(bad(
+                            "chat is needed: @name or the channel's numeric id".into()
+                        ));
+                    }
+                }
+            }
+            OutletKind::Mastodon => (
+                OutletSettings::Mastodon {
+                    url: url(true)?.ok_or_else(|| bad("url is needed".into()))?,
+                    token: secret("token_env", &e.token_env)?,
+                },
+                // 300 posts in 3 hours per account.
+                30,
+            ),
+            OutletKind::Bluesky => (
+                OutletSettings::Bluesky {
+                    url: url(false)?.unwrap_or_else(|| {
+                        url::Url::parse("https://bsky.social").expect("a constant URL")
+                    }),
+                    handle: e
+                        .handle
+                        .clone()
+                        .ok_or_else(|| bad("handle is needed".into()))?,
+                    password: secret("password_env", &e.password_env)?,
+                },
+                30,
+            ),
+            OutletKind::Webhook => (
+                OutletSettings::Webhook {
+                    url: url(true)?.ok_or_else(|| bad("url is needed".into()))?,
+                    secret: secret("secret_env", &e.secret_env)?,
+                },
+                60,
+            ),
+            OutletKind::WhatsappChannel => {
+                (OutletSettings::WhatsappChannel { url: url(false)? }, 0)
+            }
+        };
+        specs.push(OutletSpec {
+            route: OutletRoute {
+                name: e.name.clone(),
+                kind: e.kind,
+                topics: e.topics.clone(),
+                alerts: e.alerts,
+            },
+            rate_per_minute: e.rate_per_minute.unwrap_or(default_rate),
+            settings,
+        });
+    }
+    Ok(specs)
 }
 
 fn topics(f: &FileConfig, s: &Sources) -> Result<Vec<TopicConfig>, ConfigError> {
@@ -1430,5 +1577,38 @@ mod tests {
         assert_eq!(c.topics.len(), 1);
         assert_eq!(c.topics[0].priority, Priority::Low);
         assert!(c.topic("news").unwrap_err().contains("valid topics: waste"));
+    }
+    #[test]
+    fn outlets_come_from_the_file_with_their_secrets_from_the_named_variables() {
+        let file = "[[outlets]]\nkind = \"mastodon\"\nname = \"m\"\nurl = \"https://social.example\"\ntoken_env = \"M_TOKEN\"\ntopics = [\"news\"]\n\
+                    [[outlets]]\nkind = \"whatsapp_channel\"\nname = \"wa\"\nalerts = false\n";
+        let c = Config::from_sources(Some(("a.toml", file)), &env(&[("M_TOKEN", "s3cret-token")]))
+            .expect("valid");
+        assert_eq!(c.outlets.len(), 2);
+        assert_eq!(c.outlets[0].route.topics, Some(vec!["news".to_string()]));
+        assert!(c.outlets[0].route.alerts, "alerts by default");
+        assert_eq!(c.outlets[0].rate_per_minute, 30);
+        assert!(!c.outlets[1].route.alerts);
+        assert_eq!(c.engine.outlets.len(), 2, "fan-out knows them");
+
+        let missing = Config::from_sources(Some(("a.toml", file)), &env(&[])).unwrap_err();
+        assert!(
+            missing
+                .to_string()
+                .contains("the variable M_TOKEN (token_env) is not set"),
+            "{missing}"
+        );
+        let bad_topic = file.replace("[\"news\"]", "[\"nope\"]");
+        let e = Config::from_sources(Some(("a.toml", &bad_topic)), &env(&[("M_TOKEN", "x")]))
+            .unwrap_err();
+        assert!(e.to_string().contains("unknown topic 'nope'"), "{e}");
+        let twice = format!(
+            "{file}[[outlets]]\nkind = \"webhook\"\nname = \"m\"\nurl = \"https://x.example\"\nsecret_env = \"M_TOKEN\"\n"
+        );
+        let e =
+            Config::from_sources(Some(("a.toml", &twice)), &env(&[("M_TOKEN", "x")])).unwrap_err();
+        assert!(e.to_string().contains("the name is used twice"), "{e}");
+        let unknown = "[[outlets]]\nkind = \"myspace\"\nname = \"x\"\n";
+        assert!(Config::from_sources(Some(("a.toml", unknown)), &env(&[])).is_err());
     }
 }

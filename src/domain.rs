@@ -6,6 +6,7 @@ pub mod archive;
 pub use archive::public_code;
 pub mod area;
 pub mod media;
+pub mod outlet;
 pub mod template;
 pub mod text;
 pub mod time;

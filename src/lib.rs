@@ -14,6 +14,7 @@ pub mod demo;
 pub mod domain;
 pub mod http;
 pub mod i18n;
+pub mod outlets;
 pub mod queue;
 pub mod roles;
 pub mod schedule;

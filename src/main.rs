@@ -125,6 +125,11 @@ enum Command {
         #[command(subcommand)]
         action: WarningsAction,
     },
+    /// The outlets of `[[outlets]]` (city channel, Mastodon, Bluesky, website).
+    Outlets {
+        #[command(subcommand)]
+        action: OutletsAction,
+    },
     /// The audit log of staff actions, newest first.
     Audit {
         #[arg(long, default_value_t = 50)]
@@ -207,6 +212,12 @@ enum Command {
 // fragment (the 100k demo peaked about 30 MiB higher with them) and is no slower.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[derive(Subcommand)]
+enum OutletsAction {
+    /// Checks each outlet's credentials and limits without posting.
+    Check,
+}
 
 #[derive(Subcommand)]
 enum WarningsAction {
@@ -441,6 +452,9 @@ fn main() -> ExitCode {
                 StaffAction::LoginLink { person } => cli::login_link(&config, &person).await,
             },
             Command::Audit { limit } => cli::audit(&config, limit).await,
+            Command::Outlets {
+                action: OutletsAction::Check,
+            } => cli::outlets_check(&config).await,
             Command::Warnings { action } => match action {
                 WarningsAction::Status { json } => {
                     cli::warnings_status(&config, json, &texts).await

@@ -130,6 +130,62 @@ pub fn configured_lanes(
     Ok((lanes, whatsapp))
 }
 
+/// The configured outlets with an API, built on `client`; a Telegram channel posts with the bot
+/// of `[telegram]`.
+pub fn built_outlets(
+    config: &Config,
+    client: &reqwest::Client,
+    footer: Option<Arc<Footer>>,
+) -> anyhow::Result<crate::outlets::Built> {
+    let bot = config
+        .telegram
+        .as_ref()
+        .map(|tg| crate::outlets::TelegramBot {
+            api_url: &tg.api_url,
+            token: tg.token.clone(),
+        });
+    crate::outlets::build(&config.outlets, client, bot, footer).map_err(anyhow::Error::msg)
+}
+
+/// Starts a lane for each configured outlet with an API.
+fn start_outlets(
+    config: &Config,
+    store: &Arc<dyn Store>,
+    engine: &mut Engine,
+    footer: Option<Arc<Footer>>,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<()> {
+    use crate::outlets::lane::{OutletLane, OutletLaneSettings};
+    if config.outlets.is_empty() {
+        return Ok(());
+    }
+    let client = http_client(config.telegram_lane.send_timeout, 2)
+        .context("building the outlets' HTTP client")?;
+    for (outlet, spec) in built_outlets(config, &client, footer)? {
+        let name = spec.route.name.clone();
+        let pause = Arc::new(crate::queue::LanePause::default());
+        let lane = OutletLane {
+            outlet,
+            store: store.clone(),
+            settings: OutletLaneSettings {
+                rate_per_minute: spec.rate_per_minute,
+                lease: config.telegram_lane.lease,
+                poll: config.engine.poll,
+                retry: config.telegram_lane.retry.clone(),
+                archive: config.archive.as_ref().map(|a| a.public_url.clone()),
+            },
+            instance: config.engine.instance.clone(),
+            pause,
+        };
+        let stop = shutdown.clone();
+        engine.tasks.spawn(async move {
+            lane.run(stop).await;
+            format!("outlet {name}")
+        });
+    }
+    Ok(())
+}
+
 /// `amtsbote run`: the whole service until SIGTERM or Ctrl-C.
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let app = Application::build(config).await?;
@@ -259,7 +315,11 @@ impl Application {
             .with_template_costs(config.template_costs.clone())
             .with_areas(areas.clone())
             .with_feed_approval(config.warnings.as_ref().is_none_or(|w| w.approve))
-            .with_footer(footer.clone()),
+            .with_footer(footer.clone())
+            .with_outlets(
+                config.engine.outlets.clone(),
+                config.archive.as_ref().map(|a| a.public_url.clone()),
+            ),
         );
         let sign_in = config
             .dashboard_url
@@ -314,6 +374,8 @@ impl Application {
                 .await
                 .map_err(|e| anyhow::anyhow!("[[schedules]] entry '{}': {e}", sc.cron))?;
         }
+        // The outlets: a lane each, beside the citizens' lanes and never in their way.
+        start_outlets(&config, &store, &mut engine, footer.clone(), &shutdown)?;
         let paces = Paces::of(&engine.budgets);
         // One intake for both channels: staff on either overtake citizens on both.
         let intake = Intake::start_default(shutdown.clone());

@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+pub mod outlets;
 pub mod warnings;
 
 use crate::domain::text::MESSAGE_MAX;

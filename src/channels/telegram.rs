@@ -10,7 +10,8 @@ use secrecy::{ExposeSecret, SecretString};
 use teloxide::RequestError;
 use teloxide::prelude::*;
 use teloxide::types::{
-    FileId, InputFile, LinkPreviewOptions, Message, MessageId, ParseMode, ReplyParameters,
+    FileId, InputFile, LinkPreviewOptions, Message, MessageId, ParseMode, Recipient,
+    ReplyParameters,
 };
 
 use super::{Attached, Channel, MediaFile, Outgoing, SendOutcome, Uploaded, parts_with_media};
@@ -226,7 +227,7 @@ impl TelegramChannel {
     /// `sendPhoto` or `sendDocument` with the message's text as caption.
     async fn send_medium(
         &self,
-        chat: ChatId,
+        chat: Recipient,
         kind: MediaKind,
         file: InputFile,
         message: &Outgoing,
@@ -266,10 +267,18 @@ impl TelegramChannel {
     }
 }
 
-fn chat_id(message: &Outgoing) -> Result<ChatId, SendOutcome> {
-    message.address.parse::<i64>().map(ChatId).map_err(|_| {
-        SendOutcome::Permanent(format!("'{}' is not a Telegram chat id", message.address))
-    })
+/// A chat's numeric id, or a public channel's `@name` (the city's channel outlet).
+fn chat_id(message: &Outgoing) -> Result<Recipient, SendOutcome> {
+    if message.address.starts_with('@') && message.address.len() > 1 {
+        return Ok(Recipient::ChannelUsername(message.address.clone()));
+    }
+    message
+        .address
+        .parse::<i64>()
+        .map(|id| Recipient::Id(ChatId(id)))
+        .map_err(|_| {
+            SendOutcome::Permanent(format!("'{}' is not a Telegram chat id", message.address))
+        })
 }
 
 /// A reply to the message before, which may be gone meanwhile: then it goes as it is.
@@ -290,7 +299,7 @@ impl TelegramChannel {
     /// Edits `original` to `message.text`. Unchanged counts as done; a message that can no
     /// longer be edited (too old, deleted by the citizen) leaves the notice to tell them, or,
     /// for a silent correction, fails with the reason.
-    async fn edit(&self, chat: ChatId, original: MessageId, message: &Outgoing) -> SendOutcome {
+    async fn edit(&self, chat: Recipient, original: MessageId, message: &Outgoing) -> SendOutcome {
         let edited = self
             .bot
             .edit_message_text(chat, original, escape_html(&message.text))

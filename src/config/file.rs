@@ -36,6 +36,11 @@ pub struct FileConfig {
     /// `[[schedules]]` tables (`cron`, `topic`, `text`, `priority`).
     #[schemars(with = "Option<Vec<serde_json::Value>>")]
     pub schedules: Option<toml::Value>,
+    /// `[[outlets]]` tables (`kind`, `name`, `topics`, `alerts`, `rate_per_minute` and each
+    /// kind's own settings; secrets are named by their variable: `token_env`, `password_env`,
+    /// `secret_env`). See README, "Outlets".
+    #[schemars(with = "Option<Vec<serde_json::Value>>")]
+    pub outlets: Option<toml::Value>,
 }
 
 /// A list: an array in the file, or one comma-separated string (always so in a variable).

@@ -103,6 +103,9 @@ fn kinds(p: &Json) -> Vec<String> {
     out
 }
 
+/// The file's lists of tables (`[[topics]]` …), read further in `config.rs`.
+const LISTS: [&str; 3] = ["topics", "schedules", "outlets"];
+
 /// The file's text read against [`FileConfig`]; an unknown key or a value of the wrong type
 /// names the key and its line.
 pub fn check_file(name: &str, text: &str) -> Result<toml::Table, ConfigError> {
@@ -210,13 +213,13 @@ fn locate(name: &str, text: &str, e: &toml::de::Error) -> ConfigError {
         if !at(section.span()) && !at(value.span()) {
             continue;
         }
-        if !sections.contains(&s) && s != "topics" && s != "schedules" {
+        if !sections.contains(&s) && !LISTS.contains(&s) {
             return ConfigError(format!(
                 "{name} line {line}: unknown section [{s}]; known: {}",
                 sections.join(", ")
             ));
         }
-        if !matches!(value.get_ref(), DeValue::Table(_)) && s != "topics" && s != "schedules" {
+        if !matches!(value.get_ref(), DeValue::Table(_)) && !LISTS.contains(&s) {
             return ConfigError(format!("{name} line {line}: [{s}] must be a table"));
         }
     }
@@ -409,6 +412,14 @@ impl<'a> Sources<'a> {
             "{}: invalid value '{value}', expected {expected}",
             self.origin(section, key)
         ))
+    }
+
+    /// The variable `name` of the process environment (secrets named in the file).
+    pub fn env_var(&self, name: &str) -> Option<&str> {
+        self.env
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
 
     pub fn file_name(&self) -> &str {

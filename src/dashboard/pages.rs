@@ -997,6 +997,30 @@ pub async fn broadcast(State(state): Shared, staff: Staff, Path(id): Path<i64>) 
         b.status,
         BroadcastStatus::Released | BroadcastStatus::Sending | BroadcastStatus::Done
     ) && !b.kind.is_notice();
+    let posts = match state.broadcasts.outlet_posts(id).await {
+        Ok(p) => p,
+        Err(e) => return service_error(&state, staff.lang, e),
+    };
+    let mut outlets: Vec<Value> = Vec::new();
+    for p in &posts {
+        // What it posts; for the outlets without an API, what a person copies.
+        let text = state.broadcasts.outlet_text(p).await.ok();
+        let manual = p.status == crate::domain::outlet::OutletPostStatus::Manual;
+        let copy = if manual { text.clone() } else { None };
+        let text = if manual { None } else { text };
+        outlets.push(context! {
+            row => p.id,
+            outlet => p.outlet,
+            action => p.action.as_str(),
+            status => p.status.as_str(),
+            url => p.remote_url,
+            by => p.posted_by,
+            at => p.sent_at.map(|t| state.broadcasts.local_time(t)),
+            error => p.last_error,
+            copy,
+            text,
+        });
+    }
     state.page(
         StatusCode::OK,
         "broadcast.html",
@@ -1007,6 +1031,7 @@ pub async fn broadcast(State(state): Shared, staff: Staff, Path(id): Path<i64>) 
             versions,
             notices,
             can_amend => sent,
+            outlets,
             text_now => b.text,
             approved_by => b.approved_by,
             total => reach.map(|r| r.recipients.total()),
@@ -1145,6 +1170,8 @@ pub struct ActForm {
     reason: Option<String>,
     /// When an approved draft goes out (`24.12.2026 18:00`, city time); blank: at once.
     at: Option<String>,
+    /// The outlet row posted by hand (`posted`).
+    post: Option<i64>,
 }
 
 /// Approves broadcast `id`; a department's draft first takes the text and time the press
@@ -1216,6 +1243,17 @@ pub async fn act(
                 "broadcast",
             )
         }
+        "posted" => (
+            match f.post {
+                Some(post) => state
+                    .broadcasts
+                    .posted_by_hand(actor, post)
+                    .await
+                    .map(|_| ()),
+                None => Ok(()),
+            },
+            "broadcast",
+        ),
         "retract" => {
             let text = f.text.as_deref().map(str::trim).filter(|t| !t.is_empty());
             (

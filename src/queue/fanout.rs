@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use super::{EngineSettings, Signals};
 use crate::domain::Priority;
 use crate::domain::area::Catalogue;
+use crate::domain::outlet::OutletRoute;
 use crate::store::{Broadcast, Store};
 
 /// The first chunk of every broadcast.
@@ -42,6 +43,7 @@ pub async fn run(
                 broadcast,
                 settings.fan_out_chunk,
                 settings.areas.clone(),
+                settings.outlets.clone(),
                 shutdown.clone(),
             );
             let running = running.clone();
@@ -94,6 +96,7 @@ async fn fan_out(
     broadcast: Broadcast,
     chunk: u32,
     areas: Option<Arc<Catalogue>>,
+    outlets: Arc<[OutletRoute]>,
     shutdown: CancellationToken,
 ) -> i64 {
     // Until its deliveries are written, the lanes hold what is less urgent.
@@ -117,8 +120,32 @@ async fn fan_out(
         },
         None => None,
     };
+    // The outlets' rows first, in their own small transaction: a fan-out that ended never
+    // runs again, so they must be written before its last chunk (the first may be the last).
+    let mut outlets_written = outlets.is_empty();
     while !shutdown.is_cancelled() {
         let started = std::time::Instant::now();
+        if !outlets_written {
+            match store
+                .enqueue_outlet_posts(&broadcast, &outlets, crate::domain::now_ms())
+                .await
+            {
+                Ok(n) => {
+                    tracing::debug!(broadcast = broadcast.id, rows = n, "outlet posts queued");
+                    outlets_written = true;
+                }
+                Err(e) => {
+                    failures += 1;
+                    let wait = crate::domain::RetryPolicy::STORE_OUTAGE.delay(failures as i32);
+                    tracing::warn!(broadcast = broadcast.id, error = %e, retry_in_ms = wait.as_millis() as u64, "cannot queue the outlets' posts; will retry");
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = shutdown.cancelled() => break,
+                    }
+                    continue;
+                }
+            }
+        }
         if let Some(s) = &shape {
             match store.prepare_target_cells(broadcast.id, s).await {
                 Ok(cells) => {

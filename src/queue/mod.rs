@@ -339,6 +339,8 @@ pub struct EngineSettings {
     /// How long housekeeping keeps a picture or document after its broadcasts ended
     /// (`media.keep_days`).
     pub media_keep: Duration,
+    /// The outlets and what each takes: fan-out writes their rows (`[[outlets]]`).
+    pub outlets: Arc<[crate::domain::outlet::OutletRoute]>,
 }
 
 impl Default for EngineSettings {
@@ -351,6 +353,7 @@ impl Default for EngineSettings {
             keep_platform_ids: Duration::from_secs(30 * 86_400),
             areas: None,
             media_keep: Duration::from_secs(30 * 86_400),
+            outlets: Arc::new([]),
         }
     }
 }

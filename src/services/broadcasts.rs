@@ -305,6 +305,9 @@ pub struct BroadcastService {
     public_changes: std::sync::atomic::AtomicU64,
     /// Tells the authors of departments' drafts what became of them.
     authors: std::sync::OnceLock<Arc<dyn AuthorNotice>>,
+    /// The outlets and the archive their posts link to, for showing what each posts.
+    outlets: Arc<[crate::domain::outlet::OutletRoute]>,
+    archive: Option<url::Url>,
 }
 
 impl BroadcastService {
@@ -336,6 +339,8 @@ impl BroadcastService {
             footer: None,
             public_changes: std::sync::atomic::AtomicU64::new(0),
             authors: std::sync::OnceLock::new(),
+            outlets: Arc::new([]),
+            archive: None,
         }
     }
 
@@ -355,6 +360,50 @@ impl BroadcastService {
     pub fn with_footer(mut self, footer: Option<Arc<super::check::Footer>>) -> Self {
         self.footer = footer;
         self
+    }
+
+    /// The same service knowing the outlets (`[[outlets]]`) and the archive their posts link to.
+    pub fn with_outlets(
+        mut self,
+        outlets: Arc<[crate::domain::outlet::OutletRoute]>,
+        archive: Option<url::Url>,
+    ) -> Self {
+        self.outlets = outlets;
+        self.archive = archive;
+        self
+    }
+
+    /// What outlet row `post` posts (or posted) on its platform: the text cut to the platform's
+    /// limit with the check link (Mastodon as if at the default 500; an instance may allow more).
+    pub async fn outlet_text(&self, post: &crate::store::OutletPost) -> ServiceResult<String> {
+        use crate::domain::outlet::{OutletAction, OutletKind, check_link, text};
+        let target = self.get(post.target_id).await?;
+        let body = match post.action {
+            OutletAction::Retract => self.get(post.broadcast_id).await?.text,
+            _ => target.text.clone(),
+        };
+        let link = match (&self.archive, &target.public_code) {
+            (Some(archive), Some(code)) => Some(check_link(archive, code)),
+            _ => None,
+        };
+        let kind = self
+            .outlets
+            .iter()
+            .find(|o| o.name == post.outlet)
+            .map(|o| o.kind);
+        Ok(match kind {
+            Some(OutletKind::Mastodon) => {
+                text::for_mastodon(&body, link.as_deref(), text::MASTODON_DEFAULT_LIMIT)
+            }
+            Some(OutletKind::Bluesky) => text::for_bluesky(&body, link.as_deref()).text,
+            Some(OutletKind::Webhook) | None => body,
+            Some(OutletKind::TelegramChannel | OutletKind::WhatsappChannel) => {
+                match self.footer_of(&target, "de") {
+                    Some(line) => format!("{body}\n\n{line}"),
+                    None => body,
+                }
+            }
+        })
     }
 
     /// The check link as it will stand under broadcast `b`, for previews.
@@ -1592,6 +1641,31 @@ impl BroadcastService {
             self.store.text_versions(id).await?,
             self.store.notices_of(id).await?,
         ))
+    }
+
+    /// What went to the outlets about broadcast `id`: its posts, and their corrections and
+    /// retractions, each with its state and remote link.
+    pub async fn outlet_posts(&self, id: i64) -> ServiceResult<Vec<crate::store::OutletPost>> {
+        Ok(self.store.outlet_posts_about(id).await?)
+    }
+
+    /// Records that `actor` posted outlet row `post` by hand (WhatsApp Channels); false when it
+    /// was not waiting for that.
+    pub async fn posted_by_hand(&self, actor: &Actor, post: i64) -> ServiceResult<bool> {
+        let done = self
+            .store
+            .posted_by_hand(post, &actor.audit_name(), crate::domain::now_ms())
+            .await?;
+        if done {
+            self.store
+                .audit(
+                    &actor.audit_name(),
+                    "outlet_posted_by_hand",
+                    &post.to_string(),
+                )
+                .await?;
+        }
+        Ok(done)
     }
 
     /// Turns down a broadcast that awaits a second person's approval: it is never sent.

@@ -3,6 +3,7 @@
 //! nothing that was accepted.
 
 mod common;
+pub mod outlets;
 mod postgres;
 mod sql;
 mod sqlite;
@@ -20,6 +21,7 @@ use crate::domain::{
     Priority, Role, SubscriberStatus, Topic,
 };
 
+pub use outlets::{OutletOutcome, OutletPost, OutletStore};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -836,7 +838,7 @@ pub(crate) fn session_from_row(r: SessionRow) -> StoreResult<DashboardSession> {
 
 /// The contract both stores fulfil; `tests/store_contract.rs` runs one suite against both.
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: outlets::OutletStore + Send + Sync {
     /// Applies the migrations that are not yet applied.
     async fn migrate(&self) -> StoreResult<()>;
     /// Housekeeping's turn for the database's own upkeep, off the writers' path (SQLite: a

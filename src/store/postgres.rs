@@ -190,6 +190,8 @@ impl PostgresStore {
     }
 }
 
+super::outlets::impl_outlet_store!(PostgresStore);
+
 impl_store!(PostgresStore, Postgres, {
     async fn migrate(&self) -> StoreResult<()> {
         MIGRATOR.run(&self.pool).await?;

@@ -154,6 +154,8 @@ impl SqliteStore {
     }
 }
 
+super::outlets::impl_outlet_store!(SqliteStore);
+
 impl_store!(SqliteStore, Sqlite, {
     async fn migrate(&self) -> StoreResult<()> {
         MIGRATOR.run(&self.pool).await?;

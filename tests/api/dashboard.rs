@@ -932,7 +932,7 @@ async fn dashboard_service(db: &TestDb) -> Service {
 
 /// A client that shows redirects instead of following them, from `ip`, waiting `within` for
 /// an answer.
-fn client_from(ip: [u8; 4], within: Duration) -> reqwest::Client {
+pub(crate) fn client_from(ip: [u8; 4], within: Duration) -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .local_address(std::net::IpAddr::from(ip))
@@ -971,7 +971,7 @@ async fn redeem_fresh_link(
 
 /// Signs `address` in with a fresh login link, as the sign-in button does: the session cookie
 /// (`name=secret`).
-async fn session_of(db: &TestDb, service: &Service, address: &str) -> String {
+pub(crate) async fn session_of(db: &TestDb, service: &Service, address: &str) -> String {
     let (_, answer) = redeem_fresh_link(db, service, "http://dashboard.example", address).await;
     assert_eq!(answer.status(), StatusCode::SEE_OTHER);
     let cookie = answer.headers()["set-cookie"].to_str().unwrap();
@@ -1534,7 +1534,7 @@ async fn the_public_archive_a_broadcast_page_and_the_check_page_are_accessible()
 }
 
 /// The CSRF token in a dashboard page's forms.
-fn csrf_in(page: &str) -> String {
+pub(crate) fn csrf_in(page: &str) -> String {
     let at = page.find("name=\"csrf\" value=\"").expect("a form") + 19;
     page[at..].split('"').next().unwrap_or_default().to_string()
 }

@@ -19,6 +19,7 @@ mod long_texts;
 mod media;
 mod one_way_in;
 mod ops;
+mod outlets;
 mod privacy;
 mod public_http;
 mod roles;

@@ -204,6 +204,7 @@ async fn two_instances_send_within_one_budget_and_the_standby_takes_the_lane_ove
             areas: None,
             keep_platform_ids: Duration::from_secs(86_400),
             media_keep: Duration::from_secs(86_400),
+            ..EngineSettings::default()
         };
         (
             Engine::start(store, lanes, settings, shutdown.clone()),
