@@ -2148,6 +2148,44 @@ async fn the_calendar_feed_is_icalendar_behind_a_personal_secret_link(db: TestDb
         moved("01.01.2020 10:00".into()).await,
         StatusCode::UNPROCESSABLE_ENTITY
     );
+    // A department may not move anything: the policy refuses, nothing changes.
+    db.store
+        .set_staff(
+            ChannelKind::Telegram,
+            "903",
+            Role::Contributor,
+            Some("Tina"),
+        )
+        .await
+        .expect("staff");
+    let tina = session_of(&db, &service, "903").await;
+    let tinas_plan = client
+        .get(format!("{}/dashboard/plan", service.admin))
+        .header("cookie", &tina)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let refused = client
+        .post(format!("{}/dashboard/plan/{planned}/move", service.admin))
+        .header("cookie", &tina)
+        .form(&[("csrf", csrf_in(&tinas_plan)), ("at", later.clone())])
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(refused, StatusCode::FORBIDDEN);
+    assert_eq!(
+        db.store
+            .broadcast(planned)
+            .await
+            .unwrap()
+            .unwrap()
+            .scheduled_at,
+        Some(at)
+    );
     assert_eq!(moved(later).await, StatusCode::SEE_OTHER);
     assert_eq!(
         db.store
