@@ -7,6 +7,7 @@
 mod limits;
 mod map;
 mod pages;
+mod plan;
 mod session;
 
 use std::sync::Arc;
@@ -55,6 +56,7 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("templates/subscribers.html"),
     ),
     ("audit.html", include_str!("templates/audit.html")),
+    ("plan.html", include_str!("templates/plan.html")),
 ];
 
 const STYLE: &str = include_str!("static/dashboard.css");
@@ -189,6 +191,13 @@ pub fn router(state: Arc<DashboardState>) -> Router {
             "/dashboard/schedules/{id}/remove",
             post(pages::remove_schedule),
         )
+        .route("/dashboard/plan", get(plan::plan))
+        .route("/dashboard/plan/{id}/move", post(plan::move_item))
+        .route(
+            "/dashboard/plan/calendar-link",
+            post(plan::new_calendar_link),
+        )
+        .route("/dashboard/calendar.ics", get(plan::calendar_feed))
         .route("/dashboard/subscribers", get(pages::subscribers))
         .route("/dashboard/audit", get(pages::audit))
         .route(

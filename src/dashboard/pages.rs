@@ -33,7 +33,7 @@ use crate::store::{Broadcast, BroadcastStats, RecipientCount};
 type Shared = State<Arc<DashboardState>>;
 
 /// What every signed-in page shows: the person, their role and the CSRF token for its forms.
-fn frame(staff: &Staff, nav: &str) -> Value {
+pub(super) fn frame(staff: &Staff, nav: &str) -> Value {
     let actor = staff.actor();
     let person = match actor {
         crate::domain::Actor::Staff { person, .. } => person.clone(),
@@ -49,7 +49,7 @@ fn frame(staff: &Staff, nav: &str) -> Value {
 }
 
 /// A service error as a page: refusals 403, unknown 404, wrong status 409, bad input 422.
-fn service_error(state: &DashboardState, lang: &str, e: ServiceError) -> Response {
+pub(super) fn service_error(state: &DashboardState, lang: &str, e: ServiceError) -> Response {
     let (status, key, args): (StatusCode, &str, Vec<(&str, FluentValue<'_>)>) = match e {
         ServiceError::Refused(Refusal::NeedsEmergency) => {
             (StatusCode::FORBIDDEN, "needs-emergency", vec![])
@@ -92,7 +92,11 @@ fn service_error(state: &DashboardState, lang: &str, e: ServiceError) -> Respons
     state.message(status, lang, key, &args)
 }
 
-fn store_error(state: &DashboardState, lang: &str, e: crate::store::StoreError) -> Response {
+pub(super) fn store_error(
+    state: &DashboardState,
+    lang: &str,
+    e: crate::store::StoreError,
+) -> Response {
     service_error(state, lang, ServiceError::Store(e))
 }
 
@@ -169,7 +173,7 @@ pub async fn login(
 
 #[derive(Deserialize)]
 pub struct CsrfForm {
-    csrf: Option<String>,
+    pub(super) csrf: Option<String>,
 }
 
 pub async fn logout(State(state): Shared, staff: Staff, Form(f): Form<CsrfForm>) -> Response {
@@ -583,7 +587,7 @@ fn next_firings(state: &DashboardState, expr: &str) -> Vec<String> {
     firings
 }
 
-fn local_time(state: &DashboardState, ms: i64) -> String {
+pub(super) fn local_time(state: &DashboardState, ms: i64) -> String {
     // As the press office writes dates: 24.12.2026 18:00, in city time.
     chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
         .map(|t| {

@@ -1692,6 +1692,39 @@ impl BroadcastService {
         .await
     }
 
+    /// Moves a one-off broadcast that waits for its time to `at` (ms, ahead): whoever may send
+    /// it may move it, as the policy decides.
+    pub async fn reschedule(&self, actor: &Actor, id: i64, at: i64) -> ServiceResult<Broadcast> {
+        let b = self.get(id).await?;
+        if let Err(refusal) = policy::decide(
+            actor,
+            Action::Send,
+            &Subject::of(&b),
+            self.approvals_rules(),
+        ) {
+            tracing::info!(actor = %actor.audit_name(), broadcast = id, "reschedule refused: {refusal}");
+            return Err(refusal.into());
+        }
+        if b.status != BroadcastStatus::Scheduled {
+            return Err(ServiceError::WrongStatus {
+                id,
+                status: b.status,
+                wanted: "only a scheduled broadcast can be moved",
+            });
+        }
+        if at <= self.clock.now().timestamp_millis() {
+            return Err(invalid("scheduled_at", "the new time must lie ahead"));
+        }
+        if !self.store.reschedule_broadcast(id, at).await? {
+            return Err(self.moved_on(id, "it is no longer scheduled").await);
+        }
+        let from = b.scheduled_at.unwrap_or_default();
+        self.audit(actor, "reschedule", &format!("#{id}: {from} -> {at}"))
+            .await?;
+        self.public_changed();
+        self.get(id).await
+    }
+
     /// Cancels broadcast `id` only while it is `from` (audited as `what`).
     async fn cancel_from(
         &self,

@@ -1858,6 +1858,37 @@ macro_rules! impl_store {
                 Ok(self.write_one(sqlx::query($crate::store::sql::DELETE_SCHEDULE).bind(id)).await? > 0)
             }
 
+            async fn reschedule_broadcast(&self, id: i64, at: i64) -> $crate::store::StoreResult<bool> {
+                Ok(self.write_one(sqlx::query($crate::store::sql::RESCHEDULE_BROADCAST).bind(id).bind(at)).await? > 0)
+            }
+
+            async fn set_calendar_link(
+                &self,
+                person: &str,
+                secret_hash: &str,
+                at: i64,
+            ) -> $crate::store::StoreResult<()> {
+                self.write_one(
+                    sqlx::query($crate::store::sql::SET_CALENDAR_LINK)
+                        .bind(person.to_string())
+                        .bind(secret_hash.to_string())
+                        .bind(at),
+                )
+                .await?;
+                Ok(())
+            }
+
+            async fn calendar_link_person(
+                &self,
+                secret_hash: &str,
+            ) -> $crate::store::StoreResult<Option<String>> {
+                let row: Option<(String,)> = sqlx::query_as($crate::store::sql::CALENDAR_LINK_PERSON)
+                    .bind(secret_hash)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.map(|(p,)| p))
+            }
+
             async fn queue_depth(&self) -> $crate::store::StoreResult<Vec<($crate::domain::Priority, u64)>> {
                 let rows: Vec<(i64, i64)> = sqlx::query_as($crate::store::sql::QUEUE_DEPTH).fetch_all(&self.pool).await?;
                 rows.into_iter()

@@ -1220,6 +1220,12 @@ pub trait Store: outlets::OutletStore + Send + Sync {
     async fn advance_schedule(&self, id: i64, next_at: Option<i64>) -> StoreResult<()>;
     async fn schedules(&self) -> StoreResult<Vec<Schedule>>;
     async fn delete_schedule(&self, id: i64) -> StoreResult<bool>;
+    /// Moves broadcast `id` to `at` (ms) while it waits for its time; false when it no longer does.
+    async fn reschedule_broadcast(&self, id: i64, at: i64) -> StoreResult<bool>;
+    /// Gives `person` the calendar link whose secret hashes to `secret_hash` (the old one stops).
+    async fn set_calendar_link(&self, person: &str, secret_hash: &str, at: i64) -> StoreResult<()>;
+    /// Whose calendar link has the secret hashing to `secret_hash`.
+    async fn calendar_link_person(&self, secret_hash: &str) -> StoreResult<Option<String>>;
 
     /// Pending deliveries per priority.
     async fn queue_depth(&self) -> StoreResult<Vec<(Priority, u64)>>;

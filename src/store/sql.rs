@@ -792,3 +792,12 @@ pub const MEDIA_UPLOADS: &str = "SELECT channel, uploads, platform_ref FROM medi
 pub const FORGET_MEDIA: &str = "DELETE FROM media WHERE created_at < $1 AND NOT EXISTS (\
     SELECT 1 FROM broadcasts b WHERE b.media_id = media.id \
     AND (b.status NOT IN ('done', 'cancelled', 'missed') OR COALESCE(b.finished_at, b.created_at) >= $1))";
+
+/// Moves a one-off broadcast that waits for its time.
+pub const RESCHEDULE_BROADCAST: &str =
+    "UPDATE broadcasts SET scheduled_at = $2 WHERE id = $1 AND status = 'scheduled'";
+/// A person's calendar link, replacing the one before.
+pub const SET_CALENDAR_LINK: &str = "INSERT INTO calendar_links (person, secret_hash, created_at) \
+    VALUES ($1, $2, $3) \
+    ON CONFLICT (person) DO UPDATE SET secret_hash = excluded.secret_hash, created_at = excluded.created_at";
+pub const CALENDAR_LINK_PERSON: &str = "SELECT person FROM calendar_links WHERE secret_hash = $1";

@@ -1886,3 +1886,342 @@ async fn a_departments_draft_is_edited_and_approved_and_a_template_filled_in_the
     tina.close().await.ok();
     paula.close().await.ok();
 }
+
+/// A one-off broadcast on `topic` scheduled for `at` (ms), one awaiting approval, and a
+/// schedule firing `cron`; their ids.
+async fn plan_items(
+    store: &std::sync::Arc<dyn amtsbote::store::Store>,
+    at: i64,
+    cron: &str,
+) -> (i64, i64, i64) {
+    use amtsbote::domain::{BroadcastKind, BroadcastText, Priority};
+    use amtsbote::store::{NewBroadcast, NewSchedule, Start};
+    let planned = store
+        .create_broadcast(&NewBroadcast {
+            scheduled_at: Some(at),
+            ..crate::helpers::new_broadcast(
+                "news",
+                Priority::Normal,
+                "Weihnachtsmarkt: Eröffnung; um 18 Uhr, am Rathausplatz.",
+            )
+        })
+        .await
+        .expect("scheduled")
+        .broadcast
+        .id;
+    let waiting = store
+        .create_broadcast(&NewBroadcast {
+            start: Start::AwaitingApproval,
+            author: Some("person:Emil".into()),
+            ..crate::helpers::new_broadcast(
+                "alerts",
+                Priority::Alert,
+                "Warnung: Glätte auf allen Brücken.",
+            )
+        })
+        .await
+        .expect("awaiting")
+        .broadcast
+        .id;
+    let schedule = store
+        .create_schedule(&NewSchedule {
+            topic: crate::helpers::topic("news"),
+            kind: BroadcastKind::Announcement,
+            priority: Priority::Normal,
+            text: BroadcastText::parse("Wochenmarkt heute bis 13 Uhr.").expect("text"),
+            cron: cron.to_string(),
+            next_at: at + 30 * 86_400_000,
+            created_by: Some("person:Paula".into()),
+            source: None,
+        })
+        .await
+        .expect("schedule");
+    (planned, waiting, schedule)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_editorial_calendar_shows_the_week_and_a_scheduled_broadcast_is_moved_from_it() {
+    let Some(d) = dashboard(false).await else {
+        return;
+    };
+    let store = &d.db.store;
+    let now = chrono::Utc::now().timestamp_millis();
+    let at = (now / 60_000 + 60) * 60_000;
+    let (planned, waiting, schedule) = plan_items(store, at, "0 0 9,21 * * *").await;
+    let c = d.signed_in(PRESS).await;
+    c.goto(&d.url("/dashboard/plan")).await.unwrap();
+    assert!(
+        text_of(&c, &format!("#item-b{planned}"))
+            .await
+            .contains("Geplant")
+    );
+    assert!(
+        text_of(&c, &format!("#item-b{waiting}"))
+            .await
+            .contains("Zur Freigabe")
+    );
+    // A recurring firing this week, or (late on a Sunday) in the next.
+    let firing = format!("[id^=item-s{schedule}-]");
+    if c.find(Locator::Css(&firing)).await.is_err() {
+        c.goto(&d.url("/dashboard/plan")).await.unwrap();
+        submit(&c, "#plan-next").await;
+        assert!(text_of(&c, &firing).await.contains("Wiederkehrend"));
+        c.goto(&d.url("/dashboard/plan")).await.unwrap();
+    }
+    assert_eq!(
+        find(&c, "html")
+            .await
+            .attr("lang")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("de")
+    );
+    assert_accessible(&c, "the editorial calendar's week").await;
+    screenshot(&c, "dashboard-plan.png", 900).await;
+
+    let field = format!("#move-{planned}");
+    let shown = find(&c, &field)
+        .await
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    let old = chrono::NaiveDateTime::parse_from_str(&shown, "%d.%m.%Y %H:%M")
+        .unwrap_or_else(|e| panic!("a German time, {shown:?}: {e}"));
+    let new = (old + chrono::Duration::hours(2))
+        .format("%d.%m.%Y %H:%M")
+        .to_string();
+    fill(&c, &field, &new).await;
+    submit(&c, &format!("#move-button-{planned}")).await;
+    assert!(text_of(&c, "#notice").await.contains(&new));
+    assert_eq!(
+        store
+            .broadcast(planned)
+            .await
+            .unwrap()
+            .unwrap()
+            .scheduled_at,
+        Some(at + 2 * 3_600_000)
+    );
+    assert_accessible(&c, "the editorial calendar after a move").await;
+    c.goto(&d.url("/dashboard/plan?view=month")).await.unwrap();
+    find(&c, ".plan-month").await;
+    assert_accessible(&c, "the editorial calendar's month").await;
+    c.close().await.ok();
+}
+
+/// The plan as iCalendar behind a personal secret link (no session); a wrong or replaced
+/// secret is 404. Scheduled items are moved over plain HTTP, as the plan's form does.
+async fn the_calendar_feed_is_icalendar_behind_a_personal_secret_link(db: TestDb) {
+    seed(&*db.store, 1, 0, &["news", "alerts"]).await;
+    let service = dashboard_service(&db).await;
+    let now = chrono::Utc::now().timestamp_millis();
+    let at = (now / 60_000 + 24 * 60) * 60_000;
+    let (planned, waiting, schedule) = plan_items(&db.store, at, "0 0 8 * * Sat").await;
+    let cookie = session_of(&db, &service, "900").await;
+    let client = client_from([127, 0, 0, 1], Duration::from_secs(30));
+    let get = |path: String| {
+        let client = client.clone();
+        let url = format!("{}{path}", service.admin);
+        async move { client.get(url).send().await.unwrap() }
+    };
+    let plan = client
+        .get(format!("{}/dashboard/plan", service.admin))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = csrf_in(&plan);
+    let new_link = || async {
+        let page = client
+            .post(format!("{}/dashboard/plan/calendar-link", service.admin))
+            .header("cookie", &cookie)
+            .form(&[("csrf", csrf.as_str())])
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let at = page.find("calendar.ics?token=").expect("the new link") + 19;
+        let token: String = page[at..]
+            .chars()
+            .take_while(char::is_ascii_hexdigit)
+            .collect();
+        assert_eq!(token.len(), 64);
+        format!("/dashboard/calendar.ics?token={token}")
+    };
+    let link = new_link().await;
+    let feed = get(link.clone()).await;
+    assert_eq!(feed.status(), StatusCode::OK);
+    assert!(
+        feed.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/calendar")
+    );
+    let body = feed.text().await.unwrap();
+    assert!(body.ends_with("END:VCALENDAR\r\n"), "{body}");
+    assert!(
+        body.split("\r\n").all(|l| l.len() <= 75),
+        "folded at 75 octets: {body}"
+    );
+    let unfolded = body.replace("\r\n ", "");
+    let lines: Vec<&str> = unfolded.split("\r\n").collect();
+    assert_eq!(&lines[..2], &["BEGIN:VCALENDAR", "VERSION:2.0"]);
+    let begins = lines.iter().filter(|l| **l == "BEGIN:VEVENT").count();
+    assert_eq!(begins, lines.iter().filter(|l| **l == "END:VEVENT").count());
+    let event = |uid: &str| -> Vec<String> {
+        let start = lines
+            .iter()
+            .position(|l| *l == format!("UID:{uid}@amtsbote"))
+            .unwrap_or_else(|| panic!("{uid} in {unfolded}"));
+        lines[start..]
+            .iter()
+            .take_while(|l| **l != "END:VEVENT")
+            .map(|l| l.to_string())
+            .collect()
+    };
+    let stamp = |ms: i64| {
+        chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
+            .unwrap()
+            .format("%Y%m%dT%H%M%SZ")
+            .to_string()
+    };
+    let scheduled = event(&format!("b{planned}"));
+    assert!(
+        scheduled.contains(&format!("DTSTART:{}", stamp(at))),
+        "{scheduled:?}"
+    );
+    assert!(scheduled.contains(&"STATUS:CONFIRMED".to_string()));
+    assert!(
+        scheduled
+            .iter()
+            .any(|l| l.contains("Weihnachtsmarkt: Eröffnung\\; um 18 Uhr\\, am Rathausplatz.")),
+        "{scheduled:?}"
+    );
+    let awaiting = event(&format!("b{waiting}"));
+    assert!(
+        awaiting.contains(&"STATUS:TENTATIVE".to_string()),
+        "{awaiting:?}"
+    );
+    let firings = lines
+        .iter()
+        .filter(|l| l.starts_with(&format!("UID:s{schedule}-")))
+        .count();
+    assert!(
+        (7..=9).contains(&firings),
+        "eight weeks of Saturdays: {firings}"
+    );
+
+    // Moved to two hours later, typed as the press office writes it (city time).
+    let tz: chrono_tz::Tz = "Europe/Berlin".parse().unwrap();
+    let later = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(at + 2 * 3_600_000)
+        .unwrap()
+        .with_timezone(&tz)
+        .format("%d.%m.%Y %H:%M")
+        .to_string();
+    let moved = |time: String| {
+        let client = client.clone();
+        let url = format!("{}/dashboard/plan/{planned}/move", service.admin);
+        let (cookie, csrf) = (cookie.clone(), csrf.clone());
+        async move {
+            client
+                .post(url)
+                .header("cookie", cookie)
+                .form(&[("csrf", csrf), ("at", time)])
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(
+        moved("morgen".into()).await,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        moved("01.01.2020 10:00".into()).await,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    // A department may not move anything: the policy refuses, nothing changes.
+    db.store
+        .set_staff(
+            ChannelKind::Telegram,
+            "903",
+            Role::Contributor,
+            Some("Tina"),
+        )
+        .await
+        .expect("staff");
+    let tina = session_of(&db, &service, "903").await;
+    let tinas_plan = client
+        .get(format!("{}/dashboard/plan", service.admin))
+        .header("cookie", &tina)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let refused = client
+        .post(format!("{}/dashboard/plan/{planned}/move", service.admin))
+        .header("cookie", &tina)
+        .form(&[("csrf", csrf_in(&tinas_plan)), ("at", later.clone())])
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(refused, StatusCode::FORBIDDEN);
+    assert_eq!(
+        db.store
+            .broadcast(planned)
+            .await
+            .unwrap()
+            .unwrap()
+            .scheduled_at,
+        Some(at)
+    );
+    assert_eq!(moved(later).await, StatusCode::SEE_OTHER);
+    assert_eq!(
+        db.store
+            .broadcast(planned)
+            .await
+            .unwrap()
+            .unwrap()
+            .scheduled_at,
+        Some(at + 2 * 3_600_000)
+    );
+
+    for wrong in [
+        "/dashboard/calendar.ics".to_string(),
+        "/dashboard/calendar.ics?token=".to_string(),
+        format!("/dashboard/calendar.ics?token={}", "0".repeat(64)),
+    ] {
+        assert_eq!(
+            get(wrong.clone()).await.status(),
+            StatusCode::NOT_FOUND,
+            "{wrong}"
+        );
+    }
+    // A new link replaces the old one.
+    let newer = new_link().await;
+    assert_eq!(get(link).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(get(newer).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_calendar_feed_is_icalendar_behind_a_personal_secret_link_on_sqlite() {
+    the_calendar_feed_is_icalendar_behind_a_personal_secret_link(TestDb::sqlite().await).await;
+}
+
+#[tokio::test]
+async fn the_calendar_feed_is_icalendar_behind_a_personal_secret_link_on_postgres() {
+    if let Some(db) = TestDb::postgres().await {
+        the_calendar_feed_is_icalendar_behind_a_personal_secret_link(db).await;
+    }
+}
