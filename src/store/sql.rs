@@ -614,11 +614,12 @@ pub const SUBSCRIBER_COUNTS: &str = "SELECT s.channel, t.topic, COUNT(*) FROM su
     JOIN subscribers s ON s.id = t.subscriber_id WHERE s.status = 'active' GROUP BY s.channel, t.topic";
 
 /// A page of the list: `$1` a status or NULL for any, ids below `$2`, newest first.
-/// What the public archive shows: sent (or sending) broadcasts, and those cancelled after their
-/// first message; never drafts, plans, drills or what was cancelled before any send.
+/// What the public archive shows: sent (or sending) broadcasts, those retracted (marked so),
+/// and those cancelled after their first message; never drafts, plans, drills or what was
+/// cancelled before any send.
 macro_rules! public_broadcast {
     () => {
-        "(b.status IN ('released', 'sending', 'done') \
+        "(b.status IN ('released', 'sending', 'done', 'retracted') \
           OR (b.status = 'cancelled' AND EXISTS (SELECT 1 FROM deliveries d \
               WHERE d.broadcast_id = b.id AND d.status = 'sent'))) \
          AND b.topic <> 'drill'"

@@ -13,7 +13,7 @@ use crate::helpers::{EMERGENCY_TOKEN, PRESS_TOKEN, Service, TestDb, seed};
 crate::helpers::on_both_stores!(
     the_archive_shows_what_was_sent_in_pages_and_feeds_and_every_message_links_to_it,
     forwarded_messages_pasted_texts_and_codes_are_told_apart_from_fakes,
-    a_corrected_broadcast_is_known_by_its_old_text_and_its_page_and_feeds_say_so,
+    corrected_and_retracted_broadcasts_are_known_by_their_old_text_and_their_pages_and_feeds_say_so,
 );
 
 const PUBLIC_URL: &str = "https://stadt.example/amtsbote";
@@ -335,8 +335,10 @@ async fn forwarded_messages_pasted_texts_and_codes_are_told_apart_from_fakes(db:
     svc.stop().await;
 }
 
-async fn a_corrected_broadcast_is_known_by_its_old_text_and_its_page_and_feeds_say_so(db: TestDb) {
-    seed(&*db.store, 1, 0, &["news"]).await;
+async fn corrected_and_retracted_broadcasts_are_known_by_their_old_text_and_their_pages_and_feeds_say_so(
+    db: TestDb,
+) {
+    seed(&*db.store, 1, 0, &["news", "alerts"]).await;
     let mut svc = Service::start(&db, false, &settings()).await;
     let old = "Das Bürgerbüro ist am Samstag von 9 bis 12 Uhr geöffnet.";
     let new = "Das Bürgerbüro ist am Samstag von 10 bis 12 Uhr geöffnet.";
@@ -451,5 +453,39 @@ async fn a_corrected_broadcast_is_known_by_its_old_text_and_its_page_and_feeds_s
     svc.sim.push_update(forwarded(1000, &as_sent, 777));
     let a = answer(&svc, "1000", n, "korrigiert").await;
     assert!(a.contains(new), "{a}");
+
+    // A retracted alert: its page stays, marked; forwarded, it is "widerrufen".
+    let alert = "Großbrand im Hafen: Fenster und Türen geschlossen halten.";
+    let alert_code = sent(&svc, &db, EMERGENCY_TOKEN, "alerts", alert).await;
+    let alert_id = db
+        .store
+        .archived(&alert_code)
+        .await
+        .expect("store")
+        .expect("public")
+        .id;
+    let (status, r) = svc
+        .api(
+            Method::POST,
+            &format!("/api/v1/broadcasts/{alert_id}/retract"),
+            EMERGENCY_TOKEN,
+            Some(json!({"text": "Es brennt nicht."})),
+        )
+        .await;
+    assert!(status.is_success(), "{status}: {r}");
+    let got = svc
+        .sim
+        .received()
+        .into_iter()
+        .find(|r| r.text.starts_with("Großbrand im Hafen"))
+        .map(|r| r.text.to_string())
+        .expect("the citizen got the alert");
+    let html = page(format!("{}/m/{alert_code}", svc.base)).await;
+    assert!(html.contains("widerrufen"), "{html}");
+    let v = check(&got).await;
+    assert_eq!(v["verdict"], "retracted", "{v}");
+    let n = svc.sim.received_count();
+    svc.sim.push_update(forwarded(1000, &got, 777));
+    answer(&svc, "1000", n, "widerrufen").await;
     svc.stop().await;
 }
