@@ -281,6 +281,59 @@ fn compose_choices(state: &DashboardState, lang: &str) -> Value {
     context! { topics, kinds, priorities, districts }
 }
 
+/// The city's current warnings, to choose the one an update or all-clear follows: alerts of
+/// the last seven days that went out, were not retracted and have no all-clear yet, newest
+/// first, each with its headline, who issued it, its priority and time.
+async fn current_warnings(state: &DashboardState) -> Vec<Value> {
+    const WEEK_MS: i64 = 7 * 24 * 3_600_000;
+    let recent = match state.broadcasts.store().list_broadcasts(500).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(error = %e, "dashboard: the current warnings could not be read");
+            return Vec::new();
+        }
+    };
+    let cleared: std::collections::HashSet<i64> = recent
+        .iter()
+        .filter(|b| b.kind == BroadcastKind::Allclear)
+        .filter_map(|b| b.parent_id)
+        .collect();
+    let since = crate::domain::now_ms() - WEEK_MS;
+    recent
+        .iter()
+        .filter(|b| {
+            b.kind == BroadcastKind::Alert
+                && b.topic != crate::domain::DRILL_TOPIC
+                && matches!(
+                    b.status,
+                    BroadcastStatus::Released | BroadcastStatus::Sending | BroadcastStatus::Done
+                )
+                && b.released_at.is_some_and(|t| t >= since)
+                && !cleared.contains(&b.id)
+        })
+        .map(|b| {
+            let headline = crate::domain::text::prefix_within(b.text.lines().next().unwrap_or(""), 80);
+            context! {
+                id => b.id,
+                headline,
+                by => b.author.as_deref().or(b.created_by.as_deref()).map(issued_by).unwrap_or_default(),
+                priority => b.priority.as_str(),
+                time => state.broadcasts.local_time(b.released_at.unwrap_or(b.created_at)),
+            }
+        })
+        .collect()
+}
+
+/// Who issued a warning, as the press office names them: a person's name, the feed or a
+/// token's name; never a bare chat address.
+fn issued_by(who: &str) -> String {
+    match who.strip_prefix("person:") {
+        Some(name) => name.to_string(),
+        None if who.starts_with("telegram:") || who.starts_with("whatsapp:") => String::new(),
+        None => who.to_string(),
+    }
+}
+
 /// The city's districts in the order of their numbers, each with its count from `counts`
 /// (district id, subscribers); none when the city has no districts.
 fn districts(state: &DashboardState, counts: &[(String, u64)]) -> Vec<Value> {
@@ -351,10 +404,11 @@ pub async fn compose_page(
             }
         }
     }
+    let warnings = current_warnings(&state).await;
     state.page(
         status,
         "compose.html",
-        context! { form, templates, template, template_error, ..merge_maps([compose_choices(&state, staff.lang), frame(&staff, "compose")]) },
+        context! { form, templates, template, template_error, warnings, ..merge_maps([compose_choices(&state, staff.lang), frame(&staff, "compose")]) },
     )
 }
 
@@ -697,11 +751,12 @@ pub async fn compose(State(state): Shared, staff: Staff, RawForm(body): RawForm)
     if let Some(refused) = staff.without_csrf(&state, f.csrf.as_deref()) {
         return refused;
     }
+    let warnings = current_warnings(&state).await;
     let render = |status: StatusCode, extra: Value| {
         state.page(
             status,
             "compose.html",
-            context! { form => f.clone(), ..merge_maps([extra, compose_choices(&state, lang), frame(&staff, "compose")]) },
+            context! { form => f.clone(), warnings => warnings.clone(), ..merge_maps([extra, compose_choices(&state, lang), frame(&staff, "compose")]) },
         )
     };
     let error = |e: ServiceError| {
@@ -1251,7 +1306,7 @@ pub async fn act(
             match f.post {
                 Some(post) => state
                     .broadcasts
-                    .posted_by_hand(actor, post)
+                    .posted_by_hand(actor, id, post)
                     .await
                     .map(|_| ()),
                 None => Ok(()),
@@ -1661,10 +1716,11 @@ pub async fn upload_media(
             context! { error => state.texts.get(lang, "dash-invalid", &[("field", "file".into()), ("reason", e.to_string().into())]) },
         ),
     };
+    let warnings = current_warnings(&state).await;
     state.page(
         status,
         "compose.html",
-        context! { form, ..merge_maps([extra, compose_choices(&state, lang), frame(&staff, "compose")]) },
+        context! { form, warnings, ..merge_maps([extra, compose_choices(&state, lang), frame(&staff, "compose")]) },
     )
 }
 

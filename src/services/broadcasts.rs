@@ -1651,7 +1651,27 @@ impl BroadcastService {
 
     /// Records that `actor` posted outlet row `post` by hand (WhatsApp Channels); false when it
     /// was not waiting for that.
-    pub async fn posted_by_hand(&self, actor: &Actor, post: i64) -> ServiceResult<bool> {
+    pub async fn posted_by_hand(&self, actor: &Actor, id: i64, post: i64) -> ServiceResult<bool> {
+        // Posting in the city's channel speaks for the city as sending does: the same rule.
+        let b = self.get(id).await?;
+        if let Err(refusal) = policy::decide(
+            actor,
+            Action::Send,
+            &Subject::of(&b),
+            self.approvals_rules(),
+        ) {
+            tracing::info!(actor = %actor.audit_name(), broadcast = b.id, "posted by hand refused: {refusal}");
+            return Err(refusal.into());
+        }
+        if !self
+            .store
+            .outlet_posts_about(id)
+            .await?
+            .iter()
+            .any(|p| p.id == post)
+        {
+            return Err(ServiceError::NotFound(post));
+        }
         let done = self
             .store
             .posted_by_hand(post, &actor.audit_name(), crate::domain::now_ms())

@@ -1236,6 +1236,7 @@ async fn a_live_page_ends_with_its_session_and_a_session_has_four_at_most(db: Te
 }
 
 crate::helpers::on_both_stores!(
+    an_update_is_aimed_at_a_current_warning_chosen_from_the_list,
     a_picture_is_attached_previewed_and_sent_from_the_dashboard,
     requests_without_a_session_and_failed_sign_ins_write_nothing,
     a_live_page_ends_with_its_session_and_a_session_has_four_at_most,
@@ -2224,4 +2225,66 @@ async fn the_calendar_feed_is_icalendar_behind_a_personal_secret_link_on_postgre
     if let Some(db) = TestDb::postgres().await {
         the_calendar_feed_is_icalendar_behind_a_personal_secret_link(db).await;
     }
+}
+
+/// The compose page offers the current warnings (alerts sent, not cleared, not retracted) to
+/// follow up, by headline and time: never a number typed in; an all-clear takes one off.
+async fn an_update_is_aimed_at_a_current_warning_chosen_from_the_list(db: TestDb) {
+    seed(&*db.store, 1, 0, &["alerts"]).await;
+    let service = dashboard_service(&db).await;
+    let send = |body: serde_json::Value| {
+        let service = &service;
+        async move {
+            let (status, b) = service
+                .api(
+                    Method::POST,
+                    "/api/v1/broadcasts",
+                    crate::helpers::EMERGENCY_TOKEN,
+                    Some(body),
+                )
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{b}");
+            let id = b["id"].as_i64().expect("id");
+            service.wait_done(id, Duration::from_secs(30)).await;
+            id
+        }
+    };
+    let fire =
+        send(json!({"topic": "alerts", "text": "Großbrand im Hafen: Fenster schließen."})).await;
+    let flood =
+        send(json!({"topic": "alerts", "text": "Hochwasser an der Donau: Ufer meiden."})).await;
+    let paula = session_of(&db, &service, "900").await;
+    let compose = || async {
+        client_from([127, 0, 0, 1], Duration::from_secs(10))
+            .get(format!("{}/dashboard/compose", service.admin))
+            .header("cookie", &paula)
+            .send()
+            .await
+            .expect("the dashboard answers")
+            .text()
+            .await
+            .unwrap_or_default()
+    };
+    let page = compose().await;
+    assert!(page.contains(r#"<select id="parent_id""#), "{page}");
+    for (id, headline) in [
+        (fire, "Großbrand im Hafen"),
+        (flood, "Hochwasser an der Donau"),
+    ] {
+        let at = page
+            .find(&format!(r#"<option value="{id}""#))
+            .unwrap_or_else(|| panic!("warning {id} offered: {page}"));
+        assert!(page[at..].contains(headline), "{page}");
+    }
+    // The fire is cleared: it is no longer current.
+    send(json!({"topic": "alerts", "kind": "allclear", "parent_id": fire, "text": "Entwarnung: Der Brand ist gelöscht."})).await;
+    let page = compose().await;
+    assert!(
+        !page.contains(&format!(r#"<option value="{fire}""#)),
+        "{page}"
+    );
+    assert!(
+        page.contains(&format!(r#"<option value="{flood}""#)),
+        "{page}"
+    );
 }
