@@ -1046,10 +1046,16 @@ impl BroadcastService {
                 wanted: "only a draft can be confirmed",
             });
         }
+        self.may_send(actor, b, "confirmation")
+    }
+
+    /// Whether `actor` may send `b` (and so confirm, move or post it by hand), as the policy
+    /// decides; a refusal is logged with `what` was refused.
+    fn may_send(&self, actor: &Actor, b: &Broadcast, what: &str) -> ServiceResult<()> {
         if let Err(refusal) =
             policy::decide(actor, Action::Send, &Subject::of(b), self.approvals_rules())
         {
-            tracing::info!(actor = %actor.audit_name(), broadcast = b.id, "confirmation refused: {refusal}");
+            tracing::info!(actor = %actor.audit_name(), broadcast = b.id, "{what} refused: {refusal}");
             return Err(refusal.into());
         }
         Ok(())
@@ -1654,15 +1660,7 @@ impl BroadcastService {
     pub async fn posted_by_hand(&self, actor: &Actor, id: i64, post: i64) -> ServiceResult<bool> {
         // Posting in the city's channel speaks for the city as sending does: the same rule.
         let b = self.get(id).await?;
-        if let Err(refusal) = policy::decide(
-            actor,
-            Action::Send,
-            &Subject::of(&b),
-            self.approvals_rules(),
-        ) {
-            tracing::info!(actor = %actor.audit_name(), broadcast = b.id, "posted by hand refused: {refusal}");
-            return Err(refusal.into());
-        }
+        self.may_send(actor, &b, "posted by hand")?;
         if !self
             .store
             .outlet_posts_about(id)
@@ -1716,15 +1714,7 @@ impl BroadcastService {
     /// it may move it, as the policy decides.
     pub async fn reschedule(&self, actor: &Actor, id: i64, at: i64) -> ServiceResult<Broadcast> {
         let b = self.get(id).await?;
-        if let Err(refusal) = policy::decide(
-            actor,
-            Action::Send,
-            &Subject::of(&b),
-            self.approvals_rules(),
-        ) {
-            tracing::info!(actor = %actor.audit_name(), broadcast = id, "reschedule refused: {refusal}");
-            return Err(refusal.into());
-        }
+        self.may_send(actor, &b, "reschedule")?;
         if b.status != BroadcastStatus::Scheduled {
             return Err(ServiceError::WrongStatus {
                 id,
