@@ -292,14 +292,13 @@ impl Conversation {
         let say = |key: &str, args: Args<'_>| Ok(vec![self.say(msg, &lang, key, args)]);
         let (caption, alt) = take_alt(caption);
         let command = command::parse(&caption, msg.channel).filter(|c| c.word.drafts_broadcast());
-        let actor = self.actor(msg).await?;
-        let (Some(command), Some(actor)) = (command, actor) else {
-            if self.actor(msg).await?.is_some() {
-                return say("attachment-no-command", vec![]);
-            }
+        let Some(actor) = self.actor(msg).await? else {
             // A citizen's picture is neither fetched nor kept.
             tracing::info!(channel = %msg.channel, "a file from someone who is not staff; not fetched");
             return say("attachment-citizen", vec![]);
+        };
+        let Some(command) = command else {
+            return say("attachment-no-command", vec![]);
         };
         let Some(submission) = submission(self, command.word, command.rest) else {
             return say("attachment-no-command", vec![]);
