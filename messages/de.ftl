@@ -310,6 +310,8 @@ dash-group-by_district = Über ihren gewählten Bezirk
 dash-group-by_place = Über ihren gemerkten Standort im Ziel
 dash-group-without_area = Ohne Bezirk (sie erhalten alles)
 dash-group-total = Gesamt
+dash-map-alt = Karte des Zielgebiets. { $description }
+dash-map-needs-target = Für eine Karte zuerst Bezirke ankreuzen oder einen Kreis eingeben.
 dash-map-title = Karte der Stadtbezirke
 dash-map-whole-city = Die ganze Stadt: alle Bezirke sind Ziel.
 dash-map-districts = Ziel-Bezirke: { $areas }.
@@ -516,6 +518,7 @@ dash-field-alt = Alternativtext: was das Bild zeigt
 dash-field-alt-help = Pflicht bei einem Bild. Erscheint im Archiv und hier; Messenger können ihn nicht übertragen.
 dash-field-file = Bild (JPEG, PNG, WebP) oder PDF anhängen
 dash-field-file-help = Erst anhängen, dann den Text schreiben. Ein Bild wird vor dem Speichern von seinen Metadaten (EXIF, GPS-Position) befreit; höchstens 5 MB für ein Bild und 50 MB für ein PDF.
+dash-button-map = Karte des Zielgebiets als Bild anhängen
 dash-button-upload = Anhängen
 dash-preview-reply-note = Der Text ist länger als eine Bildunterschrift (1.024 Zeichen): Das Bild geht zuerst, der Text folgt als Antwort darauf.
 

@@ -307,6 +307,8 @@ dash-group-by_district = By their chosen district
 dash-group-by_place = By their kept place inside the target
 dash-group-without_area = Without a district (they get everything)
 dash-group-total = Total
+dash-map-alt = Map of the target area. { $description }
+dash-map-needs-target = For a map, first tick districts or enter a circle.
 dash-map-title = Map of the city's districts
 dash-map-whole-city = The whole city: every district is targeted.
 dash-map-districts = Targeted districts: { $areas }.
@@ -513,6 +515,7 @@ dash-field-alt = Alternative text: what the picture shows
 dash-field-alt-help = Required for a picture. Shown on the archive page and here; messengers cannot carry it.
 dash-field-file = Attach a picture (JPEG, PNG, WebP) or a PDF
 dash-field-file-help = Attach first, then write the text. A picture is cleaned of its metadata (EXIF, GPS position) before it is kept; at most 5 MB for a picture and 50 MB for a PDF.
+dash-button-map = Attach the target’s map as a picture
 dash-button-upload = Attach
 dash-preview-reply-note = The text is longer than a caption (1,024 characters): the picture goes first, the text follows as a reply to it.
 

@@ -14,7 +14,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use crate::channels::whatsapp::Template;
+use crate::channels::whatsapp::{Template, Templates};
 use crate::domain::{BroadcastKind, Priority, Topic};
 pub use crate::domain::{QuietPolicy, TopicConfig, default_topics};
 use crate::queue::{EngineSettings, LaneSettings, RetryPolicy};
@@ -70,7 +70,7 @@ pub struct WhatsappConfig {
     pub access_token: SecretString,
     pub app_secret: SecretString,
     pub verify_token: SecretString,
-    pub templates: HashMap<BroadcastKind, Template>,
+    pub templates: Templates,
     /// Asks an approver outside the 24-hour window who has no other address to be asked on.
     pub approval_template: Option<Template>,
 }
@@ -455,7 +455,11 @@ fn whatsapp(w: &file::Whatsapp, s: &Sources) -> Result<Option<WhatsappConfig>, C
         access_token: SecretString::from(token.clone()),
         app_secret: SecretString::from(app_secret),
         verify_token: SecretString::from(verify_token),
-        templates,
+        templates: Templates {
+            by_kind: templates,
+            picture: template(&w.template_picture, "template_picture", s)?,
+            document: template(&w.template_document, "template_document", s)?,
+        },
         approval_template: template(&w.template_approval, "template_approval", s)?,
     }))
 }
@@ -1364,7 +1368,10 @@ mod tests {
         all.push(("AMTSBOTE_WHATSAPP_TEMPLATE_ALERT", "stadt_warnung:de"));
         let c = Config::from_sources(None, &env(&all)).expect("valid");
         let wa = c.whatsapp.expect("WhatsApp on");
-        assert_eq!(wa.templates[&BroadcastKind::Alert].name, "stadt_warnung");
+        assert_eq!(
+            wa.templates.by_kind[&BroadcastKind::Alert].name,
+            "stadt_warnung"
+        );
         assert_eq!(wa.approval_template, None);
         all.push(("AMTSBOTE_WHATSAPP_TEMPLATE_APPROVAL", "stadt_freigabe:de"));
         let c = Config::from_sources(None, &env(&all)).expect("valid");

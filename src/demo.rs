@@ -23,7 +23,7 @@ use secrecy::SecretString;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-use crate::channels::whatsapp::Template;
+use crate::channels::whatsapp::{Template, Templates};
 use crate::config::Config;
 use crate::config::{TelegramConfig, WhatsappConfig};
 use crate::conversation::command::ButtonData;
@@ -685,6 +685,17 @@ fn demo_config(config: &Config, options: &DemoOptions, sim: &Simulator, url: &st
         )
     })
     .collect();
+    let template = |name: &str| {
+        Some(Template {
+            name: name.into(),
+            language: "de".into(),
+        })
+    };
+    let templates = Templates {
+        by_kind: templates,
+        picture: template("amtsbote_demo_bild"),
+        document: template("amtsbote_demo_dokument"),
+    };
     demo.whatsapp = Some(WhatsappConfig {
         api_url: sim.whatsapp_url.clone(),
         phone_number_id: "100000000000001".into(),

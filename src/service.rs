@@ -12,12 +12,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::channels::intake::Intake;
 use crate::channels::telegram::{self, TelegramChannel};
-use crate::channels::whatsapp::{Template, WhatsappChannel, approval_template_body};
+use crate::channels::whatsapp::{Template, Templates, WhatsappChannel, approval_template_body};
 use crate::channels::{Addressee, Channel, ReplyPace, SendOutcome, Unpaced, http_client};
 use crate::channels::{telegram_updates, whatsapp_webhook};
 use crate::config::Config;
 use crate::conversation::Conversation;
-use crate::domain::{BroadcastKind, ChannelKind, DRILL_TOPIC, InstanceRole};
+use crate::domain::{ChannelKind, DRILL_TOPIC, InstanceRole};
 use crate::http;
 use crate::i18n::Texts;
 use crate::queue::{Engine, LaneBudget, LaneSettings};
@@ -77,7 +77,7 @@ pub fn whatsapp_lane(
     api_url: &str,
     phone_number_id: &str,
     token: SecretString,
-    templates: HashMap<BroadcastKind, Template>,
+    templates: impl Into<Templates>,
     lane: LaneSettings,
 ) -> anyhow::Result<(Arc<WhatsappChannel>, LaneSettings)> {
     let client =

@@ -178,6 +178,10 @@ struct SimState {
     edits: Mutex<Vec<Edit>>,
     /// Media uploaded, in order; what a send by id may name.
     uploads: Mutex<Vec<UploadRecord>>,
+    /// WhatsApp templates approved with a header (`image`, `document`) or without (`None`);
+    /// a template sent otherwise is refused as Meta refuses it. Templates not named here are
+    /// taken as sent.
+    template_headers: Mutex<HashMap<String, Option<String>>>,
     /// Sends that named an uploaded medium by its id, per channel.
     media_by_id: [AtomicU64; 2],
     /// Files people sent the bot (Telegram `file_id`, WhatsApp media id → the file), and how
@@ -247,6 +251,7 @@ impl Simulator {
             uneditable: Mutex::new(HashSet::new()),
             edits: Mutex::new(Vec::new()),
             uploads: Mutex::new(Vec::new()),
+            template_headers: Mutex::new(HashMap::new()),
             media_by_id: [AtomicU64::new(0), AtomicU64::new(0)],
             offered: Mutex::new(HashMap::new()),
             fetches: AtomicU64::new(0),
@@ -272,6 +277,13 @@ impl Simulator {
             telegram_url: format!("http://{tg}"),
             whatsapp_url: format!("http://{wa}/v23.0"),
         })
+    }
+
+    /// Approves the WhatsApp template `name` with a header of `header` (`image`, `document`)
+    /// or none: a send of it with another header, or none where it has one, is refused with
+    /// Meta's error 132012.
+    pub fn approve_template(&self, name: &str, header: Option<&str>) {
+        lock(&self.state.template_headers).insert(name.into(), header.map(str::to_string));
     }
 
     /// Media uploaded to `channel`, in order (bytes as they arrived).
@@ -1333,6 +1345,24 @@ async fn whatsapp_send(
             }),
         _ => None,
     };
+    if req["type"] == "template" {
+        let name = req["template"]["name"].as_str().unwrap_or_default();
+        let sent = req["template"]["components"].as_array().and_then(|c| {
+            c.iter()
+                .find(|c| c["type"] == "header")
+                .and_then(|h| h["parameters"][0]["type"].as_str())
+        });
+        let approved = lock(&state.template_headers).get(name).cloned();
+        if let Some(approved) = approved
+            && approved.as_deref() != sent
+        {
+            return graph_error(
+                StatusCode::BAD_REQUEST,
+                132012,
+                "(#132012) Parameter format does not match format in the created template",
+            );
+        }
+    }
     let media = match media {
         None => None,
         Some(Some(id)) if state.known_upload(ChannelKind::Whatsapp, id) => Some(id.to_string()),

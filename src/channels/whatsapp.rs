@@ -47,6 +47,28 @@ impl Template {
     }
 }
 
+/// The approved templates a broadcast goes with outside the 24-hour window: one per kind for
+/// text, and one each with an image or a document header for a broadcast that carries one
+/// (Meta refuses a header a template was not approved with, and a template approved with one
+/// without it).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Templates {
+    pub by_kind: HashMap<BroadcastKind, Template>,
+    /// Image header, one body parameter.
+    pub picture: Option<Template>,
+    /// Document header, one body parameter.
+    pub document: Option<Template>,
+}
+
+impl From<HashMap<BroadcastKind, Template>> for Templates {
+    fn from(by_kind: HashMap<BroadcastKind, Template>) -> Templates {
+        Templates {
+            by_kind,
+            ..Templates::default()
+        }
+    }
+}
+
 pub struct WhatsappChannel {
     client: reqwest::Client,
     messages_url: String,
@@ -54,7 +76,7 @@ pub struct WhatsappChannel {
     /// `…/v23.0`: media are fetched at `{api_url}/{media-id}`.
     api_url: String,
     token: SecretString,
-    templates: HashMap<BroadcastKind, Template>,
+    templates: Templates,
 }
 
 impl WhatsappChannel {
@@ -63,7 +85,7 @@ impl WhatsappChannel {
         api_url: &str,
         phone_number_id: &str,
         token: SecretString,
-        templates: HashMap<BroadcastKind, Template>,
+        templates: impl Into<Templates>,
     ) -> Self {
         WhatsappChannel {
             client,
@@ -74,7 +96,7 @@ impl WhatsappChannel {
             media_url: format!("{}/{phone_number_id}/media", api_url.trim_end_matches('/')),
             api_url: api_url.trim_end_matches('/').to_string(),
             token,
-            templates,
+            templates: templates.into(),
         }
     }
 
@@ -113,22 +135,17 @@ impl WhatsappChannel {
             }
             return Ok(body);
         }
-        // A correction or retraction goes with the template of what it is about, unless it has
-        // one of its own.
-        let fallback = if message.kind == BroadcastKind::Retraction
-            || message.priority == crate::domain::Priority::Alert
-        {
-            BroadcastKind::Alert
-        } else {
-            BroadcastKind::Announcement
-        };
-        let template = self.templates.get(&message.kind).or_else(|| {
-            message
-                .kind
-                .is_notice()
-                .then(|| self.templates.get(&fallback))
-                .flatten()
+        // A picture or document goes in the template approved with its kind of header; without
+        // one, the text goes alone in its kind's template (the picture is on the archive page).
+        let media = message.media.as_ref();
+        let media_template = media.and_then(|m| match m.kind {
+            MediaKind::Picture => self.templates.picture.as_ref(),
+            MediaKind::Document => self.templates.document.as_ref(),
         });
+        let (template, header) = match media_template {
+            Some(t) => (Some(t), media),
+            None => (self.text_template(message), None),
+        };
         let Some(t) = template else {
             return Err(format!(
                 "outside the 24-hour window and no template for {} is configured (AMTSBOTE_WHATSAPP_TEMPLATE_{})",
@@ -144,9 +161,28 @@ impl WhatsappChannel {
             "template": {
                 "name": t.name,
                 "language": {"code": t.language},
-                "components": template_components(message)?,
+                "components": template_components(&message.text, header)?,
             },
         }))
+    }
+
+    /// The text template of `message`'s kind. A correction or retraction goes with the template
+    /// of what it is about, unless it has one of its own.
+    fn text_template(&self, message: &Outgoing) -> Option<&Template> {
+        let fallback = if message.kind == BroadcastKind::Retraction
+            || message.priority == crate::domain::Priority::Alert
+        {
+            BroadcastKind::Alert
+        } else {
+            BroadcastKind::Announcement
+        };
+        self.templates.by_kind.get(&message.kind).or_else(|| {
+            message
+                .kind
+                .is_notice()
+                .then(|| self.templates.by_kind.get(&fallback))
+                .flatten()
+        })
     }
 
     /// Uploads a medium to `/{phone-number-id}/media` (multipart); the answer's `id` is what
@@ -254,10 +290,12 @@ impl crate::services::media::FetchFile for WhatsappChannel {
     }
 }
 
-/// A template's components: a medium as its header, the text as the body's one parameter.
-fn template_components(message: &Outgoing) -> Result<Value, String> {
-    let body = json!({"type": "body", "parameters": [{"type": "text", "text": template_parameter(&message.text)}]});
-    let Some(media) = &message.media else {
+/// A template's components: a medium as its header (for a template approved with one), the
+/// text as the body's one parameter.
+fn template_components(text: &str, header: Option<&Attached>) -> Result<Value, String> {
+    let body =
+        json!({"type": "body", "parameters": [{"type": "text", "text": template_parameter(text)}]});
+    let Some(media) = header else {
         return Ok(json!([body]));
     };
     let id = media
@@ -567,7 +605,7 @@ mod tests {
             "http://127.0.0.1:9/v23.0",
             "1234",
             SecretString::from("t"),
-            templates.into_iter().collect(),
+            templates.into_iter().collect::<HashMap<_, _>>(),
         );
         let now = now_ms();
         let message = Outgoing {

@@ -217,6 +217,14 @@ pub struct Whatsapp {
     pub template_update: Option<String>,
     /// Approved template for all-clears, `name:language` (as `template_announcement`).
     pub template_allclear: Option<String>,
+    /// Approved template with an IMAGE header and one body parameter, `name:language`, for a
+    /// broadcast with a picture to a recipient outside the window; without one, such a
+    /// recipient gets the text alone in its kind's template (the picture is on the archive
+    /// page).
+    pub template_picture: Option<String>,
+    /// Approved template with a DOCUMENT header and one body parameter, `name:language` (as
+    /// `template_picture`, for a PDF).
+    pub template_document: Option<String>,
     /// Approved template, `name:language`, asking an approver outside the window who has no
     /// other address; body `{{1}}` the text to approve, `{{2}}` the code (`/confirm CODE`).
     pub template_approval: Option<String>,
@@ -243,6 +251,8 @@ impl Default for Whatsapp {
             template_alert: None,
             template_update: None,
             template_allclear: None,
+            template_picture: None,
+            template_document: None,
             template_approval: None,
             template_price: None,
             messaging_limit: NumberOrText::Whole(250),

@@ -41,6 +41,11 @@ struct MapDistrict {
 }
 
 impl DistrictMap {
+    /// What the map shows, in words.
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+
     /// The districts of `catalogue`, those `target` touches filled; with no target (the whole
     /// city) every one is.
     pub fn new(
@@ -98,6 +103,52 @@ impl DistrictMap {
             outline,
         }
     }
+}
+
+/// How many pixels a map's SVG unit becomes in its PNG: 640 units make a picture 1,280 pixels
+/// wide, sharp on a phone.
+const PNG_SCALE: f32 = 2.0;
+
+/// The fonts the PNG's district numbers are set in, read once from the system. Without any
+/// (a bare container), the picture has no numbers; the alternative text still names the areas.
+fn fonts() -> std::sync::Arc<resvg::usvg::fontdb::Database> {
+    static FONTS: std::sync::OnceLock<std::sync::Arc<resvg::usvg::fontdb::Database>> =
+        std::sync::OnceLock::new();
+    FONTS
+        .get_or_init(|| {
+            let mut db = resvg::usvg::fontdb::Database::new();
+            db.load_system_fonts();
+            if db.is_empty() {
+                tracing::warn!("no system fonts: maps are rendered without district numbers");
+            }
+            std::sync::Arc::new(db)
+        })
+        .clone()
+}
+
+/// The map `map.html` drew, as a PNG for messengers (which cannot show SVG). Takes a while:
+/// call it off the async threads.
+pub fn png(svg: &str) -> Result<Vec<u8>, String> {
+    let options = resvg::usvg::Options {
+        fontdb: fonts(),
+        ..resvg::usvg::Options::default()
+    };
+    let tree = resvg::usvg::Tree::from_str(svg, &options).map_err(|e| format!("the map: {e}"))?;
+    let size = tree.size();
+    let (width, height) = (
+        (size.width() * PNG_SCALE).ceil() as u32,
+        (size.height() * PNG_SCALE).ceil() as u32,
+    );
+    let mut pixmap = resvg::tiny_skia::Pixmap::new(width, height)
+        .ok_or_else(|| format!("the map has no size ({width} x {height})"))?;
+    resvg::render(
+        &tree,
+        resvg::tiny_skia::Transform::from_scale(PNG_SCALE, PNG_SCALE),
+        &mut pixmap.as_mut(),
+    );
+    pixmap
+        .encode_png()
+        .map_err(|e| format!("the map as PNG: {e}"))
 }
 
 /// Degrees to SVG units: north up, the city's box inside the margins.
@@ -163,6 +214,19 @@ mod tests {
     const REGENSBURG: &str =
         include_str!("../../tests/fixtures/districts/regensburg_stadtbezirke.geojson");
 
+    /// Regensburg's districts, and a circle of `radius_m` around the cathedral.
+    fn circle_in_the_old_town(radius_m: f64) -> (Catalogue, Resolved) {
+        let c = Catalogue::from_geojson(REGENSBURG, "sbz", "name").expect("catalogue");
+        let circle = c
+            .resolve(&Target::Circle(Circle {
+                lat: 49.0195,
+                lon: 12.0975,
+                radius_m,
+            }))
+            .expect("circle");
+        (c, circle)
+    }
+
     fn render(map: &DistrictMap) -> String {
         let mut env = minijinja::Environment::new();
         env.add_template("map.html", include_str!("templates/map.html"))
@@ -174,14 +238,7 @@ mod tests {
 
     #[test]
     fn a_map_fills_the_targeted_districts_draws_a_circle_and_escapes_its_texts() {
-        let c = Catalogue::from_geojson(REGENSBURG, "sbz", "name").expect("catalogue");
-        let circle = c
-            .resolve(&Target::Circle(Circle {
-                lat: 49.0195,
-                lon: 12.0975,
-                radius_m: 300.0,
-            }))
-            .expect("circle");
+        let (c, circle) = circle_in_the_old_town(300.0);
         let map = DistrictMap::new(
             &c,
             Some(&circle),
@@ -223,5 +280,29 @@ mod tests {
         let all = render(&DistrictMap::new(&c, None, "t".into(), "d".into()));
         assert_eq!(all.matches("class=\"district targeted\"").count(), 18);
         assert!(!all.contains("class=\"outline\""));
+    }
+
+    #[test]
+    fn a_map_becomes_a_png_for_the_messengers_with_the_target_filled() {
+        let (c, circle) = circle_in_the_old_town(800.0);
+        let map = DistrictMap::new(&c, Some(&circle), "Karte".into(), "Ziel".into());
+        let png = png(&render(&map)).expect("rendered");
+        let picture = image::load_from_memory(&png).expect("decodes").to_rgb8();
+        assert_eq!(picture.width(), 2 * WIDTH as u32);
+        let height: f64 = map.height.parse().expect("a number");
+        assert_eq!(picture.height(), (2.0 * height).ceil() as u32);
+        let count = |rgb: [u8; 3]| picture.pixels().filter(|p| p.0 == rgb).count();
+        assert!(
+            count([0x9c, 0xc3, 0xea]) > 1000,
+            "targeted districts filled"
+        );
+        assert!(count([0xff, 0xff, 0xff]) > 1000, "the others white");
+        if std::env::var_os("AMTSBOTE_WRITE_DOCS").is_some() {
+            std::fs::write(
+                concat!(env!("CARGO_MANIFEST_DIR"), "/docs/images/alert-map.png"),
+                &png,
+            )
+            .expect("written");
+        }
     }
 }

@@ -20,7 +20,7 @@ use super::map::DistrictMap;
 use super::session::{Staff, clear_cookie, see_other, session_cookie};
 use super::{DashboardState, language};
 use crate::channels::telegram::{escape_html, escaped_weight};
-use crate::domain::area::{Area, Catalogue, Circle, Shape, Target};
+use crate::domain::area::{Area, Catalogue, Circle, Resolved, Shape, Target};
 use crate::domain::text::{MESSAGE_MAX, split, utf16_weight};
 use crate::domain::time::Recurrence;
 use crate::domain::{
@@ -685,35 +685,7 @@ async fn target_view(
         .as_ref()
         .map(|r| r.names.join(", "))
         .unwrap_or_default();
-    let description = match resolved.as_ref().map(|r| &r.shape) {
-        None => state.texts.get(lang, "dash-map-whole-city", &[]),
-        Some(Shape::Districts(_)) => state.texts.get(
-            lang,
-            "dash-map-districts",
-            &[("areas", names.clone().into())],
-        ),
-        Some(Shape::Circle { centre, radius_m }) => state.texts.get(
-            lang,
-            "dash-map-circle",
-            &[
-                ("radius", format!("{radius_m}").into()),
-                ("lat", format!("{:.4}", centre.lat).into()),
-                ("lon", format!("{:.4}", centre.lon).into()),
-                ("areas", names.clone().into()),
-            ],
-        ),
-        Some(Shape::Polygon(_)) => {
-            state
-                .texts
-                .get(lang, "dash-map-polygon", &[("areas", names.clone().into())])
-        }
-    };
-    let map = DistrictMap::new(
-        catalogue,
-        resolved.as_ref(),
-        state.texts.get(lang, "dash-map-title", &[]),
-        description,
-    );
+    let map = district_map(state, lang, catalogue, resolved.as_ref());
     let legend = by_id(catalogue)
         .iter()
         .map(|a| format!("{} {}", a.id, a.name))
@@ -737,10 +709,102 @@ async fn target_view(
     Ok(Some(context! { map, names, legend, groups }))
 }
 
+/// The city's districts with `resolved` filled (every one when it is `None`), described in words
+/// for those who cannot see it.
+fn district_map(
+    state: &DashboardState,
+    lang: &str,
+    catalogue: &Catalogue,
+    resolved: Option<&Resolved>,
+) -> DistrictMap {
+    let names = resolved.map(|r| r.names.join(", ")).unwrap_or_default();
+    let description = match resolved.map(|r| &r.shape) {
+        None => state.texts.get(lang, "dash-map-whole-city", &[]),
+        Some(Shape::Districts(_)) => {
+            state
+                .texts
+                .get(lang, "dash-map-districts", &[("areas", names.into())])
+        }
+        Some(Shape::Circle { centre, radius_m }) => state.texts.get(
+            lang,
+            "dash-map-circle",
+            &[
+                ("radius", format!("{radius_m}").into()),
+                ("lat", format!("{:.4}", centre.lat).into()),
+                ("lon", format!("{:.4}", centre.lon).into()),
+                ("areas", names.into()),
+            ],
+        ),
+        Some(Shape::Polygon(_)) => {
+            state
+                .texts
+                .get(lang, "dash-map-polygon", &[("areas", names.into())])
+        }
+    };
+    DistrictMap::new(
+        catalogue,
+        resolved,
+        state.texts.get(lang, "dash-map-title", &[]),
+        description,
+    )
+}
+
+/// The button "map as picture": the target's map, drawn as on this page, rendered to PNG and
+/// kept as every upload is (cleaned, in the store, dropped after `media.keep_days`). Answers
+/// the medium's id and an alternative text that says in words what the map shows.
+async fn attach_map(
+    state: &DashboardState,
+    lang: &str,
+    staff: &Staff,
+    f: &ComposeForm,
+) -> Result<(i64, String), ServiceError> {
+    let needs_target = || ServiceError::Invalid {
+        field: "target",
+        message: state.texts.get(lang, "dash-map-needs-target", &[]),
+    };
+    let catalogue = state.broadcasts.areas().ok_or_else(needs_target)?;
+    let resolved = match target_of(state, lang, f)? {
+        Some(t) => state.broadcasts.resolve_target(&t)?,
+        None => None,
+    };
+    let resolved = resolved.ok_or_else(needs_target)?;
+    let map = district_map(state, lang, catalogue, Some(&resolved));
+    let alt = state.texts.get(
+        lang,
+        "dash-map-alt",
+        &[("description", map.description().to_string().into())],
+    );
+    let svg = state.fragment("map.html", context! { map });
+    let unavailable = |reason: String| {
+        tracing::error!(error = %reason, "dashboard: the map could not be rendered");
+        ServiceError::Invalid {
+            field: "media_id",
+            message: reason,
+        }
+    };
+    let png = tokio::task::spawn_blocking(move || super::map::png(&svg))
+        .await
+        .map_err(|e| unavailable(e.to_string()))?
+        .map_err(unavailable)?;
+    let media = crate::services::media::MediaService::new(state.broadcasts.store().clone());
+    match media
+        .accept(
+            png,
+            Some("karte.png".into()),
+            Some(staff.actor().audit_name()),
+        )
+        .await
+    {
+        Ok(info) => Ok((info.id, alt)),
+        Err(crate::services::media::MediaError::Store(e)) => Err(ServiceError::Store(e)),
+        Err(e) => Err(unavailable(e.to_string())),
+    }
+}
+
 /// Preview (validate, count, price; nothing written) or send.
 pub async fn compose(State(state): Shared, staff: Staff, RawForm(body): RawForm) -> Response {
     let lang = staff.lang;
-    let Ok(f) = ComposeForm::parse(&body) else {
+    let Ok(mut f) = ComposeForm::parse(&body) else {
         return state.message(
             StatusCode::BAD_REQUEST,
             lang,
@@ -751,6 +815,19 @@ pub async fn compose(State(state): Shared, staff: Staff, RawForm(body): RawForm)
     if let Some(refused) = staff.without_csrf(&state, f.csrf.as_deref()) {
         return refused;
     }
+    // The map button attaches the target's map, then previews as the preview button does.
+    let map_failure = if f.action == "map" && f.media_id.trim().is_empty() {
+        match attach_map(&state, lang, &staff, &f).await {
+            Ok((id, alt)) => {
+                f.media_id = id.to_string();
+                f.alt = alt;
+                None
+            }
+            Err(e) => Some(e),
+        }
+    } else {
+        None
+    };
     let warnings = current_warnings(&state).await;
     let render = |status: StatusCode, extra: Value| {
         state.page(
@@ -794,6 +871,9 @@ pub async fn compose(State(state): Shared, staff: Staff, RawForm(body): RawForm)
         };
         render(status, context! { error => message })
     };
+    if let Some(e) = map_failure {
+        return error(e);
+    }
     let submission = match submission(&state, lang, &f) {
         Ok(s) => s,
         Err(e) => return error(e),

@@ -1238,6 +1238,7 @@ async fn a_live_page_ends_with_its_session_and_a_session_has_four_at_most(db: Te
 crate::helpers::on_both_stores!(
     an_update_is_aimed_at_a_current_warning_chosen_from_the_list,
     a_picture_is_attached_previewed_and_sent_from_the_dashboard,
+    an_alert_carries_its_targets_map_attached_with_one_button,
     requests_without_a_session_and_failed_sign_ins_write_nothing,
     a_live_page_ends_with_its_session_and_a_session_has_four_at_most,
 );
@@ -1676,22 +1677,11 @@ async fn a_picture_is_attached_previewed_and_sent_from_the_dashboard(db: TestDb)
     let paula = session_of(&db, &service, "900").await;
     let client = client_from([127, 0, 0, 1], Duration::from_secs(30));
     let url = |path: &str| format!("{}{path}", service.admin);
-    let page = client
-        .get(url("/dashboard/compose"))
-        .header("cookie", &paula)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (page, csrf) = compose_page(&client, &service, &paula).await;
     assert!(
         page.contains("id=\"upload-form\""),
         "the upload field is there"
     );
-    const FIELD: &str = "name=\"csrf\" value=\"";
-    let at = page.find(FIELD).expect("a CSRF token") + FIELD.len();
-    let csrf = page[at..].split('"').next().unwrap().to_string();
     let photo = std::fs::read(format!(
         "{}/tests/fixtures/media/gps_nikon_coolpix_p6000_DSCN0010.jpg",
         env!("CARGO_MANIFEST_DIR")
@@ -1769,15 +1759,7 @@ async fn a_picture_is_attached_previewed_and_sent_from_the_dashboard(db: TestDb)
     let no_alt = compose("send", "").await.unwrap();
     assert_eq!(no_alt.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let sent = compose("send", "Die gesperrte Uferstraße").await.unwrap();
-    assert_eq!(sent.status(), StatusCode::SEE_OTHER);
-    let id: i64 = sent.headers()["location"]
-        .to_str()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let id = sent_broadcast(&sent);
     let b = db.store.broadcast(id).await.unwrap().unwrap();
     assert_eq!(
         (b.media_id, b.alt.as_deref()),
@@ -1785,6 +1767,140 @@ async fn a_picture_is_attached_previewed_and_sent_from_the_dashboard(db: TestDb)
     );
     service.wait_done(id, Duration::from_secs(30)).await;
     assert_eq!(service.sim.uploads(ChannelKind::Telegram).len(), 1);
+}
+
+/// The broadcast the compose page's send button made: the page it leads to names it.
+fn sent_broadcast(answer: &reqwest::Response) -> i64 {
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+    answer.headers()["location"]
+        .to_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// The compose page as the signed-in `cookie` sees it, and its CSRF token.
+async fn compose_page(
+    client: &reqwest::Client,
+    service: &Service,
+    cookie: &str,
+) -> (String, String) {
+    let page = client
+        .get(format!("{}/dashboard/compose", service.admin))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    const FIELD: &str = "name=\"csrf\" value=\"";
+    let at = page.find(FIELD).expect("a CSRF token") + FIELD.len();
+    let csrf = page[at..].split('"').next().unwrap().to_string();
+    (page, csrf)
+}
+
+/// The map button: the target's map, as the preview draws it, becomes the alert's picture (a
+/// PNG, the targeted district filled) with an alternative text naming the district; without a
+/// target there is no map and nothing is kept.
+async fn an_alert_carries_its_targets_map_attached_with_one_button(db: TestDb) {
+    db.store
+        .set_staff(ChannelKind::Telegram, "901", Role::Emergency, Some("Emil"))
+        .await
+        .unwrap();
+    seed(&*db.store, 2, 2, &["alerts"]).await;
+    let mut settings = vec![("AMTSBOTE_DASHBOARD_PUBLIC_URL", "http://dashboard.example")];
+    settings.extend_from_slice(&crate::areas::regensburg_settings());
+    let service = Service::start(&db, false, &settings).await;
+    let emil = session_of(&db, &service, "901").await;
+    let client = client_from([127, 0, 0, 1], Duration::from_secs(30));
+    let url = |path: &str| format!("{}{path}", service.admin);
+    let (page, csrf) = compose_page(&client, &service, &emil).await;
+    assert!(page.contains("id=\"attach-map\""), "the button is there");
+    const TEXT: &str = "Gasaustritt in der Altstadt: Fenster und Türen schließen.";
+    let compose = |fields: Vec<(&'static str, String)>| {
+        let mut form = vec![
+            ("csrf", csrf.clone()),
+            ("topic", "alerts".to_string()),
+            ("text", TEXT.to_string()),
+            ("when", "now".to_string()),
+        ];
+        form.extend(fields);
+        client
+            .post(url("/dashboard/compose"))
+            .header("cookie", &emil)
+            .form(&form)
+            .send()
+    };
+
+    let untargeted = compose(vec![("action", "map".into())]).await.unwrap();
+    assert_eq!(untargeted.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        untargeted.text().await.unwrap().contains("Kreis eingeben"),
+        "the error says what is missing"
+    );
+    assert!(
+        db.store.media_info(1).await.unwrap().is_none(),
+        "nothing kept"
+    );
+
+    let answer = compose(vec![("area", "01".into()), ("action", "map".into())])
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    let page = answer.text().await.unwrap();
+    assert!(page.contains("name=\"media_id\" value=\"1\""), "{page}");
+    assert!(page.contains("id=\"telegram-media\""), "previewed as sent");
+    assert!(!page.contains("id=\"attach-map\""), "one map at most");
+    const ALT: &str = "id=\"alt\" name=\"alt\" value=\"";
+    let at = page.find(ALT).expect("the alternative text's field") + ALT.len();
+    let alt = page[at..].split('"').next().unwrap().to_string();
+    assert!(
+        alt.starts_with("Karte des Zielgebiets") && alt.contains("Innenstadt"),
+        "{alt}"
+    );
+
+    let png = client
+        .get(url("/dashboard/media/1"))
+        .header("cookie", &emil)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(png.headers()["content-type"], "image/png");
+    let picture = image::load_from_memory(&png.bytes().await.unwrap())
+        .expect("a PNG that decodes")
+        .to_rgb8();
+    assert_eq!(picture.width(), 1280, "twice the page's map");
+    let filled = picture
+        .pixels()
+        .filter(|p| p.0 == [0x9c, 0xc3, 0xea])
+        .count();
+    let whole = (picture.width() * picture.height()) as usize;
+    assert!(
+        filled > whole / 200 && filled < whole / 2,
+        "Innenstadt is filled, not the city: {filled} of {whole} pixels"
+    );
+
+    let sent = compose(vec![
+        ("area", "01".into()),
+        ("media_id", "1".into()),
+        ("alt", alt.clone()),
+        ("action", "send".into()),
+    ])
+    .await
+    .unwrap();
+    let id = sent_broadcast(&sent);
+    let b = db.store.broadcast(id).await.unwrap().unwrap();
+    assert_eq!(
+        (b.media_id, b.alt.as_deref()),
+        (Some(1), Some(alt.as_str()))
+    );
+    service.wait_done(id, Duration::from_secs(30)).await;
+    let uploads = service.sim.uploads(ChannelKind::Telegram);
+    assert_eq!(uploads.len(), 1, "the map went out as a photo");
 }
 
 /// The desk in the browser: Tina of the Tiefbauamt submits a draft from the compose page; Paula

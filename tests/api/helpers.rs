@@ -708,6 +708,12 @@ impl Service {
         let sim = Simulator::start(sim_shutdown.clone())
             .await
             .expect("simulators");
+        // As Meta approved them: the media templates with their header, the others without.
+        for kind in ["announcement", "alert", "update", "allclear"] {
+            sim.approve_template(&format!("stadt_{kind}"), None);
+        }
+        sim.approve_template("stadt_bild", Some("image"));
+        sim.approve_template("stadt_dokument", Some("document"));
         let mut env: std::collections::HashMap<String, String> = [
             ("AMTSBOTE_DATABASE_URL", db.url.as_str()),
             ("AMTSBOTE_HTTP_LISTEN", "127.0.0.1:0"),
@@ -727,6 +733,8 @@ impl Service {
             ("AMTSBOTE_WHATSAPP_TEMPLATE_ALERT", "stadt_alert:de"),
             ("AMTSBOTE_WHATSAPP_TEMPLATE_UPDATE", "stadt_update:de"),
             ("AMTSBOTE_WHATSAPP_TEMPLATE_ALLCLEAR", "stadt_allclear:de"),
+            ("AMTSBOTE_WHATSAPP_TEMPLATE_PICTURE", "stadt_bild:de"),
+            ("AMTSBOTE_WHATSAPP_TEMPLATE_DOCUMENT", "stadt_dokument:de"),
             ("AMTSBOTE_QUEUE_POLL_MS", "50"),
             ("AMTSBOTE_API_TOKEN", PRESS_TOKEN),
             ("AMTSBOTE_API_EMERGENCY_TOKEN", EMERGENCY_TOKEN),

@@ -17,6 +17,7 @@ use crate::helpers::{PRESS_TOKEN, Service, TestDb, amtsbote, on_both_stores, see
 on_both_stores!(
     a_picture_reaches_everyone_with_one_upload_per_platform,
     a_pdf_goes_as_a_document,
+    outside_the_window_a_picture_goes_in_its_own_template_or_the_text_alone,
     a_caption_too_long_follows_the_picture_as_a_reply,
     bad_input_is_refused_and_the_service_keeps_serving,
     one_upload_is_claimed_once,
@@ -212,10 +213,61 @@ async fn a_pdf_goes_as_a_document(db: TestDb) {
     assert_eq!(whatsapp.len(), 2);
     for r in whatsapp {
         let template = r.markup.expect("a template");
+        assert_eq!(template["name"], "stadt_dokument", "{template}");
         assert_eq!(
             template["components"][0]["parameters"][0]["type"], "document",
             "{template}"
         );
+    }
+}
+
+/// Meta refuses a header a template was not approved with (the fake does too): outside the
+/// 24-hour window a picture goes in the picture template, with the picture as its header; a
+/// city without one still reaches everyone with the text alone in its kind's template.
+async fn outside_the_window_a_picture_goes_in_its_own_template_or_the_text_alone(db: TestDb) {
+    seed(&*db.store, 0, 2, &["news"]).await;
+    for (picture_template, expected) in
+        [("stadt_bild:de", "stadt_bild"), ("", "stadt_announcement")]
+    {
+        let mut svc = Service::start(
+            &db,
+            false,
+            &[("AMTSBOTE_WHATSAPP_TEMPLATE_PICTURE", picture_template)],
+        )
+        .await;
+        let (status, media) = upload(&svc, png(64, 48), "plan.png", "image/png").await;
+        assert_eq!(status, 201, "{media}");
+        let (status, answer) = broadcast(
+            &svc,
+            json!({"topic": "news", "text": "Umleitung ab Montag.", "media_id": media["id"], "alt": "Plan der Umleitung"}),
+        )
+        .await;
+        assert_eq!(status, 201, "{answer}");
+        let id = answer["id"].as_i64().unwrap();
+        svc.wait_done(id, Duration::from_secs(30)).await;
+        let received = on(&svc.sim.received(), ChannelKind::Whatsapp);
+        assert_eq!(received.len(), 2, "{expected}: everyone reached");
+        for r in received {
+            let template = r.markup.expect("a template");
+            assert_eq!(template["name"], expected, "{template}");
+            let header = template["components"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["type"] == "header");
+            assert_eq!(header, expected == "stadt_bild", "{template}");
+            assert_eq!(&*r.text, "Umleitung ab Montag.");
+        }
+        let stats = db.store.broadcast_stats(id).await.unwrap();
+        assert_eq!(
+            stats.count(
+                ChannelKind::Whatsapp,
+                amtsbote::domain::DeliveryStatus::Failed
+            ),
+            0,
+            "{expected}: nothing failed"
+        );
+        svc.stop().await;
     }
 }
 
