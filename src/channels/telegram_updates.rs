@@ -451,6 +451,22 @@ pub fn incoming(update: &Update, bot_id: Option<u64>) -> Option<Incoming> {
                 (_, _, Some(file)) => Input::Attachment {
                     caption: m.caption().unwrap_or_default().to_string(),
                     file,
+                    replied_buttons: m
+                        .reply_to_message()
+                        .and_then(|r| r.reply_markup())
+                        .map(|k| {
+                            k.inline_keyboard
+                                .iter()
+                                .flatten()
+                                .filter_map(|b| match &b.kind {
+                                    teloxide::types::InlineKeyboardButtonKind::CallbackData(d) => {
+                                        Some(d.clone())
+                                    }
+                                    _ => None,
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default(),
                 },
                 _ => match (m.text(), location) {
                     (Some(text), _) => Input::Text(text.to_string()),

@@ -401,6 +401,7 @@ fn read_message(message: &InMessage) -> InboundMessage {
                 size: None,
                 picture,
             },
+            replied_buttons: Vec::new(),
         },
         (Some(t), _, _) if forwarded => Input::Forwarded {
             text: t.body.clone(),

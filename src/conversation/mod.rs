@@ -60,6 +60,9 @@ pub enum Input {
     Attachment {
         caption: String,
         file: crate::domain::media::ChatFile,
+        /// The buttons' data under the message this one answers (Telegram sends them with a
+        /// reply; WhatsApp only the message's id): a reply to a draft's preview names it.
+        replied_buttons: Vec<String>,
     },
     /// The person blocked the bot.
     Blocked,
@@ -152,7 +155,11 @@ impl Conversation {
             Input::Text(text) => self.text(msg, text).await,
             Input::Forwarded { text, from_bot } => self.check(msg, text, *from_bot).await,
             Input::Location { lat, lon } => self.location(msg, *lat, *lon).await,
-            Input::Attachment { caption, file } => self.attachment(msg, caption, file).await,
+            Input::Attachment {
+                caption,
+                file,
+                replied_buttons,
+            } => self.attachment(msg, caption, file, replied_buttons).await,
         }
     }
 

@@ -278,15 +278,16 @@ impl Conversation {
         }
     }
 
-    /// A picture or document sent in the chat. With a broadcast's command as its caption, from
-    /// staff: fetched from the platform, checked and cleaned as every upload, and the draft made
-    /// with it (a picture needs its alternative text: a caption line `Bild: …`). Anything else
-    /// is not fetched at all.
+    /// A picture or document sent in the chat. With a broadcast's command as its caption, or
+    /// as a reply to a draft's preview, from staff: fetched from the platform, checked and
+    /// cleaned as every upload, and the draft made with it (a picture needs its alternative
+    /// text: a caption line `Bild: …`). Anything else is not fetched at all.
     pub(super) async fn attachment(
         &self,
         msg: &Incoming,
         caption: &str,
         file: &crate::domain::media::ChatFile,
+        replied_buttons: &[String],
     ) -> Result<Vec<Reply>, StoreError> {
         let lang = self.language_of(msg).await?;
         let say = |key: &str, args: Args<'_>| Ok(vec![self.say(msg, &lang, key, args)]);
@@ -297,69 +298,108 @@ impl Conversation {
             tracing::info!(channel = %msg.channel, "a file from someone who is not staff; not fetched");
             return say("attachment-citizen", vec![]);
         };
-        let Some(command) = command else {
-            return say("attachment-no-command", vec![]);
-        };
-        let Some(submission) = submission(self, command.word, command.rest) else {
-            return say("attachment-no-command", vec![]);
-        };
-        let mut submission = match submission {
-            Ok(s) => s,
-            Err(topic) => {
-                return say(
-                    "unknown-topic",
-                    vec![
-                        ("topic", topic.into()),
-                        ("valid", self.topic_list(&lang).into()),
-                    ],
-                );
-            }
+        // A reply to a draft's preview (Telegram sends the preview's buttons with the reply):
+        // the file joins that draft.
+        let draft = replied_buttons
+            .iter()
+            .find_map(|data| match ButtonData::parse(data) {
+                Some(ButtonData::Confirm(code)) => Some(code),
+                _ => None,
+            });
+        let submission = match (command, &draft) {
+            (Some(command), _) => match submission(self, command.word, command.rest) {
+                Some(Ok(s)) => Some(s),
+                Some(Err(topic)) => {
+                    return say(
+                        "unknown-topic",
+                        vec![
+                            ("topic", topic.into()),
+                            ("valid", self.topic_list(&lang).into()),
+                        ],
+                    );
+                }
+                None => return say("attachment-no-command", vec![]),
+            },
+            (None, Some(_)) => None,
+            (None, None) => return say("attachment-no-command", vec![]),
         };
         if file.picture && alt.is_none() {
             return say("attachment-needs-alt", vec![]);
         }
-        let Some(fetcher) = self.files.get(&msg.channel) else {
+        if !self.files.contains_key(&msg.channel) {
             return say("attachment-unavailable", vec![]);
+        }
+        let info = match self.fetched(msg, &actor, file).await? {
+            Ok(info) => info,
+            Err(reason) => return say("attachment-refused", vec![("reason", reason.into())]),
+        };
+        if info.kind == crate::domain::media::MediaKind::Picture && alt.is_none() {
+            return say("attachment-needs-alt", vec![]);
+        }
+        let attachment = crate::services::Attachment {
+            media_id: info.id,
+            alt: alt.filter(|_| info.kind == crate::domain::media::MediaKind::Picture),
+        };
+        match (submission, draft) {
+            (Some(mut submission), _) => {
+                submission.attachment = Some(attachment);
+                self.preview(msg, &lang, &actor, submission).await
+            }
+            (None, Some(code)) => {
+                match self
+                    .broadcasts
+                    .attach_to_draft(&actor, &code, attachment)
+                    .await
+                {
+                    Ok(submitted) => self.preview_of(msg, &lang, &submitted).await,
+                    Err(e) => self.not_submitted(msg, &lang, e, None),
+                }
+            }
+            (None, None) => say("attachment-no-command", vec![]),
+        }
+    }
+
+    /// The file offered in the chat, fetched from its platform (within the size the chat can
+    /// fetch), checked and kept; `Err` says why not, in words for the sender.
+    async fn fetched(
+        &self,
+        msg: &Incoming,
+        actor: &Actor,
+        file: &crate::domain::media::ChatFile,
+    ) -> Result<Result<crate::store::MediaInfo, String>, StoreError> {
+        let Some(fetcher) = self.files.get(&msg.channel) else {
+            return Ok(Err(format!("files cannot be fetched from {}", msg.channel)));
         };
         let max = match msg.channel {
             ChannelKind::Telegram => crate::domain::media::TELEGRAM_FETCH_MAX,
             ChannelKind::Whatsapp => crate::domain::media::upload_max(),
         };
         if let Some(size) = file.size.filter(|s| *s > max) {
-            let reason = format!(
+            return Ok(Err(format!(
                 "the file is {}; files sent in the chat can be fetched up to {} (attach larger ones on the dashboard or with the API)",
                 crate::domain::media::human_size(size),
                 crate::domain::media::human_size(max)
-            );
-            return say("attachment-refused", vec![("reason", reason.into())]);
+            )));
         }
         let bytes = match fetcher.fetch(file, max).await {
             Ok(b) => b,
             Err(reason) => {
                 tracing::warn!(channel = %msg.channel, error = %reason, "a file sent in the chat could not be fetched");
-                return say("attachment-refused", vec![("reason", reason.into())]);
+                return Ok(Err(reason));
             }
         };
         let media = crate::services::media::MediaService::new(self.store.clone());
-        let info = match media
+        match media
             .accept(bytes, file.name.clone(), Some(actor.identity()))
             .await
         {
-            Ok(info) => info,
-            Err(crate::services::media::MediaError::Store(e)) => return Err(e),
+            Ok(info) => Ok(Ok(info)),
+            Err(crate::services::media::MediaError::Store(e)) => Err(e),
             Err(e) => {
                 tracing::info!(channel = %msg.channel, error = %e, "a file sent in the chat was refused");
-                return say("attachment-refused", vec![("reason", e.to_string().into())]);
+                Ok(Err(e.to_string()))
             }
-        };
-        if info.kind == crate::domain::media::MediaKind::Picture && alt.is_none() {
-            return say("attachment-needs-alt", vec![]);
         }
-        submission.attachment = Some(crate::services::Attachment {
-            media_id: info.id,
-            alt: alt.filter(|_| info.kind == crate::domain::media::MediaKind::Picture),
-        });
-        self.preview(msg, &lang, &actor, submission).await
     }
 
     /// `/entwurf THEMA TEXT`: a draft for the press office, which is asked at once.

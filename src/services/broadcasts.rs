@@ -937,15 +937,44 @@ impl BroadcastService {
         code: &str,
         target: Target,
     ) -> ServiceResult<Submitted> {
+        self.redraft(actor, code, "only a draft can get another target", |s| {
+            s.target = Some(target)
+        })
+        .await
+    }
+
+    /// Replaces the draft behind `code` with the same draft carrying `attachment` (a picture
+    /// or document sent as a reply to the draft's preview): a new preview with a new code.
+    pub async fn attach_to_draft(
+        &self,
+        actor: &Actor,
+        code: &str,
+        attachment: Attachment,
+    ) -> ServiceResult<Submitted> {
+        self.redraft(actor, code, "only a draft can get a picture", |s| {
+            s.attachment = Some(attachment)
+        })
+        .await
+    }
+
+    /// The draft behind `code` made anew with `change`; checked before the old draft goes, so
+    /// a change that is refused leaves it as it was.
+    async fn redraft(
+        &self,
+        actor: &Actor,
+        code: &str,
+        wanted: &'static str,
+        change: impl FnOnce(&mut Submission),
+    ) -> ServiceResult<Submitted> {
         let (_, _, b) = self.code_target(code).await?;
         if b.status != BroadcastStatus::Draft {
             return Err(ServiceError::WrongStatus {
                 id: b.id,
                 status: b.status,
-                wanted: "only a draft can get another target",
+                wanted,
             });
         }
-        let submission = Submission {
+        let mut submission = Submission {
             topic: b.topic.to_string(),
             kind: Some(b.kind),
             priority: Some(b.priority),
@@ -955,14 +984,14 @@ impl BroadcastService {
             when: When::Now,
             draft: true,
             idempotency_key: None,
-            target: Some(target),
+            target: b.target.clone(),
             // The draft's picture goes with it.
             attachment: b.media_id.map(|media_id| Attachment {
                 media_id,
                 alt: b.alt.clone(),
             }),
         };
-        // Checked before the old draft goes: a target that is refused leaves it as it was.
+        change(&mut submission);
         self.checked(&submission, false).await?;
         self.drop_code(actor, code).await?;
         self.submit(actor, submission).await

@@ -23,6 +23,7 @@ on_both_stores!(
     one_upload_is_claimed_once,
     the_archive_shows_the_picture_with_its_alternative_text,
     staff_attach_a_picture_in_the_chat_with_the_command_as_its_caption,
+    staff_attach_a_picture_by_replying_to_a_drafts_preview,
 );
 
 /// A real camera JPEG with GPS EXIF (see tests/fixtures/SOURCES.md).
@@ -864,4 +865,88 @@ async fn staff_attach_a_picture_in_the_chat_with_the_command_as_its_caption(db: 
         preview.text
     );
     assert_eq!(svc.sim.file_fetches(), 2);
+}
+
+/// A text drafted first, the picture after: a photo sent as a reply to the draft's preview
+/// joins that draft (Telegram sends the preview's buttons with the reply). The old code stops
+/// working; the new preview names the picture and sends it.
+async fn staff_attach_a_picture_by_replying_to_a_drafts_preview(db: TestDb) {
+    use amtsbote::domain::Role;
+    seed(&*db.store, 2, 0, &["news"]).await;
+    db.store
+        .set_staff(ChannelKind::Telegram, "900", Role::Press, Some("Paula"))
+        .await
+        .expect("staff");
+    let svc = Service::start(&db, false, &[]).await;
+    const TEXT: &str = "Die Umleitung ab Montag führt über die Ringstraße.";
+    svc.sim.push_update(crate::telegram::message(
+        900,
+        &format!("/announce news {TEXT}"),
+    ));
+    let draft = crate::helpers::message_to(&svc.sim, "900", "/confirm").await;
+    let old_code = crate::helpers::confirm_code(&draft.text);
+    let replying = |caption: &str, file: &str| {
+        let mut update = photo_update(900, file, caption);
+        update["message"]["reply_to_message"] = json!({
+            "message_id": 7,
+            "from": {"id": 42, "is_bot": true, "first_name": "Stadt"},
+            "chat": {"id": 900, "type": "private", "first_name": "Paula"},
+            "date": 1_700_000_000,
+            "text": draft.text.to_string(),
+            "reply_markup": draft.markup.as_deref().cloned().expect("the preview's buttons"),
+        });
+        update
+    };
+    let file = svc
+        .sim
+        .offer_file(ChannelKind::Telegram, gps_photo(), "image/jpeg");
+    // Without its alternative text: told how, nothing fetched, the draft as it was.
+    svc.sim.push_update(replying("", &file));
+    crate::helpers::message_to(&svc.sim, "900", "alternative text").await;
+    assert_eq!(svc.sim.file_fetches(), 0);
+
+    svc.sim
+        .push_update(replying("Picture: Plan der Umleitung", &file));
+    let preview = crate::helpers::message_to(&svc.sim, "900", "640 × 480").await;
+    assert!(
+        preview.text.contains(TEXT) && preview.text.contains("Plan der Umleitung"),
+        "{}",
+        preview.text
+    );
+    let code = crate::helpers::confirm_code(&preview.text);
+    assert_ne!(code, old_code, "a new draft, a new code");
+    svc.sim.push_update(crate::telegram::message(
+        900,
+        &format!("/confirm {old_code}"),
+    ));
+    let answer = crate::helpers::message_to(&svc.sim, "900", "is unknown").await;
+    assert!(answer.text.contains(&old_code), "{}", answer.text);
+    svc.sim
+        .push_update(crate::telegram::message(900, &format!("/confirm {code}")));
+    let s = svc.sim.clone();
+    wait_until(
+        Duration::from_secs(30),
+        "the picture reached both",
+        move || {
+            let s = s.clone();
+            async move {
+                s.received()
+                    .iter()
+                    .filter(|r| r.text.starts_with(TEXT) && r.media.is_some())
+                    .count()
+                    == 2
+            }
+        },
+    )
+    .await;
+    assert_eq!(svc.sim.uploads(ChannelKind::Telegram).len(), 1);
+    assert_eq!(
+        svc.sim
+            .received()
+            .iter()
+            .filter(|r| r.text.starts_with(TEXT))
+            .count(),
+        2,
+        "only the draft with the picture went out"
+    );
 }
