@@ -160,7 +160,10 @@ fn refusal_key(r: Refusal) -> &'static str {
         Refusal::DraftsOnly => "drafts-only",
         Refusal::TopicNotAllowed => "topic-not-allowed",
         // A token's refusal never reaches a chat.
-        Refusal::NotStaff | Refusal::NotAPerson | Refusal::TokenWithoutPerson => "staff-refused",
+        Refusal::NotStaff
+        | Refusal::NotAPerson
+        | Refusal::TokenWithoutPerson
+        | Refusal::AdminsOnly => "staff-refused",
     }
 }
 

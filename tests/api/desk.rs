@@ -115,7 +115,11 @@ async fn told_times(svc: &Service, to: &str, needles: &[&str], n: usize) {
 }
 
 /// Signs the Telegram staff address in to the dashboard: the session cookie and a CSRF token.
-async fn dashboard_session(db: &TestDb, svc: &Service, address: &str) -> (String, String) {
+pub(crate) async fn dashboard_session(
+    db: &TestDb,
+    svc: &Service,
+    address: &str,
+) -> (String, String) {
     let sign_in = amtsbote::services::SignIn::new(
         db.store.clone(),
         &url::Url::parse(DASHBOARD).expect("url"),
@@ -165,7 +169,7 @@ fn no_redirects() -> reqwest::Client {
 }
 
 /// Posts a dashboard form as the signed-in person: the status and the page.
-async fn dashboard_post(
+pub(crate) async fn dashboard_post(
     svc: &Service,
     session: &(String, String),
     path: &str,
