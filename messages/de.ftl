@@ -93,6 +93,8 @@ kind-allclear = Entwarnung
 button-send = Senden
 button-approve = Freigeben
 button-drop = Verwerfen
+button-open = Öffnen
+approval-open = Im Dashboard öffnen: { $url }
 button-cancel = Abbrechen
 preview =
     Vorschau der { $kind } (Thema { $topic }, Priorität { $priority }), genau so, wie die Empfänger sie sehen:

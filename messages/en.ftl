@@ -90,6 +90,8 @@ kind-allclear = all-clear
 button-send = Send
 button-approve = Approve
 button-drop = Drop
+button-open = Open
+approval-open = Open in the dashboard: { $url }
 button-cancel = Cancel
 preview =
     Preview of the { $kind } (topic { $topic }, priority { $priority }), exactly as recipients will see it:

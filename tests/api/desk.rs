@@ -360,6 +360,30 @@ async fn a_departments_draft_is_edited_by_one_press_member_approved_by_another_a
     told(&svc, "701", &[&format!("#{id}")]).await;
     let approve = button(&pia.markup, "c:");
     let code = approve.trim_start_matches("c:").to_string();
+    // Beside Approve and Drop, Open: a link button to the draft on the dashboard.
+    let open: Vec<(String, String)> = pia
+        .markup
+        .as_ref()
+        .and_then(|m| m["inline_keyboard"].as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .flat_map(|row| row.as_array().cloned().unwrap_or_default())
+        .filter_map(|b| {
+            Some((
+                b["text"].as_str()?.to_string(),
+                b["url"].as_str()?.to_string(),
+            ))
+        })
+        .collect();
+    assert_eq!(
+        open,
+        [(
+            "Öffnen".to_string(),
+            format!("{DASHBOARD}/dashboard/approvals#approval-{id}")
+        )],
+        "{:?}",
+        pia.markup
+    );
 
     a_department_is_refused_everything_but_drafting(&db, &svc, id, &code).await;
 
