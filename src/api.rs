@@ -624,7 +624,9 @@ pub struct TemplateRequest {
     name: Option<String>,
     #[schema(schema_with = doc::topic, required = true)]
     topic: Option<String>,
-    /// With fields in braces: `Vollsperrung {strasse} von {von} bis {bis}.`
+    /// With fields in braces: `Vollsperrung {strasse} von {von} bis {bis}.` Empty on the
+    /// alerts topic: the control room's fields (`event`, `areaDesc`, `description`,
+    /// `instruction`, `senderName`, as CAP names them).
     #[schema(required = true)]
     text: Option<String>,
 }

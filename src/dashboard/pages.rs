@@ -399,7 +399,11 @@ pub async fn compose_page(
                 }
                 let fields: Vec<Value> = fields
                     .iter()
-                    .map(|f| context! { name => f, value => values.get(f).cloned().unwrap_or_default() })
+                    .map(|f| {
+                        // The control room's fields have German labels; others are named as typed.
+                        let known = crate::domain::template::ALERT_FIELDS.contains(&f.as_str());
+                        context! { name => f, known, value => values.get(f).cloned().unwrap_or_default() }
+                    })
                     .collect();
                 template = context! { name => t.name, text => t.text, fields };
             }

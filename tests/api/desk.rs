@@ -641,6 +641,40 @@ async fn a_template_is_kept_in_versions_and_filled_in_the_chat_and_on_the_dashbo
         full.contains("Vollsperrung Ring von Mo bis Di, Umleitung ist ausgeschildert."),
         "{full}"
     );
+    // An alert template saved without a text has the control room's fields, each with its
+    // German label on the compose page.
+    let (status, alert) = save(EMERGENCY_TOKEN, "leitstelle", "alerts", "").await;
+    assert_eq!(status, StatusCode::CREATED, "{alert}");
+    assert_eq!(
+        alert["fields"],
+        json!([
+            "event",
+            "areaDesc",
+            "description",
+            "instruction",
+            "senderName"
+        ])
+    );
+    let (status, form) = page("vorlage=leitstelle").await;
+    assert_eq!(status, StatusCode::OK);
+    for (field, label) in [
+        ("event", "Ereignis"),
+        ("areaDesc", "Ort"),
+        ("description", "Gefahr"),
+        ("instruction", "Handlungsempfehlung"),
+        ("senderName", "Quelle"),
+    ] {
+        assert!(
+            form.contains(&format!("<label for=\"f-{field}\">{label}")),
+            "{field}: {form}"
+        );
+    }
+    let (status, filled) = page("vorlage=leitstelle&fill=1&f_event=Gro%C3%9Fbrand&f_areaDesc=Weststadt&f_description=Rauch&f_instruction=Fenster%20schlie%C3%9Fen&f_senderName=Feuerwehr").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        filled.contains("Großbrand – Weststadt\nRauch\nFenster schließen\nFeuerwehr"),
+        "{filled}"
+    );
     let (status, _) = dashboard_post(
         &svc,
         &paula,
@@ -666,7 +700,7 @@ async fn a_template_is_kept_in_versions_and_filled_in_the_chat_and_on_the_dashbo
     let audit = db.store.audit_log(100).await.unwrap();
     assert_eq!(
         audit.iter().filter(|e| e.action == "template").count(),
-        4,
+        5,
         "{audit:?}"
     );
 }
