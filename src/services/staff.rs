@@ -1,6 +1,7 @@
 //! The team: adding a staff person's address (with a department's desk for a contributor) and
-//! removing a person or one address. The CLI (`amtsbote staff add`/`remove`) and the
-//! dashboard's team page call these; the policy says who may, and the audit log keeps it.
+//! removing a person or one address. The CLI (`amtsbote staff add`/`remove`), the
+//! dashboard's team page and the API (`/api/v1/staff`) call these; the policy says who may,
+//! and the audit log keeps it.
 
 use crate::domain::{Actor, ChannelKind, Desk, PersonName, Role, TopicConfig};
 use crate::services::policy::{self, Refusal};

@@ -19,9 +19,11 @@ crate::helpers::on_both_stores!(
     a_departments_draft_is_edited_by_one_press_member_approved_by_another_and_its_author_told,
     a_rejected_draft_tells_its_author_why_and_an_old_one_is_dropped_with_a_note,
     a_template_is_kept_in_versions_and_filled_in_the_chat_and_on_the_dashboard_never_half,
+    the_team_changes_through_the_api_for_an_admin_token_only,
 );
 
 const TINA_TOKEN: &str = "tiefbauamt-token-0123456789";
+const IT_TOKEN: &str = "stadt-it-token-0123456789abc";
 const DASHBOARD: &str = "http://dashboard.example";
 const DRAFT: &str = "Vollsperrung Hauptstraße ab Montag.";
 const EDITED: &str = "Vollsperrung der Hauptstraße ab Montag, 8 Uhr. Umleitung ist ausgeschildert.";
@@ -61,7 +63,8 @@ async fn desk_service(db: &TestDb) -> Service {
             .expect("staff");
     }
     let file = format!(
-        "[[api.tokens]]\nname = \"tiefbauamt\"\ntoken = \"{TINA_TOKEN}\"\nrole = \"contributor\"\nperson = \"Tina\"\n"
+        "[[api.tokens]]\nname = \"tiefbauamt\"\ntoken = \"{TINA_TOKEN}\"\nrole = \"contributor\"\nperson = \"Tina\"\n\
+         [[api.tokens]]\nname = \"stadt-it\"\ntoken = \"{IT_TOKEN}\"\nrole = \"admin\"\n"
     );
     Service::start_with_file(
         db,
@@ -703,4 +706,80 @@ async fn a_template_is_kept_in_versions_and_filled_in_the_chat_and_on_the_dashbo
         5,
         "{audit:?}"
     );
+}
+
+/// The team through the API: only an admin token adds or removes anyone (the same team
+/// service and policy as the CLI and the dashboard); bad input names its field, an address of
+/// someone else is a conflict, and a refusal creates nothing.
+async fn the_team_changes_through_the_api_for_an_admin_token_only(db: TestDb) {
+    seed(&*db.store, 1, 0, &["traffic"]).await;
+    let svc = desk_service(&db).await;
+    let theo = json!({
+        "channel": "telegram", "address": "930", "role": "contributor", "person": "Theo",
+        "department": "Stadtbibliothek", "topics": ["traffic"],
+    });
+    let add = |token: &'static str, body: serde_json::Value| {
+        svc.api(Method::POST, "/api/v1/staff", token, Some(body))
+    };
+    for token in [PRESS_TOKEN, EMERGENCY_TOKEN, TINA_TOKEN] {
+        let (status, refused) = add(token, theo.clone()).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+    }
+    assert!(
+        db.store
+            .staff_member(ChannelKind::Telegram, "930")
+            .await
+            .unwrap()
+            .is_none(),
+        "a refusal creates nothing"
+    );
+    for (field, value) in [
+        ("address", json!("+49 170")),
+        ("topics", json!(["gibtsnicht"])),
+        ("role", json!("chef")),
+        ("person", json!("telegram:1")),
+    ] {
+        let mut bad = theo.clone();
+        bad[field] = value;
+        let (status, refused) = add(IT_TOKEN, bad).await;
+        assert_eq!(
+            (status, refused["field"].clone()),
+            (StatusCode::UNPROCESSABLE_ENTITY, json!(field)),
+            "{refused}"
+        );
+    }
+    let mut taken = theo.clone();
+    taken["address"] = json!("702");
+    let (status, conflict) = add(IT_TOKEN, taken).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{conflict}");
+    assert!(
+        conflict["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Paula")
+    );
+
+    let (status, added) = add(IT_TOKEN, theo.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{added}");
+    assert_eq!(
+        added,
+        json!({"person": "Theo", "channel": "telegram", "address": "930", "role": "contributor"})
+    );
+    assert_eq!(
+        db.store.desk("Theo").await.unwrap().map(|d| d.department),
+        Some("Stadtbibliothek".into())
+    );
+    let remove = |token: &'static str| svc.api(Method::DELETE, "/api/v1/staff/Theo", token, None);
+    assert_eq!(remove(PRESS_TOKEN).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(remove(IT_TOKEN).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(remove(IT_TOKEN).await.0, StatusCode::NOT_FOUND);
+    let audit = db.store.audit_log(20).await.unwrap();
+    for action in ["staff-add", "staff-remove"] {
+        assert!(
+            audit
+                .iter()
+                .any(|e| e.action == action && e.actor == "api:stadt-it"),
+            "{action}: {audit:?}"
+        );
+    }
 }
