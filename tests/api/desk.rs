@@ -20,6 +20,7 @@ crate::helpers::on_both_stores!(
     a_rejected_draft_tells_its_author_why_and_an_old_one_is_dropped_with_a_note,
     a_template_is_kept_in_versions_and_filled_in_the_chat_and_on_the_dashboard_never_half,
     the_team_changes_through_the_api_for_an_admin_token_only,
+    a_whatsapp_approver_finds_the_dashboards_link_in_the_text,
 );
 
 const TINA_TOKEN: &str = "tiefbauamt-token-0123456789";
@@ -782,4 +783,54 @@ async fn the_team_changes_through_the_api_for_an_admin_token_only(db: TestDb) {
             "{action}: {audit:?}"
         );
     }
+}
+
+/// WhatsApp's buttons carry no links: an approver there is asked with Approve and Drop as
+/// buttons and the link to the dashboard in the text.
+async fn a_whatsapp_approver_finds_the_dashboards_link_in_the_text(db: TestDb) {
+    db.store
+        .set_staff(
+            ChannelKind::Whatsapp,
+            "4917000915",
+            Role::Emergency,
+            Some("Lea"),
+        )
+        .await
+        .expect("staff");
+    let svc = Service::start(
+        &db,
+        true,
+        &[
+            ("AMTSBOTE_DASHBOARD_PUBLIC_URL", DASHBOARD),
+            ("AMTSBOTE_API_EMERGENCY_TOKEN_PERSON", "Emil"),
+        ],
+    )
+    .await;
+    let (status, alert) = svc
+        .api(
+            Method::POST,
+            "/api/v1/broadcasts",
+            EMERGENCY_TOKEN,
+            Some(json!({"topic": "alerts", "text": "Gasaustritt Lindenallee"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{alert}");
+    let id = alert["id"].as_i64().unwrap_or_default();
+    let asked = message_to(&svc.sim, "4917000915", "Gasaustritt Lindenallee").await;
+    assert!(
+        asked
+            .text
+            .contains(&format!("{DASHBOARD}/dashboard/approvals#approval-{id}")),
+        "{}",
+        asked.text
+    );
+    let markup = asked
+        .markup
+        .as_ref()
+        .map(|m| m.to_string())
+        .unwrap_or_default();
+    assert!(
+        markup.contains("\"reply\"") && !markup.contains("\"url\"") && !markup.contains("o:http"),
+        "reply buttons only: {markup}"
+    );
 }
