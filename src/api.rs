@@ -73,6 +73,8 @@ pub fn router(state: Arc<ApiState>) -> axum::Router {
         .routes(routes!(create_draft))
         .routes(routes!(approve_broadcast))
         .routes(routes!(save_template, list_templates))
+        .routes(routes!(add_staff))
+        .routes(routes!(remove_staff))
         .routes(routes!(list_areas))
         .routes(routes!(upload_media))
         .with_state(state)
@@ -624,7 +626,9 @@ pub struct TemplateRequest {
     name: Option<String>,
     #[schema(schema_with = doc::topic, required = true)]
     topic: Option<String>,
-    /// With fields in braces: `Vollsperrung {strasse} von {von} bis {bis}.`
+    /// With fields in braces: `Vollsperrung {strasse} von {von} bis {bis}.` Empty on the
+    /// alerts topic: the control room's fields (`event`, `areaDesc`, `description`,
+    /// `instruction`, `senderName`, as CAP names them).
     #[schema(required = true)]
     text: Option<String>,
 }
@@ -670,20 +674,156 @@ async fn save_template(
     caller: Caller,
     JsonBody(req): JsonBody<TemplateRequest>,
 ) -> Result<(StatusCode, Json<TemplateView>), ApiError> {
-    let field = |v: &Option<String>, name: &str| {
-        v.clone()
-            .ok_or_else(|| ApiError::invalid(name, format!("{name} is required")))
-    };
     let (name, topic, text) = (
-        field(&req.name, "name")?,
-        field(&req.topic, "topic")?,
-        field(&req.text, "text")?,
+        required(&req.name, "name")?,
+        required(&req.topic, "topic")?,
+        required(&req.text, "text")?,
     );
     let saved = state
         .broadcasts
         .save_template(&actor(&caller), &name, &topic, &text)
         .await?;
     Ok((StatusCode::CREATED, Json(TemplateView::of(saved))))
+}
+
+/// The value of body field `name`, which the document says is required (422 naming it).
+fn required(v: &Option<String>, name: &str) -> Result<String, ApiError> {
+    v.clone()
+        .ok_or_else(|| ApiError::invalid(name, format!("{name} is required")))
+}
+
+/// A staff address to add, as `amtsbote staff add` takes it.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StaffRequest {
+    /// `telegram` or `whatsapp`.
+    #[schema(required = true)]
+    channel: Option<String>,
+    /// A Telegram user id, or a WhatsApp number in digits without `+`.
+    #[schema(required = true)]
+    address: Option<String>,
+    /// `press`, `emergency`, `admin` or `contributor` (a department).
+    #[schema(required = true)]
+    role: Option<String>,
+    /// The person the address belongs to (letters, digits, spaces, `.`, `-`, `_`); without it
+    /// the address is a person of its own. A department's person needs one.
+    person: Option<String>,
+    /// A department's name (contributors only).
+    department: Option<String>,
+    /// The topics a department drafts for (contributors only).
+    topics: Option<Vec<String>>,
+}
+
+/// A staff address as kept.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StaffView {
+    person: String,
+    channel: String,
+    address: String,
+    role: String,
+}
+
+impl From<crate::services::staff::StaffError> for ApiError {
+    fn from(e: crate::services::staff::StaffError) -> Self {
+        use crate::services::staff::StaffError as E;
+        let field = match &e {
+            E::Refused(r) => {
+                tracing::info!(refusal = %r, "API request refused by the policy");
+                return ApiError::new(StatusCode::FORBIDDEN, r.to_string());
+            }
+            E::Store(_) => "",
+            E::BadAddress { .. } => "address",
+            E::NeedsPerson => "person",
+            E::NeedsDesk | E::DeskForContributorsOnly => "department",
+            E::UnknownTopic { .. } => "topics",
+            E::AddressTaken { .. } | E::OtherRole { .. } | E::Conflict(_) => {
+                return ApiError::new(StatusCode::CONFLICT, e.to_string());
+            }
+            E::NotStaff(_) => {
+                return ApiError::new(StatusCode::NOT_FOUND, e.to_string()).at("person");
+            }
+        };
+        match e {
+            E::Store(e) => e.into(),
+            e => ApiError::invalid(field, e.to_string()),
+        }
+    }
+}
+
+#[utoipa::path(post, path = "/api/v1/staff", request_body = StaffRequest,
+    responses(
+        (status = 201, body = StaffView, description = "The address is staff now (audited as staff-add)"),
+        (status = 403, body = ApiError, description = "Only an admin token changes the team"),
+        (status = 409, body = ApiError, description = "The address belongs to another person, or the person has another role"),
+        CallerErrors, JsonBodyErrors, StoreErrors,
+        (status = 400, body = ApiError, description = "The body is not JSON"),
+        (status = 422, body = ApiError, description = "A field is missing or not acceptable (an address that is no Telegram id or WhatsApp number, a department without topics, an unknown topic); `field` names it")),
+    security(("bearer" = [])))]
+async fn add_staff(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    JsonBody(req): JsonBody<StaffRequest>,
+) -> Result<(StatusCode, Json<StaffView>), ApiError> {
+    let channel = required(&req.channel, "channel")?
+        .parse::<ChannelKind>()
+        .map_err(|e| ApiError::invalid("channel", e))?;
+    let role = required(&req.role, "role")?
+        .parse::<Role>()
+        .map_err(|e| ApiError::invalid("role", e))?;
+    let person = match req.person.as_deref() {
+        Some(p) => Some(PersonName::parse(p).map_err(|e| ApiError::invalid("person", e))?),
+        None => None,
+    };
+    let desk = (req.department.is_some() || req.topics.is_some()).then(|| crate::domain::Desk {
+        department: req.department.clone().unwrap_or_default(),
+        topics: req.topics.clone().unwrap_or_default(),
+    });
+    let new = crate::services::staff::NewStaff {
+        channel,
+        address: required(&req.address, "address")?,
+        role,
+        person,
+        desk,
+    };
+    let m = crate::services::staff::add(
+        &**state.store(),
+        state.broadcasts.topics(),
+        &actor(&caller),
+        new,
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(StaffView {
+            person: m.person,
+            channel: m.channel.as_str().to_string(),
+            address: m.address,
+            role: m.role.as_str().to_string(),
+        }),
+    ))
+}
+
+#[utoipa::path(delete, path = "/api/v1/staff/{person}", params(("person" = String, Path, description = "The person, with every address they have")),
+    responses(
+        (status = 204, description = "The person is no longer staff (audited as staff-remove)"),
+        (status = 403, body = ApiError, description = "Only an admin token changes the team"),
+        (status = 404, body = ApiError, description = "Nobody of that name is staff"),
+        (status = 422, body = ApiError, description = "That is no person's name"),
+        CallerErrors, StoreErrors),
+    security(("bearer" = [])))]
+async fn remove_staff(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    axum::extract::Path(person): axum::extract::Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let person = PersonName::parse(&person).map_err(|e| ApiError::invalid("person", e))?;
+    crate::services::staff::remove(
+        &**state.store(),
+        &actor(&caller),
+        crate::services::staff::StaffTarget::Person(person),
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(get, path = "/api/v1/templates",

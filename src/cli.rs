@@ -14,8 +14,10 @@ use crate::domain::{
 };
 use crate::i18n::Texts;
 use crate::service::open_store;
+use crate::services::staff::{NewStaff, StaffError, person_and_address};
 use crate::services::{BroadcastService, ServiceError, Submission, When};
-use crate::store::{StaffMember, StoreError};
+
+pub use crate::services::staff::StaffTarget;
 
 /// The broadcast service for one CLI command: no queue runs in this process; the running
 /// `amtsbote run` picks up what it writes, and hears of what it released (`Announce`).
@@ -751,44 +753,19 @@ fn whoami() -> String {
     std::env::var("USER").unwrap_or_else(|_| "operator".into())
 }
 
-/// Checks a staff address: Telegram user ids are integers, WhatsApp numbers digits without `+`.
-fn staff_address(channel: ChannelKind, address: &str) -> anyhow::Result<String> {
-    let a = address.trim();
-    let ok = match channel {
-        ChannelKind::Telegram => a.parse::<i64>().is_ok(),
-        ChannelKind::Whatsapp => {
-            !a.is_empty() && a.len() <= 15 && a.bytes().all(|b| b.is_ascii_digit())
-        }
-    };
-    if !ok {
-        bail!(
-            "--address: expected a Telegram user id (a number) or a WhatsApp number in digits without +, got '{a}'"
-        );
-    }
-    Ok(a.to_string())
-}
-
-/// What `amtsbote staff remove` removes.
-#[derive(Debug, Clone)]
-pub enum StaffTarget {
-    /// A person with every address they have.
-    Person(PersonName),
-    /// One address; its person keeps their other addresses.
-    Address(ChannelKind, String),
-}
-
 /// A command refused as given, and nothing was changed: a change the store refused, or a form
 /// of arguments the parser should not have let through. `main` exits with code 2.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct Refused(pub String);
 
-/// `Anna: telegram:901`, or `telegram:901` for an address that is a person of its own.
-fn person_and_address(m: &StaffMember) -> String {
-    if m.is_own_person() {
-        m.address_label()
-    } else {
-        format!("{}: {}", m.person, m.address_label())
+/// A staff change the team service refused: bad input and refusals exit with 2 ([`Refused`]);
+/// a bad address or someone not staff as before, the store's failure with its context.
+fn staff_refused(e: StaffError) -> anyhow::Error {
+    match e {
+        StaffError::Store(e) => anyhow::Error::new(e).context("the staff could not be changed"),
+        e @ (StaffError::BadAddress { .. } | StaffError::NotStaff(_)) => anyhow::anyhow!("{e}"),
+        e => Refused(e.to_string()).into(),
     }
 }
 
@@ -800,96 +777,32 @@ pub async fn staff_add(
     person: Option<&PersonName>,
     desk: Option<crate::domain::Desk>,
 ) -> anyhow::Result<()> {
-    let address = staff_address(channel, address)?;
-    let desk = match (role, desk) {
-        (Role::Contributor, Some(desk)) => {
-            let Some(person) = person else {
-                bail!(Refused(
-                    "--role contributor needs --person: a department's drafts are a person's"
-                        .into()
-                ));
-            };
-            for t in &desk.topics {
-                if config.topic(t).is_err() {
-                    let valid: Vec<&str> = config.topics.iter().map(|t| t.id.as_str()).collect();
-                    bail!(Refused(format!(
-                        "--topics: unknown topic '{t}'; valid topics: {}",
-                        valid.join(", ")
-                    )));
-                }
-            }
-            Some((person.as_str().to_string(), desk))
-        }
-        (Role::Contributor, None) => bail!(Refused(
-            "--role contributor needs --department NAME and --topics TOPIC,TOPIC".into()
-        )),
-        (_, Some(_)) => bail!(Refused(
-            "--department and --topics are for --role contributor only".into()
-        )),
-        (_, None) => None,
-    };
+    // The address is checked before the database is opened, as the operator typed it.
+    crate::services::staff::parse_address(channel, address).map_err(staff_refused)?;
     let store = open_store(config).await?;
-    let member = match store
-        .set_staff(channel, &address, role, person.map(PersonName::as_str))
-        .await
-    {
-        Err(StoreError::StaffConflict(why)) => return Err(Refused(why).into()),
-        other => other?,
+    let new = NewStaff {
+        channel,
+        address: address.to_string(),
+        role,
+        person: person.cloned(),
+        desk,
     };
-    let who = person_and_address(&member);
-    let mut detail = format!("{who} as {}", member.role.as_str());
-    if let Some((person, desk)) = &desk {
-        store.set_desk(person, desk).await?;
-        detail.push_str(&format!(
-            " of {} for {}",
-            desk.department,
-            desk.topics.join(", ")
-        ));
-    }
-    store
-        .audit(&format!("cli:{}", whoami()), "staff-add", &detail)
-        .await?;
-    println!("{who} is now {}", member.role.as_str());
+    let member = crate::services::staff::add(&*store, &config.topics, &operator(), new)
+        .await
+        .map_err(staff_refused)?;
+    println!(
+        "{} is now {}",
+        person_and_address(&member),
+        member.role.as_str()
+    );
     Ok(())
 }
 
 pub async fn staff_remove(config: &Config, target: StaffTarget) -> anyhow::Result<()> {
     let store = open_store(config).await?;
-    let (removed, detail) = match target {
-        StaffTarget::Address(channel, address) => {
-            let address = staff_address(channel, &address)?;
-            // Read first only to name the person in the audit log.
-            let who = match store.staff_member(channel, &address).await? {
-                Some(m) => person_and_address(&m),
-                None => StaffMember::own_person(channel, &address),
-            };
-            if !store.remove_staff(channel, &address).await? {
-                bail!("{who} is not staff");
-            }
-            (who.clone(), who)
-        }
-        StaffTarget::Person(person) => {
-            let addresses: Vec<String> = store
-                .list_staff()
-                .await?
-                .iter()
-                .filter(|m| m.person == person.as_str())
-                .map(StaffMember::address_label)
-                .collect();
-            let n = store.remove_person(person.as_str()).await?;
-            if n == 0 {
-                bail!("{person} is not staff");
-            }
-            let plural = if n == 1 { "" } else { "es" };
-            (
-                format!("{person} ({n} address{plural})"),
-                format!("{person}: {}", addresses.join(", ")),
-            )
-        }
-    };
-    store
-        .audit(&format!("cli:{}", whoami()), "staff-remove", &detail)
-        .await?;
+    let removed = crate::services::staff::remove(&*store, &operator(), target)
+        .await
+        .map_err(staff_refused)?;
     println!("{removed} is no longer staff");
     Ok(())
 }

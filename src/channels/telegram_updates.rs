@@ -27,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::intake::{Followup, Intake};
 use super::{Addressee, ReplyPace};
+use crate::conversation::command::ButtonData;
 use crate::conversation::{Button, Conversation, Incoming, Input, Reply};
 use crate::domain::ChannelKind;
 use crate::domain::media::ChatFile;
@@ -523,7 +524,16 @@ fn keyboard(buttons: &[Vec<Button>]) -> Option<InlineKeyboardMarkup> {
     (!buttons.is_empty()).then(|| {
         InlineKeyboardMarkup::new(buttons.iter().map(|row| {
             row.iter()
-                .map(|b| InlineKeyboardButton::callback(b.label.clone(), b.data.clone()))
+                .filter_map(|b| match ButtonData::parse(&b.data) {
+                    // A link opens its page; the conversation checked it is one Telegram takes.
+                    Some(ButtonData::Open(url)) => url::Url::parse(&url)
+                        .ok()
+                        .map(|url| InlineKeyboardButton::url(b.label.clone(), url)),
+                    _ => Some(InlineKeyboardButton::callback(
+                        b.label.clone(),
+                        b.data.clone(),
+                    )),
+                })
                 .collect::<Vec<_>>()
         }))
     })

@@ -517,7 +517,18 @@ fn clip(s: &str, max: usize) -> String {
 /// The bodies of one reply: text (in parts when longer than one message), up to three reply
 /// buttons, or a list (topic choice).
 pub fn reply_body(to: &str, text: &str, buttons: &[Vec<Button>], list_button: &str) -> Vec<Value> {
-    let all: Vec<&Button> = buttons.iter().flatten().collect();
+    // WhatsApp's buttons carry no links: a link stands in the text (the conversation puts it
+    // there), never as a button.
+    let all: Vec<&Button> = buttons
+        .iter()
+        .flatten()
+        .filter(|b| {
+            !matches!(
+                crate::conversation::command::ButtonData::parse(&b.data),
+                Some(crate::conversation::command::ButtonData::Open(_))
+            )
+        })
+        .collect();
     let text_bodies = || {
         split(text, MESSAGE_MAX, utf16_weight)
             .into_iter()

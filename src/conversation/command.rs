@@ -261,6 +261,9 @@ pub enum ButtonData {
     /// Aim the alert draft with this code at a circle around a place shared on site; radius 0:
     /// the author types another radius (`/radius`).
     Radius(OnSite),
+    /// Open a page (a link, not a press the bot hears of): Telegram shows it as a URL button;
+    /// WhatsApp's buttons carry no links, so there the link stands in the text instead.
+    Open(String),
 }
 
 /// An alert draft's code, a radius in metres and the place (`lat,lon`, five decimals).
@@ -295,6 +298,7 @@ impl ButtonData {
             "ak" => ButtonData::KeepPlace(value),
             "an" => ButtonData::NoPlace,
             "af" => ButtonData::ForgetPlace,
+            "o" => ButtonData::Open(value),
             "ar" => {
                 let mut parts = value.splitn(3, ':');
                 let (code, radius, place) = (parts.next()?, parts.next()?, parts.next()?);
@@ -323,6 +327,7 @@ impl ButtonData {
             ButtonData::NoPlace => "an:".into(),
             ButtonData::ForgetPlace => "af:".into(),
             ButtonData::Radius(o) => format!("ar:{}:{}:{}", o.code, o.radius_m, o.place),
+            ButtonData::Open(url) => format!("o:{url}"),
         }
     }
 }

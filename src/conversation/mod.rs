@@ -565,7 +565,8 @@ impl Conversation {
                 | ButtonData::NoPlace
                 | ButtonData::ForgetPlace),
             ) => self.area_button(msg, area, message_id).await?,
-            None => vec![self.say(msg, &lang, "help-pointer", vec![])],
+            // A link opens its page and is never pressed back to us.
+            Some(ButtonData::Open(_)) | None => vec![self.say(msg, &lang, "help-pointer", vec![])],
         };
         if let Some(id) = callback_id {
             replies.insert(

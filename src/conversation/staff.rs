@@ -160,7 +160,10 @@ fn refusal_key(r: Refusal) -> &'static str {
         Refusal::DraftsOnly => "drafts-only",
         Refusal::TopicNotAllowed => "topic-not-allowed",
         // A token's refusal never reaches a chat.
-        Refusal::NotStaff | Refusal::NotAPerson | Refusal::TokenWithoutPerson => "staff-refused",
+        Refusal::NotStaff
+        | Refusal::NotAPerson
+        | Refusal::TokenWithoutPerson
+        | Refusal::AdminsOnly => "staff-refused",
     }
 }
 
@@ -850,7 +853,21 @@ impl Conversation {
         };
         Ok(vec![self.say(msg, lang, key, args)])
     }
+}
 
+/// Whether Telegram takes `url` for a link button: it refuses one to `localhost` or a bare
+/// address (and then the whole message), so such a dashboard's link goes in the text.
+fn link_button_allowed(url: &str) -> bool {
+    match url::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host().map(|h| h.to_owned()))
+    {
+        Some(url::Host::Domain(d)) => d.contains('.') && !d.ends_with(".localhost"),
+        _ => false,
+    }
+}
+
+impl Conversation {
     /// Send and Cancel for a draft's code, or Approve and Drop for an approval's.
     fn code_buttons(&self, lang: &str, code: &str, approval: bool) -> Vec<Vec<Button>> {
         let (yes, no) = if approval {
@@ -994,10 +1011,30 @@ impl Conversation {
             }
             None => self.preview_text(&lang, "preview-approve", b, &reach, code),
         };
+        let mut text = text;
+        let mut buttons = self.code_buttons(&lang, code, true);
+        // Open on the dashboard, when it has an address: a link button on Telegram, the link
+        // in the text on WhatsApp (whose buttons carry none).
+        if let Some(url) = self.sign_in.as_ref().map(|s| s.approval_url(b.id)) {
+            match channel {
+                ChannelKind::Telegram if link_button_allowed(&url) => buttons[0].push(Button {
+                    label: self.texts.get(&lang, "button-open", &[]),
+                    data: ButtonData::Open(url).encode(),
+                }),
+                _ => {
+                    text.push_str("\n\n");
+                    text.push_str(
+                        &self
+                            .texts
+                            .get(&lang, "approval-open", &[("url", url.into())]),
+                    );
+                }
+            }
+        }
         Ok(Reply::Send {
             to: address.to_string(),
             text,
-            buttons: self.code_buttons(&lang, code, true),
+            buttons,
         })
     }
 
@@ -1314,5 +1351,32 @@ fn radius_label(metres: u32) -> String {
         format!("{} km", metres / 1000)
     } else {
         format!("{metres} m")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::link_button_allowed;
+
+    #[test]
+    fn telegram_gets_a_link_button_only_to_a_named_host() {
+        for (url, allowed) in [
+            (
+                "https://amtsbote.stadt.example/dashboard/approvals#approval-7",
+                true,
+            ),
+            (
+                "http://dashboard.example/dashboard/approvals#approval-7",
+                true,
+            ),
+            (
+                "http://127.0.0.1:8080/dashboard/approvals#approval-7",
+                false,
+            ),
+            ("http://localhost:8080/dashboard/", false),
+            ("http://intranet/dashboard/", false),
+        ] {
+            assert_eq!(link_button_allowed(url), allowed, "{url}");
+        }
     }
 }

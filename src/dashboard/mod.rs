@@ -7,6 +7,7 @@
 mod limits;
 mod map;
 mod pages;
+mod people;
 mod plan;
 mod session;
 
@@ -57,6 +58,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("audit.html", include_str!("templates/audit.html")),
     ("plan.html", include_str!("templates/plan.html")),
+    ("who.html", include_str!("templates/who.html")),
+    ("team.html", include_str!("templates/team.html")),
 ];
 
 const STYLE: &str = include_str!("static/dashboard.css");
@@ -198,6 +201,8 @@ pub fn router(state: Arc<DashboardState>) -> Router {
             post(plan::new_calendar_link),
         )
         .route("/dashboard/calendar.ics", get(plan::calendar_feed))
+        .route("/dashboard/team", get(people::team).post(people::add))
+        .route("/dashboard/team/remove", post(people::remove))
         .route("/dashboard/subscribers", get(pages::subscribers))
         .route("/dashboard/audit", get(pages::audit))
         .route(

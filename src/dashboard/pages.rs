@@ -17,6 +17,7 @@ use minijinja::{Value, context};
 use serde::{Deserialize, Serialize};
 
 use super::map::DistrictMap;
+use super::people::People;
 use super::session::{Staff, clear_cookie, see_other, session_cookie};
 use super::{DashboardState, language};
 use crate::channels::telegram::{escape_html, escaped_weight};
@@ -398,7 +399,11 @@ pub async fn compose_page(
                 }
                 let fields: Vec<Value> = fields
                     .iter()
-                    .map(|f| context! { name => f, value => values.get(f).cloned().unwrap_or_default() })
+                    .map(|f| {
+                        // The control room's fields have German labels; others are named as typed.
+                        let known = crate::domain::template::ALERT_FIELDS.contains(&f.as_str());
+                        context! { name => f, known, value => values.get(f).cloned().unwrap_or_default() }
+                    })
                     .collect();
                 template = context! { name => t.name, text => t.text, fields };
             }
@@ -446,6 +451,16 @@ async fn templates_with(
         Ok(t) => t,
         Err(e) => return service_error(state, staff.lang, e),
     };
+    let people = People::of(state).await;
+    let templates: Vec<Value> = templates
+        .iter()
+        .map(|t| {
+            merge_maps([
+                context! { who => people.who(&t.saved_by) },
+                Value::from_serialize(t),
+            ])
+        })
+        .collect();
     state.page(
         status,
         "textbausteine.html",
@@ -975,7 +990,8 @@ struct Row {
     /// The text's start, for lists.
     short: String,
     created: String,
-    by: String,
+    /// Who made it, by name with the channel as a badge.
+    by: Value,
     scheduled: Option<String>,
     sent: u64,
     open: u64,
@@ -983,7 +999,7 @@ struct Row {
     can_end: bool,
 }
 
-fn row(state: &DashboardState, b: &Broadcast, stats: &BroadcastStats) -> Row {
+fn row(state: &DashboardState, people: &People, b: &Broadcast, stats: &BroadcastStats) -> Row {
     Row {
         id: b.id,
         topic: b.topic.clone(),
@@ -997,7 +1013,7 @@ fn row(state: &DashboardState, b: &Broadcast, stats: &BroadcastStats) -> Row {
             b.text.clone()
         },
         created: local_time(state, b.created_at),
-        by: b.created_by.clone().unwrap_or_default(),
+        by: people.who_opt(b.created_by.as_deref()),
         scheduled: b.scheduled_at.map(|t| local_time(state, t)),
         sent: stats.total(DeliveryStatus::Sent),
         open: stats.total(DeliveryStatus::Pending) + stats.total(DeliveryStatus::Leased),
@@ -1032,9 +1048,10 @@ pub async fn broadcasts(
         Err(e) => return store_error(&state, staff.lang, e),
     };
     let none = BroadcastStats::default();
+    let people = People::of(&state).await;
     let rows: Vec<Row> = list
         .iter()
-        .map(|b| row(&state, b, stats.get(&b.id).unwrap_or(&none)))
+        .map(|b| row(&state, &people, b, stats.get(&b.id).unwrap_or(&none)))
         .collect();
     let statuses: Vec<&str> = BroadcastStatus::ALL.iter().map(|s| s.as_str()).collect();
     state.page(
@@ -1083,7 +1100,8 @@ async fn progress(
         lang,
         csrf,
         id,
-        b => row(state, &b, &stats),
+        // The live fragment names nobody; the page around it does.
+        b => row(state, &People::default(), &b, &stats),
         channels,
         statuses,
         failures,
@@ -1116,6 +1134,7 @@ pub async fn broadcast(State(state): Shared, staff: Staff, Path(id): Path<i64>) 
         Ok(h) => h,
         Err(e) => return service_error(&state, staff.lang, e),
     };
+    let people = People::of(&state).await;
     let versions: Vec<Value> = versions
         .iter()
         .map(|v| {
@@ -1123,7 +1142,7 @@ pub async fn broadcast(State(state): Shared, staff: Staff, Path(id): Path<i64>) 
                 version => v.version,
                 text => v.text,
                 at => local_time(&state, v.changed_at),
-                by => v.changed_by.clone().unwrap_or_default(),
+                by => people.who_opt(v.changed_by.as_deref()),
                 silent => !v.notice,
             }
         })
@@ -1153,7 +1172,7 @@ pub async fn broadcast(State(state): Shared, staff: Staff, Path(id): Path<i64>) 
             action => p.action.as_str(),
             status => p.status.as_str(),
             url => p.remote_url,
-            by => p.posted_by,
+            by => p.posted_by.as_deref().map(|w| people.who(w)),
             at => p.sent_at.map(|t| state.broadcasts.local_time(t)),
             error => p.last_error,
             copy,
@@ -1172,7 +1191,8 @@ pub async fn broadcast(State(state): Shared, staff: Staff, Path(id): Path<i64>) 
             can_amend => sent,
             outlets,
             text_now => b.text,
-            approved_by => b.approved_by,
+            approved_by => b.approved_by.as_deref().map(|w| people.who(w)),
+            author => people.who_opt(b.created_by.as_deref()),
             total => reach.map(|r| r.recipients.total()),
             target,
             ..frame(&staff, "broadcasts")
@@ -1429,6 +1449,7 @@ pub async fn approvals(State(state): Shared, staff: Staff) -> Response {
         Ok(l) => l,
         Err(e) => return store_error(&state, staff.lang, e),
     };
+    let people = People::of(&state).await;
     let mut items = Vec::new();
     for b in &list {
         let reach = match state.broadcasts.reach_of(b).await {
@@ -1440,7 +1461,7 @@ pub async fn approvals(State(state): Shared, staff: Staff) -> Response {
             Err(e) => return service_error(&state, staff.lang, e),
         };
         items.push(context! {
-            b => row(&state, b, &BroadcastStats::default()),
+            b => row(&state, &people, b, &BroadcastStats::default()),
             total => reach.recipients.total(),
             own => b.author.as_deref() == Some(staff.actor().identity().as_str()),
             author => desk.as_ref().map(|(p, _)| p.clone()),
@@ -1570,6 +1591,7 @@ pub async fn schedules(
         Ok(lists) => lists,
         Err(e) => return store_error(&state, staff.lang, e),
     };
+    let people = People::of(&state).await;
     let recurring: Vec<Value> = recurring
         .iter()
         .map(|s| {
@@ -1577,13 +1599,19 @@ pub async fn schedules(
                 id => s.id, topic => s.topic.clone(), kind => s.kind.as_str(),
                 text => s.text.clone(), cron => s.cron.clone(),
                 next => local_time(&state, s.next_at),
-                by => s.created_by.clone().unwrap_or_default(),
+                by => people.who_opt(s.created_by.as_deref()),
             }
         })
         .collect();
     let none = BroadcastStats::default();
-    let planned: Vec<Row> = planned.iter().map(|b| row(&state, b, &none)).collect();
-    let missed: Vec<Row> = missed.iter().map(|b| row(&state, b, &none)).collect();
+    let planned: Vec<Row> = planned
+        .iter()
+        .map(|b| row(&state, &people, b, &none))
+        .collect();
+    let missed: Vec<Row> = missed
+        .iter()
+        .map(|b| row(&state, &people, b, &none))
+        .collect();
     state.page(
         StatusCode::OK,
         "schedules.html",
@@ -1671,32 +1699,6 @@ pub struct AuditFilter {
     action: Option<String>,
 }
 
-/// How the audit log names someone, for people: the person's name and the channel they used
-/// as a small badge (`Paula (telegram:702)` → Paula, Telegram); tokens, the CLI and the
-/// services as they are.
-fn person_and_channel(actor: &str) -> Value {
-    let channel_of = |label: &str| {
-        let (channel, _) = label.split_once(':')?;
-        channel
-            .parse::<crate::domain::ChannelKind>()
-            .ok()
-            .map(|c| match c {
-                crate::domain::ChannelKind::Telegram => "Telegram",
-                crate::domain::ChannelKind::Whatsapp => "WhatsApp",
-            })
-    };
-    let (name, label) = match actor.strip_suffix(')').and_then(|a| a.split_once(" (")) {
-        Some((name, label)) => (name, label),
-        None => (actor, actor),
-    };
-    match channel_of(label) {
-        Some(channel) if name != label => context! { name, channel },
-        // An address that is a person of its own is named by its address.
-        Some(channel) => context! { name => label, channel },
-        None => context! { name => actor },
-    }
-}
-
 /// The newest 500 audit entries, filtered by person (part of the name) and action.
 pub async fn audit(State(state): Shared, staff: Staff, Query(q): Query<AuditFilter>) -> Response {
     let entries = match state.broadcasts.store().audit_log(500).await {
@@ -1708,6 +1710,7 @@ pub async fn audit(State(state): Shared, staff: Staff, Query(q): Query<AuditFilt
     let mut actions: Vec<String> = entries.iter().map(|e| e.action.clone()).collect();
     actions.sort();
     actions.dedup();
+    let people = People::of(&state).await;
     let rows: Vec<Value> = entries
         .iter()
         .filter(|e| person.is_empty() || e.actor.to_lowercase().contains(&person))
@@ -1715,7 +1718,7 @@ pub async fn audit(State(state): Shared, staff: Staff, Query(q): Query<AuditFilt
         .map(|e| {
             context! {
                 at => local_time(&state, e.at), actor => e.actor.clone(),
-                who => person_and_channel(&e.actor),
+                who => people.who(&e.actor),
                 action => e.action.clone(), detail => e.detail.clone(),
             }
         })
@@ -1839,32 +1842,6 @@ mod tests {
         env.get_template("chart.html")
             .and_then(|t| t.render(context! { chart }))
             .expect("rendered")
-    }
-
-    #[test]
-    fn the_audit_names_people_with_their_channel_as_a_badge() {
-        let who = |a: &str| {
-            let v = person_and_channel(a);
-            (
-                v.get_attr("name")
-                    .map(|n| n.to_string())
-                    .unwrap_or_default(),
-                v.get_attr("channel")
-                    .ok()
-                    .filter(|c| !c.is_undefined())
-                    .map(|c| c.to_string()),
-            )
-        };
-        assert_eq!(
-            who("Paula (telegram:702)"),
-            ("Paula".into(), Some("Telegram".into()))
-        );
-        assert_eq!(
-            who("Anna (api:leitstelle)"),
-            ("Anna (api:leitstelle)".into(), None)
-        );
-        assert_eq!(who("cli:root"), ("cli:root".into(), None));
-        assert_eq!(who("housekeeping"), ("housekeeping".into(), None));
     }
 
     #[test]

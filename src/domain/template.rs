@@ -4,6 +4,17 @@
 
 use std::collections::BTreeMap;
 
+/// The fields of an official warning as a control room (Leitstelle) fills them in, named as
+/// CAP 1.2's `info` names them and as NINA/MoWaS and the DWD send them (see the fixtures in
+/// `shared/fixtures/nina/`): what happens, where, the danger, what to do, who issued it.
+pub const ALERT_FIELDS: [&str; 5] = [
+    "event",
+    "areaDesc",
+    "description",
+    "instruction",
+    "senderName",
+];
+
 /// A template's text, checked: braces pair up and every placeholder is a plain name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TemplateText(String);
@@ -43,6 +54,15 @@ impl TemplateText {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// An alert template's text when none is given: the control room's fields, one a line
+    /// (the first two on one), and no word of its own, so it reads in any language.
+    pub fn alert_default() -> TemplateText {
+        let [event, area, description, instruction, sender] = ALERT_FIELDS;
+        TemplateText(format!(
+            "{{{event}}} – {{{area}}}\n{{{description}}}\n{{{instruction}}}\n{{{sender}}}"
+        ))
     }
 
     /// The fields in the order they first appear, each once.
@@ -116,6 +136,23 @@ mod tests {
         assert_eq!(
             t.render(&values(&[("strasse", "Hauptstraße"), ("von", " ")])),
             Err(vec!["von".to_string(), "bis".to_string()])
+        );
+    }
+
+    #[test]
+    fn an_alert_template_offers_the_control_rooms_fields() {
+        let t = TemplateText::alert_default();
+        assert_eq!(TemplateText::parse(t.as_str()), Ok(t.clone()));
+        assert_eq!(t.fields(), ALERT_FIELDS);
+        assert_eq!(
+            t.render(&values(&[
+                ("event", "Großbrand"),
+                ("areaDesc", "Weststadt"),
+                ("description", "Starke Rauchentwicklung."),
+                ("instruction", "Fenster und Türen geschlossen halten."),
+                ("senderName", "Feuerwehr Heidelberg"),
+            ])),
+            Ok("Großbrand – Weststadt\nStarke Rauchentwicklung.\nFenster und Türen geschlossen halten.\nFeuerwehr Heidelberg".into())
         );
     }
 

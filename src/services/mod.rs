@@ -6,6 +6,7 @@ pub mod check;
 pub mod media;
 pub mod policy;
 pub mod sign_in;
+pub mod staff;
 pub mod subscriptions;
 
 pub use broadcasts::{

@@ -79,6 +79,8 @@ pub enum Refusal {
     DraftsOnly,
     #[error("this topic is not one of the topics your department may write drafts for")]
     TopicNotAllowed,
+    #[error("only an administrator adds or removes staff")]
+    AdminsOnly,
     #[error(
         "under the two-person rule an alert needs a person as its author, and this token is bound to nobody: the operator binds it to its holder (person in [[api.tokens]], AMTSBOTE_API_TOKEN_PERSON or AMTSBOTE_API_EMERGENCY_TOKEN_PERSON)"
     )]
@@ -175,6 +177,17 @@ pub fn may_draft(
         Some(Role::Contributor) if desk.is_some_and(|d| d.covers(topic)) => Ok(()),
         Some(Role::Contributor) => Err(Refusal::TopicNotAllowed),
         Some(_) => decide(actor, Action::Submit, subject, Approvals::default()),
+        None => Err(Refusal::NotStaff),
+    }
+}
+
+/// May `actor` add or remove staff (`amtsbote staff`, the dashboard's team page, the API)?
+/// The administration only: the operator at the command line, admin people and admin tokens;
+/// so a press member cannot make anyone press or emergency staff, nor a department itself.
+pub fn may_manage_staff(actor: &Actor) -> Result<(), Refusal> {
+    match actor.role() {
+        Some(Role::Admin) => Ok(()),
+        Some(_) => Err(Refusal::AdminsOnly),
         None => Err(Refusal::NotStaff),
     }
 }
@@ -291,6 +304,7 @@ mod tests {
                         Err(Refusal::TokenWithoutPerson) => "nobody",
                         Err(Refusal::DraftsOnly) => "drafts",
                         Err(Refusal::TopicNotAllowed) => "topic",
+                        Err(Refusal::AdminsOnly) => "admins",
                     };
                     assert_eq!(got, want, "{who} {action:?} {kind:?}");
                 }
@@ -499,5 +513,33 @@ mod tests {
         assert_eq!(may_release_unattended(&feed, &own), Ok(()));
         assert!(may_release_unattended(&feed, &theirs).is_err());
         assert!(may_release_unattended(&person("Emil", Role::Emergency), &own).is_err());
+    }
+
+    #[test]
+    fn only_an_administrator_changes_the_team() {
+        let operator = Actor::Operator { user: "ops".into() };
+        assert_eq!(may_manage_staff(&operator), Ok(()));
+        assert_eq!(may_manage_staff(&person("Anna", Role::Admin)), Ok(()));
+        for role in [Role::Press, Role::Emergency, Role::Contributor] {
+            assert_eq!(
+                may_manage_staff(&person("Paula", role)),
+                Err(Refusal::AdminsOnly),
+                "{role:?}"
+            );
+        }
+        let token = |role| Actor::Token {
+            name: "it".into(),
+            role,
+            person: None,
+        };
+        assert_eq!(
+            may_manage_staff(&token(Role::Press)),
+            Err(Refusal::AdminsOnly)
+        );
+        assert_eq!(may_manage_staff(&token(Role::Admin)), Ok(()));
+        assert_eq!(
+            may_manage_staff(&Actor::WarningsFeed),
+            Err(Refusal::NotStaff)
+        );
     }
 }

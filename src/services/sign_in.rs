@@ -64,6 +64,11 @@ impl SignIn {
         format!("{}/dashboard/", self.public_url)
     }
 
+    /// Where a broadcast awaiting approval is edited, approved or rejected on the dashboard.
+    pub fn approval_url(&self, id: i64) -> String {
+        format!("{}/dashboard/approvals#approval-{id}", self.public_url)
+    }
+
     /// A one-time link for the staff address `channel:address`; `None` when it is not staff.
     pub async fn login_link(
         &self,

@@ -19,9 +19,12 @@ crate::helpers::on_both_stores!(
     a_departments_draft_is_edited_by_one_press_member_approved_by_another_and_its_author_told,
     a_rejected_draft_tells_its_author_why_and_an_old_one_is_dropped_with_a_note,
     a_template_is_kept_in_versions_and_filled_in_the_chat_and_on_the_dashboard_never_half,
+    the_team_changes_through_the_api_for_an_admin_token_only,
+    a_whatsapp_approver_finds_the_dashboards_link_in_the_text,
 );
 
 const TINA_TOKEN: &str = "tiefbauamt-token-0123456789";
+const IT_TOKEN: &str = "stadt-it-token-0123456789abc";
 const DASHBOARD: &str = "http://dashboard.example";
 const DRAFT: &str = "Vollsperrung Hauptstraße ab Montag.";
 const EDITED: &str = "Vollsperrung der Hauptstraße ab Montag, 8 Uhr. Umleitung ist ausgeschildert.";
@@ -61,7 +64,8 @@ async fn desk_service(db: &TestDb) -> Service {
             .expect("staff");
     }
     let file = format!(
-        "[[api.tokens]]\nname = \"tiefbauamt\"\ntoken = \"{TINA_TOKEN}\"\nrole = \"contributor\"\nperson = \"Tina\"\n"
+        "[[api.tokens]]\nname = \"tiefbauamt\"\ntoken = \"{TINA_TOKEN}\"\nrole = \"contributor\"\nperson = \"Tina\"\n\
+         [[api.tokens]]\nname = \"stadt-it\"\ntoken = \"{IT_TOKEN}\"\nrole = \"admin\"\n"
     );
     Service::start_with_file(
         db,
@@ -115,7 +119,11 @@ async fn told_times(svc: &Service, to: &str, needles: &[&str], n: usize) {
 }
 
 /// Signs the Telegram staff address in to the dashboard: the session cookie and a CSRF token.
-async fn dashboard_session(db: &TestDb, svc: &Service, address: &str) -> (String, String) {
+pub(crate) async fn dashboard_session(
+    db: &TestDb,
+    svc: &Service,
+    address: &str,
+) -> (String, String) {
     let sign_in = amtsbote::services::SignIn::new(
         db.store.clone(),
         &url::Url::parse(DASHBOARD).expect("url"),
@@ -165,7 +173,7 @@ fn no_redirects() -> reqwest::Client {
 }
 
 /// Posts a dashboard form as the signed-in person: the status and the page.
-async fn dashboard_post(
+pub(crate) async fn dashboard_post(
     svc: &Service,
     session: &(String, String),
     path: &str,
@@ -356,6 +364,30 @@ async fn a_departments_draft_is_edited_by_one_press_member_approved_by_another_a
     told(&svc, "701", &[&format!("#{id}")]).await;
     let approve = button(&pia.markup, "c:");
     let code = approve.trim_start_matches("c:").to_string();
+    // Beside Approve and Drop, Open: a link button to the draft on the dashboard.
+    let open: Vec<(String, String)> = pia
+        .markup
+        .as_ref()
+        .and_then(|m| m["inline_keyboard"].as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .flat_map(|row| row.as_array().cloned().unwrap_or_default())
+        .filter_map(|b| {
+            Some((
+                b["text"].as_str()?.to_string(),
+                b["url"].as_str()?.to_string(),
+            ))
+        })
+        .collect();
+    assert_eq!(
+        open,
+        [(
+            "Öffnen".to_string(),
+            format!("{DASHBOARD}/dashboard/approvals#approval-{id}")
+        )],
+        "{:?}",
+        pia.markup
+    );
 
     a_department_is_refused_everything_but_drafting(&db, &svc, id, &code).await;
 
@@ -613,6 +645,40 @@ async fn a_template_is_kept_in_versions_and_filled_in_the_chat_and_on_the_dashbo
         full.contains("Vollsperrung Ring von Mo bis Di, Umleitung ist ausgeschildert."),
         "{full}"
     );
+    // An alert template saved without a text has the control room's fields, each with its
+    // German label on the compose page.
+    let (status, alert) = save(EMERGENCY_TOKEN, "leitstelle", "alerts", "").await;
+    assert_eq!(status, StatusCode::CREATED, "{alert}");
+    assert_eq!(
+        alert["fields"],
+        json!([
+            "event",
+            "areaDesc",
+            "description",
+            "instruction",
+            "senderName"
+        ])
+    );
+    let (status, form) = page("vorlage=leitstelle").await;
+    assert_eq!(status, StatusCode::OK);
+    for (field, label) in [
+        ("event", "Ereignis"),
+        ("areaDesc", "Ort"),
+        ("description", "Gefahr"),
+        ("instruction", "Handlungsempfehlung"),
+        ("senderName", "Quelle"),
+    ] {
+        assert!(
+            form.contains(&format!("<label for=\"f-{field}\">{label}")),
+            "{field}: {form}"
+        );
+    }
+    let (status, filled) = page("vorlage=leitstelle&fill=1&f_event=Gro%C3%9Fbrand&f_areaDesc=Weststadt&f_description=Rauch&f_instruction=Fenster%20schlie%C3%9Fen&f_senderName=Feuerwehr").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        filled.contains("Großbrand – Weststadt\nRauch\nFenster schließen\nFeuerwehr"),
+        "{filled}"
+    );
     let (status, _) = dashboard_post(
         &svc,
         &paula,
@@ -638,7 +704,133 @@ async fn a_template_is_kept_in_versions_and_filled_in_the_chat_and_on_the_dashbo
     let audit = db.store.audit_log(100).await.unwrap();
     assert_eq!(
         audit.iter().filter(|e| e.action == "template").count(),
-        4,
+        5,
         "{audit:?}"
+    );
+}
+
+/// The team through the API: only an admin token adds or removes anyone (the same team
+/// service and policy as the CLI and the dashboard); bad input names its field, an address of
+/// someone else is a conflict, and a refusal creates nothing.
+async fn the_team_changes_through_the_api_for_an_admin_token_only(db: TestDb) {
+    seed(&*db.store, 1, 0, &["traffic"]).await;
+    let svc = desk_service(&db).await;
+    let theo = json!({
+        "channel": "telegram", "address": "930", "role": "contributor", "person": "Theo",
+        "department": "Stadtbibliothek", "topics": ["traffic"],
+    });
+    let add = |token: &'static str, body: serde_json::Value| {
+        svc.api(Method::POST, "/api/v1/staff", token, Some(body))
+    };
+    for token in [PRESS_TOKEN, EMERGENCY_TOKEN, TINA_TOKEN] {
+        let (status, refused) = add(token, theo.clone()).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+    }
+    assert!(
+        db.store
+            .staff_member(ChannelKind::Telegram, "930")
+            .await
+            .unwrap()
+            .is_none(),
+        "a refusal creates nothing"
+    );
+    for (field, value) in [
+        ("address", json!("+49 170")),
+        ("topics", json!(["gibtsnicht"])),
+        ("role", json!("chef")),
+        ("person", json!("telegram:1")),
+    ] {
+        let mut bad = theo.clone();
+        bad[field] = value;
+        let (status, refused) = add(IT_TOKEN, bad).await;
+        assert_eq!(
+            (status, refused["field"].clone()),
+            (StatusCode::UNPROCESSABLE_ENTITY, json!(field)),
+            "{refused}"
+        );
+    }
+    let mut taken = theo.clone();
+    taken["address"] = json!("702");
+    let (status, conflict) = add(IT_TOKEN, taken).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{conflict}");
+    assert!(
+        conflict["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Paula")
+    );
+
+    let (status, added) = add(IT_TOKEN, theo.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{added}");
+    assert_eq!(
+        added,
+        json!({"person": "Theo", "channel": "telegram", "address": "930", "role": "contributor"})
+    );
+    assert_eq!(
+        db.store.desk("Theo").await.unwrap().map(|d| d.department),
+        Some("Stadtbibliothek".into())
+    );
+    let remove = |token: &'static str| svc.api(Method::DELETE, "/api/v1/staff/Theo", token, None);
+    assert_eq!(remove(PRESS_TOKEN).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(remove(IT_TOKEN).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(remove(IT_TOKEN).await.0, StatusCode::NOT_FOUND);
+    let audit = db.store.audit_log(20).await.unwrap();
+    for action in ["staff-add", "staff-remove"] {
+        assert!(
+            audit
+                .iter()
+                .any(|e| e.action == action && e.actor == "api:stadt-it"),
+            "{action}: {audit:?}"
+        );
+    }
+}
+
+/// WhatsApp's buttons carry no links: an approver there is asked with Approve and Drop as
+/// buttons and the link to the dashboard in the text.
+async fn a_whatsapp_approver_finds_the_dashboards_link_in_the_text(db: TestDb) {
+    db.store
+        .set_staff(
+            ChannelKind::Whatsapp,
+            "4917000915",
+            Role::Emergency,
+            Some("Lea"),
+        )
+        .await
+        .expect("staff");
+    let svc = Service::start(
+        &db,
+        true,
+        &[
+            ("AMTSBOTE_DASHBOARD_PUBLIC_URL", DASHBOARD),
+            ("AMTSBOTE_API_EMERGENCY_TOKEN_PERSON", "Emil"),
+        ],
+    )
+    .await;
+    let (status, alert) = svc
+        .api(
+            Method::POST,
+            "/api/v1/broadcasts",
+            EMERGENCY_TOKEN,
+            Some(json!({"topic": "alerts", "text": "Gasaustritt Lindenallee"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{alert}");
+    let id = alert["id"].as_i64().unwrap_or_default();
+    let asked = message_to(&svc.sim, "4917000915", "Gasaustritt Lindenallee").await;
+    assert!(
+        asked
+            .text
+            .contains(&format!("{DASHBOARD}/dashboard/approvals#approval-{id}")),
+        "{}",
+        asked.text
+    );
+    let markup = asked
+        .markup
+        .as_ref()
+        .map(|m| m.to_string())
+        .unwrap_or_default();
+    assert!(
+        markup.contains("\"reply\"") && !markup.contains("\"url\"") && !markup.contains("o:http"),
+        "reply buttons only: {markup}"
     );
 }

@@ -344,6 +344,7 @@ async fn the_openapi_document_matches_the_live_router() {
     assert_eq!(
         documented,
         [
+            "DELETE /api/v1/staff/{person}",
             "GET /api/v1/areas",
             "GET /api/v1/broadcasts",
             "GET /api/v1/broadcasts/{id}",
@@ -358,6 +359,7 @@ async fn the_openapi_document_matches_the_live_router() {
             "POST /api/v1/drafts",
             "POST /api/v1/drills",
             "POST /api/v1/media",
+            "POST /api/v1/staff",
             "POST /api/v1/templates",
         ]
     );
@@ -365,9 +367,14 @@ async fn the_openapi_document_matches_the_live_router() {
     // where an unknown route would answer 404 and a wrong method 405.
     for op in &documented {
         let (method, path) = op.split_once(' ').unwrap();
-        let url = format!("{}{}", api.base, path.replace("{id}", "1"));
+        let url = format!(
+            "{}{}",
+            api.base,
+            path.replace("{id}", "1").replace("{person}", "Anna")
+        );
         let req = match method {
             "GET" => api.client.get(url),
+            "DELETE" => api.client.delete(url),
             _ => api.client.post(url).json(&json!({})),
         };
         assert_eq!(

@@ -30,7 +30,8 @@ fn checked_name(name: &str) -> ServiceResult<String> {
 
 impl BroadcastService {
     /// Saves a new version of template `name` for `topic`. Whoever may send on the topic may
-    /// keep its templates: an alert template is the emergency staff's.
+    /// keep its templates: an alert template is the emergency staff's. An alert template
+    /// saved without a text gets the control room's fields ([`TemplateText::alert_default`]).
     pub async fn save_template(
         &self,
         actor: &Actor,
@@ -42,7 +43,11 @@ impl BroadcastService {
         let topic = self
             .target(topic.trim())
             .ok_or_else(|| invalid("topic", format!("unknown topic '{}'", topic.trim())))?;
-        let text = TemplateText::parse(text).map_err(|e| invalid("text", e))?;
+        let text = if text.trim().is_empty() && topic.default_kind() == BroadcastKind::Alert {
+            TemplateText::alert_default()
+        } else {
+            TemplateText::parse(text).map_err(|e| invalid("text", e))?
+        };
         let subject = Subject::new(
             topic.default_kind(),
             topic.priority,
