@@ -949,3 +949,43 @@ async fn outlets_check_verifies_credentials_and_limits_without_posting() {
     );
     assert!(!said.contains(wrong), "the token is never shown: {said}");
 }
+
+/// `amtsbote demo --outlets --json` with tiny numbers: the same alert without and with the
+/// outlets, both passes reported, every citizen reached in each, and each outlet given the
+/// second alert exactly once. (Its timings are the release build's figures, not checked here.)
+#[tokio::test]
+async fn outlets_demo_reports_both_passes_and_one_post_per_outlet() {
+    let report = crate::helpers::demo_report(&["--outlets", "--subscribers", "40"]).await;
+    let figure = |name: &str| {
+        report[name]
+            .as_f64()
+            .unwrap_or_else(|| panic!("no {name} in {report}"))
+    };
+    for field in [
+        "off_first_send_ms",
+        "on_first_send_ms",
+        "first_send_ratio",
+        "off_telegram_per_s",
+        "off_whatsapp_per_s",
+        "on_telegram_per_s",
+        "on_whatsapp_per_s",
+        "rate_ratio",
+        "outlets_done_ms",
+    ] {
+        assert!(figure(field) >= 0.0, "{field}: {report}");
+    }
+    assert_eq!(figure("off_delivered"), 40.0, "{report}");
+    assert_eq!(figure("on_delivered"), 40.0, "{report}");
+    assert_eq!(figure("lost"), 0.0, "{report}");
+    assert_eq!(figure("duplicates"), 0.0, "{report}");
+    for outlet in [
+        "mastodon_posts",
+        "bluesky_posts",
+        "telegram_channel_posts",
+        "webhook_posts",
+    ] {
+        assert_eq!(figure(outlet), 1.0, "{outlet}: {report}");
+    }
+    assert_eq!(figure("outlet_duplicates"), 0.0, "{report}");
+    assert_eq!(figure("outlet_violations"), 0.0, "{report}");
+}
