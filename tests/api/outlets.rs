@@ -989,3 +989,67 @@ async fn outlets_demo_reports_both_passes_and_one_post_per_outlet() {
     assert_eq!(figure("outlet_duplicates"), 0.0, "{report}");
     assert_eq!(figure("outlet_violations"), 0.0, "{report}");
 }
+
+/// Two instances on one Postgres: only the holder of the role `outlets` posts, so Mastodon gets
+/// the outlet's rate summed over both instances (not twice it), and each broadcast once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outlets_two_instances_post_within_one_rate_on_postgres() {
+    const RATE_PER_MINUTE: usize = 600; // one post every 100 ms
+    const BROADCASTS: usize = 24;
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let p = Platforms::start().await;
+    let file = format!(
+        "[[outlets]]\nkind = \"mastodon\"\nname = \"mastodon\"\nurl = \"{}\"\ntoken_env = \"STADT_MASTODON_TOKEN\"\nrate_per_minute = {RATE_PER_MINUTE}\n",
+        p.mastodon.url
+    );
+    let env = |id: &'static str| {
+        let mut env = p.env();
+        env.push(("AMTSBOTE_INSTANCE_ID", id));
+        env
+    };
+    let a = Service::start_with_file(&db, false, &env("a"), Some(&file)).await;
+    let b = Service::start_with_file(&db, false, &env("b"), Some(&file)).await;
+    for i in 0..BROADCASTS {
+        let svc = if i % 2 == 0 { &a } else { &b };
+        send(svc, PRESS_TOKEN, "news", &format!("{NEWS} ({i})")).await;
+    }
+    let m = p.mastodon.clone();
+    wait_until(
+        Duration::from_secs(30),
+        "every broadcast posted on Mastodon",
+        move || {
+            let m = m.clone();
+            async move { m.statuses().len() >= BROADCASTS }
+        },
+    )
+    .await;
+    let holders: Vec<String> = db
+        .store
+        .role_holders()
+        .await
+        .expect("roles")
+        .into_iter()
+        .filter(|h| h.role == "outlets")
+        .map(|h| h.holder)
+        .collect();
+    assert_eq!(holders.len(), 1, "one holder of the outlets: {holders:?}");
+    let start = p.mastodon.made_at()[0];
+    let times: Vec<Duration> = p
+        .mastodon
+        .made_at()
+        .iter()
+        .map(|t| t.duration_since(start))
+        .collect();
+    let busiest = amtsbote::simulator::busiest_second(times);
+    // One a second more than the rate: the burst of one the limiter starts with.
+    assert!(
+        busiest <= RATE_PER_MINUTE / 60 + 1,
+        "{busiest} posts in the busiest second; the outlet's rate is {RATE_PER_MINUTE} a minute"
+    );
+    let mut texts: Vec<String> = p.mastodon.statuses().into_iter().map(|s| s.text).collect();
+    texts.sort();
+    texts.dedup();
+    assert_eq!(texts.len(), BROADCASTS, "each broadcast posted once");
+}
