@@ -145,6 +145,10 @@ pub trait OutletStore: Send + Sync {
     /// Returns every leased outlet row (the holder before, gone or cut off, leased it) to the
     /// queue, under `fence`: how many.
     async fn take_over_outlets(&self, fence: Option<&Fence>) -> StoreResult<u64>;
+    /// Deletes every outlet row about a broadcast once none of them is queued or leased and
+    /// the last was made or posted before `before` (ms): `corrections.keep_days` after its
+    /// post, a correction or retraction no longer reaches the outlets. How many.
+    async fn forget_outlet_posts(&self, before: i64) -> StoreResult<u64>;
 
     /// The post of `target` on `outlet`, if it has one.
     async fn outlet_post_of(&self, outlet: &str, target: i64) -> StoreResult<Option<OutletPost>>;
@@ -187,6 +191,12 @@ pub(crate) const CLAIM_OUTLET_POST: &str = "UPDATE outlet_posts SET status = 'le
 
 pub(crate) const TAKE_OVER_OUTLETS: &str = "UPDATE outlet_posts SET status = 'pending', \
      lease_until = NULL WHERE status = 'leased'";
+
+/// Whole broadcasts at once: a correction still queued needs the row of its post.
+pub(crate) const FORGET_OUTLET_POSTS: &str = "DELETE FROM outlet_posts WHERE target_id IN \
+     (SELECT target_id FROM outlet_posts GROUP BY target_id \
+      HAVING MAX(COALESCE(sent_at, created_at)) < $1 \
+         AND SUM(CASE WHEN status IN ('pending', 'leased') THEN 1 ELSE 0 END) = 0)";
 
 const LEASE_HELD: &str = "WHERE id = $1 AND status = 'leased' AND leased_by = $2 AND attempts = $3";
 
@@ -328,6 +338,11 @@ macro_rules! impl_outlet_store {
                     .rows_affected();
                 tx.commit().await?;
                 Ok(n)
+            }
+
+            async fn forget_outlet_posts(&self, before: i64) -> $crate::store::StoreResult<u64> {
+                self.write_one(sqlx::query($crate::store::outlets::FORGET_OUTLET_POSTS).bind(before))
+                    .await
             }
 
             async fn outlet_post_of(

@@ -1053,3 +1053,98 @@ async fn outlets_two_instances_post_within_one_rate_on_postgres() {
     texts.dedup();
     assert_eq!(texts.len(), BROADCASTS, "each broadcast posted once");
 }
+
+/// Past `corrections.keep_days` housekeeping forgets a broadcast's outlet rows, all of them at
+/// once; a broadcast with a post still queued keeps every row (its corrections need the post's
+/// remote id), and a correction after the keep time reaches the citizens but no outlet.
+async fn outlet_posts_past_the_keep_time_are_forgotten_with_their_broadcast(db: TestDb) {
+    seed(&*db.store, 2, 0, &["news"]).await;
+    let p = Platforms::start().await;
+    let svc = p.service(&db).await;
+    let old = send(&svc, PRESS_TOKEN, "news", NEWS).await;
+    outlets_settled(&svc.store, old, 3).await;
+    // The website refuses the next broadcast for now: its row waits for another try.
+    p.website.fail(1000);
+    let queued = send(
+        &svc,
+        PRESS_TOKEN,
+        "news",
+        "Der Wochenmarkt zieht auf den Domplatz.",
+    )
+    .await;
+    let s = svc.store.clone();
+    wait_until(
+        Duration::from_secs(20),
+        "the website's post tried and queued again",
+        move || {
+            let s = s.clone();
+            async move {
+                s.outlet_post_of("website", queued)
+                    .await
+                    .ok()
+                    .flatten()
+                    .is_some_and(|p| p.attempts >= 1 && p.status == OutletPostStatus::Pending)
+            }
+        },
+    )
+    .await;
+    let now = amtsbote::domain::now_ms();
+    assert_eq!(
+        svc.store.forget_outlet_posts(now - 60_000).await.unwrap(),
+        0,
+        "nothing is old yet"
+    );
+    assert_eq!(
+        svc.store.forget_outlet_posts(now + 60_000).await.unwrap(),
+        3,
+        "the old broadcast's rows: Mastodon, the website and the WhatsApp channel"
+    );
+    assert!(svc.store.outlet_posts_about(old).await.unwrap().is_empty());
+    assert_eq!(
+        svc.store.outlet_posts_about(queued).await.unwrap().len(),
+        3,
+        "a broadcast with a post still queued keeps its rows"
+    );
+
+    let (status, body) = svc
+        .api(
+            Method::POST,
+            &format!("/api/v1/broadcasts/{old}/corrections"),
+            PRESS_TOKEN,
+            Some(json!({"text": "Die Hauptstraße ist ab Dienstag gesperrt."})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let correction = body["correction"]["id"].as_i64().expect("correction id");
+    svc.wait_done(correction, Duration::from_secs(20)).await;
+    assert!(
+        svc.store
+            .outlet_posts_about(correction)
+            .await
+            .unwrap()
+            .is_empty(),
+        "no outlet row for a correction of a forgotten post"
+    );
+    let statuses = p.mastodon.statuses();
+    assert!(statuses[0].edits.is_empty(), "{statuses:?}");
+    let told = svc
+        .sim
+        .received()
+        .iter()
+        .filter(|r| r.text.starts_with("Korrektur:"))
+        .count();
+    assert_eq!(told, 2, "the citizens are told");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outlet_posts_past_the_keep_time_are_forgotten_with_their_broadcast_on_sqlite() {
+    outlet_posts_past_the_keep_time_are_forgotten_with_their_broadcast(TestDb::sqlite().await)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outlet_posts_past_the_keep_time_are_forgotten_with_their_broadcast_on_postgres() {
+    if let Some(db) = TestDb::postgres().await {
+        outlet_posts_past_the_keep_time_are_forgotten_with_their_broadcast(db).await;
+    }
+}
