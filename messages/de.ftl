@@ -450,6 +450,14 @@ onsite-draft-gone = Diese Vorschau gibt es nicht mehr (gesendet, verworfen oder 
 ## Öffentliches Archiv und Prüfung
 cmd-latest = Die letzten Meldungen zu meinen Themen
 archive-footer = Echt? { $link }
+preview-outlets = Nach außen:
+preview-outlet-text = { $outlet }: { $text }
+preview-outlet-as-above = { $outlet }: wie oben
+preview-outlet-not-posted = { $outlet }: { $why }
+outlet-not-posted-drill = nicht gepostet – eine Übung bleibt beim Team
+outlet-not-posted-topic = nicht gepostet – dieses Thema wird dort nicht übernommen
+outlet-not-posted-alerts = nicht gepostet – Warnungen werden dort nicht übernommen
+dash-outlet-preview = So erscheint es nach außen
 preview-footer = Darunter steht: { $line }
 preview-picture = 📎 Bild: { $width } × { $height } Pixel, { $size }, Metadaten entfernt. Alternativtext: { $alt }
 preview-document = 📎 Dokument: { $name }, { $size }

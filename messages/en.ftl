@@ -447,6 +447,14 @@ onsite-draft-gone = That preview is gone (sent, dropped or expired). /alert TEXT
 ## Public archive and check
 cmd-latest = The latest news on my topics
 archive-footer = Real? { $link }
+preview-outlets = Outlets:
+preview-outlet-text = { $outlet }: { $text }
+preview-outlet-as-above = { $outlet }: as above
+preview-outlet-not-posted = { $outlet }: { $why }
+outlet-not-posted-drill = not posted – a drill stays with the staff
+outlet-not-posted-topic = not posted – this topic is not taken there
+outlet-not-posted-alerts = not posted – alerts are not taken there
+dash-outlet-preview = What the outlets post
 preview-footer = Under it: { $line }
 preview-picture = 📎 Picture: { $width } × { $height } pixels, { $size }, metadata removed. Alternative text: { $alt }
 preview-document = 📎 Document: { $name }, { $size }

@@ -772,10 +772,8 @@ async fn outlets_a_429_from_bluesky_pauses_only_the_bluesky_lane_on_postgres() {
     }
 }
 
-/// WhatsApp Channels have no API: the broadcast's page shows the text to copy, check line
-/// included, and "posted by hand" records who and when.
-async fn a_whatsapp_channel_post_is_copied_and_recorded_as_posted_by_hand(db: TestDb) {
-    use crate::dashboard::{client_from, csrf_in, session_of};
+/// Paula of the press office, signed in to the dashboard of `svc`: a client and her cookie.
+async fn paula_signed_in(db: &TestDb, svc: &Service) -> (reqwest::Client, String) {
     db.store
         .set_staff(
             ChannelKind::Telegram,
@@ -785,6 +783,16 @@ async fn a_whatsapp_channel_post_is_copied_and_recorded_as_posted_by_hand(db: Te
         )
         .await
         .expect("staff");
+    (
+        crate::dashboard::client_from([127, 0, 0, 1], Duration::from_secs(30)),
+        crate::dashboard::session_of(db, svc, "900").await,
+    )
+}
+
+/// WhatsApp Channels have no API: the broadcast's page shows the text to copy, check line
+/// included, and "posted by hand" records who and when.
+async fn a_whatsapp_channel_post_is_copied_and_recorded_as_posted_by_hand(db: TestDb) {
+    use crate::dashboard::csrf_in;
     let file = "[[outlets]]\nkind = \"whatsapp_channel\"\nname = \"whatsapp-kanal\"\n";
     let svc = Service::start_with_file(
         &db,
@@ -827,8 +835,7 @@ async fn a_whatsapp_channel_post_is_copied_and_recorded_as_posted_by_hand(db: Te
         .unwrap()
         .and_then(|b| b.public_code)
         .unwrap();
-    let client = client_from([127, 0, 0, 1], Duration::from_secs(30));
-    let paula = session_of(&db, &svc, "900").await;
+    let (client, paula) = paula_signed_in(&db, &svc).await;
     let page = || {
         let (client, paula) = (client.clone(), paula.clone());
         let url = format!("{}/dashboard/broadcasts/{id}", svc.admin);
@@ -1147,4 +1154,225 @@ async fn outlet_posts_past_the_keep_time_are_forgotten_with_their_broadcast_on_p
     if let Some(db) = TestDb::postgres().await {
         outlet_posts_past_the_keep_time_are_forgotten_with_their_broadcast(db).await;
     }
+}
+
+/// The outlets of the preview tests: Mastodon and Bluesky take everything, the website only
+/// traffic, the WhatsApp channel no alerts.
+fn preview_file(p: &Platforms) -> String {
+    format!(
+        "[[outlets]]\nkind = \"mastodon\"\nname = \"mastodon\"\nurl = \"{}\"\ntoken_env = \"STADT_MASTODON_TOKEN\"\nrate_per_minute = 0\n\n\
+         [[outlets]]\nkind = \"bluesky\"\nname = \"bluesky\"\nurl = \"{}\"\nhandle = \"{BLUESKY_HANDLE}\"\npassword_env = \"STADT_BLUESKY_PASSWORD\"\nrate_per_minute = 0\n\n\
+         [[outlets]]\nkind = \"webhook\"\nname = \"website\"\nurl = \"{}\"\nsecret_env = \"STADT_WEBHOOK_SECRET\"\ntopics = [\"traffic\"]\n\n\
+         [[outlets]]\nkind = \"whatsapp_channel\"\nname = \"whatsapp-kanal\"\nalerts = false\n",
+        p.mastodon.url, p.bluesky.url, p.website.url
+    )
+}
+
+/// The preview entry of `outlet` in an API answer.
+fn previewed<'a>(answer: &'a serde_json::Value, outlet: &str) -> &'a serde_json::Value {
+    answer["outlet_preview"]
+        .as_array()
+        .and_then(|all| all.iter().find(|o| o["outlet"] == outlet))
+        .unwrap_or_else(|| panic!("no preview of {outlet} in {answer}"))
+}
+
+/// Before its release the API shows per outlet what will be posted — the text cut as posting
+/// cuts it, with the check link — or why nothing (topic, alerts, drill); the confirmed draft
+/// then posts exactly the text its preview showed.
+async fn the_api_previews_each_outlets_post_before_the_release(db: TestDb) {
+    let p = Platforms::start().await;
+    let svc = Service::start_with_file(&db, false, &p.env(), Some(&preview_file(&p))).await;
+    let text = long_text();
+    let (status, draft) = svc
+        .api(
+            Method::POST,
+            "/api/v1/broadcasts",
+            PRESS_TOKEN,
+            Some(json!({"topic": "news", "text": text, "draft": true})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{draft}");
+    let id = draft["id"].as_i64().expect("id");
+    let code = svc
+        .store
+        .broadcast(id)
+        .await
+        .unwrap()
+        .and_then(|b| b.public_code)
+        .expect("a public code");
+    let link = format!("{PUBLIC_URL}/m/{code}");
+    let mastodon = previewed(&draft, "mastodon")["text"]
+        .as_str()
+        .expect("Mastodon posts it")
+        .to_string();
+    assert!(
+        mastodon.ends_with(&format!("…\n\n{link}")),
+        "cut, with the link: {mastodon}"
+    );
+    let bluesky = previewed(&draft, "bluesky")["text"]
+        .as_str()
+        .expect("Bluesky posts it")
+        .to_string();
+    assert!(bluesky.ends_with(&link), "{bluesky}");
+    assert_eq!(
+        previewed(&draft, "website")["not_posted"],
+        "topic_not_taken"
+    );
+    assert!(previewed(&draft, "website")["text"].is_null());
+    assert!(previewed(&draft, "whatsapp-kanal")["text"].is_string());
+    let (status, shown) = svc
+        .api(
+            Method::GET,
+            &format!("/api/v1/broadcasts/{id}"),
+            PRESS_TOKEN,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(previewed(&shown, "mastodon")["text"], mastodon.as_str());
+
+    let (status, confirmed) = svc
+        .api(
+            Method::POST,
+            &format!("/api/v1/broadcasts/{id}/confirm"),
+            PRESS_TOKEN,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{confirmed}");
+    outlets_settled(&svc.store, id, 3).await;
+    assert_eq!(p.mastodon.statuses()[0].text, mastodon, "as previewed");
+    assert_eq!(p.bluesky.posts()[0].text(), bluesky, "as previewed");
+    assert!(p.website.hooks().is_empty());
+
+    let (status, alert) = svc
+        .api(
+            Method::POST,
+            "/api/v1/broadcasts",
+            EMERGENCY_TOKEN,
+            Some(json!({"topic": "alerts", "text": "Hochwasser am Domplatz.", "draft": true})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{alert}");
+    assert_eq!(
+        previewed(&alert, "whatsapp-kanal")["not_posted"],
+        "alerts_not_taken"
+    );
+    assert!(previewed(&alert, "mastodon")["text"].is_string());
+
+    let (status, drill) = svc
+        .api(
+            Method::POST,
+            "/api/v1/drills",
+            EMERGENCY_TOKEN,
+            Some(json!({"text": "Probealarm."})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{drill}");
+    for outlet in ["mastodon", "bluesky", "website", "whatsapp-kanal"] {
+        assert_eq!(previewed(&drill, outlet)["not_posted"], "drill", "{drill}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outlets_the_api_previews_each_outlets_post_before_the_release_on_sqlite() {
+    the_api_previews_each_outlets_post_before_the_release(TestDb::sqlite().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outlets_the_api_previews_each_outlets_post_before_the_release_on_postgres() {
+    if let Some(db) = TestDb::postgres().await {
+        the_api_previews_each_outlets_post_before_the_release(db).await;
+    }
+}
+
+/// The dashboard's preview shows per outlet what will be posted, or why not, from the same
+/// function as the API; so do a draft's page until its release and the chat's preview.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outlets_the_dashboard_and_the_chat_preview_each_outlets_post() {
+    use crate::dashboard::csrf_in;
+    let db = TestDb::sqlite().await;
+    let p = Platforms::start().await;
+    let mut env = p.env();
+    env.push(("AMTSBOTE_DASHBOARD_PUBLIC_URL", "http://dashboard.example"));
+    let svc = Service::start_with_file(&db, false, &env, Some(&preview_file(&p))).await;
+    let (client, paula) = paula_signed_in(&db, &svc).await;
+    let url = |path: &str| format!("{}{path}", svc.admin);
+    let get = |path: String| {
+        let request = client.get(url(&path)).header("cookie", &paula);
+        async move { request.send().await.unwrap().text().await.unwrap() }
+    };
+    let compose = get("/dashboard/compose".into()).await;
+    let text = long_text();
+    let preview = client
+        .post(url("/dashboard/compose"))
+        .header("cookie", &paula)
+        .form(&[
+            ("csrf", csrf_in(&compose).as_str()),
+            ("topic", "news"),
+            ("text", text.as_str()),
+            ("when", "now"),
+            ("action", "preview"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(preview.contains("id=\"outlet-preview\""), "{preview}");
+    let item = |page: &str, outlet: &str| {
+        let at = page
+            .find(&format!("id=\"outlet-preview-{outlet}\""))
+            .unwrap_or_else(|| panic!("no preview of {outlet}: {page}"));
+        page[at..]
+            .split("</li>")
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let mastodon = item(&preview, "mastodon");
+    assert!(
+        mastodon.contains("…") && mastodon.contains("archiv.stadt.example&#x2f;m&#x2f;XXXXXXXX"),
+        "cut, with the link: {mastodon}"
+    );
+    assert!(
+        item(&preview, "website").contains("dieses Thema wird dort nicht übernommen"),
+        "{preview}"
+    );
+
+    let (status, draft) = svc
+        .api(
+            Method::POST,
+            "/api/v1/broadcasts",
+            EMERGENCY_TOKEN,
+            Some(json!({"topic": "alerts", "text": "Hochwasser am Domplatz.", "draft": true})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{draft}");
+    let page = get(format!("/dashboard/broadcasts/{}", draft["id"])).await;
+    assert!(
+        item(&page, "whatsapp-kanal").contains("Warnungen werden dort nicht übernommen"),
+        "{page}"
+    );
+    assert!(
+        item(&page, "bluesky").contains("Hochwasser am Domplatz."),
+        "{page}"
+    );
+
+    // The chat's preview says the same, from the same function.
+    svc.sim.push_update(crate::telegram::message(
+        900,
+        &format!("/announce news {text}"),
+    ));
+    let chat = crate::helpers::message_to(&svc.sim, "900", "Outlets:").await;
+    assert!(
+        chat.text
+            .contains("website: not posted – this topic is not taken there")
+            && chat.text.contains("whatsapp-kanal: as above")
+            && chat.text.contains("mastodon: Überschwemmung")
+            && chat.text.contains("bluesky: Überschwemmung"),
+        "{}",
+        chat.text
+    );
 }
