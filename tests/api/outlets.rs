@@ -417,31 +417,25 @@ async fn outlets_drills_stay_home_and_the_webhook_is_retried_with_the_same_id_on
     }
 }
 
-/// `amtsbote run` killed with SIGKILL after Mastodon made the status and Bluesky the record,
-/// before either answer was acknowledged, then started again: the retry carries the same
-/// Idempotency-Key and Mastodon answers with the status it made — one status, not two; Bluesky
-/// (no such key) gets the one in flight again, at most once, counted.
-async fn a_kill_between_the_answer_and_the_ack_posts_once_on_mastodon(db: TestDb) {
-    let p = Platforms::start().await;
-    let dir = tempfile::tempdir().expect("dir");
-    let file = dir.path().join("amtsbote.toml");
-    let bluesky = p.bluesky_entry();
-    std::fs::write(&file, p.file() + &bluesky).expect("config file");
-    let service = || {
-        let mut cmd = amtsbote();
-        cmd.env("AMTSBOTE_DATABASE_URL", &db.url)
-            .env("AMTSBOTE_QUEUE_POLL_MS", "50")
-            .env("AMTSBOTE_QUEUE_LEASE_SECS", "2")
-            .envs(p.env())
-            .arg("--config")
-            .arg(&file)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null());
-        cmd.arg("run").spawn().expect("amtsbote run")
-    };
-    p.mastodon.stall_after_create(true);
-    p.bluesky.stall_after_create(true);
-    let mut first = service();
+/// `amtsbote run` on `db` with the config file `file` and the settings `env`, quick to poll
+/// and with short leases, its output discarded: a process a test may kill.
+fn run(db: &TestDb, file: &std::path::Path, env: Vec<(&str, &str)>) -> tokio::process::Child {
+    amtsbote()
+        .env("AMTSBOTE_DATABASE_URL", &db.url)
+        .env("AMTSBOTE_QUEUE_POLL_MS", "50")
+        .env("AMTSBOTE_QUEUE_LEASE_SECS", "2")
+        .envs(env)
+        .arg("--config")
+        .arg(file)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .arg("run")
+        .spawn()
+        .expect("amtsbote run")
+}
+
+/// `amtsbote broadcast --topic news --text NEWS --yes` on `db`: the broadcast's id.
+async fn news_by_cli(db: &TestDb) -> i64 {
     let out = amtsbote()
         .env("AMTSBOTE_DATABASE_URL", &db.url)
         .args([
@@ -462,7 +456,24 @@ async fn a_kill_between_the_answer_and_the_ack_posts_once_on_mastodon(db: TestDb
         String::from_utf8_lossy(&out.stderr)
     );
     let answer: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    let id = answer["id"].as_i64().expect("id");
+    answer["id"].as_i64().expect("id")
+}
+
+/// `amtsbote run` killed with SIGKILL after Mastodon made the status and Bluesky the record,
+/// before either answer was acknowledged, then started again: the retry carries the same
+/// Idempotency-Key and Mastodon answers with the status it made — one status, not two; Bluesky
+/// (no such key) gets the one in flight again, at most once, counted.
+async fn a_kill_between_the_answer_and_the_ack_posts_once_on_mastodon(db: TestDb) {
+    let p = Platforms::start().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("amtsbote.toml");
+    let bluesky = p.bluesky_entry();
+    std::fs::write(&file, p.file() + &bluesky).expect("config file");
+    let service = || run(&db, &file, p.env());
+    p.mastodon.stall_after_create(true);
+    p.bluesky.stall_after_create(true);
+    let mut first = service();
+    let id = news_by_cli(&db).await;
     let m = p.mastodon.clone();
     wait_until(
         Duration::from_secs(30),
@@ -542,6 +553,93 @@ async fn outlets_a_kill_between_the_answer_and_the_ack_posts_once_on_mastodon_on
 async fn outlets_a_kill_between_the_answer_and_the_ack_posts_once_on_mastodon_on_postgres() {
     if let Some(db) = TestDb::postgres().await {
         a_kill_between_the_answer_and_the_ack_posts_once_on_mastodon(db).await;
+    }
+}
+
+/// `amtsbote run` killed with SIGKILL after the simulated Telegram took the channel's post and
+/// before its answer came back, then started again: the channel has no idempotency key, so the
+/// post in flight at the kill is made again — at most once, and counted in the row's attempts.
+async fn a_kill_between_the_channel_post_and_its_ack_posts_at_most_the_one_in_flight_again(
+    db: TestDb,
+) {
+    let sim_stop = CancellationToken::new();
+    let sim = amtsbote::simulator::Simulator::start(sim_stop.clone())
+        .await
+        .expect("simulators");
+    let _sim = sim_stop.drop_guard();
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("amtsbote.toml");
+    std::fs::write(
+        &file,
+        "[[outlets]]\nkind = \"telegram_channel\"\nname = \"kanal\"\nchat = \"@stadt\"\nrate_per_minute = 0\n",
+    )
+    .expect("config file");
+    let service = || {
+        let telegram = vec![
+            ("AMTSBOTE_TELEGRAM_TOKEN", "42:test-token"),
+            ("AMTSBOTE_TELEGRAM_API_URL", sim.telegram_url.as_str()),
+            ("AMTSBOTE_TELEGRAM_RATE", "0"),
+            ("AMTSBOTE_ARCHIVE_PUBLIC_URL", PUBLIC_URL),
+        ];
+        run(&db, &file, telegram)
+    };
+    let to_channel = |sim: &amtsbote::simulator::Simulator| {
+        sim.received()
+            .iter()
+            .filter(|r| &*r.address == "@stadt")
+            .count()
+    };
+    // Every message is taken and recorded, its answer held back: the kill comes in between.
+    sim.hold_sends(&[]);
+    let mut first = service();
+    let id = news_by_cli(&db).await;
+    let s = sim.clone();
+    wait_until(
+        Duration::from_secs(30),
+        "the channel's post reached Telegram",
+        move || {
+            let n = to_channel(&s);
+            async move { n == 1 }
+        },
+    )
+    .await;
+    first.kill().await.expect("SIGKILL"); // between Telegram's taking it and the ack
+    let in_flight = db
+        .store
+        .outlet_post_of("kanal", id)
+        .await
+        .unwrap()
+        .expect("the row");
+    assert_eq!(in_flight.status, OutletPostStatus::Leased, "{in_flight:?}");
+    sim.release_sends();
+
+    let mut second = service();
+    let posts = outlets_settled(&db.store, id, 1).await;
+    second.kill().await.expect("SIGKILL");
+    let post = of(&posts, "kanal", OutletAction::Post);
+    assert_eq!(post.status, OutletPostStatus::Sent, "{post:?}");
+    assert_eq!(post.attempts, 2, "tried again after the restart");
+    let duplicates = to_channel(&sim) - 1;
+    assert!(
+        duplicates <= 1,
+        "{duplicates} duplicates, 1 in flight at the kill"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outlets_a_kill_between_the_channel_post_and_its_ack_posts_at_most_the_one_in_flight_again_on_sqlite()
+ {
+    a_kill_between_the_channel_post_and_its_ack_posts_at_most_the_one_in_flight_again(
+        TestDb::sqlite().await,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outlets_a_kill_between_the_channel_post_and_its_ack_posts_at_most_the_one_in_flight_again_on_postgres()
+ {
+    if let Some(db) = TestDb::postgres().await {
+        a_kill_between_the_channel_post_and_its_ack_posts_at_most_the_one_in_flight_again(db).await;
     }
 }
 
