@@ -438,6 +438,9 @@ dash-outlet-posted-button = Von Hand gepostet
 dash-outlet-posted-line = von Hand gepostet von { $who } um { $at }
 dash-notices = Korrekturen und Widerruf
 demo-retract-text = Die Demo nimmt ihre Warnung zurück.
+demo-outlets-summary =
+    Dieselbe Warnung an { $subscribers } Empfänger zweimal: ohne Kanäle nach außen erste Nachricht { $off_first_send_ms } ms nach der Freigabe, Telegram { $off_telegram_per_s }/s, WhatsApp { $off_whatsapp_per_s }/s; mit Mastodon, Bluesky, Telegram-Kanal und Webhook { $on_first_send_ms } ms, Telegram { $on_telegram_per_s }/s, WhatsApp { $on_whatsapp_per_s }/s (Verhältnis erste Nachricht { $first_send_ratio }, Rate { $rate_ratio }).
+    Posts: Mastodon { $mastodon_posts }, Bluesky { $bluesky_posts }, Telegram-Kanal { $telegram_channel_posts }, Webhook { $webhook_posts } (doppelt { $outlet_duplicates }), der letzte { $outlets_done_ms } ms nach der Freigabe; verloren { $lost }, doppelt { $duplicates }.
 demo-retract-summary =
     Warnung an { $alerted } Empfänger (Telegram { $telegram_rate_achieved }/s von { $telegram_rate_configured }/s, WhatsApp { $whatsapp_rate_achieved }/s von { $whatsapp_rate_configured }/s), dann widerrufen; danach noch { $alerts_after_confirmation } Warnungen (unterwegs).
     Widerrufe: { $notices }, verloren { $lost }, doppelt { $duplicates }; der erste { $first_notice_ms } ms nach der Bestätigung, der letzte nach { $last_notice_s } s (N/R { $notices_over_rate_s } s); Bearbeitungen bis { $last_edit_s } s. Speicher höchstens { $peak_rss_mb } MiB.
@@ -452,6 +455,14 @@ onsite-draft-gone = Diese Vorschau gibt es nicht mehr (gesendet, verworfen oder 
 ## Öffentliches Archiv und Prüfung
 cmd-latest = Die letzten Meldungen zu meinen Themen
 archive-footer = Echt? { $link }
+preview-outlets = Nach außen:
+preview-outlet-text = { $outlet }: { $text }
+preview-outlet-as-above = { $outlet }: wie oben
+preview-outlet-not-posted = { $outlet }: { $why }
+outlet-not-posted-drill = nicht gepostet – eine Übung bleibt beim Team
+outlet-not-posted-topic = nicht gepostet – dieses Thema wird dort nicht übernommen
+outlet-not-posted-alerts = nicht gepostet – Warnungen werden dort nicht übernommen
+dash-outlet-preview = So erscheint es nach außen
 preview-footer = Darunter steht: { $line }
 preview-picture = 📎 Bild: { $width } × { $height } Pixel, { $size }, Metadaten entfernt. Alternativtext: { $alt }
 preview-document = 📎 Dokument: { $name }, { $size }

@@ -435,6 +435,9 @@ dash-outlet-posted-button = Posted by hand
 dash-outlet-posted-line = posted by hand by { $who } at { $at }
 dash-notices = Corrections and retraction
 demo-retract-text = The demo takes its warning back.
+demo-outlets-summary =
+    The same alert to { $subscribers } recipients twice: without outlets the first message { $off_first_send_ms } ms after the release, Telegram { $off_telegram_per_s }/s, WhatsApp { $off_whatsapp_per_s }/s; with Mastodon, Bluesky, the Telegram channel and the webhook { $on_first_send_ms } ms, Telegram { $on_telegram_per_s }/s, WhatsApp { $on_whatsapp_per_s }/s (ratio first message { $first_send_ratio }, rate { $rate_ratio }).
+    Posts: Mastodon { $mastodon_posts }, Bluesky { $bluesky_posts }, Telegram channel { $telegram_channel_posts }, webhook { $webhook_posts } (duplicates { $outlet_duplicates }), the last { $outlets_done_ms } ms after the release; lost { $lost }, duplicates { $duplicates }.
 demo-retract-summary =
     Alert to { $alerted } recipients (Telegram { $telegram_rate_achieved }/s of { $telegram_rate_configured }/s, WhatsApp { $whatsapp_rate_achieved }/s of { $whatsapp_rate_configured }/s), then retracted; { $alerts_after_confirmation } alerts after that (in flight).
     Retraction notices: { $notices }, lost { $lost }, duplicates { $duplicates }; the first { $first_notice_ms } ms after the confirmation, the last after { $last_notice_s } s (N/R { $notices_over_rate_s } s); edits until { $last_edit_s } s. Peak memory { $peak_rss_mb } MiB.
@@ -449,6 +452,14 @@ onsite-draft-gone = That preview is gone (sent, dropped or expired). /alert TEXT
 ## Public archive and check
 cmd-latest = The latest news on my topics
 archive-footer = Real? { $link }
+preview-outlets = Outlets:
+preview-outlet-text = { $outlet }: { $text }
+preview-outlet-as-above = { $outlet }: as above
+preview-outlet-not-posted = { $outlet }: { $why }
+outlet-not-posted-drill = not posted – a drill stays with the staff
+outlet-not-posted-topic = not posted – this topic is not taken there
+outlet-not-posted-alerts = not posted – alerts are not taken there
+dash-outlet-preview = What the outlets post
 preview-footer = Under it: { $line }
 preview-picture = 📎 Picture: { $width } × { $height } pixels, { $size }, metadata removed. Alternative text: { $alt }
 preview-document = 📎 Document: { $name }, { $size }

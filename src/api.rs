@@ -26,7 +26,8 @@ pub use error::ApiError;
 pub use extract::Caller;
 
 use crate::domain::{
-    Actor, BroadcastKind, BroadcastText, ChannelKind, DeliveryStatus, PersonName, Priority, Role,
+    Actor, BroadcastKind, BroadcastStatus, BroadcastText, ChannelKind, DeliveryStatus, PersonName,
+    Priority, Role,
 };
 use crate::services::{BroadcastService, Submission, Submitted, When};
 use crate::store::{Broadcast, BroadcastStats, RecipientCount, Store};
@@ -246,6 +247,43 @@ pub struct BroadcastCreated {
     /// A targeted broadcast: the districts it touches and its recipients by group.
     #[serde(skip_serializing_if = "Option::is_none")]
     target: Option<TargetReach>,
+    /// What each outlet (`[[outlets]]`) will post of it, or why it posts nothing.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    outlet_preview: Vec<OutletPreviewView>,
+}
+
+/// What one outlet will post of a broadcast: the text as posting cuts it (Mastodon at the
+/// default 500 characters, Bluesky at 300 graphemes, each with the check link), or why not.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OutletPreviewView {
+    outlet: String,
+    /// `telegram_channel`, `mastodon`, `bluesky`, `webhook` or `whatsapp_channel`.
+    kind: String,
+    /// The text it posts; none when it posts nothing.
+    text: Option<String>,
+    /// Why it posts nothing: `drill`, `topic_not_taken` or `alerts_not_taken`.
+    not_posted: Option<String>,
+}
+
+impl From<crate::domain::outlet::OutletPreview> for OutletPreviewView {
+    fn from(p: crate::domain::outlet::OutletPreview) -> Self {
+        OutletPreviewView {
+            outlet: p.outlet,
+            kind: p.kind.as_str().into(),
+            text: p.text,
+            not_posted: p.not_posted.map(|n| n.as_str().into()),
+        }
+    }
+}
+
+/// What the outlets will post of `b`: shown until it is released.
+fn outlet_preview(state: &ApiState, b: &Broadcast) -> Vec<OutletPreviewView> {
+    state
+        .broadcasts
+        .outlet_preview(&b.topic, b.kind, &b.text, b.public_code.as_deref())
+        .into_iter()
+        .map(OutletPreviewView::from)
+        .collect()
 }
 
 /// Who a target reaches: by a chosen district, by a kept place inside it, without any area.
@@ -310,6 +348,10 @@ pub struct BroadcastView {
     /// their state and remote link (only on GET of one broadcast).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     outlets: Vec<OutletPostView>,
+    /// Before its release (a draft, awaiting approval, scheduled): what each outlet will post
+    /// of it, or why it posts nothing (only on GET of one broadcast).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    outlet_preview: Vec<OutletPreviewView>,
 }
 
 /// One post (or its correction or retraction) on an outlet.
@@ -385,11 +427,12 @@ impl BroadcastView {
             media_id: b.media_id,
             alt: b.alt.clone(),
             outlets: Vec::new(),
+            outlet_preview: Vec::new(),
         }
     }
 }
 
-fn created_answer(created: &Submitted) -> BroadcastCreated {
+fn created_answer(state: &ApiState, created: &Submitted) -> BroadcastCreated {
     let b = &created.broadcast;
     BroadcastCreated {
         id: b.id,
@@ -404,6 +447,7 @@ fn created_answer(created: &Submitted) -> BroadcastCreated {
             by_place: Recipients::from(&t.count.by_place),
             without_area: Recipients::from(&t.count.without_area),
         }),
+        outlet_preview: outlet_preview(state, b),
     }
 }
 
@@ -550,7 +594,7 @@ async fn create_broadcast(
     // Keys are per token, so two systems cannot collide.
     submission.idempotency_key = key.map(|k| format!("{}:{k}", caller.actor()));
     let created: Submitted = state.broadcasts.submit(&actor(&caller), submission).await?;
-    let answer = created_answer(&created);
+    let answer = created_answer(&state, &created);
     let status = if created.created {
         StatusCode::CREATED
     } else {
@@ -587,7 +631,7 @@ async fn create_drill(
         idempotency_key: None,
     };
     let created = state.broadcasts.submit(&actor(&caller), submission).await?;
-    Ok((StatusCode::CREATED, Json(created_answer(&created))))
+    Ok((StatusCode::CREATED, Json(created_answer(&state, &created))))
 }
 
 #[utoipa::path(post, path = "/api/v1/drafts", request_body = DraftRequest,
@@ -914,6 +958,12 @@ async fn view(state: &ApiState, b: Broadcast) -> Result<Json<BroadcastView>, Api
             ..OutletPostView::from(post)
         });
     }
+    if matches!(
+        b.status,
+        BroadcastStatus::Draft | BroadcastStatus::AwaitingApproval | BroadcastStatus::Scheduled
+    ) {
+        view.outlet_preview = outlet_preview(state, &b);
+    }
     Ok(Json(view))
 }
 
@@ -1004,7 +1054,7 @@ async fn correct_broadcast(
     Ok((
         status,
         Json(CorrectionCreated {
-            correction: created_answer(&created),
+            correction: created_answer(&state, &created),
             broadcast,
         }),
     ))

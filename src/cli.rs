@@ -660,42 +660,53 @@ pub async fn stats(
     Ok(())
 }
 
+/// The demo modes that run on the demo's options (`amtsbote demo [--MODE]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DemoMode {
+    /// News to everyone, an alert overtaking it.
+    Alert,
+    Warnings,
+    Retract,
+    Picture,
+    Outlets,
+}
+
+/// `amtsbote demo` in `mode`: its report as one JSON line or the summary.
 pub async fn demo(
+    mode: DemoMode,
     config: &Config,
     options: DemoOptions,
     as_json: bool,
     texts: &Texts,
 ) -> anyhow::Result<()> {
     let lang = Texts::terminal_language();
-    let report = demo::run(config, options, texts, lang).await?;
-    let summary = demo::summary(&report, texts, lang);
-    print_report(&report, as_json, summary, report.lost)
-}
-
-/// `amtsbote demo --warnings`.
-pub async fn demo_warnings(
-    config: &Config,
-    options: DemoOptions,
-    as_json: bool,
-    texts: &Texts,
-) -> anyhow::Result<()> {
-    let lang = Texts::terminal_language();
-    let report = demo::warnings::run(config, options, texts, lang).await?;
-    let summary = demo::warnings::summary(&report, texts, lang);
-    print_report(&report, as_json, summary, report.lost)
-}
-
-/// `amtsbote demo --retract`.
-pub async fn demo_retract(
-    config: &Config,
-    options: DemoOptions,
-    as_json: bool,
-    texts: &Texts,
-) -> anyhow::Result<()> {
-    let lang = Texts::terminal_language();
-    let report = demo::retract::run(config, options, texts, lang).await?;
-    let summary = demo::retract::summary(&report, texts, lang);
-    print_report(&report, as_json, summary, report.lost)
+    match mode {
+        DemoMode::Alert => {
+            let r = demo::run(config, options, texts, lang).await?;
+            print_report(&r, as_json, demo::summary(&r, texts, lang), r.lost)
+        }
+        DemoMode::Warnings => {
+            let r = demo::warnings::run(config, options, texts, lang).await?;
+            print_report(
+                &r,
+                as_json,
+                demo::warnings::summary(&r, texts, lang),
+                r.lost,
+            )
+        }
+        DemoMode::Retract => {
+            let r = demo::retract::run(config, options, texts, lang).await?;
+            print_report(&r, as_json, demo::retract::summary(&r, texts, lang), r.lost)
+        }
+        DemoMode::Picture => {
+            let r = demo::picture::run(config, options, texts, lang).await?;
+            print_report(&r, as_json, demo::picture::summary(&r, texts, lang), r.lost)
+        }
+        DemoMode::Outlets => {
+            let r = demo::outlets::run(config, options, texts, lang).await?;
+            print_report(&r, as_json, demo::outlets::summary(&r, texts, lang), r.lost)
+        }
+    }
 }
 
 /// `amtsbote demo --archive`.
@@ -704,19 +715,6 @@ pub async fn demo_archive(config: &Config, as_json: bool) -> anyhow::Result<()> 
     let report = demo::archive::run(config, texts).await?;
     let summary = demo::archive::summary(&report);
     print_report(&report, as_json, summary, report.archive_errors)
-}
-
-/// `amtsbote demo --picture`.
-pub async fn demo_picture(
-    config: &Config,
-    options: DemoOptions,
-    as_json: bool,
-    texts: &Texts,
-) -> anyhow::Result<()> {
-    let lang = Texts::terminal_language();
-    let report = demo::picture::run(config, options, texts, lang).await?;
-    let summary = demo::picture::summary(&report, texts, lang);
-    print_report(&report, as_json, summary, report.lost)
 }
 
 /// `amtsbote demo --instances N`.

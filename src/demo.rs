@@ -8,6 +8,7 @@ pub mod archive;
 pub mod areas;
 pub mod instances;
 mod link;
+pub mod outlets;
 pub mod picture;
 pub mod retract;
 pub mod signups;

@@ -30,16 +30,19 @@ pub enum InstanceRole {
     Warnings,
     /// Returns expired leases, closes finished broadcasts, forgets old message ids.
     Housekeeping,
+    /// Posts to the outlets (`[[outlets]]`), each at its own rate.
+    Outlets,
 }
 
 impl InstanceRole {
-    pub const ALL: [InstanceRole; 6] = [
+    pub const ALL: [InstanceRole; 7] = [
         InstanceRole::Lane(ChannelKind::Telegram),
         InstanceRole::Lane(ChannelKind::Whatsapp),
         InstanceRole::TelegramPoller,
         InstanceRole::Scheduler,
         InstanceRole::Warnings,
         InstanceRole::Housekeeping,
+        InstanceRole::Outlets,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -50,6 +53,7 @@ impl InstanceRole {
             InstanceRole::Scheduler => "scheduler",
             InstanceRole::Warnings => "warnings",
             InstanceRole::Housekeeping => "housekeeping",
+            InstanceRole::Outlets => "outlets",
         }
     }
 }

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::{ArgGroup, Parser, Subcommand};
 
-use amtsbote::cli::{self, BroadcastRequest, Refused, StaffTarget};
+use amtsbote::cli::{self, BroadcastRequest, DemoMode, Refused, StaffTarget};
 use amtsbote::config::{Config, Flags, LogFormat};
 use amtsbote::demo::DemoOptions;
 use amtsbote::demo::instances::InstancesOptions;
@@ -176,6 +176,11 @@ enum Command {
         /// both throughputs, their ratio, the uploads per platform and the memory of each.
         #[arg(long)]
         picture: bool,
+        /// Instead: the same alert to everyone twice in one run, without outlets and then with
+        /// simulated Mastodon, Bluesky, Telegram channel and webhook outlets: the first message
+        /// and the citizens' rate of each, their ratio, and what each outlet received.
+        #[arg(long, conflicts_with_all = ["picture", "retract", "warnings"])]
+        outlets: bool,
         /// Instead: an official warning from a simulated warning API reaches every subscriber
         /// without a human, then its update and its cancel.
         #[arg(long)]
@@ -475,6 +480,7 @@ fn main() -> ExitCode {
                 telegram_latency_ms,
                 areas,
                 picture,
+                outlets,
                 warnings,
                 retract,
                 archive,
@@ -511,15 +517,18 @@ fn main() -> ExitCode {
                     telegram_latency: std::time::Duration::from_millis(telegram_latency_ms),
                     areas,
                 };
-                if retract {
-                    cli::demo_retract(&config, options, json, &texts).await
+                let mode = if retract {
+                    DemoMode::Retract
                 } else if picture {
-                    cli::demo_picture(&config, options, json, &texts).await
+                    DemoMode::Picture
+                } else if outlets {
+                    DemoMode::Outlets
                 } else if warnings {
-                    cli::demo_warnings(&config, options, json, &texts).await
+                    DemoMode::Warnings
                 } else {
-                    cli::demo(&config, options, json, &texts).await
-                }
+                    DemoMode::Alert
+                };
+                cli::demo(mode, &config, options, json, &texts).await
             }
         }
     });

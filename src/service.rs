@@ -147,7 +147,8 @@ pub fn built_outlets(
     crate::outlets::build(&config.outlets, client, bot, footer).map_err(anyhow::Error::msg)
 }
 
-/// Starts a lane for each configured outlet with an API.
+/// Starts a lane for each configured outlet with an API, all under the role `outlets`: with
+/// several instances on one database one of them posts, so each outlet's rate holds for all.
 fn start_outlets(
     config: &Config,
     store: &Arc<dyn Store>,
@@ -161,28 +162,65 @@ fn start_outlets(
     }
     let client = http_client(config.telegram_lane.send_timeout, 2)
         .context("building the outlets' HTTP client")?;
+    let mut lanes = Vec::new();
     for (outlet, spec) in built_outlets(config, &client, footer)? {
-        let name = spec.route.name.clone();
-        let pause = Arc::new(crate::queue::LanePause::default());
-        let lane = OutletLane {
-            outlet,
-            store: store.clone(),
-            settings: OutletLaneSettings {
-                rate_per_minute: spec.rate_per_minute,
-                lease: config.telegram_lane.lease,
-                poll: config.engine.poll,
-                retry: config.telegram_lane.retry.clone(),
-                archive: config.archive.as_ref().map(|a| a.public_url.clone()),
-            },
-            instance: config.engine.instance.clone(),
-            pause,
+        let settings = OutletLaneSettings {
+            rate_per_minute: spec.rate_per_minute,
+            lease: config.telegram_lane.lease,
+            poll: config.engine.poll,
+            retry: config.telegram_lane.retry.clone(),
+            archive: config.archive.as_ref().map(|a| a.public_url.clone()),
         };
-        let stop = shutdown.clone();
-        engine.tasks.spawn(async move {
-            lane.run(stop).await;
-            format!("outlet {name}")
-        });
+        lanes.push((
+            outlet,
+            settings,
+            Arc::new(crate::queue::LanePause::default()),
+        ));
     }
+    let (store, instance) = (store.clone(), config.engine.instance.clone());
+    let work = move |grant: crate::roles::Grant, stop: CancellationToken| {
+        let running: Vec<_> = lanes
+            .iter()
+            .map(|(outlet, settings, pause)| {
+                OutletLane {
+                    outlet: outlet.clone(),
+                    store: store.clone(),
+                    settings: settings.clone(),
+                    instance: instance.clone(),
+                    pause: pause.clone(),
+                    grant: grant.clone(),
+                }
+                .run(stop.clone())
+            })
+            .collect();
+        let store = store.clone();
+        async move {
+            // What the holder before leased (a killed or cut-off instance, or this one's
+            // earlier life) goes back to the queue before the first claim.
+            match store.take_over_outlets(grant.fence()).await {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::warn!(
+                        posts = n,
+                        "took over the outlets: returned what the holder before had leased to the queue"
+                    )
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not take over the outlets; will try again");
+                    return;
+                }
+            }
+            futures_util::future::join_all(running).await;
+        }
+    };
+    let running = engine
+        .roles
+        .clone()
+        .run_as(InstanceRole::Outlets, shutdown.clone(), work);
+    engine.tasks.spawn(async move {
+        running.await;
+        "outlets".to_string()
+    });
     Ok(())
 }
 

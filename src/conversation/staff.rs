@@ -6,7 +6,7 @@
 use super::command::{self, ButtonData, Word};
 use super::{ALERTS_TOPIC, Args, Button, Conversation, Incoming, Reply};
 use crate::domain::{Actor, BroadcastKind, ChannelKind, DRILL_TOPIC, DeliveryStatus, now_ms};
-use crate::services::{Outcome, Reach, Refusal, ServiceError, Submission, When};
+use crate::services::{BroadcastService, Outcome, Reach, Refusal, ServiceError, Submission, When};
 use crate::store::{Broadcast, StoreError};
 
 /// What follows the first `n` words of `s`, spacing inside kept.
@@ -678,6 +678,17 @@ impl Conversation {
                     .get(lang, "preview-footer", &[("line", line.into())]),
             );
         }
+        let outlets =
+            self.broadcasts
+                .outlet_preview(&b.topic, b.kind, &b.text, b.public_code.as_deref());
+        if !outlets.is_empty() {
+            text.push('\n');
+            text.push_str(&self.texts.get(lang, "preview-outlets", &[]));
+            for o in &outlets {
+                text.push('\n');
+                text.push_str(&self.outlet_line(lang, o));
+            }
+        }
         if let Some(id) = b.media_id
             && let Some(info) = self.store.media_info(id).await?
         {
@@ -885,6 +896,35 @@ impl Conversation {
                 data: ButtonData::Drop(code.to_string()).encode(),
             },
         ]]
+    }
+
+    /// One outlet in a preview: Mastodon's and Bluesky's cut text with the link, the others
+    /// as above, or why it posts nothing.
+    fn outlet_line(&self, lang: &str, o: &crate::domain::outlet::OutletPreview) -> String {
+        use crate::domain::outlet::OutletKind;
+        let outlet = o.outlet.clone().into();
+        match (&o.text, o.not_posted) {
+            (_, Some(why)) => {
+                let why = self
+                    .texts
+                    .get(lang, BroadcastService::not_posted_key(why), &[]);
+                self.texts.get(
+                    lang,
+                    "preview-outlet-not-posted",
+                    &[("outlet", outlet), ("why", why.into())],
+                )
+            }
+            (Some(text), None) if matches!(o.kind, OutletKind::Mastodon | OutletKind::Bluesky) => {
+                self.texts.get(
+                    lang,
+                    "preview-outlet-text",
+                    &[("outlet", outlet), ("text", text.clone().into())],
+                )
+            }
+            _ => self
+                .texts
+                .get(lang, "preview-outlet-as-above", &[("outlet", outlet)]),
+        }
     }
 
     /// A broadcast as staff preview or approve it, with its recipients and when it goes.

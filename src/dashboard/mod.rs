@@ -45,6 +45,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("chart.html", include_str!("templates/chart.html")),
     ("map.html", include_str!("templates/map.html")),
     ("target_map.html", include_str!("templates/target_map.html")),
+    (
+        "outlet_preview.html",
+        include_str!("templates/outlet_preview.html"),
+    ),
     ("broadcasts.html", include_str!("templates/broadcasts.html")),
     ("approvals.html", include_str!("templates/approvals.html")),
     ("schedules.html", include_str!("templates/schedules.html")),

@@ -637,6 +637,21 @@ fn preview_of(text: &str) -> Preview {
     }
 }
 
+/// What each outlet will post, as the pages show it: the text, or the message key of why not.
+fn outlet_preview_rows(preview: Vec<crate::domain::outlet::OutletPreview>) -> Vec<Value> {
+    preview
+        .into_iter()
+        .map(|o| {
+            context! {
+                outlet => o.outlet,
+                kind => o.kind.as_str(),
+                text => o.text,
+                why => o.not_posted.map(crate::services::BroadcastService::not_posted_key),
+            }
+        })
+        .collect()
+}
+
 /// The next five firings of a cron expression, in city time.
 fn next_firings(state: &DashboardState, expr: &str) -> Vec<String> {
     let Ok(r) = Recurrence::parse(expr) else {
@@ -954,10 +969,17 @@ pub async fn compose(State(state): Shared, staff: Staff, RawForm(body): RawForm)
             .flatten(),
         None => None,
     };
+    let outlet_preview = outlet_preview_rows(state.broadcasts.outlet_preview(
+        &submission.topic,
+        kind,
+        &submission.text,
+        None,
+    ));
     render(
         StatusCode::OK,
         context! {
             media,
+            outlet_preview,
             caption_fits => crate::domain::media::fits_caption(&submission.text),
             preview => preview_of(&submission.text),
             reach => context! {
@@ -1159,6 +1181,19 @@ pub async fn broadcast(State(state): Shared, staff: Staff, Path(id): Path<i64>) 
         Ok(p) => p,
         Err(e) => return service_error(&state, staff.lang, e),
     };
+    let outlet_preview = if matches!(
+        b.status,
+        BroadcastStatus::Draft | BroadcastStatus::AwaitingApproval | BroadcastStatus::Scheduled
+    ) {
+        outlet_preview_rows(state.broadcasts.outlet_preview(
+            &b.topic,
+            b.kind,
+            &b.text,
+            b.public_code.as_deref(),
+        ))
+    } else {
+        Vec::new()
+    };
     let mut outlets: Vec<Value> = Vec::new();
     for p in &posts {
         // What it posts; for the outlets without an API, what a person copies.
@@ -1190,6 +1225,7 @@ pub async fn broadcast(State(state): Shared, staff: Staff, Path(id): Path<i64>) 
             notices,
             can_amend => sent,
             outlets,
+            outlet_preview,
             text_now => b.text,
             approved_by => b.approved_by.as_deref().map(|w| people.who(w)),
             author => people.who_opt(b.created_by.as_deref()),

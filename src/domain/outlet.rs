@@ -58,20 +58,59 @@ impl OutletRoute {
     /// Whether a new broadcast of `topic` and `kind` is posted there. Drills never are;
     /// corrections and retractions follow the post they are about, not this rule.
     pub fn takes(&self, topic: &str, kind: BroadcastKind) -> bool {
-        if topic == DRILL_TOPIC || kind.is_notice() {
-            return false;
+        !kind.is_notice() && self.refusal(topic, kind).is_none()
+    }
+
+    /// Why a new broadcast of `topic` and `kind` is not posted there, if it is not.
+    pub fn refusal(&self, topic: &str, kind: BroadcastKind) -> Option<NotPosted> {
+        if topic == DRILL_TOPIC {
+            return Some(NotPosted::Drill);
         }
         let alert = matches!(
             kind,
             BroadcastKind::Alert | BroadcastKind::Update | BroadcastKind::Allclear
         );
         if alert && !self.alerts {
-            return false;
+            return Some(NotPosted::AlertsNotTaken);
         }
-        self.topics
+        let taken = self
+            .topics
             .as_ref()
-            .is_none_or(|t| t.iter().any(|t| t == topic))
+            .is_none_or(|t| t.iter().any(|t| t == topic));
+        (!taken).then_some(NotPosted::TopicNotTaken)
     }
+}
+
+/// Why an outlet does not post a broadcast.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotPosted {
+    /// Drills stay with the staff.
+    Drill,
+    /// The outlet takes other topics (`topics`).
+    TopicNotTaken,
+    /// The outlet takes no alerts, updates or all-clears (`alerts = false`).
+    AlertsNotTaken,
+}
+
+impl NotPosted {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotPosted::Drill => "drill",
+            NotPosted::TopicNotTaken => "topic_not_taken",
+            NotPosted::AlertsNotTaken => "alerts_not_taken",
+        }
+    }
+}
+
+/// What one outlet will post of a broadcast before it is released: its text there (cut by
+/// `text::for_outlet`, as posting cuts it), or why it posts nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OutletPreview {
+    pub outlet: String,
+    pub kind: OutletKind,
+    pub text: Option<String>,
+    pub not_posted: Option<NotPosted>,
 }
 
 /// What an outlet row does.
@@ -167,5 +206,25 @@ mod tests {
         assert!(route(Some(&["traffic"]), true).takes("traffic", BroadcastKind::Announcement));
         assert!(!route(None, true).takes(DRILL_TOPIC, BroadcastKind::Alert));
         assert!(!route(None, true).takes("news", BroadcastKind::Correction));
+    }
+
+    #[test]
+    fn an_outlet_says_why_it_does_not_take_a_broadcast() {
+        assert_eq!(
+            route(None, true).refusal(DRILL_TOPIC, BroadcastKind::Alert),
+            Some(NotPosted::Drill)
+        );
+        assert_eq!(
+            route(None, false).refusal("alerts", BroadcastKind::Allclear),
+            Some(NotPosted::AlertsNotTaken)
+        );
+        assert_eq!(
+            route(Some(&["traffic"]), true).refusal("news", BroadcastKind::Announcement),
+            Some(NotPosted::TopicNotTaken)
+        );
+        assert_eq!(
+            route(None, true).refusal("news", BroadcastKind::Announcement),
+            None
+        );
     }
 }

@@ -207,10 +207,6 @@ impl Outlet for Bluesky {
         OutletKind::Bluesky
     }
 
-    fn render(&self, text: &str, link: Option<&str>) -> String {
-        for_bluesky(text, link).text
-    }
-
     fn can_edit(&self) -> bool {
         false
     }

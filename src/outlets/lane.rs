@@ -1,6 +1,8 @@
 //! One outlet's lane: claims its most urgent due row (an alert before the news), turns it into
 //! a job, publishes it through the outlet's rate limit, and acknowledges while the lease holds.
-//! A 429 pauses this lane only; the citizens' lanes never wait for an outlet.
+//! A 429 pauses this lane only; the citizens' lanes never wait for an outlet. Several
+//! instances on one database run the outlets' lanes on one of them (the role `outlets`), so
+//! each outlet's rate holds for them all; claims and outcomes carry the role's fence.
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -13,7 +15,8 @@ use super::{Job, Outlet, OutletError, Remote, job_key};
 use crate::domain::outlet::{OutletAction, OutletPostStatus};
 use crate::domain::{RetryPolicy, now_ms};
 use crate::queue::LanePause;
-use crate::store::{OutletOutcome, OutletPost, Store};
+use crate::roles::Grant;
+use crate::store::{OutletOutcome, OutletPost, Store, StoreError};
 
 /// How an outlet lane works.
 #[derive(Debug, Clone)]
@@ -47,6 +50,9 @@ pub struct OutletLane {
     pub instance: String,
     /// The platform's pause, shown by the API.
     pub pause: Arc<LanePause>,
+    /// This instance's hold on the role `outlets`: claims and outcomes carry its fence, and
+    /// nothing is posted once it ran out.
+    pub grant: Grant,
 }
 
 impl OutletLane {
@@ -54,7 +60,10 @@ impl OutletLane {
         let name = self.outlet.name().to_string();
         let limiter: Option<DefaultDirectRateLimiter> =
             NonZeroU32::new(self.settings.rate_per_minute)
-                .map(|n| governor::RateLimiter::direct(Quota::per_minute(n)));
+                // A burst of one: the rate holds over every minute, not twice it in the first.
+                .map(|n| {
+                    governor::RateLimiter::direct(Quota::per_minute(n).allow_burst(NonZeroU32::MIN))
+                });
         let lease_ms = i64::try_from(self.settings.lease.as_millis()).unwrap_or(60_000);
         let mut store_failures = 0;
         while !stop.is_cancelled() {
@@ -66,9 +75,10 @@ impl OutletLane {
                 }
                 continue;
             }
+            let fence = self.grant.fence();
             let claimed = self
                 .store
-                .claim_outlet_post(&name, &self.instance, now_ms(), lease_ms)
+                .claim_outlet_post(fence, &name, &self.instance, now_ms(), lease_ms)
                 .await;
             let row = match claimed {
                 Ok(Some(row)) => {
@@ -82,6 +92,10 @@ impl OutletLane {
                         _ = stop.cancelled() => return,
                     }
                     continue;
+                }
+                Err(StoreError::RoleLost(role)) => {
+                    tracing::warn!(outlet = %name, %role, "the role is held elsewhere now: this outlet's lane stops here");
+                    return;
                 }
                 Err(e) => {
                     store_failures += 1;
@@ -100,6 +114,11 @@ impl OutletLane {
                     // The lease runs out and the row goes back by itself.
                     _ = stop.cancelled() => return,
                 }
+            }
+            // A holder that could not renew stops before another can have taken over: the
+            // row goes back with its lease.
+            if !self.grant.valid() {
+                return;
             }
             let outcome = self.work(&row).await;
             match &outcome {
@@ -121,11 +140,17 @@ impl OutletLane {
             for attempt in 1..=5 {
                 match self
                     .store
-                    .finish_outlet_post(row.id, &self.instance, row.attempts, &outcome)
+                    .finish_outlet_post(
+                        self.grant.fence(),
+                        row.id,
+                        &self.instance,
+                        row.attempts,
+                        &outcome,
+                    )
                     .await
                 {
                     Ok(true) => break,
-                    Ok(false) => {
+                    Ok(false) | Err(StoreError::RoleLost(_)) => {
                         tracing::warn!(outlet = %name, post = row.id, "lease lost before the outcome was written");
                         break;
                     }

@@ -7,7 +7,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use tokio::sync::OnceCell;
 
-use super::text::{MASTODON_DEFAULT_LIMIT, for_mastodon};
+use super::text::{MASTODON_DEFAULT_LIMIT, for_outlet};
 use super::{Job, Outlet, OutletError, Remote, answer_of};
 use crate::domain::outlet::{OutletAction, OutletKind};
 
@@ -144,14 +144,15 @@ impl Outlet for Mastodon {
         OutletKind::Mastodon
     }
 
-    fn render(&self, text: &str, link: Option<&str>) -> String {
-        let limit = self.limit.get().copied().unwrap_or(MASTODON_DEFAULT_LIMIT);
-        for_mastodon(text, link, limit)
-    }
-
     async fn publish(&self, job: &Job) -> Result<Remote, OutletError> {
         let limit = self.limit().await;
-        let text = for_mastodon(&job.text, job.link.as_deref(), limit);
+        let text = for_outlet(
+            OutletKind::Mastodon,
+            &job.text,
+            job.link.as_deref(),
+            None,
+            limit,
+        );
         match (job.action, &job.post) {
             (OutletAction::Post, _) => Ok(remote(self.post(text, &job.key, None).await?)),
             (OutletAction::Correct, Some(post)) => Ok(remote(self.edit(&post.id, text).await?)),

@@ -122,9 +122,6 @@ pub enum OutletError {
 pub trait Outlet: Send + Sync {
     fn name(&self) -> &str;
     fn kind(&self) -> OutletKind;
-    /// The text that would be posted (cut to the platform's limit, with the link), for
-    /// previews.
-    fn render(&self, text: &str, link: Option<&str>) -> String;
     /// Whether it can change a post (false: a correction is a reply, and a silent one is
     /// skipped).
     fn can_edit(&self) -> bool {

@@ -48,10 +48,17 @@ impl TelegramChannelOutlet {
     }
 
     fn text(&self, job: &Job) -> String {
-        match (&self.footer, &job.code) {
-            (Some(footer), Some(code)) => footer.under(&job.text, "de", code),
-            _ => job.text.clone(),
-        }
+        let line = match (&self.footer, &job.code) {
+            (Some(footer), Some(code)) => Some(footer.line("de", code)),
+            _ => None,
+        };
+        super::text::for_outlet(
+            OutletKind::TelegramChannel,
+            &job.text,
+            None,
+            line.as_deref(),
+            0,
+        )
     }
 
     async fn send(&self, message: Outgoing) -> Result<Remote, OutletError> {
@@ -87,13 +94,6 @@ impl Outlet for TelegramChannelOutlet {
 
     fn kind(&self) -> OutletKind {
         OutletKind::TelegramChannel
-    }
-
-    fn render(&self, text: &str, _link: Option<&str>) -> String {
-        match &self.footer {
-            Some(footer) => footer.under(text, "de", "XXXXXXXX"),
-            None => text.to_string(),
-        }
     }
 
     async fn publish(&self, job: &Job) -> Result<Remote, OutletError> {

@@ -63,10 +63,6 @@ impl Outlet for Webhook {
         OutletKind::Webhook
     }
 
-    fn render(&self, text: &str, _link: Option<&str>) -> String {
-        text.to_string()
-    }
-
     async fn publish(&self, job: &Job) -> Result<Remote, OutletError> {
         let event = match job.action {
             OutletAction::Post => "broadcast",

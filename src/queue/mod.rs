@@ -507,8 +507,8 @@ const SLOW_EVERY: u32 = 10;
 
 /// Returns expired leases to the queue and closes broadcasts with nothing left to send; every
 /// `SLOW_EVERY` rounds also refreshes the gauges, forgets incoming message ids past Meta's
-/// retry window, forgets platform ids past `corrections.keep_days` and deletes media past
-/// `media.keep_days`.
+/// retry window, forgets platform ids and outlet posts past `corrections.keep_days` and
+/// deletes media past `media.keep_days`.
 async fn housekeeping(
     store: Arc<dyn Store>,
     every: Duration,
@@ -572,6 +572,13 @@ async fn housekeeping(
                 Ok(n) => tracing::info!(deliveries = n, "forgot the platform ids of old messages"),
                 Err(e) => {
                     tracing::warn!(error = %e, "could not forget old platform ids; will retry")
+                }
+            }
+            match store.forget_outlet_posts(before).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(rows = n, "forgot the outlet posts of old broadcasts"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not forget old outlet posts; will retry")
                 }
             }
         }

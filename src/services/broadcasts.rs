@@ -376,34 +376,91 @@ impl BroadcastService {
     /// What outlet row `post` posts (or posted) on its platform: the text cut to the platform's
     /// limit with the check link (Mastodon as if at the default 500; an instance may allow more).
     pub async fn outlet_text(&self, post: &crate::store::OutletPost) -> ServiceResult<String> {
-        use crate::domain::outlet::{OutletAction, OutletKind, check_link, text};
+        use crate::domain::outlet::OutletAction;
         let target = self.get(post.target_id).await?;
         let body = match post.action {
             OutletAction::Retract => self.get(post.broadcast_id).await?.text,
             _ => target.text.clone(),
         };
-        let link = match (&self.archive, &target.public_code) {
-            (Some(archive), Some(code)) => Some(check_link(archive, code)),
-            _ => None,
-        };
         let kind = self
             .outlets
             .iter()
             .find(|o| o.name == post.outlet)
-            .map(|o| o.kind);
-        Ok(match kind {
-            Some(OutletKind::Mastodon) => {
-                text::for_mastodon(&body, link.as_deref(), text::MASTODON_DEFAULT_LIMIT)
-            }
-            Some(OutletKind::Bluesky) => text::for_bluesky(&body, link.as_deref()).text,
-            Some(OutletKind::Webhook) | None => body,
-            Some(OutletKind::TelegramChannel | OutletKind::WhatsappChannel) => {
-                match self.footer_of(&target, "de") {
-                    Some(line) => format!("{body}\n\n{line}"),
-                    None => body,
+            .map_or(crate::domain::outlet::OutletKind::Webhook, |o| o.kind);
+        Ok(self.text_on_outlet(kind, &body, &target.topic, target.public_code.as_deref()))
+    }
+
+    /// What each configured outlet will post of a new broadcast of `kind` on `topic` with
+    /// `text`, or why it posts nothing; `code` is its public code once it has one (before, a
+    /// placeholder of the same length, so the cut is the same). Empty for a correction or
+    /// retraction: those follow the post they are about.
+    pub fn outlet_preview(
+        &self,
+        topic: &str,
+        kind: BroadcastKind,
+        text: &str,
+        code: Option<&str>,
+    ) -> Vec<crate::domain::outlet::OutletPreview> {
+        if kind.is_notice() {
+            return Vec::new();
+        }
+        let placeholder = "X".repeat(crate::domain::archive::CODE_LEN);
+        let code = Some(code.unwrap_or(&placeholder));
+        self.outlets
+            .iter()
+            .map(|o| {
+                let not_posted = o.refusal(topic, kind);
+                crate::domain::outlet::OutletPreview {
+                    outlet: o.name.clone(),
+                    kind: o.kind,
+                    text: not_posted
+                        .is_none()
+                        .then(|| self.text_on_outlet(o.kind, text, topic, code)),
+                    not_posted,
                 }
-            }
-        })
+            })
+            .collect()
+    }
+
+    /// The message key of why an outlet posts nothing (`outlet-not-posted-…`), for the
+    /// previews of the chat and the dashboard.
+    pub fn not_posted_key(why: crate::domain::outlet::NotPosted) -> &'static str {
+        use crate::domain::outlet::NotPosted;
+        match why {
+            NotPosted::Drill => "outlet-not-posted-drill",
+            NotPosted::TopicNotTaken => "outlet-not-posted-topic",
+            NotPosted::AlertsNotTaken => "outlet-not-posted-alerts",
+        }
+    }
+
+    /// `text` as an outlet of `kind` posts it, with the check link or line of the public
+    /// `code`: the function posting uses, with what the service knows of the archive.
+    fn text_on_outlet(
+        &self,
+        kind: crate::domain::outlet::OutletKind,
+        text: &str,
+        topic: &str,
+        code: Option<&str>,
+    ) -> String {
+        use crate::domain::outlet::{check_link, text as cut};
+        let link = self
+            .archive
+            .as_ref()
+            .zip(code)
+            .map(|(a, c)| check_link(a, c));
+        let line = self
+            .footer
+            .as_ref()
+            .zip(code)
+            .filter(|_| topic != DRILL_TOPIC)
+            .map(|(f, c)| f.line("de", c));
+        cut::for_outlet(
+            kind,
+            text,
+            link.as_deref(),
+            line.as_deref(),
+            cut::MASTODON_DEFAULT_LIMIT,
+        )
     }
 
     /// The check link as it will stand under broadcast `b`, for previews.

@@ -43,6 +43,8 @@ struct MastodonInner {
     statuses: Vec<FakeStatus>,
     /// `POST /api/v1/statuses` requests, whatever the answer.
     posts: u64,
+    /// When each status was made, in the order of `statuses`.
+    made_at: Vec<std::time::Instant>,
     /// Requests without the right bearer token, or a post without an idempotency key.
     violations: Vec<String>,
     /// How many of the next write requests answer 429 (with the reset this far ahead).
@@ -98,6 +100,11 @@ impl FakeMastodon {
 
     pub fn statuses(&self) -> Vec<FakeStatus> {
         lock(&self.state.inner).statuses.clone()
+    }
+
+    /// When each status was made (a retry with a known key makes none).
+    pub fn made_at(&self) -> Vec<std::time::Instant> {
+        lock(&self.state.inner).made_at.clone()
     }
 
     /// Every `POST /api/v1/statuses`, whatever the answer.
@@ -283,6 +290,7 @@ async fn create_status(
                     edits: Vec::new(),
                 };
                 inner.statuses.push(s.clone());
+                inner.made_at.push(std::time::Instant::now());
                 s
             }
         };

@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use serde::Serialize;
 
-use super::{Broadcast, StoreError, StoreResult};
+use super::{Broadcast, Fence, StoreError, StoreResult};
 use crate::domain::outlet::{OutletAction, OutletPostStatus, OutletRoute};
 use crate::domain::{BroadcastKind, Priority};
 
@@ -122,22 +122,34 @@ pub trait OutletStore: Send + Sync {
         routes: &[OutletRoute],
         now: i64,
     ) -> StoreResult<u64>;
-    /// Leases the most urgent due row of `outlet` (or one whose lease expired) to `holder`.
+    /// Leases the most urgent due row of `outlet` (or one whose lease expired) to `holder`;
+    /// refused with `RoleLost` unless `fence` (when given) still holds the outlets' role.
     async fn claim_outlet_post(
         &self,
+        fence: Option<&Fence>,
         outlet: &str,
         holder: &str,
         now: i64,
         lease_ms: i64,
     ) -> StoreResult<Option<OutletPost>>;
     /// Ends a row leased by `holder` at `attempts`; false when the lease was lost meanwhile.
+    /// Refused with `RoleLost` unless `fence` (when given) still holds the outlets' role.
     async fn finish_outlet_post(
         &self,
+        fence: Option<&Fence>,
         id: i64,
         holder: &str,
         attempts: i64,
         outcome: &OutletOutcome,
     ) -> StoreResult<bool>;
+    /// Returns every leased outlet row (the holder before, gone or cut off, leased it) to the
+    /// queue, under `fence`: how many.
+    async fn take_over_outlets(&self, fence: Option<&Fence>) -> StoreResult<u64>;
+    /// Deletes every outlet row about a broadcast once none of them is queued or leased and
+    /// the last was made or posted before `before` (ms): `corrections.keep_days` after its
+    /// post, a correction or retraction no longer reaches the outlets. How many.
+    async fn forget_outlet_posts(&self, before: i64) -> StoreResult<u64>;
+
     /// The post of `target` on `outlet`, if it has one.
     async fn outlet_post_of(&self, outlet: &str, target: i64) -> StoreResult<Option<OutletPost>>;
     /// Every outlet row about broadcast `id` (its post and what corrected or retracted it), or
@@ -176,6 +188,15 @@ pub(crate) const CLAIM_OUTLET_POST: &str = "UPDATE outlet_posts SET status = 'le
        AND ((status = 'pending' AND due_at <= $2) OR (status = 'leased' AND lease_until < $2)) \
      RETURNING id, outlet, broadcast_id, target_id, action, priority, status, attempts, \
      version, remote_id, remote_url, remote_ref, last_error, sent_at, posted_by, leased_by";
+
+pub(crate) const TAKE_OVER_OUTLETS: &str = "UPDATE outlet_posts SET status = 'pending', \
+     lease_until = NULL WHERE status = 'leased'";
+
+/// Whole broadcasts at once: a correction still queued needs the row of its post.
+pub(crate) const FORGET_OUTLET_POSTS: &str = "DELETE FROM outlet_posts WHERE target_id IN \
+     (SELECT target_id FROM outlet_posts GROUP BY target_id \
+      HAVING MAX(COALESCE(sent_at, created_at)) < $1 \
+         AND SUM(CASE WHEN status IN ('pending', 'leased') THEN 1 ELSE 0 END) = 0)";
 
 const LEASE_HELD: &str = "WHERE id = $1 AND status = 'leased' AND leased_by = $2 AND attempts = $3";
 
@@ -256,6 +277,7 @@ macro_rules! impl_outlet_store {
 
             async fn claim_outlet_post(
                 &self,
+                fence: Option<&$crate::store::Fence>,
                 outlet: &str,
                 holder: &str,
                 now: i64,
@@ -263,6 +285,7 @@ macro_rules! impl_outlet_store {
             ) -> $crate::store::StoreResult<Option<$crate::store::outlets::OutletPost>> {
                 use $crate::store::outlets as o;
                 let mut tx = self.begin_write().await?;
+                Self::check_fence(&mut tx, fence, true).await?;
                 let row: Option<o::OutletPostRow> = sqlx::query_as(o::CLAIM_OUTLET_POST)
                     .bind(outlet)
                     .bind(now)
@@ -276,6 +299,7 @@ macro_rules! impl_outlet_store {
 
             async fn finish_outlet_post(
                 &self,
+                fence: Option<&$crate::store::Fence>,
                 id: i64,
                 holder: &str,
                 attempts: i64,
@@ -295,7 +319,30 @@ macro_rules! impl_outlet_store {
                     OutletOutcome::Failed { error } => q.bind(error.clone()),
                     OutletOutcome::Skipped { why } => q.bind(why.clone()),
                 };
-                Ok(self.write_one(q).await? == 1)
+                let mut tx = self.begin_write().await?;
+                Self::check_fence(&mut tx, fence, false).await?;
+                let n = q.execute(&mut *tx.tx).await?.rows_affected();
+                tx.commit().await?;
+                Ok(n == 1)
+            }
+
+            async fn take_over_outlets(
+                &self,
+                fence: Option<&$crate::store::Fence>,
+            ) -> $crate::store::StoreResult<u64> {
+                let mut tx = self.begin_write().await?;
+                Self::check_fence(&mut tx, fence, true).await?;
+                let n = sqlx::query($crate::store::outlets::TAKE_OVER_OUTLETS)
+                    .execute(&mut *tx.tx)
+                    .await?
+                    .rows_affected();
+                tx.commit().await?;
+                Ok(n)
+            }
+
+            async fn forget_outlet_posts(&self, before: i64) -> $crate::store::StoreResult<u64> {
+                self.write_one(sqlx::query($crate::store::outlets::FORGET_OUTLET_POSTS).bind(before))
+                    .await
             }
 
             async fn outlet_post_of(

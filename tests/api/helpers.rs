@@ -526,6 +526,24 @@ pub fn amtsbote() -> tokio::process::Command {
     cmd
 }
 
+/// Runs `amtsbote demo ARGS --json` with unlimited lanes to its end, within four minutes: the
+/// one JSON line it printed. Fails the test with its stderr when it failed or printed none.
+pub async fn demo_report(args: &[&str]) -> serde_json::Value {
+    let run = amtsbote()
+        .arg("demo")
+        .args(args)
+        .args(["--telegram-rate", "0", "--whatsapp-rate", "0", "--json"])
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(240), run)
+        .await
+        .expect("the demo ends within 240 s")
+        .expect("the demo runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "the demo failed:\n{stderr}");
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("the demo printed no JSON ({e}):\n{stderr}"))
+}
+
 /// A TCP proxy the test owns: `cut` drops every connection and refuses new ones until
 /// `restore`, so a test can take the database away without touching the shared server.
 pub struct TcpProxy {

@@ -417,31 +417,25 @@ async fn outlets_drills_stay_home_and_the_webhook_is_retried_with_the_same_id_on
     }
 }
 
-/// `amtsbote run` killed with SIGKILL after Mastodon made the status and Bluesky the record,
-/// before either answer was acknowledged, then started again: the retry carries the same
-/// Idempotency-Key and Mastodon answers with the status it made — one status, not two; Bluesky
-/// (no such key) gets the one in flight again, at most once, counted.
-async fn a_kill_between_the_answer_and_the_ack_posts_once_on_mastodon(db: TestDb) {
-    let p = Platforms::start().await;
-    let dir = tempfile::tempdir().expect("dir");
-    let file = dir.path().join("amtsbote.toml");
-    let bluesky = p.bluesky_entry();
-    std::fs::write(&file, p.file() + &bluesky).expect("config file");
-    let service = || {
-        let mut cmd = amtsbote();
-        cmd.env("AMTSBOTE_DATABASE_URL", &db.url)
-            .env("AMTSBOTE_QUEUE_POLL_MS", "50")
-            .env("AMTSBOTE_QUEUE_LEASE_SECS", "2")
-            .envs(p.env())
-            .arg("--config")
-            .arg(&file)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null());
-        cmd.arg("run").spawn().expect("amtsbote run")
-    };
-    p.mastodon.stall_after_create(true);
-    p.bluesky.stall_after_create(true);
-    let mut first = service();
+/// `amtsbote run` on `db` with the config file `file` and the settings `env`, quick to poll
+/// and with short leases, its output discarded: a process a test may kill.
+fn run(db: &TestDb, file: &std::path::Path, env: Vec<(&str, &str)>) -> tokio::process::Child {
+    amtsbote()
+        .env("AMTSBOTE_DATABASE_URL", &db.url)
+        .env("AMTSBOTE_QUEUE_POLL_MS", "50")
+        .env("AMTSBOTE_QUEUE_LEASE_SECS", "2")
+        .envs(env)
+        .arg("--config")
+        .arg(file)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .arg("run")
+        .spawn()
+        .expect("amtsbote run")
+}
+
+/// `amtsbote broadcast --topic news --text NEWS --yes` on `db`: the broadcast's id.
+async fn news_by_cli(db: &TestDb) -> i64 {
     let out = amtsbote()
         .env("AMTSBOTE_DATABASE_URL", &db.url)
         .args([
@@ -462,7 +456,24 @@ async fn a_kill_between_the_answer_and_the_ack_posts_once_on_mastodon(db: TestDb
         String::from_utf8_lossy(&out.stderr)
     );
     let answer: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    let id = answer["id"].as_i64().expect("id");
+    answer["id"].as_i64().expect("id")
+}
+
+/// `amtsbote run` killed with SIGKILL after Mastodon made the status and Bluesky the record,
+/// before either answer was acknowledged, then started again: the retry carries the same
+/// Idempotency-Key and Mastodon answers with the status it made — one status, not two; Bluesky
+/// (no such key) gets the one in flight again, at most once, counted.
+async fn a_kill_between_the_answer_and_the_ack_posts_once_on_mastodon(db: TestDb) {
+    let p = Platforms::start().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("amtsbote.toml");
+    let bluesky = p.bluesky_entry();
+    std::fs::write(&file, p.file() + &bluesky).expect("config file");
+    let service = || run(&db, &file, p.env());
+    p.mastodon.stall_after_create(true);
+    p.bluesky.stall_after_create(true);
+    let mut first = service();
+    let id = news_by_cli(&db).await;
     let m = p.mastodon.clone();
     wait_until(
         Duration::from_secs(30),
@@ -542,6 +553,93 @@ async fn outlets_a_kill_between_the_answer_and_the_ack_posts_once_on_mastodon_on
 async fn outlets_a_kill_between_the_answer_and_the_ack_posts_once_on_mastodon_on_postgres() {
     if let Some(db) = TestDb::postgres().await {
         a_kill_between_the_answer_and_the_ack_posts_once_on_mastodon(db).await;
+    }
+}
+
+/// `amtsbote run` killed with SIGKILL after the simulated Telegram took the channel's post and
+/// before its answer came back, then started again: the channel has no idempotency key, so the
+/// post in flight at the kill is made again — at most once, and counted in the row's attempts.
+async fn a_kill_between_the_channel_post_and_its_ack_posts_at_most_the_one_in_flight_again(
+    db: TestDb,
+) {
+    let sim_stop = CancellationToken::new();
+    let sim = amtsbote::simulator::Simulator::start(sim_stop.clone())
+        .await
+        .expect("simulators");
+    let _sim = sim_stop.drop_guard();
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("amtsbote.toml");
+    std::fs::write(
+        &file,
+        "[[outlets]]\nkind = \"telegram_channel\"\nname = \"kanal\"\nchat = \"@stadt\"\nrate_per_minute = 0\n",
+    )
+    .expect("config file");
+    let service = || {
+        let telegram = vec![
+            ("AMTSBOTE_TELEGRAM_TOKEN", "42:test-token"),
+            ("AMTSBOTE_TELEGRAM_API_URL", sim.telegram_url.as_str()),
+            ("AMTSBOTE_TELEGRAM_RATE", "0"),
+            ("AMTSBOTE_ARCHIVE_PUBLIC_URL", PUBLIC_URL),
+        ];
+        run(&db, &file, telegram)
+    };
+    let to_channel = |sim: &amtsbote::simulator::Simulator| {
+        sim.received()
+            .iter()
+            .filter(|r| &*r.address == "@stadt")
+            .count()
+    };
+    // Every message is taken and recorded, its answer held back: the kill comes in between.
+    sim.hold_sends(&[]);
+    let mut first = service();
+    let id = news_by_cli(&db).await;
+    let s = sim.clone();
+    wait_until(
+        Duration::from_secs(30),
+        "the channel's post reached Telegram",
+        move || {
+            let n = to_channel(&s);
+            async move { n == 1 }
+        },
+    )
+    .await;
+    first.kill().await.expect("SIGKILL"); // between Telegram's taking it and the ack
+    let in_flight = db
+        .store
+        .outlet_post_of("kanal", id)
+        .await
+        .unwrap()
+        .expect("the row");
+    assert_eq!(in_flight.status, OutletPostStatus::Leased, "{in_flight:?}");
+    sim.release_sends();
+
+    let mut second = service();
+    let posts = outlets_settled(&db.store, id, 1).await;
+    second.kill().await.expect("SIGKILL");
+    let post = of(&posts, "kanal", OutletAction::Post);
+    assert_eq!(post.status, OutletPostStatus::Sent, "{post:?}");
+    assert_eq!(post.attempts, 2, "tried again after the restart");
+    let duplicates = to_channel(&sim) - 1;
+    assert!(
+        duplicates <= 1,
+        "{duplicates} duplicates, 1 in flight at the kill"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outlets_a_kill_between_the_channel_post_and_its_ack_posts_at_most_the_one_in_flight_again_on_sqlite()
+ {
+    a_kill_between_the_channel_post_and_its_ack_posts_at_most_the_one_in_flight_again(
+        TestDb::sqlite().await,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outlets_a_kill_between_the_channel_post_and_its_ack_posts_at_most_the_one_in_flight_again_on_postgres()
+ {
+    if let Some(db) = TestDb::postgres().await {
+        a_kill_between_the_channel_post_and_its_ack_posts_at_most_the_one_in_flight_again(db).await;
     }
 }
 
@@ -772,10 +870,8 @@ async fn outlets_a_429_from_bluesky_pauses_only_the_bluesky_lane_on_postgres() {
     }
 }
 
-/// WhatsApp Channels have no API: the broadcast's page shows the text to copy, check line
-/// included, and "posted by hand" records who and when.
-async fn a_whatsapp_channel_post_is_copied_and_recorded_as_posted_by_hand(db: TestDb) {
-    use crate::dashboard::{client_from, csrf_in, session_of};
+/// Paula of the press office, signed in to the dashboard of `svc`: a client and her cookie.
+async fn paula_signed_in(db: &TestDb, svc: &Service) -> (reqwest::Client, String) {
     db.store
         .set_staff(
             ChannelKind::Telegram,
@@ -785,6 +881,16 @@ async fn a_whatsapp_channel_post_is_copied_and_recorded_as_posted_by_hand(db: Te
         )
         .await
         .expect("staff");
+    (
+        crate::dashboard::client_from([127, 0, 0, 1], Duration::from_secs(30)),
+        crate::dashboard::session_of(db, svc, "900").await,
+    )
+}
+
+/// WhatsApp Channels have no API: the broadcast's page shows the text to copy, check line
+/// included, and "posted by hand" records who and when.
+async fn a_whatsapp_channel_post_is_copied_and_recorded_as_posted_by_hand(db: TestDb) {
+    use crate::dashboard::csrf_in;
     let file = "[[outlets]]\nkind = \"whatsapp_channel\"\nname = \"whatsapp-kanal\"\n";
     let svc = Service::start_with_file(
         &db,
@@ -827,8 +933,7 @@ async fn a_whatsapp_channel_post_is_copied_and_recorded_as_posted_by_hand(db: Te
         .unwrap()
         .and_then(|b| b.public_code)
         .unwrap();
-    let client = client_from([127, 0, 0, 1], Duration::from_secs(30));
-    let paula = session_of(&db, &svc, "900").await;
+    let (client, paula) = paula_signed_in(&db, &svc).await;
     let page = || {
         let (client, paula) = (client.clone(), paula.clone());
         let url = format!("{}/dashboard/broadcasts/{id}", svc.admin);
@@ -948,4 +1053,424 @@ async fn outlets_check_verifies_credentials_and_limits_without_posting() {
         "{said}"
     );
     assert!(!said.contains(wrong), "the token is never shown: {said}");
+}
+
+/// `amtsbote demo --outlets --json` with tiny numbers: the same alert without and with the
+/// outlets, both passes reported, every citizen reached in each, and each outlet given the
+/// second alert exactly once. (Its timings are the release build's figures, not checked here.)
+#[tokio::test]
+async fn outlets_demo_reports_both_passes_and_one_post_per_outlet() {
+    let report = crate::helpers::demo_report(&["--outlets", "--subscribers", "40"]).await;
+    let figure = |name: &str| {
+        report[name]
+            .as_f64()
+            .unwrap_or_else(|| panic!("no {name} in {report}"))
+    };
+    for field in [
+        "off_first_send_ms",
+        "on_first_send_ms",
+        "first_send_ratio",
+        "off_telegram_per_s",
+        "off_whatsapp_per_s",
+        "on_telegram_per_s",
+        "on_whatsapp_per_s",
+        "rate_ratio",
+        "outlets_done_ms",
+    ] {
+        assert!(figure(field) >= 0.0, "{field}: {report}");
+    }
+    assert_eq!(figure("off_delivered"), 40.0, "{report}");
+    assert_eq!(figure("on_delivered"), 40.0, "{report}");
+    assert_eq!(figure("lost"), 0.0, "{report}");
+    assert_eq!(figure("duplicates"), 0.0, "{report}");
+    for outlet in [
+        "mastodon_posts",
+        "bluesky_posts",
+        "telegram_channel_posts",
+        "webhook_posts",
+    ] {
+        assert_eq!(figure(outlet), 1.0, "{outlet}: {report}");
+    }
+    assert_eq!(figure("outlet_duplicates"), 0.0, "{report}");
+    assert_eq!(figure("outlet_violations"), 0.0, "{report}");
+}
+
+/// Two instances on one Postgres: only the holder of the role `outlets` posts, so Mastodon gets
+/// the outlet's rate summed over both instances (not twice it), and each broadcast once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outlets_two_instances_post_within_one_rate_on_postgres() {
+    const RATE_PER_MINUTE: usize = 600; // one post every 100 ms
+    const BROADCASTS: usize = 24;
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let p = Platforms::start().await;
+    let file = format!(
+        "[[outlets]]\nkind = \"mastodon\"\nname = \"mastodon\"\nurl = \"{}\"\ntoken_env = \"STADT_MASTODON_TOKEN\"\nrate_per_minute = {RATE_PER_MINUTE}\n",
+        p.mastodon.url
+    );
+    let env = |id: &'static str| {
+        let mut env = p.env();
+        env.push(("AMTSBOTE_INSTANCE_ID", id));
+        env
+    };
+    let a = Service::start_with_file(&db, false, &env("a"), Some(&file)).await;
+    let b = Service::start_with_file(&db, false, &env("b"), Some(&file)).await;
+    for i in 0..BROADCASTS {
+        let svc = if i % 2 == 0 { &a } else { &b };
+        send(svc, PRESS_TOKEN, "news", &format!("{NEWS} ({i})")).await;
+    }
+    let m = p.mastodon.clone();
+    wait_until(
+        Duration::from_secs(30),
+        "every broadcast posted on Mastodon",
+        move || {
+            let m = m.clone();
+            async move { m.statuses().len() >= BROADCASTS }
+        },
+    )
+    .await;
+    let holders: Vec<String> = db
+        .store
+        .role_holders()
+        .await
+        .expect("roles")
+        .into_iter()
+        .filter(|h| h.role == "outlets")
+        .map(|h| h.holder)
+        .collect();
+    assert_eq!(holders.len(), 1, "one holder of the outlets: {holders:?}");
+    let start = p.mastodon.made_at()[0];
+    let times: Vec<Duration> = p
+        .mastodon
+        .made_at()
+        .iter()
+        .map(|t| t.duration_since(start))
+        .collect();
+    let busiest = amtsbote::simulator::busiest_second(times);
+    // One a second more than the rate: the burst of one the limiter starts with.
+    assert!(
+        busiest <= RATE_PER_MINUTE / 60 + 1,
+        "{busiest} posts in the busiest second; the outlet's rate is {RATE_PER_MINUTE} a minute"
+    );
+    let mut texts: Vec<String> = p.mastodon.statuses().into_iter().map(|s| s.text).collect();
+    texts.sort();
+    texts.dedup();
+    assert_eq!(texts.len(), BROADCASTS, "each broadcast posted once");
+}
+
+/// Past `corrections.keep_days` housekeeping forgets a broadcast's outlet rows, all of them at
+/// once; a broadcast with a post still queued keeps every row (its corrections need the post's
+/// remote id), and a correction after the keep time reaches the citizens but no outlet.
+async fn outlet_posts_past_the_keep_time_are_forgotten_with_their_broadcast(db: TestDb) {
+    seed(&*db.store, 2, 0, &["news"]).await;
+    let p = Platforms::start().await;
+    let svc = p.service(&db).await;
+    let old = send(&svc, PRESS_TOKEN, "news", NEWS).await;
+    outlets_settled(&svc.store, old, 3).await;
+    // The website refuses the next broadcast for now: its row waits for another try.
+    p.website.fail(1000);
+    let queued = send(
+        &svc,
+        PRESS_TOKEN,
+        "news",
+        "Der Wochenmarkt zieht auf den Domplatz.",
+    )
+    .await;
+    let s = svc.store.clone();
+    wait_until(
+        Duration::from_secs(20),
+        "the website's post tried and queued again",
+        move || {
+            let s = s.clone();
+            async move {
+                s.outlet_post_of("website", queued)
+                    .await
+                    .ok()
+                    .flatten()
+                    .is_some_and(|p| p.attempts >= 1 && p.status == OutletPostStatus::Pending)
+            }
+        },
+    )
+    .await;
+    let now = amtsbote::domain::now_ms();
+    assert_eq!(
+        svc.store.forget_outlet_posts(now - 60_000).await.unwrap(),
+        0,
+        "nothing is old yet"
+    );
+    assert_eq!(
+        svc.store.forget_outlet_posts(now + 60_000).await.unwrap(),
+        3,
+        "the old broadcast's rows: Mastodon, the website and the WhatsApp channel"
+    );
+    assert!(svc.store.outlet_posts_about(old).await.unwrap().is_empty());
+    assert_eq!(
+        svc.store.outlet_posts_about(queued).await.unwrap().len(),
+        3,
+        "a broadcast with a post still queued keeps its rows"
+    );
+
+    let (status, body) = svc
+        .api(
+            Method::POST,
+            &format!("/api/v1/broadcasts/{old}/corrections"),
+            PRESS_TOKEN,
+            Some(json!({"text": "Die Hauptstraße ist ab Dienstag gesperrt."})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let correction = body["correction"]["id"].as_i64().expect("correction id");
+    svc.wait_done(correction, Duration::from_secs(20)).await;
+    assert!(
+        svc.store
+            .outlet_posts_about(correction)
+            .await
+            .unwrap()
+            .is_empty(),
+        "no outlet row for a correction of a forgotten post"
+    );
+    let statuses = p.mastodon.statuses();
+    assert!(statuses[0].edits.is_empty(), "{statuses:?}");
+    let told = svc
+        .sim
+        .received()
+        .iter()
+        .filter(|r| r.text.starts_with("Korrektur:"))
+        .count();
+    assert_eq!(told, 2, "the citizens are told");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outlet_posts_past_the_keep_time_are_forgotten_with_their_broadcast_on_sqlite() {
+    outlet_posts_past_the_keep_time_are_forgotten_with_their_broadcast(TestDb::sqlite().await)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outlet_posts_past_the_keep_time_are_forgotten_with_their_broadcast_on_postgres() {
+    if let Some(db) = TestDb::postgres().await {
+        outlet_posts_past_the_keep_time_are_forgotten_with_their_broadcast(db).await;
+    }
+}
+
+/// The outlets of the preview tests: Mastodon and Bluesky take everything, the website only
+/// traffic, the WhatsApp channel no alerts.
+fn preview_file(p: &Platforms) -> String {
+    format!(
+        "[[outlets]]\nkind = \"mastodon\"\nname = \"mastodon\"\nurl = \"{}\"\ntoken_env = \"STADT_MASTODON_TOKEN\"\nrate_per_minute = 0\n\n\
+         [[outlets]]\nkind = \"bluesky\"\nname = \"bluesky\"\nurl = \"{}\"\nhandle = \"{BLUESKY_HANDLE}\"\npassword_env = \"STADT_BLUESKY_PASSWORD\"\nrate_per_minute = 0\n\n\
+         [[outlets]]\nkind = \"webhook\"\nname = \"website\"\nurl = \"{}\"\nsecret_env = \"STADT_WEBHOOK_SECRET\"\ntopics = [\"traffic\"]\n\n\
+         [[outlets]]\nkind = \"whatsapp_channel\"\nname = \"whatsapp-kanal\"\nalerts = false\n",
+        p.mastodon.url, p.bluesky.url, p.website.url
+    )
+}
+
+/// The preview entry of `outlet` in an API answer.
+fn previewed<'a>(answer: &'a serde_json::Value, outlet: &str) -> &'a serde_json::Value {
+    answer["outlet_preview"]
+        .as_array()
+        .and_then(|all| all.iter().find(|o| o["outlet"] == outlet))
+        .unwrap_or_else(|| panic!("no preview of {outlet} in {answer}"))
+}
+
+/// Before its release the API shows per outlet what will be posted — the text cut as posting
+/// cuts it, with the check link — or why nothing (topic, alerts, drill); the confirmed draft
+/// then posts exactly the text its preview showed.
+async fn the_api_previews_each_outlets_post_before_the_release(db: TestDb) {
+    let p = Platforms::start().await;
+    let svc = Service::start_with_file(&db, false, &p.env(), Some(&preview_file(&p))).await;
+    let text = long_text();
+    let (status, draft) = svc
+        .api(
+            Method::POST,
+            "/api/v1/broadcasts",
+            PRESS_TOKEN,
+            Some(json!({"topic": "news", "text": text, "draft": true})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{draft}");
+    let id = draft["id"].as_i64().expect("id");
+    let code = svc
+        .store
+        .broadcast(id)
+        .await
+        .unwrap()
+        .and_then(|b| b.public_code)
+        .expect("a public code");
+    let link = format!("{PUBLIC_URL}/m/{code}");
+    let mastodon = previewed(&draft, "mastodon")["text"]
+        .as_str()
+        .expect("Mastodon posts it")
+        .to_string();
+    assert!(
+        mastodon.ends_with(&format!("…\n\n{link}")),
+        "cut, with the link: {mastodon}"
+    );
+    let bluesky = previewed(&draft, "bluesky")["text"]
+        .as_str()
+        .expect("Bluesky posts it")
+        .to_string();
+    assert!(bluesky.ends_with(&link), "{bluesky}");
+    assert_eq!(
+        previewed(&draft, "website")["not_posted"],
+        "topic_not_taken"
+    );
+    assert!(previewed(&draft, "website")["text"].is_null());
+    assert!(previewed(&draft, "whatsapp-kanal")["text"].is_string());
+    let (status, shown) = svc
+        .api(
+            Method::GET,
+            &format!("/api/v1/broadcasts/{id}"),
+            PRESS_TOKEN,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(previewed(&shown, "mastodon")["text"], mastodon.as_str());
+
+    let (status, confirmed) = svc
+        .api(
+            Method::POST,
+            &format!("/api/v1/broadcasts/{id}/confirm"),
+            PRESS_TOKEN,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{confirmed}");
+    outlets_settled(&svc.store, id, 3).await;
+    assert_eq!(p.mastodon.statuses()[0].text, mastodon, "as previewed");
+    assert_eq!(p.bluesky.posts()[0].text(), bluesky, "as previewed");
+    assert!(p.website.hooks().is_empty());
+
+    let (status, alert) = svc
+        .api(
+            Method::POST,
+            "/api/v1/broadcasts",
+            EMERGENCY_TOKEN,
+            Some(json!({"topic": "alerts", "text": "Hochwasser am Domplatz.", "draft": true})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{alert}");
+    assert_eq!(
+        previewed(&alert, "whatsapp-kanal")["not_posted"],
+        "alerts_not_taken"
+    );
+    assert!(previewed(&alert, "mastodon")["text"].is_string());
+
+    let (status, drill) = svc
+        .api(
+            Method::POST,
+            "/api/v1/drills",
+            EMERGENCY_TOKEN,
+            Some(json!({"text": "Probealarm."})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{drill}");
+    for outlet in ["mastodon", "bluesky", "website", "whatsapp-kanal"] {
+        assert_eq!(previewed(&drill, outlet)["not_posted"], "drill", "{drill}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outlets_the_api_previews_each_outlets_post_before_the_release_on_sqlite() {
+    the_api_previews_each_outlets_post_before_the_release(TestDb::sqlite().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outlets_the_api_previews_each_outlets_post_before_the_release_on_postgres() {
+    if let Some(db) = TestDb::postgres().await {
+        the_api_previews_each_outlets_post_before_the_release(db).await;
+    }
+}
+
+/// The dashboard's preview shows per outlet what will be posted, or why not, from the same
+/// function as the API; so do a draft's page until its release and the chat's preview.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outlets_the_dashboard_and_the_chat_preview_each_outlets_post() {
+    use crate::dashboard::csrf_in;
+    let db = TestDb::sqlite().await;
+    let p = Platforms::start().await;
+    let mut env = p.env();
+    env.push(("AMTSBOTE_DASHBOARD_PUBLIC_URL", "http://dashboard.example"));
+    let svc = Service::start_with_file(&db, false, &env, Some(&preview_file(&p))).await;
+    let (client, paula) = paula_signed_in(&db, &svc).await;
+    let url = |path: &str| format!("{}{path}", svc.admin);
+    let get = |path: String| {
+        let request = client.get(url(&path)).header("cookie", &paula);
+        async move { request.send().await.unwrap().text().await.unwrap() }
+    };
+    let compose = get("/dashboard/compose".into()).await;
+    let text = long_text();
+    let preview = client
+        .post(url("/dashboard/compose"))
+        .header("cookie", &paula)
+        .form(&[
+            ("csrf", csrf_in(&compose).as_str()),
+            ("topic", "news"),
+            ("text", text.as_str()),
+            ("when", "now"),
+            ("action", "preview"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(preview.contains("id=\"outlet-preview\""), "{preview}");
+    let item = |page: &str, outlet: &str| {
+        let at = page
+            .find(&format!("id=\"outlet-preview-{outlet}\""))
+            .unwrap_or_else(|| panic!("no preview of {outlet}: {page}"));
+        page[at..]
+            .split("</li>")
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let mastodon = item(&preview, "mastodon");
+    assert!(
+        mastodon.contains("…") && mastodon.contains("archiv.stadt.example&#x2f;m&#x2f;XXXXXXXX"),
+        "cut, with the link: {mastodon}"
+    );
+    assert!(
+        item(&preview, "website").contains("dieses Thema wird dort nicht übernommen"),
+        "{preview}"
+    );
+
+    let (status, draft) = svc
+        .api(
+            Method::POST,
+            "/api/v1/broadcasts",
+            EMERGENCY_TOKEN,
+            Some(json!({"topic": "alerts", "text": "Hochwasser am Domplatz.", "draft": true})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{draft}");
+    let page = get(format!("/dashboard/broadcasts/{}", draft["id"])).await;
+    assert!(
+        item(&page, "whatsapp-kanal").contains("Warnungen werden dort nicht übernommen"),
+        "{page}"
+    );
+    assert!(
+        item(&page, "bluesky").contains("Hochwasser am Domplatz."),
+        "{page}"
+    );
+
+    // The chat's preview says the same, from the same function.
+    svc.sim.push_update(crate::telegram::message(
+        900,
+        &format!("/announce news {text}"),
+    ));
+    let chat = crate::helpers::message_to(&svc.sim, "900", "Outlets:").await;
+    assert!(
+        chat.text
+            .contains("website: not posted – this topic is not taken there")
+            && chat.text.contains("whatsapp-kanal: as above")
+            && chat.text.contains("mastodon: Überschwemmung")
+            && chat.text.contains("bluesky: Überschwemmung"),
+        "{}",
+        chat.text
+    );
 }

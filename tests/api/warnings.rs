@@ -497,28 +497,7 @@ async fn an_official_warning_reaches_every_subscriber_without_a_human(db: TestDb
 
 #[tokio::test]
 async fn the_warnings_demo_carries_warning_update_and_all_clear_to_everyone() {
-    let out = crate::helpers::amtsbote()
-        .args([
-            "demo",
-            "--warnings",
-            "--subscribers",
-            "40",
-            "--telegram-rate",
-            "0",
-            "--whatsapp-rate",
-            "0",
-            "--json",
-        ])
-        .output()
-        .await
-        .expect("run amtsbote");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout} {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: Value = serde_json::from_str(stdout.trim()).expect("one JSON line");
+    let report = crate::helpers::demo_report(&["--warnings", "--subscribers", "40"]).await;
     for key in [
         "warning_delivered",
         "update_delivered",

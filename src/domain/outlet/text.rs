@@ -111,6 +111,29 @@ pub fn for_bluesky(text: &str, link: Option<&str>) -> BlueskyText {
     }
 }
 
+/// What an outlet of `kind` posts of `text`: on Mastodon (at `mastodon_limit`) and Bluesky cut
+/// at a word with the check `link` last; on the city's Telegram and WhatsApp channels with the
+/// citizens' `check_line` under it; to the website as it is (its JSON carries the link apart).
+/// Posting and every preview call this, so a preview shows what is posted.
+pub fn for_outlet(
+    kind: super::OutletKind,
+    text: &str,
+    link: Option<&str>,
+    check_line: Option<&str>,
+    mastodon_limit: usize,
+) -> String {
+    use super::OutletKind;
+    match kind {
+        OutletKind::Mastodon => for_mastodon(text, link, mastodon_limit),
+        OutletKind::Bluesky => for_bluesky(text, link).text,
+        OutletKind::TelegramChannel | OutletKind::WhatsappChannel => match check_line {
+            Some(line) => format!("{text}\n\n{line}"),
+            None => text.to_string(),
+        },
+        OutletKind::Webhook => text.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
