@@ -484,7 +484,9 @@ impl Default for Areas {
 pub struct Corrections {
     /// Days the platform's id of each sent message is kept, so that a correction can edit it
     /// (Telegram) or quote it (WhatsApp); housekeeping forgets older ones, and such a message
-    /// is no longer edited or quoted (its notice still goes). WhatsApp stops showing quotes of
+    /// is no longer edited or quoted (its notice still goes). The outlets' posts of a broadcast
+    /// are forgotten as long after the last of them; later corrections no longer reach the
+    /// outlets. WhatsApp stops showing quotes of
     /// messages older than 30 days. At least 1.
     pub keep_days: u32,
 }
