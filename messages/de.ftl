@@ -439,7 +439,7 @@ dash-outlet-posted-line = von Hand gepostet von { $who } um { $at }
 dash-notices = Korrekturen und Widerruf
 demo-retract-text = Die Demo nimmt ihre Warnung zurück.
 demo-outlets-summary =
-    Dieselbe Warnung an { $subscribers } Empfänger zweimal: ohne Kanäle nach außen erste Nachricht { $off_first_send_ms } ms nach der Freigabe, Telegram { $off_telegram_per_s }/s, WhatsApp { $off_whatsapp_per_s }/s; mit Mastodon, Bluesky, Telegram-Kanal und Webhook { $on_first_send_ms } ms, Telegram { $on_telegram_per_s }/s, WhatsApp { $on_whatsapp_per_s }/s (Verhältnis erste Nachricht { $first_send_ratio }, Rate { $rate_ratio }).
+    Dieselbe Warnung an { $subscribers } Empfänger dreimal: ohne Kanäle nach außen erste Nachricht { $off_first_send_ms } ms nach der Freigabe, Telegram { $off_telegram_per_s }/s, WhatsApp { $off_whatsapp_per_s }/s; mit Mastodon, Bluesky, Telegram-Kanal und Webhook { $on_first_send_ms } ms, Telegram { $on_telegram_per_s }/s, WhatsApp { $on_whatsapp_per_s }/s; wieder ohne { $off_again_first_send_ms } ms, Telegram { $off_again_telegram_per_s }/s, WhatsApp { $off_again_whatsapp_per_s }/s (mit ÷ ohne: erste Nachricht { $first_send_ratio }, Rate { $rate_ratio }).
     Posts: Mastodon { $mastodon_posts }, Bluesky { $bluesky_posts }, Telegram-Kanal { $telegram_channel_posts }, Webhook { $webhook_posts } (doppelt { $outlet_duplicates }), der letzte { $outlets_done_ms } ms nach der Freigabe; verloren { $lost }, doppelt { $duplicates }.
 demo-retract-summary =
     Warnung an { $alerted } Empfänger (Telegram { $telegram_rate_achieved }/s von { $telegram_rate_configured }/s, WhatsApp { $whatsapp_rate_achieved }/s von { $whatsapp_rate_configured }/s), dann widerrufen; danach noch { $alerts_after_confirmation } Warnungen (unterwegs).

@@ -436,7 +436,7 @@ dash-outlet-posted-line = posted by hand by { $who } at { $at }
 dash-notices = Corrections and retraction
 demo-retract-text = The demo takes its warning back.
 demo-outlets-summary =
-    The same alert to { $subscribers } recipients twice: without outlets the first message { $off_first_send_ms } ms after the release, Telegram { $off_telegram_per_s }/s, WhatsApp { $off_whatsapp_per_s }/s; with Mastodon, Bluesky, the Telegram channel and the webhook { $on_first_send_ms } ms, Telegram { $on_telegram_per_s }/s, WhatsApp { $on_whatsapp_per_s }/s (ratio first message { $first_send_ratio }, rate { $rate_ratio }).
+    The same alert to { $subscribers } recipients three times: without outlets the first message { $off_first_send_ms } ms after the release, Telegram { $off_telegram_per_s }/s, WhatsApp { $off_whatsapp_per_s }/s; with Mastodon, Bluesky, the Telegram channel and the webhook { $on_first_send_ms } ms, Telegram { $on_telegram_per_s }/s, WhatsApp { $on_whatsapp_per_s }/s; without again { $off_again_first_send_ms } ms, Telegram { $off_again_telegram_per_s }/s, WhatsApp { $off_again_whatsapp_per_s }/s (with ÷ without: first message { $first_send_ratio }, rate { $rate_ratio }).
     Posts: Mastodon { $mastodon_posts }, Bluesky { $bluesky_posts }, Telegram channel { $telegram_channel_posts }, webhook { $webhook_posts } (duplicates { $outlet_duplicates }), the last { $outlets_done_ms } ms after the release; lost { $lost }, duplicates { $duplicates }.
 demo-retract-summary =
     Alert to { $alerted } recipients (Telegram { $telegram_rate_achieved }/s of { $telegram_rate_configured }/s, WhatsApp { $whatsapp_rate_achieved }/s of { $whatsapp_rate_configured }/s), then retracted; { $alerts_after_confirmation } alerts after that (in flight).

@@ -1055,9 +1055,9 @@ async fn outlets_check_verifies_credentials_and_limits_without_posting() {
     assert!(!said.contains(wrong), "the token is never shown: {said}");
 }
 
-/// `amtsbote demo --outlets --json` with tiny numbers: the same alert without and with the
-/// outlets, both passes reported, every citizen reached in each, and each outlet given the
-/// second alert exactly once. (Its timings are the release build's figures, not checked here.)
+/// `amtsbote demo --outlets --json` with tiny numbers: the same alert without, with and again
+/// without the outlets, every pass reported, every citizen reached in each, and each outlet
+/// given the alert of the pass with outlets exactly once. (Its timings are the release build's figures, not checked here.)
 #[tokio::test]
 async fn outlets_demo_reports_both_passes_and_one_post_per_outlet() {
     let report = crate::helpers::demo_report(&["--outlets", "--subscribers", "40"]).await;
@@ -1074,6 +1074,9 @@ async fn outlets_demo_reports_both_passes_and_one_post_per_outlet() {
         "off_whatsapp_per_s",
         "on_telegram_per_s",
         "on_whatsapp_per_s",
+        "off_again_first_send_ms",
+        "off_again_telegram_per_s",
+        "off_again_whatsapp_per_s",
         "rate_ratio",
         "outlets_done_ms",
     ] {
