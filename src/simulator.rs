@@ -978,7 +978,10 @@ async fn telegram_media(
             (id, bytes.len())
         }
         None => {
-            if !state.known_upload(ChannelKind::Telegram, &reference) {
+            // A file someone sent the bot may be sent back by its id (a staff member's preview);
+            // it is no send of an uploaded medium.
+            let offered = lock(&state.offered).contains_key(&reference);
+            if !offered && !state.known_upload(ChannelKind::Telegram, &reference) {
                 return telegram_error(
                     StatusCode::BAD_REQUEST,
                     "Bad Request: wrong file identifier/HTTP URL specified",

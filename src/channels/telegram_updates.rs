@@ -618,6 +618,27 @@ pub async fn render(bot: &Bot, pace: &dyn ReplyPace, to: Addressee, replies: Vec
                 pace.reply_turn(addressee).await;
                 reply_call(|| request.send_ref()).await.map(|_| ())
             }
+            Reply::Picture {
+                to,
+                file_id,
+                document,
+                caption,
+            } => {
+                let Ok(chat) = to.parse::<i64>() else {
+                    continue;
+                };
+                let file = teloxide::types::InputFile::file_id(teloxide::types::FileId(file_id));
+                pace.reply_turn(addressee).await;
+                if document {
+                    let mut request = bot.send_document(ChatId(chat), file);
+                    request.caption = caption;
+                    reply_call(|| request.send_ref()).await.map(|_| ())
+                } else {
+                    let mut request = bot.send_photo(ChatId(chat), file);
+                    request.caption = caption;
+                    reply_call(|| request.send_ref()).await.map(|_| ())
+                }
+            }
             Reply::AskLocation { to, text, button } => {
                 let Ok(chat) = to.parse::<i64>() else {
                     continue;

@@ -592,7 +592,8 @@ pub async fn render(
                 reply_body(&to, &text, &buttons, &list_button)
             }
             Reply::AskLocation { to, text, .. } => vec![location_request(&to, &text)],
-            Reply::AnswerButton { .. } => continue,
+            // An incoming medium's id cannot be sent back; the preview names the medium.
+            Reply::AnswerButton { .. } | Reply::Picture { .. } => continue,
         };
         for body in bodies {
             pace.reply_turn(addressee).await;

@@ -92,6 +92,15 @@ pub enum Reply {
         callback_id: String,
         text: Option<String>,
     },
+    /// The picture or document a staff member just sent, shown back with the broadcast's
+    /// text as its caption (when it fits one), as citizens will see it; by the platform's id of
+    /// the file they sent (Telegram; WhatsApp cannot send an incoming medium back).
+    Picture {
+        to: String,
+        file_id: String,
+        document: bool,
+        caption: Option<String>,
+    },
     /// Asks for the person's location: Telegram's keyboard button that sends it, WhatsApp's
     /// location request message.
     AskLocation {

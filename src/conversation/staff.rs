@@ -343,23 +343,41 @@ impl Conversation {
             media_id: info.id,
             alt: alt.filter(|_| info.kind == crate::domain::media::MediaKind::Picture),
         };
-        match (submission, draft) {
+        let submitted = match (submission, draft) {
             (Some(mut submission), _) => {
                 submission.attachment = Some(attachment);
-                self.preview(msg, &lang, &actor, submission).await
-            }
-            (None, Some(code)) => {
-                match self
-                    .broadcasts
-                    .attach_to_draft(&actor, &code, attachment)
+                let parent = submission.parent_id;
+                self.broadcasts
+                    .submit(&actor, submission)
                     .await
-                {
-                    Ok(submitted) => self.preview_of(msg, &lang, &submitted).await,
-                    Err(e) => self.not_submitted(msg, &lang, e, None),
-                }
+                    .map_err(|e| (e, parent))
             }
-            (None, None) => say("attachment-no-command", vec![]),
+            (None, Some(code)) => self
+                .broadcasts
+                .attach_to_draft(&actor, &code, attachment)
+                .await
+                .map_err(|e| (e, None)),
+            (None, None) => return say("attachment-no-command", vec![]),
+        };
+        let submitted = match submitted {
+            Ok(s) => s,
+            Err((e, parent)) => return self.not_submitted(msg, &lang, e, parent),
+        };
+        let mut replies = self.preview_of(msg, &lang, &submitted).await?;
+        if msg.channel == ChannelKind::Telegram {
+            // The picture first, with the text as its caption, as citizens will see it.
+            let text = &submitted.broadcast.text;
+            replies.insert(
+                0,
+                Reply::Picture {
+                    to: msg.chat.clone(),
+                    file_id: file.id.clone(),
+                    document: !file.picture,
+                    caption: crate::domain::media::fits_caption(text).then(|| text.clone()),
+                },
+            );
         }
+        Ok(replies)
     }
 
     /// The file offered in the chat, fetched from its platform (within the size the chat can

@@ -618,7 +618,7 @@ pub fn reply_text(replies: &[amtsbote::conversation::Reply]) -> String {
             Reply::Send { text, .. }
             | Reply::Edit { text, .. }
             | Reply::AskLocation { text, .. } => Some(text.as_str()),
-            Reply::AnswerButton { .. } => None,
+            Reply::AnswerButton { .. } | Reply::Picture { .. } => None,
         })
         .collect::<Vec<_>>()
         .join("\n")

@@ -810,6 +810,21 @@ async fn staff_attach_a_picture_in_the_chat_with_the_command_as_its_caption(db: 
         preview.text
     );
     assert_eq!(svc.sim.file_fetches(), 1);
+    // The picture itself comes first, with the text as its caption, as citizens will see it.
+    let to_paula: Vec<_> = svc
+        .sim
+        .received()
+        .into_iter()
+        .filter(|r| &*r.address == "900")
+        .collect();
+    let shown = to_paula
+        .iter()
+        .position(|r| r.media.is_some() && &*r.text == "Die Umleitung ab Montag.");
+    let previewed = to_paula.iter().position(|r| r.text.contains("/confirm"));
+    assert!(
+        shown.is_some() && shown < previewed,
+        "the picture, then the preview: {to_paula:?}"
+    );
     let code = crate::helpers::confirm_code(&preview.text);
     svc.sim
         .push_update(crate::telegram::message(900, &format!("/confirm {code}")));
@@ -822,7 +837,11 @@ async fn staff_attach_a_picture_in_the_chat_with_the_command_as_its_caption(db: 
             async move {
                 s.received()
                     .iter()
-                    .filter(|r| r.text.starts_with("Die Umleitung ab Montag.") && r.media.is_some())
+                    .filter(|r| {
+                        r.text.starts_with("Die Umleitung ab Montag.")
+                            && r.media.is_some()
+                            && &*r.address != "900"
+                    })
                     .count()
                     == 3
             }
@@ -932,7 +951,9 @@ async fn staff_attach_a_picture_by_replying_to_a_drafts_preview(db: TestDb) {
             async move {
                 s.received()
                     .iter()
-                    .filter(|r| r.text.starts_with(TEXT) && r.media.is_some())
+                    .filter(|r| {
+                        r.text.starts_with(TEXT) && r.media.is_some() && &*r.address != "900"
+                    })
                     .count()
                     == 2
             }
@@ -944,7 +965,7 @@ async fn staff_attach_a_picture_by_replying_to_a_drafts_preview(db: TestDb) {
         svc.sim
             .received()
             .iter()
-            .filter(|r| r.text.starts_with(TEXT))
+            .filter(|r| r.text.starts_with(TEXT) && &*r.address != "900")
             .count(),
         2,
         "only the draft with the picture went out"
