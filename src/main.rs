@@ -176,9 +176,10 @@ enum Command {
         /// both throughputs, their ratio, the uploads per platform and the memory of each.
         #[arg(long)]
         picture: bool,
-        /// Instead: the same alert to everyone twice in one run, without outlets and then with
-        /// simulated Mastodon, Bluesky, Telegram channel and webhook outlets: the first message
-        /// and the citizens' rate of each, their ratio, and what each outlet received.
+        /// Instead: the same alert to everyone three times in one run, without outlets, with
+        /// simulated Mastodon, Bluesky, Telegram channel and webhook outlets, and without again:
+        /// the first message and the citizens' rate of each, the ratios, and what each outlet
+        /// received.
         #[arg(long, conflicts_with_all = ["picture", "retract", "warnings"])]
         outlets: bool,
         /// Instead: an official warning from a simulated warning API reaches every subscriber
