@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod archive;
+pub mod backup;
 pub mod ceiling;
 pub mod channels;
 pub mod cli;

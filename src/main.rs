@@ -38,6 +38,15 @@ enum Command {
     Run,
     /// Apply database migrations and exit.
     Migrate,
+    /// Write a consistent copy of the SQLite database to FILE while the service runs (for
+    /// Postgres: print the pg_dump recipe and exit 2).
+    Backup {
+        /// Where the copy goes; must not exist.
+        file: PathBuf,
+    },
+    /// Put a backup in place of the SQLite database; refused while an instance runs on it. The
+    /// database before is kept beside it as <database>.before-restore-<time>.
+    Restore { file: PathBuf },
     /// Preview a broadcast with its recipient count; send it with --yes.
     Broadcast {
         #[arg(long)]
@@ -366,6 +375,8 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Run => amtsbote::service::run(config).await,
             Command::Migrate => cli::migrate(&config).await,
+            Command::Backup { file } => cli::backup(&config, &file).await,
+            Command::Restore { file } => cli::restore(&config, &file).await,
             Command::Broadcast {
                 topic,
                 text,

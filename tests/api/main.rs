@@ -3,6 +3,7 @@
 mod alert_path;
 mod archive;
 mod areas;
+mod backup;
 mod chat_side;
 mod cli;
 mod conversation;
