@@ -230,6 +230,25 @@ pub async fn restore(config: &Config, file: &std::path::Path) -> anyhow::Result<
     Ok(())
 }
 
+/// `amtsbote doctor [--json]`: prints the report as a table or JSON; fails (exit 1) when one
+/// check failed.
+pub fn print_doctor(report: &crate::doctor::Report, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(report)?);
+    } else {
+        print!("{}", report.table());
+    }
+    let failed = report
+        .checks
+        .iter()
+        .filter(|c| c.status == crate::doctor::Status::Fail)
+        .count();
+    if failed > 0 {
+        anyhow::bail!("{failed} check(s) failed");
+    }
+    Ok(())
+}
+
 /// `amtsbote outlets check`: signs in where an outlet needs it and reads its limits, posting
 /// nothing; fails when one outlet cannot be used.
 pub async fn outlets_check(config: &Config) -> anyhow::Result<()> {

@@ -12,6 +12,7 @@ pub mod config;
 pub mod conversation;
 pub mod dashboard;
 pub mod demo;
+pub mod doctor;
 pub mod domain;
 pub mod http;
 pub mod i18n;

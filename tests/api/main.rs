@@ -11,6 +11,7 @@ mod corrections;
 mod dashboard;
 mod desk;
 mod dispatch;
+mod doctor;
 mod drills;
 mod faults;
 mod helpers;
