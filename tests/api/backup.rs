@@ -268,7 +268,7 @@ async fn restore_refuses_a_running_instance_and_files_not_ours_and_keeps_the_dat
 }
 
 #[tokio::test]
-async fn a_postgres_backup_is_left_to_pg_dump_with_its_recipe() {
+async fn a_postgres_backup_and_restore_are_left_to_pg_dump_and_pg_restore() {
     let out = cli(
         "postgres://amtsbote:secret-password@127.0.0.1:1/amtsbote",
         &["backup", "/tmp/never-written.dump"],
@@ -285,4 +285,16 @@ async fn a_postgres_backup_is_left_to_pg_dump_with_its_recipe() {
         assert!(!text.contains("secret-password"), "{text}");
     }
     assert!(!Path::new("/tmp/never-written.dump").exists());
+
+    let restore = cli(
+        "postgres://amtsbote:secret-password@127.0.0.1:1/amtsbote",
+        &["restore", "/tmp/never-written.dump"],
+    )
+    .await;
+    assert_eq!(restore.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&restore.stderr);
+    assert!(
+        stderr.contains("restore Postgres with pg_restore"),
+        "{stderr}"
+    );
 }
