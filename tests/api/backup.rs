@@ -269,11 +269,9 @@ async fn restore_refuses_a_running_instance_and_files_not_ours_and_keeps_the_dat
 
 #[tokio::test]
 async fn a_postgres_backup_and_restore_are_left_to_pg_dump_and_pg_restore() {
-    let out = cli(
-        "postgres://amtsbote:secret-password@127.0.0.1:1/amtsbote",
-        &["backup", "/tmp/never-written.dump"],
-    )
-    .await;
+    // Nothing listens there: neither command connects.
+    const URL: &str = "postgres://amtsbote:secret-password@127.0.0.1:1/amtsbote";
+    let out = cli(URL, &["backup", "/tmp/never-written.dump"]).await;
     assert_eq!(out.status.code(), Some(2));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -286,11 +284,7 @@ async fn a_postgres_backup_and_restore_are_left_to_pg_dump_and_pg_restore() {
     }
     assert!(!Path::new("/tmp/never-written.dump").exists());
 
-    let restore = cli(
-        "postgres://amtsbote:secret-password@127.0.0.1:1/amtsbote",
-        &["restore", "/tmp/never-written.dump"],
-    )
-    .await;
+    let restore = cli(URL, &["restore", "/tmp/never-written.dump"]).await;
     assert_eq!(restore.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&restore.stderr);
     assert!(
