@@ -182,6 +182,75 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A backup refusal exits with 2 (nothing was changed); other failures with 1.
+fn backup_error(e: crate::backup::BackupError) -> anyhow::Error {
+    match e {
+        crate::backup::BackupError::Refused(why) => anyhow::Error::new(Refused(why)),
+        other => anyhow::Error::new(other),
+    }
+}
+
+/// `amtsbote backup FILE`: a consistent copy of the SQLite database while the service runs;
+/// for Postgres the `pg_dump` recipe, and exit 2 (nothing was written).
+pub async fn backup(config: &Config, file: &std::path::Path) -> anyhow::Result<()> {
+    if crate::service::sqlite_file(&config.database_url).is_none() {
+        print!("{}", crate::backup::postgres_recipe(file));
+    }
+    let written = crate::backup::backup(&config.database_url, file)
+        .await
+        .map_err(backup_error)?;
+    println!(
+        "backup of {} written to {} ({} bytes; {})",
+        written.database.display(),
+        file.display(),
+        written.bytes,
+        written.schema.summary()
+    );
+    println!("it holds chat ids and phone numbers: keep it as private as the database");
+    Ok(())
+}
+
+/// `amtsbote restore FILE`: puts a backup in place of the SQLite database while no instance
+/// runs on it, and keeps the database before aside.
+pub async fn restore(config: &Config, file: &std::path::Path) -> anyhow::Result<()> {
+    let restored = crate::backup::restore(&config.database_url, file, chrono::Utc::now())
+        .await
+        .map_err(backup_error)?;
+    println!(
+        "restored {} to {} ({})",
+        file.display(),
+        restored.database.display(),
+        restored.schema.summary()
+    );
+    if !restored.schema.pending.is_empty() {
+        println!("amtsbote run (or amtsbote migrate) applies the pending migrations");
+    }
+    match restored.aside {
+        Some(aside) => println!("the database before is kept as {}", aside.display()),
+        None => println!("there was no database before"),
+    }
+    Ok(())
+}
+
+/// `amtsbote doctor [--json]`: prints the report as a table or JSON; fails (exit 1) when one
+/// check failed.
+pub fn print_doctor(report: &crate::doctor::Report, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(report)?);
+    } else {
+        print!("{}", report.table());
+    }
+    let failed = report
+        .checks
+        .iter()
+        .filter(|c| c.status == crate::doctor::Status::Fail)
+        .count();
+    if failed > 0 {
+        anyhow::bail!("{failed} check(s) failed");
+    }
+    Ok(())
+}
+
 /// `amtsbote outlets check`: signs in where an outlet needs it and reads its limits, posting
 /// nothing; fails when one outlet cannot be used.
 pub async fn outlets_check(config: &Config) -> anyhow::Result<()> {

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod archive;
+pub mod backup;
 pub mod ceiling;
 pub mod channels;
 pub mod cli;
@@ -11,6 +12,7 @@ pub mod config;
 pub mod conversation;
 pub mod dashboard;
 pub mod demo;
+pub mod doctor;
 pub mod domain;
 pub mod http;
 pub mod i18n;

@@ -38,6 +38,22 @@ enum Command {
     Run,
     /// Apply database migrations and exit.
     Migrate,
+    /// Check the configuration, the database and its migrations, the platforms' tokens, the
+    /// clock and the open-file limit, sending nothing; exit 1 when a check fails.
+    Doctor {
+        /// Print the checks as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a consistent copy of the SQLite database to FILE while the service runs (for
+    /// Postgres: print the pg_dump recipe and exit 2).
+    Backup {
+        /// Where the copy goes; must not exist.
+        file: PathBuf,
+    },
+    /// Put a backup in place of the SQLite database; refused while an instance runs on it. The
+    /// database before is kept beside it as <database>.before-restore-<time>.
+    Restore { file: PathBuf },
     /// Preview a broadcast with its recipient count; send it with --yes.
     Broadcast {
         #[arg(long)]
@@ -342,6 +358,15 @@ fn main() -> ExitCode {
         .and_then(|c| amtsbote::service::load_areas(&c).map(|_| c))
     {
         Ok(c) => c,
+        // The doctor reports a configuration that does not load as its first check.
+        Err(e) if matches!(cli.command, Command::Doctor { .. }) => {
+            let json = matches!(cli.command, Command::Doctor { json: true });
+            let report = amtsbote::doctor::Report::configuration_failed(&e.to_string());
+            if let Err(e) = cli::print_doctor(&report, json) {
+                eprintln!("amtsbote: {e}");
+            }
+            return ExitCode::FAILURE;
+        }
         Err(e) => {
             eprintln!("amtsbote: configuration error: {e}");
             return ExitCode::from(2);
@@ -372,6 +397,11 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Run => amtsbote::service::run(config).await,
             Command::Migrate => cli::migrate(&config).await,
+            Command::Doctor { json } => {
+                cli::print_doctor(&amtsbote::doctor::examine(&config).await, json)
+            }
+            Command::Backup { file } => cli::backup(&config, &file).await,
+            Command::Restore { file } => cli::restore(&config, &file).await,
             Command::Broadcast {
                 topic,
                 text,

@@ -253,6 +253,19 @@ pub struct Application {
     _sole: Option<SoleInstance>,
 }
 
+/// The file a SQLite database `url` names; `None` for Postgres and an in-memory database.
+pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return None;
+    }
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && path != ":memory:").then(|| std::path::PathBuf::from(path))
+}
+
 /// The lock by which one `amtsbote run` keeps a SQLite database to itself: an exclusive
 /// `flock` on a file beside it, which the kernel drops when the process ends, however it ends.
 pub struct SoleInstance {
@@ -263,14 +276,10 @@ impl SoleInstance {
     /// Takes the lock for the SQLite database `url` names (`None` for an in-memory one), or
     /// says who to stop when another process holds it.
     pub fn lock(url: &str) -> anyhow::Result<Option<SoleInstance>> {
-        let rest = url
-            .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"))
-            .unwrap_or(url);
-        let path = rest.split('?').next().unwrap_or_default();
-        if path.is_empty() || path == ":memory:" {
+        let Some(path) = sqlite_file(url) else {
             return Ok(None);
-        }
+        };
+        let path = path.display();
         let lock_path = format!("{path}.instance-lock");
         let file = std::fs::OpenOptions::new()
             .create(true)

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -188,6 +188,8 @@ struct SimState {
     /// often the bot fetched one.
     offered: Mutex<HashMap<String, Offered>>,
     fetches: AtomicU64,
+    /// Tokens the platforms no longer accept (`revoke_token`).
+    revoked: Mutex<HashSet<String>>,
 }
 
 /// A file someone sent the bot, as the platform keeps it.
@@ -255,6 +257,7 @@ impl Simulator {
             media_by_id: [AtomicU64::new(0), AtomicU64::new(0)],
             offered: Mutex::new(HashMap::new()),
             fetches: AtomicU64::new(0),
+            revoked: Mutex::new(HashSet::new()),
         });
         let telegram = Router::new()
             .route("/{bot}/{method}", post(telegram_method))
@@ -315,6 +318,13 @@ impl Simulator {
             },
         );
         id
+    }
+
+    /// From now on `token` is refused, as a token that was revoked or mistyped: every Bot API
+    /// call made with it (401 Unauthorized) and the WhatsApp phone-number endpoint (Meta's error
+    /// 190).
+    pub fn revoke_token(&self, token: &str) {
+        lock(&self.state.revoked).insert(token.to_string());
     }
 
     /// How many files people sent the bot were fetched.
@@ -749,6 +759,13 @@ async fn telegram_method(
     body: Bytes,
 ) -> Response {
     let latency = Duration::from_micros(state.telegram_latency_us.load(Ordering::Relaxed));
+    // The Bot API's answer to a token it does not know (TelegramBotAPI/errors lists it).
+    if bot
+        .strip_prefix("bot")
+        .is_some_and(|token| lock(&state.revoked).contains(token))
+    {
+        return telegram_error(StatusCode::UNAUTHORIZED, "Unauthorized", None);
+    }
     let answer = match method.to_ascii_lowercase().as_str() {
         "sendmessage" => telegram_send(state, bot, body).await,
         "sendphoto" => telegram_media(state, bot, "photo", headers, body).await,
@@ -1160,9 +1177,20 @@ async fn telegram_call(
         return state.edit(&chat, id, req["text"].as_str().unwrap_or_default());
     }
     let result = match method.as_str() {
-        "getme" => {
-            json!({"id": 1, "is_bot": true, "first_name": "Amtsbote", "username": "amtsbote_bot"})
-        }
+        // The documented User object of getMe (core.telegram.org/bots/api#getme); no recorded
+        // body is among the fixtures.
+        "getme" => json!({
+            "id": 1, "is_bot": true, "first_name": "Amtsbote", "username": "amtsbote_bot",
+            "can_join_groups": false, "can_read_all_group_messages": false,
+            "supports_inline_queries": false, "can_connect_to_business": false,
+            "has_main_web_app": false
+        }),
+        // The documented WebhookInfo (core.telegram.org/bots/api#getwebhookinfo) of a bot that
+        // polls: `url` empty. No recorded body is among the fixtures.
+        "getwebhookinfo" => json!({
+            "url": "", "has_custom_certificate": false,
+            "pending_update_count": lock(&state.inbox).updates.len()
+        }),
         "editmessagetext" => json!({
             "message_id": req["message_id"], "date": chrono::Utc::now().timestamp(),
             "chat": {"id": req["chat_id"], "type": "private", "first_name": "Bürger"}, "text": req["text"],
@@ -1234,12 +1262,17 @@ fn bearer(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.starts_with("Bearer ") && v.len() > 7)
 }
 
-/// `GET /{media-id}`: where to fetch a medium someone sent (Graph API media URL object).
+/// `GET /{media-id}`: where to fetch a medium someone sent (Graph API media URL object); with
+/// `fields`, `GET /{phone-number-id}` (`whatsapp_phone_number`).
 async fn whatsapp_media_url(
     State(state): State<Arc<SimState>>,
     Path((_version, media)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
+    if let Some(fields) = query.get("fields") {
+        return whatsapp_phone_number(&state, &media, fields, &headers);
+    }
     if !bearer(&headers) {
         return graph_error(StatusCode::UNAUTHORIZED, 190, "Invalid OAuth access token.");
     }
@@ -1260,6 +1293,45 @@ async fn whatsapp_media_url(
         "id": media,
     }))
     .into_response()
+}
+
+/// `GET /{phone-number-id}?fields=…`: the number as Meta describes it, with only the fields
+/// asked for. The shape is the documented one (Cloud API reference, "Phone Numbers"; values
+/// GREEN/YELLOW/RED and TIER_250…TIER_UNLIMITED); no recorded body is among the fixtures.
+fn whatsapp_phone_number(
+    state: &SimState,
+    phone: &str,
+    fields: &str,
+    headers: &HeaderMap,
+) -> Response {
+    let token = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if token.is_empty() || lock(&state.revoked).contains(token) {
+        return graph_error(
+            StatusCode::UNAUTHORIZED,
+            190,
+            "Invalid OAuth access token - Cannot parse access token",
+        );
+    }
+    let number = json!({
+        "verified_name": "Stadt Musterstadt",
+        "display_phone_number": "+49 941 507-0",
+        "quality_rating": "GREEN",
+        "messaging_limit_tier": "TIER_1K",
+        "code_verification_status": "VERIFIED",
+        "name_status": "APPROVED",
+    });
+    let mut answer = serde_json::Map::new();
+    for field in fields.split(',').map(str::trim) {
+        if let Some(value) = number.get(field) {
+            answer.insert(field.to_string(), value.clone());
+        }
+    }
+    answer.insert("id".into(), json!(phone));
+    Json(Value::Object(answer)).into_response()
 }
 
 /// The medium's bytes at the URL `whatsapp_media_url` named (the token is required there too).

@@ -5,6 +5,7 @@
 mod common;
 pub mod outlets;
 mod postgres;
+pub mod schema;
 mod sql;
 mod sqlite;
 pub mod testing;
@@ -23,7 +24,7 @@ use crate::domain::{
 
 pub use outlets::{OutletOutcome, OutletPost, OutletStore};
 pub use postgres::PostgresStore;
-pub use sqlite::SqliteStore;
+pub use sqlite::{FileCheck, SqliteStore};
 
 /// Errors of the store. Database errors keep their cause; the others are for the caller to show.
 #[derive(Debug, thiserror::Error)]
@@ -850,6 +851,10 @@ pub trait Store: outlets::OutletStore + Send + Sync {
     }
     /// A cheap round trip, for readiness.
     async fn ping(&self) -> StoreResult<()>;
+    /// Which of this binary's migrations the database holds (nothing is migrated).
+    async fn schema(&self) -> StoreResult<schema::SchemaState>;
+    /// The database's clock, in Unix milliseconds (`doctor` compares it with the host's).
+    async fn clock_ms(&self) -> StoreResult<i64>;
 
     /// Adds subscribers with their topics; existing (channel, address) pairs are left as they are.
     /// Returns how many were new.

@@ -198,6 +198,31 @@ impl_store!(PostgresStore, Postgres, {
         Ok(())
     }
 
+    async fn schema(&self) -> StoreResult<super::schema::SchemaState> {
+        let (exists,): (bool,) =
+            sqlx::query_as("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+                .fetch_one(&self.pool)
+                .await?;
+        let rows = if exists {
+            Some(
+                sqlx::query_as("SELECT version, checksum, success FROM _sqlx_migrations")
+                    .fetch_all(&self.pool)
+                    .await?,
+            )
+        } else {
+            None
+        };
+        Ok(super::schema::SchemaState::of(&MIGRATOR, rows))
+    }
+
+    async fn clock_ms(&self) -> StoreResult<i64> {
+        let (now,): (i64,) =
+            sqlx::query_as("SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(now)
+    }
+
     async fn upkeep(&self) -> StoreResult<()> {
         // A deleted row stays in its table as a dead tuple until a vacuum removes it, and
         // autovacuum comes only once a fifth of a table is dead: after an erase, vacuum what it

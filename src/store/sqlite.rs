@@ -31,7 +31,67 @@ pub struct SqliteStore {
     wake_path: Option<std::path::PathBuf>,
 }
 
+/// The migrations a SQLite database holds (see [`super::schema::SchemaState`]).
+async fn schema_of(pool: &SqlitePool) -> StoreResult<super::schema::SchemaState> {
+    let (exists,): (bool,) = sqlx::query_as(
+        "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+    )
+    .fetch_one(pool)
+    .await?;
+    let rows = if exists {
+        Some(
+            sqlx::query_as("SELECT version, checksum, success FROM _sqlx_migrations")
+                .fetch_all(pool)
+                .await?,
+        )
+    } else {
+        None
+    };
+    Ok(super::schema::SchemaState::of(&MIGRATOR, rows))
+}
+
+/// What a SQLite file offered as a backup holds: whether SQLite finds it intact, and its schema.
+#[derive(Debug, Clone)]
+pub struct FileCheck {
+    /// `PRAGMA quick_check`'s first answer: "ok" when intact.
+    pub integrity: String,
+    pub schema: super::schema::SchemaState,
+}
+
 impl SqliteStore {
+    /// A consistent copy of the whole database in `target`, which must not exist or be empty,
+    /// while the service keeps writing (`VACUUM INTO` reads one snapshot; WAL lets writers on).
+    pub async fn backup_into(&self, target: &std::path::Path) -> StoreResult<()> {
+        let target = target.to_str().ok_or_else(|| {
+            super::StoreError::Corrupt(format!("{} is not UTF-8", target.display()))
+        })?;
+        sqlx::query("VACUUM INTO $1")
+            .bind(target)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Opens `file` read-only, as it is (no log, no lock, nothing written), and reads whether
+    /// it is intact and which migrations it holds. A file that is not SQLite is an error.
+    pub async fn check_file(file: &std::path::Path) -> StoreResult<FileCheck> {
+        let options = SqliteConnectOptions::new()
+            .filename(file)
+            .read_only(true)
+            .immutable(true)
+            .create_if_missing(false);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await?;
+        let (integrity,): (String,) = sqlx::query_as("PRAGMA quick_check(1)")
+            .fetch_one(&pool)
+            .await?;
+        let schema = schema_of(&pool).await?;
+        pool.close().await;
+        Ok(FileCheck { integrity, schema })
+    }
+
     /// Opens (and creates, with `mode=rwc`) the database file `url` names.
     pub async fn connect(url: &str) -> StoreResult<Self> {
         let options = SqliteConnectOptions::from_str(url)?
@@ -160,6 +220,18 @@ impl_store!(SqliteStore, Sqlite, {
     async fn migrate(&self) -> StoreResult<()> {
         MIGRATOR.run(&self.pool).await?;
         Ok(())
+    }
+
+    async fn schema(&self) -> StoreResult<super::schema::SchemaState> {
+        schema_of(&self.pool).await
+    }
+
+    async fn clock_ms(&self) -> StoreResult<i64> {
+        let (now,): (i64,) =
+            sqlx::query_as("SELECT CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(now)
     }
 
     async fn announce_released(&self, priority: crate::domain::Priority) {

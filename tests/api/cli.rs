@@ -1,8 +1,6 @@
 //! The command line as an operator and the press office use it.
 
-use std::time::Duration;
-
-use crate::helpers::{TestDb, amtsbote, seed, wait_until};
+use crate::helpers::{TestDb, amtsbote, seed};
 
 async fn run_cli(db: &TestDb, args: &[&str]) -> std::process::Output {
     amtsbote()
@@ -157,14 +155,8 @@ async fn run_without_channels_serves_health_and_stops_on_sigterm() {
         .arg("run")
         .spawn()
         .unwrap();
-    let client = reqwest::Client::new();
-    let ready = format!("http://127.0.0.1:{port}/readyz");
-    wait_until(Duration::from_secs(20), "/readyz answers 200", || {
-        let (client, ready) = (client.clone(), ready.clone());
-        async move { matches!(client.get(&ready).send().await, Ok(r) if r.status() == 200) }
-    })
-    .await;
-    let health = client
+    crate::helpers::wait_ready(port).await;
+    let health = reqwest::Client::new()
         .get(format!("http://127.0.0.1:{port}/healthz"))
         .send()
         .await

@@ -513,6 +513,17 @@ where
     }
 }
 
+/// Waits until the `amtsbote run` listening on `port` answers `/readyz` with 200.
+pub async fn wait_ready(port: u16) {
+    let client = reqwest::Client::new();
+    let ready = format!("http://127.0.0.1:{port}/readyz");
+    wait_until(Duration::from_secs(20), "/readyz answers 200", || {
+        let (client, ready) = (client.clone(), ready.clone());
+        async move { matches!(client.get(&ready).send().await, Ok(r) if r.status() == 200) }
+    })
+    .await;
+}
+
 /// The built `amtsbote` binary with a clean environment of its own.
 pub fn amtsbote() -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_amtsbote"));

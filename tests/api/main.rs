@@ -3,6 +3,7 @@
 mod alert_path;
 mod archive;
 mod areas;
+mod backup;
 mod chat_side;
 mod cli;
 mod conversation;
@@ -10,6 +11,7 @@ mod corrections;
 mod dashboard;
 mod desk;
 mod dispatch;
+mod doctor;
 mod drills;
 mod faults;
 mod helpers;

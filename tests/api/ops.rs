@@ -3,20 +3,33 @@
 use std::time::Duration;
 
 use amtsbote::domain::BroadcastStatus;
-use amtsbote::simulator::Simulator;
+use amtsbote::domain::ChannelKind;
+use amtsbote::simulator::{Fault, Simulator};
 use tokio_util::sync::CancellationToken;
 
 use crate::helpers::{TestDb, amtsbote, seed, wait_until};
 
 #[tokio::test]
-async fn metrics_parse_as_prometheus_text_and_hold_no_address_or_token() {
+async fn metrics_parse_as_prometheus_text_hold_no_address_or_token_and_cover_the_alert_rules() {
     let db = TestDb::sqlite().await;
     seed(&*db.store, 4, 0, &["news"]).await;
     let shutdown = CancellationToken::new();
     let sim = Simulator::start(shutdown.clone()).await.unwrap();
     let port = crate::helpers::free_port();
     let token = "4242:metrics-secret-token";
+    // A throttled send and a failing warnings feed: every series the alert rules use appears.
+    sim.inject(
+        ChannelKind::Telegram,
+        Fault::TooManyRequests {
+            retry_after_secs: 1,
+        },
+        1,
+    );
     let _service = amtsbote()
+        .env("AMTSBOTE_WARNINGS_ENABLED", "true")
+        .env("AMTSBOTE_WARNINGS_ARS", "051110000000")
+        .env("AMTSBOTE_WARNINGS_BASE_URL", "http://127.0.0.1:1")
+        .env("AMTSBOTE_WARNINGS_POLL_SECONDS", "1")
         .env("AMTSBOTE_DATABASE_URL", &db.url)
         .env("AMTSBOTE_HTTP_LISTEN", format!("127.0.0.1:{port}"))
         .env("AMTSBOTE_TELEGRAM_TOKEN", token)
@@ -54,6 +67,26 @@ async fn metrics_parse_as_prometheus_text_and_hold_no_address_or_token() {
     })
     .await;
 
+    let (c, b) = (client.clone(), base.clone());
+    wait_until(
+        Duration::from_secs(20),
+        "a warnings poll counted",
+        move || {
+            let (c, b) = (c.clone(), b.clone());
+            async move {
+                let text = c.get(format!("{b}/metrics")).send().await;
+                match text {
+                    Ok(r) => r
+                        .text()
+                        .await
+                        .unwrap_or_default()
+                        .contains("amtsbote_warnings_polls_total"),
+                    Err(_) => false,
+                }
+            }
+        },
+    )
+    .await;
     let text = client
         .get(format!("{base}/metrics"))
         .send()
@@ -62,6 +95,23 @@ async fn metrics_parse_as_prometheus_text_and_hold_no_address_or_token() {
         .text()
         .await
         .unwrap();
+    let rules = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/prometheus/amtsbote.rules.yml"
+    ))
+    .unwrap();
+    let used: std::collections::BTreeSet<&str> = rules
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| w.starts_with("amtsbote_") && !w.ends_with('_'))
+        .collect();
+    assert!(used.len() >= 6, "{used:?}");
+    for name in used {
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} "))),
+            "the alert rules use {name}, which /metrics does not expose:\n{text}"
+        );
+    }
     for line in text
         .lines()
         .filter(|l| !l.is_empty() && !l.starts_with('#'))

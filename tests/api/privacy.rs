@@ -359,13 +359,7 @@ async fn the_database_files_are_readable_by_their_owner_only() {
         });
     }
     let mut child = cmd.spawn().expect("amtsbote run");
-    let client = reqwest::Client::new();
-    let ready = format!("http://127.0.0.1:{port}/readyz");
-    wait_until(Duration::from_secs(20), "/readyz answers 200", || {
-        let (client, ready) = (client.clone(), ready.clone());
-        async move { matches!(client.get(&ready).send().await, Ok(r) if r.status() == 200) }
-    })
-    .await;
+    crate::helpers::wait_ready(port).await;
     // While the service holds the database open, its log and shared memory are there too.
     for suffix in ["", "-wal", "-shm"] {
         let path = format!("{}{suffix}", file.display());
