@@ -888,6 +888,27 @@ pub fn free_port() -> u16 {
 /// Generates `sqlite::case` and `postgres::case` for every case: each runs against SQLite and,
 /// when a server is named, Postgres.
 macro_rules! on_both_stores {
+    // Cases that run the service and the fakes beside the test: two worker threads.
+    (multi_thread: $($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case(crate::helpers::TestDb::sqlite().await).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    if let Some(db) = crate::helpers::TestDb::postgres().await {
+                        super::$case(db).await;
+                    }
+                }
+            )*
+        }
+    };
     ($($case:ident),* $(,)?) => {
         mod sqlite {
             $(

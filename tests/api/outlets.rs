@@ -18,6 +18,21 @@ use crate::helpers::{
     EMERGENCY_TOKEN, PRESS_TOKEN, Service, TestDb, amtsbote, new_broadcast, seed, wait_until,
 };
 
+crate::helpers::on_both_stores!(
+    multi_thread:
+    a_news_item_goes_once_to_each_outlet_with_the_check_link,
+    a_correction_edits_the_post_and_a_retraction_edits_and_replies,
+    a_429_pauses_only_its_outlet_and_an_alert_overtakes_the_news_there,
+    drills_stay_home_and_the_webhook_is_retried_with_the_same_id,
+    a_kill_between_the_answer_and_the_ack_posts_once_on_mastodon,
+    every_outlet_posts_corrects_and_retracts_in_its_own_way,
+    a_429_from_bluesky_pauses_only_the_bluesky_lane,
+    a_whatsapp_channel_post_is_copied_and_recorded_as_posted_by_hand,
+    the_api_previews_each_outlets_post_before_the_release,
+    a_kill_between_the_channel_post_and_its_ack_posts_at_most_the_one_in_flight_again,
+    outlet_posts_past_the_keep_time_are_forgotten_with_their_broadcast,
+);
+
 const MASTODON_TOKEN: &str = "mastodon-token-0123456789";
 const WEBHOOK_SECRET: &str = "website-secret-0123456789";
 const BLUESKY_HANDLE: &str = "stadt.bsky.social";
@@ -217,18 +232,6 @@ async fn a_news_item_goes_once_to_each_outlet_with_the_check_link(db: TestDb) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn outlets_a_news_item_goes_once_to_each_outlet_with_the_check_link_on_sqlite() {
-    a_news_item_goes_once_to_each_outlet_with_the_check_link(TestDb::sqlite().await).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn outlets_a_news_item_goes_once_to_each_outlet_with_the_check_link_on_postgres() {
-    if let Some(db) = TestDb::postgres().await {
-        a_news_item_goes_once_to_each_outlet_with_the_check_link(db).await;
-    }
-}
-
 async fn a_correction_edits_the_post_and_a_retraction_edits_and_replies(db: TestDb) {
     let p = Platforms::start().await;
     let svc = p.service(&db).await;
@@ -298,18 +301,6 @@ async fn a_correction_edits_the_post_and_a_retraction_edits_and_replies(db: Test
     assert_eq!(p.mastodon.violations(), Vec::<String>::new());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn outlets_a_correction_edits_the_post_and_a_retraction_edits_and_replies_on_sqlite() {
-    a_correction_edits_the_post_and_a_retraction_edits_and_replies(TestDb::sqlite().await).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn outlets_a_correction_edits_the_post_and_a_retraction_edits_and_replies_on_postgres() {
-    if let Some(db) = TestDb::postgres().await {
-        a_correction_edits_the_post_and_a_retraction_edits_and_replies(db).await;
-    }
-}
-
 /// Mastodon answers 429: its lane pauses until the reset it names, the website and the
 /// citizens go on, and the alert released meanwhile goes out there before the news.
 async fn a_429_pauses_only_its_outlet_and_an_alert_overtakes_the_news_there(db: TestDb) {
@@ -358,19 +349,6 @@ async fn a_429_pauses_only_its_outlet_and_an_alert_overtakes_the_news_there(db: 
     assert!(statuses[1].text.starts_with(NEWS));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn outlets_a_429_pauses_only_its_outlet_and_an_alert_overtakes_the_news_there_on_sqlite() {
-    a_429_pauses_only_its_outlet_and_an_alert_overtakes_the_news_there(TestDb::sqlite().await)
-        .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn outlets_a_429_pauses_only_its_outlet_and_an_alert_overtakes_the_news_there_on_postgres() {
-    if let Some(db) = TestDb::postgres().await {
-        a_429_pauses_only_its_outlet_and_an_alert_overtakes_the_news_there(db).await;
-    }
-}
-
 /// Drills never go to outlets; a failed webhook is retried with the same delivery id.
 async fn drills_stay_home_and_the_webhook_is_retried_with_the_same_id(db: TestDb) {
     let p = Platforms::start().await;
@@ -403,18 +381,6 @@ async fn drills_stay_home_and_the_webhook_is_retried_with_the_same_id(db: TestDb
             .is_empty(),
         "no outlet takes a drill"
     );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn outlets_drills_stay_home_and_the_webhook_is_retried_with_the_same_id_on_sqlite() {
-    drills_stay_home_and_the_webhook_is_retried_with_the_same_id(TestDb::sqlite().await).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn outlets_drills_stay_home_and_the_webhook_is_retried_with_the_same_id_on_postgres() {
-    if let Some(db) = TestDb::postgres().await {
-        drills_stay_home_and_the_webhook_is_retried_with_the_same_id(db).await;
-    }
 }
 
 /// `amtsbote run` on `db` with the config file `file` and the settings `env`, quick to poll
@@ -544,18 +510,6 @@ async fn a_kill_between_the_answer_and_the_ack_posts_once_on_mastodon(db: TestDb
     assert_eq!(p.website.arrivals().len(), 1);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn outlets_a_kill_between_the_answer_and_the_ack_posts_once_on_mastodon_on_sqlite() {
-    a_kill_between_the_answer_and_the_ack_posts_once_on_mastodon(TestDb::sqlite().await).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn outlets_a_kill_between_the_answer_and_the_ack_posts_once_on_mastodon_on_postgres() {
-    if let Some(db) = TestDb::postgres().await {
-        a_kill_between_the_answer_and_the_ack_posts_once_on_mastodon(db).await;
-    }
-}
-
 /// `amtsbote run` killed with SIGKILL after the simulated Telegram took the channel's post and
 /// before its answer came back, then started again: the channel has no idempotency key, so the
 /// post in flight at the kill is made again — at most once, and counted in the row's attempts.
@@ -624,23 +578,6 @@ async fn a_kill_between_the_channel_post_and_its_ack_posts_at_most_the_one_in_fl
         duplicates <= 1,
         "{duplicates} duplicates, 1 in flight at the kill"
     );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn outlets_a_kill_between_the_channel_post_and_its_ack_posts_at_most_the_one_in_flight_again_on_sqlite()
- {
-    a_kill_between_the_channel_post_and_its_ack_posts_at_most_the_one_in_flight_again(
-        TestDb::sqlite().await,
-    )
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn outlets_a_kill_between_the_channel_post_and_its_ack_posts_at_most_the_one_in_flight_again_on_postgres()
- {
-    if let Some(db) = TestDb::postgres().await {
-        a_kill_between_the_channel_post_and_its_ack_posts_at_most_the_one_in_flight_again(db).await;
-    }
 }
 
 /// Longer than 300 graphemes, with umlauts and emoji (a ZWJ family counts one grapheme and
@@ -800,18 +737,6 @@ async fn every_outlet_posts_corrects_and_retracts_in_its_own_way(db: TestDb) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn outlets_every_outlet_posts_corrects_and_retracts_in_its_own_way_on_sqlite() {
-    every_outlet_posts_corrects_and_retracts_in_its_own_way(TestDb::sqlite().await).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn outlets_every_outlet_posts_corrects_and_retracts_in_its_own_way_on_postgres() {
-    if let Some(db) = TestDb::postgres().await {
-        every_outlet_posts_corrects_and_retracts_in_its_own_way(db).await;
-    }
-}
-
 /// Bluesky answers 429 with its RateLimit headers: only its lane pauses; the other outlets and
 /// the citizens have the news meanwhile, and Bluesky gets it after the reset.
 async fn a_429_from_bluesky_pauses_only_the_bluesky_lane(db: TestDb) {
@@ -856,18 +781,6 @@ async fn a_429_from_bluesky_pauses_only_the_bluesky_lane(db: TestDb) {
         OutletPostStatus::Sent
     );
     assert_eq!(p.bluesky.posts().len(), 1);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn outlets_a_429_from_bluesky_pauses_only_the_bluesky_lane_on_sqlite() {
-    a_429_from_bluesky_pauses_only_the_bluesky_lane(TestDb::sqlite().await).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn outlets_a_429_from_bluesky_pauses_only_the_bluesky_lane_on_postgres() {
-    if let Some(db) = TestDb::postgres().await {
-        a_429_from_bluesky_pauses_only_the_bluesky_lane(db).await;
-    }
 }
 
 /// Paula of the press office, signed in to the dashboard of `svc`: a client and her cookie.
@@ -982,18 +895,6 @@ async fn a_whatsapp_channel_post_is_copied_and_recorded_as_posted_by_hand(db: Te
     let shown = page().await;
     assert!(shown.contains("von Hand gepostet von"), "{shown}");
     assert!(!shown.contains(&format!("id=\"copy-{}\"", row.id)));
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn outlets_a_whatsapp_channel_post_is_copied_and_recorded_as_posted_by_hand_on_sqlite() {
-    a_whatsapp_channel_post_is_copied_and_recorded_as_posted_by_hand(TestDb::sqlite().await).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn outlets_a_whatsapp_channel_post_is_copied_and_recorded_as_posted_by_hand_on_postgres() {
-    if let Some(db) = TestDb::postgres().await {
-        a_whatsapp_channel_post_is_copied_and_recorded_as_posted_by_hand(db).await;
-    }
 }
 
 /// `amtsbote outlets check` signs in and reads the limits without posting; a wrong token is
@@ -1244,19 +1145,6 @@ async fn outlet_posts_past_the_keep_time_are_forgotten_with_their_broadcast(db: 
     assert_eq!(told, 2, "the citizens are told");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn outlet_posts_past_the_keep_time_are_forgotten_with_their_broadcast_on_sqlite() {
-    outlet_posts_past_the_keep_time_are_forgotten_with_their_broadcast(TestDb::sqlite().await)
-        .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn outlet_posts_past_the_keep_time_are_forgotten_with_their_broadcast_on_postgres() {
-    if let Some(db) = TestDb::postgres().await {
-        outlet_posts_past_the_keep_time_are_forgotten_with_their_broadcast(db).await;
-    }
-}
-
 /// The outlets of the preview tests: Mastodon and Bluesky take everything, the website only
 /// traffic, the WhatsApp channel no alerts.
 fn preview_file(p: &Platforms) -> String {
@@ -1372,18 +1260,6 @@ async fn the_api_previews_each_outlets_post_before_the_release(db: TestDb) {
     assert_eq!(status, StatusCode::CREATED, "{drill}");
     for outlet in ["mastodon", "bluesky", "website", "whatsapp-kanal"] {
         assert_eq!(previewed(&drill, outlet)["not_posted"], "drill", "{drill}");
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn outlets_the_api_previews_each_outlets_post_before_the_release_on_sqlite() {
-    the_api_previews_each_outlets_post_before_the_release(TestDb::sqlite().await).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn outlets_the_api_previews_each_outlets_post_before_the_release_on_postgres() {
-    if let Some(db) = TestDb::postgres().await {
-        the_api_previews_each_outlets_post_before_the_release(db).await;
     }
 }
 
