@@ -752,6 +752,29 @@ fn photo_update(who: i64, file_id: &str, caption: &str) -> Value {
     json!({"message": message})
 }
 
+/// Waits until `n` citizens (not Paula, 900, who sees the preview's picture) have the picture
+/// with the text starting with `text`.
+async fn pictures_arrive(sim: &amtsbote::simulator::Simulator, text: &str, n: usize) {
+    let (s, text) = (sim.clone(), text.to_string());
+    wait_until(
+        Duration::from_secs(30),
+        "the picture reached everyone",
+        move || {
+            let (s, text) = (s.clone(), text.clone());
+            async move {
+                s.received()
+                    .iter()
+                    .filter(|r| {
+                        r.text.starts_with(&text) && r.media.is_some() && &*r.address != "900"
+                    })
+                    .count()
+                    == n
+            }
+        },
+    )
+    .await;
+}
+
 async fn staff_attach_a_picture_in_the_chat_with_the_command_as_its_caption(db: TestDb) {
     use amtsbote::domain::Role;
     seed(&*db.store, 2, 1, &["news"]).await;
@@ -828,26 +851,7 @@ async fn staff_attach_a_picture_in_the_chat_with_the_command_as_its_caption(db: 
     let code = crate::helpers::confirm_code(&preview.text);
     svc.sim
         .push_update(crate::telegram::message(900, &format!("/confirm {code}")));
-    let s = svc.sim.clone();
-    wait_until(
-        Duration::from_secs(30),
-        "the picture reached everyone",
-        move || {
-            let s = s.clone();
-            async move {
-                s.received()
-                    .iter()
-                    .filter(|r| {
-                        r.text.starts_with("Die Umleitung ab Montag.")
-                            && r.media.is_some()
-                            && &*r.address != "900"
-                    })
-                    .count()
-                    == 3
-            }
-        },
-    )
-    .await;
+    pictures_arrive(&svc.sim, "Die Umleitung ab Montag.", 3).await;
     let uploads = svc.sim.uploads(ChannelKind::Telegram);
     assert_eq!(uploads.len(), 1);
     assert_eq!(
@@ -942,24 +946,7 @@ async fn staff_attach_a_picture_by_replying_to_a_drafts_preview(db: TestDb) {
     assert!(answer.text.contains(&old_code), "{}", answer.text);
     svc.sim
         .push_update(crate::telegram::message(900, &format!("/confirm {code}")));
-    let s = svc.sim.clone();
-    wait_until(
-        Duration::from_secs(30),
-        "the picture reached both",
-        move || {
-            let s = s.clone();
-            async move {
-                s.received()
-                    .iter()
-                    .filter(|r| {
-                        r.text.starts_with(TEXT) && r.media.is_some() && &*r.address != "900"
-                    })
-                    .count()
-                    == 2
-            }
-        },
-    )
-    .await;
+    pictures_arrive(&svc.sim, TEXT, 2).await;
     assert_eq!(svc.sim.uploads(ChannelKind::Telegram).len(), 1);
     assert_eq!(
         svc.sim
